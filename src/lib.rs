@@ -1,0 +1,25 @@
+//! imagelock: pin container image tags in Kubernetes manifests to digests.
+//!
+//! The library holds everything; `main.rs` only parses arguments, calls
+//! [`commands::run`] and maps the outcome to an exit code.
+
+pub mod cli;
+pub mod commands;
+pub mod credentials;
+pub mod lockfile;
+pub mod policy;
+pub mod reference;
+pub mod registry;
+pub mod report;
+pub mod rewrite;
+pub mod scan;
+
+/// Exit codes shared by every command.
+pub mod exit {
+    /// Nothing to report.
+    pub const CLEAN: i32 = 0;
+    /// Findings: drift, unpinned or missing references, stale entries.
+    pub const FINDINGS: i32 = 1;
+    /// The run could not do its job: bad input, registry failure, I/O.
+    pub const ERROR: i32 = 2;
+}

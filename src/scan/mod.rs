@@ -1,0 +1,145 @@
+//! Finding image references in files, with exact byte positions.
+//!
+//! Never modifies a file. A value that is not a valid reference is a
+//! warning, not an error; a file that cannot be parsed is an error.
+
+pub mod walk;
+pub mod yaml;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::reference::Reference;
+
+/// How the image scalar is written in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuoteStyle {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    Literal,
+    Folded,
+}
+
+/// Which pod-spec list a container sits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum ContainerList {
+    #[serde(rename = "containers")]
+    Containers,
+    #[serde(rename = "initContainers")]
+    InitContainers,
+    #[serde(rename = "ephemeralContainers")]
+    EphemeralContainers,
+}
+
+/// Which field held the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageField {
+    /// A mapping key `image` with a string value.
+    Image,
+    /// `volumes[].image.reference` (Kubernetes image volumes).
+    VolumeReference,
+}
+
+/// Where in the Kubernetes object model the reference sits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ObjectContext {
+    /// `kind` of the nearest enclosing object (a `kind: List` item is its own object).
+    pub kind: Option<String>,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    /// `name` of the container (sibling key of `image`), when in a container list.
+    pub container: Option<String>,
+    pub list: Option<ContainerList>,
+    /// The sibling `imagePullPolicy` (or `pullPolicy` for an image volume) as written.
+    pub pull_policy: Option<String>,
+}
+
+/// One image reference found in a file.
+#[derive(Debug, Clone)]
+pub struct FoundImage {
+    pub file: PathBuf,
+    /// 1-based line of the first character of the value (after any quote).
+    pub line: usize,
+    /// 1-based column, counted in characters, of the first character of the value.
+    pub column: usize,
+    /// Exact byte range of the scalar's content in the file, quotes excluded.
+    pub span: Range<usize>,
+    pub style: QuoteStyle,
+    /// True when `text[span]` is exactly the parsed value (no escapes, no
+    /// line folding), so the bytes can be replaced without re-quoting.
+    pub exact: bool,
+    pub field: ImageField,
+    pub reference: Reference,
+    pub context: ObjectContext,
+    /// 0-based index of the YAML document in the file.
+    pub document: usize,
+}
+
+/// A value skipped with a warning (templating, empty string, a map, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanWarning {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// What one file holds.
+#[derive(Debug, Clone, Default)]
+pub struct FileScan {
+    pub images: Vec<FoundImage>,
+    pub warnings: Vec<ScanWarning>,
+}
+
+/// A file that could not be scanned.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}:{line}:{column}: not valid UTF-8 (imagelock reads UTF-8 YAML and JSON)")]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+    },
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Scan the text of one YAML or JSON file (every document of it).
+pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
+    yaml::scan_text(path, text)
+}
+
+/// Decode file bytes as UTF-8, reporting the line and column of the first
+/// invalid byte.
+pub fn decode_utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, ScanError> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            // `good` is valid UTF-8 by construction.
+            let good = std::str::from_utf8(good).unwrap_or_default();
+            let line = good.matches('\n').count() + 1;
+            let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+            let column = good[line_start..].chars().count() + 1;
+            Err(ScanError::NotUtf8 {
+                path: path.to_path_buf(),
+                line,
+                column,
+            })
+        }
+    }
+}
