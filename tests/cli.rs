@@ -285,7 +285,7 @@ fn syntax_error_is_exit_2_with_position_and_pin_writes_nothing() {
     assert_eq!(snapshot_tree(dir.path()), before);
     let err = text(&out.stderr);
     assert!(
-        err.contains("error: app/bad/latin1.yaml:2:5: not valid UTF-8"),
+        err.contains("error: app/bad/latin1.yaml:2:6: not valid UTF-8"),
         "{err}"
     );
     assert!(err.contains("error: app/bad/syntax.yaml:7:"), "{err}");
