@@ -617,3 +617,81 @@ async fn stall_is_a_timeout() {
     assert!(matches!(e, RegistryError::Timeout { .. }), "{e}");
     assert!(e.hint().unwrap().contains("--timeout"));
 }
+
+#[tokio::test]
+async fn schema1_media_type_is_refused() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::ContentType("application/vnd.docker.distribution.manifest.v1+prettyjws".into()),
+        1,
+    );
+    let e = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::Schema1 { .. }), "{e}");
+    assert!(e.to_string().contains("re-pushed"), "{e}");
+    assert_eq!(proxy.count("GET", "/manifests/"), 0);
+}
+
+#[tokio::test]
+async fn token_expiry_is_honoured() {
+    let reg = Registry::start(Setup::Token);
+    reg.push_oci_image("team/app", "v1", "x");
+    let ts = reg.token_server.as_ref().unwrap();
+    ts.set_expires_in(2);
+    let c = client(&reg);
+    let before = ts.requests();
+    let img = r(&reg.image("team/app:v1"));
+    c.resolve(&img, &[]).await.unwrap();
+    c.resolve(&img, &[]).await.unwrap();
+    assert_eq!(ts.requests() - before, 1, "token reused while valid");
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    c.resolve(&img, &[]).await.unwrap();
+    assert_eq!(ts.requests() - before, 2, "token renewed after expires_in");
+}
+
+#[tokio::test]
+async fn cold_registry_sees_one_unauthenticated_request() {
+    let reg = Registry::start(Setup::Token);
+    for i in 0..10 {
+        reg.push_oci_image("team/app", &format!("v{i}"), &format!("s{i}"));
+    }
+    let proxy = FaultProxy::start(reg.port);
+    let cfg = RegistryConfig {
+        plain_http: vec![proxy.host()],
+        ..reg.registry_config()
+    };
+    let creds = StaticStore::new().with(proxy.host(), Credential::new(USER, PASSWORD));
+    let c = Client::new(cfg, Arc::new(creds)).unwrap();
+    let refs: Vec<Reference> = (0..10)
+        .map(|i| r(&format!("{}/team/app:v{i}", proxy.host())))
+        .collect();
+    let before = reg.token_server.as_ref().unwrap().requests();
+    let out = c.resolve_all(&refs, &[], &|| {}).await;
+    assert!(out.iter().all(|o| o.is_ok()), "{out:?}");
+    let bare = proxy.requests().iter().filter(|s| !s.authorized).count();
+    assert_eq!(bare, 1, "{:?}", proxy.requests());
+    assert_eq!(proxy.count("HEAD", "/manifests/"), 11);
+    assert_eq!(reg.token_server.as_ref().unwrap().requests() - before, 1);
+}
+
+#[tokio::test]
+async fn unknown_host_is_host_not_found() {
+    let c = Client::new(RegistryConfig::default(), Arc::new(Anonymous)).unwrap();
+    let e = c
+        .resolve(&r("registry.does-not-exist.invalid/a/b:c"), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::HostNotFound { .. }), "{e}");
+    assert!(
+        e.to_string().starts_with(
+            "registry.does-not-exist.invalid/a/b:c (registry registry.does-not-exist.invalid):"
+        ),
+        "{e}"
+    );
+}

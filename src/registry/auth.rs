@@ -8,6 +8,7 @@
 //! wait for one token fetch instead of each fetching their own.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -166,6 +167,10 @@ pub struct RegistryAuth {
     /// Credentials to try, in order; `[None]` means anonymous.
     pub candidates: Vec<Option<Credential>>,
     pub challenge: Mutex<Option<Challenge>>,
+    /// Set once the first request to this registry has been answered.
+    pub contacted: AtomicBool,
+    /// Held by the first request until it is answered.
+    pub gate: tokio::sync::Mutex<()>,
     slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
 }
 
@@ -179,6 +184,8 @@ impl RegistryAuth {
         RegistryAuth {
             candidates,
             challenge: Mutex::new(None),
+            contacted: AtomicBool::new(false),
+            gate: tokio::sync::Mutex::new(()),
             slots: Mutex::new(HashMap::new()),
         }
     }

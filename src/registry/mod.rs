@@ -11,6 +11,7 @@ pub mod manifest;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -256,15 +257,24 @@ impl Client {
         &self.config
     }
 
+    /// Whether `domain` (`host` or `host:port`) is listed in `plain_http`.
+    /// A listed `host` covers every port of that host; `host:port` only that
+    /// port.
     fn is_plain_http(&self, domain: &str) -> bool {
-        let host_only = domain
-            .rsplit_once(':')
-            .map(|(h, _)| h)
-            .filter(|h| !h.is_empty() && !h.ends_with(']') || domain.starts_with('['))
-            .unwrap_or(domain);
+        let domain = domain.to_ascii_lowercase();
+        let host_only = match domain.rsplit_once(':') {
+            Some((h, port))
+                if !port.is_empty()
+                    && port.bytes().all(|b| b.is_ascii_digit())
+                    && (!h.contains(':') || h.ends_with(']')) =>
+            {
+                h
+            }
+            _ => domain.as_str(),
+        };
         self.config.plain_http.iter().any(|p| {
             let p = p.trim().to_ascii_lowercase();
-            p == domain || (!p.contains(':') && p == host_only)
+            p == domain || p == host_only
         })
     }
 
@@ -616,10 +626,23 @@ impl Client {
         let mut scope = format!("repository:{}:pull", ctx.reference.path());
         let max_rounds = reg.candidates.len() + 3;
         for _ in 0..max_rounds {
+            // First contact with a registry goes alone: the others wait for
+            // its 401 to teach the challenge instead of all collecting one.
+            let mut gate = None;
+            if !reg.contacted.load(Ordering::SeqCst) {
+                let g = reg.gate.lock().await;
+                if !reg.contacted.load(Ordering::SeqCst) {
+                    gate = Some(g);
+                }
+            }
             let issued = self.issue(ctx, &reg, &scope).await?;
-            let resp = self
+            let sent = self
                 .send_retrying(ctx, method.clone(), url, accept, issued.header.as_deref())
-                .await?;
+                .await;
+            if gate.is_some() {
+                reg.contacted.store(true, Ordering::SeqCst);
+            }
+            let resp = sent?;
             match resp.status() {
                 StatusCode::UNAUTHORIZED => {
                     let challenges = parse_challenges(
@@ -643,15 +666,17 @@ impl Client {
                         continue;
                     };
                     let insufficient = ch.param("error") == Some("insufficient_scope");
+                    let mut scope_changed = false;
                     if ch.scheme == "bearer" {
                         if let Some(s) = ch.param("scope").filter(|s| !s.is_empty()) {
+                            scope_changed = s != scope;
                             scope = s.to_string();
                         }
                     }
                     let known = reg.challenge();
                     let same_scheme = known.as_ref().is_some_and(|k| k.scheme == ch.scheme);
                     reg.set_challenge(ch);
-                    if issued.header.is_none() || !same_scheme {
+                    if issued.header.is_none() || !same_scheme || scope_changed {
                         // First contact (or the scheme changed): retry with
                         // a header for the challenge just learned.
                         continue;

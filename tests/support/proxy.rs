@@ -23,6 +23,17 @@ pub enum Fault {
     StripDigest,
     /// Forward, but replace `Docker-Content-Digest` with another digest.
     WrongDigest,
+    /// Forward, but replace `Content-Type` with this.
+    ContentType(String),
+}
+
+/// One request as the proxy saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    /// Whether it carried an `Authorization` header.
+    pub authorized: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -36,7 +47,7 @@ struct Rule {
 struct Inner {
     upstream: u16,
     rules: Mutex<Vec<Rule>>,
-    log: Mutex<Vec<(String, String)>>,
+    log: Mutex<Vec<Seen>>,
     stop: AtomicBool,
 }
 
@@ -87,8 +98,8 @@ impl FaultProxy {
         });
     }
 
-    /// Every request seen: (method, path).
-    pub fn requests(&self) -> Vec<(String, String)> {
+    /// Every request seen.
+    pub fn requests(&self) -> Vec<Seen> {
         self.inner.log.lock().unwrap().clone()
     }
 
@@ -96,7 +107,7 @@ impl FaultProxy {
     pub fn count(&self, method: &str, path_contains: &str) -> usize {
         self.requests()
             .iter()
-            .filter(|(m, p)| m == method && p.contains(path_contains))
+            .filter(|r| r.method == method && r.path.contains(path_contains))
             .count()
     }
 }
@@ -131,11 +142,14 @@ fn handle(inner: &Inner, mut conn: TcpStream) -> std::io::Result<()> {
     let mut first = head.lines().next().unwrap_or("").split_whitespace();
     let method = first.next().unwrap_or("").to_string();
     let path = first.next().unwrap_or("").to_string();
-    inner
-        .log
-        .lock()
-        .unwrap()
-        .push((method.clone(), path.clone()));
+    let authorized = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("authorization:"));
+    inner.log.lock().unwrap().push(Seen {
+        method: method.clone(),
+        path: path.clone(),
+        authorized,
+    });
 
     let fault = {
         let mut rules = inner.rules.lock().unwrap();
@@ -229,6 +243,12 @@ fn handle(inner: &Inner, mut conn: TcpStream) -> std::io::Result<()> {
                     continue;
                 }
                 _ => {}
+            }
+        }
+        if i > 0 && k.eq_ignore_ascii_case("content-type") {
+            if let Some(Fault::ContentType(ct)) = &fault {
+                out.push_str(&format!("Content-Type: {ct}\r\n"));
+                continue;
             }
         }
         if i > 0 && k.eq_ignore_ascii_case("connection") {

@@ -39,6 +39,7 @@ struct Inner {
     log: Mutex<Vec<TokenRequest>>,
     stop: AtomicBool,
     jti: AtomicUsize,
+    expires_in: AtomicUsize,
 }
 
 pub struct TokenServer {
@@ -57,6 +58,7 @@ impl TokenServer {
             log: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             jti: AtomicUsize::new(0),
+            expires_in: AtomicUsize::new(300),
         });
         let i2 = inner.clone();
         std::thread::spawn(move || {
@@ -81,6 +83,12 @@ impl TokenServer {
     /// Token requests served so far (all outcomes).
     pub fn requests(&self) -> usize {
         self.inner.count.load(Ordering::SeqCst)
+    }
+
+    /// `expires_in` (seconds) for tokens issued from now on; the JWT's
+    /// `exp` follows it.
+    pub fn set_expires_in(&self, secs: usize) {
+        self.inner.expires_in.store(secs, Ordering::SeqCst);
     }
 
     pub fn log(&self) -> Vec<TokenRequest> {
@@ -180,7 +188,7 @@ fn make_token(inner: &Inner, user: Option<&str>, scopes: &[String]) -> String {
         "iss": ISSUER,
         "sub": user.unwrap_or(""),
         "aud": SERVICE,
-        "exp": now + 300,
+        "exp": now + inner.expires_in.load(Ordering::SeqCst) as u64,
         "nbf": now - 10,
         "iat": now,
         "jti": format!("t{}", inner.jti.fetch_add(1, Ordering::SeqCst)),
@@ -259,7 +267,7 @@ fn handle(inner: &Inner, conn: TcpStream) -> std::io::Result<()> {
     }
     let token = make_token(inner, user.as_deref(), &scopes);
     let body =
-        serde_json::json!({"token": token, "access_token": token, "expires_in": 300}).to_string();
+        serde_json::json!({"token": token, "access_token": token, "expires_in": inner.expires_in.load(Ordering::SeqCst)}).to_string();
     write!(
         out,
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
