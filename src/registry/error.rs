@@ -65,7 +65,7 @@ pub enum RegistryError {
         registry: String,
         detail: String,
     },
-    #[error("{reference} (registry {registry}): not found: {what}")]
+    #[error("{reference} (registry {registry}): not found: {what} does not exist (no such repository, tag or manifest)")]
     NotFound {
         reference: String,
         registry: String,

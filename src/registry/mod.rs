@@ -828,7 +828,11 @@ impl Client {
                 q.append_pair("scope", s);
             }
         }
-        let realm_host = url.host_str().unwrap_or("?").to_string();
+        let realm_host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => "?".to_string(),
+        };
         let mut attempt = 0;
         let resp = loop {
             let mut req = ctx.http.get(url.clone());
@@ -1134,7 +1138,7 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "nginx:1.99 (registry docker.io): not found: docker.io/library/nginx:1.99"
+            "nginx:1.99 (registry docker.io): not found: docker.io/library/nginx:1.99 does not exist (no such repository, tag or manifest)"
         );
         let e = RegistryError::Tls {
             reference: "r".into(),
