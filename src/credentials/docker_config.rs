@@ -46,6 +46,11 @@ impl DockerConfig {
         }
     }
 
+    /// Same as [`DockerConfig::load`] (the name the commands use).
+    pub fn load_default() -> Result<DockerConfig, DockerConfigError> {
+        Self::load()
+    }
+
     /// Load from `path`. A missing file means no credentials; a malformed
     /// one is an error naming the path.
     pub fn from_path(path: &Path) -> Result<DockerConfig, DockerConfigError> {
