@@ -9,7 +9,7 @@
 //! Missing tools panic naming the Debian package: `docker-registry`,
 //! `skopeo`, `apache2-utils` (htpasswd), `openssl`.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod pki;
 pub mod proxy;
