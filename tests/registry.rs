@@ -695,3 +695,25 @@ async fn unknown_host_is_host_not_found() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn forbidden_without_challenge_is_access_denied_once() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::Status {
+            code: 403,
+            retry_after: None,
+        },
+        1,
+    );
+    let e = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::AccessDenied { .. }), "{e}");
+    assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
+}

@@ -689,7 +689,7 @@ impl Client {
                     self.reject(&reg, &issued, Some(detail)).await;
                 }
                 StatusCode::FORBIDDEN => {
-                    if reg.candidates.len() <= 1 {
+                    if issued.header.is_none() || reg.candidates.len() <= 1 {
                         // Nothing else to try.
                         return Ok(resp);
                     }
