@@ -264,6 +264,16 @@ async fn token_auth_public_private_forbidden_and_wrong_password() {
         .unwrap_err();
     assert!(matches!(e, RegistryError::InvalidCredentials { .. }), "{e}");
     assert!(!format!("{e} {e:?}").contains("nope-secret"));
+
+    // Kubelet-style: the refused candidate is skipped, the next one works.
+    let both = StaticStore::new()
+        .with(reg.host(), Credential::new(USER, "nope-secret"))
+        .with(reg.host(), Credential::new(USER, PASSWORD));
+    let got = client_with(&reg, both)
+        .resolve(&r(&reg.image("private/app:v1")), &[])
+        .await
+        .unwrap();
+    assert_eq!(got.digest.to_string(), reg.skopeo_digest("private/app:v1"));
 }
 
 #[tokio::test]

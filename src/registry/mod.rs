@@ -418,11 +418,25 @@ impl Client {
             counts[s] += 1;
         }
         let mut results: Vec<Option<Result<Resolved, RegistryError>>> = vec![None; keys.len()];
-        let mut stream = futures::stream::iter(first_ref.iter().enumerate().map(|(k, &i)| {
-            let r = &refs[i];
-            async move { (k, self.resolve(r, platforms).await) }
-        }))
-        .buffer_unordered(self.config.concurrency.max(1));
+        // Boxed as `dyn Future + Send`: without it rustc's higher-ranked
+        // lifetime inference makes the whole `resolve_all` future lose `Send`.
+        type Job<'a> = std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = (usize, Result<Resolved, RegistryError>)>
+                    + Send
+                    + 'a,
+            >,
+        >;
+        let jobs: Vec<Job<'_>> = first_ref
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                let r = &refs[i];
+                Box::pin(async move { (k, self.resolve(r, platforms).await) }) as Job<'_>
+            })
+            .collect();
+        let mut stream =
+            futures::stream::iter(jobs).buffer_unordered(self.config.concurrency.max(1));
         while let Some((k, res)) = stream.next().await {
             results[k] = Some(res);
             for _ in 0..counts[k] {
@@ -1119,6 +1133,24 @@ mod tests {
         .err()
         .unwrap();
         assert!(e.to_string().contains(&p.display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn client_and_futures_are_send() {
+        fn is_send<T: Send>(_: &T) {}
+        fn is_sync<T: Sync>() {}
+        is_sync::<Client>();
+        let c = Client::new(
+            RegistryConfig::default(),
+            Arc::new(crate::credentials::Anonymous),
+        )
+        .unwrap();
+        let r = Reference::parse("example.com/a:b").unwrap();
+        let refs = [r.clone()];
+        let one = c.resolve(&r, &[]);
+        is_send(&one);
+        let all = c.resolve_all(&refs, &[], &|| {});
+        is_send(&all);
     }
 
     #[test]
