@@ -1,10 +1,852 @@
 //! YAML (and JSON, a subset of YAML) scanning with byte-exact scalar spans.
+//!
+//! Each document is read from `saphyr-parser` events into a small flat node
+//! tree (one `Vec` of nodes, one `Vec` of child ids, no per-node
+//! allocation besides the scalar values the parser hands over), then walked
+//! once to find `image` keys with the context around them. The tree is
+//! needed because an object's `kind` and `metadata` may come after its
+//! `spec` in the text.
+//!
+//! Positions: the parser reports character indexes; they are turned into
+//! byte offsets by walking forward from the last converted position (no
+//! walk at all for an all-ASCII file). A scalar event's span starts at its
+//! anchor or tag, if any, and ends after its last content character (after
+//! the closing quote for quoted scalars; trailing spaces and comments are
+//! not part of a plain scalar).
 
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::path::Path;
 
-use super::{FileScan, ScanError};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
+
+use super::{
+    ContainerList, FileScan, FoundImage, ImageField, ObjectContext, QuoteStyle, ScanError,
+    ScanWarning,
+};
+use crate::reference::Reference;
+
+/// Deepest nesting the walk descends into (the tree itself is built
+/// without recursion); deeper nodes are not searched.
+const MAX_DEPTH: usize = 256;
 
 pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    let _ = (path, text);
-    todo!()
+    let mut scanner = Scanner {
+        path,
+        text,
+        conv: PosConv::new(text),
+        out: FileScan::default(),
+        seen_spans: HashSet::new(),
+        seen_warnings: HashSet::new(),
+    };
+    scanner.run()?;
+    Ok(scanner.out)
 }
+
+type NodeId = u32;
+
+#[derive(Debug)]
+enum NodeKind<'a> {
+    Scalar {
+        value: Cow<'a, str>,
+        style: ScalarStyle,
+        /// What the tag says about the type, if there is a tag.
+        tag: TagKind,
+        /// Byte range of the event span (anchor/tag included, quotes included).
+        bytes: Range<usize>,
+    },
+    Map {
+        /// Range into `Doc::children`: key, value, key, value, ...
+        children: Range<u32>,
+    },
+    Seq {
+        children: Range<u32>,
+    },
+    /// An alias, resolved to the anchored node (`None`: unknown anchor).
+    Alias(Option<NodeId>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TagKind {
+    None,
+    Str,
+    /// Another core-schema tag (`!!int`, `!!null`, ...).
+    OtherCore,
+    /// A local or custom tag: taken as a string.
+    Custom,
+}
+
+#[derive(Debug)]
+struct Node<'a> {
+    kind: NodeKind<'a>,
+    /// Start of the event span (an anchor or tag, if any, else the node).
+    start: Marker,
+}
+
+/// One document's node tree.
+#[derive(Default)]
+struct Doc<'a> {
+    nodes: Vec<Node<'a>>,
+    children: Vec<NodeId>,
+}
+
+impl<'a> Doc<'a> {
+    fn clear(&mut self) {
+        self.nodes.clear();
+        self.children.clear();
+    }
+
+    fn node(&self, id: NodeId) -> &Node<'a> {
+        &self.nodes[id as usize]
+    }
+
+    /// Follow aliases (at most a few hops; aliases cannot chain, but be safe).
+    fn resolve(&self, mut id: NodeId) -> Option<NodeId> {
+        for _ in 0..8 {
+            match self.node(id).kind {
+                NodeKind::Alias(Some(target)) => id = target,
+                NodeKind::Alias(None) => return None,
+                _ => return Some(id),
+            }
+        }
+        None
+    }
+
+    fn map_entries(&self, id: NodeId) -> &[NodeId] {
+        match &self.node(id).kind {
+            NodeKind::Map { children } => {
+                &self.children[children.start as usize..children.end as usize]
+            }
+            _ => &[],
+        }
+    }
+
+    fn seq_items(&self, id: NodeId) -> &[NodeId] {
+        match &self.node(id).kind {
+            NodeKind::Seq { children } => {
+                &self.children[children.start as usize..children.end as usize]
+            }
+            _ => &[],
+        }
+    }
+
+    /// The string value of a scalar (through an alias), if it is a scalar.
+    fn scalar_str(&self, id: NodeId) -> Option<&str> {
+        let id = self.resolve(id)?;
+        match &self.node(id).kind {
+            NodeKind::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The value of `key` in mapping `map` (not through merge keys).
+    fn get(&self, map: NodeId, key: &str) -> Option<NodeId> {
+        self.map_entries(map)
+            .chunks_exact(2)
+            .find(|kv| self.scalar_str(kv[0]) == Some(key))
+            .map(|kv| kv[1])
+    }
+
+    /// The string value of `key` in mapping `map`, when it is a non-null scalar.
+    fn get_str(&self, map: NodeId, key: &str) -> Option<&str> {
+        let v = self.resolve(self.get(map, key)?)?;
+        match &self.node(v).kind {
+            NodeKind::Scalar {
+                value, style, tag, ..
+            } if !is_null(value, *style, *tag) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Character index → byte offset, walking from the last converted position.
+struct PosConv<'t> {
+    text: &'t str,
+    ascii: bool,
+    char_idx: usize,
+    byte_idx: usize,
+}
+
+impl<'t> PosConv<'t> {
+    fn new(text: &'t str) -> Self {
+        PosConv {
+            text,
+            ascii: text.is_ascii(),
+            char_idx: 0,
+            byte_idx: 0,
+        }
+    }
+
+    fn byte(&mut self, char_idx: usize) -> usize {
+        if self.ascii {
+            return char_idx.min(self.text.len());
+        }
+        if char_idx >= self.char_idx {
+            for c in self.text[self.byte_idx..].chars() {
+                if self.char_idx == char_idx {
+                    break;
+                }
+                self.char_idx += 1;
+                self.byte_idx += c.len_utf8();
+            }
+        } else {
+            for c in self.text[..self.byte_idx].chars().rev() {
+                if self.char_idx == char_idx {
+                    break;
+                }
+                self.char_idx -= 1;
+                self.byte_idx -= c.len_utf8();
+            }
+        }
+        self.byte_idx
+    }
+}
+
+/// Where a mapping sits, as far as the walk cares.
+#[derive(Clone, Copy)]
+struct Place<'k> {
+    /// The key whose value this node is (`None` for sequence items and roots).
+    key: Option<&'k str>,
+    /// For a sequence item: the key holding the sequence.
+    seq_key: Option<&'k str>,
+}
+
+struct Scanner<'p, 't> {
+    path: &'p Path,
+    text: &'t str,
+    conv: PosConv<'t>,
+    out: FileScan,
+    /// Spans already reported (aliases must not report a scalar twice).
+    seen_spans: HashSet<(usize, usize)>,
+    seen_warnings: HashSet<(usize, usize)>,
+}
+
+/// Walk state for one document.
+struct Walk<'d, 'a> {
+    doc: &'d Doc<'a>,
+    document: usize,
+    /// Anchored nodes already expanded through an alias (each at most once:
+    /// keeps alias bombs linear).
+    expanded: HashSet<NodeId>,
+}
+
+#[derive(Clone, Default)]
+struct Obj {
+    kind: Option<String>,
+    namespace: Option<String>,
+    name: Option<String>,
+}
+
+impl<'p, 't> Scanner<'p, 't> {
+    fn syntax(&self, mark: &Marker, message: &str) -> ScanError {
+        ScanError::Syntax {
+            path: self.path.to_path_buf(),
+            line: mark.line(),
+            column: mark.col() + 1,
+            message: message.to_string(),
+        }
+    }
+
+    fn run(&mut self) -> Result<(), ScanError> {
+        let mut parser = Parser::new_from_str(self.text);
+        let mut doc = Doc::default();
+        // (node id, index into `pending` where its children start)
+        let mut stack: Vec<(NodeId, usize)> = Vec::new();
+        let mut pending: Vec<NodeId> = Vec::new();
+        let mut anchors: HashMap<usize, NodeId> = HashMap::new();
+        let mut root: Option<NodeId> = None;
+        let mut document = 0usize;
+        let mut in_doc = false;
+
+        while let Some(ev) = parser.next_event() {
+            let (event, span) = match ev {
+                Ok(x) => x,
+                Err(e) => return Err(self.syntax(e.marker(), e.info())),
+            };
+            let id = doc.nodes.len() as NodeId;
+            let node = match event {
+                Event::StreamEnd => break,
+                Event::StreamStart | Event::Nothing => continue,
+                Event::DocumentStart(_) => {
+                    doc.clear();
+                    stack.clear();
+                    pending.clear();
+                    anchors.clear();
+                    root = None;
+                    in_doc = true;
+                    continue;
+                }
+                Event::DocumentEnd => {
+                    if let Some(r) = root.take() {
+                        self.walk_doc(&doc, r, document);
+                    }
+                    document += 1;
+                    in_doc = false;
+                    continue;
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let Some((id, from)) = stack.pop() else {
+                        continue;
+                    };
+                    let start = doc.children.len() as u32;
+                    doc.children.extend(pending.drain(from..));
+                    let end = doc.children.len() as u32;
+                    match &mut doc.nodes[id as usize].kind {
+                        NodeKind::Map { children } | NodeKind::Seq { children } => {
+                            *children = start..end;
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+                Event::Alias(anchor) => Node {
+                    kind: NodeKind::Alias(anchors.get(&anchor).copied()),
+                    start: span.start,
+                },
+                Event::Scalar(value, style, anchor, tag) => {
+                    if anchor > 0 {
+                        anchors.insert(anchor, id);
+                    }
+                    let bytes = self.span_bytes(&span);
+                    Node {
+                        kind: NodeKind::Scalar {
+                            value,
+                            style,
+                            tag: tag_kind(tag.as_deref()),
+                            bytes,
+                        },
+                        start: span.start,
+                    }
+                }
+                Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                    if anchor > 0 {
+                        anchors.insert(anchor, id);
+                    }
+                    let kind = if matches!(event, Event::SequenceStart(..)) {
+                        NodeKind::Seq { children: 0..0 }
+                    } else {
+                        NodeKind::Map { children: 0..0 }
+                    };
+                    // Register as a child of the parent before pushing our own frame.
+                    if stack.is_empty() {
+                        root.get_or_insert(id);
+                    } else {
+                        pending.push(id);
+                    }
+                    doc.nodes.push(Node {
+                        kind,
+                        start: span.start,
+                    });
+                    stack.push((id, pending.len()));
+                    continue;
+                }
+            };
+            if stack.is_empty() {
+                root.get_or_insert(id);
+            } else {
+                pending.push(id);
+            }
+            doc.nodes.push(node);
+        }
+        // A stream that ends without a DocumentEnd (only after an error, which
+        // returned above, or never): walk what there is.
+        if in_doc {
+            if let Some(r) = root {
+                self.walk_doc(&doc, r, document);
+            }
+        }
+        Ok(())
+    }
+
+    fn span_bytes(&mut self, span: &Span) -> Range<usize> {
+        let start = self.conv.byte(span.start.index());
+        let end = self.conv.byte(span.end.index()).max(start);
+        start..end
+    }
+
+    fn walk_doc(&mut self, doc: &Doc<'_>, root: NodeId, document: usize) {
+        let mut walk = Walk {
+            doc,
+            document,
+            expanded: HashSet::new(),
+        };
+        let place = Place {
+            key: None,
+            seq_key: None,
+        };
+        self.visit(&mut walk, root, &Obj::default(), place, 0);
+    }
+
+    fn visit(&mut self, w: &mut Walk<'_, '_>, id: NodeId, obj: &Obj, place: Place<'_>, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let doc = w.doc;
+        match &doc.node(id).kind {
+            NodeKind::Scalar { .. } => {}
+            NodeKind::Alias(target) => {
+                if let Some(t) = *target {
+                    if w.expanded.insert(t) {
+                        self.visit(w, t, obj, place, depth + 1);
+                    }
+                }
+            }
+            NodeKind::Seq { .. } => {
+                let item_place = Place {
+                    key: None,
+                    seq_key: place.key,
+                };
+                for &item in doc.seq_items(id) {
+                    self.visit(w, item, obj, item_place, depth + 1);
+                }
+            }
+            NodeKind::Map { .. } => {
+                let own;
+                let is_object = doc.get(id, "kind").is_some() || doc.get(id, "apiVersion").is_some();
+                let obj = if is_object {
+                    let metadata = doc.get(id, "metadata").and_then(|m| doc.resolve(m));
+                    own = Obj {
+                        kind: doc.get_str(id, "kind").map(str::to_string),
+                        namespace: metadata
+                            .and_then(|m| doc.get_str(m, "namespace"))
+                            .map(str::to_string),
+                        name: metadata
+                            .and_then(|m| doc.get_str(m, "name"))
+                            .map(str::to_string),
+                    };
+                    &own
+                } else {
+                    obj
+                };
+                // An `image` key directly under a JSON-schema `properties`
+                // mapping describes a field; it is not an image.
+                let schema = place.key == Some("properties");
+                for kv in doc.map_entries(id).chunks_exact(2) {
+                    let (k, v) = (kv[0], kv[1]);
+                    let key = doc.scalar_str(k);
+                    match key {
+                        Some("image") if !schema => {
+                            self.image(w, id, k, v, obj, place, is_object);
+                            // The value may still hold something (a mapping
+                            // under `image`) only for image volumes, handled
+                            // above; nothing else to descend into.
+                        }
+                        Some("<<") => {
+                            // Merge key: the merged mapping(s) sit where this one does.
+                            self.visit(w, v, obj, place, depth + 1);
+                        }
+                        _ => {
+                            let vplace = Place {
+                                key,
+                                seq_key: None,
+                            };
+                            self.visit(w, v, obj, vplace, depth + 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handle the value `v` of an `image` key in mapping `map`.
+    #[allow(clippy::too_many_arguments)]
+    fn image(
+        &mut self,
+        w: &mut Walk<'_, '_>,
+        map: NodeId,
+        key: NodeId,
+        v: NodeId,
+        obj: &Obj,
+        place: Place<'_>,
+        map_is_object: bool,
+    ) {
+        let doc = w.doc;
+        let Some(target) = doc.resolve(v) else {
+            self.warn_at_node(doc, key, "image: the alias refers to an unknown anchor; skipped".into());
+            return;
+        };
+        match &doc.node(target).kind {
+            NodeKind::Scalar { .. } => {
+                let context = ObjectContext {
+                    kind: obj.kind.clone(),
+                    namespace: obj.namespace.clone(),
+                    name: obj.name.clone(),
+                    container: if map_is_object {
+                        None
+                    } else {
+                        doc.get_str(map, "name").map(str::to_string)
+                    },
+                    list: place.seq_key.and_then(container_list),
+                    pull_policy: doc.get_str(map, "imagePullPolicy").map(str::to_string),
+                };
+                self.scalar_image(doc, key, target, ImageField::Image, context, w.document, "image");
+            }
+            NodeKind::Map { .. } if place.seq_key == Some("volumes") => {
+                // Kubernetes image volume: `volumes[].image.reference`.
+                match doc.get(target, "reference") {
+                    Some(r) => {
+                        let Some(rt) = doc.resolve(r) else {
+                            self.warn_at_node(doc, r, "image volume reference: the alias refers to an unknown anchor; skipped".into());
+                            return;
+                        };
+                        let context = ObjectContext {
+                            kind: obj.kind.clone(),
+                            namespace: obj.namespace.clone(),
+                            name: obj.name.clone(),
+                            container: None,
+                            list: None,
+                            pull_policy: doc.get_str(target, "pullPolicy").map(str::to_string),
+                        };
+                        if matches!(doc.node(rt).kind, NodeKind::Scalar { .. }) {
+                            self.scalar_image(
+                                doc,
+                                r,
+                                rt,
+                                ImageField::VolumeReference,
+                                context,
+                                w.document,
+                                "image volume reference",
+                            );
+                        } else {
+                            let what = describe(doc, rt);
+                            self.warn_at_node(
+                                doc,
+                                rt,
+                                format!("image volume reference is {what}, not a string; skipped"),
+                            );
+                        }
+                    }
+                    None => self.warn_at_node(
+                        doc,
+                        target,
+                        "image volume has no `reference` key; skipped".into(),
+                    ),
+                }
+            }
+            _ => {
+                let what = describe(doc, target);
+                self.warn_at_node(doc, target, format!("image value is {what}, not a string; skipped"));
+            }
+        }
+    }
+
+    /// A scalar `id` (already resolved) as the value of `key`.
+    #[allow(clippy::too_many_arguments)]
+    fn scalar_image(
+        &mut self,
+        doc: &Doc<'_>,
+        key: NodeId,
+        id: NodeId,
+        field: ImageField,
+        context: ObjectContext,
+        document: usize,
+        what: &str,
+    ) {
+        let node = doc.node(id);
+        let NodeKind::Scalar {
+            value,
+            style,
+            tag,
+            bytes,
+        } = &node.kind
+        else {
+            return;
+        };
+        if is_null(value, *style, *tag) {
+            // An implicit null has no position of its own: point at the key.
+            let at = if value.is_empty() { key } else { id };
+            self.warn_at_node(doc, at, format!("{what} is null (no value); skipped"));
+            return;
+        }
+        let (content, exact) = self.content_span(value, *style, bytes.clone());
+        let (line, column) = self.line_col(node.start, bytes.start, content.start);
+        if !is_string(value, *style, *tag) {
+            self.warn(
+                line,
+                column,
+                format!("{what} {:?} is not a string; skipped", &**value),
+            );
+            return;
+        }
+        match Reference::parse(value) {
+            Ok(reference) => {
+                if !self.seen_spans.insert((content.start, content.end)) {
+                    return;
+                }
+                self.out.images.push(FoundImage {
+                    file: self.path.to_path_buf(),
+                    line,
+                    column,
+                    span: content,
+                    style: quote_style(*style),
+                    exact,
+                    field,
+                    reference,
+                    context,
+                    document,
+                });
+            }
+            Err(e) => {
+                self.warn(line, column, format!("{what} skipped: {e}"));
+            }
+        }
+    }
+
+    fn warn_at_node(&mut self, doc: &Doc<'_>, id: NodeId, message: String) {
+        let node = doc.node(id);
+        let (line, column) = match &node.kind {
+            NodeKind::Scalar {
+                value,
+                style,
+                bytes,
+                ..
+            } if !value.is_empty() || *style != ScalarStyle::Plain => {
+                let (content, _) = self.content_span(value, *style, bytes.clone());
+                self.line_col(node.start, bytes.start, content.start)
+            }
+            _ => (node.start.line(), node.start.col() + 1),
+        };
+        self.warn(line, column, message);
+    }
+
+    fn warn(&mut self, line: usize, column: usize, message: String) {
+        if !self.seen_warnings.insert((line, column)) {
+            return;
+        }
+        self.out.warnings.push(ScanWarning {
+            file: self.path.to_path_buf(),
+            line,
+            column,
+            message,
+        });
+    }
+
+    /// 1-based line and column (in characters) of byte `to`, knowing that
+    /// byte `from` is at marker `mark`.
+    fn line_col(&self, mark: Marker, from: usize, to: usize) -> (usize, usize) {
+        let (mut line, mut col) = (mark.line(), mark.col());
+        let between = self.text.get(from..to.max(from)).unwrap_or("");
+        let mut chars = between.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\n' => {
+                    line += 1;
+                    col = 0;
+                }
+                '\r' => {
+                    if chars.peek() != Some(&'\n') {
+                        line += 1;
+                        col = 0;
+                    }
+                }
+                _ => col += 1,
+            }
+        }
+        (line, col + 1)
+    }
+
+    /// The byte range of a scalar's content (quotes, anchor and tag
+    /// excluded) from its event span, and whether it is exactly the value.
+    fn content_span(&self, value: &str, style: ScalarStyle, ev: Range<usize>) -> (Range<usize>, bool) {
+        let text = self.text;
+        let bytes = text.as_bytes();
+        let start = skip_properties(text, ev.start, ev.end);
+        let end = ev.end;
+        match style {
+            ScalarStyle::Plain => {
+                let span = start..end;
+                let exact = text.get(span.clone()) == Some(value);
+                (span, exact)
+            }
+            ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
+                let q = if style == ScalarStyle::SingleQuoted { b'\'' } else { b'"' };
+                if start < end
+                    && end - start >= 2
+                    && bytes[start] == q
+                    && bytes[end - 1] == q
+                {
+                    let span = start + 1..end - 1;
+                    let exact = text.get(span.clone()) == Some(value);
+                    (span, exact)
+                } else {
+                    (start..end, false)
+                }
+            }
+            ScalarStyle::Literal | ScalarStyle::Folded => {
+                // Skip the header line (`|-`, `>2`, maybe a comment), then
+                // leading blank lines and indentation.
+                let mut p = start;
+                while p < end && bytes[p] != b'\n' {
+                    p += 1;
+                }
+                while p < end && matches!(bytes[p], b' ' | b'\t' | b'\r' | b'\n') {
+                    p += 1;
+                }
+                let mut e = end;
+                while e > p && matches!(bytes[e - 1], b' ' | b'\t' | b'\r' | b'\n') {
+                    e -= 1;
+                }
+                (p..e, false)
+            }
+        }
+    }
+}
+
+/// Skip an anchor (`&a`) and/or tag (`!t`) with the spaces, line breaks and
+/// comments after them, from byte `p`; stops at `end`.
+fn skip_properties(text: &str, mut p: usize, end: usize) -> usize {
+    let b = text.as_bytes();
+    loop {
+        if p >= end {
+            return end;
+        }
+        match b[p] {
+            b'&' | b'!' => {
+                while p < end && !matches!(b[p], b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b']' | b'{' | b'}') {
+                    p += 1;
+                }
+                // Whitespace, line breaks and comments between properties and content.
+                loop {
+                    while p < end && matches!(b[p], b' ' | b'\t' | b'\r' | b'\n') {
+                        p += 1;
+                    }
+                    if p < end && b[p] == b'#' {
+                        while p < end && b[p] != b'\n' {
+                            p += 1;
+                        }
+                    } else {
+                        break;
+                    }
+                }
+            }
+            _ => return p,
+        }
+    }
+}
+
+fn tag_kind(tag: Option<&Tag>) -> TagKind {
+    match tag {
+        None => TagKind::None,
+        Some(t) if t.is_yaml_core_schema() => {
+            if t.suffix == "str" {
+                TagKind::Str
+            } else {
+                TagKind::OtherCore
+            }
+        }
+        // `!!str` may also arrive unresolved as handle `!!`.
+        Some(t) if t.handle == "!!" && t.suffix == "str" => TagKind::Str,
+        Some(t) if t.handle == "!!" => TagKind::OtherCore,
+        Some(_) => TagKind::Custom,
+    }
+}
+
+/// A null: an empty plain scalar or `null`/`~` (YAML 1.2 core schema).
+fn is_null(value: &str, style: ScalarStyle, tag: TagKind) -> bool {
+    if style != ScalarStyle::Plain || matches!(tag, TagKind::Str | TagKind::Custom) {
+        return false;
+    }
+    matches!(value, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// Whether the scalar is a string under the YAML 1.2 core schema (plain
+/// `true`, `42`, `1.5`, `.inf` are not).
+fn is_string(value: &str, style: ScalarStyle, tag: TagKind) -> bool {
+    match tag {
+        TagKind::Str | TagKind::Custom => return true,
+        TagKind::OtherCore => return false,
+        TagKind::None => {}
+    }
+    if style != ScalarStyle::Plain {
+        return true;
+    }
+    !(is_null(value, style, tag) || is_bool(value) || is_int(value) || is_float(value))
+}
+
+fn is_bool(v: &str) -> bool {
+    matches!(v, "true" | "True" | "TRUE" | "false" | "False" | "FALSE")
+}
+
+fn is_int(v: &str) -> bool {
+    let digits = |s: &str, f: fn(&u8) -> bool| !s.is_empty() && s.as_bytes().iter().all(f);
+    if let Some(h) = v.strip_prefix("0x") {
+        return digits(h, u8::is_ascii_hexdigit);
+    }
+    if let Some(o) = v.strip_prefix("0o") {
+        return digits(o, |b| (b'0'..=b'7').contains(b));
+    }
+    let s = v.strip_prefix(['-', '+']).unwrap_or(v);
+    digits(s, u8::is_ascii_digit)
+}
+
+fn is_float(v: &str) -> bool {
+    let s = v.strip_prefix(['-', '+']).unwrap_or(v);
+    if matches!(s, ".inf" | ".Inf" | ".INF") || matches!(v, ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    // [0-9]*(\.[0-9]*)?([eE][-+]?[0-9]+)? with at least one digit in the mantissa
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut mantissa = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+        mantissa += 1;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+            mantissa += 1;
+        }
+    }
+    if mantissa == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        let exp_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == exp_start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+fn quote_style(style: ScalarStyle) -> QuoteStyle {
+    match style {
+        ScalarStyle::Plain => QuoteStyle::Plain,
+        ScalarStyle::SingleQuoted => QuoteStyle::SingleQuoted,
+        ScalarStyle::DoubleQuoted => QuoteStyle::DoubleQuoted,
+        ScalarStyle::Literal => QuoteStyle::Literal,
+        ScalarStyle::Folded => QuoteStyle::Folded,
+    }
+}
+
+fn container_list(key: &str) -> Option<ContainerList> {
+    match key {
+        "containers" => Some(ContainerList::Containers),
+        "initContainers" => Some(ContainerList::InitContainers),
+        "ephemeralContainers" => Some(ContainerList::EphemeralContainers),
+        _ => None,
+    }
+}
+
+fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
+    match doc.node(id).kind {
+        NodeKind::Map { .. } => "a mapping",
+        NodeKind::Seq { .. } => "a sequence",
+        NodeKind::Scalar { .. } => "a scalar",
+        NodeKind::Alias(_) => "an alias",
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
