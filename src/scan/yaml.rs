@@ -660,25 +660,36 @@ impl<'p, 't> Scanner<'p, 't> {
                 (span, exact)
             }
             ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
-                let q = if style == ScalarStyle::SingleQuoted { b'\'' } else { b'"' };
-                if start < end
-                    && end - start >= 2
-                    && bytes[start] == q
-                    && bytes[end - 1] == q
-                {
-                    let span = start + 1..end - 1;
-                    let exact = text.get(span.clone()) == Some(value);
-                    (span, exact)
-                } else {
-                    (start..end, false)
+                // The event span ends after any spaces and comment that
+                // follow the closing quote: find the closing quote itself.
+                let single = style == ScalarStyle::SingleQuoted;
+                let q = if single { b'\'' } else { b'"' };
+                if start >= end || bytes[start] != q {
+                    return (start..end, false);
                 }
+                let mut p = start + 1;
+                while p < end {
+                    match bytes[p] {
+                        b'\\' if !single => p += 2,
+                        b'\'' if single && bytes.get(p + 1) == Some(&b'\'') => p += 2,
+                        c if c == q => break,
+                        _ => p += 1,
+                    }
+                }
+                let close = p.min(end);
+                let span = start + 1..close;
+                let exact = text.get(span.clone()) == Some(value);
+                (span, exact)
             }
             ScalarStyle::Literal | ScalarStyle::Folded => {
-                // Skip the header line (`|-`, `>2`, maybe a comment), then
-                // leading blank lines and indentation.
+                // The event span starts at the content when the scalar has
+                // no anchor or tag; after them, skip the header line (`|-`,
+                // `>2`, maybe a comment), then blank lines and indentation.
                 let mut p = start;
-                while p < end && bytes[p] != b'\n' {
-                    p += 1;
+                if p < end && matches!(bytes[p], b'|' | b'>') {
+                    while p < end && bytes[p] != b'\n' {
+                        p += 1;
+                    }
                 }
                 while p < end && matches!(bytes[p], b' ' | b'\t' | b'\r' | b'\n') {
                     p += 1;
