@@ -32,6 +32,156 @@ use crate::reference::Reference;
 const MAX_DEPTH: usize = 256;
 
 pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
+    let first = match scan_once(path, text) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    // saphyr rejects flow content (a closing `]`, the continuation lines of
+    // a quoted scalar) indented no deeper than the enclosing block, which Go
+    // YAML (kubectl, Helm) accepts and real manifests contain. Retry with
+    // those lines indented further, then map positions back.
+    let mut fix = IndentFix::default();
+    let mut err = first;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        if attempts > 64 || !fix.add_for(text, &err) {
+            break;
+        }
+        let patched = fix.apply(text);
+        match scan_once(path, &patched.text) {
+            Ok(s) => return Ok(patched.remap(s, &fix)),
+            Err(e) => err = e,
+        }
+    }
+    // Report the error as the original text has it.
+    match scan_once(path, text) {
+        Err(e) => Err(e),
+        Ok(s) => Ok(s),
+    }
+}
+
+/// Extra spaces to insert at the start of some (1-based) lines.
+#[derive(Default)]
+struct IndentFix {
+    lines: std::collections::BTreeMap<usize, usize>,
+}
+
+struct Patched {
+    text: String,
+    /// (byte offset in the patched text where spaces were inserted, how many)
+    inserts: Vec<(usize, usize)>,
+}
+
+impl IndentFix {
+    /// Learn from a syntax error which lines to indent further; false when
+    /// the error is not one this works around (or nothing new is learnt).
+    fn add_for(&mut self, text: &str, err: &ScanError) -> bool {
+        let ScanError::Syntax {
+            line,
+            column,
+            message,
+            ..
+        } = err
+        else {
+            return false;
+        };
+        let Some(line_text) = text.split('\n').nth(line - 1) else {
+            return false;
+        };
+        let indent_of = |l: &str| l.bytes().take_while(|&b| b == b' ').count();
+        if message == "invalid indentation in quoted scalar" {
+            // The error points at the opening quote.
+            let shift = self.lines.get(line).copied().unwrap_or(0);
+            let line_start = text.split('\n').take(line - 1).map(|l| l.len() + 1).sum::<usize>();
+            let Some(col) = (column - 1).checked_sub(shift) else {
+                return false;
+            };
+            let Some((off, q)) = line_text.char_indices().nth(col) else {
+                return false;
+            };
+            if q != '"' && q != '\'' {
+                return false;
+            }
+            let b = text.as_bytes();
+            let mut p = line_start + off + 1;
+            while p < b.len() {
+                match b[p] {
+                    b'\\' if q == '"' => p += 2,
+                    b'\'' if q == '\'' && b.get(p + 1) == Some(&b'\'') => p += 2,
+                    c if c == q as u8 => break,
+                    _ => p += 1,
+                }
+            }
+            let p = p.min(b.len());
+            let last_line = line + text[line_start..p].matches('\n').count();
+            let target = indent_of(line_text) + 1;
+            let mut changed = false;
+            for (i, l) in text.split('\n').enumerate().take(last_line).skip(*line) {
+                let have = indent_of(l) + self.lines.get(&(i + 1)).copied().unwrap_or(0);
+                if have < target && !l.trim().is_empty() {
+                    *self.lines.entry(i + 1).or_insert(0) += target - have;
+                    changed = true;
+                }
+            }
+            changed
+        } else if message.starts_with("invalid indentation") {
+            let first = line_text.trim_start_matches(' ').bytes().next();
+            if matches!(first, Some(b']' | b'}' | b',' | b'"' | b'\'')) {
+                *self.lines.entry(*line).or_insert(0) += 1;
+                true
+            } else {
+                false
+            }
+        } else {
+            false
+        }
+    }
+
+    fn apply(&self, text: &str) -> Patched {
+        let mut out = String::with_capacity(text.len() + 64);
+        let mut inserts = Vec::new();
+        for (i, l) in text.split_inclusive('\n').enumerate() {
+            if let Some(&k) = self.lines.get(&(i + 1)) {
+                inserts.push((out.len(), k));
+                out.extend(std::iter::repeat_n(' ', k));
+            }
+            out.push_str(l);
+        }
+        Patched { text: out, inserts }
+    }
+}
+
+impl Patched {
+    /// Byte offset in the original text of patched offset `p`.
+    fn orig(&self, p: usize) -> usize {
+        let mut shift = 0;
+        for &(at, k) in &self.inserts {
+            if at >= p {
+                break;
+            }
+            shift += k.min(p - at);
+        }
+        p - shift
+    }
+
+    fn remap(&self, mut s: FileScan, fix: &IndentFix) -> FileScan {
+        let col = |line: usize, column: usize| {
+            let k = fix.lines.get(&line).copied().unwrap_or(0);
+            column.saturating_sub(k).max(1)
+        };
+        for img in &mut s.images {
+            img.column = col(img.line, img.column);
+            img.span = self.orig(img.span.start)..self.orig(img.span.end);
+        }
+        for w in &mut s.warnings {
+            w.column = col(w.line, w.column);
+        }
+        s
+    }
+}
+
+fn scan_once(path: &Path, text: &str) -> Result<FileScan, ScanError> {
     let mut scanner = Scanner {
         path,
         text,
