@@ -578,3 +578,51 @@ fn throughput() {
     eprintln!("parser alone: {n} events, {:.1} MB/s", text.len() as f64 / secs / 1e6);
 }
 
+
+/// Go YAML accepts flow content indented like its parent block; saphyr does
+/// not. Both shapes come from real release manifests (argo, tekton).
+#[test]
+fn flow_content_at_parent_indentation_is_accepted() {
+    let text = "\
+spec:
+  containers:
+  - name: a
+    args: [
+      \"-x\", \"y\",
+    ]
+    image: nginx:1.25
+  - name: b
+    args: [\"
+      cd /src &&
+      go build
+    \"]
+    image: 'golang:1.22'
+  - name: c
+    args: [\"é
+    \", {image: \"redis:7\"}]
+    image: 日本:1
+";
+    // Sanity: the parser alone rejects this text.
+    let mut p = saphyr_parser::Parser::new_from_str(text);
+    let mut failed = false;
+    while let Some(ev) = p.next_event() {
+        match ev {
+            Err(_) => {
+                failed = true;
+                break;
+            }
+            Ok((saphyr_parser::Event::StreamEnd, _)) => break,
+            Ok(_) => {}
+        }
+    }
+    assert!(failed, "the parser accepts this now: the workaround may be unneeded");
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1.25", "golang:1.22", "redis:7"]);
+    let redis = find(&s, "redis:7");
+    assert_eq!((redis.line, redis.column), (16, 17));
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert_eq!((s.warnings[0].line, s.warnings[0].column), (17, 12));
+    // A genuinely misindented mapping is still an error, as written.
+    let err = scan_text(Path::new("x"), "a:\n  b: 1\n c: 2\n").unwrap_err();
+    assert!(matches!(err, ScanError::Syntax { line: 3, .. }), "{err:?}");
+}
