@@ -484,6 +484,8 @@ fn truncated_inputs_never_panic() {
         .map(|f| fixture(f))
         .collect();
     inputs.push("x: &a [*a, {image: *a}]\nimage: *a\n".into());
+    inputs.push(FLOW_AT_PARENT_INDENT.into());
+    inputs.push("\u{feff}kind: Pod\nspec: {containers: [{image: 'a:1'}]}\n".into());
     inputs.push("k: \"é🙂\\u00e9\" # 日本\r\nimage: |\r\n  x\r\n- [ {\n".into());
     for text in &inputs {
         for (i, _) in text.char_indices() {
@@ -527,6 +529,15 @@ fn corpus_files_scan() {
             }
         };
         check_invariants(text, &s);
+        // Truncated copies of the smaller files: no panic, sane spans.
+        if text.len() < 40_000 {
+            let step = (text.len() / 150).max(1);
+            for cut in (0..text.len()).step_by(step).filter(|&c| text.is_char_boundary(c)) {
+                if let Ok(t) = scan_text(&p, &text[..cut]) {
+                    check_invariants(&text[..cut], &t);
+                }
+            }
+        }
         let exact = s.images.iter().filter(|i| i.exact).count();
         eprintln!("{name}: {} images ({exact} exact), {} warnings", s.images.len(), s.warnings.len());
         for w in &s.warnings {
@@ -579,11 +590,7 @@ fn throughput() {
 }
 
 
-/// Go YAML accepts flow content indented like its parent block; saphyr does
-/// not. Both shapes come from real release manifests (argo, tekton).
-#[test]
-fn flow_content_at_parent_indentation_is_accepted() {
-    let text = "\
+const FLOW_AT_PARENT_INDENT: &str = "\
 spec:
   containers:
   - name: a
@@ -602,6 +609,12 @@ spec:
     \", {image: \"redis:7\"}]
     image: 日本:1
 ";
+
+/// Go YAML accepts flow content indented like its parent block; saphyr does
+/// not. Both shapes come from real release manifests (argo, tekton).
+#[test]
+fn flow_content_at_parent_indentation_is_accepted() {
+    let text = FLOW_AT_PARENT_INDENT;
     // Sanity: the parser alone rejects this text.
     let mut p = saphyr_parser::Parser::new_from_str(text);
     let mut failed = false;
@@ -625,4 +638,13 @@ spec:
     // A genuinely misindented mapping is still an error, as written.
     let err = scan_text(Path::new("x"), "a:\n  b: 1\n c: 2\n").unwrap_err();
     assert!(matches!(err, ScanError::Syntax { line: 3, .. }), "{err:?}");
+}
+
+#[test]
+fn byte_order_mark() {
+    let text = "\u{feff}kind: Pod\nspec:\n  containers:\n  - image: nginx:1.25\n";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1.25"]);
+    assert_eq!(s.images[0].context.kind.as_deref(), Some("Pod"));
+    assert_eq!(s.images[0].span.start, 3 + 41);
 }

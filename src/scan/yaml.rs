@@ -86,7 +86,7 @@ impl IndentFix {
         else {
             return false;
         };
-        let Some(line_text) = text.split('\n').nth(line - 1) else {
+        let Some(line_text) = line.checked_sub(1).and_then(|l| text.split('\n').nth(l)) else {
             return false;
         };
         let indent_of = |l: &str| l.bytes().take_while(|&b| b == b' ').count();
