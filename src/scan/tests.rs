@@ -2,7 +2,9 @@ use super::*;
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scan").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/scan")
+        .join(name);
     std::fs::read_to_string(p).expect("fixture")
 }
 
@@ -17,7 +19,10 @@ fn scan(text: &str) -> FileScan {
 fn check_invariants(text: &str, s: &FileScan) {
     let mut spans = std::collections::HashSet::new();
     for img in &s.images {
-        assert!(spans.insert((img.span.start, img.span.end)), "duplicate span {img:?}");
+        assert!(
+            spans.insert((img.span.start, img.span.end)),
+            "duplicate span {img:?}"
+        );
         let slice = text.get(img.span.clone()).expect("span on char boundaries");
         if img.exact {
             assert_eq!(slice, img.reference.original(), "{img:?}");
@@ -78,7 +83,10 @@ fn multi_document_deployment_cronjob_pod() {
     let sidecar = find(&s, "ghcr.io/acme/sidecar:v2");
     assert_eq!(sidecar.style, QuoteStyle::DoubleQuoted);
     assert_eq!(sidecar.context.pull_policy, None);
-    assert_eq!(&text[sidecar.span.start - 1..sidecar.span.end + 1], "\"ghcr.io/acme/sidecar:v2\"");
+    assert_eq!(
+        &text[sidecar.span.start - 1..sidecar.span.end + 1],
+        "\"ghcr.io/acme/sidecar:v2\""
+    );
 
     let job = find(&s, "busybox:1.36");
     assert_eq!(job.document, 1);
@@ -97,7 +105,11 @@ fn multi_document_deployment_cronjob_pod() {
     assert_eq!(init.context.list, Some(ContainerList::InitContainers));
     assert_eq!(init.context.container.as_deref(), Some("init"));
     let main = find(&s, "registry.k8s.io/pause:3.9");
-    assert_eq!(main.context.container.as_deref(), Some("main"), "name after image");
+    assert_eq!(
+        main.context.container.as_deref(),
+        Some("main"),
+        "name after image"
+    );
     assert_eq!(main.context.list, Some(ContainerList::Containers));
     let eph = &s.images[5];
     assert_eq!(eph.context.list, Some(ContainerList::EphemeralContainers));
@@ -127,13 +139,21 @@ fn quote_styles() {
     assert_eq!(refs(&s), ["plain:1", "single:1", "double:1"]);
     assert_eq!(
         s.images.iter().map(|i| i.style).collect::<Vec<_>>(),
-        [QuoteStyle::Plain, QuoteStyle::SingleQuoted, QuoteStyle::DoubleQuoted]
+        [
+            QuoteStyle::Plain,
+            QuoteStyle::SingleQuoted,
+            QuoteStyle::DoubleQuoted
+        ]
     );
     assert!(s.images.iter().all(|i| i.exact));
     // `it's` is not a valid reference: a warning quoting the parsed value.
     assert_eq!(s.warnings.len(), 1);
     assert_eq!((s.warnings[0].line, s.warnings[0].column), (8, 11));
-    assert!(s.warnings[0].message.contains("\"it's\""), "{}", s.warnings[0].message);
+    assert!(
+        s.warnings[0].message.contains("\"it's\""),
+        "{}",
+        s.warnings[0].message
+    );
 }
 
 #[test]
@@ -175,7 +195,10 @@ other:
 ";
     let s = scan(text);
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
-    assert_eq!(refs(&s), ["postgres:16", "shared:1", "nginx:1.25", "redis:7"]);
+    assert_eq!(
+        refs(&s),
+        ["postgres:16", "shared:1", "nginx:1.25", "redis:7"]
+    );
     let nginx = find(&s, "nginx:1.25");
     // Found at the anchored scalar, once, with the first alias's context.
     assert_eq!(nginx.line, 1);
@@ -223,7 +246,11 @@ fn docker_compose() {
     assert_eq!(s.warnings.len(), 1);
     let w = &s.warnings[0];
     assert_eq!((w.line, w.column), (12, 12));
-    assert!(w.message.contains("${REGISTRY}/worker:latest"), "{}", w.message);
+    assert!(
+        w.message.contains("${REGISTRY}/worker:latest"),
+        "{}",
+        w.message
+    );
 }
 
 #[test]
@@ -233,7 +260,12 @@ fn custom_resources_tekton_and_argo() {
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     assert_eq!(
         refs(&s),
-        ["golang:1.22", "gcr.io/kaniko-project/executor:v1.23.0", "docker/whalesay:latest", "python:3.12"]
+        [
+            "golang:1.22",
+            "gcr.io/kaniko-project/executor:v1.23.0",
+            "docker/whalesay:latest",
+            "python:3.12"
+        ]
     );
     assert_eq!(s.images[0].context.kind.as_deref(), Some("Task"));
     assert_eq!(s.images[0].context.container.as_deref(), Some("compile"));
@@ -305,12 +337,33 @@ containers:
     let got: Vec<(usize, usize)> = s.warnings.iter().map(|w| (w.line, w.column)).collect();
     assert_eq!(
         got,
-        [(2, 12), (3, 13), (4, 12), (5, 13), (6, 5), (7, 12), (8, 12), (9, 12), (10, 12), (11, 18)]
+        [
+            (2, 12),
+            (3, 13),
+            (4, 12),
+            (5, 13),
+            (6, 5),
+            (7, 12),
+            (8, 12),
+            (9, 12),
+            (10, 12),
+            (11, 18)
+        ]
     );
-    assert!(s.warnings.iter().all(|w| w.file == PathBuf::from("dir/t.yaml")));
-    assert!(s.warnings[1].message.contains("{{ .Values.repo }}:{{ .Values.tag }}"));
-    assert!(s.warnings[2].message.contains("\"${TAG}\""), "{}", s.warnings[2].message);
-    assert!(s.warnings[3].message.contains("empty"), "{}", s.warnings[3].message);
+    assert!(s.warnings.iter().all(|w| w.file == Path::new("dir/t.yaml")));
+    assert!(s.warnings[1]
+        .message
+        .contains("{{ .Values.repo }}:{{ .Values.tag }}"));
+    assert!(
+        s.warnings[2].message.contains("\"${TAG}\""),
+        "{}",
+        s.warnings[2].message
+    );
+    assert!(
+        s.warnings[3].message.contains("empty"),
+        "{}",
+        s.warnings[3].message
+    );
     assert!(s.warnings[4].message.contains("null"));
     assert!(s.warnings[5].message.contains("sequence"));
     assert!(s.warnings[6].message.contains("not a string"));
@@ -375,7 +428,10 @@ items:
     assert_eq!(refs(&s), ["ds:1", "rc:1"]);
     assert_eq!(s.images[0].context.kind.as_deref(), Some("DaemonSet"));
     assert_eq!(s.images[0].context.namespace.as_deref(), Some("n1"));
-    assert_eq!(s.images[1].context.kind.as_deref(), Some("ReplicationController"));
+    assert_eq!(
+        s.images[1].context.kind.as_deref(),
+        Some("ReplicationController")
+    );
     assert_eq!(s.images[1].context.name.as_deref(), Some("rc"));
     assert_eq!(s.images[1].context.namespace, None);
 }
@@ -452,7 +508,9 @@ fn empty_string_warns() {
 fn syntax_error_has_position() {
     let err = scan_text(Path::new("bad.yaml"), "a: b\nc: [d\ne: f\n").unwrap_err();
     match err {
-        ScanError::Syntax { path, line, column, .. } => {
+        ScanError::Syntax {
+            path, line, column, ..
+        } => {
             assert_eq!(path, PathBuf::from("bad.yaml"));
             assert!(line >= 2, "{line}");
             assert!(column >= 1);
@@ -465,7 +523,16 @@ fn syntax_error_has_position() {
 
 #[test]
 fn empty_and_comment_only_files() {
-    for t in ["", "\n", "# only a comment\n", "---\n", "---\n...\n---\n", "null\n", "[]", "{}"] {
+    for t in [
+        "",
+        "\n",
+        "# only a comment\n",
+        "---\n",
+        "---\n...\n---\n",
+        "null\n",
+        "[]",
+        "{}",
+    ] {
         let s = scan(t);
         assert!(s.images.is_empty() && s.warnings.is_empty(), "{t:?}");
     }
@@ -474,15 +541,24 @@ fn empty_and_comment_only_files() {
 #[test]
 fn document_index_counts_every_document() {
     let s = scan("---\n# empty\n---\nimage: a:1\n---\nimage: b:1\n");
-    assert_eq!(s.images.iter().map(|i| i.document).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        s.images.iter().map(|i| i.document).collect::<Vec<_>>(),
+        [1, 2]
+    );
 }
 
 #[test]
 fn truncated_inputs_never_panic() {
-    let mut inputs: Vec<String> = ["multi.yaml", "compose.yaml", "tekton-argo.yaml", "crd.yaml", "manifest.json"]
-        .iter()
-        .map(|f| fixture(f))
-        .collect();
+    let mut inputs: Vec<String> = [
+        "multi.yaml",
+        "compose.yaml",
+        "tekton-argo.yaml",
+        "crd.yaml",
+        "manifest.json",
+    ]
+    .iter()
+    .map(|f| fixture(f))
+    .collect();
     inputs.push("x: &a [*a, {image: *a}]\nimage: *a\n".into());
     inputs.push(FLOW_AT_PARENT_INDENT.into());
     inputs.push("\u{feff}kind: Pod\nspec: {containers: [{image: 'a:1'}]}\n".into());
@@ -532,14 +608,21 @@ fn corpus_files_scan() {
         // Truncated copies of the smaller files: no panic, sane spans.
         if text.len() < 40_000 {
             let step = (text.len() / 150).max(1);
-            for cut in (0..text.len()).step_by(step).filter(|&c| text.is_char_boundary(c)) {
+            for cut in (0..text.len())
+                .step_by(step)
+                .filter(|&c| text.is_char_boundary(c))
+            {
                 if let Ok(t) = scan_text(&p, &text[..cut]) {
                     check_invariants(&text[..cut], &t);
                 }
             }
         }
         let exact = s.images.iter().filter(|i| i.exact).count();
-        eprintln!("{name}: {} images ({exact} exact), {} warnings", s.images.len(), s.warnings.len());
+        eprintln!(
+            "{name}: {} images ({exact} exact), {} warnings",
+            s.images.len(),
+            s.warnings.len()
+        );
         for w in &s.warnings {
             eprintln!("    {}:{}: {}", w.line, w.column, w.message);
         }
@@ -586,9 +669,11 @@ fn throughput() {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    eprintln!("parser alone: {n} events, {:.1} MB/s", text.len() as f64 / secs / 1e6);
+    eprintln!(
+        "parser alone: {n} events, {:.1} MB/s",
+        text.len() as f64 / secs / 1e6
+    );
 }
-
 
 const FLOW_AT_PARENT_INDENT: &str = "\
 spec:
@@ -628,7 +713,10 @@ fn flow_content_at_parent_indentation_is_accepted() {
             Ok(_) => {}
         }
     }
-    assert!(failed, "the parser accepts this now: the workaround may be unneeded");
+    assert!(
+        failed,
+        "the parser accepts this now: the workaround may be unneeded"
+    );
     let s = scan(text);
     assert_eq!(refs(&s), ["nginx:1.25", "golang:1.22", "redis:7"]);
     let redis = find(&s, "redis:7");

@@ -55,10 +55,7 @@ pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
         }
     }
     // Report the error as the original text has it.
-    match scan_once(path, text) {
-        Err(e) => Err(e),
-        Ok(s) => Ok(s),
-    }
+    scan_once(path, text)
 }
 
 /// Extra spaces to insert at the start of some (1-based) lines.
@@ -93,7 +90,11 @@ impl IndentFix {
         if message == "invalid indentation in quoted scalar" {
             // The error points at the opening quote.
             let shift = self.lines.get(line).copied().unwrap_or(0);
-            let line_start = text.split('\n').take(line - 1).map(|l| l.len() + 1).sum::<usize>();
+            let line_start = text
+                .split('\n')
+                .take(line - 1)
+                .map(|l| l.len() + 1)
+                .sum::<usize>();
             let Some(col) = (column - 1).checked_sub(shift) else {
                 return false;
             };
@@ -528,7 +529,14 @@ impl<'p, 't> Scanner<'p, 't> {
         self.visit(&mut walk, root, &Obj::default(), place, 0);
     }
 
-    fn visit(&mut self, w: &mut Walk<'_, '_>, id: NodeId, obj: &Obj, place: Place<'_>, depth: usize) {
+    fn visit(
+        &mut self,
+        w: &mut Walk<'_, '_>,
+        id: NodeId,
+        obj: &Obj,
+        place: Place<'_>,
+        depth: usize,
+    ) {
         if depth > MAX_DEPTH {
             return;
         }
@@ -553,7 +561,8 @@ impl<'p, 't> Scanner<'p, 't> {
             }
             NodeKind::Map { .. } => {
                 let own;
-                let is_object = doc.get(id, "kind").is_some() || doc.get(id, "apiVersion").is_some();
+                let is_object =
+                    doc.get(id, "kind").is_some() || doc.get(id, "apiVersion").is_some();
                 let obj = if is_object {
                     let metadata = doc.get(id, "metadata").and_then(|m| doc.resolve(m));
                     own = Obj {
@@ -587,10 +596,7 @@ impl<'p, 't> Scanner<'p, 't> {
                             self.visit(w, v, obj, place, depth + 1);
                         }
                         _ => {
-                            let vplace = Place {
-                                key,
-                                seq_key: None,
-                            };
+                            let vplace = Place { key, seq_key: None };
                             self.visit(w, v, obj, vplace, depth + 1);
                         }
                     }
@@ -613,7 +619,11 @@ impl<'p, 't> Scanner<'p, 't> {
     ) {
         let doc = w.doc;
         let Some(target) = doc.resolve(v) else {
-            self.warn_at_node(doc, key, "image: the alias refers to an unknown anchor; skipped".into());
+            self.warn_at_node(
+                doc,
+                key,
+                "image: the alias refers to an unknown anchor; skipped".into(),
+            );
             return;
         };
         match &doc.node(target).kind {
@@ -630,7 +640,15 @@ impl<'p, 't> Scanner<'p, 't> {
                     list: place.seq_key.and_then(container_list),
                     pull_policy: doc.get_str(map, "imagePullPolicy").map(str::to_string),
                 };
-                self.scalar_image(doc, key, target, ImageField::Image, context, w.document, "image");
+                self.scalar_image(
+                    doc,
+                    key,
+                    target,
+                    ImageField::Image,
+                    context,
+                    w.document,
+                    "image",
+                );
             }
             NodeKind::Map { .. } if place.seq_key == Some("volumes") => {
                 // Kubernetes image volume: `volumes[].image.reference`.
@@ -676,7 +694,11 @@ impl<'p, 't> Scanner<'p, 't> {
             }
             _ => {
                 let what = describe(doc, target);
-                self.warn_at_node(doc, target, format!("image value is {what}, not a string; skipped"));
+                self.warn_at_node(
+                    doc,
+                    target,
+                    format!("image value is {what}, not a string; skipped"),
+                );
             }
         }
     }
@@ -798,7 +820,12 @@ impl<'p, 't> Scanner<'p, 't> {
 
     /// The byte range of a scalar's content (quotes, anchor and tag
     /// excluded) from its event span, and whether it is exactly the value.
-    fn content_span(&self, value: &str, style: ScalarStyle, ev: Range<usize>) -> (Range<usize>, bool) {
+    fn content_span(
+        &self,
+        value: &str,
+        style: ScalarStyle,
+        ev: Range<usize>,
+    ) -> (Range<usize>, bool) {
         let text = self.text;
         let bytes = text.as_bytes();
         let start = skip_properties(text, ev.start, ev.end);
@@ -864,7 +891,12 @@ fn skip_properties(text: &str, mut p: usize, end: usize) -> usize {
         }
         match b[p] {
             b'&' | b'!' => {
-                while p < end && !matches!(b[p], b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b']' | b'{' | b'}') {
+                while p < end
+                    && !matches!(
+                        b[p],
+                        b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b']' | b'{' | b'}'
+                    )
+                {
                     p += 1;
                 }
                 // Whitespace, line breaks and comments between properties and content.
