@@ -736,3 +736,38 @@ fn byte_order_mark() {
     assert_eq!(s.images[0].context.kind.as_deref(), Some("Pod"));
     assert_eq!(s.images[0].span.start, 3 + 41);
 }
+
+#[test]
+fn anchors_and_tags_before_the_value_are_not_in_the_span() {
+    let text = "\
+a:
+  image: &a
+    nginx:1.25
+b:
+  image: !!str &b 'redis:7'
+c:
+  image: &c !!str \"x:1\" # c
+d:
+  image: !custom  y:2
+e:
+  image: &e |-
+    z:3
+";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1.25", "redis:7", "x:1", "y:2", "z:3"]);
+    let pos: Vec<_> = s
+        .images
+        .iter()
+        .map(|i| (i.line, i.column, i.exact))
+        .collect();
+    assert_eq!(
+        pos,
+        [
+            (3, 5, true),
+            (5, 20, true),
+            (7, 20, true),
+            (9, 19, true),
+            (12, 5, false)
+        ]
+    );
+}
