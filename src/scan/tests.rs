@@ -658,6 +658,19 @@ fn throughput() {
         secs,
         text.len() as f64 / secs / 1e6
     );
+    // The same with non-ASCII text in every document (char→byte walk).
+    let text2 = text.replace("tier: backend", "tier: backend # café ☕ 日本");
+    let start = std::time::Instant::now();
+    let s2 = scan_text(Path::new("big.yaml"), &text2).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(s2.images.len(), i * 3);
+    check_invariants(&text2, &s2);
+    eprintln!(
+        "non-ASCII: {} bytes in {:.3}s: {:.1} MB/s",
+        text2.len(),
+        secs,
+        text2.len() as f64 / secs / 1e6
+    );
     // Parser alone, for comparison.
     let start = std::time::Instant::now();
     let mut p = saphyr_parser::Parser::new_from_str(&text);
