@@ -1,1 +1,167 @@
-//! cli
+//! Command-line interface: the clap definitions, nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Pin container image tags in Kubernetes manifests to immutable digests.
+///
+/// imagelock finds every image reference in your manifests, records each
+/// tag's digest in `images.lock`, and rewrites the manifests to
+/// `name:tag@sha256:…` without touching any other byte.
+///
+/// Exit codes: 0 clean, 1 findings (drift, unpinned, missing), 2 error.
+#[derive(Debug, Parser)]
+#[command(name = "imagelock", version, max_term_width = 100)]
+pub struct Cli {
+    /// The lockfile to read and write.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "images.lock"
+    )]
+    pub lockfile: PathBuf,
+
+    /// Print only errors and findings, no warnings or notes.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every image reference with its location, normalised name, pull
+    /// policy and lock status.
+    List(ListArgs),
+    /// Rewrite every tag reference to `name:tag@digest` from the lockfile,
+    /// changing only the bytes of the image value.
+    Pin(PinArgs),
+    /// Check manifests against the lockfile: missing, mismatched, unpinned
+    /// references; with --remote, tags that moved in the registry.
+    Check(CheckArgs),
+    /// Make the lockfile cover exactly the references in PATHS, resolving
+    /// new tags against their registries.
+    Lock(LockArgs),
+    /// Ask the registries again for locked tags and record digests that moved.
+    Update(UpdateArgs),
+    /// Print the current digest of each reference, like `crane digest`.
+    Resolve(ResolveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Files and directories to scan (directories recursively).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// Files and directories to rewrite (directories recursively).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Print a unified diff of the changes and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files and directories to check (directories recursively).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Also report references that are not pinned to a digest.
+    #[arg(long)]
+    pub require_pinned: bool,
+    /// Also ask the registries whether locked tags still point at the locked digest.
+    #[arg(long)]
+    pub remote: bool,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Files and directories to scan (directories recursively).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Also record the manifest digest of this platform (os/arch[/variant]); repeatable.
+    #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+    pub platforms: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Only these images, matched by name (`nginx`) or name:tag (`nginx:1.25`).
+    pub images: Vec<String>,
+    /// Also record the manifest digest of this platform (os/arch[/variant]); repeatable.
+    #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+    pub platforms: Vec<String>,
+    #[arg(long, value_enum, default_value_t = UpdateFormat::Text)]
+    pub format: UpdateFormat,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// References to resolve (`nginx:1.25`, `ghcr.io/org/app:v2`).
+    #[arg(required = true)]
+    pub references: Vec<String>,
+    /// Print this platform's manifest digest from the index instead (os/arch[/variant]).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// How to reach registries.
+#[derive(Debug, Args, Clone)]
+pub struct RegistryArgs {
+    /// Trust this PEM CA bundle for registry TLS, besides the system roots
+    /// and /etc/docker/certs.d/<host>/ca.crt; repeatable.
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
+    /// Speak plain HTTP (no TLS) to this registry; repeatable.
+    #[arg(long = "plain-http", value_name = "HOST[:PORT]")]
+    pub plain_http: Vec<String>,
+    /// Registry requests in flight at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Give up on a registry request after this many seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    /// GitHub Actions workflow annotations.
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UpdateFormat {
+    Text,
+    Json,
+    /// A table to paste into a pull request.
+    Markdown,
+}

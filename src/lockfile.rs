@@ -1,1 +1,454 @@
-//! lockfile
+//! The `images.lock` model: read, query, write.
+//!
+//! The file is TOML, deterministic and diff-friendly: entries sorted by name
+//! then tag, no timestamps, a fixed header. Reading rejects an unknown
+//! `version`, a malformed digest or a duplicate entry with an error naming
+//! the line. Writing goes through [`crate::rewrite::write_atomic`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::reference::{Digest, Reference};
+
+/// The lockfile format version this build reads and writes.
+pub const VERSION: i64 = 1;
+
+/// The first line of every lockfile.
+pub const HEADER: &str =
+    "# images.lock: written by imagelock. Change it with `imagelock lock` or `imagelock update`.";
+
+/// One locked image.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Entry {
+    /// Normalised repository, `docker.io/library/nginx`.
+    pub name: String,
+    /// Absent for references written by digest only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    pub digest: Digest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Per-platform manifest digests, only when platforms were asked for.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub platforms: BTreeMap<String, Digest>,
+}
+
+/// The key entries are sorted and deduplicated by: name, then tag; a tagless
+/// entry is keyed by its digest as well.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub name: String,
+    pub tag: Option<String>,
+    pub digest_if_untagged: Option<String>,
+}
+
+impl Key {
+    pub fn of_entry(e: &Entry) -> Key {
+        Key {
+            name: e.name.clone(),
+            tag: e.tag.clone(),
+            digest_if_untagged: e.tag.is_none().then(|| e.digest.to_string()),
+        }
+    }
+
+    /// The key a reference is locked under: its effective tag (`latest` when
+    /// it has neither tag nor digest), or its digest when written by digest only.
+    pub fn of_reference(r: &Reference) -> Key {
+        let tag = r.effective_tag().map(str::to_string);
+        Key {
+            name: r.name(),
+            digest_if_untagged: if tag.is_none() {
+                r.digest().map(|d| d.to_string())
+            } else {
+                None
+            },
+            tag,
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest_if_untagged {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The whole lockfile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lockfile {
+    entries: BTreeMap<Key, Entry>,
+}
+
+/// Why a lockfile could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LockfileError {
+    #[error("{path}: cannot read the lockfile: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: cannot write the lockfile: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    version: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+struct RawLock {
+    #[serde(default)]
+    image: Vec<Spanned<RawEntry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RawEntry {
+    name: Spanned<String>,
+    tag: Option<Spanned<String>>,
+    digest: Spanned<String>,
+    media_type: Option<String>,
+    #[serde(default)]
+    platforms: BTreeMap<String, Spanned<String>>,
+}
+
+impl Lockfile {
+    pub fn new() -> Lockfile {
+        Lockfile::default()
+    }
+
+    /// Read `path`; a missing file is an empty lockfile.
+    pub fn load(path: &Path) -> Result<Lockfile, LockfileError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Lockfile::parse(path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lockfile::new()),
+            Err(source) => Err(LockfileError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Whether a lockfile exists at `path`.
+    pub fn exists(path: &Path) -> bool {
+        path.is_file()
+    }
+
+    /// Parse lockfile text; `path` only names the file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Lockfile, LockfileError> {
+        let invalid = |offset: usize, message: String| {
+            let (line, column) = line_col(text, offset);
+            LockfileError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        };
+        let from_toml = |e: toml::de::Error| {
+            let offset = e.span().map_or(0, |s| s.start);
+            invalid(offset, e.message().trim().to_string())
+        };
+        let version: VersionOnly = toml::from_str(text).map_err(from_toml)?;
+        match &version.version {
+            None => return Err(invalid(0, format!("missing `version = {VERSION}`"))),
+            Some(v) => match v.get_ref() {
+                toml::Value::Integer(VERSION) => {}
+                other => {
+                    return Err(invalid(
+                        v.span().start,
+                        format!(
+                            "unsupported lockfile version {other}; this imagelock reads version {VERSION} (upgrade imagelock, or regenerate with `imagelock lock`)"
+                        ),
+                    ))
+                }
+            },
+        }
+        let raw: RawLock = toml::from_str(text).map_err(from_toml)?;
+        let mut lock = Lockfile::new();
+        for spanned in raw.image {
+            let entry_start = spanned.span().start;
+            let raw = spanned.into_inner();
+            let name = raw.name.get_ref();
+            match Reference::parse(name) {
+                Ok(r) if r.tag().is_none() && r.digest().is_none() && &r.name() == name => {}
+                Ok(r) if r.tag().is_none() && r.digest().is_none() => {
+                    return Err(invalid(
+                        raw.name.span().start,
+                        format!("name {name:?} is not normalised; write {:?}", r.name()),
+                    ))
+                }
+                Ok(_) => {
+                    return Err(invalid(
+                        raw.name.span().start,
+                        format!("name {name:?} must be a repository name without tag or digest"),
+                    ))
+                }
+                Err(e) => return Err(invalid(raw.name.span().start, e.to_string())),
+            }
+            let digest = Digest::parse(raw.digest.get_ref())
+                .map_err(|e| invalid(raw.digest.span().start, format!("malformed digest: {e}")))?;
+            if let Some(tag) = &raw.tag {
+                let probe = format!("{name}:{}", tag.get_ref());
+                if Reference::parse(&probe)
+                    .map(|r| r.tag() != Some(tag.get_ref()))
+                    .unwrap_or(true)
+                {
+                    return Err(invalid(
+                        tag.span().start,
+                        format!("invalid tag {:?}", tag.get_ref()),
+                    ));
+                }
+            }
+            let mut platforms = BTreeMap::new();
+            for (platform, d) in raw.platforms {
+                let digest = Digest::parse(d.get_ref()).map_err(|e| {
+                    invalid(
+                        d.span().start,
+                        format!("malformed digest for platform {platform}: {e}"),
+                    )
+                })?;
+                platforms.insert(platform, digest);
+            }
+            let entry = Entry {
+                name: name.clone(),
+                tag: raw.tag.map(Spanned::into_inner),
+                digest,
+                media_type: raw.media_type,
+                platforms,
+            };
+            let key = Key::of_entry(&entry);
+            if lock.entries.contains_key(&key) {
+                return Err(invalid(
+                    entry_start,
+                    format!("duplicate entry for {key}; keep one"),
+                ));
+            }
+            lock.entries.insert(key, entry);
+        }
+        Ok(lock)
+    }
+
+    /// The lockfile as TOML text, byte-stable for the same entries.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        out.push_str(HEADER);
+        out.push('\n');
+        out.push_str(&format!("version = {VERSION}\n"));
+        for e in self.entries.values() {
+            out.push_str("\n[[image]]\n");
+            out.push_str(&format!("name = {}\n", quote(&e.name)));
+            if let Some(tag) = &e.tag {
+                out.push_str(&format!("tag = {}\n", quote(tag)));
+            }
+            out.push_str(&format!("digest = {}\n", quote(&e.digest.to_string())));
+            if let Some(mt) = &e.media_type {
+                out.push_str(&format!("media-type = {}\n", quote(mt)));
+            }
+            if !e.platforms.is_empty() {
+                let items: Vec<String> = e
+                    .platforms
+                    .iter()
+                    .map(|(p, d)| format!("{} = {}", quote(p), quote(&d.to_string())))
+                    .collect();
+                out.push_str(&format!("platforms = {{ {} }}\n", items.join(", ")));
+            }
+        }
+        out
+    }
+
+    /// Write the lockfile atomically.
+    pub fn save(&self, path: &Path) -> Result<(), LockfileError> {
+        crate::rewrite::write_atomic(path, self.to_toml().as_bytes()).map_err(|source| {
+            LockfileError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
+    }
+
+    pub fn get(&self, key: &Key) -> Option<&Entry> {
+        self.entries.get(key)
+    }
+
+    /// The entry a reference resolves through, if locked.
+    pub fn lookup(&self, r: &Reference) -> Option<&Entry> {
+        self.entries.get(&Key::of_reference(r))
+    }
+
+    pub fn insert(&mut self, entry: Entry) {
+        self.entries.insert(Key::of_entry(&entry), entry);
+    }
+
+    pub fn remove(&mut self, key: &Key) -> Option<Entry> {
+        self.entries.remove(key)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Key> {
+        self.entries.keys()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A TOML basic string.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn entry(name: &str, tag: Option<&str>, digest: &str) -> Entry {
+        Entry {
+            name: name.into(),
+            tag: tag.map(Into::into),
+            digest: Digest::parse(digest).unwrap(),
+            media_type: None,
+            platforms: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn writes_sorted_and_reads_back() {
+        let mut lock = Lockfile::new();
+        lock.insert(entry("quay.io/b/c", Some("2"), B));
+        lock.insert(entry("docker.io/library/nginx", Some("1.26"), A));
+        lock.insert(entry("docker.io/library/nginx", Some("1.25"), B));
+        let mut e = entry("docker.io/library/redis", None, A);
+        e.media_type = Some("application/vnd.oci.image.index.v1+json".into());
+        e.platforms
+            .insert("linux/arm64".into(), Digest::parse(B).unwrap());
+        e.platforms
+            .insert("linux/amd64".into(), Digest::parse(A).unwrap());
+        lock.insert(e);
+        let text = lock.to_toml();
+        let expected = format!(
+            "{HEADER}\nversion = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1.25\"\ndigest = \"{B}\"\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1.26\"\ndigest = \"{A}\"\n\n[[image]]\nname = \"docker.io/library/redis\"\ndigest = \"{A}\"\nmedia-type = \"application/vnd.oci.image.index.v1+json\"\nplatforms = {{ \"linux/amd64\" = \"{A}\", \"linux/arm64\" = \"{B}\" }}\n\n[[image]]\nname = \"quay.io/b/c\"\ntag = \"2\"\ndigest = \"{B}\"\n"
+        );
+        assert_eq!(text, expected);
+        let back = Lockfile::parse(Path::new("images.lock"), &text).unwrap();
+        assert_eq!(back, lock);
+        assert_eq!(back.to_toml(), text);
+    }
+
+    fn err(text: &str) -> String {
+        Lockfile::parse(Path::new("images.lock"), text)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn rejects_unknown_version_with_line() {
+        let e = err("# c\nversion = 2\n");
+        assert!(
+            e.starts_with("images.lock:2:11: unsupported lockfile version 2"),
+            "{e}"
+        );
+        assert!(err("").contains("missing `version = 1`"));
+    }
+
+    #[test]
+    fn rejects_malformed_digest_with_line() {
+        let e = err("version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1\"\ndigest = \"sha256:abc\"\n");
+        assert!(e.starts_with("images.lock:6:10: malformed digest"), "{e}");
+    }
+
+    #[test]
+    fn rejects_duplicates_with_line() {
+        let text = format!("version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1\"\ndigest = \"{A}\"\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1\"\ndigest = \"{B}\"\n");
+        let e = err(&text);
+        assert!(e.starts_with("images.lock:8:"), "{e}");
+        assert!(
+            e.contains("duplicate entry for docker.io/library/nginx:1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rejects_unnormalised_names_and_bad_toml() {
+        let e = err(&format!(
+            "version = 1\n[[image]]\nname = \"nginx\"\ntag = \"1\"\ndigest = \"{A}\"\n"
+        ));
+        assert!(e.contains("images.lock:3:8: name \"nginx\" is not normalised; write \"docker.io/library/nginx\""), "{e}");
+        let e = err("version = 1\n[[image]\n");
+        assert!(e.starts_with("images.lock:2:"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_is_empty() {
+        let lock = Lockfile::load(Path::new("/nonexistent/images.lock")).unwrap();
+        assert!(lock.is_empty());
+    }
+
+    #[test]
+    fn lookup_uses_effective_tag() {
+        let mut lock = Lockfile::new();
+        lock.insert(entry("docker.io/library/nginx", Some("latest"), A));
+        lock.insert(entry("docker.io/library/redis", None, B));
+        let r = |s: &str| Reference::parse(s).unwrap();
+        assert!(lock.lookup(&r("nginx")).is_some());
+        assert!(lock.lookup(&r("docker.io/library/nginx:latest")).is_some());
+        assert!(lock.lookup(&r("nginx:1")).is_none());
+        assert!(lock.lookup(&r(&format!("redis@{B}"))).is_some());
+        assert!(lock.lookup(&r(&format!("redis@{A}"))).is_none());
+    }
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Registry benchmark (issue: registry): 500 tags in a local CNCF registry
+# behind a proxy that delays every chunk by 25 ms each way (a 50 ms round
+# trip); times `imagelock lock` against `xargs -P8 skopeo inspect` on the
+# same references in the same run and prints the ratio.
+# Usage: scripts/bench-registry.sh [TAGS] [DELAY_MS]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tags=${1:-500}
+delay=${2:-25}
+need=()
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v skopeo >/dev/null || need+=(skopeo)
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+(cd "$root" && cargo build --release --quiet)
+bin=$root/target/release/imagelock
+
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+reg_port=$(free_port)
+proxy_port=$(free_port)
+
+# TLS like a real registry: a test CA and a server certificate for 127.0.0.1.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench-ca -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' > "$work/ext"
+openssl x509 -req -in "$work/server.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial -days 2 -extfile "$work/ext" -out "$work/server.crt" 2>/dev/null
+mkdir -p "$work/certs"; cp "$work/ca.crt" "$work/certs/ca.crt"
+
+# Push over plain HTTP on a second listener-free path: run the registry
+# plain first, push, then restart it with TLS on the same storage.
+cat > "$work/plain.yml" <<YAML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $work/storage}}
+http: {addr: 127.0.0.1:$reg_port}
+YAML
+sed "s|addr: 127.0.0.1:$reg_port}|addr: 127.0.0.1:$reg_port, tls: {certificate: $work/server.crt, key: $work/server.key}}|" "$work/plain.yml" > "$work/tls.yml"
+wait_for() { for _ in $(seq 100); do curl -fsS --cacert "$work/ca.crt" "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "registry did not start"; exit 2; }
+
+docker-registry serve "$work/plain.yml" >"$work/registry.log" 2>&1 & pid=$!
+wait_for "http://127.0.0.1:$reg_port/v2/"
+refs=()
+for i in $(seq 1 "$tags"); do refs+=("bench/app$((i % 50)):v$i"); done
+echo "pushing $tags tags" >&2
+python3 "$root/scripts/push-image.py" "127.0.0.1:$reg_port" "${refs[@]}" >/dev/null
+kill "$pid"; wait "$pid" 2>/dev/null || true
+docker-registry serve "$work/tls.yml" >"$work/registry.log" 2>&1 & pids+=($!)
+wait_for "https://127.0.0.1:$reg_port/v2/"
+python3 "$root/scripts/delay-proxy.py" "$proxy_port" "127.0.0.1:$reg_port" "$delay" > "$work/proxy.out" & pids+=($!)
+for _ in $(seq 50); do grep -q ready "$work/proxy.out" 2>/dev/null && break; sleep 0.1; done
+
+# One manifest with every reference.
+{
+    echo "apiVersion: v1"
+    echo "kind: List"
+    echo "items:"
+    for r in "${refs[@]}"; do
+        printf -- "- {kind: Pod, metadata: {name: p}, spec: {containers: [{name: c, image: '127.0.0.1:%s/%s'}]}}\n" "$proxy_port" "$r"
+    done
+} > "$work/pods.yaml"
+
+now() { date +%s.%N; }
+cd "$work"
+t0=$(now)
+"$bin" --quiet --lockfile "$work/images.lock" lock --ca-file "$work/ca.crt" "$work/pods.yaml"
+t1=$(now)
+printf '%s\n' "${refs[@]}" | sed "s|^|docker://127.0.0.1:$proxy_port/|" |
+    xargs -P8 -n1 skopeo inspect --cert-dir "$work/certs" --format '{{.Digest}}' > "$work/skopeo.txt"
+t2=$(now)
+locked=$(grep -c '^digest' "$work/images.lock")
+agree=$(comm -12 <(grep '^digest' "$work/images.lock" | cut -d'"' -f2 | sort) <(sort "$work/skopeo.txt") | wc -l)
+awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$tags" -v d="$delay" -v l="$locked" -v g="$agree" 'BEGIN {
+    il = b - a; sk = c - b
+    printf "%d tags, %d ms each way per chunk\n", n, d
+    printf "imagelock lock:           %7.2f s (%d locked)\n", il, l
+    printf "xargs -P8 skopeo inspect: %7.2f s (%d digests agree with imagelock)\n", sk, g
+    printf "ratio: imagelock is %.1fx faster\n", sk / il
+}'

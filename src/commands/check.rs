@@ -1,0 +1,278 @@
+//! `imagelock check`: compare manifests with the lockfile (missing,
+//! mismatched, with `--require-pinned` unpinned references; stale entries)
+//! and with `--remote` the registries (tags whose digest moved).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{CheckArgs, CheckFormat};
+use crate::commands::{
+    collect_uses, load_lockfile, registry_client, report_registry_error, resolve_all, Use,
+};
+use crate::policy;
+use crate::reference::Reference;
+use crate::report::{github_data, github_property, Diagnostics};
+
+/// One thing `check` found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finding {
+    /// `missing`, `mismatch`, `unpinned` or `drift`.
+    pub kind: &'static str,
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub reference: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct Warning {
+    file: Option<PathBuf>,
+    line: Option<usize>,
+    column: Option<usize>,
+    message: String,
+}
+
+impl Finding {
+    fn at(kind: &'static str, u: &Use, message: String) -> Finding {
+        Finding {
+            kind,
+            file: Some(u.file.clone()),
+            line: Some(u.line),
+            column: Some(u.column),
+            reference: u.reference.original().to_string(),
+            message,
+            locked: None,
+            actual: None,
+        }
+    }
+}
+
+pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+    let lock = load_lockfile(lockfile)?;
+    let (uses, failed) = collect_uses(&args.paths, diag);
+    let lf = lockfile.display().to_string();
+    let mut findings = Vec::new();
+    let mut warnings = Vec::new();
+
+    for (key, key_uses) in &uses {
+        let entry = lock.get(key);
+        for u in key_uses {
+            let r = &u.reference;
+            let (effective, note) = policy::effective(r, u.pull_policy.as_deref());
+            for w in note.into_iter().chain(policy::warnings(r, effective)) {
+                warnings.push(Warning {
+                    file: Some(u.file.clone()),
+                    line: Some(u.line),
+                    column: Some(u.column),
+                    message: format!("{r}: {w}"),
+                });
+            }
+            match (entry, r.digest()) {
+                (None, _) => findings.push(Finding::at(
+                    "missing",
+                    u,
+                    format!("{r}: {key} is not in {lf}; run `imagelock lock`"),
+                )),
+                (Some(e), Some(d)) if *d != e.digest => {
+                    let mut f = Finding::at(
+                        "mismatch",
+                        u,
+                        format!(
+                            "{r}: pinned to {d} but {lf} has {}; run `imagelock pin`",
+                            e.digest
+                        ),
+                    );
+                    f.locked = Some(e.digest.to_string());
+                    f.actual = Some(d.to_string());
+                    findings.push(f);
+                }
+                (Some(e), None) if args.require_pinned => findings.push(Finding::at(
+                    "unpinned",
+                    u,
+                    format!(
+                        "{r}: not pinned to a digest ({lf} has {}); run `imagelock pin`",
+                        e.digest
+                    ),
+                )),
+                _ => {}
+            }
+        }
+    }
+    for key in lock.keys().filter(|k| !uses.contains_key(*k)) {
+        warnings.push(Warning {
+            file: Some(lockfile.to_path_buf()),
+            line: None,
+            column: None,
+            message: format!("stale entry {key}: no manifest uses it; `imagelock lock` removes it"),
+        });
+    }
+
+    let mut registry_failed = false;
+    if args.remote {
+        let entries: Vec<_> = lock
+            .entries()
+            .filter(|e| e.tag.is_some())
+            .cloned()
+            .collect();
+        let refs: Vec<Reference> = entries
+            .iter()
+            .map(|e| {
+                Reference::parse(&format!(
+                    "{}:{}",
+                    e.name,
+                    e.tag.as_deref().unwrap_or("latest")
+                ))
+            })
+            .collect::<Result<_, _>>()?;
+        let client = registry_client(&args.registry)?;
+        let results = resolve_all(&client, &refs, &[])?;
+        for ((entry, r), result) in entries.iter().zip(&refs).zip(results) {
+            let key = crate::lockfile::Key::of_entry(entry);
+            let key_uses = uses.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+            match result {
+                Err(e) => {
+                    registry_failed = true;
+                    report_registry_error(diag, &e, key_uses);
+                }
+                Ok(resolved) if resolved.digest != entry.digest => {
+                    let message = format!(
+                        "{r}: the tag moved: {lf} has {}, the registry now has {}; run `imagelock update {}` then `imagelock pin`",
+                        entry.digest, resolved.digest, r.original()
+                    );
+                    let mut base = Finding {
+                        kind: "drift",
+                        file: None,
+                        line: None,
+                        column: None,
+                        reference: r.original().to_string(),
+                        message,
+                        locked: Some(entry.digest.to_string()),
+                        actual: Some(resolved.digest.to_string()),
+                    };
+                    if key_uses.is_empty() {
+                        findings.push(base);
+                    } else {
+                        for u in key_uses {
+                            base.file = Some(u.file.clone());
+                            base.line = Some(u.line);
+                            base.column = Some(u.column);
+                            findings.push(base.clone());
+                        }
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    print(args.format, &findings, &warnings, diag)?;
+    let code = if failed > 0 || registry_failed {
+        crate::exit::ERROR
+    } else if findings.is_empty() {
+        crate::exit::CLEAN
+    } else {
+        crate::exit::FINDINGS
+    };
+    let refs: usize = uses.values().map(Vec::len).sum();
+    diag.say(format!(
+        "checked {refs} reference(s) against {lf}: {} finding(s), {} warning(s){}",
+        findings.len(),
+        warnings.len(),
+        if args.remote {
+            ", registries asked"
+        } else {
+            ""
+        }
+    ));
+    Ok(code)
+}
+
+fn place(file: &Option<PathBuf>, line: Option<usize>, column: Option<usize>) -> String {
+    match (file, line, column) {
+        (Some(f), Some(l), Some(c)) => format!("{}:{l}:{c}: ", f.display()),
+        (Some(f), _, _) => format!("{}: ", f.display()),
+        _ => String::new(),
+    }
+}
+
+fn print(
+    format: CheckFormat,
+    findings: &[Finding],
+    warnings: &[Warning],
+    diag: &mut Diagnostics,
+) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match format {
+        CheckFormat::Text => {
+            for w in warnings {
+                diag.warning(format!("{}{}", place(&w.file, w.line, w.column), w.message));
+            }
+            for f in findings {
+                writeln!(
+                    out,
+                    "{}{}: {}",
+                    place(&f.file, f.line, f.column),
+                    f.kind,
+                    f.message
+                )?;
+            }
+        }
+        CheckFormat::Json => {
+            let doc = serde_json::json!({ "findings": findings, "warnings": warnings });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        CheckFormat::Github => {
+            let annotate = |level: &str,
+                            file: &Option<PathBuf>,
+                            line: Option<usize>,
+                            col: Option<usize>,
+                            msg: &str| {
+                let mut props = Vec::new();
+                if let Some(f) = file {
+                    props.push(format!(
+                        "file={}",
+                        github_property(&f.display().to_string())
+                    ));
+                }
+                if let Some(l) = line {
+                    props.push(format!("line={l}"));
+                }
+                if let Some(c) = col {
+                    props.push(format!("col={c}"));
+                }
+                props.push("title=imagelock".to_string());
+                format!("::{level} {}::{}", props.join(","), github_data(msg))
+            };
+            if !diag.is_quiet() {
+                for w in warnings {
+                    writeln!(
+                        out,
+                        "{}",
+                        annotate("warning", &w.file, w.line, w.column, &w.message)
+                    )?;
+                }
+            }
+            for f in findings {
+                writeln!(
+                    out,
+                    "{}",
+                    annotate(
+                        "error",
+                        &f.file,
+                        f.line,
+                        f.column,
+                        &format!("{}: {}", f.kind, f.message)
+                    )
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! `imagelock list`: every reference with its location, normalised name,
+//! tag, digest, effective pull policy and lock status. Streams file by file.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::{ListArgs, ListFormat};
+use crate::commands::{load_lockfile, location, lock_status, scan_each};
+use crate::policy;
+use crate::report::Diagnostics;
+use crate::scan::FoundImage;
+
+pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+    let lock = load_lockfile(lockfile)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let json = args.format == ListFormat::Json;
+    if json {
+        out.write_all(b"[")?;
+    }
+    let mut count = 0usize;
+    let mut io_error = None;
+    let failed = scan_each(&args.paths, diag, |file, diag| {
+        for image in &file.scan.images {
+            let (policy, note) =
+                policy::effective(&image.reference, image.context.pull_policy.as_deref());
+            let mut warnings: Vec<String> = note.into_iter().collect();
+            warnings.extend(policy::warnings(&image.reference, policy));
+            for w in &warnings {
+                diag.warning(format!("{}: {}: {w}", location(image), image.reference));
+            }
+            let (status, entry) = lock_status(&lock, &image.reference);
+            let result = if json {
+                let row = json_row(image, policy, status, entry, &warnings);
+                let sep = if count == 0 { "\n  " } else { ",\n  " };
+                write!(out, "{sep}{row}")
+            } else {
+                let r = &image.reference;
+                let mut line = format!(
+                    "{}  {}  {}:{}",
+                    location(image),
+                    r.original(),
+                    r.name(),
+                    r.effective_tag().unwrap_or("-"),
+                );
+                if let Some(d) = r.digest() {
+                    line.push('@');
+                    line.push_str(&d.to_string());
+                }
+                line.push_str(&format!("  {}  {}", policy, status.as_str()));
+                if let (Some(e), None) = (entry, r.digest()) {
+                    line.push_str(&format!(" {}", e.digest));
+                }
+                writeln!(out, "{line}")
+            };
+            if let Err(e) = result {
+                io_error.get_or_insert(e);
+            }
+            count += 1;
+        }
+    });
+    if let Some(e) = io_error {
+        return Err(e.into());
+    }
+    if json {
+        out.write_all(if count == 0 { b"]\n" } else { b"\n]\n" })?;
+    }
+    out.flush()?;
+    Ok(if failed > 0 {
+        crate::exit::ERROR
+    } else {
+        crate::exit::CLEAN
+    })
+}
+
+fn json_row(
+    image: &FoundImage,
+    policy: policy::PullPolicy,
+    status: crate::commands::LockStatus,
+    entry: Option<&crate::lockfile::Entry>,
+    warnings: &[String],
+) -> String {
+    let r = &image.reference;
+    let c = &image.context;
+    serde_json::json!({
+        "file": image.file,
+        "line": image.line,
+        "column": image.column,
+        "reference": r.original(),
+        "name": r.name(),
+        "tag": r.tag(),
+        "digest": r.digest(),
+        "pull-policy": policy,
+        "pull-policy-written": c.pull_policy,
+        "status": status,
+        "locked-digest": entry.map(|e| &e.digest),
+        "kind": c.kind,
+        "namespace": c.namespace,
+        "object": c.name,
+        "container": c.container,
+        "container-list": c.list,
+        "field": image.field,
+        "style": image.style,
+        "warnings": warnings,
+    })
+    .to_string()
+}

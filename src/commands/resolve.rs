@@ -1,0 +1,64 @@
+//! `imagelock resolve REF...`: print each reference's current digest (or a
+//! platform's manifest digest with `--platform`), like `crane digest`.
+
+use std::io::Write;
+
+use crate::cli::{ListFormat, ResolveArgs};
+use crate::commands::{parse_platforms, registry_client, report_registry_error, resolve_all};
+use crate::reference::Reference;
+use crate::report::Diagnostics;
+
+pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+    let platforms = parse_platforms(args.platform.as_slice())?;
+    let mut refs = Vec::new();
+    for s in &args.references {
+        match Reference::parse(s) {
+            Ok(r) => refs.push(r),
+            Err(e) => diag.error(e, None),
+        }
+    }
+    let client = registry_client(&args.registry)?;
+    let results = resolve_all(&client, &refs, &platforms)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut rows = Vec::new();
+    for (r, result) in refs.iter().zip(results) {
+        match result {
+            Err(e) => report_registry_error(diag, &e, &[]),
+            Ok(resolved) => {
+                let platform = platforms.first().map(ToString::to_string);
+                let digest = match &platform {
+                    Some(p) => match resolved.platforms.get(p) {
+                        Some(d) => d.clone(),
+                        None => {
+                            diag.error(format!("{r}: no manifest for platform {p}"), None);
+                            continue;
+                        }
+                    },
+                    None => resolved.digest.clone(),
+                };
+                match args.format {
+                    ListFormat::Text => writeln!(out, "{r} {digest}")?,
+                    ListFormat::Json => rows.push(serde_json::json!({
+                        "reference": r.original(),
+                        "name": r.name(),
+                        "tag": r.effective_tag(),
+                        "digest": digest,
+                        "index-digest": resolved.digest,
+                        "media-type": resolved.media_type,
+                        "platform": platform,
+                    })),
+                }
+            }
+        }
+    }
+    if args.format == ListFormat::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+    }
+    out.flush()?;
+    Ok(if diag.errors() > 0 {
+        crate::exit::ERROR
+    } else {
+        crate::exit::CLEAN
+    })
+}

@@ -1,0 +1,216 @@
+//! The few manifest facts we need: media types, index entries and their
+//! platforms, the config blob's platform. Our own small serde types instead
+//! of `oci-spec` (see ARCHITECTURE.md).
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_V1: &str = "application/vnd.docker.distribution.manifest.v1+json";
+pub const DOCKER_V1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+
+/// `Accept` for any manifest we understand.
+pub const ACCEPT_ALL: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// Strip parameters (`; charset=utf-8`) and lower-case.
+pub fn essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+pub fn is_schema1(media_type: &str) -> bool {
+    let m = essence(media_type);
+    m == DOCKER_V1 || m == DOCKER_V1_SIGNED
+}
+
+pub fn is_index(media_type: &str) -> bool {
+    let m = essence(media_type);
+    m == OCI_INDEX || m == DOCKER_LIST
+}
+
+/// A platform: `os/architecture[/variant]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Platform {
+        Platform {
+            os: os.to_string(),
+            architecture: architecture.to_string(),
+            variant: variant.map(str::to_string),
+        }
+    }
+
+    /// The variant with the usual defaults filled in (`arm64` → `v8`).
+    fn normalised_variant(&self) -> Option<&str> {
+        match (self.architecture.as_str(), self.variant.as_deref()) {
+            ("arm64", None) => Some("v8"),
+            (_, v) => v,
+        }
+    }
+
+    /// Whether an entry for `have` satisfies a request for `self`. Without a
+    /// requested variant any variant matches.
+    pub fn matches(&self, have: &Platform) -> bool {
+        self.os == have.os
+            && self.architecture == have.architecture
+            && (self.variant.is_none() || self.normalised_variant() == have.normalised_variant())
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Platform, String> {
+        let parts: Vec<&str> = s.trim().split('/').collect();
+        let bad = || {
+            format!(
+                "invalid platform {s:?}: expected os/architecture[/variant], e.g. linux/arm64/v8"
+            )
+        };
+        if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+            return Err(bad());
+        }
+        if parts.iter().any(|p| {
+            !p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        }) {
+            return Err(bad());
+        }
+        Ok(Platform {
+            os: parts[0].to_ascii_lowercase(),
+            architecture: parts[1].to_ascii_lowercase(),
+            variant: parts.get(2).map(|v| v.to_ascii_lowercase()),
+        })
+    }
+}
+
+impl PartialOrd for Platform {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Platform {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (&self.os, &self.architecture, &self.variant).cmp(&(
+            &other.os,
+            &other.architecture,
+            &other.variant,
+        ))
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct RawPlatform {
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+impl RawPlatform {
+    pub fn to_platform(&self) -> Platform {
+        Platform {
+            os: self.os.clone(),
+            architecture: self.architecture.clone(),
+            variant: self.variant.clone().filter(|v| !v.is_empty()),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct Descriptor {
+    #[serde(default, rename = "mediaType")]
+    pub media_type: Option<String>,
+    pub digest: String,
+    #[serde(default)]
+    pub platform: Option<RawPlatform>,
+}
+
+/// The fields of any manifest or index we look at.
+#[derive(serde::Deserialize)]
+pub struct AnyManifest {
+    #[serde(default, rename = "schemaVersion")]
+    pub schema_version: Option<u32>,
+    #[serde(default, rename = "mediaType")]
+    pub media_type: Option<String>,
+    #[serde(default)]
+    pub manifests: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    pub config: Option<Descriptor>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_parse_display_order() {
+        let p: Platform = "linux/arm64/v8".parse().unwrap();
+        assert_eq!(p, Platform::new("linux", "arm64", Some("v8")));
+        assert_eq!(p.to_string(), "linux/arm64/v8");
+        assert_eq!(
+            "Linux/AMD64".parse::<Platform>().unwrap().to_string(),
+            "linux/amd64"
+        );
+        for bad in ["linux", "linux/", "/amd64", "a/b/c/d", "linux/amd 64"] {
+            assert!(bad.parse::<Platform>().is_err(), "{bad}");
+        }
+        let mut v: Vec<Platform> = ["linux/arm64", "linux/amd64", "linux/arm/v7", "linux/arm/v6"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        v.sort();
+        let s: Vec<String> = v.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            s,
+            ["linux/amd64", "linux/arm/v6", "linux/arm/v7", "linux/arm64"]
+        );
+    }
+
+    #[test]
+    fn platform_matching() {
+        let want: Platform = "linux/arm64".parse().unwrap();
+        assert!(want.matches(&"linux/arm64/v8".parse().unwrap()));
+        let want: Platform = "linux/arm64/v8".parse().unwrap();
+        assert!(want.matches(&"linux/arm64".parse().unwrap()));
+        let want: Platform = "linux/arm/v7".parse().unwrap();
+        assert!(!want.matches(&"linux/arm/v6".parse().unwrap()));
+        assert!(!want.matches(&"linux/amd64".parse().unwrap()));
+    }
+
+    #[test]
+    fn media_types() {
+        assert!(is_schema1(
+            "application/vnd.docker.distribution.manifest.v1+prettyjws"
+        ));
+        assert!(is_index(
+            "application/vnd.oci.image.index.v1+json; charset=utf-8"
+        ));
+        assert!(!is_index(DOCKER_V2));
+    }
+}

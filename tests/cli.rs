@@ -1,0 +1,357 @@
+//! End-to-end tests of the offline commands: they drive the real binary on
+//! copies of the fixtures under `testdata/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A temporary directory holding `app/` (the fixtures) and `images.lock`.
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&testdata().join("app"), &dir.path().join("app"));
+    std::fs::copy(testdata().join("app.lock"), dir.path().join("images.lock")).unwrap();
+    dir
+}
+
+fn imagelock(dir: &Path, args: &[&str]) -> Output {
+    Command::cargo_bin("imagelock")
+        .unwrap()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+/// Every file under `dir` with its bytes, sorted.
+fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in walk(dir) {
+        out.push((
+            entry.strip_prefix(dir).unwrap().to_path_buf(),
+            std::fs::read(&entry).unwrap(),
+        ));
+    }
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn list_shows_every_reference() {
+    let dir = workspace();
+    let out = imagelock(dir.path(), &["list", "app"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    insta::assert_snapshot!("list_text", text(&out.stdout));
+    insta::assert_snapshot!("list_stderr", text(&out.stderr));
+}
+
+#[test]
+fn list_json_has_context() {
+    let dir = workspace();
+    let out = imagelock(
+        dir.path(),
+        &["list", "--format", "json", "app/workloads.yaml"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    let nginx = &rows[0];
+    assert_eq!(nginx["reference"], "nginx:1.25");
+    assert_eq!(nginx["name"], "docker.io/library/nginx");
+    assert_eq!(nginx["kind"], "Deployment");
+    assert_eq!(nginx["namespace"], "shop");
+    assert_eq!(nginx["object"], "web");
+    assert_eq!(nginx["container"], "nginx");
+    assert_eq!(nginx["container-list"], "containers");
+    assert_eq!(nginx["pull-policy"], "IfNotPresent");
+    assert_eq!(nginx["status"], "locked");
+    assert_eq!(nginx["line"], 12);
+    assert_eq!(nginx["column"], 18);
+    let init = rows.iter().find(|r| r["reference"] == "busybox").unwrap();
+    assert_eq!(init["container-list"], "initContainers");
+    assert_eq!(init["pull-policy"], "Always");
+    let eph = rows.iter().find(|r| r["container"] == "shell").unwrap();
+    assert_eq!(eph["container-list"], "ephemeralContainers");
+    let pause = rows.iter().find(|r| r["container"] == "main").unwrap();
+    assert_eq!(pause["status"], "pinned");
+    assert!(pause["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("ErrImagePull"));
+    let cron = rows.iter().find(|r| r["kind"] == "CronJob").unwrap();
+    assert_eq!(cron["style"], "single-quoted");
+}
+
+#[test]
+fn pin_rewrites_only_image_bytes_and_is_idempotent() {
+    let dir = workspace();
+    let before = snapshot_tree(&dir.path().join("app"));
+    let out = imagelock(dir.path(), &["pin", "app"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let after = snapshot_tree(&dir.path().join("app"));
+    let lock = imagelock::lockfile::Lockfile::load(&dir.path().join("images.lock")).unwrap();
+    for ((path, old), (_, new)) in before.iter().zip(&after) {
+        // Removing every inserted `@digest` (and `:latest` for untagged
+        // references) from the new bytes must give back the old bytes.
+        let mut stripped = text(new);
+        for e in lock.entries() {
+            stripped = stripped
+                .replace(&format!(":latest@{}", e.digest), "")
+                .replace(&format!("@{}", e.digest), "");
+        }
+        let mut old_stripped = text(old);
+        for e in lock.entries() {
+            old_stripped = old_stripped.replace(&format!("@{}", e.digest), "");
+        }
+        assert_eq!(
+            stripped,
+            old_stripped,
+            "{} changed beyond image values",
+            path.display()
+        );
+        insta::assert_snapshot!(
+            format!("pinned_{}", path.display()).replace(['/', '.'], "_"),
+            text(new)
+        );
+    }
+    // CRLF stays CRLF.
+    let crlf = std::fs::read(dir.path().join("app/crlf.yaml")).unwrap();
+    assert_eq!(crlf.windows(2).filter(|w| w == b"\r\n").count(), 9);
+    assert!(!text(&crlf).replace("\r\n", "").contains('\n'));
+    // A second run changes nothing.
+    let out = imagelock(dir.path(), &["pin", "app"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(snapshot_tree(&dir.path().join("app")), after);
+    assert!(
+        text(&out.stderr).contains("pinned 0 reference(s)"),
+        "{}",
+        text(&out.stderr)
+    );
+    // And everything is now clean, even when pinning is required.
+    let out = imagelock(dir.path(), &["check", "--require-pinned", "app"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn pin_dry_run_prints_diff_and_writes_nothing() {
+    let dir = workspace();
+    let before = snapshot_tree(dir.path());
+    let out = imagelock(
+        dir.path(),
+        &["pin", "--dry-run", "app/workloads.yaml", "app/crlf.yaml"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(snapshot_tree(dir.path()), before);
+    insta::assert_snapshot!("pin_dry_run", text(&out.stdout).replace('\r', "\\r"));
+}
+
+#[test]
+fn pin_with_missing_entries_writes_nothing_and_lists_all() {
+    let dir = workspace();
+    let lock = std::fs::read_to_string(dir.path().join("images.lock")).unwrap();
+    // Drop two entries.
+    let kept: Vec<&str> = lock
+        .split("\n\n")
+        .filter(|e| !e.contains("library/caddy") && !e.contains("library/traefik"))
+        .collect();
+    std::fs::write(dir.path().join("images.lock"), kept.join("\n\n")).unwrap();
+    let before = snapshot_tree(dir.path());
+    let out = imagelock(dir.path(), &["pin", "app"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        snapshot_tree(dir.path()),
+        before,
+        "pin wrote a file despite missing entries"
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("app/crlf.yaml:8:15: traefik:v3.0 (docker.io/library/traefik:v3.0) is not in images.lock"), "{err}");
+    assert!(err.contains("app/unicode.yaml:10:34: caddy:2.7"), "{err}");
+    assert!(err.contains("no file was changed"), "{err}");
+}
+
+#[test]
+fn untagged_reference_is_pinned_with_latest() {
+    let dir = workspace();
+    let out = imagelock(dir.path(), &["pin", "app/workloads.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let y = std::fs::read_to_string(dir.path().join("app/workloads.yaml")).unwrap();
+    assert!(y.contains("image: busybox:latest@sha256:"), "{y}");
+}
+
+#[test]
+fn pin_updates_a_reference_pinned_to_another_digest() {
+    let dir = workspace();
+    let old = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    let path = dir.path().join("app/compose.yaml");
+    let y = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("mariadb:11.2", &format!("mariadb:11.2@{old}"));
+    std::fs::write(&path, y).unwrap();
+    let out = imagelock(dir.path(), &["check", "app/compose.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("mismatch"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = imagelock(dir.path(), &["pin", "app/compose.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    let y = std::fs::read_to_string(&path).unwrap();
+    assert!(!y.contains(old));
+    let out = imagelock(dir.path(), &["check", "app/compose.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn check_reports_missing_unpinned_and_stale() {
+    let dir = workspace();
+    // Unpinned is a finding only with --require-pinned.
+    let out = imagelock(dir.path(), &["check", "app"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = imagelock(
+        dir.path(),
+        &["check", "--require-pinned", "app/compose.yaml"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("check_require_pinned", text(&out.stdout));
+    // Checking one file leaves the other entries stale: a warning, not a finding.
+    assert!(
+        text(&out.stderr).contains("stale entry docker.io/library/nginx:1.25"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A reference without an entry is missing.
+    std::fs::write(
+        dir.path().join("app/new.yaml"),
+        "image: example.com/new:1\n",
+    )
+    .unwrap();
+    let out = imagelock(dir.path(), &["check", "--format", "github", "app/new.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("check_github", text(&out.stdout));
+    let out = imagelock(dir.path(), &["check", "--format", "json", "app/new.yaml"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["findings"][0]["kind"], "missing");
+    assert_eq!(doc["findings"][0]["line"], 1);
+}
+
+#[test]
+fn syntax_error_is_exit_2_with_position_and_pin_writes_nothing() {
+    let dir = workspace();
+    copy_dir(&testdata().join("bad"), &dir.path().join("app/bad"));
+    let before = snapshot_tree(dir.path());
+    let out = imagelock(dir.path(), &["pin", "app"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(snapshot_tree(dir.path()), before);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error: app/bad/latin1.yaml:2:6: not valid UTF-8"),
+        "{err}"
+    );
+    assert!(err.contains("error: app/bad/syntax.yaml:7:"), "{err}");
+    let out = imagelock(dir.path(), &["list", "app/bad/syntax.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn unreadable_path_and_binary_file() {
+    let dir = workspace();
+    let out = imagelock(dir.path(), &["list", "does-not-exist"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("does-not-exist"));
+    std::fs::write(dir.path().join("app/blob.yaml"), b"\x00\x01\x02image: x").unwrap();
+    let out = imagelock(dir.path(), &["list", "app"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("app/blob.yaml: skipped: binary file"));
+}
+
+#[test]
+fn helm_templates_are_skipped_with_one_note() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&testdata().join("chart"), &dir.path().join("chart"));
+    let out = imagelock(dir.path(), &["list", "chart"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err.matches("templates are Go templates").count(),
+        1,
+        "{err}"
+    );
+    assert!(text(&out.stdout).contains("busybox:1.36"));
+    assert!(!text(&out.stdout).contains("templates/deployment.yaml"));
+}
+
+#[test]
+fn json_file_named_on_the_command_line() {
+    let dir = workspace();
+    std::fs::copy(
+        testdata().join("manifest.json"),
+        dir.path().join("manifest.json"),
+    )
+    .unwrap();
+    let out = imagelock(dir.path(), &["pin", "manifest.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let j = std::fs::read_to_string(dir.path().join("manifest.json")).unwrap();
+    assert!(j.contains("\"image\": \"nginx:1.25@sha256:"), "{j}");
+    serde_json::from_str::<serde_json::Value>(&j).unwrap();
+}
+
+#[test]
+fn bad_lockfile_is_exit_2_with_line() {
+    let dir = workspace();
+    std::fs::write(dir.path().join("images.lock"), "version = 7\n").unwrap();
+    let out = imagelock(dir.path(), &["list", "app"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("images.lock:1:11: unsupported lockfile version 7"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = imagelock(Path::new("."), &["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("help", text(&out.stdout));
+}

@@ -1,0 +1,729 @@
+//! Library-level tests of `imagelock::registry::Client` against a real
+//! registry (CNCF distribution), with skopeo as the oracle.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use imagelock::credentials::{Anonymous, Credential, CredentialStore, StaticStore};
+use imagelock::reference::Reference;
+use imagelock::registry::{Client, Platform, RegistryConfig, RegistryError};
+use support::{Fault, FaultProxy, Registry, Setup, PASSWORD, USER};
+
+fn r(s: &str) -> Reference {
+    Reference::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn client(reg: &Registry) -> Client {
+    Client::new(reg.registry_config(), reg.credentials()).unwrap()
+}
+
+fn client_with(reg: &Registry, creds: impl CredentialStore + 'static) -> Client {
+    Client::new(reg.registry_config(), Arc::new(creds)).unwrap()
+}
+
+fn platforms(list: &[&str]) -> Vec<Platform> {
+    list.iter().map(|p| p.parse().unwrap()).collect()
+}
+
+/// Push all four manifest kinds under `repo` and check every resolved
+/// digest equals what we pushed and what skopeo says.
+async fn all_kinds_match_skopeo(reg: &Registry, repo: &str) {
+    let c = client(reg);
+    let oci = reg.push_oci_image(repo, "oci", "a");
+    let v2 = reg.push_docker_schema2(repo, "v2", "b");
+    let idx = reg.push_oci_index(repo, "index", "c");
+    let list = reg.push_docker_manifest_list(repo, "list", "d");
+    for (tag, pushed, mt) in [
+        ("oci", &oci, "application/vnd.oci.image.manifest.v1+json"),
+        (
+            "v2",
+            &v2,
+            "application/vnd.docker.distribution.manifest.v2+json",
+        ),
+        (
+            "index",
+            &idx.digest,
+            "application/vnd.oci.image.index.v1+json",
+        ),
+        (
+            "list",
+            &list.digest,
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+        ),
+    ] {
+        let got = c
+            .resolve(&r(&reg.image(&format!("{repo}:{tag}"))), &[])
+            .await
+            .unwrap_or_else(|e| panic!("{tag}: {e}\nregistry log:\n{}", reg.log()));
+        assert_eq!(got.digest.to_string(), *pushed, "{tag}");
+        assert_eq!(
+            got.digest.to_string(),
+            reg.skopeo_digest(&format!("{repo}:{tag}")),
+            "{tag} vs skopeo"
+        );
+        assert_eq!(got.media_type.as_deref(), Some(mt), "{tag}");
+        assert!(got.platforms.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn plain_all_manifest_kinds_match_skopeo() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    all_kinds_match_skopeo(&reg, "team/app").await;
+}
+
+#[tokio::test]
+async fn tls_basic_all_manifest_kinds_match_skopeo() {
+    let reg = Registry::start(Setup::TlsBasic);
+    all_kinds_match_skopeo(&reg, "team/app").await;
+}
+
+#[tokio::test]
+async fn token_all_manifest_kinds_match_skopeo() {
+    let reg = Registry::start(Setup::Token);
+    all_kinds_match_skopeo(&reg, "team/app").await;
+}
+
+#[tokio::test]
+async fn platforms_from_index_and_manifest_list() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let c = client(&reg);
+    let idx = reg.push_oci_index("multi/app", "index", "p");
+    let list = reg.push_docker_manifest_list("multi/app", "list", "q");
+    for (tag, pushed) in [("index", &idx), ("list", &list)] {
+        let got = c
+            .resolve(
+                &r(&reg.image(&format!("multi/app:{tag}"))),
+                &platforms(&["linux/amd64", "linux/arm64"]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(got.digest.to_string(), pushed.digest);
+        assert_eq!(got.platforms.len(), 2);
+        assert_eq!(
+            got.platforms["linux/amd64"].to_string(),
+            pushed.children["linux/amd64"]
+        );
+        assert_eq!(
+            got.platforms["linux/arm64"].to_string(),
+            pushed.children["linux/arm64/v8"]
+        );
+    }
+    // A platform the index lacks names what is there.
+    let e = c
+        .resolve(
+            &r(&reg.image("multi/app:index")),
+            &platforms(&["linux/s390x"]),
+        )
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, RegistryError::PlatformNotFound { .. }), "{msg}");
+    assert!(
+        msg.contains("linux/s390x")
+            && msg.contains("linux/amd64")
+            && msg.contains("linux/arm64/v8"),
+        "{msg}"
+    );
+
+    // Digest-only reference: no request without platforms, index read with.
+    let by_digest = r(&format!("{}/multi/app@{}", reg.host(), idx.digest));
+    let got = c.resolve(&by_digest, &[]).await.unwrap();
+    assert_eq!(got.digest.to_string(), idx.digest);
+    assert_eq!(got.media_type, None);
+    let got = c
+        .resolve(&by_digest, &platforms(&["linux/arm64/v8"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        got.platforms["linux/arm64/v8"].to_string(),
+        idx.children["linux/arm64/v8"]
+    );
+
+    // Single-platform image: its config decides.
+    let single = reg.push_oci_image("multi/app", "single", "s");
+    let got = c
+        .resolve(
+            &r(&reg.image("multi/app:single")),
+            &platforms(&["linux/amd64"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.platforms["linux/amd64"].to_string(), single);
+    let e = c
+        .resolve(
+            &r(&reg.image("multi/app:single")),
+            &platforms(&["linux/arm64"]),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("single-platform"), "{e}");
+}
+
+#[tokio::test]
+async fn tag_not_found_names_full_reference() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let c = client(&reg);
+    let e = c
+        .resolve(&r(&reg.image("team/app:nope")), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::NotFound { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("{}/team/app:nope", reg.host())),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("(registry {})", reg.host())), "{msg}");
+    // Missing repository is a not-found too.
+    let e = c
+        .resolve(&r(&reg.image("team/none:v1")), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::NotFound { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn basic_auth_required_without_credentials_and_wrong_password() {
+    let reg = Registry::start(Setup::TlsBasic);
+    reg.push_oci_image("team/app", "v1", "x");
+    let e = client_with(&reg, Anonymous)
+        .resolve(&r(&reg.image("team/app:v1")), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::AuthRequired { .. }), "{e}");
+    assert!(
+        e.hint().unwrap().contains("docker config"),
+        "{:?}",
+        e.hint()
+    );
+
+    let wrong = StaticStore::new().with(reg.host(), Credential::new(USER, "not-the-password"));
+    let e = client_with(&reg, wrong)
+        .resolve(&r(&reg.image("team/app:v1")), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::InvalidCredentials { .. }), "{e}");
+    assert!(!format!("{e} {e:?}").contains("not-the-password"));
+
+    // Kubelet-style: a bad candidate first, then the good one.
+    let both = StaticStore::new()
+        .with(reg.host(), Credential::new("mallory", "bad"))
+        .with(reg.host(), Credential::new(USER, PASSWORD));
+    let got = client_with(&reg, both)
+        .resolve(&r(&reg.image("team/app:v1")), &[])
+        .await
+        .unwrap();
+    assert_eq!(got.digest.to_string(), reg.skopeo_digest("team/app:v1"));
+}
+
+#[tokio::test]
+async fn token_auth_public_private_forbidden_and_wrong_password() {
+    let reg = Registry::start(Setup::Token);
+    let public = reg.push_oci_image("public/app", "v1", "x");
+    reg.push_oci_image("private/app", "v1", "y");
+
+    // Anonymous pull under public/* works.
+    let anon = client_with(&reg, Anonymous);
+    let got = anon
+        .resolve(&r(&reg.image("public/app:v1")), &[])
+        .await
+        .unwrap();
+    assert_eq!(got.digest.to_string(), public);
+
+    // Anonymous elsewhere: authentication required.
+    let e = anon
+        .resolve(&r(&reg.image("private/app:v1")), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::AuthRequired { .. }), "{e}");
+
+    // With credentials: private works, forbidden is denied.
+    let c = client(&reg);
+    let got = c
+        .resolve(&r(&reg.image("private/app:v1")), &[])
+        .await
+        .unwrap();
+    assert_eq!(got.digest.to_string(), reg.skopeo_digest("private/app:v1"));
+    let e = c
+        .resolve(&r(&reg.image("forbidden/app:v1")), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::AccessDenied { .. }), "{e}");
+    assert!(e.to_string().contains(&reg.host()), "{e}");
+
+    // Wrong password: the token server refuses it.
+    let wrong = StaticStore::new().with(reg.host(), Credential::new(USER, "nope-secret"));
+    let e = client_with(&reg, wrong)
+        .resolve(&r(&reg.image("private/app:v1")), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::InvalidCredentials { .. }), "{e}");
+    assert!(!format!("{e} {e:?}").contains("nope-secret"));
+
+    // Kubelet-style: the refused candidate is skipped, the next one works.
+    let both = StaticStore::new()
+        .with(reg.host(), Credential::new(USER, "nope-secret"))
+        .with(reg.host(), Credential::new(USER, PASSWORD));
+    let got = client_with(&reg, both)
+        .resolve(&r(&reg.image("private/app:v1")), &[])
+        .await
+        .unwrap();
+    assert_eq!(got.digest.to_string(), reg.skopeo_digest("private/app:v1"));
+}
+
+#[tokio::test]
+async fn tls_failure_without_ca() {
+    let reg = Registry::start(Setup::TlsBasic);
+    reg.push_oci_image("team/app", "v1", "x");
+    let mut cfg = reg.registry_config();
+    cfg.ca_files.clear();
+    let c = Client::new(cfg, reg.credentials()).unwrap();
+    let e = c
+        .resolve(&r(&reg.image("team/app:v1")), &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            RegistryError::Tls {
+                http_reply: false,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.hint().unwrap().contains("--ca-file"), "{:?}", e.hint());
+
+    // The CA through `<certs_dir>/<host>/ca.crt` works too.
+    let certs_d = reg.scratch().join("certs.d");
+    std::fs::create_dir_all(certs_d.join(reg.host())).unwrap();
+    std::fs::copy(
+        reg.ca_file.as_ref().unwrap(),
+        certs_d.join(reg.host()).join("ca.crt"),
+    )
+    .unwrap();
+    let mut cfg = reg.registry_config();
+    cfg.ca_files.clear();
+    cfg.certs_dir = certs_d;
+    let c = Client::new(cfg, reg.credentials()).unwrap();
+    c.resolve(&r(&reg.image("team/app:v1")), &[]).await.unwrap();
+}
+
+#[tokio::test]
+async fn https_to_plain_registry_hints_plain_http() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let mut cfg = reg.registry_config();
+    cfg.plain_http.clear();
+    let c = Client::new(cfg, reg.credentials()).unwrap();
+    let e = c
+        .resolve(&r(&reg.image("team/app:v1")), &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            RegistryError::Tls {
+                http_reply: true,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e
+        .hint()
+        .unwrap()
+        .contains(&format!("--plain-http {}", reg.host())));
+}
+
+#[tokio::test]
+async fn connection_refused_is_reported() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = format!("127.0.0.1:{port}");
+    let c = Client::new(
+        RegistryConfig {
+            plain_http: vec![host.clone()],
+            ..Default::default()
+        },
+        Arc::new(Anonymous),
+    )
+    .unwrap();
+    let e = c
+        .resolve(&r(&format!("{host}/a/b:c")), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::ConnectionRefused { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{host}/a/b:c (registry {host}):")),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn drift_is_seen_on_each_setup() {
+    for setup in [Setup::PlainAnonymous, Setup::TlsBasic, Setup::Token] {
+        let reg = Registry::start(setup);
+        let c = client(&reg);
+        let first = reg.push_oci_image("team/app", "stable", "one");
+        let got = c
+            .resolve(&r(&reg.image("team/app:stable")), &[])
+            .await
+            .unwrap();
+        assert_eq!(got.digest.to_string(), first);
+        let second = reg
+            .push_docker_manifest_list("team/app", "stable", "two")
+            .digest;
+        assert_ne!(first, second);
+        let got = c
+            .resolve(&r(&reg.image("team/app:stable")), &[])
+            .await
+            .unwrap();
+        assert_eq!(got.digest.to_string(), second, "{setup:?}");
+        assert_eq!(second, reg.skopeo_digest("team/app:stable"), "{setup:?}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_resolves_of_one_repo_fetch_one_token() {
+    let reg = Registry::start(Setup::Token);
+    for i in 0..5 {
+        reg.push_oci_image("team/app", &format!("v{i}"), &format!("s{i}"));
+    }
+    let ts = reg.token_server.as_ref().unwrap();
+    let before = ts.requests();
+    let c = client(&reg);
+    let refs: Vec<Reference> = (0..50)
+        .map(|i| r(&reg.image(&format!("team/app:v{}", i % 5))))
+        .collect();
+    // Distinct names: 5; duplicates are asked once.
+    let done = AtomicUsize::new(0);
+    let results = c
+        .resolve_all(&refs, &[], &|| {
+            done.fetch_add(1, Ordering::SeqCst);
+        })
+        .await;
+    assert_eq!(done.load(Ordering::SeqCst), 50);
+    // Count before skopeo (which asks the token server too).
+    assert_eq!(ts.requests() - before, 1, "token requests: {:?}", ts.log());
+    for (i, res) in results.iter().enumerate() {
+        let d = res.as_ref().unwrap().digest.to_string();
+        if i < 5 {
+            assert_eq!(d, reg.skopeo_digest(&format!("team/app:v{i}")));
+        } else {
+            assert_eq!(d, results[i % 5].as_ref().unwrap().digest.to_string());
+        }
+    }
+
+    // 50 distinct tags at once through a fresh client: still one token.
+    for i in 5..50 {
+        reg.push_oci_image("team/app", &format!("v{i}"), &format!("s{i}"));
+    }
+    let before = ts.requests();
+    let c = client(&reg);
+    let refs: Vec<Reference> = (0..50)
+        .map(|i| r(&reg.image(&format!("team/app:v{i}"))))
+        .collect();
+    let results = c.resolve_all(&refs, &[], &|| {}).await;
+    assert!(results.iter().all(|r| r.is_ok()));
+    assert_eq!(ts.requests() - before, 1, "token requests: {:?}", ts.log());
+}
+
+#[tokio::test]
+async fn resolve_all_keeps_input_order_and_errors() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let a = reg.push_oci_image("team/a", "v1", "a");
+    let b = reg.push_oci_image("team/b", "v1", "b");
+    let c = client(&reg);
+    let refs = vec![
+        r(&reg.image("team/b:v1")),
+        r(&reg.image("team/a:v1")),
+        r(&reg.image("team/a:missing")),
+        r(&reg.image("team/b:v1")),
+    ];
+    let out = c.resolve_all(&refs, &[], &|| {}).await;
+    assert_eq!(out[0].as_ref().unwrap().digest.to_string(), b);
+    assert_eq!(out[1].as_ref().unwrap().digest.to_string(), a);
+    assert!(matches!(out[2], Err(RegistryError::NotFound { .. })));
+    assert_eq!(out[3].as_ref().unwrap().digest.to_string(), b);
+}
+
+// ---- fault injection through the proxy ----
+
+fn proxied(reg: &Registry) -> (FaultProxy, Client) {
+    let proxy = FaultProxy::start(reg.port);
+    let cfg = RegistryConfig {
+        plain_http: vec![proxy.host()],
+        timeout: Duration::from_secs(2),
+        ..reg.registry_config()
+    };
+    let c = Client::new(cfg, Arc::new(Anonymous)).unwrap();
+    (proxy, c)
+}
+
+#[tokio::test]
+async fn rate_limited_then_success() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let d = reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::Status {
+            code: 429,
+            retry_after: Some(1),
+        },
+        2,
+    );
+    let start = std::time::Instant::now();
+    let got = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap();
+    assert_eq!(got.digest.to_string(), d);
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "Retry-After honoured"
+    );
+    assert_eq!(proxy.count("HEAD", "/manifests/v1"), 3);
+    assert_eq!(proxy.count("GET", "/manifests/"), 0, "no GET after a 429");
+
+    // Persistent 429: reported as rate limited, never by a GET.
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::Status {
+            code: 429,
+            retry_after: Some(0),
+        },
+        100,
+    );
+    let e = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::RateLimited { .. }), "{e}");
+    assert_eq!(proxy.count("GET", "/manifests/"), 0);
+}
+
+#[tokio::test]
+async fn head_without_digest_falls_back_to_get() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let d = reg.push_docker_manifest_list("team/app", "v1", "x").digest;
+    let (proxy, c) = proxied(&reg);
+    proxy.add(Some("HEAD"), "/manifests/v1", Fault::StripDigest, 1);
+    let got = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap();
+    assert_eq!(got.digest.to_string(), d);
+    assert_eq!(got.digest.to_string(), reg.skopeo_digest("team/app:v1"));
+    assert_eq!(proxy.count("GET", "/manifests/v1"), 1);
+
+    // HEAD with a digest: never a GET.
+    let got = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap();
+    assert_eq!(got.digest.to_string(), d);
+    assert_eq!(proxy.count("GET", "/manifests/v1"), 1);
+
+    // 405 on HEAD: GET too.
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::Status {
+            code: 405,
+            retry_after: None,
+        },
+        1,
+    );
+    let got = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap();
+    assert_eq!(got.digest.to_string(), d);
+    assert_eq!(proxy.count("GET", "/manifests/v1"), 2);
+}
+
+#[tokio::test]
+async fn get_digest_header_disagreeing_with_body_is_an_error() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    proxy.add(Some("HEAD"), "/manifests/v1", Fault::StripDigest, 1);
+    proxy.add(Some("GET"), "/manifests/v1", Fault::WrongDigest, 1);
+    let e = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::DigestMismatch { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn connection_reset_and_5xx_are_retried() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let d = reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    proxy.add(Some("HEAD"), "/manifests/v1", Fault::Reset, 1);
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::Status {
+            code: 503,
+            retry_after: None,
+        },
+        1,
+    );
+    let got = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap();
+    assert_eq!(got.digest.to_string(), d);
+    assert_eq!(proxy.count("HEAD", "/manifests/v1"), 3);
+
+    // Persistent 5xx gives up (bounded) with a protocol error.
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::Status {
+            code: 502,
+            retry_after: None,
+        },
+        100,
+    );
+    let e = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::Protocol { .. }), "{e}");
+    assert!(e.to_string().contains("502"), "{e}");
+}
+
+#[tokio::test]
+async fn stall_is_a_timeout() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::Stall(Duration::from_secs(5)),
+        1,
+    );
+    let e = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::Timeout { .. }), "{e}");
+    assert!(e.hint().unwrap().contains("--timeout"));
+}
+
+#[tokio::test]
+async fn schema1_media_type_is_refused() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::ContentType("application/vnd.docker.distribution.manifest.v1+prettyjws".into()),
+        1,
+    );
+    let e = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::Schema1 { .. }), "{e}");
+    assert!(e.to_string().contains("re-pushed"), "{e}");
+    assert_eq!(proxy.count("GET", "/manifests/"), 0);
+}
+
+#[tokio::test]
+async fn token_expiry_is_honoured() {
+    let reg = Registry::start(Setup::Token);
+    reg.push_oci_image("team/app", "v1", "x");
+    let ts = reg.token_server.as_ref().unwrap();
+    ts.set_expires_in(2);
+    let c = client(&reg);
+    let before = ts.requests();
+    let img = r(&reg.image("team/app:v1"));
+    c.resolve(&img, &[]).await.unwrap();
+    c.resolve(&img, &[]).await.unwrap();
+    assert_eq!(ts.requests() - before, 1, "token reused while valid");
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    c.resolve(&img, &[]).await.unwrap();
+    assert_eq!(ts.requests() - before, 2, "token renewed after expires_in");
+}
+
+#[tokio::test]
+async fn cold_registry_sees_one_unauthenticated_request() {
+    let reg = Registry::start(Setup::Token);
+    for i in 0..10 {
+        reg.push_oci_image("team/app", &format!("v{i}"), &format!("s{i}"));
+    }
+    let proxy = FaultProxy::start(reg.port);
+    let cfg = RegistryConfig {
+        plain_http: vec![proxy.host()],
+        ..reg.registry_config()
+    };
+    let creds = StaticStore::new().with(proxy.host(), Credential::new(USER, PASSWORD));
+    let c = Client::new(cfg, Arc::new(creds)).unwrap();
+    let refs: Vec<Reference> = (0..10)
+        .map(|i| r(&format!("{}/team/app:v{i}", proxy.host())))
+        .collect();
+    let before = reg.token_server.as_ref().unwrap().requests();
+    let out = c.resolve_all(&refs, &[], &|| {}).await;
+    assert!(out.iter().all(|o| o.is_ok()), "{out:?}");
+    let bare = proxy.requests().iter().filter(|s| !s.authorized).count();
+    assert_eq!(bare, 1, "{:?}", proxy.requests());
+    assert_eq!(proxy.count("HEAD", "/manifests/"), 11);
+    assert_eq!(reg.token_server.as_ref().unwrap().requests() - before, 1);
+}
+
+#[tokio::test]
+async fn unknown_host_is_host_not_found() {
+    let c = Client::new(RegistryConfig::default(), Arc::new(Anonymous)).unwrap();
+    let e = c
+        .resolve(&r("registry.does-not-exist.invalid/a/b:c"), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::HostNotFound { .. }), "{e}");
+    assert!(
+        e.to_string().starts_with(
+            "registry.does-not-exist.invalid/a/b:c (registry registry.does-not-exist.invalid):"
+        ),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn forbidden_without_challenge_is_access_denied_once() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::Status {
+            code: 403,
+            retry_after: None,
+        },
+        1,
+    );
+    let e = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::AccessDenied { .. }), "{e}");
+    assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
+}

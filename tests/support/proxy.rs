@@ -1,0 +1,265 @@
+//! A fault-injecting HTTP/1.1 proxy in front of a plain-HTTP registry.
+//!
+//! One request per connection (`Connection: close` both ways). Rules match
+//! on method and a path substring and fire a given number of times; every
+//! request is logged, so tests can assert what was (not) sent.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status (and `Retry-After` when given) instead of
+    /// forwarding.
+    Status { code: u16, retry_after: Option<u64> },
+    /// Close the connection with the request unread (the kernel sends RST).
+    Reset,
+    /// Hold the connection open without answering for this long.
+    Stall(Duration),
+    /// Forward, but drop `Docker-Content-Digest` from the response.
+    StripDigest,
+    /// Forward, but replace `Docker-Content-Digest` with another digest.
+    WrongDigest,
+    /// Forward, but replace `Content-Type` with this.
+    ContentType(String),
+}
+
+/// One request as the proxy saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    /// Whether it carried an `Authorization` header.
+    pub authorized: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    method: Option<String>,
+    path_contains: String,
+    fault: Fault,
+    times: usize,
+}
+
+struct Inner {
+    upstream: u16,
+    rules: Mutex<Vec<Rule>>,
+    log: Mutex<Vec<Seen>>,
+    stop: AtomicBool,
+}
+
+pub struct FaultProxy {
+    pub port: u16,
+    inner: Arc<Inner>,
+}
+
+impl FaultProxy {
+    pub fn start(upstream_port: u16) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let inner = Arc::new(Inner {
+            upstream: upstream_port,
+            rules: Mutex::new(Vec::new()),
+            log: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        });
+        let i2 = inner.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if i2.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let i3 = i2.clone();
+                std::thread::spawn(move || {
+                    let _ = handle(&i3, conn);
+                });
+            }
+        });
+        FaultProxy { port, inner }
+    }
+
+    /// `127.0.0.1:PORT`
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Inject `fault` into the next `times` requests whose method is
+    /// `method` (any when `None`) and whose path contains `path_contains`.
+    pub fn add(&self, method: Option<&str>, path_contains: &str, fault: Fault, times: usize) {
+        self.inner.rules.lock().unwrap().push(Rule {
+            method: method.map(str::to_string),
+            path_contains: path_contains.to_string(),
+            fault,
+            times,
+        });
+    }
+
+    /// Every request seen.
+    pub fn requests(&self) -> Vec<Seen> {
+        self.inner.log.lock().unwrap().clone()
+    }
+
+    /// Requests seen with this method whose path contains `path_contains`.
+    pub fn count(&self, method: &str, path_contains: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.method == method && r.path.contains(path_contains))
+            .count()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn find(h: &[u8], pat: &[u8]) -> Option<usize> {
+    h.windows(pat.len()).position(|w| w == pat)
+}
+
+fn handle(inner: &Inner, mut conn: TcpStream) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+    // Peek until the whole head is there, without consuming it, so a Reset
+    // can close with unread data (which makes the kernel send RST).
+    let mut buf = vec![0u8; 64 * 1024];
+    let head_len = loop {
+        let n = conn.peek(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        if let Some(p) = find(&buf[..n], b"\r\n\r\n") {
+            break p + 4;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let head = String::from_utf8_lossy(&buf[..head_len]).into_owned();
+    let mut first = head.lines().next().unwrap_or("").split_whitespace();
+    let method = first.next().unwrap_or("").to_string();
+    let path = first.next().unwrap_or("").to_string();
+    let authorized = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("authorization:"));
+    inner.log.lock().unwrap().push(Seen {
+        method: method.clone(),
+        path: path.clone(),
+        authorized,
+    });
+
+    let fault = {
+        let mut rules = inner.rules.lock().unwrap();
+        let idx = rules.iter().position(|r| {
+            r.times > 0
+                && r.method.as_deref().is_none_or(|m| m == method)
+                && path.contains(&r.path_contains)
+        });
+        idx.map(|i| {
+            rules[i].times -= 1;
+            rules[i].fault.clone()
+        })
+    };
+    match &fault {
+        Some(Fault::Reset) => {
+            drop(conn);
+            return Ok(());
+        }
+        Some(Fault::Stall(d)) => {
+            std::thread::sleep(*d);
+            return Ok(());
+        }
+        Some(Fault::Status { code, retry_after }) => {
+            let mut rest = vec![0u8; head_len];
+            conn.read_exact(&mut rest)?;
+            let ra = retry_after
+                .map(|s| format!("Retry-After: {s}\r\n"))
+                .unwrap_or_default();
+            write!(
+                conn,
+                "HTTP/1.1 {code} Injected\r\n{ra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+            let _ = conn.shutdown(Shutdown::Write);
+            return Ok(());
+        }
+        _ => {}
+    }
+
+    // Consume the head and any body, then forward.
+    let mut head_bytes = vec![0u8; head_len];
+    conn.read_exact(&mut head_bytes)?;
+    let content_length: usize = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; content_length];
+    conn.read_exact(&mut body)?;
+
+    let mut req = String::new();
+    for (i, line) in head.split("\r\n").enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        if i > 0 {
+            let k = line.split(':').next().unwrap_or("").trim();
+            if k.eq_ignore_ascii_case("connection") || k.eq_ignore_ascii_case("keep-alive") {
+                continue;
+            }
+        }
+        req.push_str(line);
+        req.push_str("\r\n");
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    let mut up = TcpStream::connect(("127.0.0.1", inner.upstream))?;
+    up.write_all(req.as_bytes())?;
+    up.write_all(&body)?;
+    let mut resp = Vec::new();
+    up.read_to_end(&mut resp)?;
+
+    let Some(split) = find(&resp, b"\r\n\r\n") else {
+        conn.write_all(&resp)?;
+        return Ok(());
+    };
+    let (rhead, rbody) = (
+        String::from_utf8_lossy(&resp[..split]).into_owned(),
+        &resp[split + 4..],
+    );
+    let mut out = String::new();
+    for (i, line) in rhead.split("\r\n").enumerate() {
+        let k = line.split(':').next().unwrap_or("").trim();
+        if i > 0 && k.eq_ignore_ascii_case("docker-content-digest") {
+            match fault {
+                Some(Fault::StripDigest) => continue,
+                Some(Fault::WrongDigest) => {
+                    out.push_str(&format!(
+                        "Docker-Content-Digest: sha256:{}\r\n",
+                        "0".repeat(64)
+                    ));
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if i > 0 && k.eq_ignore_ascii_case("content-type") {
+            if let Some(Fault::ContentType(ct)) = &fault {
+                out.push_str(&format!("Content-Type: {ct}\r\n"));
+                continue;
+            }
+        }
+        if i > 0 && k.eq_ignore_ascii_case("connection") {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    conn.write_all(out.as_bytes())?;
+    conn.write_all(rbody)?;
+    let _ = conn.shutdown(Shutdown::Write);
+    Ok(())
+}
