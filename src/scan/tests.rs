@@ -784,3 +784,157 @@ e:
         ]
     );
 }
+
+/// Everything a scan reports, comparable.
+fn summary(s: &FileScan) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .images
+        .iter()
+        .map(|i| {
+            format!(
+                "{}:{} {:?} {:?} {} {:?} {} {:?} doc{}",
+                i.line,
+                i.column,
+                i.span,
+                i.style,
+                i.exact,
+                i.field,
+                i.reference.original(),
+                i.context,
+                i.document
+            )
+        })
+        .collect();
+    v.extend(
+        s.warnings
+            .iter()
+            .map(|w| format!("W {}:{} {}", w.line, w.column, w.message)),
+    );
+    v
+}
+
+/// The fast path must give exactly what the full parser gives, or give up.
+fn same_as_full_parser(text: &str) -> bool {
+    let fast_ok = super::fast::events(text, |_, _| {}).is_ok() && text.is_ascii();
+    let full = super::scan_text_full_parser(Path::new("f"), text);
+    if fast_ok {
+        let got = scan_text(Path::new("f"), text).expect("fast path accepted it");
+        let want = full
+            .unwrap_or_else(|e| panic!("fast path accepted what the parser rejects: {e}\n{text}"));
+        assert_eq!(summary(&got), summary(&want), "\n{text}");
+    }
+    fast_ok
+}
+
+fn mutations(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out = Vec::new();
+    for i in 0..lines.len() {
+        let join = |f: &dyn Fn(usize, &str) -> Option<String>| -> String {
+            lines
+                .iter()
+                .enumerate()
+                .filter_map(|(j, l)| if j == i { f(j, l) } else { Some(l.to_string()) })
+                .collect()
+        };
+        out.push(join(&|_, _| None)); // delete
+        out.push(join(&|_, l| Some(format!("{l}{l}")))); // duplicate
+        out.push(join(&|_, l| Some(format!(" {l}")))); // indent
+        out.push(join(&|_, l| Some(format!("  {l}"))));
+        out.push(join(&|_, l| {
+            Some(l.strip_prefix(' ').unwrap_or(l).to_string())
+        })); // dedent
+        out.push(join(&|_, l| {
+            Some(l.strip_prefix("  ").unwrap_or(l).to_string())
+        }));
+        out.push(join(&|_, l| Some(l.replacen(": ", ":  ", 1))));
+        out.push(join(&|_, l| Some(l.replacen("- ", "-  ", 1))));
+        out.push(join(&|_, l| Some(l.replacen(": ", ":\n    ", 1))));
+        out.push(join(&|_, l| Some(l.replacen("\n", " # c\n", 1))));
+    }
+    out
+}
+
+#[test]
+fn fast_path_matches_the_full_parser() {
+    let mut inputs: Vec<String> = ["multi.yaml", "compose.yaml", "tekton-argo.yaml", "crd.yaml"]
+        .iter()
+        .map(|f| fixture(f))
+        .collect();
+    inputs.push(
+        "\
+a:
+- x
+- 'y'
+- \"z\" # c
+-
+- - 1
+  - 2
+-   k: v
+    image: nginx:1   # c
+  - bad
+b:
+  - c: d
+    e:
+    f: {x: 1}
+image:
+c: 'it''s'
+d: \"a\\nb\"
+---
+--- # c
+image: 42
+...
+"
+        .to_string(),
+    );
+    inputs.push("kind: Pod\r\nspec:\r\n  containers:\r\n  - image: a:1\r\n    name: x\r\n".into());
+    inputs.push("- a\n-b\n- c: d\n  e: f\n-\n  g: h\n".into());
+    inputs.push("  a: 1\n  b: 2\nc: 3\n".into());
+    inputs.push("a:\n  - x\n  b: 1\n".into());
+    inputs.push("key: value: x\nimage: -1\nimage: -\n".into());
+    let mut engaged = 0;
+    let mut total = 0;
+    for text in &inputs {
+        let mut all = vec![text.clone()];
+        all.extend(mutations(text));
+        for cut in (0..text.len()).step_by(7) {
+            all.push(text[..cut].to_string());
+        }
+        for t in &all {
+            total += 1;
+            if same_as_full_parser(t) {
+                engaged += 1;
+            }
+        }
+    }
+    // The fast path must actually take most plain manifests.
+    assert!(super::fast::events(&fixture("multi.yaml"), |_, _| {}).is_ok());
+    assert!(super::fast::events(FLOW_AT_PARENT_INDENT, |_, _| {}).is_err());
+    eprintln!("fast path took {engaged} of {total} inputs");
+    assert!(engaged * 4 > total, "{engaged} of {total}");
+}
+
+#[test]
+fn fast_path_matches_on_corpus() {
+    let Ok(entries) = std::fs::read_dir("/work/shared/corpus") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        let took = same_as_full_parser(&text);
+        eprintln!(
+            "{name}: fast path {}",
+            if took { "used" } else { "gave up" }
+        );
+        if text.len() < 20_000 {
+            for m in mutations(&text) {
+                same_as_full_parser(&m);
+            }
+        }
+    }
+}

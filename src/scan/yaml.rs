@@ -190,6 +190,24 @@ fn scan_once(path: &Path, text: &str) -> Result<FileScan, ScanError> {
         out: FileScan::default(),
         seen_spans: HashSet::new(),
         seen_warnings: HashSet::new(),
+        fast: true,
+    };
+    scanner.run()?;
+    Ok(scanner.out)
+}
+
+/// The same scan with the full parser only (no fast path, no indentation
+/// workaround): the reference the fast path is tested against.
+#[cfg(test)]
+fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError> {
+    let mut scanner = Scanner {
+        path,
+        text,
+        conv: PosConv::new(text),
+        out: FileScan::default(),
+        seen_spans: HashSet::new(),
+        seen_warnings: HashSet::new(),
+        fast: false,
     };
     scanner.run()?;
     Ok(scanner.out)
@@ -371,6 +389,8 @@ struct Scanner<'p, 't> {
     /// Spans already reported (aliases must not report a scalar twice).
     seen_spans: HashSet<(usize, usize)>,
     seen_warnings: HashSet<(usize, usize)>,
+    /// Try the fast path first.
+    fast: bool,
 }
 
 /// Walk state for one document.
@@ -380,6 +400,19 @@ struct Walk<'d, 'a> {
     /// Anchored nodes already expanded through an alias (each at most once:
     /// keeps alias bombs linear).
     expanded: HashSet<NodeId>,
+}
+
+/// Event consumer state: the tree of the current document.
+#[derive(Default)]
+struct DocState<'a> {
+    doc: Doc<'a>,
+    /// (node id, index into `pending` where its children start)
+    stack: Vec<(NodeId, usize)>,
+    pending: Vec<NodeId>,
+    anchors: HashMap<usize, NodeId>,
+    root: Option<NodeId>,
+    document: usize,
+    in_doc: bool,
 }
 
 #[derive(Clone, Default)]
@@ -400,114 +433,131 @@ impl<'p, 't> Scanner<'p, 't> {
     }
 
     fn run(&mut self) -> Result<(), ScanError> {
+        // Fast path for plain block-style ASCII YAML (most manifests); it
+        // gives up on anything else, and the full parser starts over.
+        if self.fast && self.text.is_ascii() {
+            let mut st = DocState::default();
+            let text = self.text;
+            let ok = fast::events(text, |event, span| self.on_event(&mut st, event, span)).is_ok();
+            if ok {
+                self.finish(&st);
+                return Ok(());
+            }
+            self.out = FileScan::default();
+            self.seen_spans.clear();
+            self.seen_warnings.clear();
+        }
         let mut parser = Parser::new_from_str(self.text);
-        let mut doc = Doc::default();
-        // (node id, index into `pending` where its children start)
-        let mut stack: Vec<(NodeId, usize)> = Vec::new();
-        let mut pending: Vec<NodeId> = Vec::new();
-        let mut anchors: HashMap<usize, NodeId> = HashMap::new();
-        let mut root: Option<NodeId> = None;
-        let mut document = 0usize;
-        let mut in_doc = false;
-
+        let mut st = DocState::default();
         while let Some(ev) = parser.next_event() {
             let (event, span) = match ev {
                 Ok(x) => x,
                 Err(e) => return Err(self.syntax(e.marker(), e.info())),
             };
-            let id = doc.nodes.len() as NodeId;
-            let node = match event {
-                Event::StreamEnd => break,
-                Event::StreamStart | Event::Nothing => continue,
-                Event::DocumentStart(_) => {
-                    doc.clear();
-                    stack.clear();
-                    pending.clear();
-                    anchors.clear();
-                    root = None;
-                    in_doc = true;
-                    continue;
-                }
-                Event::DocumentEnd => {
-                    if let Some(r) = root.take() {
-                        self.walk_doc(&doc, r, document);
-                    }
-                    document += 1;
-                    in_doc = false;
-                    continue;
-                }
-                Event::SequenceEnd | Event::MappingEnd => {
-                    let Some((id, from)) = stack.pop() else {
-                        continue;
-                    };
-                    let start = doc.children.len() as u32;
-                    doc.children.extend(pending.drain(from..));
-                    let end = doc.children.len() as u32;
-                    match &mut doc.nodes[id as usize].kind {
-                        NodeKind::Map { children } | NodeKind::Seq { children } => {
-                            *children = start..end;
-                        }
-                        _ => {}
-                    }
-                    continue;
-                }
-                Event::Alias(anchor) => Node {
-                    kind: NodeKind::Alias(anchors.get(&anchor).copied()),
-                    start: span.start,
-                },
-                Event::Scalar(value, style, anchor, tag) => {
-                    if anchor > 0 {
-                        anchors.insert(anchor, id);
-                    }
-                    let bytes = self.span_bytes(&span);
-                    Node {
-                        kind: NodeKind::Scalar {
-                            value,
-                            style,
-                            tag: tag_kind(tag.as_deref()),
-                            bytes,
-                        },
-                        start: span.start,
-                    }
-                }
-                Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                    if anchor > 0 {
-                        anchors.insert(anchor, id);
-                    }
-                    let kind = if matches!(event, Event::SequenceStart(..)) {
-                        NodeKind::Seq { children: 0..0 }
-                    } else {
-                        NodeKind::Map { children: 0..0 }
-                    };
-                    // Register as a child of the parent before pushing our own frame.
-                    if stack.is_empty() {
-                        root.get_or_insert(id);
-                    } else {
-                        pending.push(id);
-                    }
-                    doc.nodes.push(Node {
-                        kind,
-                        start: span.start,
-                    });
-                    stack.push((id, pending.len()));
-                    continue;
-                }
-            };
-            if stack.is_empty() {
-                root.get_or_insert(id);
-            } else {
-                pending.push(id);
+            if matches!(event, Event::StreamEnd) {
+                break;
             }
-            doc.nodes.push(node);
+            self.on_event(&mut st, event, span);
         }
-        // A stream that ends without a DocumentEnd (only after an error, which
-        // returned above, or never): walk what there is.
-        if in_doc {
-            if let Some(r) = root {
-                self.walk_doc(&doc, r, document);
-            }
-        }
+        self.finish(&st);
         Ok(())
+    }
+
+    /// A stream that ends without a DocumentEnd (never, in practice): walk
+    /// what there is.
+    fn finish(&mut self, st: &DocState<'t>) {
+        if st.in_doc {
+            if let Some(r) = st.root {
+                self.walk_doc(&st.doc, r, st.document);
+            }
+        }
+    }
+
+    fn on_event(&mut self, st: &mut DocState<'t>, event: Event<'t>, span: Span) {
+        let doc = &mut st.doc;
+        let id = doc.nodes.len() as NodeId;
+        let node = match event {
+            Event::StreamEnd | Event::StreamStart | Event::Nothing => return,
+            Event::DocumentStart(_) => {
+                doc.clear();
+                st.stack.clear();
+                st.pending.clear();
+                st.anchors.clear();
+                st.root = None;
+                st.in_doc = true;
+                return;
+            }
+            Event::DocumentEnd => {
+                if let Some(r) = st.root.take() {
+                    self.walk_doc(&st.doc, r, st.document);
+                }
+                st.document += 1;
+                st.in_doc = false;
+                return;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some((id, from)) = st.stack.pop() else {
+                    return;
+                };
+                let start = doc.children.len() as u32;
+                doc.children.extend(st.pending.drain(from..));
+                let end = doc.children.len() as u32;
+                match &mut doc.nodes[id as usize].kind {
+                    NodeKind::Map { children } | NodeKind::Seq { children } => {
+                        *children = start..end;
+                    }
+                    _ => {}
+                }
+                return;
+            }
+            Event::Alias(anchor) => Node {
+                kind: NodeKind::Alias(st.anchors.get(&anchor).copied()),
+                start: span.start,
+            },
+            Event::Scalar(value, style, anchor, tag) => {
+                if anchor > 0 {
+                    st.anchors.insert(anchor, id);
+                }
+                let bytes = self.span_bytes(&span);
+                Node {
+                    kind: NodeKind::Scalar {
+                        value,
+                        style,
+                        tag: tag_kind(tag.as_deref()),
+                        bytes,
+                    },
+                    start: span.start,
+                }
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if anchor > 0 {
+                    st.anchors.insert(anchor, id);
+                }
+                let kind = if matches!(event, Event::SequenceStart(..)) {
+                    NodeKind::Seq { children: 0..0 }
+                } else {
+                    NodeKind::Map { children: 0..0 }
+                };
+                // Register as a child of the parent before pushing our own frame.
+                if st.stack.is_empty() {
+                    st.root.get_or_insert(id);
+                } else {
+                    st.pending.push(id);
+                }
+                doc.nodes.push(Node {
+                    kind,
+                    start: span.start,
+                });
+                st.stack.push((id, st.pending.len()));
+                return;
+            }
+        };
+        if st.stack.is_empty() {
+            st.root.get_or_insert(id);
+        } else {
+            st.pending.push(id);
+        }
+        doc.nodes.push(node);
     }
 
     fn span_bytes(&mut self, span: &Span) -> Range<usize> {
@@ -1037,6 +1087,372 @@ fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
         NodeKind::Seq { .. } => "a sequence",
         NodeKind::Scalar { .. } => "a scalar",
         NodeKind::Alias(_) => "an alias",
+    }
+}
+
+/// A line-based reader for the plain block-style subset of YAML that most
+/// manifests use (block mappings and sequences, one-line plain and quoted
+/// scalars without escapes, comments, `---`), for ASCII text only. It
+/// produces the same events as `saphyr-parser` (scalars borrowed, not
+/// copied) and gives up (`Err(())`) on anything else: flow collections,
+/// anchors, aliases, tags, block scalars, multi-line scalars, escapes,
+/// tabs, directives, odd indentation. Giving up is always safe: the caller
+/// starts over with the full parser, which also reports syntax errors.
+mod fast {
+    use std::borrow::Cow;
+
+    use saphyr_parser::{Event, Marker, ScalarStyle, Span};
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Kind {
+        Map,
+        Seq,
+    }
+
+    #[derive(Clone, Copy)]
+    struct Pending {
+        /// Column of the key, or of the `-`, waiting for its value.
+        col: usize,
+        is_key: bool,
+    }
+
+    struct Fast<'t, F> {
+        text: &'t str,
+        emit: F,
+        stack: Vec<(Kind, usize)>,
+        pending: Option<Pending>,
+        in_doc: bool,
+        has_root: bool,
+        line: usize,
+        line_start: usize,
+    }
+
+    pub(super) fn events<'t, F: FnMut(Event<'t>, Span)>(text: &'t str, emit: F) -> Result<(), ()> {
+        let mut f = Fast {
+            text,
+            emit,
+            stack: Vec::new(),
+            pending: None,
+            in_doc: false,
+            has_root: false,
+            line: 0,
+            line_start: 0,
+        };
+        let b = text.as_bytes();
+        let mut pos = 0;
+        while pos < b.len() {
+            let nl = memchr(b'\n', &b[pos..]).map_or(b.len(), |i| pos + i);
+            f.line += 1;
+            f.line_start = pos;
+            let mut end = nl;
+            if end > pos && b[end - 1] == b'\r' {
+                end -= 1;
+            }
+            f.do_line(pos, end)?;
+            pos = nl + 1;
+        }
+        f.line += 1;
+        f.line_start = b.len();
+        f.end_doc(b.len());
+        Ok(())
+    }
+
+    fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+        hay.iter().position(|&c| c == needle)
+    }
+
+    fn is_indicator(c: u8) -> bool {
+        matches!(
+            c,
+            b'[' | b']'
+                | b'{'
+                | b'}'
+                | b'&'
+                | b'*'
+                | b'!'
+                | b'|'
+                | b'>'
+                | b'%'
+                | b'@'
+                | b'`'
+                | b','
+                | b'?'
+                | b':'
+                | b'#'
+                | b'\''
+                | b'"'
+        )
+    }
+
+    impl<'t, F: FnMut(Event<'t>, Span)> Fast<'t, F> {
+        fn mark(&self, pos: usize) -> Marker {
+            Marker::new(pos, self.line, pos - self.line_start)
+        }
+
+        fn emit_at(&mut self, ev: Event<'t>, pos: usize) {
+            let m = self.mark(pos);
+            (self.emit)(ev, Span::new(m, m));
+        }
+
+        fn empty_scalar(&mut self, pos: usize) {
+            self.emit_at(
+                Event::Scalar(Cow::Borrowed(""), ScalarStyle::Plain, 0, None),
+                pos,
+            );
+        }
+
+        fn end_doc(&mut self, pos: usize) {
+            if !self.in_doc {
+                return;
+            }
+            if let Some(_p) = self.pending.take() {
+                self.empty_scalar(pos);
+            }
+            while let Some((k, _)) = self.stack.pop() {
+                let ev = if k == Kind::Map {
+                    Event::MappingEnd
+                } else {
+                    Event::SequenceEnd
+                };
+                self.emit_at(ev, pos);
+            }
+            if !self.has_root {
+                self.empty_scalar(pos);
+            }
+            self.emit_at(Event::DocumentEnd, pos);
+            self.in_doc = false;
+            self.has_root = false;
+        }
+
+        fn do_line(&mut self, ls: usize, le: usize) -> Result<(), ()> {
+            let b = self.text.as_bytes();
+            let line = &b[ls..le];
+            if line.iter().any(|&c| c < 0x20) {
+                return Err(()); // tabs, stray CRs, control characters
+            }
+            let mut c = ls;
+            while c < le && b[c] == b' ' {
+                c += 1;
+            }
+            if c == le || b[c] == b'#' {
+                return Ok(()); // blank or comment line
+            }
+            if c == ls && (line.starts_with(b"---") || line.starts_with(b"...") || b[c] == b'%') {
+                if !line.starts_with(b"---") {
+                    return Err(());
+                }
+                let mut r = ls + 3;
+                if r < le && b[r] != b' ' {
+                    return Err(());
+                }
+                while r < le && b[r] == b' ' {
+                    r += 1;
+                }
+                if r < le && b[r] != b'#' {
+                    return Err(());
+                }
+                self.end_doc(ls);
+                self.emit_at(Event::DocumentStart(true), ls);
+                self.in_doc = true;
+                return Ok(());
+            }
+            if !self.in_doc {
+                self.emit_at(Event::DocumentStart(false), c);
+                self.in_doc = true;
+            }
+            loop {
+                let col = c - ls;
+                if b[c] == b'-' && (c + 1 == le || b[c + 1] == b' ') {
+                    self.open(Kind::Seq, col, c)?;
+                    c += 1;
+                    while c < le && b[c] == b' ' {
+                        c += 1;
+                    }
+                    self.pending = Some(Pending { col, is_key: false });
+                    if c == le || b[c] == b'#' {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                if is_indicator(b[c]) && !matches!(b[c], b'"' | b'\'') {
+                    return Err(());
+                }
+                match self.find_key(c, le)? {
+                    Some(colon) => {
+                        self.open(Kind::Map, col, c)?;
+                        self.scalar_event(
+                            Cow::Borrowed(&self.text[c..colon]),
+                            ScalarStyle::Plain,
+                            c,
+                            colon,
+                        );
+                        let mut v = colon + 1;
+                        while v < le && b[v] == b' ' {
+                            v += 1;
+                        }
+                        if v == le || b[v] == b'#' {
+                            self.pending = Some(Pending { col, is_key: true });
+                            return Ok(());
+                        }
+                        return self.value(v, le);
+                    }
+                    None => {
+                        // A scalar: only as the item of a `-` on this line.
+                        match self.pending {
+                            Some(p) if !p.is_key && p.col < col => {}
+                            _ => return Err(()),
+                        }
+                        self.pending = None;
+                        return self.value(c, le);
+                    }
+                }
+            }
+        }
+
+        /// A plain key starting at `c`: the position of its `:`.
+        fn find_key(&self, c: usize, le: usize) -> Result<Option<usize>, ()> {
+            let b = self.text.as_bytes();
+            if matches!(b[c], b'"' | b'\'') {
+                // A quoted key (or a quoted scalar item): only the latter.
+                let close = self.quoted_end(c, le)?;
+                let mut r = close + 1;
+                while r < le && b[r] == b' ' {
+                    r += 1;
+                }
+                return if r == le || b[r] == b'#' {
+                    Ok(None)
+                } else {
+                    Err(())
+                };
+            }
+            let mut j = c;
+            while j < le {
+                match b[j] {
+                    b':' if j + 1 == le || b[j + 1] == b' ' => {
+                        if b[j - 1] == b' ' {
+                            return Err(());
+                        }
+                        return Ok(Some(j));
+                    }
+                    b'#' if b[j - 1] == b' ' => return Ok(None),
+                    _ => j += 1,
+                }
+            }
+            Ok(None)
+        }
+
+        /// The closing quote of the one-line quoted scalar at `c`.
+        fn quoted_end(&self, c: usize, le: usize) -> Result<usize, ()> {
+            let b = self.text.as_bytes();
+            let q = b[c];
+            let close = super::fast::memchr(q, &b[c + 1..le])
+                .map(|i| c + 1 + i)
+                .ok_or(())?;
+            if q == b'"' && b[c + 1..close].contains(&b'\\') {
+                return Err(());
+            }
+            if q == b'\'' && close + 1 < le && b[close + 1] == b'\'' {
+                return Err(());
+            }
+            Ok(close)
+        }
+
+        fn scalar_event(&mut self, v: Cow<'t, str>, style: ScalarStyle, start: usize, end: usize) {
+            let (s, e) = (self.mark(start), self.mark(end));
+            (self.emit)(Event::Scalar(v, style, 0, None), Span::new(s, e));
+        }
+
+        /// A value scalar at `v` running to the end of the line.
+        fn value(&mut self, v: usize, le: usize) -> Result<(), ()> {
+            let b = self.text.as_bytes();
+            let text = self.text;
+            if matches!(b[v], b'"' | b'\'') {
+                let close = self.quoted_end(v, le)?;
+                let mut r = close + 1;
+                while r < le && b[r] == b' ' {
+                    r += 1;
+                }
+                if r < le && b[r] != b'#' {
+                    return Err(());
+                }
+                let style = if b[v] == b'"' {
+                    ScalarStyle::DoubleQuoted
+                } else {
+                    ScalarStyle::SingleQuoted
+                };
+                self.scalar_event(Cow::Borrowed(&text[v + 1..close]), style, v, close + 1);
+                return Ok(());
+            }
+            if is_indicator(b[v]) || (b[v] == b'-' && (v + 1 == le || b[v + 1] == b' ')) {
+                return Err(());
+            }
+            let mut end = le;
+            let mut j = v;
+            while j < le {
+                match b[j] {
+                    b'#' if b[j - 1] == b' ' => {
+                        end = j;
+                        break;
+                    }
+                    b':' if j + 1 == le || b[j + 1] == b' ' => return Err(()),
+                    _ => j += 1,
+                }
+            }
+            while end > v && b[end - 1] == b' ' {
+                end -= 1;
+            }
+            self.scalar_event(Cow::Borrowed(&text[v..end]), ScalarStyle::Plain, v, end);
+            Ok(())
+        }
+
+        /// A collection entry of `kind` starts at column `col` (byte `pos`):
+        /// close what ends here, open what starts here.
+        fn open(&mut self, kind: Kind, col: usize, pos: usize) -> Result<(), ()> {
+            loop {
+                if let Some(p) = self.pending {
+                    if col > p.col || (kind == Kind::Seq && p.is_key && col == p.col) {
+                        self.pending = None;
+                        return self.start(kind, col, pos);
+                    }
+                    self.pending = None;
+                    self.empty_scalar(pos);
+                }
+                match self.stack.last().copied() {
+                    Some((_, i)) if i > col => {
+                        let (k, _) = self.stack.pop().ok_or(())?;
+                        let ev = if k == Kind::Map {
+                            Event::MappingEnd
+                        } else {
+                            Event::SequenceEnd
+                        };
+                        self.emit_at(ev, pos);
+                    }
+                    Some((Kind::Seq, i)) if i == col && kind == Kind::Map => {
+                        // An indentless sequence ends at a key of its mapping.
+                        self.stack.pop();
+                        self.emit_at(Event::SequenceEnd, pos);
+                        if self.stack.last() != Some(&(Kind::Map, col)) {
+                            return Err(());
+                        }
+                    }
+                    Some((k, i)) if i == col && k == kind => return Ok(()),
+                    None if !self.has_root => return self.start(kind, col, pos),
+                    _ => return Err(()),
+                }
+            }
+        }
+
+        fn start(&mut self, kind: Kind, col: usize, pos: usize) -> Result<(), ()> {
+            self.has_root = true;
+            self.stack.push((kind, col));
+            let ev = if kind == Kind::Map {
+                Event::MappingStart(0, None)
+            } else {
+                Event::SequenceStart(0, None)
+            };
+            self.emit_at(ev, pos);
+            Ok(())
+        }
     }
 }
 
