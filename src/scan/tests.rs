@@ -887,11 +887,60 @@ image: 42
 "
         .to_string(),
     );
+    inputs.push(
+        "\
+spec:
+  containers: [{name: a, image: 'b:1'}, {image: \"c:2\", name: c}]
+  x: [a, b , 'c', \"d\", [e, {f: g}], {}, [], h:i, 'j':k]
+  resources: {limits: {cpu: \"1\", memory: 1Gi}, requests: {cpu: 100m}} # c
+  bad: [a, b
+  image: {repository: x}
+  initContainers:
+    - {name: i, image: busybox}
+    - [image, x]
+    - {image: , name: z}
+    - {image: [x]}
+    - {a: b, image: ok:1}x
+    - {\"image\":\"json:1\"}
+    - [a: b]
+    - [-x, - y]
+    - {a: b #c}
+"
+        .to_string(),
+    );
     inputs.push("kind: Pod\r\nspec:\r\n  containers:\r\n  - image: a:1\r\n    name: x\r\n".into());
     inputs.push("- a\n-b\n- c: d\n  e: f\n-\n  g: h\n".into());
     inputs.push("  a: 1\n  b: 2\nc: 3\n".into());
     inputs.push("a:\n  - x\n  b: 1\n".into());
     inputs.push("key: value: x\nimage: -1\nimage: -\n".into());
+    for item in [
+        "{name: i, image: busybox}",
+        "[image, x]",
+        "{image: , name: z}",
+        "{image: [x]}",
+        "{image: {a: b}}",
+        "{a: b, image: ok:1}x",
+        "{\"image\":\"json:1\"}",
+        "{\"image\": \"json:1\"}",
+        "{'image': 'it''s'}",
+        "[a: b]",
+        "[-x, - y]",
+        "{a: b #c}",
+        "{a: b} # c",
+        "{a: b,}",
+        "[a, b,]",
+        "[,]",
+        "{image: http://x:1, b: c:d}",
+        "{image: a:1 , name: n }",
+        "{image: \"a\\u003a1\"}",
+        "{image: 42, imagePullPolicy: Always}",
+        "{image: ~}",
+        "{image: 'x:1', image: 'y:2'}",
+        "{name: [[[[]]]], image: z:1}",
+    ] {
+        inputs.push(format!("spec:\n  initContainers:\n    - {item}\n    - image: after:1\n"));
+        inputs.push(format!("image: {item}\n"));
+    }
     let mut engaged = 0;
     let mut total = 0;
     for text in &inputs {
@@ -909,6 +958,7 @@ image: 42
     }
     // The fast path must actually take most plain manifests.
     assert!(super::fast::events(&fixture("multi.yaml"), |_, _| {}).is_ok());
+    assert!(super::fast::events(&fixture("tekton-argo.yaml"), |_, _| {}).is_ok());
     assert!(super::fast::events(FLOW_AT_PARENT_INDENT, |_, _| {}).is_err());
     eprintln!("fast path took {engaged} of {total} inputs");
     assert!(engaged * 4 > total, "{engaged} of {total}");

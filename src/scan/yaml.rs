@@ -1274,6 +1274,15 @@ mod fast {
                     }
                     continue;
                 }
+                if matches!(b[c], b'[' | b'{') {
+                    // A one-line flow collection as a `-` item.
+                    match self.pending {
+                        Some(p) if !p.is_key && p.col < col => {}
+                        _ => return Err(()),
+                    }
+                    self.pending = None;
+                    return self.value(c, le);
+                }
                 if is_indicator(b[c]) && !matches!(b[c], b'"' | b'\'') {
                     return Err(());
                 }
@@ -1383,6 +1392,17 @@ mod fast {
                 self.scalar_event(Cow::Borrowed(&text[v + 1..close]), style, v, close + 1);
                 return Ok(());
             }
+            if matches!(b[v], b'[' | b'{') {
+                let mut r = self.flow(v, le, 0)?;
+                while r < le && b[r] == b' ' {
+                    r += 1;
+                }
+                return if r == le || b[r] == b'#' {
+                    Ok(())
+                } else {
+                    Err(())
+                };
+            }
             if is_indicator(b[v]) || (b[v] == b'-' && (v + 1 == le || b[v + 1] == b' ')) {
                 return Err(());
             }
@@ -1403,6 +1423,112 @@ mod fast {
             }
             self.scalar_event(Cow::Borrowed(&text[v..end]), ScalarStyle::Plain, v, end);
             Ok(())
+        }
+
+        /// A flow collection (`[`/`{` at `p`) that closes on this line;
+        /// returns the position after it.
+        fn flow(&mut self, p: usize, le: usize, depth: usize) -> Result<usize, ()> {
+            let b = self.text.as_bytes();
+            if depth > 32 {
+                return Err(());
+            }
+            let is_map = b[p] == b'{';
+            let close = if is_map { b'}' } else { b']' };
+            let ev = if is_map {
+                Event::MappingStart(0, None)
+            } else {
+                Event::SequenceStart(0, None)
+            };
+            self.emit_at(ev, p);
+            let skip = |mut q: usize| {
+                while q < le && b[q] == b' ' {
+                    q += 1;
+                }
+                q
+            };
+            let mut q = skip(p + 1);
+            loop {
+                if q >= le {
+                    return Err(());
+                }
+                if b[q] == close {
+                    let ev = if is_map {
+                        Event::MappingEnd
+                    } else {
+                        Event::SequenceEnd
+                    };
+                    self.emit_at(ev, q);
+                    return Ok(q + 1);
+                }
+                if is_map {
+                    // key: plain or quoted scalar, then `: `
+                    if matches!(b[q], b'[' | b'{') {
+                        return Err(());
+                    }
+                    q = self.flow_scalar(q, le)?;
+                    q = skip(q);
+                    if q + 1 >= le || b[q] != b':' || b[q + 1] != b' ' {
+                        return Err(());
+                    }
+                    q = skip(q + 1);
+                    if q >= le || matches!(b[q], b',' | b'}') {
+                        return Err(());
+                    }
+                }
+                q = if matches!(b[q], b'[' | b'{') {
+                    self.flow(q, le, depth + 1)?
+                } else {
+                    self.flow_scalar(q, le)?
+                };
+                q = skip(q);
+                if q < le && b[q] == b',' {
+                    q = skip(q + 1);
+                } else if q >= le || b[q] != close {
+                    return Err(());
+                }
+            }
+        }
+
+        /// A plain or quoted scalar inside a one-line flow collection;
+        /// returns the position after it.
+        fn flow_scalar(&mut self, q: usize, le: usize) -> Result<usize, ()> {
+            let b = self.text.as_bytes();
+            let text = self.text;
+            if matches!(b[q], b'"' | b'\'') {
+                let close = self.quoted_end(q, le)?;
+                let style = if b[q] == b'"' {
+                    ScalarStyle::DoubleQuoted
+                } else {
+                    ScalarStyle::SingleQuoted
+                };
+                self.scalar_event(Cow::Borrowed(&text[q + 1..close]), style, q, close + 1);
+                return Ok(close + 1);
+            }
+            if is_indicator(b[q])
+                || b[q] == b'-'
+                    && (q + 1 == le || matches!(b[q + 1], b' ' | b',' | b'[' | b']' | b'{' | b'}'))
+            {
+                return Err(());
+            }
+            let mut j = q;
+            while j < le {
+                match b[j] {
+                    b',' | b'[' | b']' | b'{' | b'}' => break,
+                    b':' if j + 1 == le
+                        || matches!(b[j + 1], b' ' | b',' | b'[' | b']' | b'{' | b'}') =>
+                    {
+                        break
+                    }
+                    b'#' if b[j - 1] == b' ' => return Err(()),
+                    _ => j += 1,
+                }
+            }
+            let mut end = j;
+            while end > q && b[end - 1] == b' ' {
+                end -= 1;
+            }
+            self.scalar_event(Cow::Borrowed(&text[q..end]), ScalarStyle::Plain, q, end);
+            Ok(j)
         }
 
         /// A collection entry of `kind` starts at column `col` (byte `pos`):
