@@ -815,7 +815,7 @@ fn summary(s: &FileScan) -> Vec<String> {
 
 /// The fast path must give exactly what the full parser gives, or give up.
 fn same_as_full_parser(text: &str) -> bool {
-    let fast_ok = super::fast::events(text, |_, _| {}).is_ok() && text.is_ascii();
+    let fast_ok = super::fast::events(text, |_, _| {}).is_ok();
     let full = super::scan_text_full_parser(Path::new("f"), text);
     if fast_ok {
         let got = scan_text(Path::new("f"), text).expect("fast path accepted it");
@@ -908,6 +908,15 @@ spec:
 "
         .to_string(),
     );
+    let unicode: String = "# café ☕ 日本\nmetadata: {name: \"crème 🍮\", namespace: 東京}\nspec:\n  containers:\n  - {name: \"é🙂中\", image: \"nginx:1.25\"} # ü\n  - name: 日本\n    image: ghcr.io/acme/app:v1 # 💥\n  - image: é:1\n  - image: [é]\n  - image: {é: 1}\n".into();
+    assert!(
+        super::fast::events(&unicode, |_, _| {}).is_ok(),
+        "fast path takes non-ASCII text"
+    );
+    assert!(same_as_full_parser(&unicode));
+    inputs.push(unicode);
+    inputs.push("\u{feff}image: a:1\n".into());
+    inputs.push("image: a\u{85}b\n".into());
     inputs.push("kind: Pod\r\nspec:\r\n  containers:\r\n  - image: a:1\r\n    name: x\r\n".into());
     inputs.push("- a\n-b\n- c: d\n  e: f\n-\n  g: h\n".into());
     inputs.push("  a: 1\n  b: 2\nc: 3\n".into());
@@ -938,7 +947,9 @@ spec:
         "{image: 'x:1', image: 'y:2'}",
         "{name: [[[[]]]], image: z:1}",
     ] {
-        inputs.push(format!("spec:\n  initContainers:\n    - {item}\n    - image: after:1\n"));
+        inputs.push(format!(
+            "spec:\n  initContainers:\n    - {item}\n    - image: after:1\n"
+        ));
         inputs.push(format!("image: {item}\n"));
     }
     let mut engaged = 0;
@@ -946,7 +957,10 @@ spec:
     for text in &inputs {
         let mut all = vec![text.clone()];
         all.extend(mutations(text));
-        for cut in (0..text.len()).step_by(7) {
+        for cut in (0..text.len())
+            .step_by(7)
+            .filter(|&c| text.is_char_boundary(c))
+        {
             all.push(text[..cut].to_string());
         }
         for t in &all {

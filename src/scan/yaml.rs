@@ -191,6 +191,7 @@ fn scan_once(path: &Path, text: &str) -> Result<FileScan, ScanError> {
         seen_spans: HashSet::new(),
         seen_warnings: HashSet::new(),
         fast: true,
+        byte_marks: false,
     };
     scanner.run()?;
     Ok(scanner.out)
@@ -208,6 +209,7 @@ fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError>
         seen_spans: HashSet::new(),
         seen_warnings: HashSet::new(),
         fast: false,
+        byte_marks: false,
     };
     scanner.run()?;
     Ok(scanner.out)
@@ -391,6 +393,9 @@ struct Scanner<'p, 't> {
     seen_warnings: HashSet<(usize, usize)>,
     /// Try the fast path first.
     fast: bool,
+    /// Markers hold byte offsets and byte columns (from the fast path),
+    /// not characters.
+    byte_marks: bool,
 }
 
 /// Walk state for one document.
@@ -435,14 +440,16 @@ impl<'p, 't> Scanner<'p, 't> {
     fn run(&mut self) -> Result<(), ScanError> {
         // Fast path for plain block-style ASCII YAML (most manifests); it
         // gives up on anything else, and the full parser starts over.
-        if self.fast && self.text.is_ascii() {
+        if self.fast {
             let mut st = DocState::default();
             let text = self.text;
+            self.byte_marks = true;
             let ok = fast::events(text, |event, span| self.on_event(&mut st, event, span)).is_ok();
             if ok {
                 self.finish(&st);
                 return Ok(());
             }
+            self.byte_marks = false;
             self.out = FileScan::default();
             self.seen_spans.clear();
             self.seen_warnings.clear();
@@ -561,6 +568,9 @@ impl<'p, 't> Scanner<'p, 't> {
     }
 
     fn span_bytes(&mut self, span: &Span) -> Range<usize> {
+        if self.byte_marks {
+            return span.start.index()..span.end.index().max(span.start.index());
+        }
         let start = self.conv.byte(span.start.index());
         let end = self.conv.byte(span.end.index()).max(start);
         start..end
@@ -827,7 +837,7 @@ impl<'p, 't> Scanner<'p, 't> {
                 let (content, _) = self.content_span(value, *style, bytes.clone());
                 self.line_col(node.start, bytes.start, content.start)
             }
-            _ => (node.start.line(), node.start.col() + 1),
+            _ => (node.start.line(), self.mark_col(node.start) + 1),
         };
         self.warn(line, column, message);
     }
@@ -844,10 +854,21 @@ impl<'p, 't> Scanner<'p, 't> {
         });
     }
 
+    /// A marker's 0-based column in characters.
+    fn mark_col(&self, m: Marker) -> usize {
+        if !self.byte_marks || self.conv.ascii {
+            return m.col();
+        }
+        let line_start = m.index() - m.col();
+        self.text
+            .get(line_start..m.index())
+            .map_or(m.col(), |s| s.chars().count())
+    }
+
     /// 1-based line and column (in characters) of byte `to`, knowing that
     /// byte `from` is at marker `mark`.
     fn line_col(&self, mark: Marker, from: usize, to: usize) -> (usize, usize) {
-        let (mut line, mut col) = (mark.line(), mark.col());
+        let (mut line, mut col) = (mark.line(), self.mark_col(mark));
         let between = self.text.get(from..to.max(from)).unwrap_or("");
         let mut chars = between.chars().peekable();
         while let Some(c) = chars.next() {
@@ -1092,7 +1113,8 @@ fn describe(doc: &Doc<'_>, id: NodeId) -> &'static str {
 
 /// A line-based reader for the plain block-style subset of YAML that most
 /// manifests use (block mappings and sequences, one-line plain and quoted
-/// scalars without escapes, comments, `---`), for ASCII text only. It
+/// scalars without escapes, one-line flow collections, comments, `---`).
+/// Markers it emits hold byte offsets and byte columns. It
 /// produces the same events as `saphyr-parser` (scalars borrowed, not
 /// copied) and gives up (`Err(())`) on anything else: flow collections,
 /// anchors, aliases, tags, block scalars, multi-line scalars, escapes,
@@ -1128,6 +1150,16 @@ mod fast {
     }
 
     pub(super) fn events<'t, F: FnMut(Event<'t>, Span)>(text: &'t str, emit: F) -> Result<(), ()> {
+        if !text.is_ascii()
+            && text.chars().any(|c| {
+                matches!(
+                    c,
+                    '\u{80}'..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                )
+            })
+        {
+            return Err(()); // leave BOMs and C1 controls to the parser
+        }
         let mut f = Fast {
             text,
             emit,
