@@ -1,0 +1,1004 @@
+use super::*;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/scan")
+        .join(name);
+    std::fs::read_to_string(p).expect("fixture")
+}
+
+/// Scan and check the invariants every result must satisfy: exact spans
+/// slice to the reference, line/column point at the span start.
+fn scan(text: &str) -> FileScan {
+    let s = scan_text(Path::new("t.yaml"), text).expect("scan");
+    check_invariants(text, &s);
+    s
+}
+
+fn check_invariants(text: &str, s: &FileScan) {
+    let mut spans = std::collections::HashSet::new();
+    for img in &s.images {
+        assert!(
+            spans.insert((img.span.start, img.span.end)),
+            "duplicate span {img:?}"
+        );
+        let slice = text.get(img.span.clone()).expect("span on char boundaries");
+        if img.exact {
+            assert_eq!(slice, img.reference.original(), "{img:?}");
+        }
+        // line/column (1-based, chars) of the span start
+        let before = &text[..img.span.start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        assert_eq!((img.line, img.column), (line, column), "{img:?}");
+    }
+}
+
+fn refs(s: &FileScan) -> Vec<&str> {
+    s.images.iter().map(|i| i.reference.original()).collect()
+}
+
+fn find<'a>(s: &'a FileScan, original: &str) -> &'a FoundImage {
+    s.images
+        .iter()
+        .find(|i| i.reference.original() == original)
+        .unwrap_or_else(|| panic!("{original} not found in {:?}", refs(s)))
+}
+
+#[test]
+fn multi_document_deployment_cronjob_pod() {
+    let text = fixture("multi.yaml");
+    let s = scan(&text);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert_eq!(
+        refs(&s),
+        [
+            "nginx:1.25",
+            "ghcr.io/acme/sidecar:v2",
+            "busybox:1.36",
+            "alpine:3.19",
+            "registry.k8s.io/pause:3.9",
+            "busybox@sha256:9ae97d36d26566ff84e8893c64a6dc4fe8ca6d1144bf5b87b2b85a32def253c7",
+        ]
+    );
+    let nginx = find(&s, "nginx:1.25");
+    assert_eq!((nginx.line, nginx.column), (12, 18));
+    assert_eq!(nginx.document, 0);
+    assert_eq!(nginx.style, QuoteStyle::Plain);
+    assert!(nginx.exact);
+    assert_eq!(nginx.field, ImageField::Image);
+    assert_eq!(
+        nginx.context,
+        ObjectContext {
+            kind: Some("Deployment".into()),
+            namespace: Some("prod".into()),
+            name: Some("web".into()),
+            container: Some("nginx".into()),
+            list: Some(ContainerList::Containers),
+            pull_policy: Some("IfNotPresent".into()),
+        }
+    );
+    let sidecar = find(&s, "ghcr.io/acme/sidecar:v2");
+    assert_eq!(sidecar.style, QuoteStyle::DoubleQuoted);
+    assert_eq!(sidecar.context.pull_policy, None);
+    assert_eq!(
+        &text[sidecar.span.start - 1..sidecar.span.end + 1],
+        "\"ghcr.io/acme/sidecar:v2\""
+    );
+
+    let job = find(&s, "busybox:1.36");
+    assert_eq!(job.document, 1);
+    assert_eq!(job.style, QuoteStyle::SingleQuoted);
+    assert_eq!(job.context.kind.as_deref(), Some("CronJob"));
+    assert_eq!(job.context.name.as_deref(), Some("nightly"));
+    assert_eq!(job.context.namespace, None);
+    assert_eq!(job.context.container.as_deref(), Some("job"));
+
+    // Pod whose metadata comes after spec.
+    let init = find(&s, "alpine:3.19");
+    assert_eq!(init.document, 2);
+    assert_eq!(init.context.kind.as_deref(), Some("Pod"));
+    assert_eq!(init.context.name.as_deref(), Some("late-metadata"));
+    assert_eq!(init.context.namespace.as_deref(), Some("kube-system"));
+    assert_eq!(init.context.list, Some(ContainerList::InitContainers));
+    assert_eq!(init.context.container.as_deref(), Some("init"));
+    let main = find(&s, "registry.k8s.io/pause:3.9");
+    assert_eq!(
+        main.context.container.as_deref(),
+        Some("main"),
+        "name after image"
+    );
+    assert_eq!(main.context.list, Some(ContainerList::Containers));
+    let eph = &s.images[5];
+    assert_eq!(eph.context.list, Some(ContainerList::EphemeralContainers));
+    assert_eq!(eph.context.container.as_deref(), Some("debugger"));
+    assert!(eph.reference.digest().is_some());
+}
+
+#[test]
+fn comment_and_spaces_after_plain_image_not_in_span() {
+    let text = "spec:\n  containers:\n  - image: nginx:1.25   # pinned soon\n    name: a\n";
+    let s = scan(text);
+    let img = &s.images[0];
+    assert_eq!(&text[img.span.clone()], "nginx:1.25");
+    assert_eq!(img.span, 31..41);
+    assert!(img.exact);
+    // Also quoted with a trailing comment.
+    let text = "image: 'nginx:1.25' # x\nother: \"a:1\"\n";
+    let s = scan(text);
+    assert_eq!(s.images[0].span, 8..18);
+    assert_eq!(s.images[0].style, QuoteStyle::SingleQuoted);
+}
+
+#[test]
+fn quote_styles() {
+    let text = "a:\n  image: plain:1\nb:\n  image: 'single:1'\nc:\n  image: \"double:1\"\nd:\n  image: 'it''s'\n";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["plain:1", "single:1", "double:1"]);
+    assert_eq!(
+        s.images.iter().map(|i| i.style).collect::<Vec<_>>(),
+        [
+            QuoteStyle::Plain,
+            QuoteStyle::SingleQuoted,
+            QuoteStyle::DoubleQuoted
+        ]
+    );
+    assert!(s.images.iter().all(|i| i.exact));
+    // `it's` is not a valid reference: a warning quoting the parsed value.
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!((s.warnings[0].line, s.warnings[0].column), (8, 11));
+    assert!(
+        s.warnings[0].message.contains("\"it's\""),
+        "{}",
+        s.warnings[0].message
+    );
+}
+
+#[test]
+fn flow_style() {
+    let text = "x: {image: nginx:1}\nspec: {containers: [{name: a, image: \"b:1\"}, {image: 'c:2', name: c}]}\n";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1", "b:1", "c:2"]);
+    assert_eq!(s.images[1].context.container.as_deref(), Some("a"));
+    assert_eq!(s.images[1].context.list, Some(ContainerList::Containers));
+    assert_eq!(s.images[2].context.container.as_deref(), Some("c"));
+    assert!(s.images.iter().all(|i| i.exact));
+    assert_eq!(&text[s.images[0].span.clone()], "nginx:1");
+}
+
+#[test]
+fn anchors_aliases_and_merge_keys() {
+    let text = "\
+x-img: &img nginx:1.25
+x-q: &q !!str \"redis:7\"
+x-base: &base
+  image: postgres:16
+  imagePullPolicy: Always
+x-list: &containers
+  - name: shared
+    image: shared:1
+spec:
+  containers:
+    - name: a
+      image: *img
+    - name: b
+      image: *img
+    - name: c
+      image: *q
+    - <<: *base
+      name: d
+  initContainers: *containers
+other:
+  containers: *containers
+";
+    let s = scan(text);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert_eq!(
+        refs(&s),
+        ["postgres:16", "shared:1", "nginx:1.25", "redis:7"]
+    );
+    let nginx = find(&s, "nginx:1.25");
+    // Found at the anchored scalar, once, with the first alias's context.
+    assert_eq!(nginx.line, 1);
+    assert_eq!(nginx.column, 13);
+    assert_eq!(&text[nginx.span.clone()], "nginx:1.25");
+    assert_eq!(nginx.context.container.as_deref(), Some("a"));
+    let redis = find(&s, "redis:7");
+    assert_eq!((redis.line, redis.column), (2, 16));
+    assert_eq!(redis.style, QuoteStyle::DoubleQuoted);
+    let pg = find(&s, "postgres:16");
+    assert_eq!(pg.line, 4);
+    assert_eq!(pg.context.pull_policy.as_deref(), Some("Always"));
+    let shared = find(&s, "shared:1");
+    assert_eq!(shared.line, 8);
+}
+
+#[test]
+fn alias_bomb_stays_linear() {
+    let mut text = String::from("a0: &a0 [{image: nginx:1}]\n");
+    for i in 1..40 {
+        text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}]\n", p = i - 1));
+    }
+    let s = scan(&text);
+    assert_eq!(refs(&s), ["nginx:1"]);
+}
+
+#[test]
+fn crlf_line_endings() {
+    let text = "kind: Pod\r\nmetadata:\r\n  name: p\r\nspec:\r\n  containers:\r\n  - name: a\r\n    image: nginx:1.25\r\n  - name: b\r\n    image: \"b:1\"\r\n";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1.25", "b:1"]);
+    assert_eq!(&text[s.images[0].span.clone()], "nginx:1.25");
+    assert_eq!((s.images[0].line, s.images[0].column), (7, 12));
+    assert_eq!(s.images[0].context.name.as_deref(), Some("p"));
+    assert!(!text[s.images[1].span.clone()].contains('\r'));
+}
+
+#[test]
+fn docker_compose() {
+    let text = fixture("compose.yaml");
+    let s = scan(&text);
+    assert_eq!(refs(&s), ["postgres:16", "nginx:1.25-alpine"]);
+    assert_eq!(s.images[0].line, 2);
+    assert_eq!(s.images[0].context, ObjectContext::default());
+    assert_eq!(s.warnings.len(), 1);
+    let w = &s.warnings[0];
+    assert_eq!((w.line, w.column), (12, 12));
+    assert!(
+        w.message.contains("${REGISTRY}/worker:latest"),
+        "{}",
+        w.message
+    );
+}
+
+#[test]
+fn custom_resources_tekton_and_argo() {
+    let text = fixture("tekton-argo.yaml");
+    let s = scan(&text);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert_eq!(
+        refs(&s),
+        [
+            "golang:1.22",
+            "gcr.io/kaniko-project/executor:v1.23.0",
+            "docker/whalesay:latest",
+            "python:3.12"
+        ]
+    );
+    assert_eq!(s.images[0].context.kind.as_deref(), Some("Task"));
+    assert_eq!(s.images[0].context.container.as_deref(), Some("compile"));
+    assert_eq!(s.images[0].context.list, None);
+    assert_eq!(s.images[2].context.kind.as_deref(), Some("Workflow"));
+    assert_eq!(s.images[2].document, 1);
+    assert_eq!(s.images[2].context.name, None);
+}
+
+#[test]
+fn image_volume() {
+    let text = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: vol}
+spec:
+  containers:
+    - name: app
+      image: app:1
+  volumes:
+    - name: models
+      image:
+        reference: quay.io/acme/models:v1
+        pullPolicy: IfNotPresent
+    - name: broken
+      image:
+        pullPolicy: Always
+";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["app:1", "quay.io/acme/models:v1"]);
+    let v = &s.images[1];
+    assert_eq!(v.field, ImageField::VolumeReference);
+    assert_eq!(v.context.pull_policy.as_deref(), Some("IfNotPresent"));
+    assert_eq!(v.context.kind.as_deref(), Some("Pod"));
+    assert_eq!(v.context.list, None);
+    assert_eq!(v.line, 11);
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(s.warnings[0].message.contains("reference"));
+    // Under a pod template, with a templated reference: a warning.
+    let text = "spec:\n  template:\n    spec:\n      volumes:\n      - image: {reference: '{{ .Values.img }}'}\n";
+    let s = scan(text);
+    assert!(s.images.is_empty());
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!((s.warnings[0].line, s.warnings[0].column), (5, 29));
+    // An image mapping that is not in `volumes` is a warning.
+    let s = scan("image:\n  repository: nginx\n  tag: 1.25\n");
+    assert_eq!(s.warnings.len(), 1);
+    assert!(s.warnings[0].message.contains("mapping"));
+}
+
+#[test]
+fn templated_and_invalid_values_warn_with_position() {
+    let text = "\
+containers:
+  - image: {{ .Values.image }}
+  - image: \"{{ .Values.repo }}:{{ .Values.tag }}\"
+  - image: ${TAG}
+  - image: ''
+  - image:
+  - image: [a, b]
+  - image: 42
+  - image: true
+  - image: ~
+  - image: !!int 7
+  - image: !!str 42
+";
+    // `{{ ... }}` unquoted is a flow mapping in YAML: still a warning.
+    let s = scan_text(Path::new("dir/t.yaml"), text).unwrap();
+    let got: Vec<(usize, usize)> = s.warnings.iter().map(|w| (w.line, w.column)).collect();
+    assert_eq!(
+        got,
+        [
+            (2, 12),
+            (3, 13),
+            (4, 12),
+            (5, 13),
+            (6, 5),
+            (7, 12),
+            (8, 12),
+            (9, 12),
+            (10, 12),
+            (11, 18)
+        ]
+    );
+    assert!(s.warnings.iter().all(|w| w.file == Path::new("dir/t.yaml")));
+    assert!(s.warnings[1]
+        .message
+        .contains("{{ .Values.repo }}:{{ .Values.tag }}"));
+    assert!(
+        s.warnings[2].message.contains("\"${TAG}\""),
+        "{}",
+        s.warnings[2].message
+    );
+    assert!(
+        s.warnings[3].message.contains("empty"),
+        "{}",
+        s.warnings[3].message
+    );
+    assert!(s.warnings[4].message.contains("null"));
+    assert!(s.warnings[5].message.contains("sequence"));
+    assert!(s.warnings[6].message.contains("not a string"));
+    assert!(s.warnings[7].message.contains("\"true\""));
+    assert!(s.warnings[9].message.contains("not a string"));
+    // `!!str 42` is a string, and a valid (Docker Hub) reference.
+    assert_eq!(refs(&s), ["42"]);
+}
+
+#[test]
+fn non_ascii_before_image() {
+    let text = "\
+# Café ☕ 日本語 — commentaire
+metadata: {name: \"crème-brûlée 🍮\", namespace: 東京}
+kind: Pod
+spec:
+  containers:
+  - {name: \"é🙂中\", image: \"nginx:1.25\"} # ünïcödé
+  - name: 日本
+    image: ghcr.io/acme/app:v1 # 💥 after
+  - name: x
+    image: \"é:1\"
+";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1.25", "ghcr.io/acme/app:v1"]);
+    let a = &s.images[0];
+    assert_eq!(&text[a.span.clone()], "nginx:1.25");
+    assert_eq!((a.line, a.column), (6, 27));
+    assert_eq!(a.context.container.as_deref(), Some("é🙂中"));
+    assert_eq!(a.context.name.as_deref(), Some("crème-brûlée 🍮"));
+    assert_eq!(a.context.namespace.as_deref(), Some("東京"));
+    let b = &s.images[1];
+    assert_eq!(&text[b.span.clone()], "ghcr.io/acme/app:v1");
+    assert_eq!((b.line, b.column), (8, 12));
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!((s.warnings[0].line, s.warnings[0].column), (10, 13));
+    assert!(s.warnings[0].message.contains("é:1"));
+}
+
+#[test]
+fn kind_list_items_are_their_own_objects() {
+    let text = "\
+apiVersion: v1
+kind: List
+metadata: {name: the-list}
+items:
+  - apiVersion: apps/v1
+    kind: DaemonSet
+    metadata: {name: ds, namespace: n1}
+    spec: {template: {spec: {containers: [{name: c, image: 'ds:1'}]}}}
+  - apiVersion: v1
+    kind: ReplicationController
+    metadata: {name: rc}
+    spec:
+      template:
+        spec:
+          containers:
+            - name: c
+              image: rc:1
+";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["ds:1", "rc:1"]);
+    assert_eq!(s.images[0].context.kind.as_deref(), Some("DaemonSet"));
+    assert_eq!(s.images[0].context.namespace.as_deref(), Some("n1"));
+    assert_eq!(
+        s.images[1].context.kind.as_deref(),
+        Some("ReplicationController")
+    );
+    assert_eq!(s.images[1].context.name.as_deref(), Some("rc"));
+    assert_eq!(s.images[1].context.namespace, None);
+}
+
+#[test]
+fn crd_schema_image_properties_are_silent() {
+    let s = scan(&fixture("crd.yaml"));
+    assert!(s.images.is_empty());
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
+
+#[test]
+fn json_manifest() {
+    let text = fixture("manifest.json");
+    let s = scan(&text);
+    assert_eq!(refs(&s), ["quay.io/acme/app:1.0"]);
+    let i = &s.images[0];
+    assert_eq!(i.style, QuoteStyle::DoubleQuoted);
+    assert_eq!((i.line, i.column), (7, 33));
+    assert_eq!(i.context.pull_policy.as_deref(), Some("Always"));
+    assert_eq!(i.context.name.as_deref(), Some("json-pod"));
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!((s.warnings[0].line, s.warnings[0].column), (8, 32));
+}
+
+#[test]
+fn escaped_double_quoted_is_not_exact() {
+    let text = "image: \"nginx\\u003a1\"\n";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1"]);
+    assert!(!s.images[0].exact);
+    assert_eq!(&text[s.images[0].span.clone()], "nginx\\u003a1");
+    assert_eq!(s.images[0].column, 9);
+    // A double-quoted scalar folded over two lines: not exact either.
+    let text = "image: \"nginx:\n  1\"\n";
+    let s = scan(text);
+    assert!(s.warnings.len() == 1 || !s.images[0].exact);
+}
+
+#[test]
+fn block_scalars_are_not_exact() {
+    let text = "a:\n  image: |-\n    nginx:1.25\nb:\n  image: >-\n    redis:7\n";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1.25", "redis:7"]);
+    assert_eq!(s.images[0].style, QuoteStyle::Literal);
+    assert_eq!(s.images[1].style, QuoteStyle::Folded);
+    assert!(s.images.iter().all(|i| !i.exact));
+    assert_eq!((s.images[0].line, s.images[0].column), (3, 5));
+    assert_eq!(&text[s.images[0].span.clone()], "nginx:1.25");
+    // `|` keeps the final newline: not a valid reference.
+    let s = scan("image: |\n  nginx:1.25\n");
+    assert!(s.images.is_empty());
+    assert_eq!(s.warnings.len(), 1);
+}
+
+#[test]
+fn multi_line_plain_scalar_is_not_exact() {
+    let text = "image: nginx\n  :1.25\n";
+    let s = scan(text);
+    // Folds to "nginx :1.25": invalid, a warning at line 1.
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(s.warnings[0].line, 1);
+}
+
+#[test]
+fn empty_string_warns() {
+    let s = scan("image: ''\n");
+    assert!(s.images.is_empty());
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!((s.warnings[0].line, s.warnings[0].column), (1, 9));
+}
+
+#[test]
+fn syntax_error_has_position() {
+    let err = scan_text(Path::new("bad.yaml"), "a: b\nc: [d\ne: f\n").unwrap_err();
+    match err {
+        ScanError::Syntax {
+            path, line, column, ..
+        } => {
+            assert_eq!(path, PathBuf::from("bad.yaml"));
+            assert!(line >= 2, "{line}");
+            assert!(column >= 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = scan_text(Path::new("bad.yaml"), "key: value\n  bad: indent\n").unwrap_err();
+    assert!(matches!(err, ScanError::Syntax { line: 2, .. }), "{err:?}");
+}
+
+#[test]
+fn empty_and_comment_only_files() {
+    for t in [
+        "",
+        "\n",
+        "# only a comment\n",
+        "---\n",
+        "---\n...\n---\n",
+        "null\n",
+        "[]",
+        "{}",
+    ] {
+        let s = scan(t);
+        assert!(s.images.is_empty() && s.warnings.is_empty(), "{t:?}");
+    }
+}
+
+#[test]
+fn document_index_counts_every_document() {
+    let s = scan("---\n# empty\n---\nimage: a:1\n---\nimage: b:1\n");
+    assert_eq!(
+        s.images.iter().map(|i| i.document).collect::<Vec<_>>(),
+        [1, 2]
+    );
+}
+
+#[test]
+fn truncated_inputs_never_panic() {
+    let mut inputs: Vec<String> = [
+        "multi.yaml",
+        "compose.yaml",
+        "tekton-argo.yaml",
+        "crd.yaml",
+        "manifest.json",
+    ]
+    .iter()
+    .map(|f| fixture(f))
+    .collect();
+    inputs.push("x: &a [*a, {image: *a}]\nimage: *a\n".into());
+    inputs.push(FLOW_AT_PARENT_INDENT.into());
+    inputs.push("\u{feff}kind: Pod\nspec: {containers: [{image: 'a:1'}]}\n".into());
+    inputs.push("k: \"é🙂\\u00e9\" # 日本\r\nimage: |\r\n  x\r\n- [ {\n".into());
+    for text in &inputs {
+        for (i, _) in text.char_indices() {
+            let t = &text[..i];
+            if let Ok(s) = scan_text(Path::new("f"), t) {
+                check_invariants(t, &s);
+            }
+        }
+    }
+    // Deep nesting must not overflow the stack.
+    let deep = "[".repeat(100_000);
+    let _ = scan_text(Path::new("f"), &deep);
+    let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+    let _ = scan_text(Path::new("f"), &deep);
+}
+
+/// The real-world files in /work/shared/corpus (when present): no errors,
+/// no warnings from CRD schemas. Run with `--nocapture` to see the counts.
+#[test]
+fn corpus_files_scan() {
+    let dir = Path::new("/work/shared/corpus");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    paths.sort();
+    let mut errors = Vec::new();
+    for p in paths {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if !(name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")) {
+            continue;
+        }
+        let bytes = std::fs::read(&p).unwrap();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        let s = match scan_text(&p, text) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{name}: ERROR {e}");
+                errors.push(e.to_string());
+                continue;
+            }
+        };
+        check_invariants(text, &s);
+        // Truncated copies of the smaller files: no panic, sane spans.
+        if text.len() < 40_000 {
+            let step = (text.len() / 150).max(1);
+            for cut in (0..text.len())
+                .step_by(step)
+                .filter(|&c| text.is_char_boundary(c))
+            {
+                if let Ok(t) = scan_text(&p, &text[..cut]) {
+                    check_invariants(&text[..cut], &t);
+                }
+            }
+        }
+        let exact = s.images.iter().filter(|i| i.exact).count();
+        eprintln!(
+            "{name}: {} images ({exact} exact), {} warnings",
+            s.images.len(),
+            s.warnings.len()
+        );
+        for w in &s.warnings {
+            eprintln!("    {}:{}: {}", w.line, w.column, w.message);
+        }
+        if name == "prometheus-operator-bundle.yaml" || name == "cert-manager-cert-manager.yaml" {
+            assert!(s.warnings.is_empty(), "{name}: {:?}", s.warnings);
+        }
+    }
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// Throughput on ~10 MB of generated Deployments:
+/// `cargo test --release --lib scan::yaml::tests::throughput -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn throughput() {
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 10_000_000 {
+        text.push_str(&format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{i}\n  namespace: team-{ns}\n  labels:\n    app: app-{i}\n    tier: backend\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: app-{i}\n  template:\n    metadata:\n      labels:\n        app: app-{i}\n    spec:\n      initContainers:\n        - name: init\n          image: busybox:1.36\n          command: [\"sh\", \"-c\", \"echo init\"]\n      containers:\n        - name: app\n          image: \"registry.example.com/team/app-{i}:v1.2.{i}\" # pinned soon\n          imagePullPolicy: IfNotPresent\n          ports:\n            - containerPort: 8080\n          env:\n            - name: MODE\n              value: production\n          resources:\n            limits: {{cpu: 500m, memory: 256Mi}}\n        - name: sidecar\n          image: 'envoyproxy/envoy:v1.30.1'\n",
+            ns = i % 7
+        ));
+        i += 1;
+    }
+    let start = std::time::Instant::now();
+    let s = scan_text(Path::new("big.yaml"), &text).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(s.images.len(), i * 3);
+    eprintln!(
+        "{} bytes, {} images in {:.3}s: {:.1} MB/s",
+        text.len(),
+        s.images.len(),
+        secs,
+        text.len() as f64 / secs / 1e6
+    );
+    // The same with non-ASCII text in every document (char→byte walk).
+    let text2 = text.replace("tier: backend", "tier: backend # café ☕ 日本");
+    let start = std::time::Instant::now();
+    let s2 = scan_text(Path::new("big.yaml"), &text2).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(s2.images.len(), i * 3);
+    check_invariants(&text2, &s2);
+    eprintln!(
+        "non-ASCII: {} bytes in {:.3}s: {:.1} MB/s",
+        text2.len(),
+        secs,
+        text2.len() as f64 / secs / 1e6
+    );
+    // Parser alone, for comparison.
+    let start = std::time::Instant::now();
+    let mut p = saphyr_parser::Parser::new_from_str(&text);
+    let mut n = 0usize;
+    while let Some(Ok((ev, _))) = p.next_event() {
+        n += 1;
+        if ev == saphyr_parser::Event::StreamEnd {
+            break;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "parser alone: {n} events, {:.1} MB/s",
+        text.len() as f64 / secs / 1e6
+    );
+}
+
+const FLOW_AT_PARENT_INDENT: &str = "\
+spec:
+  containers:
+  - name: a
+    args: [
+      \"-x\", \"y\",
+    ]
+    image: nginx:1.25
+  - name: b
+    args: [\"
+      cd /src &&
+      go build
+    \"]
+    image: 'golang:1.22'
+  - name: c
+    args: [\"é
+    \", {image: \"redis:7\"}]
+    image: 日本:1
+";
+
+/// Go YAML accepts flow content indented like its parent block; saphyr does
+/// not. Both shapes come from real release manifests (argo, tekton).
+#[test]
+fn flow_content_at_parent_indentation_is_accepted() {
+    let text = FLOW_AT_PARENT_INDENT;
+    // Sanity: the parser alone rejects this text.
+    let mut p = saphyr_parser::Parser::new_from_str(text);
+    let mut failed = false;
+    while let Some(ev) = p.next_event() {
+        match ev {
+            Err(_) => {
+                failed = true;
+                break;
+            }
+            Ok((saphyr_parser::Event::StreamEnd, _)) => break,
+            Ok(_) => {}
+        }
+    }
+    assert!(
+        failed,
+        "the parser accepts this now: the workaround may be unneeded"
+    );
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1.25", "golang:1.22", "redis:7"]);
+    let redis = find(&s, "redis:7");
+    assert_eq!((redis.line, redis.column), (16, 17));
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert_eq!((s.warnings[0].line, s.warnings[0].column), (17, 12));
+    // A genuinely misindented mapping is still an error, as written.
+    let err = scan_text(Path::new("x"), "a:\n  b: 1\n c: 2\n").unwrap_err();
+    assert!(matches!(err, ScanError::Syntax { line: 3, .. }), "{err:?}");
+}
+
+#[test]
+fn byte_order_mark() {
+    let text = "\u{feff}kind: Pod\nspec:\n  containers:\n  - image: nginx:1.25\n";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1.25"]);
+    assert_eq!(s.images[0].context.kind.as_deref(), Some("Pod"));
+    assert_eq!(s.images[0].span.start, 3 + 41);
+}
+
+#[test]
+fn anchors_and_tags_before_the_value_are_not_in_the_span() {
+    let text = "\
+a:
+  image: &a
+    nginx:1.25
+b:
+  image: !!str &b 'redis:7'
+c:
+  image: &c !!str \"x:1\" # c
+d:
+  image: !custom  y:2
+e:
+  image: &e |-
+    z:3
+";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1.25", "redis:7", "x:1", "y:2", "z:3"]);
+    let pos: Vec<_> = s
+        .images
+        .iter()
+        .map(|i| (i.line, i.column, i.exact))
+        .collect();
+    assert_eq!(
+        pos,
+        [
+            (3, 5, true),
+            (5, 20, true),
+            (7, 20, true),
+            (9, 19, true),
+            (12, 5, false)
+        ]
+    );
+}
+
+/// Everything a scan reports, comparable.
+fn summary(s: &FileScan) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .images
+        .iter()
+        .map(|i| {
+            format!(
+                "{}:{} {:?} {:?} {} {:?} {} {:?} doc{}",
+                i.line,
+                i.column,
+                i.span,
+                i.style,
+                i.exact,
+                i.field,
+                i.reference.original(),
+                i.context,
+                i.document
+            )
+        })
+        .collect();
+    v.extend(
+        s.warnings
+            .iter()
+            .map(|w| format!("W {}:{} {}", w.line, w.column, w.message)),
+    );
+    v
+}
+
+/// The fast path must give exactly what the full parser gives, or give up.
+fn same_as_full_parser(text: &str) -> bool {
+    let fast_ok = super::fast::events(text, |_, _| {}).is_ok();
+    let full = super::scan_text_full_parser(Path::new("f"), text);
+    if fast_ok {
+        let got = scan_text(Path::new("f"), text).expect("fast path accepted it");
+        let want = full
+            .unwrap_or_else(|e| panic!("fast path accepted what the parser rejects: {e}\n{text}"));
+        assert_eq!(summary(&got), summary(&want), "\n{text}");
+    }
+    fast_ok
+}
+
+fn mutations(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out = Vec::new();
+    for i in 0..lines.len() {
+        let join = |f: &dyn Fn(usize, &str) -> Option<String>| -> String {
+            lines
+                .iter()
+                .enumerate()
+                .filter_map(|(j, l)| if j == i { f(j, l) } else { Some(l.to_string()) })
+                .collect()
+        };
+        out.push(join(&|_, _| None)); // delete
+        out.push(join(&|_, l| Some(format!("{l}{l}")))); // duplicate
+        out.push(join(&|_, l| Some(format!(" {l}")))); // indent
+        out.push(join(&|_, l| Some(format!("  {l}"))));
+        out.push(join(&|_, l| {
+            Some(l.strip_prefix(' ').unwrap_or(l).to_string())
+        })); // dedent
+        out.push(join(&|_, l| {
+            Some(l.strip_prefix("  ").unwrap_or(l).to_string())
+        }));
+        out.push(join(&|_, l| Some(l.replacen(": ", ":  ", 1))));
+        out.push(join(&|_, l| Some(l.replacen("- ", "-  ", 1))));
+        out.push(join(&|_, l| Some(l.replacen(": ", ":\n    ", 1))));
+        out.push(join(&|_, l| Some(l.replacen("\n", " # c\n", 1))));
+    }
+    out
+}
+
+#[test]
+fn fast_path_matches_the_full_parser() {
+    let mut inputs: Vec<String> = ["multi.yaml", "compose.yaml", "tekton-argo.yaml", "crd.yaml"]
+        .iter()
+        .map(|f| fixture(f))
+        .collect();
+    inputs.push(
+        "\
+a:
+- x
+- 'y'
+- \"z\" # c
+-
+- - 1
+  - 2
+-   k: v
+    image: nginx:1   # c
+  - bad
+b:
+  - c: d
+    e:
+    f: {x: 1}
+image:
+c: 'it''s'
+d: \"a\\nb\"
+---
+--- # c
+image: 42
+...
+"
+        .to_string(),
+    );
+    inputs.push(
+        "\
+spec:
+  containers: [{name: a, image: 'b:1'}, {image: \"c:2\", name: c}]
+  x: [a, b , 'c', \"d\", [e, {f: g}], {}, [], h:i, 'j':k]
+  resources: {limits: {cpu: \"1\", memory: 1Gi}, requests: {cpu: 100m}} # c
+  bad: [a, b
+  image: {repository: x}
+  initContainers:
+    - {name: i, image: busybox}
+    - [image, x]
+    - {image: , name: z}
+    - {image: [x]}
+    - {a: b, image: ok:1}x
+    - {\"image\":\"json:1\"}
+    - [a: b]
+    - [-x, - y]
+    - {a: b #c}
+"
+        .to_string(),
+    );
+    let unicode: String = "# café ☕ 日本\nmetadata: {name: \"crème 🍮\", namespace: 東京}\nspec:\n  containers:\n  - {name: \"é🙂中\", image: \"nginx:1.25\"} # ü\n  - name: 日本\n    image: ghcr.io/acme/app:v1 # 💥\n  - image: é:1\n  - image: [é]\n  - image: {é: 1}\n".into();
+    assert!(
+        super::fast::events(&unicode, |_, _| {}).is_ok(),
+        "fast path takes non-ASCII text"
+    );
+    assert!(same_as_full_parser(&unicode));
+    inputs.push(unicode);
+    inputs.push("\u{feff}image: a:1\n".into());
+    inputs.push("image: a\u{85}b\n".into());
+    inputs.push("kind: Pod\r\nspec:\r\n  containers:\r\n  - image: a:1\r\n    name: x\r\n".into());
+    inputs.push("- a\n-b\n- c: d\n  e: f\n-\n  g: h\n".into());
+    inputs.push("  a: 1\n  b: 2\nc: 3\n".into());
+    inputs.push("a:\n  - x\n  b: 1\n".into());
+    inputs.push("key: value: x\nimage: -1\nimage: -\n".into());
+    for item in [
+        "{name: i, image: busybox}",
+        "[image, x]",
+        "{image: , name: z}",
+        "{image: [x]}",
+        "{image: {a: b}}",
+        "{a: b, image: ok:1}x",
+        "{\"image\":\"json:1\"}",
+        "{\"image\": \"json:1\"}",
+        "{'image': 'it''s'}",
+        "[a: b]",
+        "[-x, - y]",
+        "{a: b #c}",
+        "{a: b} # c",
+        "{a: b,}",
+        "[a, b,]",
+        "[,]",
+        "{image: http://x:1, b: c:d}",
+        "{image: a:1 , name: n }",
+        "{image: \"a\\u003a1\"}",
+        "{image: 42, imagePullPolicy: Always}",
+        "{image: ~}",
+        "{image: 'x:1', image: 'y:2'}",
+        "{name: [[[[]]]], image: z:1}",
+    ] {
+        inputs.push(format!(
+            "spec:\n  initContainers:\n    - {item}\n    - image: after:1\n"
+        ));
+        inputs.push(format!("image: {item}\n"));
+    }
+    let mut engaged = 0;
+    let mut total = 0;
+    for text in &inputs {
+        let mut all = vec![text.clone()];
+        all.extend(mutations(text));
+        for cut in (0..text.len())
+            .step_by(7)
+            .filter(|&c| text.is_char_boundary(c))
+        {
+            all.push(text[..cut].to_string());
+        }
+        for t in &all {
+            total += 1;
+            if same_as_full_parser(t) {
+                engaged += 1;
+            }
+        }
+    }
+    // The fast path must actually take most plain manifests.
+    assert!(super::fast::events(&fixture("multi.yaml"), |_, _| {}).is_ok());
+    assert!(super::fast::events(&fixture("tekton-argo.yaml"), |_, _| {}).is_ok());
+    assert!(super::fast::events(FLOW_AT_PARENT_INDENT, |_, _| {}).is_err());
+    eprintln!("fast path took {engaged} of {total} inputs");
+    assert!(engaged * 4 > total, "{engaged} of {total}");
+}
+
+#[test]
+fn fast_path_matches_on_corpus() {
+    let Ok(entries) = std::fs::read_dir("/work/shared/corpus") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        let took = same_as_full_parser(&text);
+        eprintln!(
+            "{name}: fast path {}",
+            if took { "used" } else { "gave up" }
+        );
+        if text.len() < 10_000 {
+            for m in mutations(&text) {
+                same_as_full_parser(&m);
+            }
+        }
+    }
+}
