@@ -353,3 +353,18 @@ fn help_lists_every_command() {
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!("help", text(&out.stdout));
 }
+
+#[test]
+fn repository_lockfile_covers_the_examples() {
+    // The root images.lock is the lockfile of examples/ (see scripts/demo.sh).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = imagelock(root, &["--quiet", "check", "examples"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains("checked 6 reference(s) against images.lock: 0 finding(s)"));
+}

@@ -63,8 +63,14 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
                         continue;
                     }
                     if is_yaml_name(path) {
+                        // `imagelock list .` shows `k8s/a.yaml`, not `./k8s/a.yaml`
+                        // (GitHub annotations want repository-relative paths).
+                        let shown = match path.strip_prefix("./") {
+                            Ok(rest) if root.as_os_str() == "." => rest,
+                            _ => path,
+                        };
                         out.push(WalkItem::File {
-                            path: path.to_path_buf(),
+                            path: shown.to_path_buf(),
                             explicit: false,
                         });
                     }
