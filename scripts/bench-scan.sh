@@ -18,15 +18,19 @@ largest=$(find "$data/manifests" -type f -printf '%s\n' | sort -n | tail -1)
 mkdir -p "$data/empty"
 cd "$data"
 
-measure() { # name, args...
+measure() { # name, args...: median wall time of 5 runs pinned to one core, peak RSS
     local name=$1; shift
-    # Warm the page cache, then measure pinned to one core.
-    taskset -c 0 "$bin" "$@" >/dev/null 2>&1 || true
-    /usr/bin/time -v -o time.txt taskset -c 0 "$bin" "$@" >/dev/null 2>/dev/null || true
-    local secs rss
-    secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' time.txt)
-    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' time.txt)
-    echo "$name $secs $rss"
+    taskset -c 0 "$bin" "$@" >/dev/null 2>&1 || true # warm the page cache
+    local times=() rss=0 r t0 t1
+    for _ in 1 2 3 4 5; do
+        t0=$(date +%s.%N)
+        /usr/bin/time -v -o time.txt taskset -c 0 "$bin" "$@" >/dev/null 2>/dev/null || true
+        t1=$(date +%s.%N)
+        times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')")
+        r=$(awk -F': ' '/Maximum resident set size/ {print $2}' time.txt)
+        [ "$r" -gt "$rss" ] && rss=$r
+    done
+    echo "$name $(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p) $rss"
 }
 
 base=$(measure baseline --quiet list empty | awk '{print $3}')

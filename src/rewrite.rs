@@ -49,8 +49,21 @@ pub fn apply(text: &str, edits: &[Edit]) -> String {
 /// A unified diff (3 lines of context) of applying `edits` to `text`, built
 /// from the edits themselves rather than by comparing whole files.
 pub fn unified_diff(path: &str, text: &str, edits: &[Edit]) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_unified_diff(&mut out, path, text, edits);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`unified_diff`], written hunk by hunk to `out` (no whole-diff buffer).
+pub fn write_unified_diff(
+    out: &mut impl Write,
+    path: &str,
+    text: &str,
+    edits: &[Edit],
+) -> std::io::Result<()> {
     if edits.is_empty() {
-        return String::new();
+        return Ok(());
     }
     const CONTEXT: usize = 3;
     // Line starts, computed once for this file.
@@ -79,7 +92,8 @@ pub fn unified_diff(path: &str, text: &str, edits: &[Edit]) -> String {
         }
     }
 
-    let mut out = format!("--- a/{path}\n+++ b/{path}\n");
+    write!(out, "--- a/{path}\n+++ b/{path}\n")?;
+    let mut body = String::new();
     let mut i = 0;
     while i < changed.len() {
         // Gather changes whose context windows touch into one hunk.
@@ -89,7 +103,7 @@ pub fn unified_diff(path: &str, text: &str, edits: &[Edit]) -> String {
         }
         let start = changed[i].0.saturating_sub(CONTEXT);
         let end = (changed[j].1 + CONTEXT).min(line_count - 1);
-        let mut body = String::new();
+        body.clear();
         let (mut old_n, mut new_n) = (0, 0);
         let mut line = start;
         for (first, last, es) in &changed[i..=j] {
@@ -123,17 +137,17 @@ pub fn unified_diff(path: &str, text: &str, edits: &[Edit]) -> String {
             old_n += 1;
             new_n += 1;
         }
-        out.push_str(&format!(
-            "@@ -{},{} +{},{} @@\n",
+        write!(
+            out,
+            "@@ -{},{} +{},{} @@\n{body}",
             start + 1,
             old_n,
             start + 1,
             new_n
-        ));
-        out.push_str(&body);
+        )?;
         i = j + 1;
     }
-    out
+    Ok(())
 }
 
 fn push_line(out: &mut String, mark: char, line: &str) {

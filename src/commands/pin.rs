@@ -12,7 +12,7 @@ use crate::cli::PinArgs;
 use crate::commands::{load_lockfile, location, scan_each};
 use crate::reference::Digest;
 use crate::report::Diagnostics;
-use crate::rewrite::{apply, normalize, unified_diff, write_atomic, Edit};
+use crate::rewrite::{apply, normalize, write_atomic, write_unified_diff, Edit};
 
 struct Planned {
     path: PathBuf,
@@ -86,8 +86,8 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
         };
         changed_refs += edits.len();
         if args.dry_run {
-            let diff = unified_diff(&file.path.display().to_string(), &file.text, &edits);
-            if let Err(e) = out.write_all(diff.as_bytes()) {
+            let shown = file.path.display().to_string();
+            if let Err(e) = write_unified_diff(&mut out, &shown, &file.text, &edits) {
                 io_error.get_or_insert(e);
             }
         } else {
