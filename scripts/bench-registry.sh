@@ -19,7 +19,7 @@ bin=$root/target/release/imagelock
 
 work=$(mktemp -d)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 reg_port=$(free_port)
 proxy_port=$(free_port)
@@ -69,15 +69,22 @@ cd "$work"
 t0=$(now)
 "$bin" --quiet --lockfile "$work/images.lock" lock --ca-file "$work/ca.crt" "$work/pods.yaml"
 t1=$(now)
-printf '%s\n' "${refs[@]}" | sed "s|^|docker://127.0.0.1:$proxy_port/|" |
-    xargs -P8 -n1 skopeo inspect --cert-dir "$work/certs" --format '{{.Digest}}' > "$work/skopeo.txt"
+# Each skopeo call prints `reference digest`, so the digests are compared
+# reference by reference.
+printf '%s\n' "${refs[@]}" | sed "s|^|127.0.0.1:$proxy_port/|" |
+    xargs -P8 -I{} sh -c 'printf "%s %s\n" "$1" "$(skopeo inspect --cert-dir "$2" --format "{{.Digest}}" "docker://$1")"' _ {} "$work/certs" \
+    > "$work/skopeo.txt" 2> "$work/skopeo.err" || true
 t2=$(now)
+if [ -s "$work/skopeo.err" ]; then
+    echo "skopeo reported errors:" >&2
+    sort "$work/skopeo.err" | uniq -c | sort -rn | head -5 >&2
+fi
 locked=$(grep -c '^digest' "$work/images.lock")
-agree=$(comm -12 <(grep '^digest' "$work/images.lock" | cut -d'"' -f2 | sort) <(sort "$work/skopeo.txt") | wc -l)
+agree=$(python3 "$root/scripts/compare-digests.py" "$work/images.lock" "$work/skopeo.txt")
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$tags" -v d="$delay" -v l="$locked" -v g="$agree" 'BEGIN {
     il = b - a; sk = c - b
     printf "%d tags, %d ms each way per chunk\n", n, d
     printf "imagelock lock:           %7.2f s (%d locked)\n", il, l
-    printf "xargs -P8 skopeo inspect: %7.2f s (%d digests agree with imagelock)\n", sk, g
+    printf "xargs -P8 skopeo inspect: %7.2f s (%d of %d digests agree with imagelock)\n", sk, g, n
     printf "ratio: imagelock is %.1fx faster\n", sk / il
 }'
