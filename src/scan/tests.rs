@@ -1002,3 +1002,15 @@ fn fast_path_matches_on_corpus() {
         }
     }
 }
+
+#[test]
+fn image_with_a_sibling_tag_key_is_a_repository_not_a_reference() {
+    // Argo `withItems` parameters and Helm-style values split the reference.
+    let text = "steps:\n  - withItems:\n    - { image: 'debian', tag: '9.1' }\n    - image: alpine\n      tag: \"3.6\"\n  - image: busybox:1.36\n";
+    let scan = super::scan_text(std::path::Path::new("w.yaml"), text).unwrap();
+    let found: Vec<_> = scan.images.iter().map(|i| i.reference.original()).collect();
+    assert_eq!(found, vec!["busybox:1.36"]);
+    assert_eq!(scan.warnings.len(), 2, "{:?}", scan.warnings);
+    assert!(scan.warnings[0].message.contains("sibling `tag`"));
+    assert_eq!((scan.warnings[0].line, scan.warnings[0].column), (3, 17));
+}

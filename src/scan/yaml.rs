@@ -687,6 +687,16 @@ impl<'p, 't> Scanner<'p, 't> {
             return;
         };
         match &doc.node(target).kind {
+            NodeKind::Scalar { .. } if doc.get(map, "tag").is_some() => {
+                // `{image: debian, tag: '9.1'}` (Argo `withItems`, Helm-style
+                // values): the value is a repository to be joined with the
+                // tag elsewhere, not a reference a pod runs as written.
+                self.warn_at_node(
+                    doc,
+                    target,
+                    "image has a sibling `tag` key, so its value is a repository joined with that tag elsewhere (template parameters, Helm values), not a complete reference; skipped".into(),
+                );
+            }
             NodeKind::Scalar { .. } => {
                 let context = ObjectContext {
                     kind: obj.kind.clone(),
@@ -757,7 +767,11 @@ impl<'p, 't> Scanner<'p, 't> {
                 self.warn_at_node(
                     doc,
                     target,
-                    format!("image value is {what}, not a string; skipped"),
+                    if matches!(doc.node(target).kind, NodeKind::Map { .. }) {
+                    "image value is a mapping (Helm values style repository/tag?), not a string; skipped: render the chart with `helm template` and scan the output to pin what it deploys".to_string()
+                } else {
+                    format!("image value is {what}, not a string; skipped")
+                },
                 );
             }
         }
