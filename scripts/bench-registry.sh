@@ -4,6 +4,7 @@
 # trip); times `imagelock lock` against `xargs -P8 skopeo inspect` on the
 # same references in the same run and prints the ratio.
 # Usage: scripts/bench-registry.sh [TAGS] [DELAY_MS]
+# BENCH_PLAIN=1 serves plain HTTP (HTTP/1.1) instead of TLS (HTTP/2).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tags=${1:-500}
@@ -48,9 +49,19 @@ refs=()
 for i in $(seq 1 "$tags"); do refs+=("bench/app$((i % 50)):v$i"); done
 echo "pushing $tags tags" >&2
 python3 "$root/scripts/push-image.py" "127.0.0.1:$reg_port" "${refs[@]}" >/dev/null
-kill "$pid"; wait "$pid" 2>/dev/null || true
-docker-registry serve "$work/tls.yml" >"$work/registry.log" 2>&1 & pids+=($!)
-wait_for "https://127.0.0.1:$reg_port/v2/"
+if [ -n "${BENCH_PLAIN:-}" ]; then
+    pids+=("$pid")
+    imagelock_tls=(--plain-http "127.0.0.1:$proxy_port")
+    skopeo_tls=--tls-verify=false
+    transport="plain HTTP/1.1"
+else
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    docker-registry serve "$work/tls.yml" >"$work/registry.log" 2>&1 & pids+=($!)
+    wait_for "https://127.0.0.1:$reg_port/v2/"
+    imagelock_tls=(--ca-file "$work/ca.crt")
+    skopeo_tls=--cert-dir=$work/certs
+    transport="TLS (HTTP/2 where the client offers it)"
+fi
 python3 "$root/scripts/delay-proxy.py" "$proxy_port" "127.0.0.1:$reg_port" "$delay" > "$work/proxy.out" & pids+=($!)
 for _ in $(seq 50); do grep -q ready "$work/proxy.out" 2>/dev/null && break; sleep 0.1; done
 
@@ -67,12 +78,12 @@ for _ in $(seq 50); do grep -q ready "$work/proxy.out" 2>/dev/null && break; sle
 now() { date +%s.%N; }
 cd "$work"
 t0=$(now)
-"$bin" --quiet --lockfile "$work/images.lock" lock --ca-file "$work/ca.crt" "$work/pods.yaml"
+"$bin" --quiet --lockfile "$work/images.lock" lock "${imagelock_tls[@]}" "$work/pods.yaml"
 t1=$(now)
 # Each skopeo call prints `reference digest`, so the digests are compared
 # reference by reference.
 printf '%s\n' "${refs[@]}" | sed "s|^|127.0.0.1:$proxy_port/|" |
-    xargs -P8 -I{} sh -c 'printf "%s %s\n" "$1" "$(skopeo inspect --cert-dir "$2" --format "{{.Digest}}" "docker://$1")"' _ {} "$work/certs" \
+    xargs -P8 -I{} sh -c 'printf "%s %s\n" "$1" "$(skopeo inspect "$2" --format "{{.Digest}}" "docker://$1")"' _ {} "$skopeo_tls" \
     > "$work/skopeo.txt" 2> "$work/skopeo.err" || true
 t2=$(now)
 if [ -s "$work/skopeo.err" ]; then
@@ -81,6 +92,7 @@ if [ -s "$work/skopeo.err" ]; then
 fi
 locked=$(grep -c '^digest' "$work/images.lock")
 agree=$(python3 "$root/scripts/compare-digests.py" "$work/images.lock" "$work/skopeo.txt")
+echo "transport: $transport"
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$tags" -v d="$delay" -v l="$locked" -v g="$agree" 'BEGIN {
     il = b - a; sk = c - b
     printf "%d tags, %d ms each way per chunk\n", n, d

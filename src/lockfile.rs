@@ -37,6 +37,17 @@ pub struct Entry {
     pub platforms: BTreeMap<String, Digest>,
 }
 
+impl Entry {
+    /// The reference this entry locks: `name:tag`, or `name@digest` for an
+    /// entry without a tag. Entries are validated on read, so this parses.
+    pub fn reference(&self) -> Result<Reference, crate::reference::ReferenceError> {
+        match &self.tag {
+            Some(tag) => Reference::parse(&format!("{}:{tag}", self.name)),
+            None => Reference::parse(&format!("{}@{}", self.name, self.digest)),
+        }
+    }
+}
+
 /// The key entries are sorted and deduplicated by: name, then tag; a tagless
 /// entry is keyed by its digest as well.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

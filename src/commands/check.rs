@@ -9,6 +9,7 @@ use crate::cli::{CheckArgs, CheckFormat};
 use crate::commands::{
     collect_uses, load_lockfile, registry_client, report_registry_error, resolve_all, Use,
 };
+use crate::lockfile::Entry;
 use crate::policy;
 use crate::reference::Reference;
 use crate::report::{github_data, github_property, Diagnostics};
@@ -121,13 +122,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
             .collect();
         let refs: Vec<Reference> = entries
             .iter()
-            .map(|e| {
-                Reference::parse(&format!(
-                    "{}:{}",
-                    e.name,
-                    e.tag.as_deref().unwrap_or("latest")
-                ))
-            })
+            .map(Entry::reference)
             .collect::<Result<_, _>>()?;
         let client = registry_client(&args.registry)?;
         let results = resolve_all(&client, &refs, &[])?;

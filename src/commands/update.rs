@@ -91,13 +91,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     for (platforms, entries) in &groups {
         let refs: Vec<Reference> = entries
             .iter()
-            .map(|e| {
-                Reference::parse(&format!(
-                    "{}:{}",
-                    e.name,
-                    e.tag.as_deref().unwrap_or("latest")
-                ))
-            })
+            .map(Entry::reference)
             .collect::<Result<_, _>>()?;
         for ((entry, _r), result) in entries
             .iter()
