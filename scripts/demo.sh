@@ -9,10 +9,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 port=${IMAGELOCK_DEMO_PORT:-5000}
 host=127.0.0.1:$port
 
-if ! command -v docker-registry >/dev/null; then
-    echo "== installing the CNCF distribution registry (Debian package docker-registry)"
+need=()
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "== installing ${need[*]} (the CNCF distribution registry is Debian's docker-registry)"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq docker-registry >/dev/null
+    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 echo "== building imagelock"
 (cd "$root" && cargo build --release --quiet)

@@ -10,6 +10,7 @@ need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v openssl >/dev/null || need+=(openssl) # the token server's RSA key
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing ${need[*]} (apt-get)" >&2
     export DEBIAN_FRONTEND=noninteractive
