@@ -635,59 +635,6 @@ fn corpus_files_scan() {
 
 /// Throughput on ~10 MB of generated Deployments:
 /// `cargo test --release --lib scan::yaml::tests::throughput -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn throughput() {
-    let mut text = String::new();
-    let mut i = 0;
-    while text.len() < 10_000_000 {
-        text.push_str(&format!(
-            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{i}\n  namespace: team-{ns}\n  labels:\n    app: app-{i}\n    tier: backend\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: app-{i}\n  template:\n    metadata:\n      labels:\n        app: app-{i}\n    spec:\n      initContainers:\n        - name: init\n          image: busybox:1.36\n          command: [\"sh\", \"-c\", \"echo init\"]\n      containers:\n        - name: app\n          image: \"registry.example.com/team/app-{i}:v1.2.{i}\" # pinned soon\n          imagePullPolicy: IfNotPresent\n          ports:\n            - containerPort: 8080\n          env:\n            - name: MODE\n              value: production\n          resources:\n            limits: {{cpu: 500m, memory: 256Mi}}\n        - name: sidecar\n          image: 'envoyproxy/envoy:v1.30.1'\n",
-            ns = i % 7
-        ));
-        i += 1;
-    }
-    let start = std::time::Instant::now();
-    let s = scan_text(Path::new("big.yaml"), &text).unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(s.images.len(), i * 3);
-    eprintln!(
-        "{} bytes, {} images in {:.3}s: {:.1} MB/s",
-        text.len(),
-        s.images.len(),
-        secs,
-        text.len() as f64 / secs / 1e6
-    );
-    // The same with non-ASCII text in every document (char→byte walk).
-    let text2 = text.replace("tier: backend", "tier: backend # café ☕ 日本");
-    let start = std::time::Instant::now();
-    let s2 = scan_text(Path::new("big.yaml"), &text2).unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(s2.images.len(), i * 3);
-    check_invariants(&text2, &s2);
-    eprintln!(
-        "non-ASCII: {} bytes in {:.3}s: {:.1} MB/s",
-        text2.len(),
-        secs,
-        text2.len() as f64 / secs / 1e6
-    );
-    // Parser alone, for comparison.
-    let start = std::time::Instant::now();
-    let mut p = saphyr_parser::Parser::new_from_str(&text);
-    let mut n = 0usize;
-    while let Some(Ok((ev, _))) = p.next_event() {
-        n += 1;
-        if ev == saphyr_parser::Event::StreamEnd {
-            break;
-        }
-    }
-    let secs = start.elapsed().as_secs_f64();
-    eprintln!(
-        "parser alone: {n} events, {:.1} MB/s",
-        text.len() as f64 / secs / 1e6
-    );
-}
-
 const FLOW_AT_PARENT_INDENT: &str = "\
 spec:
   containers:
