@@ -183,24 +183,18 @@ impl Patched {
 }
 
 fn scan_once(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    let mut scanner = Scanner {
-        path,
-        text,
-        conv: PosConv::new(text),
-        out: FileScan::default(),
-        seen_spans: HashSet::new(),
-        seen_warnings: HashSet::new(),
-        fast: true,
-        byte_marks: false,
-    };
-    scanner.run()?;
-    Ok(scanner.out)
+    scan_with(path, text, true)
 }
 
 /// The same scan with the full parser only (no fast path, no indentation
 /// workaround): the reference the fast path is tested against.
 #[cfg(test)]
 fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError> {
+    scan_with(path, text, false)
+}
+
+/// One scan of `text`; `fast` lets plain block-style files skip the parser.
+fn scan_with(path: &Path, text: &str, fast: bool) -> Result<FileScan, ScanError> {
     let mut scanner = Scanner {
         path,
         text,
@@ -208,7 +202,7 @@ fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError>
         out: FileScan::default(),
         seen_spans: HashSet::new(),
         seen_warnings: HashSet::new(),
-        fast: false,
+        fast,
         byte_marks: false,
     };
     scanner.run()?;

@@ -565,3 +565,25 @@ pub fn skopeo_digest(reg: &Registry, repo_and_tag: &str) -> String {
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// Accept connections on `listener` until `stopped` says so, each handled
+/// on its own thread (the fault proxy and the token server share this).
+pub fn serve<T: Send + Sync + 'static>(
+    listener: TcpListener,
+    inner: Arc<T>,
+    stopped: fn(&T) -> bool,
+    handle: fn(&T, std::net::TcpStream) -> std::io::Result<()>,
+) {
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            if stopped(&inner) {
+                break;
+            }
+            let Ok(conn) = conn else { continue };
+            let inner = inner.clone();
+            std::thread::spawn(move || {
+                let _ = handle(&inner, conn);
+            });
+        }
+    });
+}

@@ -66,19 +66,12 @@ impl FaultProxy {
             log: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         });
-        let i2 = inner.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if i2.stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let i3 = i2.clone();
-                std::thread::spawn(move || {
-                    let _ = handle(&i3, conn);
-                });
-            }
-        });
+        super::serve(
+            listener,
+            inner.clone(),
+            |i| i.stop.load(Ordering::SeqCst),
+            handle,
+        );
         FaultProxy { port, inner }
     }
 
