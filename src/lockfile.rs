@@ -41,10 +41,7 @@ impl Entry {
     /// The reference this entry locks: `name:tag`, or `name@digest` for an
     /// entry without a tag. Entries are validated on read, so this parses.
     pub fn reference(&self) -> Result<Reference, crate::reference::ReferenceError> {
-        match &self.tag {
-            Some(tag) => Reference::parse(&format!("{}:{tag}", self.name)),
-            None => Reference::parse(&format!("{}@{}", self.name, self.digest)),
-        }
+        Key::of_entry(self).reference()
     }
 }
 
@@ -79,6 +76,14 @@ impl Key {
             },
             tag,
         }
+    }
+}
+
+impl Key {
+    /// The reference to ask a registry for: `name:tag`, or `name@digest`
+    /// for an untagged key.
+    pub fn reference(&self) -> Result<Reference, crate::reference::ReferenceError> {
+        Reference::parse(&self.to_string())
     }
 }
 

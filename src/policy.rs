@@ -54,6 +54,15 @@ pub fn effective(reference: &Reference, written: Option<&str>) -> (PullPolicy, O
     }
 }
 
+/// The effective policy of a reference with the written `imagePullPolicy`,
+/// and every warning about it (an invalid written policy included).
+pub fn assess(reference: &Reference, written: Option<&str>) -> (PullPolicy, Vec<String>) {
+    let (policy, note) = effective(reference, written);
+    let mut out: Vec<String> = note.into_iter().collect();
+    out.extend(warnings(reference, policy));
+    (policy, out)
+}
+
 /// Warnings about how a reference and its effective policy behave on a node.
 pub fn warnings(reference: &Reference, policy: PullPolicy) -> Vec<String> {
     let mut out = Vec::new();

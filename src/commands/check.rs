@@ -6,10 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{CheckArgs, CheckFormat};
-use crate::commands::{
-    collect_uses, load_lockfile, registry_client, report_registry_error, resolve_all, Use,
-};
-use crate::lockfile::Entry;
+use crate::commands::{collect_uses, registry_client, report_registry_error, resolve_all, Use};
+use crate::lockfile::{Entry, Lockfile};
 use crate::policy;
 use crate::reference::Reference;
 use crate::report::{github_data, github_property, Diagnostics};
@@ -54,7 +52,7 @@ impl Finding {
 }
 
 pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
-    let lock = load_lockfile(lockfile)?;
+    let lock = Lockfile::load(lockfile)?;
     let (uses, failed) = collect_uses(&args.paths, diag);
     let lf = lockfile.display().to_string();
     let mut findings = Vec::new();
@@ -64,8 +62,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
         let entry = lock.get(key);
         for u in key_uses {
             let r = &u.reference;
-            let (effective, note) = policy::effective(r, u.pull_policy.as_deref());
-            for w in note.into_iter().chain(policy::warnings(r, effective)) {
+            for w in policy::assess(r, u.pull_policy.as_deref()).1 {
                 warnings.push(Warning {
                     file: Some(u.file.clone()),
                     line: Some(u.line),

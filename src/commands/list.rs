@@ -5,13 +5,14 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{ListArgs, ListFormat};
-use crate::commands::{load_lockfile, location, lock_status, scan_each};
+use crate::commands::{location, lock_status, scan_each};
+use crate::lockfile::Lockfile;
 use crate::policy;
 use crate::report::Diagnostics;
 use crate::scan::FoundImage;
 
 pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
-    let lock = load_lockfile(lockfile)?;
+    let lock = Lockfile::load(lockfile)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let json = args.format == ListFormat::Json;
@@ -22,10 +23,8 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let mut io_error = None;
     let failed = scan_each(&args.paths, diag, |file, diag| {
         for image in &file.scan.images {
-            let (policy, note) =
-                policy::effective(&image.reference, image.context.pull_policy.as_deref());
-            let mut warnings: Vec<String> = note.into_iter().collect();
-            warnings.extend(policy::warnings(&image.reference, policy));
+            let (policy, warnings) =
+                policy::assess(&image.reference, image.context.pull_policy.as_deref());
             for w in &warnings {
                 diag.warning(format!("{}: {}: {w}", location(image), image.reference));
             }

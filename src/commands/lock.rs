@@ -9,8 +9,7 @@ use std::path::Path;
 
 use crate::cli::LockArgs;
 use crate::commands::{
-    collect_uses, load_lockfile, parse_platforms, registry_client, report_registry_error,
-    resolve_all, Use,
+    collect_uses, parse_platforms, registry_client, report_registry_error, resolve_all, Use,
 };
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::Reference;
@@ -19,7 +18,7 @@ use crate::report::Diagnostics;
 
 pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let platforms = parse_platforms(&args.platforms)?;
-    let old = load_lockfile(lockfile)?;
+    let old = Lockfile::load(lockfile)?;
     let (uses, failed) = collect_uses(&args.paths, diag);
     if failed > 0 {
         diag.say(format!("{} left unchanged", lockfile.display()));
@@ -29,63 +28,46 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
 
     let mut new = Lockfile::new();
     let (mut added, mut kept) = (0usize, 0usize);
-    // What needs a request: (key, reference to ask for, is this a new entry).
-    let mut ask: Vec<(Key, Reference, bool)> = Vec::new();
-    for (key, key_uses) in &uses {
-        let has_platforms = |e: &Entry| wanted.iter().all(|p| e.platforms.contains_key(p));
+    // What needs a request: the key and the reference to ask for.
+    let mut ask: Vec<(Key, Reference)> = Vec::new();
+    for key in uses.keys() {
         match old.get(key) {
-            Some(e) if has_platforms(e) => {
+            Some(e) if wanted.iter().all(|p| e.platforms.contains_key(p)) => {
                 new.insert(e.clone());
                 kept += 1;
             }
             Some(e) => {
                 // Locked, but without a platform now asked for: read the
                 // index at the locked digest, which cannot move.
-                ask.push((
-                    key.clone(),
-                    by_digest(&e.name, &e.digest.to_string())?,
-                    false,
-                ));
+                ask.push((key.clone(), by_digest(&e.name, &e.digest.to_string())?));
             }
-            None => match &key.tag {
-                None => {
-                    let r = &key_uses[0].reference;
-                    let digest = r
-                        .digest()
-                        .cloned()
-                        .ok_or_else(|| anyhow::anyhow!("{r}: no tag and no digest"))?;
-                    if wanted.is_empty() {
+            None => {
+                let r = key.reference()?;
+                match (r.tag(), r.digest()) {
+                    // Written by digest only, no platforms asked: no request.
+                    (None, Some(digest)) if wanted.is_empty() => {
                         new.insert(Entry {
                             name: key.name.clone(),
                             tag: None,
-                            digest,
+                            digest: digest.clone(),
                             media_type: None,
                             platforms: BTreeMap::new(),
                         });
                         added += 1;
-                    } else {
-                        ask.push((
-                            key.clone(),
-                            by_digest(&key.name, &digest.to_string())?,
-                            true,
-                        ));
                     }
+                    _ => ask.push((key.clone(), r)),
                 }
-                Some(tag) => {
-                    let r = Reference::parse(&format!("{}:{tag}", key.name))?;
-                    ask.push((key.clone(), r, true));
-                }
-            },
+            }
         }
     }
 
     let mut stale = 0usize;
     if !ask.is_empty() {
         let client = registry_client(&args.registry)?;
-        let refs: Vec<Reference> = ask.iter().map(|(_, r, _)| r.clone()).collect();
+        let refs: Vec<Reference> = ask.iter().map(|(_, r)| r.clone()).collect();
         let results = resolve_all(&client, &refs, &platforms)?;
         let mut errors = 0usize;
-        for ((key, _, is_new), result) in ask.iter().zip(results) {
+        for ((key, _), result) in ask.iter().zip(results) {
             let key_uses: &[Use] = uses.get(key).map(Vec::as_slice).unwrap_or(&[]);
             match result {
                 Err(e) => {
@@ -94,12 +76,18 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
                 }
                 Ok(resolved) => {
                     let entry = match old.get(key) {
-                        Some(e) if !is_new => Entry {
-                            platforms: resolved.platforms.clone(),
-                            media_type: e.media_type.clone().or(resolved.media_type.clone()),
-                            ..e.clone()
-                        },
-                        _ => entry_for(key, &resolved),
+                        Some(e) => {
+                            kept += 1;
+                            Entry {
+                                platforms: resolved.platforms.clone(),
+                                media_type: e.media_type.clone().or(resolved.media_type.clone()),
+                                ..e.clone()
+                            }
+                        }
+                        None => {
+                            added += 1;
+                            entry_for(key, &resolved)
+                        }
                     };
                     for u in key_uses {
                         if let Some(written) = u.reference.digest() {
@@ -113,11 +101,6 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
                                 ));
                             }
                         }
-                    }
-                    if *is_new {
-                        added += 1;
-                    } else {
-                        kept += 1;
                     }
                     new.insert(entry);
                 }

@@ -104,11 +104,6 @@ fn read_and_scan(path: &Path, explicit: bool) -> Result<Option<ScannedFile>, Sca
     }))
 }
 
-/// Load the lockfile, reporting a broken one.
-pub fn load_lockfile(path: &Path) -> anyhow::Result<Lockfile> {
-    Ok(Lockfile::load(path)?)
-}
-
 /// How a reference stands against the lockfile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

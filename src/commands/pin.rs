@@ -9,7 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::PinArgs;
-use crate::commands::{load_lockfile, location, scan_each};
+use crate::commands::{location, scan_each};
+use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::Diagnostics;
 use crate::rewrite::{apply, normalize, write_atomic, write_unified_diff, Edit};
@@ -21,7 +22,7 @@ struct Planned {
 }
 
 pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
-    let lock = load_lockfile(lockfile)?;
+    let lock = Lockfile::load(lockfile)?;
     let mut plans: Vec<Planned> = Vec::new();
     let mut missing = 0usize;
     let mut refused = 0usize;

@@ -5,9 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{UpdateArgs, UpdateFormat};
-use crate::commands::{
-    load_lockfile, parse_platforms, registry_client, report_registry_error, resolve_all,
-};
+use crate::commands::{parse_platforms, registry_client, report_registry_error, resolve_all};
 use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
 use crate::registry::Platform;
@@ -29,7 +27,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         );
     }
     let cli_platforms = parse_platforms(&args.platforms)?;
-    let mut lock = load_lockfile(lockfile)?;
+    let mut lock = Lockfile::load(lockfile)?;
 
     // Filters: by name (`nginx`) or name:tag (`nginx:1.25`).
     let mut filters = Vec::new();
