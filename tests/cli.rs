@@ -44,6 +44,17 @@ fn text(b: &[u8]) -> String {
     String::from_utf8(b.to_vec()).unwrap()
 }
 
+/// Assert the exit code, showing both streams when it is wrong.
+fn expect_code(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 /// Every file under `dir` with its bytes, sorted.
 fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -74,7 +85,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn list_shows_every_reference() {
     let dir = workspace();
     let out = imagelock(dir.path(), &["list", "app"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    expect_code(&out, 0);
     insta::assert_snapshot!("list_text", text(&out.stdout));
     insta::assert_snapshot!("list_stderr", text(&out.stderr));
 }
@@ -86,7 +97,7 @@ fn list_json_has_context() {
         dir.path(),
         &["list", "--format", "json", "app/workloads.yaml"],
     );
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
     let nginx = &rows[0];
@@ -121,7 +132,7 @@ fn pin_rewrites_only_image_bytes_and_is_idempotent() {
     let dir = workspace();
     let before = snapshot_tree(&dir.path().join("app"));
     let out = imagelock(dir.path(), &["pin", "app"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    expect_code(&out, 0);
     let after = snapshot_tree(&dir.path().join("app"));
     let lock = imagelock::lockfile::Lockfile::load(&dir.path().join("images.lock")).unwrap();
     for ((path, old), (_, new)) in before.iter().zip(&after) {
@@ -152,7 +163,7 @@ fn pin_rewrites_only_image_bytes_and_is_idempotent() {
     assert!(!text(&crlf).replace("\r\n", "").contains('\n'));
     // A second run changes nothing.
     let out = imagelock(dir.path(), &["pin", "app"]);
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     assert_eq!(snapshot_tree(&dir.path().join("app")), after);
     assert!(
         text(&out.stderr).contains("pinned 0 reference(s)"),
@@ -161,13 +172,7 @@ fn pin_rewrites_only_image_bytes_and_is_idempotent() {
     );
     // And everything is now clean, even when pinning is required.
     let out = imagelock(dir.path(), &["check", "--require-pinned", "app"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    expect_code(&out, 0);
 }
 
 #[test]
@@ -178,7 +183,7 @@ fn pin_dry_run_prints_diff_and_writes_nothing() {
         dir.path(),
         &["pin", "--dry-run", "app/workloads.yaml", "app/crlf.yaml"],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    expect_code(&out, 0);
     assert_eq!(snapshot_tree(dir.path()), before);
     insta::assert_snapshot!("pin_dry_run", text(&out.stdout).replace('\r', "\\r"));
 }
@@ -195,7 +200,7 @@ fn pin_with_missing_entries_writes_nothing_and_lists_all() {
     std::fs::write(dir.path().join("images.lock"), kept.join("\n\n")).unwrap();
     let before = snapshot_tree(dir.path());
     let out = imagelock(dir.path(), &["pin", "app"]);
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     assert_eq!(
         snapshot_tree(dir.path()),
         before,
@@ -211,7 +216,7 @@ fn pin_with_missing_entries_writes_nothing_and_lists_all() {
 fn untagged_reference_is_pinned_with_latest() {
     let dir = workspace();
     let out = imagelock(dir.path(), &["pin", "app/workloads.yaml"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    expect_code(&out, 0);
     let y = std::fs::read_to_string(dir.path().join("app/workloads.yaml")).unwrap();
     assert!(y.contains("image: busybox:latest@sha256:"), "{y}");
 }
@@ -226,18 +231,18 @@ fn pin_updates_a_reference_pinned_to_another_digest() {
         .replace("mariadb:11.2", &format!("mariadb:11.2@{old}"));
     std::fs::write(&path, y).unwrap();
     let out = imagelock(dir.path(), &["check", "app/compose.yaml"]);
-    assert_eq!(out.status.code(), Some(1));
+    expect_code(&out, 1);
     assert!(
         text(&out.stdout).contains("mismatch"),
         "{}",
         text(&out.stdout)
     );
     let out = imagelock(dir.path(), &["pin", "app/compose.yaml"]);
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     let y = std::fs::read_to_string(&path).unwrap();
     assert!(!y.contains(old));
     let out = imagelock(dir.path(), &["check", "app/compose.yaml"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    expect_code(&out, 0);
 }
 
 #[test]
@@ -245,12 +250,12 @@ fn check_reports_missing_unpinned_and_stale() {
     let dir = workspace();
     // Unpinned is a finding only with --require-pinned.
     let out = imagelock(dir.path(), &["check", "app"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    expect_code(&out, 0);
     let out = imagelock(
         dir.path(),
         &["check", "--require-pinned", "app/compose.yaml"],
     );
-    assert_eq!(out.status.code(), Some(1));
+    expect_code(&out, 1);
     insta::assert_snapshot!("check_require_pinned", text(&out.stdout));
     // Checking one file leaves the other entries stale: a warning, not a finding.
     assert!(
@@ -265,7 +270,7 @@ fn check_reports_missing_unpinned_and_stale() {
     )
     .unwrap();
     let out = imagelock(dir.path(), &["check", "--format", "github", "app/new.yaml"]);
-    assert_eq!(out.status.code(), Some(1));
+    expect_code(&out, 1);
     insta::assert_snapshot!("check_github", text(&out.stdout));
     let out = imagelock(dir.path(), &["check", "--format", "json", "app/new.yaml"]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -279,7 +284,7 @@ fn syntax_error_is_exit_2_with_position_and_pin_writes_nothing() {
     copy_dir(&testdata().join("bad"), &dir.path().join("app/bad"));
     let before = snapshot_tree(dir.path());
     let out = imagelock(dir.path(), &["pin", "app"]);
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     assert_eq!(snapshot_tree(dir.path()), before);
     let err = text(&out.stderr);
     assert!(
@@ -288,18 +293,18 @@ fn syntax_error_is_exit_2_with_position_and_pin_writes_nothing() {
     );
     assert!(err.contains("error: app/bad/syntax.yaml:7:"), "{err}");
     let out = imagelock(dir.path(), &["list", "app/bad/syntax.yaml"]);
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
 }
 
 #[test]
 fn unreadable_path_and_binary_file() {
     let dir = workspace();
     let out = imagelock(dir.path(), &["list", "does-not-exist"]);
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     assert!(text(&out.stderr).contains("does-not-exist"));
     std::fs::write(dir.path().join("app/blob.yaml"), b"\x00\x01\x02image: x").unwrap();
     let out = imagelock(dir.path(), &["list", "app"]);
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     assert!(text(&out.stderr).contains("app/blob.yaml: skipped: binary file"));
 }
 
@@ -308,7 +313,7 @@ fn helm_templates_are_skipped_with_one_note() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&testdata().join("chart"), &dir.path().join("chart"));
     let out = imagelock(dir.path(), &["list", "chart"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    expect_code(&out, 0);
     let err = text(&out.stderr);
     assert_eq!(
         err.matches("templates are Go templates").count(),
@@ -328,7 +333,7 @@ fn json_file_named_on_the_command_line() {
     )
     .unwrap();
     let out = imagelock(dir.path(), &["pin", "manifest.json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    expect_code(&out, 0);
     let j = std::fs::read_to_string(dir.path().join("manifest.json")).unwrap();
     assert!(j.contains("\"image\": \"nginx:1.25@sha256:"), "{j}");
     serde_json::from_str::<serde_json::Value>(&j).unwrap();
@@ -339,7 +344,7 @@ fn bad_lockfile_is_exit_2_with_line() {
     let dir = workspace();
     std::fs::write(dir.path().join("images.lock"), "version = 7\n").unwrap();
     let out = imagelock(dir.path(), &["list", "app"]);
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     assert!(
         text(&out.stderr).contains("images.lock:1:11: unsupported lockfile version 7"),
         "{}",
@@ -350,7 +355,7 @@ fn bad_lockfile_is_exit_2_with_line() {
 #[test]
 fn help_lists_every_command() {
     let out = imagelock(Path::new("."), &["--help"]);
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     insta::assert_snapshot!("help", text(&out.stdout));
 }
 
@@ -359,12 +364,6 @@ fn repository_lockfile_covers_the_examples() {
     // The root images.lock is the lockfile of examples/ (see scripts/demo.sh).
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = imagelock(root, &["--quiet", "check", "examples"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    expect_code(&out, 0);
     assert!(text(&out.stderr).contains("checked 6 reference(s) against images.lock: 0 finding(s)"));
 }

@@ -49,6 +49,17 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Assert the exit code, showing both streams when it is wrong.
+fn expect_code(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        out(o),
+        err(o)
+    );
+}
+
 fn lock_digest(dir: &Path, name: &str, tag: &str) -> String {
     let lock = imagelock::lockfile::Lockfile::load(&dir.join("images.lock")).unwrap();
     let r = imagelock::reference::Reference::parse(&format!("{name}:{tag}")).unwrap();
@@ -75,7 +86,7 @@ fn lock_pin_drift_update(setup: Setup, prefix: &str) {
     std::fs::write(d.join("k8s/app.yaml"), &manifest).unwrap();
 
     let o = run(&reg, d, &["lock", "k8s"]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    expect_code(&o, 0);
     assert!(
         err(&o).contains("5 added, 0 kept, 0 removed, 0 stale"),
         "{}",
@@ -116,11 +127,11 @@ fn lock_pin_drift_update(setup: Setup, prefix: &str) {
         .args(["lock", "k8s"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    expect_code(&o, 0);
     assert!(err(&o).contains("0 added, 5 kept"), "{}", err(&o));
 
     let o = run(&reg, d, &["pin", "k8s"]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    expect_code(&o, 0);
     let pinned = std::fs::read_to_string(d.join("k8s/app.yaml")).unwrap();
     assert!(
         pinned.contains(&format!("image: {h}/{prefix}/web:1.0@{web} # storefront")),
@@ -131,13 +142,13 @@ fn lock_pin_drift_update(setup: Setup, prefix: &str) {
         "{pinned}"
     );
     let o = run(&reg, d, &["check", "--remote", "--require-pinned", "k8s"]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    expect_code(&o, 0);
 
     // The tag moves: check --remote reports drift with both digests and the line.
     let moved = reg.push_oci_image(&format!("{prefix}/web"), "1.0", "b");
     assert_ne!(moved, web);
     let o = run(&reg, d, &["check", "--remote", "k8s"]);
-    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
+    expect_code(&o, 1);
     let report = out(&o);
     assert!(report.contains("k8s/app.yaml:9:18: drift"), "{report}");
     assert!(report.contains(&web) && report.contains(&moved), "{report}");
@@ -150,7 +161,7 @@ fn lock_pin_drift_update(setup: Setup, prefix: &str) {
 
     // update records the new digest and says old -> new; pin follows.
     let o = run(&reg, d, &["update", "--format", "markdown"]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    expect_code(&o, 0);
     assert!(
         out(&o).contains(&format!(
             "| `{h}/{prefix}/web` | `1.0` | `{}` | `{}` |",
@@ -166,9 +177,9 @@ fn lock_pin_drift_update(setup: Setup, prefix: &str) {
         reg.skopeo_digest(&format!("{prefix}/web:1.0"))
     );
     let o = run(&reg, d, &["pin", "k8s"]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    expect_code(&o, 0);
     let o = run(&reg, d, &["check", "--remote", "k8s"]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    expect_code(&o, 0);
     let pinned = std::fs::read_to_string(d.join("k8s/app.yaml")).unwrap();
     assert!(
         pinned.contains(&format!("web:1.0@{moved} # storefront")),
@@ -216,7 +227,7 @@ fn bump_workflow_edit_tag_then_lock_then_pin() {
     // Someone bumps the tag but keeps the old digest.
     std::fs::write(&path, format!("image: {h}/lib/nginx:1.26@{d125}\n")).unwrap();
     let o = run(&reg, d, &["lock", "app.yaml"]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    expect_code(&o, 0);
     assert!(
         err(&o).contains("1 added, 0 kept, 1 removed, 1 stale"),
         "{}",
@@ -228,7 +239,7 @@ fn bump_workflow_edit_tag_then_lock_then_pin() {
         err(&o)
     );
     let o = run(&reg, d, &["pin", "app.yaml"]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    expect_code(&o, 0);
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
         format!("image: {h}/lib/nginx:1.26@{d126}\n")
@@ -250,7 +261,7 @@ fn failures_are_all_reported_and_the_lockfile_is_left_as_it_was() {
     let before = "# images.lock: written by imagelock. Change it with `imagelock lock` or `imagelock update`.\nversion = 1\n";
     std::fs::write(d.join("images.lock"), before).unwrap();
     let o = run(&reg, d, &["lock", "a.yaml"]);
-    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    expect_code(&o, 2);
     let e = err(&o);
     assert!(
         e.contains(&format!("{h}/team/missing:9")) && e.contains("used at a.yaml:3:12"),
@@ -289,7 +300,7 @@ fn lock_with_platforms_records_child_digests() {
             "a.yaml",
         ],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    expect_code(&o, 0);
     let lock = std::fs::read_to_string(d.join("images.lock")).unwrap();
     let expected = format!(
         "platforms = {{ \"linux/amd64\" = \"{}\", \"linux/arm64/v8\" = \"{}\" }}",
@@ -298,7 +309,7 @@ fn lock_with_platforms_records_child_digests() {
     assert!(lock.contains(&expected), "{lock}");
     // Entries keep their platforms on update.
     let o = run(&reg, d, &["update"]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    expect_code(&o, 0);
     assert_eq!(
         std::fs::read_to_string(d.join("images.lock")).unwrap(),
         lock
