@@ -13,6 +13,7 @@ pub mod registry;
 pub mod report;
 pub mod rewrite;
 pub mod scan;
+pub mod yaml_value;
 
 /// Exit codes shared by every command.
 pub mod exit {

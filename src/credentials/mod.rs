@@ -10,6 +10,7 @@
 //! goes anonymous when the list is empty.
 
 mod docker_config;
+pub mod matching;
 
 use std::fmt;
 

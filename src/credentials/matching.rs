@@ -1,0 +1,1 @@
+//! The kubelet's keyring matching rules (`pkg/credentialprovider/keyring.go`).

@@ -1,0 +1,1 @@
+//! YAML (or JSON) text to `serde_json::Value`, for configuration files.
