@@ -56,8 +56,11 @@ pub struct ListArgs {
     /// Files and directories to scan (directories recursively).
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
+    /// `json` also shows, per reference, the credential sources that match it.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
 }
 
 #[derive(Debug, Args)]
@@ -139,9 +142,41 @@ pub struct RegistryArgs {
     /// Registry requests in flight at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
-    /// Give up on a registry request after this many seconds.
+    /// Give up on a registry request (or a credential helper or plugin)
+    /// after this many seconds.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub timeout: u64,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+/// Where pull credentials come from, besides the pod's own pull secrets
+/// (found among the scanned manifests), Docker's config and its credential
+/// helpers, and containers auth.json.
+#[derive(Debug, Args, Clone)]
+pub struct CredentialArgs {
+    /// Pull credentials for every image, tried after the pod's own: a file of
+    /// Kubernetes Secret manifests (kubernetes.io/dockerconfigjson or
+    /// dockercfg) or a docker config.json; its Secrets also serve pods that
+    /// name them; repeatable.
+    #[arg(long = "pull-secret", value_name = "FILE")]
+    pub pull_secrets: Vec<PathBuf>,
+    /// Namespace of manifests that name none (to find the pull secrets their
+    /// pods name).
+    #[arg(long, default_value = "default", value_name = "NAMESPACE")]
+    pub namespace: String,
+    /// Kubelet CredentialProviderConfig (kubelet.config.k8s.io/v1): run its
+    /// plugins for the images their matchImages select, as a node does.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "credential_provider_bin_dir"
+    )]
+    pub credential_provider_config: Option<PathBuf>,
+    /// Directory holding the credential provider plugins (the kubelet's
+    /// --image-credential-provider-bin-dir).
+    #[arg(long, value_name = "DIR", requires = "credential_provider_config")]
+    pub credential_provider_bin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,16 +6,19 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{CheckArgs, CheckFormat};
-use crate::commands::{collect_uses, registry_client, report_registry_error, resolve_all, Use};
-use crate::lockfile::{Entry, Lockfile};
+use crate::commands::pull_access::{self, access_message, Ask};
+use crate::commands::{
+    collect_uses, registry_client, report_credential_warnings, report_registry_error, Use,
+};
+use crate::lockfile::Lockfile;
 use crate::policy;
-use crate::reference::Reference;
 use crate::report::{github_data, github_property, Diagnostics};
 
 /// One thing `check` found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Finding {
-    /// `missing`, `mismatch`, `unpinned` or `drift`.
+    /// `missing`, `mismatch`, `unpinned`, `drift` or `access` (a workload
+    /// whose own pull credentials cannot pull its image).
     pub kind: &'static str,
     pub file: Option<PathBuf>,
     pub line: Option<usize>,
@@ -53,12 +56,13 @@ impl Finding {
 
 pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let lock = Lockfile::load(lockfile)?;
-    let (uses, failed) = collect_uses(&args.paths, diag);
+    let mut all = collect_uses(&args.paths, &args.registry.credentials.namespace, diag);
+    let failed = all.failed;
     let lf = lockfile.display().to_string();
     let mut findings = Vec::new();
     let mut warnings = Vec::new();
 
-    for (key, key_uses) in &uses {
+    for (key, key_uses) in &all.by_key {
         let entry = lock.get(key);
         for u in key_uses {
             let r = &u.reference;
@@ -101,7 +105,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
             }
         }
     }
-    for key in lock.keys().filter(|k| !uses.contains_key(*k)) {
+    for key in lock.keys().filter(|k| !all.by_key.contains_key(*k)) {
         warnings.push(Warning {
             file: Some(lockfile.to_path_buf()),
             line: None,
@@ -117,21 +121,35 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
             .filter(|e| e.tag.is_some())
             .cloned()
             .collect();
-        let refs: Vec<Reference> = entries
-            .iter()
-            .map(Entry::reference)
-            .collect::<Result<_, _>>()?;
-        let client = registry_client(&args.registry)?;
-        let results = resolve_all(&client, &refs, &[])?;
-        for ((entry, r), result) in entries.iter().zip(&refs).zip(results) {
+        let (client, extra) = registry_client(&args.registry)?;
+        all.with_pod_credentials(&args.registry.credentials.namespace, &extra, diag);
+        let mut asks = Vec::new();
+        for entry in &entries {
             let key = crate::lockfile::Key::of_entry(entry);
-            let key_uses = uses.get(&key).map(Vec::as_slice).unwrap_or(&[]);
-            match result {
-                Err(e) => {
-                    registry_failed = true;
-                    report_registry_error(diag, &e, key_uses);
+            asks.push(Ask {
+                reference: entry.reference()?,
+                uses: all.by_key.get(&key).cloned().unwrap_or_default(),
+                key,
+            });
+        }
+        let outcomes = pull_access::resolve(&client, &asks, &[])?;
+        report_credential_warnings(&client, diag);
+        for ((entry, ask), outcome) in entries.iter().zip(&asks).zip(outcomes) {
+            let r = &ask.reference;
+            for (e, key_uses) in &outcome.errors {
+                registry_failed = true;
+                report_registry_error(diag, e, key_uses);
+            }
+            for (e, key_uses) in &outcome.access {
+                let message = access_message(r, e, key_uses);
+                for u in key_uses {
+                    let mut f = Finding::at("access", u, message.clone());
+                    f.reference = r.original().to_string();
+                    findings.push(f);
                 }
-                Ok(resolved) if resolved.digest != entry.digest => {
+            }
+            match outcome.resolved {
+                Some(resolved) if resolved.digest != entry.digest => {
                     let message = format!(
                         "{r}: the tag moved: {lf} has {}, the registry now has {}; run `imagelock update {}` then `imagelock pin`",
                         entry.digest, resolved.digest, r.original()
@@ -146,10 +164,10 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
                         locked: Some(entry.digest.to_string()),
                         actual: Some(resolved.digest.to_string()),
                     };
-                    if key_uses.is_empty() {
+                    if ask.uses.is_empty() {
                         findings.push(base);
                     } else {
-                        for u in key_uses {
+                        for u in &ask.uses {
                             base.file = Some(u.file.clone());
                             base.line = Some(u.line);
                             base.column = Some(u.column);
@@ -157,7 +175,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
                         }
                     }
                 }
-                Ok(_) => {}
+                _ => {}
             }
         }
     }
@@ -170,7 +188,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
     } else {
         crate::exit::FINDINGS
     };
-    let refs: usize = uses.values().map(Vec::len).sum();
+    let refs: usize = all.by_key.values().map(Vec::len).sum();
     diag.say(format!(
         "checked {refs} reference(s) against {lf}: {} finding(s), {} warning(s){}",
         findings.len(),

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{ListArgs, ListFormat};
-use crate::commands::{location, lock_status, scan_each};
+use crate::commands::{keychain, location, lock_status, scan_each};
+use crate::credentials::{Keychain as _, Query, SecretIndex};
 use crate::lockfile::Lockfile;
 use crate::policy;
 use crate::report::Diagnostics;
@@ -13,12 +14,11 @@ use crate::scan::FoundImage;
 
 pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let lock = Lockfile::load(lockfile)?;
+    if args.format == ListFormat::Json {
+        return run_json(args, &lock, diag);
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let json = args.format == ListFormat::Json;
-    if json {
-        out.write_all(b"[")?;
-    }
     let mut count = 0usize;
     let mut io_error = None;
     let failed = scan_each(&args.paths, diag, |file, diag| {
@@ -29,11 +29,7 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
                 diag.warning(format!("{}: {}: {w}", location(image), image.reference));
             }
             let (status, entry) = lock_status(&lock, &image.reference);
-            let result = if json {
-                let row = json_row(image, policy, status, entry, &warnings);
-                let sep = if count == 0 { "\n  " } else { ",\n  " };
-                write!(out, "{sep}{row}")
-            } else {
+            let result = {
                 let r = &image.reference;
                 let mut line = format!(
                     "{}  {}  {}:{}",
@@ -61,8 +57,72 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     if let Some(e) = io_error {
         return Err(e.into());
     }
-    if json {
-        out.write_all(if count == 0 { b"]\n" } else { b"\n]\n" })?;
+    out.flush()?;
+    Ok(if failed > 0 {
+        crate::exit::ERROR
+    } else {
+        crate::exit::CLEAN
+    })
+}
+
+/// JSON: every reference with its context and the credential sources that
+/// match it (names only). Pull secrets may sit in any scanned file, so the
+/// rows are printed once every file is read.
+fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+    let creds = &args.credentials;
+    let mut images: Vec<FoundImage> = Vec::new();
+    let mut secrets = Vec::new();
+    let mut accounts = Vec::new();
+    let failed = scan_each(&args.paths, diag, |file, _| {
+        images.extend(file.scan.images);
+        secrets.extend(file.scan.secrets);
+        accounts.extend(file.scan.service_accounts);
+    });
+    let (keychain, extra) = keychain(creds, std::time::Duration::from_secs(30))?;
+    let mut index = SecretIndex::new(&creds.namespace);
+    for m in secrets.iter().chain(&extra) {
+        index.add_secret(m);
+    }
+    for m in &accounts {
+        index.add_service_account(m);
+    }
+    let mut pod_warnings = Vec::new();
+    let mut rows = Vec::new();
+    for image in &images {
+        let (policy, warnings) =
+            policy::assess(&image.reference, image.context.pull_policy.as_deref());
+        for w in &warnings {
+            diag.warning(format!("{}: {}: {w}", location(image), image.reference));
+        }
+        let c = &image.context;
+        let pod = c.pod.as_ref().and_then(|p| {
+            let who = format!(
+                "{} {} (namespace {})",
+                c.kind.as_deref().unwrap_or("object"),
+                c.name.as_deref().unwrap_or("?"),
+                c.namespace.as_deref().unwrap_or(&creds.namespace)
+            );
+            index.pod_secrets(c.namespace.as_deref(), p, &who, &mut pod_warnings)
+        });
+        let name = image.reference.name();
+        let sources = keychain.sources(&Query {
+            repository: &name,
+            pod: pod.as_deref(),
+        });
+        let (status, entry) = lock_status(lock, &image.reference);
+        rows.push(json_row(image, policy, status, entry, &warnings, &sources));
+    }
+    pod_warnings.sort();
+    pod_warnings.dedup();
+    for w in pod_warnings {
+        diag.warning(w.0);
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if rows.is_empty() {
+        out.write_all(b"[]\n")?;
+    } else {
+        writeln!(out, "[\n  {}\n]", rows.join(",\n  "))?;
     }
     out.flush()?;
     Ok(if failed > 0 {
@@ -78,6 +138,7 @@ fn json_row(
     status: crate::commands::LockStatus,
     entry: Option<&crate::lockfile::Entry>,
     warnings: &[String],
+    credential_sources: &[String],
 ) -> String {
     let r = &image.reference;
     let c = &image.context;
@@ -101,6 +162,7 @@ fn json_row(
         "field": image.field,
         "style": image.style,
         "warnings": warnings,
+        "credential-sources": credential_sources,
     })
     .to_string()
 }

@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::cli::LockArgs;
+use crate::commands::pull_access::{self, access_message, Ask};
 use crate::commands::{
-    collect_uses, parse_platforms, registry_client, report_registry_error, resolve_all, Use,
+    collect_uses, parse_platforms, registry_client, report_credential_warnings,
+    report_registry_error, Use,
 };
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::Reference;
@@ -19,8 +21,8 @@ use crate::report::Diagnostics;
 pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let platforms = parse_platforms(&args.platforms)?;
     let old = Lockfile::load(lockfile)?;
-    let (uses, failed) = collect_uses(&args.paths, diag);
-    if failed > 0 {
+    let mut all = collect_uses(&args.paths, &args.registry.credentials.namespace, diag);
+    if all.failed > 0 {
         diag.say(format!("{} left unchanged", lockfile.display()));
         return Ok(crate::exit::ERROR);
     }
@@ -30,7 +32,7 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let (mut added, mut kept) = (0usize, 0usize);
     // What needs a request: the key and the reference to ask for.
     let mut ask: Vec<(Key, Reference)> = Vec::new();
-    for key in uses.keys() {
+    for key in all.by_key.keys() {
         match old.get(key) {
             Some(e) if wanted.iter().all(|p| e.platforms.contains_key(p)) => {
                 new.insert(e.clone());
@@ -63,58 +65,75 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
 
     let mut stale = 0usize;
     if !ask.is_empty() {
-        let client = registry_client(&args.registry)?;
-        let refs: Vec<Reference> = ask.iter().map(|(_, r)| r.clone()).collect();
-        let results = resolve_all(&client, &refs, &platforms)?;
+        let (client, extra) = registry_client(&args.registry)?;
+        all.with_pod_credentials(&args.registry.credentials.namespace, &extra, diag);
+        let asks: Vec<Ask> = ask
+            .iter()
+            .map(|(key, r)| Ask {
+                key: key.clone(),
+                reference: r.clone(),
+                uses: all.by_key.get(key).cloned().unwrap_or_default(),
+            })
+            .collect();
+        let outcomes = pull_access::resolve(&client, &asks, &platforms)?;
+        report_credential_warnings(&client, diag);
         let mut errors = 0usize;
-        for ((key, _), result) in ask.iter().zip(results) {
-            let key_uses: &[Use] = uses.get(key).map(Vec::as_slice).unwrap_or(&[]);
-            match result {
-                Err(e) => {
-                    errors += 1;
-                    report_registry_error(diag, &e, key_uses);
+        for (a, outcome) in asks.iter().zip(outcomes) {
+            let key = &a.key;
+            for (e, key_uses) in &outcome.errors {
+                errors += 1;
+                report_registry_error(diag, e, key_uses);
+            }
+            for (e, key_uses) in &outcome.access {
+                errors += 1;
+                let mut msg = access_message(&a.reference, e, key_uses);
+                for u in key_uses {
+                    msg.push_str(&format!("\n  used at {}", u.location()));
                 }
-                Ok(resolved) => {
-                    let entry = match old.get(key) {
-                        Some(e) => {
-                            kept += 1;
-                            Entry {
-                                platforms: resolved.platforms.clone(),
-                                media_type: e.media_type.clone().or(resolved.media_type.clone()),
-                                ..e.clone()
-                            }
-                        }
-                        None => {
-                            added += 1;
-                            entry_for(key, &resolved)
-                        }
-                    };
-                    for u in key_uses {
-                        if let Some(written) = u.reference.digest() {
-                            if key.tag.is_some() && *written != entry.digest {
-                                stale += 1;
-                                diag.warning(format!(
-                                    "{}: {} is pinned to a stale digest; the registry has {} for {key}; run `imagelock pin` to rewrite it",
-                                    u.location(),
-                                    u.reference,
-                                    entry.digest
-                                ));
-                            }
-                        }
+                diag.error(msg, e.hint().as_deref());
+            }
+            let Some(resolved) = outcome.resolved else {
+                continue;
+            };
+            let key_uses: &[Use] = all.by_key.get(key).map(Vec::as_slice).unwrap_or(&[]);
+            let entry = match old.get(key) {
+                Some(e) => {
+                    kept += 1;
+                    Entry {
+                        platforms: resolved.platforms.clone(),
+                        media_type: e.media_type.clone().or(resolved.media_type.clone()),
+                        ..e.clone()
                     }
-                    new.insert(entry);
+                }
+                None => {
+                    added += 1;
+                    entry_for(key, &resolved)
+                }
+            };
+            for u in key_uses {
+                if let Some(written) = u.reference.digest() {
+                    if key.tag.is_some() && *written != entry.digest {
+                        stale += 1;
+                        diag.warning(format!(
+                            "{}: {} is pinned to a stale digest; the registry has {} for {key}; run `imagelock pin` to rewrite it",
+                            u.location(),
+                            u.reference,
+                            entry.digest
+                        ));
+                    }
                 }
             }
+            new.insert(entry);
         }
         if errors > 0 {
             diag.say(format!(
-                "{errors} image(s) could not be resolved; {} left unchanged",
+                "{errors} failure(s) while resolving; {} left unchanged",
                 lockfile.display()
             ));
             return Ok(crate::exit::ERROR);
         }
     }
-    let removed = old.keys().filter(|k| !uses.contains_key(*k)).count();
+    let removed = old.keys().filter(|k| !all.by_key.contains_key(*k)).count();
     if new.to_toml() != old.to_toml() || !Lockfile::exists(lockfile) {
         new.save(lockfile)?;
     }

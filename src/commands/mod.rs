@@ -8,6 +8,7 @@ pub mod check;
 pub mod list;
 pub mod lock;
 pub mod pin;
+pub mod pull_access;
 pub mod resolve;
 pub mod update;
 
@@ -146,10 +147,14 @@ pub fn location(image: &FoundImage) -> String {
 }
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use crate::cli::RegistryArgs;
+use crate::cli::{CredentialArgs, RegistryArgs};
+use crate::credentials::pull_secret::{PodWarning, PullSecretFile};
+use crate::credentials::{CredentialOptions, DefaultKeychain, PodSecrets, SecretIndex};
 use crate::lockfile::Key;
-use crate::registry::{Client, Platform, RegistryConfig, RegistryError, Resolved};
+use crate::registry::{Client, Platform, RegistryConfig, RegistryError, Request, Resolved};
+use crate::scan::{ObjectContext, SecretManifest, ServiceAccountManifest};
 
 /// One place a reference is used.
 #[derive(Debug, Clone)]
@@ -159,6 +164,11 @@ pub struct Use {
     pub line: usize,
     pub column: usize,
     pub pull_policy: Option<String>,
+    /// `Deployment app (namespace team-a)`, when the reference is in a pod spec.
+    pub workload: Option<String>,
+    /// The pod's pull secrets (set by [`Uses::with_pod_credentials`]).
+    pub pod: Option<Arc<PodSecrets>>,
+    context: ObjectContext,
 }
 
 impl Use {
@@ -167,24 +177,91 @@ impl Use {
     }
 }
 
-/// Every reference in `paths`, grouped by lock key (sorted). Returns the
-/// uses and the number of files that failed.
-pub fn collect_uses(paths: &[PathBuf], diag: &mut Diagnostics) -> (BTreeMap<Key, Vec<Use>>, usize) {
-    let mut uses: BTreeMap<Key, Vec<Use>> = BTreeMap::new();
+/// `Deployment app (namespace team-a)` for a reference in a pod spec, with
+/// the default namespace when the object names none.
+fn workload(c: &ObjectContext, default_namespace: &str) -> Option<String> {
+    c.pod.as_ref()?;
+    Some(format!(
+        "{} {} (namespace {})",
+        c.kind.as_deref().unwrap_or("object"),
+        c.name.as_deref().unwrap_or("?"),
+        c.namespace.as_deref().unwrap_or(default_namespace),
+    ))
+}
+
+/// Every reference in some paths, grouped by lock key (sorted), with the
+/// Secrets and ServiceAccounts found beside them.
+#[derive(Default)]
+pub struct Uses {
+    pub by_key: BTreeMap<Key, Vec<Use>>,
+    /// Files that could not be read or parsed.
+    pub failed: usize,
+    secrets: Vec<SecretManifest>,
+    service_accounts: Vec<ServiceAccountManifest>,
+}
+
+impl Uses {
+    /// Give every use inside a pod spec its pod's pull secrets: its
+    /// `imagePullSecrets`, else its ServiceAccount's, looked up among the
+    /// scanned Secrets and the `--pull-secret` files' (`extra`). Warns once
+    /// about each Secret named but not found.
+    pub fn with_pod_credentials(
+        &mut self,
+        default_namespace: &str,
+        extra: &[SecretManifest],
+        diag: &mut Diagnostics,
+    ) {
+        let mut index = SecretIndex::new(default_namespace);
+        for m in self.secrets.iter().chain(extra) {
+            index.add_secret(m);
+        }
+        for m in &self.service_accounts {
+            index.add_service_account(m);
+        }
+        let mut warnings: Vec<PodWarning> = Vec::new();
+        for u in self.by_key.values_mut().flatten() {
+            let Some(pod) = &u.context.pod else { continue };
+            let name = u.workload.clone().unwrap_or_default();
+            u.pod = index.pod_secrets(u.context.namespace.as_deref(), pod, &name, &mut warnings);
+        }
+        warnings.sort();
+        warnings.dedup();
+        for w in warnings {
+            diag.warning(w.0);
+        }
+    }
+}
+
+/// Every reference in `paths`, grouped by lock key (sorted).
+pub fn collect_uses(paths: &[PathBuf], default_namespace: &str, diag: &mut Diagnostics) -> Uses {
+    let mut uses = Uses::default();
+    let mut by_key: BTreeMap<Key, Vec<Use>> = BTreeMap::new();
+    let mut secrets = Vec::new();
+    let mut service_accounts = Vec::new();
     let failed = scan_each(paths, diag, |file, _| {
+        secrets.extend(file.scan.secrets);
+        service_accounts.extend(file.scan.service_accounts);
         for image in file.scan.images {
-            uses.entry(Key::of_reference(&image.reference))
+            by_key
+                .entry(Key::of_reference(&image.reference))
                 .or_default()
                 .push(Use {
                     reference: image.reference,
                     file: image.file,
                     line: image.line,
                     column: image.column,
-                    pull_policy: image.context.pull_policy,
+                    pull_policy: image.context.pull_policy.clone(),
+                    workload: workload(&image.context, default_namespace),
+                    pod: None,
+                    context: image.context,
                 });
         }
     });
-    (uses, failed)
+    uses.by_key = by_key;
+    uses.failed = failed;
+    uses.secrets = secrets;
+    uses.service_accounts = service_accounts;
+    uses
 }
 
 /// Parse `--platform` values.
@@ -203,9 +280,50 @@ pub fn parse_platforms(values: &[String]) -> anyhow::Result<Vec<Platform>> {
     Ok(out)
 }
 
-/// A registry client for the command line's registry options and the
-/// docker config's credentials.
-pub fn registry_client(args: &RegistryArgs) -> anyhow::Result<Client> {
+/// The keychain for the command line's credential options, and the Secret
+/// manifests its `--pull-secret` files hold (they also serve pods that
+/// name them).
+pub fn keychain(
+    args: &CredentialArgs,
+    timeout: std::time::Duration,
+) -> anyhow::Result<(DefaultKeychain, Vec<SecretManifest>)> {
+    let mut files = Vec::new();
+    let mut manifests = Vec::new();
+    for path in &args.pull_secrets {
+        let bytes = fs_err::read(path)?;
+        let text = crate::scan::decode_utf8(path, &bytes)?;
+        // A JSON docker config is YAML too: it simply holds no Secret.
+        let secrets = match crate::scan::scan_text(path, text) {
+            Ok(scan) => scan.secrets,
+            Err(_) => Vec::new(),
+        };
+        files.push(
+            PullSecretFile::load(path, &secrets, &args.namespace)
+                .map_err(|e| anyhow::anyhow!("--pull-secret {e}"))?,
+        );
+        manifests.extend(secrets);
+    }
+    let provider_config = match (
+        &args.credential_provider_config,
+        &args.credential_provider_bin_dir,
+    ) {
+        (Some(c), Some(b)) => Some((c.clone(), b.clone())),
+        _ => None,
+    };
+    let keychain = DefaultKeychain::new(CredentialOptions {
+        pull_secret_files: files,
+        provider_config,
+        docker_config: None,
+        containers_auth: None,
+        timeout,
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((keychain, manifests))
+}
+
+/// A registry client for the command line's registry and credential
+/// options, and the Secret manifests of its `--pull-secret` files.
+pub fn registry_client(args: &RegistryArgs) -> anyhow::Result<(Client, Vec<SecretManifest>)> {
     let config = RegistryConfig {
         ca_files: args.ca_files.clone(),
         plain_http: args.plain_http.clone(),
@@ -218,25 +336,49 @@ pub fn registry_client(args: &RegistryArgs) -> anyhow::Result<Client> {
             anyhow::bail!("--ca-file {}: no such file", ca.display());
         }
     }
-    let credentials = crate::credentials::DockerConfig::load_default()?;
-    Ok(Client::new(config, std::sync::Arc::new(credentials))?)
+    let (keychain, manifests) = keychain(&args.credentials, config.timeout)?;
+    Ok((Client::new(config, Arc::new(keychain))?, manifests))
 }
 
-/// Resolve references with a progress bar on stderr (when it is a terminal).
+/// Resolve references (no pod credentials) with a progress bar on stderr
+/// (when it is a terminal).
 pub fn resolve_all(
     client: &Client,
     refs: &[Reference],
+    platforms: &[Platform],
+) -> anyhow::Result<Vec<Result<Resolved, RegistryError>>> {
+    let requests: Vec<Request> = refs
+        .iter()
+        .map(|r| Request {
+            reference: r.clone(),
+            pod: None,
+        })
+        .collect();
+    resolve_requests(client, &requests, platforms)
+}
+
+/// Resolve references, each with its pod's credentials, with a progress bar.
+pub fn resolve_requests(
+    client: &Client,
+    requests: &[Request],
     platforms: &[Platform],
 ) -> anyhow::Result<Vec<Result<Resolved, RegistryError>>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let bar = crate::report::progress(refs.len(), "resolving");
+    let bar = crate::report::progress(requests.len(), "resolving");
     let on_done = || bar.inc(1);
-    let results = runtime.block_on(client.resolve_all(refs, platforms, &on_done));
+    let results = runtime.block_on(client.resolve_requests(requests, platforms, &on_done));
     bar.finish_and_clear();
     Ok(results)
+}
+
+/// Print the keychain's warnings (a helper missing, a plugin that failed).
+pub fn report_credential_warnings(client: &Client, diag: &mut Diagnostics) {
+    for w in client.credential_warnings() {
+        diag.warning(w);
+    }
 }
 
 /// Report a registry failure with every place the reference is used.
@@ -244,6 +386,9 @@ pub fn report_registry_error(diag: &mut Diagnostics, err: &RegistryError, uses: 
     let mut msg = err.to_string();
     for u in uses {
         msg.push_str(&format!("\n  used at {}", u.location()));
+        if let Some(w) = &u.workload {
+            msg.push_str(&format!(" ({w})"));
+        }
     }
     diag.error(msg, err.hint().as_deref());
 }

@@ -4,7 +4,10 @@
 use std::io::Write;
 
 use crate::cli::{ListFormat, ResolveArgs};
-use crate::commands::{parse_platforms, registry_client, report_registry_error, resolve_all};
+use crate::commands::{
+    parse_platforms, registry_client, report_credential_warnings, report_registry_error,
+    resolve_all,
+};
 use crate::reference::Reference;
 use crate::report::Diagnostics;
 
@@ -17,8 +20,9 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
             Err(e) => diag.error(e, None),
         }
     }
-    let client = registry_client(&args.registry)?;
+    let (client, _) = registry_client(&args.registry)?;
     let results = resolve_all(&client, &refs, &platforms)?;
+    report_credential_warnings(&client, diag);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut rows = Vec::new();

@@ -5,7 +5,10 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{UpdateArgs, UpdateFormat};
-use crate::commands::{parse_platforms, registry_client, report_registry_error, resolve_all};
+use crate::commands::{
+    parse_platforms, registry_client, report_credential_warnings, report_registry_error,
+    resolve_all,
+};
 use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
 use crate::registry::Platform;
@@ -79,7 +82,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
             })
             .collect()
     };
-    let client = registry_client(&args.registry)?;
+    let (client, _) = registry_client(&args.registry)?;
     let mut groups: std::collections::BTreeMap<Vec<Platform>, Vec<Entry>> = Default::default();
     for e in targets {
         groups.entry(platforms_of(&e)?).or_default().push(e);
@@ -120,6 +123,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
             }
         }
     }
+    report_credential_warnings(&client, diag);
     if errors > 0 {
         diag.say(format!(
             "{errors} image(s) could not be resolved; {} left unchanged",

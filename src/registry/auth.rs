@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::credentials::Credential;
+use crate::credentials::Secret;
 
 /// One challenge from a `WWW-Authenticate` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,56 +133,64 @@ fn parse_line(line: &str, out: &mut Vec<Challenge>) {
     }
 }
 
-/// How an authentication attempt ended badly, before it is turned into a
-/// [`super::RegistryError`] naming the reference.
-#[derive(Debug, Clone)]
+/// How one credential (or anonymity) was refused, before it is turned into
+/// a [`super::RegistryError`] naming the reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// Anonymous access refused.
     AuthRequired(String),
-    /// The registry or token server refused this username/password.
-    BadCredentials { username: String, detail: String },
+    /// The registry or token server refused this credential.
+    BadCredentials(String),
     /// Authenticated, but not allowed.
     Denied(String),
+    /// This kind of credential cannot answer this challenge (an identity
+    /// token to a registry that asks for Basic).
+    Unusable(String),
 }
 
-/// The header to send, and which slot generation it came from.
+impl Failure {
+    pub fn detail(&self) -> &str {
+        match self {
+            Failure::AuthRequired(d)
+            | Failure::BadCredentials(d)
+            | Failure::Denied(d)
+            | Failure::Unusable(d) => d,
+        }
+    }
+}
+
+/// The header sent with a request, and which slot generation it came from.
 pub struct Issued {
-    pub header: Option<String>,
+    pub header: Option<Secret>,
     pub generation: u64,
-    pub scope_key: String,
+    /// The slot it came from: (candidate id or 0 for anonymous, scope key).
+    pub slot: Option<(u64, String)>,
 }
 
+/// One (credential, scope)'s state: its current header, or its refusal.
 #[derive(Default)]
 pub struct Slot {
-    pub header: Option<String>,
+    pub header: Option<Secret>,
     pub expires: Option<Instant>,
-    /// Index into the candidate list.
-    pub candidate: usize,
+    pub refused: Option<Failure>,
     pub generation: u64,
-    pub last_failure: Option<Failure>,
 }
 
 /// Everything learned about one registry.
 pub struct RegistryAuth {
-    /// Credentials to try, in order; `[None]` means anonymous.
-    pub candidates: Vec<Option<Credential>>,
     pub challenge: Mutex<Option<Challenge>>,
     /// Set once the first request to this registry has been answered.
     pub contacted: AtomicBool,
     /// Held by the first request until it is answered.
     pub gate: tokio::sync::Mutex<()>,
-    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    /// Token cache per (registry, credential source, scope): one pod's
+    /// credential's token is never used for another pod's credential.
+    slots: Mutex<HashMap<(u64, String), Arc<tokio::sync::Mutex<Slot>>>>,
 }
 
 impl RegistryAuth {
-    pub fn new(credentials: Vec<Credential>) -> RegistryAuth {
-        let candidates = if credentials.is_empty() {
-            vec![None]
-        } else {
-            credentials.into_iter().map(Some).collect()
-        };
+    pub fn new() -> RegistryAuth {
         RegistryAuth {
-            candidates,
             challenge: Mutex::new(None),
             contacted: AtomicBool::new(false),
             gate: tokio::sync::Mutex::new(()),
@@ -198,11 +206,11 @@ impl RegistryAuth {
         *self.challenge.lock().unwrap() = Some(ch);
     }
 
-    pub fn slot(&self, key: &str) -> Arc<tokio::sync::Mutex<Slot>> {
+    pub fn slot(&self, key: &(u64, String)) -> Arc<tokio::sync::Mutex<Slot>> {
         self.slots
             .lock()
             .unwrap()
-            .entry(key.to_string())
+            .entry(key.clone())
             .or_default()
             .clone()
     }
@@ -220,15 +228,16 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
-    pub fn into_parts(self) -> Option<(String, Duration)> {
+    pub fn into_parts(self) -> Option<(Secret, Duration)> {
         let token = self
             .token
             .filter(|t| !t.is_empty())
             .or(self.access_token.filter(|t| !t.is_empty()))?;
-        let secs = self.expires_in.filter(|s| *s > 0).unwrap_or(60);
+        // At most a day: a hostile `expires_in` must not overflow an Instant.
+        let secs = self.expires_in.filter(|s| *s > 0).unwrap_or(60).min(86_400);
         // Renew a little early so a token does not expire in flight.
         let secs = if secs > 20 { secs - 10 } else { secs * 3 / 4 };
-        Some((token, Duration::from_secs(secs.max(1))))
+        Some((Secret::new(token), Duration::from_secs(secs.max(1))))
     }
 }
 
@@ -282,11 +291,14 @@ mod tests {
     fn token_response_variants() {
         let t: TokenResponse = serde_json::from_str(r#"{"access_token":"a"}"#).unwrap();
         let (tok, ttl) = t.into_parts().unwrap();
-        assert_eq!(tok, "a");
+        assert_eq!(tok.expose(), "a");
         assert_eq!(ttl, Duration::from_secs(50));
         let t: TokenResponse =
             serde_json::from_str(r#"{"token":"t","access_token":"a","expires_in":300}"#).unwrap();
-        assert_eq!(t.into_parts().unwrap().0, "t");
+        assert_eq!(t.into_parts().unwrap().0.expose(), "t");
+        let t: TokenResponse =
+            serde_json::from_str(r#"{"token":"t","expires_in":18446744073709551615}"#).unwrap();
+        assert_eq!(t.into_parts().unwrap().1, Duration::from_secs(86_390));
         let t: TokenResponse = serde_json::from_str(r#"{"token":""}"#).unwrap();
         assert!(t.into_parts().is_none());
     }

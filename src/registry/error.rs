@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::credentials::{Source, SourceKind};
+
 /// Why a reference could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
@@ -37,33 +39,29 @@ pub enum RegistryError {
         /// The server answered the TLS handshake with plain HTTP.
         http_reply: bool,
     },
-    #[error(
-        "{reference} (registry {registry}): authentication required{}",
-        detail_suffix(detail)
-    )]
+    #[error("{reference} (registry {registry}): {}", auth_required(registry, detail, looked_in, failed_sources))]
     AuthRequired {
         reference: String,
         registry: String,
         detail: String,
+        /// Every credential source looked in (names, never content).
+        looked_in: Vec<String>,
+        /// Sources that failed while looking (a helper that exited non-zero).
+        failed_sources: Vec<String>,
     },
-    #[error(
-        "{reference} (registry {registry}): credentials for user {username:?} were rejected{}",
-        detail_suffix(detail)
-    )]
+    #[error("{reference} (registry {registry}): {registry} rejected the credentials from {}", list(tried))]
     InvalidCredentials {
         reference: String,
         registry: String,
-        username: String,
-        detail: String,
+        /// Each credential tried, by source, and what was said.
+        tried: Vec<Tried>,
     },
-    #[error(
-        "{reference} (registry {registry}): access denied{}",
-        detail_suffix(detail)
-    )]
+    #[error("{reference} (registry {registry}): access denied{}{}", detail_suffix(detail), tried_suffix(tried))]
     AccessDenied {
         reference: String,
         registry: String,
         detail: String,
+        tried: Vec<Tried>,
     },
     #[error("{reference} (registry {registry}): not found: {what} does not exist (no such repository, tag or manifest)")]
     NotFound {
@@ -116,6 +114,59 @@ pub enum RegistryError {
     /// The client could not be set up (bad `--ca-file`, …); no reference yet.
     #[error("registry client setup: {detail}")]
     Config { detail: String },
+}
+
+/// One credential tried against a registry: where it came from and what
+/// the registry (or its token server) said. Never the credential itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tried {
+    pub source: Source,
+    /// `user "alice"`, `identity token`.
+    pub credential: String,
+    /// `the token server http://…/token answered 401`.
+    pub outcome: String,
+}
+
+impl std::fmt::Display for Tried {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.source, self.credential, self.outcome)
+    }
+}
+
+fn list(tried: &[Tried]) -> String {
+    tried
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn tried_suffix(tried: &[Tried]) -> String {
+    if tried.is_empty() {
+        String::new()
+    } else {
+        format!(" (tried: {})", list(tried))
+    }
+}
+
+fn auth_required(
+    registry: &str,
+    detail: &str,
+    looked_in: &[String],
+    failed: &[String],
+) -> String {
+    let mut m = if looked_in.is_empty() {
+        format!("authentication required{}", detail_suffix(detail))
+    } else {
+        format!(
+            "{registry} requires authentication and no credential matched (looked in: {})",
+            looked_in.join(", ")
+        )
+    };
+    if !failed.is_empty() {
+        m.push_str(&format!("; failed: {}", failed.join("; ")));
+    }
+    m
 }
 
 fn ca_list(files: &[PathBuf]) -> String {
@@ -174,11 +225,23 @@ impl RegistryError {
             Tls { registry, .. } => format!(
                 "pass --ca-file with the CA that signed {registry}'s certificate, or put it in /etc/docker/certs.d/{registry}/ca.crt"
             ),
-            AuthRequired { registry, .. } => format!(
-                "add credentials for {registry} to the docker config (`docker login {registry}` writes them to $DOCKER_CONFIG/config.json or ~/.docker/config.json)"
-            ),
-            InvalidCredentials { registry, .. } => format!(
-                "check the username and password for {registry} in the docker config (`docker login {registry}`)"
+            AuthRequired {
+                registry,
+                failed_sources,
+                ..
+            } => {
+                let mut h = format!(
+                    "log in (`docker login {registry}` writes $DOCKER_CONFIG/config.json or ~/.docker/config.json), give the pod an imagePullSecrets Secret for {registry}, or pass --pull-secret FILE"
+                );
+                if !failed_sources.is_empty() {
+                    h.push_str("; fix the failed credential source named above");
+                }
+                h
+            }
+            InvalidCredentials { registry, tried, .. } => fix_hint(registry, tried),
+            AccessDenied { registry, tried, .. } if !tried.is_empty() => format!(
+                "the credentials tried have no pull access to this repository on {registry}; check the repository name and what {} may pull",
+                tried[0].source
             ),
             AccessDenied { registry, .. } => format!(
                 "the credentials used for {registry} have no pull access to this repository; check the repository name and its permissions"
@@ -200,9 +263,47 @@ impl RegistryError {
         })
     }
 
+    /// The registry refused the credentials tried (or wanted some): the
+    /// tag may still resolve with other credentials.
+    pub fn is_access(&self) -> bool {
+        matches!(
+            self,
+            RegistryError::AuthRequired { .. }
+                | RegistryError::InvalidCredentials { .. }
+                | RegistryError::AccessDenied { .. }
+        )
+    }
+
     /// Worth retrying the same request (connection reset or closed early).
     pub(crate) fn is_transient(&self) -> bool {
         matches!(self, RegistryError::Network { .. })
+    }
+}
+
+/// What to correct for credentials a registry rejected: the first source tried.
+fn fix_hint(registry: &str, tried: &[Tried]) -> String {
+    let Some(first) = tried.first() else {
+        return format!("check the credentials for {registry}");
+    };
+    let label = &first.source.label;
+    match first.source.kind {
+        SourceKind::PodSecret => format!(
+            "correct {label}: its entry for {registry} must hold a username and password {registry} accepts"
+        ),
+        SourceKind::PullSecretFile => format!("correct the entry for {registry} in {label}"),
+        SourceKind::CredentialProvider => format!(
+            "check what {label} returns for {registry} (its configuration and the node identity it uses)"
+        ),
+        SourceKind::DockerHelper => format!(
+            "the {label} holds stale credentials for {registry}: log in again (`docker login {registry}`)"
+        ),
+        SourceKind::DockerConfig => format!(
+            "log in again: `docker login {registry}` rewrites {label}"
+        ),
+        SourceKind::ContainersAuth => format!(
+            "log in again: `podman login {registry}` (or `skopeo login`) rewrites {label}"
+        ),
+        SourceKind::Static => format!("check the credentials for {registry}"),
     }
 }
 

@@ -22,14 +22,14 @@ use reqwest::header::{
 };
 use reqwest::{Method, Response, StatusCode};
 
-use crate::credentials::{Credential, CredentialStore};
+use crate::credentials::{Candidate, Credential, Keychain, Lookup, PodSecrets, Query, Secret};
 use crate::reference::{Digest, Reference};
 
 pub use auth::{parse_challenges, Challenge};
-pub use error::RegistryError;
+pub use error::{RegistryError, Tried};
 pub use manifest::Platform;
 
-use auth::{Failure, Issued, RegistryAuth};
+use auth::{Failure, Issued, RegistryAuth, Slot};
 use error::{classify, Transport};
 
 /// How to reach registries.
@@ -84,7 +84,7 @@ const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 /// many tasks); holds the connection pool and the token cache.
 pub struct Client {
     config: RegistryConfig,
-    credentials: Arc<dyn CredentialStore>,
+    keychain: Arc<dyn Keychain>,
     http: reqwest::Client,
     /// Clients for registries with their own `certs.d` CA.
     per_host: Mutex<HashMap<String, (reqwest::Client, Vec<PathBuf>)>>,
@@ -93,9 +93,18 @@ pub struct Client {
     extra_certs: Vec<reqwest::Certificate>,
 }
 
+/// One image to resolve, with the pull secrets of the pod that uses it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub reference: Reference,
+    pub pod: Option<Arc<PodSecrets>>,
+}
+
 /// Which reference and registry a request is for; used in every error.
 struct Ctx<'a> {
     reference: &'a Reference,
+    /// The credentials to try, in order.
+    lookup: Arc<Lookup>,
     /// Normalised domain (`docker.io`).
     registry: &'a str,
     /// Host we talk to (`registry-1.docker.io`).
@@ -160,25 +169,41 @@ impl Ctx<'_> {
             },
         }
     }
-    fn failure(&self, f: Failure) -> RegistryError {
+    /// The error for a request whose every credential was refused.
+    fn auth_error(&self, tried: Vec<(Tried, Failure)>, last: Option<Failure>) -> RegistryError {
+        let denied = tried.iter().any(|(_, f)| matches!(f, Failure::Denied(_)));
+        let tried: Vec<Tried> = tried.into_iter().map(|(t, _)| t).collect();
         let (reference, registry) = (self.reference(), self.registry());
-        match f {
-            Failure::AuthRequired(detail) => RegistryError::AuthRequired {
+        if tried.is_empty() {
+            return match last {
+                Some(Failure::Denied(detail)) => RegistryError::AccessDenied {
+                    reference,
+                    registry,
+                    detail,
+                    tried,
+                },
+                other => RegistryError::AuthRequired {
+                    reference,
+                    registry,
+                    detail: other.map(|f| f.detail().to_string()).unwrap_or_default(),
+                    looked_in: self.lookup.searched.clone(),
+                    failed_sources: self.lookup.failures.clone(),
+                },
+            };
+        }
+        if denied {
+            RegistryError::AccessDenied {
                 reference,
                 registry,
-                detail,
-            },
-            Failure::BadCredentials { username, detail } => RegistryError::InvalidCredentials {
+                detail: String::new(),
+                tried,
+            }
+        } else {
+            RegistryError::InvalidCredentials {
                 reference,
                 registry,
-                username,
-                detail,
-            },
-            Failure::Denied(detail) => RegistryError::AccessDenied {
-                reference,
-                registry,
-                detail,
-            },
+                tried,
+            }
         }
     }
 }
@@ -198,12 +223,12 @@ fn load_pem_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, RegistryErro
     Ok(certs)
 }
 
-fn basic_header(c: &Credential) -> String {
-    let raw = format!("{}:{}", c.username, c.password.expose());
-    format!(
+fn basic_header(username: &str, password: &Secret) -> Secret {
+    let raw = format!("{username}:{}", password.expose());
+    Secret::new(format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(raw)
-    )
+    ))
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -218,7 +243,7 @@ fn retry_after(h: &HeaderMap) -> Option<u64> {
 impl Client {
     pub fn new(
         config: RegistryConfig,
-        credentials: Arc<dyn CredentialStore>,
+        keychain: Arc<dyn Keychain>,
     ) -> Result<Client, RegistryError> {
         let mut extra_certs = Vec::new();
         for f in &config.ca_files {
@@ -227,7 +252,7 @@ impl Client {
         let http = Self::build_http(&config, &extra_certs)?;
         Ok(Client {
             config,
-            credentials,
+            keychain,
             http,
             per_host: Mutex::new(HashMap::new()),
             auth: Mutex::new(HashMap::new()),
@@ -301,11 +326,35 @@ impl Client {
     fn registry_auth(&self, domain: &str) -> Arc<RegistryAuth> {
         let mut map = self.auth.lock().unwrap();
         map.entry(domain.to_string())
-            .or_insert_with(|| Arc::new(RegistryAuth::new(self.credentials.lookup(domain))))
+            .or_insert_with(|| Arc::new(RegistryAuth::new()))
             .clone()
     }
 
-    fn ctx<'a>(&self, reference: &'a Reference) -> Result<Ctx<'a>, RegistryError> {
+    /// Ask the keychain about `reference` in `pod`, off the runtime's
+    /// worker threads (a helper or plugin may be slow).
+    pub async fn lookup(&self, reference: &Reference, pod: Option<Arc<PodSecrets>>) -> Arc<Lookup> {
+        let keychain = self.keychain.clone();
+        let repository = reference.name();
+        let ask = move || {
+            keychain.lookup(&Query {
+                repository: &repository,
+                pod: pod.as_deref(),
+            })
+        };
+        let lookup = match tokio::runtime::Handle::try_current() {
+            Ok(_) => tokio::task::spawn_blocking(ask).await.unwrap_or_default(),
+            Err(_) => ask(),
+        };
+        Arc::new(lookup)
+    }
+
+    /// Warnings from the keychain (a helper missing from PATH, a plugin
+    /// that failed), each once.
+    pub fn credential_warnings(&self) -> Vec<String> {
+        self.keychain.warnings()
+    }
+
+    fn ctx<'a>(&self, reference: &'a Reference, lookup: Arc<Lookup>) -> Result<Ctx<'a>, RegistryError> {
         let domain = reference.domain();
         let api_host = if domain == "docker.io" {
             "registry-1.docker.io".to_string()
@@ -320,6 +369,7 @@ impl Client {
         };
         Ok(Ctx {
             reference,
+            lookup,
             registry: domain,
             api_host,
             scheme: if plain { "http" } else { "https" },
@@ -341,7 +391,18 @@ impl Client {
         reference: &Reference,
         platforms: &[Platform],
     ) -> Result<Resolved, RegistryError> {
-        let ctx = self.ctx(reference)?;
+        let lookup = self.lookup(reference, None).await;
+        self.resolve_with(reference, platforms, lookup).await
+    }
+
+    /// [`Client::resolve`] with the credentials already looked up.
+    pub async fn resolve_with(
+        &self,
+        reference: &Reference,
+        platforms: &[Platform],
+        lookup: Arc<Lookup>,
+    ) -> Result<Resolved, RegistryError> {
+        let ctx = self.ctx(reference, lookup)?;
         let (digest, media_type, body) = match (reference.tag(), reference.digest()) {
             (None, Some(d)) => {
                 if platforms.is_empty() {
@@ -387,28 +448,98 @@ impl Client {
         Ok(resolved)
     }
 
-    /// Resolve many references, at most `concurrency` in flight, each
-    /// distinct normalised reference asked once. Results come in input
-    /// order; `on_done` is called once per input reference as its result
-    /// is known.
+    /// Resolve many references (no pod credentials), at most `concurrency`
+    /// in flight, each distinct normalised reference asked once. Results
+    /// come in input order; `on_done` is called once per input reference
+    /// as its result is known.
     pub async fn resolve_all(
         &self,
         refs: &[Reference],
         platforms: &[Platform],
         on_done: &(dyn Fn() + Sync),
     ) -> Vec<Result<Resolved, RegistryError>> {
-        let mut keys: Vec<String> = Vec::new();
-        let mut key_index: HashMap<String, usize> = HashMap::new();
+        let requests: Vec<Request> = refs
+            .iter()
+            .map(|r| Request {
+                reference: r.clone(),
+                pod: None,
+            })
+            .collect();
+        self.resolve_requests(&requests, platforms, on_done).await
+    }
+
+    /// Resolve references each with its pod's credentials. The keychain is
+    /// asked once per (repository, pod), all registries at once; each
+    /// distinct (reference, credential list) is one question to the
+    /// registry, so two pods with different pull secrets are both tried.
+    pub async fn resolve_requests(
+        &self,
+        requests: &[Request],
+        platforms: &[Platform],
+        on_done: &(dyn Fn() + Sync),
+    ) -> Vec<Result<Resolved, RegistryError>> {
+        // 1. Credentials: one blocking task per registry, so a slow helper
+        // for one registry never holds up another.
+        let pod_id = |r: &Request| r.pod.as_ref().map(|p| p.id()).unwrap_or_default();
+        let mut by_registry: BTreeMap<String, Vec<(String, String, Option<Arc<PodSecrets>>)>> =
+            BTreeMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for r in requests {
+            let repo = r.reference.name();
+            if seen.insert((repo.clone(), pod_id(r))) {
+                by_registry
+                    .entry(r.reference.domain().to_string())
+                    .or_default()
+                    .push((repo, pod_id(r), r.pod.clone()));
+            }
+        }
+        let tasks = by_registry.into_values().map(|asks| {
+            let keychain = self.keychain.clone();
+            let run = move || {
+                asks.into_iter()
+                    .map(|(repo, pid, pod)| {
+                        let l = keychain.lookup(&Query {
+                            repository: &repo,
+                            pod: pod.as_deref(),
+                        });
+                        ((repo, pid), Arc::new(l))
+                    })
+                    .collect::<Vec<_>>()
+            };
+            async move {
+                match tokio::runtime::Handle::try_current() {
+                    Ok(_) => tokio::task::spawn_blocking(run).await.unwrap_or_default(),
+                    Err(_) => run(),
+                }
+            }
+        });
+        let lookups: HashMap<(String, String), Arc<Lookup>> = futures::future::join_all(tasks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+
+        // 2. Questions: distinct (reference, credential identities).
+        let mut keys: Vec<(String, Vec<u64>)> = Vec::new();
+        let mut key_index: HashMap<(String, Vec<u64>), usize> = HashMap::new();
         let mut first_ref: Vec<usize> = Vec::new();
-        let mut slot_of = Vec::with_capacity(refs.len());
-        for (i, r) in refs.iter().enumerate() {
-            let key = match (r.tag(), r.digest()) {
+        let mut slot_of = Vec::with_capacity(requests.len());
+        let mut lookup_of: Vec<Arc<Lookup>> = Vec::new();
+        for (i, req) in requests.iter().enumerate() {
+            let r = &req.reference;
+            let name = match (r.tag(), r.digest()) {
                 (None, Some(d)) => format!("{}@{}", r.name(), d),
                 (t, _) => format!("{}:{}", r.name(), t.unwrap_or("latest")),
             };
+            let lookup = lookups
+                .get(&(r.name(), pod_id(req)))
+                .cloned()
+                .unwrap_or_default();
+            let key = (name, lookup.identity());
             let idx = *key_index.entry(key.clone()).or_insert_with(|| {
                 keys.push(key);
                 first_ref.push(i);
+                lookup_of.push(lookup);
                 keys.len() - 1
             });
             slot_of.push(idx);
@@ -419,7 +550,7 @@ impl Client {
         }
         let mut results: Vec<Option<Result<Resolved, RegistryError>>> = vec![None; keys.len()];
         // Boxed as `dyn Future + Send`: without it rustc's higher-ranked
-        // lifetime inference makes the whole `resolve_all` future lose `Send`.
+        // lifetime inference makes the whole future lose `Send`.
         type Job<'a> = std::pin::Pin<
             Box<
                 dyn std::future::Future<Output = (usize, Result<Resolved, RegistryError>)>
@@ -431,8 +562,10 @@ impl Client {
             .iter()
             .enumerate()
             .map(|(k, &i)| {
-                let r = &refs[i];
-                Box::pin(async move { (k, self.resolve(r, platforms).await) }) as Job<'_>
+                let r = &requests[i].reference;
+                let lookup = lookup_of[k].clone();
+                Box::pin(async move { (k, self.resolve_with(r, platforms, lookup).await) })
+                    as Job<'_>
             })
             .collect();
         let mut stream =
@@ -450,9 +583,10 @@ impl Client {
                 let res = results[k].clone().expect("every key resolved");
                 // Errors name the reference as written at the first
                 // occurrence; re-resolve the message for duplicates.
+                let original = requests[i].reference.original();
                 match res {
-                    Err(e) if refs[i].original() != refs[first_ref[k]].original() => {
-                        Err(rename(e, refs[i].original()))
+                    Err(e) if original != requests[first_ref[k]].reference.original() => {
+                        Err(rename(e, original))
                     }
                     other => other,
                 }
@@ -604,11 +738,14 @@ impl Client {
                 reference,
                 registry,
                 detail: String::new(),
+                looked_in: ctx.lookup.searched.clone(),
+                failed_sources: ctx.lookup.failures.clone(),
             },
             StatusCode::FORBIDDEN => RegistryError::AccessDenied {
                 reference,
                 registry,
-                detail: String::new(),
+                detail: "the registry answered 403 Forbidden".into(),
+                tried: Vec::new(),
             },
             StatusCode::BAD_REQUEST if ctx.scheme == "http" => RegistryError::Protocol {
                 reference,
@@ -625,10 +762,12 @@ impl Client {
         })
     }
 
-    /// Send with authentication: learn the challenge from a 401, take a
-    /// header from the shared slot, and move to the next credential
-    /// candidate when one is refused. Returns the first response that is
-    /// not a 401/403 (which the caller maps).
+    /// Send with authentication: learn the challenge from a 401, then try
+    /// the request's credential candidates in order. A candidate the
+    /// registry or its token server refuses is remembered per (credential,
+    /// scope) and the next one is tried, as the kubelet does; anonymous only
+    /// when there is no candidate. Returns the first response that is not a
+    /// 401/403 (which the caller maps).
     async fn send(
         &self,
         ctx: &Ctx<'_>,
@@ -637,9 +776,26 @@ impl Client {
         accept: &str,
     ) -> Result<Response, RegistryError> {
         let reg = self.registry_auth(ctx.registry);
+        let lookup = ctx.lookup.clone();
+        let cands = &lookup.candidates;
         let mut scope = format!("repository:{}:pull", ctx.reference.path());
-        let max_rounds = reg.candidates.len() + 3;
-        for _ in 0..max_rounds {
+        let mut idx = 0usize;
+        let mut tried: Vec<(Tried, Failure)> = Vec::new();
+        let record = |tried: &mut Vec<(Tried, Failure)>, c: &Candidate, f: Failure| {
+            tried.push((
+                Tried {
+                    source: c.source.clone(),
+                    credential: c.credential.describe(),
+                    outcome: f.detail().to_string(),
+                },
+                f,
+            ));
+        };
+        for _ in 0..(cands.len() * 3 + 4) {
+            if !cands.is_empty() && idx >= cands.len() {
+                return Err(ctx.auth_error(tried, None));
+            }
+            let cand = cands.get(idx);
             // First contact with a registry goes alone: the others wait for
             // its 401 to teach the challenge instead of all collecting one.
             let mut gate = None;
@@ -649,9 +805,26 @@ impl Client {
                     gate = Some(g);
                 }
             }
-            let issued = self.issue(ctx, &reg, &scope).await?;
+            let issued = match self.issue(ctx, &reg, cand, &scope).await {
+                Ok(i) => i,
+                Err(Step::Refused(f)) => match cand {
+                    Some(c) => {
+                        record(&mut tried, c, f);
+                        idx += 1;
+                        continue;
+                    }
+                    None => return Err(ctx.auth_error(tried, Some(f))),
+                },
+                Err(Step::Fatal(e)) => return Err(e),
+            };
             let sent = self
-                .send_retrying(ctx, method.clone(), url, accept, issued.header.as_deref())
+                .send_retrying(
+                    ctx,
+                    method.clone(),
+                    url,
+                    accept,
+                    issued.header.as_ref().map(Secret::expose),
+                )
                 .await;
             if gate.is_some() {
                 reg.contacted.store(true, Ordering::SeqCst);
@@ -671,13 +844,19 @@ impl Client {
                         .or_else(|| challenges.iter().find(|c| c.scheme == "basic"))
                         .cloned();
                     let Some(ch) = ch else {
-                        if issued.header.is_none() {
-                            return Err(ctx.failure(Failure::AuthRequired(
-                                "registry answered 401 without a Basic or Bearer challenge".into(),
-                            )));
+                        let f = Failure::AuthRequired(
+                            "the registry answered 401 without a Basic or Bearer challenge".into(),
+                        );
+                        match cand {
+                            Some(c) if issued.header.is_some() => {
+                                if self.refuse(&reg, &issued, f.clone()).await {
+                                    record(&mut tried, c, f);
+                                    idx += 1;
+                                }
+                                continue;
+                            }
+                            _ => return Err(ctx.auth_error(tried, Some(f))),
                         }
-                        self.reject(&reg, &issued, None).await;
-                        continue;
                     };
                     let insufficient = ch.param("error") == Some("insufficient_scope");
                     let mut scope_changed = false;
@@ -695,164 +874,211 @@ impl Client {
                         // a header for the challenge just learned.
                         continue;
                     }
-                    let detail = if insufficient {
-                        format!("registry refused the token for {scope} (insufficient_scope)")
-                    } else {
-                        "registry answered 401 to the credentials".to_string()
+                    let Some(c) = cand else {
+                        return Err(ctx.auth_error(
+                            tried,
+                            Some(Failure::AuthRequired(format!(
+                                "anonymous access to {scope} refused"
+                            ))),
+                        ));
                     };
-                    self.reject(&reg, &issued, Some(detail)).await;
+                    let f = if insufficient {
+                        Failure::Denied(format!(
+                            "access denied: the registry refused the token for {scope} (insufficient_scope)"
+                        ))
+                    } else {
+                        Failure::BadCredentials("the registry answered 401".into())
+                    };
+                    if self.refuse(&reg, &issued, f.clone()).await {
+                        record(&mut tried, c, f);
+                        idx += 1;
+                    }
                 }
                 StatusCode::FORBIDDEN => {
-                    if issued.header.is_none() || reg.candidates.len() <= 1 {
-                        // Nothing else to try.
+                    let Some(c) = cand.filter(|_| issued.header.is_some()) else {
+                        // Nothing else to try: the caller maps the 403.
                         return Ok(resp);
+                    };
+                    let f = Failure::Denied("access denied: the registry answered 403 Forbidden".into());
+                    if self.refuse(&reg, &issued, f.clone()).await {
+                        record(&mut tried, c, f);
+                        idx += 1;
                     }
-                    self.reject(
-                        &reg,
-                        &issued,
-                        Some("registry answered 403 Forbidden".into()),
-                    )
-                    .await;
                 }
                 _ => return Ok(resp),
             }
         }
-        Err(ctx.failure(Failure::AuthRequired(
-            "gave up after repeated 401 answers".into(),
-        )))
+        Err(ctx.auth_error(
+            tried,
+            Some(Failure::AuthRequired(
+                "gave up after repeated 401 answers".into(),
+            )),
+        ))
     }
 
-    /// Mark the credential behind `issued` as refused; the slot moves to
-    /// the next candidate (unless another request already moved it).
-    async fn reject(&self, reg: &RegistryAuth, issued: &Issued, detail: Option<String>) {
-        let slot = reg.slot(&issued.scope_key);
-        let mut s = slot.lock().await;
-        if s.generation != issued.generation {
-            return;
-        }
-        let detail = detail.unwrap_or_default();
-        let failure = match reg.candidates.get(s.candidate).cloned().flatten() {
-            None => Failure::AuthRequired(detail),
-            Some(c) => {
-                let basic = reg.challenge().is_some_and(|c| c.scheme == "basic");
-                if basic && !detail.contains("403") {
-                    Failure::BadCredentials {
-                        username: c.username,
-                        detail,
-                    }
-                } else {
-                    Failure::Denied(format!("user {:?}: {detail}", c.username))
-                }
-            }
+    /// Remember that the credential behind `issued` was refused under its
+    /// scope. False when another request already replaced that header (then
+    /// the same credential is tried again with the new one).
+    async fn refuse(&self, reg: &RegistryAuth, issued: &Issued, failure: Failure) -> bool {
+        let Some(key) = &issued.slot else {
+            return true;
         };
-        s.last_failure = Some(failure);
-        s.candidate += 1;
+        let slot = reg.slot(key);
+        let mut s = slot.lock().await;
+        if s.refused.is_some() {
+            return true;
+        }
+        if s.generation != issued.generation {
+            return false;
+        }
+        s.refused = Some(failure);
         s.header = None;
         s.expires = None;
         s.generation += 1;
+        true
     }
 
-    /// The `Authorization` header for the next request under `scope`.
+    /// The `Authorization` header for the next request of `cand` (None:
+    /// anonymous) under `scope`: from the slot, or a new one (a token
+    /// fetched once for every concurrent request of that slot).
     async fn issue(
         &self,
         ctx: &Ctx<'_>,
         reg: &RegistryAuth,
+        cand: Option<&Candidate>,
         scope: &str,
-    ) -> Result<Issued, RegistryError> {
+    ) -> Result<Issued, Step> {
         let Some(ch) = reg.challenge() else {
             return Ok(Issued {
                 header: None,
                 generation: 0,
-                scope_key: String::new(),
+                slot: None,
             });
         };
-        let scope_key = if ch.scheme == "basic" {
-            "basic".to_string()
-        } else {
-            scope.to_string()
-        };
-        let slot = reg.slot(&scope_key);
+        let basic = ch.scheme == "basic";
+        let key = (
+            cand.map_or(0, Candidate::id),
+            if basic { "basic".to_string() } else { scope.to_string() },
+        );
+        let slot = reg.slot(&key);
         let mut s = slot.lock().await;
-        loop {
-            if s.candidate >= reg.candidates.len() {
-                let f = s
-                    .last_failure
-                    .clone()
-                    .unwrap_or_else(|| Failure::AuthRequired(String::new()));
-                return Err(ctx.failure(f));
-            }
-            if let (Some(h), Some(exp)) = (&s.header, s.expires) {
-                if Instant::now() < exp {
-                    return Ok(Issued {
-                        header: Some(h.clone()),
-                        generation: s.generation,
-                        scope_key,
-                    });
-                }
-            }
-            let cred = reg.candidates[s.candidate].clone();
-            if ch.scheme == "basic" {
-                match cred {
-                    Some(c) => {
-                        s.header = Some(basic_header(&c));
-                        s.expires = Some(Instant::now() + Duration::from_secs(365 * 24 * 3600));
-                        s.generation += 1;
-                        continue;
-                    }
-                    None => return Err(ctx.failure(Failure::AuthRequired(
-                        "registry asks for Basic authentication and no credentials are configured"
-                            .into(),
-                    ))),
-                }
-            }
-            match self.fetch_token(ctx, &ch, scope, cred.as_ref()).await {
-                Ok((token, ttl)) => {
-                    s.header = Some(format!("Bearer {token}"));
-                    s.expires = Some(Instant::now() + ttl);
-                    s.generation += 1;
-                }
-                Err(TokenError::Refused(f)) => {
-                    s.last_failure = Some(f);
-                    s.candidate += 1;
-                    s.header = None;
-                    s.generation += 1;
-                }
-                Err(TokenError::Fatal(e)) => return Err(e),
+        if let Some(f) = &s.refused {
+            return Err(Step::Refused(f.clone()));
+        }
+        if let (Some(h), Some(exp)) = (&s.header, s.expires) {
+            if Instant::now() < exp {
+                return Ok(Issued {
+                    header: Some(h.clone()),
+                    generation: s.generation,
+                    slot: Some(key),
+                });
             }
         }
+        let long = Duration::from_secs(365 * 24 * 3600);
+        let refuse = |s: &mut Slot, f: Failure| {
+            s.refused = Some(f.clone());
+            s.header = None;
+            s.generation += 1;
+            Err(Step::Refused(f))
+        };
+        let (header, ttl) = match (basic, cand.map(|c| &c.credential)) {
+            (true, None) => {
+                return Err(Step::Refused(Failure::AuthRequired(
+                    "the registry asks for Basic authentication".into(),
+                )))
+            }
+            (true, Some(Credential::Basic { username, password })) => {
+                (basic_header(username, password), long)
+            }
+            (true, Some(_)) => {
+                return refuse(
+                    &mut s,
+                    Failure::Unusable(
+                        "the registry asks for Basic authentication, which a token cannot answer"
+                            .into(),
+                    ),
+                )
+            }
+            (false, Some(Credential::RegistryToken { token })) => (
+                Secret::new(format!("Bearer {}", token.expose())),
+                long,
+            ),
+            (false, cred) => match self.fetch_token(ctx, &ch, scope, cred).await {
+                Ok((token, ttl)) => (Secret::new(format!("Bearer {}", token.expose())), ttl),
+                Err(TokenError::Refused(f)) => return refuse(&mut s, f),
+                Err(TokenError::Fatal(e)) => return Err(Step::Fatal(e)),
+            },
+        };
+        s.header = Some(header.clone());
+        s.expires = Instant::now().checked_add(ttl);
+        s.generation += 1;
+        Ok(Issued {
+            header: Some(header),
+            generation: s.generation,
+            slot: Some(key),
+        })
     }
 
+    /// A bearer token from the challenge's realm: GET with Basic
+    /// credentials (or none), or for an identity token the OAuth2
+    /// refresh-token grant (`POST`, as Azure Container Registry expects).
     async fn fetch_token(
         &self,
         ctx: &Ctx<'_>,
         ch: &Challenge,
         scope: &str,
         cred: Option<&Credential>,
-    ) -> Result<(String, Duration), TokenError> {
+    ) -> Result<(Secret, Duration), TokenError> {
         let realm = ch.param("realm").unwrap_or_default();
-        let mut url = reqwest::Url::parse(realm).map_err(|_| {
+        let base = reqwest::Url::parse(realm).map_err(|_| {
             TokenError::Fatal(ctx.protocol(format!("invalid token realm {realm:?}")))
         })?;
+        let scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+        let mut url = base.clone();
         {
             let mut q = url.query_pairs_mut();
             if let Some(service) = ch.param("service") {
                 q.append_pair("service", service);
             }
-            for s in scope.split(' ').filter(|s| !s.is_empty()) {
+            for s in &scopes {
                 q.append_pair("scope", s);
             }
         }
-        let realm_host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            _ => "?".to_string(),
+        let realm_name = match base.port() {
+            Some(_) | None => {
+                let mut r = base.clone();
+                r.set_query(None);
+                r.to_string()
+            }
         };
         let mut attempt = 0;
         let resp = loop {
-            let mut req = ctx.http.get(url.clone());
-            if let Some(c) = cred {
-                req = req.header(AUTHORIZATION, basic_header(c));
-            }
+            let req = match cred {
+                Some(Credential::IdentityToken { token }) => {
+                    let mut form: Vec<(&str, &str)> = vec![
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", token.expose()),
+                        ("client_id", "imagelock"),
+                    ];
+                    if let Some(service) = ch.param("service") {
+                        form.push(("service", service));
+                    }
+                    let joined = scopes.join(" ");
+                    if !joined.is_empty() {
+                        form.push(("scope", &joined));
+                    }
+                    let body = form_encode(&form);
+                    ctx.http
+                        .post(base.clone())
+                        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(body)
+                }
+                Some(Credential::Basic { username, password }) => ctx
+                    .http
+                    .get(url.clone())
+                    .header(AUTHORIZATION, basic_header(username, password).expose()),
+                _ => ctx.http.get(url.clone()),
+            };
             match req.send().await {
                 Ok(r)
                     if (r.status().is_server_error()
@@ -864,7 +1090,7 @@ impl Client {
                 }
                 Ok(r) => break r,
                 Err(e) => {
-                    let err = ctx.transport(&e, &format!("token server {realm_host}"));
+                    let err = ctx.transport(&e, &format!("token server {realm_name}"));
                     if err.is_transient() && attempt < MAX_TRANSIENT_RETRIES {
                         attempt += 1;
                         tokio::time::sleep(backoff(attempt, None)).await;
@@ -875,24 +1101,26 @@ impl Client {
             }
         };
         let status = resp.status();
+        let grant = if matches!(cred, Some(Credential::IdentityToken { .. })) {
+            " to the refresh-token grant"
+        } else {
+            ""
+        };
         match status {
             s if s.is_success() => {}
+            StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST if cred.is_some() => {
+                return Err(TokenError::Refused(Failure::BadCredentials(format!(
+                    "the token server {realm_name} answered {status}{grant}"
+                ))))
+            }
             StatusCode::UNAUTHORIZED => {
-                return Err(TokenError::Refused(match cred {
-                    Some(c) => Failure::BadCredentials {
-                        username: c.username.clone(),
-                        detail: format!("token server {realm_host} answered 401"),
-                    },
-                    None => Failure::AuthRequired(format!(
-                        "token server {realm_host} refuses anonymous access"
-                    )),
-                }))
+                return Err(TokenError::Refused(Failure::AuthRequired(format!(
+                    "the token server {realm_name} refuses anonymous access"
+                ))))
             }
             StatusCode::FORBIDDEN => {
                 return Err(TokenError::Refused(Failure::Denied(format!(
-                    "token server {realm_host} refused {scope}{}",
-                    cred.map(|c| format!(" to user {:?}", c.username))
-                        .unwrap_or_default()
+                    "access denied: the token server {realm_name} refused {scope}"
                 ))))
             }
             StatusCode::TOO_MANY_REQUESTS => {
@@ -903,9 +1131,9 @@ impl Client {
                 }))
             }
             s => {
-                return Err(TokenError::Fatal(
-                    ctx.protocol(format!("token server {realm_host} answered HTTP {s}")),
-                ))
+                return Err(TokenError::Fatal(ctx.protocol(format!(
+                    "the token server {realm_name} answered HTTP {s}"
+                ))))
             }
         }
         let body = resp
@@ -914,11 +1142,11 @@ impl Client {
             .map_err(|e| TokenError::Fatal(ctx.transport(&e, "reading token")))?;
         let parsed: auth::TokenResponse = serde_json::from_slice(&body).map_err(|_| {
             TokenError::Fatal(ctx.protocol(format!(
-                "token server {realm_host} sent a reply that is not token JSON"
+                "the token server {realm_name} sent a reply that is not token JSON"
             )))
         })?;
         parsed.into_parts().ok_or_else(|| {
-            TokenError::Fatal(ctx.protocol(format!("token server {realm_host} sent no token")))
+            TokenError::Fatal(ctx.protocol(format!("the token server {realm_name} sent no token")))
         })
     }
 
@@ -1061,6 +1289,21 @@ enum TokenError {
     Refused(Failure),
     /// Give up.
     Fatal(RegistryError),
+}
+
+/// What [`Client::issue`] could not do.
+enum Step {
+    /// This candidate is refused (now or earlier): try the next one.
+    Refused(Failure),
+    /// Give up on the request.
+    Fatal(RegistryError),
+}
+
+/// `application/x-www-form-urlencoded` body.
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let mut u = reqwest::Url::parse("http://x/").expect("static URL");
+    u.query_pairs_mut().extend_pairs(pairs);
+    u.query().unwrap_or_default().to_string()
 }
 
 /// Backoff for retry `n` (1-based): `Retry-After` when given (capped), else

@@ -9,6 +9,7 @@ pub mod yaml;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::credentials::Secret;
 use crate::reference::Reference;
 
 /// How the image scalar is written in the file.
@@ -55,6 +56,44 @@ pub struct ObjectContext {
     pub list: Option<ContainerList>,
     /// The sibling `imagePullPolicy` (or `pullPolicy` for an image volume) as written.
     pub pull_policy: Option<String>,
+    /// The pod spec the reference sits in (containers and image volumes).
+    pub pod: Option<PodRef>,
+}
+
+/// What a pod spec says about pull credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PodRef {
+    /// `imagePullSecrets[].name`; when empty (or absent) the
+    /// ServiceAccount's apply, as the API server's admission does.
+    pub pull_secrets: Vec<String>,
+    /// `serviceAccountName` (or the deprecated `serviceAccount`).
+    pub service_account: Option<String>,
+}
+
+/// A `kind: Secret` document (any type); values stay [`Secret`]s.
+#[derive(Debug, Clone)]
+pub struct SecretManifest {
+    pub file: PathBuf,
+    pub line: usize,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    /// `type` as written (`kubernetes.io/dockerconfigjson`).
+    pub secret_type: Option<String>,
+    /// `data` (base64) entries with string values.
+    pub data: Vec<(String, Secret)>,
+    /// `stringData` entries with string values.
+    pub string_data: Vec<(String, Secret)>,
+}
+
+/// A `kind: ServiceAccount` document.
+#[derive(Debug, Clone)]
+pub struct ServiceAccountManifest {
+    pub file: PathBuf,
+    pub line: usize,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    /// `imagePullSecrets[].name`.
+    pub pull_secrets: Vec<String>,
 }
 
 /// One image reference found in a file.
@@ -92,6 +131,9 @@ pub struct ScanWarning {
 pub struct FileScan {
     pub images: Vec<FoundImage>,
     pub warnings: Vec<ScanWarning>,
+    /// Secrets and ServiceAccounts, for pull credentials.
+    pub secrets: Vec<SecretManifest>,
+    pub service_accounts: Vec<ServiceAccountManifest>,
 }
 
 /// A file that could not be scanned.

@@ -22,9 +22,10 @@ use std::path::Path;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 
 use super::{
-    ContainerList, FileScan, FoundImage, ImageField, ObjectContext, QuoteStyle, ScanError,
-    ScanWarning,
+    ContainerList, FileScan, FoundImage, ImageField, ObjectContext, PodRef, QuoteStyle,
+    ScanError, ScanWarning, SecretManifest, ServiceAccountManifest,
 };
+use crate::credentials::Secret;
 use crate::reference::Reference;
 
 /// Deepest nesting the walk descends into (the tree itself is built
@@ -419,6 +420,8 @@ struct Obj {
     kind: Option<String>,
     namespace: Option<String>,
     name: Option<String>,
+    /// The innermost pod spec (a mapping with a `containers` sequence).
+    pod: Option<PodRef>,
 }
 
 impl<'p, 't> Scanner<'p, 't> {
@@ -627,8 +630,30 @@ impl<'p, 't> Scanner<'p, 't> {
                         name: metadata
                             .and_then(|m| doc.get_str(m, "name"))
                             .map(str::to_string),
+                        pod: None,
                     };
+                    match own.kind.as_deref() {
+                        Some("Secret") => self.secret(doc, id, &own),
+                        Some("ServiceAccount") => self.service_account(doc, id, &own),
+                        _ => {}
+                    }
                     &own
+                } else {
+                    obj
+                };
+                let pod_own;
+                let obj = if is_pod_spec(doc, id) {
+                    pod_own = Obj {
+                        pod: Some(PodRef {
+                            pull_secrets: pull_secret_names(doc, id),
+                            service_account: doc
+                                .get_str(id, "serviceAccountName")
+                                .or_else(|| doc.get_str(id, "serviceAccount"))
+                                .map(str::to_string),
+                        }),
+                        ..obj.clone()
+                    };
+                    &pod_own
                 } else {
                     obj
                 };
@@ -703,6 +728,7 @@ impl<'p, 't> Scanner<'p, 't> {
                     },
                     list: place.seq_key.and_then(container_list),
                     pull_policy: doc.get_str(map, "imagePullPolicy").map(str::to_string),
+                    pod: obj.pod.clone(),
                 };
                 self.scalar_image(
                     doc,
@@ -729,6 +755,7 @@ impl<'p, 't> Scanner<'p, 't> {
                             container: None,
                             list: None,
                             pull_policy: doc.get_str(target, "pullPolicy").map(str::to_string),
+                            pod: obj.pod.clone(),
                         };
                         if matches!(doc.node(rt).kind, NodeKind::Scalar { .. }) {
                             self.scalar_image(
@@ -831,6 +858,44 @@ impl<'p, 't> Scanner<'p, 't> {
                 self.warn(line, column, format!("{what} skipped: {e}"));
             }
         }
+    }
+
+    /// A `kind: Secret` document: kept (values as [`Secret`]s) for pull
+    /// credentials.
+    fn secret(&mut self, doc: &Doc<'_>, id: NodeId, obj: &Obj) {
+        let entries = |key: &str| -> Vec<(String, Secret)> {
+            let Some(m) = doc.get(id, key).and_then(|m| doc.resolve(m)) else {
+                return Vec::new();
+            };
+            doc.map_entries(m)
+                .chunks_exact(2)
+                .filter_map(|kv| {
+                    let k = doc.scalar_str(kv[0])?;
+                    let v = doc.scalar_str(kv[1])?;
+                    Some((k.to_string(), Secret::new(v)))
+                })
+                .collect()
+        };
+        self.out.secrets.push(SecretManifest {
+            file: self.path.to_path_buf(),
+            line: doc.node(id).start.line(),
+            namespace: obj.namespace.clone(),
+            name: obj.name.clone(),
+            secret_type: doc.get_str(id, "type").map(str::to_string),
+            data: entries("data"),
+            string_data: entries("stringData"),
+        });
+    }
+
+    /// A `kind: ServiceAccount` document: its `imagePullSecrets`.
+    fn service_account(&mut self, doc: &Doc<'_>, id: NodeId, obj: &Obj) {
+        self.out.service_accounts.push(ServiceAccountManifest {
+            file: self.path.to_path_buf(),
+            line: doc.node(id).start.line(),
+            namespace: obj.namespace.clone(),
+            name: obj.name.clone(),
+            pull_secrets: pull_secret_names(doc, id),
+        });
     }
 
     fn warn_at_node(&mut self, doc: &Doc<'_>, id: NodeId, message: String) {
@@ -962,6 +1027,32 @@ impl<'p, 't> Scanner<'p, 't> {
 
 /// Skip an anchor (`&a`) and/or tag (`!t`) with the spaces, line breaks and
 /// comments after them, from byte `p`; stops at `end`.
+/// A pod spec: a mapping whose `containers` is a sequence.
+fn is_pod_spec(doc: &Doc<'_>, id: NodeId) -> bool {
+    doc.get(id, "containers")
+        .and_then(|c| doc.resolve(c))
+        .is_some_and(|c| matches!(doc.node(c).kind, NodeKind::Seq { .. }))
+}
+
+/// `imagePullSecrets: [{name: a}, …]` of a pod spec or ServiceAccount.
+fn pull_secret_names(doc: &Doc<'_>, id: NodeId) -> Vec<String> {
+    let Some(list) = doc.get(id, "imagePullSecrets").and_then(|l| doc.resolve(l)) else {
+        return Vec::new();
+    };
+    doc.seq_items(list)
+        .iter()
+        .filter_map(|&item| {
+            let item = doc.resolve(item)?;
+            match doc.node(item).kind {
+                NodeKind::Map { .. } => doc.get_str(item, "name"),
+                _ => doc.scalar_str(item),
+            }
+        })
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 fn skip_properties(text: &str, mut p: usize, end: usize) -> usize {
     let b = text.as_bytes();
     loop {
