@@ -6,11 +6,15 @@
 //! can use it as well as async library tests (HTTP work runs on a private
 //! runtime in a scoped thread).
 //!
+//! [`creds`] writes docker credential helpers and kubelet credential
+//! provider plugins (small `sh` scripts) for tests to put on `PATH`.
+//!
 //! Missing tools panic naming the Debian package: `docker-registry`,
 //! `skopeo`, `apache2-utils` (htpasswd), `openssl`.
 
 #![allow(dead_code, unused_imports)]
 
+pub mod creds;
 pub mod pki;
 pub mod proxy;
 pub mod token_server;
@@ -27,11 +31,17 @@ use base64::Engine as _;
 use sha2::Digest as _;
 
 pub use proxy::{Fault, FaultProxy};
-pub use token_server::TokenServer;
+pub use token_server::{TokenServer, REFRESH_TOKEN, REFRESH_TOKEN_B};
 
 /// The user every authenticated setup knows.
 pub const USER: &str = "alice";
 pub const PASSWORD: &str = "wonderland";
+
+/// A second user: in the htpasswd file of [`Setup::TlsBasic`] (no
+/// per-repository ACL there), and under [`Setup::Token`] allowed `pull`
+/// under `team-b/*` only. Not in [`Registry::docker_config`].
+pub const USER_B: &str = "bob";
+pub const PASSWORD_B: &str = "builder";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setup {
@@ -40,7 +50,9 @@ pub enum Setup {
     /// HTTPS (test CA) with htpasswd Basic auth.
     TlsBasic,
     /// Plain HTTP with token auth (see [`token_server`]): anonymous pull
-    /// under `public/*`, nothing under `forbidden/*`, push+pull for USER.
+    /// under `public/*`, nothing under `forbidden/*`, push+pull for USER,
+    /// pull under `team-b/*` only for USER_B; also the OAuth2
+    /// refresh-token grant ([`REFRESH_TOKEN`], [`REFRESH_TOKEN_B`]).
     Token,
 }
 
@@ -125,13 +137,19 @@ impl Registry {
                     tls.server_key.display()
                 );
                 let htpasswd = need("htpasswd", "apache2-utils");
-                let out = Command::new(htpasswd)
-                    .args(["-Bbn", USER, PASSWORD])
-                    .output()
-                    .unwrap();
-                assert!(out.status.success(), "htpasswd failed");
+                let mut lines = Vec::new();
+                for (user, password) in [(USER, PASSWORD), (USER_B, PASSWORD_B)] {
+                    let out = Command::new(&htpasswd)
+                        .args(["-Bbn", user, password])
+                        .output()
+                        .unwrap();
+                    assert!(out.status.success(), "htpasswd failed");
+                    // `-n` prints `user:hash` and an empty line.
+                    let text = String::from_utf8(out.stdout).unwrap();
+                    lines.push(text.trim().to_string());
+                }
                 let file = dir.path().join("htpasswd");
-                std::fs::write(&file, out.stdout).unwrap();
+                std::fs::write(&file, lines.join("\n") + "\n").unwrap();
                 auth_yaml = format!(
                     "auth:\n  htpasswd:\n    realm: imagelock-test\n    path: {}\n",
                     file.display()
@@ -316,6 +334,25 @@ impl Registry {
                 Some(format!("Bearer {t}"))
             }
         }
+    }
+
+    /// A registry token (what a docker config's `registrytoken` holds, sent
+    /// as `Authorization: Bearer <token>` as is): a JWT from the token
+    /// server granting `pull` on `repo` as far as `user` ([`USER`] or
+    /// [`USER_B`]) may. Not counted in [`TokenServer::requests`]; expires
+    /// after the token server's `expires_in`. [`Setup::Token`] only.
+    pub fn registry_token(&self, user: &str, repo: &str) -> String {
+        let Some(ts) = &self.token_server else {
+            panic!(
+                "registry_token needs a Setup::Token registry; this one is {:?}",
+                self.setup
+            );
+        };
+        assert!(
+            user == USER || user == USER_B,
+            "registry_token: unknown user {user:?} (USER or USER_B)"
+        );
+        ts.token_for(Some(user), &[&format!("repository:{repo}:pull")])
     }
 
     /// Upload a blob (monolithic POST + PUT); returns its digest.

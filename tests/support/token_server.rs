@@ -4,13 +4,31 @@
 //! - anonymous: `pull` under `public/*`, nothing elsewhere;
 //! - `USER`/`PASSWORD` (Basic): `pull`/`push` everywhere except
 //!   `forbidden/*`, where nothing;
+//! - `USER_B`/`PASSWORD_B` (Basic): `pull` under `team-b/*`, nothing
+//!   elsewhere;
 //! - a wrong password: 401.
+//!
+//! Two ways to ask:
+//! - `GET /token?service=..&scope=..` with optional Basic auth (the
+//!   classic docker token flow);
+//! - `POST /token` with an `application/x-www-form-urlencoded` body
+//!   (OAuth2, as Docker's `identitytoken` and Azure Container Registry do):
+//!   `grant_type=refresh_token`, `refresh_token`, `service`, `scope`
+//!   (space-separated, may be repeated), `client_id`. [`REFRESH_TOKEN`]
+//!   stands for `USER`, [`REFRESH_TOKEN_B`] for `USER_B`. A missing
+//!   `grant_type`, `service`, `client_id` or `refresh_token` is a 400 (as
+//!   is any grant type but `refresh_token`, and a body that is not
+//!   form-encoded: its fields are not read, as Go's `PostFormValue` does);
+//!   an unknown refresh token, or a `service` other than [`SERVICE`], is a
+//!   401. Errors carry a JSON body. The reply is `access_token`,
+//!   `refresh_token` (the same one) and `expires_in`, and no `token`.
 //!
 //! Tokens are RS256 JWTs whose header carries the signing certificate in
 //! `x5c` (distribution 2.8 accepts that when the certificate is in its
-//! `rootcertbundle`). Every request is counted.
+//! `rootcertbundle`). Every request is counted and logged (never a
+//! password or refresh token).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,19 +37,34 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 
 use super::pki::SigningKey;
-use super::{PASSWORD, USER};
+use super::{PASSWORD, PASSWORD_B, USER, USER_B};
 
 pub const SERVICE: &str = "imagelock-test-registry";
 pub const ISSUER: &str = "imagelock-test-token-issuer";
 
+/// The OAuth2 refresh token (a docker `identitytoken`) standing for `USER`.
+pub const REFRESH_TOKEN: &str = "imagelock-test-refresh-token-for-alice";
+/// The OAuth2 refresh token standing for `USER_B`.
+pub const REFRESH_TOKEN_B: &str = "imagelock-test-refresh-token-for-bob";
+
+/// What [`TokenRequest::user`] says for a refused refresh token.
+pub const UNKNOWN_REFRESH_TOKEN: &str = "<unknown refresh token>";
+
 /// One token request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
-    /// `None` for anonymous, else the Basic username (even when refused).
+    /// `None` for anonymous, else the Basic username (even when refused);
+    /// for a refresh-token grant the user the token stands for, or
+    /// [`UNKNOWN_REFRESH_TOKEN`].
     pub user: Option<String>,
     pub scopes: Vec<String>,
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The form's `grant_type` (POST only).
+    pub grant_type: Option<String>,
+    /// The form's `client_id` (POST only).
+    pub client_id: Option<String>,
 }
-
 struct Inner {
     key: ring::signature::RsaKeyPair,
     cert_der: Vec<u8>,
@@ -142,6 +175,9 @@ fn granted(user: Option<&str>, name: &str, actions: &[&str]) -> Vec<String> {
     let allowed: &[&str] = match user {
         None if name.starts_with("public/") => &["pull"],
         None => &[],
+        Some(u) if u == USER_B && name.starts_with("team-b/") => &["pull"],
+        Some(u) if u == USER_B => &[],
+        // USER (and any other name handed to `token_for`).
         Some(_) if name.starts_with("forbidden/") => &[],
         Some(_) => &["pull", "push", "delete"],
     };
@@ -205,24 +241,47 @@ fn make_token(inner: &Inner, user: Option<&str>, scopes: &[String]) -> String {
     format!("{signing_input}.{}", b64url(&sig))
 }
 
+/// Largest request body read (a token request is a few hundred bytes).
+const MAX_BODY: usize = 1 << 20;
+
 fn handle(inner: &Inner, conn: TcpStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
-    let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut words = line.split_whitespace();
+    let method = words.next().unwrap_or("GET").to_string();
+    let target = words.next().unwrap_or("/").to_string();
     let mut authorization = None;
+    let mut content_length = 0usize;
+    let mut content_type = String::new();
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
             break;
         }
         if let Some((k, v)) = h.split_once(':') {
-            if k.trim().eq_ignore_ascii_case("authorization") {
+            let k = k.trim();
+            if k.eq_ignore_ascii_case("authorization") {
                 authorization = Some(v.trim().to_string());
+            } else if k.eq_ignore_ascii_case("content-length") {
+                content_length = v.trim().parse().unwrap_or(0);
+            } else if k.eq_ignore_ascii_case("content-type") {
+                content_type = v.trim().to_string();
             }
         }
     }
     inner.count.fetch_add(1, Ordering::SeqCst);
+    let mut out = conn;
+    if method == "POST" {
+        let mut body = vec![0u8; content_length.min(MAX_BODY)];
+        reader.read_exact(&mut body)?;
+        let path = target.split('?').next().unwrap_or("");
+        if path != "/token" {
+            return respond(&mut out, 404, "Not Found", r#"{"details":"not found"}"#);
+        }
+        return post_token(inner, &mut out, &content_type, &body);
+    }
+
     let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
     let mut scopes = Vec::new();
     for pair in query.split('&') {
@@ -242,29 +301,145 @@ fn handle(inner: &Inner, conn: TcpStream) -> std::io::Result<()> {
             .unwrap_or_default();
         let (u, p) = decoded.split_once(':').unwrap_or((&decoded, ""));
         user = Some(u.to_string());
-        ok = u == USER && p == PASSWORD;
+        ok = (u == USER && p == PASSWORD) || (u == USER_B && p == PASSWORD_B);
     }
     inner.log.lock().unwrap().push(TokenRequest {
         user: user.clone(),
         scopes: scopes.clone(),
+        method,
+        grant_type: None,
+        client_id: None,
     });
-    let mut out = conn;
     if !ok {
         let body = r#"{"details":"invalid username or password"}"#;
-        write!(
-            out,
-            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )?;
-        return Ok(());
+        return respond(&mut out, 401, "Unauthorized", body);
     }
     let token = make_token(inner, user.as_deref(), &scopes);
     let body =
         serde_json::json!({"token": token, "access_token": token, "expires_in": inner.expires_in.load(Ordering::SeqCst)}).to_string();
+    respond(&mut out, 200, "OK", &body)
+}
+
+/// The OAuth2 endpoint (`POST /token`, form-encoded).
+fn post_token(
+    inner: &Inner,
+    out: &mut TcpStream,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
+    // Like Go's `PostFormValue`: a body that is not form-encoded has no fields.
+    let is_form = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded");
+    let form: Vec<(String, String)> = if is_form {
+        String::from_utf8_lossy(body)
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let grant_type = field("grant_type");
+    let client_id = field("client_id");
+    let service = field("service");
+    let refresh_token = field("refresh_token");
+    let scopes: Vec<String> = form
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .flat_map(|(_, v)| v.split(' ').filter(|s| !s.is_empty()).map(str::to_string))
+        .collect::<Vec<_>>();
+    let is_refresh = grant_type.as_deref() == Some("refresh_token");
+    let user = if is_refresh {
+        Some(
+            match refresh_token.as_deref() {
+                Some(REFRESH_TOKEN) => USER,
+                Some(REFRESH_TOKEN_B) => USER_B,
+                _ => UNKNOWN_REFRESH_TOKEN,
+            }
+            .to_string(),
+        )
+    } else {
+        None
+    };
+    inner.log.lock().unwrap().push(TokenRequest {
+        user: user.clone(),
+        scopes: scopes.clone(),
+        method: "POST".to_string(),
+        grant_type: grant_type.clone(),
+        client_id: client_id.clone(),
+    });
+
+    let bad = |what: &str| oauth_error("invalid_request", &format!("missing {what} value"));
+    let refusal = if grant_type.is_none() {
+        Some((400, bad("grant_type")))
+    } else if service.is_none() {
+        Some((400, bad("service")))
+    } else if client_id.is_none() {
+        Some((400, bad("client_id")))
+    } else if !is_refresh {
+        Some((
+            400,
+            oauth_error(
+                "unsupported_grant_type",
+                "only grant_type=refresh_token is supported",
+            ),
+        ))
+    } else if refresh_token.is_none() {
+        Some((400, bad("refresh_token")))
+    } else if user.as_deref() == Some(UNKNOWN_REFRESH_TOKEN) {
+        Some((401, oauth_error("invalid_grant", "invalid refresh token")))
+    } else if service.as_deref() != Some(SERVICE) {
+        // distribution binds a refresh token to its service.
+        Some((401, oauth_error("invalid_grant", "invalid refresh token")))
+    } else {
+        None
+    };
+    if let Some((code, body)) = refusal {
+        let reason = if code == 401 {
+            "Unauthorized"
+        } else {
+            "Bad Request"
+        };
+        return respond(out, code, reason, &body);
+    }
+    let token = make_token(inner, user.as_deref(), &scopes);
+    let body = serde_json::json!({
+        "access_token": token,
+        "refresh_token": refresh_token,
+        "expires_in": inner.expires_in.load(Ordering::SeqCst),
+    })
+    .to_string();
+    respond(out, 200, "OK", &body)
+}
+
+/// An OAuth2 error body (RFC 6749 §5.2), with distribution's `errors`
+/// list beside it.
+fn oauth_error(code: &str, description: &str) -> String {
+    serde_json::json!({
+        "error": code,
+        "error_description": description,
+        "errors": [{"code": code.to_uppercase(), "message": description}],
+    })
+    .to_string()
+}
+
+fn respond(out: &mut TcpStream, code: u16, reason: &str, body: &str) -> std::io::Result<()> {
     write!(
         out,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )?;
-    Ok(())
+    )
 }
