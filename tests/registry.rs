@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use imagelock::credentials::{Anonymous, Credential, CredentialStore, StaticStore};
+use imagelock::credentials::{Anonymous, Credential, Keychain, StaticKeychain};
 use imagelock::reference::Reference;
 use imagelock::registry::{Client, Platform, RegistryConfig, RegistryError};
 use support::{Fault, FaultProxy, Registry, Setup, PASSWORD, USER};
@@ -20,7 +20,7 @@ fn client(reg: &Registry) -> Client {
     Client::new(reg.registry_config(), reg.credentials()).unwrap()
 }
 
-fn client_with(reg: &Registry, creds: impl CredentialStore + 'static) -> Client {
+fn client_with(reg: &Registry, creds: impl Keychain + 'static) -> Client {
     Client::new(reg.registry_config(), Arc::new(creds)).unwrap()
 }
 
@@ -197,12 +197,12 @@ async fn basic_auth_required_without_credentials_and_wrong_password() {
         .unwrap_err();
     assert!(matches!(e, RegistryError::AuthRequired { .. }), "{e}");
     assert!(
-        e.hint().unwrap().contains("docker config"),
+        e.hint().unwrap().contains("docker login"),
         "{:?}",
         e.hint()
     );
 
-    let wrong = StaticStore::new().with(reg.host(), Credential::new(USER, "not-the-password"));
+    let wrong = StaticKeychain::new().with(&reg.host(), "test credential", Credential::basic(USER, "not-the-password"));
     let e = client_with(&reg, wrong)
         .resolve(&r(&reg.image("team/app:v1")), &[])
         .await
@@ -211,9 +211,9 @@ async fn basic_auth_required_without_credentials_and_wrong_password() {
     assert!(!format!("{e} {e:?}").contains("not-the-password"));
 
     // Kubelet-style: a bad candidate first, then the good one.
-    let both = StaticStore::new()
-        .with(reg.host(), Credential::new("mallory", "bad"))
-        .with(reg.host(), Credential::new(USER, PASSWORD));
+    let both = StaticKeychain::new()
+        .with(&reg.host(), "first", Credential::basic("mallory", "bad"))
+        .with(&reg.host(), "second", Credential::basic(USER, PASSWORD));
     let got = client_with(&reg, both)
         .resolve(&r(&reg.image("team/app:v1")), &[])
         .await
@@ -257,7 +257,7 @@ async fn token_auth_public_private_forbidden_and_wrong_password() {
     assert!(e.to_string().contains(&reg.host()), "{e}");
 
     // Wrong password: the token server refuses it.
-    let wrong = StaticStore::new().with(reg.host(), Credential::new(USER, "nope-secret"));
+    let wrong = StaticKeychain::new().with(&reg.host(), "test credential", Credential::basic(USER, "nope-secret"));
     let e = client_with(&reg, wrong)
         .resolve(&r(&reg.image("private/app:v1")), &[])
         .await
@@ -266,9 +266,9 @@ async fn token_auth_public_private_forbidden_and_wrong_password() {
     assert!(!format!("{e} {e:?}").contains("nope-secret"));
 
     // Kubelet-style: the refused candidate is skipped, the next one works.
-    let both = StaticStore::new()
-        .with(reg.host(), Credential::new(USER, "nope-secret"))
-        .with(reg.host(), Credential::new(USER, PASSWORD));
+    let both = StaticKeychain::new()
+        .with(&reg.host(), "first", Credential::basic(USER, "nope-secret"))
+        .with(&reg.host(), "second", Credential::basic(USER, PASSWORD));
     let got = client_with(&reg, both)
         .resolve(&r(&reg.image("private/app:v1")), &[])
         .await
@@ -676,7 +676,7 @@ async fn cold_registry_sees_one_unauthenticated_request() {
         plain_http: vec![proxy.host()],
         ..reg.registry_config()
     };
-    let creds = StaticStore::new().with(proxy.host(), Credential::new(USER, PASSWORD));
+    let creds = StaticKeychain::new().with(&proxy.host(), "test credential", Credential::basic(USER, PASSWORD));
     let c = Client::new(cfg, Arc::new(creds)).unwrap();
     let refs: Vec<Reference> = (0..10)
         .map(|i| r(&format!("{}/team/app:v{i}", proxy.host())))

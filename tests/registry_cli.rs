@@ -8,7 +8,7 @@ use support::{Registry, Setup};
 
 fn imagelock(reg: &Registry) -> Command {
     let mut cmd = Command::cargo_bin("imagelock").unwrap();
-    cmd.env("DOCKER_CONFIG", reg.docker_config())
+    cmd.envs(reg.isolated_env())
         .env_remove("HTTPS_PROXY")
         .env_remove("https_proxy")
         .current_dir(reg.scratch());
@@ -85,8 +85,11 @@ fn resolve_errors_name_reference_and_hint() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("authentication required"), "{stderr}");
-    assert!(stderr.contains("docker config"), "{stderr}");
+    assert!(
+        stderr.contains("requires authentication and no credential matched (looked in:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("docker login"), "{stderr}");
 
     // With the harness's DOCKER_CONFIG it resolves.
     let out = imagelock(&treg)

@@ -14,7 +14,7 @@ use support::{Registry, Setup, PASSWORD};
 /// `registry_flags` go after the subcommand.
 fn run(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::cargo_bin("imagelock").unwrap();
-    cmd.env("DOCKER_CONFIG", reg.docker_config())
+    cmd.envs(reg.isolated_env())
         .env_remove("HTTPS_PROXY")
         .env_remove("https_proxy")
         .current_dir(dir)

@@ -183,7 +183,7 @@ fn workload(c: &ObjectContext, default_namespace: &str) -> Option<String> {
     c.pod.as_ref()?;
     Some(format!(
         "{} {} (namespace {})",
-        c.kind.as_deref().unwrap_or("object"),
+        c.kind.as_deref()?,
         c.name.as_deref().unwrap_or("?"),
         c.namespace.as_deref().unwrap_or(default_namespace),
     ))
@@ -220,7 +220,9 @@ impl Uses {
         }
         let mut warnings: Vec<PodWarning> = Vec::new();
         for u in self.by_key.values_mut().flatten() {
-            let Some(pod) = &u.context.pod else { continue };
+            let Some(pod) = u.context.pod.as_ref().filter(|_| u.workload.is_some()) else {
+                continue;
+            };
             let name = u.workload.clone().unwrap_or_default();
             u.pod = index.pod_secrets(u.context.namespace.as_deref(), pod, &name, &mut warnings);
         }

@@ -78,6 +78,7 @@ fn multi_document_deployment_cronjob_pod() {
             container: Some("nginx".into()),
             list: Some(ContainerList::Containers),
             pull_policy: Some("IfNotPresent".into()),
+            pod: Some(PodRef::default()),
         }
     );
     let sidecar = find(&s, "ghcr.io/acme/sidecar:v2");
@@ -960,4 +961,71 @@ fn image_with_a_sibling_tag_key_is_a_repository_not_a_reference() {
     assert_eq!(scan.warnings.len(), 2, "{:?}", scan.warnings);
     assert!(scan.warnings[0].message.contains("sibling `tag`"));
     assert_eq!((scan.warnings[0].line, scan.warnings[0].column), (3, 17));
+}
+
+#[test]
+fn pod_pull_secrets_service_accounts_and_secrets() {
+    let text = r#"apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: ci}
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          serviceAccountName: builder
+          imagePullSecrets:
+            - name: one
+            - {name: two}
+          initContainers:
+            - name: i
+              image: busybox:1.36
+          containers:
+            - name: c
+              image: alpine:3.19
+          volumes:
+            - name: v
+              image: {reference: "registry.k8s.io/pause:3.9"}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: builder, namespace: ci}
+imagePullSecrets: [{name: sa-secret}]
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: one
+type: kubernetes.io/dockerconfigjson
+data:
+  .dockerconfigjson: eyJhdXRocyI6e319
+stringData:
+  other: plain-value
+---
+services:
+  web:
+    image: nginx:1.25
+"#;
+    let s = scan(text);
+    let want = PodRef {
+        pull_secrets: vec!["one".into(), "two".into()],
+        service_account: Some("builder".into()),
+    };
+    for r in ["busybox:1.36", "alpine:3.19", "registry.k8s.io/pause:3.9"] {
+        assert_eq!(find(&s, r).context.pod.as_ref(), Some(&want), "{r}");
+    }
+    assert_eq!(find(&s, "nginx:1.25").context.pod, None);
+    assert_eq!(s.service_accounts.len(), 1);
+    let sa = &s.service_accounts[0];
+    assert_eq!(sa.namespace.as_deref(), Some("ci"));
+    assert_eq!(sa.pull_secrets, ["sa-secret"]);
+    assert_eq!(s.secrets.len(), 1);
+    let sec = &s.secrets[0];
+    assert_eq!((sec.name.as_deref(), sec.namespace.as_deref()), (Some("one"), None));
+    assert_eq!(sec.secret_type.as_deref(), Some("kubernetes.io/dockerconfigjson"));
+    assert_eq!(sec.data[0].0, ".dockerconfigjson");
+    assert_eq!(sec.data[0].1.expose(), "eyJhdXRocyI6e319");
+    assert_eq!(sec.string_data[0].1.expose(), "plain-value");
+    assert!(!format!("{sec:?}").contains("plain-value"));
+    assert_eq!(sec.line, 28);
 }

@@ -553,11 +553,32 @@ impl Registry {
         }
     }
 
-    /// The docker-config credential store for this registry.
-    pub fn credentials(&self) -> Arc<dyn imagelock::credentials::CredentialStore> {
+    /// Environment for an imagelock process that sees this registry's
+    /// docker config and nothing of the machine's own credentials
+    /// (containers auth.json, XDG directories).
+    pub fn isolated_env(&self) -> Vec<(&'static str, PathBuf)> {
+        let home = self.dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        vec![
+            ("DOCKER_CONFIG", self.docker_config_dir.clone()),
+            ("HOME", home.clone()),
+            ("XDG_CONFIG_HOME", home.join(".config")),
+            ("XDG_RUNTIME_DIR", home.join("run")),
+            ("REGISTRY_AUTH_FILE", home.join("no-auth.json")),
+        ]
+    }
+
+    /// A keychain with this registry's docker config only (no helpers on
+    /// PATH matter, no containers auth.json from the machine).
+    pub fn credentials(&self) -> Arc<dyn imagelock::credentials::Keychain> {
         Arc::new(
-            imagelock::credentials::DockerConfig::from_path(
-                &self.docker_config_dir.join("config.json"),
+            imagelock::credentials::DefaultKeychain::new(
+                imagelock::credentials::CredentialOptions {
+                    docker_config: Some(self.docker_config_dir.join("config.json")),
+                    containers_auth: Some(Vec::new()),
+                    timeout: Duration::from_secs(10),
+                    ..Default::default()
+                },
             )
             .unwrap(),
         )
