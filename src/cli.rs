@@ -167,11 +167,7 @@ pub struct CredentialArgs {
     pub namespace: String,
     /// Kubelet CredentialProviderConfig (kubelet.config.k8s.io/v1): run its
     /// plugins for the images their matchImages select, as a node does.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "credential_provider_bin_dir"
-    )]
+    #[arg(long, value_name = "FILE", requires = "credential_provider_bin_dir")]
     pub credential_provider_config: Option<PathBuf>,
     /// Directory holding the credential provider plugins (the kubelet's
     /// --image-credential-provider-bin-dir).

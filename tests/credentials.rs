@@ -206,7 +206,10 @@ fn two_namespaces_two_secrets_one_wrong_is_caught_per_workload() {
     // The right Secret resolves on its own.
     let o = e.run(&["lock", "good"]);
     expect_code(&o, 0);
-    assert_eq!(lock_digest(e.path(), &image).as_deref(), Some(digest.as_str()));
+    assert_eq!(
+        lock_digest(e.path(), &image).as_deref(),
+        Some(digest.as_str())
+    );
     assert_eq!(digest, e.reg.skopeo_digest("private/app:1.0"));
 
     // Both: the tag resolves with team-a's Secret, team-b's is rejected.
@@ -239,7 +242,9 @@ fn two_namespaces_two_secrets_one_wrong_is_caught_per_workload() {
     expect_code(&o, 1);
     let out = text(&o.stdout);
     assert!(
-        out.contains("bad/deploy.yaml:13:18: access: Deployment worker (namespace team-b) cannot pull"),
+        out.contains(
+            "bad/deploy.yaml:13:18: access: Deployment worker (namespace team-b) cannot pull"
+        ),
         "{out}"
     );
     assert!(!out.contains("good/deploy.yaml"), "{out}");
@@ -294,7 +299,10 @@ fn service_account_secrets_missing_secret_and_anonymous_public() {
         "sa.yaml",
         "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: builder\n  namespace: ci\nimagePullSecrets:\n  - name: ci-pull\n",
     );
-    e.write("secret.yaml", &secret_yaml("ci", "ci-pull", &h, USER, PASSWORD));
+    e.write(
+        "secret.yaml",
+        &secret_yaml("ci", "ci-pull", &h, USER, PASSWORD),
+    );
     // No imagePullSecrets: the ServiceAccount's apply.
     e.write(
         "job.yaml",
@@ -379,8 +387,16 @@ fn path_scoped_key_picks_the_right_credential() {
             .collect()
     };
     // The most specific key first: bob for team-b, never alice there.
-    assert_eq!(users_for("team-b/app"), [Some(USER_B.to_string())], "{log:?}");
-    assert_eq!(users_for("private/app"), [Some(USER.to_string())], "{log:?}");
+    assert_eq!(
+        users_for("team-b/app"),
+        [Some(USER_B.to_string())],
+        "{log:?}"
+    );
+    assert_eq!(
+        users_for("private/app"),
+        [Some(USER.to_string())],
+        "{log:?}"
+    );
     assert_eq!(
         lock_digest(e.path(), &format!("{h}/team-b/app:1")).unwrap(),
         e.reg.skopeo_digest("team-b/app:1")
@@ -439,7 +455,7 @@ fn credential_helpers_cred_helpers_creds_store_and_missing() {
         e.reg.skopeo_digest("team/app:1")
     );
     // Asked once for the registry, though two images were resolved.
-    assert_eq!(creds::calls(&creds::calls_path(&helper)), [h.clone()]);
+    assert_eq!(creds::calls(&creds::calls_path(&helper)), vec![h.clone()]);
 
     // credsStore, the default helper.
     std::fs::remove_file(e.path().join("images.lock")).unwrap();
@@ -487,7 +503,10 @@ fn identity_token_refresh_grant_and_registry_token() {
     let mut e = Env::new(Setup::Token);
     let h = e.reg.host();
     e.reg.push_oci_image("private/app", "1", "p");
-    e.write("c.yaml", &format!("services:\n  a:\n    image: {h}/private/app:1\n"));
+    e.write(
+        "c.yaml",
+        &format!("services:\n  a:\n    image: {h}/private/app:1\n"),
+    );
     e.docker_config(&serde_json::json!({"auths": {h.clone(): {"identitytoken": REFRESH_TOKEN}}}));
     let o = e.run(&["lock", "c.yaml"]);
     expect_code(&o, 0);
@@ -503,7 +522,9 @@ fn identity_token_refresh_grant_and_registry_token() {
 
     // An unknown refresh token: rejected, named by source.
     std::fs::remove_file(e.path().join("images.lock")).unwrap();
-    e.docker_config(&serde_json::json!({"auths": {h.clone(): {"identitytoken": "bogus-refresh-9"}}}));
+    e.docker_config(
+        &serde_json::json!({"auths": {h.clone(): {"identitytoken": "bogus-refresh-9"}}}),
+    );
     e.extra_secrets.push("bogus-refresh-9".into());
     let o = e.run(&["lock", "c.yaml"]);
     expect_code(&o, 2);
@@ -535,7 +556,8 @@ fn kubelet_credential_provider_plugin_cached_per_registry() {
     let h = e.reg.host();
     let mut yaml = String::new();
     for i in 0..6 {
-        e.reg.push_oci_image(&format!("private/app{i}"), "1", &format!("s{i}"));
+        e.reg
+            .push_oci_image(&format!("private/app{i}"), "1", &format!("s{i}"));
         yaml.push_str(&format!(
             "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\nspec:\n  containers:\n    - name: c\n      image: {h}/private/app{i}:1\n"
         ));
@@ -599,7 +621,10 @@ fn kubelet_credential_provider_plugin_cached_per_registry() {
     // cacheKeyType Registry: asked once for six images, with args and env.
     let calls = creds::calls(&creds::calls_path(&plugin));
     assert_eq!(calls.len(), 1, "{calls:?}");
-    assert!(calls[0].starts_with(&format!("{h}/private/app")), "{calls:?}");
+    assert!(
+        calls[0].starts_with(&format!("{h}/private/app")),
+        "{calls:?}"
+    );
     let args_file = std::fs::read_to_string(bin.join("test-provider.args")).unwrap();
     assert_eq!(args_file.trim(), "get-credentials");
     let env_file = std::fs::read_to_string(bin.join("test-provider.env")).unwrap();
@@ -628,7 +653,10 @@ fn containers_auth_json_with_a_path_key() {
     let mut e = Env::new(Setup::TlsBasic);
     let h = e.reg.host();
     e.reg.push_oci_image("team/app", "1", "a");
-    e.write("c.yaml", &format!("services:\n  a:\n    image: {h}/team/app:1\n"));
+    e.write(
+        "c.yaml",
+        &format!("services:\n  a:\n    image: {h}/team/app:1\n"),
+    );
     let auth = e.write(
         "auth.json",
         &serde_json::json!({"auths": {
@@ -646,6 +674,12 @@ fn containers_auth_json_with_a_path_key() {
     );
     let o = e.run(&["list", "--format", "json", "c.yaml"]);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
-    let label = rows[0]["credential-sources"][0].as_str().unwrap().to_string();
-    assert!(label.ends_with(&format!("auth.json auths[\"{h}/team\"]")), "{label}");
+    let label = rows[0]["credential-sources"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        label.ends_with(&format!("auth.json auths[\"{h}/team\"]")),
+        "{label}"
+    );
 }

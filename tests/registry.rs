@@ -196,13 +196,13 @@ async fn basic_auth_required_without_credentials_and_wrong_password() {
         .await
         .unwrap_err();
     assert!(matches!(e, RegistryError::AuthRequired { .. }), "{e}");
-    assert!(
-        e.hint().unwrap().contains("docker login"),
-        "{:?}",
-        e.hint()
-    );
+    assert!(e.hint().unwrap().contains("docker login"), "{:?}", e.hint());
 
-    let wrong = StaticKeychain::new().with(&reg.host(), "test credential", Credential::basic(USER, "not-the-password"));
+    let wrong = StaticKeychain::new().with(
+        &reg.host(),
+        "test credential",
+        Credential::basic(USER, "not-the-password"),
+    );
     let e = client_with(&reg, wrong)
         .resolve(&r(&reg.image("team/app:v1")), &[])
         .await
@@ -257,7 +257,11 @@ async fn token_auth_public_private_forbidden_and_wrong_password() {
     assert!(e.to_string().contains(&reg.host()), "{e}");
 
     // Wrong password: the token server refuses it.
-    let wrong = StaticKeychain::new().with(&reg.host(), "test credential", Credential::basic(USER, "nope-secret"));
+    let wrong = StaticKeychain::new().with(
+        &reg.host(),
+        "test credential",
+        Credential::basic(USER, "nope-secret"),
+    );
     let e = client_with(&reg, wrong)
         .resolve(&r(&reg.image("private/app:v1")), &[])
         .await
@@ -676,7 +680,11 @@ async fn cold_registry_sees_one_unauthenticated_request() {
         plain_http: vec![proxy.host()],
         ..reg.registry_config()
     };
-    let creds = StaticKeychain::new().with(&proxy.host(), "test credential", Credential::basic(USER, PASSWORD));
+    let creds = StaticKeychain::new().with(
+        &proxy.host(),
+        "test credential",
+        Credential::basic(USER, PASSWORD),
+    );
     let c = Client::new(cfg, Arc::new(creds)).unwrap();
     let refs: Vec<Reference> = (0..10)
         .map(|i| r(&format!("{}/team/app:v{i}", proxy.host())))

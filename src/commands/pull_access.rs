@@ -16,6 +16,9 @@ use crate::lockfile::Key;
 use crate::reference::Reference;
 use crate::registry::{Client, Platform, RegistryError, Request, Resolved};
 
+/// The uses that share one credential set, and what resolving gave them.
+type GroupResult = (Vec<Use>, Result<Resolved, RegistryError>);
+
 /// One lock key to resolve and every place that uses it.
 pub struct Ask {
     pub key: Key,
@@ -35,7 +38,11 @@ pub struct Outcome {
 }
 
 /// Resolve every ask, one request per (key, distinct pod credentials).
-pub fn resolve(client: &Client, asks: &[Ask], platforms: &[Platform]) -> anyhow::Result<Vec<Outcome>> {
+pub fn resolve(
+    client: &Client,
+    asks: &[Ask],
+    platforms: &[Platform],
+) -> anyhow::Result<Vec<Outcome>> {
     let mut requests = Vec::new();
     let mut groups: Vec<(usize, Vec<Use>)> = Vec::new();
     for (i, ask) in asks.iter().enumerate() {
@@ -63,8 +70,7 @@ pub fn resolve(client: &Client, asks: &[Ask], platforms: &[Platform]) -> anyhow:
         }
     }
     let results = resolve_requests(client, &requests, platforms)?;
-    let mut per_ask: Vec<Vec<(Vec<Use>, Result<Resolved, RegistryError>)>> =
-        asks.iter().map(|_| Vec::new()).collect();
+    let mut per_ask: Vec<Vec<GroupResult>> = asks.iter().map(|_| Vec::new()).collect();
     for ((i, list), res) in groups.into_iter().zip(results) {
         per_ask[i].push((list, res));
     }

@@ -23,7 +23,11 @@ pub struct AuthFile {
 impl AuthFile {
     /// The files containers/image reads, in order (existing or not).
     pub fn default_paths() -> Vec<PathBuf> {
-        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         let mut out = Vec::new();
         if let Some(p) = env("REGISTRY_AUTH_FILE") {
             out.push(p);
@@ -49,7 +53,9 @@ impl AuthFile {
             .map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
         let mut entries = Vec::new();
         if let Some(a) = value.get("auths").filter(|v| !v.is_null()) {
-            for (key, cred) in parse_auths(a, "auths").map_err(|e| format!("{}: {e}", path.display()))? {
+            for (key, cred) in
+                parse_auths(a, "auths").map_err(|e| format!("{}: {e}", path.display()))?
+            {
                 entries.push((normalise(&key), key, cred));
             }
         }
@@ -134,7 +140,14 @@ mod tests {
         assert_eq!(user("quay.io/elsewhere/x"), "host");
         assert_eq!(user("docker.io/library/nginx"), "hub");
         assert!(f.lookup("ghcr.io/org/app").is_none());
-        assert!(f.lookup("quay.io/org/app").unwrap().source.label.ends_with(r#"auths["quay.io/org/app"]"#));
-        assert!(AuthFile::load(&dir.path().join("none.json")).unwrap().is_none());
+        assert!(f
+            .lookup("quay.io/org/app")
+            .unwrap()
+            .source
+            .label
+            .ends_with(r#"auths["quay.io/org/app"]"#));
+        assert!(AuthFile::load(&dir.path().join("none.json"))
+            .unwrap()
+            .is_none());
     }
 }

@@ -315,7 +315,10 @@ mod tests {
         ));
         let g = auths(&c, "ghcr.io");
         assert_eq!(g[0].1, Credential::basic("u1", "p:1"));
-        assert_eq!(auths(&c, "127.0.0.1:5000")[0].1, Credential::basic("u2", "p:2"));
+        assert_eq!(
+            auths(&c, "127.0.0.1:5000")[0].1,
+            Credential::basic("u2", "p:2")
+        );
         assert_eq!(
             auths(&c, "acr.example.io")[0].1,
             Credential::IdentityToken {

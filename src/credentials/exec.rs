@@ -86,8 +86,18 @@ pub(crate) fn run(
             buf
         })
     };
-    let out = read(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = read(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let out = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
@@ -167,7 +177,8 @@ mod tests {
 
     #[test]
     fn stdin_env_args_and_status() {
-        let (_d, p) = sh(r#"read x; echo "$x $1 $FOO"; echo "  " >&2; echo "bad thing" >&2; exit 3"#);
+        let (_d, p) =
+            sh(r#"read x; echo "$x $1 $FOO"; echo "  " >&2; echo "bad thing" >&2; exit 3"#);
         let out = run(
             &p,
             &["arg".into()],
@@ -186,7 +197,13 @@ mod tests {
     #[test]
     fn missing_program_and_timeout() {
         assert!(matches!(
-            run(Path::new("/nonexistent/x"), &[], &[], b"", Duration::from_secs(1)),
+            run(
+                Path::new("/nonexistent/x"),
+                &[],
+                &[],
+                b"",
+                Duration::from_secs(1)
+            ),
             Err(ExecError::NotFound)
         ));
         let (_d, p) = sh("sleep 5");

@@ -26,11 +26,14 @@ pub enum HelperAnswer {
     Failed(String),
 }
 
+/// One (helper, server)'s answer, computed once.
+type Answer = Arc<OnceLock<HelperAnswer>>;
+
 /// Runs helpers, remembering every answer for the run.
 #[derive(Debug)]
 pub struct Helpers {
     timeout: Duration,
-    answers: Mutex<HashMap<(String, String), Arc<OnceLock<HelperAnswer>>>>,
+    answers: Mutex<HashMap<(String, String), Answer>>,
     runs: std::sync::atomic::AtomicUsize,
 }
 

@@ -357,7 +357,13 @@ mod tests {
         assert_eq!(labels("ghcr.io/other/app"), ["one"]);
         assert_eq!(labels("docker.io/library/nginx"), ["three"]);
         assert!(labels("quay.io/x/y").is_empty());
-        assert!(Anonymous.lookup(&Query::new("ghcr.io/x")).candidates.is_empty());
-        assert_eq!(Query::new("127.0.0.1:5000/a/b").registry(), "127.0.0.1:5000");
+        assert!(Anonymous
+            .lookup(&Query::new("ghcr.io/x"))
+            .candidates
+            .is_empty());
+        assert_eq!(
+            Query::new("127.0.0.1:5000/a/b").registry(),
+            "127.0.0.1:5000"
+        );
     }
 }

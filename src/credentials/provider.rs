@@ -72,6 +72,9 @@ struct Cache {
     failed: HashMap<String, String>,
 }
 
+/// Held while one plugin is asked about one registry.
+type Turn = Arc<Mutex<()>>;
+
 /// The configured plugins and their answers for this run.
 #[derive(Debug)]
 pub struct Providers {
@@ -79,7 +82,7 @@ pub struct Providers {
     plugins: Vec<Plugin>,
     timeout: Duration,
     caches: Vec<Mutex<Cache>>,
-    turns: Mutex<HashMap<(usize, String), Arc<Mutex<()>>>>,
+    turns: Mutex<HashMap<(usize, String), Turn>>,
     runs: std::sync::atomic::AtomicUsize,
 }
 
@@ -88,10 +91,14 @@ impl Providers {
     /// executable in `bin_dir` (the kubelet refuses to start otherwise).
     pub fn load(config: &Path, bin_dir: &Path, timeout: Duration) -> Result<Providers, String> {
         let shown = config.display();
-        let text = std::fs::read_to_string(config).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+        let text =
+            std::fs::read_to_string(config).map_err(|e| format!("{shown}: cannot read: {e}"))?;
         let value = crate::yaml_value::document(&text).map_err(|e| format!("{shown}: {e}"))?;
         let err = |m: String| format!("{shown}: {m}");
-        let api = value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
+        let api = value
+            .get("apiVersion")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
         if !CONFIG_API_VERSIONS.contains(&api) {
             return Err(err(format!(
                 "apiVersion {api:?} is not one of {}",
@@ -100,7 +107,9 @@ impl Providers {
         }
         let kind = value.get("kind").and_then(|v| v.as_str()).unwrap_or("");
         if kind != "CredentialProviderConfig" {
-            return Err(err(format!("kind {kind:?} is not CredentialProviderConfig")));
+            return Err(err(format!(
+                "kind {kind:?} is not CredentialProviderConfig"
+            )));
         }
         let list = value
             .get("providers")
@@ -115,26 +124,39 @@ impl Providers {
                     None | Some(serde_json::Value::Null) => Ok(Vec::new()),
                     Some(serde_json::Value::Array(a)) => a
                         .iter()
-                        .map(|v| v.as_str().map(str::to_string).ok_or_else(|| at(format!("`{k}` holds a non-string"))))
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .ok_or_else(|| at(format!("`{k}` holds a non-string")))
+                        })
                         .collect(),
                     Some(_) => Err(at(format!("`{k}` is not a list"))),
                 }
             };
-            let name = s("name").filter(|n| !n.is_empty()).ok_or_else(|| at("no `name`".into()))?;
+            let name = s("name")
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| at("no `name`".into()))?;
             if name.contains(['/', '\\', ' ']) || name == "." || name == ".." {
-                return Err(at(format!("name {name:?} must be a plain file name in the bin dir")));
+                return Err(at(format!(
+                    "name {name:?} must be a plain file name in the bin dir"
+                )));
             }
             if plugins.iter().any(|q: &Plugin| q.name == name) {
                 return Err(at(format!("duplicate provider name {name:?}")));
             }
             let match_images = strings("matchImages")?;
             if match_images.is_empty() || match_images.iter().any(String::is_empty) {
-                return Err(at(format!("{name}: `matchImages` must list at least one non-empty pattern")));
+                return Err(at(format!(
+                    "{name}: `matchImages` must list at least one non-empty pattern"
+                )));
             }
             let dur = s("defaultCacheDuration")
                 .ok_or_else(|| at(format!("{name}: `defaultCacheDuration` is required")))?;
-            let default_cache_duration = parse_duration(&dur)
-                .ok_or_else(|| at(format!("{name}: defaultCacheDuration {dur:?} is not a duration such as 12h or 5m30s")))?;
+            let default_cache_duration = parse_duration(&dur).ok_or_else(|| {
+                at(format!(
+                    "{name}: defaultCacheDuration {dur:?} is not a duration such as 12h or 5m30s"
+                ))
+            })?;
             let api_version = s("apiVersion").unwrap_or_default();
             if !PLUGIN_API_VERSIONS.contains(&api_version.as_str()) {
                 return Err(at(format!(
@@ -170,7 +192,10 @@ impl Providers {
                 program,
             });
         }
-        let caches = plugins.iter().map(|_| Mutex::new(Cache::default())).collect();
+        let caches = plugins
+            .iter()
+            .map(|_| Mutex::new(Cache::default()))
+            .collect();
         Ok(Providers {
             config_path: config.to_owned(),
             plugins,
@@ -262,7 +287,11 @@ impl Providers {
                 Ok(auth)
             }
             Err(why) => {
-                self.caches[i].lock().unwrap().failed.insert(registry, why.clone());
+                self.caches[i]
+                    .lock()
+                    .unwrap()
+                    .failed
+                    .insert(registry, why.clone());
                 Err(why)
             }
         }
@@ -276,11 +305,21 @@ impl Providers {
             "image": image,
         })
         .to_string();
-        let out = match exec::run(&p.program, &p.args, &p.env, request.as_bytes(), self.timeout) {
+        let out = match exec::run(
+            &p.program,
+            &p.args,
+            &p.env,
+            request.as_bytes(),
+            self.timeout,
+        ) {
             Ok(o) => o,
-            Err(ExecError::NotFound) => return Err(format!("{} is not executable", p.program.display())),
+            Err(ExecError::NotFound) => {
+                return Err(format!("{} is not executable", p.program.display()))
+            }
             Err(ExecError::TimedOut(t)) => return Err(format!("timed out after {}s", t.as_secs())),
-            Err(ExecError::Io(e)) => return Err(format!("could not run {}: {e}", p.program.display())),
+            Err(ExecError::Io(e)) => {
+                return Err(format!("could not run {}: {e}", p.program.display()))
+            }
         };
         if !out.success {
             let mut why = out.status.clone();
@@ -302,24 +341,36 @@ enum CacheKey {
 
 /// Read a `CredentialProviderResponse`; errors never quote the reply.
 fn parse_response(stdout: &[u8], p: &Plugin) -> Result<(CacheKey, Answer), String> {
-    let v: serde_json::Value = serde_json::from_slice(stdout)
-        .map_err(|_| "answered something that is not a CredentialProviderResponse JSON".to_string())?;
+    let v: serde_json::Value = serde_json::from_slice(stdout).map_err(|_| {
+        "answered something that is not a CredentialProviderResponse JSON".to_string()
+    })?;
     let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or("");
     if kind != "CredentialProviderResponse" {
-        return Err(format!("answered kind {kind:?}, not CredentialProviderResponse"));
+        return Err(format!(
+            "answered kind {kind:?}, not CredentialProviderResponse"
+        ));
     }
     let api = v.get("apiVersion").and_then(|k| k.as_str()).unwrap_or("");
     if api != p.api_version {
-        return Err(format!("answered apiVersion {api:?}, but was asked with {}", p.api_version));
+        return Err(format!(
+            "answered apiVersion {api:?}, but was asked with {}",
+            p.api_version
+        ));
     }
     let key_type = match v.get("cacheKeyType").and_then(|k| k.as_str()) {
         Some("Image") => CacheKey::Image,
         Some("Registry") => CacheKey::Registry,
         Some("Global") => CacheKey::Global,
-        other => return Err(format!("cacheKeyType {other:?} is not Image, Registry or Global")),
+        other => {
+            return Err(format!(
+                "cacheKeyType {other:?} is not Image, Registry or Global"
+            ))
+        }
     };
     let duration = match v.get("cacheDuration").and_then(|d| d.as_str()) {
-        Some(d) => parse_duration(d).ok_or_else(|| format!("cacheDuration {d:?} is not a duration"))?,
+        Some(d) => {
+            parse_duration(d).ok_or_else(|| format!("cacheDuration {d:?} is not a duration"))?
+        }
         None => p.default_cache_duration,
     };
     let mut auth = Vec::new();
@@ -421,7 +472,9 @@ mod tests {
         assert_eq!(a.auth[0].0, "a.example.com");
         assert_eq!(a.auth[1].1, Credential::basic("u", "s3cret"));
         let wrong_api = br#"{"apiVersion":"credentialprovider.kubelet.k8s.io/v1beta1","kind":"CredentialProviderResponse","cacheKeyType":"Image"}"#;
-        assert!(parse_response(wrong_api, &p).unwrap_err().contains("apiVersion"));
+        assert!(parse_response(wrong_api, &p)
+            .unwrap_err()
+            .contains("apiVersion"));
         let no_key = br#"{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderResponse","auth":{"x":{"username":"u","password":"s3cret"}}}"#;
         let e = parse_response(no_key, &p).unwrap_err();
         assert!(e.contains("cacheKeyType") && !e.contains("s3cret"));

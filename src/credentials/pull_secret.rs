@@ -60,10 +60,7 @@ impl PullSecret {
 
 /// Read a Secret manifest. `Ok(None)` when it is not a pull-secret type;
 /// errors say what is wrong without quoting any value.
-pub fn decode(
-    m: &SecretManifest,
-    default_namespace: &str,
-) -> Result<Option<PullSecret>, String> {
+pub fn decode(m: &SecretManifest, default_namespace: &str) -> Result<Option<PullSecret>, String> {
     let secret_type = m.secret_type.clone().unwrap_or_default();
     let key = match secret_type.as_str() {
         DOCKER_CONFIG_JSON => ".dockerconfigjson",
@@ -88,10 +85,17 @@ pub fn decode(
             .decode(compact)
             .map_err(|_| format!("data[{key:?}] is not valid base64"))?
     } else {
-        return Err(format!("type {secret_type} but no {key:?} key under data or stringData"));
+        return Err(format!(
+            "type {secret_type} but no {key:?} key under data or stringData"
+        ));
     };
-    let value: serde_json::Value = serde_json::from_slice(&raw)
-        .map_err(|e| format!("{key:?} is not valid JSON (line {}, column {})", e.line(), e.column()))?;
+    let value: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| {
+        format!(
+            "{key:?} is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })?;
     let map = if secret_type == DOCKER_CONFIG_JSON {
         value
             .get("auths")
@@ -199,7 +203,8 @@ impl PullSecretFile {
             }
             return Ok(PullSecretFile { label, keyring });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
         let value: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
             format!("{shown}: neither a Secret manifest nor a docker config.json ({{\"auths\": {{…}}}})")
         })?;
@@ -217,13 +222,16 @@ impl PullSecretFile {
     }
 }
 
+/// (namespace, how chosen, secret names): pods that share it share credentials.
+type PodKey = (String, String, Vec<String>);
+
 /// Secrets and ServiceAccounts by namespace and name.
 #[derive(Debug)]
 pub struct SecretIndex {
     default_namespace: String,
     secrets: HashMap<(String, String), Result<Arc<PullSecret>, String>>,
     service_accounts: HashMap<(String, String), Vec<String>>,
-    pods: Mutex<HashMap<(String, String, Vec<String>), Arc<PodSecrets>>>,
+    pods: Mutex<HashMap<PodKey, Arc<PodSecrets>>>,
 }
 
 /// A problem with a pod's pull secrets: the pull may still work.
@@ -257,7 +265,11 @@ impl SecretIndex {
                 "is of type {}, not {DOCKER_CONFIG_JSON} or {DOCKERCFG}; the kubelet ignores it",
                 m.secret_type.as_deref().unwrap_or("Opaque")
             )),
-            Err(e) => Err(format!("cannot be used ({}:{}): {e}", m.file.display(), m.line)),
+            Err(e) => Err(format!(
+                "cannot be used ({}:{}): {e}",
+                m.file.display(),
+                m.line
+            )),
         };
         self.secrets.entry((ns, name)).or_insert(value);
     }
@@ -291,7 +303,10 @@ impl SecretIndex {
             if names.is_empty() {
                 return None;
             }
-            (names.clone(), format!("ServiceAccount {ns}/{sa} imagePullSecrets"))
+            (
+                names.clone(),
+                format!("ServiceAccount {ns}/{sa} imagePullSecrets"),
+            )
         };
         let mut keyring = Keyring::new();
         for name in &names {
@@ -334,7 +349,13 @@ mod tests {
         base64::engine::general_purpose::STANDARD.encode(s)
     }
 
-    fn manifest(ns: Option<&str>, name: &str, ty: &str, data: &[(&str, &str)], string_data: &[(&str, &str)]) -> SecretManifest {
+    fn manifest(
+        ns: Option<&str>,
+        name: &str,
+        ty: &str,
+        data: &[(&str, &str)],
+        string_data: &[(&str, &str)],
+    ) -> SecretManifest {
         let conv = |v: &[(&str, &str)]| {
             v.iter()
                 .map(|(k, v)| (k.to_string(), Secret::new(*v)))
@@ -363,20 +384,43 @@ mod tests {
     #[test]
     fn both_types_data_and_string_data() {
         let json = format!(r#"{{"auths":{{"reg.io":{{"auth":"{}"}}}}}}"#, b64("a:1"));
-        let m = manifest(Some("ns"), "s1", DOCKER_CONFIG_JSON, &[(".dockerconfigjson", &b64(&json))], &[]);
+        let m = manifest(
+            Some("ns"),
+            "s1",
+            DOCKER_CONFIG_JSON,
+            &[(".dockerconfigjson", &b64(&json))],
+            &[],
+        );
         let s = decode(&m, "default").unwrap().unwrap();
         assert_eq!(s.entries[0].0, "reg.io");
-        assert_eq!(s.label("reg.io"), "Secret ns/s1 (kubernetes.io/dockerconfigjson, key reg.io)");
+        assert_eq!(
+            s.label("reg.io"),
+            "Secret ns/s1 (kubernetes.io/dockerconfigjson, key reg.io)"
+        );
 
         let cfg = r#"{"https://reg.io":{"username":"b","password":"2"}}"#;
         let m = manifest(None, "s2", DOCKERCFG, &[], &[(".dockercfg", cfg)]);
         let s = decode(&m, "team").unwrap().unwrap();
         assert_eq!(s.namespace, "team");
-        assert_eq!(users(&s.candidates(SourceKind::PodSecret, "").into_iter().map(|c| c.1).collect::<Vec<_>>()), ["b"]);
+        assert_eq!(
+            users(
+                &s.candidates(SourceKind::PodSecret, "")
+                    .into_iter()
+                    .map(|c| c.1)
+                    .collect::<Vec<_>>()
+            ),
+            ["b"]
+        );
 
         let m = manifest(None, "o", "Opaque", &[], &[]);
         assert!(decode(&m, "d").unwrap().is_none());
-        let m = manifest(None, "bad", DOCKER_CONFIG_JSON, &[(".dockerconfigjson", "%%%secret%%%")], &[]);
+        let m = manifest(
+            None,
+            "bad",
+            DOCKER_CONFIG_JSON,
+            &[(".dockerconfigjson", "%%%secret%%%")],
+            &[],
+        );
         let e = decode(&m, "d").unwrap_err();
         assert!(e.contains("base64") && !e.contains("secret%"), "{e}");
         let m = manifest(None, "nokey", DOCKER_CONFIG_JSON, &[], &[]);
@@ -385,10 +429,27 @@ mod tests {
 
     #[test]
     fn pod_then_service_account_and_missing_warnings() {
-        let json = |u: &str| format!(r#"{{"auths":{{"reg.io":{{"auth":"{}"}}}}}}"#, b64(&format!("{u}:x")));
+        let json = |u: &str| {
+            format!(
+                r#"{{"auths":{{"reg.io":{{"auth":"{}"}}}}}}"#,
+                b64(&format!("{u}:x"))
+            )
+        };
         let mut idx = SecretIndex::new("default");
-        idx.add_secret(&manifest(Some("a"), "one", DOCKER_CONFIG_JSON, &[], &[(".dockerconfigjson", &json("u1"))]));
-        idx.add_secret(&manifest(Some("a"), "two", DOCKER_CONFIG_JSON, &[], &[(".dockerconfigjson", &json("u2"))]));
+        idx.add_secret(&manifest(
+            Some("a"),
+            "one",
+            DOCKER_CONFIG_JSON,
+            &[],
+            &[(".dockerconfigjson", &json("u1"))],
+        ));
+        idx.add_secret(&manifest(
+            Some("a"),
+            "two",
+            DOCKER_CONFIG_JSON,
+            &[],
+            &[(".dockerconfigjson", &json("u2"))],
+        ));
         idx.add_secret(&manifest(Some("a"), "opaque", "Opaque", &[], &[]));
         idx.add_service_account(&ServiceAccountManifest {
             file: "sa.yaml".into(),
@@ -398,23 +459,39 @@ mod tests {
             pull_secrets: vec!["two".into()],
         });
         let mut w = Vec::new();
-        let pod = PodRef { pull_secrets: vec!["one".into(), "gone".into(), "opaque".into()], service_account: None };
-        let p = idx.pod_secrets(Some("a"), &pod, "Deployment a/app", &mut w).unwrap();
+        let pod = PodRef {
+            pull_secrets: vec!["one".into(), "gone".into(), "opaque".into()],
+            service_account: None,
+        };
+        let p = idx
+            .pod_secrets(Some("a"), &pod, "Deployment a/app", &mut w)
+            .unwrap();
         assert_eq!(users(&p.lookup("reg.io/x")), ["u1"]);
-        assert_eq!(p.describe(), "pod imagePullSecrets [a/one, a/gone, a/opaque]");
+        assert_eq!(
+            p.describe(),
+            "pod imagePullSecrets [a/one, a/gone, a/opaque]"
+        );
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].0.contains("Deployment a/app") && w[0].0.contains("a/gone"));
         assert!(w[1].0.contains("Opaque"));
 
-        let pod = PodRef { pull_secrets: vec![], service_account: Some("builder".into()) };
+        let pod = PodRef {
+            pull_secrets: vec![],
+            service_account: Some("builder".into()),
+        };
         let p = idx.pod_secrets(Some("a"), &pod, "Job a/j", &mut w).unwrap();
         assert_eq!(users(&p.lookup("reg.io/x")), ["u2"]);
         assert!(p.describe().contains("ServiceAccount a/builder"));
         // No ServiceAccount manifest for `default`: no pod credentials.
         let pod = PodRef::default();
-        assert!(idx.pod_secrets(Some("a"), &pod, "Pod a/p", &mut w).is_none());
+        assert!(idx
+            .pod_secrets(Some("a"), &pod, "Pod a/p", &mut w)
+            .is_none());
         // Same secrets, same Arc: one question per distinct credential set.
-        let pod = PodRef { pull_secrets: vec!["one".into()], service_account: None };
+        let pod = PodRef {
+            pull_secrets: vec!["one".into()],
+            service_account: None,
+        };
         let x = idx.pod_secrets(Some("a"), &pod, "x", &mut w).unwrap();
         let y = idx.pod_secrets(Some("a"), &pod, "y", &mut w).unwrap();
         assert!(Arc::ptr_eq(&x, &y));

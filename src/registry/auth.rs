@@ -176,6 +176,9 @@ pub struct Slot {
     pub generation: u64,
 }
 
+/// A slot shared by every request of one (credential, scope).
+type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
+
 /// Everything learned about one registry.
 pub struct RegistryAuth {
     pub challenge: Mutex<Option<Challenge>>,
@@ -185,7 +188,7 @@ pub struct RegistryAuth {
     pub gate: tokio::sync::Mutex<()>,
     /// Token cache per (registry, credential source, scope): one pod's
     /// credential's token is never used for another pod's credential.
-    slots: Mutex<HashMap<(u64, String), Arc<tokio::sync::Mutex<Slot>>>>,
+    slots: Mutex<HashMap<(u64, String), SharedSlot>>,
 }
 
 impl RegistryAuth {

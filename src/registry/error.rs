@@ -39,7 +39,10 @@ pub enum RegistryError {
         /// The server answered the TLS handshake with plain HTTP.
         http_reply: bool,
     },
-    #[error("{reference} (registry {registry}): {}", auth_required(registry, detail, looked_in, failed_sources))]
+    #[error(
+        "{reference} (registry {registry}): {}",
+        auth_required(registry, detail, looked_in, failed_sources)
+    )]
     AuthRequired {
         reference: String,
         registry: String,
@@ -49,14 +52,21 @@ pub enum RegistryError {
         /// Sources that failed while looking (a helper that exited non-zero).
         failed_sources: Vec<String>,
     },
-    #[error("{reference} (registry {registry}): {registry} rejected the credentials from {}", list(tried))]
+    #[error(
+        "{reference} (registry {registry}): {registry} rejected the credentials from {}",
+        list(tried)
+    )]
     InvalidCredentials {
         reference: String,
         registry: String,
         /// Each credential tried, by source, and what was said.
         tried: Vec<Tried>,
     },
-    #[error("{reference} (registry {registry}): access denied{}{}", detail_suffix(detail), tried_suffix(tried))]
+    #[error(
+        "{reference} (registry {registry}): access denied{}{}",
+        detail_suffix(detail),
+        tried_suffix(tried)
+    )]
     AccessDenied {
         reference: String,
         registry: String,
@@ -149,12 +159,7 @@ fn tried_suffix(tried: &[Tried]) -> String {
     }
 }
 
-fn auth_required(
-    registry: &str,
-    detail: &str,
-    looked_in: &[String],
-    failed: &[String],
-) -> String {
+fn auth_required(registry: &str, detail: &str, looked_in: &[String], failed: &[String]) -> String {
     let mut m = if looked_in.is_empty() {
         format!("authentication required{}", detail_suffix(detail))
     } else {

@@ -354,7 +354,11 @@ impl Client {
         self.keychain.warnings()
     }
 
-    fn ctx<'a>(&self, reference: &'a Reference, lookup: Arc<Lookup>) -> Result<Ctx<'a>, RegistryError> {
+    fn ctx<'a>(
+        &self,
+        reference: &'a Reference,
+        lookup: Arc<Lookup>,
+    ) -> Result<Ctx<'a>, RegistryError> {
         let domain = reference.domain();
         let api_host = if domain == "docker.io" {
             "registry-1.docker.io".to_string()
@@ -481,8 +485,9 @@ impl Client {
         // 1. Credentials: one blocking task per registry, so a slow helper
         // for one registry never holds up another.
         let pod_id = |r: &Request| r.pod.as_ref().map(|p| p.id()).unwrap_or_default();
-        let mut by_registry: BTreeMap<String, Vec<(String, String, Option<Arc<PodSecrets>>)>> =
-            BTreeMap::new();
+        // registry → (repository, pod id, pod) to ask about.
+        type Asks = Vec<(String, String, Option<Arc<PodSecrets>>)>;
+        let mut by_registry: BTreeMap<String, Asks> = BTreeMap::new();
         let mut seen = std::collections::HashSet::new();
         for r in requests {
             let repo = r.reference.name();
@@ -899,7 +904,9 @@ impl Client {
                         // Nothing else to try: the caller maps the 403.
                         return Ok(resp);
                     };
-                    let f = Failure::Denied("access denied: the registry answered 403 Forbidden".into());
+                    let f = Failure::Denied(
+                        "access denied: the registry answered 403 Forbidden".into(),
+                    );
                     if self.refuse(&reg, &issued, f.clone()).await {
                         record(&mut tried, c, f);
                         idx += 1;
@@ -958,7 +965,11 @@ impl Client {
         let basic = ch.scheme == "basic";
         let key = (
             cand.map_or(0, Candidate::id),
-            if basic { "basic".to_string() } else { scope.to_string() },
+            if basic {
+                "basic".to_string()
+            } else {
+                scope.to_string()
+            },
         );
         let slot = reg.slot(&key);
         let mut s = slot.lock().await;
@@ -981,34 +992,32 @@ impl Client {
             s.generation += 1;
             Err(Step::Refused(f))
         };
-        let (header, ttl) = match (basic, cand.map(|c| &c.credential)) {
-            (true, None) => {
-                return Err(Step::Refused(Failure::AuthRequired(
-                    "the registry asks for Basic authentication".into(),
-                )))
-            }
-            (true, Some(Credential::Basic { username, password })) => {
-                (basic_header(username, password), long)
-            }
-            (true, Some(_)) => {
-                return refuse(
+        let (header, ttl) =
+            match (basic, cand.map(|c| &c.credential)) {
+                (true, None) => {
+                    return Err(Step::Refused(Failure::AuthRequired(
+                        "the registry asks for Basic authentication".into(),
+                    )))
+                }
+                (true, Some(Credential::Basic { username, password })) => {
+                    (basic_header(username, password), long)
+                }
+                (true, Some(_)) => return refuse(
                     &mut s,
                     Failure::Unusable(
                         "the registry asks for Basic authentication, which a token cannot answer"
                             .into(),
                     ),
-                )
-            }
-            (false, Some(Credential::RegistryToken { token })) => (
-                Secret::new(format!("Bearer {}", token.expose())),
-                long,
-            ),
-            (false, cred) => match self.fetch_token(ctx, &ch, scope, cred).await {
-                Ok((token, ttl)) => (Secret::new(format!("Bearer {}", token.expose())), ttl),
-                Err(TokenError::Refused(f)) => return refuse(&mut s, f),
-                Err(TokenError::Fatal(e)) => return Err(Step::Fatal(e)),
-            },
-        };
+                ),
+                (false, Some(Credential::RegistryToken { token })) => {
+                    (Secret::new(format!("Bearer {}", token.expose())), long)
+                }
+                (false, cred) => match self.fetch_token(ctx, &ch, scope, cred).await {
+                    Ok((token, ttl)) => (Secret::new(format!("Bearer {}", token.expose())), ttl),
+                    Err(TokenError::Refused(f)) => return refuse(&mut s, f),
+                    Err(TokenError::Fatal(e)) => return Err(Step::Fatal(e)),
+                },
+            };
         s.header = Some(header.clone());
         s.expires = Instant::now().checked_add(ttl);
         s.generation += 1;
@@ -1044,12 +1053,12 @@ impl Client {
                 q.append_pair("scope", s);
             }
         }
-        let realm_name = match base.port() {
-            Some(_) | None => {
-                let mut r = base.clone();
-                r.set_query(None);
-                r.to_string()
-            }
+        // Named in messages without its query (which carries no secret,
+        // but is noise).
+        let realm_name = {
+            let mut r = base.clone();
+            r.set_query(None);
+            r.to_string()
         };
         let mut attempt = 0;
         let resp = loop {

@@ -1021,8 +1021,14 @@ services:
     assert_eq!(sa.pull_secrets, ["sa-secret"]);
     assert_eq!(s.secrets.len(), 1);
     let sec = &s.secrets[0];
-    assert_eq!((sec.name.as_deref(), sec.namespace.as_deref()), (Some("one"), None));
-    assert_eq!(sec.secret_type.as_deref(), Some("kubernetes.io/dockerconfigjson"));
+    assert_eq!(
+        (sec.name.as_deref(), sec.namespace.as_deref()),
+        (Some("one"), None)
+    );
+    assert_eq!(
+        sec.secret_type.as_deref(),
+        Some("kubernetes.io/dockerconfigjson")
+    );
     assert_eq!(sec.data[0].0, ".dockerconfigjson");
     assert_eq!(sec.data[0].1.expose(), "eyJhdXRocyI6e319");
     assert_eq!(sec.string_data[0].1.expose(), "plain-value");

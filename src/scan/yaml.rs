@@ -22,8 +22,8 @@ use std::path::Path;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 
 use super::{
-    ContainerList, FileScan, FoundImage, ImageField, ObjectContext, PodRef, QuoteStyle,
-    ScanError, ScanWarning, SecretManifest, ServiceAccountManifest,
+    ContainerList, FileScan, FoundImage, ImageField, ObjectContext, PodRef, QuoteStyle, ScanError,
+    ScanWarning, SecretManifest, ServiceAccountManifest,
 };
 use crate::credentials::Secret;
 use crate::reference::Reference;
