@@ -349,14 +349,7 @@ pub fn resolve_all(
     refs: &[Reference],
     platforms: &[Platform],
 ) -> anyhow::Result<Vec<Result<Resolved, RegistryError>>> {
-    let requests: Vec<Request> = refs
-        .iter()
-        .map(|r| Request {
-            reference: r.clone(),
-            pod: None,
-        })
-        .collect();
-    resolve_requests(client, &requests, platforms)
+    resolve_requests(client, &Request::without_pod(refs), platforms)
 }
 
 /// Resolve references, each with its pod's credentials, with a progress bar.

@@ -179,6 +179,14 @@ impl<T> Keyring<T> {
             .collect()
     }
 
+    /// [`Keyring::lookup`], with the values cloned.
+    pub fn lookup_cloned(&self, image: &str) -> Vec<T>
+    where
+        T: Clone,
+    {
+        self.lookup(image).into_iter().cloned().collect()
+    }
+
     /// Like lookup, but returns (normalised key, value) pairs.
     pub fn lookup_with_keys(&self, image: &str) -> Vec<(&str, &T)> {
         let mut out = Vec::new();

@@ -260,12 +260,7 @@ impl StaticKeychain {
 
 impl Keychain for StaticKeychain {
     fn lookup(&self, query: &Query<'_>) -> Lookup {
-        let candidates: Vec<Candidate> = self
-            .keyring
-            .lookup(query.repository)
-            .into_iter()
-            .cloned()
-            .collect();
+        let candidates = self.keyring.lookup_cloned(query.repository);
         Lookup {
             candidates,
             searched: vec!["static credentials".into()],

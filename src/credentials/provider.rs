@@ -237,7 +237,7 @@ impl Providers {
                 Err(why) => failures.push(format!("{} failed: {why}", p.label())),
             }
         }
-        let found = keyring.lookup(image).into_iter().cloned().collect();
+        let found = keyring.lookup_cloned(image);
         (found, failures)
     }
 

@@ -128,11 +128,7 @@ pub struct PodSecrets {
 impl PodSecrets {
     /// Candidates for `repository`, the kubelet's way.
     pub fn lookup(&self, repository: &str) -> Vec<Candidate> {
-        self.keyring
-            .lookup(repository)
-            .into_iter()
-            .cloned()
-            .collect()
+        self.keyring.lookup_cloned(repository)
     }
 
     /// `pod imagePullSecrets [team-a/regcred]`.
@@ -156,11 +152,7 @@ pub struct PullSecretFile {
 impl PullSecretFile {
     /// Candidates for `repository`, the kubelet's way.
     pub fn lookup(&self, repository: &str) -> Vec<Candidate> {
-        self.keyring
-            .lookup(repository)
-            .into_iter()
-            .cloned()
-            .collect()
+        self.keyring.lookup_cloned(repository)
     }
 
     /// Build from the Secret manifests a file holds, or from a docker

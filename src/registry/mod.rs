@@ -100,6 +100,18 @@ pub struct Request {
     pub pod: Option<Arc<PodSecrets>>,
 }
 
+impl Request {
+    /// Requests for references used in no pod.
+    pub fn without_pod(refs: &[Reference]) -> Vec<Request> {
+        refs.iter()
+            .map(|r| Request {
+                reference: r.clone(),
+                pod: None,
+            })
+            .collect()
+    }
+}
+
 /// Which reference and registry a request is for; used in every error.
 struct Ctx<'a> {
     reference: &'a Reference,
@@ -462,14 +474,8 @@ impl Client {
         platforms: &[Platform],
         on_done: &(dyn Fn() + Sync),
     ) -> Vec<Result<Resolved, RegistryError>> {
-        let requests: Vec<Request> = refs
-            .iter()
-            .map(|r| Request {
-                reference: r.clone(),
-                pod: None,
-            })
-            .collect();
-        self.resolve_requests(&requests, platforms, on_done).await
+        self.resolve_requests(&Request::without_pod(refs), platforms, on_done)
+            .await
     }
 
     /// Resolve references each with its pod's credentials. The keychain is
