@@ -66,7 +66,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
         let entry = lock.get(key);
         for u in key_uses {
             let r = &u.reference;
-            for w in policy::assess(r, u.pull_policy.as_deref()).1 {
+            for w in policy::assess(r, u.pull_policy()).1 {
                 warnings.push(Warning {
                     file: Some(u.file.clone()),
                     line: Some(u.line),

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{ListArgs, ListFormat};
-use crate::commands::{keychain, location, lock_status, scan_each};
-use crate::credentials::{Keychain as _, Query, SecretIndex};
+use crate::commands::{keychain, location, lock_status, scan_each, PodCredentials};
+use crate::credentials::{Keychain as _, Query};
 use crate::lockfile::Lockfile;
 use crate::policy;
 use crate::report::Diagnostics;
@@ -79,14 +79,7 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
         accounts.extend(file.scan.service_accounts);
     });
     let (keychain, extra) = keychain(creds, std::time::Duration::from_secs(30))?;
-    let mut index = SecretIndex::new(&creds.namespace);
-    for m in secrets.iter().chain(&extra) {
-        index.add_secret(m);
-    }
-    for m in &accounts {
-        index.add_service_account(m);
-    }
-    let mut pod_warnings = Vec::new();
+    let mut pods = PodCredentials::new(&creds.namespace, &secrets, &accounts, &extra);
     let mut rows = Vec::new();
     for image in &images {
         let (policy, warnings) =
@@ -94,16 +87,7 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
         for w in &warnings {
             diag.warning(format!("{}: {}: {w}", location(image), image.reference));
         }
-        let c = &image.context;
-        let pod = c.pod.as_ref().and_then(|p| {
-            let who = format!(
-                "{} {} (namespace {})",
-                c.kind.as_deref().unwrap_or("object"),
-                c.name.as_deref().unwrap_or("?"),
-                c.namespace.as_deref().unwrap_or(&creds.namespace)
-            );
-            index.pod_secrets(c.namespace.as_deref(), p, &who, &mut pod_warnings)
-        });
+        let pod = pods.of(&image.context);
         let name = image.reference.name();
         let sources = keychain.sources(&Query {
             repository: &name,
@@ -112,11 +96,7 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
         let (status, entry) = lock_status(lock, &image.reference);
         rows.push(json_row(image, policy, status, entry, &warnings, &sources));
     }
-    pod_warnings.sort();
-    pod_warnings.dedup();
-    for w in pod_warnings {
-        diag.warning(w.0);
-    }
+    pods.report(diag);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if rows.is_empty() {

@@ -163,7 +163,6 @@ pub struct Use {
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
-    pub pull_policy: Option<String>,
     /// `Deployment app (namespace team-a)`, when the reference is in a pod spec.
     pub workload: Option<String>,
     /// The pod's pull secrets (set by [`Uses::with_pod_credentials`]).
@@ -174,6 +173,11 @@ pub struct Use {
 impl Use {
     pub fn location(&self) -> String {
         format!("{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+
+    /// The sibling `imagePullPolicy` as written.
+    pub fn pull_policy(&self) -> Option<&str> {
+        self.context.pull_policy.as_deref()
     }
 }
 
@@ -211,24 +215,62 @@ impl Uses {
         extra: &[SecretManifest],
         diag: &mut Diagnostics,
     ) {
+        let mut pods = PodCredentials::new(
+            default_namespace,
+            &self.secrets,
+            &self.service_accounts,
+            extra,
+        );
+        for u in self.by_key.values_mut().flatten() {
+            u.pod = pods.of(&u.context);
+        }
+        pods.report(diag);
+    }
+}
+
+/// The pull secrets of pods, from the Secrets and ServiceAccounts of the
+/// scan and the `--pull-secret` files; warns once per Secret named but not
+/// found.
+pub struct PodCredentials {
+    index: SecretIndex,
+    default_namespace: String,
+    warnings: Vec<PodWarning>,
+}
+
+impl PodCredentials {
+    pub fn new(
+        default_namespace: &str,
+        secrets: &[SecretManifest],
+        service_accounts: &[ServiceAccountManifest],
+        extra: &[SecretManifest],
+    ) -> PodCredentials {
         let mut index = SecretIndex::new(default_namespace);
-        for m in self.secrets.iter().chain(extra) {
+        for m in secrets.iter().chain(extra) {
             index.add_secret(m);
         }
-        for m in &self.service_accounts {
+        for m in service_accounts {
             index.add_service_account(m);
         }
-        let mut warnings: Vec<PodWarning> = Vec::new();
-        for u in self.by_key.values_mut().flatten() {
-            let Some(pod) = u.context.pod.as_ref().filter(|_| u.workload.is_some()) else {
-                continue;
-            };
-            let name = u.workload.clone().unwrap_or_default();
-            u.pod = index.pod_secrets(u.context.namespace.as_deref(), pod, &name, &mut warnings);
+        PodCredentials {
+            index,
+            default_namespace: default_namespace.to_string(),
+            warnings: Vec::new(),
         }
-        warnings.sort();
-        warnings.dedup();
-        for w in warnings {
+    }
+
+    /// The pull secrets of the workload a reference with context `c` sits in.
+    pub fn of(&mut self, c: &ObjectContext) -> Option<Arc<PodSecrets>> {
+        let name = workload(c, &self.default_namespace)?;
+        let pod = c.pod.as_ref()?;
+        self.index
+            .pod_secrets(c.namespace.as_deref(), pod, &name, &mut self.warnings)
+    }
+
+    /// Print the warnings gathered, each once.
+    pub fn report(mut self, diag: &mut Diagnostics) {
+        self.warnings.sort();
+        self.warnings.dedup();
+        for w in self.warnings {
             diag.warning(w.0);
         }
     }
@@ -237,14 +279,11 @@ impl Uses {
 /// Every reference in `paths`, grouped by lock key (sorted).
 pub fn collect_uses(paths: &[PathBuf], default_namespace: &str, diag: &mut Diagnostics) -> Uses {
     let mut uses = Uses::default();
-    let mut by_key: BTreeMap<Key, Vec<Use>> = BTreeMap::new();
-    let mut secrets = Vec::new();
-    let mut service_accounts = Vec::new();
-    let failed = scan_each(paths, diag, |file, _| {
-        secrets.extend(file.scan.secrets);
-        service_accounts.extend(file.scan.service_accounts);
+    uses.failed = scan_each(paths, diag, |file, _| {
+        uses.secrets.extend(file.scan.secrets);
+        uses.service_accounts.extend(file.scan.service_accounts);
         for image in file.scan.images {
-            by_key
+            uses.by_key
                 .entry(Key::of_reference(&image.reference))
                 .or_default()
                 .push(Use {
@@ -252,17 +291,12 @@ pub fn collect_uses(paths: &[PathBuf], default_namespace: &str, diag: &mut Diagn
                     file: image.file,
                     line: image.line,
                     column: image.column,
-                    pull_policy: image.context.pull_policy.clone(),
                     workload: workload(&image.context, default_namespace),
                     pod: None,
                     context: image.context,
                 });
         }
     });
-    uses.by_key = by_key;
-    uses.failed = failed;
-    uses.secrets = secrets;
-    uses.service_accounts = service_accounts;
     uses
 }
 

@@ -135,11 +135,6 @@ impl PodSecrets {
     pub fn describe(&self) -> String {
         format!("pod {} [{}]", self.via, self.names.join(", "))
     }
-
-    /// Identity for grouping uses: the same Secrets chosen the same way.
-    pub fn id(&self) -> String {
-        format!("{}|{}", self.via, self.names.join(","))
-    }
 }
 
 /// A `--pull-secret` file: Secret manifests or a docker `config.json`.
@@ -244,13 +239,19 @@ impl SecretIndex {
         &self.default_namespace
     }
 
-    /// Remember a Secret manifest (any type; only pull secrets are usable).
-    pub fn add_secret(&mut self, m: &SecretManifest) {
-        let Some(name) = m.name.clone() else { return };
-        let ns = m
-            .namespace
+    /// (namespace, name) of a manifest, the namespace defaulted.
+    fn key(&self, namespace: &Option<String>, name: &Option<String>) -> Option<(String, String)> {
+        let ns = namespace
             .clone()
             .unwrap_or_else(|| self.default_namespace.clone());
+        Some((ns, name.clone()?))
+    }
+
+    /// Remember a Secret manifest (any type; only pull secrets are usable).
+    pub fn add_secret(&mut self, m: &SecretManifest) {
+        let Some(key) = self.key(&m.namespace, &m.name) else {
+            return;
+        };
         let value = match decode(m, &self.default_namespace) {
             Ok(Some(s)) => Ok(Arc::new(s)),
             Ok(None) => Err(format!(
@@ -263,17 +264,15 @@ impl SecretIndex {
                 m.line
             )),
         };
-        self.secrets.entry((ns, name)).or_insert(value);
+        self.secrets.entry(key).or_insert(value);
     }
 
     pub fn add_service_account(&mut self, m: &ServiceAccountManifest) {
-        let Some(name) = m.name.clone() else { return };
-        let ns = m
-            .namespace
-            .clone()
-            .unwrap_or_else(|| self.default_namespace.clone());
+        let Some(key) = self.key(&m.namespace, &m.name) else {
+            return;
+        };
         self.service_accounts
-            .entry((ns, name))
+            .entry(key)
             .or_insert_with(|| m.pull_secrets.clone());
     }
 

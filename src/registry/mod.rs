@@ -353,11 +353,7 @@ impl Client {
                 pod: pod.as_deref(),
             })
         };
-        let lookup = match tokio::runtime::Handle::try_current() {
-            Ok(_) => tokio::task::spawn_blocking(ask).await.unwrap_or_default(),
-            Err(_) => ask(),
-        };
-        Arc::new(lookup)
+        Arc::new(off_runtime(ask).await)
     }
 
     /// Warnings from the keychain (a helper missing from PATH, a plugin
@@ -490,9 +486,11 @@ impl Client {
     ) -> Vec<Result<Resolved, RegistryError>> {
         // 1. Credentials: one blocking task per registry, so a slow helper
         // for one registry never holds up another.
-        let pod_id = |r: &Request| r.pod.as_ref().map(|p| p.id()).unwrap_or_default();
+        // Pods that share Secrets share one `PodSecrets` (the index caches
+        // them), so its address identifies the credential set.
+        let pod_id = |r: &Request| r.pod.as_ref().map_or(0, |p| Arc::as_ptr(p) as usize);
         // registry → (repository, pod id, pod) to ask about.
-        type Asks = Vec<(String, String, Option<Arc<PodSecrets>>)>;
+        type Asks = Vec<(String, usize, Option<Arc<PodSecrets>>)>;
         let mut by_registry: BTreeMap<String, Asks> = BTreeMap::new();
         let mut seen = std::collections::HashSet::new();
         for r in requests {
@@ -517,21 +515,15 @@ impl Client {
                     })
                     .collect::<Vec<_>>()
             };
-            async move {
-                match tokio::runtime::Handle::try_current() {
-                    Ok(_) => tokio::task::spawn_blocking(run).await.unwrap_or_default(),
-                    Err(_) => run(),
-                }
-            }
+            off_runtime(run)
         });
-        let lookups: HashMap<(String, String), Arc<Lookup>> = futures::future::join_all(tasks)
+        let lookups: HashMap<(String, usize), Arc<Lookup>> = futures::future::join_all(tasks)
             .await
             .into_iter()
             .flatten()
             .collect();
 
         // 2. Questions: distinct (reference, credential identities).
-        let mut keys: Vec<(String, Vec<u64>)> = Vec::new();
         let mut key_index: HashMap<(String, Vec<u64>), usize> = HashMap::new();
         let mut first_ref: Vec<usize> = Vec::new();
         let mut slot_of = Vec::with_capacity(requests.len());
@@ -547,19 +539,18 @@ impl Client {
                 .cloned()
                 .unwrap_or_default();
             let key = (name, lookup.identity());
-            let idx = *key_index.entry(key.clone()).or_insert_with(|| {
-                keys.push(key);
+            let idx = *key_index.entry(key).or_insert_with(|| {
                 first_ref.push(i);
                 lookup_of.push(lookup);
-                keys.len() - 1
+                first_ref.len() - 1
             });
             slot_of.push(idx);
         }
-        let mut counts = vec![0usize; keys.len()];
+        let mut counts = vec![0usize; first_ref.len()];
         for &s in &slot_of {
             counts[s] += 1;
         }
-        let mut results: Vec<Option<Result<Resolved, RegistryError>>> = vec![None; keys.len()];
+        let mut results: Vec<Option<Result<Resolved, RegistryError>>> = vec![None; first_ref.len()];
         // Boxed as `dyn Future + Send`: without it rustc's higher-ranked
         // lifetime inference makes the whole future lose `Send`.
         type Job<'a> = std::pin::Pin<
@@ -1304,6 +1295,15 @@ enum TokenError {
     Refused(Failure),
     /// Give up.
     Fatal(RegistryError),
+}
+
+/// Run blocking work (a keychain lookup may run a helper) off the async
+/// runtime's worker threads; inline when there is no runtime.
+async fn off_runtime<T: Default + Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => tokio::task::spawn_blocking(f).await.unwrap_or_default(),
+        Err(_) => f(),
+    }
 }
 
 /// What [`Client::issue`] could not do.
