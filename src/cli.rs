@@ -23,9 +23,16 @@ pub struct Cli {
     )]
     pub lockfile: PathBuf,
 
-    /// Print only errors and findings, no warnings or notes.
+    /// Print only errors and findings: no warnings, notes or summary line.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// Log each registry request (method, URL, status, time, credential
+    /// source by name) on stderr; -vv adds authentication decisions.
+    /// Secrets are never logged. `RUST_LOG` (such as
+    /// `RUST_LOG=imagelock=debug`) overrides it.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
     #[command(subcommand)]
     pub command: Command,
@@ -144,7 +151,8 @@ pub struct RegistryArgs {
     pub concurrency: u16,
     /// Give up on a registry request (or a credential helper or plugin)
     /// after this many seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 30, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
     #[command(flatten)]
     pub credentials: CredentialArgs,

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod credentials;
 pub mod lockfile;
+pub mod logging;
 pub mod policy;
 pub mod reference;
 pub mod registry;

@@ -98,8 +98,10 @@ fn list_json_has_context() {
         &["list", "--format", "json", "app/workloads.yaml"],
     );
     expect_code(&out, 0);
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = rows.as_array().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["version"], 1, "the JSON contract is versioned");
+    assert_eq!(doc["errors"], serde_json::json!([]));
+    let rows = doc["references"].as_array().unwrap();
     let nginx = &rows[0];
     assert_eq!(nginx["reference"], "nginx:1.25");
     assert_eq!(nginx["name"], "docker.io/library/nginx");
@@ -363,7 +365,11 @@ fn help_lists_every_command() {
 fn repository_lockfile_covers_the_examples() {
     // The root images.lock is the lockfile of examples/ (see scripts/demo.sh).
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = imagelock(root, &["--quiet", "check", "examples"]);
+    let out = imagelock(root, &["check", "examples"]);
     expect_code(&out, 0);
     assert!(text(&out.stderr).contains("checked 6 reference(s) against images.lock: 0 finding(s)"));
+    // --quiet prints findings and errors only: no summary line.
+    let out = imagelock(root, &["--quiet", "check", "examples"]);
+    expect_code(&out, 0);
+    assert_eq!(text(&out.stderr), "");
 }

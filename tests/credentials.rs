@@ -262,7 +262,8 @@ fn two_namespaces_two_secrets_one_wrong_is_caught_per_workload() {
     // list --format json names the sources per reference, never content.
     let o = e.run(&["list", "--format", "json", "."]);
     expect_code(&o, 0);
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = doc["references"].as_array().unwrap().clone();
     let sources = |file: &str| -> Vec<String> {
         let row = rows
             .iter()
@@ -412,7 +413,8 @@ fn path_scoped_key_picks_the_right_credential() {
         "pods.yaml",
     ]);
     expect_code(&o, 0);
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = doc["references"].as_array().unwrap().clone();
     let s0: Vec<&str> = rows[0]["credential-sources"]
         .as_array()
         .unwrap()
@@ -673,7 +675,8 @@ fn containers_auth_json_with_a_path_key() {
         e.reg.skopeo_digest("team/app:1")
     );
     let o = e.run(&["list", "--format", "json", "c.yaml"]);
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = doc["references"].as_array().unwrap().clone();
     let label = rows[0]["credential-sources"][0]
         .as_str()
         .unwrap()

@@ -5,11 +5,13 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{ListArgs, ListFormat};
-use crate::commands::{keychain, location, lock_status, scan_each, PodCredentials};
+use crate::commands::lock_status;
+use crate::commands::registry_setup::keychain;
+use crate::commands::scanning::{location, scan_each, PodCredentials};
 use crate::credentials::{Keychain as _, Query};
 use crate::lockfile::Lockfile;
 use crate::policy;
-use crate::report::Diagnostics;
+use crate::report::{json, Diagnostics, Message};
 use crate::scan::FoundImage;
 
 pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
@@ -21,12 +23,14 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut count = 0usize;
     let mut io_error = None;
-    let failed = scan_each(&args.paths, diag, |file, diag| {
+    scan_each(&args.paths, diag, |file, diag| {
         for image in &file.scan.images {
             let (policy, warnings) =
                 policy::assess(&image.reference, image.context.pull_policy.as_deref());
             for w in &warnings {
-                diag.warning(format!("{}: {}: {w}", location(image), image.reference));
+                diag.emit(
+                    Message::warning(format!("{}: {w}", image.reference)).at(location(image)),
+                );
             }
             let (status, entry) = lock_status(&lock, &image.reference);
             let result = {
@@ -58,11 +62,7 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
         return Err(e.into());
     }
     out.flush()?;
-    Ok(if failed > 0 {
-        crate::exit::ERROR
-    } else {
-        crate::exit::CLEAN
-    })
+    Ok(diag.exit_status(0))
 }
 
 /// JSON: every reference with its context and the credential sources that
@@ -73,7 +73,7 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
     let mut images: Vec<FoundImage> = Vec::new();
     let mut secrets = Vec::new();
     let mut accounts = Vec::new();
-    let failed = scan_each(&args.paths, diag, |file, _| {
+    scan_each(&args.paths, diag, |file, _| {
         images.extend(file.scan.images);
         secrets.extend(file.scan.secrets);
         accounts.extend(file.scan.service_accounts);
@@ -85,7 +85,7 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
         let (policy, warnings) =
             policy::assess(&image.reference, image.context.pull_policy.as_deref());
         for w in &warnings {
-            diag.warning(format!("{}: {}: {w}", location(image), image.reference));
+            diag.emit(Message::warning(format!("{}: {w}", image.reference)).at(location(image)));
         }
         let pod = pods.of(&image.context);
         let name = image.reference.name();
@@ -99,17 +99,10 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
     pods.report(diag);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if rows.is_empty() {
-        out.write_all(b"[]\n")?;
-    } else {
-        writeln!(out, "[\n  {}\n]", rows.join(",\n  "))?;
-    }
+    let doc = json::document(vec![("references", serde_json::json!(rows))], diag);
+    json::print(&mut out, &doc)?;
     out.flush()?;
-    Ok(if failed > 0 {
-        crate::exit::ERROR
-    } else {
-        crate::exit::CLEAN
-    })
+    Ok(diag.exit_status(0))
 }
 
 fn json_row(
@@ -119,7 +112,7 @@ fn json_row(
     entry: Option<&crate::lockfile::Entry>,
     warnings: &[String],
     credential_sources: &[String],
-) -> String {
+) -> serde_json::Value {
     let r = &image.reference;
     let c = &image.context;
     serde_json::json!({
@@ -144,5 +137,4 @@ fn json_row(
         "warnings": warnings,
         "credential-sources": credential_sources,
     })
-    .to_string()
 }

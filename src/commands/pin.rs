@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::PinArgs;
-use crate::commands::{location, scan_each};
+use crate::commands::scanning::{location, scan_each};
 use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::Diagnostics;
@@ -31,7 +31,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut io_error = None;
 
-    let failed = scan_each(&args.paths, diag, |file, diag| {
+    let scanned = scan_each(&args.paths, diag, |file, diag| {
         let mut edits = Vec::new();
         for image in &file.scan.images {
             let r = &image.reference;
@@ -111,7 +111,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             lockfile.display()
         ));
     }
-    if failed > 0 || missing > 0 || refused > 0 {
+    if scanned.failed > 0 || missing > 0 || refused > 0 {
         if !args.dry_run {
             diag.say("no file was changed");
         }

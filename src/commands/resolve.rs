@@ -4,12 +4,11 @@
 use std::io::Write;
 
 use crate::cli::{ListFormat, ResolveArgs};
-use crate::commands::{
-    parse_platforms, registry_client, report_credential_warnings, report_registry_error,
-    resolve_all,
+use crate::commands::registry_setup::{
+    parse_platforms, registry_client, registry_error, report_credential_warnings, resolve_all,
 };
 use crate::reference::Reference;
-use crate::report::Diagnostics;
+use crate::report::{json, Diagnostics};
 
 pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let platforms = parse_platforms(args.platform.as_slice())?;
@@ -20,7 +19,7 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
             Err(e) => diag.error(e, None),
         }
     }
-    let (client, _) = registry_client(&args.registry)?;
+    let (client, _) = registry_client(&args.registry, diag)?;
     let results = resolve_all(&client, &refs, &platforms)?;
     report_credential_warnings(&client, diag);
     let stdout = std::io::stdout();
@@ -28,7 +27,7 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let mut rows = Vec::new();
     for (r, result) in refs.iter().zip(results) {
         match result {
-            Err(e) => report_registry_error(diag, &e, &[]),
+            Err(e) => diag.emit(registry_error(&e, &[])),
             Ok(resolved) => {
                 let platform = platforms.first().map(ToString::to_string);
                 let digest = match &platform {
@@ -57,12 +56,9 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
         }
     }
     if args.format == ListFormat::Json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+        let doc = json::document(vec![("resolved", serde_json::json!(rows))], diag);
+        json::print(&mut out, &doc)?;
     }
     out.flush()?;
-    Ok(if diag.errors() > 0 {
-        crate::exit::ERROR
-    } else {
-        crate::exit::CLEAN
-    })
+    Ok(diag.exit_status(0))
 }

@@ -5,14 +5,15 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{UpdateArgs, UpdateFormat};
-use crate::commands::{
-    parse_platforms, registry_client, report_credential_warnings, report_registry_error,
-    resolve_all,
+use crate::commands::pipeline::{resolve_and_merge, Ask};
+use crate::commands::registry_setup::{
+    parse_platforms, registry_client, registry_error, report_credential_warnings,
 };
-use crate::lockfile::{Entry, Lockfile};
+use crate::commands::save_if_changed;
+use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::Reference;
 use crate::registry::Platform;
-use crate::report::Diagnostics;
+use crate::report::{json, Diagnostics, Location, Message};
 
 #[derive(Debug, serde::Serialize)]
 struct Change {
@@ -30,7 +31,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         );
     }
     let cli_platforms = parse_platforms(&args.platforms)?;
-    let mut lock = Lockfile::load(lockfile)?;
+    let old = Lockfile::load(lockfile)?;
 
     // Filters: by name (`nginx`) or name:tag (`nginx:1.25`).
     let mut filters = Vec::new();
@@ -41,115 +42,112 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     let matches = |e: &Entry, f: &(&str, String, Option<String>)| {
         e.name == f.1 && (f.2.is_none() || e.tag == f.2)
     };
-    let mut bad_filter = false;
     for f in &filters {
-        if !lock.entries().any(|e| e.tag.is_some() && matches(e, f)) {
-            bad_filter = true;
-            diag.error(
-                format!(
-                    "{}: no locked tag matches {:?} ({}{})",
-                    lockfile.display(),
+        if !old.entries().any(|e| e.tag.is_some() && matches(e, f)) {
+            diag.emit(
+                Message::error(format!(
+                    "no locked tag matches {:?} ({}{})",
                     f.0,
                     f.1,
                     f.2.as_deref().map(|t| format!(":{t}")).unwrap_or_default()
-                ),
-                Some("`imagelock list` shows what is locked; `imagelock lock` adds new references"),
+                ))
+                .at(Location::file(lockfile))
+                .code("no-match")
+                .hint(Some(
+                    "`imagelock list` shows what is locked; `imagelock lock` adds new references",
+                )),
             );
         }
     }
-    if bad_filter {
-        return Ok(crate::exit::ERROR);
+    if diag.errors() > 0 {
+        return finish(args, &[], diag);
     }
-    let targets: Vec<Entry> = lock
-        .entries()
-        .filter(|e| e.tag.is_some())
-        .filter(|e| filters.is_empty() || filters.iter().any(|f| matches(e, f)))
-        .cloned()
-        .collect();
 
-    // Entries keep the platforms they record unless --platform says otherwise;
-    // group requests by platform set so each is asked once.
-    let platforms_of = |e: &Entry| -> anyhow::Result<Vec<Platform>> {
-        if !cli_platforms.is_empty() {
-            return Ok(cli_platforms.clone());
+    // Entries keep the platforms they record unless --platform says otherwise.
+    let mut asks = Vec::new();
+    for e in old.entries().filter(|e| e.tag.is_some()) {
+        if !filters.is_empty() && !filters.iter().any(|f| matches(e, f)) {
+            continue;
         }
-        e.platforms
-            .keys()
-            .map(|p| {
-                p.parse().map_err(|m: String| {
-                    anyhow::anyhow!("{}: platform {p:?} in {}: {m}", e.name, lockfile.display())
+        let platforms: Vec<Platform> = if cli_platforms.is_empty() {
+            e.platforms
+                .keys()
+                .map(|p| {
+                    p.parse().map_err(|m: String| {
+                        anyhow::anyhow!("{}: platform {p:?} in {}: {m}", e.name, lockfile.display())
+                    })
                 })
-            })
-            .collect()
-    };
-    let (client, _) = registry_client(&args.registry)?;
-    let mut groups: std::collections::BTreeMap<Vec<Platform>, Vec<Entry>> = Default::default();
-    for e in targets {
-        groups.entry(platforms_of(&e)?).or_default().push(e);
+                .collect::<anyhow::Result<_>>()?
+        } else {
+            cli_platforms.clone()
+        };
+        asks.push(Ask {
+            key: Key::of_entry(e),
+            reference: e.reference()?,
+            uses: Vec::new(),
+            platforms,
+        });
     }
+    let asked = asks.len();
+    let (client, _) = registry_client(&args.registry, diag)?;
+    let answers = resolve_and_merge(&client, &old, asks)?;
+    report_credential_warnings(&client, diag);
+    let mut new = old.clone();
     let mut changes = Vec::new();
-    let mut errors = 0usize;
-    for (platforms, entries) in &groups {
-        let refs: Vec<Reference> = entries
-            .iter()
-            .map(Entry::reference)
-            .collect::<Result<_, _>>()?;
-        for ((entry, _r), result) in entries
-            .iter()
-            .zip(&refs)
-            .zip(resolve_all(&client, &refs, platforms)?)
-        {
-            match result {
-                Err(e) => {
-                    errors += 1;
-                    report_registry_error(diag, &e, &[]);
-                }
-                Ok(resolved) => {
-                    if resolved.digest != entry.digest {
-                        changes.push(Change {
-                            name: entry.name.clone(),
-                            tag: entry.tag.clone().unwrap_or_default(),
-                            old: entry.digest.to_string(),
-                            new: resolved.digest.to_string(),
-                        });
-                    }
-                    lock.insert(Entry {
-                        digest: resolved.digest,
-                        media_type: resolved.media_type.or(entry.media_type.clone()),
-                        platforms: resolved.platforms,
-                        ..entry.clone()
-                    });
-                }
-            }
+    for answer in answers {
+        for (e, uses) in &answer.errors {
+            diag.emit(registry_error(e, uses));
+        }
+        if let Some((before, after)) = answer.moved() {
+            changes.push(Change {
+                name: after.name.clone(),
+                tag: after.tag.clone().unwrap_or_default(),
+                old: before.digest.to_string(),
+                new: after.digest.to_string(),
+            });
+        }
+        if let Some(entry) = answer.entry {
+            new.insert(entry);
         }
     }
-    report_credential_warnings(&client, diag);
-    if errors > 0 {
+    if diag.errors() > 0 {
         diag.say(format!(
-            "{errors} image(s) could not be resolved; {} left unchanged",
+            "{} image(s) could not be resolved; {} left unchanged",
+            diag.errors(),
             lockfile.display()
         ));
-        return Ok(crate::exit::ERROR);
+        return finish(args, &[], diag);
     }
     changes.sort_by(|a, b| (&a.name, &a.tag).cmp(&(&b.name, &b.tag)));
-    let before = std::fs::read_to_string(lockfile).unwrap_or_default();
-    if lock.to_toml() != before {
-        lock.save(lockfile)?;
-    }
+    save_if_changed(lockfile, &old, &new)?;
+    let code = finish(args, &changes, diag)?;
+    diag.say(format!(
+        "{}: {asked} tag(s) asked, {} changed",
+        lockfile.display(),
+        changes.len()
+    ));
+    Ok(code)
+}
+
+/// Print the changes in the chosen format; the exit status.
+fn finish(args: &UpdateArgs, changes: &[Change], diag: &Diagnostics) -> anyhow::Result<i32> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format {
         UpdateFormat::Text => {
-            for c in &changes {
+            for c in changes {
                 writeln!(out, "{}:{}  {} -> {}", c.name, c.tag, c.old, c.new)?;
             }
         }
-        UpdateFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&changes)?)?,
+        UpdateFormat::Json => {
+            let doc = json::document(vec![("changes", serde_json::json!(changes))], diag);
+            json::print(&mut out, &doc)?;
+        }
         UpdateFormat::Markdown => {
             if !changes.is_empty() {
                 writeln!(out, "| Image | Tag | Old digest | New digest |")?;
                 writeln!(out, "|---|---|---|---|")?;
-                for c in &changes {
+                for c in changes {
                     writeln!(
                         out,
                         "| `{}` | `{}` | `{}` | `{}` |",
@@ -163,13 +161,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         }
     }
     out.flush()?;
-    let asked: usize = groups.values().map(Vec::len).sum();
-    diag.say(format!(
-        "{}: {asked} tag(s) asked, {} changed",
-        lockfile.display(),
-        changes.len()
-    ));
-    Ok(crate::exit::CLEAN)
+    Ok(diag.exit_status(0))
 }
 
 /// `sha256:0123456789ab` — enough to tell digests apart in a table.

@@ -1,0 +1,162 @@
+//! From the command line's registry and credential options to a registry
+//! client: option checks, the keychain, running resolution with a progress
+//! bar, and registry failures as messages.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::{CredentialArgs, RegistryArgs};
+use crate::commands::scanning::{used_at, Use};
+use crate::credentials::pull_secret::PullSecretFile;
+use crate::credentials::{CredentialOptions, DefaultKeychain};
+use crate::reference::Reference;
+use crate::registry::{Client, Platform, RegistryConfig, RegistryError, Request, Resolved};
+use crate::report::{Diagnostics, Message};
+use crate::scan::SecretManifest;
+
+/// Parse `--platform` values.
+pub fn parse_platforms(values: &[String]) -> anyhow::Result<Vec<Platform>> {
+    let mut out = Vec::new();
+    for v in values {
+        let p: Platform = v.parse().map_err(|e| {
+            anyhow::anyhow!(
+                "invalid --platform {v:?}: {e} (write os/arch[/variant], such as linux/arm64/v8)"
+            )
+        })?;
+        out.push(p);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The keychain for the command line's credential options, and the Secret
+/// manifests its `--pull-secret` files hold (they also serve pods that
+/// name them).
+pub fn keychain(
+    args: &CredentialArgs,
+    timeout: Duration,
+) -> anyhow::Result<(DefaultKeychain, Vec<SecretManifest>)> {
+    let mut files = Vec::new();
+    let mut manifests = Vec::new();
+    for path in &args.pull_secrets {
+        let bytes = fs_err::read(path)?;
+        let text = crate::scan::decode_utf8(path, &bytes)?;
+        // A JSON docker config is YAML too: it simply holds no Secret.
+        let secrets = match crate::scan::scan_text(path, text) {
+            Ok(scan) => scan.secrets,
+            Err(_) => Vec::new(),
+        };
+        files.push(
+            PullSecretFile::load(path, &secrets, &args.namespace)
+                .map_err(|e| anyhow::anyhow!("--pull-secret {e}"))?,
+        );
+        manifests.extend(secrets);
+    }
+    let provider_config = match (
+        &args.credential_provider_config,
+        &args.credential_provider_bin_dir,
+    ) {
+        (Some(c), Some(b)) => Some((c.clone(), b.clone())),
+        _ => None,
+    };
+    let keychain = DefaultKeychain::new(CredentialOptions {
+        pull_secret_files: files,
+        provider_config,
+        docker_config: None,
+        containers_auth: None,
+        timeout,
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((keychain, manifests))
+}
+
+/// `--plain-http` values as hosts: `http://host:port/` is accepted as
+/// `host:port` (with a note); anything else with a scheme or path is refused.
+pub fn plain_http_hosts(values: &[String], diag: &mut Diagnostics) -> anyhow::Result<Vec<String>> {
+    let mut hosts = Vec::new();
+    for v in values {
+        let host = match v.split_once("://") {
+            Some(("http", rest)) => {
+                let host = rest.trim_end_matches('/');
+                diag.note(format!(
+                    "--plain-http {v}: taken as {host} (the option names a host[:port]; plain HTTP is implied)"
+                ));
+                host
+            }
+            Some((scheme, _)) => {
+                anyhow::bail!("--plain-http {v}: expected HOST[:PORT], not a {scheme}:// URL")
+            }
+            None => v.as_str(),
+        };
+        if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
+            anyhow::bail!("--plain-http {v}: expected HOST[:PORT], such as localhost:5000");
+        }
+        hosts.push(host.to_string());
+    }
+    Ok(hosts)
+}
+
+/// A registry client for the command line's registry and credential
+/// options, and the Secret manifests of its `--pull-secret` files.
+pub fn registry_client(
+    args: &RegistryArgs,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<(Client, Vec<SecretManifest>)> {
+    let config = RegistryConfig {
+        ca_files: args.ca_files.clone(),
+        plain_http: plain_http_hosts(&args.plain_http, diag)?,
+        concurrency: usize::from(args.concurrency),
+        timeout: Duration::from_secs(args.timeout),
+        ..RegistryConfig::default()
+    };
+    for ca in &config.ca_files {
+        if !ca.is_file() {
+            anyhow::bail!("--ca-file {}: no such file", ca.display());
+        }
+    }
+    let (keychain, manifests) = keychain(&args.credentials, config.timeout)?;
+    Ok((Client::new(config, Arc::new(keychain))?, manifests))
+}
+
+/// Resolve references (no pod credentials) with a progress bar on stderr
+/// (when it is a terminal).
+pub fn resolve_all(
+    client: &Client,
+    refs: &[Reference],
+    platforms: &[Platform],
+) -> anyhow::Result<Vec<Result<Resolved, RegistryError>>> {
+    resolve_requests(client, &Request::without_pod(refs), platforms)
+}
+
+/// Resolve references, each with its pod's credentials, with a progress bar.
+pub fn resolve_requests(
+    client: &Client,
+    requests: &[Request],
+    platforms: &[Platform],
+) -> anyhow::Result<Vec<Result<Resolved, RegistryError>>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let bar = crate::report::progress(requests.len(), "resolving");
+    let on_done = || bar.inc(1);
+    let results = runtime.block_on(client.resolve_requests(requests, platforms, &on_done));
+    bar.finish_and_clear();
+    Ok(results)
+}
+
+/// Print the keychain's warnings (a helper missing, a plugin that failed).
+pub fn report_credential_warnings(client: &Client, diag: &mut Diagnostics) {
+    for w in client.credential_warnings() {
+        diag.warning(w);
+    }
+}
+
+/// A registry failure as a message naming every place the reference is used.
+pub fn registry_error(err: &RegistryError, uses: &[Use]) -> Message {
+    Message::error(err)
+        .code("registry")
+        .hint(err.hint())
+        .used_at(used_at(uses))
+}

@@ -1,0 +1,272 @@
+//! Scanning the command line's paths for the commands: read each file,
+//! scan it, report what it says through [`Diagnostics`], and gather every
+//! use of every reference with its pod's pull credentials.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::credentials::pull_secret::PodWarning;
+use crate::credentials::{PodSecrets, SecretIndex};
+use crate::lockfile::Key;
+use crate::reference::Reference;
+use crate::report::{Diagnostics, Location, Message, UsedAt};
+use crate::scan::walk::{walk, WalkItem};
+use crate::scan::{
+    decode_utf8, scan_text, FileScan, FoundImage, ObjectContext, ScanError, SecretManifest,
+    ServiceAccountManifest,
+};
+
+/// One scanned file with its text.
+pub struct ScannedFile {
+    pub path: PathBuf,
+    pub text: String,
+    pub scan: FileScan,
+}
+
+/// What scanning the paths gave besides the files themselves.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScanSummary {
+    /// Files that could not be read or parsed.
+    pub failed: usize,
+}
+
+/// Walk `paths`, read and scan each file, and hand each scanned file to
+/// `each`, one at a time (memory stays near the size of the largest file).
+/// Notes, warnings and errors go to `diag`.
+pub fn scan_each(
+    paths: &[PathBuf],
+    diag: &mut Diagnostics,
+    mut each: impl FnMut(ScannedFile, &mut Diagnostics),
+) -> ScanSummary {
+    let mut summary = ScanSummary::default();
+    for item in walk(paths) {
+        match item {
+            WalkItem::Note(n) => diag.note(n),
+            WalkItem::Error { path, message } => {
+                summary.failed += 1;
+                diag.emit(Message::error(message).at(Location::file(&path)).code("io"));
+            }
+            WalkItem::File { path, explicit } => match read_and_scan(&path, explicit) {
+                Ok(Some(file)) => {
+                    for w in &file.scan.warnings {
+                        diag.emit(
+                            Message::warning(&w.message)
+                                .at(Location::new(&w.file, w.line, w.column)),
+                        );
+                    }
+                    each(file, diag);
+                }
+                Ok(None) => diag.note(format!("{}: skipped: binary file", path.display())),
+                Err(e) => {
+                    summary.failed += 1;
+                    diag.emit(scan_error_message(&e));
+                }
+            },
+        }
+    }
+    summary
+}
+
+/// A file that could not be read or parsed, as a message.
+fn scan_error_message(e: &ScanError) -> Message {
+    match e {
+        ScanError::Syntax {
+            path,
+            line,
+            column,
+            message,
+        } => Message::error(message)
+            .at(Location::new(path, *line, *column))
+            .code("parse")
+            .hint(Some(
+                "fix the YAML syntax; imagelock changes no file while any input fails to parse",
+            )),
+        ScanError::NotUtf8 { path, line, column } => Message::error(
+            "not valid UTF-8 (imagelock reads UTF-8, UTF-16 and UTF-32 YAML and JSON)",
+        )
+        .at(Location::new(path, *line, *column))
+        .code("encoding"),
+        ScanError::Io { path, source } => Message::error(format!("cannot read: {source}"))
+            .at(Location::file(path))
+            .code("io"),
+    }
+}
+
+/// Read and scan one file. `Ok(None)` for a binary file found by the walk.
+fn read_and_scan(path: &Path, explicit: bool) -> Result<Option<ScannedFile>, ScanError> {
+    let bytes = std::fs::read(path).map_err(|source| ScanError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !explicit && bytes.contains(&0) {
+        return Ok(None);
+    }
+    let text = decode_utf8(path, &bytes)?;
+    let scan = scan_text(path, text)?;
+    // `text` borrows `bytes`; `from_utf8` cannot fail after `decode_utf8`.
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    Ok(Some(ScannedFile {
+        path: path.to_path_buf(),
+        text,
+        scan,
+    }))
+}
+
+/// `path:line:column` of a found image.
+pub fn location(image: &FoundImage) -> Location {
+    Location::new(&image.file, image.line, image.column)
+}
+
+/// One place a reference is used.
+#[derive(Debug, Clone)]
+pub struct Use {
+    pub reference: Reference,
+    pub location: Location,
+    /// `Deployment app (namespace team-a)`, when the reference is in a pod spec.
+    pub workload: Option<String>,
+    /// The pod's pull secrets (set by [`Uses::with_pod_credentials`]).
+    pub pod: Option<Arc<PodSecrets>>,
+    pub context: ObjectContext,
+}
+
+impl Use {
+    /// The place, for a message about the reference.
+    pub fn used_at(&self) -> UsedAt {
+        UsedAt {
+            location: self.location.clone(),
+            workload: self.workload.clone(),
+        }
+    }
+}
+
+/// Every place in `uses`, for a message.
+pub fn used_at(uses: &[Use]) -> Vec<UsedAt> {
+    uses.iter().map(Use::used_at).collect()
+}
+
+/// `Deployment app (namespace team-a)` for a reference in a pod spec, with
+/// the default namespace when the object names none.
+fn workload(c: &ObjectContext, default_namespace: &str) -> Option<String> {
+    c.pod.as_ref()?;
+    Some(format!(
+        "{} {} (namespace {})",
+        c.kind.as_deref()?,
+        c.name.as_deref().unwrap_or("?"),
+        c.namespace.as_deref().unwrap_or(default_namespace),
+    ))
+}
+
+/// Every reference in some paths, grouped by lock key (sorted), with the
+/// Secrets and ServiceAccounts found beside them.
+#[derive(Default)]
+pub struct Uses {
+    pub by_key: BTreeMap<Key, Vec<Use>>,
+    pub scan: ScanSummary,
+    secrets: Vec<SecretManifest>,
+    service_accounts: Vec<ServiceAccountManifest>,
+}
+
+impl Uses {
+    /// The uses of one key (none when no manifest uses it).
+    pub fn of(&self, key: &Key) -> &[Use] {
+        self.by_key.get(key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every use, in key order.
+    pub fn count(&self) -> usize {
+        self.by_key.values().map(Vec::len).sum()
+    }
+
+    /// Give every use inside a pod spec its pod's pull secrets: its
+    /// `imagePullSecrets`, else its ServiceAccount's, looked up among the
+    /// scanned Secrets and the `--pull-secret` files' (`extra`). Warns once
+    /// about each Secret named but not found.
+    pub fn with_pod_credentials(
+        &mut self,
+        default_namespace: &str,
+        extra: &[SecretManifest],
+        diag: &mut Diagnostics,
+    ) {
+        let mut pods = PodCredentials::new(
+            default_namespace,
+            &self.secrets,
+            &self.service_accounts,
+            extra,
+        );
+        for u in self.by_key.values_mut().flatten() {
+            u.pod = pods.of(&u.context);
+        }
+        pods.report(diag);
+    }
+}
+
+/// The pull secrets of pods, from the Secrets and ServiceAccounts of the
+/// scan and the `--pull-secret` files; warns once per Secret named but not
+/// found.
+pub struct PodCredentials {
+    index: SecretIndex,
+    default_namespace: String,
+    warnings: Vec<PodWarning>,
+}
+
+impl PodCredentials {
+    pub fn new(
+        default_namespace: &str,
+        secrets: &[SecretManifest],
+        service_accounts: &[ServiceAccountManifest],
+        extra: &[SecretManifest],
+    ) -> PodCredentials {
+        let mut index = SecretIndex::new(default_namespace);
+        for m in secrets.iter().chain(extra) {
+            index.add_secret(m);
+        }
+        for m in service_accounts {
+            index.add_service_account(m);
+        }
+        PodCredentials {
+            index,
+            default_namespace: default_namespace.to_string(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The pull secrets of the workload a reference with context `c` sits in.
+    pub fn of(&mut self, c: &ObjectContext) -> Option<Arc<PodSecrets>> {
+        let name = workload(c, &self.default_namespace)?;
+        let pod = c.pod.as_ref()?;
+        self.index
+            .pod_secrets(c.namespace.as_deref(), pod, &name, &mut self.warnings)
+    }
+
+    /// Print the warnings gathered, each once.
+    pub fn report(mut self, diag: &mut Diagnostics) {
+        self.warnings.sort();
+        self.warnings.dedup();
+        for w in self.warnings {
+            diag.warning(w.0);
+        }
+    }
+}
+
+/// Every reference in `paths`, grouped by lock key (sorted).
+pub fn collect_uses(paths: &[PathBuf], default_namespace: &str, diag: &mut Diagnostics) -> Uses {
+    let mut uses = Uses::default();
+    uses.scan = scan_each(paths, diag, |file, _| {
+        uses.secrets.extend(file.scan.secrets);
+        uses.service_accounts.extend(file.scan.service_accounts);
+        for image in file.scan.images {
+            uses.by_key
+                .entry(Key::of_reference(&image.reference))
+                .or_default()
+                .push(Use {
+                    location: location(&image),
+                    reference: image.reference,
+                    workload: workload(&image.context, default_namespace),
+                    pod: None,
+                    context: image.context,
+                });
+        }
+    });
+    uses
+}

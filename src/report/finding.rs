@@ -1,0 +1,107 @@
+//! What a check found: one type for every command and every format.
+
+use std::fmt;
+
+use crate::report::Location;
+
+/// The closed set of things `check` (and the commands that share its
+/// rules) report. Each has a stable name used in every output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// A reference whose name and tag are not in the lockfile.
+    Missing,
+    /// A reference pinned to a digest other than the lockfile's.
+    Mismatch,
+    /// A reference not pinned to a digest (`--require-pinned`).
+    Unpinned,
+    /// A locked tag that now points at another digest in its registry.
+    Drift,
+    /// A value the kubelet would reject (`InvalidImageName`).
+    Invalid,
+    /// A workload whose own pull credentials cannot pull its image.
+    Access,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Missing => "missing",
+            FindingKind::Mismatch => "mismatch",
+            FindingKind::Unpinned => "unpinned",
+            FindingKind::Drift => "drift",
+            FindingKind::Invalid => "invalid",
+            FindingKind::Access => "access",
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding: what, where, about which reference, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// Where the reference is written; `None` for a lockfile entry no
+    /// manifest uses.
+    #[serde(flatten, serialize_with = "serialize_location")]
+    pub location: Option<Location>,
+    /// The reference as written.
+    pub reference: String,
+    pub message: String,
+    pub hint: Option<String>,
+    /// The digest the lockfile records (`mismatch`, `drift`, `unpinned`).
+    pub locked: Option<String>,
+    /// The digest written (`mismatch`) or the registry's (`drift`).
+    pub actual: Option<String>,
+}
+
+impl Finding {
+    pub fn new(
+        kind: FindingKind,
+        location: Option<Location>,
+        reference: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            kind,
+            location,
+            reference: reference.into(),
+            message: message.into(),
+            hint: None,
+            locked: None,
+            actual: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Finding {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_digests(mut self, locked: impl ToString, actual: Option<String>) -> Finding {
+        self.locked = Some(locked.to_string());
+        self.actual = actual;
+        self
+    }
+}
+
+/// A location as `file`, `line`, `column` fields (all `null` when absent).
+pub(crate) fn serialize_location<S: serde::Serializer>(
+    location: &Option<Location>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(3))?;
+    m.serialize_entry(
+        "file",
+        &location.as_ref().map(|l| l.file.display().to_string()),
+    )?;
+    m.serialize_entry("line", &location.as_ref().and_then(|l| l.line))?;
+    m.serialize_entry("column", &location.as_ref().and_then(|l| l.column))?;
+    m.end()
+}
