@@ -20,7 +20,7 @@ use crate::report::Diagnostics;
 
 pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let platforms = parse_platforms(&args.platforms)?;
-    let old = Lockfile::load(lockfile)?;
+    let (old, guard) = Lockfile::open_for_update(lockfile)?;
     let mut all = collect_uses(&args.paths, &args.registry.credentials.namespace, diag);
     if all.failed > 0 {
         diag.say(format!("{} left unchanged", lockfile.display()));
@@ -134,9 +134,7 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
         }
     }
     let removed = old.keys().filter(|k| !all.by_key.contains_key(*k)).count();
-    if new.to_toml() != old.to_toml() || !Lockfile::exists(lockfile) {
-        new.save(lockfile)?;
-    }
+    guard.save_if_changed(&new)?;
     diag.say(format!(
         "{}: {added} added, {kept} kept, {removed} removed, {stale} stale",
         lockfile.display()

@@ -30,7 +30,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         );
     }
     let cli_platforms = parse_platforms(&args.platforms)?;
-    let mut lock = Lockfile::load(lockfile)?;
+    let (mut lock, guard) = Lockfile::open_for_update(lockfile)?;
 
     // Filters: by name (`nginx`) or name:tag (`nginx:1.25`).
     let mut filters = Vec::new();
@@ -132,10 +132,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         return Ok(crate::exit::ERROR);
     }
     changes.sort_by(|a, b| (&a.name, &a.tag).cmp(&(&b.name, &b.tag)));
-    let before = std::fs::read_to_string(lockfile).unwrap_or_default();
-    if lock.to_toml() != before {
-        lock.save(lockfile)?;
-    }
+    guard.save_if_changed(&lock)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format {
