@@ -36,6 +36,14 @@ pub enum WriteError {
     },
     #[error("{0}; nothing was written")]
     Interrupted(#[from] Interrupted),
+    /// A rename failed after others had succeeded (the directory changed
+    /// under the run): the files renamed are new, the rest old.
+    #[error("{first}; {replaced} of {total} file(s) were replaced, the others left as they were")]
+    Incomplete {
+        first: Box<WriteError>,
+        replaced: usize,
+        total: usize,
+    },
 }
 
 impl WriteError {
@@ -136,10 +144,11 @@ impl Transaction {
     ///
     /// A signal before the first rename removes every temporary and
     /// changes nothing. Should a rename fail (the directory changed under
-    /// the run), the rest are still attempted and the error names the
-    /// files left unchanged; the files renamed stay new.
+    /// the run), the rest are still attempted and
+    /// [`WriteError::Incomplete`] says how many were replaced.
     pub fn commit(self) -> Result<usize, WriteError> {
         interrupt::check()?;
+        let total = self.staged.len();
         let mut dirs = BTreeSet::new();
         let mut replaced = 0usize;
         let mut first_error = None;
@@ -167,7 +176,12 @@ impl Transaction {
             sync_dir(dir).map_err(WriteError::io(dir, "flush the directory to disk"))?;
         }
         match first_error {
-            Some(e) => Err(e),
+            Some(e) if total == 1 => Err(e),
+            Some(e) => Err(WriteError::Incomplete {
+                first: Box::new(e),
+                replaced,
+                total,
+            }),
             None => Ok(replaced),
         }
     }

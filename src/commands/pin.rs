@@ -16,7 +16,7 @@ use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::Diagnostics;
 use crate::rewrite::{apply, normalize, write_unified_diff, Edit};
-use crate::write::Transaction;
+use crate::write::{Transaction, WriteError};
 
 struct Planned {
     path: PathBuf,
@@ -127,8 +127,18 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
         return Ok(crate::exit::CLEAN);
     }
 
+    write_all(&plans, changed_refs, diag)
+}
+
+/// Stage every planned file (each re-checked against the bytes scanned),
+/// then rename them all; on any failure nothing changes.
+fn write_all(
+    plans: &[Planned],
+    changed_refs: usize,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<i32> {
     let mut transaction = Transaction::new();
-    for plan in &plans {
+    for plan in plans {
         let bytes = fs_err::read(&plan.path)?;
         if Digest::sha256_of(&bytes) != plan.digest_before {
             diag.error(
@@ -141,31 +151,34 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             diag.say("no file was changed");
             return Ok(crate::exit::ERROR);
         }
-        let text = String::from_utf8(bytes)?;
-        let new = apply(&text, &plan.edits);
-        if let Err(e) = transaction.stage(&plan.path, new.as_bytes()) {
-            // Dropping the transaction removes every staged temporary.
-            drop(transaction);
-            if matches!(e, crate::write::WriteError::Interrupted(_)) {
-                return Err(e.into());
+        let new = apply(&String::from_utf8(bytes)?, &plan.edits);
+        match transaction.stage(&plan.path, new.as_bytes()) {
+            Ok(()) => {}
+            // Dropping the transaction (on return) removes every temporary.
+            Err(e @ WriteError::Interrupted(_)) => return Err(e.into()),
+            Err(e) => {
+                diag.error(&e, None);
+                diag.say("no file was changed");
+                return Ok(crate::exit::ERROR);
             }
-            diag.error(&e, None);
-            diag.say("no file was changed");
-            return Ok(crate::exit::ERROR);
         }
     }
-    let written = match transaction.commit() {
-        Ok(n) => n,
-        Err(crate::write::WriteError::Interrupted(i)) => {
-            return Err(crate::write::WriteError::Interrupted(i).into())
+    match transaction.commit() {
+        Ok(written) => {
+            diag.say(format!(
+                "pinned {changed_refs} reference(s) in {written} file(s)"
+            ));
+            Ok(crate::exit::CLEAN)
         }
+        Err(e @ WriteError::Interrupted(_)) => Err(e.into()),
         Err(e) => {
+            let written = match &e {
+                WriteError::Incomplete { replaced, .. } => *replaced,
+                _ => 0,
+            };
             diag.error(&e, None);
-            return Ok(crate::exit::ERROR);
+            diag.say(format!("{written} file(s) written"));
+            Ok(crate::exit::ERROR)
         }
-    };
-    diag.say(format!(
-        "pinned {changed_refs} reference(s) in {written} file(s)"
-    ));
-    Ok(crate::exit::CLEAN)
+    }
 }
