@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod credentials;
+pub mod interrupt;
 pub mod lockfile;
 pub mod logging;
 pub mod policy;
@@ -14,6 +15,7 @@ pub mod registry;
 pub mod report;
 pub mod rewrite;
 pub mod scan;
+pub mod write;
 pub mod yaml_value;
 
 /// Exit codes shared by every command.

@@ -3,15 +3,27 @@
 //! The file is TOML, deterministic and diff-friendly: entries sorted by name
 //! then tag, no timestamps, a fixed header. Reading rejects an unknown
 //! `version`, a malformed digest or a duplicate entry with an error naming
-//! the line. Writing goes through [`crate::rewrite::write_atomic`].
+//! the line, and an unknown key (a newer format, or a hand edit to look at).
+//!
+//! Commands that change the lockfile open it with
+//! [`Lockfile::open_for_update`]: an exclusive advisory lock (`flock(2)` on
+//! the lockfile's directory, which a rename never replaces) is held from the
+//! read to the write, so two imagelock processes never lose each other's
+//! work; [`LockfileGuard::save_if_changed`] writes through
+//! [`crate::write::write_atomic`] only when the model changed, so a CRLF or
+//! hand-commented lockfile nothing changed keeps its bytes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::time::{Duration, Instant};
+
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::interrupt::{self, Interrupted};
 use crate::reference::{Digest, Reference};
+use crate::write::WriteError;
 
 /// The lockfile format version this build reads and writes.
 pub const VERSION: i64 = 1;
@@ -122,12 +134,18 @@ pub enum LockfileError {
         column: usize,
         message: String,
     },
-    #[error("{path}: cannot write the lockfile: {source}")]
-    Write {
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error(
+        "{path}: cannot lock the lockfile's directory against other imagelock processes: {source}"
+    )]
+    Lock {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    #[error("{0}; the lockfile was not changed")]
+    Interrupted(#[from] Interrupted),
 }
 
 #[derive(Deserialize)]
@@ -136,13 +154,17 @@ struct VersionOnly {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLock {
+    /// Checked through [`VersionOnly`] first.
+    #[allow(dead_code)]
+    version: toml::Value,
     #[serde(default)]
     image: Vec<Spanned<RawEntry>>,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct RawEntry {
     name: Spanned<String>,
     tag: Option<Spanned<String>>,
@@ -297,14 +319,53 @@ impl Lockfile {
         out
     }
 
-    /// Write the lockfile atomically.
-    pub fn save(&self, path: &Path) -> Result<(), LockfileError> {
-        crate::rewrite::write_atomic(path, self.to_toml().as_bytes()).map_err(|source| {
-            LockfileError::Write {
-                path: path.to_path_buf(),
-                source,
+    /// Read `path` (absent = empty lockfile) and lock it against other
+    /// imagelock processes until the guard is dropped. Waits for another
+    /// holder (with a note on stderr after a second); a stop signal ends
+    /// the wait with [`LockfileError::Interrupted`].
+    pub fn open_for_update(path: &Path) -> Result<(Lockfile, LockfileGuard), LockfileError> {
+        let dir = lock_dir(path);
+        let lock_err = |source| LockfileError::Lock {
+            path: path.to_path_buf(),
+            source,
+        };
+        let handle = std::fs::File::open(&dir).map_err(lock_err)?;
+        let started = Instant::now();
+        let mut told = false;
+        loop {
+            match handle.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if !told && started.elapsed() >= WAIT_NOTE_AFTER {
+                        told = true;
+                        eprintln!(
+                            "note: {}: another imagelock process is updating it; waiting for it to finish",
+                            path.display()
+                        );
+                    }
+                    interrupt::sleep(Duration::from_millis(50))?;
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(lock_err(e)),
             }
-        })
+        }
+        // Read only now: what another process wrote while this one waited counts.
+        let read = match std::fs::read_to_string(path) {
+            Ok(text) => Some(Lockfile::parse(path, &text)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(LockfileError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let lock = read.clone().unwrap_or_default();
+        let guard = LockfileGuard {
+            path: path.to_path_buf(),
+            _handle: handle,
+            read,
+        };
+        Ok((lock, guard))
     }
 
     pub fn get(&self, key: &Key) -> Option<&Entry> {
@@ -338,6 +399,54 @@ impl Lockfile {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// How long to wait for another holder before saying so.
+const WAIT_NOTE_AFTER: Duration = Duration::from_secs(1);
+
+/// The directory whose `flock(2)` guards the lockfile at `path` (that of
+/// the file a symlinked lockfile points to).
+fn lock_dir(path: &Path) -> PathBuf {
+    let target = crate::write::resolve_target(path).unwrap_or_else(|_| path.to_path_buf());
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A lockfile opened for update: holds an exclusive advisory lock until dropped.
+#[derive(Debug)]
+pub struct LockfileGuard {
+    path: PathBuf,
+    /// The locked directory; closing it releases the lock.
+    _handle: std::fs::File,
+    /// The model as read; `None` when there was no file.
+    read: Option<Lockfile>,
+}
+
+impl LockfileGuard {
+    /// The lockfile's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the lockfile existed when it was opened.
+    pub fn existed(&self) -> bool {
+        self.read.is_some()
+    }
+
+    /// Write `new` atomically when it differs, as a model, from what was
+    /// read, or when there was no lockfile (even an empty one is written,
+    /// so `lock` on a tree without images leaves a lockfile). A file whose
+    /// entries did not change keeps its bytes (CRLF, comments). Returns
+    /// whether it wrote.
+    pub fn save_if_changed(&self, new: &Lockfile) -> Result<bool, LockfileError> {
+        if self.read.as_ref() == Some(new) {
+            return Ok(false);
+        }
+        crate::write::write_atomic(&self.path, new.to_toml().as_bytes())?;
+        Ok(true)
     }
 }
 
@@ -447,6 +556,43 @@ mod tests {
         assert!(e.contains("images.lock:3:8: name \"nginx\" is not normalised; write \"docker.io/library/nginx\""), "{e}");
         let e = err("version = 1\n[[image]\n");
         assert!(e.starts_with("images.lock:2:"), "{e}");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_with_line() {
+        let e = err("version = 1\nowner = \"me\"\n");
+        assert!(
+            e.starts_with("images.lock:2:1: unknown field `owner`"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1\"\ndigest = \"{A}\"\npinned-by = \"me\"\n"
+        ));
+        assert!(
+            e.starts_with("images.lock:7:1: unknown field `pinned-by`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn save_if_changed_compares_models() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("images.lock");
+        let (lock, guard) = Lockfile::open_for_update(&path).unwrap();
+        assert!(!guard.existed());
+        assert!(
+            guard.save_if_changed(&lock).unwrap(),
+            "absent: written even empty"
+        );
+        drop(guard);
+        let crlf = format!("{HEADER}\r\n# hand note\r\nversion = 1\r\n");
+        std::fs::write(&path, &crlf).unwrap();
+        let (mut lock, guard) = Lockfile::open_for_update(&path).unwrap();
+        assert!(!guard.save_if_changed(&lock).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), crlf);
+        lock.insert(entry("docker.io/library/nginx", Some("1"), A));
+        assert!(guard.save_if_changed(&lock).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), lock.to_toml());
     }
 
     #[test]

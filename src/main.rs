@@ -1,8 +1,13 @@
 //! The imagelock binary: parse arguments, run, map to an exit code.
 
 use clap::Parser;
+use imagelock::interrupt;
 
 fn main() {
+    if let Err(e) = interrupt::install() {
+        eprintln!("error: cannot install the SIGINT/SIGTERM handlers: {e}");
+        std::process::exit(imagelock::exit::ERROR);
+    }
     let cli = imagelock::cli::Cli::parse();
     imagelock::logging::init(cli.verbose);
     let code = match imagelock::commands::run(cli) {
@@ -14,5 +19,6 @@ fn main() {
             imagelock::exit::ERROR
         }
     };
-    std::process::exit(code);
+    // A run stopped by a signal exits 130 (SIGINT) or 143 (SIGTERM).
+    std::process::exit(interrupt::requested().map_or(code, |s| s.exit_code()));
 }

@@ -1,13 +1,11 @@
-//! Byte-range edits, unified diffs of them, and atomic file writes.
+//! Byte-range edits and unified diffs of them.
 //!
 //! An edit replaces an exact byte range and nothing else: every other byte of
-//! the file (comments, quotes, indentation, anchors, CRLF) stays. Files are
-//! written through a temporary file in the same directory and a rename, so a
-//! reader never sees half a file and a failed run leaves the old one.
+//! the file (comments, quotes, indentation, anchors, CRLF) stays. Writing the
+//! result to disk is [`crate::write`]'s job.
 
 use std::io::Write;
 use std::ops::Range;
-use std::path::Path;
 
 /// Replace `span` of a file's bytes with `replacement`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,30 +156,6 @@ fn push_line(out: &mut String, mark: char, line: &str) {
     }
 }
 
-/// Write `bytes` to `path` through a temporary file in the same directory
-/// and a rename. The file keeps the permissions of the file it replaces.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        tmp.as_file().set_permissions(meta.permissions())?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,25 +213,5 @@ mod tests {
         let text = "image: a:1";
         let d = unified_diff("f", text, &[edit(text, "a:1", "a:1@d")]);
         assert_eq!(d, "--- a/f\n+++ b/f\n@@ -1,1 +1,1 @@\n-image: a:1\n\\ No newline at end of file\n+image: a:1@d\n\\ No newline at end of file\n");
-    }
-
-    #[test]
-    fn write_atomic_replaces_and_keeps_mode() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.yaml");
-        std::fs::write(&p, "old").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
-        write_atomic(&p, b"new").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
-        assert_eq!(
-            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o640
-        );
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temp file left"
-        );
     }
 }

@@ -12,7 +12,6 @@ use crate::commands::pipeline::{access_message, resolve_and_merge, Ask};
 use crate::commands::registry_setup::{
     parse_platforms, registry_client, registry_error, report_credential_warnings,
 };
-use crate::commands::save_if_changed;
 use crate::commands::scanning::{collect_uses, used_at};
 use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
@@ -20,7 +19,7 @@ use crate::report::{Diagnostics, Message};
 
 pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let platforms = parse_platforms(&args.platforms)?;
-    let old = Lockfile::load(lockfile)?;
+    let (old, guard) = Lockfile::open_for_update(lockfile)?;
     let namespace = &args.registry.credentials.namespace;
     let mut all = collect_uses(&args.paths, namespace, diag);
     if diag.errors() > 0 {
@@ -118,7 +117,7 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let added = new.keys().filter(|k| old.get(k).is_none()).count();
     let kept = new.len() - added;
     let removed = old.keys().filter(|k| new.get(k).is_none()).count();
-    save_if_changed(lockfile, &old, &new)?;
+    guard.save_if_changed(&new)?;
     diag.say(format!(
         "{}: {added} added, {kept} kept, {removed} removed, {stale} stale",
         lockfile.display()

@@ -19,7 +19,7 @@ pub mod update;
 use std::path::Path;
 
 use crate::cli::{Cli, Command};
-use crate::lockfile::{Entry, Lockfile, LockfileError};
+use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
 use crate::report::Diagnostics;
 
@@ -59,17 +59,6 @@ fn check_lockfile_path(path: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Write `new` to `path` when it differs (as a model) from `old`, the
-/// lockfile as read, or when there is no lockfile yet. Returns whether it
-/// wrote. A CRLF or commented lockfile that nothing changed stays as it is.
-pub fn save_if_changed(path: &Path, old: &Lockfile, new: &Lockfile) -> Result<bool, LockfileError> {
-    if Lockfile::exists(path) && old.to_toml() == new.to_toml() {
-        return Ok(false);
-    }
-    new.save(path)?;
-    Ok(true)
 }
 
 /// How a reference stands against the lockfile.

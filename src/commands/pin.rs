@@ -3,7 +3,9 @@
 //!
 //! Every edit is planned first; if any reference has no lock entry, any file
 //! fails to parse or any value cannot be rewritten exactly, no file is
-//! written. Then each file is written atomically.
+//! written. Then every file is written in one [`Transaction`]: all are
+//! staged (each re-checked against the bytes scanned), and only then
+//! renamed, so a failure or a signal leaves every file as it was.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,8 @@ use crate::commands::scanning::{location, scan_each};
 use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::Diagnostics;
-use crate::rewrite::{apply, normalize, write_atomic, write_unified_diff, Edit};
+use crate::rewrite::{apply, normalize, write_unified_diff, Edit};
+use crate::write::{Transaction, WriteError};
 
 struct Planned {
     path: PathBuf,
@@ -124,33 +127,58 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
         return Ok(crate::exit::CLEAN);
     }
 
-    let mut written = 0usize;
-    for plan in &plans {
-        let result = (|| -> anyhow::Result<()> {
-            let bytes = fs_err::read(&plan.path)?;
-            if Digest::sha256_of(&bytes) != plan.digest_before {
-                anyhow::bail!(
-                    "{}: changed while imagelock was running; not rewritten (run pin again)",
+    write_all(&plans, changed_refs, diag)
+}
+
+/// Stage every planned file (each re-checked against the bytes scanned),
+/// then rename them all; on any failure nothing changes.
+fn write_all(
+    plans: &[Planned],
+    changed_refs: usize,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<i32> {
+    let mut transaction = Transaction::new();
+    for plan in plans {
+        let bytes = fs_err::read(&plan.path)?;
+        if Digest::sha256_of(&bytes) != plan.digest_before {
+            diag.error(
+                format!(
+                    "{}: changed while imagelock was running",
                     plan.path.display()
-                );
+                ),
+                Some("run `imagelock pin` again"),
+            );
+            diag.say("no file was changed");
+            return Ok(crate::exit::ERROR);
+        }
+        let new = apply(&String::from_utf8(bytes)?, &plan.edits);
+        match transaction.stage(&plan.path, new.as_bytes()) {
+            Ok(()) => {}
+            // Dropping the transaction (on return) removes every temporary.
+            Err(e @ WriteError::Interrupted(_)) => return Err(e.into()),
+            Err(e) => {
+                diag.error(&e, None);
+                diag.say("no file was changed");
+                return Ok(crate::exit::ERROR);
             }
-            let text = String::from_utf8(bytes)?;
-            let new = apply(&text, &plan.edits);
-            write_atomic(&plan.path, new.as_bytes())
-                .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", plan.path.display()))?;
-            Ok(())
-        })();
-        match result {
-            Ok(()) => written += 1,
-            Err(e) => diag.error(format!("{e:#}"), None),
         }
     }
-    diag.say(format!(
-        "pinned {changed_refs} reference(s) in {written} file(s)"
-    ));
-    Ok(if diag.errors() > 0 {
-        crate::exit::ERROR
-    } else {
-        crate::exit::CLEAN
-    })
+    match transaction.commit() {
+        Ok(written) => {
+            diag.say(format!(
+                "pinned {changed_refs} reference(s) in {written} file(s)"
+            ));
+            Ok(crate::exit::CLEAN)
+        }
+        Err(e @ WriteError::Interrupted(_)) => Err(e.into()),
+        Err(e) => {
+            let written = match &e {
+                WriteError::Incomplete { replaced, .. } => *replaced,
+                _ => 0,
+            };
+            diag.error(&e, None);
+            diag.say(format!("{written} file(s) written"));
+            Ok(crate::exit::ERROR)
+        }
+    }
 }

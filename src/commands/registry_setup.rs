@@ -141,9 +141,18 @@ pub fn resolve_requests(
         .build()?;
     let bar = crate::report::progress(requests.len(), "resolving");
     let on_done = || bar.inc(1);
-    let results = runtime.block_on(client.resolve_requests(requests, platforms, &on_done));
+    let results = runtime.block_on(async {
+        tokio::select! {
+            r = client.resolve_requests(requests, platforms, &on_done) => Ok(r),
+            s = crate::interrupt::cancelled() => Err(crate::interrupt::Interrupted(s)),
+        }
+    });
     bar.finish_and_clear();
-    Ok(results)
+    if results.is_err() {
+        // Requests in flight are abandoned, not awaited.
+        runtime.shutdown_background();
+    }
+    Ok(results?)
 }
 
 /// Print the keychain's warnings (a helper missing, a plugin that failed).

@@ -41,6 +41,12 @@ pub fn scan_each(
 ) -> ScanSummary {
     let mut summary = ScanSummary::default();
     for item in walk(paths) {
+        if crate::interrupt::requested().is_some() {
+            // Stop at once; `main` exits 130/143. Counted as a failure so
+            // no command acts on a partial scan.
+            summary.failed += 1;
+            break;
+        }
         match item {
             WalkItem::Note(n) => diag.note(n),
             WalkItem::Error { path, message } => {

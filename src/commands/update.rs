@@ -9,7 +9,6 @@ use crate::commands::pipeline::{resolve_and_merge, Ask};
 use crate::commands::registry_setup::{
     parse_platforms, registry_client, registry_error, report_credential_warnings,
 };
-use crate::commands::save_if_changed;
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::Reference;
 use crate::registry::Platform;
@@ -31,7 +30,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         );
     }
     let cli_platforms = parse_platforms(&args.platforms)?;
-    let old = Lockfile::load(lockfile)?;
+    let (old, guard) = Lockfile::open_for_update(lockfile)?;
 
     // Filters: by name (`nginx`) or name:tag (`nginx:1.25`).
     let mut filters = Vec::new();
@@ -119,7 +118,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         return finish(args, &[], diag);
     }
     changes.sort_by(|a, b| (&a.name, &a.tag).cmp(&(&b.name, &b.tag)));
-    save_if_changed(lockfile, &old, &new)?;
+    guard.save_if_changed(&new)?;
     let code = finish(args, &changes, diag)?;
     diag.say(format!(
         "{}: {asked} tag(s) asked, {} changed",

@@ -6,7 +6,14 @@
 //! a file named on the command line is read whatever its extension. A Helm
 //! chart's `templates/` directory holds Go templates, not YAML: it is
 //! skipped with one note per chart.
+//!
+//! Symlinks are followed, to files and to directories alike; a symlink that
+//! leads back to a directory being walked is reported once (a note naming
+//! it) and not followed. A file reached twice (named twice, inside a
+//! directory also given, through a symlink) is one file: listed once, under
+//! the first spelling met, so it is scanned and written once.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// One thing the walk found.
@@ -20,14 +27,14 @@ pub enum WalkItem {
     Error { path: PathBuf, message: String },
 }
 
-/// Walk `paths` in a deterministic order (sorted by file name).
+/// Walk `paths` in a deterministic order (sorted by file name), each file once.
 pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
-    let mut out = Vec::new();
+    let mut out = Walk::default();
     for root in paths {
         let meta = match std::fs::metadata(root) {
             Ok(m) => m,
             Err(e) => {
-                out.push(WalkItem::Error {
+                out.items.push(WalkItem::Error {
                     path: root.clone(),
                     message: e.to_string(),
                 });
@@ -35,13 +42,11 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
             }
         };
         if !meta.is_dir() {
-            out.push(WalkItem::File {
-                path: root.clone(),
-                explicit: true,
-            });
+            out.file(root.clone(), true);
             continue;
         }
         let walker = ignore::WalkBuilder::new(root)
+            .follow_links(true)
             .sort_by_file_name(|a, b| a.cmp(b))
             .filter_entry(|entry| !is_helm_templates_dir(entry.path()))
             .build();
@@ -55,10 +60,13 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
                     if is_dir {
                         let templates = path.join("templates");
                         if path.join("Chart.yaml").is_file() && templates.is_dir() {
-                            out.push(WalkItem::Note(format!(
-                                "{}: skipped: a Helm chart's templates are Go templates, not YAML; pipe `helm template` output to imagelock instead",
-                                templates.display()
-                            )));
+                            out.note_once(
+                                &templates,
+                                format!(
+                                    "{}: skipped: a Helm chart's templates are Go templates, not YAML; pipe `helm template` output to imagelock instead",
+                                    templates.display()
+                                ),
+                            );
                         }
                         continue;
                     }
@@ -69,20 +77,70 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
                             Ok(rest) if root.as_os_str() == "." => rest,
                             _ => path,
                         };
-                        out.push(WalkItem::File {
-                            path: shown.to_path_buf(),
-                            explicit: false,
-                        });
+                        out.file(shown.to_path_buf(), false);
                     }
                 }
-                Err(e) => out.push(WalkItem::Error {
-                    path: error_path(&e).unwrap_or_else(|| root.clone()),
-                    message: e.to_string(),
-                }),
+                Err(e) => out.error(root, &e),
             }
         }
     }
-    out
+    out.items
+}
+
+/// What the walk found so far, and what it has seen (by canonical path).
+#[derive(Default)]
+struct Walk {
+    items: Vec<WalkItem>,
+    /// Canonical path of each file listed → its index in `items`.
+    files: HashMap<PathBuf, usize>,
+    /// Canonical paths already noted (loops, Helm templates).
+    noted: HashSet<PathBuf>,
+}
+
+impl Walk {
+    /// List a file unless the same file is listed already; naming it on the
+    /// command line makes the listed one explicit.
+    fn file(&mut self, path: PathBuf, explicit: bool) {
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if let Some(&i) = self.files.get(&canonical) {
+            if let WalkItem::File { explicit: e, .. } = &mut self.items[i] {
+                *e |= explicit;
+            }
+            return;
+        }
+        self.files.insert(canonical, self.items.len());
+        self.items.push(WalkItem::File { path, explicit });
+    }
+
+    fn note_once(&mut self, about: &Path, note: String) {
+        let canonical = std::fs::canonicalize(about).unwrap_or_else(|_| about.to_path_buf());
+        if self.noted.insert(canonical) {
+            self.items.push(WalkItem::Note(note));
+        }
+    }
+
+    fn error(&mut self, root: &Path, e: &ignore::Error) {
+        let path = error_path(e).unwrap_or_else(|| root.to_path_buf());
+        if let Some((ancestor, child)) = symlink_loop(e) {
+            let note = format!(
+                "{}: skipped: a symlink loop (it leads back to {})",
+                child.display(),
+                ancestor.display()
+            );
+            self.note_once(ancestor, note);
+            return;
+        }
+        let dangling = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+            && !path.exists();
+        if dangling && !is_yaml_name(&path) {
+            // A broken link to something imagelock would not read anyway.
+            return;
+        }
+        self.items.push(WalkItem::Error {
+            path,
+            message: e.to_string(),
+        });
+    }
 }
 
 fn is_yaml_name(path: &Path) -> bool {
@@ -106,6 +164,17 @@ fn error_path(e: &ignore::Error) -> Option<PathBuf> {
         ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
             error_path(err)
         }
+        _ => None,
+    }
+}
+
+/// The directory a looping symlink leads back to, and the link.
+fn symlink_loop(e: &ignore::Error) -> Option<(&Path, &Path)> {
+    match e {
+        ignore::Error::Loop { ancestor, child } => Some((ancestor, child)),
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => symlink_loop(err),
         _ => None,
     }
 }

@@ -1,0 +1,311 @@
+//! Writing files all or nothing: staged temporaries, then renames.
+//!
+//! A [`Transaction`] stages each new file as a temporary beside its target
+//! (in the target's own directory, so the rename cannot cross file
+//! systems): written, fsynced, given the original's owner (when the process
+//! may chown, that is as root), group and mode. Only when every file is
+//! staged does [`Transaction::commit`] rename them all over their targets
+//! and fsync the directories. A failure or a stop signal before the renames
+//! removes every temporary and changes nothing. Once the renames have
+//! started they are all attempted (they are fast and cannot run out of
+//! space), so an interrupted run is entirely new.
+//!
+//! A symlinked target is written through: the link's final target is
+//! replaced and the link stays a link. A new file gets the mode the umask
+//! gives (`0644` under `022`).
+//!
+//! This module never reads or parses file content.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::interrupt::{self, Interrupted};
+
+/// Why a file could not be written. Names the file and the step.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{path}: cannot {step}: {source}")]
+    Io {
+        /// The file as the user named it.
+        path: PathBuf,
+        step: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}; nothing was written")]
+    Interrupted(#[from] Interrupted),
+    /// A rename failed after others had succeeded (the directory changed
+    /// under the run): the files renamed are new, the rest old.
+    #[error("{first}; {replaced} of {total} file(s) were replaced, the others left as they were")]
+    Incomplete {
+        first: Box<WriteError>,
+        replaced: usize,
+        total: usize,
+    },
+}
+
+impl WriteError {
+    fn io<'a>(
+        path: &'a Path,
+        step: &'static str,
+    ) -> impl FnOnce(std::io::Error) -> WriteError + 'a {
+        move |source| WriteError::Io {
+            path: path.to_path_buf(),
+            step,
+            source,
+        }
+    }
+}
+
+/// One file staged for replacement.
+struct Staged {
+    /// The path as the user named it (for messages).
+    shown: PathBuf,
+    /// The file actually replaced: `shown` with symlinks resolved.
+    target: PathBuf,
+    /// The written temporary; removed when dropped unrenamed.
+    temp: tempfile::TempPath,
+}
+
+/// Files staged for an all-or-nothing replacement. Dropping it without
+/// [`commit`](Transaction::commit) removes every temporary.
+#[derive(Default)]
+pub struct Transaction {
+    staged: Vec<Staged>,
+}
+
+impl Transaction {
+    pub fn new() -> Transaction {
+        Transaction::default()
+    }
+
+    /// How many files are staged.
+    pub fn len(&self) -> usize {
+        self.staged.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    /// Write `bytes` to a temporary beside `path`'s target, fsync it and
+    /// give it the original's owner, group and mode. Nothing visible
+    /// changes until [`commit`](Transaction::commit).
+    pub fn stage(&mut self, path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+        interrupt::check()?;
+        let target = resolve_target(path).map_err(WriteError::io(path, "resolve the symlink"))?;
+        let original = match std::fs::metadata(&target) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(WriteError::io(path, "read the file's metadata")(e)),
+        };
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut temp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            // Passed to open(2), so the umask applies: 0644 under 022.
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(dir)
+            .map_err(WriteError::io(
+                path,
+                "create a temporary file in its directory",
+            ))?;
+        temp.write_all(bytes)
+            .map_err(WriteError::io(path, "write the new content"))?;
+        if let Some(meta) = &original {
+            keep_owner(temp.as_file(), meta).map_err(WriteError::io(path, "keep the owner"))?;
+            // After chown, which clears set-id bits.
+            temp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+                .map_err(WriteError::io(path, "keep the mode"))?;
+        }
+        temp.as_file()
+            .sync_all()
+            .map_err(WriteError::io(path, "flush the new content to disk"))?;
+        self.staged.push(Staged {
+            shown: path.to_path_buf(),
+            target,
+            temp: temp.into_temp_path(),
+        });
+        Ok(())
+    }
+
+    /// Rename every staged file over its target, then fsync their
+    /// directories. Returns how many files were replaced.
+    ///
+    /// A signal before the first rename removes every temporary and
+    /// changes nothing. Should a rename fail (the directory changed under
+    /// the run), the rest are still attempted and
+    /// [`WriteError::Incomplete`] says how many were replaced.
+    pub fn commit(self) -> Result<usize, WriteError> {
+        interrupt::check()?;
+        let total = self.staged.len();
+        let mut dirs = BTreeSet::new();
+        let mut replaced = 0usize;
+        let mut first_error = None;
+        for s in self.staged {
+            let dir = s
+                .target
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
+            match s.temp.persist(&s.target) {
+                Ok(()) => {
+                    replaced += 1;
+                    dirs.insert(dir);
+                }
+                Err(e) => {
+                    // Dropping `e.path` removes the temporary.
+                    first_error.get_or_insert_with(|| {
+                        WriteError::io(&s.shown, "replace the file")(e.error)
+                    });
+                }
+            }
+        }
+        for dir in &dirs {
+            sync_dir(dir).map_err(WriteError::io(dir, "flush the directory to disk"))?;
+        }
+        match first_error {
+            Some(e) if total == 1 => Err(e),
+            Some(e) => Err(WriteError::Incomplete {
+                first: Box::new(e),
+                replaced,
+                total,
+            }),
+            None => Ok(replaced),
+        }
+    }
+}
+
+/// Write one file atomically (a one-file [`Transaction`]).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let mut t = Transaction::new();
+    t.stage(path, bytes)?;
+    t.commit().map(|_| ())
+}
+
+/// The file a write to `path` must replace: `path` itself, or for a
+/// symlink the file it finally points to (which may not exist yet).
+pub(crate) fn resolve_target(path: &Path) -> std::io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    // Follow link by link, so a dangling link names the file to create;
+    // the bound stops a loop (the kernel's own limit is 40).
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if to.is_relative() => dir.join(to),
+                    _ => to,
+                };
+            }
+            Ok(_) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
+/// Give `file` the owner and group of `original`. Only root may give a
+/// file away; without that right a differing owner is left as it is
+/// (the mode is still kept), as `cp -p` does.
+fn keep_owner(file: &std::fs::File, original: &std::fs::Metadata) -> std::io::Result<()> {
+    let ours = file.metadata()?;
+    if ours.uid() == original.uid() && ours.gid() == original.gid() {
+        return Ok(());
+    }
+    match std::os::unix::fs::fchown(file, Some(original.uid()), Some(original.gid())) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            // Not root: the group alone may still be ours to give.
+            let _ = std::os::unix::fs::fchown(file, None, Some(original.gid()));
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn write_atomic_replaces_and_keeps_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.yaml");
+        std::fs::write(&p, "old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(mode(&p), 0o640);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+
+    #[test]
+    fn dropped_transaction_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.yaml");
+        std::fs::write(&a, "old").unwrap();
+        let mut t = Transaction::new();
+        t.stage(&a, b"new").unwrap();
+        t.stage(&dir.path().join("b.yaml"), b"new").unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+        drop(t);
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn writes_through_a_dangling_relative_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink("real/new.yaml", &link).unwrap();
+        write_atomic(&link, b"x").unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("real/new.yaml")).unwrap(),
+            "x"
+        );
+    }
+
+    #[test]
+    fn error_names_the_file_and_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("missing-dir/x.yaml");
+        let e = write_atomic(&p, b"x").unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "{}: cannot create a temporary file in its directory:",
+                p.display()
+            )),
+            "{e}"
+        );
+    }
+}
