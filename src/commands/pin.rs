@@ -14,7 +14,7 @@ use crate::cli::PinArgs;
 use crate::commands::scanning::{location, scan_each};
 use crate::lockfile::Lockfile;
 use crate::reference::Digest;
-use crate::report::Diagnostics;
+use crate::report::{Diagnostics, Message};
 use crate::rewrite::{apply, normalize, write_unified_diff, Edit};
 use crate::write::{Transaction, WriteError};
 
@@ -43,16 +43,16 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             }
             let Some(entry) = lock.lookup(r) else {
                 missing += 1;
-                diag.error(
-                    format!(
-                        "{}: {} ({}:{}) is not in {}",
-                        location(image),
+                diag.emit(
+                    Message::error(format!(
+                        "{} ({}:{}) is not in {}",
                         r,
                         r.name(),
                         r.effective_tag().unwrap_or("latest"),
                         lockfile.display()
-                    ),
-                    None,
+                    ))
+                    .at(location(image))
+                    .code("missing"),
                 );
                 continue;
             };
@@ -62,13 +62,13 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             }
             if !image.exact {
                 refused += 1;
-                diag.error(
-                    format!(
-                        "{}: {} cannot be rewritten byte-exactly: the value is written with escapes, line folding or a block scalar",
-                        location(image),
-                        r
-                    ),
-                    Some("write the image as a plain or simply quoted scalar on one line"),
+                diag.emit(
+                    Message::error(format!(
+                        "{r} cannot be rewritten byte-exactly: the value is written with escapes, line folding or a block scalar"
+                    ))
+                    .at(location(image))
+                    .code("not-exact")
+                    .hint(Some("write the image as a plain or simply quoted scalar on one line")),
                 );
                 continue;
             }
