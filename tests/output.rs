@@ -333,3 +333,17 @@ fn base64_basic(user: &str, password: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
+
+#[test]
+fn check_markdown_tables_findings_and_errors() {
+    let dir = broken_tree();
+    let out = run(dir.path(), &["check", "--format", "markdown", "."]);
+    expect_code(&out, 2);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("| `good.yaml:9:12` | missing | `redis:7` | redis:7: docker.io/library/redis:7 is not in images.lock; run `imagelock lock` |"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("| Location | Error |"), "{stdout}");
+    assert!(stdout.contains("| `broken.yaml:"), "{stdout}");
+}

@@ -15,7 +15,8 @@ use crate::commands::scanning::{collect_uses, Use};
 use crate::lockfile::{Key, Lockfile};
 use crate::policy;
 use crate::report::{
-    github, json, sort_findings, text, Diagnostics, Finding, FindingKind, Location, Message,
+    github, json, markdown, sort_findings, text, Diagnostics, Finding, FindingKind, Location,
+    Message,
 };
 
 fn finding(kind: FindingKind, u: &Use, message: String) -> Finding {
@@ -167,6 +168,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
         CheckFormat::Github => {
             github::print(&mut out, &findings, diag.messages(), diag.is_quiet())?
         }
+        CheckFormat::Markdown => markdown::print_findings(&mut out, &findings, diag.messages())?,
     }
     out.flush()?;
     diag.say(format!(

@@ -12,7 +12,7 @@ use crate::commands::registry_setup::{
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::Reference;
 use crate::registry::Platform;
-use crate::report::{json, Diagnostics, Location, Message};
+use crate::report::{json, markdown, Diagnostics, Location, Message};
 
 #[derive(Debug, serde::Serialize)]
 struct Change {
@@ -150,8 +150,8 @@ fn finish(args: &UpdateArgs, changes: &[Change], diag: &Diagnostics) -> anyhow::
                     writeln!(
                         out,
                         "| `{}` | `{}` | `{}` | `{}` |",
-                        c.name,
-                        c.tag,
+                        markdown::cell(&c.name),
+                        markdown::cell(&c.tag),
                         short(&c.old),
                         short(&c.new)
                     )?;

@@ -8,6 +8,7 @@ pub mod finding;
 pub mod github;
 pub mod json;
 pub mod location;
+pub mod markdown;
 pub mod progress;
 pub mod text;
 
