@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use imagelock::credentials::{Anonymous, Credential, Keychain, StaticKeychain};
 use imagelock::reference::Reference;
-use imagelock::registry::{Client, Platform, RegistryConfig, RegistryError};
+use imagelock::registry::{Client, ErrorKind, Missing, Platform, RegistryConfig};
 use support::{Fault, FaultProxy, Registry, Setup, PASSWORD, USER};
 
 fn r(s: &str) -> Reference {
@@ -121,7 +121,10 @@ async fn platforms_from_index_and_manifest_list() {
         .await
         .unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, RegistryError::PlatformNotFound { .. }), "{msg}");
+    assert!(
+        matches!(e.kind, ErrorKind::PlatformNotFound { .. }),
+        "{msg}"
+    );
     assert!(
         msg.contains("linux/s390x")
             && msg.contains("linux/amd64")
@@ -163,28 +166,91 @@ async fn platforms_from_index_and_manifest_list() {
     assert!(e.to_string().contains("single-platform"), "{e}");
 }
 
-#[tokio::test]
-async fn tag_not_found_names_full_reference() {
-    let reg = Registry::start(Setup::PlainAnonymous);
+/// The real registry says `MANIFEST_UNKNOWN` for a missing tag (in an
+/// existing repository or not) and `NAME_UNKNOWN` when listing a missing
+/// repository: the message says which is missing.
+async fn not_found_says_repository_or_tag(reg: &Registry) {
     reg.push_oci_image("team/app", "v1", "x");
-    let c = client(&reg);
+    let c = client(reg);
     let e = c
         .resolve(&r(&reg.image("team/app:nope")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::NotFound { .. }), "{e}");
+    assert!(
+        matches!(
+            e.kind,
+            ErrorKind::NotFound {
+                missing: Missing::Manifest,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(e.code(), "not-found");
     let msg = e.to_string();
     assert!(
-        msg.contains(&format!("{}/team/app:nope", reg.host())),
+        msg.contains(&format!("{}/team/app:nope does not exist", reg.host())),
         "{msg}"
     );
     assert!(msg.contains(&format!("(registry {})", reg.host())), "{msg}");
-    // Missing repository is a not-found too.
+    assert!(
+        msg.contains("the repository exists, the tag or manifest does not"),
+        "{msg}"
+    );
+    assert!(msg.contains("MANIFEST_UNKNOWN"), "{msg}");
+    assert!(
+        e.hint().unwrap().contains("check the tag"),
+        "{:?}",
+        e.hint()
+    );
+
+    // Missing repository.
     let e = c
         .resolve(&r(&reg.image("team/none:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::NotFound { .. }), "{e}");
+    assert!(
+        matches!(
+            e.kind,
+            ErrorKind::NotFound {
+                missing: Missing::Repository,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains(&format!(
+            "repository {}/team/none does not exist",
+            reg.host()
+        )),
+        "{e}"
+    );
+
+    // A missing digest in an existing repository.
+    let gone = format!("sha256:{}", "1".repeat(64));
+    let e = c
+        .resolve(
+            &r(&format!("{}/team/app@{gone}", reg.host())),
+            &platforms(&["linux/amd64"]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("team/app@{gone} does not exist")),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn not_found_says_repository_or_tag_anonymous() {
+    not_found_says_repository_or_tag(&Registry::start(Setup::PlainAnonymous)).await;
+}
+
+#[tokio::test]
+async fn not_found_says_repository_or_tag_with_token_auth() {
+    not_found_says_repository_or_tag(&Registry::start(Setup::Token)).await;
 }
 
 #[tokio::test]
@@ -195,7 +261,7 @@ async fn basic_auth_required_without_credentials_and_wrong_password() {
         .resolve(&r(&reg.image("team/app:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::AuthRequired { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::AuthRequired { .. }), "{e}");
     assert!(e.hint().unwrap().contains("docker login"), "{:?}", e.hint());
 
     let wrong = StaticKeychain::new().with(
@@ -207,7 +273,10 @@ async fn basic_auth_required_without_credentials_and_wrong_password() {
         .resolve(&r(&reg.image("team/app:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::InvalidCredentials { .. }), "{e}");
+    assert!(
+        matches!(e.kind, ErrorKind::InvalidCredentials { .. }),
+        "{e}"
+    );
     assert!(!format!("{e} {e:?}").contains("not-the-password"));
 
     // Kubelet-style: a bad candidate first, then the good one.
@@ -240,7 +309,7 @@ async fn token_auth_public_private_forbidden_and_wrong_password() {
         .resolve(&r(&reg.image("private/app:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::AuthRequired { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::AuthRequired { .. }), "{e}");
 
     // With credentials: private works, forbidden is denied.
     let c = client(&reg);
@@ -253,7 +322,7 @@ async fn token_auth_public_private_forbidden_and_wrong_password() {
         .resolve(&r(&reg.image("forbidden/app:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::AccessDenied { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::AccessDenied { .. }), "{e}");
     assert!(e.to_string().contains(&reg.host()), "{e}");
 
     // Wrong password: the token server refuses it.
@@ -266,7 +335,10 @@ async fn token_auth_public_private_forbidden_and_wrong_password() {
         .resolve(&r(&reg.image("private/app:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::InvalidCredentials { .. }), "{e}");
+    assert!(
+        matches!(e.kind, ErrorKind::InvalidCredentials { .. }),
+        "{e}"
+    );
     assert!(!format!("{e} {e:?}").contains("nope-secret"));
 
     // Kubelet-style: the refused candidate is skipped, the next one works.
@@ -293,8 +365,8 @@ async fn tls_failure_without_ca() {
         .unwrap_err();
     assert!(
         matches!(
-            e,
-            RegistryError::Tls {
+            e.kind,
+            ErrorKind::Tls {
                 http_reply: false,
                 ..
             }
@@ -331,8 +403,8 @@ async fn https_to_plain_registry_hints_plain_http() {
         .unwrap_err();
     assert!(
         matches!(
-            e,
-            RegistryError::Tls {
+            e.kind,
+            ErrorKind::Tls {
                 http_reply: true,
                 ..
             }
@@ -365,7 +437,7 @@ async fn connection_refused_is_reported() {
         .resolve(&r(&format!("{host}/a/b:c")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::ConnectionRefused { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::ConnectionRefused { .. }), "{e}");
     assert!(
         e.to_string()
             .starts_with(&format!("{host}/a/b:c (registry {host}):")),
@@ -457,7 +529,11 @@ async fn resolve_all_keeps_input_order_and_errors() {
     let out = c.resolve_all(&refs, &[], &|| {}).await;
     assert_eq!(out[0].as_ref().unwrap().digest.to_string(), b);
     assert_eq!(out[1].as_ref().unwrap().digest.to_string(), a);
-    assert!(matches!(out[2], Err(RegistryError::NotFound { .. })));
+    assert!(
+        matches!(&out[2], Err(e) if matches!(e.kind, ErrorKind::NotFound { .. })),
+        "{:?}",
+        out[2]
+    );
     assert_eq!(out[3].as_ref().unwrap().digest.to_string(), b);
 }
 
@@ -515,7 +591,7 @@ async fn rate_limited_then_success() {
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::RateLimited { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::RateLimited { .. }), "{e}");
     assert_eq!(proxy.count("GET", "/manifests/"), 0);
 }
 
@@ -570,7 +646,7 @@ async fn get_digest_header_disagreeing_with_body_is_an_error() {
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::DigestMismatch { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::DigestMismatch { .. }), "{e}");
 }
 
 #[tokio::test]
@@ -595,22 +671,33 @@ async fn connection_reset_and_5xx_are_retried() {
     assert_eq!(got.digest.to_string(), d);
     assert_eq!(proxy.count("HEAD", "/manifests/v1"), 3);
 
-    // Persistent 5xx gives up (bounded) with a protocol error.
+    // Persistent 5xx gives up (bounded) as a server error, not a
+    // protocol error, with a hint to retry later.
     proxy.add(
         Some("HEAD"),
         "/manifests/v1",
         Fault::Status {
-            code: 502,
+            code: 503,
             retry_after: None,
         },
         100,
     );
+    let before = proxy.count("HEAD", "/manifests/v1");
     let e = c
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::Protocol { .. }), "{e}");
-    assert!(e.to_string().contains("502"), "{e}");
+    assert!(matches!(e.kind, ErrorKind::ServerError { .. }), "{e}");
+    assert_eq!(e.code(), "server-error");
+    assert!(
+        e.to_string().ends_with(&format!(
+            "(registry {}): the registry answered 503 Service Unavailable 4 times",
+            proxy.host()
+        )),
+        "{e}"
+    );
+    assert!(e.hint().unwrap().contains("retry later"), "{:?}", e.hint());
+    assert_eq!(proxy.count("HEAD", "/manifests/v1") - before, 4);
 }
 
 #[tokio::test]
@@ -622,14 +709,16 @@ async fn stall_is_a_timeout() {
         Some("HEAD"),
         "/manifests/v1",
         Fault::Stall(Duration::from_secs(5)),
-        1,
+        2,
     );
     let e = c
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::Timeout { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::Timeout { .. }), "{e}");
     assert!(e.hint().unwrap().contains("--timeout"));
+    // A timeout is retried once, then reported.
+    assert_eq!(proxy.count("HEAD", "/manifests/v1"), 2);
 }
 
 #[tokio::test]
@@ -647,7 +736,7 @@ async fn schema1_media_type_is_refused() {
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::Schema1 { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::Schema1 { .. }), "{e}");
     assert!(e.to_string().contains("re-pushed"), "{e}");
     assert_eq!(proxy.count("GET", "/manifests/"), 0);
 }
@@ -705,7 +794,7 @@ async fn unknown_host_is_host_not_found() {
         .resolve(&r("registry.does-not-exist.invalid/a/b:c"), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::HostNotFound { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::HostNotFound { .. }), "{e}");
     assert!(
         e.to_string().starts_with(
             "registry.does-not-exist.invalid/a/b:c (registry registry.does-not-exist.invalid):"
@@ -732,6 +821,6 @@ async fn forbidden_without_challenge_is_access_denied_once() {
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::AccessDenied { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::AccessDenied { .. }), "{e}");
     assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
 }
