@@ -824,3 +824,327 @@ async fn forbidden_without_challenge_is_access_denied_once() {
     assert!(matches!(e.kind, ErrorKind::AccessDenied { .. }), "{e}");
     assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
 }
+
+// ---- hostile registry and token server answers ----
+
+use support::token_server::Hostile;
+
+fn expect_kind(e: &imagelock::registry::RegistryError, code: &str, says: &[&str]) {
+    let msg = e.to_string();
+    assert_eq!(e.code(), code, "{msg}");
+    for s in says {
+        assert!(msg.contains(s), "{s:?} not in: {msg}");
+    }
+}
+
+#[tokio::test]
+async fn absurd_token_lifetimes_are_clamped_not_a_panic() {
+    let reg = Registry::start(Setup::Token);
+    let d = reg.push_oci_image("team/app", "v1", "x");
+    let ts = reg.token_server.as_ref().unwrap();
+    for raw in [
+        "18446744073709551615",
+        "-1",
+        "1e300",
+        "0",
+        "\"soon\"",
+        "null",
+    ] {
+        ts.set_hostile(Some(Hostile::ExpiresIn(raw.into())));
+        let got = client(&reg)
+            .resolve(&r(&reg.image("team/app:v1")), &[])
+            .await
+            .unwrap_or_else(|e| panic!("expires_in {raw}: {e}"));
+        assert_eq!(got.digest.to_string(), d, "expires_in {raw}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_token_replies_are_classified_per_image() {
+    let reg = Registry::start(Setup::Token);
+    reg.push_oci_image("team/app", "v1", "x");
+    let other = Registry::start(Setup::PlainAnonymous);
+    let fine = other.push_oci_image("team/ok", "v1", "y");
+    let ts = reg.token_server.as_ref().unwrap();
+    let realm = ts.realm();
+    let mut cfg = reg.registry_config();
+    cfg.plain_http.push(other.host());
+    let c = Client::new(cfg, reg.credentials()).unwrap();
+    let refs = [r(&reg.image("team/app:v1")), r(&other.image("team/ok:v1"))];
+    let cases: Vec<(Hostile, Vec<String>)> = vec![
+        (
+            Hostile::Body {
+                content_type: "text/html".into(),
+                body: "<html>token=leaked-secret-in-html</html>".into(),
+            },
+            vec![
+                format!("token server {realm} broke the protocol"),
+                "not token JSON (text/html".into(),
+            ],
+        ),
+        (
+            Hostile::Body {
+                content_type: "application/json".into(),
+                body: r#"{"expires_in":300}"#.into(),
+            },
+            vec!["the reply holds no token".into()],
+        ),
+        (
+            Hostile::Flood,
+            vec!["the token reply is larger than the 1 MiB limit".into()],
+        ),
+        (
+            Hostile::Status(503),
+            vec![format!(
+                "token server {realm} answered 503 Service Unavailable 4 times"
+            )],
+        ),
+    ];
+    for (hostile, says) in cases {
+        ts.set_hostile(Some(hostile.clone()));
+        let out = c.resolve_all(&refs, &[], &|| {}).await;
+        let e = out[0].as_ref().unwrap_err();
+        let says: Vec<&str> = says.iter().map(String::as_str).collect();
+        expect_kind(e, "token-server", &says);
+        assert!(!e.to_string().contains("leaked-secret"), "{e}");
+        assert!(e.hint().unwrap().contains(&realm), "{:?}", e.hint());
+        assert_eq!(
+            out[1].as_ref().map(|r| r.digest.to_string()).ok(),
+            Some(fine.clone()),
+            "{hostile:?}: the other image still resolves"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unreachable_token_server_is_named() {
+    let mut reg = Registry::start(Setup::Token);
+    reg.push_oci_image("team/app", "v1", "x");
+    let realm = reg.token_server.as_ref().unwrap().realm();
+    drop(reg.token_server.take());
+    let e = client(&reg)
+        .resolve(&r(&reg.image("team/app:v1")), &[])
+        .await
+        .unwrap_err();
+    expect_kind(
+        &e,
+        "token-server",
+        &[&format!("token server {realm} refused the connection")],
+    );
+    assert!(!e.to_string().contains("is a registry listening"), "{e}");
+}
+
+fn answer(code: u16, headers: &[(&str, &str)], body: &[u8]) -> Fault {
+    Fault::Answer {
+        code,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: body.to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn retry_after_negative_absurd_and_as_a_date() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let d = reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    let img = r(&format!("{}/team/app:v1", proxy.host()));
+
+    // Negative: no wait, retried.
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        answer(429, &[("Retry-After", "-5")], b""),
+        2,
+    );
+    let start = std::time::Instant::now();
+    assert_eq!(c.resolve(&img, &[]).await.unwrap().digest.to_string(), d);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // An HTTP date two seconds ahead is honoured.
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        answer(429, &[("Retry-After", &date)], b""),
+        1,
+    );
+    let start = std::time::Instant::now();
+    assert_eq!(c.resolve(&img, &[]).await.unwrap().digest.to_string(), d);
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // Absurd seconds and a date years ahead: reported at once, clamped.
+    let far = httpdate::fmt_http_date(
+        std::time::SystemTime::now() + Duration::from_secs(5 * 365 * 86400),
+    );
+    for value in ["99999999999999999999999", far.as_str()] {
+        let before = proxy.count("HEAD", "/manifests/v1");
+        proxy.add(
+            Some("HEAD"),
+            "/manifests/v1",
+            answer(429, &[("Retry-After", value)], b""),
+            1,
+        );
+        let e = c.resolve(&img, &[]).await.unwrap_err();
+        expect_kind(
+            &e,
+            "rate-limited",
+            &["rate limited (HTTP 429), retry after 86400s"],
+        );
+        assert_eq!(proxy.count("HEAD", "/manifests/v1") - before, 1, "{value}");
+    }
+}
+
+#[tokio::test]
+async fn enormous_bodies_are_capped() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    let img = r(&format!("{}/team/app:v1", proxy.host()));
+    proxy.add(Some("HEAD"), "/manifests/v1", Fault::StripDigest, 1);
+    proxy.add(Some("GET"), "/manifests/v1", Fault::Flood { code: 200 }, 1);
+    let e = c.resolve(&img, &[]).await.unwrap_err();
+    expect_kind(
+        &e,
+        "protocol",
+        &["the manifest is larger than the 4 MiB limit"],
+    );
+
+    // An endless error body is no body: still a not-found.
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::Status {
+            code: 404,
+            retry_after: None,
+        },
+        1,
+    );
+    proxy.add(Some("GET"), "/manifests/v1", Fault::Flood { code: 404 }, 1);
+    let e = c.resolve(&img, &[]).await.unwrap_err();
+    expect_kind(&e, "not-found", &["team/app:v1 does not exist"]);
+}
+
+#[tokio::test]
+async fn redirect_loop_and_dead_redirect_target_are_named() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    let img = r(&format!("{}/team/app:v1", proxy.host()));
+    let here = format!("http://{}/v2/team/app/manifests/v1", proxy.host());
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        answer(
+            302,
+            &[("Location", "/v2/team/app/manifests/v1?again=1")],
+            b"",
+        ),
+        100,
+    );
+    let e = c.resolve(&img, &[]).await.unwrap_err();
+    expect_kind(&e, "redirect-loop", &["too many redirects", &here]);
+    assert!(!e.to_string().contains("again=1"), "no query: {e}");
+    assert!(
+        proxy.count("HEAD", "/manifests/v1") <= 3,
+        "{:?}",
+        proxy.requests()
+    );
+
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("http://127.0.0.1:{dead}/storage/blob");
+    let mut cfg = reg.registry_config();
+    cfg.plain_http = vec![proxy.host()];
+    let proxy2 = FaultProxy::start(reg.port);
+    cfg.plain_http.push(proxy2.host());
+    let c = Client::new(cfg, Arc::new(Anonymous)).unwrap();
+    proxy2.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        answer(
+            307,
+            &[("Location", &format!("{target}?X-Signature=s3cr3t"))],
+            b"",
+        ),
+        10,
+    );
+    let e = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy2.host())), &[])
+        .await
+        .unwrap_err();
+    expect_kind(
+        &e,
+        "connection-refused",
+        &[&format!("redirect target {target} refused the connection")],
+    );
+    assert!(!e.to_string().contains("s3cr3t"), "{e}");
+    assert!(e.hint().unwrap().contains(&target), "{:?}", e.hint());
+}
+
+#[tokio::test]
+async fn invalid_digest_headers_are_protocol_errors() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let d = reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    let img = r(&format!("{}/team/app:v1", proxy.host()));
+    let upper = format!("sha256:{}", d.trim_start_matches("sha256:").to_uppercase());
+    for bad in ["sha256:abc", upper.as_str(), "md5:0123", "not a digest"] {
+        proxy.add(
+            Some("HEAD"),
+            "/manifests/v1",
+            Fault::DigestHeader(bad.into()),
+            1,
+        );
+        let e = c.resolve(&img, &[]).await.unwrap_err();
+        expect_kind(
+            &e,
+            "protocol",
+            &[
+                &format!("(registry {})", proxy.host()),
+                "the Docker-Content-Digest header of HEAD /v2/team/app/manifests/v1 is not a valid digest",
+            ],
+        );
+    }
+    // On a GET, an invalid header is refused as well.
+    proxy.add(Some("HEAD"), "/manifests/v1", Fault::StripDigest, 1);
+    proxy.add(
+        Some("GET"),
+        "/manifests/v1",
+        Fault::DigestHeader(upper.clone()),
+        1,
+    );
+    let e = c.resolve(&img, &[]).await.unwrap_err();
+    expect_kind(
+        &e,
+        "protocol",
+        &["the Docker-Content-Digest header of GET /v2/team/app/manifests/v1 is not a valid digest"],
+    );
+    // A valid header that the body does not hash to: a mismatch naming it.
+    proxy.add(Some("HEAD"), "/manifests/v1", Fault::StripDigest, 1);
+    proxy.add(Some("GET"), "/manifests/v1", Fault::WrongDigest, 1);
+    let e = c.resolve(&img, &[]).await.unwrap_err();
+    expect_kind(
+        &e,
+        "digest-mismatch",
+        &[
+            "the Docker-Content-Digest header of GET /v2/team/app/manifests/v1 said sha256:0000",
+            &format!("hashes to {d}"),
+        ],
+    );
+    // Without faults it resolves.
+    assert_eq!(c.resolve(&img, &[]).await.unwrap().digest.to_string(), d);
+}

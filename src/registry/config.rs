@@ -63,6 +63,29 @@ impl std::fmt::Display for RedirectStop {
 
 impl std::error::Error for RedirectStop {}
 
+/// Where requests were last redirected, by the URL first asked: reqwest's
+/// error for a failed redirect target names only the first URL, so the
+/// redirect policy records the target here for the error to blame it.
+#[derive(Debug, Default)]
+pub struct Redirects {
+    last: Mutex<HashMap<String, Url>>,
+}
+
+impl Redirects {
+    fn record(&self, first: &Url, target: &Url) {
+        self.lock().insert(first.to_string(), target.clone());
+    }
+
+    /// Where a request to `first` was last redirected, forgetting it.
+    pub fn take(&self, first: &Url) -> Option<Url> {
+        self.lock().remove(first.as_str())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Url>> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// A URL as it may be shown: no credentials, no query, no fragment.
 pub fn shown(url: &Url) -> String {
     let mut u = url.clone();
@@ -174,6 +197,7 @@ pub struct Hosts {
     /// Loaded `--ca-file` certificates, to build per-host clients.
     extra_certs: Vec<reqwest::Certificate>,
     pub proxies: Arc<Proxies>,
+    pub redirects: Arc<Redirects>,
 }
 
 /// How to reach one registry.
@@ -191,13 +215,15 @@ impl Hosts {
             extra_certs.extend(load_pem_certs(f)?);
         }
         let proxies = Arc::new(Proxies::from_env());
-        let shared = build_http(&config, &extra_certs, &proxies)?;
+        let redirects = Arc::new(Redirects::default());
+        let shared = build_http(&config, &extra_certs, &proxies, &redirects)?;
         Ok(Hosts {
             config,
             shared,
             per_host: Mutex::new(HashMap::new()),
             extra_certs,
             proxies,
+            redirects,
         })
     }
 
@@ -246,7 +272,7 @@ impl Hosts {
             None => {
                 let mut certs = self.extra_certs.clone();
                 certs.extend(load_pem_certs(&ca)?);
-                let client = build_http(&self.config, &certs, &self.proxies)?;
+                let client = build_http(&self.config, &certs, &self.proxies, &self.redirects)?;
                 let mut files = self.config.ca_files.clone();
                 files.push(ca);
                 map.insert(domain.to_string(), (client.clone(), files.clone()));
@@ -265,15 +291,20 @@ fn build_http(
     config: &RegistryConfig,
     certs: &[reqwest::Certificate],
     proxies: &Arc<Proxies>,
+    redirects: &Arc<Redirects>,
 ) -> Result<reqwest::Client, RegistryError> {
     let for_proxy = proxies.clone();
-    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+    let seen = redirects.clone();
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         let hops = attempt.previous().len();
         let looped = attempt.previous().contains(attempt.url());
         if looped || hops > MAX_REDIRECTS {
             let target = shown(attempt.url());
             attempt.error(RedirectStop { target, hops })
         } else {
+            if let Some(first) = attempt.previous().first() {
+                seen.record(first, attempt.url());
+            }
             attempt.follow()
         }
     });

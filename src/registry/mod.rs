@@ -46,7 +46,7 @@ pub use error::{ErrorKind, Missing, Party, RegistryError, Tried};
 pub use manifest::Platform;
 
 use auth::RegistryAuth;
-use config::{Hosts, Proxies};
+use config::{Hosts, Proxies, Redirects};
 use transport::Call;
 
 /// What a reference resolved to.
@@ -102,6 +102,7 @@ struct Ctx<'a> {
     http: reqwest::Client,
     ca_files: Vec<PathBuf>,
     proxies: Arc<Proxies>,
+    redirects: Arc<Redirects>,
 }
 
 impl Ctx<'_> {
@@ -135,6 +136,7 @@ impl Ctx<'_> {
             party,
             source,
             proxies: &self.proxies,
+            redirects: &self.redirects,
             ca_files: &self.ca_files,
         }
     }
@@ -201,6 +203,7 @@ impl Client {
             http: route.http,
             ca_files: route.ca_files,
             proxies: self.hosts.proxies.clone(),
+            redirects: self.hosts.redirects.clone(),
         })
     }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{HeaderMap, CONTENT_LENGTH, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 
-use super::config::{shown, Proxies, RedirectStop};
+use super::config::{shown, Proxies, RedirectStop, Redirects};
 use super::error::{ErrorKind, Party};
 
 /// The `tracing` target of every registry event.
@@ -52,6 +52,7 @@ pub struct Call<'a> {
     /// request (`None`: anonymous). Logged; never the credential.
     pub source: Option<&'a str>,
     pub proxies: &'a Proxies,
+    pub redirects: &'a Redirects,
     /// CA files trusted besides the system roots (for TLS messages).
     pub ca_files: &'a [PathBuf],
 }
@@ -75,10 +76,11 @@ impl Call<'_> {
                 .send()
                 .await;
             let elapsed_ms = start.elapsed().as_millis() as u64;
+            let redirected = self.redirects.take(url);
             let resp = match sent {
                 Ok(resp) => resp,
                 Err(e) => {
-                    let kind = self.transport_kind(&e, url);
+                    let kind = self.transport_kind(&e, url, redirected.as_ref());
                     tracing::debug!(
                         target: TARGET,
                         method = %method,
@@ -184,7 +186,7 @@ impl Call<'_> {
                     body.extend_from_slice(&c);
                 }
                 Ok(None) => return Ok(body),
-                Err(e) => return Err(self.transport_kind(&e, &url)),
+                Err(e) => return Err(self.transport_kind(&e, &url, None)),
             }
         }
     }
@@ -200,12 +202,17 @@ impl Call<'_> {
     /// Name a failure below HTTP, and who failed: a redirect target when
     /// the request had moved to another host, the proxy when connecting
     /// through one failed, else this call's party.
-    fn transport_kind(&self, err: &reqwest::Error, url: &Url) -> ErrorKind {
+    fn transport_kind(
+        &self,
+        err: &reqwest::Error,
+        url: &Url,
+        redirected: Option<&Url>,
+    ) -> ErrorKind {
         let t = classify(err);
         if let Transport::Redirect { target, hops } = t {
             return ErrorKind::RedirectLoop { target, hops };
         }
-        let final_url = err.url().unwrap_or(url);
+        let final_url = redirected.or(err.url()).unwrap_or(url);
         let moved = final_url.host_str() != url.host_str()
             || final_url.port_or_known_default() != url.port_or_known_default();
         let at = if moved {
