@@ -1148,3 +1148,125 @@ async fn invalid_digest_headers_are_protocol_errors() {
     // Without faults it resolves.
     assert_eq!(c.resolve(&img, &[]).await.unwrap().digest.to_string(), d);
 }
+
+// ---- request log ----
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Run `fut` with every `tracing` event down to `trace` written to a buffer.
+async fn traced<F: std::future::Future>(fut: F) -> (F::Output, String) {
+    use tracing::instrument::WithSubscriber as _;
+    let buf = Captured::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = fut.with_subscriber(subscriber).await;
+    (out, buf.text())
+}
+
+#[tokio::test]
+async fn request_log_names_requests_and_sources_never_secrets() {
+    use base64::Engine as _;
+    let reg = Registry::start(Setup::Token);
+    let d = reg.push_oci_image("team/app", "v1", "x");
+    let img = r(&reg.image("team/app:v1"));
+    let registry_token = reg.registry_token(USER, "team/app");
+    let keychain = StaticKeychain::new()
+        .with(
+            &reg.host(),
+            "wrong password",
+            Credential::basic(USER, "hunter2-wrong"),
+        )
+        .with(
+            &reg.host(),
+            "docker config",
+            Credential::basic(USER, PASSWORD),
+        );
+    let c = client_with(&reg, keychain);
+    let (got, log) = traced(c.resolve(&img, &[])).await;
+    assert_eq!(got.unwrap().digest.to_string(), d);
+
+    // One line per request: method, URL, status, time, attempt, source.
+    let url = format!("http://{}/v2/team/app/manifests/v1", reg.host());
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("HTTP request")).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("DEBUG")
+            && l.contains("imagelock::registry")
+            && l.contains("method=HEAD")
+            && l.contains(&format!("url={url}"))
+            && l.contains("status=200")
+            && l.contains("elapsed_ms=")
+            && l.contains("attempt=1")
+            && l.contains("source=\"docker config\"")),
+        "{log}"
+    );
+    let realm = reg.token_server.as_ref().unwrap().realm();
+    assert!(
+        lines.iter().any(|l| l.contains(&format!("url={realm}"))
+            && l.contains("status=401")
+            && l.contains("source=\"wrong password\"")),
+        "{log}"
+    );
+    // Challenge and token cache decisions at trace level.
+    assert!(log.contains("401 challenge"), "{log}");
+    assert!(log.contains("token cache: miss"), "{log}");
+    assert!(log.contains("credential refused"), "{log}");
+
+    // A registry token and an identity token: never logged either.
+    let keychain = StaticKeychain::new().with(
+        &reg.host(),
+        "registry token",
+        Credential::RegistryToken {
+            token: imagelock::credentials::Secret::new(registry_token.clone()),
+        },
+    );
+    let (got, log2) = traced(client_with(&reg, keychain).resolve(&img, &[])).await;
+    assert_eq!(got.unwrap().digest.to_string(), d);
+    let keychain = StaticKeychain::new().with(
+        &reg.host(),
+        "identity token",
+        Credential::IdentityToken {
+            token: imagelock::credentials::Secret::new(support::REFRESH_TOKEN),
+        },
+    );
+    let (got, log3) = traced(client_with(&reg, keychain).resolve(&img, &[])).await;
+    assert_eq!(got.unwrap().digest.to_string(), d);
+    assert!(log3.contains("method=POST"), "{log3}");
+
+    let all = format!("{log}\n{log2}\n{log3}");
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    for secret in [
+        PASSWORD,
+        "hunter2-wrong",
+        basic.as_str(),
+        registry_token.as_str(),
+        support::REFRESH_TOKEN,
+        // Any JWT (every token from the token server starts so).
+        "eyJ",
+        "Bearer ",
+        "Basic ",
+    ] {
+        assert!(!all.contains(secret), "{secret:?} in the log:\n{all}");
+    }
+}

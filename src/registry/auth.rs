@@ -248,7 +248,7 @@ impl Client {
         let mut idx = 0usize;
         let mut tried: Vec<(Tried, Failure)> = Vec::new();
         let record = |tried: &mut Vec<(Tried, Failure)>, c: &Candidate, f: Failure| {
-            tracing::trace!(target: TARGET, source = %c.source, outcome = f.detail(), "credential refused");
+            tracing::trace!(target: TARGET, source = c.source.label.as_str(), outcome = f.detail(), "credential refused");
             tried.push((
                 Tried {
                     source: c.source.clone(),

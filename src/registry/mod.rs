@@ -5,15 +5,15 @@
 //! pool per [`RegistryConfig`]); see ARCHITECTURE.md for why not
 //! `oci-client`. The parts:
 //!
-//! - [`config`]: how to reach a host (TLS trust, plain HTTP, proxies,
+//! - `config`: how to reach a host (TLS trust, plain HTTP, proxies,
 //!   redirects);
 //! - `transport`: one request under the one retry policy, capped bodies,
 //!   transport failures named with who failed;
 //! - `auth` and `challenge`: the 401 challenge, token slots, credential
 //!   candidates;
 //! - `resolve`: manifests by HEAD/GET, digest checks, platforms;
-//! - [`error`](RegistryError) and `error_body`: what went wrong, and what
-//!   the registry said about it.
+//! - `error` ([`RegistryError`]) and `error_body`: what went wrong, and
+//!   what the registry said about it.
 //!
 //! This module keeps the [`Client`] and the batch resolution.
 

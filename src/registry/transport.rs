@@ -70,7 +70,9 @@ impl Call<'_> {
         let (mut rate_limited, mut server_errors, mut broken, mut timeouts) = (0, 0, 0, 0);
         let source = self.source.unwrap_or("anonymous");
         let shown_url = shown(url);
-        for attempt in 1u32.. {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
             let start = Instant::now();
             let sent = build(self.http.request(method.clone(), url.clone()))
                 .send()
@@ -152,7 +154,6 @@ impl Call<'_> {
             }
             return Ok(resp);
         }
-        unreachable!("the retry loop returns")
     }
 
     /// Read a body of at most `limit` bytes; `what` names it in the error
