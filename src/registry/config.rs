@@ -105,7 +105,7 @@ pub struct Proxies {
     http: Option<Url>,
     https: Option<Url>,
     /// `NO_PROXY` entries, lower-cased: `*`, a host (and its subdomains),
-    /// `.domain`, `host:port`, an IP address.
+    /// `.domain`, `host:port`, an IP address, a CIDR range.
     no_proxy: Vec<String>,
 }
 
@@ -162,11 +162,38 @@ impl Proxies {
             .port_or_known_default()
             .map(|p| format!("{host}:{p}"))
             .unwrap_or_else(|| host.clone());
+        let ip = host.parse::<std::net::IpAddr>().ok();
         let excluded = self.no_proxy.iter().any(|entry| {
             let e = entry.trim_start_matches("*.").trim_start_matches('.');
-            entry == "*" || e == host || e == host_port || host.ends_with(&format!(".{e}"))
+            entry == "*"
+                || e == host
+                || e == host_port
+                || host.ends_with(&format!(".{e}"))
+                || ip.is_some_and(|ip| in_cidr(ip, e))
         });
         (!excluded).then_some(proxy)
+    }
+}
+
+/// Whether `ip` is in `cidr` (`10.0.0.0/8`, `fd00::/8`).
+fn in_cidr(ip: std::net::IpAddr, cidr: &str) -> bool {
+    use std::net::IpAddr;
+    let Some((net, bits)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
+        return false;
+    };
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
     }
 }
 
@@ -373,6 +400,8 @@ mod tests {
                 "internal.example".into(),
                 ".corp".into(),
                 "10.0.0.1:5000".into(),
+                "192.168.0.0/16".into(),
+                "fd00::/8".into(),
             ],
         };
         let u = |s: &str| Url::parse(s).unwrap();
@@ -382,6 +411,10 @@ mod tests {
         assert!(p.for_url(&u("https://a.corp/v2/")).is_none());
         assert!(p.for_url(&u("http://10.0.0.1:5000/v2/")).is_none());
         assert!(p.for_url(&u("http://10.0.0.1:5001/v2/")).is_some());
+        assert!(p.for_url(&u("https://192.168.4.5:5000/v2/")).is_none());
+        assert!(p.for_url(&u("https://192.169.4.5/v2/")).is_some());
+        assert!(p.for_url(&u("https://[fd12::1]:5000/v2/")).is_none());
+        assert!(p.for_url(&u("https://[fe80::1]/v2/")).is_some());
         let shown_proxy = shown(p.for_url(&u("http://x/")).unwrap());
         assert_eq!(shown_proxy, "http://proxy:3128/");
         assert_eq!(
