@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use imagelock::credentials::{Anonymous, Credential, Keychain, StaticKeychain};
 use imagelock::reference::Reference;
-use imagelock::registry::{Client, Platform, RegistryConfig, RegistryError};
+use imagelock::registry::{Client, ErrorKind, Missing, Platform, RegistryConfig};
 use support::{Fault, FaultProxy, Registry, Setup, PASSWORD, USER};
 
 fn r(s: &str) -> Reference {
@@ -121,7 +121,10 @@ async fn platforms_from_index_and_manifest_list() {
         .await
         .unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, RegistryError::PlatformNotFound { .. }), "{msg}");
+    assert!(
+        matches!(e.kind, ErrorKind::PlatformNotFound { .. }),
+        "{msg}"
+    );
     assert!(
         msg.contains("linux/s390x")
             && msg.contains("linux/amd64")
@@ -163,28 +166,91 @@ async fn platforms_from_index_and_manifest_list() {
     assert!(e.to_string().contains("single-platform"), "{e}");
 }
 
-#[tokio::test]
-async fn tag_not_found_names_full_reference() {
-    let reg = Registry::start(Setup::PlainAnonymous);
+/// The real registry says `MANIFEST_UNKNOWN` for a missing tag (in an
+/// existing repository or not) and `NAME_UNKNOWN` when listing a missing
+/// repository: the message says which is missing.
+async fn not_found_says_repository_or_tag(reg: &Registry) {
     reg.push_oci_image("team/app", "v1", "x");
-    let c = client(&reg);
+    let c = client(reg);
     let e = c
         .resolve(&r(&reg.image("team/app:nope")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::NotFound { .. }), "{e}");
+    assert!(
+        matches!(
+            e.kind,
+            ErrorKind::NotFound {
+                missing: Missing::Manifest,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(e.code(), "not-found");
     let msg = e.to_string();
     assert!(
-        msg.contains(&format!("{}/team/app:nope", reg.host())),
+        msg.contains(&format!("{}/team/app:nope does not exist", reg.host())),
         "{msg}"
     );
     assert!(msg.contains(&format!("(registry {})", reg.host())), "{msg}");
-    // Missing repository is a not-found too.
+    assert!(
+        msg.contains("the repository exists, the tag or manifest does not"),
+        "{msg}"
+    );
+    assert!(msg.contains("MANIFEST_UNKNOWN"), "{msg}");
+    assert!(
+        e.hint().unwrap().contains("check the tag"),
+        "{:?}",
+        e.hint()
+    );
+
+    // Missing repository.
     let e = c
         .resolve(&r(&reg.image("team/none:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::NotFound { .. }), "{e}");
+    assert!(
+        matches!(
+            e.kind,
+            ErrorKind::NotFound {
+                missing: Missing::Repository,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains(&format!(
+            "repository {}/team/none does not exist",
+            reg.host()
+        )),
+        "{e}"
+    );
+
+    // A missing digest in an existing repository.
+    let gone = format!("sha256:{}", "1".repeat(64));
+    let e = c
+        .resolve(
+            &r(&format!("{}/team/app@{gone}", reg.host())),
+            &platforms(&["linux/amd64"]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("team/app@{gone} does not exist")),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn not_found_says_repository_or_tag_anonymous() {
+    not_found_says_repository_or_tag(&Registry::start(Setup::PlainAnonymous)).await;
+}
+
+#[tokio::test]
+async fn not_found_says_repository_or_tag_with_token_auth() {
+    not_found_says_repository_or_tag(&Registry::start(Setup::Token)).await;
 }
 
 #[tokio::test]
@@ -195,7 +261,7 @@ async fn basic_auth_required_without_credentials_and_wrong_password() {
         .resolve(&r(&reg.image("team/app:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::AuthRequired { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::AuthRequired { .. }), "{e}");
     assert!(e.hint().unwrap().contains("docker login"), "{:?}", e.hint());
 
     let wrong = StaticKeychain::new().with(
@@ -207,7 +273,10 @@ async fn basic_auth_required_without_credentials_and_wrong_password() {
         .resolve(&r(&reg.image("team/app:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::InvalidCredentials { .. }), "{e}");
+    assert!(
+        matches!(e.kind, ErrorKind::InvalidCredentials { .. }),
+        "{e}"
+    );
     assert!(!format!("{e} {e:?}").contains("not-the-password"));
 
     // Kubelet-style: a bad candidate first, then the good one.
@@ -240,7 +309,7 @@ async fn token_auth_public_private_forbidden_and_wrong_password() {
         .resolve(&r(&reg.image("private/app:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::AuthRequired { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::AuthRequired { .. }), "{e}");
 
     // With credentials: private works, forbidden is denied.
     let c = client(&reg);
@@ -253,7 +322,7 @@ async fn token_auth_public_private_forbidden_and_wrong_password() {
         .resolve(&r(&reg.image("forbidden/app:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::AccessDenied { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::AccessDenied { .. }), "{e}");
     assert!(e.to_string().contains(&reg.host()), "{e}");
 
     // Wrong password: the token server refuses it.
@@ -266,7 +335,10 @@ async fn token_auth_public_private_forbidden_and_wrong_password() {
         .resolve(&r(&reg.image("private/app:v1")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::InvalidCredentials { .. }), "{e}");
+    assert!(
+        matches!(e.kind, ErrorKind::InvalidCredentials { .. }),
+        "{e}"
+    );
     assert!(!format!("{e} {e:?}").contains("nope-secret"));
 
     // Kubelet-style: the refused candidate is skipped, the next one works.
@@ -293,8 +365,8 @@ async fn tls_failure_without_ca() {
         .unwrap_err();
     assert!(
         matches!(
-            e,
-            RegistryError::Tls {
+            e.kind,
+            ErrorKind::Tls {
                 http_reply: false,
                 ..
             }
@@ -331,8 +403,8 @@ async fn https_to_plain_registry_hints_plain_http() {
         .unwrap_err();
     assert!(
         matches!(
-            e,
-            RegistryError::Tls {
+            e.kind,
+            ErrorKind::Tls {
                 http_reply: true,
                 ..
             }
@@ -365,7 +437,7 @@ async fn connection_refused_is_reported() {
         .resolve(&r(&format!("{host}/a/b:c")), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::ConnectionRefused { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::ConnectionRefused { .. }), "{e}");
     assert!(
         e.to_string()
             .starts_with(&format!("{host}/a/b:c (registry {host}):")),
@@ -457,7 +529,11 @@ async fn resolve_all_keeps_input_order_and_errors() {
     let out = c.resolve_all(&refs, &[], &|| {}).await;
     assert_eq!(out[0].as_ref().unwrap().digest.to_string(), b);
     assert_eq!(out[1].as_ref().unwrap().digest.to_string(), a);
-    assert!(matches!(out[2], Err(RegistryError::NotFound { .. })));
+    assert!(
+        matches!(&out[2], Err(e) if matches!(e.kind, ErrorKind::NotFound { .. })),
+        "{:?}",
+        out[2]
+    );
     assert_eq!(out[3].as_ref().unwrap().digest.to_string(), b);
 }
 
@@ -515,7 +591,7 @@ async fn rate_limited_then_success() {
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::RateLimited { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::RateLimited { .. }), "{e}");
     assert_eq!(proxy.count("GET", "/manifests/"), 0);
 }
 
@@ -570,7 +646,7 @@ async fn get_digest_header_disagreeing_with_body_is_an_error() {
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::DigestMismatch { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::DigestMismatch { .. }), "{e}");
 }
 
 #[tokio::test]
@@ -595,22 +671,33 @@ async fn connection_reset_and_5xx_are_retried() {
     assert_eq!(got.digest.to_string(), d);
     assert_eq!(proxy.count("HEAD", "/manifests/v1"), 3);
 
-    // Persistent 5xx gives up (bounded) with a protocol error.
+    // Persistent 5xx gives up (bounded) as a server error, not a
+    // protocol error, with a hint to retry later.
     proxy.add(
         Some("HEAD"),
         "/manifests/v1",
         Fault::Status {
-            code: 502,
+            code: 503,
             retry_after: None,
         },
         100,
     );
+    let before = proxy.count("HEAD", "/manifests/v1");
     let e = c
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::Protocol { .. }), "{e}");
-    assert!(e.to_string().contains("502"), "{e}");
+    assert!(matches!(e.kind, ErrorKind::ServerError { .. }), "{e}");
+    assert_eq!(e.code(), "server-error");
+    assert!(
+        e.to_string().ends_with(&format!(
+            "(registry {}): the registry answered 503 Service Unavailable 4 times",
+            proxy.host()
+        )),
+        "{e}"
+    );
+    assert!(e.hint().unwrap().contains("retry later"), "{:?}", e.hint());
+    assert_eq!(proxy.count("HEAD", "/manifests/v1") - before, 4);
 }
 
 #[tokio::test]
@@ -622,14 +709,16 @@ async fn stall_is_a_timeout() {
         Some("HEAD"),
         "/manifests/v1",
         Fault::Stall(Duration::from_secs(5)),
-        1,
+        2,
     );
     let e = c
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::Timeout { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::Timeout { .. }), "{e}");
     assert!(e.hint().unwrap().contains("--timeout"));
+    // A timeout is retried once, then reported.
+    assert_eq!(proxy.count("HEAD", "/manifests/v1"), 2);
 }
 
 #[tokio::test]
@@ -647,7 +736,7 @@ async fn schema1_media_type_is_refused() {
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::Schema1 { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::Schema1 { .. }), "{e}");
     assert!(e.to_string().contains("re-pushed"), "{e}");
     assert_eq!(proxy.count("GET", "/manifests/"), 0);
 }
@@ -705,7 +794,7 @@ async fn unknown_host_is_host_not_found() {
         .resolve(&r("registry.does-not-exist.invalid/a/b:c"), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::HostNotFound { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::HostNotFound { .. }), "{e}");
     assert!(
         e.to_string().starts_with(
             "registry.does-not-exist.invalid/a/b:c (registry registry.does-not-exist.invalid):"
@@ -732,6 +821,452 @@ async fn forbidden_without_challenge_is_access_denied_once() {
         .resolve(&r(&format!("{}/team/app:v1", proxy.host())), &[])
         .await
         .unwrap_err();
-    assert!(matches!(e, RegistryError::AccessDenied { .. }), "{e}");
+    assert!(matches!(e.kind, ErrorKind::AccessDenied { .. }), "{e}");
     assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
+}
+
+// ---- hostile registry and token server answers ----
+
+use support::token_server::Hostile;
+
+fn expect_kind(e: &imagelock::registry::RegistryError, code: &str, says: &[&str]) {
+    let msg = e.to_string();
+    assert_eq!(e.code(), code, "{msg}");
+    for s in says {
+        assert!(msg.contains(s), "{s:?} not in: {msg}");
+    }
+}
+
+#[tokio::test]
+async fn absurd_token_lifetimes_are_clamped_not_a_panic() {
+    let reg = Registry::start(Setup::Token);
+    let d = reg.push_oci_image("team/app", "v1", "x");
+    let ts = reg.token_server.as_ref().unwrap();
+    for raw in [
+        "18446744073709551615",
+        "-1",
+        "1e300",
+        "0",
+        "\"soon\"",
+        "null",
+    ] {
+        ts.set_hostile(Some(Hostile::ExpiresIn(raw.into())));
+        let got = client(&reg)
+            .resolve(&r(&reg.image("team/app:v1")), &[])
+            .await
+            .unwrap_or_else(|e| panic!("expires_in {raw}: {e}"));
+        assert_eq!(got.digest.to_string(), d, "expires_in {raw}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_token_replies_are_classified_per_image() {
+    let reg = Registry::start(Setup::Token);
+    reg.push_oci_image("team/app", "v1", "x");
+    let other = Registry::start(Setup::PlainAnonymous);
+    let fine = other.push_oci_image("team/ok", "v1", "y");
+    let ts = reg.token_server.as_ref().unwrap();
+    let realm = ts.realm();
+    let mut cfg = reg.registry_config();
+    cfg.plain_http.push(other.host());
+    let c = Client::new(cfg, reg.credentials()).unwrap();
+    let refs = [r(&reg.image("team/app:v1")), r(&other.image("team/ok:v1"))];
+    let cases: Vec<(Hostile, Vec<String>)> = vec![
+        (
+            Hostile::Body {
+                content_type: "text/html".into(),
+                body: "<html>token=leaked-secret-in-html</html>".into(),
+            },
+            vec![
+                format!("token server {realm} broke the protocol"),
+                "not token JSON (text/html".into(),
+            ],
+        ),
+        (
+            Hostile::Body {
+                content_type: "application/json".into(),
+                body: r#"{"expires_in":300}"#.into(),
+            },
+            vec!["the reply holds no token".into()],
+        ),
+        (
+            Hostile::Flood,
+            vec!["the token reply is larger than the 1 MiB limit".into()],
+        ),
+        (
+            Hostile::Status(503),
+            vec![format!(
+                "token server {realm} answered 503 Service Unavailable 4 times"
+            )],
+        ),
+    ];
+    for (hostile, says) in cases {
+        ts.set_hostile(Some(hostile.clone()));
+        let out = c.resolve_all(&refs, &[], &|| {}).await;
+        let e = out[0].as_ref().unwrap_err();
+        let says: Vec<&str> = says.iter().map(String::as_str).collect();
+        expect_kind(e, "token-server", &says);
+        assert!(!e.to_string().contains("leaked-secret"), "{e}");
+        assert!(e.hint().unwrap().contains(&realm), "{:?}", e.hint());
+        assert_eq!(
+            out[1].as_ref().map(|r| r.digest.to_string()).ok(),
+            Some(fine.clone()),
+            "{hostile:?}: the other image still resolves"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unreachable_token_server_is_named() {
+    let mut reg = Registry::start(Setup::Token);
+    reg.push_oci_image("team/app", "v1", "x");
+    let realm = reg.token_server.as_ref().unwrap().realm();
+    drop(reg.token_server.take());
+    let e = client(&reg)
+        .resolve(&r(&reg.image("team/app:v1")), &[])
+        .await
+        .unwrap_err();
+    expect_kind(
+        &e,
+        "token-server",
+        &[&format!("token server {realm} refused the connection")],
+    );
+    assert!(!e.to_string().contains("is a registry listening"), "{e}");
+}
+
+fn answer(code: u16, headers: &[(&str, &str)], body: &[u8]) -> Fault {
+    Fault::Answer {
+        code,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: body.to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn retry_after_negative_absurd_and_as_a_date() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let d = reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    let img = r(&format!("{}/team/app:v1", proxy.host()));
+
+    // Negative: no wait, retried.
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        answer(429, &[("Retry-After", "-5")], b""),
+        2,
+    );
+    let start = std::time::Instant::now();
+    assert_eq!(c.resolve(&img, &[]).await.unwrap().digest.to_string(), d);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // An HTTP date two seconds ahead is honoured.
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        answer(429, &[("Retry-After", &date)], b""),
+        1,
+    );
+    let start = std::time::Instant::now();
+    assert_eq!(c.resolve(&img, &[]).await.unwrap().digest.to_string(), d);
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // Absurd seconds and a date years ahead: reported at once, clamped.
+    let far = httpdate::fmt_http_date(
+        std::time::SystemTime::now() + Duration::from_secs(5 * 365 * 86400),
+    );
+    for value in ["99999999999999999999999", far.as_str()] {
+        let before = proxy.count("HEAD", "/manifests/v1");
+        proxy.add(
+            Some("HEAD"),
+            "/manifests/v1",
+            answer(429, &[("Retry-After", value)], b""),
+            1,
+        );
+        let e = c.resolve(&img, &[]).await.unwrap_err();
+        expect_kind(
+            &e,
+            "rate-limited",
+            &["rate limited (HTTP 429), retry after 86400s"],
+        );
+        assert_eq!(proxy.count("HEAD", "/manifests/v1") - before, 1, "{value}");
+    }
+}
+
+#[tokio::test]
+async fn enormous_bodies_are_capped() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    let img = r(&format!("{}/team/app:v1", proxy.host()));
+    proxy.add(Some("HEAD"), "/manifests/v1", Fault::StripDigest, 1);
+    proxy.add(Some("GET"), "/manifests/v1", Fault::Flood { code: 200 }, 1);
+    let e = c.resolve(&img, &[]).await.unwrap_err();
+    expect_kind(
+        &e,
+        "protocol",
+        &["the manifest is larger than the 4 MiB limit"],
+    );
+
+    // An endless error body is no body: still a not-found.
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        Fault::Status {
+            code: 404,
+            retry_after: None,
+        },
+        1,
+    );
+    proxy.add(Some("GET"), "/manifests/v1", Fault::Flood { code: 404 }, 1);
+    let e = c.resolve(&img, &[]).await.unwrap_err();
+    expect_kind(&e, "not-found", &["team/app:v1 does not exist"]);
+}
+
+#[tokio::test]
+async fn redirect_loop_and_dead_redirect_target_are_named() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    let img = r(&format!("{}/team/app:v1", proxy.host()));
+    let here = format!("http://{}/v2/team/app/manifests/v1", proxy.host());
+    proxy.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        answer(
+            302,
+            &[("Location", "/v2/team/app/manifests/v1?again=1")],
+            b"",
+        ),
+        100,
+    );
+    let e = c.resolve(&img, &[]).await.unwrap_err();
+    expect_kind(&e, "redirect-loop", &["too many redirects", &here]);
+    assert!(!e.to_string().contains("again=1"), "no query: {e}");
+    assert!(
+        proxy.count("HEAD", "/manifests/v1") <= 3,
+        "{:?}",
+        proxy.requests()
+    );
+
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("http://127.0.0.1:{dead}/storage/blob");
+    let mut cfg = reg.registry_config();
+    cfg.plain_http = vec![proxy.host()];
+    let proxy2 = FaultProxy::start(reg.port);
+    cfg.plain_http.push(proxy2.host());
+    let c = Client::new(cfg, Arc::new(Anonymous)).unwrap();
+    proxy2.add(
+        Some("HEAD"),
+        "/manifests/v1",
+        answer(
+            307,
+            &[("Location", &format!("{target}?X-Signature=s3cr3t"))],
+            b"",
+        ),
+        10,
+    );
+    let e = c
+        .resolve(&r(&format!("{}/team/app:v1", proxy2.host())), &[])
+        .await
+        .unwrap_err();
+    expect_kind(
+        &e,
+        "connection-refused",
+        &[&format!("redirect target {target} refused the connection")],
+    );
+    assert!(!e.to_string().contains("s3cr3t"), "{e}");
+    assert!(e.hint().unwrap().contains(&target), "{:?}", e.hint());
+}
+
+#[tokio::test]
+async fn invalid_digest_headers_are_protocol_errors() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let d = reg.push_oci_image("team/app", "v1", "x");
+    let (proxy, c) = proxied(&reg);
+    let img = r(&format!("{}/team/app:v1", proxy.host()));
+    let upper = format!("sha256:{}", d.trim_start_matches("sha256:").to_uppercase());
+    for bad in ["sha256:abc", upper.as_str(), "md5:0123", "not a digest"] {
+        proxy.add(
+            Some("HEAD"),
+            "/manifests/v1",
+            Fault::DigestHeader(bad.into()),
+            1,
+        );
+        let e = c.resolve(&img, &[]).await.unwrap_err();
+        expect_kind(
+            &e,
+            "protocol",
+            &[
+                &format!("(registry {})", proxy.host()),
+                "the Docker-Content-Digest header of HEAD /v2/team/app/manifests/v1 is not a valid digest",
+            ],
+        );
+    }
+    // On a GET, an invalid header is refused as well.
+    proxy.add(Some("HEAD"), "/manifests/v1", Fault::StripDigest, 1);
+    proxy.add(
+        Some("GET"),
+        "/manifests/v1",
+        Fault::DigestHeader(upper.clone()),
+        1,
+    );
+    let e = c.resolve(&img, &[]).await.unwrap_err();
+    expect_kind(
+        &e,
+        "protocol",
+        &["the Docker-Content-Digest header of GET /v2/team/app/manifests/v1 is not a valid digest"],
+    );
+    // A valid header that the body does not hash to: a mismatch naming it.
+    proxy.add(Some("HEAD"), "/manifests/v1", Fault::StripDigest, 1);
+    proxy.add(Some("GET"), "/manifests/v1", Fault::WrongDigest, 1);
+    let e = c.resolve(&img, &[]).await.unwrap_err();
+    expect_kind(
+        &e,
+        "digest-mismatch",
+        &[
+            "the Docker-Content-Digest header of GET /v2/team/app/manifests/v1 said sha256:0000",
+            &format!("hashes to {d}"),
+        ],
+    );
+    // Without faults it resolves.
+    assert_eq!(c.resolve(&img, &[]).await.unwrap().digest.to_string(), d);
+}
+
+// ---- request log ----
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Run `fut` with every `tracing` event down to `trace` written to a buffer.
+async fn traced<F: std::future::Future>(fut: F) -> (F::Output, String) {
+    use tracing::instrument::WithSubscriber as _;
+    let buf = Captured::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = fut.with_subscriber(subscriber).await;
+    (out, buf.text())
+}
+
+#[tokio::test]
+async fn request_log_names_requests_and_sources_never_secrets() {
+    use base64::Engine as _;
+    let reg = Registry::start(Setup::Token);
+    let d = reg.push_oci_image("team/app", "v1", "x");
+    let img = r(&reg.image("team/app:v1"));
+    let registry_token = reg.registry_token(USER, "team/app");
+    let keychain = StaticKeychain::new()
+        .with(
+            &reg.host(),
+            "wrong password",
+            Credential::basic(USER, "hunter2-wrong"),
+        )
+        .with(
+            &reg.host(),
+            "docker config",
+            Credential::basic(USER, PASSWORD),
+        );
+    let c = client_with(&reg, keychain);
+    let (got, log) = traced(c.resolve(&img, &[])).await;
+    assert_eq!(got.unwrap().digest.to_string(), d);
+
+    // One line per request: method, URL, status, time, attempt, source.
+    let url = format!("http://{}/v2/team/app/manifests/v1", reg.host());
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("HTTP request")).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("DEBUG")
+            && l.contains("imagelock::registry")
+            && l.contains("method=HEAD")
+            && l.contains(&format!("url={url}"))
+            && l.contains("status=200")
+            && l.contains("elapsed_ms=")
+            && l.contains("attempt=1")
+            && l.contains("source=\"docker config\"")),
+        "{log}"
+    );
+    let realm = reg.token_server.as_ref().unwrap().realm();
+    assert!(
+        lines.iter().any(|l| l.contains(&format!("url={realm}"))
+            && l.contains("status=401")
+            && l.contains("source=\"wrong password\"")),
+        "{log}"
+    );
+    // Challenge and token cache decisions at trace level.
+    assert!(log.contains("401 challenge"), "{log}");
+    assert!(log.contains("token cache: miss"), "{log}");
+    assert!(log.contains("credential refused"), "{log}");
+
+    // A registry token and an identity token: never logged either.
+    let keychain = StaticKeychain::new().with(
+        &reg.host(),
+        "registry token",
+        Credential::RegistryToken {
+            token: imagelock::credentials::Secret::new(registry_token.clone()),
+        },
+    );
+    let (got, log2) = traced(client_with(&reg, keychain).resolve(&img, &[])).await;
+    assert_eq!(got.unwrap().digest.to_string(), d);
+    let keychain = StaticKeychain::new().with(
+        &reg.host(),
+        "identity token",
+        Credential::IdentityToken {
+            token: imagelock::credentials::Secret::new(support::REFRESH_TOKEN),
+        },
+    );
+    let (got, log3) = traced(client_with(&reg, keychain).resolve(&img, &[])).await;
+    assert_eq!(got.unwrap().digest.to_string(), d);
+    assert!(log3.contains("method=POST"), "{log3}");
+
+    let all = format!("{log}\n{log2}\n{log3}");
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    for secret in [
+        PASSWORD,
+        "hunter2-wrong",
+        basic.as_str(),
+        registry_token.as_str(),
+        support::REFRESH_TOKEN,
+        // Any JWT (every token from the token server starts so).
+        "eyJ",
+        "Bearer ",
+        "Basic ",
+    ] {
+        assert!(!all.contains(secret), "{secret:?} in the log:\n{all}");
+    }
 }

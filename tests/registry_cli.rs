@@ -6,12 +6,24 @@ mod support;
 use assert_cmd::Command;
 use support::{Registry, Setup};
 
+/// Every variable that may send requests through a proxy.
+const PROXY_VARS: [&str; 8] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 fn imagelock(reg: &Registry) -> Command {
     let mut cmd = Command::cargo_bin("imagelock").unwrap();
-    cmd.envs(reg.isolated_env())
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .current_dir(reg.scratch());
+    cmd.envs(reg.isolated_env()).current_dir(reg.scratch());
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
     cmd
 }
 
@@ -104,4 +116,131 @@ fn resolve_errors_name_reference_and_hint() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&treg.skopeo_digest("private/app:v1")));
+}
+
+fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Resolve through a broken proxy: the message and hint name the proxy,
+/// never the registry's host name or port.
+fn assert_blames_proxy(reg: &Registry, var: &str, proxy: &str, extra: &[&str], what: &str) {
+    let out = imagelock(reg)
+        .env(var, proxy)
+        .arg("resolve")
+        .args(extra)
+        .arg(reg.image("team/app:v1"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let shown = format!("{}/", proxy.trim_end_matches('/'));
+    assert!(
+        stderr.contains(&format!(
+            "{} (registry {}): proxy {shown} : {what}",
+            reg.image("team/app:v1"),
+            reg.host()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("HTTPS_PROXY / HTTP_PROXY"), "{stderr}");
+    assert!(!stderr.contains("check the registry host name"), "{stderr}");
+    assert!(!stderr.contains("is a registry listening"), "{stderr}");
+}
+
+#[test]
+fn broken_proxy_is_blamed_not_the_registry() {
+    let plain = Registry::start(Setup::PlainAnonymous);
+    plain.push_oci_image("team/app", "v1", "cli");
+    let refused = format!("http://127.0.0.1:{}", unused_port());
+    let unresolvable = "http://proxy.does-not-exist.invalid:3128";
+    let plain_http = ["--plain-http", &plain.host()];
+    assert_blames_proxy(
+        &plain,
+        "HTTP_PROXY",
+        &refused,
+        &plain_http,
+        "connection refused",
+    );
+    assert_blames_proxy(
+        &plain,
+        "HTTP_PROXY",
+        unresolvable,
+        &plain_http,
+        "host not found",
+    );
+
+    let tls = Registry::start(Setup::TlsBasic);
+    tls.push_oci_image("team/app", "v1", "cli");
+    let ca = tls.ca_file.as_ref().unwrap().display().to_string();
+    let ca_args = ["--ca-file", &ca];
+    assert_blames_proxy(
+        &tls,
+        "HTTPS_PROXY",
+        &refused,
+        &ca_args,
+        "connection refused",
+    );
+    assert_blames_proxy(
+        &tls,
+        "HTTPS_PROXY",
+        unresolvable,
+        &ca_args,
+        "host not found",
+    );
+
+    // NO_PROXY naming the registry host: the proxy is not used.
+    let out = imagelock(&tls)
+        .env("HTTPS_PROXY", &refused)
+        .env("NO_PROXY", "127.0.0.1")
+        .arg("resolve")
+        .args(ca_args)
+        .arg(tls.image("team/app:v1"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn not_found_through_the_binary_says_what_is_missing() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "cli");
+    let out = imagelock(&reg)
+        .args(["resolve", "--plain-http"])
+        .arg(reg.host())
+        .arg(reg.image("team/app:v2"))
+        .arg(reg.image("team/gone:v1"))
+        .arg(reg.image("team/app:v1"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}/team/app:v2 does not exist; the repository exists, the tag or manifest does not (registry said MANIFEST_UNKNOWN: manifest unknown)",
+            reg.host()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "not found: repository {}/team/gone does not exist",
+            reg.host()
+        )),
+        "{stderr}"
+    );
+    // The image that exists is still reported.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&reg.skopeo_digest("team/app:v1")),
+        "{stdout}\n{stderr}"
+    );
 }

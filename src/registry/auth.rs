@@ -1,137 +1,33 @@
-//! Registry authentication: `WWW-Authenticate` parsing and the shared
-//! per-(registry, scope) token slots.
+//! Registry authentication: the per-registry challenge, the shared
+//! per-(credential, scope) token slots, and the state machine that sends a
+//! request with the right `Authorization` and walks the credential
+//! candidates on refusal.
 //!
 //! No `/v2/` ping: the first request to a registry goes out bare and its
 //! 401 teaches us the scheme (Basic or Bearer realm/service). After that
 //! every request to that registry first takes a header from the slot for its
 //! scope. A slot is a tokio mutex, so concurrent requests to one repository
 //! wait for one token fetch instead of each fetching their own.
+//!
+//! Logs the challenge and the token cache's decisions at `trace` level
+//! (scheme, realm, scope, source label); never a header, token, password or
+//! token reply body.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::AtomicBool;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::credentials::Secret;
+use base64::Engine as _;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode, Url};
 
-/// One challenge from a `WWW-Authenticate` header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Challenge {
-    /// Lower-cased scheme: `bearer`, `basic`, …
-    pub scheme: String,
-    /// Parameters, keys lower-cased.
-    pub params: BTreeMap<String, String>,
-}
-
-impl Challenge {
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(String::as_str)
-    }
-}
-
-fn is_tchar(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~/:".contains(c)
-}
-
-/// Parse every `WWW-Authenticate` header line. A line may carry several
-/// challenges; commas inside quoted values do not split; schemes compare
-/// case-insensitively.
-pub fn parse_challenges<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<Challenge> {
-    let mut out = Vec::new();
-    for line in lines {
-        parse_line(line, &mut out);
-    }
-    out
-}
-
-fn parse_line(line: &str, out: &mut Vec<Challenge>) {
-    let chars: Vec<char> = line.chars().collect();
-    let mut i = 0;
-    let skip_ws = |i: &mut usize| {
-        while *i < chars.len() && (chars[*i] == ' ' || chars[*i] == '\t') {
-            *i += 1;
-        }
-    };
-    let read_token = |i: &mut usize| -> String {
-        let start = *i;
-        while *i < chars.len() && is_tchar(chars[*i]) {
-            *i += 1;
-        }
-        chars[start..*i].iter().collect()
-    };
-    loop {
-        while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t' || chars[i] == ',') {
-            i += 1;
-        }
-        if i >= chars.len() {
-            return;
-        }
-        let scheme = read_token(&mut i);
-        if scheme.is_empty() {
-            // Garbage: skip one char and go on.
-            i += 1;
-            continue;
-        }
-        let mut ch = Challenge {
-            scheme: scheme.to_ascii_lowercase(),
-            params: BTreeMap::new(),
-        };
-        // Parameters: name = value, separated by commas, until a token that
-        // is not followed by `=` (the next scheme).
-        loop {
-            let save = i;
-            while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t' || chars[i] == ',') {
-                i += 1;
-            }
-            let name = read_token(&mut i);
-            skip_ws(&mut i);
-            if name.is_empty() || i >= chars.len() || chars[i] != '=' {
-                // token68 (`Negotiate abc==`) or the next challenge.
-                i = save;
-                break;
-            }
-            i += 1; // '='
-            skip_ws(&mut i);
-            let value = if i < chars.len() && chars[i] == '"' {
-                i += 1;
-                let mut v = String::new();
-                while i < chars.len() && chars[i] != '"' {
-                    if chars[i] == '\\' && i + 1 < chars.len() {
-                        i += 1;
-                    }
-                    v.push(chars[i]);
-                    i += 1;
-                }
-                i += 1; // closing quote
-                v
-            } else {
-                let start = i;
-                while i < chars.len() && chars[i] != ',' && chars[i] != ' ' && chars[i] != '\t' {
-                    i += 1;
-                }
-                chars[start..i].iter().collect()
-            };
-            ch.params.insert(name.to_ascii_lowercase(), value);
-        }
-        // A token68 after the scheme (no `=` param) is skipped up to a comma.
-        if ch.params.is_empty() {
-            skip_ws(&mut i);
-            let save = i;
-            let tok = read_token(&mut i);
-            let mut j = i;
-            while j < chars.len() && chars[j] == '=' {
-                j += 1;
-            }
-            skip_ws(&mut j);
-            if !tok.is_empty() && (j >= chars.len() || chars[j] == ',') && j > i {
-                i = j;
-            } else {
-                i = save;
-            }
-        }
-        out.push(ch);
-    }
-}
+use super::challenge::{parse_challenges, Challenge};
+use super::config::shown;
+use super::error::{ErrorKind, Party, RegistryError, Tried};
+use super::transport::{MAX_TOKEN_REPLY_BYTES, TARGET};
+use super::{Client, Ctx};
+use crate::credentials::{Candidate, Credential, Secret};
 
 /// How one credential (or anonymity) was refused, before it is turned into
 /// a [`super::RegistryError`] naming the reference.
@@ -219,7 +115,8 @@ impl RegistryAuth {
     }
 }
 
-/// A token response.
+/// A token server's reply. Read leniently: `expires_in` may be any JSON
+/// number (or missing, or nonsense), never a reason to fail or overflow.
 #[derive(serde::Deserialize)]
 pub struct TokenResponse {
     #[serde(default)]
@@ -227,68 +124,532 @@ pub struct TokenResponse {
     #[serde(default)]
     pub access_token: Option<String>,
     #[serde(default)]
-    pub expires_in: Option<u64>,
+    pub expires_in: Option<serde_json::Value>,
 }
 
+/// Token lifetime when the server gives none (the distribution spec's
+/// default).
+const DEFAULT_TOKEN_SECS: u64 = 60;
+/// Longest token lifetime believed.
+const MAX_TOKEN_SECS: u64 = 86_400;
+
 impl TokenResponse {
+    /// The token and how long to use it: `expires_in` clamped to 1 s – 1
+    /// day (60 s when missing, zero, negative or not a number), renewed a
+    /// little early so a token does not expire in flight.
     pub fn into_parts(self) -> Option<(Secret, Duration)> {
         let token = self
             .token
             .filter(|t| !t.is_empty())
             .or(self.access_token.filter(|t| !t.is_empty()))?;
-        // At most a day: a hostile `expires_in` must not overflow an Instant.
-        let secs = self.expires_in.filter(|s| *s > 0).unwrap_or(60).min(86_400);
-        // Renew a little early so a token does not expire in flight.
+        let secs = match self.expires_in {
+            Some(serde_json::Value::Number(n)) => n
+                .as_u64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| *f >= 1.0)
+                        .map(|f| f.min(MAX_TOKEN_SECS as f64) as u64)
+                })
+                .filter(|s| *s > 0)
+                .unwrap_or(DEFAULT_TOKEN_SECS),
+            _ => DEFAULT_TOKEN_SECS,
+        }
+        .min(MAX_TOKEN_SECS);
         let secs = if secs > 20 { secs - 10 } else { secs * 3 / 4 };
         Some((Secret::new(token), Duration::from_secs(secs.max(1))))
+    }
+}
+
+/// A slot's lifetime for credentials that do not expire (Basic, a
+/// registry token as given).
+const LONG: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// What [`Client::issue`] could not do.
+enum Step {
+    /// This candidate is refused (now or earlier): try the next one.
+    Refused(Failure),
+    /// Give up on the request.
+    Fatal(RegistryError),
+}
+
+enum TokenError {
+    /// This credential (or anonymity) was refused; try the next candidate.
+    Refused(Failure),
+    /// Give up.
+    Fatal(RegistryError),
+}
+
+fn basic_header(username: &str, password: &Secret) -> Secret {
+    let raw = format!("{username}:{}", password.expose());
+    Secret::new(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    ))
+}
+
+/// `application/x-www-form-urlencoded` body.
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let mut u = Url::parse("http://x/").expect("static URL");
+    u.query_pairs_mut().extend_pairs(pairs);
+    u.query().unwrap_or_default().to_string()
+}
+
+impl Ctx<'_> {
+    /// The error for a request whose every credential was refused.
+    fn auth_error(&self, tried: Vec<(Tried, Failure)>, last: Option<Failure>) -> RegistryError {
+        let denied = tried.iter().any(|(_, f)| matches!(f, Failure::Denied(_)));
+        let tried: Vec<Tried> = tried.into_iter().map(|(t, _)| t).collect();
+        let kind = if tried.is_empty() {
+            match last {
+                Some(Failure::Denied(detail)) => ErrorKind::AccessDenied { detail, tried },
+                other => ErrorKind::AuthRequired {
+                    detail: other.map(|f| f.detail().to_string()).unwrap_or_default(),
+                    looked_in: self.lookup.searched.clone(),
+                    failed_sources: self.lookup.failures.clone(),
+                },
+            }
+        } else if denied {
+            ErrorKind::AccessDenied {
+                detail: String::new(),
+                tried,
+            }
+        } else {
+            ErrorKind::InvalidCredentials { tried }
+        };
+        self.err(kind)
+    }
+}
+
+impl Client {
+    fn registry_auth(&self, domain: &str) -> Arc<RegistryAuth> {
+        let mut map = self.auth.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(domain.to_string())
+            .or_insert_with(|| Arc::new(RegistryAuth::new()))
+            .clone()
+    }
+
+    /// Send with authentication: learn the challenge from a 401, then try
+    /// the request's credential candidates in order. A candidate the
+    /// registry or its token server refuses is remembered per (credential,
+    /// scope) and the next one is tried, as the kubelet does; anonymous only
+    /// when there is no candidate. Returns the first response that is not a
+    /// 401/403 (which the caller maps), after the transport's retries.
+    pub(super) async fn send(
+        &self,
+        ctx: &Ctx<'_>,
+        method: Method,
+        url: &Url,
+        accept: &str,
+    ) -> Result<Response, RegistryError> {
+        let reg = self.registry_auth(ctx.registry);
+        let lookup = ctx.lookup.clone();
+        let cands = &lookup.candidates;
+        let mut scope = format!("repository:{}:pull", ctx.reference.path());
+        let mut idx = 0usize;
+        let mut tried: Vec<(Tried, Failure)> = Vec::new();
+        let record = |tried: &mut Vec<(Tried, Failure)>, c: &Candidate, f: Failure| {
+            tracing::trace!(target: TARGET, source = c.source.label.as_str(), outcome = f.detail(), "credential refused");
+            tried.push((
+                Tried {
+                    source: c.source.clone(),
+                    credential: c.credential.describe(),
+                    outcome: f.detail().to_string(),
+                },
+                f,
+            ));
+        };
+        for _ in 0..(cands.len() * 3 + 4) {
+            if !cands.is_empty() && idx >= cands.len() {
+                return Err(ctx.auth_error(tried, None));
+            }
+            let cand = cands.get(idx);
+            // First contact with a registry goes alone: the others wait for
+            // its 401 to teach the challenge instead of all collecting one.
+            let mut gate = None;
+            if !reg.contacted.load(Ordering::SeqCst) {
+                let g = reg.gate.lock().await;
+                if !reg.contacted.load(Ordering::SeqCst) {
+                    gate = Some(g);
+                }
+            }
+            let issued = match self.issue(ctx, &reg, cand, &scope).await {
+                Ok(i) => i,
+                Err(Step::Refused(f)) => match cand {
+                    Some(c) => {
+                        record(&mut tried, c, f);
+                        idx += 1;
+                        continue;
+                    }
+                    None => return Err(ctx.auth_error(tried, Some(f))),
+                },
+                Err(Step::Fatal(e)) => return Err(e),
+            };
+            let source = cand
+                .filter(|_| issued.header.is_some())
+                .map(|c| c.source.label.as_str());
+            let header = issued.header.as_ref().map(Secret::expose);
+            let sent = ctx
+                .call(Party::Registry, source)
+                .send(method.clone(), url, |req| {
+                    let req = req.header(ACCEPT, accept);
+                    match header {
+                        Some(h) => req.header(AUTHORIZATION, h),
+                        None => req,
+                    }
+                })
+                .await;
+            if gate.is_some() {
+                reg.contacted.store(true, Ordering::SeqCst);
+            }
+            let resp = sent.map_err(|k| ctx.err(k))?;
+            match resp.status() {
+                StatusCode::UNAUTHORIZED => {
+                    let challenges = parse_challenges(
+                        resp.headers()
+                            .get_all(WWW_AUTHENTICATE)
+                            .iter()
+                            .filter_map(|v| v.to_str().ok()),
+                    );
+                    let ch = challenges
+                        .iter()
+                        .find(|c| c.scheme == "bearer" && c.param("realm").is_some())
+                        .or_else(|| challenges.iter().find(|c| c.scheme == "basic"))
+                        .cloned();
+                    tracing::trace!(
+                        target: TARGET,
+                        challenges = challenges.len(),
+                        scheme = ch.as_ref().map(|c| c.scheme.as_str()),
+                        realm = ch.as_ref().and_then(|c| c.param("realm")),
+                        service = ch.as_ref().and_then(|c| c.param("service")),
+                        scope = ch.as_ref().and_then(|c| c.param("scope")),
+                        error = ch.as_ref().and_then(|c| c.param("error")),
+                        "401 challenge"
+                    );
+                    let Some(ch) = ch else {
+                        let f = Failure::AuthRequired(
+                            "the registry answered 401 without a Basic or Bearer challenge".into(),
+                        );
+                        match cand {
+                            Some(c) if issued.header.is_some() => {
+                                if self.refuse(&reg, &issued, f.clone()).await {
+                                    record(&mut tried, c, f);
+                                    idx += 1;
+                                }
+                                continue;
+                            }
+                            _ => return Err(ctx.auth_error(tried, Some(f))),
+                        }
+                    };
+                    let insufficient = ch.param("error") == Some("insufficient_scope");
+                    let mut scope_changed = false;
+                    if ch.scheme == "bearer" {
+                        if let Some(s) = ch.param("scope").filter(|s| !s.is_empty()) {
+                            scope_changed = s != scope;
+                            scope = s.to_string();
+                        }
+                    }
+                    let known = reg.challenge();
+                    let same_scheme = known.as_ref().is_some_and(|k| k.scheme == ch.scheme);
+                    reg.set_challenge(ch);
+                    if issued.header.is_none() || !same_scheme || scope_changed {
+                        // First contact (or the scheme changed): retry with
+                        // a header for the challenge just learned.
+                        continue;
+                    }
+                    let Some(c) = cand else {
+                        return Err(ctx.auth_error(
+                            tried,
+                            Some(Failure::AuthRequired(format!(
+                                "anonymous access to {scope} refused"
+                            ))),
+                        ));
+                    };
+                    let f = if insufficient {
+                        Failure::Denied(format!(
+                            "access denied: the registry refused the token for {scope} (insufficient_scope)"
+                        ))
+                    } else {
+                        Failure::BadCredentials("the registry answered 401".into())
+                    };
+                    if self.refuse(&reg, &issued, f.clone()).await {
+                        record(&mut tried, c, f);
+                        idx += 1;
+                    }
+                }
+                StatusCode::FORBIDDEN => {
+                    let Some(c) = cand.filter(|_| issued.header.is_some()) else {
+                        // Nothing else to try: the caller maps the 403.
+                        return Ok(resp);
+                    };
+                    let f = Failure::Denied(
+                        "access denied: the registry answered 403 Forbidden".into(),
+                    );
+                    if self.refuse(&reg, &issued, f.clone()).await {
+                        record(&mut tried, c, f);
+                        idx += 1;
+                    }
+                }
+                _ => return Ok(resp),
+            }
+        }
+        Err(ctx.auth_error(
+            tried,
+            Some(Failure::AuthRequired(
+                "gave up after repeated 401 answers".into(),
+            )),
+        ))
+    }
+
+    /// Remember that the credential behind `issued` was refused under its
+    /// scope. False when another request already replaced that header (then
+    /// the same credential is tried again with the new one).
+    async fn refuse(&self, reg: &RegistryAuth, issued: &Issued, failure: Failure) -> bool {
+        let Some(key) = &issued.slot else {
+            return true;
+        };
+        let slot = reg.slot(key);
+        let mut s = slot.lock().await;
+        if s.refused.is_some() {
+            return true;
+        }
+        if s.generation != issued.generation {
+            tracing::trace!(target: TARGET, scope = %key.1, "refused header already replaced; trying the new one");
+            return false;
+        }
+        s.refused = Some(failure);
+        s.header = None;
+        s.expires = None;
+        s.generation += 1;
+        true
+    }
+
+    /// The `Authorization` header for the next request of `cand` (None:
+    /// anonymous) under `scope`: from the slot, or a new one (a token
+    /// fetched once for every concurrent request of that slot).
+    async fn issue(
+        &self,
+        ctx: &Ctx<'_>,
+        reg: &RegistryAuth,
+        cand: Option<&Candidate>,
+        scope: &str,
+    ) -> Result<Issued, Step> {
+        let Some(ch) = reg.challenge() else {
+            tracing::trace!(target: TARGET, registry = ctx.registry, "no challenge known yet: sending bare");
+            return Ok(Issued {
+                header: None,
+                generation: 0,
+                slot: None,
+            });
+        };
+        let basic = ch.scheme == "basic";
+        let key = (
+            cand.map_or(0, Candidate::id),
+            if basic {
+                "basic".to_string()
+            } else {
+                scope.to_string()
+            },
+        );
+        let source = cand.map_or("anonymous", |c| c.source.label.as_str());
+        let slot = reg.slot(&key);
+        let mut s = slot.lock().await;
+        if let Some(f) = &s.refused {
+            tracing::trace!(target: TARGET, source, scope, "token cache: refused before");
+            return Err(Step::Refused(f.clone()));
+        }
+        if let (Some(h), Some(exp)) = (&s.header, s.expires) {
+            if Instant::now() < exp {
+                tracing::trace!(target: TARGET, source, scope, "token cache: hit");
+                return Ok(Issued {
+                    header: Some(h.clone()),
+                    generation: s.generation,
+                    slot: Some(key),
+                });
+            }
+            tracing::trace!(target: TARGET, source, scope, "token cache: expired");
+        } else {
+            tracing::trace!(target: TARGET, source, scope, scheme = %ch.scheme, "token cache: miss");
+        }
+        let refuse = |s: &mut Slot, f: Failure| {
+            s.refused = Some(f.clone());
+            s.header = None;
+            s.generation += 1;
+            Err(Step::Refused(f))
+        };
+        let (header, ttl) = match (basic, cand) {
+            (true, None) => {
+                return Err(Step::Refused(Failure::AuthRequired(
+                    "the registry asks for Basic authentication".into(),
+                )))
+            }
+            (true, Some(c)) => match &c.credential {
+                Credential::Basic { username, password } => {
+                    (basic_header(username, password), LONG)
+                }
+                _ => return refuse(
+                    &mut s,
+                    Failure::Unusable(
+                        "the registry asks for Basic authentication, which a token cannot answer"
+                            .into(),
+                    ),
+                ),
+            },
+            (
+                false,
+                Some(Candidate {
+                    credential: Credential::RegistryToken { token },
+                    ..
+                }),
+            ) => (Secret::new(format!("Bearer {}", token.expose())), LONG),
+            (false, cand) => match self.fetch_token(ctx, &ch, scope, cand).await {
+                Ok((token, ttl)) => (Secret::new(format!("Bearer {}", token.expose())), ttl),
+                Err(TokenError::Refused(f)) => return refuse(&mut s, f),
+                Err(TokenError::Fatal(e)) => return Err(Step::Fatal(e)),
+            },
+        };
+        s.header = Some(header.clone());
+        // A lifetime too long for the clock never expires.
+        s.expires = Instant::now().checked_add(ttl);
+        s.generation += 1;
+        tracing::trace!(target: TARGET, source, scope, ttl_secs = ttl.as_secs(), "token cache: stored");
+        Ok(Issued {
+            header: Some(header),
+            generation: s.generation,
+            slot: Some(key),
+        })
+    }
+
+    /// A bearer token from the challenge's realm: GET with Basic
+    /// credentials (or none), or for an identity token the OAuth2
+    /// refresh-token grant (`POST`, as Azure Container Registry expects).
+    async fn fetch_token(
+        &self,
+        ctx: &Ctx<'_>,
+        ch: &Challenge,
+        scope: &str,
+        cand: Option<&Candidate>,
+    ) -> Result<(Secret, Duration), TokenError> {
+        let realm = ch.param("realm").unwrap_or_default();
+        let base = Url::parse(realm)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| {
+                TokenError::Fatal(ctx.protocol(format!(
+                    "the Bearer challenge names an invalid token realm {:?}",
+                    realm.chars().take(200).collect::<String>()
+                )))
+            })?;
+        let realm_name = shown(&base);
+        let scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+        let mut url = base.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(service) = ch.param("service") {
+                q.append_pair("service", service);
+            }
+            for s in &scopes {
+                q.append_pair("scope", s);
+            }
+        }
+        let cred = cand.map(|c| &c.credential);
+        let source = cand.map(|c| c.source.label.as_str());
+        let call = ctx.call(Party::TokenServer(realm_name.clone()), source);
+        tracing::trace!(target: TARGET, realm = %realm_name, scope, source = source.unwrap_or("anonymous"), "fetching token");
+        let sent = match cred {
+            Some(Credential::IdentityToken { token }) => {
+                let mut form: Vec<(&str, &str)> = vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token.expose()),
+                    ("client_id", "imagelock"),
+                ];
+                if let Some(service) = ch.param("service") {
+                    form.push(("service", service));
+                }
+                let joined = scopes.join(" ");
+                if !joined.is_empty() {
+                    form.push(("scope", &joined));
+                }
+                let body = form_encode(&form);
+                call.send(Method::POST, &base, |req| {
+                    req.header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(body.clone())
+                })
+                .await
+            }
+            Some(Credential::Basic { username, password }) => {
+                let header = basic_header(username, password);
+                call.send(Method::GET, &url, |req| {
+                    req.header(AUTHORIZATION, header.expose())
+                })
+                .await
+            }
+            _ => call.send(Method::GET, &url, |req| req).await,
+        };
+        let resp = sent.map_err(|k| TokenError::Fatal(ctx.err(k)))?;
+        let status = resp.status();
+        let grant = if matches!(cred, Some(Credential::IdentityToken { .. })) {
+            " to the refresh-token grant"
+        } else {
+            ""
+        };
+        match status {
+            s if s.is_success() => {}
+            StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST if cred.is_some() => {
+                return Err(TokenError::Refused(Failure::BadCredentials(format!(
+                    "the token server {realm_name} answered {status}{grant}"
+                ))))
+            }
+            StatusCode::UNAUTHORIZED => {
+                return Err(TokenError::Refused(Failure::AuthRequired(format!(
+                    "the token server {realm_name} refuses anonymous access"
+                ))))
+            }
+            StatusCode::FORBIDDEN => {
+                return Err(TokenError::Refused(Failure::Denied(format!(
+                    "access denied: the token server {realm_name} refused {scope}"
+                ))))
+            }
+            s => {
+                return Err(TokenError::Fatal(ctx.err(ErrorKind::Protocol {
+                    at: Party::TokenServer(realm_name),
+                    detail: format!("unexpected HTTP status {s}"),
+                })))
+            }
+        }
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(80).collect::<String>())
+            .unwrap_or_else(|| "no content type".into());
+        let body = call
+            .read_body(resp, MAX_TOKEN_REPLY_BYTES, "token reply")
+            .await
+            .map_err(|k| TokenError::Fatal(ctx.err(k)))?;
+        let protocol = |detail: String| {
+            TokenError::Fatal(ctx.err(ErrorKind::Protocol {
+                at: Party::TokenServer(realm_name.clone()),
+                detail,
+            }))
+        };
+        // Never the body in a message: it may hold a token.
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+            protocol(format!(
+                "the reply is not token JSON ({content_type}, {} bytes)",
+                body.len()
+            ))
+        })?;
+        let (token, ttl) = parsed
+            .into_parts()
+            .ok_or_else(|| protocol("the reply holds no token".into()))?;
+        tracing::trace!(target: TARGET, realm = %realm_name, scope, ttl_secs = ttl.as_secs(), "token received");
+        Ok((token, ttl))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn one(s: &str) -> Vec<Challenge> {
-        parse_challenges([s])
-    }
-
-    #[test]
-    fn bearer_with_quoted_commas() {
-        let c = one(
-            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull,push""#,
-        );
-        assert_eq!(c.len(), 1);
-        assert_eq!(c[0].scheme, "bearer");
-        assert_eq!(c[0].param("realm"), Some("https://auth.docker.io/token"));
-        assert_eq!(c[0].param("service"), Some("registry.docker.io"));
-        assert_eq!(
-            c[0].param("scope"),
-            Some("repository:library/nginx:pull,push")
-        );
-    }
-
-    #[test]
-    fn several_challenges_one_line_and_case() {
-        let c = one(r#"BASIC realm="a, b", bEaReR Realm=https://x/t, error="insufficient_scope""#);
-        assert_eq!(c.len(), 2, "{c:?}");
-        assert_eq!(c[0].scheme, "basic");
-        assert_eq!(c[0].param("realm"), Some("a, b"));
-        assert_eq!(c[1].scheme, "bearer");
-        assert_eq!(c[1].param("realm"), Some("https://x/t"));
-        assert_eq!(c[1].param("error"), Some("insufficient_scope"));
-    }
-
-    #[test]
-    fn several_lines_and_token68() {
-        let c = parse_challenges([
-            "Negotiate abc==, Basic realm=\"r\"",
-            "Bearer realm=\"x\\\"y\"",
-        ]);
-        let schemes: Vec<_> = c.iter().map(|c| c.scheme.as_str()).collect();
-        assert_eq!(schemes, ["negotiate", "basic", "bearer"]);
-        assert_eq!(c[1].param("realm"), Some("r"));
-        assert_eq!(c[2].param("realm"), Some("x\"y"));
-    }
 
     #[test]
     fn token_response_variants() {
@@ -302,6 +663,17 @@ mod tests {
         let t: TokenResponse =
             serde_json::from_str(r#"{"token":"t","expires_in":18446744073709551615}"#).unwrap();
         assert_eq!(t.into_parts().unwrap().1, Duration::from_secs(86_390));
+        let ttl = |expires_in: &str| {
+            let t: TokenResponse =
+                serde_json::from_str(&format!(r#"{{"token":"t","expires_in":{expires_in}}}"#))
+                    .unwrap();
+            t.into_parts().unwrap().1
+        };
+        assert_eq!(ttl("-5"), Duration::from_secs(50));
+        assert_eq!(ttl("1e300"), Duration::from_secs(86_390));
+        assert_eq!(ttl("0.5"), Duration::from_secs(50));
+        assert_eq!(ttl(r#""300""#), Duration::from_secs(50));
+        assert_eq!(ttl("null"), Duration::from_secs(50));
         let t: TokenResponse = serde_json::from_str(r#"{"token":""}"#).unwrap();
         assert!(t.into_parts().is_none());
     }

@@ -1,129 +1,170 @@
-//! Registry errors: one variant per thing the user can tell apart and act
-//! on. Every message starts with `<reference> (registry <host>):`.
+//! Registry errors: one [`RegistryError`] naming the reference and the
+//! registry, with an [`ErrorKind`] for what went wrong and [`Party`] for who
+//! failed when it was not the registry itself. Every message starts with
+//! `<reference> (registry <host>):`. Never holds a credential, a token or a
+//! header value.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::credentials::{Source, SourceKind};
 
 /// Why a reference could not be resolved.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RegistryError {
-    #[error("{reference} (registry {registry}): host not found: {detail}")]
-    HostNotFound {
-        reference: String,
-        registry: String,
-        detail: String,
+///
+/// [`RegistryError::code`] gives a stable machine name for the kind:
+///
+/// | code | meaning |
+/// |---|---|
+/// | `not-found` | no such repository, tag or manifest |
+/// | `auth-required` | the registry wants credentials and none matched |
+/// | `invalid-credentials` | every credential tried was rejected |
+/// | `access-denied` | authenticated, but not allowed to pull |
+/// | `tls` | TLS handshake or certificate failure |
+/// | `connection-refused` | nothing listens at the registry's address |
+/// | `host-not-found` | the registry's host name does not resolve |
+/// | `timeout` | no answer in time |
+/// | `network` | the connection failed or broke (reset, closed early) |
+/// | `server-error` | the registry kept answering 5xx |
+/// | `rate-limited` | the registry kept answering 429 |
+/// | `redirect-loop` | redirects looped or went on too long |
+/// | `schema1` | a deprecated Docker schema 1 manifest |
+/// | `digest-mismatch` | content does not hash to the digest the registry gave |
+/// | `platform-not-found` | the image has no manifest for a requested platform |
+/// | `protocol` | an answer that breaks the distribution protocol (bad digest header, oversized body, unexpected status) |
+/// | `token-server` | any failure at the registry's token server (unreachable, 5xx, not JSON, no token) |
+/// | `proxy` | any failure reaching the proxy from `HTTPS_PROXY`/`HTTP_PROXY` |
+/// | `config` | the client could not be set up (a bad `--ca-file`) |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryError {
+    /// The reference as written (empty for a [`ErrorKind::Config`] error).
+    pub reference: String,
+    /// Normalised registry domain (empty for a [`ErrorKind::Config`] error).
+    pub registry: String,
+    pub kind: ErrorKind,
+}
+
+/// Who failed to answer, or answered wrongly, on the registry's behalf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    /// The registry itself.
+    Registry,
+    /// The token server of the registry's `Bearer` challenge (its URL
+    /// without query).
+    TokenServer(String),
+    /// The HTTP proxy the request went through (its URL without
+    /// credentials).
+    Proxy(String),
+    /// Where the registry redirected the request (its URL without query,
+    /// which may carry a signature).
+    Redirect(String),
+}
+
+/// Which part of a reference was missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// The repository does not exist (`NAME_UNKNOWN`).
+    Repository,
+    /// The repository exists; the tag or manifest does not
+    /// (`MANIFEST_UNKNOWN`).
+    Manifest,
+    /// The registry did not say which.
+    Unknown,
+}
+
+/// What went wrong, carrying only what differs between kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound {
+        /// What was missing, as a full reference (`host/repo:tag`).
+        what: String,
+        /// The repository (`host/repo`).
+        repository: String,
+        missing: Missing,
+        /// The registry's own error entry (`MANIFEST_UNKNOWN: manifest unknown`).
+        registry_said: Option<String>,
     },
-    #[error("{reference} (registry {registry}): connection refused: {detail}")]
-    ConnectionRefused {
-        reference: String,
-        registry: String,
-        detail: String,
-    },
-    #[error("{reference} (registry {registry}): connection failed: {detail}")]
-    Network {
-        reference: String,
-        registry: String,
-        detail: String,
-    },
-    #[error(
-        "{reference} (registry {registry}): TLS failure: {detail} (trusted: system roots{})",
-        ca_list(ca_files)
-    )]
-    Tls {
-        reference: String,
-        registry: String,
-        detail: String,
-        /// CA files that were trusted besides the system roots.
-        ca_files: Vec<PathBuf>,
-        /// The server answered the TLS handshake with plain HTTP.
-        http_reply: bool,
-    },
-    #[error(
-        "{reference} (registry {registry}): {}",
-        auth_required(registry, detail, looked_in, failed_sources)
-    )]
     AuthRequired {
-        reference: String,
-        registry: String,
         detail: String,
         /// Every credential source looked in (names, never content).
         looked_in: Vec<String>,
         /// Sources that failed while looking (a helper that exited non-zero).
         failed_sources: Vec<String>,
     },
-    #[error(
-        "{reference} (registry {registry}): {registry} rejected the credentials from {}",
-        list(tried)
-    )]
     InvalidCredentials {
-        reference: String,
-        registry: String,
         /// Each credential tried, by source, and what was said.
         tried: Vec<Tried>,
     },
-    #[error(
-        "{reference} (registry {registry}): access denied{}{}",
-        detail_suffix(detail),
-        tried_suffix(tried)
-    )]
     AccessDenied {
-        reference: String,
-        registry: String,
         detail: String,
         tried: Vec<Tried>,
     },
-    #[error("{reference} (registry {registry}): not found: {what} does not exist (no such repository, tag or manifest)")]
-    NotFound {
-        reference: String,
-        registry: String,
-        /// What was missing, as a full reference (`host/repo:tag`).
-        what: String,
+    Tls {
+        at: Party,
+        detail: String,
+        /// CA files that were trusted besides the system roots.
+        ca_files: Vec<PathBuf>,
+        /// The server answered the TLS handshake with plain HTTP.
+        http_reply: bool,
     },
-    #[error(
-        "{reference} (registry {registry}): timed out{}",
-        detail_suffix(detail)
-    )]
-    Timeout {
-        reference: String,
-        registry: String,
+    ConnectionRefused {
+        at: Party,
         detail: String,
     },
-    #[error("{reference} (registry {registry}): rate limited (HTTP 429){}", retry_after.map(|s| format!(", retry after {s}s")).unwrap_or_default())]
-    RateLimited {
-        reference: String,
-        registry: String,
-        retry_after: Option<u64>,
+    HostNotFound {
+        at: Party,
+        detail: String,
     },
-    #[error("{reference} (registry {registry}): manifest is Docker schema 1 ({media_type}), which is deprecated and not supported; the image must be re-pushed")]
+    Timeout {
+        at: Party,
+        detail: String,
+    },
+    /// The connection failed or broke.
+    Network {
+        at: Party,
+        detail: String,
+    },
+    /// 5xx after every retry.
+    ServerError {
+        at: Party,
+        /// `503 Service Unavailable`.
+        status: String,
+        /// How many times it was answered.
+        times: u32,
+    },
+    /// 429 after every retry, or with a `Retry-After` too long to wait.
+    RateLimited {
+        at: Party,
+        /// What `Retry-After` asked for (clamped to a day).
+        retry_after: Option<Duration>,
+    },
+    RedirectLoop {
+        /// The redirect target that was refused (URL without query).
+        target: String,
+        /// Redirects followed before giving up.
+        hops: usize,
+    },
     Schema1 {
-        reference: String,
-        registry: String,
         media_type: String,
     },
-    #[error("{reference} (registry {registry}): digest mismatch: registry said {header}, content hashes to {computed}")]
     DigestMismatch {
-        reference: String,
-        registry: String,
-        header: String,
+        /// Where the claimed digest came from (`the Docker-Content-Digest header`).
+        claimed_by: String,
+        claimed: String,
         computed: String,
     },
-    #[error("{reference} (registry {registry}): no manifest for platform {wanted}; available: {}", if available.is_empty() { "none".to_string() } else { available.join(", ") })]
     PlatformNotFound {
-        reference: String,
-        registry: String,
         wanted: String,
         available: Vec<String>,
     },
-    #[error("{reference} (registry {registry}): protocol error: {detail}")]
     Protocol {
-        reference: String,
-        registry: String,
+        at: Party,
         detail: String,
     },
     /// The client could not be set up (bad `--ca-file`, …); no reference yet.
-    #[error("registry client setup: {detail}")]
-    Config { detail: String },
+    Config {
+        detail: String,
+    },
 }
 
 /// One credential tried against a registry: where it came from and what
@@ -137,9 +178,154 @@ pub struct Tried {
     pub outcome: String,
 }
 
-impl std::fmt::Display for Tried {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Tried {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({}): {}", self.source, self.credential, self.outcome)
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let ErrorKind::Config { detail } = &self.kind {
+            return write!(f, "registry client setup: {detail}");
+        }
+        write!(
+            f,
+            "{} (registry {}): {}",
+            self.reference,
+            self.registry,
+            describe(&self.registry, &self.kind)
+        )
+    }
+}
+
+/// How a failure at `at` reads: `the registry`-less for the registry itself
+/// (`connection refused: …`), else naming the party
+/// (`token server http://…/token refused the connection: …`,
+/// `proxy http://… : connection refused: …`).
+fn at_party(at: &Party, registry_form: &str, other_form: &str, detail: &str) -> String {
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    };
+    match at {
+        Party::Registry => format!("{registry_form}{detail}"),
+        Party::TokenServer(url) => format!("token server {url} {other_form}{detail}"),
+        Party::Proxy(url) => format!("proxy {url} : {registry_form}{detail}"),
+        Party::Redirect(url) => format!("redirect target {url} {other_form}{detail}"),
+    }
+}
+
+fn describe(registry: &str, kind: &ErrorKind) -> String {
+    use ErrorKind::*;
+    match kind {
+        NotFound {
+            what,
+            repository,
+            missing,
+            registry_said,
+        } => {
+            let said = registry_said
+                .as_ref()
+                .map(|s| format!(" (registry said {s})"))
+                .unwrap_or_default();
+            match missing {
+                Missing::Repository => {
+                    format!("not found: repository {repository} does not exist{said}")
+                }
+                Missing::Manifest => format!(
+                    "not found: {what} does not exist; the repository exists, the tag or manifest does not{said}"
+                ),
+                Missing::Unknown => format!(
+                    "not found: {what} does not exist (no such repository, tag or manifest){said}"
+                ),
+            }
+        }
+        AuthRequired {
+            detail,
+            looked_in,
+            failed_sources,
+        } => auth_required(registry, detail, looked_in, failed_sources),
+        InvalidCredentials { tried } => {
+            format!("{registry} rejected the credentials from {}", list(tried))
+        }
+        AccessDenied { detail, tried } => format!(
+            "access denied{}{}",
+            detail_suffix(detail),
+            tried_suffix(tried)
+        ),
+        Tls {
+            at,
+            detail,
+            ca_files,
+            ..
+        } => {
+            let trusted = format!("(trusted: system roots{})", ca_list(ca_files));
+            at_party(
+                at,
+                "TLS failure",
+                "failed the TLS handshake",
+                &format!("{detail} {trusted}"),
+            )
+        }
+        ConnectionRefused { at, detail } => at_party(
+            at,
+            "connection refused",
+            "refused the connection",
+            detail,
+        ),
+        HostNotFound { at, detail } => at_party(at, "host not found", "was not found", detail),
+        Timeout { at, detail } => at_party(at, "timed out", "timed out", detail),
+        Network { at, detail } => at_party(at, "connection failed", "connection failed", detail),
+        ServerError { at, status, times } => {
+            let times = if *times == 1 {
+                "once".to_string()
+            } else {
+                format!("{times} times")
+            };
+            match at {
+                Party::Registry => format!("the registry answered {status} {times}"),
+                other => at_party(other, "", &format!("answered {status} {times}"), ""),
+            }
+        }
+        RateLimited { at, retry_after } => {
+            let after = retry_after
+                .map(|d| format!(", retry after {}s", d.as_secs()))
+                .unwrap_or_default();
+            match at {
+                Party::Registry => format!("rate limited (HTTP 429){after}"),
+                other => at_party(other, "", &format!("rate limited (HTTP 429){after}"), ""),
+            }
+        }
+        RedirectLoop { target, hops } => format!(
+            "too many redirects: gave up after {hops} at {target} (a redirect loop?)"
+        ),
+        Schema1 { media_type } => format!(
+            "manifest is Docker schema 1 ({media_type}), which is deprecated and not supported; the image must be re-pushed"
+        ),
+        DigestMismatch {
+            claimed_by,
+            claimed,
+            computed,
+        } => format!(
+            "digest mismatch: {claimed_by} said {claimed}, the manifest body hashes to {computed}"
+        ),
+        PlatformNotFound { wanted, available } => format!(
+            "no manifest for platform {wanted}; available: {}",
+            if available.is_empty() {
+                "none".to_string()
+            } else {
+                available.join(", ")
+            }
+        ),
+        Protocol { at, detail } => match at {
+            Party::Registry => format!("protocol error: {detail}"),
+            other => at_party(other, "protocol error", "broke the protocol", detail),
+        },
+        Config { detail } => detail.clone(),
     }
 }
 
@@ -190,51 +376,116 @@ fn detail_suffix(detail: &str) -> String {
 }
 
 impl RegistryError {
-    /// The registry host named in the error, if any.
-    pub fn registry(&self) -> Option<&str> {
-        use RegistryError::*;
-        match self {
-            HostNotFound { registry, .. }
-            | ConnectionRefused { registry, .. }
-            | Network { registry, .. }
-            | Tls { registry, .. }
-            | AuthRequired { registry, .. }
-            | InvalidCredentials { registry, .. }
-            | AccessDenied { registry, .. }
-            | NotFound { registry, .. }
-            | Timeout { registry, .. }
-            | RateLimited { registry, .. }
-            | Schema1 { registry, .. }
-            | DigestMismatch { registry, .. }
-            | PlatformNotFound { registry, .. }
-            | Protocol { registry, .. } => Some(registry),
-            Config { .. } => None,
+    /// An error about `reference` at `registry`.
+    pub fn new(
+        reference: impl Into<String>,
+        registry: impl Into<String>,
+        kind: ErrorKind,
+    ) -> RegistryError {
+        RegistryError {
+            reference: reference.into(),
+            registry: registry.into(),
+            kind,
         }
+    }
+
+    /// A client setup error (no reference yet).
+    pub fn config(detail: impl Into<String>) -> RegistryError {
+        RegistryError::new(
+            "",
+            "",
+            ErrorKind::Config {
+                detail: detail.into(),
+            },
+        )
+    }
+
+    /// The stable machine name of the kind (see the table on
+    /// [`RegistryError`]); failures at the token server are
+    /// `token-server`, failures reaching a proxy `proxy`.
+    pub fn code(&self) -> &'static str {
+        use ErrorKind::*;
+        let at = self.party();
+        match at {
+            Some(Party::TokenServer(_)) => return "token-server",
+            Some(Party::Proxy(_)) => return "proxy",
+            _ => {}
+        }
+        match &self.kind {
+            NotFound { .. } => "not-found",
+            AuthRequired { .. } => "auth-required",
+            InvalidCredentials { .. } => "invalid-credentials",
+            AccessDenied { .. } => "access-denied",
+            Tls { .. } => "tls",
+            ConnectionRefused { .. } => "connection-refused",
+            HostNotFound { .. } => "host-not-found",
+            Timeout { .. } => "timeout",
+            Network { .. } => "network",
+            ServerError { .. } => "server-error",
+            RateLimited { .. } => "rate-limited",
+            RedirectLoop { .. } => "redirect-loop",
+            Schema1 { .. } => "schema1",
+            DigestMismatch { .. } => "digest-mismatch",
+            PlatformNotFound { .. } => "platform-not-found",
+            Protocol { .. } => "protocol",
+            Config { .. } => "config",
+        }
+    }
+
+    /// Who failed, for the kinds that can be someone else than the registry.
+    pub fn party(&self) -> Option<&Party> {
+        use ErrorKind::*;
+        match &self.kind {
+            Tls { at, .. }
+            | ConnectionRefused { at, .. }
+            | HostNotFound { at, .. }
+            | Timeout { at, .. }
+            | Network { at, .. }
+            | ServerError { at, .. }
+            | RateLimited { at, .. }
+            | Protocol { at, .. } => Some(at),
+            _ => None,
+        }
+    }
+
+    /// The registry host named in the error (none for a setup error).
+    pub fn registry(&self) -> Option<&str> {
+        Some(self.registry.as_str()).filter(|r| !r.is_empty())
     }
 
     /// What the user can do about it, when there is something.
     pub fn hint(&self) -> Option<String> {
-        use RegistryError::*;
-        Some(match self {
-            HostNotFound { registry, .. } => {
+        use ErrorKind::*;
+        let registry = &self.registry;
+        let proxy_hint = |url: &str| {
+            format!("check HTTPS_PROXY / HTTP_PROXY (and NO_PROXY): the proxy {url} is used for {registry}")
+        };
+        let token_hint = |url: &str| {
+            format!("{registry} sends clients to the token server {url} for tokens: check that it is up and reachable from here, or retry later")
+        };
+        let redirect_hint = |url: &str| {
+            format!("{registry} redirected to {url}; its storage backend may be down or unreachable from here")
+        };
+        match self.party() {
+            Some(Party::Proxy(url)) => return Some(proxy_hint(url)),
+            Some(Party::TokenServer(url)) => return Some(token_hint(url)),
+            Some(Party::Redirect(url)) => return Some(redirect_hint(url)),
+            _ => {}
+        }
+        Some(match &self.kind {
+            HostNotFound { .. } => {
                 format!("check the registry host name `{registry}` and DNS (or HTTPS_PROXY)")
             }
-            ConnectionRefused { registry, .. } => {
+            ConnectionRefused { .. } => {
                 format!("is a registry listening on {registry}? check the host and port")
             }
             Tls {
-                registry,
-                http_reply: true,
-                ..
+                http_reply: true, ..
             } => format!("add `--plain-http {registry}` if this registry speaks HTTP"),
-            Tls { registry, .. } => format!(
+            Tls { .. } => format!(
                 "pass --ca-file with the CA that signed {registry}'s certificate, or put it in /etc/docker/certs.d/{registry}/ca.crt"
             ),
-            AuthRequired {
-                registry,
-                failed_sources,
-                ..
-            } => {
+            AuthRequired { failed_sources, .. } => {
                 let mut h = format!(
                     "log in (`docker login {registry}` writes $DOCKER_CONFIG/config.json or ~/.docker/config.json), give the pod an imagePullSecrets Secret for {registry}, or pass --pull-secret FILE"
                 );
@@ -243,19 +494,35 @@ impl RegistryError {
                 }
                 h
             }
-            InvalidCredentials { registry, tried, .. } => fix_hint(registry, tried),
-            AccessDenied { registry, tried, .. } if !tried.is_empty() => format!(
+            InvalidCredentials { tried } => fix_hint(registry, tried),
+            AccessDenied { tried, .. } if !tried.is_empty() => format!(
                 "the credentials tried have no pull access to this repository on {registry}; check the repository name and what {} may pull",
                 tried[0].source
             ),
-            AccessDenied { registry, .. } => format!(
+            AccessDenied { .. } => format!(
                 "the credentials used for {registry} have no pull access to this repository; check the repository name and its permissions"
             ),
+            NotFound {
+                missing: Missing::Repository,
+                ..
+            } => format!(
+                "check the repository name (and its namespace) on {registry}; a private repository may also answer not found to credentials that cannot see it"
+            ),
+            NotFound {
+                missing: Missing::Manifest,
+                ..
+            } => "check the tag: it may have been deleted or never pushed".into(),
             Timeout { .. } => "raise --timeout, or check the network and proxy settings".into(),
-            RateLimited { registry, .. } if registry == "docker.io" => {
+            ServerError { .. } => format!(
+                "{registry} has a problem on its side: retry later, or check the registry's status page"
+            ),
+            RateLimited { .. } if registry == "docker.io" => {
                 "Docker Hub limits anonymous pulls: log in (docker config) or wait".into()
             }
             RateLimited { .. } => "wait and try again, or lower --concurrency".into(),
+            RedirectLoop { .. } => format!(
+                "{registry} (or a proxy in front of it) redirects in a loop; tell its operator"
+            ),
             Schema1 { .. } => {
                 "re-push the image with a current client so it is stored as Docker schema 2 or OCI"
                     .into()
@@ -272,16 +539,11 @@ impl RegistryError {
     /// tag may still resolve with other credentials.
     pub fn is_access(&self) -> bool {
         matches!(
-            self,
-            RegistryError::AuthRequired { .. }
-                | RegistryError::InvalidCredentials { .. }
-                | RegistryError::AccessDenied { .. }
+            self.kind,
+            ErrorKind::AuthRequired { .. }
+                | ErrorKind::InvalidCredentials { .. }
+                | ErrorKind::AccessDenied { .. }
         )
-    }
-
-    /// Worth retrying the same request (connection reset or closed early).
-    pub(crate) fn is_transient(&self) -> bool {
-        matches!(self, RegistryError::Network { .. })
     }
 }
 
@@ -312,60 +574,84 @@ fn fix_hint(registry: &str, tried: &[Tried]) -> String {
     }
 }
 
-/// What went wrong below HTTP, read from a reqwest error's source chain.
-pub(crate) enum Transport {
-    Timeout(String),
-    Dns(String),
-    Refused(String),
-    Tls { detail: String, http_reply: bool },
-    Other(String),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Classify a reqwest error by walking its source chain.
-pub(crate) fn classify(err: &reqwest::Error) -> Transport {
-    let mut messages = Vec::new();
-    let mut io_kind = None;
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        messages.push(e.to_string());
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            io_kind.get_or_insert(io.kind());
-        }
-        source = e.source();
+    #[test]
+    fn messages_name_reference_registry_and_party() {
+        let e = RegistryError::new(
+            "nginx:1.99",
+            "docker.io",
+            ErrorKind::NotFound {
+                what: "docker.io/library/nginx:1.99".into(),
+                repository: "docker.io/library/nginx".into(),
+                missing: Missing::Unknown,
+                registry_said: None,
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "nginx:1.99 (registry docker.io): not found: docker.io/library/nginx:1.99 does not exist (no such repository, tag or manifest)"
+        );
+        assert_eq!(e.code(), "not-found");
+        let e = RegistryError::new(
+            "r",
+            "h:1",
+            ErrorKind::Tls {
+                at: Party::Registry,
+                detail: "bad".into(),
+                ca_files: vec!["/ca.pem".into()],
+                http_reply: true,
+            },
+        );
+        assert!(e.to_string().contains("/ca.pem"));
+        assert!(e.hint().unwrap().contains("--plain-http h:1"));
+        let e = RegistryError::new(
+            "r",
+            "h:1",
+            ErrorKind::ConnectionRefused {
+                at: Party::TokenServer("http://t/token".into()),
+                detail: "os error 111".into(),
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "r (registry h:1): token server http://t/token refused the connection: os error 111"
+        );
+        assert_eq!(e.code(), "token-server");
+        assert!(e.hint().unwrap().contains("http://t/token"));
+        let e = RegistryError::new(
+            "r",
+            "h:1",
+            ErrorKind::HostNotFound {
+                at: Party::Proxy("http://p.invalid:3128/".into()),
+                detail: "dns error".into(),
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "r (registry h:1): proxy http://p.invalid:3128/ : host not found: dns error"
+        );
+        assert_eq!(e.code(), "proxy");
+        assert!(!e.hint().unwrap().contains("check the registry host name"));
+        let e = RegistryError::new(
+            "r",
+            "h:1",
+            ErrorKind::ServerError {
+                at: Party::Registry,
+                status: "503 Service Unavailable".into(),
+                times: 4,
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "r (registry h:1): the registry answered 503 Service Unavailable 4 times"
+        );
+        assert!(e.hint().unwrap().contains("retry later"));
+        assert_eq!(
+            RegistryError::config("bad CA").to_string(),
+            "registry client setup: bad CA"
+        );
     }
-    // The innermost message is usually the most precise.
-    let detail = messages
-        .iter()
-        .rev()
-        .find(|m| !m.is_empty())
-        .cloned()
-        .unwrap_or_else(|| err.to_string());
-    let all = messages.join(": ").to_ascii_lowercase();
-    if err.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
-        return Transport::Timeout(detail);
-    }
-    if io_kind == Some(std::io::ErrorKind::ConnectionRefused) || all.contains("connection refused")
-    {
-        return Transport::Refused(detail);
-    }
-    if all.contains("dns error")
-        || all.contains("failed to lookup address")
-        || all.contains("name or service not known")
-        || all.contains("no such host")
-    {
-        return Transport::Dns(detail);
-    }
-    let http_reply = all.contains("invalidcontenttype")
-        || all.contains("corrupt message")
-        || all.contains("http request to an https server");
-    if http_reply
-        || all.contains("certificate")
-        || all.contains("tls")
-        || all.contains("handshake")
-        || all.contains("rustls")
-        || all.contains("unknownissuer")
-    {
-        return Transport::Tls { detail, http_reply };
-    }
-    Transport::Other(detail)
 }

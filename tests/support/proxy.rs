@@ -25,7 +25,23 @@ pub enum Fault {
     WrongDigest,
     /// Forward, but replace `Content-Type` with this.
     ContentType(String),
+    /// Forward, but replace `Docker-Content-Digest` with this value.
+    DigestHeader(String),
+    /// Answer with exactly this status, headers and body instead of
+    /// forwarding (`Retry-After` as a date, a `Location`, an error body).
+    Answer {
+        code: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    /// Answer this status with a body that never ends (no
+    /// `Content-Length`; written until the client hangs up, at most
+    /// [`FLOOD_LIMIT`] bytes).
+    Flood { code: u16 },
 }
+
+/// The most a [`Fault::Flood`] writes.
+pub const FLOOD_LIMIT: usize = 256 * 1024 * 1024;
 
 /// One request as the proxy saw it.
 #[derive(Debug, Clone)]
@@ -178,6 +194,43 @@ fn handle(inner: &Inner, mut conn: TcpStream) -> std::io::Result<()> {
             let _ = conn.shutdown(Shutdown::Write);
             return Ok(());
         }
+        Some(Fault::Answer {
+            code,
+            headers,
+            body,
+        }) => {
+            let mut rest = vec![0u8; head_len];
+            conn.read_exact(&mut rest)?;
+            let mut head = format!("HTTP/1.1 {code} Injected\r\n");
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str(&format!(
+                "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            ));
+            conn.write_all(head.as_bytes())?;
+            if method != "HEAD" {
+                conn.write_all(body)?;
+            }
+            let _ = conn.shutdown(Shutdown::Write);
+            return Ok(());
+        }
+        Some(Fault::Flood { code }) => {
+            let mut rest = vec![0u8; head_len];
+            conn.read_exact(&mut rest)?;
+            write!(
+                conn,
+                "HTTP/1.1 {code} Flood\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+            )?;
+            let chunk = vec![b' '; 64 * 1024];
+            let mut sent = 0;
+            while sent < FLOOD_LIMIT && conn.write_all(&chunk).is_ok() {
+                sent += chunk.len();
+            }
+            let _ = conn.shutdown(Shutdown::Both);
+            return Ok(());
+        }
         _ => {}
     }
 
@@ -226,8 +279,12 @@ fn handle(inner: &Inner, mut conn: TcpStream) -> std::io::Result<()> {
     for (i, line) in rhead.split("\r\n").enumerate() {
         let k = line.split(':').next().unwrap_or("").trim();
         if i > 0 && k.eq_ignore_ascii_case("docker-content-digest") {
-            match fault {
+            match &fault {
                 Some(Fault::StripDigest) => continue,
+                Some(Fault::DigestHeader(d)) => {
+                    out.push_str(&format!("Docker-Content-Digest: {d}\r\n"));
+                    continue;
+                }
                 Some(Fault::WrongDigest) => {
                     out.push_str(&format!(
                         "Docker-Content-Digest: sha256:{}\r\n",

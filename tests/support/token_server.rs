@@ -23,6 +23,10 @@
 //!   401. Errors carry a JSON body. The reply is `access_token`,
 //!   `refresh_token` (the same one) and `expires_in`, and no `token`.
 //!
+//! Hostile modes ([`TokenServer::set_hostile`]) answer every `GET /token`
+//! with something a real token server should not send, for tests that
+//! imagelock classifies it instead of crashing.
+//!
 //! Tokens are RS256 JWTs whose header carries the signing certificate in
 //! `x5c` (distribution 2.8 accepts that when the certificate is in its
 //! `rootcertbundle`). Every request is counted and logged (never a
@@ -65,7 +69,22 @@ pub struct TokenRequest {
     /// The form's `client_id` (POST only).
     pub client_id: Option<String>,
 }
+/// A wrong answer for every `GET /token` from now on.
+#[derive(Debug, Clone)]
+pub enum Hostile {
+    /// 200 with a valid token, `expires_in` written as this raw JSON
+    /// (`18446744073709551615`, `-1`, `1e300`, `"soon"`).
+    ExpiresIn(String),
+    /// 200 with this content type and body.
+    Body { content_type: String, body: String },
+    /// 200 with a body that never ends.
+    Flood,
+    /// This status with an empty JSON object, every time.
+    Status(u16),
+}
+
 struct Inner {
+    hostile: Mutex<Option<Hostile>>,
     key: ring::signature::RsaKeyPair,
     cert_der: Vec<u8>,
     count: AtomicUsize,
@@ -85,6 +104,7 @@ impl TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let inner = Arc::new(Inner {
+            hostile: Mutex::new(None),
             key: ring::signature::RsaKeyPair::from_pkcs8(&key.pkcs8_der).unwrap(),
             cert_der: key.cert_der.clone(),
             count: AtomicUsize::new(0),
@@ -115,6 +135,11 @@ impl TokenServer {
     /// `exp` follows it.
     pub fn set_expires_in(&self, secs: usize) {
         self.inner.expires_in.store(secs, Ordering::SeqCst);
+    }
+
+    /// Answer every `GET /token` this way from now on (`None`: normally).
+    pub fn set_hostile(&self, hostile: Option<Hostile>) {
+        *self.inner.hostile.lock().unwrap() = hostile;
     }
 
     pub fn log(&self) -> Vec<TokenRequest> {
@@ -315,6 +340,35 @@ fn handle(inner: &Inner, conn: TcpStream) -> std::io::Result<()> {
         return respond(&mut out, 401, "Unauthorized", body);
     }
     let token = make_token(inner, user.as_deref(), &scopes);
+    let hostile = inner.hostile.lock().unwrap().clone();
+    match hostile {
+        None => {}
+        Some(Hostile::ExpiresIn(raw)) => {
+            let body = format!(r#"{{"token":"{token}","expires_in":{raw}}}"#);
+            return respond(&mut out, 200, "OK", &body);
+        }
+        Some(Hostile::Body { content_type, body }) => {
+            return write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        Some(Hostile::Flood) => {
+            write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{{\"token\":\""
+            )?;
+            let chunk = vec![b'a'; 64 * 1024];
+            let mut sent = 0;
+            while sent < super::proxy::FLOOD_LIMIT && out.write_all(&chunk).is_ok() {
+                sent += chunk.len();
+            }
+            let _ = out.shutdown(std::net::Shutdown::Both);
+            return Ok(());
+        }
+        Some(Hostile::Status(code)) => return respond(&mut out, code, "Hostile", "{}"),
+    }
     let body =
         serde_json::json!({"token": token, "access_token": token, "expires_in": inner.expires_in.load(Ordering::SeqCst)}).to_string();
     respond(&mut out, 200, "OK", &body)
