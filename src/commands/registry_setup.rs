@@ -165,7 +165,7 @@ pub fn report_credential_warnings(client: &Client, diag: &mut Diagnostics) {
 /// A registry failure as a message naming every place the reference is used.
 pub fn registry_error(err: &RegistryError, uses: &[Use]) -> Message {
     Message::error(err)
-        .code("registry")
+        .code(err.code())
         .hint(err.hint())
         .used_at(used_at(uses))
 }
