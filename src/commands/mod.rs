@@ -19,7 +19,7 @@ use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
 use crate::report::Diagnostics;
 use crate::scan::walk::{walk, WalkItem};
-use crate::scan::{decode_utf8, scan_text, FileScan, FoundImage, ScanError};
+use crate::scan::{scan_text, FileScan, FoundImage, ScanError};
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -38,7 +38,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
 /// One scanned file with its text.
 pub struct ScannedFile {
     pub path: PathBuf,
+    /// The decoded text (no byte order mark); spans index into it.
     pub text: String,
+    /// How the file stores `text`: encode edits back with it.
+    pub encoding: crate::scan::Encoding,
     pub scan: FileScan,
 }
 
@@ -70,6 +73,19 @@ pub fn scan_each(
                             w.message
                         ));
                     }
+                    for i in &file.scan.invalid {
+                        diag.error(
+                            format!(
+                                "{}:{}:{}: invalid image reference {:?}: {}",
+                                i.file.display(),
+                                i.line,
+                                i.column,
+                                i.value,
+                                i.message
+                            ),
+                            None,
+                        );
+                    }
                     each(file, diag);
                 }
                 Ok(None) => diag.note(format!("{}: skipped: binary file", path.display())),
@@ -87,20 +103,14 @@ pub fn scan_each(
 
 /// Read and scan one file. `Ok(None)` for a binary file found by the walk.
 fn read_and_scan(path: &Path, explicit: bool) -> Result<Option<ScannedFile>, ScanError> {
-    let bytes = std::fs::read(path).map_err(|source| ScanError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if !explicit && bytes.contains(&0) {
+    let Some(file) = crate::scan::read_file(path, explicit)? else {
         return Ok(None);
-    }
-    let text = decode_utf8(path, &bytes)?;
-    let scan = scan_text(path, text)?;
-    // `text` borrows `bytes`; `from_utf8` cannot fail after `decode_utf8`.
-    let text = String::from_utf8(bytes).unwrap_or_default();
+    };
+    let scan = scan_text(path, &file.text)?;
     Ok(Some(ScannedFile {
         path: path.to_path_buf(),
-        text,
+        text: file.text,
+        encoding: file.encoding,
         scan,
     }))
 }

@@ -128,15 +128,16 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     for plan in &plans {
         let result = (|| -> anyhow::Result<()> {
             let bytes = fs_err::read(&plan.path)?;
-            if Digest::sha256_of(&bytes) != plan.digest_before {
+            // Spans index the decoded text; the file keeps its encoding.
+            let (text, encoding) = crate::scan::Encoding::decode(&plan.path, &bytes)?;
+            if Digest::sha256_of(text.as_bytes()) != plan.digest_before {
                 anyhow::bail!(
                     "{}: changed while imagelock was running; not rewritten (run pin again)",
                     plan.path.display()
                 );
             }
-            let text = String::from_utf8(bytes)?;
             let new = apply(&text, &plan.edits);
-            write_atomic(&plan.path, new.as_bytes())
+            write_atomic(&plan.path, &encoding.encode(&new))
                 .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", plan.path.display()))?;
             Ok(())
         })();

@@ -1,10 +1,15 @@
 //! Finding image references in files, with exact byte positions.
 //!
-//! Never modifies a file. A value that is not a valid reference is a
-//! warning, not an error; a file that cannot be parsed is an error.
+//! Never modifies a file. A value in an image field that is not a valid
+//! reference is an [`InvalidImage`] finding, except templates (`{{ … }}`,
+//! `${…}`, `$(…)`), `ko://` import paths and empty values, which are
+//! warnings; a file that cannot be parsed is an error.
 
+pub mod encoding;
 pub mod walk;
 pub mod yaml;
+
+pub use encoding::{read_file, Encoding, ReadFile};
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -126,11 +131,27 @@ pub struct ScanWarning {
     pub message: String,
 }
 
+/// A value in an image field that the kubelet would refuse
+/// (`InvalidImageName`): a finding, not a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidImage {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// The value as parsed.
+    pub value: String,
+    /// What is wrong ("sha256 digest must have 64 hex digits, found 63").
+    pub message: String,
+}
+
 /// What one file holds.
 #[derive(Debug, Clone, Default)]
 pub struct FileScan {
     pub images: Vec<FoundImage>,
     pub warnings: Vec<ScanWarning>,
+    /// Values in image fields that are not valid references (templates and
+    /// empty values are warnings instead).
+    pub invalid: Vec<InvalidImage>,
     /// Secrets and ServiceAccounts, for pull credentials.
     pub secrets: Vec<SecretManifest>,
     pub service_accounts: Vec<ServiceAccountManifest>,
@@ -151,6 +172,17 @@ pub enum ScanError {
         path: PathBuf,
         line: usize,
         column: usize,
+    },
+    #[error("{path}:{line}:{column}: not valid {encoding} at byte {offset}: {message}")]
+    Decode {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        /// `UTF-16LE`, ...
+        encoding: &'static str,
+        /// Byte offset in the file (byte order mark included).
+        offset: usize,
+        message: String,
     },
     #[error("{path}: cannot read: {source}")]
     Io {

@@ -147,13 +147,15 @@ fn quote_styles() {
         ]
     );
     assert!(s.images.iter().all(|i| i.exact));
-    // `it's` is not a valid reference: a warning quoting the parsed value.
-    assert_eq!(s.warnings.len(), 1);
-    assert_eq!((s.warnings[0].line, s.warnings[0].column), (8, 11));
+    // `it's` is not a valid reference: an invalid image with the parsed value.
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert_eq!(s.invalid.len(), 1);
+    assert_eq!((s.invalid[0].line, s.invalid[0].column), (8, 11));
+    assert_eq!(s.invalid[0].value, "it's");
     assert!(
-        s.warnings[0].message.contains("\"it's\""),
+        s.invalid[0].message.contains("'\\''"),
         "{}",
-        s.warnings[0].message
+        s.invalid[0].message
     );
 }
 
@@ -399,9 +401,9 @@ spec:
     let b = &s.images[1];
     assert_eq!(&text[b.span.clone()], "ghcr.io/acme/app:v1");
     assert_eq!((b.line, b.column), (8, 12));
-    assert_eq!(s.warnings.len(), 1);
-    assert_eq!((s.warnings[0].line, s.warnings[0].column), (10, 13));
-    assert!(s.warnings[0].message.contains("é:1"));
+    assert_eq!(s.invalid.len(), 1);
+    assert_eq!((s.invalid[0].line, s.invalid[0].column), (10, 13));
+    assert_eq!(s.invalid[0].value, "é:1");
 }
 
 #[test]
@@ -469,7 +471,7 @@ fn escaped_double_quoted_is_not_exact() {
     // A double-quoted scalar folded over two lines: not exact either.
     let text = "image: \"nginx:\n  1\"\n";
     let s = scan(text);
-    assert!(s.warnings.len() == 1 || !s.images[0].exact);
+    assert!(s.invalid.len() == 1 || !s.images[0].exact);
 }
 
 #[test]
@@ -485,16 +487,17 @@ fn block_scalars_are_not_exact() {
     // `|` keeps the final newline: not a valid reference.
     let s = scan("image: |\n  nginx:1.25\n");
     assert!(s.images.is_empty());
-    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(s.invalid.len(), 1);
+    assert_eq!(s.invalid[0].value, "nginx:1.25\n");
 }
 
 #[test]
 fn multi_line_plain_scalar_is_not_exact() {
     let text = "image: nginx\n  :1.25\n";
     let s = scan(text);
-    // Folds to "nginx :1.25": invalid, a warning at line 1.
-    assert_eq!(s.warnings.len(), 1);
-    assert_eq!(s.warnings[0].line, 1);
+    // Folds to "nginx :1.25": invalid, at line 1.
+    assert_eq!(s.invalid.len(), 1);
+    assert_eq!(s.invalid[0].line, 1);
 }
 
 #[test]
@@ -682,8 +685,8 @@ fn flow_content_at_parent_indentation_is_accepted() {
     assert_eq!(refs(&s), ["nginx:1.25", "golang:1.22", "redis:7"]);
     let redis = find(&s, "redis:7");
     assert_eq!((redis.line, redis.column), (16, 17));
-    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
-    assert_eq!((s.warnings[0].line, s.warnings[0].column), (17, 12));
+    assert_eq!(s.invalid.len(), 1, "{:?}", s.invalid);
+    assert_eq!((s.invalid[0].line, s.invalid[0].column), (17, 12));
     // A genuinely misindented mapping is still an error, as written.
     let err = scan_text(Path::new("x"), "a:\n  b: 1\n c: 2\n").unwrap_err();
     assert!(matches!(err, ScanError::Syntax { line: 3, .. }), "{err:?}");
@@ -757,6 +760,11 @@ fn summary(s: &FileScan) -> Vec<String> {
         s.warnings
             .iter()
             .map(|w| format!("W {}:{} {}", w.line, w.column, w.message)),
+    );
+    v.extend(
+        s.invalid
+            .iter()
+            .map(|i| format!("I {}:{} {:?} {}", i.line, i.column, i.value, i.message)),
     );
     v
 }

@@ -22,8 +22,8 @@ use std::path::Path;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 
 use super::{
-    ContainerList, FileScan, FoundImage, ImageField, ObjectContext, PodRef, QuoteStyle, ScanError,
-    ScanWarning, SecretManifest, ServiceAccountManifest,
+    ContainerList, FileScan, FoundImage, ImageField, InvalidImage, ObjectContext, PodRef,
+    QuoteStyle, ScanError, ScanWarning, SecretManifest, ServiceAccountManifest,
 };
 use crate::credentials::Secret;
 use crate::reference::Reference;
@@ -178,6 +178,9 @@ impl Patched {
         }
         for w in &mut s.warnings {
             w.column = col(w.line, w.column);
+        }
+        for i in &mut s.invalid {
+            i.column = col(i.line, i.column);
         }
         s
     }
@@ -854,9 +857,24 @@ impl<'p, 't> Scanner<'p, 't> {
                     document,
                 });
             }
-            Err(e) => {
-                self.warn(line, column, format!("{what} skipped: {e}"));
-            }
+            Err(e) => match placeholder(value) {
+                Some(kind) => self.warn(
+                    line,
+                    column,
+                    format!("{what} {:?} is {kind}, not a reference; skipped", &**value),
+                ),
+                None => {
+                    if self.seen_spans.insert((content.start, content.end)) {
+                        self.out.invalid.push(InvalidImage {
+                            file: self.path.to_path_buf(),
+                            line,
+                            column,
+                            value: value.to_string(),
+                            message: e.reason,
+                        });
+                    }
+                }
+            },
         }
     }
 
@@ -1027,6 +1045,21 @@ impl<'p, 't> Scanner<'p, 't> {
 
 /// Skip an anchor (`&a`) and/or tag (`!t`) with the spaces, line breaks and
 /// comments after them, from byte `p`; stops at `end`.
+/// What kind of placeholder an image value is, when it is one that some
+/// tool fills in before the kubelet sees it: a template or an unresolved
+/// `ko://` import path.
+fn placeholder(value: &str) -> Option<&'static str> {
+    if value.contains("{{") || value.contains("${") || value.contains("$(") {
+        Some("a template")
+    } else if value.starts_with("ko://") {
+        Some("a ko import path (resolved by `ko resolve`)")
+    } else if value.trim().is_empty() {
+        Some("empty")
+    } else {
+        None
+    }
+}
+
 /// A pod spec: a mapping whose `containers` is a sequence.
 fn is_pod_spec(doc: &Doc<'_>, id: NodeId) -> bool {
     doc.get(id, "containers")
