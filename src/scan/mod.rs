@@ -5,6 +5,7 @@
 //! `${…}`, `$(…)`), `ko://` import paths and empty values, which are
 //! warnings; a file that cannot be parsed is an error.
 
+mod crd;
 pub mod encoding;
 pub mod walk;
 pub mod yaml;

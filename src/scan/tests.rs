@@ -1043,3 +1043,76 @@ services:
     assert!(!format!("{sec:?}").contains("plain-value"));
     assert_eq!(sec.line, 28);
 }
+
+/// Every continuation shape Go YAML accepts (flow collections and quoted
+/// scalars continued at or below the parent key, plain scalars continued
+/// inside flow, comments inside flow, nesting, and more than 64 of them in
+/// one file): all references found, positions exact.
+#[test]
+fn continuation_shapes_go_yaml_accepts() {
+    let text = fixture("continuations.yaml");
+    assert!(
+        saphyr_parser::Parser::new_from_str(&text).any(|e| e.is_err()),
+        "the parser accepts this now: the workaround may be unneeded"
+    );
+    // One pre-pass finds every line to indent (no learning from errors).
+    let patched = super::IndentFix::continuations(&text).apply(&text).text;
+    assert!(saphyr_parser::Parser::new_from_str(&patched).all(|e| e.is_ok()));
+    let s = scan(&text);
+    let mut want = vec![
+        "nginx:1.25".to_string(),
+        "busybox:1.36".into(),
+        "redis:7".into(),
+        "alpine:3.20".into(),
+        "ghcr.io/acme/app:v1".into(),
+        "quay.io/acme/tool:2".into(),
+        "registry.k8s.io/pause:3.9".into(),
+        "debian:12".into(),
+    ];
+    want.extend((0..80).map(|i| format!("example.com/many:{i}")));
+    assert_eq!(refs(&s), want);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert!(s.invalid.is_empty(), "{:?}", s.invalid);
+    assert!(s.images.iter().all(|i| i.exact));
+    let busybox = find(&s, "busybox:1.36");
+    assert_eq!((busybox.line, busybox.column), (24, 13));
+    assert_eq!(
+        busybox.context.container.as_deref(),
+        Some("flow-seq-at-column-0")
+    );
+    let last = find(&s, "example.com/many:79");
+    assert_eq!(&text[last.span.clone()], "example.com/many:79");
+}
+
+/// Tags before the value, including verbatim tags with commas: the span
+/// holds only the value, with the fast path and the full parser alike.
+#[test]
+fn tags_with_commas_are_not_in_the_span() {
+    let text = "\
+kind: Pod
+spec:
+  containers:
+  - image: !<tag:yaml.org,2002:str> nginx:1.25
+  - image: !!str redis:7
+  - image: !local alpine:3
+  - {name: x, image: !<tag:yaml.org,2002:str> 'busybox:1'}
+  - image: &a !<tag:yaml.org,2002:str>   \"debian:12\" # c
+  - image: !<tag:yaml.org,2002:int> 42
+";
+    let s = scan(text);
+    assert_eq!(
+        refs(&s),
+        ["nginx:1.25", "redis:7", "alpine:3", "busybox:1", "debian:12"]
+    );
+    for img in &s.images {
+        assert!(img.exact, "{img:?}");
+        assert_eq!(&text[img.span.clone()], img.reference.original());
+    }
+    assert_eq!(find(&s, "nginx:1.25").column, 37);
+    // `!<tag:yaml.org,2002:int> 42` is an int, not a string.
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    // The fast path leaves tags to the parser; both give the same result.
+    assert!(!same_as_full_parser(text));
+    let full = super::scan_text_full_parser(Path::new("t.yaml"), text).unwrap();
+    assert_eq!(summary(&s), summary(&full));
+}

@@ -33,21 +33,30 @@ use crate::reference::Reference;
 const MAX_DEPTH: usize = 256;
 
 pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
+    // A CustomResourceDefinition names no image: its documents are blanked
+    // (same bytes, same lines) before anything is parsed.
+    let masked = super::crd::mask(text);
+    let text = masked.as_deref().unwrap_or(text);
     let first = match scan_once(path, text) {
         Ok(s) => return Ok(s),
         Err(e) => e,
     };
     // saphyr rejects flow content (a closing `]`, the continuation lines of
-    // a quoted scalar) indented no deeper than the enclosing block, which Go
-    // YAML (kubectl, Helm) accepts and real manifests contain. Retry with
-    // those lines indented further, then map positions back.
-    let mut fix = IndentFix::default();
+    // a quoted scalar or flow collection) indented no deeper than the
+    // enclosing block, which Go YAML (kubectl, Helm) accepts at any
+    // indentation. Indent every such line past its block, then map
+    // positions back.
+    let mut fix = IndentFix::continuations(text);
     let mut err = first;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        if attempts > 64 || !fix.add_for(text, &err) {
+    // Whatever the pre-pass missed, learn from the errors; each round must
+    // learn something new, so this ends within a few rounds per line.
+    let rounds = text.lines().count() + 1;
+    for round in 0..=rounds {
+        if round > 0 && !fix.add_for(text, &err) {
             break;
+        }
+        if fix.lines.is_empty() {
+            continue;
         }
         let patched = fix.apply(text);
         match scan_once(path, &patched.text) {
@@ -65,6 +74,95 @@ struct IndentFix {
     lines: std::collections::BTreeMap<usize, usize>,
 }
 
+/// Line-by-line state of [`IndentFix::continuations`].
+#[derive(Default)]
+struct ContinuationScan {
+    /// Open quoted scalar (`'` or `"`).
+    quote: Option<u8>,
+    /// Depth of open flow collections.
+    flow: usize,
+    /// Column continuation lines must reach.
+    target: usize,
+    /// Column of the key (or scalar) on the line being scanned.
+    key: usize,
+    /// A block scalar started on a line whose key sat at this column.
+    block_scalar: Option<usize>,
+}
+
+impl ContinuationScan {
+    /// Scan one line's syntax from `from`; `block` when the line starts in
+    /// block context (a node may start after indentation and `- `).
+    fn scan(&mut self, b: &[u8], from: usize, block: bool) {
+        let mut p = from;
+        // Where a node may start: after `- `, `: `, `[`, `{`, `,`, `? `.
+        let mut node_start = true;
+        let mut prev_space = true;
+        while p < b.len() {
+            let c = b[p];
+            if let Some(q) = self.quote {
+                match c {
+                    b'\\' if q == b'"' => p += 2,
+                    b'\'' if q == b'\'' && b.get(p + 1) == Some(&b'\'') => p += 2,
+                    _ if c == q => {
+                        self.quote = None;
+                        node_start = false;
+                        prev_space = false;
+                        p += 1;
+                    }
+                    _ => p += 1,
+                }
+                continue;
+            }
+            match c {
+                b' ' | b'\t' | b'\r' => {
+                    prev_space = true;
+                    p += 1;
+                    continue;
+                }
+                b'#' if prev_space => return, // a comment
+                b'"' | b'\'' if node_start => self.quote = Some(c),
+                b'[' | b'{' if node_start => self.flow += 1,
+                b']' | b'}' if self.flow > 0 => {
+                    self.flow -= 1;
+                    node_start = false;
+                }
+                b',' if self.flow > 0 => node_start = true,
+                b'&' | b'!' if node_start => {
+                    // An anchor or tag: the node follows it.
+                    if b.get(p + 1) == Some(&b'<') {
+                        while p < b.len() && b[p] != b'>' {
+                            p += 1;
+                        }
+                    } else {
+                        while p < b.len() && !matches!(b[p], b' ' | b'\t' | b'\r') {
+                            if self.flow > 0 && matches!(b[p], b',' | b'[' | b']' | b'{' | b'}') {
+                                break;
+                            }
+                            p += 1;
+                        }
+                        prev_space = false;
+                        continue;
+                    }
+                }
+                b'|' | b'>' if node_start && block && self.flow == 0 => {
+                    self.block_scalar = Some(self.key);
+                    return;
+                }
+                b'-' | b'?' if node_start && matches!(b.get(p + 1), Some(b' ') | None) => {}
+                b':' if matches!(b.get(p + 1), Some(b' ' | b'\t' | b'\r') | None)
+                    || (self.flow > 0
+                        && matches!(b.get(p + 1), Some(b',' | b']' | b'}' | b'"' | b'\''))) =>
+                {
+                    node_start = true;
+                }
+                _ => node_start = false,
+            }
+            prev_space = false;
+            p += 1;
+        }
+    }
+}
+
 struct Patched {
     text: String,
     /// (byte offset in the patched text where spaces were inserted, how many)
@@ -72,6 +170,54 @@ struct Patched {
 }
 
 impl IndentFix {
+    /// Every continuation line of a multi-line flow collection or quoted
+    /// scalar, indented to one column past the key (or `- ` item) on the
+    /// line where it starts. Extra leading spaces change no value: they
+    /// are folded away in quoted scalars and insignificant in flow context.
+    fn continuations(text: &str) -> IndentFix {
+        let mut fix = IndentFix::default();
+        let mut st = ContinuationScan::default();
+        for (i, line) in text.split('\n').enumerate() {
+            let b = line.as_bytes();
+            let indent = b.iter().take_while(|&&c| c == b' ').count();
+            let blank = indent == b.len() || b[indent] == b'\r';
+            if st.quote.is_some() || st.flow > 0 {
+                if b.starts_with(b"---") || b.starts_with(b"...") {
+                    // A document marker ends everything (the parser will say
+                    // what is wrong, if anything).
+                    st = ContinuationScan::default();
+                    continue;
+                }
+                if !blank && indent < st.target {
+                    fix.lines.insert(i + 1, st.target - indent);
+                }
+                st.scan(b, indent, false);
+                continue;
+            }
+            if let Some(parent) = st.block_scalar {
+                if blank || indent > parent {
+                    continue; // block scalar content: no syntax in it
+                }
+                st.block_scalar = None;
+            }
+            if blank {
+                continue;
+            }
+            // The key or scalar after any `- ` indicators on this line.
+            let mut key = indent;
+            while b.get(key) == Some(&b'-') && matches!(b.get(key + 1), Some(b' ') | None) {
+                key += 1;
+                while b.get(key) == Some(&b' ') {
+                    key += 1;
+                }
+            }
+            st.target = key + 1;
+            st.key = key;
+            st.scan(b, indent, true);
+        }
+        fix
+    }
+
     /// Learn from a syntax error which lines to indent further; false when
     /// the error is not one this works around (or nothing new is learnt).
     fn add_for(&mut self, text: &str, err: &ScanError) -> bool {
@@ -1093,6 +1239,14 @@ fn skip_properties(text: &str, mut p: usize, end: usize) -> usize {
             return end;
         }
         match b[p] {
+            b'!' if b.get(p + 1) == Some(&b'<') => {
+                // A verbatim tag may hold any URI character, commas included.
+                while p < end && b[p] != b'>' {
+                    p += 1;
+                }
+                p = (p + 1).min(end);
+                p = skip_space_and_comments(b, p, end);
+            }
             b'&' | b'!' => {
                 while p < end
                     && !matches!(
@@ -1102,21 +1256,25 @@ fn skip_properties(text: &str, mut p: usize, end: usize) -> usize {
                 {
                     p += 1;
                 }
-                // Whitespace, line breaks and comments between properties and content.
-                loop {
-                    while p < end && matches!(b[p], b' ' | b'\t' | b'\r' | b'\n') {
-                        p += 1;
-                    }
-                    if p < end && b[p] == b'#' {
-                        while p < end && b[p] != b'\n' {
-                            p += 1;
-                        }
-                    } else {
-                        break;
-                    }
-                }
+                p = skip_space_and_comments(b, p, end);
             }
             _ => return p,
+        }
+    }
+}
+
+/// Whitespace, line breaks and comments between properties and content.
+fn skip_space_and_comments(b: &[u8], mut p: usize, end: usize) -> usize {
+    loop {
+        while p < end && matches!(b[p], b' ' | b'\t' | b'\r' | b'\n') {
+            p += 1;
+        }
+        if p < end && b[p] == b'#' {
+            while p < end && b[p] != b'\n' {
+                p += 1;
+            }
+        } else {
+            return p;
         }
     }
 }
@@ -1124,6 +1282,14 @@ fn skip_properties(text: &str, mut p: usize, end: usize) -> usize {
 fn tag_kind(tag: Option<&Tag>) -> TagKind {
     match tag {
         None => TagKind::None,
+        // A verbatim tag `!<tag:yaml.org,2002:str>` arrives whole in the suffix.
+        Some(t) if t.handle.is_empty() && t.suffix.starts_with("tag:yaml.org,2002:") => {
+            if t.suffix == "tag:yaml.org,2002:str" {
+                TagKind::Str
+            } else {
+                TagKind::OtherCore
+            }
+        }
         Some(t) if t.is_yaml_core_schema() => {
             if t.suffix == "str" {
                 TagKind::Str
