@@ -19,7 +19,7 @@ use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
 use crate::report::Diagnostics;
 use crate::scan::walk::{walk, WalkItem};
-use crate::scan::{scan_text, FileScan, FoundImage, ScanError};
+use crate::scan::{FileScan, FoundImage, ScanError};
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -73,6 +73,9 @@ pub fn scan_each(
                             w.message
                         ));
                     }
+                    for n in &file.scan.notes {
+                        diag.note(n);
+                    }
                     for i in &file.scan.invalid {
                         diag.error(
                             format!(
@@ -106,7 +109,15 @@ fn read_and_scan(path: &Path, explicit: bool) -> Result<Option<ScannedFile>, Sca
     let Some(file) = crate::scan::read_file(path, explicit)? else {
         return Ok(None);
     };
-    let scan = scan_text(path, &file.text)?;
+    // A file found by walking a directory is read for images only where
+    // it is a manifest imagelock knows; one named on the command line is
+    // read whatever it holds.
+    let scope = if explicit {
+        crate::scan::Scope::Everything
+    } else {
+        crate::scan::Scope::KnownManifests
+    };
+    let scan = crate::scan::scan_text_in(path, &file.text, scope)?;
     Ok(Some(ScannedFile {
         path: path.to_path_buf(),
         text: file.text,

@@ -4,9 +4,10 @@
 //! blanked before parsing, so a CRD bundle's megabytes of schema are never
 //! built into a tree.
 
-/// `text` with every CustomResourceDefinition document blanked: each byte
-/// but line breaks becomes a space, so byte offsets, line numbers and the
-/// other documents stay exactly as they were. `None` when there is no CRD.
+/// `text` with every CustomResourceDefinition document blanked: it becomes
+/// a null document (`~`, then spaces for every byte but line breaks), so
+/// byte offsets, line numbers, document indexes and the other documents
+/// stay exactly as they were. `None` when there is no CRD.
 ///
 /// A document ends at a `---` or `...` line at column 0 (YAML allows no
 /// such line inside a scalar); it is a CRD when a line at column 0 reads
@@ -42,9 +43,13 @@ pub(crate) fn mask(text: &str) -> Option<String> {
     }
     let mut out = bytes.to_vec();
     for r in crds {
+        // A `~` (null) at the first line start keeps the document there, so
+        // the documents after it keep their index.
+        let mut first = true;
         for b in &mut out[r] {
             if *b != b'\n' {
-                *b = b' ';
+                *b = if first { b'~' } else { b' ' };
+                first = false;
             }
         }
     }
@@ -85,6 +90,7 @@ mod tests {
         assert!(m.starts_with("kind: Pod\n---\n"));
         assert!(m.ends_with("\n...\nkind: Pod\n"));
         assert!(!m.contains("image"));
+        assert!(m.contains("---\n~ "));
         assert_eq!(mask("kind: Pod\n  kind: CustomResourceDefinition\n"), None);
     }
 }

@@ -121,6 +121,9 @@ pub struct FoundImage {
     pub context: ObjectContext,
     /// 0-based index of the YAML document in the file.
     pub document: usize,
+    /// A compose service with a `build:` section: the image it builds, not
+    /// one to pull (`lock` does not resolve it).
+    pub built: bool,
 }
 
 /// A value skipped with a warning (templating, empty string, a map, ...).
@@ -156,6 +159,21 @@ pub struct FileScan {
     /// Secrets and ServiceAccounts, for pull credentials.
     pub secrets: Vec<SecretManifest>,
     pub service_accounts: Vec<ServiceAccountManifest>,
+    /// Things the user should know, once per file (`image` values in
+    /// documents [`Scope::KnownManifests`] leaves out).
+    pub notes: Vec<String>,
+}
+
+/// Which documents a scan reads images from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every document (a file named on the command line).
+    Everything,
+    /// Only documents imagelock knows: Kubernetes objects (`apiVersion` or
+    /// `kind`), compose files, kustomizations, GitHub workflows (a file
+    /// found by walking a directory, where a Helm values file or any other
+    /// YAML may have an `image:` key holding a path or a repository part).
+    KnownManifests,
 }
 
 /// A file that could not be scanned.
@@ -195,7 +213,13 @@ pub enum ScanError {
 
 /// Scan the text of one YAML or JSON file (every document of it).
 pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    yaml::scan_text(path, text)
+    yaml::scan_text(path, text, Scope::Everything)
+}
+
+/// Scan the text of one file, reading images from the documents `scope`
+/// takes.
+pub fn scan_text_in(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
+    yaml::scan_text(path, text, scope)
 }
 
 /// Decode file bytes as UTF-8, reporting the line and column of the first

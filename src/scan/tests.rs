@@ -1,4 +1,5 @@
 use super::*;
+use crate::scan::scan_text;
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> String {
@@ -963,7 +964,7 @@ fn fast_path_matches_on_corpus() {
 fn image_with_a_sibling_tag_key_is_a_repository_not_a_reference() {
     // Argo `withItems` parameters and Helm-style values split the reference.
     let text = "steps:\n  - withItems:\n    - { image: 'debian', tag: '9.1' }\n    - image: alpine\n      tag: \"3.6\"\n  - image: busybox:1.36\n";
-    let scan = super::scan_text(std::path::Path::new("w.yaml"), text).unwrap();
+    let scan = scan_text(std::path::Path::new("w.yaml"), text).unwrap();
     let found: Vec<_> = scan.images.iter().map(|i| i.reference.original()).collect();
     assert_eq!(found, vec!["busybox:1.36"]);
     assert_eq!(scan.warnings.len(), 2, "{:?}", scan.warnings);
@@ -1115,4 +1116,71 @@ spec:
     assert!(!same_as_full_parser(text));
     let full = super::scan_text_full_parser(Path::new("t.yaml"), text).unwrap();
     assert_eq!(summary(&s), summary(&full));
+}
+
+/// Nothing in a CustomResourceDefinition is an image (`properties`,
+/// `example`, `default`, `enum`, `x-kubernetes-*`), also inside a `kind:
+/// List`; the Deployment beside it still is, at its exact position.
+#[test]
+fn crd_documents_name_no_image() {
+    let text = fixture("crd-bundle.yaml");
+    let s = scan(&text);
+    assert_eq!(refs(&s), ["ghcr.io/example/widget-operator:v1.0.0"]);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert!(s.invalid.is_empty(), "{:?}", s.invalid);
+    let op = &s.images[0];
+    assert_eq!((op.line, op.column), (54, 16));
+    assert_eq!(op.document, 1);
+    assert_eq!(op.context.kind.as_deref(), Some("Deployment"));
+}
+
+/// A compose service with `build:` names the image it builds: marked, so
+/// `lock` leaves it alone; Kubernetes containers never are.
+#[test]
+fn compose_services_that_build_are_marked() {
+    let text = "\
+services:
+  app:
+    build: {context: .}
+    image: ghcr.io/acme/app:dev
+  db:
+    image: postgres:16
+";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["ghcr.io/acme/app:dev", "postgres:16"]);
+    assert!(s.images[0].built);
+    assert!(!s.images[1].built);
+    let pod = "kind: Pod\nspec:\n  containers:\n  - {name: a, image: 'a:1', build: x}\n";
+    assert!(!scan(pod).images[0].built);
+}
+
+/// [`Scope::KnownManifests`] reads images only from documents imagelock
+/// knows, and says once per file how many `image` values it left.
+#[test]
+fn known_manifests_scope_skips_other_documents_with_one_note() {
+    let text = "\
+image: assets/images/social.png
+---
+apiVersion: v1
+kind: Pod
+spec: {containers: [{name: a, image: 'nginx:1.25'}]}
+---
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    container: {image: 'node:20'}
+---
+resources: [a.yaml]
+---
+logo: {image: a.png}
+";
+    let s = crate::scan::scan_text_in(Path::new("d/x.yaml"), text, Scope::KnownManifests).unwrap();
+    check_invariants(text, &s);
+    assert_eq!(refs(&s), ["nginx:1.25", "node:20"]);
+    assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
+    assert!(s.notes[0].starts_with("d/x.yaml: 2 `image` value(s) not read"));
+    // Everything: every document, as for a file named on the command line.
+    let all = scan(text);
+    assert_eq!(refs(&all), ["assets/images/social.png", "nginx:1.25", "node:20", "a.png"]);
+    assert!(all.notes.is_empty());
 }

@@ -22,7 +22,7 @@ use std::path::Path;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 
 use super::{
-    ContainerList, FileScan, FoundImage, ImageField, InvalidImage, ObjectContext, PodRef,
+    Scope, ContainerList, FileScan, FoundImage, ImageField, InvalidImage, ObjectContext, PodRef,
     QuoteStyle, ScanError, ScanWarning, SecretManifest, ServiceAccountManifest,
 };
 use crate::credentials::Secret;
@@ -32,12 +32,12 @@ use crate::reference::Reference;
 /// without recursion); deeper nodes are not searched.
 const MAX_DEPTH: usize = 256;
 
-pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
+pub fn scan_text(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
     // A CustomResourceDefinition names no image: its documents are blanked
     // (same bytes, same lines) before anything is parsed.
     let masked = super::crd::mask(text);
     let text = masked.as_deref().unwrap_or(text);
-    let first = match scan_once(path, text) {
+    let first = match scan_once(path, text, scope) {
         Ok(s) => return Ok(s),
         Err(e) => e,
     };
@@ -59,13 +59,13 @@ pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
             continue;
         }
         let patched = fix.apply(text);
-        match scan_once(path, &patched.text) {
+        match scan_once(path, &patched.text, scope) {
             Ok(s) => return Ok(patched.remap(s, &fix)),
             Err(e) => err = e,
         }
     }
     // Report the error as the original text has it.
-    scan_once(path, text)
+    scan_once(path, text, scope)
 }
 
 /// Extra spaces to insert at the start of some (1-based) lines.
@@ -332,19 +332,19 @@ impl Patched {
     }
 }
 
-fn scan_once(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    scan_with(path, text, true)
+fn scan_once(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
+    scan_with(path, text, true, scope)
 }
 
 /// The same scan with the full parser only (no fast path, no indentation
 /// workaround): the reference the fast path is tested against.
 #[cfg(test)]
 fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    scan_with(path, text, false)
+    scan_with(path, text, false, Scope::Everything)
 }
 
 /// One scan of `text`; `fast` lets plain block-style files skip the parser.
-fn scan_with(path: &Path, text: &str, fast: bool) -> Result<FileScan, ScanError> {
+fn scan_with(path: &Path, text: &str, fast: bool, scope: Scope) -> Result<FileScan, ScanError> {
     let mut scanner = Scanner {
         path,
         text,
@@ -354,8 +354,17 @@ fn scan_with(path: &Path, text: &str, fast: bool) -> Result<FileScan, ScanError>
         seen_warnings: HashSet::new(),
         fast,
         byte_marks: false,
+        scope,
+        skipped_image_keys: 0,
     };
     scanner.run()?;
+    if scanner.skipped_image_keys > 0 {
+        scanner.out.notes.push(format!(
+            "{}: {} `image` value(s) not read: no document holding them is a Kubernetes object (`apiVersion`/`kind`), compose file, kustomization or GitHub workflow; render Helm charts with `helm template`, or name the file on the command line to scan it anyway",
+            path.display(),
+            scanner.skipped_image_keys
+        ));
+    }
     Ok(scanner.out)
 }
 
@@ -540,6 +549,9 @@ struct Scanner<'p, 't> {
     /// Markers hold byte offsets and byte columns (from the fast path),
     /// not characters.
     byte_marks: bool,
+    scope: Scope,
+    /// `image` keys in documents [`Scope::KnownManifests`] leaves out.
+    skipped_image_keys: usize,
 }
 
 /// Walk state for one document.
@@ -597,6 +609,7 @@ impl<'p, 't> Scanner<'p, 't> {
             }
             self.byte_marks = false;
             self.out = FileScan::default();
+            self.skipped_image_keys = 0;
             self.seen_spans.clear();
             self.seen_warnings.clear();
         }
@@ -723,6 +736,10 @@ impl<'p, 't> Scanner<'p, 't> {
     }
 
     fn walk_doc(&mut self, doc: &Doc<'_>, root: NodeId, document: usize) {
+        if self.scope == Scope::KnownManifests && !is_known_document(doc, root) {
+            self.skipped_image_keys += count_image_keys(doc);
+            return;
+        }
         let mut walk = Walk {
             doc,
             document,
@@ -784,6 +801,9 @@ impl<'p, 't> Scanner<'p, 't> {
                     match own.kind.as_deref() {
                         Some("Secret") => self.secret(doc, id, &own),
                         Some("ServiceAccount") => self.service_account(doc, id, &own),
+                        // A schema names no image (a CRD inside a `kind:
+                        // List`; whole CRD documents never get here).
+                        Some("CustomResourceDefinition") => return,
                         _ => {}
                     }
                     &own
@@ -879,6 +899,9 @@ impl<'p, 't> Scanner<'p, 't> {
                     pull_policy: doc.get_str(map, "imagePullPolicy").map(str::to_string),
                     pod: obj.pod.clone(),
                 };
+                // A compose service that builds its image names the image it
+                // builds, not one to pull.
+                let built = obj.kind.is_none() && doc.get(map, "build").is_some();
                 self.scalar_image(
                     doc,
                     key,
@@ -887,6 +910,7 @@ impl<'p, 't> Scanner<'p, 't> {
                     context,
                     w.document,
                     "image",
+                    built,
                 );
             }
             NodeKind::Map { .. } if place.seq_key == Some("volumes") => {
@@ -915,6 +939,7 @@ impl<'p, 't> Scanner<'p, 't> {
                                 context,
                                 w.document,
                                 "image volume reference",
+                                false,
                             );
                         } else {
                             let what = describe(doc, rt);
@@ -958,6 +983,7 @@ impl<'p, 't> Scanner<'p, 't> {
         context: ObjectContext,
         document: usize,
         what: &str,
+        built: bool,
     ) {
         let node = doc.node(id);
         let NodeKind::Scalar {
@@ -1001,6 +1027,7 @@ impl<'p, 't> Scanner<'p, 't> {
                     reference,
                     context,
                     document,
+                    built,
                 });
             }
             Err(e) => match placeholder(value) {
@@ -1191,6 +1218,41 @@ impl<'p, 't> Scanner<'p, 't> {
 
 /// Skip an anchor (`&a`) and/or tag (`!t`) with the spaces, line breaks and
 /// comments after them, from byte `p`; stops at `end`.
+/// Whether a document is one imagelock knows how to read images from: a
+/// Kubernetes object (`apiVersion` or `kind` at the top; `kind: List`
+/// included), a compose file (`services` mapping), a kustomization or a
+/// GitHub workflow (`jobs` mapping).
+fn is_known_document(doc: &Doc<'_>, root: NodeId) -> bool {
+    let Some(root) = doc.resolve(root) else {
+        return false;
+    };
+    let is_map = |key: &str| {
+        doc.get(root, key)
+            .and_then(|v| doc.resolve(v))
+            .is_some_and(|v| matches!(doc.node(v).kind, NodeKind::Map { .. }))
+    };
+    doc.get(root, "apiVersion").is_some()
+        || doc.get(root, "kind").is_some()
+        || is_map("services")
+        || is_map("jobs")
+        || ["resources", "images", "components", "bases", "patches"]
+            .iter()
+            .any(|k| doc.get(root, k).is_some())
+}
+
+/// How many mapping entries in the document have the key `image`.
+fn count_image_keys(doc: &Doc<'_>) -> usize {
+    (0..doc.nodes.len() as NodeId)
+        .filter(|&id| matches!(doc.node(id).kind, NodeKind::Map { .. }))
+        .map(|id| {
+            doc.map_entries(id)
+                .chunks_exact(2)
+                .filter(|kv| doc.scalar_str(kv[0]) == Some("image"))
+                .count()
+        })
+        .sum()
+}
+
 /// What kind of placeholder an image value is, when it is one that some
 /// tool fills in before the kubelet sees it: a template or an unresolved
 /// `ko://` import path.
