@@ -182,7 +182,9 @@ impl Reference {
             } else {
                 remote.trim_start_matches("library/")
             };
-            return Err(err(format!("repository name must be lowercase ({written:?})")));
+            return Err(err(format!(
+                "repository name must be lowercase ({written:?})"
+            )));
         }
         let full = format!("{domain}/{remainder}");
         let parts = parse_anchored(&full).map_err(|reason| {
@@ -758,6 +760,9 @@ mod tests {
     mod distribution {
         use super::super::*;
 
+        /// (input, expected (domain, path, tag, digest) or `None` for an error).
+        type AnchoredCase = (String, Option<(&'static str, String, &'static str, String)>);
+
         const F64: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
 
         /// reference_test.go TestReferenceParse (domain "" = none; tag ""
@@ -765,7 +770,7 @@ mod tests {
         #[test]
         fn reference_parse() {
             let d = format!("sha256:{F64}");
-            let cases: Vec<(String, Option<(&str, String, &str, String)>)> = vec![
+            let cases: Vec<AnchoredCase> = vec![
                 // TestReferenceParse: "test_com"
                 (
                     "test_com".into(),
@@ -1238,7 +1243,10 @@ mod tests {
             assert!(Reference::parse(&d["sha256:".len()..]).is_err());
             // `sha256:<hex>` is, to ParseNormalizedNamed, the name `sha256`
             // with a 64-character tag.
-            assert_eq!(Reference::parse(d).unwrap().name(), "docker.io/library/sha256");
+            assert_eq!(
+                Reference::parse(d).unwrap().name(),
+                "docker.io/library/sha256"
+            );
         }
 
         #[test]

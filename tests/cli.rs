@@ -324,7 +324,12 @@ fn helm_templates_are_skipped_with_one_note() {
     // values.yaml is no manifest: walked, its `image:` values are not read
     // (one note says so); named on the command line, it is read.
     assert!(!text(&out.stdout).contains("busybox:1.36"));
-    assert_eq!(err.matches("chart/values.yaml: 2 `image` value(s) not read").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("chart/values.yaml: 2 `image` value(s) not read")
+            .count(),
+        1,
+        "{err}"
+    );
     let out = imagelock(dir.path(), &["list", "chart/values.yaml"]);
     expect_code(&out, 0);
     assert!(text(&out.stdout).contains("busybox:1.36"));
@@ -418,12 +423,19 @@ fn utf16_and_utf32_manifests_with_a_bom_are_read_like_utf8() {
         let pinned = std::fs::read(enc.join(name)).unwrap();
         assert_eq!(Encoding::detect(&pinned), e, "{name}");
         let (text, _) = Encoding::decode(Path::new(name), &pinned).unwrap();
-        assert!(text.contains("image: \"caddy:2.7@sha256:"), "{name}: {text}");
+        assert!(
+            text.contains("image: \"caddy:2.7@sha256:"),
+            "{name}: {text}"
+        );
         assert!(text.starts_with("# Café ☕"), "{name}");
     }
     let walked = imagelock(dir.path(), &["list", "enc"]);
     expect_code(&walked, 0);
-    assert!(!text(&walked.stderr).contains("binary"), "{}", text(&walked.stderr));
+    assert!(
+        !text(&walked.stderr).contains("binary"),
+        "{}",
+        text(&walked.stderr)
+    );
 }
 
 #[test]
@@ -436,7 +448,8 @@ fn invalid_utf16_names_file_encoding_and_position() {
     let out = imagelock(dir.path(), &["list", "."]);
     expect_code(&out, 2);
     assert!(
-        text(&out.stderr).contains("bad.yaml:2:8: not valid UTF-16LE at byte 36: unpaired surrogate 0xDC00"),
+        text(&out.stderr)
+            .contains("bad.yaml:2:8: not valid UTF-16LE at byte 36: unpaired surrogate 0xDC00"),
         "{}",
         text(&out.stderr)
     );
@@ -469,9 +482,17 @@ fn invalid_references_are_errors_not_warnings() {
         "{err}"
     );
     assert!(err.contains("error: pod.yaml:6:12: invalid image reference \"Nginx:1\": repository name must be lowercase"), "{err}");
-    assert!(err.contains("error: pod.yaml:7:13: invalid image reference \"nginx:\": the tag after ':' is empty"), "{err}");
+    assert!(
+        err.contains(
+            "error: pod.yaml:7:13: invalid image reference \"nginx:\": the tag after ':' is empty"
+        ),
+        "{err}"
+    );
     // A template stays a warning.
-    assert!(err.contains("warning: pod.yaml:8:13: image \"{{ .Values.image }}\" is a template"), "{err}");
+    assert!(
+        err.contains("warning: pod.yaml:8:13: image \"{{ .Values.image }}\" is a template"),
+        "{err}"
+    );
     assert!(!text(&out.stdout).contains("Nginx"));
 }
 
@@ -514,9 +535,24 @@ fn walked_files_yield_images_only_from_known_manifests() {
     assert!(!stdout.contains("assets"), "{stdout}");
     assert!(!stdout.contains("values.yaml"), "{stdout}");
     assert!(!stdout.contains("site-config.yaml"), "{stdout}");
-    assert_eq!(err.matches("site/site-config.yaml: 2 `image` value(s) not read").count(), 1, "{err}");
-    assert_eq!(err.matches("site/values.yaml: 2 `image` value(s) not read").count(), 1, "{err}");
-    assert_eq!(err.matches("site/deploy.yaml: 1 `image` value(s) not read").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("site/site-config.yaml: 2 `image` value(s) not read")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("site/values.yaml: 2 `image` value(s) not read")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("site/deploy.yaml: 1 `image` value(s) not read")
+            .count(),
+        1,
+        "{err}"
+    );
     // Named on the command line, a file is read whatever it holds.
     let out = imagelock(dir.path(), &["list", "site/values.yaml"]);
     expect_code(&out, 0);
@@ -533,8 +569,14 @@ fn pin_rewrites_only_the_value_after_a_tag() {
     expect_code(&out, 0);
     let after = std::fs::read_to_string(&file).unwrap();
     let lines: Vec<&str> = after.lines().collect();
-    assert!(lines[4].starts_with("  - image: !<tag:yaml.org,2002:str> nginx:1.25@sha256:"), "{after}");
-    assert!(lines[5].starts_with("  - image: !!str 'caddy:2.7@sha256:"), "{after}");
+    assert!(
+        lines[4].starts_with("  - image: !<tag:yaml.org,2002:str> nginx:1.25@sha256:"),
+        "{after}"
+    );
+    assert!(
+        lines[5].starts_with("  - image: !!str 'caddy:2.7@sha256:"),
+        "{after}"
+    );
     assert!(lines[5].ends_with("' # c"), "{after}");
     assert_eq!(after.lines().count(), before.lines().count());
 }
@@ -542,10 +584,17 @@ fn pin_rewrites_only_the_value_after_a_tag() {
 #[test]
 fn crd_bundle_lists_only_the_operator_image() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(testdata().join("scan/crd-bundle.yaml"), dir.path().join("bundle.yaml")).unwrap();
+    std::fs::copy(
+        testdata().join("scan/crd-bundle.yaml"),
+        dir.path().join("bundle.yaml"),
+    )
+    .unwrap();
     let out = imagelock(dir.path(), &["list", "."]);
     expect_code(&out, 0);
     let lines = without_paths(&out.stdout);
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(lines[0].starts_with("54:16  ghcr.io/example/widget-operator:v1.0.0"), "{lines:?}");
+    assert!(
+        lines[0].starts_with("54:16  ghcr.io/example/widget-operator:v1.0.0"),
+        "{lines:?}"
+    );
 }

@@ -134,7 +134,13 @@ fn position(before: &str) -> (usize, usize) {
     (line, before[start..].chars().count() + 1)
 }
 
-fn invalid(path: &Path, encoding: Encoding, decoded: &str, offset: usize, message: &str) -> ScanError {
+fn invalid(
+    path: &Path,
+    encoding: Encoding,
+    decoded: &str,
+    offset: usize,
+    message: &str,
+) -> ScanError {
     let (line, column) = position(decoded);
     ScanError::Decode {
         path: path.to_path_buf(),
@@ -170,7 +176,7 @@ fn decode_utf16(path: &Path, encoding: Encoding, body: &[u8]) -> Result<String, 
             }
         }
     }
-    if body.len() % 2 != 0 {
+    if !body.len().is_multiple_of(2) {
         return Err(invalid(
             path,
             encoding,
@@ -200,7 +206,7 @@ fn decode_utf32(path: &Path, encoding: Encoding, body: &[u8]) -> Result<String, 
             }
         }
     }
-    if body.len() % 4 != 0 {
+    if !body.len().is_multiple_of(4) {
         let offset = body.len() / 4 * 4;
         return Err(invalid(
             path,
@@ -265,7 +271,9 @@ mod tests {
         let mut bytes = Encoding::Utf16Le.encode("a: 1\nb");
         bytes.extend_from_slice(&0xD800u16.to_le_bytes()); // lone high surrogate
         bytes.extend_from_slice(&u16::from(b'x').to_le_bytes());
-        let e = Encoding::decode(Path::new("w.yaml"), &bytes).unwrap_err().to_string();
+        let e = Encoding::decode(Path::new("w.yaml"), &bytes)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "w.yaml:2:2: not valid UTF-16LE at byte 14: unpaired surrogate 0xD800"
@@ -273,12 +281,16 @@ mod tests {
 
         let mut bytes = Encoding::Utf16Be.encode("ab");
         bytes.push(b'c');
-        let e = Encoding::decode(Path::new("w.yaml"), &bytes).unwrap_err().to_string();
+        let e = Encoding::decode(Path::new("w.yaml"), &bytes)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("UTF-16BE at byte 6"), "{e}");
 
         let mut bytes = Encoding::Utf32Be.encode("a\n");
         bytes.extend_from_slice(&0x11_0000u32.to_be_bytes());
-        let e = Encoding::decode(Path::new("w.yaml"), &bytes).unwrap_err().to_string();
+        let e = Encoding::decode(Path::new("w.yaml"), &bytes)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "w.yaml:2:1: not valid UTF-32BE at byte 12: 0x00110000 is not a Unicode scalar value"

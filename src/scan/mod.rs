@@ -11,6 +11,7 @@ pub mod walk;
 pub mod yaml;
 
 pub use encoding::{read_file, Encoding, ReadFile};
+pub use yaml::{fast_path_reads, scan_text_full_parser};
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -22,8 +22,8 @@ use std::path::Path;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 
 use super::{
-    Scope, ContainerList, FileScan, FoundImage, ImageField, InvalidImage, ObjectContext, PodRef,
-    QuoteStyle, ScanError, ScanWarning, SecretManifest, ServiceAccountManifest,
+    ContainerList, FileScan, FoundImage, ImageField, InvalidImage, ObjectContext, PodRef,
+    QuoteStyle, ScanError, ScanWarning, Scope, SecretManifest, ServiceAccountManifest,
 };
 use crate::credentials::Secret;
 use crate::reference::Reference;
@@ -337,10 +337,22 @@ fn scan_once(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanErro
 }
 
 /// The same scan with the full parser only (no fast path, no indentation
-/// workaround): the reference the fast path is tested against.
-#[cfg(test)]
-fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    scan_with(path, text, false, Scope::Everything)
+/// workaround): the reference the fast path is checked against (unit tests
+/// and the corpus check).
+pub fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError> {
+    let masked = super::crd::mask(text);
+    scan_with(
+        path,
+        masked.as_deref().unwrap_or(text),
+        false,
+        Scope::Everything,
+    )
+}
+
+/// Whether the fast path reads `text` itself (else it leaves it to the
+/// full parser).
+pub fn fast_path_reads(text: &str) -> bool {
+    fast::events(text, |_, _| {}).is_ok()
 }
 
 /// One scan of `text`; `fast` lets plain block-style files skip the parser.
