@@ -1373,6 +1373,103 @@ mod tests {
             }
         }
 
+        /// Whether `s` is a name alone (`anchoredNameRegexp`): the
+        /// anchored grammar with no tag and no digest.
+        fn is_name(s: &str) -> bool {
+            !s.contains('@') && parse_anchored(s).is_ok_and(|p| p.tag.is_none())
+        }
+
+        #[test]
+        fn full_name_regexp() {
+            // regexp_test.go TestFullNameRegexp
+            let long = format!("{}a", "a/".repeat(128));
+            let cases: &[(&str, bool)] = &[
+                ("", false),
+                ("short", true),
+                ("simple/name", true),
+                ("library/ubuntu", true),
+                ("docker/stevvooe/app", true),
+                ("aa/aa/aa/aa/aa/aa/aa/aa/aa/bb/bb/bb/bb/bb/bb", true),
+                ("aa/aa/bb/bb/bb", true),
+                ("a/a/a/a", true),
+                ("a/a/a/a/", false),
+                ("a//a/a", false),
+                ("a", true),
+                ("a/aa", true),
+                ("a/aa/a", true),
+                ("foo.com", true),
+                ("foo.com/", false),
+                ("foo.com:8080/bar", true),
+                ("foo.com:http/bar", false),
+                ("foo.com/bar", true),
+                ("foo.com/bar/baz", true),
+                ("localhost:8080/bar", true),
+                ("sub-dom1.foo.com/bar/baz/quux", true),
+                ("blog.foo.com/bar/baz", true),
+                ("a^a", false),
+                ("aa/asdf$$^/aa", false),
+                ("asdf$$^/aa", false),
+                ("aa-a/a", true),
+                (&long, true),
+                ("a-/a/a/a", false),
+                ("foo.com/a-/a/a", false),
+                ("-foo/bar", false),
+                ("foo/bar-", false),
+                ("foo-/bar", false),
+                ("foo/-bar", false),
+                ("_foo/bar", false),
+                ("foo_bar", true),
+                ("foo_bar.com", true),
+                ("foo_bar.com:8080", false),
+                ("foo_bar.com:8080/app", false),
+                ("foo.com/foo_bar", true),
+                ("____/____", false),
+                ("_docker/_docker", false),
+                ("docker_/docker_", false),
+                ("b.gcr.io/test.example.com/my-app", true),
+                ("xn--n3h.com/myimage", true),
+                ("xn--7o8h.com/myimage", true),
+                ("example.com/xn--7o8h.com/myimage", true),
+                ("example.com/some_separator__underscore/myimage", true),
+                ("example.com/__underscore/myimage", false),
+                ("example.com/..dots/myimage", false),
+                ("example.com/.dots/myimage", false),
+                ("example.com/nodouble..dots/myimage", false),
+                ("docker./docker", false),
+                (".docker/docker", false),
+                ("docker-/docker", false),
+                ("-docker/docker", false),
+                ("do..cker/docker", false),
+                ("do__cker:8080/docker", false),
+                ("do__cker/docker", true),
+                (
+                    "registry.io/foo/project--id.module--name.ver---sion--name",
+                    true,
+                ),
+                ("Asdf.com/foo/bar", true),
+                ("Foo/FarB", false),
+            ];
+            for &(input, matches) in cases {
+                assert_eq!(is_name(input), matches, "{input}");
+            }
+        }
+
+        #[test]
+        fn domain_and_path() {
+            // reference_test.go TestDomainAndPath (WithName: no normalising)
+            for (input, domain, path) in [
+                ("test.com/foo", "test.com", "foo"),
+                ("test_com/foo", "", "test_com/foo"),
+                ("test:8080/foo", "test:8080", "foo"),
+                ("test.com:8080/foo", "test.com:8080", "foo"),
+                ("test-com:8080/foo", "test-com:8080", "foo"),
+                ("xn--n3h.com:18080/foo", "xn--n3h.com:18080", "foo"),
+            ] {
+                let p = parse_anchored(input).unwrap();
+                assert_eq!((p.domain.unwrap_or(""), p.path), (domain, path), "{input}");
+            }
+        }
+
         #[test]
         fn reference_regexp() {
             // regexp_test.go TestReferenceRegexp: (input, name, tag, digest)
