@@ -1,5 +1,7 @@
 //! Image references: parse and normalise them following the distribution
-//! reference grammar shared by Docker, containerd and the kubelet.
+//! reference grammar shared by Docker, containerd and the kubelet
+//! (`github.com/distribution/reference`: `ParseNormalizedNamed` on top of
+//! the anchored `Parse`, digests checked as `go-digest` checks them).
 //!
 //! Pure code: no I/O, no registry. A [`Reference`] keeps the string exactly as
 //! written next to its normalised parts.
@@ -13,40 +15,60 @@ pub struct Digest {
     encoded: String,
 }
 
+/// The digest algorithms the kubelet (through `go-digest`) knows, with the
+/// number of hex digits each one's encoded part has.
+const DIGEST_ALGORITHMS: [(&str, usize); 3] = [("sha256", 64), ("sha384", 96), ("sha512", 128)];
+
 impl Digest {
-    /// Parse `algorithm:encoded`. `sha256` needs exactly 64 lowercase hex
-    /// characters; other algorithms only need valid syntax
-    /// (`[A-Za-z][A-Za-z0-9]*([+._-][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`).
+    /// Parse `algorithm:encoded` strictly: the algorithm is lower case and
+    /// one of sha256 (64 hex digits), sha384 (96) or sha512 (128), and the
+    /// encoded part is lower-case hex of exactly that length. The error says
+    /// what is wrong.
     pub fn parse(s: &str) -> Result<Digest, ReferenceError> {
-        let err = |reason: &str| ReferenceError {
+        let err = |reason: String| ReferenceError {
             input: s.to_string(),
-            reason: reason.to_string(),
+            reason,
         };
         let (algorithm, encoded) = s.split_once(':').ok_or_else(|| {
-            err("a digest is written `algorithm:hex`, such as `sha256:<64 hex characters>`")
+            err("a digest is written `algorithm:hex`, such as `sha256:<64 hex digits>`".into())
         })?;
         if !valid_digest_algorithm(algorithm) {
-            return Err(err(&format!("invalid digest algorithm {algorithm:?}")));
+            return Err(err(format!("invalid digest algorithm {algorithm:?}")));
         }
-        if algorithm == "sha256" {
-            if encoded.len() != 64 {
-                return Err(err(&format!(
-                    "a sha256 digest has 64 hex characters, this one has {}",
-                    encoded.chars().count()
-                )));
-            }
-            if !encoded
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            {
-                return Err(err(
-                    "a sha256 digest is written in lowercase hex (0-9, a-f)",
-                ));
-            }
-        } else if encoded.len() < 32 || !encoded.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let Some(&(_, want)) = DIGEST_ALGORITHMS
+            .iter()
+            .find(|(name, _)| *name == algorithm)
+        else {
+            let lower = algorithm.to_ascii_lowercase();
             return Err(err(
-                "the encoded part of a digest is at least 32 hex characters",
+                if DIGEST_ALGORITHMS.iter().any(|(name, _)| *name == lower) {
+                    format!("the digest algorithm must be lower case ({lower}, not {algorithm})")
+                } else {
+                    format!("unsupported digest algorithm {algorithm:?}; the kubelet knows sha256, sha384 and sha512")
+                },
             ));
+        };
+        if let Some((i, c)) = encoded
+            .char_indices()
+            .find(|&(_, c)| !matches!(c, '0'..='9' | 'a'..='f'))
+        {
+            return Err(err(if c.is_ascii_hexdigit() {
+                format!(
+                    "{algorithm} digest must be lower-case hex; found {c:?} at position {}",
+                    i + 1
+                )
+            } else {
+                format!(
+                    "{algorithm} digest must be hex (0-9, a-f); found {c:?} at position {}",
+                    i + 1
+                )
+            }));
+        }
+        if encoded.len() != want {
+            return Err(err(format!(
+                "{algorithm} digest must have {want} hex digits, found {}",
+                encoded.len()
+            )));
         }
         Ok(Digest {
             algorithm: algorithm.to_string(),
@@ -115,73 +137,77 @@ pub struct ReferenceError {
     pub reason: String,
 }
 
-/// Longest repository name (domain and path, as written) the grammar allows.
+/// Longest repository path (the name after the domain; `library/nginx` for
+/// `nginx`) the grammar allows.
 pub const NAME_TOTAL_LENGTH_MAX: usize = 255;
 /// Docker Hub's canonical domain.
 pub const DOCKER_HUB: &str = "docker.io";
 
+/// What the anchored grammar (`reference.Parse`) finds in a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Parts<'a> {
+    /// The domain the name regexp captures (`None` when the whole name is a path).
+    domain: Option<&'a str>,
+    path: &'a str,
+    tag: Option<&'a str>,
+    digest: Option<Digest>,
+}
+
 impl Reference {
-    /// Parse a reference as Docker, containerd and the kubelet do.
+    /// Parse a reference as Docker, containerd and the kubelet do
+    /// (`ParseNormalizedNamed`): a 64-hex string alone is an image ID, not
+    /// a name; the first component is a domain when it holds `.` or `:`, is
+    /// `localhost` or has upper-case letters; `index.docker.io` is Docker
+    /// Hub; a Docker Hub name of one component is in `library/`.
     pub fn parse(s: &str) -> Result<Reference, ReferenceError> {
         let err = |reason: String| ReferenceError {
             input: s.to_string(),
             reason,
         };
-        if s.is_empty() {
-            return Err(err("the reference is empty".into()));
+        if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(err("a repository name cannot be 64 hex characters: that is an image ID (did you mean a digest, `name@sha256:...`?)".into()));
         }
         if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
             return Err(err(format!(
                 "contains the character {c:?}; a reference has no spaces or control characters"
             )));
         }
-        let (rest, digest) = match s.split_once('@') {
-            Some((rest, digest)) => {
-                let d = Digest::parse(digest).map_err(|e| err(e.reason))?;
-                (rest, Some(d))
-            }
-            None => (s, None),
-        };
-        // A tag follows the last ':' when no '/' comes after it.
-        let (name, tag) = match rest.rfind(':') {
-            Some(i) if !rest[i..].contains('/') => (&rest[..i], Some(&rest[i + 1..])),
-            _ => (rest, None),
-        };
-        if let Some(tag) = tag {
-            validate_tag(tag).map_err(err)?;
-        }
-        if name.is_empty() {
-            return Err(err("the repository name is empty".into()));
-        }
-        if name.len() > NAME_TOTAL_LENGTH_MAX {
+        let (domain, remainder) = split_docker_domain(s);
+        let remote = remainder.split(':').next().unwrap_or_default();
+        let lowered = || format!("{domain}/{}", remainder.to_ascii_lowercase());
+        if remote.bytes().any(|b| b.is_ascii_uppercase()) && parse_anchored(&lowered()).is_ok() {
+            let remote = remote.split('@').next().unwrap_or(remote);
+            let written = if s.contains('/') {
+                remote
+            } else {
+                remote.trim_start_matches("library/")
+            };
             return Err(err(format!(
-                "the repository name is {} characters long; the limit is {NAME_TOTAL_LENGTH_MAX}",
-                name.len()
+                "repository name must be lowercase ({written:?})"
             )));
         }
-        let (domain, path) = split_domain(name);
-        if let Some(domain) = domain {
-            validate_domain(domain).map_err(err)?;
-        }
-        validate_path(path).map_err(err)?;
-        let domain = match domain {
-            None | Some("index.docker.io") | Some("registry-1.docker.io") => DOCKER_HUB,
-            Some(d) => d,
-        };
-        if domain == DOCKER_HUB && path.len() == 64 && path.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(err("a repository name cannot be 64 hex characters (did you mean a digest, `@sha256:...`?)".into()));
-        }
-        let path = if domain == DOCKER_HUB && !path.contains('/') {
-            format!("library/{path}")
-        } else {
-            path.to_string()
+        let full = format!("{domain}/{remainder}");
+        let parts = parse_anchored(&full).map_err(|reason| {
+            // Say what is wrong in terms of what was written.
+            match parse_anchored(s) {
+                Err(own) => err(own),
+                Ok(_) => err(reason),
+            }
+        })?;
+        let path = full[domain.len() + 1..]
+            .split(['@'])
+            .next()
+            .unwrap_or_default();
+        let path = match parts.tag {
+            Some(t) => &path[..path.len() - t.len() - 1],
+            None => path,
         };
         Ok(Reference {
             original: s.to_string(),
             domain: domain.to_string(),
-            path,
-            tag: tag.map(str::to_string),
-            digest,
+            path: path.to_string(),
+            tag: parts.tag.map(str::to_string),
+            digest: parts.digest,
         })
     }
 
@@ -267,20 +293,123 @@ impl std::str::FromStr for Reference {
     }
 }
 
-/// Split a name into (domain, path) the way `splitDockerDomain` does: the
-/// first component is a domain when it holds `.` or `:`, is `localhost`,
-/// or has uppercase letters (which a path cannot).
-fn split_domain(name: &str) -> (Option<&str>, &str) {
-    match name.split_once('/') {
-        Some((first, rest))
-            if first.contains(['.', ':'])
-                || first == "localhost"
-                || first.bytes().any(|b| b.is_ascii_uppercase()) =>
-        {
+/// `splitDockerDomain`: the domain (normalised: `index.docker.io` and no
+/// domain at all are `docker.io`) and the rest, with `library/` added to a
+/// one-component Docker Hub name. Runs on the whole string, tag and digest
+/// included, as the Go code does.
+///
+/// Unlike Go's `Domain()`, a first component that looks like a host but is
+/// not a valid one (`exa_mple.com/a`, accepted by the grammar as a plain
+/// path) is still taken as the domain: that is the host a runtime contacts.
+fn split_docker_domain(s: &str) -> (&str, std::borrow::Cow<'_, str>) {
+    let Some((first, rest)) = s.split_once('/') else {
+        return (DOCKER_HUB, format!("library/{s}").into());
+    };
+    let (domain, remote) = if first == "localhost" {
+        (first, rest)
+    } else if first == "index.docker.io" {
+        (DOCKER_HUB, rest)
+    } else if first.contains(['.', ':']) || first.bytes().any(|b| b.is_ascii_uppercase()) {
+        (first, rest)
+    } else {
+        (DOCKER_HUB, s)
+    };
+    if domain == DOCKER_HUB && !remote.contains('/') {
+        (domain, format!("library/{remote}").into())
+    } else {
+        (domain, remote.into())
+    }
+}
+
+/// `reference.Parse`: the anchored grammar
+/// `name(:tag)?(@digest)?`, name `(domain/)?path`, without normalising.
+/// The error says what is wrong.
+fn parse_anchored(s: &str) -> Result<Parts<'_>, String> {
+    if s.is_empty() {
+        return Err("the reference is empty".into());
+    }
+    if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "contains the character {c:?}; a reference has no spaces or control characters"
+        ));
+    }
+    let (rest, digest) = match s.split_once('@') {
+        Some((rest, digest)) => {
+            if digest.contains('@') {
+                return Err("a reference holds at most one '@' (before the digest)".into());
+            }
+            if !digest_syntax(digest) {
+                return Err(match Digest::parse(digest) {
+                    Err(e) => e.reason,
+                    Ok(_) => "invalid digest".into(),
+                });
+            }
+            (rest, Some(Digest::parse(digest).map_err(|e| e.reason)?))
+        }
+        None => (s, None),
+    };
+    // A tag follows the last ':' when no '/' comes after it (a name holds
+    // ':' only in its domain's port).
+    let (name, tag) = match rest.rfind(':') {
+        Some(i) if !rest[i..].contains('/') => (&rest[..i], Some(&rest[i + 1..])),
+        _ => (rest, None),
+    };
+    if let Some(tag) = tag {
+        validate_tag(tag)?;
+    }
+    if name.is_empty() {
+        return Err("the repository name is empty".into());
+    }
+    // The domain is optional and greedy: the first component is the domain
+    // when it is one and the rest is a valid path; else the whole name must
+    // be a path.
+    let (domain, path) = match name.split_once('/') {
+        Some((first, rest)) if valid_domain(first) && validate_path(rest).is_ok() => {
             (Some(first), rest)
         }
-        _ => (None, name),
+        _ => match validate_path(name) {
+            Ok(()) => (None, name),
+            Err(path_err) => {
+                return Err(match name.split_once('/') {
+                    Some((first, rest))
+                        if first.contains(['.', ':', '['])
+                            || first.bytes().any(|b| b.is_ascii_uppercase()) =>
+                    {
+                        match validate_domain(first) {
+                            Err(e) => e,
+                            Ok(()) => validate_path(rest).err().unwrap_or(path_err),
+                        }
+                    }
+                    _ => path_err,
+                });
+            }
+        },
+    };
+    if path.len() > NAME_TOTAL_LENGTH_MAX {
+        return Err(format!(
+            "the repository path is {} characters long; the limit is {NAME_TOTAL_LENGTH_MAX}",
+            path.len()
+        ));
     }
+    Ok(Parts {
+        domain,
+        path,
+        tag,
+        digest,
+    })
+}
+
+/// `[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}`
+fn digest_syntax(d: &str) -> bool {
+    d.split_once(':').is_some_and(|(alg, hex)| {
+        valid_digest_algorithm(alg) && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// `domainAndPort`: `host(:[0-9]+)?`, host a DNS name (components of
+/// letters, digits and inner '-') or `[` hex digits and colons `]`.
+fn valid_domain(domain: &str) -> bool {
+    validate_domain(domain).is_ok()
 }
 
 fn validate_tag(tag: &str) -> Result<(), String> {
@@ -317,8 +446,10 @@ fn validate_domain(domain: &str) -> Result<(), String> {
         let Some((v6, after)) = rest.split_once(']') else {
             return bad("an IPv6 address needs a closing ']'");
         };
-        if v6.parse::<std::net::Ipv6Addr>().is_err() {
-            return bad("not a valid IPv6 address");
+        // The grammar takes any run of hex digits and colons (no zone, no
+        // embedded IPv4).
+        if v6.is_empty() || !v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+            return bad("an IPv6 address in brackets holds only hex digits and ':'");
         }
         match after {
             "" => (None, None),
@@ -441,7 +572,11 @@ mod tests {
         ("docker.io/library/nginx:1", "docker.io/library/nginx", Some("1"), false),
         ("index.docker.io/nginx", "docker.io/library/nginx", None, false),
         ("index.docker.io/library/nginx:1", "docker.io/library/nginx", Some("1"), false),
-        ("registry-1.docker.io/bitnami/redis:7", "docker.io/bitnami/redis", Some("7"), false),
+        // Only `index.docker.io` is an alias of Docker Hub in the grammar;
+        // `registry-1.docker.io` is a registry name like any other.
+        ("registry-1.docker.io/bitnami/redis:7", "registry-1.docker.io/bitnami/redis", Some("7"), false),
+        ("exa_mple.com/a", "exa_mple.com/a", None, false),
+        ("docker.io/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef:11", "docker.io/library/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Some("11"), false),
         ("sysdig/agent", "docker.io/sysdig/agent", None, false),
         ("bitnami/redis:7.2.4-debian-12-r9", "docker.io/bitnami/redis", Some("7.2.4-debian-12-r9"), false),
         ("quay.io/prometheus/node-exporter:v1.7.0", "quay.io/prometheus/node-exporter", Some("v1.7.0"), false),
@@ -460,8 +595,7 @@ mod tests {
         ("nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "docker.io/library/nginx", None, true),
         ("nginx:1.25@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "docker.io/library/nginx", Some("1.25"), true),
         ("nginx:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "docker.io/library/nginx", Some("latest"), true),
-        ("gcr.io/p/app@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "gcr.io/p/app", None, true),
-        ("app@sha256+b64u.x-y_z:0123456789ABCDEF0123456789ABCDEF", "docker.io/library/app", None, true),
+        ("gcr.io/p/app@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "gcr.io/p/app", None, true),
         ("my-registry.local:443/x/y:1-2", "my-registry.local:443/x/y", Some("1-2"), false),
     ];
 
@@ -482,14 +616,22 @@ mod tests {
         ("nginx@sha256:abc", "64 hex"),
         (
             "nginx@sha256:0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF",
-            "lowercase hex",
+            "lower-case hex",
         ),
         ("nginx@md5", "algorithm:hex"),
         ("nginx@1sha:0123456789abcdef0123456789abcdef", "algorithm"),
-        ("nginx@sha512:0123", "at least 32"),
+        ("nginx@sha512:0123", "128 hex digits, found 4"),
+        (
+            "nginx@sha256+b64u:0123456789abcdef0123456789abcdef",
+            "unsupported digest algorithm",
+        ),
+        (
+            "nginx@SHA256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "lowercase",
+        ),
         (
             "nginx:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef@x",
-            "64 hex characters",
+            "at most one '@'",
         ),
         ("a//b", "empty component"),
         ("a/b/", "empty component"),
@@ -500,7 +642,6 @@ mod tests {
         ("-a", "start and end"),
         ("a.-b", "separator"),
         ("ex ample.com/a", "no spaces"),
-        ("exa_mple.com/a", "registry host"),
         ("-example.com/a", "registry host"),
         ("example.com:port/a", "port must be a number"),
         ("[::1/a", "closing"),
@@ -550,14 +691,17 @@ mod tests {
 
     #[test]
     fn name_length_limit() {
-        let ok = format!("example.com/{}", "a".repeat(255 - 12));
-        assert_eq!(ok.len(), 255);
+        // The limit counts the repository path (after the domain), not the domain.
+        let ok = format!("example.com/{}", "a".repeat(255));
         assert!(Reference::parse(&ok).is_ok());
-        let long = format!("example.com/{}", "a".repeat(256 - 12));
+        let long = format!("example.com/{}", "a".repeat(256));
         let e = Reference::parse(&long).unwrap_err();
         assert!(e.reason.contains("255"), "{e}");
         // The limit counts the name, not the tag.
         assert!(Reference::parse(&format!("{ok}:tag")).is_ok());
+        // A Docker Hub name counts with its `library/` prefix.
+        assert!(Reference::parse(&"a".repeat(247)).is_ok());
+        assert!(Reference::parse(&"a".repeat(248)).is_err());
     }
 
     #[test]
@@ -608,5 +752,837 @@ mod tests {
             Digest::sha256_of(b"").to_string(),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    /// The test tables of `github.com/distribution/reference`, case by
+    /// case. `Parse` cases run against [`parse_anchored`] (the same
+    /// function); `ParseNormalizedNamed` cases against [`Reference::parse`].
+    mod distribution {
+        use super::super::*;
+
+        /// (input, expected (domain, path, tag, digest) or `None` for an error).
+        type AnchoredCase = (String, Option<(&'static str, String, &'static str, String)>);
+
+        const F64: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+
+        /// reference_test.go TestReferenceParse (domain "" = none; tag ""
+        /// = none; digest "" = none).
+        #[test]
+        fn reference_parse() {
+            let d = format!("sha256:{F64}");
+            let cases: Vec<AnchoredCase> = vec![
+                // TestReferenceParse: "test_com"
+                (
+                    "test_com".into(),
+                    Some(("", "test_com".into(), "", "".into())),
+                ),
+                // TestReferenceParse: "test.com:tag"
+                (
+                    "test.com:tag".into(),
+                    Some(("", "test.com".into(), "tag", "".into())),
+                ),
+                // TestReferenceParse: "test.com:5000"
+                (
+                    "test.com:5000".into(),
+                    Some(("", "test.com".into(), "5000", "".into())),
+                ),
+                // TestReferenceParse: "test.com/repo:tag"
+                (
+                    "test.com/repo:tag".into(),
+                    Some(("test.com", "repo".into(), "tag", "".into())),
+                ),
+                // TestReferenceParse: "test:5000/repo"
+                (
+                    "test:5000/repo".into(),
+                    Some(("test:5000", "repo".into(), "", "".into())),
+                ),
+                // TestReferenceParse: "test:5000/repo:tag"
+                (
+                    "test:5000/repo:tag".into(),
+                    Some(("test:5000", "repo".into(), "tag", "".into())),
+                ),
+                // TestReferenceParse: "test:5000/repo@sha256:ff…"
+                (
+                    format!("test:5000/repo@{d}"),
+                    Some(("test:5000", "repo".into(), "", d.clone())),
+                ),
+                // TestReferenceParse: "test:5000/repo:tag@sha256:ff…"
+                (
+                    format!("test:5000/repo:tag@{d}"),
+                    Some(("test:5000", "repo".into(), "tag", d.clone())),
+                ),
+                // TestReferenceParse: "" (ErrNameEmpty)
+                ("".into(), None),
+                // TestReferenceParse: ":justtag"
+                (":justtag".into(), None),
+                // TestReferenceParse: "@sha256:ff…"
+                (format!("@{d}"), None),
+                // TestReferenceParse: short digest (ErrDigestInvalidLength)
+                (
+                    "repo@sha256:ffffffffffffffffffffffffffffffffff".into(),
+                    None,
+                ),
+                // TestReferenceParse: unknown algorithm (ErrDigestUnsupported)
+                (format!("validname@invaliddigest:{F64}"), None),
+                // TestReferenceParse: "Uppercase:tag" (ErrNameContainsUppercase)
+                ("Uppercase:tag".into(), None),
+                // TestReferenceParse: "test:5000/Uppercase/lowercase:tag"
+                ("test:5000/Uppercase/lowercase:tag".into(), None),
+                // TestReferenceParse: "lowercase:Uppercase"
+                (
+                    "lowercase:Uppercase".into(),
+                    Some(("", "lowercase".into(), "Uppercase", "".into())),
+                ),
+                // TestReferenceParse: "domain/" + 256 × a + ":tag" (ErrNameTooLong)
+                (format!("domain/{}:tag", "a".repeat(256)), None),
+                // TestReferenceParse: 127 × "a/" + "a:tag-puts-this-over-max"
+                (
+                    format!("{}a:tag-puts-this-over-max", "a/".repeat(127)),
+                    Some((
+                        "a",
+                        format!("{}a", "a/".repeat(126)),
+                        "tag-puts-this-over-max",
+                        "".into(),
+                    )),
+                ),
+                // TestReferenceParse: "aa/asdf$$^/aa"
+                ("aa/asdf$$^/aa".into(), None),
+                // TestReferenceParse: "sub-dom1.foo.com/bar/baz/quux"
+                (
+                    "sub-dom1.foo.com/bar/baz/quux".into(),
+                    Some(("sub-dom1.foo.com", "bar/baz/quux".into(), "", "".into())),
+                ),
+                // TestReferenceParse: "sub-dom1.foo.com/bar/baz/quux:some-long-tag"
+                (
+                    "sub-dom1.foo.com/bar/baz/quux:some-long-tag".into(),
+                    Some((
+                        "sub-dom1.foo.com",
+                        "bar/baz/quux".into(),
+                        "some-long-tag",
+                        "".into(),
+                    )),
+                ),
+                // TestReferenceParse: "b.gcr.io/test.example.com/my-app:test.example.com"
+                (
+                    "b.gcr.io/test.example.com/my-app:test.example.com".into(),
+                    Some((
+                        "b.gcr.io",
+                        "test.example.com/my-app".into(),
+                        "test.example.com",
+                        "".into(),
+                    )),
+                ),
+                // TestReferenceParse: "xn--n3h.com/myimage:xn--n3h.com"
+                (
+                    "xn--n3h.com/myimage:xn--n3h.com".into(),
+                    Some(("xn--n3h.com", "myimage".into(), "xn--n3h.com", "".into())),
+                ),
+                // TestReferenceParse: "xn--7o8h.com/myimage:xn--7o8h.com@sha256:ff…"
+                (
+                    format!("xn--7o8h.com/myimage:xn--7o8h.com@{d}"),
+                    Some(("xn--7o8h.com", "myimage".into(), "xn--7o8h.com", d.clone())),
+                ),
+                // TestReferenceParse: "foo_bar.com:8080"
+                (
+                    "foo_bar.com:8080".into(),
+                    Some(("", "foo_bar.com".into(), "8080", "".into())),
+                ),
+                // TestReferenceParse: "foo/foo_bar.com:8080"
+                (
+                    "foo/foo_bar.com:8080".into(),
+                    Some(("foo", "foo_bar.com".into(), "8080", "".into())),
+                ),
+                // TestReferenceParse: "192.168.1.1"
+                (
+                    "192.168.1.1".into(),
+                    Some(("", "192.168.1.1".into(), "", "".into())),
+                ),
+                // TestReferenceParse: "192.168.1.1:tag"
+                (
+                    "192.168.1.1:tag".into(),
+                    Some(("", "192.168.1.1".into(), "tag", "".into())),
+                ),
+                // TestReferenceParse: "192.168.1.1:5000"
+                (
+                    "192.168.1.1:5000".into(),
+                    Some(("", "192.168.1.1".into(), "5000", "".into())),
+                ),
+                // TestReferenceParse: "192.168.1.1/repo"
+                (
+                    "192.168.1.1/repo".into(),
+                    Some(("192.168.1.1", "repo".into(), "", "".into())),
+                ),
+                // TestReferenceParse: "192.168.1.1:5000/repo"
+                (
+                    "192.168.1.1:5000/repo".into(),
+                    Some(("192.168.1.1:5000", "repo".into(), "", "".into())),
+                ),
+                // TestReferenceParse: "192.168.1.1:5000/repo:5050"
+                (
+                    "192.168.1.1:5000/repo:5050".into(),
+                    Some(("192.168.1.1:5000", "repo".into(), "5050", "".into())),
+                ),
+                // TestReferenceParse: "[2001:db8::1]"
+                ("[2001:db8::1]".into(), None),
+                // TestReferenceParse: "[2001:db8::1]:5000"
+                ("[2001:db8::1]:5000".into(), None),
+                // TestReferenceParse: "[2001:db8::1]:tag"
+                ("[2001:db8::1]:tag".into(), None),
+                // TestReferenceParse: "[2001:db8::1]/repo"
+                (
+                    "[2001:db8::1]/repo".into(),
+                    Some(("[2001:db8::1]", "repo".into(), "", "".into())),
+                ),
+                // TestReferenceParse: "[2001:db8:1:2:3:4:5:6]/repo:tag"
+                (
+                    "[2001:db8:1:2:3:4:5:6]/repo:tag".into(),
+                    Some(("[2001:db8:1:2:3:4:5:6]", "repo".into(), "tag", "".into())),
+                ),
+                // TestReferenceParse: "[2001:db8::1]:5000/repo"
+                (
+                    "[2001:db8::1]:5000/repo".into(),
+                    Some(("[2001:db8::1]:5000", "repo".into(), "", "".into())),
+                ),
+                // TestReferenceParse: "[2001:db8::1]:5000/repo:tag"
+                (
+                    "[2001:db8::1]:5000/repo:tag".into(),
+                    Some(("[2001:db8::1]:5000", "repo".into(), "tag", "".into())),
+                ),
+                // TestReferenceParse: "[2001:db8::1]:5000/repo@sha256:ff…"
+                (
+                    format!("[2001:db8::1]:5000/repo@{d}"),
+                    Some(("[2001:db8::1]:5000", "repo".into(), "", d.clone())),
+                ),
+                // TestReferenceParse: "[2001:db8::1]:5000/repo:tag@sha256:ff…"
+                (
+                    format!("[2001:db8::1]:5000/repo:tag@{d}"),
+                    Some(("[2001:db8::1]:5000", "repo".into(), "tag", d.clone())),
+                ),
+                // TestReferenceParse: "[2001:db8::]:5000/repo"
+                (
+                    "[2001:db8::]:5000/repo".into(),
+                    Some(("[2001:db8::]:5000", "repo".into(), "", "".into())),
+                ),
+                // TestReferenceParse: "[::1]:5000/repo"
+                (
+                    "[::1]:5000/repo".into(),
+                    Some(("[::1]:5000", "repo".into(), "", "".into())),
+                ),
+                // TestReferenceParse: "[fe80::1%eth0]:5000/repo"
+                ("[fe80::1%eth0]:5000/repo".into(), None),
+                // TestReferenceParse: "[fe80::1%@invalidzone]:5000/repo"
+                ("[fe80::1%@invalidzone]:5000/repo".into(), None),
+                // TestReferenceParse: "example.com/" + 255 × a + ":tag"
+                (
+                    format!("example.com/{}:tag", "a".repeat(255)),
+                    Some(("example.com", "a".repeat(255), "tag", "".into())),
+                ),
+                // TestWithNameFailure: "example.com/" + 256 × a (ErrNameTooLong)
+                (format!("example.com/{}", "a".repeat(256)), None),
+            ];
+            for (input, want) in cases {
+                let got = parse_anchored(&input);
+                match (want, got) {
+                    (None, Err(_)) => {}
+                    (None, Ok(p)) => panic!("{input:?} must fail, parsed as {p:?}"),
+                    (Some(_), Err(e)) => panic!("{input:?}: {e}"),
+                    (Some((domain, path, tag, digest)), Ok(p)) => {
+                        assert_eq!(p.domain.unwrap_or(""), domain, "{input}");
+                        assert_eq!(p.path, path, "{input}");
+                        assert_eq!(p.tag.unwrap_or(""), tag, "{input}");
+                        assert_eq!(
+                            p.digest.map(|d| d.to_string()).unwrap_or_default(),
+                            digest,
+                            "{input}"
+                        );
+                    }
+                }
+            }
+            // TestReferenceParse: sha512 is "not registered by default" in the
+            // Go test; the kubelet links sha384 and sha512, and so does imagelock.
+            let sha512 = format!("validname@sha512:{}", "f".repeat(128));
+            assert!(parse_anchored(&sha512).is_ok());
+        }
+
+        /// (input, normalised domain, normalised path) for valid names.
+        fn normalized(input: &str) -> (String, String) {
+            let r = Reference::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            (r.domain().to_string(), r.path().to_string())
+        }
+
+        #[test]
+        fn validate_reference_name() {
+            // normalize_test.go TestValidateReferenceName: validRepoNames
+            for name in [
+                "docker/docker",
+                "library/debian",
+                "debian",
+                "localhost/library/debian",
+                "localhost/debian",
+                "LOCALDOMAIN/library/debian",
+                "LOCALDOMAIN/debian",
+                "docker.io/docker/docker",
+                "docker.io/library/debian",
+                "docker.io/debian",
+                "index.docker.io/docker/docker",
+                "index.docker.io/library/debian",
+                "index.docker.io/debian",
+                "127.0.0.1:5000/docker/docker",
+                "127.0.0.1:5000/library/debian",
+                "127.0.0.1:5000/debian",
+                "192.168.0.1",
+                "192.168.0.1:80",
+                "192.168.0.1:8/debian",
+                "192.168.0.2:25000/debian",
+                "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev",
+                "[fc00::1]:5000/docker",
+                "[fc00::1]:5000/docker/docker",
+                "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
+                "docker.io/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
+                "Docker/docker",
+                "DOCKER/docker",
+            ] {
+                assert!(
+                    Reference::parse(name).is_ok(),
+                    "{name}: {:?}",
+                    Reference::parse(name)
+                );
+            }
+            // normalize_test.go TestValidateReferenceName: invalidRepoNames
+            for name in [
+                "https://github.com/docker/docker",
+                "docker/Docker",
+                "-docker",
+                "-docker/docker",
+                "-docker.io/docker/docker",
+                "docker///docker",
+                "docker.io/docker/Docker",
+                "docker.io/docker///docker",
+                "[fc00::1]",
+                "[fc00::1]:5000",
+                "fc00::1:5000/debian",
+                "[fe80::1%eth0]:5000/debian",
+                "[2001:db8:3:4::192.0.2.33]:5000/debian",
+                "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
+            ] {
+                assert!(Reference::parse(name).is_err(), "{name} must be invalid");
+            }
+        }
+
+        #[test]
+        fn validate_remote_name() {
+            // normalize_test.go TestValidateRemoteName: validRepositoryNames
+            for name in [
+                "docker/docker",
+                "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev",
+                "docker-rules/docker",
+                "docker---rules/docker",
+                "doc/docker",
+                "d/docker",
+                "jess/t",
+                "dock__er/docker",
+            ] {
+                assert!(Reference::parse(name).is_ok(), "{name}");
+            }
+            // normalize_test.go TestValidateRemoteName: invalidRepositoryNames
+            let long_namespace = "this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255/docker";
+            for name in [
+                "docker/Docker",
+                "docker///docker",
+                "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
+                "-docker/docker",
+                "docker-/docker",
+                "-docker-/docker",
+                "____/____",
+                "_docker/_docker",
+                "dock..er/docker",
+                "dock_.er/docker",
+                "dock-.er/docker",
+                "docker/",
+                long_namespace,
+            ] {
+                assert!(Reference::parse(name).is_err(), "{name} must be invalid");
+            }
+        }
+
+        #[test]
+        fn parse_repository_info() {
+            // normalize_test.go TestParseRepositoryInfo: (remote name, domain,
+            // the names that must all normalise to them)
+            let cases: &[(&str, &str, &[&str])] = &[
+                ("fooo", "localhost", &["localhost/fooo"]),
+                ("fooo/bar", "localhost", &["localhost/fooo/bar"]),
+                ("fooo", "LOCALDOMAIN", &["LOCALDOMAIN/fooo"]),
+                ("fooo/bar", "LOCALDOMAIN", &["LOCALDOMAIN/fooo/bar"]),
+                (
+                    "fooo/bar",
+                    "docker.io",
+                    &["fooo/bar", "docker.io/fooo/bar", "index.docker.io/fooo/bar"],
+                ),
+                (
+                    "library/ubuntu",
+                    "docker.io",
+                    &["ubuntu", "docker.io/library/ubuntu", "library/ubuntu"],
+                ),
+                (
+                    "nonlibrary/ubuntu",
+                    "docker.io",
+                    &["nonlibrary/ubuntu", "docker.io/nonlibrary/ubuntu"],
+                ),
+                (
+                    "other/library",
+                    "docker.io",
+                    &["other/library", "docker.io/other/library"],
+                ),
+                (
+                    "private/moonbase",
+                    "127.0.0.1:8000",
+                    &["127.0.0.1:8000/private/moonbase"],
+                ),
+                (
+                    "privatebase",
+                    "127.0.0.1:8000",
+                    &["127.0.0.1:8000/privatebase"],
+                ),
+                (
+                    "private/moonbase",
+                    "example.com",
+                    &["example.com/private/moonbase"],
+                ),
+                ("privatebase", "example.com", &["example.com/privatebase"]),
+                (
+                    "private/moonbase",
+                    "example.com:8000",
+                    &["example.com:8000/private/moonbase"],
+                ),
+                (
+                    "privatebasee",
+                    "example.com:8000",
+                    &["example.com:8000/privatebasee"],
+                ),
+                (
+                    "library/ubuntu-12.04-base",
+                    "docker.io",
+                    &[
+                        "ubuntu-12.04-base",
+                        "docker.io/library/ubuntu-12.04-base",
+                        "index.docker.io/library/ubuntu-12.04-base",
+                    ],
+                ),
+                (
+                    "library/foo",
+                    "docker.io",
+                    &["foo", "docker.io/library/foo", "docker.io/foo"],
+                ),
+                (
+                    "library/foo/bar",
+                    "docker.io",
+                    &["library/foo/bar", "docker.io/library/foo/bar"],
+                ),
+                (
+                    "store/foo/bar",
+                    "docker.io",
+                    &["store/foo/bar", "docker.io/store/foo/bar"],
+                ),
+                ("bar", "Foo", &["Foo/bar"]),
+                ("bar", "FOO", &["FOO/bar"]),
+            ];
+            for &(remote, domain, names) in cases {
+                for name in names {
+                    assert_eq!(
+                        normalized(name),
+                        (domain.to_string(), remote.to_string()),
+                        "{name}"
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn parse_reference_with_tag_and_digest() {
+            // normalize_test.go TestParseReferenceWithTagAndDigest
+            let short = "busybox:latest@sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa";
+            let r = Reference::parse(short).unwrap();
+            assert_eq!(r.normalized(), format!("docker.io/library/{short}"));
+            assert_eq!(r.tag(), Some("latest"));
+            assert!(r.digest().is_some());
+            assert_eq!(r.original(), short);
+        }
+
+        #[test]
+        fn invalid_reference_components() {
+            // normalize_test.go TestInvalidReferenceComponents
+            assert!(Reference::parse("-foo").is_err());
+            assert!(Reference::parse("busybox:-foo").is_err());
+            assert!(Reference::parse("busybox@foo").is_err());
+        }
+
+        #[test]
+        fn parse_any_reference_names() {
+            // normalize_test.go TestParseAnyReference (the named cases; a bare
+            // 64-hex string is an image ID, which names no image to pin)
+            let d = "sha256:dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9c";
+            for (input, equivalent) in [
+                ("redis".to_string(), "docker.io/library/redis".to_string()),
+                ("redis:latest".into(), "docker.io/library/redis:latest".into()),
+                ("docker.io/library/redis:latest".into(), "docker.io/library/redis:latest".into()),
+                (format!("redis@{d}"), format!("docker.io/library/redis@{d}")),
+                (format!("docker.io/library/redis@{d}"), format!("docker.io/library/redis@{d}")),
+                ("dmcgowan/myapp".into(), "docker.io/dmcgowan/myapp".into()),
+                ("dmcgowan/myapp:latest".into(), "docker.io/dmcgowan/myapp:latest".into()),
+                ("docker.io/mcgowan/myapp:latest".into(), "docker.io/mcgowan/myapp:latest".into()),
+                (format!("dmcgowan/myapp@{d}"), format!("docker.io/dmcgowan/myapp@{d}")),
+                (format!("docker.io/dmcgowan/myapp@{d}"), format!("docker.io/dmcgowan/myapp@{d}")),
+                ("dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9".into(), "docker.io/library/dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9".into()),
+                ("dbcc1".into(), "docker.io/library/dbcc1".into()),
+            ] {
+                let r = Reference::parse(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
+                assert_eq!(r.normalized(), equivalent, "{input}");
+            }
+            // TestParseAnyReference: the image-ID cases are not names.
+            assert!(Reference::parse(&d["sha256:".len()..]).is_err());
+            // `sha256:<hex>` is, to ParseNormalizedNamed, the name `sha256`
+            // with a 64-character tag.
+            assert_eq!(
+                Reference::parse(d).unwrap().name(),
+                "docker.io/library/sha256"
+            );
+        }
+
+        #[test]
+        fn normalized_split_hostname() {
+            // normalize_test.go TestNormalizedSplitHostname
+            for (input, domain, path) in [
+                ("test.com/foo", "test.com", "foo"),
+                ("test_com/foo", "docker.io", "test_com/foo"),
+                ("docker/migrator", "docker.io", "docker/migrator"),
+                ("test.com:8080/foo", "test.com:8080", "foo"),
+                ("test-com:8080/foo", "test-com:8080", "foo"),
+                ("foo", "docker.io", "library/foo"),
+                ("xn--n3h.com/foo", "xn--n3h.com", "foo"),
+                ("xn--n3h.com:18080/foo", "xn--n3h.com:18080", "foo"),
+                ("docker.io/foo", "docker.io", "library/foo"),
+                ("docker.io/library/foo", "docker.io", "library/foo"),
+                ("docker.io/library/foo/bar", "docker.io", "library/foo/bar"),
+            ] {
+                assert_eq!(normalized(input), (domain.into(), path.into()), "{input}");
+            }
+        }
+
+        #[test]
+        fn parse_docker_ref() {
+            // normalize_test.go TestParseDockerRef: the normalised name and
+            // the tag a pull resolves (imagelock keeps a written tag beside a
+            // digest; ParseDockerRef drops it, the kubelet pulls by digest).
+            let d = "sha256:e6693c20186f837fc393390135d8a598a96a833917917789d63766cab6c59582";
+            for (input, name, tag) in [
+                (
+                    "busybox".to_string(),
+                    "docker.io/library/busybox",
+                    Some("latest"),
+                ),
+                (
+                    "busybox:latest".into(),
+                    "docker.io/library/busybox",
+                    Some("latest"),
+                ),
+                (format!("busybox@{d}"), "docker.io/library/busybox", None),
+                (
+                    "library/busybox".into(),
+                    "docker.io/library/busybox",
+                    Some("latest"),
+                ),
+                (
+                    "docker.io/busybox".into(),
+                    "docker.io/library/busybox",
+                    Some("latest"),
+                ),
+                (
+                    "docker.io/library/busybox".into(),
+                    "docker.io/library/busybox",
+                    Some("latest"),
+                ),
+                (
+                    "docker.io/busybox:latest".into(),
+                    "docker.io/library/busybox",
+                    Some("latest"),
+                ),
+                (
+                    "library/busybox:latest".into(),
+                    "docker.io/library/busybox",
+                    Some("latest"),
+                ),
+                (
+                    "docker.io/library/busybox:latest".into(),
+                    "docker.io/library/busybox",
+                    Some("latest"),
+                ),
+                (
+                    "gcr.io/library/busybox".into(),
+                    "gcr.io/library/busybox",
+                    Some("latest"),
+                ),
+                (
+                    format!("gcr.io/library/busybox:latest@{d}"),
+                    "gcr.io/library/busybox",
+                    Some("latest"),
+                ),
+            ] {
+                let r = Reference::parse(&input).unwrap();
+                assert_eq!(r.name(), name, "{input}");
+                assert_eq!(r.effective_tag(), tag, "{input}");
+            }
+        }
+
+        #[test]
+        fn domain_regexp() {
+            // regexp_test.go TestDomainRegexp
+            for (input, matches) in [
+                ("test.com", true),
+                ("test.com:10304", true),
+                ("test.com:http", false),
+                ("localhost", true),
+                ("localhost:8080", true),
+                ("a", true),
+                ("a.b", true),
+                ("ab.cd.com", true),
+                ("a-b.com", true),
+                ("-ab.com", false),
+                ("ab-.com", false),
+                ("ab.c-om", true),
+                ("ab.-com", false),
+                ("ab.com-", false),
+                ("0101.com", true),
+                ("001a.com", true),
+                ("b.gbc.io:443", true),
+                ("b.gbc.io", true),
+                ("xn--n3h.com", true),
+                ("Asdf.com", true),
+                ("192.168.1.1:75050", true),
+                ("192.168.1.1:750050", true),
+                ("[fd00:1:2::3]:75050", true),
+                ("[fd00:1:2::3]75050", false),
+                ("[fd00:1:2::3]::75050", false),
+                ("[fd00:1:2::3%eth0]:75050", false),
+                ("[fd00123123123]:75050", true),
+                ("[2001:0db8:85a3:0000:0000:8a2e:0370:7334]:75050", true),
+                ("[2001:0db8:85a3:0000:0000:8a2e:0370:7334]:750505", true),
+                ("fd00:1:2::3:75050", false),
+            ] {
+                assert_eq!(valid_domain(input), matches, "{input}");
+            }
+        }
+
+        /// Whether `s` is a name alone (`anchoredNameRegexp`): the
+        /// anchored grammar with no tag and no digest.
+        fn is_name(s: &str) -> bool {
+            !s.contains('@') && parse_anchored(s).is_ok_and(|p| p.tag.is_none())
+        }
+
+        #[test]
+        fn full_name_regexp() {
+            // regexp_test.go TestFullNameRegexp
+            let long = format!("{}a", "a/".repeat(128));
+            let cases: &[(&str, bool)] = &[
+                ("", false),
+                ("short", true),
+                ("simple/name", true),
+                ("library/ubuntu", true),
+                ("docker/stevvooe/app", true),
+                ("aa/aa/aa/aa/aa/aa/aa/aa/aa/bb/bb/bb/bb/bb/bb", true),
+                ("aa/aa/bb/bb/bb", true),
+                ("a/a/a/a", true),
+                ("a/a/a/a/", false),
+                ("a//a/a", false),
+                ("a", true),
+                ("a/aa", true),
+                ("a/aa/a", true),
+                ("foo.com", true),
+                ("foo.com/", false),
+                ("foo.com:8080/bar", true),
+                ("foo.com:http/bar", false),
+                ("foo.com/bar", true),
+                ("foo.com/bar/baz", true),
+                ("localhost:8080/bar", true),
+                ("sub-dom1.foo.com/bar/baz/quux", true),
+                ("blog.foo.com/bar/baz", true),
+                ("a^a", false),
+                ("aa/asdf$$^/aa", false),
+                ("asdf$$^/aa", false),
+                ("aa-a/a", true),
+                (&long, true),
+                ("a-/a/a/a", false),
+                ("foo.com/a-/a/a", false),
+                ("-foo/bar", false),
+                ("foo/bar-", false),
+                ("foo-/bar", false),
+                ("foo/-bar", false),
+                ("_foo/bar", false),
+                ("foo_bar", true),
+                ("foo_bar.com", true),
+                ("foo_bar.com:8080", false),
+                ("foo_bar.com:8080/app", false),
+                ("foo.com/foo_bar", true),
+                ("____/____", false),
+                ("_docker/_docker", false),
+                ("docker_/docker_", false),
+                ("b.gcr.io/test.example.com/my-app", true),
+                ("xn--n3h.com/myimage", true),
+                ("xn--7o8h.com/myimage", true),
+                ("example.com/xn--7o8h.com/myimage", true),
+                ("example.com/some_separator__underscore/myimage", true),
+                ("example.com/__underscore/myimage", false),
+                ("example.com/..dots/myimage", false),
+                ("example.com/.dots/myimage", false),
+                ("example.com/nodouble..dots/myimage", false),
+                ("docker./docker", false),
+                (".docker/docker", false),
+                ("docker-/docker", false),
+                ("-docker/docker", false),
+                ("do..cker/docker", false),
+                ("do__cker:8080/docker", false),
+                ("do__cker/docker", true),
+                (
+                    "registry.io/foo/project--id.module--name.ver---sion--name",
+                    true,
+                ),
+                ("Asdf.com/foo/bar", true),
+                ("Foo/FarB", false),
+            ];
+            for &(input, matches) in cases {
+                assert_eq!(is_name(input), matches, "{input}");
+            }
+        }
+
+        #[test]
+        fn domain_and_path() {
+            // reference_test.go TestDomainAndPath (WithName: no normalising)
+            for (input, domain, path) in [
+                ("test.com/foo", "test.com", "foo"),
+                ("test_com/foo", "", "test_com/foo"),
+                ("test:8080/foo", "test:8080", "foo"),
+                ("test.com:8080/foo", "test.com:8080", "foo"),
+                ("test-com:8080/foo", "test-com:8080", "foo"),
+                ("xn--n3h.com:18080/foo", "xn--n3h.com:18080", "foo"),
+            ] {
+                let p = parse_anchored(input).unwrap();
+                assert_eq!((p.domain.unwrap_or(""), p.path), (domain, path), "{input}");
+            }
+        }
+
+        #[test]
+        fn reference_regexp() {
+            // regexp_test.go TestReferenceRegexp: (input, name, tag, digest)
+            let d = "sha256:be178c0543eb17f5f3043021c9e5fcf30285e557a4fc309cce97ff9ca6182912";
+            let ok = |input: String, name: &str, tag: &str, digest: &str| {
+                let p = parse_anchored(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
+                let full = match p.domain {
+                    Some(dom) => format!("{dom}/{}", p.path),
+                    None => p.path.to_string(),
+                };
+                assert_eq!(full, name, "{input}");
+                assert_eq!(p.tag.unwrap_or(""), tag, "{input}");
+                assert_eq!(
+                    p.digest.map(|d| d.to_string()).unwrap_or_default(),
+                    digest,
+                    "{input}"
+                );
+            };
+            ok(
+                "registry.com:8080/myapp:tag".into(),
+                "registry.com:8080/myapp",
+                "tag",
+                "",
+            );
+            ok(
+                format!("registry.com:8080/myapp@{d}"),
+                "registry.com:8080/myapp",
+                "",
+                d,
+            );
+            ok(
+                format!("registry.com:8080/myapp:tag2@{d}"),
+                "registry.com:8080/myapp",
+                "tag2",
+                d,
+            );
+            // "localhost treated as name, missing tag with 8080 as tag"
+            ok(format!("localhost:8080@{d}"), "localhost", "8080", d);
+            ok(
+                format!("localhost:8080/name@{d}"),
+                "localhost:8080/name",
+                "",
+                d,
+            );
+            ok(format!("localhost@{d}"), "localhost", "", d);
+            for bad in [
+                "registry.com:8080/myapp@sha256:badbadbadbad".to_string(),
+                "registry.com:8080/myapp:invalid~tag".into(),
+                "bad_hostname.com:8080/myapp:tag".into(),
+                format!("localhost:http/name@{d}"),
+                "registry.com:8080/myapp@bad".into(),
+                "registry.com:8080/myapp@2bad".into(),
+            ] {
+                assert!(parse_anchored(&bad).is_err(), "{bad} must not match");
+                assert!(Reference::parse(&bad).is_err(), "{bad} must be invalid");
+            }
+        }
+
+        #[test]
+        fn identifier_regexp() {
+            // regexp_test.go TestIdentifierRegexp: a whole 64-hex string is an
+            // image ID (refused as a reference); anything else is a name.
+            for (input, is_id) in [
+                (
+                    "da304e823d8ca2b9d863a3c897baeb852ba21ea9a9f1414736394ae7fcaf9821",
+                    true,
+                ),
+                (
+                    "7EC43B381E5AEFE6E04EFB0B3F0693FF2A4A50652D64AEC573905F2DB5889A1C",
+                    false,
+                ),
+                (
+                    "da304e823d8ca2b9d863a3c897baeb852ba21ea9a9f1414736394ae7fcaf",
+                    false,
+                ),
+                (
+                    "sha256:da304e823d8ca2b9d863a3c897baeb852ba21ea9a9f1414736394ae7fcaf9821",
+                    false,
+                ),
+                (
+                    "da304e823d8ca2b9d863a3c897baeb852ba21ea9a9f1414736394ae7fcaf98218482",
+                    false,
+                ),
+            ] {
+                let e = Reference::parse(input).err().map(|e| e.reason);
+                assert_eq!(
+                    e.as_deref().is_some_and(|r| r.contains("image ID")),
+                    is_id,
+                    "{input}: {e:?}"
+                );
+            }
+        }
+
+        #[test]
+        fn strict_digests() {
+            // go-digest: registered algorithms, lower-case hex, exact length.
+            let hex = |n: usize| "a".repeat(n);
+            assert!(Digest::parse(&format!("sha256:{}", hex(64))).is_ok());
+            assert!(Digest::parse(&format!("sha384:{}", hex(96))).is_ok());
+            assert!(Digest::parse(&format!("sha512:{}", hex(128))).is_ok());
+            let reason = |s: String| Digest::parse(&s).unwrap_err().reason;
+            assert_eq!(
+                reason(format!("sha256:{}", hex(63))),
+                "sha256 digest must have 64 hex digits, found 63"
+            );
+            assert_eq!(
+                reason(format!("sha384:{}", hex(64))),
+                "sha384 digest must have 96 hex digits, found 64"
+            );
+            assert!(reason(format!("sha256:{}A", hex(63))).contains("lower-case hex"));
+            assert!(reason(format!("Sha256:{}", hex(64))).contains("lower case"));
+            assert!(reason(format!("md5:{}", hex(32))).contains("unsupported"));
+            assert!(reason(format!("sha256:{}g", hex(63))).contains("'g'"));
+        }
     }
 }

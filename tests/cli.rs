@@ -322,8 +322,19 @@ fn helm_templates_are_skipped_with_one_note() {
         1,
         "{err}"
     );
-    assert!(text(&out.stdout).contains("busybox:1.36"));
     assert!(!text(&out.stdout).contains("templates/deployment.yaml"));
+    // values.yaml is no manifest: walked, its `image:` values are not read
+    // (one note says so); named on the command line, it is read.
+    assert!(!text(&out.stdout).contains("busybox:1.36"));
+    assert_eq!(
+        err.matches("chart/values.yaml: 2 `image` value(s) not read")
+            .count(),
+        1,
+        "{err}"
+    );
+    let out = imagelock(dir.path(), &["list", "chart/values.yaml"]);
+    expect_code(&out, 0);
+    assert!(text(&out.stdout).contains("busybox:1.36"));
 }
 
 #[test]
@@ -372,4 +383,286 @@ fn repository_lockfile_covers_the_examples() {
     let out = imagelock(root, &["--quiet", "check", "examples"]);
     expect_code(&out, 0);
     assert_eq!(text(&out.stderr), "");
+}
+
+// --- scanner hardening: encodings, invalid references, strict digests,
+// --- which files hold images, YAML tags.
+
+/// `list` output with the file path cut off each line (`path:line:col ...`
+/// becomes `line:col ...`).
+fn without_paths(stdout: &[u8]) -> Vec<String> {
+    text(stdout)
+        .lines()
+        .map(|l| l.split_once(':').map_or(l, |(_, rest)| rest).to_string())
+        .collect()
+}
+
+#[test]
+fn utf16_and_utf32_manifests_with_a_bom_are_read_like_utf8() {
+    use imagelock::scan::Encoding;
+    let dir = workspace();
+    let original = std::fs::read_to_string(testdata().join("app/unicode.yaml")).unwrap();
+    let enc = dir.path().join("enc");
+    std::fs::create_dir(&enc).unwrap();
+    std::fs::write(enc.join("utf8.yaml"), &original).unwrap();
+    let utf8 = imagelock(dir.path(), &["list", "enc/utf8.yaml"]);
+    expect_code(&utf8, 0);
+    let want = without_paths(&utf8.stdout);
+    assert_eq!(want.len(), 2, "{want:?}");
+    assert!(want[0].starts_with("10:28  caddy:2.7"), "{want:?}");
+    for (name, e) in [
+        ("utf16le.yaml", Encoding::Utf16Le),
+        ("utf16be.yaml", Encoding::Utf16Be),
+        ("utf32le.yaml", Encoding::Utf32Le),
+        ("utf32be.yaml", Encoding::Utf32Be),
+        ("utf8bom.yaml", Encoding::Utf8Bom),
+    ] {
+        let bytes = e.encode(&original);
+        std::fs::write(enc.join(name), &bytes).unwrap();
+        // Named on the command line and found by walking: never "binary".
+        let out = imagelock(dir.path(), &["list", &format!("enc/{name}")]);
+        expect_code(&out, 0);
+        assert_eq!(without_paths(&out.stdout), want, "{name}");
+        // pin edits the decoded text and writes the file back in its encoding.
+        let out = imagelock(dir.path(), &["pin", &format!("enc/{name}")]);
+        expect_code(&out, 0);
+        let pinned = std::fs::read(enc.join(name)).unwrap();
+        assert_eq!(Encoding::detect(&pinned), e, "{name}");
+        let (text, _) = Encoding::decode(Path::new(name), &pinned).unwrap();
+        assert!(
+            text.contains("image: \"caddy:2.7@sha256:"),
+            "{name}: {text}"
+        );
+        assert!(text.starts_with("# Café ☕"), "{name}");
+    }
+    let walked = imagelock(dir.path(), &["list", "enc"]);
+    expect_code(&walked, 0);
+    assert!(
+        !text(&walked.stderr).contains("binary"),
+        "{}",
+        text(&walked.stderr)
+    );
+}
+
+#[test]
+fn invalid_utf16_names_file_encoding_and_position() {
+    use imagelock::scan::Encoding;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = Encoding::Utf16Le.encode("kind: Pod\nspec: x");
+    bytes.extend_from_slice(&0xDC00u16.to_le_bytes());
+    std::fs::write(dir.path().join("bad.yaml"), bytes).unwrap();
+    let out = imagelock(dir.path(), &["list", "."]);
+    expect_code(&out, 2);
+    assert!(
+        text(&out.stderr)
+            .contains("bad.yaml:2:8: not valid UTF-16LE at byte 36: unpaired surrogate 0xDC00"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn nul_bytes_without_a_bom_are_binary_when_walked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blob.yaml"), b"image: a\0b\n").unwrap();
+    let out = imagelock(dir.path(), &["list", "."]);
+    expect_code(&out, 0);
+    assert!(text(&out.stderr).contains("blob.yaml: skipped: binary file"));
+}
+
+#[test]
+fn invalid_references_are_errors_not_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let d63 = "a".repeat(63);
+    std::fs::write(
+        dir.path().join("pod.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: nginx@sha256:{d63}\n  - image: Nginx:1\n  - image: 'nginx:'\n  - image: '{{{{ .Values.image }}}}'\n"
+        ),
+    )
+    .unwrap();
+    let out = imagelock(dir.path(), &["list", "pod.yaml"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("error: pod.yaml:5:12: invalid image reference \"nginx@sha256:{d63}\": sha256 digest must have 64 hex digits, found 63")),
+        "{err}"
+    );
+    assert!(err.contains("error: pod.yaml:6:12: invalid image reference \"Nginx:1\": repository name must be lowercase"), "{err}");
+    assert!(
+        err.contains(
+            "error: pod.yaml:7:13: invalid image reference \"nginx:\": the tag after ':' is empty"
+        ),
+        "{err}"
+    );
+    // A template stays a warning.
+    assert!(
+        err.contains("warning: pod.yaml:8:13: image \"{{ .Values.image }}\" is a template"),
+        "{err}"
+    );
+    assert!(!text(&out.stdout).contains("Nginx"));
+    expect_code(&out, 2);
+
+    // check: each is an `invalid` finding at its place, exit 1.
+    std::fs::write(dir.path().join("images.lock"), "version = 1\n").unwrap();
+    let out = imagelock(dir.path(), &["check", "--format", "json", "pod.yaml"]);
+    expect_code(&out, 1);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let invalid: Vec<String> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "invalid")
+        .map(|f| format!("{}:{}", f["line"], f["column"]))
+        .collect();
+    assert_eq!(invalid, ["5:12", "6:12", "7:13"], "{doc:#}");
+
+    // lock and pin: errors at their place, exit 2, nothing written.
+    let before = std::fs::read(dir.path().join("pod.yaml")).unwrap();
+    for cmd in ["lock", "pin"] {
+        let out = imagelock(dir.path(), &[cmd, "pod.yaml"]);
+        expect_code(&out, 2);
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("error: pod.yaml:6:12: invalid image reference"),
+            "{cmd}: {err}"
+        );
+    }
+    assert_eq!(std::fs::read(dir.path().join("pod.yaml")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("images.lock")).unwrap(),
+        "version = 1\n"
+    );
+}
+
+#[test]
+fn compose_images_a_service_builds_are_listed_not_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = format!("sha256:{}", "c".repeat(64));
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        format!("services:\n  app:\n    build: .\n    image: registry.invalid/acme/app:dev\n  db:\n    image: postgres@{digest}\n"),
+    )
+    .unwrap();
+    let out = imagelock(dir.path(), &["list", "compose.yaml"]);
+    expect_code(&out, 0);
+    let stdout = text(&out.stdout);
+    let app = stdout.lines().find(|l| l.contains("acme/app")).unwrap();
+    assert!(app.ends_with("  built"), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("built by its compose service"),
+        "{}",
+        text(&out.stderr)
+    );
+    // lock asks no registry for it (registry.invalid cannot resolve) and
+    // records only the pulled image.
+    let out = imagelock(dir.path(), &["lock", "compose.yaml"]);
+    expect_code(&out, 0);
+    let lock = std::fs::read_to_string(dir.path().join("images.lock")).unwrap();
+    assert!(!lock.contains("acme/app"), "{lock}");
+    assert!(lock.contains("docker.io/library/postgres"), "{lock}");
+    let out = imagelock(dir.path(), &["check", "compose.yaml"]);
+    expect_code(&out, 0);
+}
+
+#[test]
+fn lockfile_digest_in_upper_case_hex_is_exit_2_naming_its_line() {
+    let dir = workspace();
+    std::fs::write(
+        dir.path().join("images.lock"),
+        format!(
+            "version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1.25\"\ndigest = \"sha256:{}\"\n",
+            "AB".repeat(32)
+        ),
+    )
+    .unwrap();
+    let out = imagelock(dir.path(), &["list", "app"]);
+    expect_code(&out, 2);
+    let err = text(&out.stderr);
+    assert!(err.contains("images.lock:6:"), "{err}");
+    assert!(err.contains("lower-case hex"), "{err}");
+}
+
+#[test]
+fn walked_files_yield_images_only_from_known_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&testdata().join("scan/walked"), &dir.path().join("site"));
+    let out = imagelock(dir.path(), &["list", "site"]);
+    expect_code(&out, 0);
+    let stdout = text(&out.stdout);
+    let err = text(&out.stderr);
+    // Kubernetes objects (custom resources too) and compose files: found.
+    for found in [
+        "site/deploy.yaml:9:16  nginx:1.25",
+        "site/compose.yaml:4:12  ghcr.io/acme/app:dev",
+        "site/compose.yaml:6:12  postgres:16",
+        "site/widget.yaml:6:10  ghcr.io/acme/widget:1.0",
+    ] {
+        assert!(stdout.contains(found), "{found}\n{stdout}");
+    }
+    // Anything else: no image, one note per file.
+    assert!(!stdout.contains("assets"), "{stdout}");
+    assert!(!stdout.contains("values.yaml"), "{stdout}");
+    assert!(!stdout.contains("site-config.yaml"), "{stdout}");
+    assert_eq!(
+        err.matches("site/site-config.yaml: 2 `image` value(s) not read")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("site/values.yaml: 2 `image` value(s) not read")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("site/deploy.yaml: 1 `image` value(s) not read")
+            .count(),
+        1,
+        "{err}"
+    );
+    // Named on the command line, a file is read whatever it holds.
+    let out = imagelock(dir.path(), &["list", "site/values.yaml"]);
+    expect_code(&out, 0);
+    assert!(text(&out.stdout).contains("site/values.yaml:2:8  nginx:1.25"));
+}
+
+#[test]
+fn pin_rewrites_only_the_value_after_a_tag() {
+    let dir = workspace();
+    let file = dir.path().join("app/tagged.yaml");
+    let before = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: !<tag:yaml.org,2002:str> nginx:1.25\n  - image: !!str 'caddy:2.7' # c\n";
+    std::fs::write(&file, before).unwrap();
+    let out = imagelock(dir.path(), &["pin", "app/tagged.yaml"]);
+    expect_code(&out, 0);
+    let after = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = after.lines().collect();
+    assert!(
+        lines[4].starts_with("  - image: !<tag:yaml.org,2002:str> nginx:1.25@sha256:"),
+        "{after}"
+    );
+    assert!(
+        lines[5].starts_with("  - image: !!str 'caddy:2.7@sha256:"),
+        "{after}"
+    );
+    assert!(lines[5].ends_with("' # c"), "{after}");
+    assert_eq!(after.lines().count(), before.lines().count());
+}
+
+#[test]
+fn crd_bundle_lists_only_the_operator_image() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        testdata().join("scan/crd-bundle.yaml"),
+        dir.path().join("bundle.yaml"),
+    )
+    .unwrap();
+    let out = imagelock(dir.path(), &["list", "."]);
+    expect_code(&out, 0);
+    let lines = without_paths(&out.stdout);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("54:16  ghcr.io/example/widget-operator:v1.0.0"),
+        "{lines:?}"
+    );
 }

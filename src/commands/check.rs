@@ -33,7 +33,19 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
     let namespace = &args.registry.credentials.namespace;
     let mut all = collect_uses(&args.paths, namespace, diag);
     let lf = lockfile.display().to_string();
-    let mut findings = Vec::new();
+    let mut findings: Vec<Finding> = all
+        .invalid
+        .iter()
+        .map(|i| {
+            Finding::new(
+                FindingKind::Invalid,
+                Some(Location::new(&i.file, i.line, i.column)),
+                &i.value,
+                format!("invalid image reference {:?}: {}", i.value, i.message),
+            )
+            .with_hint("the kubelet refuses it with InvalidImageName; write a valid reference")
+        })
+        .collect();
 
     for (key, key_uses) in &all.by_key {
         let entry = lock.get(key);

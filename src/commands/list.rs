@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{ListArgs, ListFormat};
-use crate::commands::lock_status;
 use crate::commands::registry_setup::keychain;
-use crate::commands::scanning::{location, scan_each, PodCredentials};
+use crate::commands::scanning::{built_note, location, scan_each, PodCredentials};
+use crate::commands::{lock_status, LockStatus};
 use crate::credentials::{Keychain as _, Query};
 use crate::lockfile::Lockfile;
 use crate::policy;
@@ -25,14 +25,13 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let mut io_error = None;
     scan_each(&args.paths, diag, |file, diag| {
         for image in &file.scan.images {
-            let (policy, warnings) =
-                policy::assess(&image.reference, image.context.pull_policy.as_deref());
+            let (policy, warnings) = assess(image);
             for w in &warnings {
                 diag.emit(
                     Message::warning(format!("{}: {w}", image.reference)).at(location(image)),
                 );
             }
-            let (status, entry) = lock_status(&lock, &image.reference);
+            let (status, entry) = status_of(&lock, image, diag);
             let result = {
                 let r = &image.reference;
                 let mut line = format!(
@@ -82,8 +81,7 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
     let mut pods = PodCredentials::new(&creds.namespace, &secrets, &accounts, &extra);
     let mut rows = Vec::new();
     for image in &images {
-        let (policy, warnings) =
-            policy::assess(&image.reference, image.context.pull_policy.as_deref());
+        let (policy, warnings) = assess(image);
         for w in &warnings {
             diag.emit(Message::warning(format!("{}: {w}", image.reference)).at(location(image)));
         }
@@ -93,7 +91,7 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
             repository: &name,
             pod: pod.as_deref(),
         });
-        let (status, entry) = lock_status(lock, &image.reference);
+        let (status, entry) = status_of(lock, image, diag);
         rows.push(json_row(image, policy, status, entry, &warnings, &sources));
     }
     pods.report(diag);
@@ -103,6 +101,30 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
     json::print(&mut out, &doc)?;
     out.flush()?;
     Ok(diag.exit_status(0))
+}
+
+/// The effective pull policy and its warnings (none for an image its
+/// compose service builds: it is never pulled).
+fn assess(image: &FoundImage) -> (policy::PullPolicy, Vec<String>) {
+    let (policy, warnings) = policy::assess(&image.reference, image.context.pull_policy.as_deref());
+    if image.built {
+        return (policy, Vec::new());
+    }
+    (policy, warnings)
+}
+
+/// The lock status; an image its compose service builds is `built` (with
+/// a note), never locked.
+fn status_of<'a>(
+    lock: &'a Lockfile,
+    image: &FoundImage,
+    diag: &mut Diagnostics,
+) -> (LockStatus, Option<&'a crate::lockfile::Entry>) {
+    if image.built {
+        diag.note(built_note(image));
+        return (LockStatus::Built, None);
+    }
+    lock_status(lock, &image.reference)
 }
 
 fn json_row(

@@ -12,7 +12,7 @@ use crate::commands::pipeline::{access_message, resolve_and_merge, Ask};
 use crate::commands::registry_setup::{
     parse_platforms, registry_client, registry_error, report_credential_warnings,
 };
-use crate::commands::scanning::{collect_uses, used_at};
+use crate::commands::scanning::{collect_uses, invalid_message, used_at};
 use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
 use crate::report::{Diagnostics, Message};
@@ -22,6 +22,9 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let (old, guard) = Lockfile::open_for_update(lockfile)?;
     let namespace = &args.registry.credentials.namespace;
     let mut all = collect_uses(&args.paths, namespace, diag);
+    for i in &all.invalid {
+        diag.emit(invalid_message(i));
+    }
     if diag.errors() > 0 {
         diag.say(format!("{} left unchanged", lockfile.display()));
         return Ok(diag.exit_status(0));

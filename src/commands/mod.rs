@@ -73,6 +73,8 @@ pub enum LockStatus {
     Mismatch,
     /// Not in the lockfile.
     Unlocked,
+    /// Built by its compose service (`build:`), not pulled: never locked.
+    Built,
 }
 
 impl LockStatus {
@@ -82,6 +84,7 @@ impl LockStatus {
             LockStatus::Locked => "locked",
             LockStatus::Mismatch => "mismatch",
             LockStatus::Unlocked => "unlocked",
+            LockStatus::Built => "built",
         }
     }
 }

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::PinArgs;
-use crate::commands::scanning::{location, scan_each};
+use crate::commands::scanning::{built_note, location, scan_each};
 use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::{Diagnostics, Message};
@@ -40,6 +40,10 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             let r = &image.reference;
             if r.tag().is_none() && r.digest().is_some() {
                 continue; // written by digest only: left alone
+            }
+            if image.built {
+                diag.note(built_note(image));
+                continue;
             }
             let Some(entry) = lock.lookup(r) else {
                 missing += 1;
@@ -114,7 +118,8 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             lockfile.display()
         ));
     }
-    if scanned.failed > 0 || missing > 0 || refused > 0 {
+    // Any error (a file that does not parse, an invalid value) stops the run.
+    if diag.errors() > 0 || scanned.failed > 0 || missing > 0 || refused > 0 {
         if !args.dry_run {
             diag.say("no file was changed");
         }
@@ -140,7 +145,9 @@ fn write_all(
     let mut transaction = Transaction::new();
     for plan in plans {
         let bytes = fs_err::read(&plan.path)?;
-        if Digest::sha256_of(&bytes) != plan.digest_before {
+        // Spans index the decoded text; the file keeps its encoding.
+        let (text, encoding) = crate::scan::Encoding::decode(&plan.path, &bytes)?;
+        if Digest::sha256_of(text.as_bytes()) != plan.digest_before {
             diag.error(
                 format!(
                     "{}: changed while imagelock was running",
@@ -151,8 +158,8 @@ fn write_all(
             diag.say("no file was changed");
             return Ok(crate::exit::ERROR);
         }
-        let new = apply(&String::from_utf8(bytes)?, &plan.edits);
-        match transaction.stage(&plan.path, new.as_bytes()) {
+        let new = encoding.encode(&apply(&text, &plan.edits));
+        match transaction.stage(&plan.path, &new) {
             Ok(()) => {}
             // Dropping the transaction (on return) removes every temporary.
             Err(e @ WriteError::Interrupted(_)) => return Err(e.into()),

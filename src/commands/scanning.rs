@@ -13,14 +13,17 @@ use crate::reference::Reference;
 use crate::report::{Diagnostics, Location, Message, UsedAt};
 use crate::scan::walk::{walk, WalkItem};
 use crate::scan::{
-    decode_utf8, scan_text, FileScan, FoundImage, ObjectContext, ScanError, SecretManifest,
-    ServiceAccountManifest,
+    read_file, scan_text_in, Encoding, FileScan, FoundImage, InvalidImage, ObjectContext,
+    ScanError, Scope, SecretManifest, ServiceAccountManifest,
 };
 
 /// One scanned file with its text.
 pub struct ScannedFile {
     pub path: PathBuf,
+    /// The decoded text (no byte order mark); spans index into it.
     pub text: String,
+    /// How the file stores `text`: encode edits back with it.
+    pub encoding: Encoding,
     pub scan: FileScan,
 }
 
@@ -29,14 +32,28 @@ pub struct ScannedFile {
 pub struct ScanSummary {
     /// Files that could not be read or parsed.
     pub failed: usize,
+    /// Values the kubelet would reject (each also reported as an error).
+    pub invalid: usize,
 }
 
 /// Walk `paths`, read and scan each file, and hand each scanned file to
 /// `each`, one at a time (memory stays near the size of the largest file).
 /// Notes, warnings and errors go to `diag`.
+/// A value the kubelet would reject is an error here (`list`, `pin`).
 pub fn scan_each(
     paths: &[PathBuf],
     diag: &mut Diagnostics,
+    each: impl FnMut(ScannedFile, &mut Diagnostics),
+) -> ScanSummary {
+    scan_files(paths, diag, true, each)
+}
+
+/// [`scan_each`], reporting invalid values as errors only when
+/// `invalid_is_error` (else the caller finds them in `file.scan.invalid`).
+fn scan_files(
+    paths: &[PathBuf],
+    diag: &mut Diagnostics,
+    invalid_is_error: bool,
     mut each: impl FnMut(ScannedFile, &mut Diagnostics),
 ) -> ScanSummary {
     let mut summary = ScanSummary::default();
@@ -61,6 +78,15 @@ pub fn scan_each(
                                 .at(Location::new(&w.file, w.line, w.column)),
                         );
                     }
+                    for n in &file.scan.notes {
+                        diag.note(n);
+                    }
+                    summary.invalid += file.scan.invalid.len();
+                    if invalid_is_error {
+                        for i in &file.scan.invalid {
+                            diag.emit(invalid_message(i));
+                        }
+                    }
                     each(file, diag);
                 }
                 Ok(None) => diag.note(format!("{}: skipped: binary file", path.display())),
@@ -72,6 +98,28 @@ pub fn scan_each(
         }
     }
     summary
+}
+
+/// The note for an image its compose service builds (`build:`).
+pub fn built_note(image: &FoundImage) -> String {
+    format!(
+        "{}: {}: built by its compose service (`build:`), not pulled: not locked or pinned",
+        location(image),
+        image.reference
+    )
+}
+
+/// A value the kubelet would reject, as an error.
+pub fn invalid_message(i: &InvalidImage) -> Message {
+    Message::error(format!(
+        "invalid image reference {:?}: {}",
+        i.value, i.message
+    ))
+    .at(Location::new(&i.file, i.line, i.column))
+    .code("invalid")
+    .hint(Some(
+        "the kubelet refuses it with InvalidImageName; write a valid reference",
+    ))
 }
 
 /// A file that could not be read or parsed, as a message.
@@ -93,6 +141,19 @@ fn scan_error_message(e: &ScanError) -> Message {
         )
         .at(Location::new(path, *line, *column))
         .code("encoding"),
+        ScanError::Decode {
+            path,
+            line,
+            column,
+            encoding,
+            offset,
+            message,
+        } => Message::error(format!("not valid {encoding} at byte {offset}: {message}"))
+            .at(Location::new(path, *line, *column))
+            .code("encoding")
+            .hint(Some(
+                "save the file as UTF-8 (or valid UTF-16/UTF-32 with a byte order mark)",
+            )),
         ScanError::Io { path, source } => Message::error(format!("cannot read: {source}"))
             .at(Location::file(path))
             .code("io"),
@@ -101,20 +162,22 @@ fn scan_error_message(e: &ScanError) -> Message {
 
 /// Read and scan one file. `Ok(None)` for a binary file found by the walk.
 fn read_and_scan(path: &Path, explicit: bool) -> Result<Option<ScannedFile>, ScanError> {
-    let bytes = std::fs::read(path).map_err(|source| ScanError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if !explicit && bytes.contains(&0) {
+    let Some(file) = read_file(path, explicit)? else {
         return Ok(None);
-    }
-    let text = decode_utf8(path, &bytes)?;
-    let scan = scan_text(path, text)?;
-    // `text` borrows `bytes`; `from_utf8` cannot fail after `decode_utf8`.
-    let text = String::from_utf8(bytes).unwrap_or_default();
+    };
+    // A file found by walking a directory is read for images only where
+    // it is a manifest imagelock knows; one named on the command line is
+    // read whatever it holds.
+    let scope = if explicit {
+        Scope::Everything
+    } else {
+        Scope::KnownManifests
+    };
+    let scan = scan_text_in(path, &file.text, scope)?;
     Ok(Some(ScannedFile {
         path: path.to_path_buf(),
-        text,
+        text: file.text,
+        encoding: file.encoding,
         scan,
     }))
 }
@@ -169,6 +232,8 @@ fn workload(c: &ObjectContext, default_namespace: &str) -> Option<String> {
 pub struct Uses {
     pub by_key: BTreeMap<Key, Vec<Use>>,
     pub scan: ScanSummary,
+    /// Values the kubelet would reject (not yet reported).
+    pub invalid: Vec<InvalidImage>,
     secrets: Vec<SecretManifest>,
     service_accounts: Vec<ServiceAccountManifest>,
 }
@@ -258,10 +323,14 @@ impl PodCredentials {
 /// Every reference in `paths`, grouped by lock key (sorted).
 pub fn collect_uses(paths: &[PathBuf], default_namespace: &str, diag: &mut Diagnostics) -> Uses {
     let mut uses = Uses::default();
-    uses.scan = scan_each(paths, diag, |file, _| {
+    uses.scan = scan_files(paths, diag, false, |file, _| {
+        uses.invalid.extend(file.scan.invalid);
         uses.secrets.extend(file.scan.secrets);
         uses.service_accounts.extend(file.scan.service_accounts);
         for image in file.scan.images {
+            if image.built {
+                continue; // built by its compose service, not pulled
+            }
             uses.by_key
                 .entry(Key::of_reference(&image.reference))
                 .or_default()

@@ -1,10 +1,17 @@
 //! Finding image references in files, with exact byte positions.
 //!
-//! Never modifies a file. A value that is not a valid reference is a
-//! warning, not an error; a file that cannot be parsed is an error.
+//! Never modifies a file. A value in an image field that is not a valid
+//! reference is an [`InvalidImage`] finding, except templates (`{{ … }}`,
+//! `${…}`, `$(…)`), `ko://` import paths and empty values, which are
+//! warnings; a file that cannot be parsed is an error.
 
+mod crd;
+pub mod encoding;
 pub mod walk;
 pub mod yaml;
+
+pub use encoding::{read_file, Encoding, ReadFile};
+pub use yaml::{fast_path_reads, scan_text_full_parser};
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -115,6 +122,9 @@ pub struct FoundImage {
     pub context: ObjectContext,
     /// 0-based index of the YAML document in the file.
     pub document: usize,
+    /// A compose service with a `build:` section: the image it builds, not
+    /// one to pull (`lock` does not resolve it).
+    pub built: bool,
 }
 
 /// A value skipped with a warning (templating, empty string, a map, ...).
@@ -126,14 +136,45 @@ pub struct ScanWarning {
     pub message: String,
 }
 
+/// A value in an image field that the kubelet would refuse
+/// (`InvalidImageName`): a finding, not a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidImage {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// The value as parsed.
+    pub value: String,
+    /// What is wrong ("sha256 digest must have 64 hex digits, found 63").
+    pub message: String,
+}
+
 /// What one file holds.
 #[derive(Debug, Clone, Default)]
 pub struct FileScan {
     pub images: Vec<FoundImage>,
     pub warnings: Vec<ScanWarning>,
+    /// Values in image fields that are not valid references (templates and
+    /// empty values are warnings instead).
+    pub invalid: Vec<InvalidImage>,
     /// Secrets and ServiceAccounts, for pull credentials.
     pub secrets: Vec<SecretManifest>,
     pub service_accounts: Vec<ServiceAccountManifest>,
+    /// Things the user should know, once per file (`image` values in
+    /// documents [`Scope::KnownManifests`] leaves out).
+    pub notes: Vec<String>,
+}
+
+/// Which documents a scan reads images from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every document (a file named on the command line).
+    Everything,
+    /// Only documents imagelock knows: Kubernetes objects (`apiVersion` or
+    /// `kind`), compose files, kustomizations, GitHub workflows (a file
+    /// found by walking a directory, where a Helm values file or any other
+    /// YAML may have an `image:` key holding a path or a repository part).
+    KnownManifests,
 }
 
 /// A file that could not be scanned.
@@ -152,6 +193,17 @@ pub enum ScanError {
         line: usize,
         column: usize,
     },
+    #[error("{path}:{line}:{column}: not valid {encoding} at byte {offset}: {message}")]
+    Decode {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        /// `UTF-16LE`, ...
+        encoding: &'static str,
+        /// Byte offset in the file (byte order mark included).
+        offset: usize,
+        message: String,
+    },
     #[error("{path}: cannot read: {source}")]
     Io {
         path: PathBuf,
@@ -162,7 +214,13 @@ pub enum ScanError {
 
 /// Scan the text of one YAML or JSON file (every document of it).
 pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    yaml::scan_text(path, text)
+    yaml::scan_text(path, text, Scope::Everything)
+}
+
+/// Scan the text of one file, reading images from the documents `scope`
+/// takes.
+pub fn scan_text_in(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
+    yaml::scan_text(path, text, scope)
 }
 
 /// Decode file bytes as UTF-8, reporting the line and column of the first

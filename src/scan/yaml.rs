@@ -22,8 +22,8 @@ use std::path::Path;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 
 use super::{
-    ContainerList, FileScan, FoundImage, ImageField, ObjectContext, PodRef, QuoteStyle, ScanError,
-    ScanWarning, SecretManifest, ServiceAccountManifest,
+    ContainerList, FileScan, FoundImage, ImageField, InvalidImage, ObjectContext, PodRef,
+    QuoteStyle, ScanError, ScanWarning, Scope, SecretManifest, ServiceAccountManifest,
 };
 use crate::credentials::Secret;
 use crate::reference::Reference;
@@ -32,37 +32,135 @@ use crate::reference::Reference;
 /// without recursion); deeper nodes are not searched.
 const MAX_DEPTH: usize = 256;
 
-pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    let first = match scan_once(path, text) {
+pub fn scan_text(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
+    // A CustomResourceDefinition names no image: its documents are blanked
+    // (same bytes, same lines) before anything is parsed.
+    let masked = super::crd::mask(text);
+    let text = masked.as_deref().unwrap_or(text);
+    let first = match scan_once(path, text, scope) {
         Ok(s) => return Ok(s),
         Err(e) => e,
     };
     // saphyr rejects flow content (a closing `]`, the continuation lines of
-    // a quoted scalar) indented no deeper than the enclosing block, which Go
-    // YAML (kubectl, Helm) accepts and real manifests contain. Retry with
-    // those lines indented further, then map positions back.
-    let mut fix = IndentFix::default();
+    // a quoted scalar or flow collection) indented no deeper than the
+    // enclosing block, which Go YAML (kubectl, Helm) accepts at any
+    // indentation. Indent every such line past its block, then map
+    // positions back.
+    let mut fix = IndentFix::continuations(text);
     let mut err = first;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        if attempts > 64 || !fix.add_for(text, &err) {
+    // Whatever the pre-pass missed, learn from the errors; each round must
+    // learn something new, so this ends within a few rounds per line.
+    let rounds = text.lines().count() + 1;
+    for round in 0..=rounds {
+        if round > 0 && !fix.add_for(text, &err) {
             break;
         }
+        if fix.lines.is_empty() {
+            continue;
+        }
         let patched = fix.apply(text);
-        match scan_once(path, &patched.text) {
+        match scan_once(path, &patched.text, scope) {
             Ok(s) => return Ok(patched.remap(s, &fix)),
             Err(e) => err = e,
         }
     }
     // Report the error as the original text has it.
-    scan_once(path, text)
+    scan_once(path, text, scope)
 }
 
 /// Extra spaces to insert at the start of some (1-based) lines.
 #[derive(Default)]
 struct IndentFix {
     lines: std::collections::BTreeMap<usize, usize>,
+}
+
+/// Line-by-line state of [`IndentFix::continuations`].
+#[derive(Default)]
+struct ContinuationScan {
+    /// Open quoted scalar (`'` or `"`).
+    quote: Option<u8>,
+    /// Depth of open flow collections.
+    flow: usize,
+    /// Column continuation lines must reach.
+    target: usize,
+    /// Column of the key (or scalar) on the line being scanned.
+    key: usize,
+    /// A block scalar started on a line whose key sat at this column.
+    block_scalar: Option<usize>,
+}
+
+impl ContinuationScan {
+    /// Scan one line's syntax from `from`; `block` when the line starts in
+    /// block context (a node may start after indentation and `- `).
+    fn scan(&mut self, b: &[u8], from: usize, block: bool) {
+        let mut p = from;
+        // Where a node may start: after `- `, `: `, `[`, `{`, `,`, `? `.
+        let mut node_start = true;
+        let mut prev_space = true;
+        while p < b.len() {
+            let c = b[p];
+            if let Some(q) = self.quote {
+                match c {
+                    b'\\' if q == b'"' => p += 2,
+                    b'\'' if q == b'\'' && b.get(p + 1) == Some(&b'\'') => p += 2,
+                    _ if c == q => {
+                        self.quote = None;
+                        node_start = false;
+                        prev_space = false;
+                        p += 1;
+                    }
+                    _ => p += 1,
+                }
+                continue;
+            }
+            match c {
+                b' ' | b'\t' | b'\r' => {
+                    prev_space = true;
+                    p += 1;
+                    continue;
+                }
+                b'#' if prev_space => return, // a comment
+                b'"' | b'\'' if node_start => self.quote = Some(c),
+                b'[' | b'{' if node_start => self.flow += 1,
+                b']' | b'}' if self.flow > 0 => {
+                    self.flow -= 1;
+                    node_start = false;
+                }
+                b',' if self.flow > 0 => node_start = true,
+                b'&' | b'!' if node_start => {
+                    // An anchor or tag: the node follows it.
+                    if b.get(p + 1) == Some(&b'<') {
+                        while p < b.len() && b[p] != b'>' {
+                            p += 1;
+                        }
+                    } else {
+                        while p < b.len() && !matches!(b[p], b' ' | b'\t' | b'\r') {
+                            if self.flow > 0 && matches!(b[p], b',' | b'[' | b']' | b'{' | b'}') {
+                                break;
+                            }
+                            p += 1;
+                        }
+                        prev_space = false;
+                        continue;
+                    }
+                }
+                b'|' | b'>' if node_start && block && self.flow == 0 => {
+                    self.block_scalar = Some(self.key);
+                    return;
+                }
+                b'-' | b'?' if node_start && matches!(b.get(p + 1), Some(b' ') | None) => {}
+                b':' if matches!(b.get(p + 1), Some(b' ' | b'\t' | b'\r') | None)
+                    || (self.flow > 0
+                        && matches!(b.get(p + 1), Some(b',' | b']' | b'}' | b'"' | b'\''))) =>
+                {
+                    node_start = true;
+                }
+                _ => node_start = false,
+            }
+            prev_space = false;
+            p += 1;
+        }
+    }
 }
 
 struct Patched {
@@ -72,6 +170,54 @@ struct Patched {
 }
 
 impl IndentFix {
+    /// Every continuation line of a multi-line flow collection or quoted
+    /// scalar, indented to one column past the key (or `- ` item) on the
+    /// line where it starts. Extra leading spaces change no value: they
+    /// are folded away in quoted scalars and insignificant in flow context.
+    fn continuations(text: &str) -> IndentFix {
+        let mut fix = IndentFix::default();
+        let mut st = ContinuationScan::default();
+        for (i, line) in text.split('\n').enumerate() {
+            let b = line.as_bytes();
+            let indent = b.iter().take_while(|&&c| c == b' ').count();
+            let blank = indent == b.len() || b[indent] == b'\r';
+            if st.quote.is_some() || st.flow > 0 {
+                if b.starts_with(b"---") || b.starts_with(b"...") {
+                    // A document marker ends everything (the parser will say
+                    // what is wrong, if anything).
+                    st = ContinuationScan::default();
+                    continue;
+                }
+                if !blank && indent < st.target {
+                    fix.lines.insert(i + 1, st.target - indent);
+                }
+                st.scan(b, indent, false);
+                continue;
+            }
+            if let Some(parent) = st.block_scalar {
+                if blank || indent > parent {
+                    continue; // block scalar content: no syntax in it
+                }
+                st.block_scalar = None;
+            }
+            if blank {
+                continue;
+            }
+            // The key or scalar after any `- ` indicators on this line.
+            let mut key = indent;
+            while b.get(key) == Some(&b'-') && matches!(b.get(key + 1), Some(b' ') | None) {
+                key += 1;
+                while b.get(key) == Some(&b' ') {
+                    key += 1;
+                }
+            }
+            st.target = key + 1;
+            st.key = key;
+            st.scan(b, indent, true);
+        }
+        fix
+    }
+
     /// Learn from a syntax error which lines to indent further; false when
     /// the error is not one this works around (or nothing new is learnt).
     fn add_for(&mut self, text: &str, err: &ScanError) -> bool {
@@ -179,23 +325,38 @@ impl Patched {
         for w in &mut s.warnings {
             w.column = col(w.line, w.column);
         }
+        for i in &mut s.invalid {
+            i.column = col(i.line, i.column);
+        }
         s
     }
 }
 
-fn scan_once(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    scan_with(path, text, true)
+fn scan_once(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
+    scan_with(path, text, true, scope)
 }
 
 /// The same scan with the full parser only (no fast path, no indentation
-/// workaround): the reference the fast path is tested against.
-#[cfg(test)]
-fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    scan_with(path, text, false)
+/// workaround): the reference the fast path is checked against (unit tests
+/// and the corpus check).
+pub fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError> {
+    let masked = super::crd::mask(text);
+    scan_with(
+        path,
+        masked.as_deref().unwrap_or(text),
+        false,
+        Scope::Everything,
+    )
+}
+
+/// Whether the fast path reads `text` itself (else it leaves it to the
+/// full parser).
+pub fn fast_path_reads(text: &str) -> bool {
+    fast::events(text, |_, _| {}).is_ok()
 }
 
 /// One scan of `text`; `fast` lets plain block-style files skip the parser.
-fn scan_with(path: &Path, text: &str, fast: bool) -> Result<FileScan, ScanError> {
+fn scan_with(path: &Path, text: &str, fast: bool, scope: Scope) -> Result<FileScan, ScanError> {
     let mut scanner = Scanner {
         path,
         text,
@@ -205,8 +366,17 @@ fn scan_with(path: &Path, text: &str, fast: bool) -> Result<FileScan, ScanError>
         seen_warnings: HashSet::new(),
         fast,
         byte_marks: false,
+        scope,
+        skipped_image_keys: 0,
     };
     scanner.run()?;
+    if scanner.skipped_image_keys > 0 {
+        scanner.out.notes.push(format!(
+            "{}: {} `image` value(s) not read: no document holding them is a Kubernetes object (`apiVersion`/`kind`), compose file, kustomization or GitHub workflow; render Helm charts with `helm template`, or name the file on the command line to scan it anyway",
+            path.display(),
+            scanner.skipped_image_keys
+        ));
+    }
     Ok(scanner.out)
 }
 
@@ -391,6 +561,9 @@ struct Scanner<'p, 't> {
     /// Markers hold byte offsets and byte columns (from the fast path),
     /// not characters.
     byte_marks: bool,
+    scope: Scope,
+    /// `image` keys in documents [`Scope::KnownManifests`] leaves out.
+    skipped_image_keys: usize,
 }
 
 /// Walk state for one document.
@@ -448,6 +621,7 @@ impl<'p, 't> Scanner<'p, 't> {
             }
             self.byte_marks = false;
             self.out = FileScan::default();
+            self.skipped_image_keys = 0;
             self.seen_spans.clear();
             self.seen_warnings.clear();
         }
@@ -574,6 +748,10 @@ impl<'p, 't> Scanner<'p, 't> {
     }
 
     fn walk_doc(&mut self, doc: &Doc<'_>, root: NodeId, document: usize) {
+        if self.scope == Scope::KnownManifests && !is_known_document(doc, root) {
+            self.skipped_image_keys += count_image_keys(doc);
+            return;
+        }
         let mut walk = Walk {
             doc,
             document,
@@ -635,6 +813,9 @@ impl<'p, 't> Scanner<'p, 't> {
                     match own.kind.as_deref() {
                         Some("Secret") => self.secret(doc, id, &own),
                         Some("ServiceAccount") => self.service_account(doc, id, &own),
+                        // A schema names no image (a CRD inside a `kind:
+                        // List`; whole CRD documents never get here).
+                        Some("CustomResourceDefinition") => return,
                         _ => {}
                     }
                     &own
@@ -730,6 +911,9 @@ impl<'p, 't> Scanner<'p, 't> {
                     pull_policy: doc.get_str(map, "imagePullPolicy").map(str::to_string),
                     pod: obj.pod.clone(),
                 };
+                // A compose service that builds its image names the image it
+                // builds, not one to pull.
+                let built = obj.kind.is_none() && doc.get(map, "build").is_some();
                 self.scalar_image(
                     doc,
                     key,
@@ -738,6 +922,7 @@ impl<'p, 't> Scanner<'p, 't> {
                     context,
                     w.document,
                     "image",
+                    built,
                 );
             }
             NodeKind::Map { .. } if place.seq_key == Some("volumes") => {
@@ -766,6 +951,7 @@ impl<'p, 't> Scanner<'p, 't> {
                                 context,
                                 w.document,
                                 "image volume reference",
+                                false,
                             );
                         } else {
                             let what = describe(doc, rt);
@@ -809,6 +995,7 @@ impl<'p, 't> Scanner<'p, 't> {
         context: ObjectContext,
         document: usize,
         what: &str,
+        built: bool,
     ) {
         let node = doc.node(id);
         let NodeKind::Scalar {
@@ -852,11 +1039,27 @@ impl<'p, 't> Scanner<'p, 't> {
                     reference,
                     context,
                     document,
+                    built,
                 });
             }
-            Err(e) => {
-                self.warn(line, column, format!("{what} skipped: {e}"));
-            }
+            Err(e) => match placeholder(value) {
+                Some(kind) => self.warn(
+                    line,
+                    column,
+                    format!("{what} {:?} is {kind}, not a reference; skipped", &**value),
+                ),
+                None => {
+                    if self.seen_spans.insert((content.start, content.end)) {
+                        self.out.invalid.push(InvalidImage {
+                            file: self.path.to_path_buf(),
+                            line,
+                            column,
+                            value: value.to_string(),
+                            message: e.reason,
+                        });
+                    }
+                }
+            },
         }
     }
 
@@ -1027,6 +1230,56 @@ impl<'p, 't> Scanner<'p, 't> {
 
 /// Skip an anchor (`&a`) and/or tag (`!t`) with the spaces, line breaks and
 /// comments after them, from byte `p`; stops at `end`.
+/// Whether a document is one imagelock knows how to read images from: a
+/// Kubernetes object (`apiVersion` or `kind` at the top; `kind: List`
+/// included), a compose file (`services` mapping), a kustomization or a
+/// GitHub workflow (`jobs` mapping).
+fn is_known_document(doc: &Doc<'_>, root: NodeId) -> bool {
+    let Some(root) = doc.resolve(root) else {
+        return false;
+    };
+    let is_map = |key: &str| {
+        doc.get(root, key)
+            .and_then(|v| doc.resolve(v))
+            .is_some_and(|v| matches!(doc.node(v).kind, NodeKind::Map { .. }))
+    };
+    doc.get(root, "apiVersion").is_some()
+        || doc.get(root, "kind").is_some()
+        || is_map("services")
+        || is_map("jobs")
+        || ["resources", "images", "components", "bases", "patches"]
+            .iter()
+            .any(|k| doc.get(root, k).is_some())
+}
+
+/// How many mapping entries in the document have the key `image`.
+fn count_image_keys(doc: &Doc<'_>) -> usize {
+    (0..doc.nodes.len() as NodeId)
+        .filter(|&id| matches!(doc.node(id).kind, NodeKind::Map { .. }))
+        .map(|id| {
+            doc.map_entries(id)
+                .chunks_exact(2)
+                .filter(|kv| doc.scalar_str(kv[0]) == Some("image"))
+                .count()
+        })
+        .sum()
+}
+
+/// What kind of placeholder an image value is, when it is one that some
+/// tool fills in before the kubelet sees it: a template or an unresolved
+/// `ko://` import path.
+fn placeholder(value: &str) -> Option<&'static str> {
+    if value.contains("{{") || value.contains("${") || value.contains("$(") {
+        Some("a template")
+    } else if value.starts_with("ko://") {
+        Some("a ko import path (resolved by `ko resolve`)")
+    } else if value.trim().is_empty() {
+        Some("empty")
+    } else {
+        None
+    }
+}
+
 /// A pod spec: a mapping whose `containers` is a sequence.
 fn is_pod_spec(doc: &Doc<'_>, id: NodeId) -> bool {
     doc.get(id, "containers")
@@ -1060,6 +1313,14 @@ fn skip_properties(text: &str, mut p: usize, end: usize) -> usize {
             return end;
         }
         match b[p] {
+            b'!' if b.get(p + 1) == Some(&b'<') => {
+                // A verbatim tag may hold any URI character, commas included.
+                while p < end && b[p] != b'>' {
+                    p += 1;
+                }
+                p = (p + 1).min(end);
+                p = skip_space_and_comments(b, p, end);
+            }
             b'&' | b'!' => {
                 while p < end
                     && !matches!(
@@ -1069,21 +1330,25 @@ fn skip_properties(text: &str, mut p: usize, end: usize) -> usize {
                 {
                     p += 1;
                 }
-                // Whitespace, line breaks and comments between properties and content.
-                loop {
-                    while p < end && matches!(b[p], b' ' | b'\t' | b'\r' | b'\n') {
-                        p += 1;
-                    }
-                    if p < end && b[p] == b'#' {
-                        while p < end && b[p] != b'\n' {
-                            p += 1;
-                        }
-                    } else {
-                        break;
-                    }
-                }
+                p = skip_space_and_comments(b, p, end);
             }
             _ => return p,
+        }
+    }
+}
+
+/// Whitespace, line breaks and comments between properties and content.
+fn skip_space_and_comments(b: &[u8], mut p: usize, end: usize) -> usize {
+    loop {
+        while p < end && matches!(b[p], b' ' | b'\t' | b'\r' | b'\n') {
+            p += 1;
+        }
+        if p < end && b[p] == b'#' {
+            while p < end && b[p] != b'\n' {
+                p += 1;
+            }
+        } else {
+            return p;
         }
     }
 }
@@ -1091,6 +1356,14 @@ fn skip_properties(text: &str, mut p: usize, end: usize) -> usize {
 fn tag_kind(tag: Option<&Tag>) -> TagKind {
     match tag {
         None => TagKind::None,
+        // A verbatim tag `!<tag:yaml.org,2002:str>` arrives whole in the suffix.
+        Some(t) if t.handle.is_empty() && t.suffix.starts_with("tag:yaml.org,2002:") => {
+            if t.suffix == "tag:yaml.org,2002:str" {
+                TagKind::Str
+            } else {
+                TagKind::OtherCore
+            }
+        }
         Some(t) if t.is_yaml_core_schema() => {
             if t.suffix == "str" {
                 TagKind::Str

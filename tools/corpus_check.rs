@@ -1,0 +1,510 @@
+//! Checks the scanner against a directory of real published manifests
+//! (the corpus described by its `SOURCES.md`): `scripts/check-corpus.sh
+//! CORPUS_DIR` builds and runs it. Exits non-zero, saying why, when the
+//! directory is missing, a file it expects is absent, or any check fails.
+//!
+//! For every YAML file: it scans without error; the fast path and the full
+//! parser agree (also on line-level mutations of the small files);
+//! truncated copies never panic and keep exact spans; and the references
+//! found are the ones `SOURCES.md` documents, trap by trap.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use imagelock::scan::{
+    fast_path_reads, read_file, scan_text, scan_text_full_parser, scan_text_in, ContainerList,
+    FileScan, QuoteStyle, Scope,
+};
+
+/// What one corpus file must yield, scanned as a walked file.
+struct Expect {
+    file: &'static str,
+    /// Every reference in file order: its line and the value as written
+    /// (one ending in `@sha256:` only needs that prefix; the digest itself
+    /// was checked by parsing).
+    refs: &'static [(usize, &'static str)],
+    /// How many warnings (templates, `ko://`, sibling `tag` keys).
+    warnings: usize,
+    /// Why: the trap `SOURCES.md` names.
+    why: &'static str,
+}
+
+const ARGOCD: &str = "quay.io/argoproj/argocd:v3.5.1";
+const UBUNTU: &str = "mirror.gcr.io/ubuntu@sha256:";
+const PYTHON: &str = "mirror.gcr.io/python@sha256:";
+const CERTGEN: &str = "registry.k8s.io/ingress-nginx/kube-webhook-certgen:v1.6.9@sha256:";
+
+const EXPECT: &[Expect] = &[
+    Expect {
+        file: "argo-cd-install.yaml",
+        refs: &[
+            (32094, ARGOCD),
+            (32236, "ghcr.io/dexidp/dex:v2.45.0"),
+            (32266, ARGOCD),
+            (32386, ARGOCD),
+            (32485, "public.ecr.aws/docker/library/redis:8.2.3-alpine"),
+            (32501, ARGOCD),
+            (32816, ARGOCD),
+            (32873, ARGOCD),
+            (33337, ARGOCD),
+            (33806, ARGOCD),
+        ],
+        warnings: 0,
+        why: "3 huge CRDs first: 8 argocd + dex + redis, none from a schema",
+    },
+    Expect {
+        file: "prometheus-operator-bundle.yaml",
+        refs: &[(29761, "quay.io/prometheus-operator/prometheus-operator:v0.63.0")],
+        warnings: 0,
+        why: "13 of 14 `image:` lines are CRD property keys; the config-reloader ref is inside an arg",
+    },
+    Expect {
+        file: "ingress-nginx-deploy.yaml",
+        refs: &[
+            (446, "registry.k8s.io/ingress-nginx/controller:v1.15.1@sha256:"),
+            (549, CERTGEN),
+            (605, CERTGEN),
+        ],
+        warnings: 0,
+        why: "all 3 already pinned as tag@sha256",
+    },
+    Expect {
+        file: "cert-manager-cert-manager.yaml",
+        refs: &[
+            (1380, "quay.io/jetstack/cert-manager-cainjector:v0.7.0"),
+            (1421, "quay.io/jetstack/cert-manager-webhook:v0.7.0"),
+            (1475, "quay.io/jetstack/cert-manager-controller:v0.7.0"),
+        ],
+        warnings: 0,
+        why: "5 CRDs, 3 double-quoted images",
+    },
+    Expect {
+        file: "kubernetes-examples-guestbook-all-in-one.yaml",
+        refs: &[
+            (38, "registry.k8s.io/redis:e2e"),
+            (82, "gcr.io/google_samples/gb-redisslave:v1"),
+            (135, "gcr.io/google-samples/gb-frontend:v5"),
+        ],
+        warnings: 0,
+        why: "a trailing comment holding `image: redis` is no reference",
+    },
+    Expect {
+        file: "kubernetes-examples-sysdig-daemonset.yaml",
+        refs: &[(42, "sysdig/agent")],
+        warnings: 0,
+        why: "CRLF, odd indentation, untagged Docker Hub short name",
+    },
+    Expect {
+        file: "descheduler-cronjob.yaml",
+        refs: &[(19, "registry.k8s.io/descheduler/descheduler:v0.36.0")],
+        warnings: 0,
+        why: "CronJob jobTemplate",
+    },
+    Expect {
+        file: "tekton-controller.yaml",
+        refs: &[],
+        warnings: 1,
+        why: "`image: ko://…` is a ko import path (a warning, not an invalid reference); refs in a multi-line flow `args` are no `image` fields",
+    },
+    Expect {
+        file: "tekton-step-script.yaml",
+        refs: &[
+            (13, UBUNTU),
+            (16, UBUNTU),
+            (36, UBUNTU),
+            (44, UBUNTU),
+            (50, UBUNTU),
+            (62, "mirror.gcr.io/node@sha256:"),
+            (68, PYTHON),
+            (74, "mirror.gcr.io/perl@sha256:"),
+            (81, PYTHON),
+            (92, UBUNTU),
+            (102, PYTHON),
+            (121, "mirror.gcr.io/bash@sha256:"),
+        ],
+        warnings: 0,
+        why: "12 digest-only step images in a TaskRun, block-scalar scripts between them",
+    },
+    Expect {
+        file: "argo-workflows-ci-output-artifact.yaml",
+        refs: &[(52, "golang:1.8"), (81, "alpine:3.23")],
+        warnings: 4,
+        why: "1 templated image, 3 `{image, tag}` withItems maps",
+    },
+    Expect {
+        file: "kube-prometheus-stack-values.yaml",
+        refs: &[],
+        warnings: 0,
+        why: "Helm values: not a manifest, so a walked scan reads no image from it (one note)",
+    },
+    Expect {
+        file: "bitnami-redis-values.yaml",
+        refs: &[],
+        warnings: 0,
+        why: "Helm values: not a manifest, so a walked scan reads no image from it (one note)",
+    },
+    Expect {
+        file: "awesome-compose-wordpress-mysql-compose.yaml",
+        refs: &[(4, "mariadb:10.6.4-focal"), (20, "wordpress:latest")],
+        warnings: 0,
+        why: "a commented-out `#image: mysql:8.0.27`; no final newline",
+    },
+    Expect {
+        file: "awesome-compose-pihole-cloudflared-DoH-compose.yaml",
+        refs: &[(4, "visibilityspots/cloudflared"), (20, "pihole/pihole:latest")],
+        warnings: 0,
+        why: "untagged image, `${VAR}` elsewhere, no final newline",
+    },
+];
+
+/// Helm values files: `Scope::KnownManifests` skips them with one note.
+const NOT_MANIFESTS: &[&str] = &[
+    "kube-prometheus-stack-values.yaml",
+    "bitnami-redis-values.yaml",
+];
+
+fn main() -> ExitCode {
+    let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
+        eprintln!("usage: corpus-check CORPUS_DIR");
+        return ExitCode::from(2);
+    };
+    if !dir.join("SOURCES.md").is_file() {
+        eprintln!(
+            "corpus-check: {} is not the corpus (no SOURCES.md there); CI keeps it at ../shared/corpus beside the clone",
+            dir.display()
+        );
+        return ExitCode::from(2);
+    }
+    let mut failures: Vec<String> = Vec::new();
+    let mut seen = Vec::new();
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
+        Err(e) => {
+            eprintln!("corpus-check: {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    paths.sort();
+    for path in &paths {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            // Dockerfiles: imagelock reads YAML and JSON only.
+            continue;
+        }
+        seen.push(name.clone());
+        let before = failures.len();
+        check_file(path, &name, &mut failures);
+        if failures.len() == before {
+            eprintln!("ok    {name}");
+        } else {
+            eprintln!("FAIL  {name}");
+        }
+    }
+    for e in EXPECT {
+        if !seen.iter().any(|s| s == e.file) {
+            failures.push(format!("{}: missing from the corpus", e.file));
+        }
+    }
+    for s in &seen {
+        if !EXPECT.iter().any(|e| e.file == s) {
+            failures.push(format!(
+                "{s}: no expectation for it in tools/corpus_check.rs"
+            ));
+        }
+    }
+    if failures.is_empty() {
+        eprintln!(
+            "corpus-check: {} YAML files, every check passed",
+            seen.len()
+        );
+        ExitCode::SUCCESS
+    } else {
+        for f in &failures {
+            eprintln!("error: {f}");
+        }
+        eprintln!("corpus-check: {} failure(s)", failures.len());
+        ExitCode::FAILURE
+    }
+}
+
+fn check_file(path: &Path, name: &str, failures: &mut Vec<String>) {
+    let mut fail = |msg: String| failures.push(format!("{name}: {msg}"));
+    let file = match read_file(path, false) {
+        Ok(Some(f)) => f,
+        Ok(None) => return fail("read as binary".into()),
+        Err(e) => return fail(format!("cannot read: {e}")),
+    };
+    let text = file.text.as_str();
+    let started = Instant::now();
+    let walked = match scan_text_in(path, text, Scope::KnownManifests) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("scan failed: {e}")),
+    };
+    let took = started.elapsed();
+    eprintln!(
+        "      {} images, {} warnings, {} invalid in {:.1} ms; fast path {}",
+        walked.images.len(),
+        walked.warnings.len(),
+        walked.invalid.len(),
+        took.as_secs_f64() * 1000.0,
+        if fast_path_reads(text) {
+            "used"
+        } else {
+            "gave up"
+        }
+    );
+    if let Err(e) = invariants(text, &walked) {
+        fail(e);
+    }
+    // Documented references, in order (a ref ending in `@sha256:` only
+    // needs that prefix: the digest is checked to be well-formed by parsing).
+    let Some(expect) = EXPECT.iter().find(|e| e.file == name) else {
+        return;
+    };
+    let got: Vec<(usize, &str)> = walked
+        .images
+        .iter()
+        .map(|i| (i.line, i.reference.original()))
+        .collect();
+    let matches = got.len() == expect.refs.len()
+        && got.iter().zip(expect.refs).all(|((gl, g), (wl, w))| {
+            gl == wl
+                && if w.ends_with("@sha256:") {
+                    g.starts_with(w)
+                } else {
+                    g == w
+                }
+        });
+    if !matches {
+        fail(format!(
+            "expected {:?} ({}), found {got:?}",
+            expect.refs, expect.why
+        ));
+    }
+    if let Err(e) = traps(name, &walked) {
+        fail(format!("{e} ({})", expect.why));
+    }
+    if walked.warnings.len() != expect.warnings {
+        fail(format!(
+            "expected {} warning(s) ({}), found {:?}",
+            expect.warnings,
+            expect.why,
+            walked
+                .warnings
+                .iter()
+                .map(|w| &w.message)
+                .collect::<Vec<_>>()
+        ));
+    }
+    if !walked.invalid.is_empty() {
+        fail(format!("invalid references reported: {:?}", walked.invalid));
+    }
+    let note_expected = NOT_MANIFESTS.contains(&name);
+    if walked.notes.len() != usize::from(note_expected) {
+        fail(format!("notes: {:?}", walked.notes));
+    }
+    if !note_expected {
+        // Every document is a manifest: scanning it as a named file gives the same.
+        match scan_text(path, text) {
+            Ok(all) if summary(&all) == summary(&walked) => {}
+            Ok(_) => fail("a named file and a walked file scan differently".into()),
+            Err(e) => fail(format!("scan failed: {e}")),
+        }
+    }
+    if let Err(e) = same_as_full_parser(text) {
+        fail(e);
+    }
+    // Mutations of the small files: the fast path agrees or gives up.
+    if text.len() < 10_000 {
+        for m in mutations(text) {
+            if let Err(e) = same_as_full_parser(&m) {
+                fail(format!("on a mutated copy: {e}"));
+                break;
+            }
+        }
+    }
+    // Truncated copies: no panic, exact spans whenever they scan.
+    if text.len() < 40_000 {
+        let step = (text.len() / 150).max(1);
+        for cut in (0..text.len())
+            .step_by(step)
+            .filter(|&c| text.is_char_boundary(c))
+        {
+            let part = &text[..cut];
+            let result = std::panic::catch_unwind(|| scan_text(path, part));
+            match result {
+                Err(_) => {
+                    fail(format!("panicked on the first {cut} bytes"));
+                    break;
+                }
+                Ok(Ok(s)) => {
+                    if let Err(e) = invariants(part, &s) {
+                        fail(format!("first {cut} bytes: {e}"));
+                        break;
+                    }
+                }
+                Ok(Err(_)) => {}
+            }
+        }
+    }
+}
+
+/// The traps `SOURCES.md` names beyond which references are found.
+fn traps(name: &str, s: &FileScan) -> Result<(), String> {
+    let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
+    let imgs = &s.images;
+    match name {
+        "argo-cd-install.yaml" => check(
+            imgs.iter()
+                .filter(|i| i.context.list == Some(ContainerList::InitContainers))
+                .count()
+                == 3,
+            "3 initContainers (dex, redis, repo-server)",
+        ),
+        "ingress-nginx-deploy.yaml" => check(
+            imgs.iter()
+                .all(|i| i.reference.tag().is_some() && i.reference.digest().is_some()),
+            "every reference has a tag and a digest",
+        ),
+        "cert-manager-cert-manager.yaml" => check(
+            imgs.iter()
+                .all(|i| i.style == QuoteStyle::DoubleQuoted && i.exact),
+            "every image double-quoted and exact",
+        ),
+        "kubernetes-examples-sysdig-daemonset.yaml" => check(
+            imgs[0].reference.name() == "docker.io/sysdig/agent"
+                && imgs[0].reference.effective_tag() == Some("latest"),
+            "sysdig/agent is docker.io/sysdig/agent:latest",
+        ),
+        "descheduler-cronjob.yaml" => check(
+            imgs[0].context.kind.as_deref() == Some("CronJob"),
+            "the image belongs to the CronJob",
+        ),
+        "tekton-step-script.yaml" => check(
+            imgs.iter()
+                .all(|i| i.reference.tag().is_none() && i.reference.digest().is_some()),
+            "every step image is digest-only",
+        ),
+        "kubernetes-examples-guestbook-all-in-one.yaml" => check(
+            imgs.iter().all(|i| i.exact),
+            "the trailing comment is not in the span",
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Exact spans slice to the reference; line and column point at the span.
+fn invariants(text: &str, s: &FileScan) -> Result<(), String> {
+    for img in &s.images {
+        let Some(slice) = text.get(img.span.clone()) else {
+            return Err(format!(
+                "span {:?} is not on character boundaries",
+                img.span
+            ));
+        };
+        if img.exact && slice != img.reference.original() {
+            return Err(format!(
+                "span {:?} holds {slice:?}, not {}",
+                img.span, img.reference
+            ));
+        }
+        let before = &text[..img.span.start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        if (img.line, img.column) != (line, column) {
+            return Err(format!(
+                "{} reported at {}:{}, its span starts at {line}:{column}",
+                img.reference, img.line, img.column
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn summary(s: &FileScan) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .images
+        .iter()
+        .map(|i| {
+            format!(
+                "{}:{} {:?} {:?} {} {:?} {} {:?} doc{} {}",
+                i.line,
+                i.column,
+                i.span,
+                i.style,
+                i.exact,
+                i.field,
+                i.reference.original(),
+                i.context,
+                i.document,
+                i.built
+            )
+        })
+        .collect();
+    v.extend(
+        s.warnings
+            .iter()
+            .map(|w| format!("W {}:{} {}", w.line, w.column, w.message)),
+    );
+    v.extend(
+        s.invalid
+            .iter()
+            .map(|i| format!("I {}:{} {:?} {}", i.line, i.column, i.value, i.message)),
+    );
+    v
+}
+
+/// When the fast path reads `text`, the result equals the full parser's.
+fn same_as_full_parser(text: &str) -> Result<(), String> {
+    if !fast_path_reads(text) {
+        return Ok(());
+    }
+    let path = Path::new("f");
+    let got = scan_text(path, text).map_err(|e| format!("fast path accepted, scan failed: {e}"))?;
+    let want = scan_text_full_parser(path, text)
+        .map_err(|e| format!("fast path accepted what the parser rejects: {e}"))?;
+    if summary(&got) != summary(&want) {
+        return Err(format!(
+            "fast path and full parser differ:\n  fast: {:?}\n  full: {:?}",
+            summary(&got),
+            summary(&want)
+        ));
+    }
+    Ok(())
+}
+
+/// Line-level edits: delete, duplicate, indent, dedent, respace, split.
+fn mutations(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out = Vec::new();
+    for i in 0..lines.len() {
+        let join = |f: &dyn Fn(&str) -> Option<String>| -> String {
+            lines
+                .iter()
+                .enumerate()
+                .filter_map(|(j, l)| if j == i { f(l) } else { Some(l.to_string()) })
+                .collect()
+        };
+        out.push(join(&|_| None));
+        out.push(join(&|l| Some(format!("{l}{l}"))));
+        out.push(join(&|l| Some(format!(" {l}"))));
+        out.push(join(&|l| Some(format!("  {l}"))));
+        out.push(join(&|l| {
+            Some(l.strip_prefix(' ').unwrap_or(l).to_string())
+        }));
+        out.push(join(&|l| {
+            Some(l.strip_prefix("  ").unwrap_or(l).to_string())
+        }));
+        out.push(join(&|l| Some(l.replacen(": ", ":  ", 1))));
+        out.push(join(&|l| Some(l.replacen("- ", "-  ", 1))));
+        out.push(join(&|l| Some(l.replacen(": ", ":\n    ", 1))));
+        out.push(join(&|l| Some(l.replacen('\n', " # c\n", 1))));
+    }
+    out
+}
