@@ -111,14 +111,8 @@ pub fn check() -> Result<(), Interrupted> {
 }
 
 /// Resolves when a stop signal arrives (polls the flag every 50 ms). Select
-/// on it beside long async work:
-///
-/// ```ignore
-/// tokio::select! {
-///     r = work => Ok(r),
-///     s = interrupt::cancelled() => Err(interrupt::Interrupted(s)),
-/// }
-/// ```
+/// on it beside long async work, as `commands::registry_setup` does:
+/// `tokio::select! { r = work => Ok(r), s = cancelled() => Err(Interrupted(s)) }`.
 pub async fn cancelled() -> Signal {
     loop {
         if let Some(s) = requested() {
