@@ -2,9 +2,10 @@
 //! copies of the fixtures under `testdata/`.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use assert_cmd::Command;
+mod support;
+
+use support::run::{expect_code, imagelock, text};
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
@@ -29,30 +30,6 @@ fn workspace() -> tempfile::TempDir {
     copy_dir(&testdata().join("app"), &dir.path().join("app"));
     std::fs::copy(testdata().join("app.lock"), dir.path().join("images.lock")).unwrap();
     dir
-}
-
-fn imagelock(dir: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("imagelock")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8(b.to_vec()).unwrap()
-}
-
-/// Assert the exit code, showing both streams when it is wrong.
-fn expect_code(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
 }
 
 /// Every file under `dir` with its bytes, sorted.

@@ -9,31 +9,8 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 
 use assert_cmd::Command;
+use support::run::{expect_code, imagelock as run, text};
 use support::{Registry, Setup, PASSWORD, USER};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8(b.to_vec()).unwrap()
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("imagelock")
-        .unwrap()
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn expect_code(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
 
 /// A tree with one good manifest (one locked, one missing reference), one
 /// file that does not parse, and a lockfile with an entry only the broken
@@ -217,31 +194,23 @@ fn options_that_cannot_work_are_refused_at_once() {
     );
 
     std::fs::create_dir(p.join("locks")).unwrap();
-    let out = run(p, &["--lockfile", "locks", "check", "a.yaml"]);
-    expect_code(&out, 2);
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        stderr.matches("error").count(),
-        1,
-        "one clean message: {stderr}"
-    );
-    assert!(
-        stderr.contains("--lockfile locks: is a directory"),
-        "{stderr}"
-    );
-
-    let out = run(p, &["--lockfile", "missing/images.lock", "lock", "a.yaml"]);
-    expect_code(&out, 2);
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        stderr.matches("error").count(),
-        1,
-        "one clean message: {stderr}"
-    );
-    assert!(
-        stderr.contains("the directory missing does not exist"),
-        "{stderr}"
-    );
+    // One clean message, not the OS error twice.
+    for (args, says) in [
+        (
+            &["--lockfile", "locks", "check", "a.yaml"],
+            "--lockfile locks: is a directory",
+        ),
+        (
+            &["--lockfile", "missing/images.lock", "lock", "a.yaml"],
+            "the directory missing does not exist",
+        ),
+    ] {
+        let out = run(p, args);
+        expect_code(&out, 2);
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.matches("error").count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
     assert!(!p.join("missing").exists());
 }
 

@@ -5,6 +5,8 @@
 //! saved in `tests/properties.proptest-regressions` and replayed by every later run, so
 //! keep those files in the repository.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -215,16 +217,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
 /// the locked digest; a second `pin` changes nothing.
 mod pin {
     use super::*;
-    use assert_cmd::Command;
-
-    fn run(dir: &Path, args: &[&str]) -> std::process::Output {
-        Command::cargo_bin("imagelock")
-            .unwrap()
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .unwrap()
-    }
+    use crate::support::run::imagelock as run;
 
     fn same_except_images(
         before: &serde_json::Value,

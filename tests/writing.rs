@@ -13,35 +13,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::run::{bin, expect_code, imagelock, text};
 use support::{Fault, FaultProxy, Registry, Setup};
 
 const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 
-fn bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("imagelock")
-}
-
-fn imagelock(dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(bin())
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn expect_code(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+/// The lockfile of [`manifest`]`("nginx:1.25")` and `("redis:7")`.
+fn nginx_redis_lock() -> String {
+    lockfile(&[
+        ("docker.io/library/nginx", "1.25", D1),
+        ("docker.io/library/redis", "7", D2),
+    ])
 }
 
 /// A lockfile locking `(name, tag, digest)` triples.
@@ -147,14 +130,7 @@ fn pin_writes_nothing_when_staging_a_later_file_fails() {
     let large = manifest("redis:7") + &"# padding\n".repeat(2000);
     std::fs::write(d.join("a.yaml"), &small).unwrap();
     std::fs::write(d.join("b.yaml"), &large).unwrap();
-    std::fs::write(
-        d.join("images.lock"),
-        lockfile(&[
-            ("docker.io/library/nginx", "1.25", D1),
-            ("docker.io/library/redis", "7", D2),
-        ]),
-    )
-    .unwrap();
+    std::fs::write(d.join("images.lock"), nginx_redis_lock()).unwrap();
     let before = tree(d);
     let out = std::process::Command::new("sh")
         .current_dir(d)
@@ -288,14 +264,7 @@ fn pin_keeps_mode_and_owner() {
         (m.uid(), m.gid())
     };
     let (a_owner, b_owner) = (owner("a.yaml"), owner("b.yaml"));
-    std::fs::write(
-        d.join("images.lock"),
-        lockfile(&[
-            ("docker.io/library/nginx", "1.25", D1),
-            ("docker.io/library/redis", "7", D2),
-        ]),
-    )
-    .unwrap();
+    std::fs::write(d.join("images.lock"), nginx_redis_lock()).unwrap();
     let out = imagelock(d, &["pin", "."]);
     expect_code(&out, 0);
     let mode = |p: &str| std::fs::metadata(d.join(p)).unwrap().mode() & 0o7777;
@@ -540,14 +509,7 @@ fn a_signal_during_pin_writes_removes_the_staged_files() {
             .status()
             .expect("`mkfifo` not found: install the Debian package `coreutils`");
         assert!(made.success());
-        std::fs::write(
-            d.join("images.lock"),
-            lockfile(&[
-                ("docker.io/library/nginx", "1.25", D1),
-                ("docker.io/library/redis", "7", D2),
-            ]),
-        )
-        .unwrap();
+        std::fs::write(d.join("images.lock"), nginx_redis_lock()).unwrap();
         let before = tree(d);
         let child = std::process::Command::new(bin())
             .current_dir(d)

@@ -311,7 +311,7 @@ fn check_file(path: &Path, name: &str, failures: &mut Vec<String>) {
     if !note_expected {
         // Every document is a manifest: scanning it as a named file gives the same.
         match scan_text(path, text) {
-            Ok(all) if summary(&all) == summary(&walked) => {}
+            Ok(all) if all.summary() == walked.summary() => {}
             Ok(_) => fail("a named file and a walked file scan differently".into()),
             Err(e) => fail(format!("scan failed: {e}")),
         }
@@ -427,39 +427,6 @@ fn invariants(text: &str, s: &FileScan) -> Result<(), String> {
     Ok(())
 }
 
-fn summary(s: &FileScan) -> Vec<String> {
-    let mut v: Vec<String> = s
-        .images
-        .iter()
-        .map(|i| {
-            format!(
-                "{}:{} {:?} {:?} {} {:?} {} {:?} doc{} {}",
-                i.line,
-                i.column,
-                i.span,
-                i.style,
-                i.exact,
-                i.field,
-                i.reference.original(),
-                i.context,
-                i.document,
-                i.built
-            )
-        })
-        .collect();
-    v.extend(
-        s.warnings
-            .iter()
-            .map(|w| format!("W {}:{} {}", w.line, w.column, w.message)),
-    );
-    v.extend(
-        s.invalid
-            .iter()
-            .map(|i| format!("I {}:{} {:?} {}", i.line, i.column, i.value, i.message)),
-    );
-    v
-}
-
 /// When the fast path reads `text`, the result equals the full parser's.
 fn same_as_full_parser(text: &str) -> Result<(), String> {
     if !fast_path_reads(text) {
@@ -469,11 +436,11 @@ fn same_as_full_parser(text: &str) -> Result<(), String> {
     let got = scan_text(path, text).map_err(|e| format!("fast path accepted, scan failed: {e}"))?;
     let want = scan_text_full_parser(path, text)
         .map_err(|e| format!("fast path accepted what the parser rejects: {e}"))?;
-    if summary(&got) != summary(&want) {
+    if got.summary() != want.summary() {
         return Err(format!(
             "fast path and full parser differ:\n  fast: {:?}\n  full: {:?}",
-            summary(&got),
-            summary(&want)
+            got.summary(),
+            want.summary()
         ));
     }
     Ok(())

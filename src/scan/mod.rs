@@ -177,6 +177,44 @@ pub enum Scope {
     KnownManifests,
 }
 
+impl FileScan {
+    /// Everything the scan reports, one comparable line per image, warning
+    /// and invalid value: the fast-path differential tests and the corpus
+    /// check compare two scans with it.
+    pub fn summary(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .images
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}:{} {:?} {:?} {} {:?} {} {:?} doc{} {}",
+                    i.line,
+                    i.column,
+                    i.span,
+                    i.style,
+                    i.exact,
+                    i.field,
+                    i.reference.original(),
+                    i.context,
+                    i.document,
+                    i.built
+                )
+            })
+            .collect();
+        v.extend(
+            self.warnings
+                .iter()
+                .map(|w| format!("W {}:{} {}", w.line, w.column, w.message)),
+        );
+        v.extend(
+            self.invalid
+                .iter()
+                .map(|i| format!("I {}:{} {:?} {}", i.line, i.column, i.value, i.message)),
+        );
+        v
+    }
+}
+
 /// A file that could not be scanned.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {

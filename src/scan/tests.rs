@@ -682,39 +682,6 @@ e:
     );
 }
 
-/// Everything a scan reports, comparable.
-fn summary(s: &FileScan) -> Vec<String> {
-    let mut v: Vec<String> = s
-        .images
-        .iter()
-        .map(|i| {
-            format!(
-                "{}:{} {:?} {:?} {} {:?} {} {:?} doc{}",
-                i.line,
-                i.column,
-                i.span,
-                i.style,
-                i.exact,
-                i.field,
-                i.reference.original(),
-                i.context,
-                i.document
-            )
-        })
-        .collect();
-    v.extend(
-        s.warnings
-            .iter()
-            .map(|w| format!("W {}:{} {}", w.line, w.column, w.message)),
-    );
-    v.extend(
-        s.invalid
-            .iter()
-            .map(|i| format!("I {}:{} {:?} {}", i.line, i.column, i.value, i.message)),
-    );
-    v
-}
-
 /// The fast path must give exactly what the full parser gives, or give up.
 fn same_as_full_parser(text: &str) -> bool {
     let fast_ok = super::fast_path_reads(text);
@@ -723,7 +690,7 @@ fn same_as_full_parser(text: &str) -> bool {
         let got = scan_text(Path::new("f"), text).expect("fast path accepted it");
         let want = full
             .unwrap_or_else(|e| panic!("fast path accepted what the parser rejects: {e}\n{text}"));
-        assert_eq!(summary(&got), summary(&want), "\n{text}");
+        assert_eq!(got.summary(), want.summary(), "\n{text}");
     }
     fast_ok
 }
@@ -1041,7 +1008,7 @@ spec:
     // The fast path leaves tags to the parser; both give the same result.
     assert!(!same_as_full_parser(text));
     let full = super::scan_text_full_parser(Path::new("t.yaml"), text).unwrap();
-    assert_eq!(summary(&s), summary(&full));
+    assert_eq!(s.summary(), full.summary());
 }
 
 /// Nothing in a CustomResourceDefinition is an image (`properties`,

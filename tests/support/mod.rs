@@ -17,6 +17,7 @@
 pub mod creds;
 pub mod pki;
 pub mod proxy;
+pub mod run;
 pub mod token_server;
 
 use std::collections::BTreeMap;

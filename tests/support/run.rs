@@ -1,0 +1,34 @@
+//! Running the real binary from a test: one helper for every test file.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("imagelock")
+}
+
+/// Run `imagelock ARGS` in `dir` (no `RUST_LOG` from the environment).
+pub fn imagelock(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(bin())
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Assert the exit code, showing both streams when it is wrong.
+pub fn expect_code(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
