@@ -316,3 +316,25 @@ fn check_markdown_tables_findings_and_errors() {
     assert!(stdout.contains("| Location | Error |"), "{stdout}");
     assert!(stdout.contains("| `broken.yaml:"), "{stdout}");
 }
+
+#[test]
+fn a_broken_lockfile_is_an_error_object_in_json() {
+    let dir = broken_tree();
+    std::fs::remove_file(dir.path().join("broken.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("images.lock"),
+        "version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1.25\"\ndigest = \"sha256:abc\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["check", "--format", "json", "."]);
+    expect_code(&out, 2);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["findings"], serde_json::json!([]));
+    let e = &doc["errors"][0];
+    assert_eq!(e["code"], "lockfile", "{doc:#}");
+    assert!(
+        e["message"].as_str().unwrap().contains("images.lock:6:"),
+        "{doc:#}"
+    );
+}

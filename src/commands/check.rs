@@ -29,6 +29,43 @@ fn finding(kind: FindingKind, u: &Use, message: String) -> Finding {
 }
 
 pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+    // A failure that stops the check (an unreadable lockfile, a bad
+    // option) is still reported in the chosen format.
+    let (mut findings, refs) = match find(args, lockfile, diag) {
+        Ok(found) => found,
+        Err(e) => {
+            let code = if e.downcast_ref::<crate::lockfile::LockfileError>().is_some() {
+                "lockfile"
+            } else {
+                "error"
+            };
+            diag.emit(Message::error(format!("{e:#}")).code(code));
+            (Vec::new(), 0)
+        }
+    };
+    sort_findings(&mut findings);
+    print(args, &findings, refs, diag)?;
+    diag.say(format!(
+        "checked {refs} reference(s) against {}: {} finding(s), {} error(s), {} warning(s){}",
+        lockfile.display(),
+        findings.len(),
+        diag.errors(),
+        diag.warnings(),
+        if args.remote {
+            ", registries asked"
+        } else {
+            ""
+        }
+    ));
+    Ok(diag.exit_status(findings.len()))
+}
+
+/// Every finding and the number of references checked.
+fn find(
+    args: &CheckArgs,
+    lockfile: &Path,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<(Vec<Finding>, usize)> {
     let lock = Lockfile::load(lockfile)?;
     let namespace = &args.registry.credentials.namespace;
     let mut all = collect_uses(&args.paths, namespace, diag);
@@ -154,8 +191,17 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
         }
     }
 
-    sort_findings(&mut findings);
-    let refs = all.count();
+    Ok((findings, all.count()))
+}
+
+/// Print findings (and, in the machine formats, errors and warnings) in
+/// the chosen format.
+fn print(
+    args: &CheckArgs,
+    findings: &[Finding],
+    refs: usize,
+    diag: &Diagnostics,
+) -> anyhow::Result<()> {
     let summary = serde_json::json!({
         "references": refs,
         "findings": findings.len(),
@@ -166,7 +212,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format {
-        CheckFormat::Text => text::print_findings(&mut out, &findings)?,
+        CheckFormat::Text => text::print_findings(&mut out, findings)?,
         CheckFormat::Json => {
             let doc = json::document(
                 vec![
@@ -178,21 +224,10 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
             json::print(&mut out, &doc)?;
         }
         CheckFormat::Github => {
-            github::print(&mut out, &findings, diag.messages(), diag.is_quiet())?
+            github::print(&mut out, findings, diag.messages(), diag.is_quiet())?
         }
-        CheckFormat::Markdown => markdown::print_findings(&mut out, &findings, diag.messages())?,
+        CheckFormat::Markdown => markdown::print_findings(&mut out, findings, diag.messages())?,
     }
     out.flush()?;
-    diag.say(format!(
-        "checked {refs} reference(s) against {lf}: {} finding(s), {} error(s), {} warning(s){}",
-        findings.len(),
-        diag.errors(),
-        diag.warnings(),
-        if args.remote {
-            ", registries asked"
-        } else {
-            ""
-        }
-    ));
-    Ok(diag.exit_status(findings.len()))
+    Ok(())
 }
