@@ -338,3 +338,23 @@ fn a_broken_lockfile_is_an_error_object_in_json() {
         "{doc:#}"
     );
 }
+
+#[test]
+fn a_run_stopped_by_a_failure_still_prints_json() {
+    let dir = broken_tree();
+    std::fs::write(dir.path().join("images.lock"), "version = 7\n").unwrap();
+    for args in [
+        &["list", "--format", "json", "good.yaml"][..],
+        &["update", "--format", "json"][..],
+    ] {
+        let out = run(dir.path(), args);
+        expect_code(&out, 2);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&out.stdout)));
+        assert_eq!(doc["version"], 1);
+        let message = doc["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("images.lock"), "{args:?}: {doc:#}");
+        // The person at the terminal sees it too.
+        assert!(text(&out.stderr).contains("error: "), "{args:?}");
+    }
+}

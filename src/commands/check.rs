@@ -223,9 +223,7 @@ fn print(
             );
             json::print(&mut out, &doc)?;
         }
-        CheckFormat::Github => {
-            github::print(&mut out, findings, diag.messages(), diag.is_quiet())?
-        }
+        CheckFormat::Github => github::print(&mut out, findings, diag.messages(), diag.is_quiet())?,
         CheckFormat::Markdown => markdown::print_findings(&mut out, findings, diag.messages())?,
     }
     out.flush()?;

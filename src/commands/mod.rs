@@ -18,23 +18,46 @@ pub mod update;
 
 use std::path::Path;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ListFormat, UpdateFormat};
 use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
-use crate::report::Diagnostics;
+use crate::report::{json, Diagnostics, Message};
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let mut diag = Diagnostics::new(cli.quiet);
     let lockfile = cli.lockfile.as_path();
-    check_lockfile_path(lockfile)?;
-    match cli.command {
+    let json = match &cli.command {
+        Command::List(a) => a.format == ListFormat::Json,
+        Command::Update(a) => a.format == UpdateFormat::Json,
+        Command::Resolve(a) => a.format == ListFormat::Json,
+        // `check` reports its own failures in every format.
+        _ => false,
+    };
+    let result = check_lockfile_path(lockfile).and_then(|()| match cli.command {
         Command::List(args) => list::run(&args, lockfile, &mut diag),
         Command::Pin(args) => pin::run(&args, lockfile, &mut diag),
         Command::Check(args) => check::run(&args, lockfile, &mut diag),
         Command::Lock(args) => lock::run(&args, lockfile, &mut diag),
         Command::Update(args) => update::run(&args, lockfile, &mut diag),
         Command::Resolve(args) => resolve::run(&args, &mut diag),
+    });
+    match result {
+        // A failure that stopped the run is still a JSON document for a
+        // script that asked for JSON (stderr has the message too).
+        Err(e)
+            if json
+                && !crate::logging::is_broken_pipe(&e)
+                && crate::interrupt::requested().is_none() =>
+        {
+            diag.emit(Message::error(format!("{e:#}")).code("error"));
+            let doc = json::document(Vec::new(), &diag);
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            json::print(&mut out, &doc)?;
+            Ok(crate::exit::ERROR)
+        }
+        other => other,
     }
 }
 
