@@ -18,22 +18,25 @@ pub mod update;
 
 use std::path::Path;
 
-use crate::cli::{Cli, Command, ListFormat, UpdateFormat};
+use crate::cli::{CheckFormat, Cli, Command, ListFormat, UpdateFormat};
 use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
 use crate::report::{json, Diagnostics, Message};
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
-    let mut diag = Diagnostics::new(cli.quiet);
     let lockfile = cli.lockfile.as_path();
     let json = match &cli.command {
         Command::List(a) => a.format == ListFormat::Json,
         Command::Update(a) => a.format == UpdateFormat::Json,
         Command::Resolve(a) => a.format == ListFormat::Json,
-        // `check` reports its own failures in every format.
+        Command::Check(a) => a.format == CheckFormat::Json,
         _ => false,
     };
+    // Machine formats print the run's errors and warnings with the data.
+    let machine =
+        json || matches!(&cli.command, Command::Check(a) if a.format != CheckFormat::Text);
+    let mut diag = Diagnostics::new(cli.quiet).keep_messages(machine);
     let result = check_lockfile_path(lockfile).and_then(|()| match cli.command {
         Command::List(args) => list::run(&args, lockfile, &mut diag),
         Command::Pin(args) => pin::run(&args, lockfile, &mut diag),

@@ -111,6 +111,9 @@ impl Message {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     quiet: bool,
+    /// Keep errors and warnings for a machine format (text mode only
+    /// counts them: a run with a warning per reference stays streaming).
+    keep: bool,
     kept: Vec<Message>,
     errors: usize,
     warnings: usize,
@@ -124,6 +127,13 @@ impl Diagnostics {
         }
     }
 
+    /// Keep errors and warnings for a machine format to print
+    /// ([`Diagnostics::messages`]).
+    pub fn keep_messages(mut self, keep: bool) -> Diagnostics {
+        self.keep = keep;
+        self
+    }
+
     /// Record a message and print it on stderr (errors always; warnings
     /// and notes unless quiet).
     pub fn emit(&mut self, m: Message) {
@@ -135,7 +145,7 @@ impl Diagnostics {
         if m.severity == Severity::Error || !self.quiet {
             let _ = writeln!(std::io::stderr().lock(), "{}", m.render());
         }
-        if m.severity != Severity::Note {
+        if self.keep && m.severity != Severity::Note {
             self.kept.push(m);
         }
     }
@@ -160,7 +170,7 @@ impl Diagnostics {
         }
     }
 
-    /// The errors and warnings so far, in the order they came.
+    /// The errors and warnings so far, in the order they came (when kept).
     pub fn messages(&self) -> &[Message] {
         &self.kept
     }
@@ -206,7 +216,7 @@ mod tests {
 
     #[test]
     fn quiet_keeps_errors_and_counts() {
-        let mut d = Diagnostics::new(true);
+        let mut d = Diagnostics::new(true).keep_messages(true);
         d.warning("w");
         d.note("n");
         d.error("e", None);
