@@ -60,10 +60,12 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Files and directories to scan (directories recursively).
+    /// Files and directories to scan (directories recursively); `-` reads
+    /// standard input.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
-    /// `json` also shows, per reference, the credential sources that match it.
+    /// `json` also shows, per reference, the credential sources that match
+    /// it; `plain` prints the locked `name@digest` of every reference found.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
     #[command(flatten)]
@@ -82,7 +84,8 @@ pub struct PinArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Files and directories to check (directories recursively).
+    /// Files and directories to check (directories recursively); `-` reads
+    /// standard input (`helm template … | imagelock check -`).
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// Also report references that are not pinned to a digest.
@@ -99,7 +102,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// Files and directories to scan (directories recursively).
+    /// Files and directories to scan (directories recursively); `-` reads
+    /// standard input (`kustomize build | imagelock lock -`).
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// Also record the manifest digest of this platform (os/arch[/variant]); repeatable.
@@ -130,8 +134,8 @@ pub struct ResolveArgs {
     /// Print this platform's manifest digest from the index instead (os/arch[/variant]).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
-    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
-    pub format: ListFormat,
+    #[arg(long, value_enum, default_value_t = ResolveFormat::Text)]
+    pub format: ResolveFormat,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -185,6 +189,15 @@ pub struct CredentialArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
+    Text,
+    Json,
+    /// One `name@digest` per line from the lockfile (sorted, unique): the
+    /// images to pre-load on nodes that never pull.
+    Plain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResolveFormat {
     Text,
     Json,
 }

@@ -643,3 +643,108 @@ fn crd_bundle_lists_only_the_operator_image() {
         "{lines:?}"
     );
 }
+
+/// Run `imagelock ARGS` in `dir` with `input` on standard input.
+fn with_stdin(dir: &Path, args: &[&str], input: &str) -> std::process::Output {
+    assert_cmd::Command::new(support::run::bin())
+        .current_dir(dir)
+        .args(args)
+        .write_stdin(input)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn rendered_output_on_stdin_is_listed_checked_and_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digest = format!("sha256:{}", "d".repeat(64));
+    // What `helm template` prints: a comment line, documents, no file.
+    let rendered = format!(
+        "---\n# Source: app/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: ghcr.io/acme/app@{digest}\n      - name: side\n        image: ghcr.io/acme/side:v2\n"
+    );
+    let out = with_stdin(d, &["list", "-"], &rendered);
+    expect_code(&out, 0);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("<stdin>:12:16  ghcr.io/acme/app@"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("<stdin>:14:16  ghcr.io/acme/side:v2"),
+        "{stdout}"
+    );
+
+    let out = with_stdin(d, &["check", "--format", "json", "-"], &rendered);
+    expect_code(&out, 1);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["findings"][0]["file"], "<stdin>");
+    assert_eq!(doc["findings"][0]["line"], 12);
+
+    // A digest-only reference needs no registry: `lock -` records it.
+    let only_digest = rendered
+        .split("      - name: side")
+        .next()
+        .unwrap()
+        .to_string();
+    let out = with_stdin(d, &["lock", "-"], &only_digest);
+    expect_code(&out, 0);
+    let lock = std::fs::read_to_string(d.join("images.lock")).unwrap();
+    assert!(lock.contains(&digest), "{lock}");
+    let out = with_stdin(d, &["check", "-"], &only_digest);
+    expect_code(&out, 0);
+
+    // `-` twice is one read: refused.
+    let out = with_stdin(d, &["list", "-", "-"], &rendered);
+    expect_code(&out, 2);
+    assert!(text(&out.stderr).contains("standard input given twice"));
+}
+
+#[test]
+fn pin_refuses_stdin_and_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = with_stdin(dir.path(), &["pin", "-"], "kind: Pod\n");
+    expect_code(&out, 2);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("pin -: standard input has no file to write back to"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pin the files the output is rendered from"),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_plain_prints_the_locked_pulls_for_preloading() {
+    let dir = workspace();
+    let out = imagelock(
+        dir.path(),
+        &["list", "--format", "plain", "app/workloads.yaml"],
+    );
+    expect_code(&out, 0);
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(lines, sorted, "sorted and unique");
+    assert!(!lines.is_empty());
+    for l in &lines {
+        let (name, digest) = l.split_once('@').unwrap();
+        assert!(
+            name.contains('/') && name.contains('.'),
+            "fully qualified: {l}"
+        );
+        assert!(digest.starts_with("sha256:") && digest.len() == 71, "{l}");
+    }
+    // A reference the lockfile lacks is an error (the node could not pull it).
+    std::fs::write(dir.path().join("images.lock"), "version = 1\n").unwrap();
+    let out = imagelock(
+        dir.path(),
+        &["list", "--format", "plain", "app/workloads.yaml"],
+    );
+    expect_code(&out, 2);
+    assert!(text(&out.stderr).contains("is not in the lockfile"));
+}

@@ -16,8 +16,10 @@ use crate::scan::FoundImage;
 
 pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let lock = Lockfile::load(lockfile)?;
-    if args.format == ListFormat::Json {
-        return run_json(args, &lock, diag);
+    match args.format {
+        ListFormat::Json => return run_json(args, &lock, diag),
+        ListFormat::Plain => return run_plain(args, &lock, diag),
+        ListFormat::Text => {}
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -59,6 +61,35 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     });
     if let Some(e) = io_error {
         return Err(e.into());
+    }
+    out.flush()?;
+    Ok(diag.exit_status(0))
+}
+
+/// Plain: the locked `name@digest` of every reference found (sorted,
+/// unique), to pre-load nodes that run with `imagePullPolicy: Never`
+/// (`xargs -n1 crictl pull`). A reference the lockfile lacks is an error.
+fn run_plain(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+    let mut pulls = std::collections::BTreeSet::new();
+    scan_each(&args.paths, diag, |file, diag| {
+        for image in file.scan.images.iter().filter(|i| !i.built) {
+            match lock.lookup(&image.reference) {
+                Some(e) => {
+                    pulls.insert(format!("{}@{}", e.name, e.digest));
+                }
+                None => diag.emit(
+                    Message::error(format!("{} is not in the lockfile", image.reference))
+                        .at(location(image))
+                        .code("missing")
+                        .hint(Some("run `imagelock lock`")),
+                ),
+            }
+        }
+    });
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for p in &pulls {
+        writeln!(out, "{p}")?;
     }
     out.flush()?;
     Ok(diag.exit_status(0))

@@ -18,7 +18,7 @@ pub mod update;
 
 use std::path::Path;
 
-use crate::cli::{CheckFormat, Cli, Command, ListFormat, UpdateFormat};
+use crate::cli::{CheckFormat, Cli, Command, ListFormat, ResolveFormat, UpdateFormat};
 use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
 use crate::report::{json, Diagnostics, Message};
@@ -29,7 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let json = match &cli.command {
         Command::List(a) => a.format == ListFormat::Json,
         Command::Update(a) => a.format == UpdateFormat::Json,
-        Command::Resolve(a) => a.format == ListFormat::Json,
+        Command::Resolve(a) => a.format == ResolveFormat::Json,
         Command::Check(a) => a.format == CheckFormat::Json,
         _ => false,
     };

@@ -25,6 +25,11 @@ struct Planned {
 }
 
 pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+    if args.paths.iter().any(|p| p.as_os_str() == "-") {
+        anyhow::bail!(
+            "pin -: standard input has no file to write back to; pin the files the output is rendered from (manifests, a kustomization, a chart's values), or save the output to a file and pin that"
+        );
+    }
     let lock = Lockfile::load(lockfile)?;
     let mut plans: Vec<Planned> = Vec::new();
     let mut missing = 0usize;

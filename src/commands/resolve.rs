@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::cli::{ListFormat, ResolveArgs};
+use crate::cli::{ResolveArgs, ResolveFormat};
 use crate::commands::registry_setup::{
     parse_platforms, registry_client, registry_error, report_credential_warnings, resolve_all,
 };
@@ -41,8 +41,8 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
                     None => resolved.digest.clone(),
                 };
                 match args.format {
-                    ListFormat::Text => writeln!(out, "{r} {digest}")?,
-                    ListFormat::Json => rows.push(serde_json::json!({
+                    ResolveFormat::Text => writeln!(out, "{r} {digest}")?,
+                    ResolveFormat::Json => rows.push(serde_json::json!({
                         "reference": r.original(),
                         "name": r.name(),
                         "tag": r.effective_tag(),
@@ -55,7 +55,7 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
             }
         }
     }
-    if args.format == ListFormat::Json {
+    if args.format == ResolveFormat::Json {
         let doc = json::document(vec![("resolved", serde_json::json!(rows))], diag);
         json::print(&mut out, &doc)?;
     }

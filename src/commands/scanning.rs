@@ -70,34 +70,92 @@ fn scan_files(
                 summary.failed += 1;
                 diag.emit(Message::error(message).at(Location::file(&path)).code("io"));
             }
-            WalkItem::File { path, explicit } => match read_and_scan(&path, explicit) {
-                Ok(Some(file)) => {
-                    for w in &file.scan.warnings {
-                        diag.emit(
-                            Message::warning(&w.message)
-                                .at(Location::new(&w.file, w.line, w.column)),
-                        );
-                    }
-                    for n in &file.scan.notes {
-                        diag.note(n);
-                    }
-                    summary.invalid += file.scan.invalid.len();
-                    if invalid_is_error {
-                        for i in &file.scan.invalid {
-                            diag.emit(invalid_message(i));
-                        }
-                    }
-                    each(file, diag);
-                }
-                Ok(None) => diag.note(format!("{}: skipped: binary file", path.display())),
-                Err(e) => {
-                    summary.failed += 1;
-                    diag.emit(scan_error_message(&e));
-                }
-            },
+            WalkItem::Stdin => {
+                let result = read_stdin();
+                take(
+                    result,
+                    Path::new(STDIN),
+                    diag,
+                    invalid_is_error,
+                    &mut summary,
+                    &mut each,
+                );
+            }
+            WalkItem::File { path, explicit } => {
+                let result = read_and_scan(&path, explicit);
+                take(
+                    result,
+                    &path,
+                    diag,
+                    invalid_is_error,
+                    &mut summary,
+                    &mut each,
+                );
+            }
         }
     }
     summary
+}
+
+/// How standard input (`-`) is shown in locations.
+pub const STDIN: &str = "<stdin>";
+
+/// Report what reading and scanning one file gave, then hand it to `each`.
+fn take(
+    result: Result<Option<ScannedFile>, ScanError>,
+    path: &Path,
+    diag: &mut Diagnostics,
+    invalid_is_error: bool,
+    summary: &mut ScanSummary,
+    each: &mut impl FnMut(ScannedFile, &mut Diagnostics),
+) {
+    match result {
+        Ok(Some(file)) => {
+            for w in &file.scan.warnings {
+                diag.emit(
+                    Message::warning(&w.message).at(Location::new(&w.file, w.line, w.column)),
+                );
+            }
+            for n in &file.scan.notes {
+                diag.note(n);
+            }
+            summary.invalid += file.scan.invalid.len();
+            if invalid_is_error {
+                for i in &file.scan.invalid {
+                    diag.emit(invalid_message(i));
+                }
+            }
+            each(file, diag);
+        }
+        Ok(None) => diag.note(format!("{}: skipped: binary file", path.display())),
+        Err(e) => {
+            summary.failed += 1;
+            diag.emit(scan_error_message(&e));
+        }
+    }
+}
+
+/// Read and scan standard input (rendered manifests: `helm template …`,
+/// `kustomize build`), read whatever it holds, shown as `<stdin>`.
+fn read_stdin() -> Result<Option<ScannedFile>, ScanError> {
+    use std::io::Read as _;
+    let path = Path::new(STDIN);
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|source| ScanError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let (text, encoding) = Encoding::decode(path, &bytes)?;
+    let scan = scan_text_in(path, &text, Scope::Everything)?;
+    Ok(Some(ScannedFile {
+        path: path.to_path_buf(),
+        text,
+        encoding,
+        scan,
+    }))
 }
 
 /// The note for an image its compose service builds (`build:`).

@@ -1,4 +1,6 @@
 //! Walking the paths given on the command line to find files to scan.
+//! `-` stands for standard input (rendered output: `helm template … |
+//! imagelock check -`).
 //!
 //! Directories are walked recursively the way ripgrep walks them (the
 //! `ignore` crate: `.gitignore` honoured inside git repositories, hidden
@@ -21,6 +23,8 @@ use std::path::{Path, PathBuf};
 pub enum WalkItem {
     /// A file to scan. `explicit` when it was named on the command line.
     File { path: PathBuf, explicit: bool },
+    /// `-`: read standard input (once), shown as `<stdin>`.
+    Stdin,
     /// Something the user should know (a skipped Helm templates directory).
     Note(String),
     /// A path that could not be walked.
@@ -30,7 +34,20 @@ pub enum WalkItem {
 /// Walk `paths` in a deterministic order (sorted by file name), each file once.
 pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
     let mut out = Walk::default();
+    let mut stdin = false;
     for root in paths {
+        if root.as_os_str() == "-" {
+            if stdin {
+                out.items.push(WalkItem::Error {
+                    path: root.clone(),
+                    message: "standard input given twice; it can be read once".into(),
+                });
+            } else {
+                stdin = true;
+                out.items.push(WalkItem::Stdin);
+            }
+            continue;
+        }
         let meta = match std::fs::metadata(root) {
             Ok(m) => m,
             Err(e) => {
