@@ -748,3 +748,33 @@ fn list_plain_prints_the_locked_pulls_for_preloading() {
     expect_code(&out, 2);
     assert!(text(&out.stderr).contains("is not in the lockfile"));
 }
+
+#[test]
+fn the_walk_reads_github_workflows_but_skips_other_hidden_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join(".github/workflows")).unwrap();
+    std::fs::create_dir_all(d.join(".cache")).unwrap();
+    std::fs::write(
+        d.join(".github/workflows/ci.yml"),
+        "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    container:\n      image: node:20\n    services:\n      db:\n        image: postgres:16\n    steps:\n    - run: npm test\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join(".cache/pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: hidden:1\n",
+    )
+    .unwrap();
+    let out = imagelock(d, &["list"]);
+    expect_code(&out, 0);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(".github/workflows/ci.yml:6:14  node:20"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(".github/workflows/ci.yml:9:16  postgres:16"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hidden:1"), "{stdout}");
+}

@@ -4,7 +4,8 @@
 //!
 //! Directories are walked recursively the way ripgrep walks them (the
 //! `ignore` crate: `.gitignore` honoured inside git repositories, hidden
-//! files and directories skipped). The walk picks `*.yaml` and `*.yml`;
+//! files and directories skipped, except `.github`, whose workflows name
+//! container images). The walk picks `*.yaml` and `*.yml`;
 //! a file named on the command line is read whatever its extension. A Helm
 //! chart's `templates/` directory holds Go templates, not YAML: it is
 //! skipped with one note per chart.
@@ -65,7 +66,13 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
         let walker = ignore::WalkBuilder::new(root)
             .follow_links(true)
             .sort_by_file_name(|a, b| a.cmp(b))
-            .filter_entry(|entry| !is_helm_templates_dir(entry.path()))
+            // Hidden files and directories are skipped as ripgrep skips
+            // them, except `.github` (workflows name container images).
+            .hidden(false)
+            .filter_entry(|entry| {
+                !(entry.depth() > 0 && is_hidden_but_not_github(entry.path()))
+                    && !is_helm_templates_dir(entry.path())
+            })
             .build();
         // The filter above cannot emit notes, so find the skipped template
         // directories in a cheap second look at each directory entry.
@@ -165,6 +172,13 @@ fn is_yaml_name(path: &Path) -> bool {
         path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
     )
+}
+
+/// A hidden name (`.git`, `.venv`, `.env.yaml`) other than `.github`.
+fn is_hidden_but_not_github(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.') && n != ".github")
 }
 
 fn is_helm_templates_dir(path: &Path) -> bool {
