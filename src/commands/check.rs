@@ -88,7 +88,13 @@ fn find(
         let entry = lock.get(key);
         for u in key_uses {
             let r = &u.reference;
-            for w in policy::assess(r, u.context.pull_policy.as_deref()).1 {
+            // dockerfile branch: a Dockerfile image has no imagePullPolicy.
+            let policy_warnings = if u.dockerfile {
+                Vec::new()
+            } else {
+                policy::assess(r, u.context.pull_policy.as_deref()).1
+            };
+            for w in policy_warnings {
                 diag.emit(Message::warning(format!("{r}: {w}")).at(u.location.clone()));
             }
             match (entry, r.digest()) {

@@ -47,6 +47,11 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
                     line.push('@');
                     line.push_str(&d.to_string());
                 }
+                // dockerfile branch: no pull policy for a Dockerfile image.
+                let policy = match image.dockerfile {
+                    Some(_) => "-".to_string(),
+                    None => policy.to_string(),
+                };
                 line.push_str(&format!("  {}  {}", policy, status.as_str()));
                 if let (Some(e), None) = (entry, r.digest()) {
                     line.push_str(&format!(" {}", e.digest));
@@ -138,7 +143,8 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
 /// compose service builds: it is never pulled).
 fn assess(image: &FoundImage) -> (policy::PullPolicy, Vec<String>) {
     let (policy, warnings) = policy::assess(&image.reference, image.context.pull_policy.as_deref());
-    if image.built {
+    // dockerfile branch: a Dockerfile image has no imagePullPolicy.
+    if image.built || image.dockerfile.is_some() {
         return (policy, Vec::new());
     }
     (policy, warnings)
@@ -176,7 +182,8 @@ fn json_row(
         "name": r.name(),
         "tag": r.tag(),
         "digest": r.digest(),
-        "pull-policy": policy,
+        // dockerfile branch: no pull policy for a Dockerfile image.
+        "pull-policy": image.dockerfile.is_none().then_some(policy),
         "pull-policy-written": c.pull_policy,
         "status": status,
         "locked-digest": entry.map(|e| &e.digest),
@@ -189,5 +196,6 @@ fn json_row(
         "style": image.style,
         "warnings": warnings,
         "credential-sources": credential_sources,
+        "dockerfile": image.dockerfile,
     })
 }

@@ -65,6 +65,35 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 );
                 continue;
             };
+            // dockerfile branch: a Dockerfile span may hold only the text
+            // that ends the reference (an ARG value, a literal tail).
+            if let Some(d) = &image.dockerfile {
+                if r.digest() == Some(&entry.digest) && r.tag().is_some() {
+                    continue; // already pinned to the locked digest
+                }
+                if !image.exact {
+                    refused += 1;
+                    diag.emit(
+                        Message::error(format!(
+                            "{r} cannot be pinned byte-exactly: it is assembled from build arguments (`{}`) in a way no single edit can pin",
+                            d.via_arg.as_deref().unwrap_or("ARG")
+                        ))
+                        .at(location(image))
+                        .code("not-exact")
+                        .hint(Some("write the reference (or its tag) in one ARG default or in the FROM line")),
+                    );
+                    continue;
+                }
+                let written = &file.text[image.span.clone()];
+                let pinned = crate::scan::dockerfile::pinned_text(d.pin, r, written, &entry.digest);
+                if pinned != written {
+                    edits.push(Edit {
+                        span: image.span.clone(),
+                        replacement: pinned,
+                    });
+                }
+                continue;
+            }
             let pinned = r.pinned(&entry.digest);
             if pinned == r.original() {
                 continue;

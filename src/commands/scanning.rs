@@ -226,6 +226,16 @@ fn read_and_scan(path: &Path, explicit: bool) -> Result<Option<ScannedFile>, Sca
     // A file found by walking a directory is read for images only where
     // it is a manifest imagelock knows; one named on the command line is
     // read whatever it holds.
+    // dockerfile branch: Dockerfiles and Containerfiles have their own extractor.
+    if crate::scan::dockerfile::is_dockerfile_name(path) {
+        let scan = crate::scan::dockerfile::scan_text(path, &file.text);
+        return Ok(Some(ScannedFile {
+            path: path.to_path_buf(),
+            text: file.text,
+            encoding: file.encoding,
+            scan,
+        }));
+    }
     let scope = if explicit {
         Scope::Everything
     } else {
@@ -255,6 +265,8 @@ pub struct Use {
     /// The pod's pull secrets (set by [`Uses::with_pod_credentials`]).
     pub pod: Option<Arc<PodSecrets>>,
     pub context: ObjectContext,
+    /// dockerfile branch: the use is in a Dockerfile (no pull policy).
+    pub dockerfile: bool,
 }
 
 impl Use {
@@ -398,6 +410,7 @@ pub fn collect_uses(paths: &[PathBuf], default_namespace: &str, diag: &mut Diagn
                     workload: workload(&image.context, default_namespace),
                     pod: None,
                     context: image.context,
+                    dockerfile: image.dockerfile.is_some(),
                 });
         }
     });

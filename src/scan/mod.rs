@@ -6,6 +6,7 @@
 //! warnings; a file that cannot be parsed is an error.
 
 mod crd;
+pub mod dockerfile;
 pub mod encoding;
 pub mod walk;
 pub mod yaml;
@@ -125,6 +126,10 @@ pub struct FoundImage {
     /// A compose service with a `build:` section: the image it builds, not
     /// one to pull (`lock` does not resolve it).
     pub built: bool,
+    /// Dockerfile images only: the instruction, stage and how to pin.
+    /// TEMPORARY (dockerfile branch): becomes `Context::Dockerfile` when
+    /// the per-kind contexts land.
+    pub dockerfile: Option<dockerfile::DockerfileContext>,
 }
 
 /// A value skipped with a warning (templating, empty string, a map, ...).

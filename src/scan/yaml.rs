@@ -1040,6 +1040,7 @@ impl<'p, 't> Scanner<'p, 't> {
                     context,
                     document,
                     built,
+                    dockerfile: None,
                 });
             }
             Err(e) => match placeholder(value) {

@@ -1,0 +1,305 @@
+//! Splitting a Dockerfile into parser directives and logical instructions,
+//! as BuildKit's parser does: line continuations (the escape character at
+//! the end of a line), comment and blank lines inside a continuation
+//! dropped, heredoc bodies (`RUN <<EOF … EOF`) skipped.
+//!
+//! Every byte of an instruction's text keeps its offset in the file, so a
+//! word can be mapped back to the exact bytes it was read from. Pure code:
+//! no I/O, no image references.
+
+use std::ops::Range;
+
+/// A parser directive at the top of the file (`# syntax=…`, `# escape=…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directive {
+    /// Lower-cased name (`syntax`).
+    pub name: String,
+    pub value: String,
+    /// Bytes of the value in the file.
+    pub span: Range<usize>,
+}
+
+/// One logical instruction (continuation lines joined).
+#[derive(Debug, Clone)]
+pub struct Instruction {
+    /// The instruction's text with continuations removed.
+    pub text: String,
+    /// File byte offset of each byte of `text`.
+    pub offsets: Vec<usize>,
+}
+
+/// A word of an instruction: its logical range in [`Instruction::text`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    pub range: Range<usize>,
+}
+
+impl Instruction {
+    pub fn slice(&self, r: &Range<usize>) -> &str {
+        &self.text[r.clone()]
+    }
+
+    /// The file bytes of a logical range when they are contiguous in the
+    /// file (not broken by a line continuation).
+    pub fn file_span(&self, r: &Range<usize>) -> Option<Range<usize>> {
+        if r.is_empty() {
+            let at = self
+                .offsets
+                .get(r.start)
+                .copied()
+                .or_else(|| self.offsets.last().map(|o| o + 1))?;
+            return Some(at..at);
+        }
+        let start = self.offsets[r.start];
+        let end = self.offsets[r.end - 1] + 1;
+        (end - start == r.len()).then_some(start..end)
+    }
+
+    /// File byte offset where a logical position starts.
+    pub fn file_offset(&self, at: usize) -> usize {
+        self.offsets
+            .get(at)
+            .copied()
+            .unwrap_or_else(|| self.offsets.last().map_or(0, |o| o + 1))
+    }
+
+    /// Split the text into words on unquoted blanks; quotes and the escape
+    /// character keep blanks inside a word.
+    pub fn words(&self, escape: char) -> Vec<Word> {
+        let mut out = Vec::new();
+        let mut start = None;
+        let mut quote = None;
+        let mut chars = self.text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some('"') if c == escape => {
+                    chars.next();
+                }
+                Some(_) => {}
+                None if c == ' ' || c == '\t' => {
+                    if let Some(s) = start.take() {
+                        out.push(Word { range: s..i });
+                    }
+                }
+                None => {
+                    start.get_or_insert(i);
+                    if c == '"' || c == '\'' {
+                        quote = Some(c);
+                    } else if c == escape {
+                        chars.next();
+                    }
+                }
+            }
+        }
+        if let Some(s) = start {
+            out.push(Word {
+                range: s..self.text.len(),
+            });
+        }
+        out
+    }
+}
+
+/// A whole Dockerfile, split.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub directives: Vec<Directive>,
+    /// `\` unless the `escape` directive says `` ` ``.
+    pub escape: char,
+    pub instructions: Vec<Instruction>,
+}
+
+/// One physical line: its bytes without the line break (and without `\r`).
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    start: usize,
+    end: usize,
+}
+
+fn lines(text: &str) -> Vec<Line> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if b == b'\n' {
+            let end = if i > start && text.as_bytes()[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
+            out.push(Line { start, end });
+            start = i + 1;
+        }
+    }
+    if start < text.len() {
+        out.push(Line {
+            start,
+            end: text.len(),
+        });
+    }
+    out
+}
+
+/// `# name=value` at the top of the file.
+fn directive(text: &str, line: Line) -> Option<Directive> {
+    let s = &text[line.start..line.end];
+    let rest = s.strip_prefix('#')?;
+    let (name, value) = rest.split_once('=')?;
+    let name = name.trim();
+    // BuildKit knows these three; any other `# a=b` is a comment, and
+    // the first comment ends the directives.
+    if !["syntax", "escape", "check"]
+        .iter()
+        .any(|k| name.eq_ignore_ascii_case(k))
+    {
+        return None;
+    }
+    let lead = value.len() - value.trim_start().len();
+    let value_trimmed = value.trim();
+    let value_start = line.start + 1 + name_offset(rest, '=') + 1 + lead;
+    Some(Directive {
+        name: name.to_ascii_lowercase(),
+        value: value_trimmed.to_string(),
+        span: value_start..value_start + value_trimmed.len(),
+    })
+}
+
+fn name_offset(s: &str, c: char) -> usize {
+    s.find(c).unwrap_or(0)
+}
+
+fn is_blank(s: &str) -> bool {
+    s.trim().is_empty()
+}
+
+fn is_comment(s: &str) -> bool {
+    s.trim_start().starts_with('#')
+}
+
+/// Split `text` into directives and logical instructions.
+pub fn parse(text: &str) -> Parsed {
+    let all = lines(text);
+    let mut directives = Vec::new();
+    let mut i = 0;
+    while i < all.len() {
+        match directive(text, all[i]) {
+            Some(d) if !directives.iter().any(|x: &Directive| x.name == d.name) => {
+                directives.push(d);
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    let escape = match directives.iter().find(|d| d.name == "escape") {
+        Some(d) if d.value == "`" => '`',
+        _ => '\\',
+    };
+    let mut instructions = Vec::new();
+    while i < all.len() {
+        let line = &text[all[i].start..all[i].end];
+        if is_blank(line) || is_comment(line) {
+            i += 1;
+            continue;
+        }
+        let mut ins = Instruction {
+            text: String::new(),
+            offsets: Vec::new(),
+        };
+        loop {
+            let l = all[i];
+            let s = &text[l.start..l.end];
+            i += 1;
+            let trimmed = s.trim_end_matches([' ', '\t']);
+            let continued = trimmed.ends_with(escape);
+            let keep = if continued {
+                &s[..trimmed.len() - escape.len_utf8()]
+            } else {
+                s
+            };
+            ins.text.push_str(keep);
+            ins.offsets.extend(l.start..l.start + keep.len());
+            if !continued {
+                break;
+            }
+            // Comment and blank lines inside a continuation are dropped.
+            while i < all.len() {
+                let next = &text[all[i].start..all[i].end];
+                if is_blank(next) || is_comment(next) {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            if i >= all.len() {
+                break;
+            }
+        }
+        for (name, strip_tabs) in heredocs(&ins, escape) {
+            while i < all.len() {
+                let body = &text[all[i].start..all[i].end];
+                i += 1;
+                let body = if strip_tabs {
+                    body.trim_start_matches('\t')
+                } else {
+                    body
+                };
+                if body == name {
+                    break;
+                }
+            }
+        }
+        instructions.push(ins);
+    }
+    Parsed {
+        directives,
+        escape,
+        instructions,
+    }
+}
+
+/// The heredocs an instruction opens (`<<EOF`, `<<-"EOF"`), in order, with
+/// whether leading tabs are stripped. Only `RUN`, `COPY` and `ADD` take
+/// heredocs.
+fn heredocs(ins: &Instruction, escape: char) -> Vec<(String, bool)> {
+    let words = ins.words(escape);
+    let Some(first) = words.first() else {
+        return Vec::new();
+    };
+    let keyword = ins.slice(&first.range).to_ascii_uppercase();
+    if !matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let text = &ins.text;
+    let mut from = 0;
+    while let Some(at) = text[from..].find("<<") {
+        let mut rest = &text[from + at + 2..];
+        from += at + 2;
+        let strip_tabs = rest.starts_with('-');
+        if strip_tabs {
+            rest = &rest[1..];
+        }
+        let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+        if let Some(q) = quote {
+            rest = &rest[1..];
+            let Some(close) = rest.find(q) else { continue };
+            let name = &rest[..close];
+            if is_heredoc_name(name) {
+                out.push((name.to_string(), strip_tabs));
+            }
+        } else {
+            let len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let name = &rest[..len];
+            if is_heredoc_name(name) {
+                out.push((name.to_string(), strip_tabs));
+            }
+        }
+    }
+    out
+}
+
+fn is_heredoc_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

@@ -1,0 +1,242 @@
+//! End-to-end: Dockerfiles through the real binary. `list` over the real
+//! corpus files, and `lock`, `pin` (byte-exact, idempotent), `check` and
+//! `check --remote` drift against the real CNCF distribution registry, with
+//! every locked digest cross-checked against skopeo.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+use support::run::{expect_code, text};
+use support::{Registry, Setup};
+
+/// imagelock in `dir`, pointed at this registry over plain HTTP when the
+/// command talks to it.
+fn run(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::cargo_bin("imagelock").unwrap();
+    cmd.envs(reg.isolated_env())
+        .env_remove("RUST_LOG")
+        .current_dir(dir)
+        .args(args);
+    for var in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    if args.first() == Some(&"lock") || args.contains(&"--remote") {
+        cmd.arg("--plain-http").arg(reg.host());
+    }
+    cmd.output().unwrap()
+}
+
+fn locked(dir: &Path, reference: &str) -> String {
+    let lock = imagelock::lockfile::Lockfile::load(&dir.join("images.lock")).unwrap();
+    let r = imagelock::reference::Reference::parse(reference).unwrap();
+    lock.lookup(&r)
+        .unwrap_or_else(|| panic!("{reference} not locked"))
+        .digest
+        .to_string()
+}
+
+/// `text` with every `@sha256:<64 hex>` removed.
+fn strip_digests(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("@sha256:") {
+        out.push_str(&rest[..at]);
+        let hex = &rest[at + 8..];
+        let n = hex.bytes().take_while(|b| b.is_ascii_hexdigit()).count();
+        assert_eq!(n, 64, "a digest of {n} hex digits in {text}");
+        rest = &hex[n..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn lock_pin_check_and_drift_of_a_multi_stage_dockerfile() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let h = reg.host();
+    let syntax = reg.push_oci_image("docker/dockerfile", "1", "syntax");
+    let base = reg.push_oci_image("team/base", "1.0", "base");
+    let app = reg.push_oci_image("team/app", "2", "app");
+    let tools = reg.push_oci_image("team/tools", "1", "tools");
+    let cache = reg.push_oci_image("team/cache", "3", "cache");
+    let original = format!(
+        "# syntax={h}/docker/dockerfile:1\n\
+         ARG BASE=\"{h}/team/base:1.0\"\n\
+         ARG TAG=2\n\
+         ARG GO_VERSION\n\
+         FROM --platform=$BUILDPLATFORM $BASE AS build\n\
+         RUN --mount=type=cache,target=/c,from={h}/team/cache:3 \\\n    --mount=from=build,target=/b make\n\
+         RUN <<EOF\nFROM {h}/not/an:image\nEOF\n\
+         FROM golang:${{GO_VERSION}} as go\n\
+         FROM {h}/team/app:${{TAG}}\n\
+         # a comment\n\
+         COPY --from=build /app /app\n\
+         COPY --from={h}/team/tools:1 /bin/t /bin/t\n\
+         FROM ${{BASE}}\n\
+         FROM scratch\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("Dockerfile");
+    std::fs::write(&file, &original).unwrap();
+
+    let o = run(&reg, d, &["lock", "."]);
+    expect_code(&o, 0);
+    assert!(
+        text(&o.stderr).contains("Dockerfile:11:6") && text(&o.stderr).contains("GO_VERSION"),
+        "the unresolved ARG is a warning at its place: {}",
+        text(&o.stderr)
+    );
+    for (reference, pushed, repo) in [
+        (
+            format!("{h}/docker/dockerfile:1"),
+            &syntax,
+            "docker/dockerfile:1",
+        ),
+        (format!("{h}/team/base:1.0"), &base, "team/base:1.0"),
+        (format!("{h}/team/app:2"), &app, "team/app:2"),
+        (format!("{h}/team/tools:1"), &tools, "team/tools:1"),
+        (format!("{h}/team/cache:3"), &cache, "team/cache:3"),
+    ] {
+        let got = locked(d, &reference);
+        assert_eq!(&got, pushed, "{reference}");
+        assert_eq!(got, reg.skopeo_digest(repo), "{reference}");
+    }
+
+    let o = run(&reg, d, &["pin", "."]);
+    expect_code(&o, 0);
+    let pinned = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        strip_digests(&pinned),
+        original,
+        "pin changed more than the digests"
+    );
+    // The ARG used by two FROMs is pinned once, in the ARG line.
+    assert!(
+        pinned.contains(&format!("ARG BASE=\"{h}/team/base:1.0@{base}\"\n")),
+        "{pinned}"
+    );
+    assert!(pinned.contains(&format!("ARG TAG=2@{app}\n")), "{pinned}");
+    assert!(pinned.contains("FROM --platform=$BUILDPLATFORM $BASE AS build\n"));
+    assert!(pinned.contains(&format!("# syntax={h}/docker/dockerfile:1@{syntax}\n")));
+    assert!(pinned.contains(&format!("from={h}/team/cache:3@{cache} ")));
+    assert!(pinned.contains(&format!("COPY --from={h}/team/tools:1@{tools} ")));
+    assert_eq!(pinned.matches("@sha256:").count(), 5, "{pinned}");
+
+    let o = run(&reg, d, &["pin", "."]);
+    expect_code(&o, 0);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        pinned,
+        "a second pin changed the file"
+    );
+
+    let o = run(&reg, d, &["check", "."]);
+    expect_code(&o, 0);
+    assert!(
+        !text(&o.stderr).contains("imagePullPolicy"),
+        "no pull-policy reasoning for a Dockerfile: {}",
+        text(&o.stderr)
+    );
+
+    // The tag moves: check --remote sees it.
+    let moved = reg.push_oci_image("team/base", "1.0", "moved");
+    assert_ne!(moved, base);
+    assert_eq!(reg.skopeo_digest("team/base:1.0"), moved);
+    let o = run(&reg, d, &["check", "--remote", "."]);
+    expect_code(&o, 1);
+    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(all.contains(&moved) && all.contains(&base), "{all}");
+    assert!(
+        all.contains("Dockerfile:5:"),
+        "the drift names the FROM line: {all}"
+    );
+}
+
+#[test]
+fn pin_refuses_an_arg_it_cannot_pin_byte_exactly() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let h = reg.host();
+    reg.push_oci_image("team/alpine", "3.20", "a");
+    reg.push_oci_image("team/alpine", "3.20-slim", "b");
+    let original =
+        format!("ARG V=3.20\nFROM {h}/team/alpine:$V\nFROM {h}/team/alpine:${{V}}-slim\n");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("app.Dockerfile"), &original).unwrap();
+    expect_code(&run(&reg, d, &["lock", "."]), 0);
+    let o = run(&reg, d, &["pin", "."]);
+    expect_code(&o, 2);
+    assert!(
+        text(&o.stderr).contains("cannot be pinned byte-exactly"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stderr).contains("app.Dockerfile:2:6"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("app.Dockerfile")).unwrap(),
+        original
+    );
+}
+
+#[test]
+fn list_finds_every_image_in_the_corpus_dockerfiles() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/dockerfile");
+    let out = support::run::imagelock(&dir, &["list", "."]);
+    expect_code(&out, 0);
+    let refs: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            format!("{} {}", f.next().unwrap(), f.next().unwrap())
+        })
+        .collect();
+    let golang = "docker.io/library/golang:1.26.4@sha256:792443b89f65105abba56b9bd5e97f680a80074ac62fc844a584212f8c8102c3";
+    assert_eq!(
+        refs,
+        [
+            format!("argo-cd-Dockerfile:7:6 {golang}"),
+            "argo-cd-Dockerfile:35:6 docker.io/library/ubuntu:26.04@sha256:f3d28607ddd78734bb7f71f117f3c6706c666b8b76cbff7c9ff6e5718d46ff64".to_string(),
+            "argo-cd-Dockerfile:96:32 docker.io/library/node:24.14.1@sha256:80fc934952c8f1b2b4d39907af7211f8a9fff1a4c2cf673fb49099292c251cec".to_string(),
+            format!("argo-cd-Dockerfile:116:32 {golang}"),
+            "awesome-compose-nginx-aspnet-mysql-Dockerfile:1:10 docker/dockerfile:1.4".to_string(),
+            "awesome-compose-nginx-aspnet-mysql-Dockerfile:3:32 mcr.microsoft.com/dotnet/sdk:6.0".to_string(),
+            "awesome-compose-nginx-aspnet-mysql-Dockerfile:29:13 gloursdocker/docker".to_string(),
+            "awesome-compose-nginx-aspnet-mysql-Dockerfile:37:32 mcr.microsoft.com/dotnet/aspnet:6.0".to_string(),
+        ]
+    );
+    let stderr = text(&out.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 3, "{stderr}");
+    for (at, arg) in [
+        (
+            "ingress-nginx-test-runner-Dockerfile:18:6",
+            "GOLANG_VERSION",
+        ),
+        ("ingress-nginx-test-runner-Dockerfile:19:6", "ETCD_VERSION"),
+        ("ingress-nginx-test-runner-Dockerfile:21:6", "BASE_IMAGE"),
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.contains(at) && w.contains(arg)),
+            "{at} {arg}: {stderr}"
+        );
+    }
+    assert!(!stderr.contains("imagePullPolicy"), "{stderr}");
+}
