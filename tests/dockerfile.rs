@@ -194,7 +194,11 @@ fn pin_refuses_an_arg_it_cannot_pin_byte_exactly() {
 }
 
 #[test]
-fn list_finds_every_image_in_the_corpus_dockerfiles() {
+fn list_finds_every_image_in_a_multi_stage_dockerfile_and_nothing_else() {
+    // testdata/dockerfile/Dockerfile: the syntax directive, --platform,
+    // a heredoc holding a FROM line, RUN --mount from an image, lower-case
+    // `from`/`as`, stage names and a stage index, COPY --from an image, an
+    // ARG with a default and one without.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/dockerfile");
     let out = support::run::imagelock(&dir, &["list", "."]);
     expect_code(&out, 0);
@@ -205,18 +209,14 @@ fn list_finds_every_image_in_the_corpus_dockerfiles() {
             format!("{} {}", f.next().unwrap(), f.next().unwrap())
         })
         .collect();
-    let golang = "docker.io/library/golang:1.26.4@sha256:792443b89f65105abba56b9bd5e97f680a80074ac62fc844a584212f8c8102c3";
     assert_eq!(
         refs,
         [
-            format!("argo-cd-Dockerfile:7:6 {golang}"),
-            "argo-cd-Dockerfile:35:6 docker.io/library/ubuntu:26.04@sha256:f3d28607ddd78734bb7f71f117f3c6706c666b8b76cbff7c9ff6e5718d46ff64".to_string(),
-            "argo-cd-Dockerfile:96:32 docker.io/library/node:24.14.1@sha256:80fc934952c8f1b2b4d39907af7211f8a9fff1a4c2cf673fb49099292c251cec".to_string(),
-            format!("argo-cd-Dockerfile:116:32 {golang}"),
-            "awesome-compose-nginx-aspnet-mysql-Dockerfile:1:10 docker/dockerfile:1.4".to_string(),
-            "awesome-compose-nginx-aspnet-mysql-Dockerfile:3:32 mcr.microsoft.com/dotnet/sdk:6.0".to_string(),
-            "awesome-compose-nginx-aspnet-mysql-Dockerfile:29:13 gloursdocker/docker".to_string(),
-            "awesome-compose-nginx-aspnet-mysql-Dockerfile:37:32 mcr.microsoft.com/dotnet/aspnet:6.0".to_string(),
+            "Dockerfile:1:10 docker/dockerfile:1.7",
+            "Dockerfile:7:32 golang:1.22",
+            "Dockerfile:14:28 ghcr.io/acme/tools:v3",
+            "Dockerfile:22:13 quay.io/acme/assets:2024.1",
+            "Dockerfile:24:6 debian:12-slim",
         ]
     );
     let stderr = text(&out.stderr);
@@ -224,19 +224,10 @@ fn list_finds_every_image_in_the_corpus_dockerfiles() {
         .lines()
         .filter(|l| l.starts_with("warning:"))
         .collect();
-    assert_eq!(warnings.len(), 3, "{stderr}");
-    for (at, arg) in [
-        (
-            "ingress-nginx-test-runner-Dockerfile:18:6",
-            "GOLANG_VERSION",
-        ),
-        ("ingress-nginx-test-runner-Dockerfile:19:6", "ETCD_VERSION"),
-        ("ingress-nginx-test-runner-Dockerfile:21:6", "BASE_IMAGE"),
-    ] {
-        assert!(
-            warnings.iter().any(|w| w.contains(at) && w.contains(arg)),
-            "{at} {arg}: {stderr}"
-        );
-    }
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("Dockerfile:17:6") && warnings[0].contains("GO_VERSION"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("imagePullPolicy"), "{stderr}");
 }

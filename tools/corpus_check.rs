@@ -178,6 +178,7 @@ fn main() -> ExitCode {
     }
     let mut failures: Vec<String> = Vec::new();
     let mut seen = Vec::new();
+    let mut dockerfiles = 0;
     let mut paths: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
         Err(e) => {
@@ -192,8 +193,21 @@ fn main() -> ExitCode {
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
+        if imagelock::scan::dockerfile::is_dockerfile_name(path) {
+            let before = failures.len();
+            check_dockerfile(path, &name, &mut failures);
+            dockerfiles += 1;
+            eprintln!(
+                "{}  {name}",
+                if failures.len() == before {
+                    "ok  "
+                } else {
+                    "FAIL"
+                }
+            );
+            continue;
+        }
         if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
-            // Dockerfiles: imagelock reads YAML and JSON only.
             continue;
         }
         seen.push(name.clone());
@@ -219,7 +233,7 @@ fn main() -> ExitCode {
     }
     if failures.is_empty() {
         eprintln!(
-            "corpus-check: {} YAML files, every check passed",
+            "corpus-check: {} YAML files and {dockerfiles} Dockerfiles, every check passed",
             seen.len()
         );
         ExitCode::SUCCESS
@@ -474,4 +488,77 @@ fn mutations(text: &str) -> Vec<String> {
         out.push(join(&|l| Some(l.replacen('\n', " # c\n", 1))));
     }
     out
+}
+
+/// What a person reads in each corpus Dockerfile (SOURCES.md): every image
+/// at its `line:column`, the build arguments only `--build-arg` could
+/// complete as warnings, and nothing else (stage names, `scratch`, heredoc
+/// bodies, `COPY --from=<stage>`).
+const DOCKERFILES: &[(&str, &[&str], &[&str])] = &[
+    (
+        "argo-cd-Dockerfile",
+        &[
+            "7:6 docker.io/library/golang:1.26.4@sha256:792443b89f65105abba56b9bd5e97f680a80074ac62fc844a584212f8c8102c3",
+            "35:6 docker.io/library/ubuntu:26.04@sha256:f3d28607ddd78734bb7f71f117f3c6706c666b8b76cbff7c9ff6e5718d46ff64",
+            "96:32 docker.io/library/node:24.14.1@sha256:80fc934952c8f1b2b4d39907af7211f8a9fff1a4c2cf673fb49099292c251cec",
+            "116:32 docker.io/library/golang:1.26.4@sha256:792443b89f65105abba56b9bd5e97f680a80074ac62fc844a584212f8c8102c3",
+        ],
+        &[],
+    ),
+    (
+        "awesome-compose-nginx-aspnet-mysql-Dockerfile",
+        &[
+            "1:10 docker/dockerfile:1.4",
+            "3:32 mcr.microsoft.com/dotnet/sdk:6.0",
+            "29:13 gloursdocker/docker",
+            "37:32 mcr.microsoft.com/dotnet/aspnet:6.0",
+        ],
+        &[],
+    ),
+    (
+        "ingress-nginx-test-runner-Dockerfile",
+        &[],
+        &["18:6 GOLANG_VERSION", "19:6 ETCD_VERSION", "21:6 BASE_IMAGE"],
+    ),
+];
+
+fn check_dockerfile(path: &Path, name: &str, failures: &mut Vec<String>) {
+    let mut fail = |msg: String| failures.push(format!("{name}: {msg}"));
+    let Some((_, images, warnings)) = DOCKERFILES.iter().find(|(n, _, _)| *n == name) else {
+        return fail("no expectation for it in tools/corpus_check.rs".into());
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("cannot read: {e}")),
+    };
+    let s = imagelock::scan::dockerfile::scan_text(path, &text);
+    let got: Vec<String> = s
+        .images
+        .iter()
+        .map(|i| format!("{}:{} {}", i.line, i.column, i.reference.original()))
+        .collect();
+    if got != *images {
+        fail(format!("images {got:?}, expected {images:?}"));
+    }
+    if !s.invalid.is_empty() {
+        fail(format!("invalid values {:?}", s.invalid));
+    }
+    let got: Vec<String> = s
+        .warnings
+        .iter()
+        .map(|w| format!("{}:{} {}", w.line, w.column, w.message))
+        .collect();
+    let matches = got.len() == warnings.len()
+        && warnings.iter().zip(&got).all(|(want, g)| {
+            let (at, arg) = want.split_once(' ').unwrap_or((want, ""));
+            g.starts_with(&format!("{at} ")) && g.contains(arg)
+        });
+    if !matches {
+        fail(format!("warnings {got:?}, expected {warnings:?}"));
+    }
+    for i in &s.images {
+        if text.get(i.span.clone()).is_none() {
+            fail(format!("{}:{}: span outside the file", i.line, i.column));
+        }
+    }
 }
