@@ -70,8 +70,8 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
             // them, except `.github` (workflows name container images).
             .hidden(false)
             .filter_entry(|entry| {
-                !(entry.depth() > 0 && is_hidden_but_not_github(entry.path()))
-                    && !is_helm_templates_dir(entry.path())
+                let hidden = entry.depth() > 0 && is_hidden_but_not_github(entry.path());
+                !hidden && !is_helm_templates_dir(entry.path())
             })
             .build();
         // The filter above cannot emit notes, so find the skipped template
