@@ -88,7 +88,7 @@ fn find(
         let entry = lock.get(key);
         for u in key_uses {
             let r = &u.reference;
-            for w in policy::assess(r, u.context.pull_policy.as_deref()).1 {
+            for w in policy::assess_in(r, &u.context).1 {
                 diag.emit(Message::warning(format!("{r}: {w}")).at(u.location.clone()));
             }
             match (entry, r.digest()) {

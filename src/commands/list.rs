@@ -105,9 +105,9 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
 
 /// The effective pull policy and its warnings (none for an image its
 /// compose service builds: it is never pulled).
-fn assess(image: &FoundImage) -> (policy::PullPolicy, Vec<String>) {
-    let (policy, warnings) = policy::assess(&image.reference, image.context.pull_policy.as_deref());
-    if image.built {
+fn assess(image: &FoundImage) -> (policy::Effective, Vec<String>) {
+    let (policy, warnings) = policy::assess_in(&image.reference, &image.context);
+    if image.built() {
         return (policy, Vec::new());
     }
     (policy, warnings)
@@ -120,7 +120,7 @@ fn status_of<'a>(
     image: &FoundImage,
     diag: &mut Diagnostics,
 ) -> (LockStatus, Option<&'a crate::lockfile::Entry>) {
-    if image.built {
+    if image.built() {
         diag.note(built_note(image));
         return (LockStatus::Built, None);
     }
@@ -129,14 +129,15 @@ fn status_of<'a>(
 
 fn json_row(
     image: &FoundImage,
-    policy: policy::PullPolicy,
+    policy: policy::Effective,
     status: crate::commands::LockStatus,
     entry: Option<&crate::lockfile::Entry>,
     warnings: &[String],
     credential_sources: &[String],
 ) -> serde_json::Value {
     let r = &image.reference;
-    let c = &image.context;
+    let none = crate::scan::ObjectContext::default();
+    let c = image.context.kubernetes().unwrap_or(&none);
     serde_json::json!({
         "file": image.file,
         "line": image.line,
@@ -146,7 +147,7 @@ fn json_row(
         "tag": r.tag(),
         "digest": r.digest(),
         "pull-policy": policy,
-        "pull-policy-written": c.pull_policy,
+        "pull-policy-written": image.context.pull_policy(),
         "status": status,
         "locked-digest": entry.map(|e| &e.digest),
         "kind": c.kind,

@@ -1,5 +1,6 @@
 //! `imagelock pin`: rewrite every tag reference to `name:tag@digest` from the
-//! lockfile, changing only the bytes of the scalar.
+//! lockfile, carrying out each found image's [`EditPlan`] (today: replace
+//! the scalar's bytes, and nothing else).
 //!
 //! Every edit is planned first; if any reference has no lock entry, any file
 //! fails to parse or any value cannot be rewritten exactly, no file is
@@ -15,7 +16,7 @@ use crate::commands::scanning::{built_note, location, scan_each};
 use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::{Diagnostics, Message};
-use crate::rewrite::{apply, normalize, write_unified_diff, Edit};
+use crate::rewrite::{apply, normalize, plan_edit, write_unified_diff, Edit, EditPlan};
 use crate::write::{Transaction, WriteError};
 
 struct Planned {
@@ -41,7 +42,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             if r.tag().is_none() && r.digest().is_some() {
                 continue; // written by digest only: left alone
             }
-            if image.built {
+            if image.built() {
                 diag.note(built_note(image));
                 continue;
             }
@@ -76,10 +77,23 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 );
                 continue;
             }
-            edits.push(Edit {
-                span: image.span.clone(),
-                replacement: pinned,
-            });
+            // A replaced reference gets the pinned reference; the other plans
+            // write the digest alone.
+            let value = match image.edit {
+                EditPlan::Replace { .. } => pinned,
+                _ => entry.digest.to_string(),
+            };
+            match plan_edit(&file.text, &image.edit, &value) {
+                Ok(edit) => edits.push(edit),
+                Err(why) => {
+                    refused += 1;
+                    diag.emit(
+                        Message::error(format!("{r} cannot be pinned: {why}"))
+                            .at(location(image))
+                            .code("not-exact"),
+                    );
+                }
+            }
         }
         if edits.is_empty() {
             return;
