@@ -1245,7 +1245,12 @@ services:
 /// Every image found today is replaced in place: its plan is its span.
 #[test]
 fn found_images_plan_to_replace_their_span() {
-    for name in ["multi.yaml", "compose.yaml", "tekton-argo.yaml", "continuations.yaml"] {
+    for name in [
+        "multi.yaml",
+        "compose.yaml",
+        "tekton-argo.yaml",
+        "continuations.yaml",
+    ] {
         let text = fixture(name);
         let s = scan(&text);
         assert!(!s.images.is_empty(), "{name}");

@@ -143,12 +143,14 @@ impl<'t> Doc<'t> {
         self.nodes.is_empty()
     }
 
+    #[inline]
     fn node(&self, id: NodeId) -> &Node<'t> {
         &self.nodes[id as usize]
     }
 
     /// Follow aliases (at most a few hops; aliases cannot chain, but be safe);
     /// `None` for an alias of an unknown anchor.
+    #[inline]
     pub fn resolve(&self, mut id: NodeId) -> Option<NodeId> {
         for _ in 0..8 {
             match self.node(id).kind {
@@ -161,6 +163,7 @@ impl<'t> Doc<'t> {
     }
 
     /// The anchored node when `id` is an alias (`Some(None)`: unknown anchor).
+    #[inline]
     pub fn alias_target(&self, id: NodeId) -> Option<Option<NodeId>> {
         match self.node(id).kind {
             NodeKind::Alias(t) => Some(t),
@@ -168,14 +171,17 @@ impl<'t> Doc<'t> {
         }
     }
 
+    #[inline]
     pub fn is_map(&self, id: NodeId) -> bool {
         matches!(self.node(id).kind, NodeKind::Map { .. })
     }
 
+    #[inline]
     pub fn is_seq(&self, id: NodeId) -> bool {
         matches!(self.node(id).kind, NodeKind::Seq { .. })
     }
 
+    #[inline]
     pub fn is_scalar(&self, id: NodeId) -> bool {
         matches!(self.node(id).kind, NodeKind::Scalar { .. })
     }
@@ -191,6 +197,7 @@ impl<'t> Doc<'t> {
     }
 
     /// A mapping's entries: key, value, key, value, ... (empty for others).
+    #[inline]
     pub fn map_entries(&self, id: NodeId) -> &[NodeId] {
         match &self.node(id).kind {
             NodeKind::Map { children } => {
@@ -201,6 +208,7 @@ impl<'t> Doc<'t> {
     }
 
     /// A sequence's items (empty for others).
+    #[inline]
     pub fn seq_items(&self, id: NodeId) -> &[NodeId] {
         match &self.node(id).kind {
             NodeKind::Seq { children } => {
@@ -211,6 +219,7 @@ impl<'t> Doc<'t> {
     }
 
     /// The string value of a scalar (through an alias), if it is a scalar.
+    #[inline]
     pub fn scalar_str(&self, id: NodeId) -> Option<&str> {
         let id = self.resolve(id)?;
         match &self.node(id).kind {
@@ -220,6 +229,7 @@ impl<'t> Doc<'t> {
     }
 
     /// The entry (key, value) of `key` in mapping `map` (not through merge keys).
+    #[inline]
     pub fn entry(&self, map: NodeId, key: &str) -> Option<(NodeId, NodeId)> {
         self.map_entries(map)
             .chunks_exact(2)
@@ -228,6 +238,7 @@ impl<'t> Doc<'t> {
     }
 
     /// The value of `key` in mapping `map` (not through merge keys).
+    #[inline]
     pub fn get(&self, map: NodeId, key: &str) -> Option<NodeId> {
         self.entry(map, key).map(|(_, v)| v)
     }
