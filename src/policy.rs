@@ -1,7 +1,11 @@
-//! Pull-policy awareness: the `imagePullPolicy` the API server would default
-//! to, and the warnings that follow from it. Pure code.
+//! Pull-policy awareness per input kind: for Kubernetes (containers and
+//! image volumes) the `imagePullPolicy` the API server would default to and
+//! the warnings that follow from it; for compose its own `pull_policy`
+//! (default `missing`). Input kinds without a pull policy get none. Pure
+//! code.
 
 use crate::reference::Reference;
+use crate::scan::Context;
 
 /// A Kubernetes image pull policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -51,6 +55,121 @@ pub fn effective(reference: &Reference, written: Option<&str>) -> (PullPolicy, O
             )),
         ),
         None => (PullPolicy::default_for(reference), None),
+    }
+}
+
+/// A compose service's `pull_policy`
+/// (<https://docs.docker.com/reference/compose-file/services/#pull_policy>).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComposePullPolicy {
+    /// `always`: pull on every `up`.
+    Always,
+    /// `never`: use only what the host has.
+    Never,
+    /// `missing` (also written `if_not_present`), the default: pull only
+    /// when the host has no image of that reference.
+    Missing,
+    /// `build`: build the image, never pull it.
+    Build,
+    /// `daily`, `weekly`, `every_<duration>`: pull when the local copy is older.
+    Refresh(String),
+}
+
+impl ComposePullPolicy {
+    /// The policy as written, `None` when compose would refuse it.
+    pub fn parse(written: &str) -> Option<ComposePullPolicy> {
+        Some(match written {
+            "always" => ComposePullPolicy::Always,
+            "never" => ComposePullPolicy::Never,
+            "missing" | "if_not_present" => ComposePullPolicy::Missing,
+            "build" => ComposePullPolicy::Build,
+            "daily" | "weekly" => ComposePullPolicy::Refresh(written.to_string()),
+            _ if written
+                .strip_prefix("every_")
+                .is_some_and(|d| !d.is_empty()) =>
+            {
+                ComposePullPolicy::Refresh(written.to_string())
+            }
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ComposePullPolicy::Always => "always",
+            ComposePullPolicy::Never => "never",
+            ComposePullPolicy::Missing => "missing",
+            ComposePullPolicy::Build => "build",
+            ComposePullPolicy::Refresh(s) => s,
+        }
+    }
+}
+
+/// The pull policy in effect where a reference is used, per input kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effective {
+    Kubernetes(PullPolicy),
+    Compose(ComposePullPolicy),
+    /// A Dockerfile image: the builder pulls it; no pull policy applies
+    /// (shown as `-`, `null` in JSON).
+    Build,
+}
+
+impl std::fmt::Display for Effective {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Effective::Kubernetes(p) => f.write_str(p.as_str()),
+            Effective::Compose(p) => f.write_str(p.as_str()),
+            Effective::Build => f.write_str("-"),
+        }
+    }
+}
+
+impl serde::Serialize for Effective {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Effective::Build => s.serialize_none(),
+            _ => s.collect_str(self),
+        }
+    }
+}
+
+/// The effective policy of a reference where it is used, and every warning
+/// about it.
+///
+/// Kubernetes (containers and image volumes): see [`assess`].
+///
+/// Compose: the written `pull_policy`, else `missing`. Compose runs one
+/// host, where `docker compose pull` is how tags move, so a mutable tag is
+/// no warning under any policy (`always` with a mutable tag is fine; to
+/// demand digests use `check --require-pinned`). Compose warns only about
+/// a `pull_policy` compose refuses, and about `never` (the image must
+/// already be on the host). No Kubernetes `imagePullPolicy` warning ever
+/// applies to compose.
+pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<String>) {
+    match context {
+        Context::Kubernetes(c) => {
+            let (p, w) = assess(reference, c.pull_policy.as_deref());
+            (Effective::Kubernetes(p), w)
+        }
+        Context::Compose(c) => {
+            let written = c.pull_policy.as_deref();
+            match written.map(|w| (w, ComposePullPolicy::parse(w))) {
+                None => (Effective::Compose(ComposePullPolicy::Missing), Vec::new()),
+                Some((w, None)) => (
+                    Effective::Compose(ComposePullPolicy::Missing),
+                    vec![format!(
+                        "pull_policy {w:?} is not always, never, missing, if_not_present, build, daily, weekly or every_<duration>; compose will refuse it"
+                    )],
+                ),
+                Some((_, Some(ComposePullPolicy::Never))) => (
+                    Effective::Compose(ComposePullPolicy::Never),
+                    vec!["pull_policy never: the image must already be on the host".to_string()],
+                ),
+                Some((_, Some(p))) => (Effective::Compose(p), Vec::new()),
+            }
+        }
+        Context::Dockerfile(_) => (Effective::Build, Vec::new()),
     }
 }
 
@@ -123,6 +242,47 @@ mod tests {
             PullPolicy::default_for(&r(&format!("nginx:1.25@{D}"))),
             PullPolicy::IfNotPresent
         );
+    }
+
+    fn compose(pull_policy: Option<&str>) -> Context {
+        Context::Compose(crate::scan::ComposeService {
+            service: "web".into(),
+            pull_policy: pull_policy.map(str::to_string),
+            built: false,
+        })
+    }
+
+    #[test]
+    fn compose_defaults_to_missing_without_kubernetes_warnings() {
+        let (p, w) = assess_in(&r("nginx:1.25"), &compose(None));
+        assert_eq!(p, Effective::Compose(ComposePullPolicy::Missing));
+        assert_eq!(p.to_string(), "missing");
+        assert!(w.is_empty(), "{w:?}");
+        let (p, w) = assess_in(&r("nginx:latest"), &compose(Some("always")));
+        assert_eq!(p.to_string(), "always");
+        assert!(w.is_empty(), "{w:?}");
+        let (p, w) = assess_in(&r("nginx"), &compose(Some("if_not_present")));
+        assert_eq!(p, Effective::Compose(ComposePullPolicy::Missing));
+        assert!(w.is_empty(), "{w:?}");
+        let (p, _) = assess_in(&r("nginx"), &compose(Some("every_12h")));
+        assert_eq!(p.to_string(), "every_12h");
+    }
+
+    #[test]
+    fn compose_warns_about_never_and_refused_policies() {
+        let (_, w) = assess_in(&r("nginx:1"), &compose(Some("never")));
+        assert!(w.iter().any(|m| m.contains("on the host")), "{w:?}");
+        let (p, w) = assess_in(&r("nginx:1"), &compose(Some("Always")));
+        assert_eq!(p.to_string(), "missing");
+        assert!(w.iter().any(|m| m.contains("compose will refuse")), "{w:?}");
+    }
+
+    #[test]
+    fn kubernetes_context_keeps_the_api_server_rules() {
+        let c = Context::Kubernetes(crate::scan::ObjectContext::default());
+        let (p, w) = assess_in(&r("nginx:1.25"), &c);
+        assert_eq!(p, Effective::Kubernetes(PullPolicy::IfNotPresent));
+        assert!(w.iter().any(|m| m.contains("stale cached image")), "{w:?}");
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! Byte-range edits and unified diffs of them.
+//! Edit plans, the byte-range edits they become, and unified diffs of them.
 //!
-//! An edit replaces an exact byte range and nothing else: every other byte of
-//! the file (comments, quotes, indentation, anchors, CRLF) stays. Writing the
-//! result to disk is [`crate::write`]'s job.
+//! A scan gives every found image an [`EditPlan`]: how pinning writes into
+//! the file. [`plan_edit`] turns a plan and the value to write into an
+//! [`Edit`], which replaces an exact byte range and nothing else: every
+//! other byte of the file (comments, quotes, indentation, anchors, CRLF)
+//! stays. Writing the result to disk is [`crate::write`]'s job.
 
 use std::io::Write;
 use std::ops::Range;
@@ -12,6 +14,166 @@ use std::ops::Range;
 pub struct Edit {
     pub span: Range<usize>,
     pub replacement: String,
+}
+
+/// How pinning one found image changes its file. Spans are byte ranges of
+/// the decoded text the scan read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "plan")]
+pub enum EditPlan {
+    /// Replace the reference's bytes with the pinned reference
+    /// (`image: nginx:1.25` → `image: nginx:1.25@sha256:…`).
+    Replace { span: Range<usize> },
+    /// Write a value into an existing key (kustomize `digest: ""`): `span`
+    /// covers the value as written, quotes included, or is empty right
+    /// after the key's `:` when there is no value. The value is written
+    /// plain, with a space after the colon when needed.
+    SetValue { span: Range<usize> },
+    /// Insert a new key (`key: value`) at the start of the line that
+    /// begins at byte `after_line_end` (just past an existing entry's
+    /// line break), indented by `indent` (spaces), with the file's line
+    /// ending. Block mappings only: a scan never plans this in a flow
+    /// mapping (`{image: a}`), and [`plan_edit`] refuses a position that is
+    /// not a line start.
+    InsertKey {
+        after_line_end: usize,
+        indent: String,
+        key: String,
+    },
+    /// The bytes at `span` end the reference but are not all of it
+    /// (`ARG TAG=1.25` used as `FROM nginx:${TAG}`): pinning writes them
+    /// with `@<digest>` appended, replacing an `@…` already there.
+    AppendDigest { span: Range<usize> },
+}
+
+impl EditPlan {
+    /// Map every byte offset of the plan (a scan of a patched text back
+    /// to the original).
+    pub fn remap(&mut self, f: impl Fn(usize) -> usize) {
+        match self {
+            EditPlan::Replace { span }
+            | EditPlan::SetValue { span }
+            | EditPlan::AppendDigest { span } => *span = f(span.start)..f(span.end),
+            EditPlan::InsertKey { after_line_end, .. } => *after_line_end = f(*after_line_end),
+        }
+    }
+}
+
+/// A plan that cannot be applied to the text as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("bytes {0:?} are not in the file (or split a character)")]
+    OutOfRange(Range<usize>),
+    #[error(
+        "byte {0} is not at the start of a line: a key can only be inserted on a line of its own"
+    )]
+    NotLineStart(usize),
+    #[error("indentation {0:?} is not only spaces")]
+    BadIndent(String),
+    #[error("{0:?} cannot be written as a plain YAML key or value on one line")]
+    NotPlain(String),
+}
+
+/// The edit that carries out `plan` on `text`, writing `value`: the
+/// pinned reference for [`EditPlan::Replace`], the digest
+/// (`sha256:…`) for the others.
+pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanError> {
+    let slice = |span: &Range<usize>| {
+        text.get(span.clone())
+            .ok_or_else(|| PlanError::OutOfRange(span.clone()))
+    };
+    let plain = |v: &str| {
+        let ok = !v.is_empty()
+            && !v.contains(['\r', '\n', '#', '\'', '"'])
+            && !v.contains(": ")
+            && !v.starts_with([
+                '-', '?', ':', '[', ']', '{', '}', '&', '*', '!', '|', '>', '%', '@', '`', ' ',
+            ])
+            && !v.ends_with([' ', ':']);
+        if ok {
+            Ok(())
+        } else {
+            Err(PlanError::NotPlain(v.to_string()))
+        }
+    };
+    match plan {
+        EditPlan::Replace { span } => {
+            slice(span)?;
+            Ok(Edit {
+                span: span.clone(),
+                replacement: value.to_string(),
+            })
+        }
+        EditPlan::SetValue { span } => {
+            slice(span)?;
+            plain(value)?;
+            let after_colon = span.start > 0 && text.as_bytes()[span.start - 1] == b':';
+            let replacement = if after_colon {
+                format!(" {value}")
+            } else {
+                value.to_string()
+            };
+            Ok(Edit {
+                span: span.clone(),
+                replacement,
+            })
+        }
+        EditPlan::InsertKey {
+            after_line_end,
+            indent,
+            key,
+        } => {
+            let at = *after_line_end;
+            slice(&(at..at))?;
+            let b = text.as_bytes();
+            let at_line_start = at == 0 || b[at - 1] == b'\n' || at == b.len();
+            if !at_line_start {
+                return Err(PlanError::NotLineStart(at));
+            }
+            if !indent.bytes().all(|c| c == b' ') {
+                return Err(PlanError::BadIndent(indent.clone()));
+            }
+            plain(key)?;
+            plain(value)?;
+            let eol = line_ending(text, at);
+            // A last line without a line break gets one before the new key.
+            let lead = if at > 0 && b[at - 1] != b'\n' {
+                eol
+            } else {
+                ""
+            };
+            Ok(Edit {
+                span: at..at,
+                replacement: format!("{lead}{indent}{key}: {value}{eol}"),
+            })
+        }
+        EditPlan::AppendDigest { span } => {
+            let written = slice(span)?;
+            plain(value)?;
+            let base = written.split_once('@').map_or(written, |(b, _)| b);
+            Ok(Edit {
+                span: span.clone(),
+                replacement: format!("{base}@{value}"),
+            })
+        }
+    }
+}
+
+/// The line ending to use for a line inserted at byte `at`: the one of the
+/// line before it, else the file's first one, else `\n`.
+fn line_ending(text: &str, at: usize) -> &'static str {
+    let before = &text[..at];
+    let crlf = if before.ends_with('\n') {
+        before.ends_with("\r\n")
+    } else {
+        text.find('\n')
+            .is_some_and(|i| i > 0 && text.as_bytes()[i - 1] == b'\r')
+    };
+    if crlf {
+        "\r\n"
+    } else {
+        "\n"
+    }
 }
 
 /// Sort edits, drop exact duplicates (an anchored scalar reached through
@@ -176,6 +338,132 @@ mod tests {
             apply(text, &[e]),
             "a: 1\r\nimage: 'x:1@sha256:ff' # c\r\nb: 2\r\n"
         );
+    }
+
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn span_of(text: &str, needle: &str) -> Range<usize> {
+        let start = text.find(needle).unwrap();
+        start..start + needle.len()
+    }
+
+    fn run(text: &str, plan: EditPlan, value: &str) -> String {
+        let e = plan_edit(text, &plan, value).unwrap();
+        apply(text, &normalize(vec![e]).unwrap())
+    }
+
+    #[test]
+    fn replace_plan_writes_the_pinned_reference() {
+        let text = "a: 1\r\nimage: \"x:1\" # c\r\n";
+        let plan = EditPlan::Replace {
+            span: span_of(text, "x:1"),
+        };
+        let pinned = format!("x:1@{D}");
+        assert_eq!(
+            run(text, plan, &pinned),
+            format!("a: 1\r\nimage: \"x:1@{D}\" # c\r\n")
+        );
+    }
+
+    #[test]
+    fn set_value_plan_fills_an_existing_key() {
+        // Quoted empty value: the quotes are part of the span.
+        let text = "images:\r\n- name: nginx\r\n  digest: \"\"\r\n";
+        let plan = EditPlan::SetValue {
+            span: span_of(text, "\"\""),
+        };
+        assert_eq!(
+            run(text, plan, D),
+            format!("images:\r\n- name: nginx\r\n  digest: {D}\r\n")
+        );
+        // No value: an empty span after the colon gets a space first.
+        let text = "- name: nginx\n  digest:\n  newTag: x\n";
+        let at = text.find("digest:").unwrap() + "digest:".len();
+        let plan = EditPlan::SetValue { span: at..at };
+        assert_eq!(
+            run(text, plan, D),
+            format!("- name: nginx\n  digest: {D}\n  newTag: x\n")
+        );
+        // A value that would need quoting is refused.
+        let plan = EditPlan::SetValue { span: at..at };
+        assert!(matches!(
+            plan_edit(text, &plan, "a: b"),
+            Err(PlanError::NotPlain(_))
+        ));
+    }
+
+    #[test]
+    fn insert_key_plan_adds_a_line_with_the_files_line_ending() {
+        let text = "images:\r\n- name: nginx\r\n  newTag: \"1.25\" # keep\r\nx: 1\r\n";
+        let after = span_of(text, "  newTag: \"1.25\" # keep\r\n").end;
+        let plan = EditPlan::InsertKey {
+            after_line_end: after,
+            indent: "  ".into(),
+            key: "digest".into(),
+        };
+        assert_eq!(
+            run(text, plan, D),
+            format!("images:\r\n- name: nginx\r\n  newTag: \"1.25\" # keep\r\n  digest: {D}\r\nx: 1\r\n")
+        );
+        // The last line without a line break: one is added before the key.
+        let text = "spec:\n  image: a:1";
+        let plan = EditPlan::InsertKey {
+            after_line_end: text.len(),
+            indent: "  ".into(),
+            key: "imagePullPolicy".into(),
+        };
+        assert_eq!(
+            run(text, plan, "IfNotPresent"),
+            "spec:\n  image: a:1\n  imagePullPolicy: IfNotPresent\n"
+        );
+        // Inside a line (a flow mapping `{image: a:1}`): refused.
+        let text = "c: {image: a:1}\n";
+        let plan = EditPlan::InsertKey {
+            after_line_end: text.find('}').unwrap(),
+            indent: String::new(),
+            key: "imagePullPolicy".into(),
+        };
+        assert!(matches!(
+            plan_edit(text, &plan, "Always"),
+            Err(PlanError::NotLineStart(_))
+        ));
+        let plan = EditPlan::InsertKey {
+            after_line_end: 0,
+            indent: "\t".into(),
+            key: "k".into(),
+        };
+        assert!(matches!(
+            plan_edit(text, &plan, "v"),
+            Err(PlanError::BadIndent(_))
+        ));
+    }
+
+    #[test]
+    fn append_digest_plan_appends_or_replaces_the_digest() {
+        let text = "ARG TAG=1.25\r\nFROM nginx:${TAG}\r\n";
+        let plan = EditPlan::AppendDigest {
+            span: span_of(text, "1.25"),
+        };
+        let once = run(text, plan, D);
+        assert_eq!(once, format!("ARG TAG=1.25@{D}\r\nFROM nginx:${{TAG}}\r\n"));
+        // Pinning again replaces the digest, never stacks a second one.
+        let other = format!("sha256:{}", "f".repeat(64));
+        let plan = EditPlan::AppendDigest {
+            span: span_of(&once, &format!("1.25@{D}")),
+        };
+        assert_eq!(
+            run(&once, plan, &other),
+            format!("ARG TAG=1.25@{other}\r\nFROM nginx:${{TAG}}\r\n")
+        );
+    }
+
+    #[test]
+    fn plans_outside_the_text_are_refused() {
+        let plan = EditPlan::Replace { span: 3..99 };
+        assert!(matches!(
+            plan_edit("abc", &plan, "x"),
+            Err(PlanError::OutOfRange(_))
+        ));
     }
 
     #[test]

@@ -375,7 +375,10 @@ fn traps(name: &str, s: &FileScan) -> Result<(), String> {
     match name {
         "argo-cd-install.yaml" => check(
             imgs.iter()
-                .filter(|i| i.context.list == Some(ContainerList::InitContainers))
+                .filter(|i| {
+                    i.context.kubernetes().and_then(|c| c.list)
+                        == Some(ContainerList::InitContainers)
+                })
                 .count()
                 == 3,
             "3 initContainers (dex, redis, repo-server)",
@@ -396,7 +399,7 @@ fn traps(name: &str, s: &FileScan) -> Result<(), String> {
             "sysdig/agent is docker.io/sysdig/agent:latest",
         ),
         "descheduler-cronjob.yaml" => check(
-            imgs[0].context.kind.as_deref() == Some("CronJob"),
+            imgs[0].context.kubernetes().and_then(|c| c.kind.as_deref()) == Some("CronJob"),
             "the image belongs to the CronJob",
         ),
         "tekton-step-script.yaml" => check(

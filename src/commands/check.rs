@@ -88,13 +88,7 @@ fn find(
         let entry = lock.get(key);
         for u in key_uses {
             let r = &u.reference;
-            // dockerfile branch: a Dockerfile image has no imagePullPolicy.
-            let policy_warnings = if u.dockerfile {
-                Vec::new()
-            } else {
-                policy::assess(r, u.context.pull_policy.as_deref()).1
-            };
-            for w in policy_warnings {
+            for w in policy::assess_in(r, &u.context).1 {
                 diag.emit(Message::warning(format!("{r}: {w}")).at(u.location.clone()));
             }
             match (entry, r.digest()) {

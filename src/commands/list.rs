@@ -47,11 +47,6 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
                     line.push('@');
                     line.push_str(&d.to_string());
                 }
-                // dockerfile branch: no pull policy for a Dockerfile image.
-                let policy = match image.dockerfile {
-                    Some(_) => "-".to_string(),
-                    None => policy.to_string(),
-                };
                 line.push_str(&format!("  {}  {}", policy, status.as_str()));
                 if let (Some(e), None) = (entry, r.digest()) {
                     line.push_str(&format!(" {}", e.digest));
@@ -77,7 +72,7 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
 fn run_plain(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let mut pulls = std::collections::BTreeSet::new();
     scan_each(&args.paths, diag, |file, diag| {
-        for image in file.scan.images.iter().filter(|i| !i.built) {
+        for image in file.scan.images.iter().filter(|i| !i.built()) {
             match lock.lookup(&image.reference) {
                 Some(e) => {
                     pulls.insert(format!("{}@{}", e.name, e.digest));
@@ -141,10 +136,9 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
 
 /// The effective pull policy and its warnings (none for an image its
 /// compose service builds: it is never pulled).
-fn assess(image: &FoundImage) -> (policy::PullPolicy, Vec<String>) {
-    let (policy, warnings) = policy::assess(&image.reference, image.context.pull_policy.as_deref());
-    // dockerfile branch: a Dockerfile image has no imagePullPolicy.
-    if image.built || image.dockerfile.is_some() {
+fn assess(image: &FoundImage) -> (policy::Effective, Vec<String>) {
+    let (policy, warnings) = policy::assess_in(&image.reference, &image.context);
+    if image.built() {
         return (policy, Vec::new());
     }
     (policy, warnings)
@@ -157,7 +151,7 @@ fn status_of<'a>(
     image: &FoundImage,
     diag: &mut Diagnostics,
 ) -> (LockStatus, Option<&'a crate::lockfile::Entry>) {
-    if image.built {
+    if image.built() {
         diag.note(built_note(image));
         return (LockStatus::Built, None);
     }
@@ -166,14 +160,15 @@ fn status_of<'a>(
 
 fn json_row(
     image: &FoundImage,
-    policy: policy::PullPolicy,
+    policy: policy::Effective,
     status: crate::commands::LockStatus,
     entry: Option<&crate::lockfile::Entry>,
     warnings: &[String],
     credential_sources: &[String],
 ) -> serde_json::Value {
     let r = &image.reference;
-    let c = &image.context;
+    let none = crate::scan::ObjectContext::default();
+    let c = image.context.kubernetes().unwrap_or(&none);
     serde_json::json!({
         "file": image.file,
         "line": image.line,
@@ -182,9 +177,8 @@ fn json_row(
         "name": r.name(),
         "tag": r.tag(),
         "digest": r.digest(),
-        // dockerfile branch: no pull policy for a Dockerfile image.
-        "pull-policy": image.dockerfile.is_none().then_some(policy),
-        "pull-policy-written": c.pull_policy,
+        "pull-policy": policy,
+        "pull-policy-written": image.context.pull_policy(),
         "status": status,
         "locked-digest": entry.map(|e| &e.digest),
         "kind": c.kind,
@@ -196,6 +190,9 @@ fn json_row(
         "style": image.style,
         "warnings": warnings,
         "credential-sources": credential_sources,
-        "dockerfile": image.dockerfile,
+        "dockerfile": match &image.context {
+            crate::scan::Context::Dockerfile(d) => Some(d),
+            _ => None,
+        },
     })
 }

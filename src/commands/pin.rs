@@ -1,5 +1,6 @@
 //! `imagelock pin`: rewrite every tag reference to `name:tag@digest` from the
-//! lockfile, changing only the bytes of the scalar.
+//! lockfile, carrying out each found image's [`EditPlan`] (today: replace
+//! the scalar's bytes, and nothing else).
 //!
 //! Every edit is planned first; if any reference has no lock entry, any file
 //! fails to parse or any value cannot be rewritten exactly, no file is
@@ -7,6 +8,7 @@
 //! staged (each re-checked against the bytes scanned), and only then
 //! renamed, so a failure or a signal leaves every file as it was.
 
+use crate::scan::Context;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +17,7 @@ use crate::commands::scanning::{built_note, location, scan_each};
 use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::{Diagnostics, Message};
-use crate::rewrite::{apply, normalize, write_unified_diff, Edit};
+use crate::rewrite::{apply, normalize, plan_edit, write_unified_diff, Edit, EditPlan};
 use crate::write::{Transaction, WriteError};
 
 struct Planned {
@@ -46,7 +48,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             if r.tag().is_none() && r.digest().is_some() {
                 continue; // written by digest only: left alone
             }
-            if image.built {
+            if image.built() {
                 diag.note(built_note(image));
                 continue;
             }
@@ -65,9 +67,9 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 );
                 continue;
             };
-            // dockerfile branch: a Dockerfile span may hold only the text
-            // that ends the reference (an ARG value, a literal tail).
-            if let Some(d) = &image.dockerfile {
+            // A Dockerfile span may hold only the text that ends the
+            // reference (an ARG value, a literal tail): its own rule.
+            if let Context::Dockerfile(d) = &image.context {
                 if r.digest() == Some(&entry.digest) && r.tag().is_some() {
                     continue; // already pinned to the locked digest
                 }
@@ -110,10 +112,23 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 );
                 continue;
             }
-            edits.push(Edit {
-                span: image.span.clone(),
-                replacement: pinned,
-            });
+            // A replaced reference gets the pinned reference; the other plans
+            // write the digest alone.
+            let value = match image.edit {
+                EditPlan::Replace { .. } => pinned,
+                _ => entry.digest.to_string(),
+            };
+            match plan_edit(&file.text, &image.edit, &value) {
+                Ok(edit) => edits.push(edit),
+                Err(why) => {
+                    refused += 1;
+                    diag.emit(
+                        Message::error(format!("{r} cannot be pinned: {why}"))
+                            .at(location(image))
+                            .code("not-exact"),
+                    );
+                }
+            }
         }
         if edits.is_empty() {
             return;

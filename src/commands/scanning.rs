@@ -13,8 +13,8 @@ use crate::reference::Reference;
 use crate::report::{Diagnostics, Location, Message, UsedAt};
 use crate::scan::walk::{walk, WalkItem};
 use crate::scan::{
-    read_file, scan_text_in, Encoding, FileScan, FoundImage, InvalidImage, ObjectContext,
-    ScanError, Scope, SecretManifest, ServiceAccountManifest,
+    read_file, scan_text_in, Context, Encoding, FileScan, FoundImage, InvalidImage, ScanError,
+    Scope, SecretManifest, ServiceAccountManifest,
 };
 
 /// One scanned file with its text.
@@ -264,9 +264,7 @@ pub struct Use {
     pub workload: Option<String>,
     /// The pod's pull secrets (set by [`Uses::with_pod_credentials`]).
     pub pod: Option<Arc<PodSecrets>>,
-    pub context: ObjectContext,
-    /// dockerfile branch: the use is in a Dockerfile (no pull policy).
-    pub dockerfile: bool,
+    pub context: Context,
 }
 
 impl Use {
@@ -286,7 +284,8 @@ pub fn used_at(uses: &[Use]) -> Vec<UsedAt> {
 
 /// `Deployment app (namespace team-a)` for a reference in a pod spec, with
 /// the default namespace when the object names none.
-fn workload(c: &ObjectContext, default_namespace: &str) -> Option<String> {
+fn workload(c: &Context, default_namespace: &str) -> Option<String> {
+    let c = c.kubernetes()?;
     c.pod.as_ref()?;
     Some(format!(
         "{} {} (namespace {})",
@@ -373,8 +372,9 @@ impl PodCredentials {
     }
 
     /// The pull secrets of the workload a reference with context `c` sits in.
-    pub fn of(&mut self, c: &ObjectContext) -> Option<Arc<PodSecrets>> {
+    pub fn of(&mut self, c: &Context) -> Option<Arc<PodSecrets>> {
         let name = workload(c, &self.default_namespace)?;
+        let c = c.kubernetes()?;
         let pod = c.pod.as_ref()?;
         self.index
             .pod_secrets(c.namespace.as_deref(), pod, &name, &mut self.warnings)
@@ -398,7 +398,7 @@ pub fn collect_uses(paths: &[PathBuf], default_namespace: &str, diag: &mut Diagn
         uses.secrets.extend(file.scan.secrets);
         uses.service_accounts.extend(file.scan.service_accounts);
         for image in file.scan.images {
-            if image.built {
+            if image.built() {
                 continue; // built by its compose service, not pulled
             }
             uses.by_key
@@ -410,7 +410,6 @@ pub fn collect_uses(paths: &[PathBuf], default_namespace: &str, diag: &mut Diagn
                     workload: workload(&image.context, default_namespace),
                     pod: None,
                     context: image.context,
-                    dockerfile: image.dockerfile.is_some(),
                 });
         }
     });

@@ -20,7 +20,7 @@ use self::expand::{NoDefault, Piece, Source, Value};
 use self::instructions::{Instruction, Parsed};
 use crate::reference::{Digest, Reference};
 use crate::scan::{
-    FileScan, FoundImage, ImageField, InvalidImage, ObjectContext, QuoteStyle, ScanWarning,
+    Context, EditPlan, FileScan, FoundImage, ImageField, InvalidImage, QuoteStyle, ScanWarning,
 };
 
 /// Where in a Dockerfile a reference sits.
@@ -276,19 +276,22 @@ impl Scanner<'_> {
         reference: Reference,
         dockerfile: DockerfileContext,
     ) -> FoundImage {
+        let edit = match dockerfile.pin {
+            DockerfilePin::Reference => EditPlan::Replace { span: span.clone() },
+            DockerfilePin::AppendDigest => EditPlan::AppendDigest { span: span.clone() },
+        };
         FoundImage {
             file: self.path.to_path_buf(),
             line,
             column,
             span,
+            edit,
             style,
             exact,
             field: ImageField::Image,
             reference,
-            context: ObjectContext::default(),
+            context: Context::Dockerfile(dockerfile),
             document: 0,
-            built: false,
-            dockerfile: Some(dockerfile),
         }
     }
 

@@ -5,31 +5,32 @@
 //! `${…}`, `$(…)`), `ko://` import paths and empty values, which are
 //! warnings; a file that cannot be parsed is an error.
 
+//!
+//! Layout: [`yaml`] is the YAML engine (node trees, byte spans, no input
+//! kind); [`kubernetes`] and [`compose`] are the extractors, one per input
+//! kind, turning a document into found images with their [`Context`] and
+//! [`EditPlan`]; [`extract`] sends each document to its extractor.
+
+pub mod compose;
 mod crd;
 pub mod dockerfile;
 pub mod encoding;
+pub mod extract;
+pub mod kubernetes;
 pub mod walk;
 pub mod yaml;
 
 pub use encoding::{read_file, Encoding, ReadFile};
-pub use yaml::{fast_path_reads, scan_text_full_parser};
+pub use extract::scan_text_full_parser;
+pub use yaml::{fast_path_reads, QuoteStyle};
+
+pub use crate::rewrite::EditPlan;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::credentials::Secret;
 use crate::reference::Reference;
-
-/// How the image scalar is written in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum QuoteStyle {
-    Plain,
-    SingleQuoted,
-    DoubleQuoted,
-    Literal,
-    Folded,
-}
 
 /// Which pod-spec list a container sits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -66,6 +67,57 @@ pub struct ObjectContext {
     pub pull_policy: Option<String>,
     /// The pod spec the reference sits in (containers and image volumes).
     pub pod: Option<PodRef>,
+}
+
+/// Where a reference sits, per input kind.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "input", rename_all = "kebab-case")]
+pub enum Context {
+    /// A Kubernetes object (or other YAML read by the Kubernetes rules:
+    /// custom resources, any document with `image` keys).
+    Kubernetes(ObjectContext),
+    /// A compose service.
+    Compose(ComposeService),
+    /// A Dockerfile instruction (`FROM`, `COPY --from`, `RUN --mount`,
+    /// `# syntax=`).
+    Dockerfile(dockerfile::DockerfileContext),
+}
+
+impl Context {
+    /// The Kubernetes context, when the reference is in a Kubernetes object.
+    pub fn kubernetes(&self) -> Option<&ObjectContext> {
+        match self {
+            Context::Kubernetes(c) => Some(c),
+            Context::Compose(_) | Context::Dockerfile(_) => None,
+        }
+    }
+
+    /// The pull policy as written beside the reference (`imagePullPolicy`,
+    /// an image volume's `pullPolicy`, compose `pull_policy`).
+    pub fn pull_policy(&self) -> Option<&str> {
+        match self {
+            Context::Kubernetes(c) => c.pull_policy.as_deref(),
+            Context::Compose(c) => c.pull_policy.as_deref(),
+            Context::Dockerfile(_) => None,
+        }
+    }
+
+    /// The image is built by its compose service, not pulled.
+    pub fn built(&self) -> bool {
+        matches!(self, Context::Compose(c) if c.built)
+    }
+}
+
+/// A compose service's `image`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ComposeService {
+    /// The service's key under `services`.
+    pub service: String,
+    /// `pull_policy` as written (compose defaults to `missing`).
+    pub pull_policy: Option<String>,
+    /// The service has a `build:` section: the image is the one it builds,
+    /// not one to pull (`lock` does not resolve it).
+    pub built: bool,
 }
 
 /// What a pod spec says about pull credentials.
@@ -114,22 +166,25 @@ pub struct FoundImage {
     pub column: usize,
     /// Exact byte range of the scalar's content in the file, quotes excluded.
     pub span: Range<usize>,
+    /// How `pin` writes the digest into the file.
+    pub edit: EditPlan,
     pub style: QuoteStyle,
     /// True when `text[span]` is exactly the parsed value (no escapes, no
     /// line folding), so the bytes can be replaced without re-quoting.
     pub exact: bool,
     pub field: ImageField,
     pub reference: Reference,
-    pub context: ObjectContext,
+    pub context: Context,
     /// 0-based index of the YAML document in the file.
     pub document: usize,
+}
+
+impl FoundImage {
     /// A compose service with a `build:` section: the image it builds, not
     /// one to pull (`lock` does not resolve it).
-    pub built: bool,
-    /// Dockerfile images only: the instruction, stage and how to pin.
-    /// TEMPORARY (dockerfile branch): becomes `Context::Dockerfile` when
-    /// the per-kind contexts land.
-    pub dockerfile: Option<dockerfile::DockerfileContext>,
+    pub fn built(&self) -> bool {
+        self.context.built()
+    }
 }
 
 /// A value skipped with a warning (templating, empty string, a map, ...).
@@ -192,17 +247,17 @@ impl FileScan {
             .iter()
             .map(|i| {
                 format!(
-                    "{}:{} {:?} {:?} {} {:?} {} {:?} doc{} {}",
+                    "{}:{} {:?} {:?} {:?} {} {:?} {} {:?} doc{}",
                     i.line,
                     i.column,
                     i.span,
+                    i.edit,
                     i.style,
                     i.exact,
                     i.field,
                     i.reference.original(),
                     i.context,
                     i.document,
-                    i.built
                 )
             })
             .collect();
@@ -257,13 +312,13 @@ pub enum ScanError {
 
 /// Scan the text of one YAML or JSON file (every document of it).
 pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    yaml::scan_text(path, text, Scope::Everything)
+    extract::scan_text(path, text, Scope::Everything)
 }
 
 /// Scan the text of one file, reading images from the documents `scope`
 /// takes.
 pub fn scan_text_in(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
-    yaml::scan_text(path, text, scope)
+    extract::scan_text(path, text, scope)
 }
 
 /// Decode file bytes as UTF-8, reporting the line and column of the first
@@ -286,3 +341,6 @@ pub fn decode_utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, ScanErro
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

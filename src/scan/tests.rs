@@ -72,7 +72,7 @@ fn multi_document_deployment_cronjob_pod() {
     assert_eq!(nginx.field, ImageField::Image);
     assert_eq!(
         nginx.context,
-        ObjectContext {
+        Context::Kubernetes(ObjectContext {
             kind: Some("Deployment".into()),
             namespace: Some("prod".into()),
             name: Some("web".into()),
@@ -80,11 +80,11 @@ fn multi_document_deployment_cronjob_pod() {
             list: Some(ContainerList::Containers),
             pull_policy: Some("IfNotPresent".into()),
             pod: Some(PodRef::default()),
-        }
+        })
     );
     let sidecar = find(&s, "ghcr.io/acme/sidecar:v2");
     assert_eq!(sidecar.style, QuoteStyle::DoubleQuoted);
-    assert_eq!(sidecar.context.pull_policy, None);
+    assert_eq!(sidecar.context.kubernetes().unwrap().pull_policy, None);
     assert_eq!(
         &text[sidecar.span.start - 1..sidecar.span.end + 1],
         "\"ghcr.io/acme/sidecar:v2\""
@@ -93,29 +93,62 @@ fn multi_document_deployment_cronjob_pod() {
     let job = find(&s, "busybox:1.36");
     assert_eq!(job.document, 1);
     assert_eq!(job.style, QuoteStyle::SingleQuoted);
-    assert_eq!(job.context.kind.as_deref(), Some("CronJob"));
-    assert_eq!(job.context.name.as_deref(), Some("nightly"));
-    assert_eq!(job.context.namespace, None);
-    assert_eq!(job.context.container.as_deref(), Some("job"));
+    assert_eq!(
+        job.context.kubernetes().unwrap().kind.as_deref(),
+        Some("CronJob")
+    );
+    assert_eq!(
+        job.context.kubernetes().unwrap().name.as_deref(),
+        Some("nightly")
+    );
+    assert_eq!(job.context.kubernetes().unwrap().namespace, None);
+    assert_eq!(
+        job.context.kubernetes().unwrap().container.as_deref(),
+        Some("job")
+    );
 
     // Pod whose metadata comes after spec.
     let init = find(&s, "alpine:3.19");
     assert_eq!(init.document, 2);
-    assert_eq!(init.context.kind.as_deref(), Some("Pod"));
-    assert_eq!(init.context.name.as_deref(), Some("late-metadata"));
-    assert_eq!(init.context.namespace.as_deref(), Some("kube-system"));
-    assert_eq!(init.context.list, Some(ContainerList::InitContainers));
-    assert_eq!(init.context.container.as_deref(), Some("init"));
+    assert_eq!(
+        init.context.kubernetes().unwrap().kind.as_deref(),
+        Some("Pod")
+    );
+    assert_eq!(
+        init.context.kubernetes().unwrap().name.as_deref(),
+        Some("late-metadata")
+    );
+    assert_eq!(
+        init.context.kubernetes().unwrap().namespace.as_deref(),
+        Some("kube-system")
+    );
+    assert_eq!(
+        init.context.kubernetes().unwrap().list,
+        Some(ContainerList::InitContainers)
+    );
+    assert_eq!(
+        init.context.kubernetes().unwrap().container.as_deref(),
+        Some("init")
+    );
     let main = find(&s, "registry.k8s.io/pause:3.9");
     assert_eq!(
-        main.context.container.as_deref(),
+        main.context.kubernetes().unwrap().container.as_deref(),
         Some("main"),
         "name after image"
     );
-    assert_eq!(main.context.list, Some(ContainerList::Containers));
+    assert_eq!(
+        main.context.kubernetes().unwrap().list,
+        Some(ContainerList::Containers)
+    );
     let eph = &s.images[5];
-    assert_eq!(eph.context.list, Some(ContainerList::EphemeralContainers));
-    assert_eq!(eph.context.container.as_deref(), Some("debugger"));
+    assert_eq!(
+        eph.context.kubernetes().unwrap().list,
+        Some(ContainerList::EphemeralContainers)
+    );
+    assert_eq!(
+        eph.context.kubernetes().unwrap().container.as_deref(),
+        Some("debugger")
+    );
     assert!(eph.reference.digest().is_some());
 }
 
@@ -165,9 +198,28 @@ fn flow_style() {
     let text = "x: {image: nginx:1}\nspec: {containers: [{name: a, image: \"b:1\"}, {image: 'c:2', name: c}]}\n";
     let s = scan(text);
     assert_eq!(refs(&s), ["nginx:1", "b:1", "c:2"]);
-    assert_eq!(s.images[1].context.container.as_deref(), Some("a"));
-    assert_eq!(s.images[1].context.list, Some(ContainerList::Containers));
-    assert_eq!(s.images[2].context.container.as_deref(), Some("c"));
+    assert_eq!(
+        s.images[1]
+            .context
+            .kubernetes()
+            .unwrap()
+            .container
+            .as_deref(),
+        Some("a")
+    );
+    assert_eq!(
+        s.images[1].context.kubernetes().unwrap().list,
+        Some(ContainerList::Containers)
+    );
+    assert_eq!(
+        s.images[2]
+            .context
+            .kubernetes()
+            .unwrap()
+            .container
+            .as_deref(),
+        Some("c")
+    );
     assert!(s.images.iter().all(|i| i.exact));
     assert_eq!(&text[s.images[0].span.clone()], "nginx:1");
 }
@@ -208,13 +260,19 @@ other:
     assert_eq!(nginx.line, 1);
     assert_eq!(nginx.column, 13);
     assert_eq!(&text[nginx.span.clone()], "nginx:1.25");
-    assert_eq!(nginx.context.container.as_deref(), Some("a"));
+    assert_eq!(
+        nginx.context.kubernetes().unwrap().container.as_deref(),
+        Some("a")
+    );
     let redis = find(&s, "redis:7");
     assert_eq!((redis.line, redis.column), (2, 16));
     assert_eq!(redis.style, QuoteStyle::DoubleQuoted);
     let pg = find(&s, "postgres:16");
     assert_eq!(pg.line, 4);
-    assert_eq!(pg.context.pull_policy.as_deref(), Some("Always"));
+    assert_eq!(
+        pg.context.kubernetes().unwrap().pull_policy.as_deref(),
+        Some("Always")
+    );
     let shared = find(&s, "shared:1");
     assert_eq!(shared.line, 8);
 }
@@ -236,7 +294,10 @@ fn crlf_line_endings() {
     assert_eq!(refs(&s), ["nginx:1.25", "b:1"]);
     assert_eq!(&text[s.images[0].span.clone()], "nginx:1.25");
     assert_eq!((s.images[0].line, s.images[0].column), (7, 12));
-    assert_eq!(s.images[0].context.name.as_deref(), Some("p"));
+    assert_eq!(
+        s.images[0].context.kubernetes().unwrap().name.as_deref(),
+        Some("p")
+    );
     assert!(!text[s.images[1].span.clone()].contains('\r'));
 }
 
@@ -246,7 +307,14 @@ fn docker_compose() {
     let s = scan(&text);
     assert_eq!(refs(&s), ["postgres:16", "nginx:1.25-alpine"]);
     assert_eq!(s.images[0].line, 2);
-    assert_eq!(s.images[0].context, ObjectContext::default());
+    assert_eq!(
+        s.images[0].context,
+        Context::Compose(ComposeService {
+            service: "db".into(),
+            pull_policy: None,
+            built: false,
+        })
+    );
     assert_eq!(s.warnings.len(), 1);
     let w = &s.warnings[0];
     assert_eq!((w.line, w.column), (12, 12));
@@ -271,12 +339,26 @@ fn custom_resources_tekton_and_argo() {
             "python:3.12"
         ]
     );
-    assert_eq!(s.images[0].context.kind.as_deref(), Some("Task"));
-    assert_eq!(s.images[0].context.container.as_deref(), Some("compile"));
-    assert_eq!(s.images[0].context.list, None);
-    assert_eq!(s.images[2].context.kind.as_deref(), Some("Workflow"));
+    assert_eq!(
+        s.images[0].context.kubernetes().unwrap().kind.as_deref(),
+        Some("Task")
+    );
+    assert_eq!(
+        s.images[0]
+            .context
+            .kubernetes()
+            .unwrap()
+            .container
+            .as_deref(),
+        Some("compile")
+    );
+    assert_eq!(s.images[0].context.kubernetes().unwrap().list, None);
+    assert_eq!(
+        s.images[2].context.kubernetes().unwrap().kind.as_deref(),
+        Some("Workflow")
+    );
     assert_eq!(s.images[2].document, 1);
-    assert_eq!(s.images[2].context.name, None);
+    assert_eq!(s.images[2].context.kubernetes().unwrap().name, None);
 }
 
 #[test]
@@ -302,9 +384,12 @@ spec:
     assert_eq!(refs(&s), ["app:1", "quay.io/acme/models:v1"]);
     let v = &s.images[1];
     assert_eq!(v.field, ImageField::VolumeReference);
-    assert_eq!(v.context.pull_policy.as_deref(), Some("IfNotPresent"));
-    assert_eq!(v.context.kind.as_deref(), Some("Pod"));
-    assert_eq!(v.context.list, None);
+    assert_eq!(
+        v.context.kubernetes().unwrap().pull_policy.as_deref(),
+        Some("IfNotPresent")
+    );
+    assert_eq!(v.context.kubernetes().unwrap().kind.as_deref(), Some("Pod"));
+    assert_eq!(v.context.kubernetes().unwrap().list, None);
     assert_eq!(v.line, 11);
     assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
     assert!(s.warnings[0].message.contains("reference"));
@@ -396,9 +481,18 @@ spec:
     let a = &s.images[0];
     assert_eq!(&text[a.span.clone()], "nginx:1.25");
     assert_eq!((a.line, a.column), (6, 27));
-    assert_eq!(a.context.container.as_deref(), Some("é🙂中"));
-    assert_eq!(a.context.name.as_deref(), Some("crème-brûlée 🍮"));
-    assert_eq!(a.context.namespace.as_deref(), Some("東京"));
+    assert_eq!(
+        a.context.kubernetes().unwrap().container.as_deref(),
+        Some("é🙂中")
+    );
+    assert_eq!(
+        a.context.kubernetes().unwrap().name.as_deref(),
+        Some("crème-brûlée 🍮")
+    );
+    assert_eq!(
+        a.context.kubernetes().unwrap().namespace.as_deref(),
+        Some("東京")
+    );
     let b = &s.images[1];
     assert_eq!(&text[b.span.clone()], "ghcr.io/acme/app:v1");
     assert_eq!((b.line, b.column), (8, 12));
@@ -430,14 +524,28 @@ items:
 ";
     let s = scan(text);
     assert_eq!(refs(&s), ["ds:1", "rc:1"]);
-    assert_eq!(s.images[0].context.kind.as_deref(), Some("DaemonSet"));
-    assert_eq!(s.images[0].context.namespace.as_deref(), Some("n1"));
     assert_eq!(
-        s.images[1].context.kind.as_deref(),
+        s.images[0].context.kubernetes().unwrap().kind.as_deref(),
+        Some("DaemonSet")
+    );
+    assert_eq!(
+        s.images[0]
+            .context
+            .kubernetes()
+            .unwrap()
+            .namespace
+            .as_deref(),
+        Some("n1")
+    );
+    assert_eq!(
+        s.images[1].context.kubernetes().unwrap().kind.as_deref(),
         Some("ReplicationController")
     );
-    assert_eq!(s.images[1].context.name.as_deref(), Some("rc"));
-    assert_eq!(s.images[1].context.namespace, None);
+    assert_eq!(
+        s.images[1].context.kubernetes().unwrap().name.as_deref(),
+        Some("rc")
+    );
+    assert_eq!(s.images[1].context.kubernetes().unwrap().namespace, None);
 }
 
 #[test]
@@ -455,8 +563,14 @@ fn json_manifest() {
     let i = &s.images[0];
     assert_eq!(i.style, QuoteStyle::DoubleQuoted);
     assert_eq!((i.line, i.column), (7, 33));
-    assert_eq!(i.context.pull_policy.as_deref(), Some("Always"));
-    assert_eq!(i.context.name.as_deref(), Some("json-pod"));
+    assert_eq!(
+        i.context.kubernetes().unwrap().pull_policy.as_deref(),
+        Some("Always")
+    );
+    assert_eq!(
+        i.context.kubernetes().unwrap().name.as_deref(),
+        Some("json-pod")
+    );
     assert_eq!(s.warnings.len(), 1);
     assert_eq!((s.warnings[0].line, s.warnings[0].column), (8, 32));
 }
@@ -643,7 +757,10 @@ fn byte_order_mark() {
     let text = "\u{feff}kind: Pod\nspec:\n  containers:\n  - image: nginx:1.25\n";
     let s = scan(text);
     assert_eq!(refs(&s), ["nginx:1.25"]);
-    assert_eq!(s.images[0].context.kind.as_deref(), Some("Pod"));
+    assert_eq!(
+        s.images[0].context.kubernetes().unwrap().kind.as_deref(),
+        Some("Pod")
+    );
     assert_eq!(s.images[0].span.start, 3 + 41);
 }
 
@@ -779,7 +896,7 @@ spec:
     );
     let unicode: String = "# café ☕ 日本\nmetadata: {name: \"crème 🍮\", namespace: 東京}\nspec:\n  containers:\n  - {name: \"é🙂中\", image: \"nginx:1.25\"} # ü\n  - name: 日本\n    image: ghcr.io/acme/app:v1 # 💥\n  - image: é:1\n  - image: [é]\n  - image: {é: 1}\n".into();
     assert!(
-        super::fast::events(&unicode, |_, _| {}).is_ok(),
+        super::yaml::fast::events(&unicode, |_, _| {}).is_ok(),
         "fast path takes non-ASCII text"
     );
     assert!(same_as_full_parser(&unicode));
@@ -840,9 +957,9 @@ spec:
         }
     }
     // The fast path must actually take most plain manifests.
-    assert!(super::fast::events(&fixture("multi.yaml"), |_, _| {}).is_ok());
-    assert!(super::fast::events(&fixture("tekton-argo.yaml"), |_, _| {}).is_ok());
-    assert!(super::fast::events(FLOW_AT_PARENT_INDENT, |_, _| {}).is_err());
+    assert!(super::yaml::fast::events(&fixture("multi.yaml"), |_, _| {}).is_ok());
+    assert!(super::yaml::fast::events(&fixture("tekton-argo.yaml"), |_, _| {}).is_ok());
+    assert!(super::yaml::fast::events(FLOW_AT_PARENT_INDENT, |_, _| {}).is_err());
     eprintln!("fast path took {engaged} of {total} inputs");
     assert!(engaged * 4 > total, "{engaged} of {total}");
 }
@@ -908,9 +1025,14 @@ services:
         service_account: Some("builder".into()),
     };
     for r in ["busybox:1.36", "alpine:3.19", "registry.k8s.io/pause:3.9"] {
-        assert_eq!(find(&s, r).context.pod.as_ref(), Some(&want), "{r}");
+        assert_eq!(
+            find(&s, r).context.kubernetes().unwrap().pod.as_ref(),
+            Some(&want),
+            "{r}"
+        );
     }
-    assert_eq!(find(&s, "nginx:1.25").context.pod, None);
+    // A compose service has no pod.
+    assert!(find(&s, "nginx:1.25").context.kubernetes().is_none());
     assert_eq!(s.service_accounts.len(), 1);
     let sa = &s.service_accounts[0];
     assert_eq!(sa.namespace.as_deref(), Some("ci"));
@@ -944,7 +1066,9 @@ fn continuation_shapes_go_yaml_accepts() {
         "the parser accepts this now: the workaround may be unneeded"
     );
     // One pre-pass finds every line to indent (no learning from errors).
-    let patched = super::IndentFix::continuations(&text).apply(&text).text;
+    let patched = super::yaml::indent_fix::IndentFix::continuations(&text)
+        .apply(&text)
+        .text;
     assert!(saphyr_parser::Parser::new_from_str(&patched).all(|e| e.is_ok()));
     let s = scan(&text);
     let mut want = vec![
@@ -965,7 +1089,7 @@ fn continuation_shapes_go_yaml_accepts() {
     let busybox = find(&s, "busybox:1.36");
     assert_eq!((busybox.line, busybox.column), (24, 13));
     assert_eq!(
-        busybox.context.container.as_deref(),
+        busybox.context.kubernetes().unwrap().container.as_deref(),
         Some("flow-seq-at-column-0")
     );
     let last = find(&s, "example.com/many:79");
@@ -1024,7 +1148,10 @@ fn crd_documents_name_no_image() {
     let op = &s.images[0];
     assert_eq!((op.line, op.column), (54, 16));
     assert_eq!(op.document, 1);
-    assert_eq!(op.context.kind.as_deref(), Some("Deployment"));
+    assert_eq!(
+        op.context.kubernetes().unwrap().kind.as_deref(),
+        Some("Deployment")
+    );
 }
 
 /// A compose service with `build:` names the image it builds: marked, so
@@ -1041,10 +1168,10 @@ services:
 ";
     let s = scan(text);
     assert_eq!(refs(&s), ["ghcr.io/acme/app:dev", "postgres:16"]);
-    assert!(s.images[0].built);
-    assert!(!s.images[1].built);
+    assert!(s.images[0].built());
+    assert!(!s.images[1].built());
     let pod = "kind: Pod\nspec:\n  containers:\n  - {name: a, image: 'a:1', build: x}\n";
-    assert!(!scan(pod).images[0].built);
+    assert!(!scan(pod).images[0].built());
 }
 
 /// [`Scope::KnownManifests`] reads images only from documents imagelock
@@ -1079,4 +1206,100 @@ logo: {image: a.png}
         ["assets/images/social.png", "nginx:1.25", "node:20", "a.png"]
     );
     assert!(all.notes.is_empty());
+}
+
+/// Compose services are read by the compose extractor: each service's
+/// `image` (through merge keys) with its name, `pull_policy` and `build`.
+#[test]
+fn compose_context_names_the_service_and_its_pull_policy() {
+    let text = "\
+x-base: &base
+  pull_policy: always
+  build: ./app
+services:
+  app:
+    <<: *base
+    image: ghcr.io/acme/app:dev
+  cache:
+    image: 'valkey/valkey:7.2'
+    pull_policy: missing
+    labels: {image: not-a-service-image}
+";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["ghcr.io/acme/app:dev", "valkey/valkey:7.2"]);
+    assert_eq!(
+        s.images[0].context,
+        Context::Compose(ComposeService {
+            service: "app".into(),
+            pull_policy: Some("always".into()),
+            built: true,
+        })
+    );
+    assert_eq!(s.images[1].context.pull_policy(), Some("missing"));
+    assert!(!s.images[1].built());
+    // A Kubernetes object with a `services` key is not a compose file.
+    let k = scan("kind: Thing\nservices:\n  a:\n    image: b:1\n");
+    assert!(k.images[0].context.kubernetes().is_some());
+}
+
+/// Every image found today is replaced in place: its plan is its span.
+#[test]
+fn found_images_plan_to_replace_their_span() {
+    for name in [
+        "multi.yaml",
+        "compose.yaml",
+        "tekton-argo.yaml",
+        "continuations.yaml",
+    ] {
+        let text = fixture(name);
+        let s = scan(&text);
+        assert!(!s.images.is_empty(), "{name}");
+        for i in &s.images {
+            assert_eq!(
+                i.edit,
+                EditPlan::Replace {
+                    span: i.span.clone()
+                },
+                "{name}"
+            );
+        }
+    }
+}
+
+/// The tree tells an extractor where a sibling key can go: after a block
+/// mapping entry whose value ends its line, not in a flow mapping.
+#[test]
+fn insert_point_after_a_block_entry_only() {
+    struct Points(Vec<Option<crate::scan::yaml::InsertPoint>>);
+    impl crate::scan::yaml::Documents for Points {
+        fn document(&mut self, doc: &crate::scan::yaml::Doc<'_>, _: u32, _: usize) {
+            for id in 0..doc.len() as u32 {
+                for kv in doc.map_entries(id).chunks_exact(2) {
+                    if doc.scalar_str(kv[0]) == Some("image") {
+                        self.0.push(doc.insert_point(kv[0], kv[1]));
+                    }
+                }
+            }
+        }
+        fn restart(&mut self) {
+            self.0.clear();
+        }
+    }
+    let text = "spec:\r\n  containers:\r\n  - name: a\r\n    image: a:1 # c\r\n  - {name: b, image: b:1}\r\n";
+    for fast in [true, false] {
+        let mut p = Points(Vec::new());
+        crate::scan::yaml::parse(text, fast, &mut p).unwrap();
+        let after = text.find("# c\r\n").unwrap() + 5;
+        assert_eq!(
+            p.0,
+            [
+                Some(crate::scan::yaml::InsertPoint {
+                    after_line_end: after,
+                    indent: "    ".into()
+                }),
+                None
+            ],
+            "fast: {fast}"
+        );
+    }
 }

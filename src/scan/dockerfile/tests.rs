@@ -5,7 +5,7 @@ fn scan(text: &str) -> FileScan {
     let s = scan_text(Path::new("Dockerfile"), text);
     for img in &s.images {
         let slice = text.get(img.span.clone()).expect("span on char boundaries");
-        let d = img.dockerfile.as_ref().expect("dockerfile context");
+        let d = ctx(img);
         if img.exact && d.pin == DockerfilePin::Reference {
             assert_eq!(slice, img.reference.original(), "{img:?}");
         }
@@ -21,7 +21,10 @@ fn refs(s: &FileScan) -> Vec<&str> {
 }
 
 fn ctx(i: &FoundImage) -> &DockerfileContext {
-    i.dockerfile.as_ref().unwrap()
+    match &i.context {
+        Context::Dockerfile(d) => d,
+        other => panic!("not a Dockerfile context: {other:?}"),
+    }
 }
 
 fn digest() -> Digest {

@@ -1,0 +1,288 @@
+//! From YAML documents to a [`FileScan`]: each document goes to the
+//! extractor of its input kind ([`compose`] for a compose file, else
+//! [`kubernetes`], which also reads the `image` keys of custom resources
+//! and other YAML), and [`Extraction`] is what extractors report into: it
+//! checks a value is a reference, dedups aliases' repeats and gives every
+//! found image its edit plan.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::yaml::indent_fix::IndentFix;
+use super::yaml::{self, Doc, NodeId, SyntaxError};
+use super::{
+    compose, kubernetes, Context, FileScan, FoundImage, ImageField, InvalidImage, ScanError,
+    ScanWarning, Scope,
+};
+use crate::reference::Reference;
+use crate::rewrite::EditPlan;
+
+/// Scan every document of `text` (CRDs masked, Go-YAML indentation
+/// accepted).
+pub fn scan_text(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
+    // A CustomResourceDefinition names no image: its documents are blanked
+    // (same bytes, same lines) before anything is parsed.
+    let masked = super::crd::mask(text);
+    let text = masked.as_deref().unwrap_or(text);
+    let first = match scan_with(path, text, true, scope) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    let mut fix = IndentFix::continuations(text);
+    let mut err = first;
+    // Whatever the pre-pass missed, learn from the errors; each round must
+    // learn something new, so this ends within a few rounds per line.
+    let rounds = text.lines().count() + 1;
+    for round in 0..=rounds {
+        if round > 0 && !fix.add_for(text, &err) {
+            break;
+        }
+        if fix.is_empty() {
+            continue;
+        }
+        let patched = fix.apply(text);
+        match scan_with(path, &patched.text, true, scope) {
+            Ok(mut s) => {
+                for img in &mut s.images {
+                    img.column = fix.column(img.line, img.column);
+                    img.span = patched.orig(img.span.start)..patched.orig(img.span.end);
+                    img.edit.remap(|p| patched.orig(p));
+                }
+                for w in &mut s.warnings {
+                    w.column = fix.column(w.line, w.column);
+                }
+                for i in &mut s.invalid {
+                    i.column = fix.column(i.line, i.column);
+                }
+                return Ok(s);
+            }
+            Err(e) => err = e,
+        }
+    }
+    // Report the error as the original text has it.
+    scan_with(path, text, true, scope).map_err(|e| syntax(path, e))
+}
+
+/// The same scan with the full parser only (no fast path, no indentation
+/// workaround): the reference the fast path is checked against (unit tests
+/// and the corpus check).
+pub fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError> {
+    let masked = super::crd::mask(text);
+    let text = masked.as_deref().unwrap_or(text);
+    scan_with(path, text, false, Scope::Everything).map_err(|e| syntax(path, e))
+}
+
+fn syntax(path: &Path, e: SyntaxError) -> ScanError {
+    ScanError::Syntax {
+        path: path.to_path_buf(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    }
+}
+
+/// One scan of `text`; `fast` lets plain block-style files skip the parser.
+fn scan_with(path: &Path, text: &str, fast: bool, scope: Scope) -> Result<FileScan, SyntaxError> {
+    let mut ex = Extraction::new(path, scope);
+    yaml::parse(text, fast, &mut ex)?;
+    if ex.skipped_image_keys > 0 {
+        ex.out.notes.push(format!(
+            "{}: {} `image` value(s) not read: no document holding them is a Kubernetes object (`apiVersion`/`kind`), compose file, kustomization or GitHub workflow; render Helm charts with `helm template`, or name the file on the command line to scan it anyway",
+            path.display(),
+            ex.skipped_image_keys
+        ));
+    }
+    Ok(ex.out)
+}
+
+/// What extractors report into, for one file.
+pub struct Extraction<'p> {
+    path: &'p Path,
+    scope: Scope,
+    pub out: FileScan,
+    /// Spans already reported (aliases must not report a scalar twice).
+    seen_spans: HashSet<(usize, usize)>,
+    seen_warnings: HashSet<(usize, usize)>,
+    /// `image` keys in documents [`Scope::KnownManifests`] leaves out.
+    skipped_image_keys: usize,
+    /// Index of the document being extracted.
+    pub document: usize,
+}
+
+impl yaml::Documents for Extraction<'_> {
+    fn document(&mut self, doc: &Doc<'_>, root: NodeId, index: usize) {
+        self.document = index;
+        if self.scope == Scope::KnownManifests && !is_known_document(doc, root) {
+            self.skipped_image_keys += count_image_keys(doc);
+            return;
+        }
+        if compose::is_compose(doc, root) {
+            compose::extract(doc, root, self);
+        } else {
+            kubernetes::extract(doc, root, self);
+        }
+    }
+
+    fn restart(&mut self) {
+        *self = Extraction::new(self.path, self.scope);
+    }
+}
+
+impl<'p> Extraction<'p> {
+    fn new(path: &'p Path, scope: Scope) -> Self {
+        Extraction {
+            path,
+            scope,
+            out: FileScan::default(),
+            seen_spans: HashSet::new(),
+            seen_warnings: HashSet::new(),
+            skipped_image_keys: 0,
+            document: 0,
+        }
+    }
+
+    pub fn path(&self) -> &'p Path {
+        self.path
+    }
+
+    /// Report scalar `id` (already resolved), the value of `key`, as an
+    /// image: a [`FoundImage`] replaced in place when pinned, an
+    /// [`InvalidImage`], or a warning (null, not a string, a template).
+    /// `what` names the field in messages ("image").
+    pub fn image(
+        &mut self,
+        doc: &Doc<'_>,
+        key: NodeId,
+        id: NodeId,
+        field: ImageField,
+        context: Context,
+        what: &str,
+    ) {
+        let Some(s) = doc.scalar(id) else {
+            return;
+        };
+        if s.is_null() {
+            // An implicit null has no position of its own: point at the key.
+            let at = if s.value.is_empty() { key } else { id };
+            self.warn_at(doc, at, format!("{what} is null (no value); skipped"));
+            return;
+        }
+        if !s.is_string() {
+            self.warn(
+                s.line,
+                s.column,
+                format!("{what} {:?} is not a string; skipped", s.value),
+            );
+            return;
+        }
+        let content = s.content.clone();
+        match Reference::parse(s.value) {
+            Ok(reference) => {
+                if !self.seen_spans.insert((content.start, content.end)) {
+                    return;
+                }
+                self.out.images.push(FoundImage {
+                    file: self.path.to_path_buf(),
+                    line: s.line,
+                    column: s.column,
+                    edit: EditPlan::Replace {
+                        span: content.clone(),
+                    },
+                    span: content,
+                    style: s.style,
+                    exact: s.exact,
+                    field,
+                    reference,
+                    context,
+                    document: self.document,
+                });
+            }
+            Err(e) => match placeholder(s.value) {
+                Some(kind) => self.warn(
+                    s.line,
+                    s.column,
+                    format!("{what} {:?} is {kind}, not a reference; skipped", s.value),
+                ),
+                None => {
+                    if self.seen_spans.insert((content.start, content.end)) {
+                        self.out.invalid.push(InvalidImage {
+                            file: self.path.to_path_buf(),
+                            line: s.line,
+                            column: s.column,
+                            value: s.value.to_string(),
+                            message: e.reason,
+                        });
+                    }
+                }
+            },
+        }
+    }
+
+    /// A warning at node `id` (see [`Doc::position`]).
+    pub fn warn_at(&mut self, doc: &Doc<'_>, id: NodeId, message: String) {
+        let (line, column) = doc.position(id);
+        self.warn(line, column, message);
+    }
+
+    /// A warning at a position, once per position.
+    pub fn warn(&mut self, line: usize, column: usize, message: String) {
+        if !self.seen_warnings.insert((line, column)) {
+            return;
+        }
+        self.out.warnings.push(ScanWarning {
+            file: self.path.to_path_buf(),
+            line,
+            column,
+            message,
+        });
+    }
+}
+
+/// Whether a document is one imagelock knows how to read images from: a
+/// Kubernetes object (`apiVersion` or `kind` at the top; `kind: List`
+/// included), a compose file (`services` mapping), a kustomization or a
+/// GitHub workflow (`jobs` mapping).
+fn is_known_document(doc: &Doc<'_>, root: NodeId) -> bool {
+    let Some(root) = doc.resolve(root) else {
+        return false;
+    };
+    let is_map = |key: &str| {
+        doc.get(root, key)
+            .and_then(|v| doc.resolve(v))
+            .is_some_and(|v| doc.is_map(v))
+    };
+    doc.get(root, "apiVersion").is_some()
+        || doc.get(root, "kind").is_some()
+        || is_map("services")
+        || is_map("jobs")
+        || ["resources", "images", "components", "bases", "patches"]
+            .iter()
+            .any(|k| doc.get(root, k).is_some())
+}
+
+/// How many mapping entries in the document have the key `image`.
+fn count_image_keys(doc: &Doc<'_>) -> usize {
+    (0..doc.len() as NodeId)
+        .map(|id| {
+            doc.map_entries(id)
+                .chunks_exact(2)
+                .filter(|kv| doc.scalar_str(kv[0]) == Some("image"))
+                .count()
+        })
+        .sum()
+}
+
+/// What kind of placeholder an image value is, when it is one that some
+/// tool fills in before the kubelet sees it: a template or an unresolved
+/// `ko://` import path.
+fn placeholder(value: &str) -> Option<&'static str> {
+    if value.contains("{{") || value.contains("${") || value.contains("$(") {
+        Some("a template")
+    } else if value.starts_with("ko://") {
+        Some("a ko import path (resolved by `ko resolve`)")
+    } else if value.trim().is_empty() {
+        Some("empty")
+    } else {
+        None
+    }
+}

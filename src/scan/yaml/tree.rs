@@ -1,0 +1,710 @@
+//! One YAML document as a small flat node tree built from parser events
+//! (one `Vec` of nodes, one `Vec` of child ids, no per-node allocation
+//! besides the scalar values the parser hands over), with byte spans,
+//! anchors and aliases resolved, and the lookups an extractor needs:
+//! mapping entries by key (optionally through merge keys), sequence items,
+//! a scalar's value, exact content span and quote style, and where a
+//! sibling key can be inserted.
+//!
+//! Positions: the parser reports character indexes; they are turned into
+//! byte offsets by walking forward from the last converted position (no
+//! walk at all for an all-ASCII file). A scalar event's span starts at its
+//! anchor or tag, if any, and ends after its last content character (after
+//! the closing quote for quoted scalars; trailing spaces and comments are
+//! not part of a plain scalar).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use saphyr_parser::{Event, Marker, ScalarStyle, Span};
+
+use super::typing::{self, TagKind};
+
+/// How a scalar is written in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuoteStyle {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    Literal,
+    Folded,
+}
+
+impl From<ScalarStyle> for QuoteStyle {
+    fn from(style: ScalarStyle) -> QuoteStyle {
+        match style {
+            ScalarStyle::Plain => QuoteStyle::Plain,
+            ScalarStyle::SingleQuoted => QuoteStyle::SingleQuoted,
+            ScalarStyle::DoubleQuoted => QuoteStyle::DoubleQuoted,
+            ScalarStyle::Literal => QuoteStyle::Literal,
+            ScalarStyle::Folded => QuoteStyle::Folded,
+        }
+    }
+}
+
+/// A node of a [`Doc`].
+pub type NodeId = u32;
+
+#[derive(Debug)]
+enum NodeKind<'a> {
+    Scalar {
+        value: Cow<'a, str>,
+        style: QuoteStyle,
+        /// What the tag says about the type, if there is a tag.
+        tag: TagKind,
+        /// Byte range of the event span (anchor/tag included, quotes included).
+        bytes: Range<usize>,
+    },
+    Map {
+        /// Range into `Doc::children`: key, value, key, value, ...
+        children: Range<u32>,
+    },
+    Seq {
+        children: Range<u32>,
+    },
+    /// An alias, resolved to the anchored node (`None`: unknown anchor).
+    Alias(Option<NodeId>),
+}
+
+#[derive(Debug)]
+struct Node<'a> {
+    kind: NodeKind<'a>,
+    /// Start of the event span (an anchor or tag, if any, else the node).
+    start: Marker,
+}
+
+/// A scalar as an extractor sees it.
+#[derive(Debug, Clone)]
+pub struct Scalar<'d> {
+    /// The parsed value.
+    pub value: &'d str,
+    pub style: QuoteStyle,
+    pub tag: TagKind,
+    /// Byte range of the content in the text (quotes, anchor and tag
+    /// excluded).
+    pub content: Range<usize>,
+    /// True when `text[content]` is exactly the value (no escapes, no
+    /// line folding), so the bytes can be replaced without re-quoting.
+    pub exact: bool,
+    /// 1-based line and column (in characters) of the content's start.
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Scalar<'_> {
+    /// An empty plain scalar or `null`/`~` (core schema).
+    pub fn is_null(&self) -> bool {
+        typing::is_null(self.value, self.style, self.tag)
+    }
+
+    /// A string under the core schema (plain `true`, `42` are not).
+    pub fn is_string(&self) -> bool {
+        typing::is_string(self.value, self.style, self.tag)
+    }
+}
+
+/// Where a new key can be inserted after an existing entry of a block
+/// mapping: at the start of the line after the entry, indented as its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsertPoint {
+    /// Byte offset just past the entry's line break (the text's length
+    /// when the entry is on the last line).
+    pub after_line_end: usize,
+    /// The key's indentation (spaces).
+    pub indent: String,
+}
+
+/// One document's node tree.
+pub struct Doc<'t> {
+    text: &'t str,
+    ascii: bool,
+    /// Markers hold byte offsets and byte columns (from the fast path),
+    /// not characters.
+    byte_marks: bool,
+    nodes: Vec<Node<'t>>,
+    children: Vec<NodeId>,
+}
+
+impl<'t> Doc<'t> {
+    /// The text the document was parsed from.
+    pub fn text(&self) -> &'t str {
+        self.text
+    }
+
+    /// How many nodes the document has (ids are `0..len`).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the document has no node at all.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    #[inline]
+    fn node(&self, id: NodeId) -> &Node<'t> {
+        &self.nodes[id as usize]
+    }
+
+    /// Follow aliases (at most a few hops; aliases cannot chain, but be safe);
+    /// `None` for an alias of an unknown anchor.
+    #[inline]
+    pub fn resolve(&self, mut id: NodeId) -> Option<NodeId> {
+        for _ in 0..8 {
+            match self.node(id).kind {
+                NodeKind::Alias(Some(target)) => id = target,
+                NodeKind::Alias(None) => return None,
+                _ => return Some(id),
+            }
+        }
+        None
+    }
+
+    /// The anchored node when `id` is an alias (`Some(None)`: unknown anchor).
+    #[inline]
+    pub fn alias_target(&self, id: NodeId) -> Option<Option<NodeId>> {
+        match self.node(id).kind {
+            NodeKind::Alias(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub fn is_map(&self, id: NodeId) -> bool {
+        matches!(self.node(id).kind, NodeKind::Map { .. })
+    }
+
+    #[inline]
+    pub fn is_seq(&self, id: NodeId) -> bool {
+        matches!(self.node(id).kind, NodeKind::Seq { .. })
+    }
+
+    #[inline]
+    pub fn is_scalar(&self, id: NodeId) -> bool {
+        matches!(self.node(id).kind, NodeKind::Scalar { .. })
+    }
+
+    /// "a mapping", "a sequence", ... for messages.
+    pub fn describe(&self, id: NodeId) -> &'static str {
+        match self.node(id).kind {
+            NodeKind::Map { .. } => "a mapping",
+            NodeKind::Seq { .. } => "a sequence",
+            NodeKind::Scalar { .. } => "a scalar",
+            NodeKind::Alias(_) => "an alias",
+        }
+    }
+
+    /// A mapping's entries: key, value, key, value, ... (empty for others).
+    #[inline]
+    pub fn map_entries(&self, id: NodeId) -> &[NodeId] {
+        match &self.node(id).kind {
+            NodeKind::Map { children } => {
+                &self.children[children.start as usize..children.end as usize]
+            }
+            _ => &[],
+        }
+    }
+
+    /// A sequence's items (empty for others).
+    #[inline]
+    pub fn seq_items(&self, id: NodeId) -> &[NodeId] {
+        match &self.node(id).kind {
+            NodeKind::Seq { children } => {
+                &self.children[children.start as usize..children.end as usize]
+            }
+            _ => &[],
+        }
+    }
+
+    /// The string value of a scalar (through an alias), if it is a scalar.
+    #[inline]
+    pub fn scalar_str(&self, id: NodeId) -> Option<&str> {
+        let id = self.resolve(id)?;
+        match &self.node(id).kind {
+            NodeKind::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The entry (key, value) of `key` in mapping `map` (not through merge keys).
+    #[inline]
+    pub fn entry(&self, map: NodeId, key: &str) -> Option<(NodeId, NodeId)> {
+        self.map_entries(map)
+            .chunks_exact(2)
+            .find(|kv| self.scalar_str(kv[0]) == Some(key))
+            .map(|kv| (kv[0], kv[1]))
+    }
+
+    /// The value of `key` in mapping `map` (not through merge keys).
+    #[inline]
+    pub fn get(&self, map: NodeId, key: &str) -> Option<NodeId> {
+        self.entry(map, key).map(|(_, v)| v)
+    }
+
+    /// The entry of `key` in mapping `map`, else in the mappings its merge
+    /// keys (`<<: *a`, `<<: [*a, *b]`) bring in, first one first.
+    pub fn entry_merged(&self, map: NodeId, key: &str) -> Option<(NodeId, NodeId)> {
+        self.entry_merged_depth(map, key, 0)
+    }
+
+    fn entry_merged_depth(&self, map: NodeId, key: &str, depth: usize) -> Option<(NodeId, NodeId)> {
+        if let Some(e) = self.entry(map, key) {
+            return Some(e);
+        }
+        if depth > 8 {
+            return None;
+        }
+        let merged = self.resolve(self.get(map, "<<")?)?;
+        if self.is_map(merged) {
+            return self.entry_merged_depth(merged, key, depth + 1);
+        }
+        self.seq_items(merged).iter().find_map(|&m| {
+            let m = self.resolve(m)?;
+            self.entry_merged_depth(m, key, depth + 1)
+        })
+    }
+
+    /// The string value of `key` in mapping `map`, when it is a non-null scalar.
+    pub fn get_str(&self, map: NodeId, key: &str) -> Option<&str> {
+        self.non_null_str(self.get(map, key)?)
+    }
+
+    /// [`Doc::get_str`] through merge keys.
+    pub fn get_str_merged(&self, map: NodeId, key: &str) -> Option<&str> {
+        self.non_null_str(self.entry_merged(map, key)?.1)
+    }
+
+    fn non_null_str(&self, v: NodeId) -> Option<&str> {
+        let v = self.resolve(v)?;
+        match &self.node(v).kind {
+            NodeKind::Scalar {
+                value, style, tag, ..
+            } if !typing::is_null(value, *style, *tag) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// 1-based line of a node's start (its anchor or tag, if any).
+    pub fn start_line(&self, id: NodeId) -> usize {
+        self.node(id).start.line()
+    }
+
+    /// Scalar `id` (not through aliases) with its exact content span.
+    pub fn scalar(&self, id: NodeId) -> Option<Scalar<'_>> {
+        let node = self.node(id);
+        let NodeKind::Scalar {
+            value,
+            style,
+            tag,
+            bytes,
+        } = &node.kind
+        else {
+            return None;
+        };
+        let (content, exact) = self.content_span(value, *style, bytes.clone());
+        let (line, column) = self.line_col(node.start, bytes.start, content.start);
+        Some(Scalar {
+            value,
+            style: *style,
+            tag: *tag,
+            content,
+            exact,
+            line,
+            column,
+        })
+    }
+
+    /// 1-based line and column (in characters) to report a node at: a
+    /// scalar's content, else the node's start.
+    pub fn position(&self, id: NodeId) -> (usize, usize) {
+        let node = self.node(id);
+        match &node.kind {
+            NodeKind::Scalar {
+                value,
+                style,
+                bytes,
+                ..
+            } if !value.is_empty() || *style != QuoteStyle::Plain => {
+                let (content, _) = self.content_span(value, *style, bytes.clone());
+                self.line_col(node.start, bytes.start, content.start)
+            }
+            _ => (node.start.line(), self.mark_col(node.start) + 1),
+        }
+    }
+
+    /// Where a sibling key can be inserted after the entry whose key is
+    /// `key` and value `value` in a block mapping: `None` when the value
+    /// does not end on a line of its own (a flow mapping, a multi-line or
+    /// nested value) — inserting there would need re-formatting.
+    pub fn insert_point(&self, key: NodeId, value: NodeId) -> Option<InsertPoint> {
+        let b = self.text.as_bytes();
+        let key_start = match &self.node(key).kind {
+            NodeKind::Scalar {
+                style: QuoteStyle::Plain,
+                bytes,
+                ..
+            } => bytes.start,
+            _ => return None,
+        };
+        let NodeKind::Scalar { bytes: vbytes, .. } = &self.node(value).kind else {
+            return None;
+        };
+        let line_start = b[..key_start]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1);
+        let indent = &self.text[line_start..key_start];
+        // Only spaces before the key: a block mapping entry (not `- key:`
+        // nor `{key: …}`).
+        if !indent.bytes().all(|c| c == b' ') {
+            return None;
+        }
+        let line_end = b[key_start..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(b.len(), |i| key_start + i);
+        if vbytes.end > line_end {
+            return None; // the value goes on past the key's line
+        }
+        // After the value only spaces and a comment.
+        let rest = self.text[vbytes.end.max(key_start)..line_end].trim_end_matches('\r');
+        let rest = rest.trim_start_matches(' ');
+        if !(rest.is_empty() || rest.starts_with('#')) {
+            return None;
+        }
+        Some(InsertPoint {
+            after_line_end: (line_end + 1).min(b.len()),
+            indent: indent.to_string(),
+        })
+    }
+
+    /// A marker's 0-based column in characters.
+    fn mark_col(&self, m: Marker) -> usize {
+        if !self.byte_marks || self.ascii {
+            return m.col();
+        }
+        let line_start = m.index() - m.col();
+        self.text
+            .get(line_start..m.index())
+            .map_or(m.col(), |s| s.chars().count())
+    }
+
+    /// 1-based line and column (in characters) of byte `to`, knowing that
+    /// byte `from` is at marker `mark`.
+    fn line_col(&self, mark: Marker, from: usize, to: usize) -> (usize, usize) {
+        let (mut line, mut col) = (mark.line(), self.mark_col(mark));
+        let between = self.text.get(from..to.max(from)).unwrap_or("");
+        let mut chars = between.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\n' => {
+                    line += 1;
+                    col = 0;
+                }
+                '\r' => {
+                    if chars.peek() != Some(&'\n') {
+                        line += 1;
+                        col = 0;
+                    }
+                }
+                _ => col += 1,
+            }
+        }
+        (line, col + 1)
+    }
+
+    /// The byte range of a scalar's content (quotes, anchor and tag
+    /// excluded) from its event span, and whether it is exactly the value.
+    fn content_span(
+        &self,
+        value: &str,
+        style: QuoteStyle,
+        ev: Range<usize>,
+    ) -> (Range<usize>, bool) {
+        let text = self.text;
+        let bytes = text.as_bytes();
+        let start = skip_properties(text, ev.start, ev.end);
+        let end = ev.end;
+        match style {
+            QuoteStyle::Plain => {
+                let span = start..end;
+                let exact = text.get(span.clone()) == Some(value);
+                (span, exact)
+            }
+            QuoteStyle::SingleQuoted | QuoteStyle::DoubleQuoted => {
+                // The event span ends after any spaces and comment that
+                // follow the closing quote: find the closing quote itself.
+                let single = style == QuoteStyle::SingleQuoted;
+                let q = if single { b'\'' } else { b'"' };
+                if start >= end || bytes[start] != q {
+                    return (start..end, false);
+                }
+                let mut p = start + 1;
+                while p < end {
+                    match bytes[p] {
+                        b'\\' if !single => p += 2,
+                        b'\'' if single && bytes.get(p + 1) == Some(&b'\'') => p += 2,
+                        c if c == q => break,
+                        _ => p += 1,
+                    }
+                }
+                let close = p.min(end);
+                let span = start + 1..close;
+                let exact = text.get(span.clone()) == Some(value);
+                (span, exact)
+            }
+            QuoteStyle::Literal | QuoteStyle::Folded => {
+                // The event span starts at the content when the scalar has
+                // no anchor or tag; after them, skip the header line (`|-`,
+                // `>2`, maybe a comment), then blank lines and indentation.
+                let mut p = start;
+                if p < end && matches!(bytes[p], b'|' | b'>') {
+                    while p < end && bytes[p] != b'\n' {
+                        p += 1;
+                    }
+                }
+                while p < end && matches!(bytes[p], b' ' | b'\t' | b'\r' | b'\n') {
+                    p += 1;
+                }
+                let mut e = end;
+                while e > p && matches!(bytes[e - 1], b' ' | b'\t' | b'\r' | b'\n') {
+                    e -= 1;
+                }
+                (p..e, false)
+            }
+        }
+    }
+}
+
+/// Character index → byte offset, walking from the last converted position.
+struct PosConv<'t> {
+    text: &'t str,
+    ascii: bool,
+    char_idx: usize,
+    byte_idx: usize,
+}
+
+impl<'t> PosConv<'t> {
+    fn new(text: &'t str, ascii: bool) -> Self {
+        PosConv {
+            text,
+            ascii,
+            char_idx: 0,
+            byte_idx: 0,
+        }
+    }
+
+    fn byte(&mut self, char_idx: usize) -> usize {
+        if self.ascii {
+            return char_idx.min(self.text.len());
+        }
+        if char_idx >= self.char_idx {
+            for c in self.text[self.byte_idx..].chars() {
+                if self.char_idx == char_idx {
+                    break;
+                }
+                self.char_idx += 1;
+                self.byte_idx += c.len_utf8();
+            }
+        } else {
+            for c in self.text[..self.byte_idx].chars().rev() {
+                if self.char_idx == char_idx {
+                    break;
+                }
+                self.char_idx -= 1;
+                self.byte_idx -= c.len_utf8();
+            }
+        }
+        self.byte_idx
+    }
+}
+
+/// Builds one [`Doc`] after another from parser events.
+pub struct Builder<'t> {
+    pub doc: Doc<'t>,
+    conv: PosConv<'t>,
+    /// (node id, index into `pending` where its children start)
+    stack: Vec<(NodeId, usize)>,
+    pending: Vec<NodeId>,
+    anchors: HashMap<usize, NodeId>,
+    root: Option<NodeId>,
+    document: usize,
+    in_doc: bool,
+}
+
+impl<'t> Builder<'t> {
+    /// `byte_marks`: the events' markers hold byte offsets and byte
+    /// columns (the fast path), not characters (the parser).
+    pub fn new(text: &'t str, byte_marks: bool) -> Self {
+        let ascii = text.is_ascii();
+        Builder {
+            doc: Doc {
+                text,
+                ascii,
+                byte_marks,
+                nodes: Vec::new(),
+                children: Vec::new(),
+            },
+            conv: PosConv::new(text, ascii),
+            stack: Vec::new(),
+            pending: Vec::new(),
+            anchors: HashMap::new(),
+            root: None,
+            document: 0,
+            in_doc: false,
+        }
+    }
+
+    /// A stream that ends without a DocumentEnd (never, in practice): the
+    /// root and index of what there is.
+    pub fn finish(&mut self) -> Option<(NodeId, usize)> {
+        if self.in_doc {
+            self.in_doc = false;
+            return self.root.take().map(|r| (r, self.document));
+        }
+        None
+    }
+
+    /// Take one event; at the end of a document, its root and 0-based
+    /// index (the tree is in `self.doc` until the next event).
+    pub fn event(&mut self, event: Event<'t>, span: Span) -> Option<(NodeId, usize)> {
+        let doc = &mut self.doc;
+        let id = doc.nodes.len() as NodeId;
+        let node = match event {
+            Event::StreamEnd | Event::StreamStart | Event::Nothing => return None,
+            Event::DocumentStart(_) => {
+                doc.nodes.clear();
+                doc.children.clear();
+                self.stack.clear();
+                self.pending.clear();
+                self.anchors.clear();
+                self.root = None;
+                self.in_doc = true;
+                return None;
+            }
+            Event::DocumentEnd => {
+                let done = self.root.take().map(|r| (r, self.document));
+                self.document += 1;
+                self.in_doc = false;
+                return done;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (id, from) = self.stack.pop()?;
+                let start = doc.children.len() as u32;
+                doc.children.extend(self.pending.drain(from..));
+                let end = doc.children.len() as u32;
+                match &mut doc.nodes[id as usize].kind {
+                    NodeKind::Map { children } | NodeKind::Seq { children } => {
+                        *children = start..end;
+                    }
+                    _ => {}
+                }
+                return None;
+            }
+            Event::Alias(anchor) => Node {
+                kind: NodeKind::Alias(self.anchors.get(&anchor).copied()),
+                start: span.start,
+            },
+            Event::Scalar(value, style, anchor, tag) => {
+                if anchor > 0 {
+                    self.anchors.insert(anchor, id);
+                }
+                let bytes = if doc.byte_marks {
+                    span.start.index()..span.end.index().max(span.start.index())
+                } else {
+                    let start = self.conv.byte(span.start.index());
+                    start..self.conv.byte(span.end.index()).max(start)
+                };
+                Node {
+                    kind: NodeKind::Scalar {
+                        value,
+                        style: style.into(),
+                        tag: typing::tag_kind(tag.as_deref()),
+                        bytes,
+                    },
+                    start: span.start,
+                }
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if anchor > 0 {
+                    self.anchors.insert(anchor, id);
+                }
+                let kind = if matches!(event, Event::SequenceStart(..)) {
+                    NodeKind::Seq { children: 0..0 }
+                } else {
+                    NodeKind::Map { children: 0..0 }
+                };
+                // Register as a child of the parent before pushing our own frame.
+                if self.stack.is_empty() {
+                    self.root.get_or_insert(id);
+                } else {
+                    self.pending.push(id);
+                }
+                doc.nodes.push(Node {
+                    kind,
+                    start: span.start,
+                });
+                self.stack.push((id, self.pending.len()));
+                return None;
+            }
+        };
+        if self.stack.is_empty() {
+            self.root.get_or_insert(id);
+        } else {
+            self.pending.push(id);
+        }
+        doc.nodes.push(node);
+        None
+    }
+}
+
+/// Skip an anchor (`&a`) and/or tag (`!t`) with the spaces, line breaks and
+/// comments after them, from byte `p`; stops at `end`.
+fn skip_properties(text: &str, mut p: usize, end: usize) -> usize {
+    let b = text.as_bytes();
+    loop {
+        if p >= end {
+            return end;
+        }
+        match b[p] {
+            b'!' if b.get(p + 1) == Some(&b'<') => {
+                // A verbatim tag may hold any URI character, commas included.
+                while p < end && b[p] != b'>' {
+                    p += 1;
+                }
+                p = (p + 1).min(end);
+                p = skip_space_and_comments(b, p, end);
+            }
+            b'&' | b'!' => {
+                while p < end
+                    && !matches!(
+                        b[p],
+                        b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b']' | b'{' | b'}'
+                    )
+                {
+                    p += 1;
+                }
+                p = skip_space_and_comments(b, p, end);
+            }
+            _ => return p,
+        }
+    }
+}
+
+/// Whitespace, line breaks and comments between properties and content.
+fn skip_space_and_comments(b: &[u8], mut p: usize, end: usize) -> usize {
+    loop {
+        while p < end && matches!(b[p], b' ' | b'\t' | b'\r' | b'\n') {
+            p += 1;
+        }
+        if p < end && b[p] == b'#' {
+            while p < end && b[p] != b'\n' {
+                p += 1;
+            }
+        } else {
+            return p;
+        }
+    }
+}
