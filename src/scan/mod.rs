@@ -4,18 +4,19 @@
 //! reference is an [`InvalidImage`] finding, except templates (`{{ … }}`,
 //! `${…}`, `$(…)`), `ko://` import paths and empty values, which are
 //! warnings; a file that cannot be parsed is an error.
-
 //!
 //! Layout: [`yaml`] is the YAML engine (node trees, byte spans, no input
-//! kind); [`kubernetes`] and [`compose`] are the extractors, one per input
-//! kind, turning a document into found images with their [`Context`] and
-//! [`EditPlan`]; [`extract`] sends each document to its extractor.
+//! kind); [`kubernetes`], [`compose`] and [`github_workflow`] are the YAML
+//! extractors, one per input kind, turning a document into found images
+//! with their [`Context`] and [`EditPlan`]; [`extract`] sends each document
+//! to its extractor. [`dockerfile`] reads Dockerfiles and Containerfiles.
 
 pub mod compose;
 mod crd;
 pub mod dockerfile;
 pub mod encoding;
 pub mod extract;
+pub mod github_workflow;
 pub mod kubernetes;
 pub mod walk;
 pub mod yaml;
@@ -81,6 +82,9 @@ pub enum Context {
     /// A Dockerfile instruction (`FROM`, `COPY --from`, `RUN --mount`,
     /// `# syntax=`).
     Dockerfile(dockerfile::DockerfileContext),
+    /// A GitHub Actions workflow job's container, service or
+    /// `docker://` step.
+    Workflow(github_workflow::WorkflowImage),
 }
 
 impl Context {
@@ -88,7 +92,7 @@ impl Context {
     pub fn kubernetes(&self) -> Option<&ObjectContext> {
         match self {
             Context::Kubernetes(c) => Some(c),
-            Context::Compose(_) | Context::Dockerfile(_) => None,
+            Context::Compose(_) | Context::Dockerfile(_) | Context::Workflow(_) => None,
         }
     }
 
@@ -98,7 +102,7 @@ impl Context {
         match self {
             Context::Kubernetes(c) => c.pull_policy.as_deref(),
             Context::Compose(c) => c.pull_policy.as_deref(),
-            Context::Dockerfile(_) => None,
+            Context::Dockerfile(_) | Context::Workflow(_) => None,
         }
     }
 
