@@ -44,6 +44,9 @@ pub enum EditPlan {
     /// (`ARG TAG=1.25` used as `FROM nginx:${TAG}`): pinning writes them
     /// with `@<digest>` appended, replacing an `@…` already there.
     AppendDigest { span: Range<usize> },
+    /// Insert `, <key>: <value>` at byte `at` of a flow mapping (right
+    /// after a value, before the `,` or `}` that follows it).
+    InsertFlowKey { at: usize, key: String },
 }
 
 impl EditPlan {
@@ -55,6 +58,7 @@ impl EditPlan {
             | EditPlan::SetValue { span }
             | EditPlan::AppendDigest { span } => *span = f(span.start)..f(span.end),
             EditPlan::InsertKey { after_line_end, .. } => *after_line_end = f(*after_line_end),
+            EditPlan::InsertFlowKey { at, .. } => *at = f(*at),
         }
     }
 }
@@ -145,6 +149,15 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
             Ok(Edit {
                 span: at..at,
                 replacement: format!("{lead}{indent}{key}: {value}{eol}"),
+            })
+        }
+        EditPlan::InsertFlowKey { at, key } => {
+            slice(&(*at..*at))?;
+            plain(key)?;
+            plain(value)?;
+            Ok(Edit {
+                span: *at..*at,
+                replacement: format!(", {key}: {value}"),
             })
         }
         EditPlan::AppendDigest { span } => {

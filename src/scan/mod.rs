@@ -68,6 +68,12 @@ pub struct ObjectContext {
     pub pull_policy: Option<String>,
     /// The pod spec the reference sits in (containers and image volumes).
     pub pod: Option<PodRef>,
+    /// How to write the pull policy beside the reference (a container's
+    /// `imagePullPolicy`, an image volume's `pullPolicy`): set the value
+    /// written, or insert the key. `None` outside pod specs, or where no
+    /// byte-exact edit can do it.
+    #[serde(skip)]
+    pub pull_policy_edit: Option<EditPlan>,
 }
 
 /// Where a reference sits, per input kind.
