@@ -110,8 +110,9 @@ impl ComposePullPolicy {
 pub enum Effective {
     Kubernetes(PullPolicy),
     Compose(ComposePullPolicy),
-    /// A Dockerfile image: the builder pulls it; no pull policy applies
-    /// (shown as `-`, `null` in JSON).
+    /// A Dockerfile image (the builder pulls it) or a kustomization
+    /// `images:` entry: no pull policy applies (shown as `-`, `null` in
+    /// JSON).
     Build,
 }
 
@@ -169,7 +170,9 @@ pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<St
                 Some((_, Some(p))) => (Effective::Compose(p), Vec::new()),
             }
         }
-        Context::Dockerfile(_) => (Effective::Build, Vec::new()),
+        // A kustomization entry is not where the image is pulled: the
+        // policy is the resources' (read from them when they are scanned).
+        Context::Dockerfile(_) | Context::Kustomize(_) => (Effective::Build, Vec::new()),
     }
 }
 

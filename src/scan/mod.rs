@@ -9,7 +9,8 @@
 //! Layout: [`yaml`] is the YAML engine (node trees, byte spans, no input
 //! kind); [`kubernetes`] and [`compose`] are the extractors, one per input
 //! kind, turning a document into found images with their [`Context`] and
-//! [`EditPlan`]; [`extract`] sends each document to its extractor.
+//! [`EditPlan`] ([`kustomize`] reads a kustomization's `images:`);
+//! [`extract`] sends each document to its extractor.
 
 pub mod compose;
 mod crd;
@@ -17,6 +18,7 @@ pub mod dockerfile;
 pub mod encoding;
 pub mod extract;
 pub mod kubernetes;
+pub mod kustomize;
 pub mod walk;
 pub mod yaml;
 
@@ -51,6 +53,9 @@ pub enum ImageField {
     Image,
     /// `volumes[].image.reference` (Kubernetes image volumes).
     VolumeReference,
+    /// A kustomization's `images[]` entry (`newName`/`name`, `newTag`,
+    /// `digest`); the position is the value naming the image.
+    KustomizeImages,
 }
 
 /// Where in the Kubernetes object model the reference sits.
@@ -81,6 +86,8 @@ pub enum Context {
     /// A Dockerfile instruction (`FROM`, `COPY --from`, `RUN --mount`,
     /// `# syntax=`).
     Dockerfile(dockerfile::DockerfileContext),
+    /// A kustomization's `images:` entry (pinned by writing its `digest:`).
+    Kustomize(kustomize::KustomizeImage),
 }
 
 impl Context {
@@ -88,7 +95,7 @@ impl Context {
     pub fn kubernetes(&self) -> Option<&ObjectContext> {
         match self {
             Context::Kubernetes(c) => Some(c),
-            Context::Compose(_) | Context::Dockerfile(_) => None,
+            Context::Compose(_) | Context::Dockerfile(_) | Context::Kustomize(_) => None,
         }
     }
 
@@ -98,7 +105,7 @@ impl Context {
         match self {
             Context::Kubernetes(c) => c.pull_policy.as_deref(),
             Context::Compose(c) => c.pull_policy.as_deref(),
-            Context::Dockerfile(_) => None,
+            Context::Dockerfile(_) | Context::Kustomize(_) => None,
         }
     }
 
