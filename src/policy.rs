@@ -110,8 +110,10 @@ impl ComposePullPolicy {
 pub enum Effective {
     Kubernetes(PullPolicy),
     Compose(ComposePullPolicy),
-    /// Pulled by a builder or a CI runner (a Dockerfile, a workflow): no
-    /// pull policy applies (shown as `-`, `null` in JSON).
+    /// Pulled by a builder or a CI runner (a Dockerfile, a workflow), or
+    /// not pulled where it is written (a kustomization `images:` entry:
+    /// the resources' policy applies): no pull policy here (shown as `-`,
+    /// `null` in JSON).
     Runner,
 }
 
@@ -169,7 +171,11 @@ pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<St
                 Some((_, Some(p))) => (Effective::Compose(p), Vec::new()),
             }
         }
-        Context::Dockerfile(_) | Context::Workflow(_) => (Effective::Runner, Vec::new()),
+        // A kustomization entry is not where the image is pulled: the
+        // policy is the resources' (read from them when they are scanned).
+        Context::Dockerfile(_) | Context::Workflow(_) | Context::Kustomize(_) => {
+            (Effective::Runner, Vec::new())
+        }
     }
 }
 

@@ -190,9 +190,6 @@ fn json_row(
         "style": image.style,
         "warnings": warnings,
         "credential-sources": credential_sources,
-        "dockerfile": match &image.context {
-            crate::scan::Context::Dockerfile(d) => Some(d),
-            _ => None,
-        },
+        "context": image.context,
     })
 }

@@ -16,7 +16,7 @@ use crate::commands::scanning::{built_note, location, scan_each};
 use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::{Diagnostics, Message};
-use crate::rewrite::{apply, normalize, plan_edit, write_unified_diff, Edit, EditPlan};
+use crate::rewrite::{apply, normalize, plan_edit, write_unified_diff, Edit, EditPlan, PlanError};
 use crate::scan::{Context, FoundImage, ImageField};
 use crate::write::{Transaction, WriteError};
 
@@ -144,7 +144,10 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                     diag.emit(
                         Message::error(format!("{r} cannot be pinned: {why}"))
                             .at(location(image))
-                            .code("not-exact"),
+                            .code("not-exact")
+                            .hint(matches!(why, PlanError::NotLineStart(_)).then_some(
+                                "write the entry in block style (one key per line), or give it an empty `digest: \"\"` for pin to fill",
+                            )),
                     );
                 }
             }

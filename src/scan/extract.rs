@@ -116,6 +116,12 @@ impl yaml::Documents for Extraction<'_> {
             self.skipped_image_keys += count_image_keys(doc);
             return;
         }
+        // kustomize branch: a kustomization's `images:` only, never the
+        // Kubernetes rules.
+        if super::kustomize::is_kustomization(self.path, doc, root) {
+            super::kustomize::extract(doc, root, self);
+            return;
+        }
         if compose::is_compose(doc, root) {
             compose::extract(doc, root, self);
         } else if github_workflow::is_workflow(

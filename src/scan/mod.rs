@@ -6,10 +6,11 @@
 //! warnings; a file that cannot be parsed is an error.
 //!
 //! Layout: [`yaml`] is the YAML engine (node trees, byte spans, no input
-//! kind); [`kubernetes`], [`compose`] and [`github_workflow`] are the YAML
-//! extractors, one per input kind, turning a document into found images
-//! with their [`Context`] and [`EditPlan`]; [`extract`] sends each document
-//! to its extractor. [`dockerfile`] reads Dockerfiles and Containerfiles.
+//! kind); [`kubernetes`], [`compose`], [`kustomize`] and
+//! [`github_workflow`] are the YAML extractors, one per input kind, turning
+//! a document into found images with their [`Context`] and [`EditPlan`];
+//! [`extract`] sends each document to its extractor. [`dockerfile`] reads
+//! Dockerfiles and Containerfiles.
 
 pub mod compose;
 mod crd;
@@ -18,6 +19,7 @@ pub mod encoding;
 pub mod extract;
 pub mod github_workflow;
 pub mod kubernetes;
+pub mod kustomize;
 pub mod walk;
 pub mod yaml;
 
@@ -52,6 +54,9 @@ pub enum ImageField {
     Image,
     /// `volumes[].image.reference` (Kubernetes image volumes).
     VolumeReference,
+    /// A kustomization's `images[]` entry (`newName`/`name`, `newTag`,
+    /// `digest`); the position is the value naming the image.
+    KustomizeImages,
 }
 
 /// Where in the Kubernetes object model the reference sits.
@@ -91,6 +96,8 @@ pub enum Context {
     /// A GitHub Actions workflow job's container, service or
     /// `docker://` step.
     Workflow(github_workflow::WorkflowImage),
+    /// A kustomization's `images:` entry (pinned by writing its `digest:`).
+    Kustomize(kustomize::KustomizeImage),
 }
 
 impl Context {
@@ -98,7 +105,10 @@ impl Context {
     pub fn kubernetes(&self) -> Option<&ObjectContext> {
         match self {
             Context::Kubernetes(c) => Some(c),
-            Context::Compose(_) | Context::Dockerfile(_) | Context::Workflow(_) => None,
+            Context::Compose(_)
+            | Context::Dockerfile(_)
+            | Context::Workflow(_)
+            | Context::Kustomize(_) => None,
         }
     }
 
@@ -108,7 +118,7 @@ impl Context {
         match self {
             Context::Kubernetes(c) => c.pull_policy.as_deref(),
             Context::Compose(c) => c.pull_policy.as_deref(),
-            Context::Dockerfile(_) | Context::Workflow(_) => None,
+            Context::Dockerfile(_) | Context::Workflow(_) | Context::Kustomize(_) => None,
         }
     }
 

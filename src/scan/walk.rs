@@ -95,7 +95,10 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
                         continue;
                     }
                     // dockerfile branch: Dockerfiles and Containerfiles too.
-                    if is_yaml_name(path) || crate::scan::dockerfile::is_dockerfile_name(path) {
+                    if is_yaml_name(path)
+                        || crate::scan::dockerfile::is_dockerfile_name(path)
+                        || crate::scan::kustomize::is_kustomization_name(path)
+                    {
                         // `imagelock list .` shows `k8s/a.yaml`, not `./k8s/a.yaml`
                         // (GitHub annotations want repository-relative paths).
                         let shown = match path.strip_prefix("./") {
