@@ -25,6 +25,7 @@ use crate::scan::{
 
 /// Where in a Dockerfile a reference sits.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct DockerfileContext {
     pub instruction: DockerfileInstruction,
     /// The `AS` name of the `FROM`, or the stage a `COPY`/`RUN` is in.

@@ -61,6 +61,7 @@ pub enum ImageField {
 
 /// Where in the Kubernetes object model the reference sits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct ObjectContext {
     /// `kind` of the nearest enclosing object (a `kind: List` item is its own object).
     pub kind: Option<String>,
@@ -130,6 +131,7 @@ impl Context {
 
 /// A compose service's `image`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct ComposeService {
     /// The service's key under `services`.
     pub service: String,
@@ -142,6 +144,7 @@ pub struct ComposeService {
 
 /// What a pod spec says about pull credentials.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct PodRef {
     /// `imagePullSecrets[].name`; when empty (or absent) the
     /// ServiceAccount's apply, as the API server's admission does.
