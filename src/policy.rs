@@ -113,6 +113,9 @@ pub enum Effective {
     /// A Dockerfile image: the builder pulls it; no pull policy applies
     /// (shown as `-`, `null` in JSON).
     Build,
+    /// A Helm values image: the chart's templates set the pull policy, not
+    /// the values file (shown as `-`, `null` in JSON).
+    Chart,
 }
 
 impl std::fmt::Display for Effective {
@@ -120,7 +123,7 @@ impl std::fmt::Display for Effective {
         match self {
             Effective::Kubernetes(p) => f.write_str(p.as_str()),
             Effective::Compose(p) => f.write_str(p.as_str()),
-            Effective::Build => f.write_str("-"),
+            Effective::Build | Effective::Chart => f.write_str("-"),
         }
     }
 }
@@ -128,7 +131,7 @@ impl std::fmt::Display for Effective {
 impl serde::Serialize for Effective {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Effective::Build => s.serialize_none(),
+            Effective::Build | Effective::Chart => s.serialize_none(),
             _ => s.collect_str(self),
         }
     }
@@ -170,6 +173,7 @@ pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<St
             }
         }
         Context::Dockerfile(_) => (Effective::Build, Vec::new()),
+        Context::HelmValues(_) => (Effective::Chart, Vec::new()),
     }
 }
 

@@ -9,13 +9,15 @@
 //! Layout: [`yaml`] is the YAML engine (node trees, byte spans, no input
 //! kind); [`kubernetes`] and [`compose`] are the extractors, one per input
 //! kind, turning a document into found images with their [`Context`] and
-//! [`EditPlan`]; [`extract`] sends each document to its extractor.
+//! [`EditPlan`]; [`helm_values`] reads a Helm chart's values files;
+//! [`extract`] sends each document to its extractor.
 
 pub mod compose;
 mod crd;
 pub mod dockerfile;
 pub mod encoding;
 pub mod extract;
+pub mod helm_values;
 pub mod kubernetes;
 pub mod walk;
 pub mod yaml;
@@ -51,6 +53,9 @@ pub enum ImageField {
     Image,
     /// `volumes[].image.reference` (Kubernetes image volumes).
     VolumeReference,
+    /// A Helm values mapping in split form (`registry`, `repository`,
+    /// `tag`, `digest`/`sha`): the span is the `repository` value.
+    HelmRepository,
 }
 
 /// Where in the Kubernetes object model the reference sits.
@@ -81,6 +86,9 @@ pub enum Context {
     /// A Dockerfile instruction (`FROM`, `COPY --from`, `RUN --mount`,
     /// `# syntax=`).
     Dockerfile(dockerfile::DockerfileContext),
+    /// A Helm chart's values file (a split `repository`/`tag` mapping or a
+    /// plain `image` string); the chart's templates decide the pull policy.
+    HelmValues(helm_values::HelmImage),
 }
 
 impl Context {
@@ -88,7 +96,7 @@ impl Context {
     pub fn kubernetes(&self) -> Option<&ObjectContext> {
         match self {
             Context::Kubernetes(c) => Some(c),
-            Context::Compose(_) | Context::Dockerfile(_) => None,
+            Context::Compose(_) | Context::Dockerfile(_) | Context::HelmValues(_) => None,
         }
     }
 
@@ -98,7 +106,7 @@ impl Context {
         match self {
             Context::Kubernetes(c) => c.pull_policy.as_deref(),
             Context::Compose(c) => c.pull_policy.as_deref(),
-            Context::Dockerfile(_) => None,
+            Context::Dockerfile(_) | Context::HelmValues(_) => None,
         }
     }
 
@@ -235,6 +243,9 @@ pub enum Scope {
     /// found by walking a directory, where a Helm values file or any other
     /// YAML may have an `image:` key holding a path or a repository part).
     KnownManifests,
+    /// A Helm chart's values file (named `values*.yaml`, or given with
+    /// `--helm-values`): read by [`helm_values`]'s rules.
+    HelmValues,
 }
 
 impl FileScan {
