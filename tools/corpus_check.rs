@@ -347,8 +347,10 @@ fn check_file(path: &Path, name: &str, failures: &mut Vec<String>) {
         let keyed = walked.images.iter().all(|i| {
             matches!(
                 (&i.edit, name),
-                (EditPlan::SetDigestHex { .. }, "kube-prometheus-stack-values.yaml")
-                    | (EditPlan::SetValue { .. }, "bitnami-redis-values.yaml")
+                (
+                    EditPlan::SetDigestHex { .. },
+                    "kube-prometheus-stack-values.yaml"
+                ) | (EditPlan::SetValue { .. }, "bitnami-redis-values.yaml")
             )
         });
         if !keyed {

@@ -82,7 +82,10 @@ fn warn_global_registry(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
     let Some(global) = doc.get(root, "global").and_then(|g| doc.resolve(g)) else {
         return;
     };
-    let Some(v) = doc.get(global, "imageRegistry").and_then(|v| doc.resolve(v)) else {
+    let Some(v) = doc
+        .get(global, "imageRegistry")
+        .and_then(|v| doc.resolve(v))
+    else {
         return;
     };
     let Some(s) = doc.scalar(v) else { return };
@@ -305,11 +308,7 @@ fn is_split_image(doc: &Doc<'_>, map: NodeId) -> bool {
 
 /// The mapping's digest key, the `@…` it adds to the reference (none when
 /// empty), and how `pin` writes into it.
-fn digest_of(
-    doc: &Doc<'_>,
-    map: NodeId,
-    path: &str,
-) -> (Option<String>, Option<String>, EditPlan) {
+fn digest_of(doc: &Doc<'_>, map: NodeId, path: &str) -> (Option<String>, Option<String>, EditPlan) {
     let found = ["digest", "sha"]
         .into_iter()
         .find_map(|k| doc.entry(map, k).map(|e| (k, e)));
@@ -367,8 +366,7 @@ fn value_span(doc: &Doc<'_>, key: NodeId, value: NodeId) -> Option<Range<usize>>
         QuoteStyle::SingleQuoted | QuoteStyle::DoubleQuoted => {
             let (start, end) = (v.content.start.checked_sub(1)?, v.content.end + 1);
             let quote = |i: usize| matches!(text.get(i), Some(b'\'' | b'"'));
-            (quote(start) && quote(end - 1) && v.line == doc.position(key).0)
-                .then_some(start..end)
+            (quote(start) && quote(end - 1) && v.line == doc.position(key).0).then_some(start..end)
         }
         QuoteStyle::Literal | QuoteStyle::Folded => None,
     }
@@ -423,7 +421,12 @@ mod tests {
 
     #[test]
     fn names_that_are_values_files() {
-        for n in ["values.yaml", "values.yml", "values-prod.yaml", "x/values.dev.yml"] {
+        for n in [
+            "values.yaml",
+            "values.yml",
+            "values-prod.yaml",
+            "x/values.dev.yml",
+        ] {
             assert!(is_values_name(Path::new(n)), "{n}");
         }
         for n in ["my-values.yaml", "values.json", "values", "Chart.yaml"] {
@@ -493,7 +496,8 @@ mod tests {
 
     #[test]
     fn no_digest_key_is_unpinnable() {
-        let text = "app:\n  image:\n    repository: nginx\n    tag: \"1.25\"\n    pullPolicy: Always\n";
+        let text =
+            "app:\n  image:\n    repository: nginx\n    tag: \"1.25\"\n    pullPolicy: Always\n";
         let s = scan(Path::new("values.yaml"), text);
         assert_eq!(refs(&s), [(3, 17, "nginx:1.25".to_string())]);
         assert_eq!(helm(&s.images[0]).key, "app.image");
@@ -570,7 +574,10 @@ mod tests {
     fn global_image_registry_is_warned_not_applied() {
         let text = "global:\n  imageRegistry: mirror.example\nimage:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: '8'\n  digest: ''\n";
         let s = scan(Path::new("values.yaml"), text);
-        assert_eq!(s.images[0].reference.original(), "docker.io/bitnami/redis:8");
+        assert_eq!(
+            s.images[0].reference.original(),
+            "docker.io/bitnami/redis:8"
+        );
         assert_eq!(s.warnings.len(), 1);
         assert!(s.warnings[0].message.contains("global.imageRegistry"));
     }
