@@ -90,6 +90,19 @@ pub struct PinArgs {
     /// Print a unified diff of the changes and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// `if-not-present`: also set `imagePullPolicy: IfNotPresent` (an image
+    /// volume's `pullPolicy`) beside every Kubernetes reference pinned, since
+    /// a digest cannot move; `keep` changes no pull policy.
+    #[arg(long, value_enum, default_value_t = PinPullPolicy::Keep, value_name = "POLICY")]
+    pub pull_policy: PinPullPolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PinPullPolicy {
+    /// Change no pull policy.
+    Keep,
+    /// `IfNotPresent` beside every pinned Kubernetes reference.
+    IfNotPresent,
 }
 
 #[derive(Debug, Args)]

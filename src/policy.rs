@@ -110,9 +110,9 @@ impl ComposePullPolicy {
 pub enum Effective {
     Kubernetes(PullPolicy),
     Compose(ComposePullPolicy),
-    /// A Dockerfile image: the builder pulls it; no pull policy applies
-    /// (shown as `-`, `null` in JSON).
-    Build,
+    /// Pulled by a builder or a CI runner (a Dockerfile, a workflow): no
+    /// pull policy applies (shown as `-`, `null` in JSON).
+    Runner,
     /// A Helm values image: the chart's templates set the pull policy, not
     /// the values file (shown as `-`, `null` in JSON).
     Chart,
@@ -123,7 +123,7 @@ impl std::fmt::Display for Effective {
         match self {
             Effective::Kubernetes(p) => f.write_str(p.as_str()),
             Effective::Compose(p) => f.write_str(p.as_str()),
-            Effective::Build | Effective::Chart => f.write_str("-"),
+            Effective::Runner | Effective::Chart => f.write_str("-"),
         }
     }
 }
@@ -131,7 +131,7 @@ impl std::fmt::Display for Effective {
 impl serde::Serialize for Effective {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Effective::Build | Effective::Chart => s.serialize_none(),
+            Effective::Runner | Effective::Chart => s.serialize_none(),
             _ => s.collect_str(self),
         }
     }
@@ -172,7 +172,7 @@ pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<St
                 Some((_, Some(p))) => (Effective::Compose(p), Vec::new()),
             }
         }
-        Context::Dockerfile(_) => (Effective::Build, Vec::new()),
+        Context::Dockerfile(_) | Context::Workflow(_) => (Effective::Runner, Vec::new()),
         Context::HelmValues(_) => (Effective::Chart, Vec::new()),
     }
 }

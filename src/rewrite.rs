@@ -53,6 +53,9 @@ pub enum EditPlan {
     /// Helm values image mapping without a digest key): `pin` warns with
     /// `hint` and leaves it; [`plan_edit`] refuses it.
     Unpinnable { reason: String, hint: String },
+    /// Insert `, <key>: <value>` at byte `at` of a flow mapping (right
+    /// after a value, before the `,` or `}` that follows it).
+    InsertFlowKey { at: usize, key: String },
 }
 
 impl EditPlan {
@@ -66,6 +69,7 @@ impl EditPlan {
             | EditPlan::SetDigestHex { span } => *span = f(span.start)..f(span.end),
             EditPlan::InsertKey { after_line_end, .. } => *after_line_end = f(*after_line_end),
             EditPlan::Unpinnable { .. } => {}
+            EditPlan::InsertFlowKey { at, .. } => *at = f(*at),
         }
     }
 }
@@ -171,6 +175,15 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
             })
         }
         EditPlan::Unpinnable { reason, .. } => Err(PlanError::Unpinnable(reason.clone())),
+        EditPlan::InsertFlowKey { at, key } => {
+            slice(&(*at..*at))?;
+            plain(key)?;
+            plain(value)?;
+            Ok(Edit {
+                span: *at..*at,
+                replacement: format!(", {key}: {value}"),
+            })
+        }
         EditPlan::AppendDigest { span } => {
             let written = slice(span)?;
             plain(value)?;

@@ -784,3 +784,93 @@ fn the_walk_reads_github_workflows_but_skips_other_hidden_paths() {
     );
     assert!(!stdout.contains("hidden:1"), "{stdout}");
 }
+
+#[test]
+fn pin_pull_policy_if_not_present_sets_or_inserts_the_policy_byte_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digest = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let e = digest('e');
+    let crlf = |lines: &[&str]| lines.iter().map(|l| format!("{l}\r\n")).collect::<String>();
+    let pod = crlf(&[
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata: {name: p}",
+        "spec:",
+        "  containers:",
+        "  - name: a",
+        "    image: example.com/a:1  # app",
+        "    imagePullPolicy: Always",
+        "  - name: b",
+        "    image: \"example.com/b:1\"",
+        "  - image: example.com/c:1",
+        "    name: c",
+        "  - {name: d, image: example.com/d:1}",
+        "  initContainers:",
+        "  - name: e",
+        &format!("    image: example.com/e@{e}"),
+        "  volumes:",
+        "  - name: models",
+        "    image: {reference: example.com/m:1, pullPolicy: Always}",
+    ]);
+    std::fs::write(d.join("pod.yaml"), &pod).unwrap();
+    let mut lock = String::from("version = 1\n");
+    for (name, c) in [("a", 'a'), ("b", 'b'), ("c", 'c'), ("d", 'd'), ("m", 'f')] {
+        lock.push_str(&format!(
+            "\n[[image]]\nname = \"example.com/{name}\"\ntag = \"1\"\ndigest = \"{}\"\n",
+            digest(c)
+        ));
+    }
+    std::fs::write(d.join("images.lock"), lock).unwrap();
+
+    let out = imagelock(d, &["pin", "--pull-policy", "if-not-present", "pod.yaml"]);
+    expect_code(&out, 0);
+    assert!(
+        text(&out.stderr).contains("set 6 pull policy(ies) to IfNotPresent"),
+        "{}",
+        text(&out.stderr)
+    );
+    let pinned = std::fs::read_to_string(d.join("pod.yaml")).unwrap();
+    let (a, b, c, dd, m) = (
+        digest('a'),
+        digest('b'),
+        digest('c'),
+        digest('d'),
+        digest('f'),
+    );
+    let want = crlf(&[
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata: {name: p}",
+        "spec:",
+        "  containers:",
+        "  - name: a",
+        &format!("    image: example.com/a:1@{a}  # app"),
+        "    imagePullPolicy: IfNotPresent",
+        "  - name: b",
+        &format!("    image: \"example.com/b:1@{b}\""),
+        "    imagePullPolicy: IfNotPresent",
+        &format!("  - image: example.com/c:1@{c}"),
+        "    imagePullPolicy: IfNotPresent",
+        "    name: c",
+        &format!("  - {{name: d, image: example.com/d:1@{dd}, imagePullPolicy: IfNotPresent}}"),
+        "  initContainers:",
+        "  - name: e",
+        &format!("    image: example.com/e@{e}"),
+        "    imagePullPolicy: IfNotPresent",
+        "  volumes:",
+        "  - name: models",
+        &format!("    image: {{reference: example.com/m:1@{m}, pullPolicy: IfNotPresent}}"),
+    ]);
+    assert_eq!(pinned, want);
+    // Again: nothing to change.
+    let out = imagelock(d, &["pin", "--pull-policy", "if-not-present", "pod.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(std::fs::read_to_string(d.join("pod.yaml")).unwrap(), want);
+    // `keep` (the default) never touches a policy.
+    std::fs::write(d.join("pod.yaml"), &pod).unwrap();
+    let out = imagelock(d, &["pin", "pod.yaml"]);
+    expect_code(&out, 0);
+    let kept = std::fs::read_to_string(d.join("pod.yaml")).unwrap();
+    assert_eq!(kept.matches("IfNotPresent").count(), 0, "{kept}");
+}

@@ -10,42 +10,9 @@ mod support;
 use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::Command;
+use support::e2e::{locked, run};
 use support::run::{expect_code, text};
 use support::{Registry, Setup};
-
-/// imagelock in `dir`, pointed at this registry over plain HTTP when the
-/// command talks to it.
-fn run(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::cargo_bin("imagelock").unwrap();
-    cmd.envs(reg.isolated_env())
-        .env_remove("RUST_LOG")
-        .current_dir(dir)
-        .args(args);
-    for var in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    if args.first() == Some(&"lock") || args.contains(&"--remote") {
-        cmd.arg("--plain-http").arg(reg.host());
-    }
-    cmd.output().unwrap()
-}
-
-fn locked(dir: &Path, reference: &str) -> String {
-    let lock = imagelock::lockfile::Lockfile::load(&dir.join("images.lock")).unwrap();
-    let r = imagelock::reference::Reference::parse(reference).unwrap();
-    lock.lookup(&r)
-        .unwrap_or_else(|| panic!("{reference} not locked"))
-        .digest
-        .to_string()
-}
 
 /// `path:line:column reference` of every line `list` prints.
 fn listed(out: &Output) -> Vec<String> {

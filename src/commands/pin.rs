@@ -8,16 +8,16 @@
 //! staged (each re-checked against the bytes scanned), and only then
 //! renamed, so a failure or a signal leaves every file as it was.
 
-use crate::scan::Context;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::PinArgs;
+use crate::cli::{PinArgs, PinPullPolicy};
 use crate::commands::scanning::{built_note, location, scan_each};
 use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::{Diagnostics, Message};
 use crate::rewrite::{apply, normalize, plan_edit, write_unified_diff, Edit, EditPlan};
+use crate::scan::{Context, FoundImage, ImageField};
 use crate::write::{Transaction, WriteError};
 
 struct Planned {
@@ -37,17 +37,16 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     let mut missing = 0usize;
     let mut refused = 0usize;
     let mut changed_refs = 0usize;
+    let mut policies = 0usize;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut io_error = None;
 
     let scanned = scan_each(&args.paths, &args.helm_values, diag, |file, diag| {
         let mut edits = Vec::new();
+        let policies_before = policies;
         for image in &file.scan.images {
             let r = &image.reference;
-            if r.tag().is_none() && r.digest().is_some() {
-                continue; // written by digest only: left alone
-            }
             if image.built() {
                 diag.note(built_note(image));
                 continue;
@@ -63,6 +62,26 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                     );
                 }
                 continue;
+            }
+            // A digest cannot move: `--pull-policy if-not-present` sets the
+            // policy beside every reference that is (or will be) pinned.
+            if args.pull_policy == PinPullPolicy::IfNotPresent
+                && (r.digest().is_some() || lock.lookup(r).is_some())
+            {
+                match if_not_present(&file.text, image) {
+                    Ok(Some(edit)) => {
+                        policies += 1;
+                        edits.push(edit);
+                    }
+                    Ok(None) => {}
+                    Err(message) => {
+                        refused += 1;
+                        diag.emit(*message);
+                    }
+                }
+            }
+            if r.tag().is_none() && r.digest().is_some() {
+                continue; // written by digest only: left alone
             }
             let Some(entry) = lock.lookup(r) else {
                 missing += 1;
@@ -146,6 +165,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
         if edits.is_empty() {
             return;
         }
+        let policies_here = policies - policies_before;
         let edits = match normalize(edits) {
             Ok(e) => e,
             Err(why) => {
@@ -154,7 +174,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 return;
             }
         };
-        changed_refs += edits.len();
+        changed_refs += edits.len() - policies_here;
         if args.dry_run {
             let shown = file.path.display().to_string();
             if let Err(e) = write_unified_diff(&mut out, &shown, &file.text, &edits) {
@@ -189,12 +209,13 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     }
     if args.dry_run {
         diag.say(format!(
-            "would pin {changed_refs} reference(s); nothing written (--dry-run)"
+            "would pin {changed_refs} reference(s){}; nothing written (--dry-run)",
+            policy_summary(policies)
         ));
         return Ok(crate::exit::CLEAN);
     }
 
-    write_all(&plans, changed_refs, diag)
+    write_all(&plans, changed_refs, policies, diag)
 }
 
 /// Stage every planned file (each re-checked against the bytes scanned),
@@ -202,6 +223,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
 fn write_all(
     plans: &[Planned],
     changed_refs: usize,
+    policies: usize,
     diag: &mut Diagnostics,
 ) -> anyhow::Result<i32> {
     let mut transaction = Transaction::new();
@@ -235,7 +257,8 @@ fn write_all(
     match transaction.commit() {
         Ok(written) => {
             diag.say(format!(
-                "pinned {changed_refs} reference(s) in {written} file(s)"
+                "pinned {changed_refs} reference(s){} in {written} file(s)",
+                policy_summary(policies)
             ));
             Ok(crate::exit::CLEAN)
         }
@@ -250,4 +273,50 @@ fn write_all(
             Ok(crate::exit::ERROR)
         }
     }
+}
+
+/// `, set N pull policies` when `--pull-policy` set any.
+fn policy_summary(policies: usize) -> String {
+    if policies == 0 {
+        String::new()
+    } else {
+        format!(" and set {policies} pull policy(ies) to IfNotPresent")
+    }
+}
+
+/// The edit that makes a Kubernetes reference's pull policy `IfNotPresent`
+/// (`Ok(None)`: nothing to do, or not a container or image volume).
+fn if_not_present(text: &str, image: &FoundImage) -> Result<Option<Edit>, Box<Message>> {
+    let Some(c) = image.context.kubernetes() else {
+        return Ok(None);
+    };
+    let in_pod = c.list.is_some() || image.field == ImageField::VolumeReference;
+    if !in_pod || c.pull_policy.as_deref() == Some("IfNotPresent") {
+        return Ok(None);
+    }
+    let key = match image.field {
+        ImageField::VolumeReference => "pullPolicy",
+        _ => "imagePullPolicy",
+    };
+    let refuse = |why: String| {
+        Box::new(
+            Message::error(format!(
+                "{}: cannot set {key}: IfNotPresent byte-exactly: {why}",
+                image.reference
+            ))
+            .at(location(image))
+            .code("not-exact")
+            .hint(Some(format!(
+                "write `{key}` on a line of its own (or drop --pull-policy)"
+            ))),
+        )
+    };
+    let Some(plan) = &c.pull_policy_edit else {
+        return Err(refuse(
+            "the value or the layout around it is too complex".into(),
+        ));
+    };
+    plan_edit(text, plan, "IfNotPresent")
+        .map(Some)
+        .map_err(|e| refuse(e.to_string()))
 }

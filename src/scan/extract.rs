@@ -11,8 +11,8 @@ use std::path::Path;
 use super::yaml::indent_fix::IndentFix;
 use super::yaml::{self, Doc, NodeId, SyntaxError};
 use super::{
-    compose, kubernetes, Context, FileScan, FoundImage, ImageField, InvalidImage, ScanError,
-    ScanWarning, Scope,
+    compose, github_workflow, kubernetes, Context, FileScan, FoundImage, ImageField, InvalidImage,
+    ScanError, ScanWarning, Scope,
 };
 use crate::reference::Reference;
 use crate::rewrite::EditPlan;
@@ -124,6 +124,12 @@ impl yaml::Documents for Extraction<'_> {
         }
         if compose::is_compose(doc, root) {
             compose::extract(doc, root, self);
+        } else if github_workflow::is_workflow(
+            doc,
+            root,
+            github_workflow::in_workflows_dir(self.path),
+        ) {
+            github_workflow::extract(doc, root, self);
         } else {
             kubernetes::extract(doc, root, self);
         }
@@ -164,9 +170,36 @@ impl<'p> Extraction<'p> {
         context: Context,
         what: &str,
     ) {
-        let Some(s) = doc.scalar(id) else {
+        self.image_after(doc, key, id, "", field, context, what);
+    }
+
+    /// [`Extraction::image`] for a value that holds the reference after a
+    /// `prefix` (`docker://nginx:1.25`): only the reference's bytes are
+    /// its span. A value without the prefix is not an image.
+    #[allow(clippy::too_many_arguments)]
+    pub fn image_after(
+        &mut self,
+        doc: &Doc<'_>,
+        key: NodeId,
+        id: NodeId,
+        prefix: &str,
+        field: ImageField,
+        context: Context,
+        what: &str,
+    ) {
+        let Some(mut s) = doc.scalar(id) else {
             return;
         };
+        if !prefix.is_empty() {
+            let Some(rest) = s.value.strip_prefix(prefix) else {
+                return;
+            };
+            s.value = rest;
+            if s.exact {
+                s.content.start += prefix.len();
+            }
+            s.column += prefix.chars().count();
+        }
         if s.is_null() {
             // An implicit null has no position of its own: point at the key.
             let at = if s.value.is_empty() { key } else { id };

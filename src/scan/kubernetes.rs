@@ -10,12 +10,13 @@
 //! joined elsewhere; a CustomResourceDefinition names no image.
 
 use super::extract::Extraction;
-use super::yaml::{Doc, NodeId};
+use super::yaml::{Doc, NodeId, SiblingInsert};
 use super::{
     ContainerList, Context, ImageField, ObjectContext, PodRef, SecretManifest,
     ServiceAccountManifest,
 };
 use crate::credentials::Secret;
+use crate::rewrite::EditPlan;
 use std::collections::HashSet;
 
 /// Deepest nesting the walk descends into (the tree itself is built
@@ -195,14 +196,17 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                 );
                 return;
             }
+            let list = place.seq_key.and_then(container_list);
             let context = ObjectContext {
                 container: if map_is_object {
                     None
                 } else {
                     doc.get_str(map, "name").map(str::to_string)
                 },
-                list: place.seq_key.and_then(container_list),
+                list,
                 pull_policy: doc.get_str(map, "imagePullPolicy").map(str::to_string),
+                pull_policy_edit: list
+                    .and_then(|_| policy_edit(doc, map, key, target, "imagePullPolicy")),
                 ..obj.context()
             };
             self.ex.image(
@@ -258,6 +262,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
         }
         let context = ObjectContext {
             pull_policy: doc.get_str(image, "pullPolicy").map(str::to_string),
+            pull_policy_edit: policy_edit(doc, image, r, rt, "pullPolicy"),
             ..obj.context()
         };
         self.ex.image(
@@ -346,4 +351,32 @@ fn container_list(key: &str) -> Option<ContainerList> {
         "ephemeralContainers" => Some(ContainerList::EphemeralContainers),
         _ => None,
     }
+}
+
+/// How to write `policy_key` (`imagePullPolicy`, `pullPolicy`) in the
+/// mapping `map` whose `image_key: image` entry names the image: set the
+/// scalar already there, or insert the key after that entry (its own line
+/// in a block mapping, `, key: value` in a flow mapping).
+fn policy_edit(
+    doc: &Doc<'_>,
+    map: NodeId,
+    image_key: NodeId,
+    image: NodeId,
+    policy_key: &str,
+) -> Option<EditPlan> {
+    if let Some(value) = doc.get(map, policy_key) {
+        let s = doc.scalar(doc.resolve(value)?)?;
+        return s.exact.then_some(EditPlan::SetValue { span: s.content });
+    }
+    Some(match doc.sibling_insert(image_key, image)? {
+        SiblingInsert::Block(p) => EditPlan::InsertKey {
+            after_line_end: p.after_line_end,
+            indent: p.indent,
+            key: policy_key.to_string(),
+        },
+        SiblingInsert::Flow { at } => EditPlan::InsertFlowKey {
+            at,
+            key: policy_key.to_string(),
+        },
+    })
 }

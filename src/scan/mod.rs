@@ -4,19 +4,20 @@
 //! reference is an [`InvalidImage`] finding, except templates (`{{ … }}`,
 //! `${…}`, `$(…)`), `ko://` import paths and empty values, which are
 //! warnings; a file that cannot be parsed is an error.
-
 //!
 //! Layout: [`yaml`] is the YAML engine (node trees, byte spans, no input
-//! kind); [`kubernetes`] and [`compose`] are the extractors, one per input
-//! kind, turning a document into found images with their [`Context`] and
-//! [`EditPlan`]; [`helm_values`] reads a Helm chart's values files;
-//! [`extract`] sends each document to its extractor.
+//! kind); [`kubernetes`], [`compose`], [`github_workflow`] and
+//! [`helm_values`] are the YAML extractors, one per input kind, turning a
+//! document into found images with their [`Context`] and [`EditPlan`];
+//! [`extract`] sends each document to its extractor. [`dockerfile`] reads
+//! Dockerfiles and Containerfiles.
 
 pub mod compose;
 mod crd;
 pub mod dockerfile;
 pub mod encoding;
 pub mod extract;
+pub mod github_workflow;
 pub mod helm_values;
 pub mod kubernetes;
 pub mod walk;
@@ -72,6 +73,12 @@ pub struct ObjectContext {
     pub pull_policy: Option<String>,
     /// The pod spec the reference sits in (containers and image volumes).
     pub pod: Option<PodRef>,
+    /// How to write the pull policy beside the reference (a container's
+    /// `imagePullPolicy`, an image volume's `pullPolicy`): set the value
+    /// written, or insert the key. `None` outside pod specs, or where no
+    /// byte-exact edit can do it.
+    #[serde(skip)]
+    pub pull_policy_edit: Option<EditPlan>,
 }
 
 /// Where a reference sits, per input kind.
@@ -89,6 +96,9 @@ pub enum Context {
     /// A Helm chart's values file (a split `repository`/`tag` mapping or a
     /// plain `image` string); the chart's templates decide the pull policy.
     HelmValues(helm_values::HelmImage),
+    /// A GitHub Actions workflow job's container, service or
+    /// `docker://` step.
+    Workflow(github_workflow::WorkflowImage),
 }
 
 impl Context {
@@ -96,7 +106,10 @@ impl Context {
     pub fn kubernetes(&self) -> Option<&ObjectContext> {
         match self {
             Context::Kubernetes(c) => Some(c),
-            Context::Compose(_) | Context::Dockerfile(_) | Context::HelmValues(_) => None,
+            Context::Compose(_)
+            | Context::Dockerfile(_)
+            | Context::Workflow(_)
+            | Context::HelmValues(_) => None,
         }
     }
 
@@ -106,7 +119,7 @@ impl Context {
         match self {
             Context::Kubernetes(c) => c.pull_policy.as_deref(),
             Context::Compose(c) => c.pull_policy.as_deref(),
-            Context::Dockerfile(_) | Context::HelmValues(_) => None,
+            Context::Dockerfile(_) | Context::Workflow(_) | Context::HelmValues(_) => None,
         }
     }
 

@@ -70,6 +70,11 @@ fn multi_document_deployment_cronjob_pod() {
     assert_eq!(nginx.style, QuoteStyle::Plain);
     assert!(nginx.exact);
     assert_eq!(nginx.field, ImageField::Image);
+    let policy = nginx.context.kubernetes().unwrap().pull_policy_edit.clone();
+    let Some(crate::rewrite::EditPlan::SetValue { span }) = &policy else {
+        panic!("the written imagePullPolicy is set in place: {policy:?}");
+    };
+    assert_eq!(&text[span.clone()], "IfNotPresent");
     assert_eq!(
         nginx.context,
         Context::Kubernetes(ObjectContext {
@@ -80,6 +85,7 @@ fn multi_document_deployment_cronjob_pod() {
             list: Some(ContainerList::Containers),
             pull_policy: Some("IfNotPresent".into()),
             pod: Some(PodRef::default()),
+            pull_policy_edit: policy.clone(),
         })
     );
     let sidecar = find(&s, "ghcr.io/acme/sidecar:v2");

@@ -15,6 +15,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod creds;
+pub mod e2e;
 pub mod pki;
 pub mod proxy;
 pub mod run;

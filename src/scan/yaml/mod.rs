@@ -15,7 +15,7 @@ pub mod typing;
 
 use saphyr_parser::{Event, Parser};
 
-pub use tree::{Doc, InsertPoint, NodeId, QuoteStyle, Scalar};
+pub use tree::{Doc, InsertPoint, NodeId, QuoteStyle, Scalar, SiblingInsert};
 
 /// A text that is not YAML, where the parser stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]

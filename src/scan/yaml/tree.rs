@@ -116,6 +116,15 @@ pub struct InsertPoint {
     pub indent: String,
 }
 
+/// Where [`Doc::sibling_insert`] puts a new key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiblingInsert {
+    /// On a line of its own after the entry.
+    Block(InsertPoint),
+    /// In a flow mapping, right after the value (`, key: value`).
+    Flow { at: usize },
+}
+
 /// One document's node tree.
 pub struct Doc<'t> {
     text: &'t str,
@@ -332,6 +341,50 @@ impl<'t> Doc<'t> {
             }
             _ => (node.start.line(), self.mark_col(node.start) + 1),
         }
+    }
+
+    /// Where a sibling key of `key: value` can go, in a block mapping
+    /// (also when the entry opens a sequence item, `- image: a`: the new
+    /// line is indented to the key's column) or a flow mapping (`{name: a,
+    /// image: b}`: right after the value). `None` when the value runs past
+    /// its line or the layout is anything else.
+    pub fn sibling_insert(&self, key: NodeId, value: NodeId) -> Option<SiblingInsert> {
+        let b = self.text.as_bytes();
+        let NodeKind::Scalar { bytes: kbytes, .. } = &self.node(key).kind else {
+            return None;
+        };
+        let NodeKind::Scalar { bytes: vbytes, .. } = &self.node(value).kind else {
+            return None;
+        };
+        let key_start = kbytes.start;
+        let line_start = b[..key_start]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1);
+        let line_end = b[key_start..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(b.len(), |i| key_start + i);
+        if vbytes.end > line_end {
+            return None;
+        }
+        let after = self.text[vbytes.end..line_end].trim_start_matches(' ');
+        if after.starts_with(',') || after.starts_with('}') {
+            return Some(SiblingInsert::Flow { at: vbytes.end });
+        }
+        let after = after.trim_end_matches('\r');
+        if !(after.is_empty() || after.starts_with('#')) {
+            return None;
+        }
+        // Before the key: spaces and sequence dashes (`  - - key:`) only.
+        let lead = &self.text[line_start..key_start];
+        if !lead.bytes().all(|c| c == b' ' || c == b'-') || lead.contains("--") {
+            return None;
+        }
+        Some(SiblingInsert::Block(InsertPoint {
+            after_line_end: (line_end + 1).min(b.len()),
+            indent: " ".repeat(lead.len()),
+        }))
     }
 
     /// Where a sibling key can be inserted after the entry whose key is
