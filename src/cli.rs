@@ -64,6 +64,11 @@ pub struct ListArgs {
     /// standard input.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
+    /// Read FILE as a Helm chart's values file (images as `repository` and
+    /// `tag` mappings) whatever its name, and scan it; files named
+    /// `values*.yaml` are read so already. Repeatable.
+    #[arg(long = "helm-values", value_name = "FILE")]
+    pub helm_values: Vec<PathBuf>,
     /// `json` also shows, per reference, the credential sources that match
     /// it; `plain` prints the locked `name@digest` of every reference found.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
@@ -77,6 +82,11 @@ pub struct PinArgs {
     /// Files and directories to rewrite (directories recursively).
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
+    /// Read FILE as a Helm chart's values file (images as `repository` and
+    /// `tag` mappings) whatever its name, and scan it; files named
+    /// `values*.yaml` are read so already. Repeatable.
+    #[arg(long = "helm-values", value_name = "FILE")]
+    pub helm_values: Vec<PathBuf>,
     /// Print a unified diff of the changes and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -101,6 +111,11 @@ pub struct CheckArgs {
     /// standard input (`helm template … | imagelock check -`).
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
+    /// Read FILE as a Helm chart's values file (images as `repository` and
+    /// `tag` mappings) whatever its name, and scan it; files named
+    /// `values*.yaml` are read so already. Repeatable.
+    #[arg(long = "helm-values", value_name = "FILE")]
+    pub helm_values: Vec<PathBuf>,
     /// Also report references that are not pinned to a digest.
     #[arg(long)]
     pub require_pinned: bool,
@@ -119,6 +134,11 @@ pub struct LockArgs {
     /// standard input (`kustomize build | imagelock lock -`).
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
+    /// Read FILE as a Helm chart's values file (images as `repository` and
+    /// `tag` mappings) whatever its name, and scan it; files named
+    /// `values*.yaml` are read so already. Repeatable.
+    #[arg(long = "helm-values", value_name = "FILE")]
+    pub helm_values: Vec<PathBuf>,
     /// Also record the manifest digest of this platform (os/arch[/variant]); repeatable.
     #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
     pub platforms: Vec<String>,

@@ -115,6 +115,9 @@ pub enum Effective {
     /// the resources' policy applies): no pull policy here (shown as `-`,
     /// `null` in JSON).
     Runner,
+    /// A Helm values image: the chart's templates set the pull policy, not
+    /// the values file (shown as `-`, `null` in JSON).
+    Chart,
 }
 
 impl std::fmt::Display for Effective {
@@ -122,7 +125,7 @@ impl std::fmt::Display for Effective {
         match self {
             Effective::Kubernetes(p) => f.write_str(p.as_str()),
             Effective::Compose(p) => f.write_str(p.as_str()),
-            Effective::Runner => f.write_str("-"),
+            Effective::Runner | Effective::Chart => f.write_str("-"),
         }
     }
 }
@@ -130,7 +133,7 @@ impl std::fmt::Display for Effective {
 impl serde::Serialize for Effective {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Effective::Runner => s.serialize_none(),
+            Effective::Runner | Effective::Chart => s.serialize_none(),
             _ => s.collect_str(self),
         }
     }
@@ -176,6 +179,7 @@ pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<St
         Context::Dockerfile(_) | Context::Workflow(_) | Context::Kustomize(_) => {
             (Effective::Runner, Vec::new())
         }
+        Context::HelmValues(_) => (Effective::Chart, Vec::new()),
     }
 }
 

@@ -44,6 +44,15 @@ pub enum EditPlan {
     /// (`ARG TAG=1.25` used as `FROM nginx:${TAG}`): pinning writes them
     /// with `@<digest>` appended, replacing an `@…` already there.
     AppendDigest { span: Range<usize> },
+    /// [`EditPlan::SetValue`] writing the digest's hex alone, without
+    /// `sha256:` (kube-prometheus-stack's `sha:` key, whose templates print
+    /// `repo:tag@sha256:{{ .sha }}`). Hex the YAML core schema would read
+    /// as a number (all digits, `1e5`) is written double-quoted.
+    SetDigestHex { span: Range<usize> },
+    /// No edit can pin this reference in a form its reader understands (a
+    /// Helm values image mapping without a digest key): `pin` warns with
+    /// `hint` and leaves it; [`plan_edit`] refuses it.
+    Unpinnable { reason: String, hint: String },
     /// Insert `, <key>: <value>` at byte `at` of a flow mapping (right
     /// after a value, before the `,` or `}` that follows it).
     InsertFlowKey { at: usize, key: String },
@@ -56,8 +65,10 @@ impl EditPlan {
         match self {
             EditPlan::Replace { span }
             | EditPlan::SetValue { span }
-            | EditPlan::AppendDigest { span } => *span = f(span.start)..f(span.end),
+            | EditPlan::AppendDigest { span }
+            | EditPlan::SetDigestHex { span } => *span = f(span.start)..f(span.end),
             EditPlan::InsertKey { after_line_end, .. } => *after_line_end = f(*after_line_end),
+            EditPlan::Unpinnable { .. } => {}
             EditPlan::InsertFlowKey { at, .. } => *at = f(*at),
         }
     }
@@ -76,11 +87,13 @@ pub enum PlanError {
     BadIndent(String),
     #[error("{0:?} cannot be written as a plain YAML key or value on one line")]
     NotPlain(String),
+    #[error("{0}")]
+    Unpinnable(String),
 }
 
 /// The edit that carries out `plan` on `text`, writing `value`: the
-/// pinned reference for [`EditPlan::Replace`], the digest
-/// (`sha256:…`) for the others.
+/// pinned reference for [`EditPlan::Replace`], the digest's hex for
+/// [`EditPlan::SetDigestHex`], the digest (`sha256:…`) for the others.
 pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanError> {
     let slice = |span: &Range<usize>| {
         text.get(span.clone())
@@ -108,14 +121,24 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
                 replacement: value.to_string(),
             })
         }
-        EditPlan::SetValue { span } => {
+        EditPlan::SetValue { span } | EditPlan::SetDigestHex { span } => {
             slice(span)?;
             plain(value)?;
+            let typed = !crate::scan::yaml::typing::is_string(
+                value,
+                crate::scan::QuoteStyle::Plain,
+                crate::scan::yaml::typing::TagKind::None,
+            );
+            let value = if typed && matches!(plan, EditPlan::SetDigestHex { .. }) {
+                format!("\"{value}\"")
+            } else {
+                value.to_string()
+            };
             let after_colon = span.start > 0 && text.as_bytes()[span.start - 1] == b':';
             let replacement = if after_colon {
                 format!(" {value}")
             } else {
-                value.to_string()
+                value
             };
             Ok(Edit {
                 span: span.clone(),
@@ -151,6 +174,7 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
                 replacement: format!("{lead}{indent}{key}: {value}{eol}"),
             })
         }
+        EditPlan::Unpinnable { reason, .. } => Err(PlanError::Unpinnable(reason.clone())),
         EditPlan::InsertFlowKey { at, key } => {
             slice(&(*at..*at))?;
             plain(key)?;
@@ -363,6 +387,45 @@ mod tests {
     fn run(text: &str, plan: EditPlan, value: &str) -> String {
         let e = plan_edit(text, &plan, value).unwrap();
         apply(text, &normalize(vec![e]).unwrap())
+    }
+
+    #[test]
+    fn set_digest_hex_writes_bare_hex_and_quotes_what_would_be_a_number() {
+        let text = "image:\n  sha: \"\"\n  pullPolicy: IfNotPresent\n";
+        let hex = &D[7..];
+        let plan = EditPlan::SetDigestHex {
+            span: span_of(text, "\"\""),
+        };
+        assert_eq!(
+            run(text, plan.clone(), hex),
+            format!("image:\n  sha: {hex}\n  pullPolicy: IfNotPresent\n")
+        );
+        let digits = "1".repeat(64);
+        assert_eq!(
+            run(text, plan.clone(), &digits),
+            format!("image:\n  sha: \"{digits}\"\n  pullPolicy: IfNotPresent\n")
+        );
+        let float = format!("1e{}", "5".repeat(62));
+        assert_eq!(
+            run(text, plan, &float),
+            format!("image:\n  sha: \"{float}\"\n  pullPolicy: IfNotPresent\n")
+        );
+        // An empty value right after the colon gets its space.
+        let text = "sha:\n";
+        let plan = EditPlan::SetDigestHex { span: 4..4 };
+        assert_eq!(run(text, plan, hex), format!("sha: {hex}\n"));
+    }
+
+    #[test]
+    fn an_unpinnable_plan_is_refused() {
+        let plan = EditPlan::Unpinnable {
+            reason: "no digest key".into(),
+            hint: "add one".into(),
+        };
+        assert_eq!(
+            plan_edit("a: b\n", &plan, D),
+            Err(PlanError::Unpinnable("no digest key".into()))
+        );
     }
 
     #[test]

@@ -300,15 +300,18 @@ fn helm_templates_are_skipped_with_one_note() {
         "{err}"
     );
     assert!(!text(&out.stdout).contains("templates/deployment.yaml"));
-    // values.yaml is no manifest: walked, its `image:` values are not read
-    // (one note says so); named on the command line, it is read.
-    assert!(!text(&out.stdout).contains("busybox:1.36"));
-    assert_eq!(
-        err.matches("chart/values.yaml: 2 `image` value(s) not read")
-            .count(),
-        1,
-        "{err}"
+    // values.yaml is the chart's values: walked, its images are read by
+    // the Helm values rules (split `repository`/`tag` and `image` strings).
+    let out_text = text(&out.stdout);
+    assert!(
+        out_text.contains("chart/values.yaml:2:15  nginx:1.25"),
+        "{out_text}"
     );
+    assert!(
+        out_text.contains("chart/values.yaml:5:10  busybox:1.36"),
+        "{out_text}"
+    );
+    assert!(!err.contains("not read"), "{err}");
     let out = imagelock(dir.path(), &["list", "chart/values.yaml"]);
     expect_code(&out, 0);
     assert!(text(&out.stdout).contains("busybox:1.36"));
@@ -578,20 +581,23 @@ fn walked_files_yield_images_only_from_known_manifests() {
     }
     // Anything else: no image, one note per file.
     assert!(!stdout.contains("assets"), "{stdout}");
-    assert!(!stdout.contains("values.yaml"), "{stdout}");
     assert!(!stdout.contains("site-config.yaml"), "{stdout}");
+    // A Helm values file is read by its own rules (scan/helm_values.rs).
+    assert!(
+        stdout.contains("site/values.yaml:2:8  nginx:1.25"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("site/values.yaml:5:17  busybox:1.36"),
+        "{stdout}"
+    );
     assert_eq!(
         err.matches("site/site-config.yaml: 2 `image` value(s) not read")
             .count(),
         1,
         "{err}"
     );
-    assert_eq!(
-        err.matches("site/values.yaml: 2 `image` value(s) not read")
-            .count(),
-        1,
-        "{err}"
-    );
+    assert!(!err.contains("site/values.yaml: 2"), "{err}");
     assert_eq!(
         err.matches("site/deploy.yaml: 1 `image` value(s) not read")
             .count(),

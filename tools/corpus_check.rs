@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use imagelock::scan::{
     fast_path_reads, read_file, scan_text, scan_text_full_parser, scan_text_in, ContainerList,
-    FileScan, QuoteStyle, Scope,
+    EditPlan, FileScan, QuoteStyle, Scope,
 };
 
 /// What one corpus file must yield, scanned as a walked file.
@@ -134,15 +134,29 @@ const EXPECT: &[Expect] = &[
     },
     Expect {
         file: "kube-prometheus-stack-values.yaml",
-        refs: &[],
-        warnings: 0,
-        why: "Helm values: not a manifest, so a walked scan reads no image from it (one note)",
+        refs: &[
+            (47, "docker.io/busybox:latest"),
+            (1020, "quay.io/prometheus/alertmanager:v0.34.0"),
+            (3131, "ghcr.io/jkroepke/kube-webhook-certgen:1.8.7"),
+            (3573, "quay.io/thanos/thanos:v0.42.4"),
+            (4346, "quay.io/prometheus/prometheus:v3.14.0-distroless"),
+            (5540, "quay.io/thanos/thanos:v0.42.4"),
+        ],
+        warnings: 4,
+        why: "Helm values (--helm-values): split `{registry, repository, tag, sha}` mappings, `thanosImage:` too; the 4 `tag: \"\"` (appVersion, no Chart.yaml beside) are warnings; `image: {distroless: true}` and commented-out images are not images",
     },
     Expect {
         file: "bitnami-redis-values.yaml",
-        refs: &[],
+        refs: &[
+            (116, "docker.io/bitnami/redis:8.2.1-debian-12-r0"),
+            (1188, "docker.io/bitnami/redis-sentinel:8.2.1-debian-12-r0"),
+            (1790, "docker.io/bitnami/redis-exporter:1.76.0-debian-12-r0"),
+            (2168, "docker.io/bitnami/os-shell:12-debian-12-r51"),
+            (2232, "docker.io/bitnami/kubectl:1.33.4-debian-12-r0"),
+            (2301, "docker.io/bitnami/os-shell:12-debian-12-r51"),
+        ],
         warnings: 0,
-        why: "Helm values: not a manifest, so a walked scan reads no image from it (one note)",
+        why: "Helm values (--helm-values): 6 split `{registry, repository, tag, digest}` mappings, all `digest: \"\"`; `## image: your-image` comments are not images",
     },
     Expect {
         file: "awesome-compose-wordpress-mysql-compose.yaml",
@@ -158,8 +172,9 @@ const EXPECT: &[Expect] = &[
     },
 ];
 
-/// Helm values files: `Scope::KnownManifests` skips them with one note.
-const NOT_MANIFESTS: &[&str] = &[
+/// Helm values files (named `*-values.yaml`, so as `--helm-values` reads
+/// them): scanned with `Scope::HelmValues`.
+const HELM_VALUES: &[&str] = &[
     "kube-prometheus-stack-values.yaml",
     "bitnami-redis-values.yaml",
 ];
@@ -255,7 +270,13 @@ fn check_file(path: &Path, name: &str, failures: &mut Vec<String>) {
     };
     let text = file.text.as_str();
     let started = Instant::now();
-    let walked = match scan_text_in(path, text, Scope::KnownManifests) {
+    let helm_values = HELM_VALUES.contains(&name);
+    let scope = if helm_values {
+        Scope::HelmValues
+    } else {
+        Scope::KnownManifests
+    };
+    let walked = match scan_text_in(path, text, scope) {
         Ok(s) => s,
         Err(e) => return fail(format!("scan failed: {e}")),
     };
@@ -318,11 +339,24 @@ fn check_file(path: &Path, name: &str, failures: &mut Vec<String>) {
     if !walked.invalid.is_empty() {
         fail(format!("invalid references reported: {:?}", walked.invalid));
     }
-    let note_expected = NOT_MANIFESTS.contains(&name);
-    if walked.notes.len() != usize::from(note_expected) {
+    if !walked.notes.is_empty() {
         fail(format!("notes: {:?}", walked.notes));
     }
-    if !note_expected {
+    if helm_values {
+        // Every image of a values file is pinned through its digest key.
+        let keyed = walked.images.iter().all(|i| {
+            matches!(
+                (&i.edit, name),
+                (
+                    EditPlan::SetDigestHex { .. },
+                    "kube-prometheus-stack-values.yaml"
+                ) | (EditPlan::SetValue { .. }, "bitnami-redis-values.yaml")
+            )
+        });
+        if !keyed {
+            fail("a values image is not pinned through the chart's digest key".into());
+        }
+    } else {
         // Every document is a manifest: scanning it as a named file gives the same.
         match scan_text(path, text) {
             Ok(all) if all.summary() == walked.summary() => {}
@@ -424,7 +458,10 @@ fn invariants(text: &str, s: &FileScan) -> Result<(), String> {
                 img.span
             ));
         };
-        if img.exact && slice != img.reference.original() {
+        // Only a replaced scalar holds the whole reference (a Helm values
+        // span is the `repository` value).
+        let whole = matches!(img.edit, EditPlan::Replace { .. });
+        if whole && img.exact && slice != img.reference.original() {
             return Err(format!(
                 "span {:?} holds {slice:?}, not {}",
                 img.span, img.reference

@@ -68,7 +68,7 @@ fn find(
 ) -> anyhow::Result<(Vec<Finding>, usize)> {
     let lock = Lockfile::load(lockfile)?;
     let namespace = &args.registry.credentials.namespace;
-    let mut all = collect_uses(&args.paths, namespace, diag);
+    let mut all = collect_uses(&args.paths, &args.helm_values, namespace, diag);
     let lf = lockfile.display().to_string();
     let mut findings: Vec<Finding> = all
         .invalid

@@ -25,7 +25,7 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut count = 0usize;
     let mut io_error = None;
-    scan_each(&args.paths, diag, |file, diag| {
+    scan_each(&args.paths, &args.helm_values, diag, |file, diag| {
         for image in &file.scan.images {
             let (policy, warnings) = assess(image);
             for w in &warnings {
@@ -71,7 +71,7 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
 /// (`xargs -n1 crictl pull`). A reference the lockfile lacks is an error.
 fn run_plain(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let mut pulls = std::collections::BTreeSet::new();
-    scan_each(&args.paths, diag, |file, diag| {
+    scan_each(&args.paths, &args.helm_values, diag, |file, diag| {
         for image in file.scan.images.iter().filter(|i| !i.built()) {
             match lock.lookup(&image.reference) {
                 Some(e) => {
@@ -103,7 +103,7 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
     let mut images: Vec<FoundImage> = Vec::new();
     let mut secrets = Vec::new();
     let mut accounts = Vec::new();
-    scan_each(&args.paths, diag, |file, _| {
+    scan_each(&args.paths, &args.helm_values, diag, |file, _| {
         images.extend(file.scan.images);
         secrets.extend(file.scan.secrets);
         accounts.extend(file.scan.service_accounts);

@@ -21,7 +21,7 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let platforms = parse_platforms(&args.platforms)?;
     let (old, guard) = Lockfile::open_for_update(lockfile)?;
     let namespace = &args.registry.credentials.namespace;
-    let mut all = collect_uses(&args.paths, namespace, diag);
+    let mut all = collect_uses(&args.paths, &args.helm_values, namespace, diag);
     for i in &all.invalid {
         diag.emit(invalid_message(i));
     }

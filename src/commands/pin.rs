@@ -42,13 +42,25 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut io_error = None;
 
-    let scanned = scan_each(&args.paths, diag, |file, diag| {
+    let scanned = scan_each(&args.paths, &args.helm_values, diag, |file, diag| {
         let mut edits = Vec::new();
         let policies_before = policies;
         for image in &file.scan.images {
             let r = &image.reference;
             if image.built() {
                 diag.note(built_note(image));
+                continue;
+            }
+            // helm branch: a values mapping with no digest key the chart reads.
+            if let EditPlan::Unpinnable { reason, hint } = &image.edit {
+                if r.digest().is_none() {
+                    diag.emit(
+                        Message::warning(format!("{r} is not pinned: {reason}"))
+                            .at(location(image))
+                            .code("not-pinnable")
+                            .hint(Some(hint.as_str())),
+                    );
+                }
                 continue;
             }
             // A digest cannot move: `--pull-policy if-not-present` sets the
@@ -135,6 +147,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             // write the digest alone.
             let value = match image.edit {
                 EditPlan::Replace { .. } => pinned,
+                EditPlan::SetDigestHex { .. } => entry.digest.encoded().to_string(),
                 _ => entry.digest.to_string(),
             };
             match plan_edit(&file.text, &image.edit, &value) {

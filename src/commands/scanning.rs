@@ -2,7 +2,7 @@
 //! scan it, report what it says through [`Diagnostics`], and gather every
 //! use of every reference with its pod's pull credentials.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -40,24 +40,32 @@ pub struct ScanSummary {
 /// `each`, one at a time (memory stays near the size of the largest file).
 /// Notes, warnings and errors go to `diag`.
 /// A value the kubelet would reject is an error here (`list`, `pin`).
+/// `helm_values` are read as Helm values files whatever their names (and
+/// scanned even when no path holds them).
 pub fn scan_each(
     paths: &[PathBuf],
+    helm_values: &[PathBuf],
     diag: &mut Diagnostics,
     each: impl FnMut(ScannedFile, &mut Diagnostics),
 ) -> ScanSummary {
-    scan_files(paths, diag, true, each)
+    scan_files(paths, helm_values, diag, true, each)
 }
 
 /// [`scan_each`], reporting invalid values as errors only when
 /// `invalid_is_error` (else the caller finds them in `file.scan.invalid`).
 fn scan_files(
     paths: &[PathBuf],
+    helm_values: &[PathBuf],
     diag: &mut Diagnostics,
     invalid_is_error: bool,
     mut each: impl FnMut(ScannedFile, &mut Diagnostics),
 ) -> ScanSummary {
     let mut summary = ScanSummary::default();
-    for item in walk(paths) {
+    // helm branch: `--helm-values` files are scanned too, known by their
+    // canonical paths however the walk spells them.
+    let helm: HashSet<PathBuf> = helm_values.iter().map(|p| canonical(p)).collect();
+    let all: Vec<PathBuf> = paths.iter().chain(helm_values).cloned().collect();
+    for item in walk(&all) {
         if crate::interrupt::requested().is_some() {
             // Stop at once; `main` exits 130/143. Counted as a failure so
             // no command acts on a partial scan.
@@ -82,7 +90,9 @@ fn scan_files(
                 );
             }
             WalkItem::File { path, explicit } => {
-                let result = read_and_scan(&path, explicit);
+                let helm_values = crate::scan::helm_values::is_values_name(&path)
+                    || helm.contains(&canonical(&path));
+                let result = read_and_scan(&path, explicit, helm_values);
                 take(
                     result,
                     &path,
@@ -219,7 +229,11 @@ fn scan_error_message(e: &ScanError) -> Message {
 }
 
 /// Read and scan one file. `Ok(None)` for a binary file found by the walk.
-fn read_and_scan(path: &Path, explicit: bool) -> Result<Option<ScannedFile>, ScanError> {
+fn read_and_scan(
+    path: &Path,
+    explicit: bool,
+    helm_values: bool,
+) -> Result<Option<ScannedFile>, ScanError> {
     let Some(file) = read_file(path, explicit)? else {
         return Ok(None);
     };
@@ -236,7 +250,9 @@ fn read_and_scan(path: &Path, explicit: bool) -> Result<Option<ScannedFile>, Sca
             scan,
         }));
     }
-    let scope = if explicit {
+    let scope = if helm_values {
+        Scope::HelmValues
+    } else if explicit {
         Scope::Everything
     } else {
         Scope::KnownManifests
@@ -248,6 +264,10 @@ fn read_and_scan(path: &Path, explicit: bool) -> Result<Option<ScannedFile>, Sca
         encoding: file.encoding,
         scan,
     }))
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// `path:line:column` of a found image.
@@ -391,9 +411,14 @@ impl PodCredentials {
 }
 
 /// Every reference in `paths`, grouped by lock key (sorted).
-pub fn collect_uses(paths: &[PathBuf], default_namespace: &str, diag: &mut Diagnostics) -> Uses {
+pub fn collect_uses(
+    paths: &[PathBuf],
+    helm_values: &[PathBuf],
+    default_namespace: &str,
+    diag: &mut Diagnostics,
+) -> Uses {
     let mut uses = Uses::default();
-    uses.scan = scan_files(paths, diag, false, |file, _| {
+    uses.scan = scan_files(paths, helm_values, diag, false, |file, _| {
         uses.invalid.extend(file.scan.invalid);
         uses.secrets.extend(file.scan.secrets);
         uses.service_accounts.extend(file.scan.service_accounts);

@@ -112,6 +112,12 @@ pub struct Extraction<'p> {
 impl yaml::Documents for Extraction<'_> {
     fn document(&mut self, doc: &Doc<'_>, root: NodeId, index: usize) {
         self.document = index;
+        // helm branch: a chart's values file has its own rules, whatever
+        // its documents look like.
+        if self.scope == Scope::HelmValues {
+            super::helm_values::extract(doc, root, self);
+            return;
+        }
         if self.scope == Scope::KnownManifests && !is_known_document(doc, root) {
             self.skipped_image_keys += count_image_keys(doc);
             return;

@@ -6,9 +6,10 @@
 //! warnings; a file that cannot be parsed is an error.
 //!
 //! Layout: [`yaml`] is the YAML engine (node trees, byte spans, no input
-//! kind); [`kubernetes`], [`compose`], [`kustomize`] and
-//! [`github_workflow`] are the YAML extractors, one per input kind, turning
-//! a document into found images with their [`Context`] and [`EditPlan`];
+//! kind); [`kubernetes`], [`compose`], [`kustomize`], [`helm_values`]
+//! and [`github_workflow`] are the YAML extractors, one per input kind,
+//! turning a document into found images with their [`Context`] and
+//! [`EditPlan`];
 //! [`extract`] sends each document to its extractor. [`dockerfile`] reads
 //! Dockerfiles and Containerfiles.
 
@@ -18,6 +19,7 @@ pub mod dockerfile;
 pub mod encoding;
 pub mod extract;
 pub mod github_workflow;
+pub mod helm_values;
 pub mod kubernetes;
 pub mod kustomize;
 pub mod walk;
@@ -57,6 +59,9 @@ pub enum ImageField {
     /// A kustomization's `images[]` entry (`newName`/`name`, `newTag`,
     /// `digest`); the position is the value naming the image.
     KustomizeImages,
+    /// A Helm values mapping in split form (`registry`, `repository`,
+    /// `tag`, `digest`/`sha`): the span is the `repository` value.
+    HelmRepository,
 }
 
 /// Where in the Kubernetes object model the reference sits.
@@ -94,6 +99,9 @@ pub enum Context {
     /// A Dockerfile instruction (`FROM`, `COPY --from`, `RUN --mount`,
     /// `# syntax=`).
     Dockerfile(dockerfile::DockerfileContext),
+    /// A Helm chart's values file (a split `repository`/`tag` mapping or a
+    /// plain `image` string); the chart's templates decide the pull policy.
+    HelmValues(helm_values::HelmImage),
     /// A GitHub Actions workflow job's container, service or
     /// `docker://` step.
     Workflow(github_workflow::WorkflowImage),
@@ -109,7 +117,8 @@ impl Context {
             Context::Compose(_)
             | Context::Dockerfile(_)
             | Context::Workflow(_)
-            | Context::Kustomize(_) => None,
+            | Context::Kustomize(_)
+            | Context::HelmValues(_) => None,
         }
     }
 
@@ -119,7 +128,10 @@ impl Context {
         match self {
             Context::Kubernetes(c) => c.pull_policy.as_deref(),
             Context::Compose(c) => c.pull_policy.as_deref(),
-            Context::Dockerfile(_) | Context::Workflow(_) | Context::Kustomize(_) => None,
+            Context::Dockerfile(_)
+            | Context::Workflow(_)
+            | Context::Kustomize(_)
+            | Context::HelmValues(_) => None,
         }
     }
 
@@ -258,6 +270,9 @@ pub enum Scope {
     /// found by walking a directory, where a Helm values file or any other
     /// YAML may have an `image:` key holding a path or a repository part).
     KnownManifests,
+    /// A Helm chart's values file (named `values*.yaml`, or given with
+    /// `--helm-values`): read by [`helm_values`]'s rules.
+    HelmValues,
 }
 
 impl FileScan {
