@@ -874,3 +874,43 @@ fn pin_pull_policy_if_not_present_sets_or_inserts_the_policy_byte_exactly() {
     let kept = std::fs::read_to_string(d.join("pod.yaml")).unwrap();
     assert_eq!(kept.matches("IfNotPresent").count(), 0, "{kept}");
 }
+
+#[test]
+fn check_hints_what_to_do_for_a_values_mapping_pin_cannot_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("values.yaml"),
+        "image:\n  registry: ghcr.io\n  repository: acme/app\n  tag: \"1.2\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("images.lock"),
+        format!(
+            "version = 1\n\n[[image]]\nname = \"ghcr.io/acme/app\"\ntag = \"1.2\"\ndigest = \"sha256:{}\"\n",
+            "a".repeat(64)
+        ),
+    )
+    .unwrap();
+    let out = imagelock(
+        d,
+        &[
+            "check",
+            "--require-pinned",
+            "--format",
+            "json",
+            "values.yaml",
+        ],
+    );
+    expect_code(&out, 1);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &doc["findings"][0];
+    assert_eq!(f["kind"], "unpinned");
+    assert_eq!(
+        (f["line"].as_u64(), f["column"].as_u64()),
+        (Some(3), Some(15))
+    );
+    let hint = f["hint"].as_str().unwrap();
+    assert!(hint.contains("has no `digest` or `sha` key"), "{hint}");
+    assert!(!hint.starts_with("run `imagelock pin`"), "{hint}");
+}

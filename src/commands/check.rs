@@ -115,7 +115,11 @@ fn find(
                         u,
                         format!("{r}: not pinned to a digest ({lf} has {})", e.digest),
                     )
-                    .with_hint("run `imagelock pin`")
+                    .with_hint(
+                        u.unpinnable
+                            .clone()
+                            .unwrap_or_else(|| "run `imagelock pin`".to_string()),
+                    )
                     .with_digests(&e.digest, None),
                 ),
                 _ => {}

@@ -11,6 +11,7 @@ use crate::credentials::{PodSecrets, SecretIndex};
 use crate::lockfile::Key;
 use crate::reference::Reference;
 use crate::report::{Diagnostics, Location, Message, UsedAt};
+use crate::rewrite::EditPlan;
 use crate::scan::walk::{walk, WalkItem};
 use crate::scan::{
     read_file, scan_text_in, Context, Encoding, FileScan, FoundImage, InvalidImage, ScanError,
@@ -285,6 +286,9 @@ pub struct Use {
     /// The pod's pull secrets (set by [`Uses::with_pod_credentials`]).
     pub pod: Option<Arc<PodSecrets>>,
     pub context: Context,
+    /// Why `pin` cannot pin it, with what to do instead (a Helm values
+    /// mapping without a digest key).
+    pub unpinnable: Option<String>,
 }
 
 impl Use {
@@ -431,9 +435,13 @@ pub fn collect_uses(
                 .or_default()
                 .push(Use {
                     location: location(&image),
-                    reference: image.reference,
                     workload: workload(&image.context, default_namespace),
                     pod: None,
+                    unpinnable: match &image.edit {
+                        EditPlan::Unpinnable { reason, hint } => Some(format!("{reason}; {hint}")),
+                        _ => None,
+                    },
+                    reference: image.reference,
                     context: image.context,
                 });
         }
