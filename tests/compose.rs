@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::e2e::{locked, run, strip_digests};
+use support::e2e::{assert_locked, pin_twice, run};
 use support::run::{expect_code, text};
 use support::{Registry, Setup};
 
@@ -52,32 +52,15 @@ fn lock_pin_check_and_drift_of_a_compose_file() {
 
     let o = run(&reg, d, &["lock", "compose.yaml"]);
     expect_code(&o, 0);
-    for (reference, pushed, repo) in [
-        (format!("{h}/shop/web:2.1"), &web, "shop/web:2.1"),
-        (format!("{h}/shop/db:16"), &db, "shop/db:16"),
-    ] {
-        let got = locked(d, &reference);
-        assert_eq!(&got, pushed, "{reference}");
-        assert_eq!(got, reg.skopeo_digest(repo), "{reference}");
-    }
+    assert_locked(&reg, d, &[("shop/web:2.1", &web), ("shop/db:16", &db)]);
     let lock = std::fs::read_to_string(d.join("images.lock")).unwrap();
     assert!(
         !lock.contains("shop/app"),
         "a built image is not locked: {lock}"
     );
 
-    let o = run(&reg, d, &["pin", "compose.yaml"]);
-    expect_code(&o, 0);
-    let pinned = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(
-        strip_digests(&pinned),
-        original,
-        "pin changed more than the digests"
-    );
+    let pinned = pin_twice(&reg, d, &["pin", "compose.yaml"], &file, &original);
     assert_eq!(pinned.matches("@sha256:").count(), 2, "{pinned}");
-    let o = run(&reg, d, &["pin", "compose.yaml"]);
-    expect_code(&o, 0);
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), pinned);
 
     let o = run(&reg, d, &["check", "--require-pinned", "compose.yaml"]);
     expect_code(&o, 0);

@@ -55,3 +55,37 @@ pub fn strip_digests(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// Assert that each `(repository:tag, pushed digest)` of this registry is
+/// locked in `dir`'s lockfile with the pushed digest, which skopeo also
+/// reports for the tag.
+pub fn assert_locked(reg: &Registry, dir: &Path, pushed: &[(&str, &str)]) {
+    for (repo_and_tag, digest) in pushed {
+        let reference = reg.image(repo_and_tag);
+        let got = locked(dir, &reference);
+        assert_eq!(&got, digest, "{reference}");
+        assert_eq!(got, reg.skopeo_digest(repo_and_tag), "{reference}");
+    }
+}
+
+/// `pin ARGS` in `dir`: it succeeds, `file` differs from `original` only by
+/// inserted `@sha256:…` digests, and a second `pin` changes nothing.
+/// Returns the pinned text.
+pub fn pin_twice(reg: &Registry, dir: &Path, args: &[&str], file: &Path, original: &str) -> String {
+    let o = run(reg, dir, args);
+    super::run::expect_code(&o, 0);
+    let pinned = std::fs::read_to_string(file).unwrap();
+    assert_eq!(
+        strip_digests(&pinned),
+        original,
+        "pin changed more than the digests"
+    );
+    let o = run(reg, dir, args);
+    super::run::expect_code(&o, 0);
+    assert_eq!(
+        std::fs::read_to_string(file).unwrap(),
+        pinned,
+        "a second pin changed the file"
+    );
+    pinned
+}
