@@ -10,16 +10,7 @@ use super::{ComposeService, Context, ImageField};
 /// A compose file: a top-level mapping with a `services` mapping and
 /// neither `apiVersion` nor `kind` (those make it a Kubernetes object).
 pub fn is_compose(doc: &Doc<'_>, root: NodeId) -> bool {
-    let Some(root) = doc.resolve(root) else {
-        return false;
-    };
-    doc.is_map(root)
-        && doc.get(root, "apiVersion").is_none()
-        && doc.get(root, "kind").is_none()
-        && doc
-            .get(root, "services")
-            .and_then(|s| doc.resolve(s))
-            .is_some_and(|s| doc.is_map(s))
+    super::extract::untyped_with_map(doc, root, "services").is_some()
 }
 
 /// Read the image of every service of a compose document.

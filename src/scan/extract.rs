@@ -283,6 +283,19 @@ impl<'p> Extraction<'p> {
     }
 }
 
+/// The root mapping of a document that is no Kubernetes object (neither
+/// `apiVersion` nor `kind`) and holds a mapping under `key` (compose's
+/// `services`, a workflow's `jobs`).
+pub fn untyped_with_map(doc: &Doc<'_>, root: NodeId, key: &str) -> Option<NodeId> {
+    let root = doc.resolve(root).filter(|&r| doc.is_map(r))?;
+    let typed = doc.get(root, "apiVersion").is_some() || doc.get(root, "kind").is_some();
+    let has_map = doc
+        .get(root, key)
+        .and_then(|s| doc.resolve(s))
+        .is_some_and(|s| doc.is_map(s));
+    (!typed && has_map).then_some(root)
+}
+
 /// Whether a document is one imagelock knows how to read images from: a
 /// Kubernetes object (`apiVersion` or `kind` at the top; `kind: List`
 /// included), a compose file (`services` mapping), a kustomization or a

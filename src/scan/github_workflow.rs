@@ -22,17 +22,8 @@ pub struct WorkflowImage {
 /// A workflow: a top-level `jobs` mapping beside an `on` trigger (or a file
 /// under `.github/workflows/`), and neither `apiVersion` nor `kind`.
 pub fn is_workflow(doc: &Doc<'_>, root: NodeId, in_workflows_dir: bool) -> bool {
-    let Some(root) = doc.resolve(root) else {
-        return false;
-    };
-    doc.is_map(root)
-        && doc.get(root, "apiVersion").is_none()
-        && doc.get(root, "kind").is_none()
-        && doc
-            .get(root, "jobs")
-            .and_then(|j| doc.resolve(j))
-            .is_some_and(|j| doc.is_map(j))
-        && (in_workflows_dir || doc.get(root, "on").is_some())
+    super::extract::untyped_with_map(doc, root, "jobs")
+        .is_some_and(|root| in_workflows_dir || doc.get(root, "on").is_some())
 }
 
 /// Whether `path` is under a `.github/workflows` directory.
