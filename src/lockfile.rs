@@ -156,9 +156,7 @@ struct VersionOnly {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLock {
-    /// Checked through [`VersionOnly`] first.
-    #[allow(dead_code)]
-    version: toml::Value,
+    version: Option<Spanned<toml::Value>>,
     #[serde(default)]
     image: Vec<Spanned<RawEntry>>,
 }
@@ -211,22 +209,17 @@ impl Lockfile {
             let offset = e.span().map_or(0, |s| s.start);
             invalid(offset, e.message().trim().to_string())
         };
-        let version: VersionOnly = toml::from_str(text).map_err(from_toml)?;
-        match &version.version {
-            None => return Err(invalid(0, format!("missing `version = {VERSION}`"))),
-            Some(v) => match v.get_ref() {
-                toml::Value::Integer(VERSION) => {}
-                other => {
-                    return Err(invalid(
-                        v.span().start,
-                        format!(
-                            "unsupported lockfile version {other}; this imagelock reads version {VERSION} (upgrade imagelock, or regenerate with `imagelock lock`)"
-                        ),
-                    ))
-                }
-            },
-        }
-        let raw: RawLock = toml::from_str(text).map_err(from_toml)?;
+        // One parse. Only when it fails is the version read on its own, so
+        // a newer format says so rather than naming a field it added.
+        let raw: RawLock = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let version: VersionOnly = toml::from_str(text).map_err(from_toml)?;
+                check_version(&version.version, &invalid)?;
+                return Err(from_toml(e));
+            }
+        };
+        check_version(&raw.version, &invalid)?;
         let mut lock = Lockfile::new();
         for spanned in raw.image {
             let entry_start = spanned.span().start;
@@ -450,6 +443,25 @@ impl LockfileGuard {
     }
 }
 
+/// The `version` key must be this imagelock's.
+fn check_version(
+    version: &Option<Spanned<toml::Value>>,
+    invalid: &impl Fn(usize, String) -> LockfileError,
+) -> Result<(), LockfileError> {
+    match version {
+        None => Err(invalid(0, format!("missing `version = {VERSION}`"))),
+        Some(v) => match v.get_ref() {
+            toml::Value::Integer(VERSION) => Ok(()),
+            other => Err(invalid(
+                v.span().start,
+                format!(
+                    "unsupported lockfile version {other}; this imagelock reads version {VERSION} (upgrade imagelock, or regenerate with `imagelock lock`)"
+                ),
+            )),
+        },
+    }
+}
+
 /// A TOML basic string.
 fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -519,6 +531,21 @@ mod tests {
         Lockfile::parse(Path::new("images.lock"), text)
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn a_newer_format_is_named_by_its_version_not_by_a_field_it_added() {
+        let e = err("version = 2\n\n[[image]]\nname = \"docker.io/library/a\"\ndigest = \"x\"\nsigned-by = \"k\"\n");
+        assert!(
+            e.contains("images.lock:1:11: unsupported lockfile version 2"),
+            "{e}"
+        );
+        // The same field under version 1 is an unknown key, at its line.
+        let e = err("version = 1\n\n[[image]]\nname = \"docker.io/library/a\"\ndigest = \"x\"\nsigned-by = \"k\"\n");
+        assert!(
+            e.contains("images.lock:6:1") && e.contains("signed-by"),
+            "{e}"
+        );
     }
 
     #[test]
