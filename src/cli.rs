@@ -6,11 +6,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Pin container image tags in Kubernetes manifests to immutable digests.
 ///
-/// imagelock finds every image reference in your manifests, records each
-/// tag's digest in `images.lock`, and rewrites the manifests to
+/// imagelock finds every image reference in your manifests, compose files,
+/// Dockerfiles, kustomizations, Helm values and workflows, records each
+/// tag's digest in `images.lock`, and rewrites the files to
 /// `name:tag@sha256:…` without touching any other byte.
 ///
-/// Exit codes: 0 clean, 1 findings (drift, unpinned, missing), 2 error.
+/// Exit codes: 0 clean, 1 findings (drift, unpinned, missing, invalid,
+/// access), 2 error, 130/143 interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "imagelock", version, max_term_width = 100)]
 pub struct Cli {
