@@ -2,8 +2,8 @@
 //! API (`HEAD /v2/<name>/manifests/<tag>`).
 //!
 //! Built on reqwest (rustls, HTTP/2 where offered, one shared connection
-//! pool per [`RegistryConfig`]); see ARCHITECTURE.md for why not
-//! `oci-client`. The parts:
+//! pool per [`RegistryConfig`] and connection lane); see ARCHITECTURE.md
+//! for why not `oci-client`. The parts:
 //!
 //! - `config`: how to reach a host (TLS trust, plain HTTP, proxies,
 //!   redirects);
@@ -12,6 +12,8 @@
 //! - `auth` and `challenge`: the 401 challenge, token slots, credential
 //!   candidates;
 //! - `resolve`: manifests by HEAD/GET, digest checks, platforms;
+//! - `schedule`: how many requests go to each registry at once, over how
+//!   many connections;
 //! - `error` ([`RegistryError`]) and `error_body`: what went wrong, and
 //!   what the registry said about it.
 //!
