@@ -1,22 +1,80 @@
 #!/usr/bin/env bash
-# Registry benchmark (issue: registry): 500 tags in a local CNCF registry
-# behind a proxy that delays every chunk by 25 ms each way (a 50 ms round
-# trip); times `imagelock lock` against `xargs -P8 skopeo inspect` on the
-# same references in the same run and prints the ratio.
+# Registry benchmark, two parts:
+#
+# 1. The bound: `imagelock lock` against a registry stand-in that costs no
+#    CPU (tools/registry_standin.rs: TLS, HTTP/2 with 250 streams per
+#    connection, a Basic challenge, every chunk delayed DELAY_MS each way
+#    inside the process), beside the raw client bound measured in the same
+#    run (tools/registry_bound.rs: per registry the first request alone,
+#    then everything at once on one connection). Prints imagelock / bound
+#    for 500 tags on one registry, 500 tags over 25 registries and 5,000
+#    tags on one registry; median of BENCH_RUNS (3) runs each.
+# 2. Against skopeo: TAGS tags in a local CNCF registry behind a proxy that
+#    delays every chunk by DELAY_MS each way (scripts/delay-proxy.py);
+#    times `imagelock lock` against `xargs -P8 skopeo inspect` on the same
+#    references in the same run and prints the ratio.
+#
 # Usage: scripts/bench-registry.sh [TAGS] [DELAY_MS]
-# BENCH_PLAIN=1 serves plain HTTP (HTTP/1.1) instead of TLS (HTTP/2).
+# BENCH_PLAIN=1 serves plain HTTP (HTTP/1.1) instead of TLS (HTTP/2) in part
+# 2; BENCH_ONLY=bound or BENCH_ONLY=skopeo runs one part.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tags=${1:-500}
 delay=${2:-25}
+runs=${BENCH_RUNS:-3}
+target=${CARGO_TARGET_DIR:-$root/target}
+(cd "$root" && cargo build --release --quiet --bin imagelock --example registry-standin --example registry-bound)
+bin=$target/release/imagelock
+now() { date +%s.%N; }
+median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+# One stand-in case: REGISTRIES TAGS. Prints a table row.
+bound_case() {
+    local registries=$1 n=$2 dir pid il=() bd=() t0 t1 agree
+    dir=$(mktemp -d)
+    "$target/release/examples/registry-standin" "$dir" "$registries" "$n" "$delay" > "$dir/standin.out" &
+    pid=$!
+    for _ in $(seq 100); do grep -q ready "$dir/standin.out" 2>/dev/null && break; sleep 0.1; done
+    grep -q ready "$dir/standin.out" || { echo "the registry stand-in did not start" >&2; exit 2; }
+    {
+        echo "apiVersion: v1"
+        echo "kind: List"
+        echo "items:"
+        while read -r r; do
+            printf -- "- {kind: Pod, metadata: {name: p}, spec: {containers: [{name: c, image: '%s'}]}}\n" "$r"
+        done < "$dir/refs.txt"
+    } > "$dir/pods.yaml"
+    for _ in $(seq "$runs"); do
+        rm -f "$dir/images.lock"
+        t0=$(now)
+        DOCKER_CONFIG=$dir/docker "$bin" --quiet --lockfile "$dir/images.lock" lock --ca-file "$dir/ca.crt" "$dir/pods.yaml"
+        t1=$(now)
+        il+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')")
+        bd+=("$("$target/release/examples/registry-bound" "$dir")")
+    done
+    agree=$(python3 "$root/scripts/compare-digests.py" "$dir/images.lock" "$dir/expected.txt")
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -rf "$dir"
+    awk -v r="$registries" -v n="$n" -v i="$(printf '%s\n' "${il[@]}" | median)" \
+        -v b="$(printf '%s\n' "${bd[@]}" | median)" -v g="$agree" -v all="${il[*]}" -v bs="${bd[*]}" 'BEGIN {
+        printf "%5d tags, %2d registries: imagelock %.3f s, bound %.3f s, ratio %.2f (%d of %d digests right; runs: imagelock %s, bound %s)\n", n, r, i, b, i / b, g, n, all, bs
+    }'
+}
+
+if [ "${BENCH_ONLY:-}" != skopeo ]; then
+    echo "bound: registry stand-in, TLS + HTTP/2 (250 streams), Basic auth, $delay ms each way, median of $runs"
+    bound_case 1 500
+    bound_case 25 500
+    bound_case 1 5000
+fi
+[ "${BENCH_ONLY:-}" != bound ] || exit 0
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-(cd "$root" && cargo build --release --quiet)
-bin=$root/target/release/imagelock
 
 work=$(mktemp -d)
 pids=()
@@ -75,7 +133,6 @@ for _ in $(seq 50); do grep -q ready "$work/proxy.out" 2>/dev/null && break; sle
     done
 } > "$work/pods.yaml"
 
-now() { date +%s.%N; }
 cd "$work"
 t0=$(now)
 "$bin" --quiet --lockfile "$work/images.lock" lock "${imagelock_tls[@]}" "$work/pods.yaml"

@@ -185,9 +185,10 @@ pub struct RegistryArgs {
     /// Speak plain HTTP (no TLS) to this registry; repeatable.
     #[arg(long = "plain-http", value_name = "HOST[:PORT]")]
     pub plain_http: Vec<String>,
-    /// Registry requests in flight at once.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
-    pub concurrency: u16,
+    /// Registry requests in flight at once, at most (default: as many as
+    /// each registry's connections carry).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: Option<u16>,
     /// Give up on a registry request (or a credential helper or plugin)
     /// after this many seconds.
     #[arg(long, default_value_t = 30, value_name = "SECONDS",

@@ -1,5 +1,6 @@
-//! Library-level tests of `imagelock::registry::Client` against a real
-//! registry (CNCF distribution), with skopeo as the oracle.
+//! Tests of `imagelock::registry::Client` (and of batch scheduling, through
+//! the binary) against a real registry (CNCF distribution), with skopeo as
+//! the oracle.
 
 mod support;
 
@@ -1268,5 +1269,86 @@ async fn request_log_names_requests_and_sources_never_secrets() {
         "Basic ",
     ] {
         assert!(!all.contains(secret), "{secret:?} in the log:\n{all}");
+    }
+}
+
+/// Many tags over several registries at once (TLS with Basic auth and more
+/// tags than one HTTP/2 connection is assumed to carry, so extra
+/// connections open; token auth; plain anonymous), locked through the
+/// binary with `--concurrency 1` and with the default (no cap but each
+/// registry's connections): every tag gets the digest pushed for it.
+#[test]
+fn many_tags_over_several_registries_lock_with_any_concurrency() {
+    let regs = [
+        (Registry::start(Setup::TlsBasic), "app", 120),
+        (Registry::start(Setup::Token), "public/app", 30),
+        (Registry::start(Setup::PlainAnonymous), "app", 30),
+    ];
+    let mut pushed = Vec::new();
+    let mut auths = serde_json::Map::new();
+    let mut pods = String::from("apiVersion: v1\nkind: List\nitems:\n");
+    for (reg, repo, tags) in &regs {
+        for i in 0..*tags {
+            let repo = format!("{repo}{}", i % 7);
+            let tag = format!("v{i}");
+            let digest = reg.push_oci_image(&repo, &tag, &format!("{}-{i}", reg.port));
+            let image = reg.image(&format!("{repo}:{tag}"));
+            pods.push_str(&format!(
+                "- {{kind: Pod, metadata: {{name: p}}, spec: {{containers: [{{name: c, image: '{image}'}}]}}}}\n"
+            ));
+            pushed.push((image, digest));
+        }
+        let config = std::fs::read_to_string(reg.docker_config().join("config.json")).unwrap();
+        let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+        if let Some(a) = config["auths"].as_object() {
+            auths.extend(a.clone());
+        }
+    }
+    let home = tempfile::tempdir().unwrap();
+    let docker = home.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        serde_json::json!({ "auths": auths }).to_string(),
+    )
+    .unwrap();
+    for concurrency in [Some("1"), None] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pods.yaml"), &pods).unwrap();
+        let mut cmd = assert_cmd::Command::cargo_bin("imagelock").unwrap();
+        cmd.current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .env("DOCKER_CONFIG", &docker)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .env("XDG_RUNTIME_DIR", home.path().join("run"))
+            .env("REGISTRY_AUTH_FILE", home.path().join("no-auth.json"))
+            .args(["lock", "--ca-file"])
+            .arg(regs[0].0.ca_file.as_ref().unwrap())
+            .args(["--plain-http", &regs[1].0.host()])
+            .args(["--plain-http", &regs[2].0.host()]);
+        for var in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            cmd.env_remove(var);
+        }
+        if let Some(c) = concurrency {
+            cmd.args(["--concurrency", c]);
+        }
+        cmd.arg("pods.yaml");
+        let out = cmd.output().unwrap();
+        support::run::expect_code(&out, 0);
+        for (image, digest) in &pushed {
+            assert_eq!(
+                &support::e2e::locked(dir.path(), image),
+                digest,
+                "{image} with --concurrency {concurrency:?}"
+            );
+        }
     }
 }

@@ -106,7 +106,7 @@ pub fn registry_client(
     let config = RegistryConfig {
         ca_files: args.ca_files.clone(),
         plain_http: plain_http_hosts(&args.plain_http, diag)?,
-        concurrency: usize::from(args.concurrency),
+        concurrency: args.concurrency.map_or(usize::MAX, usize::from),
         timeout: Duration::from_secs(args.timeout),
         ..RegistryConfig::default()
     };

@@ -82,6 +82,11 @@ pub struct RegistryAuth {
     pub contacted: AtomicBool,
     /// Held by the first request until it is answered.
     pub gate: tokio::sync::Mutex<()>,
+    /// Wakes those waiting for `contacted`.
+    answered: tokio::sync::Notify,
+    /// The HTTP version of the last answer (HTTP/2 or not decides how
+    /// many requests go at once, see `schedule`).
+    version: Mutex<Option<reqwest::Version>>,
     /// Token cache per (registry, credential source, scope): one pod's
     /// credential's token is never used for another pod's credential.
     slots: Mutex<HashMap<(u64, String), SharedSlot>>,
@@ -93,12 +98,37 @@ impl RegistryAuth {
             challenge: Mutex::new(None),
             contacted: AtomicBool::new(false),
             gate: tokio::sync::Mutex::new(()),
+            version: Mutex::new(None),
+            answered: tokio::sync::Notify::new(),
             slots: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn challenge(&self) -> Option<Challenge> {
         self.challenge.lock().unwrap().clone()
+    }
+
+    /// The first request has been answered (or has failed, or needed no
+    /// request): the challenge, if any, is known.
+    pub fn mark_contacted(&self) {
+        self.contacted.store(true, Ordering::SeqCst);
+        self.answered.notify_waiters();
+    }
+
+    /// Until [`RegistryAuth::mark_contacted`].
+    pub async fn wait_contacted(&self) {
+        loop {
+            let answered = self.answered.notified();
+            if self.contacted.load(Ordering::SeqCst) {
+                return;
+            }
+            answered.await;
+        }
+    }
+
+    /// The HTTP version of the last answer.
+    pub fn version(&self) -> Option<reqwest::Version> {
+        *self.version.lock().unwrap()
     }
 
     pub fn set_challenge(&self, ch: Challenge) {
@@ -221,7 +251,7 @@ impl Ctx<'_> {
 }
 
 impl Client {
-    fn registry_auth(&self, domain: &str) -> Arc<RegistryAuth> {
+    pub(super) fn registry_auth(&self, domain: &str) -> Arc<RegistryAuth> {
         let mut map = self.auth.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(domain.to_string())
             .or_insert_with(|| Arc::new(RegistryAuth::new()))
@@ -298,8 +328,11 @@ impl Client {
                     }
                 })
                 .await;
+            if let Ok(resp) = &sent {
+                *reg.version.lock().unwrap() = Some(resp.version());
+            }
             if gate.is_some() {
-                reg.contacted.store(true, Ordering::SeqCst);
+                reg.mark_contacted();
             }
             let resp = sent.map_err(|k| ctx.err(k))?;
             match resp.status() {

@@ -18,7 +18,8 @@ pub struct RegistryConfig {
     pub ca_files: Vec<PathBuf>,
     /// Hosts (`host` = any port, or `host:port`) spoken to over plain HTTP.
     pub plain_http: Vec<String>,
-    /// Requests in flight at most in [`super::Client::resolve_all`].
+    /// Requests in flight at most in [`super::Client::resolve_all`]
+    /// (default `usize::MAX`: only the limits per registry apply).
     pub concurrency: usize,
     /// Per-request timeout.
     pub timeout: Duration,
@@ -31,7 +32,7 @@ impl Default for RegistryConfig {
         RegistryConfig {
             ca_files: Vec::new(),
             plain_http: Vec::new(),
-            concurrency: 64,
+            concurrency: usize::MAX,
             timeout: Duration::from_secs(30),
             certs_dir: PathBuf::from("/etc/docker/certs.d"),
         }
@@ -215,17 +216,21 @@ fn load_pem_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, RegistryErro
     Ok(certs)
 }
 
-/// The HTTP clients, one shared and one per registry with its own
-/// `certs.d` CA.
+/// The HTTP clients: one shared, one per registry with its own `certs.d`
+/// CA, and one per extra connection lane.
 pub struct Hosts {
     pub config: RegistryConfig,
     shared: reqwest::Client,
-    per_host: Mutex<HashMap<String, (reqwest::Client, Vec<PathBuf>)>>,
+    /// Clients by (domain with its own CA, or empty; lane).
+    per_host: Mutex<HashMap<(String, usize), LaneClient>>,
     /// Loaded `--ca-file` certificates, to build per-host clients.
     extra_certs: Vec<reqwest::Certificate>,
     pub proxies: Arc<Proxies>,
     pub redirects: Arc<Redirects>,
 }
+
+/// A client and the CA files it trusts besides the system roots.
+type LaneClient = (reqwest::Client, Vec<PathBuf>);
 
 /// How to reach one registry.
 pub struct Route {
@@ -275,9 +280,11 @@ impl Hosts {
         })
     }
 
-    /// How to reach `domain`: plain HTTP, or HTTPS with the shared client
-    /// or one that also trusts `<certs_dir>/<domain>/ca.crt`.
-    pub fn route(&self, domain: &str) -> Result<Route, RegistryError> {
+    /// How to reach `domain` over its connection `lane` (0 for all but
+    /// the extra connections of `schedule`): plain HTTP, or HTTPS with a
+    /// client that trusts the system roots, `--ca-file` and
+    /// `<certs_dir>/<domain>/ca.crt`.
+    pub fn route(&self, domain: &str, lane: usize) -> Result<Route, RegistryError> {
         if self.is_plain_http(domain) {
             return Ok(Route {
                 http: self.shared.clone(),
@@ -286,23 +293,29 @@ impl Hosts {
             });
         }
         let ca = self.config.certs_dir.join(domain).join("ca.crt");
-        if !ca.is_file() {
+        let own_ca = ca.is_file();
+        if !own_ca && lane == 0 {
             return Ok(Route {
                 http: self.shared.clone(),
                 scheme: "https",
                 ca_files: self.config.ca_files.clone(),
             });
         }
+        // A lane's client serves that lane of every registry without its
+        // own CA (hyper pools connections per host and client).
+        let key = (if own_ca { domain } else { "" }.to_string(), lane);
         let mut map = self.per_host.lock().unwrap_or_else(|p| p.into_inner());
-        let (http, ca_files) = match map.get(domain) {
+        let (http, ca_files) = match map.get(&key) {
             Some(c) => c.clone(),
             None => {
                 let mut certs = self.extra_certs.clone();
-                certs.extend(load_pem_certs(&ca)?);
-                let client = build_http(&self.config, &certs, &self.proxies, &self.redirects)?;
                 let mut files = self.config.ca_files.clone();
-                files.push(ca);
-                map.insert(domain.to_string(), (client.clone(), files.clone()));
+                if own_ca {
+                    certs.extend(load_pem_certs(&ca)?);
+                    files.push(ca);
+                }
+                let client = build_http(&self.config, &certs, &self.proxies, &self.redirects)?;
+                map.insert(key, (client.clone(), files.clone()));
                 (client, files)
             }
         };
@@ -340,7 +353,7 @@ fn build_http(
         .user_agent(concat!("imagelock/", env!("CARGO_PKG_VERSION")))
         .timeout(config.timeout)
         .connect_timeout(config.timeout.min(Duration::from_secs(15)))
-        .pool_max_idle_per_host(config.concurrency.max(1))
+        .pool_max_idle_per_host(config.concurrency.clamp(1, 1024))
         .redirect(redirects)
         .no_proxy()
         .proxy(reqwest::Proxy::custom(move |url| {

@@ -2,8 +2,8 @@
 //! API (`HEAD /v2/<name>/manifests/<tag>`).
 //!
 //! Built on reqwest (rustls, HTTP/2 where offered, one shared connection
-//! pool per [`RegistryConfig`]); see ARCHITECTURE.md for why not
-//! `oci-client`. The parts:
+//! pool per [`RegistryConfig`] and connection lane); see ARCHITECTURE.md
+//! for why not `oci-client`. The parts:
 //!
 //! - `config`: how to reach a host (TLS trust, plain HTTP, proxies,
 //!   redirects);
@@ -12,6 +12,8 @@
 //! - `auth` and `challenge`: the 401 challenge, token slots, credential
 //!   candidates;
 //! - `resolve`: manifests by HEAD/GET, digest checks, platforms;
+//! - `schedule`: how many requests go to each registry at once, over how
+//!   many connections;
 //! - `error` ([`RegistryError`]) and `error_body`: what went wrong, and
 //!   what the registry said about it.
 //!
@@ -28,6 +30,7 @@ mod error;
 mod error_body;
 pub mod manifest;
 mod resolve;
+mod schedule;
 mod transport;
 
 use std::collections::{BTreeMap, HashMap};
@@ -182,14 +185,11 @@ impl Client {
         &self,
         reference: &'a Reference,
         lookup: Arc<Lookup>,
+        lane: usize,
     ) -> Result<Ctx<'a>, RegistryError> {
         let domain = reference.domain();
-        let api_host = if domain == "docker.io" {
-            "registry-1.docker.io".to_string()
-        } else {
-            domain.to_string()
-        };
-        let route = self.hosts.route(domain).map_err(|mut e| {
+        let api_host = schedule::api_host(domain).to_string();
+        let route = self.hosts.route(domain, lane).map_err(|mut e| {
             e.reference = reference.original().to_string();
             e.registry = domain.to_string();
             e
@@ -207,8 +207,10 @@ impl Client {
         })
     }
 
-    /// Resolve many references (no pod credentials), at most `concurrency`
-    /// in flight, each distinct normalised reference asked once. Results
+    /// Resolve many references (no pod credentials), all registries at
+    /// once, at most `concurrency` requests in flight (see `schedule` for
+    /// the limits per registry), each distinct normalised reference asked
+    /// once. Results
     /// come in input order; `on_done` is called once per input reference
     /// as its result is known.
     pub async fn resolve_all(
@@ -298,27 +300,36 @@ impl Client {
             counts[s] += 1;
         }
         let mut results: Vec<Option<Result<Resolved, RegistryError>>> = vec![None; first_ref.len()];
-        // Boxed as `dyn Future + Send`: without it rustc's higher-ranked
-        // lifetime inference makes the whole future lose `Send`.
-        type Job<'a> = std::pin::Pin<
-            Box<
-                dyn std::future::Future<Output = (usize, Result<Resolved, RegistryError>)>
-                    + Send
-                    + 'a,
-            >,
-        >;
-        let jobs: Vec<Job<'_>> = first_ref
-            .iter()
-            .enumerate()
-            .map(|(k, &i)| {
-                let r = &requests[i].reference;
-                let lookup = lookup_of[k].clone();
-                Box::pin(async move { (k, self.resolve_with(r, platforms, lookup).await) })
-                    as Job<'_>
+        // 3. Scheduling: every registry at once, each on its own stream
+        // (see `schedule`), under the user's `--concurrency` only.
+        let cap = tokio::sync::Semaphore::new(
+            self.hosts
+                .config
+                .concurrency
+                .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+        );
+        let cap = &cap;
+        let lookup_of = &lookup_of;
+        let first_ref = &first_ref;
+        let run = move |k: usize, lane: usize| -> schedule::Job<'_> {
+            let r = &requests[first_ref[k]].reference;
+            let lookup = lookup_of[k].clone();
+            Box::pin(async move {
+                let _permit = cap.acquire().await.expect("never closed");
+                (k, self.resolve_on(r, platforms, lookup, lane).await)
             })
-            .collect();
-        let mut stream =
-            futures::stream::iter(jobs).buffer_unordered(self.hosts.config.concurrency.max(1));
+        };
+        let mut by_registry: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (k, &i) in first_ref.iter().enumerate() {
+            by_registry
+                .entry(requests[i].reference.domain())
+                .or_default()
+                .push(k);
+        }
+        let streams = by_registry
+            .into_iter()
+            .map(|(domain, keys)| self.registry_stream(domain, keys, run));
+        let mut stream = futures::stream::select_all(streams);
         while let Some((k, res)) = stream.next().await {
             results[k] = Some(res);
             for _ in 0..counts[k] {

@@ -77,7 +77,19 @@ impl Client {
         platforms: &[Platform],
         lookup: Arc<Lookup>,
     ) -> Result<Resolved, RegistryError> {
-        let ctx = self.ctx(reference, lookup)?;
+        self.resolve_on(reference, platforms, lookup, 0).await
+    }
+
+    /// [`Client::resolve_with`] over the registry's connection `lane` (see
+    /// `schedule`).
+    pub(super) async fn resolve_on(
+        &self,
+        reference: &Reference,
+        platforms: &[Platform],
+        lookup: Arc<Lookup>,
+        lane: usize,
+    ) -> Result<Resolved, RegistryError> {
+        let ctx = self.ctx(reference, lookup, lane)?;
         let (digest, media_type, body) = match (reference.tag(), reference.digest()) {
             (None, Some(d)) => {
                 if platforms.is_empty() {
