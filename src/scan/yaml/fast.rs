@@ -37,8 +37,21 @@ struct Fast<'t, F> {
 }
 
 pub(crate) fn events<'t, F: FnMut(Event<'t>, Span)>(text: &'t str, emit: F) -> Result<(), ()> {
-    if !text.is_ascii()
-        && text.chars().any(|c| {
+    events_in(text, 0..text.len(), 1, emit)
+}
+
+/// [`events`] for the lines of `text[range]` alone (`range` starts at a
+/// line start, on 1-based line `line`, and ends at a line start or the end
+/// of the text): markers are positions in the whole `text`.
+pub(crate) fn events_in<'t, F: FnMut(Event<'t>, Span)>(
+    text: &'t str,
+    range: std::ops::Range<usize>,
+    line: usize,
+    emit: F,
+) -> Result<(), ()> {
+    let piece = &text[range.clone()];
+    if !piece.is_ascii()
+        && piece.chars().any(|c| {
             matches!(
                 c,
                 '\u{80}'..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
@@ -54,13 +67,13 @@ pub(crate) fn events<'t, F: FnMut(Event<'t>, Span)>(text: &'t str, emit: F) -> R
         pending: None,
         in_doc: false,
         has_root: false,
-        line: 0,
-        line_start: 0,
+        line: line - 1,
+        line_start: range.start,
     };
     let b = text.as_bytes();
-    let mut pos = 0;
-    while pos < b.len() {
-        let nl = memchr(b'\n', &b[pos..]).map_or(b.len(), |i| pos + i);
+    let mut pos = range.start;
+    while pos < range.end {
+        let nl = memchr::memchr(b'\n', &b[pos..range.end]).map_or(range.end, |i| pos + i);
         f.line += 1;
         f.line_start = pos;
         let mut end = nl;
@@ -71,13 +84,9 @@ pub(crate) fn events<'t, F: FnMut(Event<'t>, Span)>(text: &'t str, emit: F) -> R
         pos = nl + 1;
     }
     f.line += 1;
-    f.line_start = b.len();
-    f.end_doc(b.len());
+    f.line_start = range.end;
+    f.end_doc(range.end);
     Ok(())
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&c| c == needle)
 }
 
 fn is_indicator(c: u8) -> bool {
@@ -273,7 +282,9 @@ impl<'t, F: FnMut(Event<'t>, Span)> Fast<'t, F> {
     fn quoted_end(&self, c: usize, le: usize) -> Result<usize, ()> {
         let b = self.text.as_bytes();
         let q = b[c];
-        let close = memchr(q, &b[c + 1..le]).map(|i| c + 1 + i).ok_or(())?;
+        let close = memchr::memchr(q, &b[c + 1..le])
+            .map(|i| c + 1 + i)
+            .ok_or(())?;
         if q == b'"' && b[c + 1..close].contains(&b'\\') {
             return Err(());
         }
