@@ -1019,6 +1019,83 @@ image: e:5
     assert!(engaged * 4 > total, "{engaged} of {total}");
 }
 
+/// Literal and folded block scalars and multi-line plain scalars are read
+/// by the fast path (their values built as the parser builds them), and
+/// every mutation and truncation of them reads as the full parser reads it.
+#[test]
+fn fast_path_reads_block_and_multi_line_scalars_as_the_parser_does() {
+    let inputs = [
+        "\
+kind: ConfigMap
+metadata:
+  name: s
+  annotations:
+    note: >
+      folded text
+      goes on
+
+      after a blank line
+    plain: a multi-line
+      plain scalar
+
+      with a blank line
+    image: nginx:1
+data:
+  run.sh: |
+    #!/bin/sh
+      indented more
+    echo \"key: value # not a comment\"\t tab
+
+    done
+  keep: |+
+    kept
+
+  strip: >-
+    stripped
+    text
+  empty: x
+spec:
+  containers:
+  - name: a
+    image: a:1
+    args:
+    - |
+      line one
+      line two
+    - >-
+      folded item
+    - plain item
+      continued
+    - last
+  - image: b:2 # c
+",
+        "a: |\r\n  crlf\r\n  lines\r\nimage: c:3\r\n",
+        "a: |\n  at the end\n",
+        "a:\n- |-\n  x\n- y\n  z\nimage: d:4\n",
+        "a:\n  b: |\n    deep\n  image: e:5\nc: >\n  f\n",
+    ];
+    let mut engaged = 0;
+    let mut total = 0;
+    for text in inputs {
+        assert!(super::fast_path_reads(text), "fast path reads\n{text}");
+        assert!(same_as_full_parser(text));
+        let mut all = mutations(text);
+        all.extend(
+            (0..text.len())
+                .filter(|&c| text.is_char_boundary(c))
+                .map(|c| text[..c].to_string()),
+        );
+        for t in &all {
+            total += 1;
+            if same_as_full_parser(t) {
+                engaged += 1;
+            }
+        }
+    }
+    eprintln!("fast path took {engaged} of {total} inputs");
+    assert!(engaged * 2 > total, "{engaged} of {total}");
+}
+
 #[test]
 fn image_with_a_sibling_tag_key_is_a_repository_not_a_reference() {
     // Argo `withItems` parameters and Helm-style values split the reference.
