@@ -433,6 +433,21 @@ impl<'t, F: FnMut(Event<'t>, Span)> Fast<'t, F> {
         parent: usize,
     ) -> Result<Option<(String, usize, usize, usize)>, ()> {
         let b = self.text.as_bytes();
+        // Most often the next line is a sibling or parent entry: its
+        // indentation says so without finding its end.
+        let next = match b.get(le) {
+            Some(b'\n') => le + 1,
+            Some(b'\r') if b.get(le + 1) == Some(&b'\n') => le + 2,
+            _ => return Ok(None),
+        };
+        let indented = b[next..self.end.max(next)]
+            .iter()
+            .take(parent + 1)
+            .take_while(|&&c| c == b' ')
+            .count();
+        if indented <= parent && !matches!(b.get(next + indented), Some(b'\n' | b'\r')) {
+            return Ok(None);
+        }
         let mut value: Option<String> = None;
         let mut blanks = 0;
         let mut line = self.line;
