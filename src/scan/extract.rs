@@ -109,8 +109,10 @@ pub struct Extraction<'p> {
     path: &'p Path,
     scope: Scope,
     pub out: FileScan,
-    /// Spans already reported (aliases must not report a scalar twice).
+    /// Spans already reported in this document (aliases must not report a
+    /// scalar twice).
     seen_spans: HashSet<(usize, usize)>,
+    /// Positions already warned about in this document.
     seen_warnings: HashSet<(usize, usize)>,
     /// `image` keys in documents [`Scope::KnownManifests`] leaves out.
     skipped_image_keys: usize,
@@ -121,6 +123,10 @@ pub struct Extraction<'p> {
 impl yaml::Documents for Extraction<'_> {
     fn document(&mut self, doc: &Doc<'_>, root: NodeId, index: usize) {
         self.document = index;
+        // Aliases stay inside their document: what was seen in earlier
+        // ones cannot repeat, so it is not kept.
+        self.seen_spans.clear();
+        self.seen_warnings.clear();
         // helm branch: a chart's values file has its own rules, whatever
         // its documents look like.
         if self.scope == Scope::HelmValues {
