@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
-"""Generate the scan benchmark's input: ~100 MB of Kubernetes YAML across
-1,000 files, plus an images.lock covering every reference.
+"""Generate the scan benchmark's inputs, each about TOTAL_MB:
 
-Usage: bench-scan.py OUTDIR [TOTAL_MB] [FILES]
+- manifests/: Kubernetes YAML across FILES files, plus an images.lock
+  covering every reference;
+- crd-mix/: copies of the corpus's two CRD bundles (argo-cd-install.yaml,
+  prometheus-operator-bundle.yaml), alternating;
+- block-scalars/: 100 files of manifests dense with literal and folded
+  block scalars and multi-line plain scalars (scripts, configs, notes);
+- dense/: one file of Deployments with twenty containers each (memory).
+
+Usage: bench-scan.py OUTDIR [TOTAL_MB] [FILES] [CORPUS_DIR]
 """
 import hashlib
 import os
@@ -11,6 +18,7 @@ import sys
 out = sys.argv[1]
 total_mb = float(sys.argv[2]) if len(sys.argv) > 2 else 100
 files = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
+corpus = sys.argv[4] if len(sys.argv) > 4 else "../shared/corpus"
 per_file = int(total_mb * 1024 * 1024 / files)
 os.makedirs(os.path.join(out, "manifests"), exist_ok=True)
 
@@ -96,3 +104,100 @@ with open(os.path.join(out, "images.lock"), "w") as fh:
     for n, t, d in entries:
         fh.write(f'\n[[image]]\nname = "{n}"\ntag = "{t}"\ndigest = "{d}"\n')
 print(f"{i} documents in {files} files under {out}/manifests")
+
+
+target = int(total_mb * 1024 * 1024)
+
+# The corpus's CRD bundles, as published, alternating until TOTAL_MB.
+bundles = []
+for name in ["argo-cd-install.yaml", "prometheus-operator-bundle.yaml"]:
+    path = os.path.join(corpus, name)
+    if not os.path.isfile(path):
+        sys.exit(f"bench-scan.py: {path} is missing: pass the corpus directory (CI keeps it at ../shared/corpus)")
+    with open(path, "rb") as fh:
+        bundles.append(fh.read())
+os.makedirs(os.path.join(out, "crd-mix"), exist_ok=True)
+size = n = 0
+while size < target:
+    b = bundles[n % 2]
+    with open(os.path.join(out, "crd-mix", f"bundle-{n:03d}.yaml"), "wb") as fh:
+        fh.write(b)
+    size += len(b)
+    n += 1
+print(f"{n} CRD bundles under {out}/crd-mix")
+
+BLOCK = """---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: scripts-{i}
+  annotations:
+    description: >
+      A folded description of the scripts in this ConfigMap, long enough
+      to wrap over several lines the way hand-written notes do.
+    summary: a multi-line plain scalar
+      that goes on to a second line
+data:
+  entrypoint.sh: |
+    #!/bin/sh
+    set -eu
+    echo "starting app-{i}: key: value # not a comment"
+    for f in /etc/app/*.conf; do
+      echo "- $f"
+    done
+    exec /app/server --port 8080
+  app.conf: |-
+    [server]
+    port = 8080
+    name = "app-{i}"
+
+    [log]
+    level = info
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate-{i}
+spec:
+  template:
+    spec:
+      containers:
+        - name: migrate
+          image: {img}
+          command: ["/bin/sh", "-c"]
+          args:
+            - |
+              set -e
+              /bin/migrate --to latest
+              echo done
+      restartPolicy: Never
+"""
+os.makedirs(os.path.join(out, "block-scalars"), exist_ok=True)
+per_file = target // 100
+i = 0
+for f in range(100):
+    parts = []
+    size = 0
+    while size < per_file:
+        doc = BLOCK.format(i=i, img=images[i % len(images)])
+        parts.append(doc)
+        size += len(doc.encode())
+        i += 1
+    with open(os.path.join(out, "block-scalars", f"scripts-{f:03d}.yaml"), "w") as fh:
+        fh.write("".join(parts))
+print(f"{i * 2} block-scalar documents in 100 files under {out}/block-scalars")
+
+os.makedirs(os.path.join(out, "dense"), exist_ok=True)
+i = 0
+size = 0
+with open(os.path.join(out, "dense", "dense.yaml"), "w") as fh:
+    while size < target:
+        containers = "".join(
+            f"        - name: c{c}\n          image: {images[(i * 20 + c) % len(images)]}\n"
+            for c in range(20)
+        )
+        doc = f"---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dense-{i}\nspec:\n  template:\n    spec:\n      containers:\n{containers}"
+        fh.write(doc)
+        size += len(doc)
+        i += 1
+print(f"{i * 20} images in one file under {out}/dense")

@@ -1,43 +1,60 @@
 #!/usr/bin/env bash
-# Scan benchmark (issue: core): ~100 MB of Kubernetes YAML in 1,000 files;
-# times `imagelock list` and `imagelock pin --dry-run` on one core with
-# /usr/bin/time -v and reports MB/s and peak memory against the largest file.
-# Usage: scripts/bench-scan.sh [TOTAL_MB] [FILES]
+# Scan benchmark: times `imagelock list` (and `pin --dry-run` on the first
+# case) on one core with /usr/bin/time -v, and `grep -c image:` on the same
+# bytes in the same run, over four inputs of ~TOTAL_MB each:
+#   manifests      Kubernetes YAML in FILES files (the original case)
+#   crd-mix        the corpus's two CRD bundles, alternating
+#   block-scalars  manifests dense with block and multi-line scalars
+#   dense          one file dense with images (peak memory)
+# Reports MB/s and peak memory above the empty-run baseline against the
+# largest file of each input.
+# Usage: scripts/bench-scan.sh [TOTAL_MB] [FILES] [CORPUS_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 total_mb=${1:-100}
 files=${2:-1000}
+corpus=$(realpath "${3:-../shared/corpus}")
 data=bench-data/scan
 rm -rf "$data"
-python3 scripts/bench-scan.py "$data" "$total_mb" "$files"
+python3 scripts/bench-scan.py "$data" "$total_mb" "$files" "$corpus"
 cargo build --release --quiet
-bin=$PWD/target/release/imagelock
-bytes=$(du -sb "$data/manifests" | cut -f1)
-largest=$(find "$data/manifests" -type f -printf '%s\n' | sort -n | tail -1)
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/imagelock
 mkdir -p "$data/empty"
 cd "$data"
 
-measure() { # name, args...: median wall time of 5 runs pinned to one core, peak RSS
-    local name=$1; shift
-    taskset -c 0 "$bin" "$@" >/dev/null 2>&1 || true # warm the page cache
+run5() { # command...: median wall time of 5 runs pinned to one core, then peak RSS KiB
+    "$@" >/dev/null 2>&1 || true # warm the page cache
     local times=() rss=0 r t0 t1
     for _ in 1 2 3 4 5; do
         t0=$(date +%s.%N)
-        /usr/bin/time -v -o time.txt taskset -c 0 "$bin" "$@" >/dev/null 2>/dev/null || true
+        # grep exits at its first match when writing to /dev/null: write to a file.
+        /usr/bin/time -v -o time.txt "$@" >out.txt 2>/dev/null || true
         t1=$(date +%s.%N)
         times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')")
         r=$(awk -F': ' '/Maximum resident set size/ {print $2}' time.txt)
         [ "$r" -gt "$rss" ] && rss=$r
     done
-    echo "$name $(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p) $rss"
+    echo "$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p) $rss"
 }
 
-base=$(measure baseline --quiet list empty | awk '{print $3}')
-printf '%-18s %8s %10s %12s %14s\n' command seconds "MB/s" "peak RSS KiB" "above base KiB"
-for cmd in "list" "pin --dry-run"; do
-    read -r _ secs rss < <(measure x --quiet $cmd manifests)
-    mbs=$(awk -v b="$bytes" -v s="$secs" 'BEGIN {printf "%.0f", b/1048576/s}')
-    printf '%-18s %8s %10s %12s %14s\n' "$cmd" "$secs" "$mbs" "$rss" "$((rss - base))"
+read -r _ base < <(run5 taskset -c 0 "$bin" --quiet list empty)
+printf '%-14s %-16s %8s %8s %12s %12s %10s %12s\n' input command seconds "MB/s" "above base" "1.5x largest" "grep MB/s" "grep matches"
+for input in manifests crd-mix block-scalars dense; do
+    bytes=$(du -sb --apparent-size "$input" | cut -f1)
+    largest=$(find "$input" -type f -printf '%s\n' | sort -n | tail -1)
+    read -r gsecs _ < <(run5 taskset -c 0 grep -rc image: "$input")
+    matches=$(awk -F: '{s += $NF} END {print s}' out.txt)
+    gmbs=$(awk -v b="$bytes" -v s="$gsecs" 'BEGIN {printf "%.0f", b/1e6/s}')
+    cmds=("list")
+    [ "$input" = manifests ] && cmds+=("pin --dry-run")
+    for cmd in "${cmds[@]}"; do
+        # shellcheck disable=SC2086
+        read -r secs rss < <(run5 taskset -c 0 "$bin" --quiet $cmd "$input")
+        mbs=$(awk -v b="$bytes" -v s="$secs" 'BEGIN {printf "%.0f", b/1e6/s}')
+        printf '%-14s %-16s %8s %8s %9s KiB %8s KiB %10s %12s\n' "$input" "$cmd" "$secs" "$mbs" \
+            "$((rss - base))" "$((3 * largest / 2048))" "$gmbs" "$matches"
+    done
+    echo "  $input: $((bytes / 1000000)) MB in $(find "$input" -type f | wc -l) files, largest $((largest / 1024)) KiB"
 done
-echo "input: $((bytes / 1048576)) MiB in $files files; largest file $((largest / 1024)) KiB (3x = $((3 * largest / 1024)) KiB); baseline RSS ${base} KiB"
+echo "baseline RSS (list of an empty directory): ${base} KiB; MB = 10^6 bytes"

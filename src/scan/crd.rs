@@ -1,8 +1,34 @@
 //! CustomResourceDefinitions hold schemas, not workloads: nothing in one is
 //! an image reference (`properties.image`, `example`, `default`, `enum`,
-//! `x-kubernetes-*`). Their documents are found with a line scan and
-//! blanked before parsing, so a CRD bundle's megabytes of schema are never
-//! built into a tree.
+//! `x-kubernetes-*`). The scan skips their documents unparsed ([`is_crd`],
+//! asked of each document the YAML engine cuts out with byte searches), so
+//! a CRD bundle's megabytes of schema are never parsed nor copied.
+//! [`mask`] blanks them instead, for the whole-text full-parser reference
+//! the fast path is checked against.
+
+use memchr::memmem;
+
+/// Whether the text holds any CRD at all (one substring search): when
+/// not, no document needs [`is_crd`].
+pub(crate) fn mentions_crd(text: &str) -> bool {
+    memmem::find(text.as_bytes(), b"CustomResourceDefinition").is_some()
+}
+
+/// Whether one document's text (its marker line included) is a
+/// CustomResourceDefinition: a line at column 0 reads `kind:
+/// CustomResourceDefinition` (quoted or not, maybe with a comment). Byte
+/// searches for column-0 `kind:` lines; the schema is never read.
+pub(crate) fn is_crd(doc: &str) -> bool {
+    let b = doc.as_bytes();
+    let line_at = |p: usize| {
+        let end = memchr::memchr(b'\n', &b[p..]).map_or(b.len(), |i| p + i);
+        &doc[p..end]
+    };
+    if doc.starts_with("kind:") && is_crd_kind(line_at(0)) {
+        return true;
+    }
+    memmem::find_iter(b, b"\nkind:").any(|nl| is_crd_kind(line_at(nl + 1)))
+}
 
 /// `text` with every CustomResourceDefinition document blanked: it becomes
 /// a null document (`~`, then spaces for every byte but line breaks), so
@@ -14,7 +40,7 @@
 /// `kind: CustomResourceDefinition` (quoted or not, maybe with a comment).
 pub(crate) fn mask(text: &str) -> Option<String> {
     // Most files hold no CRD: one substring search (SIMD) says so.
-    if !text.contains("CustomResourceDefinition") {
+    if !mentions_crd(text) {
         return None;
     }
     let mut crds = Vec::new();
@@ -70,6 +96,7 @@ fn is_marker(line: &str) -> bool {
 }
 
 fn is_crd_kind(line: &str) -> bool {
+    let line = line.strip_suffix('\r').unwrap_or(line);
     let Some(rest) = line.strip_prefix("kind:") else {
         return false;
     };
@@ -96,5 +123,18 @@ mod tests {
         assert!(!m.contains("image"));
         assert!(m.contains("---\n~ "));
         assert_eq!(mask("kind: Pod\n  kind: CustomResourceDefinition\n"), None);
+    }
+
+    #[test]
+    fn tells_a_crd_document_by_its_column_0_kind() {
+        assert!(is_crd("kind: CustomResourceDefinition\n"));
+        assert!(is_crd(
+            "---\napiVersion: x\nkind: 'CustomResourceDefinition' # c\r\nspec: {}\n"
+        ));
+        assert!(!is_crd(
+            "---\nkind: Pod\nspec:\n  kind: CustomResourceDefinition\n"
+        ));
+        assert!(!is_crd("--- kind: CustomResourceDefinition\n"));
+        assert!(!is_crd("kind: CustomResourceDefinitionList\n"));
     }
 }

@@ -232,6 +232,18 @@ pub fn read_file(path: &Path, explicit: bool) -> Result<Option<ReadFile>, ScanEr
     if !explicit && !wide && bytes.contains(&0) {
         return Ok(None);
     }
+    let bom = encoding.bom().len();
+    if !wide && std::str::from_utf8(&bytes[bom..]).is_ok() {
+        // Valid UTF-8 becomes the text in place: no second copy of the file.
+        let mut bytes = bytes;
+        bytes.drain(..bom);
+        let text = String::from_utf8(bytes).map_err(|e| ScanError::NotUtf8 {
+            path: path.to_path_buf(),
+            line: 1,
+            column: e.utf8_error().valid_up_to() + 1,
+        })?;
+        return Ok(Some(ReadFile { text, encoding }));
+    }
     let (text, encoding) = Encoding::decode(path, &bytes)?;
     Ok(Some(ReadFile { text, encoding }))
 }

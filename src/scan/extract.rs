@@ -17,13 +17,9 @@ use super::{
 use crate::reference::Reference;
 use crate::rewrite::EditPlan;
 
-/// Scan every document of `text` (CRDs masked, Go-YAML indentation
+/// Scan every document of `text` (CRDs skipped, Go-YAML indentation
 /// accepted).
 pub fn scan_text(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
-    // A CustomResourceDefinition names no image: its documents are blanked
-    // (same bytes, same lines) before anything is parsed.
-    let masked = super::crd::mask(text);
-    let text = masked.as_deref().unwrap_or(text);
     let first = match scan_with(path, text, true, scope) {
         Ok(s) => return Ok(s),
         Err(e) => e,
@@ -63,13 +59,17 @@ pub fn scan_text(path: &Path, text: &str, scope: Scope) -> Result<FileScan, Scan
     scan_with(path, text, true, scope).map_err(|e| syntax(path, e))
 }
 
-/// The same scan with the full parser only (no fast path, no indentation
-/// workaround): the reference the fast path is checked against (unit tests
-/// and the corpus check).
+/// The same scan with the full parser only, reading the whole text at
+/// once (no fast path, no cutting into documents, no indentation
+/// workaround; CRD documents blanked rather than skipped): the reference
+/// the fast path and the per-document reading are checked against (unit
+/// tests and the corpus check).
 pub fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError> {
     let masked = super::crd::mask(text);
     let text = masked.as_deref().unwrap_or(text);
-    scan_with(path, text, false, Scope::Everything).map_err(|e| syntax(path, e))
+    let mut ex = Extraction::new(path, Scope::Everything);
+    yaml::parse_whole(text, false, &mut ex).map_err(|e| syntax(path, e))?;
+    Ok(finish(ex))
 }
 
 fn syntax(path: &Path, e: SyntaxError) -> ScanError {
@@ -81,10 +81,19 @@ fn syntax(path: &Path, e: SyntaxError) -> ScanError {
     }
 }
 
-/// One scan of `text`; `fast` lets plain block-style files skip the parser.
+/// One scan of `text`, one document at a time: CustomResourceDefinitions
+/// skipped unparsed (they name no image), plain block-style documents read
+/// by the fast path (with `fast`), the others by the full parser.
 fn scan_with(path: &Path, text: &str, fast: bool, scope: Scope) -> Result<FileScan, SyntaxError> {
     let mut ex = Extraction::new(path, scope);
-    yaml::parse(text, fast, &mut ex)?;
+    let crds = super::crd::mentions_crd(text);
+    yaml::parse_documents(text, fast, |doc| crds && super::crd::is_crd(doc), &mut ex)?;
+    Ok(finish(ex))
+}
+
+/// The scan's result, with the note about `image` values left unread.
+fn finish(mut ex: Extraction<'_>) -> FileScan {
+    let path = ex.path;
     if ex.skipped_image_keys > 0 {
         ex.out.notes.push(format!(
             "{}: {} `image` value(s) not read: no document holding them is a Kubernetes object (`apiVersion`/`kind`), compose file, kustomization or GitHub workflow; render Helm charts with `helm template`, or name the file on the command line to scan it anyway",
@@ -92,7 +101,7 @@ fn scan_with(path: &Path, text: &str, fast: bool, scope: Scope) -> Result<FileSc
             ex.skipped_image_keys
         ));
     }
-    Ok(ex.out)
+    ex.out
 }
 
 /// What extractors report into, for one file.
@@ -100,8 +109,10 @@ pub struct Extraction<'p> {
     path: &'p Path,
     scope: Scope,
     pub out: FileScan,
-    /// Spans already reported (aliases must not report a scalar twice).
+    /// Spans already reported in this document (aliases must not report a
+    /// scalar twice).
     seen_spans: HashSet<(usize, usize)>,
+    /// Positions already warned about in this document.
     seen_warnings: HashSet<(usize, usize)>,
     /// `image` keys in documents [`Scope::KnownManifests`] leaves out.
     skipped_image_keys: usize,
@@ -112,6 +123,10 @@ pub struct Extraction<'p> {
 impl yaml::Documents for Extraction<'_> {
     fn document(&mut self, doc: &Doc<'_>, root: NodeId, index: usize) {
         self.document = index;
+        // Aliases stay inside their document: what was seen in earlier
+        // ones cannot repeat, so it is not kept.
+        self.seen_spans.clear();
+        self.seen_warnings.clear();
         // helm branch: a chart's values file has its own rules, whatever
         // its documents look like.
         if self.scope == Scope::HelmValues {

@@ -805,7 +805,10 @@ e:
     );
 }
 
-/// The fast path must give exactly what the full parser gives, or give up.
+/// The fast path must give exactly what the full parser gives, or give up;
+/// and reading one document at a time (the fast path where it can, the
+/// parser for the documents it gives up on) must give exactly what the
+/// full parser gives reading the whole text.
 fn same_as_full_parser(text: &str) -> bool {
     let fast_ok = super::fast_path_reads(text);
     let full = super::scan_text_full_parser(Path::new("f"), text);
@@ -814,6 +817,10 @@ fn same_as_full_parser(text: &str) -> bool {
         let want = full
             .unwrap_or_else(|e| panic!("fast path accepted what the parser rejects: {e}\n{text}"));
         assert_eq!(got.summary(), want.summary(), "\n{text}");
+    } else if let Ok(want) = full {
+        let got = scan_text(Path::new("f"), text)
+            .unwrap_or_else(|e| panic!("the parser accepts the whole text: {e}\n{text}"));
+        assert_eq!(got.summary(), want.summary(), "per document\n{text}");
     }
     fast_ok
 }
@@ -909,6 +916,48 @@ spec:
     inputs.push(unicode);
     inputs.push("\u{feff}image: a:1\n".into());
     inputs.push("image: a\u{85}b\n".into());
+    // Per-document fallback: documents the fast path reads between
+    // documents it gives up on (block scalars, anchors, `...`, non-ASCII
+    // before and after), and a CRD skipped unparsed.
+    inputs.push(
+        "\
+# café
+kind: Pod
+spec:
+  containers:
+  - image: a:1 # é
+---
+kind: ConfigMap
+data:
+  script: |
+    echo 日本
+    ---x
+  image: b:2
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+spec:
+  image: crd:1
+  x: |
+    y
+---
+kind: Pod
+spec:
+  containers: &c
+  - image: \"c:3\"
+  initContainers: *c
+...
+# after the end
+---
+kind: Pod # ü
+spec: {containers: [{image: d:4}]}
+--- >
+  folded
+---
+image: e:5
+"
+        .to_string(),
+    );
     inputs.push("kind: Pod\r\nspec:\r\n  containers:\r\n  - image: a:1\r\n    name: x\r\n".into());
     inputs.push("- a\n-b\n- c: d\n  e: f\n-\n  g: h\n".into());
     inputs.push("  a: 1\n  b: 2\nc: 3\n".into());
@@ -968,6 +1017,83 @@ spec:
     assert!(super::yaml::fast::events(FLOW_AT_PARENT_INDENT, |_, _| {}).is_err());
     eprintln!("fast path took {engaged} of {total} inputs");
     assert!(engaged * 4 > total, "{engaged} of {total}");
+}
+
+/// Literal and folded block scalars and multi-line plain scalars are read
+/// by the fast path (their values built as the parser builds them), and
+/// every mutation and truncation of them reads as the full parser reads it.
+#[test]
+fn fast_path_reads_block_and_multi_line_scalars_as_the_parser_does() {
+    let inputs = [
+        "\
+kind: ConfigMap
+metadata:
+  name: s
+  annotations:
+    note: >
+      folded text
+      goes on
+
+      after a blank line
+    plain: a multi-line
+      plain scalar
+
+      with a blank line
+    image: nginx:1
+data:
+  run.sh: |
+    #!/bin/sh
+      indented more
+    echo \"key: value # not a comment\"\t tab
+
+    done
+  keep: |+
+    kept
+
+  strip: >-
+    stripped
+    text
+  empty: x
+spec:
+  containers:
+  - name: a
+    image: a:1
+    args:
+    - |
+      line one
+      line two
+    - >-
+      folded item
+    - plain item
+      continued
+    - last
+  - image: b:2 # c
+",
+        "a: |\r\n  crlf\r\n  lines\r\nimage: c:3\r\n",
+        "a: |\n  at the end\n",
+        "a:\n- |-\n  x\n- y\n  z\nimage: d:4\n",
+        "a:\n  b: |\n    deep\n  image: e:5\nc: >\n  f\n",
+    ];
+    let mut engaged = 0;
+    let mut total = 0;
+    for text in inputs {
+        assert!(super::fast_path_reads(text), "fast path reads\n{text}");
+        assert!(same_as_full_parser(text));
+        let mut all = mutations(text);
+        all.extend(
+            (0..text.len())
+                .filter(|&c| text.is_char_boundary(c))
+                .map(|c| text[..c].to_string()),
+        );
+        for t in &all {
+            total += 1;
+            if same_as_full_parser(t) {
+                engaged += 1;
+            }
+        }
+    }
+    eprintln!("fast path took {engaged} of {total} inputs");
+    assert!(engaged * 2 > total, "{engaged} of {total}");
 }
 
 #[test]

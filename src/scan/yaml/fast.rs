@@ -1,11 +1,13 @@
 //! A line-based reader for the plain block-style subset of YAML that most
-//! manifests use (block mappings and sequences, one-line plain and quoted
-//! scalars without escapes, one-line flow collections, comments, `---`).
+//! manifests use (block mappings and sequences, plain scalars, one-line
+//! quoted scalars without escapes, literal and folded block scalars,
+//! one-line flow collections, comments, `---`).
 //! Markers it emits hold byte offsets and byte columns. It
 //! produces the same events as `saphyr-parser` (scalars borrowed, not
 //! copied) and gives up (`Err(())`) on anything else: flow collections,
-//! anchors, aliases, tags, block scalars, multi-line scalars, escapes,
-//! tabs, directives, odd indentation. Giving up is always safe: the caller
+//! anchors, aliases, tags, block scalars with explicit indentation or
+//! leading blank lines, more-indented folded lines, multi-line quoted
+//! scalars, escapes, tabs, directives, odd indentation. Giving up is always safe: the caller
 //! starts over with the full parser, which also reports syntax errors.
 
 use std::borrow::Cow;
@@ -34,11 +36,28 @@ struct Fast<'t, F> {
     has_root: bool,
     line: usize,
     line_start: usize,
+    /// End of the lines read (a line start, or the end of the text).
+    end: usize,
+    /// Where to go on after a scalar that took more lines than its first.
+    resume: Option<usize>,
 }
 
 pub(crate) fn events<'t, F: FnMut(Event<'t>, Span)>(text: &'t str, emit: F) -> Result<(), ()> {
-    if !text.is_ascii()
-        && text.chars().any(|c| {
+    events_in(text, 0..text.len(), 1, emit)
+}
+
+/// [`events`] for the lines of `text[range]` alone (`range` starts at a
+/// line start, on 1-based line `line`, and ends at a line start or the end
+/// of the text): markers are positions in the whole `text`.
+pub(crate) fn events_in<'t, F: FnMut(Event<'t>, Span)>(
+    text: &'t str,
+    range: std::ops::Range<usize>,
+    line: usize,
+    emit: F,
+) -> Result<(), ()> {
+    let piece = &text[range.clone()];
+    if !piece.is_ascii()
+        && piece.chars().any(|c| {
             matches!(
                 c,
                 '\u{80}'..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
@@ -54,13 +73,15 @@ pub(crate) fn events<'t, F: FnMut(Event<'t>, Span)>(text: &'t str, emit: F) -> R
         pending: None,
         in_doc: false,
         has_root: false,
-        line: 0,
-        line_start: 0,
+        line: line - 1,
+        line_start: range.start,
+        end: range.end,
+        resume: None,
     };
     let b = text.as_bytes();
-    let mut pos = 0;
-    while pos < b.len() {
-        let nl = memchr(b'\n', &b[pos..]).map_or(b.len(), |i| pos + i);
+    let mut pos = range.start;
+    while pos < range.end {
+        let nl = memchr::memchr(b'\n', &b[pos..range.end]).map_or(range.end, |i| pos + i);
         f.line += 1;
         f.line_start = pos;
         let mut end = nl;
@@ -68,16 +89,12 @@ pub(crate) fn events<'t, F: FnMut(Event<'t>, Span)>(text: &'t str, emit: F) -> R
             end -= 1;
         }
         f.do_line(pos, end)?;
-        pos = nl + 1;
+        pos = f.resume.take().unwrap_or(nl + 1);
     }
     f.line += 1;
-    f.line_start = b.len();
-    f.end_doc(b.len());
+    f.line_start = range.end;
+    f.end_doc(range.end);
     Ok(())
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&c| c == needle)
 }
 
 fn is_indicator(c: u8) -> bool {
@@ -200,7 +217,16 @@ impl<'t, F: FnMut(Event<'t>, Span)> Fast<'t, F> {
                     _ => return Err(()),
                 }
                 self.pending = None;
-                return self.value(c, le);
+                return self.value(c, le, None);
+            }
+            if matches!(b[c], b'|' | b'>') {
+                // A block scalar as a `-` item.
+                let parent = match self.pending {
+                    Some(p) if !p.is_key && p.col < col => p.col,
+                    _ => return Err(()),
+                };
+                self.pending = None;
+                return self.value(c, le, Some(parent));
             }
             if is_indicator(b[c]) && !matches!(b[c], b'"' | b'\'') {
                 return Err(());
@@ -222,16 +248,16 @@ impl<'t, F: FnMut(Event<'t>, Span)> Fast<'t, F> {
                         self.pending = Some(Pending { col, is_key: true });
                         return Ok(());
                     }
-                    return self.value(v, le);
+                    return self.value(v, le, Some(col));
                 }
                 None => {
                     // A scalar: only as the item of a `-` on this line.
-                    match self.pending {
-                        Some(p) if !p.is_key && p.col < col => {}
+                    let parent = match self.pending {
+                        Some(p) if !p.is_key && p.col < col => p.col,
                         _ => return Err(()),
-                    }
+                    };
                     self.pending = None;
-                    return self.value(c, le);
+                    return self.value(c, le, Some(parent));
                 }
             }
         }
@@ -273,7 +299,9 @@ impl<'t, F: FnMut(Event<'t>, Span)> Fast<'t, F> {
     fn quoted_end(&self, c: usize, le: usize) -> Result<usize, ()> {
         let b = self.text.as_bytes();
         let q = b[c];
-        let close = memchr(q, &b[c + 1..le]).map(|i| c + 1 + i).ok_or(())?;
+        let close = memchr::memchr(q, &b[c + 1..le])
+            .map(|i| c + 1 + i)
+            .ok_or(())?;
         if q == b'"' && b[c + 1..close].contains(&b'\\') {
             return Err(());
         }
@@ -288,8 +316,11 @@ impl<'t, F: FnMut(Event<'t>, Span)> Fast<'t, F> {
         (self.emit)(Event::Scalar(v, style, 0, None), Span::new(s, e));
     }
 
-    /// A value scalar at `v` running to the end of the line.
-    fn value(&mut self, v: usize, le: usize) -> Result<(), ()> {
+    /// A value scalar at `v` running to the end of the line, or (a block
+    /// scalar, a multi-line plain scalar) on over the lines after it
+    /// indented more than `parent` (the column of its key or `-`; `None`:
+    /// no scalar may go on past its line).
+    fn value(&mut self, v: usize, le: usize, parent: Option<usize>) -> Result<(), ()> {
         let b = self.text.as_bytes();
         let text = self.text;
         if matches!(b[v], b'"' | b'\'') {
@@ -320,15 +351,20 @@ impl<'t, F: FnMut(Event<'t>, Span)> Fast<'t, F> {
                 Err(())
             };
         }
+        if let (b'|' | b'>', Some(parent)) = (b[v], parent) {
+            return self.block_scalar(v, le, parent);
+        }
         if is_indicator(b[v]) || (b[v] == b'-' && (v + 1 == le || b[v + 1] == b' ')) {
             return Err(());
         }
+        let mut commented = false;
         let mut end = le;
         let mut j = v;
         while j < le {
             match b[j] {
                 b'#' if b[j - 1] == b' ' => {
                     end = j;
+                    commented = true;
                     break;
                 }
                 b':' if j + 1 == le || b[j + 1] == b' ' => return Err(()),
@@ -338,7 +374,243 @@ impl<'t, F: FnMut(Event<'t>, Span)> Fast<'t, F> {
         while end > v && b[end - 1] == b' ' {
             end -= 1;
         }
+        if let (false, Some(parent)) = (commented, parent) {
+            if let Some((value, last_end, resume, line)) =
+                self.plain_lines(&text[v..end], le, parent)?
+            {
+                let start = self.mark(v);
+                let e = Marker::new(last_end, line, last_end - self.line_start_of(last_end));
+                (self.emit)(
+                    Event::Scalar(Cow::Owned(value), ScalarStyle::Plain, 0, None),
+                    Span::new(start, e),
+                );
+                self.resume = Some(resume);
+                self.line = line;
+                return Ok(());
+            }
+        }
         self.scalar_event(Cow::Borrowed(&text[v..end]), ScalarStyle::Plain, v, end);
+        Ok(())
+    }
+
+    /// The line after the one ending at `le` (its `\n` or the end): its
+    /// start, the end of its content (before `\r\n`) and the next line's
+    /// start; `None` at the end of the lines read.
+    fn next_line(&self, le: usize) -> Option<(usize, usize, usize)> {
+        let b = self.text.as_bytes();
+        let start = memchr::memchr(b'\n', &b[le..self.end]).map(|i| le + i + 1)?;
+        if start >= self.end {
+            return None;
+        }
+        let nl = memchr::memchr(b'\n', &b[start..self.end]).map_or(self.end, |i| start + i);
+        let content_end = if nl > start && b[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        Some((start, content_end, nl))
+    }
+
+    /// Start of the line holding byte `p`.
+    fn line_start_of(&self, p: usize) -> usize {
+        self.text.as_bytes()[..p]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1)
+    }
+
+    /// The lines continuing a plain scalar whose first line reads `first`
+    /// (ending its line at `le`): `None` when the next line with content
+    /// does not continue it; else its value (folded: a line break between
+    /// lines is a space, blank lines are line breaks), the end of its last
+    /// line's content, where to go on, and the last line's number. Gives up
+    /// on a line that might be anything but plain text.
+    #[allow(clippy::type_complexity)]
+    fn plain_lines(
+        &self,
+        first: &str,
+        le: usize,
+        parent: usize,
+    ) -> Result<Option<(String, usize, usize, usize)>, ()> {
+        let b = self.text.as_bytes();
+        // Most often the next line is a sibling or parent entry: its
+        // indentation says so without finding its end.
+        let next = match b.get(le) {
+            Some(b'\n') => le + 1,
+            Some(b'\r') if b.get(le + 1) == Some(&b'\n') => le + 2,
+            _ => return Ok(None),
+        };
+        let indented = b[next..self.end.max(next)]
+            .iter()
+            .take(parent + 1)
+            .take_while(|&&c| c == b' ')
+            .count();
+        if indented <= parent && !matches!(b.get(next + indented), Some(b'\n' | b'\r')) {
+            return Ok(None);
+        }
+        let mut value: Option<String> = None;
+        let mut blanks = 0;
+        let mut line = self.line;
+        let mut at = le;
+        let mut last = None;
+        while let Some((start, ce, nl)) = self.next_line(at) {
+            line += 1;
+            at = nl;
+            let content = &b[start..ce];
+            let sp = content.iter().take_while(|&&c| c == b' ').count();
+            if sp == content.len() {
+                blanks += 1;
+                continue;
+            }
+            if sp <= parent || content[sp] == b'#' {
+                break;
+            }
+            let rest = &content[sp..];
+            if rest.iter().any(|&c| c < 0x20)
+                || is_indicator(rest[0])
+                || rest[0] == b'-'
+                || rest.ends_with(b":")
+                || rest.windows(2).any(|w| w == b": " || w == b" #")
+            {
+                return Err(());
+            }
+            let mut e = rest.len();
+            while rest[e - 1] == b' ' {
+                e -= 1;
+            }
+            let v = value.get_or_insert_with(|| first.to_string());
+            if blanks == 0 {
+                v.push(' ');
+            }
+            for _ in 0..blanks {
+                v.push('\n');
+            }
+            blanks = 0;
+            v.push_str(&self.text[start + sp..start + sp + e]);
+            last = Some((start + sp + e, nl + 1, line));
+        }
+        Ok(match (value, last) {
+            (Some(v), Some((end, resume, line))) => Some((v, end, resume.min(self.end), line)),
+            _ => None,
+        })
+    }
+
+    /// A literal (`|`) or folded (`>`) block scalar whose header is at `v`
+    /// (ending its line at `le`), in a collection entry at column
+    /// `parent`: its content lines are read here, its value built, and
+    /// the lines go on after it. Gives up on explicit indentation,
+    /// leading blank lines, blank lines longer than the indentation,
+    /// more-indented folded lines and control characters.
+    fn block_scalar(&mut self, v: usize, le: usize, parent: usize) -> Result<(), ()> {
+        let b = self.text.as_bytes();
+        let literal = b[v] == b'|';
+        let mut h = v + 1;
+        let chomp = match b.get(h) {
+            Some(&c @ (b'-' | b'+')) if h < le => {
+                h += 1;
+                c
+            }
+            _ => b' ',
+        };
+        if h < le {
+            if b[h] != b' ' {
+                return Err(());
+            }
+            while h < le && b[h] == b' ' {
+                h += 1;
+            }
+            if h < le && b[h] != b'#' {
+                return Err(());
+            }
+        }
+        let mut indent = 0;
+        let mut value = String::new();
+        let mut blanks = 0;
+        let mut first: Option<(usize, usize)> = None; // content start, its line
+        let mut line = self.line;
+        let mut at = le;
+        let mut end = self.end;
+        let mut end_line = None;
+        while let Some((start, ce, nl)) = self.next_line(at) {
+            let content = &b[start..ce];
+            let sp = content.iter().take_while(|&&c| c == b' ').count();
+            if sp == content.len() {
+                if first.is_none() || sp > indent {
+                    return Err(());
+                }
+                blanks += 1;
+                line += 1;
+                at = nl;
+                continue;
+            }
+            if first.is_none() {
+                if sp <= parent {
+                    return Err(()); // an empty block scalar
+                }
+                indent = sp;
+            }
+            if sp < indent {
+                end = start;
+                end_line = Some(line + 1);
+                break;
+            }
+            let rest = &content[indent..];
+            if rest.iter().any(|&c| c < 0x20 && c != b'\t')
+                || (!literal && (sp > indent || rest[0] == b'\t'))
+            {
+                return Err(());
+            }
+            line += 1;
+            at = nl;
+            match first {
+                None => first = Some((start + indent, line)),
+                Some(_) if literal => {
+                    value.push('\n');
+                    for _ in 0..blanks {
+                        value.push('\n');
+                    }
+                }
+                Some(_) => {
+                    if blanks == 0 {
+                        value.push(' ');
+                    }
+                    for _ in 0..blanks {
+                        value.push('\n');
+                    }
+                }
+            }
+            blanks = 0;
+            value.push_str(&self.text[start + indent..ce]);
+        }
+        let Some((content_start, content_line)) = first else {
+            return Err(());
+        };
+        if end_line.is_none() && b.get(end.wrapping_sub(1)) != Some(&b'\n') {
+            return Err(()); // the text ends inside the last line
+        }
+        match chomp {
+            b'-' => {}
+            b'+' => {
+                value.push('\n');
+                for _ in 0..blanks {
+                    value.push('\n');
+                }
+            }
+            _ => value.push('\n'),
+        }
+        let style = if literal {
+            ScalarStyle::Literal
+        } else {
+            ScalarStyle::Folded
+        };
+        let start = Marker::new(content_start, content_line, indent);
+        let end_line = end_line.unwrap_or(line + 1);
+        (self.emit)(
+            Event::Scalar(Cow::Owned(value), style, 0, None),
+            Span::new(start, Marker::new(end, end_line, 0)),
+        );
+        self.resume = Some(end);
+        self.line = end_line - 1;
         Ok(())
     }
 

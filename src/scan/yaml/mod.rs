@@ -5,15 +5,17 @@
 //!
 //! - [`tree`]: the node tree of one document and its lookups;
 //! - [`fast`]: the line-based fast path for plain block-style files;
+//! - [`split`]: cutting a text into its documents;
 //! - [`indent_fix`]: the Go-YAML indentation workaround;
 //! - [`typing`]: which scalars are strings, nulls, and what tags say.
 
 pub mod fast;
 pub mod indent_fix;
+pub mod split;
 pub mod tree;
 pub mod typing;
 
-use saphyr_parser::{Event, Parser};
+use saphyr_parser::{Event, Marker, Parser, Span};
 
 pub use tree::{Doc, InsertPoint, NodeId, QuoteStyle, Scalar, SiblingInsert};
 
@@ -36,10 +38,87 @@ pub trait Documents {
 }
 
 /// Parse every document of `text`, handing each to `sink` as soon as it is
-/// complete. With `fast`, plain block-style files are read by the fast
-/// path first; when it gives up, `sink` is restarted and the full parser
-/// reads the text, reporting syntax errors.
+/// complete; see [`parse_documents`].
 pub fn parse(text: &str, fast: bool, sink: &mut impl Documents) -> Result<(), SyntaxError> {
+    parse_documents(text, fast, |_| false, sink)
+}
+
+/// [`parse`] one document at a time: the text is cut at its column-0
+/// `---`/`...` lines ([`split`]); with `fast`, each document is read by the
+/// fast path, and only a document it gives up on goes to the full parser.
+/// A document for which `skip` (given its text, marker line included)
+/// says so is not parsed at all, but keeps its index. Positions, line
+/// numbers and document indexes are those of the whole text.
+pub fn parse_documents(
+    text: &str,
+    fast: bool,
+    mut skip: impl FnMut(&str) -> bool,
+    sink: &mut impl Documents,
+) -> Result<(), SyntaxError> {
+    if !split::splittable(text) {
+        return parse_whole(text, fast, sink);
+    }
+    let mut b = tree::Builder::new(text, true);
+    let mut chars = CharCount::new(text);
+    for piece in split::pieces(text) {
+        let range = piece.start..piece.end;
+        if skip(&text[range.clone()]) {
+            b.skip_document();
+            continue;
+        }
+        if fast {
+            b.set_byte_marks(true);
+            let mut delivered = false;
+            let ok = fast::events_in(text, range.clone(), piece.line, |event, span| {
+                if let Some((root, index)) = b.event(event, span) {
+                    sink.document(&b.doc, root, index);
+                    delivered = true;
+                }
+            })
+            .is_ok();
+            if ok {
+                if let Some((root, index)) = b.finish() {
+                    sink.document(&b.doc, root, index);
+                }
+                continue;
+            }
+            // A piece holds one document, delivered at its very end: the
+            // fast path cannot give up after it.
+            debug_assert!(!delivered);
+            b.abandon();
+        }
+        b.set_byte_marks(false);
+        let base = chars.at(piece.start);
+        let shift = |m: Marker| Marker::new(m.index() + base, m.line() + piece.line - 1, m.col());
+        let mut parser = Parser::new_from_str(&text[range]);
+        while let Some(ev) = parser.next_event() {
+            let (event, span) = ev.map_err(|e| {
+                let m = shift(*e.marker());
+                SyntaxError {
+                    line: m.line(),
+                    column: m.col() + 1,
+                    message: e.info().to_string(),
+                }
+            })?;
+            if matches!(event, Event::StreamEnd) {
+                break;
+            }
+            let span = Span::new(shift(span.start), shift(span.end));
+            if let Some((root, index)) = b.event(event, span) {
+                sink.document(&b.doc, root, index);
+            }
+        }
+        if let Some((root, index)) = b.finish() {
+            sink.document(&b.doc, root, index);
+        }
+    }
+    Ok(())
+}
+
+/// The whole text at once (a text [`split`] cannot cut): the fast path;
+/// when it gives up, `sink` is restarted and the full parser reads the
+/// text, reporting syntax errors.
+pub fn parse_whole(text: &str, fast: bool, sink: &mut impl Documents) -> Result<(), SyntaxError> {
     if fast {
         let mut b = tree::Builder::new(text, true);
         let ok = fast::events(text, |event, span| {
@@ -75,6 +154,37 @@ pub fn parse(text: &str, fast: bool, sink: &mut impl Documents) -> Result<(), Sy
         sink.document(&b.doc, root, index);
     }
     Ok(())
+}
+
+/// Character index of a byte offset, counted forward from the last one
+/// asked (offsets asked only grow).
+struct CharCount<'t> {
+    text: &'t str,
+    ascii: bool,
+    byte: usize,
+    chars: usize,
+}
+
+impl<'t> CharCount<'t> {
+    fn new(text: &'t str) -> Self {
+        CharCount {
+            text,
+            ascii: text.is_ascii(),
+            byte: 0,
+            chars: 0,
+        }
+    }
+
+    fn at(&mut self, byte: usize) -> usize {
+        if self.ascii {
+            return byte;
+        }
+        let between = &self.text.as_bytes()[self.byte..byte];
+        // Every byte but UTF-8 continuation bytes starts a character.
+        self.chars += between.iter().filter(|&&c| (c as i8) >= -0x40).count();
+        self.byte = byte;
+        self.chars
+    }
 }
 
 /// Whether the fast path reads `text` itself (else it leaves it to the

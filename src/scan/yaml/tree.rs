@@ -610,6 +610,27 @@ impl<'t> Builder<'t> {
         }
     }
 
+    /// Whether the next document's markers hold byte offsets and byte
+    /// columns (the fast path) or characters (the parser).
+    pub fn set_byte_marks(&mut self, byte_marks: bool) {
+        self.doc.byte_marks = byte_marks;
+    }
+
+    /// Drop a document left half-built (the fast path gave up on it); the
+    /// next document keeps the index this one had.
+    pub fn abandon(&mut self) {
+        self.stack.clear();
+        self.pending.clear();
+        self.root = None;
+        self.in_doc = false;
+    }
+
+    /// Count a document that is skipped unparsed.
+    pub fn skip_document(&mut self) {
+        self.abandon();
+        self.document += 1;
+    }
+
     /// A stream that ends without a DocumentEnd (never, in practice): the
     /// root and index of what there is.
     pub fn finish(&mut self) -> Option<(NodeId, usize)> {
