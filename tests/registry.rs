@@ -1327,16 +1327,7 @@ fn many_tags_over_several_registries_lock_with_any_concurrency() {
             .arg(regs[0].0.ca_file.as_ref().unwrap())
             .args(["--plain-http", &regs[1].0.host()])
             .args(["--plain-http", &regs[2].0.host()]);
-        for var in [
-            "HTTPS_PROXY",
-            "https_proxy",
-            "HTTP_PROXY",
-            "http_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-        ] {
-            cmd.env_remove(var);
-        }
+        support::run::without_proxies(&mut cmd);
         if let Some(c) = concurrency {
             cmd.args(["--concurrency", c]);
         }

@@ -6,22 +6,10 @@ mod support;
 use assert_cmd::Command;
 use support::{Registry, Setup};
 
-/// Every variable that may send requests through a proxy.
-const PROXY_VARS: [&str; 8] = [
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
-
 fn imagelock(reg: &Registry) -> Command {
     let mut cmd = Command::cargo_bin("imagelock").unwrap();
     cmd.envs(reg.isolated_env()).current_dir(reg.scratch());
-    for var in PROXY_VARS {
+    for var in support::run::PROXY_VARS {
         cmd.env_remove(var);
     }
     cmd

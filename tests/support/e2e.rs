@@ -16,16 +16,7 @@ pub fn run(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
         .env_remove("RUST_LOG")
         .current_dir(dir)
         .args(args);
-    for var in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
+    super::run::without_proxies(&mut cmd);
     if args.first() == Some(&"lock") || args.contains(&"--remote") {
         cmd.arg("--plain-http").arg(reg.host());
     }

@@ -32,3 +32,23 @@ pub fn expect_code(out: &Output, code: i32) {
         text(&out.stderr)
     );
 }
+
+/// Every variable that may send requests through a proxy.
+pub const PROXY_VARS: [&str; 8] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// Run without any proxy from the environment: tests talk to 127.0.0.1.
+pub fn without_proxies(cmd: &mut assert_cmd::Command) -> &mut assert_cmd::Command {
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
