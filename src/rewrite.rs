@@ -9,6 +9,8 @@
 use std::io::Write;
 use std::ops::Range;
 
+use crate::reference::{Digest, Reference};
+
 /// Replace `span` of a file's bytes with `replacement`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
@@ -42,8 +44,10 @@ pub enum EditPlan {
     },
     /// The bytes at `span` end the reference but are not all of it
     /// (`ARG TAG=1.25` used as `FROM nginx:${TAG}`): pinning writes them
-    /// with `@<digest>` appended, replacing an `@…` already there.
-    AppendDigest { span: Range<usize> },
+    /// with `@<digest>` appended, replacing an `@…` already there. When
+    /// the reference has no tag (`tagless`), `:latest` goes before the
+    /// digest, as [`crate::reference::Reference::pinned`] writes it.
+    AppendDigest { span: Range<usize>, tagless: bool },
     /// [`EditPlan::SetValue`] writing the digest's hex alone, without
     /// `sha256:` (kube-prometheus-stack's `sha:` key, whose templates print
     /// `repo:tag@sha256:{{ .sha }}`). Hex the YAML core schema would read
@@ -65,7 +69,7 @@ impl EditPlan {
         match self {
             EditPlan::Replace { span }
             | EditPlan::SetValue { span }
-            | EditPlan::AppendDigest { span }
+            | EditPlan::AppendDigest { span, .. }
             | EditPlan::SetDigestHex { span } => *span = f(span.start)..f(span.end),
             EditPlan::InsertKey { after_line_end, .. } => *after_line_end = f(*after_line_end),
             EditPlan::Unpinnable { .. } => {}
@@ -91,9 +95,19 @@ pub enum PlanError {
     Unpinnable(String),
 }
 
-/// The edit that carries out `plan` on `text`, writing `value`: the
-/// pinned reference for [`EditPlan::Replace`], the digest's hex for
+/// What `pin` writes for `plan` to pin `reference` to `digest`: the pinned
+/// reference for [`EditPlan::Replace`], the digest's hex for
 /// [`EditPlan::SetDigestHex`], the digest (`sha256:…`) for the others.
+pub fn pin_value(plan: &EditPlan, reference: &Reference, digest: &Digest) -> String {
+    match plan {
+        EditPlan::Replace { .. } => reference.pinned(digest),
+        EditPlan::SetDigestHex { .. } => digest.encoded().to_string(),
+        _ => digest.to_string(),
+    }
+}
+
+/// The edit that carries out `plan` on `text`, writing `value` (see
+/// [`pin_value`]).
 pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanError> {
     let slice = |span: &Range<usize>| {
         text.get(span.clone())
@@ -184,13 +198,14 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
                 replacement: format!(", {key}: {value}"),
             })
         }
-        EditPlan::AppendDigest { span } => {
+        EditPlan::AppendDigest { span, tagless } => {
             let written = slice(span)?;
             plain(value)?;
             let base = written.split_once('@').map_or(written, |(b, _)| b);
+            let latest = if *tagless { ":latest" } else { "" };
             Ok(Edit {
                 span: span.clone(),
-                replacement: format!("{base}@{value}"),
+                replacement: format!("{base}{latest}@{value}"),
             })
         }
     }
@@ -519,6 +534,7 @@ mod tests {
         let text = "ARG TAG=1.25\r\nFROM nginx:${TAG}\r\n";
         let plan = EditPlan::AppendDigest {
             span: span_of(text, "1.25"),
+            tagless: false,
         };
         let once = run(text, plan, D);
         assert_eq!(once, format!("ARG TAG=1.25@{D}\r\nFROM nginx:${{TAG}}\r\n"));
@@ -526,10 +542,21 @@ mod tests {
         let other = format!("sha256:{}", "f".repeat(64));
         let plan = EditPlan::AppendDigest {
             span: span_of(&once, &format!("1.25@{D}")),
+            tagless: false,
         };
         assert_eq!(
             run(&once, plan, &other),
             format!("ARG TAG=1.25@{other}\r\nFROM nginx:${{TAG}}\r\n")
+        );
+        // A reference without a tag gets `:latest` before the digest.
+        let text = "ARG NAME=nginx\nFROM example.com/${NAME}\n";
+        let plan = EditPlan::AppendDigest {
+            span: span_of(text, "nginx"),
+            tagless: true,
+        };
+        assert_eq!(
+            run(text, plan, D),
+            format!("ARG NAME=nginx:latest@{D}\nFROM example.com/${{NAME}}\n")
         );
     }
 

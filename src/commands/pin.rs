@@ -16,7 +16,9 @@ use crate::commands::scanning::{built_note, location, scan_each};
 use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::{Diagnostics, Message};
-use crate::rewrite::{apply, normalize, plan_edit, write_unified_diff, Edit, EditPlan, PlanError};
+use crate::rewrite::{
+    apply, normalize, pin_value, plan_edit, write_unified_diff, Edit, EditPlan, PlanError,
+};
 use crate::scan::{Context, FoundImage, ImageField};
 use crate::write::{Transaction, WriteError};
 
@@ -98,58 +100,16 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 );
                 continue;
             };
-            // A Dockerfile span may hold only the text that ends the
-            // reference (an ARG value, a literal tail): its own rule.
-            if let Context::Dockerfile(d) = &image.context {
-                if r.digest() == Some(&entry.digest) && r.tag().is_some() {
-                    continue; // already pinned to the locked digest
-                }
-                if !image.exact {
-                    refused += 1;
-                    diag.emit(
-                        Message::error(format!(
-                            "{r} cannot be pinned byte-exactly: it is assembled from build arguments (`{}`) in a way no single edit can pin",
-                            d.via_arg.as_deref().unwrap_or("ARG")
-                        ))
-                        .at(location(image))
-                        .code("not-exact")
-                        .hint(Some("write the reference (or its tag) in one ARG default or in the FROM line")),
-                    );
-                    continue;
-                }
-                let written = &file.text[image.span.clone()];
-                let pinned = crate::scan::dockerfile::pinned_text(d.pin, r, written, &entry.digest);
-                if pinned != written {
-                    edits.push(Edit {
-                        span: image.span.clone(),
-                        replacement: pinned,
-                    });
-                }
-                continue;
-            }
             let pinned = r.pinned(&entry.digest);
             if pinned == r.original() {
                 continue;
             }
             if !image.exact {
                 refused += 1;
-                diag.emit(
-                    Message::error(format!(
-                        "{r} cannot be rewritten byte-exactly: the value is written with escapes, line folding or a block scalar"
-                    ))
-                    .at(location(image))
-                    .code("not-exact")
-                    .hint(Some("write the image as a plain or simply quoted scalar on one line")),
-                );
+                diag.emit(not_exact(image));
                 continue;
             }
-            // A replaced reference gets the pinned reference; the other plans
-            // write the digest alone.
-            let value = match image.edit {
-                EditPlan::Replace { .. } => pinned,
-                EditPlan::SetDigestHex { .. } => entry.digest.encoded().to_string(),
-                _ => entry.digest.to_string(),
-            };
+            let value = pin_value(&image.edit, r, &entry.digest);
             match plan_edit(&file.text, &image.edit, &value) {
                 Ok(edit) => edits.push(edit),
                 Err(why) => {
@@ -276,6 +236,31 @@ fn write_all(
             Ok(crate::exit::ERROR)
         }
     }
+}
+
+/// Why a reference whose bytes cannot be replaced exactly is refused, and
+/// what to write instead.
+fn not_exact(image: &FoundImage) -> Message {
+    let r = &image.reference;
+    let (why, hint) = match &image.context {
+        Context::Dockerfile(d) => (
+            format!(
+                "{r} cannot be pinned byte-exactly: it is assembled from build arguments (`{}`) in a way no single edit can pin",
+                d.via_arg.as_deref().unwrap_or("ARG")
+            ),
+            "write the reference (or its tag) in one ARG default or in the FROM line",
+        ),
+        _ => (
+            format!(
+                "{r} cannot be rewritten byte-exactly: the value is written with escapes, line folding or a block scalar"
+            ),
+            "write the image as a plain or simply quoted scalar on one line",
+        ),
+    };
+    Message::error(why)
+        .at(location(image))
+        .code("not-exact")
+        .hint(Some(hint))
 }
 
 /// `, set N pull policies` when `--pull-policy` set any.

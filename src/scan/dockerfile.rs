@@ -18,7 +18,7 @@ use std::path::Path;
 
 use self::expand::{NoDefault, Piece, Source, Value};
 use self::instructions::{Instruction, Parsed};
-use crate::reference::{Digest, Reference};
+use crate::reference::Reference;
 use crate::scan::{
     Context, EditPlan, FileScan, FoundImage, ImageField, InvalidImage, QuoteStyle, ScanWarning,
 };
@@ -59,26 +59,6 @@ pub enum DockerfilePin {
     /// `FROM ${REPO}:1.25`): pinned text is it with `@<digest>` appended
     /// (an existing `@…` replaced).
     AppendDigest,
-}
-
-/// The text `pin` writes over `written` (the bytes of the image's span).
-pub fn pinned_text(
-    pin: DockerfilePin,
-    reference: &Reference,
-    written: &str,
-    digest: &Digest,
-) -> String {
-    match pin {
-        DockerfilePin::Reference => reference.pinned(digest),
-        DockerfilePin::AppendDigest => {
-            let base = written.split('@').next().unwrap_or(written);
-            if reference.tag().is_none() {
-                format!("{base}:latest@{digest}")
-            } else {
-                format!("{base}@{digest}")
-            }
-        }
-    }
 }
 
 /// Whether a file name is a Dockerfile or Containerfile: `Dockerfile`,
@@ -279,7 +259,10 @@ impl Scanner<'_> {
     ) -> FoundImage {
         let edit = match dockerfile.pin {
             DockerfilePin::Reference => EditPlan::Replace { span: span.clone() },
-            DockerfilePin::AppendDigest => EditPlan::AppendDigest { span: span.clone() },
+            DockerfilePin::AppendDigest => EditPlan::AppendDigest {
+                span: span.clone(),
+                tagless: reference.tag().is_none(),
+            },
         };
         FoundImage {
             file: self.path.to_path_buf(),

@@ -1,4 +1,6 @@
 use super::*;
+use crate::reference::Digest;
+use crate::rewrite::{apply, pin_value, plan_edit};
 use std::path::Path;
 
 fn scan(text: &str) -> FileScan {
@@ -31,16 +33,11 @@ fn digest() -> Digest {
     Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap()
 }
 
-/// The file with the image's pinned text written over its span.
+/// The file as `pin` writes it: the image's plan carried out.
 fn pin(text: &str, img: &FoundImage) -> String {
-    let written = &text[img.span.clone()];
-    let new = pinned_text(ctx(img).pin, &img.reference, written, &digest());
-    format!(
-        "{}{}{}",
-        &text[..img.span.start],
-        new,
-        &text[img.span.end..]
-    )
+    let value = pin_value(&img.edit, &img.reference, &digest());
+    let edit = plan_edit(text, &img.edit, &value).unwrap();
+    apply(text, &[edit])
 }
 
 #[test]
@@ -274,15 +271,24 @@ fn dockerfile_names() {
 
 #[test]
 fn append_digest_replaces_an_existing_digest_and_adds_latest() {
-    let r = Reference::parse("nginx").unwrap();
+    // `FROM example.com/${NAME}` with no tag: the ARG value gets `:latest`.
+    let s = scan("ARG NAME=nginx\nFROM example.com/${NAME}\n");
+    assert_eq!(ctx(&s.images[0]).pin, DockerfilePin::AppendDigest);
     assert_eq!(
-        pinned_text(DockerfilePin::AppendDigest, &r, "nginx", &digest()),
-        format!("nginx:latest@{}", digest())
+        pin("ARG NAME=nginx\nFROM example.com/${NAME}\n", &s.images[0]),
+        format!(
+            "ARG NAME=nginx:latest@{}\nFROM example.com/${{NAME}}\n",
+            digest()
+        )
     );
-    let old = format!("1.25@sha256:{}", "b".repeat(64));
-    let r = Reference::parse(&format!("nginx:{old}")).unwrap();
+    // A digest already in the ARG value is replaced, never stacked.
+    let text = format!(
+        "ARG TAG=1.25@sha256:{}\nFROM nginx:${{TAG}}\n",
+        "b".repeat(64)
+    );
+    let s = scan(&text);
     assert_eq!(
-        pinned_text(DockerfilePin::AppendDigest, &r, &old, &digest()),
-        format!("1.25@{}", digest())
+        pin(&text, &s.images[0]),
+        format!("ARG TAG=1.25@{}\nFROM nginx:${{TAG}}\n", digest())
     );
 }
