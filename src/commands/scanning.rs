@@ -14,8 +14,8 @@ use crate::report::{Diagnostics, Location, Message, UsedAt};
 use crate::rewrite::EditPlan;
 use crate::scan::walk::{walk, WalkItem};
 use crate::scan::{
-    read_file, scan_text_in, Context, Encoding, FileScan, FoundImage, InvalidImage, ScanError,
-    Scope, SecretManifest, ServiceAccountManifest,
+    read_file, scan_file, Context, Encoding, FileScan, FoundImage, InvalidImage, ReadFile,
+    ScanError, Scope, SecretManifest, ServiceAccountManifest,
 };
 
 /// One scanned file with its text.
@@ -160,13 +160,18 @@ fn read_stdin() -> Result<Option<ScannedFile>, ScanError> {
             source,
         })?;
     let (text, encoding) = Encoding::decode(path, &bytes)?;
-    let scan = scan_text_in(path, &text, Scope::Everything)?;
-    Ok(Some(ScannedFile {
+    scanned(path, ReadFile { text, encoding }, Scope::Everything).map(Some)
+}
+
+/// Scan a file read as `file` by its kind (see [`crate::scan::scan_file`]).
+fn scanned(path: &Path, file: ReadFile, scope: Scope) -> Result<ScannedFile, ScanError> {
+    let scan = scan_file(path, &file.text, scope)?;
+    Ok(ScannedFile {
         path: path.to_path_buf(),
-        text,
-        encoding,
+        text: file.text,
+        encoding: file.encoding,
         scan,
-    }))
+    })
 }
 
 /// The note for an image its compose service builds (`build:`).
@@ -241,16 +246,6 @@ fn read_and_scan(
     // A file found by walking a directory is read for images only where
     // it is a manifest imagelock knows; one named on the command line is
     // read whatever it holds.
-    // dockerfile branch: Dockerfiles and Containerfiles have their own extractor.
-    if crate::scan::dockerfile::is_dockerfile_name(path) {
-        let scan = crate::scan::dockerfile::scan_text(path, &file.text);
-        return Ok(Some(ScannedFile {
-            path: path.to_path_buf(),
-            text: file.text,
-            encoding: file.encoding,
-            scan,
-        }));
-    }
     let scope = if helm_values {
         Scope::HelmValues
     } else if explicit {
@@ -258,13 +253,7 @@ fn read_and_scan(
     } else {
         Scope::KnownManifests
     };
-    let scan = scan_text_in(path, &file.text, scope)?;
-    Ok(Some(ScannedFile {
-        path: path.to_path_buf(),
-        text: file.text,
-        encoding: file.encoding,
-        scan,
-    }))
+    scanned(path, file, scope).map(Some)
 }
 
 fn canonical(path: &Path) -> PathBuf {

@@ -359,6 +359,15 @@ pub fn scan_text_in(path: &Path, text: &str, scope: Scope) -> Result<FileScan, S
     extract::scan_text(path, text, scope)
 }
 
+/// Scan one file's text by its kind: a Dockerfile or Containerfile by its
+/// name, anything else as YAML or JSON reading the documents `scope` takes.
+pub fn scan_file(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
+    if dockerfile::is_dockerfile_name(path) {
+        return Ok(dockerfile::scan_text(path, text));
+    }
+    extract::scan_text(path, text, scope)
+}
+
 /// Decode file bytes as UTF-8, reporting the line and column of the first
 /// invalid byte.
 pub fn decode_utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, ScanError> {
