@@ -157,6 +157,16 @@ pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<St
             let (p, w) = assess(reference, c.pull_policy.as_deref());
             (Effective::Kubernetes(p), w)
         }
+        // An image its service builds is never pulled: no policy warning.
+        Context::Compose(c) if c.built => (
+            Effective::Compose(
+                c.pull_policy
+                    .as_deref()
+                    .and_then(ComposePullPolicy::parse)
+                    .unwrap_or(ComposePullPolicy::Missing),
+            ),
+            Vec::new(),
+        ),
         Context::Compose(c) => {
             let written = c.pull_policy.as_deref();
             match written.map(|w| (w, ComposePullPolicy::parse(w))) {
@@ -285,6 +295,15 @@ mod tests {
         let (p, w) = assess_in(&r("nginx:1"), &compose(Some("Always")));
         assert_eq!(p.to_string(), "missing");
         assert!(w.iter().any(|m| m.contains("compose will refuse")), "{w:?}");
+        // An image its service builds is never pulled: no warning at all.
+        let built = Context::Compose(crate::scan::ComposeService {
+            service: "app".into(),
+            pull_policy: Some("never".into()),
+            built: true,
+        });
+        let (p, w) = assess_in(&r("acme/app:dev"), &built);
+        assert_eq!(p, Effective::Compose(ComposePullPolicy::Never));
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]

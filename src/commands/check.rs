@@ -11,9 +11,8 @@ use crate::commands::pipeline::{access_message, resolve_and_merge, Ask};
 use crate::commands::registry_setup::{
     registry_client, registry_error, report_credential_warnings,
 };
-use crate::commands::scanning::{collect_uses, Use};
+use crate::commands::scanning::{assess_policy, collect_uses, Use};
 use crate::lockfile::{Key, Lockfile};
-use crate::policy;
 use crate::report::{
     github, json, markdown, sort_findings, text, Diagnostics, Finding, FindingKind, Location,
     Message,
@@ -88,9 +87,7 @@ fn find(
         let entry = lock.get(key);
         for u in key_uses {
             let r = &u.reference;
-            for w in policy::assess_in(r, &u.context).1 {
-                diag.emit(Message::warning(format!("{r}: {w}")).at(u.location.clone()));
-            }
+            assess_policy(r, &u.context, &u.location, diag);
             match (entry, r.digest()) {
                 (None, _) => findings.push(
                     finding(

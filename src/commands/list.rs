@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::cli::{ListArgs, ListFormat};
 use crate::commands::registry_setup::keychain;
-use crate::commands::scanning::{built_note, location, scan_each, PodCredentials};
+use crate::commands::scanning::{assess_policy, built_note, location, scan_each, PodCredentials};
 use crate::commands::{lock_status, LockStatus};
 use crate::credentials::{Keychain as _, Query};
 use crate::lockfile::Lockfile;
@@ -23,16 +23,11 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut count = 0usize;
     let mut io_error = None;
     scan_each(&args.paths, &args.helm_values, diag, |file, diag| {
         for image in &file.scan.images {
-            let (policy, warnings) = assess(image);
-            for w in &warnings {
-                diag.emit(
-                    Message::warning(format!("{}: {w}", image.reference)).at(location(image)),
-                );
-            }
+            let (policy, _) =
+                assess_policy(&image.reference, &image.context, &location(image), diag);
             let (status, entry) = status_of(&lock, image, diag);
             let result = {
                 let r = &image.reference;
@@ -56,7 +51,6 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
             if let Err(e) = result {
                 io_error.get_or_insert(e);
             }
-            count += 1;
         }
     });
     if let Some(e) = io_error {
@@ -112,10 +106,8 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
     let mut pods = PodCredentials::new(&creds.namespace, &secrets, &accounts, &extra);
     let mut rows = Vec::new();
     for image in &images {
-        let (policy, warnings) = assess(image);
-        for w in &warnings {
-            diag.emit(Message::warning(format!("{}: {w}", image.reference)).at(location(image)));
-        }
+        let (policy, warnings) =
+            assess_policy(&image.reference, &image.context, &location(image), diag);
         let pod = pods.of(&image.context);
         let name = image.reference.name();
         let sources = keychain.sources(&Query {
@@ -132,16 +124,6 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
     json::print(&mut out, &doc)?;
     out.flush()?;
     Ok(diag.exit_status(0))
-}
-
-/// The effective pull policy and its warnings (none for an image its
-/// compose service builds: it is never pulled).
-fn assess(image: &FoundImage) -> (policy::Effective, Vec<String>) {
-    let (policy, warnings) = policy::assess_in(&image.reference, &image.context);
-    if image.built() {
-        return (policy, Vec::new());
-    }
-    (policy, warnings)
 }
 
 /// The lock status; an image its compose service builds is `built` (with

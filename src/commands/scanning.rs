@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::credentials::pull_secret::PodWarning;
 use crate::credentials::{PodSecrets, SecretIndex};
 use crate::lockfile::Key;
+use crate::policy::Effective;
 use crate::reference::Reference;
 use crate::report::{Diagnostics, Location, Message, UsedAt};
 use crate::rewrite::EditPlan;
@@ -172,6 +173,21 @@ fn scanned(path: &Path, file: ReadFile, scope: Scope) -> Result<ScannedFile, Sca
         encoding: file.encoding,
         scan,
     })
+}
+
+/// The effective pull policy of `reference` where it is used, each of its
+/// warnings reported at `at`.
+pub fn assess_policy(
+    reference: &Reference,
+    context: &Context,
+    at: &Location,
+    diag: &mut Diagnostics,
+) -> (Effective, Vec<String>) {
+    let (policy, warnings) = crate::policy::assess_in(reference, context);
+    for w in &warnings {
+        diag.emit(Message::warning(format!("{reference}: {w}")).at(at.clone()));
+    }
+    (policy, warnings)
 }
 
 /// The note for an image its compose service builds (`build:`).
