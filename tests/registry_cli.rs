@@ -4,6 +4,7 @@
 mod support;
 
 use assert_cmd::Command;
+use support::run::expect_code;
 use support::{Registry, Setup};
 
 fn imagelock(reg: &Registry) -> Command {
@@ -45,11 +46,7 @@ fn resolve_over_tls_with_docker_config_credentials() {
         .arg(reg.image("team/app:v1"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_code(&out, 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains(&pushed.children["linux/arm64/v8"]));
 }
 
@@ -98,11 +95,7 @@ fn resolve_errors_name_reference_and_hint() {
         .arg(treg.image("private/app:v1"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_code(&out, 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains(&treg.skopeo_digest("private/app:v1")));
 }
 
@@ -190,11 +183,7 @@ fn broken_proxy_is_blamed_not_the_registry() {
         .arg(tls.image("team/app:v1"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_code(&out, 0);
 }
 
 #[test]
