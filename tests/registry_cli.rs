@@ -27,12 +27,8 @@ fn resolve_over_tls_with_docker_config_credentials() {
         .arg(reg.image("team/app:v1"))
         .output()
         .unwrap();
+    expect_code(&out, 0);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
         stdout.trim(),
         format!("{} {}", reg.image("team/app:v1"), pushed.digest)
