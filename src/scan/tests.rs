@@ -1398,17 +1398,19 @@ fn found_images_plan_to_replace_their_span() {
     }
 }
 
-/// The tree tells an extractor where a sibling key can go: after a block
-/// mapping entry whose value ends its line, not in a flow mapping.
+/// The tree tells an extractor where a sibling key can go: on a line of
+/// its own after a block mapping entry whose value ends its line (also the
+/// first entry of a sequence item), or after the value in a flow mapping.
 #[test]
-fn insert_point_after_a_block_entry_only() {
-    struct Points(Vec<Option<crate::scan::yaml::InsertPoint>>);
+fn sibling_insert_after_a_block_or_flow_entry() {
+    use crate::scan::yaml::{InsertPoint, SiblingInsert};
+    struct Points(Vec<Option<SiblingInsert>>);
     impl crate::scan::yaml::Documents for Points {
         fn document(&mut self, doc: &crate::scan::yaml::Doc<'_>, _: u32, _: usize) {
             for id in 0..doc.len() as u32 {
                 for kv in doc.map_entries(id).chunks_exact(2) {
                     if doc.scalar_str(kv[0]) == Some("image") {
-                        self.0.push(doc.insert_point(kv[0], kv[1]));
+                        self.0.push(doc.sibling_insert(kv[0], kv[1]));
                     }
                 }
             }
@@ -1417,19 +1419,26 @@ fn insert_point_after_a_block_entry_only() {
             self.0.clear();
         }
     }
-    let text = "spec:\r\n  containers:\r\n  - name: a\r\n    image: a:1 # c\r\n  - {name: b, image: b:1}\r\n";
+    let text = "spec:\r\n  containers:\r\n  - name: a\r\n    image: a:1 # c\r\n  - {name: b, image: b:1}\r\n  - image: 'c:1'\r\n    name: c\r\n  - image: |\r\n      d:1\r\n";
     for fast in [true, false] {
         let mut p = Points(Vec::new());
         crate::scan::yaml::parse(text, fast, &mut p).unwrap();
         let after = text.find("# c\r\n").unwrap() + 5;
+        let flow = text.find("b:1}").unwrap() + 3;
+        let after_c = text.find("'c:1'\r\n").unwrap() + 7;
         assert_eq!(
             p.0,
             [
-                Some(crate::scan::yaml::InsertPoint {
+                Some(SiblingInsert::Block(InsertPoint {
                     after_line_end: after,
                     indent: "    ".into()
-                }),
-                None
+                })),
+                Some(SiblingInsert::Flow { at: flow }),
+                Some(SiblingInsert::Block(InsertPoint {
+                    after_line_end: after_c,
+                    indent: "    ".into()
+                })),
+                None,
             ],
             "fast: {fast}"
         );

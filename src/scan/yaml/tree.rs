@@ -387,52 +387,6 @@ impl<'t> Doc<'t> {
         }))
     }
 
-    /// Where a sibling key can be inserted after the entry whose key is
-    /// `key` and value `value` in a block mapping: `None` when the value
-    /// does not end on a line of its own (a flow mapping, a multi-line or
-    /// nested value) — inserting there would need re-formatting.
-    pub fn insert_point(&self, key: NodeId, value: NodeId) -> Option<InsertPoint> {
-        let b = self.text.as_bytes();
-        let key_start = match &self.node(key).kind {
-            NodeKind::Scalar {
-                style: QuoteStyle::Plain,
-                bytes,
-                ..
-            } => bytes.start,
-            _ => return None,
-        };
-        let NodeKind::Scalar { bytes: vbytes, .. } = &self.node(value).kind else {
-            return None;
-        };
-        let line_start = b[..key_start]
-            .iter()
-            .rposition(|&c| c == b'\n')
-            .map_or(0, |i| i + 1);
-        let indent = &self.text[line_start..key_start];
-        // Only spaces before the key: a block mapping entry (not `- key:`
-        // nor `{key: …}`).
-        if !indent.bytes().all(|c| c == b' ') {
-            return None;
-        }
-        let line_end = b[key_start..]
-            .iter()
-            .position(|&c| c == b'\n')
-            .map_or(b.len(), |i| key_start + i);
-        if vbytes.end > line_end {
-            return None; // the value goes on past the key's line
-        }
-        // After the value only spaces and a comment.
-        let rest = self.text[vbytes.end.max(key_start)..line_end].trim_end_matches('\r');
-        let rest = rest.trim_start_matches(' ');
-        if !(rest.is_empty() || rest.starts_with('#')) {
-            return None;
-        }
-        Some(InsertPoint {
-            after_line_end: (line_end + 1).min(b.len()),
-            indent: indent.to_string(),
-        })
-    }
-
     /// A marker's 0-based column in characters.
     fn mark_col(&self, m: Marker) -> usize {
         if !self.byte_marks || self.ascii {
