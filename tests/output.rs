@@ -232,11 +232,10 @@ fn registry_tree(reg: &Registry) -> tempfile::TempDir {
 fn with_registry(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::cargo_bin("imagelock").unwrap();
     cmd.envs(reg.isolated_env())
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
         .env_remove("RUST_LOG")
         .current_dir(dir)
         .args(args);
+    support::run::without_proxies(&mut cmd);
     if let Some(ca) = &reg.ca_file {
         cmd.arg("--ca-file").arg(ca);
     }

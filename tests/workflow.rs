@@ -8,30 +8,13 @@ use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
+
 use support::{Registry, Setup, PASSWORD};
 
-/// imagelock with this registry's credentials and TLS/plain-HTTP flags.
-/// `registry_flags` go after the subcommand.
+/// imagelock with this registry's credentials and TLS/plain-HTTP flags,
+/// checking that no output of any run holds the password.
 fn run(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::cargo_bin("imagelock").unwrap();
-    cmd.envs(reg.isolated_env())
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .current_dir(dir)
-        .args(args);
-    let needs_registry = matches!(args.first(), Some(&"lock" | &"update" | &"resolve"))
-        || args.contains(&"--remote");
-    if needs_registry {
-        match &reg.ca_file {
-            Some(ca) => {
-                cmd.arg("--ca-file").arg(ca);
-            }
-            None => {
-                cmd.arg("--plain-http").arg(reg.host());
-            }
-        }
-    }
-    let o = cmd.output().unwrap();
+    let o = support::e2e::run(reg, dir, args);
     // Nothing secret ever reaches any output of any run.
     assert!(
         !out(&o).contains(PASSWORD) && !err(&o).contains(PASSWORD),

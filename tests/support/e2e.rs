@@ -8,8 +8,8 @@ use assert_cmd::Command;
 
 use super::Registry;
 
-/// imagelock in `dir`, pointed at this registry over plain HTTP when the
-/// command talks to it.
+/// imagelock in `dir` with this registry's credentials, pointed at it
+/// (its CA, or plain HTTP) when the command talks to registries.
 pub fn run(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::cargo_bin("imagelock").unwrap();
     cmd.envs(reg.isolated_env())
@@ -17,8 +17,13 @@ pub fn run(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .args(args);
     super::run::without_proxies(&mut cmd);
-    if args.first() == Some(&"lock") || args.contains(&"--remote") {
-        cmd.arg("--plain-http").arg(reg.host());
+    let needs_registry = matches!(args.first(), Some(&"lock" | &"update" | &"resolve"))
+        || args.contains(&"--remote");
+    if needs_registry {
+        match &reg.ca_file {
+            Some(ca) => cmd.arg("--ca-file").arg(ca),
+            None => cmd.arg("--plain-http").arg(reg.host()),
+        };
     }
     cmd.output().unwrap()
 }
