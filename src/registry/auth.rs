@@ -79,7 +79,7 @@ type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
 pub struct RegistryAuth {
     pub challenge: Mutex<Option<Challenge>>,
     /// Set once the first request to this registry has been answered.
-    pub contacted: AtomicBool,
+    contacted: AtomicBool,
     /// Held by the first request until it is answered.
     pub gate: tokio::sync::Mutex<()>,
     /// Wakes those waiting for `contacted`.
