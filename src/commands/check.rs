@@ -75,7 +75,7 @@ fn find(
         .map(|i| {
             Finding::new(
                 FindingKind::Invalid,
-                Some(Location::new(&i.file, i.line, i.column)),
+                Some(Location::shared(i.file.clone(), i.line, i.column)),
                 &i.value,
                 format!("invalid image reference {:?}: {}", i.value, i.message),
             )

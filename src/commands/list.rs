@@ -1,12 +1,16 @@
 //! `imagelock list`: every reference with its location, normalised name,
-//! tag, digest, effective pull policy and lock status. Streams file by file.
+//! tag, digest, effective pull policy and lock status. Text and plain
+//! output stream document by document (a file that fails to parse further
+//! down still shows what its earlier documents hold, beside its error).
 
 use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{ListArgs, ListFormat};
 use crate::commands::registry_setup::keychain;
-use crate::commands::scanning::{assess_policy, built_note, location, scan_each, PodCredentials};
+use crate::commands::scanning::{
+    assess_policy, built_note, location, scan_each, PodCredentials, Scanned,
+};
 use crate::commands::{lock_status, LockStatus};
 use crate::credentials::{Keychain as _, Query};
 use crate::lockfile::Lockfile;
@@ -24,30 +28,15 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut io_error = None;
-    scan_each(&args.paths, &args.helm_values, diag, |file, diag| {
-        for image in &file.scan.images {
+    scan_each(&args.paths, &args.helm_values, diag, |event, diag| {
+        let Scanned::Part(_, part) = event else {
+            return;
+        };
+        for image in &part.images {
             let (policy, _) =
                 assess_policy(&image.reference, &image.context, &location(image), diag);
             let (status, entry) = status_of(&lock, image, diag);
-            let result = {
-                let r = &image.reference;
-                let mut line = format!(
-                    "{}  {}  {}:{}",
-                    location(image),
-                    r.original(),
-                    r.name(),
-                    r.effective_tag().unwrap_or("-"),
-                );
-                if let Some(d) = r.digest() {
-                    line.push('@');
-                    line.push_str(&d.to_string());
-                }
-                line.push_str(&format!("  {}  {}", policy, status.as_str()));
-                if let (Some(e), None) = (entry, r.digest()) {
-                    line.push_str(&format!(" {}", e.digest));
-                }
-                writeln!(out, "{line}")
-            };
+            let result = row(&mut out, image, policy, status, entry);
             if let Err(e) = result {
                 io_error.get_or_insert(e);
             }
@@ -60,13 +49,48 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     Ok(diag.exit_status(0))
 }
 
+/// One line of the text format: location, reference as written, name and
+/// tag (and digest), effective policy, lock status and locked digest.
+/// Written straight into `out` (one per reference: no string built).
+fn row(
+    out: &mut impl Write,
+    image: &FoundImage,
+    policy: policy::Effective,
+    status: LockStatus,
+    entry: Option<&crate::lockfile::Entry>,
+) -> std::io::Result<()> {
+    let r = &image.reference;
+    write!(
+        out,
+        "{}:{}:{}  {}  {}/{}:{}",
+        image.file.display(),
+        image.line,
+        image.column,
+        r.original(),
+        r.domain(),
+        r.path(),
+        r.effective_tag().unwrap_or("-"),
+    )?;
+    if let Some(d) = r.digest() {
+        write!(out, "@{d}")?;
+    }
+    write!(out, "  {}  {}", policy, status.as_str())?;
+    if let (Some(e), None) = (entry, r.digest()) {
+        write!(out, " {}", e.digest)?;
+    }
+    writeln!(out)
+}
+
 /// Plain: the locked `name@digest` of every reference found (sorted,
 /// unique), to pre-load nodes that run with `imagePullPolicy: Never`
 /// (`xargs -n1 crictl pull`). A reference the lockfile lacks is an error.
 fn run_plain(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let mut pulls = std::collections::BTreeSet::new();
-    scan_each(&args.paths, &args.helm_values, diag, |file, diag| {
-        for image in file.scan.images.iter().filter(|i| !i.built()) {
+    scan_each(&args.paths, &args.helm_values, diag, |event, diag| {
+        let Scanned::Part(_, part) = event else {
+            return;
+        };
+        for image in part.images.iter().filter(|i| !i.built()) {
             match lock.lookup(&image.reference) {
                 Some(e) => {
                     pulls.insert(format!("{}@{}", e.name, e.digest));
@@ -97,10 +121,12 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
     let mut images: Vec<FoundImage> = Vec::new();
     let mut secrets = Vec::new();
     let mut accounts = Vec::new();
-    scan_each(&args.paths, &args.helm_values, diag, |file, _| {
-        images.extend(file.scan.images);
-        secrets.extend(file.scan.secrets);
-        accounts.extend(file.scan.service_accounts);
+    scan_each(&args.paths, &args.helm_values, diag, |event, _| {
+        if let Scanned::Part(_, part) = event {
+            images.extend(part.images);
+            secrets.extend(part.secrets);
+            accounts.extend(part.service_accounts);
+        }
     });
     let (keychain, extra) = keychain(creds, std::time::Duration::from_secs(30))?;
     let mut pods = PodCredentials::new(&creds.namespace, &secrets, &accounts, &extra);
@@ -152,7 +178,7 @@ fn json_row(
     let none = crate::scan::ObjectContext::default();
     let c = image.context.kubernetes().unwrap_or(&none);
     serde_json::json!({
-        "file": image.file,
+        "file": &*image.file,
         "line": image.line,
         "column": image.column,
         "reference": r.original(),

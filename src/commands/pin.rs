@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{PinArgs, PinPullPolicy};
-use crate::commands::scanning::{built_note, location, scan_each};
+use crate::commands::scanning::{built_note, location, scan_each, Scanned};
 use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::{Diagnostics, Message};
@@ -44,10 +44,48 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut io_error = None;
 
-    let scanned = scan_each(&args.paths, &args.helm_values, diag, |file, diag| {
-        let mut edits = Vec::new();
-        let policies_before = policies;
-        for image in &file.scan.images {
+    // The edits of the file being read, and how many of them set a policy.
+    let mut edits = Vec::new();
+    let mut file_policies = 0usize;
+    let scanned = scan_each(&args.paths, &args.helm_values, diag, |event, diag| {
+        let (file, part) = match event {
+            Scanned::Part(file, part) => (file, part),
+            Scanned::Void(_) => {
+                edits.clear();
+                file_policies = 0;
+                return;
+            }
+            Scanned::Done(file) => {
+                let policies_here = std::mem::take(&mut file_policies);
+                if edits.is_empty() {
+                    return;
+                }
+                let edits = match normalize(std::mem::take(&mut edits)) {
+                    Ok(e) => e,
+                    Err(why) => {
+                        refused += 1;
+                        diag.error(format!("{}: {why}", file.path.display()), None);
+                        return;
+                    }
+                };
+                policies += policies_here;
+                changed_refs += edits.len() - policies_here;
+                if args.dry_run {
+                    let shown = file.path.display().to_string();
+                    if let Err(e) = write_unified_diff(&mut out, &shown, &file.text, &edits) {
+                        io_error.get_or_insert(e);
+                    }
+                } else {
+                    plans.push(Planned {
+                        digest_before: Digest::sha256_of(file.text.as_bytes()),
+                        path: file.path,
+                        edits,
+                    });
+                }
+                return;
+            }
+        };
+        for image in &part.images {
             let r = &image.reference;
             if image.built() {
                 diag.note(built_note(image));
@@ -72,7 +110,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             {
                 match if_not_present(&file.text, image) {
                     Ok(Some(edit)) => {
-                        policies += 1;
+                        file_policies += 1;
                         edits.push(edit);
                     }
                     Ok(None) => {}
@@ -124,31 +162,6 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                     );
                 }
             }
-        }
-        if edits.is_empty() {
-            return;
-        }
-        let policies_here = policies - policies_before;
-        let edits = match normalize(edits) {
-            Ok(e) => e,
-            Err(why) => {
-                refused += 1;
-                diag.error(format!("{}: {why}", file.path.display()), None);
-                return;
-            }
-        };
-        changed_refs += edits.len() - policies_here;
-        if args.dry_run {
-            let shown = file.path.display().to_string();
-            if let Err(e) = write_unified_diff(&mut out, &shown, &file.text, &edits) {
-                io_error.get_or_insert(e);
-            }
-        } else {
-            plans.push(Planned {
-                path: file.path.clone(),
-                digest_before: Digest::sha256_of(file.text.as_bytes()),
-                edits,
-            });
         }
     });
     out.flush()?;

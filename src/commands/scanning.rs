@@ -15,18 +15,31 @@ use crate::report::{Diagnostics, Location, Message, UsedAt};
 use crate::rewrite::EditPlan;
 use crate::scan::walk::{walk, WalkItem};
 use crate::scan::{
-    read_file, scan_file, Context, Encoding, FileScan, FoundImage, InvalidImage, ReadFile,
+    read_file, scan_file_each, Context, Encoding, FileScan, FoundImage, InvalidImage, ReadFile,
     ScanError, Scope, SecretManifest, ServiceAccountManifest,
 };
 
-/// One scanned file with its text.
-pub struct ScannedFile {
+/// One file being scanned: its text and how it is stored.
+pub struct FileText {
     pub path: PathBuf,
     /// The decoded text (no byte order mark); spans index into it.
     pub text: String,
     /// How the file stores `text`: encode edits back with it.
     pub encoding: Encoding,
-    pub scan: FileScan,
+}
+
+/// What scanning hands the commands, file by file and, within a file,
+/// document by document (so memory does not grow with the images a file
+/// holds).
+pub enum Scanned<'a> {
+    /// What one or more documents of a file hold, in order. Its warnings,
+    /// notes (and invalid values, with [`scan_each`]) are reported already.
+    Part(&'a FileText, FileScan),
+    /// The file is read whole: every part of it was handed over.
+    Done(FileText),
+    /// The file failed after some parts (a syntax error further down,
+    /// reported already): what its parts gave is void.
+    Void(&'a FileText),
 }
 
 /// What scanning the paths gave besides the files themselves.
@@ -36,29 +49,29 @@ pub struct ScanSummary {
     pub failed: usize,
 }
 
-/// Walk `paths`, read and scan each file, and hand each scanned file to
-/// `each`, one at a time (memory stays near the size of the largest file).
-/// Notes, warnings and errors go to `diag`.
-/// A value the kubelet would reject is an error here (`list`, `pin`).
-/// `helm_values` are read as Helm values files whatever their names (and
-/// scanned even when no path holds them).
+/// Walk `paths`, read and scan each file, and hand what each holds to
+/// `each` as it is found (see [`Scanned`]): memory stays near the size of
+/// the largest file, however many images it holds. Notes, warnings and
+/// errors go to `diag`. A value the kubelet would reject is an error here
+/// (`list`, `pin`). `helm_values` are read as Helm values files whatever
+/// their names (and scanned even when no path holds them).
 pub fn scan_each(
     paths: &[PathBuf],
     helm_values: &[PathBuf],
     diag: &mut Diagnostics,
-    each: impl FnMut(ScannedFile, &mut Diagnostics),
+    each: impl FnMut(Scanned<'_>, &mut Diagnostics),
 ) -> ScanSummary {
     scan_files(paths, helm_values, diag, true, each)
 }
 
 /// [`scan_each`], reporting invalid values as errors only when
-/// `invalid_is_error` (else the caller finds them in `file.scan.invalid`).
+/// `invalid_is_error` (else the caller finds them in the parts' `invalid`).
 fn scan_files(
     paths: &[PathBuf],
     helm_values: &[PathBuf],
     diag: &mut Diagnostics,
     invalid_is_error: bool,
-    mut each: impl FnMut(ScannedFile, &mut Diagnostics),
+    mut each: impl FnMut(Scanned<'_>, &mut Diagnostics),
 ) -> ScanSummary {
     let mut summary = ScanSummary::default();
     // helm branch: `--helm-values` files are scanned too, known by their
@@ -72,35 +85,60 @@ fn scan_files(
             summary.failed += 1;
             break;
         }
-        match item {
-            WalkItem::Note(n) => diag.note(n),
+        let (path, read, scope) = match item {
+            WalkItem::Note(n) => {
+                diag.note(n);
+                continue;
+            }
             WalkItem::Error { path, message } => {
                 summary.failed += 1;
                 diag.emit(Message::error(message).at(Location::file(&path)).code("io"));
+                continue;
             }
-            WalkItem::Stdin => {
-                let result = read_stdin();
-                take(
-                    result,
-                    Path::new(STDIN),
-                    diag,
-                    invalid_is_error,
-                    &mut summary,
-                    &mut each,
-                );
-            }
+            WalkItem::Stdin => (PathBuf::from(STDIN), read_stdin(), Scope::Everything),
             WalkItem::File { path, explicit } => {
                 let helm_values = crate::scan::helm_values::is_values_name(&path)
                     || helm.contains(&canonical(&path));
-                let result = read_and_scan(&path, explicit, helm_values);
-                take(
-                    result,
-                    &path,
-                    diag,
-                    invalid_is_error,
-                    &mut summary,
-                    &mut each,
-                );
+                // A file found by walking a directory is read for images
+                // only where it is a manifest imagelock knows; one named
+                // on the command line is read whatever it holds.
+                let scope = if helm_values {
+                    Scope::HelmValues
+                } else if explicit {
+                    Scope::Everything
+                } else {
+                    Scope::KnownManifests
+                };
+                let read = read_file(&path, explicit);
+                (path, read, scope)
+            }
+        };
+        let file = match read {
+            Ok(Some(file)) => FileText {
+                path,
+                text: file.text,
+                encoding: file.encoding,
+            },
+            Ok(None) => {
+                diag.note(format!("{}: skipped: binary file", path.display()));
+                continue;
+            }
+            Err(e) => {
+                summary.failed += 1;
+                diag.emit(scan_error_message(&e));
+                continue;
+            }
+        };
+        let scanned = scan_file_each(&file.path, &file.text, scope, &mut |part| {
+            report(&part, diag, invalid_is_error);
+            each(Scanned::Part(&file, part), diag);
+        });
+        match scanned {
+            Ok(()) => each(Scanned::Done(file), diag),
+            Err(e) => {
+                summary.failed += 1;
+                diag.emit(scan_error_message(&e));
+                each(Scanned::Void(&file), diag);
             }
         }
     }
@@ -110,43 +148,29 @@ fn scan_files(
 /// How standard input (`-`) is shown in locations.
 pub const STDIN: &str = "<stdin>";
 
-/// Report what reading and scanning one file gave, then hand it to `each`.
-fn take(
-    result: Result<Option<ScannedFile>, ScanError>,
-    path: &Path,
-    diag: &mut Diagnostics,
-    invalid_is_error: bool,
-    summary: &mut ScanSummary,
-    each: &mut impl FnMut(ScannedFile, &mut Diagnostics),
-) {
-    match result {
-        Ok(Some(file)) => {
-            for w in &file.scan.warnings {
-                diag.emit(
-                    Message::warning(&w.message).at(Location::new(&w.file, w.line, w.column)),
-                );
-            }
-            for n in &file.scan.notes {
-                diag.note(n);
-            }
-            if invalid_is_error {
-                for i in &file.scan.invalid {
-                    diag.emit(invalid_message(i));
-                }
-            }
-            each(file, diag);
-        }
-        Ok(None) => diag.note(format!("{}: skipped: binary file", path.display())),
-        Err(e) => {
-            summary.failed += 1;
-            diag.emit(scan_error_message(&e));
+/// Report what one part of a file holds: warnings, notes, and (when
+/// `invalid_is_error`) invalid values as errors.
+fn report(part: &FileScan, diag: &mut Diagnostics, invalid_is_error: bool) {
+    for w in &part.warnings {
+        diag.emit(Message::warning(&w.message).at(Location::shared(
+            w.file.clone(),
+            w.line,
+            w.column,
+        )));
+    }
+    for n in &part.notes {
+        diag.note(n);
+    }
+    if invalid_is_error {
+        for i in &part.invalid {
+            diag.emit(invalid_message(i));
         }
     }
 }
 
-/// Read and scan standard input (rendered manifests: `helm template …`,
-/// `kustomize build`), read whatever it holds, shown as `<stdin>`.
-fn read_stdin() -> Result<Option<ScannedFile>, ScanError> {
+/// Read standard input (rendered manifests: `helm template …`,
+/// `kustomize build`), whatever it holds, shown as `<stdin>`.
+fn read_stdin() -> Result<Option<ReadFile>, ScanError> {
     use std::io::Read as _;
     let path = Path::new(STDIN);
     let mut bytes = Vec::new();
@@ -158,18 +182,7 @@ fn read_stdin() -> Result<Option<ScannedFile>, ScanError> {
             source,
         })?;
     let (text, encoding) = Encoding::decode(path, &bytes)?;
-    scanned(path, ReadFile { text, encoding }, Scope::Everything).map(Some)
-}
-
-/// Scan a file read as `file` by its kind (see [`crate::scan::scan_file`]).
-fn scanned(path: &Path, file: ReadFile, scope: Scope) -> Result<ScannedFile, ScanError> {
-    let scan = scan_file(path, &file.text, scope)?;
-    Ok(ScannedFile {
-        path: path.to_path_buf(),
-        text: file.text,
-        encoding: file.encoding,
-        scan,
-    })
+    Ok(Some(ReadFile { text, encoding }))
 }
 
 /// The effective pull policy of `reference` where it is used, each of its
@@ -180,6 +193,9 @@ pub fn assess_policy(
     at: &Location,
     diag: &mut Diagnostics,
 ) -> (Effective, Vec<String>) {
+    if !diag.shows_warnings() {
+        return (crate::policy::effective_in(reference, context), Vec::new());
+    }
     let (policy, warnings) = crate::policy::assess_in(reference, context);
     for w in &warnings {
         diag.emit(Message::warning(format!("{reference}: {w}")).at(at.clone()));
@@ -202,7 +218,7 @@ pub fn invalid_message(i: &InvalidImage) -> Message {
         "invalid image reference {:?}: {}",
         i.value, i.message
     ))
-    .at(Location::new(&i.file, i.line, i.column))
+    .at(Location::shared(i.file.clone(), i.line, i.column))
     .code("invalid")
     .hint(Some(
         "the kubelet refuses it with InvalidImageName; write a valid reference",
@@ -247,35 +263,13 @@ fn scan_error_message(e: &ScanError) -> Message {
     }
 }
 
-/// Read and scan one file. `Ok(None)` for a binary file found by the walk.
-fn read_and_scan(
-    path: &Path,
-    explicit: bool,
-    helm_values: bool,
-) -> Result<Option<ScannedFile>, ScanError> {
-    let Some(file) = read_file(path, explicit)? else {
-        return Ok(None);
-    };
-    // A file found by walking a directory is read for images only where
-    // it is a manifest imagelock knows; one named on the command line is
-    // read whatever it holds.
-    let scope = if helm_values {
-        Scope::HelmValues
-    } else if explicit {
-        Scope::Everything
-    } else {
-        Scope::KnownManifests
-    };
-    scanned(path, file, scope).map(Some)
-}
-
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// `path:line:column` of a found image.
 pub fn location(image: &FoundImage) -> Location {
-    Location::new(&image.file, image.line, image.column)
+    Location::shared(image.file.clone(), image.line, image.column)
 }
 
 /// One place a reference is used.
@@ -416,7 +410,8 @@ impl PodCredentials {
     }
 }
 
-/// Every reference in `paths`, grouped by lock key (sorted).
+/// Every reference in `paths`, grouped by lock key (sorted). A file that
+/// fails to parse gives none (its error is reported).
 pub fn collect_uses(
     paths: &[PathBuf],
     helm_values: &[PathBuf],
@@ -424,15 +419,27 @@ pub fn collect_uses(
     diag: &mut Diagnostics,
 ) -> Uses {
     let mut uses = Uses::default();
-    uses.scan = scan_files(paths, helm_values, diag, false, |file, _| {
-        uses.invalid.extend(file.scan.invalid);
-        uses.secrets.extend(file.scan.secrets);
-        uses.service_accounts.extend(file.scan.service_accounts);
-        for image in file.scan.images {
+    // The file being read, until it is read whole.
+    let mut file = Uses::default();
+    uses.scan = scan_files(paths, helm_values, diag, false, |event, _| match event {
+        Scanned::Part(_, part) => file.add(part, default_namespace),
+        Scanned::Done(_) => uses.append(std::mem::take(&mut file)),
+        Scanned::Void(_) => file = Uses::default(),
+    });
+    uses
+}
+
+impl Uses {
+    /// Add the uses one part of a file holds.
+    fn add(&mut self, part: FileScan, default_namespace: &str) {
+        self.invalid.extend(part.invalid);
+        self.secrets.extend(part.secrets);
+        self.service_accounts.extend(part.service_accounts);
+        for image in part.images {
             if image.built() {
                 continue; // built by its compose service, not pulled
             }
-            uses.by_key
+            self.by_key
                 .entry(Key::of_reference(&image.reference))
                 .or_default()
                 .push(Use {
@@ -447,6 +454,15 @@ pub fn collect_uses(
                     context: image.context,
                 });
         }
-    });
-    uses
+    }
+
+    /// Add the uses of a file read whole.
+    fn append(&mut self, other: Uses) {
+        for (key, mut v) in other.by_key {
+            self.by_key.entry(key).or_default().append(&mut v);
+        }
+        self.invalid.extend(other.invalid);
+        self.secrets.extend(other.secrets);
+        self.service_accounts.extend(other.service_accounts);
+    }
 }

@@ -183,6 +183,12 @@ impl Diagnostics {
         self.warnings
     }
 
+    /// Whether a warning emitted now is shown or kept (else only counted,
+    /// and a caller may skip building it).
+    pub fn shows_warnings(&self) -> bool {
+        !self.quiet || self.keep
+    }
+
     pub fn is_quiet(&self) -> bool {
         self.quiet
     }

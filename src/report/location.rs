@@ -1,21 +1,28 @@
 //! Where something is: `path:line:column`, formatted in one place.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 /// A place in a file; line and column are 1-based, the column counted in
 /// characters. A location without a line names the whole file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {
-    pub file: PathBuf,
+    /// Shared with the scan that found it (one path per file).
+    pub file: Arc<Path>,
     pub line: Option<usize>,
     pub column: Option<usize>,
 }
 
 impl Location {
-    pub fn new(file: impl Into<PathBuf>, line: usize, column: usize) -> Location {
+    pub fn new(file: impl AsRef<Path>, line: usize, column: usize) -> Location {
+        Location::shared(Arc::from(file.as_ref()), line, column)
+    }
+
+    /// [`Location::new`] in a file whose path is already shared.
+    pub fn shared(file: Arc<Path>, line: usize, column: usize) -> Location {
         Location {
-            file: file.into(),
+            file,
             line: Some(line),
             column: Some(column),
         }
@@ -24,7 +31,7 @@ impl Location {
     /// The whole file.
     pub fn file(file: impl AsRef<Path>) -> Location {
         Location {
-            file: file.as_ref().to_path_buf(),
+            file: Arc::from(file.as_ref()),
             line: None,
             column: None,
         }
@@ -33,7 +40,7 @@ impl Location {
     /// A line of a file, no column.
     pub fn line(file: impl AsRef<Path>, line: usize) -> Location {
         Location {
-            file: file.as_ref().to_path_buf(),
+            file: Arc::from(file.as_ref()),
             line: Some(line),
             column: None,
         }

@@ -15,6 +15,7 @@ mod tests;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use self::expand::{NoDefault, Piece, Source, Value};
 use self::instructions::{Instruction, Parsed};
@@ -129,7 +130,7 @@ const NOT_DOCKERFILE_EXTENSIONS: [&str; 26] = [
 pub fn scan_text(path: &Path, text: &str) -> FileScan {
     let parsed = instructions::parse(text);
     let mut s = Scanner {
-        path,
+        file: Arc::from(path),
         text,
         line_starts: std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
@@ -175,7 +176,8 @@ struct Pending {
 }
 
 struct Scanner<'a> {
-    path: &'a Path,
+    /// The file, shared by every image found.
+    file: Arc<Path>,
     text: &'a str,
     line_starts: Vec<usize>,
     escape: char,
@@ -211,7 +213,7 @@ impl Scanner<'_> {
     fn warn(&mut self, offset: usize, message: String) {
         let (line, column) = self.line_col(offset);
         self.out.warnings.push(ScanWarning {
-            file: self.path.to_path_buf(),
+            file: self.file.clone(),
             line,
             column,
             message,
@@ -265,7 +267,7 @@ impl Scanner<'_> {
             },
         };
         FoundImage {
-            file: self.path.to_path_buf(),
+            file: self.file.clone(),
             line,
             column,
             span,
@@ -285,7 +287,7 @@ impl Scanner<'_> {
 
     fn invalid(&mut self, line: usize, column: usize, value: &str, message: String) {
         self.out.invalid.push(InvalidImage {
-            file: self.path.to_path_buf(),
+            file: self.file.clone(),
             line,
             column,
             value: value.to_string(),

@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::yaml::indent_fix::IndentFix;
 use super::yaml::{self, Doc, NodeId, SyntaxError};
@@ -18,10 +19,18 @@ use crate::reference::Reference;
 use crate::rewrite::EditPlan;
 
 /// Scan every document of `text` (CRDs skipped, Go-YAML indentation
-/// accepted).
-pub fn scan_text(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
-    let first = match scan_with(path, text, true, scope) {
-        Ok(s) => return Ok(s),
+/// accepted), handing each document's findings to `each` as soon as the
+/// document is read (see [`super::scan_file_each`]).
+pub fn scan_text(
+    path: &Path,
+    text: &str,
+    scope: Scope,
+    each: &mut dyn FnMut(FileScan),
+) -> Result<(), ScanError> {
+    let file: Arc<Path> = Arc::from(path);
+    let mut delivered = Delivered::default();
+    let first = match scan_with(&file, text, true, scope, &mut delivered, each) {
+        Ok(()) => return Ok(()),
         Err(e) => e,
     };
     let mut fix = IndentFix::continuations(text);
@@ -37,26 +46,37 @@ pub fn scan_text(path: &Path, text: &str, scope: Scope) -> Result<FileScan, Scan
             continue;
         }
         let patched = fix.apply(text);
-        match scan_with(path, &patched.text, true, scope) {
-            Ok(mut s) => {
-                for img in &mut s.images {
-                    img.column = fix.column(img.line, img.column);
-                    img.span = patched.orig(img.span.start)..patched.orig(img.span.end);
-                    img.edit.remap(|p| patched.orig(p));
-                }
-                for w in &mut s.warnings {
-                    w.column = fix.column(w.line, w.column);
-                }
-                for i in &mut s.invalid {
-                    i.column = fix.column(i.line, i.column);
-                }
-                return Ok(s);
+        // Positions in the patched text, as the original text has them.
+        let mut remapped = |mut s: FileScan| {
+            for img in &mut s.images {
+                img.column = fix.column(img.line, img.column);
+                img.span = patched.orig(img.span.start)..patched.orig(img.span.end);
+                img.edit.remap(|p| patched.orig(p));
             }
+            for w in &mut s.warnings {
+                w.column = fix.column(w.line, w.column);
+            }
+            for i in &mut s.invalid {
+                i.column = fix.column(i.line, i.column);
+            }
+            each(s);
+        };
+        match scan_with(
+            &file,
+            &patched.text,
+            true,
+            scope,
+            &mut delivered,
+            &mut remapped,
+        ) {
+            Ok(()) => return Ok(()),
             Err(e) => err = e,
         }
     }
     // Report the error as the original text has it.
-    scan_with(path, text, true, scope).map_err(|e| syntax(path, e))
+    let mut none = |_: FileScan| {};
+    let mut again = Delivered::default();
+    scan_with(&file, text, true, scope, &mut again, &mut none).map_err(|e| syntax(path, e))
 }
 
 /// The same scan with the full parser only, reading the whole text at
@@ -67,9 +87,18 @@ pub fn scan_text(path: &Path, text: &str, scope: Scope) -> Result<FileScan, Scan
 pub fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanError> {
     let masked = super::crd::mask(text);
     let text = masked.as_deref().unwrap_or(text);
-    let mut ex = Extraction::new(path, Scope::Everything);
+    let mut all = FileScan::default();
+    let mut each = |part| all.append(part);
+    let mut delivered = Delivered::default();
+    let mut ex = Extraction::new(
+        Arc::from(path),
+        Scope::Everything,
+        &mut delivered,
+        &mut each,
+    );
     yaml::parse_whole(text, false, &mut ex).map_err(|e| syntax(path, e))?;
-    Ok(finish(ex))
+    ex.finish();
+    Ok(all)
 }
 
 fn syntax(path: &Path, e: SyntaxError) -> ScanError {
@@ -83,30 +112,39 @@ fn syntax(path: &Path, e: SyntaxError) -> ScanError {
 
 /// One scan of `text`, one document at a time: CustomResourceDefinitions
 /// skipped unparsed (they name no image), plain block-style documents read
-/// by the fast path (with `fast`), the others by the full parser.
-fn scan_with(path: &Path, text: &str, fast: bool, scope: Scope) -> Result<FileScan, SyntaxError> {
-    let mut ex = Extraction::new(path, scope);
+/// by the fast path (with `fast`), the others by the full parser. Each
+/// document's findings go to `each` as it ends, except those of the first
+/// `delivered` documents (already handed over); `delivered` counts them.
+fn scan_with(
+    file: &Arc<Path>,
+    text: &str,
+    fast: bool,
+    scope: Scope,
+    delivered: &mut Delivered,
+    each: &mut dyn FnMut(FileScan),
+) -> Result<(), SyntaxError> {
+    let mut ex = Extraction::new(file.clone(), scope, delivered, each);
     let crds = super::crd::mentions_crd(text);
     yaml::parse_documents(text, fast, |doc| crds && super::crd::is_crd(doc), &mut ex)?;
-    Ok(finish(ex))
+    ex.finish();
+    Ok(())
 }
 
-/// The scan's result, with the note about `image` values left unread.
-fn finish(mut ex: Extraction<'_>) -> FileScan {
-    let path = ex.path;
-    if ex.skipped_image_keys > 0 {
-        ex.out.notes.push(format!(
-            "{}: {} `image` value(s) not read: no document holding them is a Kubernetes object (`apiVersion`/`kind`), compose file, kustomization or GitHub workflow; render Helm charts with `helm template`, or name the file on the command line to scan it anyway",
-            path.display(),
-            ex.skipped_image_keys
-        ));
-    }
-    ex.out
+/// What extractors report into, for one file: the findings of the
+/// document being read, handed over when it ends.
+/// What a file's scan has handed over so far, kept across attempts: a
+/// later attempt (after an indentation fix) reads the first documents
+/// again but does not hand them over twice (extra indentation changes no
+/// value, so they would be the same).
+#[derive(Default)]
+struct Delivered {
+    documents: usize,
+    /// `image` keys in documents [`Scope::KnownManifests`] leaves out.
+    skipped_image_keys: usize,
 }
 
-/// What extractors report into, for one file.
-pub struct Extraction<'p> {
-    path: &'p Path,
+pub struct Extraction<'e> {
+    file: Arc<Path>,
     scope: Scope,
     pub out: FileScan,
     /// Spans already reported in this document (aliases must not report a
@@ -114,15 +152,54 @@ pub struct Extraction<'p> {
     seen_spans: HashSet<(usize, usize)>,
     /// Positions already warned about in this document.
     seen_warnings: HashSet<(usize, usize)>,
-    /// `image` keys in documents [`Scope::KnownManifests`] leaves out.
-    skipped_image_keys: usize,
     /// Index of the document being extracted.
     pub document: usize,
+    /// What was handed over (by this scan or an earlier attempt).
+    delivered: &'e mut Delivered,
+    each: &'e mut dyn FnMut(FileScan),
 }
 
 impl yaml::Documents for Extraction<'_> {
     fn document(&mut self, doc: &Doc<'_>, root: NodeId, index: usize) {
+        if index < self.delivered.documents {
+            return; // handed over by an earlier attempt
+        }
         self.document = index;
+        self.extract(doc, root);
+        self.delivered.documents = index + 1;
+        if !self.out.is_empty() {
+            (self.each)(std::mem::take(&mut self.out));
+        }
+    }
+
+    fn restart(&mut self) {
+        // The documents already handed over stay so: the full parser reads
+        // them as the fast path did.
+        self.out = FileScan::default();
+    }
+}
+
+impl<'e> Extraction<'e> {
+    fn new(
+        file: Arc<Path>,
+        scope: Scope,
+        delivered: &'e mut Delivered,
+        each: &'e mut dyn FnMut(FileScan),
+    ) -> Self {
+        Extraction {
+            file,
+            scope,
+            out: FileScan::default(),
+            seen_spans: HashSet::new(),
+            seen_warnings: HashSet::new(),
+            document: 0,
+            delivered,
+            each,
+        }
+    }
+
+    /// One document's findings into `out`.
+    fn extract(&mut self, doc: &Doc<'_>, root: NodeId) {
         // Aliases stay inside their document: what was seen in earlier
         // ones cannot repeat, so it is not kept.
         self.seen_spans.clear();
@@ -134,12 +211,12 @@ impl yaml::Documents for Extraction<'_> {
             return;
         }
         if self.scope == Scope::KnownManifests && !is_known_document(doc, root) {
-            self.skipped_image_keys += count_image_keys(doc);
+            self.delivered.skipped_image_keys += count_image_keys(doc);
             return;
         }
         // kustomize branch: a kustomization's `images:` only, never the
         // Kubernetes rules.
-        if super::kustomize::is_kustomization(self.path, doc, root) {
+        if super::kustomize::is_kustomization(&self.file, doc, root) {
             super::kustomize::extract(doc, root, self);
             return;
         }
@@ -148,7 +225,7 @@ impl yaml::Documents for Extraction<'_> {
         } else if github_workflow::is_workflow(
             doc,
             root,
-            github_workflow::in_workflows_dir(self.path),
+            github_workflow::in_workflows_dir(&self.file),
         ) {
             github_workflow::extract(doc, root, self);
         } else {
@@ -156,26 +233,27 @@ impl yaml::Documents for Extraction<'_> {
         }
     }
 
-    fn restart(&mut self) {
-        *self = Extraction::new(self.path, self.scope);
-    }
-}
-
-impl<'p> Extraction<'p> {
-    fn new(path: &'p Path, scope: Scope) -> Self {
-        Extraction {
-            path,
-            scope,
-            out: FileScan::default(),
-            seen_spans: HashSet::new(),
-            seen_warnings: HashSet::new(),
-            skipped_image_keys: 0,
-            document: 0,
+    /// The end of the file: the note about `image` values left unread.
+    fn finish(self) {
+        let skipped = self.delivered.skipped_image_keys;
+        if skipped > 0 {
+            let mut last = FileScan::default();
+            last.notes.push(format!(
+                "{}: {} `image` value(s) not read: no document holding them is a Kubernetes object (`apiVersion`/`kind`), compose file, kustomization or GitHub workflow; render Helm charts with `helm template`, or name the file on the command line to scan it anyway",
+                self.file.display(),
+                skipped
+            ));
+            (self.each)(last);
         }
     }
 
-    pub fn path(&self) -> &'p Path {
-        self.path
+    pub fn path(&self) -> &Path {
+        &self.file
+    }
+
+    /// The file, to give a found image, warning or invalid value.
+    pub fn file(&self) -> Arc<Path> {
+        self.file.clone()
     }
 
     /// Report scalar `id` (already resolved), the value of `key`, as an
@@ -242,7 +320,7 @@ impl<'p> Extraction<'p> {
                     return;
                 }
                 self.out.images.push(FoundImage {
-                    file: self.path.to_path_buf(),
+                    file: self.file.clone(),
                     line: s.line,
                     column: s.column,
                     edit: EditPlan::Replace {
@@ -266,7 +344,7 @@ impl<'p> Extraction<'p> {
                 None => {
                     if self.seen_spans.insert((content.start, content.end)) {
                         self.out.invalid.push(InvalidImage {
-                            file: self.path.to_path_buf(),
+                            file: self.file.clone(),
                             line: s.line,
                             column: s.column,
                             value: s.value.to_string(),
@@ -290,7 +368,7 @@ impl<'p> Extraction<'p> {
             return;
         }
         self.out.warnings.push(ScanWarning {
-            file: self.path.to_path_buf(),
+            file: self.file.clone(),
             line,
             column,
             message,

@@ -209,7 +209,7 @@ impl Walk<'_, '_> {
             Ok(r) => r,
             Err(e) => {
                 self.ex.out.invalid.push(InvalidImage {
-                    file: self.ex.path().to_path_buf(),
+                    file: self.ex.file(),
                     line: repo.line,
                     column: repo.column,
                     value: written,
@@ -219,7 +219,7 @@ impl Walk<'_, '_> {
             }
         };
         self.ex.out.images.push(FoundImage {
-            file: self.ex.path().to_path_buf(),
+            file: self.ex.file(),
             line: repo.line,
             column: repo.column,
             span: repo.content.clone(),

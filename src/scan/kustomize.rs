@@ -196,7 +196,7 @@ fn read_entry(doc: &Doc<'_>, entry: NodeId, ex: &mut Extraction<'_>) {
         Ok(r) => r,
         Err(e) => {
             ex.out.invalid.push(InvalidImage {
-                file: ex.path().to_path_buf(),
+                file: ex.file(),
                 line: at.line,
                 column: at.column,
                 value: text,
@@ -216,7 +216,7 @@ fn read_entry(doc: &Doc<'_>, entry: NodeId, ex: &mut Extraction<'_>) {
         digest: written_digest.map(str::to_string),
     };
     ex.out.images.push(FoundImage {
-        file: ex.path().to_path_buf(),
+        file: ex.file(),
         line: at.line,
         column: at.column,
         span: at.content.clone(),

@@ -33,6 +33,7 @@ pub use crate::rewrite::EditPlan;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::credentials::Secret;
 use crate::reference::Reference;
@@ -194,7 +195,8 @@ pub struct ServiceAccountManifest {
 /// One image reference found in a file.
 #[derive(Debug, Clone)]
 pub struct FoundImage {
-    pub file: PathBuf,
+    /// The file, shared by every image, warning and invalid value of it.
+    pub file: Arc<Path>,
     /// 1-based line of the first character of the value (after any quote).
     pub line: usize,
     /// 1-based column, counted in characters, of the first character of the value.
@@ -225,7 +227,7 @@ impl FoundImage {
 /// A value skipped with a warning (templating, empty string, a map, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanWarning {
-    pub file: PathBuf,
+    pub file: Arc<Path>,
     pub line: usize,
     pub column: usize,
     pub message: String,
@@ -235,7 +237,7 @@ pub struct ScanWarning {
 /// (`InvalidImageName`): a finding, not a warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidImage {
-    pub file: PathBuf,
+    pub file: Arc<Path>,
     pub line: usize,
     pub column: usize,
     /// The value as parsed.
@@ -276,6 +278,26 @@ pub enum Scope {
 }
 
 impl FileScan {
+    /// Nothing found.
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+            && self.warnings.is_empty()
+            && self.invalid.is_empty()
+            && self.secrets.is_empty()
+            && self.service_accounts.is_empty()
+            && self.notes.is_empty()
+    }
+
+    /// Add what a later part of the same file holds.
+    pub fn append(&mut self, mut part: FileScan) {
+        self.images.append(&mut part.images);
+        self.warnings.append(&mut part.warnings);
+        self.invalid.append(&mut part.invalid);
+        self.secrets.append(&mut part.secrets);
+        self.service_accounts.append(&mut part.service_accounts);
+        self.notes.append(&mut part.notes);
+    }
+
     /// Everything the scan reports, one comparable line per image, warning
     /// and invalid value: the fast-path differential tests and the corpus
     /// check compare two scans with it.
@@ -350,22 +372,40 @@ pub enum ScanError {
 
 /// Scan the text of one YAML or JSON file (every document of it).
 pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
-    extract::scan_text(path, text, Scope::Everything)
+    scan_text_in(path, text, Scope::Everything)
 }
 
 /// Scan the text of one file, reading images from the documents `scope`
 /// takes.
 pub fn scan_text_in(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
-    extract::scan_text(path, text, scope)
+    let mut all = FileScan::default();
+    extract::scan_text(path, text, scope, &mut |part| all.append(part))?;
+    Ok(all)
 }
 
 /// Scan one file's text by its kind: a Dockerfile or Containerfile by its
 /// name, anything else as YAML or JSON reading the documents `scope` takes.
 pub fn scan_file(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
+    let mut all = FileScan::default();
+    scan_file_each(path, text, scope, &mut |part| all.append(part))?;
+    Ok(all)
+}
+
+/// [`scan_file`], handing what the file holds to `each` in parts, in
+/// order, as soon as each is complete (a YAML file's documents one by one,
+/// so memory does not grow with the images a file holds). On an error,
+/// the parts already handed over are void: the file is not read.
+pub fn scan_file_each(
+    path: &Path,
+    text: &str,
+    scope: Scope,
+    each: &mut dyn FnMut(FileScan),
+) -> Result<(), ScanError> {
     if dockerfile::is_dockerfile_name(path) {
-        return Ok(dockerfile::scan_text(path, text));
+        each(dockerfile::scan_text(path, text));
+        return Ok(());
     }
-    extract::scan_text(path, text, scope)
+    extract::scan_text(path, text, scope, each)
 }
 
 /// Decode file bytes as UTF-8, reporting the line and column of the first

@@ -445,7 +445,10 @@ containers:
             (11, 18)
         ]
     );
-    assert!(s.warnings.iter().all(|w| w.file == Path::new("dir/t.yaml")));
+    assert!(s
+        .warnings
+        .iter()
+        .all(|w| *w.file == *Path::new("dir/t.yaml")));
     assert!(s.warnings[1]
         .message
         .contains("{{ .Values.repo }}:{{ .Values.tag }}"));
@@ -1442,5 +1445,59 @@ fn sibling_insert_after_a_block_or_flow_entry() {
             ],
             "fast: {fast}"
         );
+    }
+}
+
+/// Collect what [`crate::scan::scan_file_each`] hands over, part by part.
+fn parts(text: &str) -> Vec<FileScan> {
+    let mut parts = Vec::new();
+    crate::scan::scan_file_each(Path::new("t.yaml"), text, Scope::Everything, &mut |p| {
+        parts.push(p)
+    })
+    .expect("scan");
+    parts
+}
+
+/// The scan hands over each document's findings as the document ends (the
+/// commands never hold a file's images), in order, each document once:
+/// also when a later document needs the Go-YAML indentation fix (the
+/// earlier ones are read again, not handed over again) and when the fast
+/// path gives up on a text that cannot be cut into documents (the full
+/// parser starts over).
+#[test]
+fn streams_one_part_per_document() {
+    let plain = "kind: Pod\nspec:\n  containers:\n  - image: a:1\n  - image: b:1\n";
+    let cases = [
+        // cut into documents, all on the fast path
+        (format!("{plain}---\n{plain}---\n{plain}"), 3, 6),
+        // the second document needs the indentation fix
+        (
+            format!("{plain}---\n{FLOW_AT_PARENT_INDENT}---\n{plain}"),
+            3,
+            7,
+        ),
+        // a directive: read whole; the fast path gives up at the anchor in
+        // the second document
+        (
+            format!("%YAML 1.2\n---\n{plain}---\nkind: Pod\nspec:\n  containers:\n  - image: &i c:1\n  - image: *i\n---\n{plain}"),
+            3,
+            5,
+        ),
+    ];
+    for (text, documents, images) in cases {
+        let parts = parts(&text);
+        assert_eq!(parts.len(), documents, "{text}");
+        for (n, part) in parts.iter().enumerate() {
+            assert!(!part.images.is_empty(), "{text}");
+            assert!(part.images.iter().all(|i| i.document == n), "{text}");
+        }
+        let mut all = FileScan::default();
+        for p in parts {
+            all.append(p);
+        }
+        assert_eq!(all.images.len(), images, "{text}");
+        // Positions exact, no span twice.
+        check_invariants(&text, &all);
+        assert_eq!(all.summary(), scan(&text).summary());
     }
 }
