@@ -9,10 +9,11 @@ use std::path::Path;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::commands::pipeline::{access_message, resolve_and_merge, Ask};
 use crate::commands::registry_setup::{
-    registry_client, registry_error, report_credential_warnings,
+    registry_client, registry_error, report_budget, report_credential_warnings,
 };
 use crate::commands::scanning::{assess_policy, collect_uses, Use};
 use crate::lockfile::{Key, Lockfile};
+use crate::registry::RegistryBudget;
 use crate::report::{
     github, json, markdown, sort_findings, text, Diagnostics, Finding, FindingKind, Location,
     Message,
@@ -30,7 +31,7 @@ fn finding(kind: FindingKind, u: &Use, message: String) -> Finding {
 pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     // A failure that stops the check (an unreadable lockfile, a bad
     // option) is still reported in the chosen format.
-    let (mut findings, refs) = match find(args, lockfile, diag) {
+    let (mut findings, refs, registries) = match find(args, lockfile, diag) {
         Ok(found) => found,
         Err(e) => {
             let code = if e.downcast_ref::<crate::lockfile::LockfileError>().is_some() {
@@ -39,11 +40,11 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
                 "error"
             };
             diag.emit(Message::error(format!("{e:#}")).code(code));
-            (Vec::new(), 0)
+            (Vec::new(), 0, Vec::new())
         }
     };
     sort_findings(&mut findings);
-    print(args, &findings, refs, diag)?;
+    print(args, &findings, refs, &registries, diag)?;
     diag.say(format!(
         "checked {refs} reference(s) against {}: {} finding(s), {} error(s), {} warning(s){}",
         lockfile.display(),
@@ -59,12 +60,13 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
     Ok(diag.exit_status(findings.len()))
 }
 
-/// Every finding and the number of references checked.
+/// Every finding, the number of references checked, and with `--remote`
+/// the rate-limit figures of the registries that stated them.
 fn find(
     args: &CheckArgs,
     lockfile: &Path,
     diag: &mut Diagnostics,
-) -> anyhow::Result<(Vec<Finding>, usize)> {
+) -> anyhow::Result<(Vec<Finding>, usize, Vec<RegistryBudget>)> {
     let lock = Lockfile::load(lockfile)?;
     let namespace = &args.registry.credentials.namespace;
     let mut all = collect_uses(&args.paths, &args.helm_values, namespace, diag);
@@ -135,6 +137,7 @@ fn find(
         }
     }
 
+    let mut registries = Vec::new();
     if args.remote {
         let (client, extra) = registry_client(&args.registry, diag)?;
         all.with_pod_credentials(namespace, &extra, diag);
@@ -190,9 +193,10 @@ fn find(
                 }
             }
         }
+        registries = report_budget(&client, diag);
     }
 
-    Ok((findings, all.count()))
+    Ok((findings, all.count(), registries))
 }
 
 /// Print findings (and, in the machine formats, errors and warnings) in
@@ -201,6 +205,7 @@ fn print(
     args: &CheckArgs,
     findings: &[Finding],
     refs: usize,
+    registries: &[RegistryBudget],
     diag: &Diagnostics,
 ) -> anyhow::Result<()> {
     let summary = serde_json::json!({
@@ -219,6 +224,7 @@ fn print(
                 vec![
                     ("findings", serde_json::json!(findings)),
                     ("summary", summary),
+                    ("registries", serde_json::json!(registries)),
                 ],
                 diag,
             );

@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::cli::LockArgs;
 use crate::commands::pipeline::{access_message, resolve_and_merge, Ask};
 use crate::commands::registry_setup::{
-    parse_platforms, registry_client, registry_error, report_credential_warnings,
+    parse_platforms, registry_client, registry_error, report_budget, report_credential_warnings,
 };
 use crate::commands::scanning::{collect_uses, invalid_message, used_at};
 use crate::lockfile::{Entry, Lockfile};
@@ -108,6 +108,7 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
             }
             new.insert(entry);
         }
+        report_budget(&client, diag);
         if diag.errors() > 0 {
             diag.say(format!(
                 "{} failure(s) while resolving; {} left unchanged",

@@ -10,7 +10,9 @@ use crate::commands::scanning::{used_at, Use};
 use crate::credentials::pull_secret::PullSecretFile;
 use crate::credentials::{CredentialOptions, DefaultKeychain};
 use crate::reference::Reference;
-use crate::registry::{Client, Platform, RegistryConfig, RegistryError, Request, Resolved};
+use crate::registry::{
+    Client, Platform, RegistryBudget, RegistryConfig, RegistryError, Request, Resolved,
+};
 use crate::report::{Diagnostics, Message};
 use crate::scan::SecretManifest;
 
@@ -168,4 +170,20 @@ pub fn registry_error(err: &RegistryError, uses: &[Use]) -> Message {
         .code(err.code())
         .hint(err.hint())
         .used_at(used_at(uses))
+}
+
+/// One line per registry that stated a rate limit in this run: a note
+/// (`docker.io: 96 of 100 pulls left in this 6 h window; imagelock made 0
+/// counted requests`), a warning when fewer than 10% are left. Returns the
+/// figures for `--format json`'s `registries`.
+pub fn report_budget(client: &Client, diag: &mut Diagnostics) -> Vec<RegistryBudget> {
+    let budget = client.budget();
+    for b in &budget {
+        if b.is_low() {
+            diag.emit(Message::warning(b).code("rate-limit").hint(Some(b.hint())));
+        } else {
+            diag.note(b);
+        }
+    }
+    budget
 }

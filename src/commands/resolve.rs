@@ -5,7 +5,8 @@ use std::io::Write;
 
 use crate::cli::{ResolveArgs, ResolveFormat};
 use crate::commands::registry_setup::{
-    parse_platforms, registry_client, registry_error, report_credential_warnings, resolve_all,
+    parse_platforms, registry_client, registry_error, report_budget, report_credential_warnings,
+    resolve_all,
 };
 use crate::reference::Reference;
 use crate::report::{json, Diagnostics};
@@ -55,8 +56,15 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
             }
         }
     }
+    let registries = report_budget(&client, diag);
     if args.format == ResolveFormat::Json {
-        let doc = json::document(vec![("resolved", serde_json::json!(rows))], diag);
+        let doc = json::document(
+            vec![
+                ("resolved", serde_json::json!(rows)),
+                ("registries", serde_json::json!(registries)),
+            ],
+            diag,
+        );
         json::print(&mut out, &doc)?;
     }
     out.flush()?;

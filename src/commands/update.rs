@@ -7,11 +7,11 @@ use std::path::Path;
 use crate::cli::{UpdateArgs, UpdateFormat};
 use crate::commands::pipeline::{resolve_and_merge, Ask};
 use crate::commands::registry_setup::{
-    parse_platforms, registry_client, registry_error, report_credential_warnings,
+    parse_platforms, registry_client, registry_error, report_budget, report_credential_warnings,
 };
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::Reference;
-use crate::registry::Platform;
+use crate::registry::{Platform, RegistryBudget};
 use crate::report::{json, markdown, Diagnostics, Location, Message};
 
 #[derive(Debug, serde::Serialize)]
@@ -59,7 +59,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         }
     }
     if diag.errors() > 0 {
-        return finish(args, &[], diag);
+        return finish(args, &[], &[], diag);
     }
 
     // Entries keep the platforms they record unless --platform says otherwise.
@@ -109,17 +109,18 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
             new.insert(entry);
         }
     }
+    let registries = report_budget(&client, diag);
     if diag.errors() > 0 {
         diag.say(format!(
             "{} image(s) could not be resolved; {} left unchanged",
             diag.errors(),
             lockfile.display()
         ));
-        return finish(args, &[], diag);
+        return finish(args, &[], &registries, diag);
     }
     changes.sort_by(|a, b| (&a.name, &a.tag).cmp(&(&b.name, &b.tag)));
     guard.save_if_changed(&new)?;
-    let code = finish(args, &changes, diag)?;
+    let code = finish(args, &changes, &registries, diag)?;
     diag.say(format!(
         "{}: {asked} tag(s) asked, {} changed",
         lockfile.display(),
@@ -128,8 +129,14 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     Ok(code)
 }
 
-/// Print the changes in the chosen format; the exit status.
-fn finish(args: &UpdateArgs, changes: &[Change], diag: &Diagnostics) -> anyhow::Result<i32> {
+/// Print the changes (and in JSON the registries' rate-limit figures) in
+/// the chosen format; the exit status.
+fn finish(
+    args: &UpdateArgs,
+    changes: &[Change],
+    registries: &[RegistryBudget],
+    diag: &Diagnostics,
+) -> anyhow::Result<i32> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format {
@@ -139,7 +146,13 @@ fn finish(args: &UpdateArgs, changes: &[Change], diag: &Diagnostics) -> anyhow::
             }
         }
         UpdateFormat::Json => {
-            let doc = json::document(vec![("changes", serde_json::json!(changes))], diag);
+            let doc = json::document(
+                vec![
+                    ("changes", serde_json::json!(changes)),
+                    ("registries", serde_json::json!(registries)),
+                ],
+                diag,
+            );
             json::print(&mut out, &doc)?;
         }
         UpdateFormat::Markdown => {

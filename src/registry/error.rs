@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::budget::RateLimit;
 use crate::credentials::{Source, SourceKind};
 
 /// Why a reference could not be resolved.
@@ -137,6 +138,9 @@ pub enum ErrorKind {
         at: Party,
         /// What `Retry-After` asked for (clamped to a day).
         retry_after: Option<Duration>,
+        /// The limit the 429 stated (`ratelimit-limit` /
+        /// `ratelimit-remaining`), when it did.
+        limit: Option<RateLimit>,
     },
     RedirectLoop {
         /// The redirect target that was refused (URL without query).
@@ -291,10 +295,19 @@ fn describe(registry: &str, kind: &ErrorKind) -> String {
                 other => at_party(other, "", &format!("answered {status} {times}"), ""),
             }
         }
-        RateLimited { at, retry_after } => {
-            let after = retry_after
+        RateLimited {
+            at,
+            retry_after,
+            limit,
+        } => {
+            let left = limit
+                .as_ref()
+                .map(|l| format!(", {}", l.left()))
+                .unwrap_or_default();
+            let wait = retry_after
                 .map(|d| format!(", retry after {}s", d.as_secs()))
                 .unwrap_or_default();
+            let after = format!("{left}{wait}");
             match at {
                 Party::Registry => format!("rate limited (HTTP 429){after}"),
                 other => at_party(other, "", &format!("rate limited (HTTP 429){after}"), ""),
@@ -516,9 +529,13 @@ impl RegistryError {
             ServerError { .. } => format!(
                 "{registry} has a problem on its side: retry later, or check the registry's status page"
             ),
-            RateLimited { .. } if registry == "docker.io" => {
-                "Docker Hub limits anonymous pulls: log in (docker config) or wait".into()
-            }
+            RateLimited {
+                limit: Some(limit), ..
+            } => super::budget::rate_limit_hint(registry, &limit.per_window()),
+            RateLimited { .. } if registry == "docker.io" => super::budget::rate_limit_hint(
+                registry,
+                "100 anonymous pulls per 6 h window per IP address (200 for a free account)",
+            ),
             RateLimited { .. } => "wait and try again, or lower --concurrency".into(),
             RedirectLoop { .. } => format!(
                 "{registry} (or a proxy in front of it) redirects in a loop; tell its operator"
@@ -652,6 +669,31 @@ mod tests {
         assert_eq!(
             RegistryError::config("bad CA").to_string(),
             "registry client setup: bad CA"
+        );
+    }
+
+    #[test]
+    fn docker_hub_429_without_limit_headers_still_names_the_window() {
+        let e = RegistryError::new(
+            "nginx:1",
+            "docker.io",
+            ErrorKind::RateLimited {
+                at: Party::Registry,
+                retry_after: None,
+                limit: None,
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "nginx:1 (registry docker.io): rate limited (HTTP 429)"
+        );
+        let hint = e.hint().unwrap();
+        assert!(hint.contains("per 6 h window"), "{hint}");
+        assert!(hint.contains("`docker login docker.io`"), "{hint}");
+        let other = RegistryError::new("r", "h:1", e.kind.clone());
+        assert_eq!(
+            other.hint().unwrap(),
+            "wait and try again, or lower --concurrency"
         );
     }
 }

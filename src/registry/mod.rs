@@ -12,6 +12,8 @@
 //! - `auth` and `challenge`: the 401 challenge, token slots, credential
 //!   candidates;
 //! - `resolve`: manifests by HEAD/GET, digest checks, platforms;
+//! - `budget`: the rate limits registries state, and the requests they
+//!   count;
 //! - `schedule`: how many requests go to each registry at once, over how
 //!   many connections;
 //! - `error` ([`RegistryError`]) and `error_body`: what went wrong, and
@@ -24,6 +26,7 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+mod budget;
 mod challenge;
 mod config;
 mod error;
@@ -43,12 +46,14 @@ use reqwest::Url;
 use crate::credentials::{Keychain, Lookup, PodSecrets, Query};
 use crate::reference::{Digest, Reference};
 
+pub use budget::{RateLimit, RegistryBudget};
 pub use challenge::{parse_challenges, Challenge};
 pub use config::RegistryConfig;
 pub use error::{ErrorKind, Missing, Party, RegistryError, Tried};
 pub use manifest::Platform;
 
 use auth::RegistryAuth;
+use budget::Budget;
 use config::{Hosts, Proxies, Redirects};
 use transport::Call;
 
@@ -70,6 +75,7 @@ pub struct Client {
     hosts: Hosts,
     keychain: Arc<dyn Keychain>,
     auth: Mutex<HashMap<String, Arc<RegistryAuth>>>,
+    budget: Arc<Budget>,
 }
 
 /// One image to resolve, with the pull secrets of the pod that uses it.
@@ -106,6 +112,7 @@ struct Ctx<'a> {
     ca_files: Vec<PathBuf>,
     proxies: Arc<Proxies>,
     redirects: Arc<Redirects>,
+    budget: Arc<Budget>,
 }
 
 impl Ctx<'_> {
@@ -134,6 +141,7 @@ impl Ctx<'_> {
 
     /// A request to `party` with the credential from `source`.
     fn call<'c>(&'c self, party: Party, source: Option<&'c str>) -> Call<'c> {
+        let budget = matches!(party, Party::Registry).then_some((&*self.budget, self.registry));
         Call {
             http: &self.http,
             party,
@@ -141,6 +149,7 @@ impl Ctx<'_> {
             proxies: &self.proxies,
             redirects: &self.redirects,
             ca_files: &self.ca_files,
+            budget,
         }
     }
 }
@@ -154,6 +163,7 @@ impl Client {
             hosts: Hosts::new(config)?,
             keychain,
             auth: Mutex::new(HashMap::new()),
+            budget: Arc::new(Budget::default()),
         })
     }
 
@@ -173,6 +183,13 @@ impl Client {
             })
         };
         Arc::new(off_runtime(ask).await)
+    }
+
+    /// What each registry that states a rate limit said last, and how
+    /// many requests it counts this client made (see `budget`), by
+    /// registry.
+    pub fn budget(&self) -> Vec<RegistryBudget> {
+        self.budget.report()
     }
 
     /// Warnings from the keychain (a helper missing from PATH, a plugin
@@ -204,6 +221,7 @@ impl Client {
             ca_files: route.ca_files,
             proxies: self.hosts.proxies.clone(),
             redirects: self.hosts.redirects.clone(),
+            budget: self.budget.clone(),
         })
     }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode};
 
+use super::budget::RateLimit;
 use super::error::{ErrorKind, Missing, Party, RegistryError};
 use super::error_body::{self, ErrorEntry};
 use super::transport::{MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES};
@@ -263,6 +264,7 @@ impl Client {
     /// reading the registry's error body.
     async fn status_error(&self, ctx: &Ctx<'_>, resp: Response, what: &str) -> RegistryError {
         let status = resp.status();
+        let headers = resp.headers().clone();
         let body = ctx.call(Party::Registry, None).read_error_body(resp).await;
         let entries = error_body::parse(&body);
         let said = entries.first().map(ToString::to_string);
@@ -284,6 +286,7 @@ impl Client {
             StatusCode::TOO_MANY_REQUESTS => ctx.err(ErrorKind::RateLimited {
                 at: Party::Registry,
                 retry_after: None,
+                limit: RateLimit::from_headers(&headers),
             }),
             StatusCode::BAD_REQUEST if ctx.scheme == "http" => ctx.protocol(format!(
                 "HTTP 400 over plain HTTP{said_suffix}; if {} speaks HTTPS, drop it from --plain-http",

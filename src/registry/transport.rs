@@ -9,7 +9,8 @@
 //! failures. Logs one `debug` event per request (target
 //! `imagelock::registry`): method, URL without query, status, elapsed
 //! milliseconds, attempt and the credential source's label, never a header
-//! value or a body.
+//! value or a body. Every registry answer, retried ones included, is shown
+//! to the run's `budget` (rate-limit headers, counted requests).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{HeaderMap, CONTENT_LENGTH, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 
+use super::budget::{Budget, RateLimit};
 use super::config::{shown, Proxies, RedirectStop, Redirects};
 use super::error::{ErrorKind, Party};
 
@@ -55,6 +57,9 @@ pub struct Call<'a> {
     pub redirects: &'a Redirects,
     /// CA files trusted besides the system roots (for TLS messages).
     pub ca_files: &'a [PathBuf],
+    /// Where to record the rate-limit headers and counted requests of each
+    /// answer, and for which registry (registry requests only).
+    pub budget: Option<(&'a Budget, &'a str)>,
 }
 
 impl Call<'_> {
@@ -124,6 +129,9 @@ impl Call<'_> {
                 source,
                 "HTTP request"
             );
+            if let Some((budget, registry)) = self.budget {
+                budget.answered(registry, &method, url, status, resp.headers());
+            }
             if status == StatusCode::TOO_MANY_REQUESTS {
                 let after = retry_after(resp.headers(), SystemTime::now());
                 if rate_limited >= MAX_RATE_LIMIT_RETRIES
@@ -132,6 +140,7 @@ impl Call<'_> {
                     return Err(ErrorKind::RateLimited {
                         at: self.party.clone(),
                         retry_after: after,
+                        limit: RateLimit::from_headers(resp.headers()),
                     });
                 }
                 rate_limited += 1;

@@ -27,6 +27,9 @@ pub enum Fault {
     ContentType(String),
     /// Forward, but replace `Docker-Content-Digest` with this value.
     DigestHeader(String),
+    /// Forward, and add these headers to the response (a registry's
+    /// `ratelimit-limit` / `ratelimit-remaining`).
+    AddHeaders(Vec<(String, String)>),
     /// Answer with exactly this status, headers and body instead of
     /// forwarding (`Retry-After` as a date, a `Location`, an error body).
     Answer {
@@ -306,6 +309,11 @@ fn handle(inner: &Inner, mut conn: TcpStream) -> std::io::Result<()> {
         }
         out.push_str(line);
         out.push_str("\r\n");
+    }
+    if let Some(Fault::AddHeaders(headers)) = &fault {
+        for (k, v) in headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
     }
     out.push_str("Connection: close\r\n\r\n");
     conn.write_all(out.as_bytes())?;
