@@ -914,3 +914,44 @@ fn check_hints_what_to_do_for_a_values_mapping_pin_cannot_pin() {
     assert!(hint.contains("has no `digest` or `sha` key"), "{hint}");
     assert!(!hint.starts_with("run `imagelock pin`"), "{hint}");
 }
+
+/// The scan streams document by document; a file that fails further down
+/// still counts as a whole: `pin` plans nothing from its first documents
+/// (no file written), `check` takes no findings from it, `list` shows what
+/// it read beside the error. Every command exits 2.
+#[test]
+fn a_syntax_error_in_a_later_document_voids_the_file() {
+    let dir = workspace();
+    let file = dir.path().join("app/late-error.yaml");
+    let manifest = "kind: Pod\nspec:\n  containers:\n  - image: alpine:latest\n---\nkind: Pod\nspec: [unclosed\n";
+    std::fs::write(&file, manifest).unwrap();
+    let out = imagelock(dir.path(), &["pin", "app/late-error.yaml"]);
+    expect_code(&out, 2);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), manifest);
+    assert!(
+        text(&out.stderr).contains("app/late-error.yaml:"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = imagelock(
+        dir.path(),
+        &[
+            "check",
+            "--require-pinned",
+            "app/late-error.yaml",
+            "--format",
+            "json",
+        ],
+    );
+    expect_code(&out, 2);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["findings"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["errors"].as_array().unwrap().len(), 1, "{doc}");
+    let out = imagelock(dir.path(), &["list", "app/late-error.yaml"]);
+    expect_code(&out, 2);
+    assert!(
+        text(&out.stdout).starts_with("app/late-error.yaml:4:12  alpine:latest"),
+        "{}",
+        text(&out.stdout)
+    );
+}
