@@ -67,6 +67,9 @@ fn run_plain(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow
     let mut pulls = std::collections::BTreeSet::new();
     scan_each(&args.paths, &args.helm_values, diag, |file, diag| {
         for image in file.scan.images.iter().filter(|i| !i.built()) {
+            if crate::config::ignores(&image.reference) {
+                continue; // `ignore-images`: never locked
+            }
             match lock.lookup(&image.reference) {
                 Some(e) => {
                     pulls.insert(format!("{}@{}", e.name, e.digest));
@@ -136,6 +139,9 @@ fn status_of<'a>(
     if image.built() {
         diag.note(built_note(image));
         return (LockStatus::Built, None);
+    }
+    if crate::config::ignores(&image.reference) {
+        return (LockStatus::Ignored, None);
     }
     lock_status(lock, &image.reference)
 }

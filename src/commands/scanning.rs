@@ -429,8 +429,8 @@ pub fn collect_uses(
         uses.secrets.extend(file.scan.secrets);
         uses.service_accounts.extend(file.scan.service_accounts);
         for image in file.scan.images {
-            if image.built() {
-                continue; // built by its compose service, not pulled
+            if image.built() || crate::config::ignores(&image.reference) {
+                continue; // built by its compose service, or `ignore-images`
             }
             uses.by_key
                 .entry(Key::of_reference(&image.reference))

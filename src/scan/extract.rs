@@ -153,6 +153,7 @@ impl yaml::Documents for Extraction<'_> {
             github_workflow::extract(doc, root, self);
         } else {
             kubernetes::extract(doc, root, self);
+            super::custom::extract(doc, root, self);
         }
     }
 
