@@ -36,6 +36,18 @@ pub struct Cli {
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Read this configuration file instead of the `imagelock.toml` found
+    /// in the current directory or the nearest parent up to the
+    /// repository root. Flags given override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Read no configuration file.
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub no_config: bool,
+    /// The options given on the command line (set by `main`).
+    #[arg(skip)]
+    pub given: crate::config::Given,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,6 +70,16 @@ pub enum Command {
     Update(UpdateArgs),
     /// Print the current digest of each reference, like `crane digest`.
     Resolve(ResolveArgs),
+    /// Write a commented starter `imagelock.toml` for the repository in the
+    /// current directory.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Replace an existing imagelock.toml.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -215,11 +237,11 @@ pub struct CredentialArgs {
     pub namespace: String,
     /// Kubelet CredentialProviderConfig (kubelet.config.k8s.io/v1): run its
     /// plugins for the images their matchImages select, as a node does.
-    #[arg(long, value_name = "FILE", requires = "credential_provider_bin_dir")]
+    #[arg(long, value_name = "FILE")]
     pub credential_provider_config: Option<PathBuf>,
     /// Directory holding the credential provider plugins (the kubelet's
     /// --image-credential-provider-bin-dir).
-    #[arg(long, value_name = "DIR", requires = "credential_provider_config")]
+    #[arg(long, value_name = "DIR")]
     pub credential_provider_bin_dir: Option<PathBuf>,
 }
 

@@ -1,6 +1,6 @@
 //! The imagelock binary: parse arguments, run, map to an exit code.
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use imagelock::interrupt;
 
 fn main() {
@@ -8,7 +8,12 @@ fn main() {
         eprintln!("error: cannot install the SIGINT/SIGTERM handlers: {e}");
         std::process::exit(imagelock::exit::ERROR);
     }
-    let cli = imagelock::cli::Cli::parse();
+    let matches = imagelock::cli::Cli::command().get_matches();
+    let mut cli = match imagelock::cli::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.given = imagelock::config::Given::from_matches(&matches);
     imagelock::logging::init(cli.verbose);
     let code = match imagelock::commands::run(cli) {
         Ok(code) => code,

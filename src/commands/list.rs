@@ -91,6 +91,9 @@ fn run_plain(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow
             return;
         };
         for image in part.images.iter().filter(|i| !i.built()) {
+            if crate::config::ignores(&image.reference) {
+                continue; // `ignore-images`: never locked
+            }
             match lock.lookup(&image.reference) {
                 Some(e) => {
                     pulls.insert(format!("{}@{}", e.name, e.digest));
@@ -162,6 +165,9 @@ fn status_of<'a>(
     if image.built() {
         diag.note(built_note(image));
         return (LockStatus::Built, None);
+    }
+    if crate::config::ignores(&image.reference) {
+        return (LockStatus::Ignored, None);
     }
     lock_status(lock, &image.reference)
 }

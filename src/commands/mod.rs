@@ -7,6 +7,7 @@
 //! the exit code; only a failure that stops the whole run is an `Err`.
 
 pub mod check;
+pub mod init;
 pub mod list;
 pub mod lock;
 pub mod pin;
@@ -24,7 +25,8 @@ use crate::reference::Reference;
 use crate::report::{json, Diagnostics, Message};
 
 /// Run the parsed command line; returns the exit code.
-pub fn run(cli: Cli) -> anyhow::Result<i32> {
+pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
+    let config = configure(&mut cli);
     let lockfile = cli.lockfile.as_path();
     let json = match &cli.command {
         Command::List(a) => a.format == ListFormat::Json,
@@ -37,13 +39,15 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let machine =
         json || matches!(&cli.command, Command::Check(a) if a.format != CheckFormat::Text);
     let mut diag = Diagnostics::new(cli.quiet).keep_messages(machine);
-    let result = check_lockfile_path(lockfile).and_then(|()| match cli.command {
+    let result = config.and_then(|()| check_lockfile_path(lockfile));
+    let result = result.and_then(|()| match cli.command {
         Command::List(args) => list::run(&args, lockfile, &mut diag),
         Command::Pin(args) => pin::run(&args, lockfile, &mut diag),
         Command::Check(args) => check::run(&args, lockfile, &mut diag),
         Command::Lock(args) => lock::run(&args, lockfile, &mut diag),
         Command::Update(args) => update::run(&args, lockfile, &mut diag),
         Command::Resolve(args) => resolve::run(&args, &mut diag),
+        Command::Init(args) => init::run(&args, &mut diag),
     });
     match result {
         // A failure that stopped the run is still a JSON document for a
@@ -62,6 +66,19 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         other => other,
     }
+}
+
+/// Read the configuration file (`init` reads none: it writes one), fill
+/// the options the command line left unset from it and make its scan
+/// settings the run's.
+fn configure(cli: &mut Cli) -> anyhow::Result<()> {
+    if !matches!(cli.command, Command::Init(_)) {
+        if let Some(config) = crate::config::for_command_line(cli)? {
+            config.apply(cli);
+            crate::config::install(config.active);
+        }
+    }
+    crate::config::check_provider_pair(cli).map_err(|m| anyhow::anyhow!(m))
 }
 
 /// `--lockfile` must name a file in an existing directory.
@@ -101,6 +118,8 @@ pub enum LockStatus {
     Unlocked,
     /// Built by its compose service (`build:`), not pulled: never locked.
     Built,
+    /// Named by `ignore-images` in imagelock.toml: never locked or pinned.
+    Ignored,
 }
 
 impl LockStatus {
@@ -111,6 +130,7 @@ impl LockStatus {
             LockStatus::Mismatch => "mismatch",
             LockStatus::Unlocked => "unlocked",
             LockStatus::Built => "built",
+            LockStatus::Ignored => "ignored",
         }
     }
 }

@@ -91,6 +91,9 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 diag.note(built_note(image));
                 continue;
             }
+            if crate::config::ignores(r) {
+                continue; // `ignore-images` in imagelock.toml
+            }
             // helm branch: a values mapping with no digest key the chart reads.
             if let EditPlan::Unpinnable { reason, hint } = &image.edit {
                 if r.digest().is_none() {

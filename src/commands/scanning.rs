@@ -436,8 +436,8 @@ impl Uses {
         self.secrets.extend(part.secrets);
         self.service_accounts.extend(part.service_accounts);
         for image in part.images {
-            if image.built() {
-                continue; // built by its compose service, not pulled
+            if image.built() || crate::config::ignores(&image.reference) {
+                continue; // built by its compose service, or `ignore-images`
             }
             self.by_key
                 .entry(Key::of_reference(&image.reference))

@@ -230,6 +230,7 @@ impl<'e> Extraction<'e> {
             github_workflow::extract(doc, root, self);
         } else {
             kubernetes::extract(doc, root, self);
+            super::custom::extract(doc, root, self);
         }
     }
 

@@ -15,6 +15,7 @@
 
 pub mod compose;
 mod crd;
+pub mod custom;
 pub mod dockerfile;
 pub mod encoding;
 pub mod extract;
@@ -63,6 +64,9 @@ pub enum ImageField {
     /// A Helm values mapping in split form (`registry`, `repository`,
     /// `tag`, `digest`/`sha`): the span is the `repository` value.
     HelmRepository,
+    /// A `[[location]]` of `imagelock.toml` (the span may be part of a
+    /// longer string).
+    Location,
 }
 
 /// Where in the Kubernetes object model the reference sits.

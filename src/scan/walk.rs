@@ -71,7 +71,9 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
             .hidden(false)
             .filter_entry(|entry| {
                 let hidden = entry.depth() > 0 && is_hidden_but_not_github(entry.path());
-                !hidden && !is_helm_templates_dir(entry.path())
+                !hidden
+                    && !is_helm_templates_dir(entry.path())
+                    && !crate::config::excluded(entry.path())
             })
             .build();
         // The filter above cannot emit notes, so find the skipped template
