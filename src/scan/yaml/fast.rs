@@ -55,15 +55,7 @@ pub(crate) fn events_in<'t, F: FnMut(Event<'t>, Span)>(
     line: usize,
     emit: F,
 ) -> Result<(), ()> {
-    let piece = &text[range.clone()];
-    if !piece.is_ascii()
-        && piece.chars().any(|c| {
-            matches!(
-                c,
-                '\u{80}'..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-            )
-        })
-    {
+    if has_bom_or_c1(&text.as_bytes()[range.clone()]) {
         return Err(()); // leave BOMs and C1 controls to the parser
     }
     let mut f = Fast {
@@ -95,6 +87,20 @@ pub(crate) fn events_in<'t, F: FnMut(Event<'t>, Span)>(
     f.line_start = range.end;
     f.end_doc(range.end);
     Ok(())
+}
+
+/// Whether UTF-8 `b` holds a C1 control (U+0080 to U+009F: `C2 80` to
+/// `C2 9F`), a byte order mark (U+FEFF: `EF BB BF`) or a noncharacter
+/// U+FFFE / U+FFFF (`EF BF BE`, `EF BF BF`), found by byte search: `C2`
+/// and `EF` only ever lead a character in UTF-8.
+fn has_bom_or_c1(b: &[u8]) -> bool {
+    memchr::memchr2_iter(0xC2, 0xEF, b).any(|i| match b[i] {
+        0xC2 => matches!(b.get(i + 1), Some(0x80..=0x9F)),
+        _ => matches!(
+            (b.get(i + 1), b.get(i + 2)),
+            (Some(0xBB), Some(0xBF)) | (Some(0xBF), Some(0xBE | 0xBF))
+        ),
+    })
 }
 
 fn is_indicator(c: u8) -> bool {
@@ -767,5 +773,30 @@ impl<'t, F: FnMut(Event<'t>, Span)> Fast<'t, F> {
         };
         self.emit_at(ev, pos);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The byte search finds exactly the characters a `char` walk finds.
+    #[test]
+    fn bom_and_c1_by_bytes_match_by_chars() {
+        let by_chars = |s: &str| {
+            s.chars().any(|c| {
+                matches!(
+                    c,
+                    '\u{80}'..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                )
+            })
+        };
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let s = format!("a: {c}b\n");
+            assert_eq!(
+                super::has_bom_or_c1(s.as_bytes()),
+                by_chars(&s),
+                "{:X}",
+                c as u32
+            );
+        }
     }
 }
