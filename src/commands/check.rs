@@ -14,8 +14,8 @@ use crate::commands::registry_setup::{
 use crate::commands::scanning::{assess_policy, collect_uses, Use};
 use crate::lockfile::{Key, Lockfile};
 use crate::report::{
-    github, json, markdown, sort_findings, text, Diagnostics, Finding, FindingKind, Location,
-    Message,
+    github, json, markdown, sarif, sort_findings, text, Diagnostics, Finding, FindingKind,
+    Location, Message,
 };
 
 fn finding(kind: FindingKind, u: &Use, message: String) -> Finding {
@@ -43,7 +43,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
         }
     };
     sort_findings(&mut findings);
-    print(args, &findings, refs, diag)?;
+    print(args, &findings, refs, lockfile, diag)?;
     diag.say(format!(
         "checked {refs} reference(s) against {}: {} finding(s), {} error(s), {} warning(s){}",
         lockfile.display(),
@@ -201,6 +201,7 @@ fn print(
     args: &CheckArgs,
     findings: &[Finding],
     refs: usize,
+    lockfile: &Path,
     diag: &Diagnostics,
 ) -> anyhow::Result<()> {
     let summary = serde_json::json!({
@@ -226,6 +227,17 @@ fn print(
         }
         CheckFormat::Github => github::print(&mut out, findings, diag.messages(), diag.is_quiet())?,
         CheckFormat::Markdown => markdown::print_findings(&mut out, findings, diag.messages())?,
+        CheckFormat::Sarif => {
+            let base = std::env::current_dir()?;
+            sarif::print(
+                &mut out,
+                findings,
+                diag.messages(),
+                diag.is_quiet(),
+                lockfile,
+                &base,
+            )?;
+        }
     }
     out.flush()?;
     Ok(())

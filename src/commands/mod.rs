@@ -7,6 +7,7 @@
 //! the exit code; only a failure that stops the whole run is an `Err`.
 
 pub mod check;
+pub mod completions;
 pub mod list;
 pub mod lock;
 pub mod pin;
@@ -36,6 +37,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     // Machine formats print the run's errors and warnings with the data.
     let machine =
         json || matches!(&cli.command, Command::Check(a) if a.format != CheckFormat::Text);
+    // Completions and man pages read neither lockfile nor manifests.
+    match &cli.command {
+        Command::Completions(args) => return completions::completions(args),
+        Command::Man(args) => return completions::man(args),
+        _ => {}
+    }
     let mut diag = Diagnostics::new(cli.quiet).keep_messages(machine);
     let result = check_lockfile_path(lockfile).and_then(|()| match cli.command {
         Command::List(args) => list::run(&args, lockfile, &mut diag),
@@ -44,6 +51,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Lock(args) => lock::run(&args, lockfile, &mut diag),
         Command::Update(args) => update::run(&args, lockfile, &mut diag),
         Command::Resolve(args) => resolve::run(&args, &mut diag),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     });
     match result {
         // A failure that stopped the run is still a JSON document for a
