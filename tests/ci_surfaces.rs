@@ -418,7 +418,7 @@ fn install_env(cmd: &mut Command) -> &mut Command {
         .env("CARGO_PROFILE_RELEASE_DEBUG", "0")
         .env("CARGO_PROFILE_RELEASE_LTO", "false")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
-        .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "true")
+        .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "false")
         .env_remove("RUST_LOG")
 }
