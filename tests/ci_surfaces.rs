@@ -321,6 +321,17 @@ fn check_sarif_reports_run_errors_as_tool_execution_notifications() {
     assert!(at["region"]["startLine"].as_u64().is_some());
     // The findings of the files that parsed are still there.
     assert!(results(&doc).iter().any(|r| r["ruleId"] == "missing"));
+
+    // A run that stops before checking is a SARIF log all the same.
+    let (out, doc) = sarif(dir.path(), &["--lockfile", "deploy", "deploy"]);
+    expect_code(&out, 2);
+    let invocation = &doc["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let message = invocation["toolExecutionNotifications"][0]["message"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("is a directory"), "{message}");
+    assert_eq!(results(&doc).len(), 0);
 }
 
 // ------------------------------------------------- completions and man
@@ -475,8 +486,41 @@ fn snapshot() -> &'static Path {
         git(&dir, &["init", "-q", "-b", "main"]);
         git(&dir, &["add", "-A"]);
         git(&dir, &["commit", "-q", "-m", "snapshot"]);
+        forget_older_builds(&git(&dir, &["rev-parse", "HEAD"]));
         dir
     })
+}
+
+/// When the snapshot changed, drop pre-commit's environments and the
+/// imagelock builds of older snapshots, so the scratch directory does not
+/// grow by a build per change (dependencies stay built).
+fn forget_older_builds(commit: &str) {
+    let marker = scratch().join("snapshot-commit");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(commit) {
+        return;
+    }
+    let home = scratch().join("pre-commit-home");
+    if home.exists() {
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+    let release = scratch().join("target/release");
+    for sub in ["deps", ".fingerprint", "build"] {
+        let Ok(entries) = std::fs::read_dir(release.join(sub)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("imagelock-") || name.starts_with("libimagelock-") {
+                let path = entry.path();
+                if path.is_dir() {
+                    std::fs::remove_dir_all(&path).unwrap();
+                } else {
+                    std::fs::remove_file(&path).unwrap();
+                }
+            }
+        }
+    }
+    std::fs::write(&marker, commit).unwrap();
 }
 
 // ------------------------------------------------------- GitHub Action

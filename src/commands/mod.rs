@@ -22,7 +22,7 @@ use std::path::Path;
 use crate::cli::{CheckFormat, Cli, Command, ListFormat, ResolveFormat, UpdateFormat};
 use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
-use crate::report::{json, Diagnostics, Message};
+use crate::report::{json, sarif, Diagnostics, Message};
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(a) => a.format == CheckFormat::Json,
         _ => false,
     };
+    let sarif = matches!(&cli.command, Command::Check(a) if a.format == CheckFormat::Sarif);
     // Machine formats print the run's errors and warnings with the data.
     let machine =
         json || matches!(&cli.command, Command::Check(a) if a.format != CheckFormat::Text);
@@ -67,6 +68,26 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             json::print(&mut out, &doc)?;
+            Ok(crate::exit::ERROR)
+        }
+        // So is a SARIF log, for a workflow that uploads it.
+        Err(e)
+            if sarif
+                && !crate::logging::is_broken_pipe(&e)
+                && crate::interrupt::requested().is_none() =>
+        {
+            diag.emit(Message::error(format!("{e:#}")).code("error"));
+            let base = std::env::current_dir()?;
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            sarif::print(
+                &mut out,
+                &[],
+                diag.messages(),
+                diag.is_quiet(),
+                lockfile,
+                &base,
+            )?;
             Ok(crate::exit::ERROR)
         }
         other => other,
