@@ -725,6 +725,41 @@ fn action_installs_imagelock_and_exits_with_its_code() {
     assert_eq!(second.outputs["action.exit-code"], "0");
     assert_eq!(&second.outputs["key"], key);
 
+    // SARIF into a file (its directory made), for upload-sarif; the step
+    // still fails on findings.
+    write(&ws.join("k8s/more.yaml"), &pod(&["busybox:1"]));
+    let sarif_run = run_action(
+        action_path,
+        ws,
+        runner.path(),
+        &[
+            ("args", "--format sarif"),
+            ("paths", "k8s"),
+            ("output", "results/imagelock.sarif"),
+        ],
+        None,
+    );
+    assert_eq!(
+        sarif_run.code, 1,
+        "{}\n{}",
+        sarif_run.stdout, sarif_run.stderr
+    );
+    assert_eq!(sarif_run.stdout, "");
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.join("results/imagelock.sarif")).unwrap())
+            .unwrap();
+    assert!(schema_errors(&doc).is_empty());
+    let uris: Vec<&str> = results(&doc)
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(uris, ["k8s/more.yaml"]);
+    std::fs::remove_file(ws.join("k8s/more.yaml")).unwrap();
+
     // Arguments with shell characters are words, never code.
     let third = run_action(
         action_path,
