@@ -73,6 +73,11 @@ pub enum Command {
     /// Write a commented starter `imagelock.toml` for the repository in the
     /// current directory.
     Init(InitArgs),
+    /// Print a shell completion script (`imagelock completions bash`).
+    Completions(CompletionsArgs),
+    /// Print the man page in roff (`imagelock man | man -l -`), of one
+    /// subcommand when named (`imagelock man check`).
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +85,21 @@ pub struct InitArgs {
     /// Replace an existing imagelock.toml.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (`imagelock-check(1)`); without
+    /// it, the page of `imagelock(1)`.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +288,9 @@ pub enum CheckFormat {
     Github,
     /// Tables for a pull request or a job summary.
     Markdown,
+    /// SARIF 2.1.0 for GitHub code scanning (`upload-sarif`) and other
+    /// SARIF viewers.
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -341,7 +341,7 @@ pub fn check_provider_pair(cli: &Cli) -> Result<(), &'static str> {
         Command::Lock(a) => Some(&a.registry.credentials),
         Command::Update(a) => Some(&a.registry.credentials),
         Command::Resolve(a) => Some(&a.registry.credentials),
-        Command::Pin(_) | Command::Init(_) => None,
+        Command::Pin(_) | Command::Init(_) | Command::Completions(_) | Command::Man(_) => None,
     };
     match creds {
             Some(c) if c.credential_provider_config.is_some() != c.credential_provider_bin_dir.is_some() => Err(
@@ -387,7 +387,7 @@ impl Config {
                 self.apply_registry(&given, &mut a.registry);
             }
             Command::Resolve(a) => self.apply_registry(&given, &mut a.registry),
-            Command::Init(_) => {}
+            Command::Init(_) | Command::Completions(_) | Command::Man(_) => {}
         }
     }
 

@@ -15,8 +15,8 @@ use crate::commands::scanning::{assess_policy, collect_uses, Use};
 use crate::lockfile::{Key, Lockfile};
 use crate::registry::RegistryBudget;
 use crate::report::{
-    github, json, markdown, sort_findings, text, Diagnostics, Finding, FindingKind, Location,
-    Message,
+    github, json, markdown, sarif, sort_findings, text, Diagnostics, Finding, FindingKind,
+    Location, Message,
 };
 
 fn finding(kind: FindingKind, u: &Use, message: String) -> Finding {
@@ -44,7 +44,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
         }
     };
     sort_findings(&mut findings);
-    print(args, &findings, refs, &registries, diag)?;
+    print(args, &findings, refs, &registries, lockfile, diag)?;
     diag.say(format!(
         "checked {refs} reference(s) against {}: {} finding(s), {} error(s), {} warning(s){}",
         lockfile.display(),
@@ -206,6 +206,7 @@ fn print(
     findings: &[Finding],
     refs: usize,
     registries: &[RegistryBudget],
+    lockfile: &Path,
     diag: &Diagnostics,
 ) -> anyhow::Result<()> {
     let summary = serde_json::json!({
@@ -232,6 +233,17 @@ fn print(
         }
         CheckFormat::Github => github::print(&mut out, findings, diag.messages(), diag.is_quiet())?,
         CheckFormat::Markdown => markdown::print_findings(&mut out, findings, diag.messages())?,
+        CheckFormat::Sarif => {
+            let base = std::env::current_dir()?;
+            sarif::print(
+                &mut out,
+                findings,
+                diag.messages(),
+                diag.is_quiet(),
+                lockfile,
+                &base,
+            )?;
+        }
     }
     out.flush()?;
     Ok(())
