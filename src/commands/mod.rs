@@ -10,6 +10,7 @@ pub mod check;
 pub mod init;
 pub mod list;
 pub mod lock;
+pub mod mirrors;
 pub mod pin;
 pub mod pipeline;
 pub mod registry_setup;
