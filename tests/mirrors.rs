@@ -196,23 +196,20 @@ fn tag_moved_upstream_but_not_at_the_mirror_is_mirror_stale() {
     assert_eq!(of_kind(&findings, "drift").len(), 1);
     // The mirror still serves the locked (old) digest: not missing.
     assert!(of_kind(&findings, "mirror-missing").is_empty());
-    // The text printer shows the kind too.
-    let out = imagelock(
-        &up,
-        dir.path(),
-        &args[..2]
-            .iter()
-            .chain(&args[2..3])
-            .chain(&args[5..])
-            .copied()
-            .collect::<Vec<_>>(),
-    );
-    expect_code(&out, 1);
-    assert!(
-        text(&out.stdout).contains("mirror-stale: "),
-        "{}",
-        text(&out.stdout)
-    );
+    // Every other printer names the kind too.
+    for (format, shown) in [
+        ("text", "mirror-stale: "),
+        ("github", "mirror-stale"),
+        ("markdown", "mirror-stale"),
+    ] {
+        let mut with_format = args.to_vec();
+        with_format[4] = format;
+        let out = imagelock(&up, dir.path(), &with_format);
+        expect_code(&out, 1);
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains(shown), "{format}: {stdout}");
+        assert!(stdout.contains(&old), "{format}: {stdout}");
+    }
 }
 
 #[test]
@@ -507,4 +504,20 @@ fn resolve_at_mirror_with_the_upstream_unreachable() {
     let lock = std::fs::read_to_string(dir.path().join("images.lock")).unwrap();
     assert!(lock.contains(&format!("{upstream}/team/app")), "{lock}");
     assert!(!lock.contains("dockerhub"), "{lock}");
+
+    // `resolve` too: the upstream name, the mirror's digest.
+    let out = imagelock(
+        &mirror,
+        dir.path(),
+        &[
+            "resolve",
+            "--resolve-at",
+            "mirror",
+            "--mirror",
+            &flag,
+            &image,
+        ],
+    );
+    expect_code(&out, 0);
+    assert_eq!(text(&out.stdout).trim(), format!("{image} {digest}"));
 }

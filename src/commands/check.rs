@@ -159,8 +159,11 @@ fn find(
             });
         }
         let answers = resolve_and_merge(&client, &lock, asks, at)?;
+        // Upstream's digest per tag, to compare the mirrors' with (resolved
+        // at a mirror, the locked digest stands for upstream instead).
         let now = answers
             .iter()
+            .filter(|_| at.is_none())
             .filter_map(|a| Some((a.ask.key.clone(), a.entry.as_ref()?.digest.clone())))
             .collect();
         findings.extend(crate::commands::mirrors::findings(

@@ -325,11 +325,10 @@ impl Hosts {
             ca_files,
         })
     }
-}
 
-/// How to reach a mirror host with TLS settings of its own (extra CA
-/// files, no certificate check) besides the usual ones.
-impl Hosts {
+    /// How to reach a mirror host with TLS settings of its own (extra CA
+    /// files from its configuration, no certificate check) besides
+    /// `--ca-file` and its `certs.d` CA; cached per settings.
     pub fn route_with_tls(
         &self,
         domain: &str,

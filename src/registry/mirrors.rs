@@ -259,7 +259,9 @@ impl Mirrors {
 
     /// The hosts a node would try for `reference`, in order: the
     /// `--mirror` hosts for its registry, then those of the runtime's
-    /// configuration, then the upstream (the last entry). Endpoints that
+    /// configuration, ending with the upstream (or the host a
+    /// `registries.conf` `location` or a containerd `server` puts in its
+    /// place). Endpoints that
     /// would not be tried for this kind of reference (by digest or by tag)
     /// are included with their `by_digest`/`by_tag` saying so.
     pub fn route(&self, reference: &Reference) -> Result<Vec<Endpoint>, MirrorError> {
@@ -282,17 +284,19 @@ impl Mirrors {
                 });
             }
         }
+        // A runtime's configuration ends with the host it falls back to
+        // last: the upstream, or where a `location`/`server` remaps it
+        // (then the upstream itself is never tried).
         let configured = match (&self.containerd, &self.registries) {
             (Some(c), _) => c.route(reference)?,
             (_, Some(r)) => r.route(reference),
             _ => Vec::new(),
         };
-        let upstream = configured
-            .iter()
-            .rposition(|e| e.upstream)
-            .map(|i| configured[i].clone());
-        out.extend(configured.into_iter().filter(|e| !e.upstream));
-        out.push(upstream.unwrap_or_else(|| default_upstream(reference)));
+        if configured.is_empty() {
+            out.push(default_upstream(reference));
+        } else {
+            out.extend(configured);
+        }
         Ok(out)
     }
 }
@@ -354,6 +358,30 @@ mod tests {
         assert_eq!(route[0].url(), "http://cache.local:5000/v2/app");
         // Another namespace of the same registry is not under the prefix.
         assert_eq!(m.route(&r("ghcr.io/organisation/app:v1")).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_remapped_location_replaces_the_upstream() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("registries.conf");
+        std::fs::write(
+            &file,
+            "[[registry]]\nprefix = \"quay.io/org\"\nlocation = \"internal.local/quay-org\"\n",
+        )
+        .unwrap();
+        let m = Mirrors::load(&MirrorSources {
+            flags: vec!["quay.io=first.local".into()],
+            registries_conf: Some(file),
+            ..Default::default()
+        })
+        .unwrap();
+        let route = m.route(&r("quay.io/org/app:1")).unwrap();
+        let names: Vec<String> = route.iter().map(Endpoint::name).collect();
+        assert_eq!(
+            names,
+            vec!["first.local/org/app", "internal.local/quay-org/app"]
+        );
+        assert!(route.iter().all(|e| !e.upstream));
     }
 
     #[test]
