@@ -521,3 +521,79 @@ fn resolve_at_mirror_with_the_upstream_unreachable() {
     expect_code(&out, 0);
     assert_eq!(text(&out.stdout).trim(), format!("{image} {digest}"));
 }
+
+/// The README's containerd and CRI-O examples (`testdata/mirrors`), as
+/// `list --format json` shows them: no registry is asked.
+#[test]
+fn readme_examples_list_the_hosts_a_node_tries() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mirrors");
+    let list = |extra: &[&str]| -> Vec<Vec<String>> {
+        let mut args = vec!["--no-config", "list", "--format", "json", "deploy.yaml"];
+        args.extend(extra);
+        let out = support::run::imagelock(&data, &args);
+        expect_code(&out, 0);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["pull-hosts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| {
+                        let caps = match (h["by-digest"].as_bool(), h["by-tag"].as_bool()) {
+                            (Some(true), Some(true)) => "digests+tags",
+                            (Some(true), _) => "digests",
+                            (_, Some(true)) => "tags",
+                            _ => "none",
+                        };
+                        format!(
+                            "{}://{}{}/{} {caps}",
+                            h["scheme"].as_str().unwrap(),
+                            h["host"].as_str().unwrap(),
+                            h["root"].as_str().unwrap(),
+                            h["path"].as_str().unwrap()
+                        )
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let containerd = list(&["--containerd-hosts-dir", "certs.d"]);
+    assert_eq!(
+        containerd[0],
+        vec![
+            "https://harbor.internal.example/v2/dockerhub-proxy/library/nginx digests+tags",
+            "https://mirror.gcr.io/v2/library/nginx digests",
+            "https://docker.io/v2/library/nginx digests+tags",
+        ]
+    );
+    // No directory for ghcr.io or quay.io: the registry itself.
+    assert_eq!(
+        containerd[1],
+        vec!["https://ghcr.io/v2/acme/api digests+tags"]
+    );
+
+    let crio = list(&["--registries-conf", "containers/registries.conf"]);
+    assert_eq!(
+        crio[0],
+        vec![
+            "https://registry.internal.example/v2/dockerhub/library/nginx digests",
+            "https://docker.io/v2/library/nginx digests+tags",
+        ]
+    );
+    assert_eq!(
+        crio[1],
+        vec!["https://registry.internal.example/v2/acme/api digests+tags"]
+    );
+    // From the drop-in in containers/registries.conf.d.
+    assert_eq!(
+        crio[2],
+        vec![
+            "https://registry.internal.example/v2/quay/prometheus/node-exporter digests+tags",
+            "https://quay.io/v2/prometheus/node-exporter digests+tags",
+        ]
+    );
+}
