@@ -11,6 +11,7 @@ pub mod completions;
 pub mod init;
 pub mod list;
 pub mod lock;
+pub mod mirrors;
 pub mod pin;
 pub mod pipeline;
 pub mod registry_setup;
