@@ -33,14 +33,7 @@ pub const FINGERPRINT_KEY: &str = "imagelock/v1";
 pub const SRCROOT: &str = "%SRCROOT%";
 
 /// Every finding kind, in the order of the rules.
-pub const KINDS: [FindingKind; 6] = [
-    FindingKind::Missing,
-    FindingKind::Mismatch,
-    FindingKind::Unpinned,
-    FindingKind::Drift,
-    FindingKind::Invalid,
-    FindingKind::Access,
-];
+pub const KINDS: [FindingKind; 8] = FindingKind::ALL;
 
 /// A rule's level, name, one-line and full description.
 struct RuleText {
@@ -98,6 +91,24 @@ fn rule_text(kind: FindingKind) -> RuleText {
             short: "Workload cannot pull its image",
             help: "The workload's own pull credentials cannot pull the image from its \
                    registry. Give the workload an imagePullSecret that can.",
+        },
+        FindingKind::MirrorMissing => RuleText {
+            level: "error",
+            name: "MirrorLacksDigest",
+            short: "A mirror the nodes pull from lacks the locked digest",
+            help: "A node would pull the locked digest from a mirror (containerd \
+                   hosts.toml, registries.conf, --mirror) that does not serve it: the \
+                   pull falls back to a later host, or fails where none serves it. Copy \
+                   the image to the mirror (or let its pull-through cache fetch it) \
+                   before the deploy.",
+        },
+        FindingKind::MirrorStale => RuleText {
+            level: "warning",
+            name: "MirrorTagStale",
+            short: "A mirror resolves the tag to another digest than upstream",
+            help: "A mirror that serves tags resolves the locked tag to another digest \
+                   than the upstream registry: nodes pulling by tag from it run another \
+                   image. Refresh the mirror, or pin the digest (`imagelock pin`).",
         },
     }
 }
