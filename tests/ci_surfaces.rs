@@ -146,7 +146,16 @@ fn check_sarif_is_valid_sarif_with_a_rule_per_kind_and_located_results() {
         .collect();
     assert_eq!(
         rule_ids,
-        ["missing", "mismatch", "unpinned", "drift", "invalid", "access"]
+        [
+            "missing",
+            "mismatch",
+            "unpinned",
+            "drift",
+            "invalid",
+            "access",
+            "mirror-missing",
+            "mirror-stale"
+        ]
     );
     for r in driver["rules"].as_array().unwrap() {
         assert!(

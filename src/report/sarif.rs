@@ -100,7 +100,7 @@ fn rule_text(kind: FindingKind) -> RuleText {
                    hosts.toml, registries.conf, --mirror) that does not serve it: the \
                    pull falls back to a later host, or fails where none serves it. Copy \
                    the image to the mirror (or let its pull-through cache fetch it) \
-                   before the deploy.",
+                   before the deploy, then run `imagelock check --remote` again.",
         },
         FindingKind::MirrorStale => RuleText {
             level: "warning",
