@@ -122,8 +122,10 @@ impl fmt::Display for Digest {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Reference {
     original: String,
-    domain: String,
-    path: String,
+    /// The normalised name, `domain/path` (one string: one allocation).
+    name: String,
+    /// Bytes of the domain in `name`.
+    domain_len: usize,
     tag: Option<String>,
     digest: Option<Digest>,
 }
@@ -194,20 +196,22 @@ impl Reference {
                 Ok(_) => err(reason),
             }
         })?;
-        let path = full[domain.len() + 1..]
-            .split(['@'])
-            .next()
-            .unwrap_or_default();
-        let path = match parts.tag {
-            Some(t) => &path[..path.len() - t.len() - 1],
-            None => path,
-        };
+        let tag = parts.tag.map(str::to_string);
+        let digest = parts.digest;
+        // `full` is `domain/path[:tag][@digest]`: keep `domain/path`.
+        let mut name = full;
+        if let Some(at) = name.find('@') {
+            name.truncate(at);
+        }
+        if let Some(t) = &tag {
+            name.truncate(name.len() - t.len() - 1);
+        }
         Ok(Reference {
             original: s.to_string(),
-            domain: domain.to_string(),
-            path: path.to_string(),
-            tag: parts.tag.map(str::to_string),
-            digest: parts.digest,
+            domain_len: domain.len(),
+            name,
+            tag,
+            digest,
         })
     }
 
@@ -219,17 +223,22 @@ impl Reference {
     /// Normalised domain: `docker.io` for Docker Hub (also when written as
     /// `index.docker.io` or `registry-1.docker.io`, or left out), else as written.
     pub fn domain(&self) -> &str {
-        &self.domain
+        &self.name[..self.domain_len]
     }
 
     /// Normalised repository path: `library/nginx` for `nginx`.
     pub fn path(&self) -> &str {
-        &self.path
+        &self.name[self.domain_len + 1..]
     }
 
     /// Normalised repository name: `docker.io/library/nginx`.
     pub fn name(&self) -> String {
-        format!("{}/{}", self.domain, self.path)
+        self.name.clone()
+    }
+
+    /// [`Reference::name`], borrowed.
+    pub fn name_str(&self) -> &str {
+        &self.name
     }
 
     pub fn tag(&self) -> Option<&str> {
@@ -252,7 +261,7 @@ impl Reference {
 
     /// Fully normalised form: `docker.io/library/nginx:1.25@sha256:...`.
     pub fn normalized(&self) -> String {
-        let mut s = self.name();
+        let mut s = self.name.clone();
         if let Some(t) = &self.tag {
             s.push(':');
             s.push_str(t);

@@ -62,13 +62,12 @@ fn row(
     let r = &image.reference;
     write!(
         out,
-        "{}:{}:{}  {}  {}/{}:{}",
+        "{}:{}:{}  {}  {}:{}",
         image.file.display(),
         image.line,
         image.column,
         r.original(),
-        r.domain(),
-        r.path(),
+        r.name_str(),
         r.effective_tag().unwrap_or("-"),
     )?;
     if let Some(d) = r.digest() {
