@@ -6,7 +6,7 @@ fn fixture(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/scan")
         .join(name);
-    std::fs::read_to_string(p).expect("fixture")
+    fs_err::read_to_string(p).expect("fixture")
 }
 
 /// Scan and check the invariants every result must satisfy: exact spans

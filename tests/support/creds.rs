@@ -59,7 +59,7 @@ pub fn calls_path(script: &Path) -> PathBuf {
 /// The lines of a `.calls` (or `.args`, `.env`, `.requests`) file; empty
 /// when the file does not exist (never called).
 pub fn calls(path: &Path) -> Vec<String> {
-    match std::fs::read_to_string(path) {
+    match fs_err::read_to_string(path) {
         Ok(text) => text.lines().map(str::to_string).collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => panic!("cannot read {}: {e}", path.display()),
@@ -119,7 +119,7 @@ fn write_script(path: &Path, text: &str) -> PathBuf {
         .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "cannot write {}", path.display());
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path.to_path_buf()
 }
 
@@ -342,5 +342,5 @@ pub fn credential_provider_config(path: &Path, api_version: &str, providers: &[P
             }
         }
     }
-    std::fs::write(path, y).unwrap();
+    fs_err::write(path, y).unwrap();
 }

@@ -70,7 +70,7 @@ pub fn assert_locked(reg: &Registry, dir: &Path, pushed: &[(&str, &str)]) {
 pub fn pin_twice(reg: &Registry, dir: &Path, args: &[&str], file: &Path, original: &str) -> String {
     let o = run(reg, dir, args);
     super::run::expect_code(&o, 0);
-    let pinned = std::fs::read_to_string(file).unwrap();
+    let pinned = fs_err::read_to_string(file).unwrap();
     assert_eq!(
         strip_digests(&pinned),
         original,
@@ -79,7 +79,7 @@ pub fn pin_twice(reg: &Registry, dir: &Path, args: &[&str], file: &Path, origina
     let o = run(reg, dir, args);
     super::run::expect_code(&o, 0);
     assert_eq!(
-        std::fs::read_to_string(file).unwrap(),
+        fs_err::read_to_string(file).unwrap(),
         pinned,
         "a second pin changed the file"
     );

@@ -122,7 +122,7 @@ impl Registry {
         let bin = need("docker-registry", "docker-registry");
         let dir = tempfile::tempdir().unwrap();
         let storage = dir.path().join("storage");
-        std::fs::create_dir_all(&storage).unwrap();
+        fs_err::create_dir_all(&storage).unwrap();
 
         let mut ca_file = None;
         let mut cert_dir = None;
@@ -151,7 +151,7 @@ impl Registry {
                     lines.push(text.trim().to_string());
                 }
                 let file = dir.path().join("htpasswd");
-                std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+                fs_err::write(&file, lines.join("\n") + "\n").unwrap();
                 auth_yaml = format!(
                     "auth:\n  htpasswd:\n    realm: imagelock-test\n    path: {}\n",
                     file.display()
@@ -183,8 +183,8 @@ impl Registry {
                 storage.display()
             );
             let cfg = dir.path().join("config.yml");
-            std::fs::write(&cfg, config).unwrap();
-            let log = std::fs::File::create(&log_file).unwrap();
+            fs_err::write(&cfg, config).unwrap();
+            let log = fs_err::File::create(&log_file).unwrap().into_file();
             let mut child = Command::new(&bin)
                 .arg("serve")
                 .arg(&cfg)
@@ -197,7 +197,7 @@ impl Registry {
             let mut up = false;
             while Instant::now() < deadline {
                 if let Some(status) = child.try_wait().unwrap() {
-                    let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+                    let log = fs_err::read_to_string(&log_file).unwrap_or_default();
                     if log.contains("address already in use") && attempt < 5 {
                         break;
                     }
@@ -221,7 +221,7 @@ impl Registry {
         };
 
         let docker_config_dir = dir.path().join("docker-config");
-        std::fs::create_dir_all(&docker_config_dir).unwrap();
+        fs_err::create_dir_all(&docker_config_dir).unwrap();
         let auths = if setup == Setup::PlainAnonymous {
             serde_json::json!({})
         } else {
@@ -229,7 +229,7 @@ impl Registry {
                 base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
             serde_json::json!({ format!("127.0.0.1:{port}"): {"auth": auth} })
         };
-        std::fs::write(
+        fs_err::write(
             docker_config_dir.join("config.json"),
             serde_json::json!({ "auths": auths }).to_string(),
         )
@@ -272,7 +272,7 @@ impl Registry {
 
     /// The registry's own log (errors only).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+        fs_err::read_to_string(&self.log_file).unwrap_or_default()
     }
 
     /// `127.0.0.1:PORT`
@@ -311,7 +311,7 @@ impl Registry {
     pub fn http(&self) -> reqwest::Client {
         let mut b = reqwest::Client::builder().use_rustls_tls();
         if let Some(ca) = &self.ca_file {
-            let pem = std::fs::read(ca).unwrap();
+            let pem = fs_err::read(ca).unwrap();
             b = b.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
         }
         b.build().unwrap()
@@ -560,7 +560,7 @@ impl Registry {
     /// (containers auth.json, XDG directories).
     pub fn isolated_env(&self) -> Vec<(&'static str, PathBuf)> {
         let home = self.dir.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
+        fs_err::create_dir_all(&home).unwrap();
         vec![
             ("DOCKER_CONFIG", self.docker_config_dir.clone()),
             ("HOME", home.clone()),
