@@ -83,7 +83,7 @@ impl Key {
         Key {
             name: r.name(),
             digest_if_untagged: if tag.is_none() {
-                r.digest().map(|d| d.to_string())
+                r.digest().map(std::string::ToString::to_string)
             } else {
                 None
             },

@@ -733,7 +733,7 @@ fn list_plain_prints_the_locked_pulls_for_preloading() {
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     let mut sorted = lines.clone();
-    sorted.sort();
+    sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(lines, sorted, "sorted and unique");
     assert!(!lines.is_empty());

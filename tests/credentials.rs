@@ -34,12 +34,12 @@ fn secrets(extra: &[&str]) -> Vec<String> {
         support::REFRESH_TOKEN_B,
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(std::string::ToString::to_string)
     .collect();
     for (u, p) in [(USER, PASSWORD), (USER_B, PASSWORD_B), (USER, WRONG)] {
         v.push(b64(&format!("{u}:{p}")));
     }
-    v.extend(extra.iter().map(|s| s.to_string()));
+    v.extend(extra.iter().map(std::string::ToString::to_string));
     v
 }
 

@@ -511,7 +511,7 @@ async fn concurrent_resolves_of_one_repo_fetch_one_token() {
         .map(|i| r(&reg.image(&format!("team/app:v{i}"))))
         .collect();
     let results = c.resolve_all(&refs, &[], &|| {}).await;
-    assert!(results.iter().all(|r| r.is_ok()));
+    assert!(results.iter().all(std::result::Result::is_ok));
     assert_eq!(ts.requests() - before, 1, "token requests: {:?}", ts.log());
 }
 
@@ -781,7 +781,7 @@ async fn cold_registry_sees_one_unauthenticated_request() {
         .collect();
     let before = reg.token_server.as_ref().unwrap().requests();
     let out = c.resolve_all(&refs, &[], &|| {}).await;
-    assert!(out.iter().all(|o| o.is_ok()), "{out:?}");
+    assert!(out.iter().all(std::result::Result::is_ok), "{out:?}");
     let bare = proxy.requests().iter().filter(|s| !s.authorized).count();
     assert_eq!(bare, 1, "{:?}", proxy.requests());
     assert_eq!(proxy.count("HEAD", "/manifests/"), 11);

@@ -195,7 +195,10 @@ fn main() -> ExitCode {
     let mut seen = Vec::new();
     let mut dockerfiles = 0;
     let mut paths: Vec<PathBuf> = match fs_err::read_dir(&dir) {
-        Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
+        Ok(entries) => entries
+            .filter_map(std::result::Result::ok)
+            .map(|e| e.path())
+            .collect(),
         Err(e) => {
             eprintln!("corpus-check: {}: {e}", dir.display());
             return ExitCode::from(2);

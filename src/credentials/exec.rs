@@ -17,7 +17,7 @@ pub(crate) struct Output {
 
 impl Output {
     /// The first non-empty line of stderr, trimmed and cut to 200 characters.
-    pub fn stderr_line(&self) -> Option<String> {
+    pub(crate) fn stderr_line(&self) -> Option<String> {
         first_line(&self.stderr)
     }
 }

@@ -251,7 +251,9 @@ impl Providers {
             .entry((i, registry.clone()))
             .or_default()
             .clone();
-        let _turn = turn.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = turn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         let fresh = |a: &Answer| a.expires.is_none_or(|e| now < e);
         {

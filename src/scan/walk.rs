@@ -65,7 +65,7 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
         }
         let walker = ignore::WalkBuilder::new(root)
             .follow_links(true)
-            .sort_by_file_name(|a, b| a.cmp(b))
+            .sort_by_file_name(std::cmp::Ord::cmp)
             // Hidden files and directories are skipped as ripgrep skips
             // them, except `.github` (workflows name container images).
             .hidden(false)

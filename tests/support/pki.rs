@@ -11,7 +11,7 @@ use rcgen::{
 };
 
 /// Files written for a TLS registry.
-pub struct TlsFiles {
+pub(crate) struct TlsFiles {
     /// The CA certificate (PEM) clients trust.
     pub ca_file: PathBuf,
     /// A directory holding `ca.crt`, as skopeo's `--cert-dir` wants.
@@ -20,7 +20,7 @@ pub struct TlsFiles {
     pub server_key: PathBuf,
 }
 
-pub fn make_tls(dir: &Path) -> TlsFiles {
+pub(crate) fn make_tls(dir: &Path) -> TlsFiles {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.distinguished_name
@@ -59,13 +59,13 @@ pub fn make_tls(dir: &Path) -> TlsFiles {
 
 /// An RSA key (PKCS#8 DER, for ring) and a self-signed certificate for it
 /// (DER for the JWT `x5c`, PEM file for distribution's `rootcertbundle`).
-pub struct SigningKey {
+pub(crate) struct SigningKey {
     pub pkcs8_der: Vec<u8>,
     pub cert_der: Vec<u8>,
     pub cert_pem_file: PathBuf,
 }
 
-pub fn make_signing_key(dir: &Path) -> SigningKey {
+pub(crate) fn make_signing_key(dir: &Path) -> SigningKey {
     // ring cannot generate RSA keys; openssl can.
     let key_pem = dir.join("token-key.pem");
     let out = Command::new("openssl")
