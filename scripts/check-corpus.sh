@@ -36,3 +36,44 @@ done <<<"$ids"
 [ "$bad" -eq 0 ] || exit 1
 
 cargo run --quiet --locked --example corpus-check -- "$corpus"
+
+# A custom image location on the published file: the config reloader named
+# in the operator's arguments is found at its place and pinned in place
+# (the digest inserted after the reference, nothing else on the line).
+bin=${CARGO_TARGET_DIR:-target}/debug/imagelock
+cargo build --quiet --locked
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp "$corpus/prometheus-operator-bundle.yaml" "$work/"
+rules=testdata/config/corpus/imagelock.toml
+"$bin" --config "$rules" --lockfile "$work/images.lock" list --format json \
+    "$work/prometheus-operator-bundle.yaml" 2>/dev/null >"$work/list.json" || true
+python3 - "$work/list.json" <<'PY'
+import json, sys
+rows = [(r["line"], r["column"], r["reference"], r["field"])
+        for r in json.load(open(sys.argv[1]))["references"]]
+want = [(29760, 40, "quay.io/prometheus-operator/prometheus-config-reloader:v0.63.0", "location"),
+        (29761, 16, "quay.io/prometheus-operator/prometheus-operator:v0.63.0", "image")]
+if rows != want:
+    sys.exit(f"check-corpus: custom location on prometheus-operator-bundle.yaml: found {rows}, want {want}")
+PY
+digest=sha256:$(printf 'corpus check' | sha256sum | cut -d' ' -f1)
+{
+    echo 'version = 1'
+    for name in prometheus-config-reloader prometheus-operator; do
+        printf '\n[[image]]\nname = "quay.io/prometheus-operator/%s"\ntag = "v0.63.0"\ndigest = "%s"\n' "$name" "$digest"
+    done
+} >"$work/images.lock"
+"$bin" --config "$rules" --lockfile "$work/images.lock" --quiet pin --dry-run \
+    "$work/prometheus-operator-bundle.yaml" >"$work/diff.txt"
+changed=$(grep -E '^[-+] ' "$work/diff.txt" || true)
+want="-        - --prometheus-config-reloader=quay.io/prometheus-operator/prometheus-config-reloader:v0.63.0
++        - --prometheus-config-reloader=quay.io/prometheus-operator/prometheus-config-reloader:v0.63.0@$digest
+-        image: quay.io/prometheus-operator/prometheus-operator:v0.63.0
++        image: quay.io/prometheus-operator/prometheus-operator:v0.63.0@$digest"
+if [ "$changed" != "$want" ]; then
+    echo "check-corpus: pin --dry-run with the custom location changed:" >&2
+    cat "$work/diff.txt" >&2
+    exit 1
+fi
+echo "check-corpus: custom location on prometheus-operator-bundle.yaml found and pinned in place"

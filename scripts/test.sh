@@ -11,11 +11,31 @@ command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl) # the token server's RSA key
+command -v git >/dev/null || need+=(git)         # pre-commit try-repo
+command -v python3 >/dev/null || need+=(python3) # pre-commit
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing ${need[*]} (apt-get)" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The real pre-commit from PyPI (tests/ci_surfaces.rs), in a virtualenv of
+# its own when it is not installed already.
+if ! command -v pre-commit >/dev/null; then
+    venv="${XDG_CACHE_HOME:-$HOME/.cache}/imagelock-tests/pre-commit-venv"
+    if [ ! -x "$venv/bin/pre-commit" ]; then
+        echo "installing pre-commit (pip, in $venv)" >&2
+        if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
+            # Debian's python3 makes virtualenvs only with python3-venv.
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get update -qq
+            apt-get install -y -qq python3-venv >/dev/null
+            python3 -m venv --clear "$venv"
+        fi
+        "$venv/bin/pip" install -q pre-commit
+    fi
+    export PATH="$venv/bin:$PATH"
 fi
 
 cargo fmt --check

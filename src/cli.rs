@@ -73,6 +73,11 @@ pub enum Command {
     /// Write a commented starter `imagelock.toml` for the repository in the
     /// current directory.
     Init(InitArgs),
+    /// Print a shell completion script (`imagelock completions bash`).
+    Completions(CompletionsArgs),
+    /// Print the man page in roff (`imagelock man | man -l -`), of one
+    /// subcommand when named (`imagelock man check`).
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +85,21 @@ pub struct InitArgs {
     /// Replace an existing imagelock.toml.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (`imagelock-check(1)`); without
+    /// it, the page of `imagelock(1)`.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +119,8 @@ pub struct ListArgs {
     pub format: ListFormat,
     #[command(flatten)]
     pub credentials: CredentialArgs,
+    #[command(flatten)]
+    pub mirrors: MirrorArgs,
 }
 
 #[derive(Debug, Args)]
@@ -143,9 +165,14 @@ pub struct CheckArgs {
     /// Also report references that are not pinned to a digest.
     #[arg(long)]
     pub require_pinned: bool,
-    /// Also ask the registries whether locked tags still point at the locked digest.
+    /// Also ask the registries whether locked tags still point at the locked
+    /// digest, and every configured mirror whether it serves each locked digest.
     #[arg(long)]
     pub remote: bool,
+    /// With --remote: also resolve each tag at the mirrors that serve tags
+    /// and report those that point elsewhere than upstream (mirror-stale).
+    #[arg(long, requires = "remote")]
+    pub compare_tags: bool,
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
     #[command(flatten)]
@@ -166,6 +193,10 @@ pub struct LockArgs {
     /// Also record the manifest digest of this platform (os/arch[/variant]); repeatable.
     #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
     pub platforms: Vec<String>,
+    /// Then ask every configured mirror whether it serves each locked digest
+    /// (as `check --remote` does); a mirror lacking one fails the run.
+    #[arg(long)]
+    pub check_mirrors: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -179,6 +210,10 @@ pub struct UpdateArgs {
     pub platforms: Vec<String>,
     #[arg(long, value_enum, default_value_t = UpdateFormat::Text)]
     pub format: UpdateFormat,
+    /// Then ask every configured mirror whether it serves each locked digest
+    /// (as `check --remote` does); a mirror lacking one fails the run.
+    #[arg(long)]
+    pub check_mirrors: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -216,8 +251,38 @@ pub struct RegistryArgs {
     #[arg(long, default_value_t = 30, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
+    /// Resolve tags at `upstream` (default) or at the first `mirror` that
+    /// serves tags (for CI that cannot reach upstream); the lockfile keeps
+    /// upstream names either way.
+    #[arg(long, value_enum, default_value_t = ResolveAt::Upstream, value_name = "WHERE")]
+    pub resolve_at: ResolveAt,
     #[command(flatten)]
     pub credentials: CredentialArgs,
+    #[command(flatten)]
+    pub mirrors: MirrorArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResolveAt {
+    Upstream,
+    Mirror,
+}
+
+/// Where the nodes pull from: registry mirrors and pull-through caches.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MirrorArgs {
+    /// A mirror nodes pull UPSTREAM's images from, tried before it, in
+    /// the order given: `docker.io=mirror.example.com/dockerhub`; repeatable.
+    #[arg(long = "mirror", value_name = "UPSTREAM=MIRROR[/PREFIX]")]
+    pub mirrors: Vec<String>,
+    /// containerd's registry host directory (`config_path`, such as
+    /// /etc/containerd/certs.d): DIR/<host>/hosts.toml.
+    #[arg(long, value_name = "DIR")]
+    pub containerd_hosts_dir: Option<PathBuf>,
+    /// containers registries.conf (CRI-O, Podman), with the
+    /// registries.conf.d drop-ins beside it.
+    #[arg(long, value_name = "FILE")]
+    pub registries_conf: Option<PathBuf>,
 }
 
 /// Where pull credentials come from, besides the pod's own pull secrets
@@ -268,6 +333,9 @@ pub enum CheckFormat {
     Github,
     /// Tables for a pull request or a job summary.
     Markdown,
+    /// SARIF 2.1.0 for GitHub code scanning (`upload-sarif`) and other
+    /// SARIF viewers.
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

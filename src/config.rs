@@ -16,7 +16,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::cli::{Cli, Command, CredentialArgs, RegistryArgs};
+use crate::cli::{Cli, Command, CredentialArgs, MirrorArgs, RegistryArgs};
 use crate::reference::Reference;
 use crate::scan::custom::{Location, RawLocation};
 
@@ -60,6 +60,10 @@ struct RawConfig {
     namespace: Option<String>,
     credential_provider_config: Option<PathBuf>,
     credential_provider_bin_dir: Option<PathBuf>,
+    #[serde(alias = "mirror")]
+    mirrors: Option<Vec<String>>,
+    containerd_hosts_dir: Option<PathBuf>,
+    registries_conf: Option<PathBuf>,
     #[serde(default, rename = "location")]
     locations: Vec<RawLocation>,
 }
@@ -80,6 +84,10 @@ pub struct Config {
     pub namespace: Option<String>,
     pub credential_provider_config: Option<PathBuf>,
     pub credential_provider_bin_dir: Option<PathBuf>,
+    /// `mirrors = ["docker.io=mirror.example.com/dockerhub"]` (`--mirror`).
+    pub mirrors: Option<Vec<String>>,
+    pub containerd_hosts_dir: Option<PathBuf>,
+    pub registries_conf: Option<PathBuf>,
     /// What the scan consults.
     pub active: Active,
 }
@@ -243,6 +251,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         namespace: raw.namespace,
         credential_provider_config: raw.credential_provider_config.map(join),
         credential_provider_bin_dir: raw.credential_provider_bin_dir.map(join),
+        mirrors: raw.mirrors,
+        containerd_hosts_dir: raw.containerd_hosts_dir.map(join),
+        registries_conf: raw.registries_conf.map(join),
         active: Active {
             dir: normalize(&cwd.join(&dir)),
             exclude,
@@ -341,7 +352,7 @@ pub fn check_provider_pair(cli: &Cli) -> Result<(), &'static str> {
         Command::Lock(a) => Some(&a.registry.credentials),
         Command::Update(a) => Some(&a.registry.credentials),
         Command::Resolve(a) => Some(&a.registry.credentials),
-        Command::Pin(_) | Command::Init(_) => None,
+        Command::Pin(_) | Command::Init(_) | Command::Completions(_) | Command::Man(_) => None,
     };
     match creds {
             Some(c) if c.credential_provider_config.is_some() != c.credential_provider_bin_dir.is_some() => Err(
@@ -366,6 +377,7 @@ impl Config {
                 fill("paths", &mut a.paths, &self.paths);
                 fill("helm_values", &mut a.helm_values, &self.helm_values);
                 self.apply_credentials(&given, &mut a.credentials);
+                self.apply_mirrors(&given, &mut a.mirrors);
             }
             Command::Pin(a) => {
                 fill("paths", &mut a.paths, &self.paths);
@@ -387,7 +399,7 @@ impl Config {
                 self.apply_registry(&given, &mut a.registry);
             }
             Command::Resolve(a) => self.apply_registry(&given, &mut a.registry),
-            Command::Init(_) => {}
+            Command::Init(_) | Command::Completions(_) | Command::Man(_) => {}
         }
     }
 
@@ -411,6 +423,19 @@ impl Config {
             r.timeout = t;
         }
         self.apply_credentials(given, &mut r.credentials);
+        self.apply_mirrors(given, &mut r.mirrors);
+    }
+
+    fn apply_mirrors(&self, given: &Given, m: &mut MirrorArgs) {
+        if let (false, Some(v)) = (given.has("mirrors"), &self.mirrors) {
+            m.mirrors = v.clone();
+        }
+        if !given.has("containerd_hosts_dir") && self.containerd_hosts_dir.is_some() {
+            m.containerd_hosts_dir = self.containerd_hosts_dir.clone();
+        }
+        if !given.has("registries_conf") && self.registries_conf.is_some() {
+            m.registries_conf = self.registries_conf.clone();
+        }
     }
 
     fn apply_credentials(&self, given: &Given, c: &mut CredentialArgs) {
@@ -466,6 +491,27 @@ mod tests {
         assert_eq!(
             c.ca_files.unwrap(),
             vec![PathBuf::from("/abs.pem"), PathBuf::from("conf/ca.pem")]
+        );
+    }
+
+    #[test]
+    fn mirror_settings_under_the_flags_names() {
+        let c = parse(
+            Path::new("conf/imagelock.toml"),
+            "mirrors = [\"docker.io=mirror.example.com/dockerhub\"]\ncontainerd-hosts-dir = \"certs.d\"\nregistries-conf = \"/etc/containers/registries.conf\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.mirrors.unwrap(),
+            vec!["docker.io=mirror.example.com/dockerhub".to_string()]
+        );
+        assert_eq!(
+            c.containerd_hosts_dir.unwrap(),
+            PathBuf::from("conf/certs.d")
+        );
+        assert_eq!(
+            c.registries_conf.unwrap(),
+            PathBuf::from("/etc/containers/registries.conf")
         );
     }
 

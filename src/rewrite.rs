@@ -304,7 +304,14 @@ pub fn write_unified_diff(
         }
     }
 
-    write!(out, "--- a/{path}\n+++ b/{path}\n")?;
+    // `a/` and `b/` prefix a relative path, as git writes them (`patch
+    // -p1` applies it); an absolute path is written as it is.
+    let (a, b) = if path.starts_with('/') {
+        ("", "")
+    } else {
+        ("a/", "b/")
+    };
+    write!(out, "--- {a}{path}\n+++ {b}{path}\n")?;
     let mut body = String::new();
     let mut i = 0;
     while i < changed.len() {
@@ -604,5 +611,8 @@ mod tests {
         let text = "image: a:1";
         let d = unified_diff("f", text, &[edit(text, "a:1", "a:1@d")]);
         assert_eq!(d, "--- a/f\n+++ b/f\n@@ -1,1 +1,1 @@\n-image: a:1\n\\ No newline at end of file\n+image: a:1@d\n\\ No newline at end of file\n");
+        // An absolute path takes no `a/` or `b/`.
+        let d = unified_diff("/abs/f", text, &[edit(text, "a:1", "a:1@d")]);
+        assert!(d.starts_with("--- /abs/f\n+++ /abs/f\n"), "{d}");
     }
 }

@@ -15,8 +15,8 @@ use crate::commands::scanning::{assess_policy, collect_uses, Use};
 use crate::lockfile::{Key, Lockfile};
 use crate::registry::RegistryBudget;
 use crate::report::{
-    github, json, markdown, sort_findings, text, Diagnostics, Finding, FindingKind, Location,
-    Message,
+    github, json, markdown, sarif, sort_findings, text, Diagnostics, Finding, FindingKind,
+    Location, Message,
 };
 
 fn finding(kind: FindingKind, u: &Use, message: String) -> Finding {
@@ -44,15 +44,20 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
         }
     };
     sort_findings(&mut findings);
-    print(args, &findings, refs, &registries, diag)?;
+    print(args, &findings, refs, &registries, lockfile, diag)?;
     diag.say(format!(
-        "checked {refs} reference(s) against {}: {} finding(s), {} error(s), {} warning(s){}",
+        "checked {refs} reference(s) against {}: {} finding(s), {} error(s), {} warning(s){}{}",
         lockfile.display(),
         findings.len(),
         diag.errors(),
         diag.warnings(),
         if args.remote {
             ", registries asked"
+        } else {
+            ""
+        },
+        if args.remote {
+            crate::commands::mirrors::summary_suffix(&args.registry)
         } else {
             ""
         }
@@ -140,6 +145,8 @@ fn find(
     let mut registries = Vec::new();
     if args.remote {
         let (client, extra) = registry_client(&args.registry, diag)?;
+        let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
+        let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
         all.with_pod_credentials(namespace, &extra, diag);
         let mut asks = Vec::new();
         for entry in lock.entries().filter(|e| e.tag.is_some()) {
@@ -151,7 +158,23 @@ fn find(
                 platforms: Vec::new(),
             });
         }
-        let answers = resolve_and_merge(&client, &lock, asks)?;
+        let answers = resolve_and_merge(&client, &lock, asks, at)?;
+        // Upstream's digest per tag, to compare the mirrors' with (resolved
+        // at a mirror, the locked digest stands for upstream instead).
+        let now = answers
+            .iter()
+            .filter(|_| at.is_none())
+            .filter_map(|a| Some((a.ask.key.clone(), a.entry.as_ref()?.digest.clone())))
+            .collect();
+        findings.extend(crate::commands::mirrors::findings(
+            &client,
+            &mirrors,
+            &lock,
+            &now,
+            &|k| all.of(k).to_vec(),
+            args.compare_tags,
+            diag,
+        )?);
         report_credential_warnings(&client, diag);
         for answer in &answers {
             let r = &answer.ask.reference;
@@ -206,6 +229,7 @@ fn print(
     findings: &[Finding],
     refs: usize,
     registries: &[RegistryBudget],
+    lockfile: &Path,
     diag: &Diagnostics,
 ) -> anyhow::Result<()> {
     let summary = serde_json::json!({
@@ -232,6 +256,17 @@ fn print(
         }
         CheckFormat::Github => github::print(&mut out, findings, diag.messages(), diag.is_quiet())?,
         CheckFormat::Markdown => markdown::print_findings(&mut out, findings, diag.messages())?,
+        CheckFormat::Sarif => {
+            let base = std::env::current_dir()?;
+            sarif::print(
+                &mut out,
+                findings,
+                diag.messages(),
+                diag.is_quiet(),
+                lockfile,
+                &base,
+            )?;
+        }
     }
     out.flush()?;
     Ok(())

@@ -156,6 +156,10 @@ fn starter(s: &Survey) -> String {
          # pull-secrets = [\"ci/pull-secret.json\"]\n\
          # credential-provider-config = \"ci/credential-providers.yaml\"\n\
          # credential-provider-bin-dir = \"ci/credential-provider-plugins\"\n\
+         \n# Where the nodes pull from (the README's Mirrors section): `mirrors`,\n\
+         # and a containerd `containerd-hosts-dir` or a CRI-O `registries-conf`.\n\
+         # mirrors = [\"docker.io=mirror.example.com/dockerhub\"]\n\
+         # containerd-hosts-dir = \"/etc/containerd/certs.d\"\n\
          \n# Custom image locations: values no built-in rule reads, such as an\n\
          # operator's argument. `kind` and `api-version` are globs; `pattern`'s\n\
          # group `image` marks the reference inside a longer string.\n\

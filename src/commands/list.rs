@@ -133,6 +133,7 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
     });
     let (keychain, extra) = keychain(creds, std::time::Duration::from_secs(30))?;
     let mut pods = PodCredentials::new(&creds.namespace, &secrets, &accounts, &extra);
+    let mirrors = crate::commands::mirrors::load(&args.mirrors)?;
     let mut rows = Vec::new();
     for image in &images {
         let (policy, warnings) =
@@ -144,7 +145,12 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
             pod: pod.as_deref(),
         });
         let (status, entry) = status_of(lock, image, diag);
-        rows.push(json_row(image, policy, status, entry, &warnings, &sources));
+        let mut row = json_row(image, policy, status, entry, &warnings, &sources);
+        if !mirrors.is_empty() {
+            // The hosts a node would try, in order (with mirrors configured).
+            row["pull-hosts"] = serde_json::json!(mirrors.route(&image.reference)?);
+        }
+        rows.push(row);
     }
     pods.report(diag);
     let stdout = std::io::stdout();

@@ -71,11 +71,13 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let mut stale = 0usize;
     if !asks.is_empty() {
         let (client, extra) = registry_client(&args.registry, diag)?;
+        let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
+        let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
         all.with_pod_credentials(namespace, &extra, diag);
         for a in &mut asks {
             a.uses = all.of(&a.key).to_vec();
         }
-        let answers = resolve_and_merge(&client, &old, asks)?;
+        let answers = resolve_and_merge(&client, &old, asks, at)?;
         report_credential_warnings(&client, diag);
         for answer in answers {
             for (e, uses) in &answer.errors {
@@ -122,9 +124,15 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let kept = new.len() - added;
     let removed = old.keys().filter(|k| new.get(k).is_none()).count();
     guard.save_if_changed(&new)?;
+    let mirror_findings = if args.check_mirrors {
+        crate::commands::mirrors::check_locked(&args.registry, &new, diag)?
+    } else {
+        0
+    };
     diag.say(format!(
-        "{}: {added} added, {kept} kept, {removed} removed, {stale} stale",
-        lockfile.display()
+        "{}: {added} added, {kept} kept, {removed} removed, {stale} stale{}",
+        lockfile.display(),
+        crate::commands::mirrors::summary_suffix(&args.registry)
     ));
-    Ok(diag.exit_status(0))
+    Ok(diag.exit_status(mirror_findings))
 }

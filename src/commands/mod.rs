@@ -7,9 +7,11 @@
 //! the exit code; only a failure that stops the whole run is an `Err`.
 
 pub mod check;
+pub mod completions;
 pub mod init;
 pub mod list;
 pub mod lock;
+pub mod mirrors;
 pub mod pin;
 pub mod pipeline;
 pub mod registry_setup;
@@ -22,7 +24,7 @@ use std::path::Path;
 use crate::cli::{CheckFormat, Cli, Command, ListFormat, ResolveFormat, UpdateFormat};
 use crate::lockfile::{Entry, Lockfile};
 use crate::reference::Reference;
-use crate::report::{json, Diagnostics, Message};
+use crate::report::{json, sarif, Diagnostics, Message};
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
@@ -35,9 +37,16 @@ pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
         Command::Check(a) => a.format == CheckFormat::Json,
         _ => false,
     };
+    let sarif = matches!(&cli.command, Command::Check(a) if a.format == CheckFormat::Sarif);
     // Machine formats print the run's errors and warnings with the data.
     let machine =
         json || matches!(&cli.command, Command::Check(a) if a.format != CheckFormat::Text);
+    // Completions and man pages read neither lockfile nor manifests.
+    match &cli.command {
+        Command::Completions(args) => return completions::completions(args),
+        Command::Man(args) => return completions::man(args),
+        _ => {}
+    }
     let mut diag = Diagnostics::new(cli.quiet).keep_messages(machine);
     let result = config.and_then(|()| check_lockfile_path(lockfile));
     let result = result.and_then(|()| match cli.command {
@@ -48,6 +57,8 @@ pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
         Command::Update(args) => update::run(&args, lockfile, &mut diag),
         Command::Resolve(args) => resolve::run(&args, &mut diag),
         Command::Init(args) => init::run(&args, &mut diag),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     });
     match result {
         // A failure that stopped the run is still a JSON document for a
@@ -64,15 +75,39 @@ pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
             json::print(&mut out, &doc)?;
             Ok(crate::exit::ERROR)
         }
+        // So is a SARIF log, for a workflow that uploads it.
+        Err(e)
+            if sarif
+                && !crate::logging::is_broken_pipe(&e)
+                && crate::interrupt::requested().is_none() =>
+        {
+            diag.emit(Message::error(format!("{e:#}")).code("error"));
+            let base = std::env::current_dir()?;
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            sarif::print(
+                &mut out,
+                &[],
+                diag.messages(),
+                diag.is_quiet(),
+                lockfile,
+                &base,
+            )?;
+            Ok(crate::exit::ERROR)
+        }
         other => other,
     }
 }
 
-/// Read the configuration file (`init` reads none: it writes one), fill
+/// Read the configuration file (`init` reads none: it writes one; nor do
+/// completions and man pages), fill
 /// the options the command line left unset from it and make its scan
 /// settings the run's.
 fn configure(cli: &mut Cli) -> anyhow::Result<()> {
-    if !matches!(cli.command, Command::Init(_)) {
+    if !matches!(
+        cli.command,
+        Command::Init(_) | Command::Completions(_) | Command::Man(_)
+    ) {
         if let Some(config) = crate::config::for_command_line(cli)? {
             config.apply(cli);
             crate::config::install(config.active);

@@ -13,11 +13,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::commands::mirrors::resolve_at_mirrors;
 use crate::commands::registry_setup::resolve_requests;
 use crate::commands::scanning::Use;
 use crate::credentials::PodSecrets;
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::Reference;
+use crate::registry::mirrors::Mirrors;
 use crate::registry::{Client, Platform, RegistryError, Request, Resolved};
 
 /// One lock key to ask about, every place that uses it, and the platforms
@@ -82,10 +84,13 @@ struct Batch {
 
 /// Resolve every ask (one request per key and distinct pod credentials,
 /// grouped by platform set) and merge each answer with `lock`'s entry.
+/// With `at` (`--resolve-at mirror`), each reference is resolved at the
+/// first mirror its route names instead of upstream.
 pub fn resolve_and_merge(
     client: &Client,
     lock: &Lockfile,
     asks: Vec<Ask>,
+    at: Option<&Mirrors>,
 ) -> anyhow::Result<Vec<Answer>> {
     let mut batches: BTreeMap<Vec<Platform>, Batch> = BTreeMap::new();
     for (i, ask) in asks.iter().enumerate() {
@@ -100,7 +105,10 @@ pub fn resolve_and_merge(
     }
     let mut per_ask: Vec<Vec<GroupResult>> = asks.iter().map(|_| Vec::new()).collect();
     for (platforms, batch) in batches {
-        let results = resolve_requests(client, &batch.requests, &platforms)?;
+        let results = match at {
+            Some(m) => resolve_at_mirrors(client, m, &batch.requests, &platforms)?,
+            None => resolve_requests(client, &batch.requests, &platforms)?,
+        };
         for ((i, uses), result) in batch.slots.into_iter().zip(results) {
             per_ask[i].push((uses, result));
         }

@@ -21,7 +21,16 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
         }
     }
     let (client, _) = registry_client(&args.registry, diag)?;
-    let results = resolve_all(&client, &refs, &platforms)?;
+    let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
+    let results = match crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)? {
+        Some(m) => crate::commands::mirrors::resolve_at_mirrors(
+            &client,
+            m,
+            &crate::registry::Request::without_pod(&refs),
+            &platforms,
+        )?,
+        None => resolve_all(&client, &refs, &platforms)?,
+    };
     report_credential_warnings(&client, diag);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

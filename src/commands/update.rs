@@ -89,7 +89,9 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     }
     let asked = asks.len();
     let (client, _) = registry_client(&args.registry, diag)?;
-    let answers = resolve_and_merge(&client, &old, asks)?;
+    let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
+    let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
+    let answers = resolve_and_merge(&client, &old, asks, at)?;
     report_credential_warnings(&client, diag);
     let mut new = old.clone();
     let mut changes = Vec::new();
@@ -120,11 +122,17 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     }
     changes.sort_by(|a, b| (&a.name, &a.tag).cmp(&(&b.name, &b.tag)));
     guard.save_if_changed(&new)?;
-    let code = finish(args, &changes, &registries, diag)?;
+    let mirror_findings = if args.check_mirrors {
+        crate::commands::mirrors::check_locked(&args.registry, &new, diag)?
+    } else {
+        0
+    };
+    let code = finish(args, &changes, &registries, diag)?.max(diag.exit_status(mirror_findings));
     diag.say(format!(
-        "{}: {asked} tag(s) asked, {} changed",
+        "{}: {asked} tag(s) asked, {} changed{}",
         lockfile.display(),
-        changes.len()
+        changes.len(),
+        crate::commands::mirrors::summary_suffix(&args.registry)
     ));
     Ok(code)
 }

@@ -330,6 +330,65 @@ impl Hosts {
             ca_files,
         })
     }
+
+    /// How to reach a mirror host with TLS settings of its own (extra CA
+    /// files from its configuration, no certificate check) besides
+    /// `--ca-file` and its `certs.d` CA; cached per settings.
+    pub(crate) fn route_with_tls(
+        &self,
+        domain: &str,
+        ca_files: &[PathBuf],
+        skip_verify: bool,
+    ) -> Result<Route, RegistryError> {
+        if ca_files.is_empty() && !skip_verify {
+            return self.route(domain, 0);
+        }
+        let key = (
+            format!(
+                "{domain}|{skip_verify}|{}",
+                ca_files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            ),
+            usize::MAX,
+        );
+        let mut map = self
+            .per_host
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (http, files) = match map.get(&key) {
+            Some(c) => c.clone(),
+            None => {
+                let mut certs = self.extra_certs.clone();
+                let mut files = self.config.ca_files.clone();
+                let own = self.config.certs_dir.join(domain).join("ca.crt");
+                let mut extra: Vec<PathBuf> = ca_files.to_vec();
+                if own.is_file() {
+                    extra.push(own);
+                }
+                for f in &extra {
+                    certs.extend(load_pem_certs(f)?);
+                    files.push(f.clone());
+                }
+                let client = build_http_with(
+                    &self.config,
+                    &certs,
+                    &self.proxies,
+                    &self.redirects,
+                    skip_verify,
+                )?;
+                map.insert(key, (client.clone(), files.clone()));
+                (client, files)
+            }
+        };
+        Ok(Route {
+            http,
+            scheme: "https",
+            ca_files: files,
+        })
+    }
 }
 
 fn build_http(
@@ -337,6 +396,16 @@ fn build_http(
     certs: &[reqwest::Certificate],
     proxies: &Arc<Proxies>,
     redirects: &Arc<Redirects>,
+) -> Result<reqwest::Client, RegistryError> {
+    build_http_with(config, certs, proxies, redirects, false)
+}
+
+fn build_http_with(
+    config: &RegistryConfig,
+    certs: &[reqwest::Certificate],
+    proxies: &Arc<Proxies>,
+    redirects: &Arc<Redirects>,
+    skip_verify: bool,
 ) -> Result<reqwest::Client, RegistryError> {
     let for_proxy = proxies.clone();
     let seen = redirects.clone();
@@ -366,6 +435,9 @@ fn build_http(
         }));
     for c in certs {
         b = b.add_root_certificate(c.clone());
+    }
+    if skip_verify {
+        b = b.danger_accept_invalid_certs(true);
     }
     b.build()
         .map_err(|e| RegistryError::config(format!("cannot build HTTP client: {e}")))

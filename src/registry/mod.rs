@@ -32,6 +32,7 @@ mod config;
 mod error;
 mod error_body;
 pub mod manifest;
+pub mod mirrors;
 mod resolve;
 mod schedule;
 mod transport;
@@ -107,6 +108,8 @@ struct Ctx<'a> {
     registry: &'a str,
     /// Host we talk to (`registry-1.docker.io`).
     api_host: String,
+    /// The API root (`/v2`; a mirror's configuration may say otherwise).
+    root: String,
     scheme: &'static str,
     http: reqwest::Client,
     ca_files: Vec<PathBuf>,
@@ -130,9 +133,10 @@ impl Ctx<'_> {
     /// `<scheme>://<host>/v2/<repository>/<rest>`.
     fn url(&self, rest: &str) -> Result<Url, RegistryError> {
         let s = format!(
-            "{}://{}/v2/{}/{}",
+            "{}://{}{}/{}/{}",
             self.scheme,
             self.api_host,
+            self.root,
             self.reference.path(),
             rest
         );
@@ -216,6 +220,7 @@ impl Client {
             lookup,
             registry: domain,
             api_host,
+            root: "/v2".to_string(),
             scheme: route.scheme,
             http: route.http,
             ca_files: route.ca_files,
@@ -223,6 +228,45 @@ impl Client {
             redirects: self.hosts.redirects.clone(),
             budget: self.budget.clone(),
         })
+    }
+
+    /// How to ask `endpoint` (a mirror) about `mapped` (the reference at
+    /// that host, see [`mirrors::Endpoint::reference`]): its API root, its
+    /// scheme (plain HTTP also when `--plain-http` lists the host, or when
+    /// `plain` asks for it) and its TLS settings.
+    fn ctx_at<'a>(
+        &self,
+        endpoint: &mirrors::Endpoint,
+        mapped: &'a Reference,
+        lookup: Arc<Lookup>,
+        plain: bool,
+    ) -> Result<Ctx<'a>, RegistryError> {
+        let mut ctx = self.ctx(mapped, lookup, 0)?;
+        if endpoint.upstream && endpoint.tls == mirrors::HostTls::default() {
+            return Ok(ctx);
+        }
+        ctx.root = endpoint.root.clone();
+        if plain || endpoint.scheme == "http" || self.hosts.is_plain_http(&endpoint.host) {
+            ctx.scheme = "http";
+            return Ok(ctx);
+        }
+        let tls = &endpoint.tls;
+        let route = self
+            .hosts
+            .route_with_tls(
+                &endpoint.host,
+                &tls.ca_files,
+                tls.skip_verify || tls.insecure,
+            )
+            .map_err(|mut e| {
+                e.reference = mapped.original().to_string();
+                e.registry = endpoint.host.clone();
+                e
+            })?;
+        ctx.scheme = route.scheme;
+        ctx.http = route.http;
+        ctx.ca_files = route.ca_files;
+        Ok(ctx)
     }
 
     /// Resolve many references (no pod credentials), all registries at

@@ -13,6 +13,7 @@ use reqwest::{Method, Response, StatusCode};
 use super::budget::RateLimit;
 use super::error::{ErrorKind, Missing, Party, RegistryError};
 use super::error_body::{self, ErrorEntry};
+use super::mirrors::Endpoint;
 use super::transport::{MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES};
 use super::{manifest, Client, Ctx, Platform, Resolved};
 use crate::credentials::Lookup;
@@ -53,6 +54,15 @@ fn digest_of(algorithm: &str, body: &[u8]) -> Option<Digest> {
     }
 }
 
+/// A failure to reach the host at all (an `insecure` host is then tried
+/// over plain HTTP, as containers/image does).
+fn is_transport(e: &RegistryError) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::Tls { .. } | ErrorKind::ConnectionRefused { .. } | ErrorKind::Network { .. }
+    )
+}
+
 impl Client {
     /// Resolve the reference's tag (`latest` when it has none; for
     /// `name:tag@digest` the tag). A digest-only reference returns its own
@@ -91,6 +101,60 @@ impl Client {
         lane: usize,
     ) -> Result<Resolved, RegistryError> {
         let ctx = self.ctx(reference, lookup, lane)?;
+        self.resolve_in(&ctx, reference, platforms).await
+    }
+
+    /// Resolve `mapped` (the reference at a mirror, see
+    /// [`super::mirrors::Endpoint::reference`]) at `endpoint`, with the
+    /// keychain's credentials for the mirror's own host name.
+    pub async fn resolve_at(
+        &self,
+        endpoint: &Endpoint,
+        mapped: &Reference,
+        platforms: &[Platform],
+        pod: Option<Arc<crate::credentials::PodSecrets>>,
+    ) -> Result<Resolved, RegistryError> {
+        let lookup = self.lookup(mapped, pod).await;
+        let ctx = self.ctx_at(endpoint, mapped, lookup.clone(), false)?;
+        let first = self.resolve_in(&ctx, mapped, platforms).await;
+        match first {
+            Err(e) if endpoint.tls.insecure && is_transport(&e) => {
+                let ctx = self.ctx_at(endpoint, mapped, lookup, true)?;
+                self.resolve_in(&ctx, mapped, platforms).await
+            }
+            other => other,
+        }
+    }
+
+    /// The digest `endpoint` serves for `mapped`'s tag or digest (HEAD,
+    /// GET when HEAD says no digest): a 404 is [`ErrorKind::NotFound`].
+    pub async fn head_at(
+        &self,
+        endpoint: &Endpoint,
+        mapped: &Reference,
+    ) -> Result<Digest, RegistryError> {
+        let what = match (mapped.tag(), mapped.digest()) {
+            (_, Some(d)) => d.to_string(),
+            (t, None) => t.unwrap_or("latest").to_string(),
+        };
+        let lookup = self.lookup(mapped, None).await;
+        let ctx = self.ctx_at(endpoint, mapped, lookup.clone(), false)?;
+        match self.head_manifest(&ctx, &what).await {
+            Err(e) if endpoint.tls.insecure && is_transport(&e) => {
+                let ctx = self.ctx_at(endpoint, mapped, lookup, true)?;
+                Ok(self.head_manifest(&ctx, &what).await?.0)
+            }
+            other => Ok(other?.0),
+        }
+    }
+
+    /// Resolve `reference` over `ctx` (see [`Client::resolve`]).
+    async fn resolve_in(
+        &self,
+        ctx: &Ctx<'_>,
+        reference: &Reference,
+        platforms: &[Platform],
+    ) -> Result<Resolved, RegistryError> {
         let (digest, media_type, body) = match (reference.tag(), reference.digest()) {
             (None, Some(d)) => {
                 if platforms.is_empty() {
@@ -102,7 +166,7 @@ impl Client {
                 }
                 (d.clone(), None, None)
             }
-            (tag, _) => self.head_manifest(&ctx, tag.unwrap_or("latest")).await?,
+            (tag, _) => self.head_manifest(ctx, tag.unwrap_or("latest")).await?,
         };
         let mut resolved = Resolved {
             digest,
@@ -116,7 +180,7 @@ impl Client {
             Some(b) => (b, resolved.media_type.clone()),
             None => {
                 let (b, mt) = self
-                    .get_manifest(&ctx, &resolved.digest.to_string(), Some(&resolved.digest))
+                    .get_manifest(ctx, &resolved.digest.to_string(), Some(&resolved.digest))
                     .await?;
                 (b, mt)
             }
@@ -126,7 +190,7 @@ impl Client {
         }
         resolved.platforms = self
             .platforms(
-                &ctx,
+                ctx,
                 &resolved.digest,
                 &body,
                 media_type.as_deref(),

@@ -21,6 +21,10 @@ pub enum FindingKind {
     Invalid,
     /// A workload whose own pull credentials cannot pull its image.
     Access,
+    /// A mirror a node would pull a locked digest from does not serve it.
+    MirrorMissing,
+    /// A mirror resolves a locked tag to another digest than upstream.
+    MirrorStale,
 }
 
 impl FindingKind {
@@ -32,6 +36,38 @@ impl FindingKind {
             FindingKind::Drift => "drift",
             FindingKind::Invalid => "invalid",
             FindingKind::Access => "access",
+            FindingKind::MirrorMissing => "mirror-missing",
+            FindingKind::MirrorStale => "mirror-stale",
+        }
+    }
+
+    /// Every kind, in order.
+    pub const ALL: [FindingKind; 8] = [
+        FindingKind::Missing,
+        FindingKind::Mismatch,
+        FindingKind::Unpinned,
+        FindingKind::Drift,
+        FindingKind::Invalid,
+        FindingKind::Access,
+        FindingKind::MirrorMissing,
+        FindingKind::MirrorStale,
+    ];
+
+    /// One sentence on what the kind means.
+    pub fn description(self) -> &'static str {
+        match self {
+            FindingKind::Missing => "A reference whose name and tag are not in the lockfile.",
+            FindingKind::Mismatch => "A reference pinned to a digest other than the lockfile's.",
+            FindingKind::Unpinned => "A reference not pinned to a digest.",
+            FindingKind::Drift => "A locked tag that now points at another digest in its registry.",
+            FindingKind::Invalid => "A value the kubelet would reject (InvalidImageName).",
+            FindingKind::Access => "A workload whose own pull credentials cannot pull its image.",
+            FindingKind::MirrorMissing => {
+                "A mirror a node would pull a locked digest from does not serve it."
+            }
+            FindingKind::MirrorStale => {
+                "A mirror resolves a locked tag to another digest than upstream."
+            }
         }
     }
 }

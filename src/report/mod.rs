@@ -10,6 +10,7 @@ pub mod json;
 pub mod location;
 pub mod markdown;
 pub mod progress;
+pub mod sarif;
 pub mod text;
 
 pub use diagnostics::{Diagnostics, Message, Severity, UsedAt};

@@ -119,6 +119,23 @@ pub(crate) fn sha256(data: &[u8]) -> String {
 
 impl Registry {
     pub(crate) fn start(setup: Setup) -> Registry {
+        Registry::start_with(setup, "")
+    }
+
+    /// distribution's own pull-through cache (`proxy.remoteurl`) in front
+    /// of `upstream` (a plain-HTTP anonymous registry), itself plain HTTP
+    /// and anonymous.
+    pub(crate) fn start_pull_through(upstream: &Registry) -> Registry {
+        assert!(
+            !upstream.is_tls(),
+            "the pull-through cache fronts a plain-HTTP upstream"
+        );
+        let proxy = format!("proxy:\n  remoteurl: {}\n", upstream.base_url());
+        Registry::start_with(Setup::PlainAnonymous, &proxy)
+    }
+
+    /// A registry with `extra` appended to its configuration file.
+    fn start_with(setup: Setup, extra: &str) -> Registry {
         let bin = need("docker-registry", "docker-registry");
         let dir = tempfile::tempdir().unwrap();
         let storage = dir.path().join("storage");
@@ -179,7 +196,7 @@ impl Registry {
             attempt += 1;
             let port = free_port();
             let config = format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}{tls_yaml}\n{auth_yaml}",
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}{tls_yaml}\n{auth_yaml}{extra}",
                 storage.display()
             );
             let cfg = dir.path().join("config.yml");

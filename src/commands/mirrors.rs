@@ -1,0 +1,257 @@
+//! The commands' side of mirrors: loading the configuration the options
+//! name, resolving tags at the first mirror (`--resolve-at mirror`),
+//! checking locked digests at every mirror and turning what was found into
+//! `mirror-missing` and `mirror-stale` findings.
+
+use std::collections::HashMap;
+
+use crate::cli::{MirrorArgs, RegistryArgs, ResolveAt};
+use crate::commands::scanning::Use;
+use crate::lockfile::{Key, Lockfile};
+use crate::reference::Digest;
+use crate::registry::mirrors::presence::{Item, Outcome};
+use crate::registry::mirrors::{Endpoint, MirrorSources, Mirrors};
+use crate::registry::{Client, Platform, RegistryError, Request, Resolved};
+use crate::report::{Diagnostics, Finding, FindingKind, Message};
+
+/// The mirror configuration the options (or imagelock.toml) name.
+pub fn load(args: &MirrorArgs) -> anyhow::Result<Mirrors> {
+    Ok(Mirrors::load(&MirrorSources {
+        flags: args.mirrors.clone(),
+        containerd_hosts_dir: args.containerd_hosts_dir.clone(),
+        registries_conf: args.registries_conf.clone(),
+    })?)
+}
+
+/// The mirrors to resolve tags at (`--resolve-at mirror`), announcing it.
+pub fn resolve_target<'m>(
+    args: &RegistryArgs,
+    mirrors: &'m Mirrors,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<Option<&'m Mirrors>> {
+    if args.resolve_at != ResolveAt::Mirror {
+        return Ok(None);
+    }
+    if mirrors.is_empty() {
+        anyhow::bail!("--resolve-at mirror: no mirror is configured (give --mirror, --containerd-hosts-dir or --registries-conf)");
+    }
+    diag.note("tags resolved at the first mirror of each image (--resolve-at mirror), not upstream; the lockfile keeps upstream names");
+    Ok(Some(mirrors))
+}
+
+/// `, tags resolved at mirrors` for a summary line under `--resolve-at mirror`.
+pub fn summary_suffix(args: &RegistryArgs) -> &'static str {
+    if args.resolve_at == ResolveAt::Mirror {
+        ", tags resolved at mirrors"
+    } else {
+        ""
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Resolve each request at the first host of its route that serves its
+/// kind of reference (a mirror, else the upstream), each with its pod's
+/// credentials for that host. Results in request order.
+pub fn resolve_at_mirrors(
+    client: &Client,
+    mirrors: &Mirrors,
+    requests: &[Request],
+    platforms: &[Platform],
+) -> anyhow::Result<Vec<Result<Resolved, RegistryError>>> {
+    use futures::StreamExt as _;
+    let mut targets = Vec::new();
+    for req in requests {
+        let r = &req.reference;
+        let by_digest = r.tag().is_none() && r.digest().is_some();
+        let route = mirrors.route(r)?;
+        let endpoint = route
+            .into_iter()
+            .find(|e| e.serves(by_digest))
+            .unwrap_or_else(|| crate::registry::mirrors::default_upstream(r));
+        let mapped = endpoint
+            .reference(r.tag(), r.digest())
+            .map_err(|m| anyhow::anyhow!(m))?;
+        targets.push((endpoint, mapped, req.pod.clone()));
+    }
+    let rt = runtime()?;
+    let results = rt.block_on(async {
+        let work = futures::stream::iter(&targets)
+            .map(|(e, mapped, pod)| async move {
+                if e.upstream {
+                    client
+                        .resolve_with(mapped, platforms, client.lookup(mapped, pod.clone()).await)
+                        .await
+                } else {
+                    client.resolve_at(e, mapped, platforms, pod.clone()).await
+                }
+            })
+            .buffered(16)
+            .collect::<Vec<_>>();
+        tokio::select! {
+            r = work => Ok(r),
+            s = crate::interrupt::cancelled() => Err(crate::interrupt::Interrupted(s)),
+        }
+    });
+    if results.is_err() {
+        rt.shutdown_background();
+    }
+    Ok(results?)
+}
+
+/// Check every entry of `lock` at the mirrors `mirrors` routes it to.
+/// `upstream_now` gives the upstream's current digest per key (from the
+/// run's own resolution), `uses` the places each key is used. Failures
+/// to ask a mirror are errors in `diag`.
+pub fn findings(
+    client: &Client,
+    mirrors: &Mirrors,
+    lock: &Lockfile,
+    upstream_now: &HashMap<Key, Digest>,
+    uses: &dyn Fn(&Key) -> Vec<Use>,
+    compare_tags: bool,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<Vec<Finding>> {
+    if mirrors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut keys = Vec::new();
+    let mut items = Vec::new();
+    for entry in lock.entries() {
+        let key = Key::of_entry(entry);
+        items.push(Item {
+            reference: entry.reference()?,
+            digest: entry.digest.clone(),
+            upstream_tag: upstream_now.get(&key).cloned(),
+        });
+        keys.push(key);
+    }
+    let rt = runtime()?;
+    let reports = rt.block_on(client.check_mirrors(mirrors, &items, compare_tags));
+    let mut out = Vec::new();
+    for ((key, item), report) in keys.iter().zip(&items).zip(reports) {
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                diag.emit(Message::error(e).code("mirror-config"));
+                continue;
+            }
+        };
+        for e in &report.errors {
+            diag.emit(
+                Message::error(format!("cannot ask the mirror: {e}"))
+                    .code(e.code())
+                    .hint(e.hint()),
+            );
+        }
+        let written = item.reference.original().to_string();
+        for o in report.outcomes {
+            let f = finding(&written, &item.reference.name(), &item.digest, o);
+            let places = uses(key);
+            if places.is_empty() {
+                out.push(f.clone());
+            }
+            for u in places {
+                let mut g = f.clone();
+                g.location = Some(u.location.clone());
+                g.reference = u.reference.original().to_string();
+                out.push(g);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `lock`/`update --check-mirrors`: check every entry of the lockfile
+/// written at its mirrors; each finding is a warning on stderr. Returns
+/// how many there were.
+pub fn check_locked(
+    registry: &RegistryArgs,
+    lock: &Lockfile,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<usize> {
+    let mirrors = load(&registry.mirrors)?;
+    if mirrors.is_empty() {
+        anyhow::bail!("--check-mirrors: no mirror is configured (give --mirror, --containerd-hosts-dir or --registries-conf)");
+    }
+    let (client, _) = crate::commands::registry_setup::registry_client(registry, diag)?;
+    let found = findings(
+        &client,
+        &mirrors,
+        lock,
+        &HashMap::new(),
+        &|_| Vec::new(),
+        false,
+        diag,
+    )?;
+    for f in &found {
+        diag.emit(
+            Message::warning(format!("{}: {}", f.kind, f.message))
+                .code(f.kind.as_str())
+                .hint(f.hint.clone()),
+        );
+    }
+    Ok(found.len())
+}
+
+fn host_kind(e: &Endpoint) -> &'static str {
+    if e.upstream {
+        "the upstream"
+    } else {
+        "mirror"
+    }
+}
+
+fn finding(reference: &str, name: &str, digest: &Digest, o: Outcome) -> Finding {
+    match o {
+        Outcome::Missing { endpoint, fallback } => {
+            let then = match &fallback {
+                Some(f) => format!(
+                    "a node falls back to {} {} ({})",
+                    host_kind(f),
+                    f.host,
+                    f.location()
+                ),
+                None => "no later host serves it: the pull fails".to_string(),
+            };
+            Finding::new(
+                FindingKind::MirrorMissing,
+                None,
+                reference,
+                format!(
+                    "{reference}: mirror {} does not serve {digest} at {} (from {}); {then}",
+                    endpoint.host,
+                    endpoint.location(),
+                    endpoint.source
+                ),
+            )
+            .with_hint(format!(
+                "copy the image to the mirror (skopeo copy --all docker://{name}@{digest} docker://{}@{digest}) or pull it once through the cache",
+                endpoint.name()
+            ))
+            .with_digests(digest, None)
+        }
+        Outcome::Stale {
+            endpoint,
+            tag,
+            mirror,
+            upstream,
+        } => Finding::new(
+            FindingKind::MirrorStale,
+            None,
+            reference,
+            format!(
+                "{reference}: mirror {} resolves tag {tag} to {mirror} at {}, the upstream to {upstream}",
+                endpoint.host,
+                endpoint.location()
+            ),
+        )
+        .with_hint("refresh the mirror's copy of the tag (a pull-through cache: expire its cached tag)")
+        .with_digests(upstream, Some(mirror.to_string())),
+    }
+}
