@@ -955,3 +955,38 @@ fn a_syntax_error_in_a_later_document_voids_the_file() {
         text(&out.stdout)
     );
 }
+
+/// File errors name the path once: imagelock's own message says it, and the
+/// operating system's reason follows without fs-err's second copy of it.
+#[test]
+fn unreadable_files_are_named_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::write(d.join("pod.yaml"), "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: nginx:1.25\n").unwrap();
+    let out = imagelock(d, &["--no-config", "list", "missing.yaml"]);
+    expect_code(&out, 2);
+    assert!(
+        text(&out.stderr).contains("error: missing.yaml: No such file or directory (os error 2)\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = imagelock(
+        d,
+        &[
+            "--no-config",
+            "lock",
+            "--credential-provider-config",
+            "nope.yaml",
+            "--credential-provider-bin-dir",
+            ".",
+            "pod.yaml",
+        ],
+    );
+    expect_code(&out, 2);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error: nope.yaml: cannot read: No such file or directory (os error 2)\n"),
+        "{err}"
+    );
+    assert_eq!(err.matches("nope.yaml").count(), 1, "{err}");
+}
