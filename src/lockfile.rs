@@ -13,6 +13,7 @@
 //! [`crate::write::write_atomic`] only when the model changed, so a CRLF or
 //! hand-commented lockfile nothing changed keeps its bytes.
 
+use crate::file_error::without_path;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -82,7 +83,7 @@ impl Key {
         Key {
             name: r.name(),
             digest_if_untagged: if tag.is_none() {
-                r.digest().map(|d| d.to_string())
+                r.digest().map(std::string::ToString::to_string)
             } else {
                 None
             },
@@ -179,12 +180,12 @@ impl Lockfile {
 
     /// Read `path`; a missing file is an empty lockfile.
     pub fn load(path: &Path) -> Result<Lockfile, LockfileError> {
-        match std::fs::read_to_string(path) {
+        match fs_err::read_to_string(path) {
             Ok(text) => Lockfile::parse(path, &text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lockfile::new()),
-            Err(source) => Err(LockfileError::Read {
+            Err(e) => Err(LockfileError::Read {
                 path: path.to_path_buf(),
-                source,
+                source: without_path(e, path),
             }),
         }
     }
@@ -322,7 +323,9 @@ impl Lockfile {
             path: path.to_path_buf(),
             source,
         };
-        let handle = std::fs::File::open(&dir).map_err(lock_err)?;
+        let handle = fs_err::File::open(&dir)
+            .map_err(|e| lock_err(without_path(e, &dir)))?
+            .into_file();
         let started = Instant::now();
         let mut told = false;
         loop {
@@ -342,13 +345,13 @@ impl Lockfile {
             }
         }
         // Read only now: what another process wrote while this one waited counts.
-        let read = match std::fs::read_to_string(path) {
+        let read = match fs_err::read_to_string(path) {
             Ok(text) => Some(Lockfile::parse(path, &text)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(source) => {
+            Err(e) => {
                 return Err(LockfileError::Read {
                     path: path.to_path_buf(),
-                    source,
+                    source: without_path(e, path),
                 })
             }
         };
@@ -613,13 +616,13 @@ mod tests {
         );
         drop(guard);
         let crlf = format!("{HEADER}\r\n# hand note\r\nversion = 1\r\n");
-        std::fs::write(&path, &crlf).unwrap();
+        fs_err::write(&path, &crlf).unwrap();
         let (mut lock, guard) = Lockfile::open_for_update(&path).unwrap();
         assert!(!guard.save_if_changed(&lock).unwrap());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), crlf);
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), crlf);
         lock.insert(entry("docker.io/library/nginx", Some("1"), A));
         assert!(guard.save_if_changed(&lock).unwrap());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), lock.to_toml());
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), lock.to_toml());
     }
 
     #[test]

@@ -25,5 +25,7 @@ fn main() {
         }
     };
     // A run stopped by a signal exits 130 (SIGINT) or 143 (SIGTERM).
-    std::process::exit(interrupt::requested().map_or(code, |s| s.exit_code()));
+    std::process::exit(
+        interrupt::requested().map_or(code, imagelock::interrupt::Signal::exit_code),
+    );
 }

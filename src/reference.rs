@@ -559,9 +559,7 @@ fn valid_digest_algorithm(a: &str) -> bool {
     !a.is_empty()
         && a.split(['+', '.', '_', '-']).all(|part| {
             let b = part.as_bytes();
-            !b.is_empty()
-                && b[0].is_ascii_alphabetic()
-                && b.iter().all(|c| c.is_ascii_alphanumeric())
+            !b.is_empty() && b[0].is_ascii_alphabetic() && b.iter().all(u8::is_ascii_alphanumeric)
         })
 }
 

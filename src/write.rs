@@ -16,6 +16,7 @@
 //!
 //! This module never reads or parses file content.
 
+use crate::file_error::without_path;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -96,10 +97,13 @@ impl Transaction {
     pub fn stage(&mut self, path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         interrupt::check()?;
         let target = resolve_target(path).map_err(WriteError::io(path, "resolve the symlink"))?;
-        let original = match std::fs::metadata(&target) {
+        let original = match fs_err::metadata(&target) {
             Ok(m) => Some(m),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(WriteError::io(path, "read the file's metadata")(e)),
+            Err(e) => {
+                let e = without_path(e, &target);
+                return Err(WriteError::io(path, "read the file's metadata")(e));
+            }
         };
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -201,9 +205,9 @@ pub(crate) fn resolve_target(path: &Path) -> std::io::Result<PathBuf> {
     // Follow link by link, so a dangling link names the file to create;
     // the bound stops a loop (the kernel's own limit is 40).
     for _ in 0..40 {
-        match std::fs::symlink_metadata(&p) {
+        match fs_err::symlink_metadata(&p) {
             Ok(m) if m.file_type().is_symlink() => {
-                let to = std::fs::read_link(&p)?;
+                let to = fs_err::read_link(&p).map_err(|e| without_path(e, &p))?;
                 p = match p.parent() {
                     Some(dir) if to.is_relative() => dir.join(to),
                     _ => to,
@@ -211,7 +215,7 @@ pub(crate) fn resolve_target(path: &Path) -> std::io::Result<PathBuf> {
             }
             Ok(_) => return Ok(p),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
-            Err(e) => return Err(e),
+            Err(e) => return Err(without_path(e, &p)),
         }
     }
     Err(std::io::Error::other("too many levels of symbolic links"))
@@ -237,7 +241,9 @@ fn keep_owner(file: &std::fs::File, original: &std::fs::Metadata) -> std::io::Re
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
+    fs_err::File::open(dir)
+        .map_err(|e| without_path(e, dir))?
+        .sync_all()
 }
 
 #[cfg(test)]
@@ -245,20 +251,20 @@ mod tests {
     use super::*;
 
     fn mode(p: &Path) -> u32 {
-        std::fs::metadata(p).unwrap().mode() & 0o7777
+        fs_err::metadata(p).unwrap().mode() & 0o7777
     }
 
     #[test]
     fn write_atomic_replaces_and_keeps_mode() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.yaml");
-        std::fs::write(&p, "old").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        fs_err::write(&p, "old").unwrap();
+        fs_err::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
         write_atomic(&p, b"new").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(fs_err::read_to_string(&p).unwrap(), "new");
         assert_eq!(mode(&p), 0o640);
         assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
+            fs_err::read_dir(dir.path()).unwrap().count(),
             1,
             "no temp file left"
         );
@@ -268,29 +274,29 @@ mod tests {
     fn dropped_transaction_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.yaml");
-        std::fs::write(&a, "old").unwrap();
+        fs_err::write(&a, "old").unwrap();
         let mut t = Transaction::new();
         t.stage(&a, b"new").unwrap();
         t.stage(&dir.path().join("b.yaml"), b"new").unwrap();
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 3);
         drop(t);
-        assert_eq!(std::fs::read_to_string(&a).unwrap(), "old");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(fs_err::read_to_string(&a).unwrap(), "old");
+        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
     fn writes_through_a_dangling_relative_symlink() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("real")).unwrap();
+        fs_err::create_dir(dir.path().join("real")).unwrap();
         let link = dir.path().join("link.yaml");
-        std::os::unix::fs::symlink("real/new.yaml", &link).unwrap();
+        fs_err::os::unix::fs::symlink("real/new.yaml", &link).unwrap();
         write_atomic(&link, b"x").unwrap();
-        assert!(std::fs::symlink_metadata(&link)
+        assert!(fs_err::symlink_metadata(&link)
             .unwrap()
             .file_type()
             .is_symlink());
         assert_eq!(
-            std::fs::read_to_string(dir.path().join("real/new.yaml")).unwrap(),
+            fs_err::read_to_string(dir.path().join("real/new.yaml")).unwrap(),
             "x"
         );
     }

@@ -359,7 +359,7 @@ impl Builder {
                     Some(Key::Merge) => match node.value {
                         Value::Object(_) => merges.push(node.value),
                         Value::Array(items) if items.iter().all(Value::is_object) => {
-                            merges.extend(items)
+                            merges.extend(items);
                         }
                         _ => {
                             return Err(YamlError::at(

@@ -35,8 +35,8 @@ const OTHER: &str = concat!(
 );
 
 fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    fs_err::write(path, text).unwrap();
 }
 
 /// A lockfile recording `LOCKED` for each docker.io name and tag.
@@ -87,7 +87,7 @@ fn schema_errors(doc: &Value) -> Vec<String> {
     let schema = SCHEMA.get_or_init(|| {
         let path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sarif/sarif-schema-2.1.0.json");
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        serde_json::from_str(&fs_err::read_to_string(path).unwrap()).unwrap()
     });
     let validator = jsonschema::draft4::options()
         .should_validate_formats(true)
@@ -286,7 +286,7 @@ fn check_sarif_fingerprints_stay_when_lines_are_inserted_above() {
     let dir = sarif_tree();
     let (_, before) = sarif(dir.path(), &["--require-pinned", "deploy"]);
     let app = dir.path().join("deploy/app.yaml");
-    let old = std::fs::read_to_string(&app).unwrap();
+    let old = fs_err::read_to_string(&app).unwrap();
     write(&app, &format!("# one\n# two\n# three\n{old}"));
     let (_, after) = sarif(dir.path(), &["--require-pinned", "deploy"]);
     let (before, after) = (fingerprints(&before), fingerprints(&after));
@@ -396,7 +396,7 @@ fn man_page_lists_every_subcommand_and_one_page_each() {
     );
     assert!(page.contains(".TH imagelock 1"), "{page}");
     let cli = imagelock::cli::Cli::command();
-    let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+    let names: Vec<&str> = cli.get_subcommands().map(clap::Command::get_name).collect();
     assert!(names.len() >= 8, "{names:?}");
     for name in &names {
         assert!(
@@ -425,7 +425,7 @@ fn man_page_lists_every_subcommand_and_one_page_each() {
 /// under the test target directory, kept between runs.
 fn scratch() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ci-surfaces");
-    std::fs::create_dir_all(&dir).unwrap();
+    fs_err::create_dir_all(&dir).unwrap();
     dir
 }
 
@@ -480,17 +480,17 @@ fn snapshot() -> &'static Path {
         );
         let dir = scratch().join("snapshot");
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).unwrap();
+            fs_err::remove_dir_all(&dir).unwrap();
         }
-        std::fs::create_dir_all(&dir).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
         for file in files.split('\0').filter(|f| !f.is_empty()) {
             let from = project.join(file);
             if !from.is_file() {
                 continue; // deleted in the working tree
             }
             let to = dir.join(file);
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(&from, &to).unwrap();
+            fs_err::create_dir_all(to.parent().unwrap()).unwrap();
+            fs_err::copy(&from, &to).unwrap();
         }
         git(&dir, &["init", "-q", "-b", "main"]);
         git(&dir, &["add", "-A"]);
@@ -505,16 +505,16 @@ fn snapshot() -> &'static Path {
 /// grow by a build per change (dependencies stay built).
 fn forget_older_builds(commit: &str) {
     let marker = scratch().join("snapshot-commit");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(commit) {
+    if fs_err::read_to_string(&marker).ok().as_deref() == Some(commit) {
         return;
     }
     let home = scratch().join("pre-commit-home");
     if home.exists() {
-        std::fs::remove_dir_all(&home).unwrap();
+        fs_err::remove_dir_all(&home).unwrap();
     }
     let release = scratch().join("target/release");
     for sub in ["deps", ".fingerprint", "build"] {
-        let Ok(entries) = std::fs::read_dir(release.join(sub)) else {
+        let Ok(entries) = fs_err::read_dir(release.join(sub)) else {
             continue;
         };
         for entry in entries.flatten() {
@@ -522,14 +522,14 @@ fn forget_older_builds(commit: &str) {
             if name.starts_with("imagelock-") || name.starts_with("libimagelock-") {
                 let path = entry.path();
                 if path.is_dir() {
-                    std::fs::remove_dir_all(&path).unwrap();
+                    fs_err::remove_dir_all(&path).unwrap();
                 } else {
-                    std::fs::remove_file(&path).unwrap();
+                    fs_err::remove_file(&path).unwrap();
                 }
             }
         }
     }
-    std::fs::write(&marker, commit).unwrap();
+    fs_err::write(&marker, commit).unwrap();
 }
 
 // ------------------------------------------------------- GitHub Action
@@ -577,7 +577,7 @@ fn run_action(
     inputs: &[(&str, &str)],
     until: Option<&str>,
 ) -> ActionRun {
-    let action_yml = std::fs::read_to_string(action_path.join("action.yml")).unwrap();
+    let action_yml = fs_err::read_to_string(action_path.join("action.yml")).unwrap();
     let action = imagelock::yaml_value::document(&action_yml).unwrap();
     assert_eq!(action["runs"]["using"], "composite");
     let mut ctx = Context::new();
@@ -601,8 +601,8 @@ fn run_action(
     }
     let temp = runner.join("temp");
     let tool_cache = runner.join("tool-cache");
-    std::fs::create_dir_all(&temp).unwrap();
-    std::fs::create_dir_all(&tool_cache).unwrap();
+    fs_err::create_dir_all(&temp).unwrap();
+    fs_err::create_dir_all(&tool_cache).unwrap();
     let mut path = std::env::var("PATH").unwrap();
     let mut last = ActionRun {
         outputs: Context::new(),
@@ -624,15 +624,15 @@ fn run_action(
         assert_eq!(step["shell"], "bash", "{step}");
         let id = step["id"].as_str().map(str::to_string);
         let script_file = temp.join(format!("step-{i}.sh"));
-        std::fs::write(
+        fs_err::write(
             &script_file,
             substitute(step["run"].as_str().unwrap(), &ctx),
         )
         .unwrap();
         let output_file = temp.join(format!("output-{i}"));
         let path_file = temp.join(format!("path-{i}"));
-        std::fs::write(&output_file, "").unwrap();
-        std::fs::write(&path_file, "").unwrap();
+        fs_err::write(&output_file, "").unwrap();
+        fs_err::write(&path_file, "").unwrap();
         let cwd = match step["working-directory"].as_str() {
             Some(d) => PathBuf::from(substitute(d, &ctx)),
             None => workspace.to_path_buf(),
@@ -663,14 +663,14 @@ fn run_action(
         last.stderr = text(&out.stderr);
         last.ran
             .push(step["name"].as_str().unwrap_or_default().to_string());
-        for line in std::fs::read_to_string(&output_file).unwrap().lines() {
+        for line in fs_err::read_to_string(&output_file).unwrap().lines() {
             let (k, v) = line.split_once('=').expect("name=value in GITHUB_OUTPUT");
             if let Some(id) = &id {
                 ctx.insert(format!("steps.{id}.outputs.{k}"), v.to_string());
             }
             last.outputs.insert(k.to_string(), v.to_string());
         }
-        for dir in std::fs::read_to_string(&path_file).unwrap().lines().rev() {
+        for dir in fs_err::read_to_string(&path_file).unwrap().lines().rev() {
             path = format!("{dir}:{path}");
         }
         if last.code != 0 || id.as_deref() == until && until.is_some() {
@@ -755,7 +755,7 @@ fn action_installs_imagelock_and_exits_with_its_code() {
     );
     assert_eq!(sarif_run.stdout, "");
     let doc: Value =
-        serde_json::from_str(&std::fs::read_to_string(ws.join("results/imagelock.sarif")).unwrap())
+        serde_json::from_str(&fs_err::read_to_string(ws.join("results/imagelock.sarif")).unwrap())
             .unwrap();
     assert!(schema_errors(&doc).is_empty());
     let uris: Vec<&str> = results(&doc)
@@ -767,7 +767,7 @@ fn action_installs_imagelock_and_exits_with_its_code() {
         })
         .collect();
     assert_eq!(uris, ["k8s/more.yaml"]);
-    std::fs::remove_file(ws.join("k8s/more.yaml")).unwrap();
+    fs_err::remove_file(ws.join("k8s/more.yaml")).unwrap();
 
     // Arguments with shell characters are words, never code.
     let third = run_action(

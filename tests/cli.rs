@@ -12,14 +12,14 @@ fn testdata() -> PathBuf {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
+    fs_err::create_dir_all(to).unwrap();
+    for entry in fs_err::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
-            std::fs::copy(entry.path(), target).unwrap();
+            fs_err::copy(entry.path(), target).unwrap();
         }
     }
 }
@@ -28,7 +28,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&testdata().join("app"), &dir.path().join("app"));
-    std::fs::copy(testdata().join("app.lock"), dir.path().join("images.lock")).unwrap();
+    fs_err::copy(testdata().join("app.lock"), dir.path().join("images.lock")).unwrap();
     dir
 }
 
@@ -38,7 +38,7 @@ fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     for entry in walk(dir) {
         out.push((
             entry.strip_prefix(dir).unwrap().to_path_buf(),
-            std::fs::read(&entry).unwrap(),
+            fs_err::read(&entry).unwrap(),
         ));
     }
     out.sort();
@@ -47,7 +47,7 @@ fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in fs_err::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
         if p.is_dir() {
             out.extend(walk(&p));
@@ -137,7 +137,7 @@ fn pin_rewrites_only_image_bytes_and_is_idempotent() {
         );
     }
     // CRLF stays CRLF.
-    let crlf = std::fs::read(dir.path().join("app/crlf.yaml")).unwrap();
+    let crlf = fs_err::read(dir.path().join("app/crlf.yaml")).unwrap();
     assert_eq!(crlf.windows(2).filter(|w| w == b"\r\n").count(), 9);
     assert!(!text(&crlf).replace("\r\n", "").contains('\n'));
     // A second run changes nothing.
@@ -170,13 +170,13 @@ fn pin_dry_run_prints_diff_and_writes_nothing() {
 #[test]
 fn pin_with_missing_entries_writes_nothing_and_lists_all() {
     let dir = workspace();
-    let lock = std::fs::read_to_string(dir.path().join("images.lock")).unwrap();
+    let lock = fs_err::read_to_string(dir.path().join("images.lock")).unwrap();
     // Drop two entries.
     let kept: Vec<&str> = lock
         .split("\n\n")
         .filter(|e| !e.contains("library/caddy") && !e.contains("library/traefik"))
         .collect();
-    std::fs::write(dir.path().join("images.lock"), kept.join("\n\n")).unwrap();
+    fs_err::write(dir.path().join("images.lock"), kept.join("\n\n")).unwrap();
     let before = snapshot_tree(dir.path());
     let out = imagelock(dir.path(), &["pin", "app"]);
     expect_code(&out, 2);
@@ -196,7 +196,7 @@ fn untagged_reference_is_pinned_with_latest() {
     let dir = workspace();
     let out = imagelock(dir.path(), &["pin", "app/workloads.yaml"]);
     expect_code(&out, 0);
-    let y = std::fs::read_to_string(dir.path().join("app/workloads.yaml")).unwrap();
+    let y = fs_err::read_to_string(dir.path().join("app/workloads.yaml")).unwrap();
     assert!(y.contains("image: busybox:latest@sha256:"), "{y}");
 }
 
@@ -205,10 +205,10 @@ fn pin_updates_a_reference_pinned_to_another_digest() {
     let dir = workspace();
     let old = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
     let path = dir.path().join("app/compose.yaml");
-    let y = std::fs::read_to_string(&path)
+    let y = fs_err::read_to_string(&path)
         .unwrap()
         .replace("mariadb:11.2", &format!("mariadb:11.2@{old}"));
-    std::fs::write(&path, y).unwrap();
+    fs_err::write(&path, y).unwrap();
     let out = imagelock(dir.path(), &["check", "app/compose.yaml"]);
     expect_code(&out, 1);
     assert!(
@@ -218,7 +218,7 @@ fn pin_updates_a_reference_pinned_to_another_digest() {
     );
     let out = imagelock(dir.path(), &["pin", "app/compose.yaml"]);
     expect_code(&out, 0);
-    let y = std::fs::read_to_string(&path).unwrap();
+    let y = fs_err::read_to_string(&path).unwrap();
     assert!(!y.contains(old));
     let out = imagelock(dir.path(), &["check", "app/compose.yaml"]);
     expect_code(&out, 0);
@@ -243,7 +243,7 @@ fn check_reports_missing_unpinned_and_stale() {
         text(&out.stderr)
     );
     // A reference without an entry is missing.
-    std::fs::write(
+    fs_err::write(
         dir.path().join("app/new.yaml"),
         "image: example.com/new:1\n",
     )
@@ -281,7 +281,7 @@ fn unreadable_path_and_binary_file() {
     let out = imagelock(dir.path(), &["list", "does-not-exist"]);
     expect_code(&out, 2);
     assert!(text(&out.stderr).contains("does-not-exist"));
-    std::fs::write(dir.path().join("app/blob.yaml"), b"\x00\x01\x02image: x").unwrap();
+    fs_err::write(dir.path().join("app/blob.yaml"), b"\x00\x01\x02image: x").unwrap();
     let out = imagelock(dir.path(), &["list", "app"]);
     expect_code(&out, 0);
     assert!(text(&out.stderr).contains("app/blob.yaml: skipped: binary file"));
@@ -320,14 +320,14 @@ fn helm_templates_are_skipped_with_one_note() {
 #[test]
 fn json_file_named_on_the_command_line() {
     let dir = workspace();
-    std::fs::copy(
+    fs_err::copy(
         testdata().join("manifest.json"),
         dir.path().join("manifest.json"),
     )
     .unwrap();
     let out = imagelock(dir.path(), &["pin", "manifest.json"]);
     expect_code(&out, 0);
-    let j = std::fs::read_to_string(dir.path().join("manifest.json")).unwrap();
+    let j = fs_err::read_to_string(dir.path().join("manifest.json")).unwrap();
     assert!(j.contains("\"image\": \"nginx:1.25@sha256:"), "{j}");
     serde_json::from_str::<serde_json::Value>(&j).unwrap();
 }
@@ -335,7 +335,7 @@ fn json_file_named_on_the_command_line() {
 #[test]
 fn bad_lockfile_is_exit_2_with_line() {
     let dir = workspace();
-    std::fs::write(dir.path().join("images.lock"), "version = 7\n").unwrap();
+    fs_err::write(dir.path().join("images.lock"), "version = 7\n").unwrap();
     let out = imagelock(dir.path(), &["list", "app"]);
     expect_code(&out, 2);
     assert!(
@@ -381,10 +381,10 @@ fn without_paths(stdout: &[u8]) -> Vec<String> {
 fn utf16_and_utf32_manifests_with_a_bom_are_read_like_utf8() {
     use imagelock::scan::Encoding;
     let dir = workspace();
-    let original = std::fs::read_to_string(testdata().join("app/unicode.yaml")).unwrap();
+    let original = fs_err::read_to_string(testdata().join("app/unicode.yaml")).unwrap();
     let enc = dir.path().join("enc");
-    std::fs::create_dir(&enc).unwrap();
-    std::fs::write(enc.join("utf8.yaml"), &original).unwrap();
+    fs_err::create_dir(&enc).unwrap();
+    fs_err::write(enc.join("utf8.yaml"), &original).unwrap();
     let utf8 = imagelock(dir.path(), &["list", "enc/utf8.yaml"]);
     expect_code(&utf8, 0);
     let want = without_paths(&utf8.stdout);
@@ -398,7 +398,7 @@ fn utf16_and_utf32_manifests_with_a_bom_are_read_like_utf8() {
         ("utf8bom.yaml", Encoding::Utf8Bom),
     ] {
         let bytes = e.encode(&original);
-        std::fs::write(enc.join(name), &bytes).unwrap();
+        fs_err::write(enc.join(name), &bytes).unwrap();
         // Named on the command line and found by walking: never "binary".
         let out = imagelock(dir.path(), &["list", &format!("enc/{name}")]);
         expect_code(&out, 0);
@@ -406,7 +406,7 @@ fn utf16_and_utf32_manifests_with_a_bom_are_read_like_utf8() {
         // pin edits the decoded text and writes the file back in its encoding.
         let out = imagelock(dir.path(), &["pin", &format!("enc/{name}")]);
         expect_code(&out, 0);
-        let pinned = std::fs::read(enc.join(name)).unwrap();
+        let pinned = fs_err::read(enc.join(name)).unwrap();
         assert_eq!(Encoding::detect(&pinned), e, "{name}");
         let (text, _) = Encoding::decode(Path::new(name), &pinned).unwrap();
         assert!(
@@ -430,7 +430,7 @@ fn invalid_utf16_names_file_encoding_and_position() {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = Encoding::Utf16Le.encode("kind: Pod\nspec: x");
     bytes.extend_from_slice(&0xDC00u16.to_le_bytes());
-    std::fs::write(dir.path().join("bad.yaml"), bytes).unwrap();
+    fs_err::write(dir.path().join("bad.yaml"), bytes).unwrap();
     let out = imagelock(dir.path(), &["list", "."]);
     expect_code(&out, 2);
     assert!(
@@ -444,7 +444,7 @@ fn invalid_utf16_names_file_encoding_and_position() {
 #[test]
 fn nul_bytes_without_a_bom_are_binary_when_walked() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("blob.yaml"), b"image: a\0b\n").unwrap();
+    fs_err::write(dir.path().join("blob.yaml"), b"image: a\0b\n").unwrap();
     let out = imagelock(dir.path(), &["list", "."]);
     expect_code(&out, 0);
     assert!(text(&out.stderr).contains("blob.yaml: skipped: binary file"));
@@ -454,7 +454,7 @@ fn nul_bytes_without_a_bom_are_binary_when_walked() {
 fn invalid_references_are_errors_not_warnings() {
     let dir = tempfile::tempdir().unwrap();
     let d63 = "a".repeat(63);
-    std::fs::write(
+    fs_err::write(
         dir.path().join("pod.yaml"),
         format!(
             "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: nginx@sha256:{d63}\n  - image: Nginx:1\n  - image: 'nginx:'\n  - image: '{{{{ .Values.image }}}}'\n"
@@ -483,7 +483,7 @@ fn invalid_references_are_errors_not_warnings() {
     expect_code(&out, 2);
 
     // check: each is an `invalid` finding at its place, exit 1.
-    std::fs::write(dir.path().join("images.lock"), "version = 1\n").unwrap();
+    fs_err::write(dir.path().join("images.lock"), "version = 1\n").unwrap();
     let out = imagelock(dir.path(), &["check", "--format", "json", "pod.yaml"]);
     expect_code(&out, 1);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -497,7 +497,7 @@ fn invalid_references_are_errors_not_warnings() {
     assert_eq!(invalid, ["5:12", "6:12", "7:13"], "{doc:#}");
 
     // lock and pin: errors at their place, exit 2, nothing written.
-    let before = std::fs::read(dir.path().join("pod.yaml")).unwrap();
+    let before = fs_err::read(dir.path().join("pod.yaml")).unwrap();
     for cmd in ["lock", "pin"] {
         let out = imagelock(dir.path(), &[cmd, "pod.yaml"]);
         expect_code(&out, 2);
@@ -507,9 +507,9 @@ fn invalid_references_are_errors_not_warnings() {
             "{cmd}: {err}"
         );
     }
-    assert_eq!(std::fs::read(dir.path().join("pod.yaml")).unwrap(), before);
+    assert_eq!(fs_err::read(dir.path().join("pod.yaml")).unwrap(), before);
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("images.lock")).unwrap(),
+        fs_err::read_to_string(dir.path().join("images.lock")).unwrap(),
         "version = 1\n"
     );
 }
@@ -518,7 +518,7 @@ fn invalid_references_are_errors_not_warnings() {
 fn compose_images_a_service_builds_are_listed_not_locked() {
     let dir = tempfile::tempdir().unwrap();
     let digest = format!("sha256:{}", "c".repeat(64));
-    std::fs::write(
+    fs_err::write(
         dir.path().join("compose.yaml"),
         format!("services:\n  app:\n    build: .\n    image: registry.invalid/acme/app:dev\n  db:\n    image: postgres@{digest}\n"),
     )
@@ -537,7 +537,7 @@ fn compose_images_a_service_builds_are_listed_not_locked() {
     // records only the pulled image.
     let out = imagelock(dir.path(), &["lock", "compose.yaml"]);
     expect_code(&out, 0);
-    let lock = std::fs::read_to_string(dir.path().join("images.lock")).unwrap();
+    let lock = fs_err::read_to_string(dir.path().join("images.lock")).unwrap();
     assert!(!lock.contains("acme/app"), "{lock}");
     assert!(lock.contains("docker.io/library/postgres"), "{lock}");
     let out = imagelock(dir.path(), &["check", "compose.yaml"]);
@@ -547,7 +547,7 @@ fn compose_images_a_service_builds_are_listed_not_locked() {
 #[test]
 fn lockfile_digest_in_upper_case_hex_is_exit_2_naming_its_line() {
     let dir = workspace();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("images.lock"),
         format!(
             "version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1.25\"\ndigest = \"sha256:{}\"\n",
@@ -615,10 +615,10 @@ fn pin_rewrites_only_the_value_after_a_tag() {
     let dir = workspace();
     let file = dir.path().join("app/tagged.yaml");
     let before = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: !<tag:yaml.org,2002:str> nginx:1.25\n  - image: !!str 'caddy:2.7' # c\n";
-    std::fs::write(&file, before).unwrap();
+    fs_err::write(&file, before).unwrap();
     let out = imagelock(dir.path(), &["pin", "app/tagged.yaml"]);
     expect_code(&out, 0);
-    let after = std::fs::read_to_string(&file).unwrap();
+    let after = fs_err::read_to_string(&file).unwrap();
     let lines: Vec<&str> = after.lines().collect();
     assert!(
         lines[4].starts_with("  - image: !<tag:yaml.org,2002:str> nginx:1.25@sha256:"),
@@ -635,7 +635,7 @@ fn pin_rewrites_only_the_value_after_a_tag() {
 #[test]
 fn crd_bundle_lists_only_the_operator_image() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
+    fs_err::copy(
         testdata().join("scan/crd-bundle.yaml"),
         dir.path().join("bundle.yaml"),
     )
@@ -695,7 +695,7 @@ fn rendered_output_on_stdin_is_listed_checked_and_locked() {
         .to_string();
     let out = with_stdin(d, &["lock", "-"], &only_digest);
     expect_code(&out, 0);
-    let lock = std::fs::read_to_string(d.join("images.lock")).unwrap();
+    let lock = fs_err::read_to_string(d.join("images.lock")).unwrap();
     assert!(lock.contains(&digest), "{lock}");
     let out = with_stdin(d, &["check", "-"], &only_digest);
     expect_code(&out, 0);
@@ -733,7 +733,7 @@ fn list_plain_prints_the_locked_pulls_for_preloading() {
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     let mut sorted = lines.clone();
-    sorted.sort();
+    sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(lines, sorted, "sorted and unique");
     assert!(!lines.is_empty());
@@ -746,7 +746,7 @@ fn list_plain_prints_the_locked_pulls_for_preloading() {
         assert!(digest.starts_with("sha256:") && digest.len() == 71, "{l}");
     }
     // A reference the lockfile lacks is an error (the node could not pull it).
-    std::fs::write(dir.path().join("images.lock"), "version = 1\n").unwrap();
+    fs_err::write(dir.path().join("images.lock"), "version = 1\n").unwrap();
     let out = imagelock(
         dir.path(),
         &["list", "--format", "plain", "app/workloads.yaml"],
@@ -759,14 +759,14 @@ fn list_plain_prints_the_locked_pulls_for_preloading() {
 fn the_walk_reads_github_workflows_but_skips_other_hidden_paths() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::create_dir_all(d.join(".github/workflows")).unwrap();
-    std::fs::create_dir_all(d.join(".cache")).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(d.join(".github/workflows")).unwrap();
+    fs_err::create_dir_all(d.join(".cache")).unwrap();
+    fs_err::write(
         d.join(".github/workflows/ci.yml"),
         "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    container:\n      image: node:20\n    services:\n      db:\n        image: postgres:16\n    steps:\n    - run: npm test\n",
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         d.join(".cache/pod.yaml"),
         "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: hidden:1\n",
     )
@@ -813,7 +813,7 @@ fn pin_pull_policy_if_not_present_sets_or_inserts_the_policy_byte_exactly() {
         "  - name: models",
         "    image: {reference: example.com/m:1, pullPolicy: Always}",
     ]);
-    std::fs::write(d.join("pod.yaml"), &pod).unwrap();
+    fs_err::write(d.join("pod.yaml"), &pod).unwrap();
     let mut lock = String::from("version = 1\n");
     for (name, c) in [("a", 'a'), ("b", 'b'), ("c", 'c'), ("d", 'd'), ("m", 'f')] {
         lock.push_str(&format!(
@@ -821,7 +821,7 @@ fn pin_pull_policy_if_not_present_sets_or_inserts_the_policy_byte_exactly() {
             digest(c)
         ));
     }
-    std::fs::write(d.join("images.lock"), lock).unwrap();
+    fs_err::write(d.join("images.lock"), lock).unwrap();
 
     let out = imagelock(d, &["pin", "--pull-policy", "if-not-present", "pod.yaml"]);
     expect_code(&out, 0);
@@ -830,7 +830,7 @@ fn pin_pull_policy_if_not_present_sets_or_inserts_the_policy_byte_exactly() {
         "{}",
         text(&out.stderr)
     );
-    let pinned = std::fs::read_to_string(d.join("pod.yaml")).unwrap();
+    let pinned = fs_err::read_to_string(d.join("pod.yaml")).unwrap();
     let (a, b, c, dd, m) = (
         digest('a'),
         digest('b'),
@@ -866,12 +866,12 @@ fn pin_pull_policy_if_not_present_sets_or_inserts_the_policy_byte_exactly() {
     // Again: nothing to change.
     let out = imagelock(d, &["pin", "--pull-policy", "if-not-present", "pod.yaml"]);
     expect_code(&out, 0);
-    assert_eq!(std::fs::read_to_string(d.join("pod.yaml")).unwrap(), want);
+    assert_eq!(fs_err::read_to_string(d.join("pod.yaml")).unwrap(), want);
     // `keep` (the default) never touches a policy.
-    std::fs::write(d.join("pod.yaml"), &pod).unwrap();
+    fs_err::write(d.join("pod.yaml"), &pod).unwrap();
     let out = imagelock(d, &["pin", "pod.yaml"]);
     expect_code(&out, 0);
-    let kept = std::fs::read_to_string(d.join("pod.yaml")).unwrap();
+    let kept = fs_err::read_to_string(d.join("pod.yaml")).unwrap();
     assert_eq!(kept.matches("IfNotPresent").count(), 0, "{kept}");
 }
 
@@ -879,12 +879,12 @@ fn pin_pull_policy_if_not_present_sets_or_inserts_the_policy_byte_exactly() {
 fn check_hints_what_to_do_for_a_values_mapping_pin_cannot_pin() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
+    fs_err::write(
         d.join("values.yaml"),
         "image:\n  registry: ghcr.io\n  repository: acme/app\n  tag: \"1.2\"\n",
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         d.join("images.lock"),
         format!(
             "version = 1\n\n[[image]]\nname = \"ghcr.io/acme/app\"\ntag = \"1.2\"\ndigest = \"sha256:{}\"\n",
@@ -924,10 +924,10 @@ fn a_syntax_error_in_a_later_document_voids_the_file() {
     let dir = workspace();
     let file = dir.path().join("app/late-error.yaml");
     let manifest = "kind: Pod\nspec:\n  containers:\n  - image: alpine:latest\n---\nkind: Pod\nspec: [unclosed\n";
-    std::fs::write(&file, manifest).unwrap();
+    fs_err::write(&file, manifest).unwrap();
     let out = imagelock(dir.path(), &["pin", "app/late-error.yaml"]);
     expect_code(&out, 2);
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), manifest);
+    assert_eq!(fs_err::read_to_string(&file).unwrap(), manifest);
     assert!(
         text(&out.stderr).contains("app/late-error.yaml:"),
         "{}",
@@ -954,4 +954,39 @@ fn a_syntax_error_in_a_later_document_voids_the_file() {
         "{}",
         text(&out.stdout)
     );
+}
+
+/// File errors name the path once: imagelock's own message says it, and the
+/// operating system's reason follows without fs-err's second copy of it.
+#[test]
+fn unreadable_files_are_named_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::write(d.join("pod.yaml"), "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: nginx:1.25\n").unwrap();
+    let out = imagelock(d, &["--no-config", "list", "missing.yaml"]);
+    expect_code(&out, 2);
+    assert!(
+        text(&out.stderr).contains("error: missing.yaml: No such file or directory (os error 2)\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = imagelock(
+        d,
+        &[
+            "--no-config",
+            "lock",
+            "--credential-provider-config",
+            "nope.yaml",
+            "--credential-provider-bin-dir",
+            ".",
+            "pod.yaml",
+        ],
+    );
+    expect_code(&out, 2);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error: nope.yaml: cannot read: No such file or directory (os error 2)\n"),
+        "{err}"
+    );
+    assert_eq!(err.matches("nope.yaml").count(), 1, "{err}");
 }

@@ -22,7 +22,7 @@ fn lock_pin_check_and_drift_of_a_compose_file() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let file = d.join("compose.yaml");
-    std::fs::write(&file, &original).unwrap();
+    fs_err::write(&file, &original).unwrap();
 
     let o = run(&reg, d, &["list", "compose.yaml"]);
     expect_code(&o, 0);
@@ -53,7 +53,7 @@ fn lock_pin_check_and_drift_of_a_compose_file() {
     let o = run(&reg, d, &["lock", "compose.yaml"]);
     expect_code(&o, 0);
     assert_locked(&reg, d, &[("shop/web:2.1", &web), ("shop/db:16", &db)]);
-    let lock = std::fs::read_to_string(d.join("images.lock")).unwrap();
+    let lock = fs_err::read_to_string(d.join("images.lock")).unwrap();
     assert!(
         !lock.contains("shop/app"),
         "a built image is not locked: {lock}"

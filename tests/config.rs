@@ -15,15 +15,15 @@ const FIXTURE: &str = "testdata/config/operator";
 
 /// Copy the fixture into `to`, with `REGISTRY` replaced by `host`.
 fn copy_fixture(from: &Path, to: &Path, host: &str) {
-    for entry in std::fs::read_dir(from).unwrap() {
+    for entry in fs_err::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
+            fs_err::create_dir_all(&target).unwrap();
             copy_fixture(&entry.path(), &target, host);
         } else {
-            let t = std::fs::read_to_string(entry.path()).unwrap();
-            std::fs::write(&target, t.replace("REGISTRY", host)).unwrap();
+            let t = fs_err::read_to_string(entry.path()).unwrap();
+            fs_err::write(&target, t.replace("REGISTRY", host)).unwrap();
         }
     }
 }
@@ -31,7 +31,7 @@ fn copy_fixture(from: &Path, to: &Path, host: &str) {
 /// A temporary git repository (a `.git` directory) holding the fixture.
 fn repository(host: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    fs_err::create_dir(dir.path().join(".git")).unwrap();
     copy_fixture(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE),
         dir.path(),
@@ -110,15 +110,15 @@ fn custom_locations_are_listed_locked_pinned_and_checked() {
             ("po/prometheus-operator:v0.63.0", &operator),
         ],
     );
-    let lock = std::fs::read_to_string(d.join("images.lock")).unwrap();
+    let lock = fs_err::read_to_string(d.join("images.lock")).unwrap();
     assert!(!lock.contains("ours/sidecar"), "{lock}");
 
     // Only the image bytes change: the digest goes inside the argument,
     // the env value and the quoted custom resource value.
     let manifest = d.join("deploy/operator.yaml");
-    let original = std::fs::read_to_string(&manifest).unwrap();
+    let original = fs_err::read_to_string(&manifest).unwrap();
     let cr = d.join("deploy/operator-config.yaml");
-    let cr_original = std::fs::read_to_string(&cr).unwrap();
+    let cr_original = fs_err::read_to_string(&cr).unwrap();
     let pinned = pin_twice(&reg, d, &["pin"], &manifest, &original);
     assert!(
         pinned.contains(&format!(
@@ -136,7 +136,7 @@ fn custom_locations_are_listed_locked_pinned_and_checked() {
         pinned.contains(&format!("        image: {h}/ours/sidecar:dev\n")),
         "the ignored image is left alone: {pinned}"
     );
-    let cr_pinned = std::fs::read_to_string(&cr).unwrap();
+    let cr_pinned = fs_err::read_to_string(&cr).unwrap();
     assert_eq!(strip_digests(&cr_pinned), cr_original);
     assert!(
         cr_pinned.contains(&format!(
@@ -165,11 +165,11 @@ fn custom_locations_are_listed_locked_pinned_and_checked() {
 /// A directory with `.git` and files; returns it.
 fn repo_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    fs_err::create_dir(dir.path().join(".git")).unwrap();
     for (name, content) in files {
         let p = dir.path().join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, content).unwrap();
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, content).unwrap();
     }
     dir
 }
@@ -258,8 +258,8 @@ fn found_in_the_nearest_parent_up_to_the_repository_root() {
     // A file above the repository root is not read.
     let outer = repo_with(&[("imagelock.toml", "bogus = 1\n")]);
     let inner = outer.path().join("repo");
-    std::fs::create_dir_all(inner.join(".git")).unwrap();
-    std::fs::write(inner.join("pod.yaml"), POD).unwrap();
+    fs_err::create_dir_all(inner.join(".git")).unwrap();
+    fs_err::write(inner.join("pod.yaml"), POD).unwrap();
     let o = imagelock(&inner, &["list"]);
     expect_code(&o, 0);
     assert_eq!(rows(&o.stdout), ["pod.yaml:7:12 nginx:1.25 unlocked"]);
@@ -311,7 +311,7 @@ fn init_writes_a_starter_file_once() {
     let d = repo.path();
     let o = imagelock(d, &["init"]);
     expect_code(&o, 0);
-    let written = std::fs::read_to_string(d.join("imagelock.toml")).unwrap();
+    let written = fs_err::read_to_string(d.join("imagelock.toml")).unwrap();
     for line in [
         "# `imagelock init` found 3 image reference(s) in 3 file(s):\n",
         "#   Kubernetes manifests: 2 file(s)\n",
@@ -326,7 +326,7 @@ fn init_writes_a_starter_file_once() {
     expect_code(&o, 0);
     assert_eq!(rows(&o.stdout).len(), 3);
     // Never overwritten without --force.
-    std::fs::write(d.join("imagelock.toml"), "paths = [\"deploy\"]\n").unwrap();
+    fs_err::write(d.join("imagelock.toml"), "paths = [\"deploy\"]\n").unwrap();
     let o = imagelock(d, &["init"]);
     expect_code(&o, 2);
     assert!(
@@ -336,13 +336,13 @@ fn init_writes_a_starter_file_once() {
         text(&o.stderr)
     );
     assert_eq!(
-        std::fs::read_to_string(d.join("imagelock.toml")).unwrap(),
+        fs_err::read_to_string(d.join("imagelock.toml")).unwrap(),
         "paths = [\"deploy\"]\n"
     );
     let o = imagelock(d, &["init", "--force"]);
     expect_code(&o, 0);
     assert_eq!(
-        std::fs::read_to_string(d.join("imagelock.toml")).unwrap(),
+        fs_err::read_to_string(d.join("imagelock.toml")).unwrap(),
         written
     );
 }

@@ -34,12 +34,12 @@ fn secrets(extra: &[&str]) -> Vec<String> {
         support::REFRESH_TOKEN_B,
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(std::string::ToString::to_string)
     .collect();
     for (u, p) in [(USER, PASSWORD), (USER_B, PASSWORD_B), (USER, WRONG)] {
         v.push(b64(&format!("{u}:{p}")));
     }
-    v.extend(extra.iter().map(|s| s.to_string()));
+    v.extend(extra.iter().map(std::string::ToString::to_string));
     v
 }
 
@@ -57,8 +57,8 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         // An empty docker config by default: each test says which sources it uses.
         let empty = dir.path().join(".docker-empty");
-        std::fs::create_dir_all(&empty).unwrap();
-        std::fs::write(empty.join("config.json"), "{}").unwrap();
+        fs_err::create_dir_all(&empty).unwrap();
+        fs_err::write(empty.join("config.json"), "{}").unwrap();
         Env {
             reg,
             dir,
@@ -74,9 +74,9 @@ impl Env {
     fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path().join(name);
         if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).unwrap();
+            fs_err::create_dir_all(parent).unwrap();
         }
-        std::fs::write(&p, text).unwrap();
+        fs_err::write(&p, text).unwrap();
         p
     }
 
@@ -89,8 +89,8 @@ impl Env {
     /// A docker config.json with `json` as its content.
     fn docker_config(&mut self, json: &serde_json::Value) {
         let d = self.path().join(".docker");
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("config.json"), json.to_string()).unwrap();
+        fs_err::create_dir_all(&d).unwrap();
+        fs_err::write(d.join("config.json"), json.to_string()).unwrap();
         self.set("DOCKER_CONFIG", &d);
     }
 
@@ -127,7 +127,7 @@ impl Env {
             );
         }
         let lock = self.path().join("images.lock");
-        if let Ok(l) = std::fs::read_to_string(lock) {
+        if let Ok(l) = fs_err::read_to_string(lock) {
             for s in secrets(&all) {
                 assert!(!l.contains(&s), "a secret leaked into images.lock:\n{l}");
             }
@@ -213,7 +213,7 @@ fn two_namespaces_two_secrets_one_wrong_is_caught_per_workload() {
     assert_eq!(digest, e.reg.skopeo_digest("private/app:1.0"));
 
     // Both: the tag resolves with team-a's Secret, team-b's is rejected.
-    std::fs::remove_file(e.path().join("images.lock")).unwrap();
+    fs_err::remove_file(e.path().join("images.lock")).unwrap();
     let o = e.run(&["lock", "."]);
     expect_code(&o, 2);
     let err = text(&o.stderr);
@@ -346,8 +346,8 @@ fn service_account_secrets_missing_secret_and_anonymous_public() {
     );
 
     // Without credentials at all: the message says where it looked.
-    std::fs::remove_file(e.path().join("sa.yaml")).unwrap();
-    std::fs::remove_file(e.path().join("images.lock")).unwrap();
+    fs_err::remove_file(e.path().join("sa.yaml")).unwrap();
+    fs_err::remove_file(e.path().join("images.lock")).unwrap();
     let o = e.run(&["lock", "job.yaml"]);
     expect_code(&o, 2);
     let err = text(&o.stderr);
@@ -437,7 +437,7 @@ fn credential_helpers_cred_helpers_creds_store_and_missing() {
     e.reg.push_oci_image("team/app", "1", "a");
     e.reg.push_oci_image("team/other", "1", "b");
     let bin = e.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
+    fs_err::create_dir_all(&bin).unwrap();
     let helper = creds::docker_credential_helper(&bin, "imagelock-test", &[(&h, USER, PASSWORD)]);
     e.path_prepend(&bin);
     e.write(
@@ -460,13 +460,13 @@ fn credential_helpers_cred_helpers_creds_store_and_missing() {
     assert_eq!(creds::calls(&creds::calls_path(&helper)), vec![h.clone()]);
 
     // credsStore, the default helper.
-    std::fs::remove_file(e.path().join("images.lock")).unwrap();
+    fs_err::remove_file(e.path().join("images.lock")).unwrap();
     e.docker_config(&serde_json::json!({"credsStore": "imagelock-test"}));
     let o = e.run(&["lock", "app.yaml"]);
     expect_code(&o, 0);
 
     // A helper that says "credentials not found": anonymous, then 401.
-    std::fs::remove_file(e.path().join("images.lock")).unwrap();
+    fs_err::remove_file(e.path().join("images.lock")).unwrap();
     creds::docker_credential_helper(&bin, "empty", &[]);
     e.docker_config(&serde_json::json!({"credsStore": "empty"}));
     let o = e.run(&["lock", "app.yaml"]);
@@ -523,7 +523,7 @@ fn identity_token_refresh_grant_and_registry_token() {
     assert!(log.iter().all(|t| t.method == "POST"), "{log:?}");
 
     // An unknown refresh token: rejected, named by source.
-    std::fs::remove_file(e.path().join("images.lock")).unwrap();
+    fs_err::remove_file(e.path().join("images.lock")).unwrap();
     e.docker_config(
         &serde_json::json!({"auths": {h.clone(): {"identitytoken": "bogus-refresh-9"}}}),
     );
@@ -566,7 +566,7 @@ fn kubelet_credential_provider_plugin_cached_per_registry() {
     }
     e.write("pods.yaml", &yaml);
     let bin = e.path().join("plugins");
-    std::fs::create_dir_all(&bin).unwrap();
+    fs_err::create_dir_all(&bin).unwrap();
     // Ports are compared as written (the kubelet has no port globs).
     let pattern = format!("127.0.0.*:{}", e.reg.port);
     let plugin = creds::credential_provider_plugin(
@@ -627,9 +627,9 @@ fn kubelet_credential_provider_plugin_cached_per_registry() {
         calls[0].starts_with(&format!("{h}/private/app")),
         "{calls:?}"
     );
-    let args_file = std::fs::read_to_string(bin.join("test-provider.args")).unwrap();
+    let args_file = fs_err::read_to_string(bin.join("test-provider.args")).unwrap();
     assert_eq!(args_file.trim(), "get-credentials");
-    let env_file = std::fs::read_to_string(bin.join("test-provider.env")).unwrap();
+    let env_file = fs_err::read_to_string(bin.join("test-provider.env")).unwrap();
     assert_eq!(env_file.trim(), "from-config");
     assert!(creds::calls(&creds::calls_path(&other)).is_empty());
 
@@ -639,7 +639,7 @@ fn kubelet_credential_provider_plugin_cached_per_registry() {
         "v1",
         &[("other-provider", &[pattern.as_str()], "5m", &[], &[])],
     );
-    std::fs::remove_file(e.path().join("images.lock")).unwrap();
+    fs_err::remove_file(e.path().join("images.lock")).unwrap();
     let o = e.run(&args);
     expect_code(&o, 2);
     let err = text(&o.stderr);

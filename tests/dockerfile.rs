@@ -39,7 +39,7 @@ fn lock_pin_check_and_drift_of_a_multi_stage_dockerfile() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let file = d.join("Dockerfile");
-    std::fs::write(&file, &original).unwrap();
+    fs_err::write(&file, &original).unwrap();
 
     let o = run(&reg, d, &["lock", "."]);
     expect_code(&o, 0);
@@ -105,7 +105,7 @@ fn pin_refuses_an_arg_it_cannot_pin_byte_exactly() {
         format!("ARG V=3.20\nFROM {h}/team/alpine:$V\nFROM {h}/team/alpine:${{V}}-slim\n");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("app.Dockerfile"), &original).unwrap();
+    fs_err::write(d.join("app.Dockerfile"), &original).unwrap();
     expect_code(&run(&reg, d, &["lock", "."]), 0);
     let o = run(&reg, d, &["pin", "."]);
     expect_code(&o, 2);
@@ -120,7 +120,7 @@ fn pin_refuses_an_arg_it_cannot_pin_byte_exactly() {
         text(&o.stderr)
     );
     assert_eq!(
-        std::fs::read_to_string(d.join("app.Dockerfile")).unwrap(),
+        fs_err::read_to_string(d.join("app.Dockerfile")).unwrap(),
         original
     );
 }

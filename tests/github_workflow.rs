@@ -43,9 +43,9 @@ fn lock_pin_check_and_drift_of_a_workflow() {
     );
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::create_dir_all(d.join(".github/workflows")).unwrap();
+    fs_err::create_dir_all(d.join(".github/workflows")).unwrap();
     let file = d.join(".github/workflows/ci.yml");
-    std::fs::write(&file, &original).unwrap();
+    fs_err::write(&file, &original).unwrap();
 
     let o = run(&reg, d, &["list", "."]);
     expect_code(&o, 0);

@@ -370,7 +370,7 @@ fn docker_credential_helper_scripts() {
             "other.example"
         ]
     );
-    assert!(!std::fs::read_to_string(&calls_file)
+    assert!(!fs_err::read_to_string(&calls_file)
         .unwrap()
         .contains("tok'en"));
 
@@ -480,7 +480,7 @@ fn credential_provider_plugin_scripts() {
         ],
     );
     assert_eq!(
-        std::fs::read_to_string(&cfg).unwrap(),
+        fs_err::read_to_string(&cfg).unwrap(),
         r#"apiVersion: kubelet.config.k8s.io/v1
 kind: CredentialProviderConfig
 providers:

@@ -69,7 +69,7 @@ fn list_reads_a_charts_values_file() {
 #[test]
 fn an_empty_tag_without_chart_yaml_is_a_warning() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("values.yaml"),
         "image:\n  repository: nginx\n  tag: \"\"\n  digest: \"\"\n",
     )
@@ -108,14 +108,14 @@ fn lock_pin_check_and_drift_of_a_charts_values() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let chart = d.join("chart");
-    std::fs::create_dir(&chart).unwrap();
-    std::fs::write(
+    fs_err::create_dir(&chart).unwrap();
+    fs_err::write(
         chart.join("Chart.yaml"),
         "apiVersion: v2\nname: shop\nversion: 0.1.0\nappVersion: \"3.1\"\n",
     )
     .unwrap();
     let values = chart.join("values.yaml");
-    std::fs::write(&values, &original).unwrap();
+    fs_err::write(&values, &original).unwrap();
 
     let o = run(&reg, d, &["lock", "."]);
     expect_code(&o, 0);
@@ -150,13 +150,13 @@ fn lock_pin_check_and_drift_of_a_charts_values() {
             &format!("image: {h}/team/side:1\n"),
             &format!("image: {h}/team/side:1@{side}\n"),
         );
-    let pinned = std::fs::read_to_string(&values).unwrap();
+    let pinned = fs_err::read_to_string(&values).unwrap();
     assert_eq!(pinned, expected, "pin changed more than the digest values");
 
     let o = run(&reg, d, &["pin", "."]);
     expect_code(&o, 0);
     assert_eq!(
-        std::fs::read_to_string(&values).unwrap(),
+        fs_err::read_to_string(&values).unwrap(),
         pinned,
         "a second pin changed the file"
     );
@@ -198,7 +198,7 @@ fn helm_values_option_locks_and_pins_a_file_of_another_name() {
     );
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("prod.yaml"), &original).unwrap();
+    fs_err::write(d.join("prod.yaml"), &original).unwrap();
 
     // Without the option the file is no manifest: nothing to lock.
     let o = run(&reg, d, &["lock", "."]);
@@ -211,7 +211,7 @@ fn helm_values_option_locks_and_pins_a_file_of_another_name() {
     let o = run(&reg, d, &["pin", "--helm-values", "prod.yaml"]);
     expect_code(&o, 0);
     assert_eq!(
-        std::fs::read_to_string(d.join("prod.yaml")).unwrap(),
+        fs_err::read_to_string(d.join("prod.yaml")).unwrap(),
         original.replace("digest: ''", &format!("digest: {api}"))
     );
     let o = run(&reg, d, &["check", "--helm-values", "prod.yaml"]);

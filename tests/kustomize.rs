@@ -16,7 +16,7 @@ fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/kustomize/registry")
         .join(name);
-    std::fs::read_to_string(path).unwrap()
+    fs_err::read_to_string(path).unwrap()
 }
 
 #[test]
@@ -33,8 +33,8 @@ fn lock_pin_check_and_drift_of_a_kustomization() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let file = d.join("kustomization.yaml");
-    std::fs::write(&file, &original).unwrap();
-    std::fs::write(
+    fs_err::write(&file, &original).unwrap();
+    fs_err::write(
         d.join("deployment.yaml"),
         fixture("deployment.yaml").replace("REGISTRY", &h),
     )
@@ -71,7 +71,7 @@ fn lock_pin_check_and_drift_of_a_kustomization() {
 
     let o = run(&reg, d, &["pin", "."]);
     expect_code(&o, 0);
-    let pinned = std::fs::read_to_string(&file).unwrap();
+    let pinned = fs_err::read_to_string(&file).unwrap();
     // The empty `digest: ""` is filled; every other digest is a new line,
     // and nothing else changed.
     let inserted = [
@@ -106,14 +106,14 @@ fn lock_pin_check_and_drift_of_a_kustomization() {
     );
     assert_eq!(pinned.matches("digest: sha256:").count(), 4, "{pinned}");
     // The deployment's own image is pinned by the Kubernetes rules.
-    assert!(std::fs::read_to_string(d.join("deployment.yaml"))
+    assert!(fs_err::read_to_string(d.join("deployment.yaml"))
         .unwrap()
         .contains(&format!("image: {h}/team/worker:v1@{worker}\n")));
 
     let o = run(&reg, d, &["pin", "."]);
     expect_code(&o, 0);
     assert_eq!(
-        std::fs::read_to_string(&file).unwrap(),
+        fs_err::read_to_string(&file).unwrap(),
         pinned,
         "a second pin changed the file"
     );
@@ -129,7 +129,7 @@ fn lock_pin_check_and_drift_of_a_kustomization() {
     // A digest that is not the locked one: check reports it, pin replaces
     // it in place.
     let wrong = pinned.replace(&format!("digest: {web}"), &format!("digest: {worker}"));
-    std::fs::write(&file, &wrong).unwrap();
+    fs_err::write(&file, &wrong).unwrap();
     let o = run(&reg, d, &["check", "."]);
     expect_code(&o, 1);
     assert!(
@@ -141,7 +141,7 @@ fn lock_pin_check_and_drift_of_a_kustomization() {
     );
     let o = run(&reg, d, &["pin", "."]);
     expect_code(&o, 0);
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), pinned);
+    assert_eq!(fs_err::read_to_string(&file).unwrap(), pinned);
 
     // The tag moves: check --remote sees it.
     let moved = reg.push_oci_image("team/web", "2.0", "moved");
@@ -166,18 +166,18 @@ fn pin_adds_a_digest_to_a_flow_entry_in_place() {
         format!("images:\n- {{name: web, newName: {h}/team/web, newTag: \"1\"}}  # web\n");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("kustomization.yaml"), &original).unwrap();
+    fs_err::write(d.join("kustomization.yaml"), &original).unwrap();
     expect_code(&run(&reg, d, &["lock", "."]), 0);
     let o = run(&reg, d, &["pin", "."]);
     expect_code(&o, 0);
-    let pinned = std::fs::read_to_string(d.join("kustomization.yaml")).unwrap();
+    let pinned = fs_err::read_to_string(d.join("kustomization.yaml")).unwrap();
     assert_eq!(
         pinned,
         format!("images:\n- {{name: web, newName: {h}/team/web, newTag: \"1\", digest: {web}}}  # web\n")
     );
     expect_code(&run(&reg, d, &["pin", "."]), 0);
     assert_eq!(
-        std::fs::read_to_string(d.join("kustomization.yaml")).unwrap(),
+        fs_err::read_to_string(d.join("kustomization.yaml")).unwrap(),
         pinned
     );
     expect_code(&run(&reg, d, &["check", "--require-pinned", "."]), 0);

@@ -30,7 +30,7 @@ fn manifests(dir: &Path, images: &[String]) {
         .enumerate()
         .map(|(i, img)| format!("        - name: c{i}\n          image: {img}\n"))
         .collect();
-    std::fs::write(
+    fs_err::write(
         dir.join("deploy.yaml"),
         format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n{containers}"
@@ -110,7 +110,7 @@ fn digest_missing_from_mirror_names_the_upstream_fallback() {
     );
 
     // The same mirror from imagelock.toml, under the flag's name.
-    std::fs::write(
+    fs_err::write(
         dir.path().join("imagelock.toml"),
         format!("mirrors = [\"{flag}\"]\nplain-http = [\"127.0.0.1\"]\n"),
     )
@@ -231,8 +231,8 @@ fn containerd_hosts_toml_two_hosts_with_override_path() {
     );
     let certs = dir.path().join("certs.d");
     let host_dir = certs.join(up.host());
-    std::fs::create_dir_all(&host_dir).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(&host_dir).unwrap();
+    fs_err::write(
         host_dir.join("hosts.toml"),
         format!(
             "server = \"http://{up}\"\n\n[host.\"http://{first}/v2/hub\"]\n  capabilities = [\"pull\"]\n  override_path = true\n\n[host.\"http://{second}\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
@@ -331,7 +331,7 @@ fn registries_conf_prefix_remapping_and_digest_only() {
         dir.path(),
         &[up.image("team/app:1"), up.image("team/app:2")],
     );
-    std::fs::write(
+    fs_err::write(
         dir.path().join("registries.conf"),
         format!(
             "[[registry]]\nprefix = \"{up}/team\"\nlocation = \"{up}/team\"\n\n[[registry.mirror]]\nlocation = \"{m}/copies/team\"\ninsecure = true\npull-from-mirror = \"digest-only\"\n",
@@ -390,13 +390,13 @@ fn mirror_with_its_own_credentials_and_ca() {
     let dir = tempfile::tempdir().unwrap();
     manifests(dir.path(), &[up.image("team/app:1")]);
     let host_dir = dir.path().join("certs.d").join(up.host());
-    std::fs::create_dir_all(&host_dir).unwrap();
-    std::fs::copy(
+    fs_err::create_dir_all(&host_dir).unwrap();
+    fs_err::copy(
         mirror.ca_file.as_ref().unwrap(),
         host_dir.join("mirror-ca.pem"),
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         host_dir.join("hosts.toml"),
         format!(
             "server = \"http://{}\"\n[host.\"https://{}\"]\n  ca = \"mirror-ca.pem\"\n",
@@ -431,7 +431,7 @@ fn mirror_with_its_own_credentials_and_ca() {
     assert!(!stderr.contains(support::PASSWORD), "{stderr}");
 
     // Without its CA in hosts.toml the TLS check fails.
-    std::fs::write(
+    fs_err::write(
         host_dir.join("hosts.toml"),
         format!(
             "server = \"http://{}\"\n[host.\"https://{}\"]\n",
@@ -501,7 +501,7 @@ fn resolve_at_mirror_with_the_upstream_unreachable() {
     );
     // The lockfile names the upstream image, with the mirror's digest.
     assert_eq!(support::e2e::locked(dir.path(), &image), digest);
-    let lock = std::fs::read_to_string(dir.path().join("images.lock")).unwrap();
+    let lock = fs_err::read_to_string(dir.path().join("images.lock")).unwrap();
     assert!(lock.contains(&format!("{upstream}/team/app")), "{lock}");
     assert!(!lock.contains("dockerhub"), "{lock}");
 

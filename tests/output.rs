@@ -18,18 +18,18 @@ use support::{Registry, Setup, PASSWORD, USER};
 fn broken_tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    std::fs::write(
+    fs_err::write(
         p.join("good.yaml"),
         "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: nginx:1.25\n  - name: b\n    image: redis:7\n",
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         p.join("broken.yaml"),
         "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: [unclosed\n",
     )
     .unwrap();
     let digest = format!("sha256:{}", "a".repeat(64));
-    std::fs::write(
+    fs_err::write(
         p.join("images.lock"),
         format!(
             "version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1.25\"\ndigest = \"{digest}\"\n\n[[image]]\nname = \"docker.io/library/postgres\"\ntag = \"16\"\ndigest = \"{digest}\"\n"
@@ -94,7 +94,7 @@ fn check_github_annotates_parse_errors() {
 #[test]
 fn stale_entries_are_reported_when_every_file_parses() {
     let dir = broken_tree();
-    std::fs::remove_file(dir.path().join("broken.yaml")).unwrap();
+    fs_err::remove_file(dir.path().join("broken.yaml")).unwrap();
     let out = run(dir.path(), &["check", "--format", "json", "."]);
     expect_code(&out, 1);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -135,7 +135,7 @@ fn a_closed_pipe_is_not_an_error() {
             "  - name: c{i}\n    image: example.com/app{i}:1\n"
         ));
     }
-    std::fs::write(dir.path().join("big.yaml"), yaml).unwrap();
+    fs_err::write(dir.path().join("big.yaml"), yaml).unwrap();
     let bin = assert_cmd::cargo::cargo_bin("imagelock");
     let mut child = std::process::Command::new(bin)
         .current_dir(dir.path())
@@ -168,7 +168,7 @@ fn a_closed_pipe_is_not_an_error() {
 fn options_that_cannot_work_are_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    std::fs::write(
+    fs_err::write(
         p.join("a.yaml"),
         "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: example.com/a:1\n",
     )
@@ -193,7 +193,7 @@ fn options_that_cannot_work_are_refused_at_once() {
         "{stderr}"
     );
 
-    std::fs::create_dir(p.join("locks")).unwrap();
+    fs_err::create_dir(p.join("locks")).unwrap();
     // One clean message, not the OS error twice.
     for (args, says) in [
         (
@@ -217,7 +217,7 @@ fn options_that_cannot_work_are_refused_at_once() {
 /// A registry at 127.0.0.1 with a pushed image, and a manifest using it.
 fn registry_tree(reg: &Registry) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("app.yaml"),
         format!(
             "apiVersion: v1\nkind: Pod\nmetadata: {{name: app}}\nspec:\n  containers:\n  - name: a\n    image: {}\n  - name: b\n    image: {}\n",
@@ -267,7 +267,7 @@ fn registry_errors_are_error_objects_and_verbose_logs_requests_without_secrets()
 
     // check --remote --format json carries the registry error as an object.
     let digest = reg.skopeo_digest("team/app:v1");
-    std::fs::write(
+    fs_err::write(
         p.join("images.lock"),
         format!(
             "version = 1\n\n[[image]]\nname = \"{}\"\ntag = \"v1\"\ndigest = \"{digest}\"\n\n[[image]]\nname = \"{}\"\ntag = \"v1\"\ndigest = \"{digest}\"\n",
@@ -319,8 +319,8 @@ fn check_markdown_tables_findings_and_errors() {
 #[test]
 fn a_broken_lockfile_is_an_error_object_in_json() {
     let dir = broken_tree();
-    std::fs::remove_file(dir.path().join("broken.yaml")).unwrap();
-    std::fs::write(
+    fs_err::remove_file(dir.path().join("broken.yaml")).unwrap();
+    fs_err::write(
         dir.path().join("images.lock"),
         "version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1.25\"\ndigest = \"sha256:abc\"\n",
     )
@@ -341,7 +341,7 @@ fn a_broken_lockfile_is_an_error_object_in_json() {
 #[test]
 fn a_run_stopped_by_a_failure_still_prints_json() {
     let dir = broken_tree();
-    std::fs::write(dir.path().join("images.lock"), "version = 7\n").unwrap();
+    fs_err::write(dir.path().join("images.lock"), "version = 7\n").unwrap();
     for args in [
         &["list", "--format", "json", "good.yaml"][..],
         &["update", "--format", "json"][..],

@@ -274,11 +274,11 @@ mod pin {
                     platforms: BTreeMap::new(),
                 });
             }
-            std::fs::write(p.join("images.lock"), lock.to_toml()).unwrap();
-            std::fs::write(p.join("a.yaml"), &m.text).unwrap();
+            fs_err::write(p.join("images.lock"), lock.to_toml()).unwrap();
+            fs_err::write(p.join("a.yaml"), &m.text).unwrap();
             let out = run(p, &["pin", "a.yaml"]);
             prop_assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-            let pinned = std::fs::read_to_string(p.join("a.yaml")).unwrap();
+            let pinned = fs_err::read_to_string(p.join("a.yaml")).unwrap();
             let before = imagelock::yaml_value::documents(&m.text).unwrap();
             let after = imagelock::yaml_value::documents(&pinned).unwrap();
             prop_assert_eq!(before.len(), after.len());
@@ -290,7 +290,7 @@ mod pin {
             prop_assert_eq!(pinned.contains("\r\n"), m.text.contains("\r\n"));
             let out = run(p, &["pin", "a.yaml"]);
             prop_assert_eq!(out.status.code(), Some(0));
-            prop_assert_eq!(std::fs::read_to_string(p.join("a.yaml")).unwrap(), pinned);
+            prop_assert_eq!(fs_err::read_to_string(p.join("a.yaml")).unwrap(), pinned);
         }
     }
 }

@@ -378,8 +378,8 @@ async fn tls_failure_without_ca() {
 
     // The CA through `<certs_dir>/<host>/ca.crt` works too.
     let certs_d = reg.scratch().join("certs.d");
-    std::fs::create_dir_all(certs_d.join(reg.host())).unwrap();
-    std::fs::copy(
+    fs_err::create_dir_all(certs_d.join(reg.host())).unwrap();
+    fs_err::copy(
         reg.ca_file.as_ref().unwrap(),
         certs_d.join(reg.host()).join("ca.crt"),
     )
@@ -511,7 +511,7 @@ async fn concurrent_resolves_of_one_repo_fetch_one_token() {
         .map(|i| r(&reg.image(&format!("team/app:v{i}"))))
         .collect();
     let results = c.resolve_all(&refs, &[], &|| {}).await;
-    assert!(results.iter().all(|r| r.is_ok()));
+    assert!(results.iter().all(std::result::Result::is_ok));
     assert_eq!(ts.requests() - before, 1, "token requests: {:?}", ts.log());
 }
 
@@ -781,7 +781,7 @@ async fn cold_registry_sees_one_unauthenticated_request() {
         .collect();
     let before = reg.token_server.as_ref().unwrap().requests();
     let out = c.resolve_all(&refs, &[], &|| {}).await;
-    assert!(out.iter().all(|o| o.is_ok()), "{out:?}");
+    assert!(out.iter().all(std::result::Result::is_ok), "{out:?}");
     let bare = proxy.requests().iter().filter(|s| !s.authorized).count();
     assert_eq!(bare, 1, "{:?}", proxy.requests());
     assert_eq!(proxy.count("HEAD", "/manifests/"), 11);
@@ -1298,7 +1298,7 @@ fn many_tags_over_several_registries_lock_with_any_concurrency() {
             ));
             pushed.push((image, digest));
         }
-        let config = std::fs::read_to_string(reg.docker_config().join("config.json")).unwrap();
+        let config = fs_err::read_to_string(reg.docker_config().join("config.json")).unwrap();
         let config: serde_json::Value = serde_json::from_str(&config).unwrap();
         if let Some(a) = config["auths"].as_object() {
             auths.extend(a.clone());
@@ -1306,15 +1306,15 @@ fn many_tags_over_several_registries_lock_with_any_concurrency() {
     }
     let home = tempfile::tempdir().unwrap();
     let docker = home.path().join("docker");
-    std::fs::create_dir_all(&docker).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(&docker).unwrap();
+    fs_err::write(
         docker.join("config.json"),
         serde_json::json!({ "auths": auths }).to_string(),
     )
     .unwrap();
     for concurrency in [Some("1"), None] {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("pods.yaml"), &pods).unwrap();
+        fs_err::write(dir.path().join("pods.yaml"), &pods).unwrap();
         let mut cmd = assert_cmd::Command::cargo_bin("imagelock").unwrap();
         cmd.current_dir(dir.path())
             .env_remove("RUST_LOG")

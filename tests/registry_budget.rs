@@ -55,8 +55,8 @@ fn image(proxy: &FaultProxy) -> String {
 /// A directory with a Deployment using the image through the proxy.
 fn manifests(reg: &Registry, proxy: &FaultProxy, name: &str) -> std::path::PathBuf {
     let dir = reg.scratch().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(
         dir.join("app.yaml"),
         format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: {}\n          imagePullPolicy: Always\n",

@@ -68,7 +68,7 @@ fn resolve_errors_name_reference_and_hint() {
     let treg = Registry::start(Setup::Token);
     treg.push_oci_image("private/app", "v1", "cli");
     let empty = treg.scratch().join("empty-docker-config");
-    std::fs::create_dir_all(&empty).unwrap();
+    fs_err::create_dir_all(&empty).unwrap();
     let out = imagelock(&treg)
         .env("DOCKER_CONFIG", &empty)
         .args(["resolve", "--plain-http"])

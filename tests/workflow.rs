@@ -62,11 +62,11 @@ fn lock_pin_drift_update(setup: Setup, prefix: &str) {
     let h = reg.host();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::create_dir_all(d.join("k8s")).unwrap();
+    fs_err::create_dir_all(d.join("k8s")).unwrap();
     let manifest = format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: shop}}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: {h}/{prefix}/web:1.0 # storefront\n        - name: api\n          image: \"{h}/{prefix}/api:2\"\n      initContainers:\n        - name: multi\n          image: '{h}/{prefix}/multi:1'\n        - name: list\n          image: {h}/{prefix}/list:1\n        - name: by-digest\n          image: {h}/{prefix}/web@{web}\n"
     );
-    std::fs::write(d.join("k8s/app.yaml"), &manifest).unwrap();
+    fs_err::write(d.join("k8s/app.yaml"), &manifest).unwrap();
 
     let o = run(&reg, d, &["lock", "k8s"]);
     expect_code(&o, 0);
@@ -94,7 +94,7 @@ fn lock_pin_drift_update(setup: Setup, prefix: &str) {
             "{repo} vs skopeo"
         );
     }
-    let lockfile = std::fs::read_to_string(d.join("images.lock")).unwrap();
+    let lockfile = fs_err::read_to_string(d.join("images.lock")).unwrap();
     assert!(!lockfile.contains(PASSWORD));
     assert!(
         lockfile
@@ -115,7 +115,7 @@ fn lock_pin_drift_update(setup: Setup, prefix: &str) {
 
     let o = run(&reg, d, &["pin", "k8s"]);
     expect_code(&o, 0);
-    let pinned = std::fs::read_to_string(d.join("k8s/app.yaml")).unwrap();
+    let pinned = fs_err::read_to_string(d.join("k8s/app.yaml")).unwrap();
     assert!(
         pinned.contains(&format!("image: {h}/{prefix}/web:1.0@{web} # storefront")),
         "{pinned}"
@@ -163,7 +163,7 @@ fn lock_pin_drift_update(setup: Setup, prefix: &str) {
     expect_code(&o, 0);
     let o = run(&reg, d, &["check", "--remote", "k8s"]);
     expect_code(&o, 0);
-    let pinned = std::fs::read_to_string(d.join("k8s/app.yaml")).unwrap();
+    let pinned = fs_err::read_to_string(d.join("k8s/app.yaml")).unwrap();
     assert!(
         pinned.contains(&format!("web:1.0@{moved} # storefront")),
         "{pinned}"
@@ -199,16 +199,16 @@ fn bump_workflow_edit_tag_then_lock_then_pin() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let path = d.join("app.yaml");
-    std::fs::write(&path, format!("image: {h}/lib/nginx:1.25\n")).unwrap();
+    fs_err::write(&path, format!("image: {h}/lib/nginx:1.25\n")).unwrap();
     assert_eq!(run(&reg, d, &["lock", "app.yaml"]).status.code(), Some(0));
     assert_eq!(run(&reg, d, &["pin", "app.yaml"]).status.code(), Some(0));
     assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
+        fs_err::read_to_string(&path).unwrap(),
         format!("image: {h}/lib/nginx:1.25@{d125}\n")
     );
 
     // Someone bumps the tag but keeps the old digest.
-    std::fs::write(&path, format!("image: {h}/lib/nginx:1.26@{d125}\n")).unwrap();
+    fs_err::write(&path, format!("image: {h}/lib/nginx:1.26@{d125}\n")).unwrap();
     let o = run(&reg, d, &["lock", "app.yaml"]);
     expect_code(&o, 0);
     assert!(
@@ -224,7 +224,7 @@ fn bump_workflow_edit_tag_then_lock_then_pin() {
     let o = run(&reg, d, &["pin", "app.yaml"]);
     expect_code(&o, 0);
     assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
+        fs_err::read_to_string(&path).unwrap(),
         format!("image: {h}/lib/nginx:1.26@{d126}\n")
     );
 }
@@ -236,13 +236,13 @@ fn failures_are_all_reported_and_the_lockfile_is_left_as_it_was() {
     let h = reg.host();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
+    fs_err::write(
         d.join("a.yaml"),
         format!("containers:\n  - image: {h}/team/ok:1\n  - image: {h}/team/missing:9\n  - image: {h}/forbidden/secret:1\n"),
     )
     .unwrap();
     let before = "# images.lock: written by imagelock. Change it with `imagelock lock` or `imagelock update`.\nversion = 1\n";
-    std::fs::write(d.join("images.lock"), before).unwrap();
+    fs_err::write(d.join("images.lock"), before).unwrap();
     let o = run(&reg, d, &["lock", "a.yaml"]);
     expect_code(&o, 2);
     let e = err(&o);
@@ -258,7 +258,7 @@ fn failures_are_all_reported_and_the_lockfile_is_left_as_it_was() {
     assert!(e.contains("left unchanged"), "{e}");
     assert!(!e.contains(PASSWORD) && !out(&o).contains(PASSWORD));
     assert_eq!(
-        std::fs::read_to_string(d.join("images.lock")).unwrap(),
+        fs_err::read_to_string(d.join("images.lock")).unwrap(),
         before
     );
 }
@@ -270,7 +270,7 @@ fn lock_with_platforms_records_child_digests() {
     let h = reg.host();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("a.yaml"), format!("image: {h}/team/multi:1\n")).unwrap();
+    fs_err::write(d.join("a.yaml"), format!("image: {h}/team/multi:1\n")).unwrap();
     let o = run(
         &reg,
         d,
@@ -284,7 +284,7 @@ fn lock_with_platforms_records_child_digests() {
         ],
     );
     expect_code(&o, 0);
-    let lock = std::fs::read_to_string(d.join("images.lock")).unwrap();
+    let lock = fs_err::read_to_string(d.join("images.lock")).unwrap();
     let expected = format!(
         "platforms = {{ \"linux/amd64\" = \"{}\", \"linux/arm64/v8\" = \"{}\" }}",
         pushed.children["linux/amd64"], pushed.children["linux/arm64/v8"]
@@ -293,8 +293,5 @@ fn lock_with_platforms_records_child_digests() {
     // Entries keep their platforms on update.
     let o = run(&reg, d, &["update"]);
     expect_code(&o, 0);
-    assert_eq!(
-        std::fs::read_to_string(d.join("images.lock")).unwrap(),
-        lock
-    );
+    assert_eq!(fs_err::read_to_string(d.join("images.lock")).unwrap(), lock);
 }

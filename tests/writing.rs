@@ -47,7 +47,7 @@ fn tree(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
+        for entry in fs_err::read_dir(&d).unwrap() {
             let entry = entry.unwrap();
             let p = entry.path();
             if entry.file_type().unwrap().is_dir() {
@@ -70,8 +70,8 @@ fn temporaries(dir: &Path) -> Vec<PathBuf> {
 fn is_root() -> bool {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("probe");
-    std::fs::write(&p, "").unwrap();
-    std::fs::metadata(&p).unwrap().uid() == 0
+    fs_err::write(&p, "").unwrap();
+    fs_err::metadata(&p).unwrap().uid() == 0
 }
 
 fn signal(child: &Child, name: &str) {
@@ -109,13 +109,8 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 
 /// Identity and content of a file: a rewrite changes the inode.
 fn fingerprint(p: &Path) -> (u64, i64, i64, Vec<u8>) {
-    let m = std::fs::metadata(p).unwrap();
-    (
-        m.ino(),
-        m.mtime(),
-        m.mtime_nsec(),
-        std::fs::read(p).unwrap(),
-    )
+    let m = fs_err::metadata(p).unwrap();
+    (m.ino(), m.mtime(), m.mtime_nsec(), fs_err::read(p).unwrap())
 }
 
 // ---- 1. all or nothing across files ----
@@ -128,9 +123,9 @@ fn pin_writes_nothing_when_staging_a_later_file_fails() {
     // Larger than the 4 KiB limit below: staging it fails with EFBIG,
     // exactly as a full disk would, after the small one staged fine.
     let large = manifest("redis:7") + &"# padding\n".repeat(2000);
-    std::fs::write(d.join("a.yaml"), &small).unwrap();
-    std::fs::write(d.join("b.yaml"), &large).unwrap();
-    std::fs::write(d.join("images.lock"), nginx_redis_lock()).unwrap();
+    fs_err::write(d.join("a.yaml"), &small).unwrap();
+    fs_err::write(d.join("b.yaml"), &large).unwrap();
+    fs_err::write(d.join("images.lock"), nginx_redis_lock()).unwrap();
     let before = tree(d);
     let out = std::process::Command::new("sh")
         .current_dir(d)
@@ -147,8 +142,8 @@ fn pin_writes_nothing_when_staging_a_later_file_fails() {
     );
     assert!(stderr.contains("no file was changed"), "{stderr}");
     assert!(!stderr.contains("pinned"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(d.join("a.yaml")).unwrap(), small);
-    assert_eq!(std::fs::read_to_string(d.join("b.yaml")).unwrap(), large);
+    assert_eq!(fs_err::read_to_string(d.join("a.yaml")).unwrap(), small);
+    assert_eq!(fs_err::read_to_string(d.join("b.yaml")).unwrap(), large);
     assert_eq!(tree(d), before, "no temporary file remains");
 
     // Without the limit the same run writes both.
@@ -156,7 +151,7 @@ fn pin_writes_nothing_when_staging_a_later_file_fails() {
     expect_code(&out, 0);
     assert!(text(&out.stderr).contains("pinned 2 reference(s) in 2 file(s)"));
     assert_eq!(
-        std::fs::read_to_string(d.join("a.yaml")).unwrap(),
+        fs_err::read_to_string(d.join("a.yaml")).unwrap(),
         manifest(&format!("nginx:1.25@{D1}"))
     );
 }
@@ -167,10 +162,10 @@ fn pin_writes_nothing_when_staging_a_later_file_fails() {
 fn pin_writes_through_a_symlinked_manifest_and_keeps_the_link() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::create_dir(d.join("real")).unwrap();
-    std::fs::write(d.join("real/a.yaml"), manifest("nginx:1.25")).unwrap();
-    std::os::unix::fs::symlink("real/a.yaml", d.join("link.yaml")).unwrap();
-    std::fs::write(
+    fs_err::create_dir(d.join("real")).unwrap();
+    fs_err::write(d.join("real/a.yaml"), manifest("nginx:1.25")).unwrap();
+    fs_err::os::unix::fs::symlink("real/a.yaml", d.join("link.yaml")).unwrap();
+    fs_err::write(
         d.join("images.lock"),
         lockfile(&[("docker.io/library/nginx", "1.25", D1)]),
     )
@@ -183,14 +178,14 @@ fn pin_writes_through_a_symlinked_manifest_and_keeps_the_link() {
         "{}",
         text(&out.stderr)
     );
-    let link = std::fs::symlink_metadata(d.join("link.yaml")).unwrap();
+    let link = fs_err::symlink_metadata(d.join("link.yaml")).unwrap();
     assert!(link.file_type().is_symlink(), "the link stays a link");
     assert_eq!(
-        std::fs::read_link(d.join("link.yaml")).unwrap(),
+        fs_err::read_link(d.join("link.yaml")).unwrap(),
         Path::new("real/a.yaml")
     );
     assert_eq!(
-        std::fs::read_to_string(d.join("real/a.yaml")).unwrap(),
+        fs_err::read_to_string(d.join("real/a.yaml")).unwrap(),
         manifest(&format!("nginx:1.25@{D1}"))
     );
     assert!(temporaries(d).is_empty());
@@ -200,12 +195,12 @@ fn pin_writes_through_a_symlinked_manifest_and_keeps_the_link() {
 fn walk_follows_symlinked_directories_and_notes_a_loop_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::create_dir_all(d.join("k8s")).unwrap();
-    std::fs::create_dir_all(d.join("tree")).unwrap();
-    std::fs::write(d.join("k8s/a.yaml"), manifest("nginx:1.25")).unwrap();
-    std::os::unix::fs::symlink("../k8s", d.join("tree/sub")).unwrap();
-    std::os::unix::fs::symlink(".", d.join("tree/loop")).unwrap();
-    std::os::unix::fs::symlink("k8s", d.join("linked")).unwrap();
+    fs_err::create_dir_all(d.join("k8s")).unwrap();
+    fs_err::create_dir_all(d.join("tree")).unwrap();
+    fs_err::write(d.join("k8s/a.yaml"), manifest("nginx:1.25")).unwrap();
+    fs_err::os::unix::fs::symlink("../k8s", d.join("tree/sub")).unwrap();
+    fs_err::os::unix::fs::symlink(".", d.join("tree/loop")).unwrap();
+    fs_err::os::unix::fs::symlink("k8s", d.join("linked")).unwrap();
 
     let child = std::process::Command::new(bin())
         .current_dir(d)
@@ -250,24 +245,24 @@ fn walk_follows_symlinked_directories_and_notes_a_loop_once() {
 fn pin_keeps_mode_and_owner() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("a.yaml"), manifest("nginx:1.25")).unwrap();
-    std::fs::write(d.join("b.yaml"), manifest("redis:7")).unwrap();
-    std::fs::set_permissions(d.join("a.yaml"), std::fs::Permissions::from_mode(0o640)).unwrap();
-    std::fs::set_permissions(d.join("b.yaml"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    fs_err::write(d.join("a.yaml"), manifest("nginx:1.25")).unwrap();
+    fs_err::write(d.join("b.yaml"), manifest("redis:7")).unwrap();
+    fs_err::set_permissions(d.join("a.yaml"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    fs_err::set_permissions(d.join("b.yaml"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let root = is_root();
     if root {
         // CI runs as root over checkouts owned by someone else.
-        std::os::unix::fs::chown(d.join("a.yaml"), Some(1234), Some(1234)).unwrap();
+        fs_err::os::unix::fs::chown(d.join("a.yaml"), Some(1234), Some(1234)).unwrap();
     }
     let owner = |p: &str| {
-        let m = std::fs::metadata(d.join(p)).unwrap();
+        let m = fs_err::metadata(d.join(p)).unwrap();
         (m.uid(), m.gid())
     };
     let (a_owner, b_owner) = (owner("a.yaml"), owner("b.yaml"));
-    std::fs::write(d.join("images.lock"), nginx_redis_lock()).unwrap();
+    fs_err::write(d.join("images.lock"), nginx_redis_lock()).unwrap();
     let out = imagelock(d, &["pin", "."]);
     expect_code(&out, 0);
-    let mode = |p: &str| std::fs::metadata(d.join(p)).unwrap().mode() & 0o7777;
+    let mode = |p: &str| fs_err::metadata(d.join(p)).unwrap().mode() & 0o7777;
     assert_eq!(mode("a.yaml"), 0o640);
     assert_eq!(mode("b.yaml"), 0o755);
     assert_eq!(owner("a.yaml"), a_owner);
@@ -275,7 +270,7 @@ fn pin_keeps_mode_and_owner() {
     if root {
         assert_eq!(owner("a.yaml"), (1234, 1234));
     }
-    assert!(std::fs::read_to_string(d.join("a.yaml"))
+    assert!(fs_err::read_to_string(d.join("a.yaml"))
         .unwrap()
         .contains(D1));
 }
@@ -286,7 +281,7 @@ fn a_new_lockfile_gets_the_mode_the_umask_gives() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         // Digest-only: `lock` records it without asking a registry.
-        std::fs::write(d.join("a.yaml"), manifest(&format!("nginx@{D1}"))).unwrap();
+        fs_err::write(d.join("a.yaml"), manifest(&format!("nginx@{D1}"))).unwrap();
         let out = std::process::Command::new("sh")
             .current_dir(d)
             .arg("-c")
@@ -295,7 +290,7 @@ fn a_new_lockfile_gets_the_mode_the_umask_gives() {
             .output()
             .unwrap();
         expect_code(&out, 0);
-        let mode = std::fs::metadata(d.join("images.lock")).unwrap().mode() & 0o777;
+        let mode = fs_err::metadata(d.join("images.lock")).unwrap().mode() & 0o777;
         assert_eq!(mode, expected, "umask {umask}");
     }
 }
@@ -306,9 +301,9 @@ fn a_new_lockfile_gets_the_mode_the_umask_gives() {
 fn a_file_named_twice_is_listed_and_pinned_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::create_dir(d.join("dir")).unwrap();
-    std::fs::write(d.join("dir/a.yaml"), manifest("nginx:1.25")).unwrap();
-    std::fs::write(
+    fs_err::create_dir(d.join("dir")).unwrap();
+    fs_err::write(d.join("dir/a.yaml"), manifest("nginx:1.25")).unwrap();
+    fs_err::write(
         d.join("images.lock"),
         lockfile(&[("docker.io/library/nginx", "1.25", D1)]),
     )
@@ -338,7 +333,7 @@ fn a_file_named_twice_is_listed_and_pinned_once() {
         text(&out.stderr)
     );
     assert_eq!(
-        std::fs::read_to_string(d.join("dir/a.yaml")).unwrap(),
+        fs_err::read_to_string(d.join("dir/a.yaml")).unwrap(),
         manifest(&format!("nginx:1.25@{D1}"))
     );
 }
@@ -356,8 +351,8 @@ fn lock_and_update_leave_an_unchanged_crlf_or_commented_lockfile_alone() {
     for content in [crlf, commented] {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        std::fs::write(d.join("a.yaml"), manifest(&format!("nginx@{D1}"))).unwrap();
-        std::fs::write(d.join("images.lock"), &content).unwrap();
+        fs_err::write(d.join("a.yaml"), manifest(&format!("nginx@{D1}"))).unwrap();
+        fs_err::write(d.join("images.lock"), &content).unwrap();
         let before = fingerprint(&d.join("images.lock"));
         std::thread::sleep(Duration::from_millis(20));
         for args in [&["lock", "a.yaml"][..], &["update"][..]] {
@@ -376,13 +371,13 @@ fn lock_and_update_leave_an_unchanged_crlf_or_commented_lockfile_alone() {
 fn an_unknown_lockfile_key_is_an_error_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("a.yaml"), manifest(&format!("nginx@{D1}"))).unwrap();
-    std::fs::write(
+    fs_err::write(d.join("a.yaml"), manifest(&format!("nginx@{D1}"))).unwrap();
+    fs_err::write(
         d.join("images.lock"),
         format!("version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ndigest = \"{D1}\"\nverified = true\n"),
     )
     .unwrap();
-    let before = std::fs::read(d.join("images.lock")).unwrap();
+    let before = fs_err::read(d.join("images.lock")).unwrap();
     for cmd in ["lock", "pin", "list"] {
         let out = imagelock(d, &[cmd, "a.yaml"]);
         expect_code(&out, 2);
@@ -392,7 +387,7 @@ fn an_unknown_lockfile_key_is_an_error_with_its_line() {
             "{cmd}: {stderr}"
         );
     }
-    assert_eq!(std::fs::read(d.join("images.lock")).unwrap(), before);
+    assert_eq!(fs_err::read(d.join("images.lock")).unwrap(), before);
 }
 
 /// Another process holds the lockfile (the test, with the same `flock` on
@@ -403,8 +398,8 @@ fn an_unknown_lockfile_key_is_an_error_with_its_line() {
 fn lock_waits_for_another_holder_and_reads_its_work() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("a.yaml"), manifest("127.0.0.1:1/app:v1")).unwrap();
-    let held = std::fs::File::open(d).unwrap();
+    fs_err::write(d.join("a.yaml"), manifest("127.0.0.1:1/app:v1")).unwrap();
+    let held = fs_err::File::open(d).unwrap();
     held.lock().unwrap();
     let mut child = std::process::Command::new(bin())
         .current_dir(d)
@@ -422,7 +417,7 @@ fn lock_waits_for_another_holder_and_reads_its_work() {
     );
     assert!(child.try_wait().unwrap().is_none(), "still waiting");
     // The other holder's work, written while `lock` waits.
-    std::fs::write(
+    fs_err::write(
         d.join("images.lock"),
         lockfile(&[("127.0.0.1:1/app", "v1", D1)]),
     )
@@ -433,7 +428,7 @@ fn lock_waits_for_another_holder_and_reads_its_work() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{rest}");
     assert!(rest.contains("0 added, 1 kept, 0 removed"), "{rest}");
-    let written = std::fs::read_to_string(d.join("images.lock")).unwrap();
+    let written = fs_err::read_to_string(d.join("images.lock")).unwrap();
     assert!(written.contains(D1), "{written}");
 }
 
@@ -455,13 +450,13 @@ fn a_signal_during_resolution_stops_lock_cleanly() {
         );
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        std::fs::write(
+        fs_err::write(
             d.join("a.yaml"),
             manifest(&format!("{}/team/app:v1", proxy.host())),
         )
         .unwrap();
         let old = "# kept as is\r\nversion = 1\r\n".to_string();
-        std::fs::write(d.join("images.lock"), &old).unwrap();
+        fs_err::write(d.join("images.lock"), &old).unwrap();
         let child = std::process::Command::new(bin())
             .current_dir(d)
             .envs(reg.isolated_env())
@@ -486,7 +481,7 @@ fn a_signal_during_resolution_stops_lock_cleanly() {
             stderr.contains(&format!("interrupted by SIG{sig}")),
             "{stderr}"
         );
-        assert_eq!(std::fs::read_to_string(d.join("images.lock")).unwrap(), old);
+        assert_eq!(fs_err::read_to_string(d.join("images.lock")).unwrap(), old);
         assert!(temporaries(d).is_empty());
     }
 }
@@ -502,14 +497,14 @@ fn a_signal_during_pin_writes_removes_the_staged_files() {
         let d = dir.path();
         let a = manifest("nginx:1.25");
         let b = manifest("redis:7");
-        std::fs::write(d.join("a.yaml"), &a).unwrap();
+        fs_err::write(d.join("a.yaml"), &a).unwrap();
         let fifo = d.join("b.yaml");
         let made = std::process::Command::new("mkfifo")
             .arg(&fifo)
             .status()
             .expect("`mkfifo` not found: install the Debian package `coreutils`");
         assert!(made.success());
-        std::fs::write(d.join("images.lock"), nginx_redis_lock()).unwrap();
+        fs_err::write(d.join("images.lock"), nginx_redis_lock()).unwrap();
         let before = tree(d);
         let child = std::process::Command::new(bin())
             .current_dir(d)
@@ -519,13 +514,13 @@ fn a_signal_during_pin_writes_removes_the_staged_files() {
             .spawn()
             .unwrap();
         // The scan reads b.yaml once...
-        std::fs::write(&fifo, &b).unwrap();
+        fs_err::write(&fifo, &b).unwrap();
         // ...then a.yaml is staged and the re-check of b.yaml blocks.
         wait_for("a.yaml's temporary", Duration::from_secs(20), || {
             !temporaries(d).is_empty()
         });
         signal(&child, sig);
-        std::fs::write(&fifo, &b).unwrap();
+        fs_err::write(&fifo, &b).unwrap();
         let out = wait_with_timeout(child, Duration::from_secs(10));
         expect_code(&out, code);
         let stderr = text(&out.stderr);
@@ -533,7 +528,7 @@ fn a_signal_during_pin_writes_removes_the_staged_files() {
             stderr.contains(&format!("interrupted by SIG{sig}; nothing was written")),
             "{stderr}"
         );
-        assert_eq!(std::fs::read_to_string(d.join("a.yaml")).unwrap(), a);
+        assert_eq!(fs_err::read_to_string(d.join("a.yaml")).unwrap(), a);
         assert_eq!(tree(d), before, "no temporary file remains");
     }
 }
@@ -544,8 +539,8 @@ fn a_signal_during_pin_writes_removes_the_staged_files() {
 fn sigkill_during_pin_leaves_every_file_old_or_new() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::create_dir(d.join("m")).unwrap();
-    std::fs::write(
+    fs_err::create_dir(d.join("m")).unwrap();
+    fs_err::write(
         d.join("images.lock"),
         lockfile(&[("docker.io/library/nginx", "1.25", D1)]),
     )
@@ -557,7 +552,7 @@ fn sigkill_during_pin_leaves_every_file_old_or_new() {
         .collect();
     let reset = || {
         for f in &files {
-            std::fs::write(f, &old).unwrap();
+            fs_err::write(f, &old).unwrap();
         }
     };
     // Time one whole run, then kill at fractions of it, so the kills land
@@ -580,7 +575,7 @@ fn sigkill_during_pin_leaves_every_file_old_or_new() {
         let _ = child.kill();
         child.wait().unwrap();
         for f in &files {
-            let got = std::fs::read_to_string(f).unwrap();
+            let got = fs_err::read_to_string(f).unwrap();
             assert!(
                 got == old || got == new,
                 "{} is half-written after kill -9 at {delay:?}",
@@ -592,6 +587,6 @@ fn sigkill_during_pin_leaves_every_file_old_or_new() {
     let out = imagelock(d, &["pin", "m"]);
     expect_code(&out, 0);
     for f in &files {
-        assert_eq!(std::fs::read_to_string(f).unwrap(), new);
+        assert_eq!(fs_err::read_to_string(f).unwrap(), new);
     }
 }

@@ -194,8 +194,11 @@ fn main() -> ExitCode {
     let mut failures: Vec<String> = Vec::new();
     let mut seen = Vec::new();
     let mut dockerfiles = 0;
-    let mut paths: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
+    let mut paths: Vec<PathBuf> = match fs_err::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(std::result::Result::ok)
+            .map(|e| e.path())
+            .collect(),
         Err(e) => {
             eprintln!("corpus-check: {}: {e}", dir.display());
             return ExitCode::from(2);
@@ -572,7 +575,7 @@ fn check_dockerfile(path: &Path, name: &str, failures: &mut Vec<String>) {
     let Some((_, images, warnings)) = DOCKERFILES.iter().find(|(n, _, _)| *n == name) else {
         return fail("no expectation for it in tools/corpus_check.rs".into());
     };
-    let text = match std::fs::read_to_string(path) {
+    let text = match fs_err::read_to_string(path) {
         Ok(t) => t,
         Err(e) => return fail(format!("cannot read: {e}")),
     };

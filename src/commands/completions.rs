@@ -28,7 +28,10 @@ pub fn man(args: &ManArgs) -> anyhow::Result<i32> {
         None => root,
         Some(name) => {
             let Some(sub) = root.find_subcommand(name) else {
-                let names: Vec<&str> = root.get_subcommands().map(|c| c.get_name()).collect();
+                let names: Vec<&str> = root
+                    .get_subcommands()
+                    .map(clap::Command::get_name)
+                    .collect();
                 anyhow::bail!(
                     "no subcommand {name:?}; the man pages are of: {}",
                     names.join(", ")

@@ -172,7 +172,7 @@ fn answer(lock: &Lockfile, ask: Ask, results: Vec<GroupResult>) -> Answer {
 /// `Deployment app (namespace team-b) cannot pull X with its own credentials …`.
 pub fn access_message(reference: &Reference, err: &RegistryError, uses: &[Use]) -> String {
     let mut workloads: Vec<&str> = uses.iter().filter_map(|u| u.workload.as_deref()).collect();
-    workloads.sort();
+    workloads.sort_unstable();
     workloads.dedup();
     let who = if workloads.is_empty() {
         "this use".to_string()

@@ -264,7 +264,7 @@ fn scan_error_message(e: &ScanError) -> Message {
 }
 
 fn canonical(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    fs_err::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// `path:line:column` of a found image.

@@ -7,6 +7,7 @@
 //! `quay.io`), and the first file with a match answers, as in
 //! containers/image.
 
+use crate::file_error::without_path;
 use std::path::{Path, PathBuf};
 
 use super::docker_config::{host_of_key, parse_auths};
@@ -44,10 +45,13 @@ impl AuthFile {
 
     /// Load `path`; a missing file is `Ok(None)`.
     pub fn load(path: &Path) -> Result<Option<AuthFile>, String> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match fs_err::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+            Err(e) => {
+                let e = without_path(e, path);
+                return Err(format!("{}: cannot read: {e}", path.display()));
+            }
         };
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
@@ -119,7 +123,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("auth.json");
         let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        std::fs::write(
+        fs_err::write(
             &p,
             format!(
                 r#"{{"auths": {{"quay.io": {{"auth": "{}"}}, "quay.io/org": {{"auth": "{}"}}, "quay.io/org/app": {{"auth": "{}"}}, "https://index.docker.io/v1/": {{"auth": "{}"}}}}}}"#,

@@ -8,6 +8,7 @@
 //!
 //! The entry parser here also reads pull secrets and containers `auth.json`.
 
+use crate::file_error::without_path;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -70,7 +71,7 @@ impl DockerConfig {
     /// Load from `path`. A missing file means no credentials; a malformed
     /// one is an error naming the path.
     pub fn from_path(path: &Path) -> Result<DockerConfig, DockerConfigError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match fs_err::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(DockerConfig {
@@ -81,7 +82,7 @@ impl DockerConfig {
             Err(e) => {
                 return Err(DockerConfigError {
                     path: path.to_owned(),
-                    reason: format!("cannot read: {e}"),
+                    reason: format!("cannot read: {}", without_path(e, path)),
                 })
             }
         };
@@ -405,15 +406,15 @@ mod tests {
         let c = DockerConfig::from_path(&p).unwrap();
         assert!(c.configured("docker.io").is_none());
 
-        std::fs::write(&p, r#"{"auths": {"x": {"auth": "c2VjcmV0"#).unwrap();
+        fs_err::write(&p, r#"{"auths": {"x": {"auth": "c2VjcmV0"#).unwrap();
         let e = DockerConfig::from_path(&p).unwrap_err();
         assert!(e.to_string().contains(&p.display().to_string()), "{e}");
 
-        std::fs::write(&p, r#"{"auths": {"x": {"auth": "!!!notbase64-secret"}}}"#).unwrap();
+        fs_err::write(&p, r#"{"auths": {"x": {"auth": "!!!notbase64-secret"}}}"#).unwrap();
         let e = DockerConfig::from_path(&p).unwrap_err().to_string();
         assert!(e.contains("base64") && !e.contains("secret"), "{e}");
 
-        std::fs::write(
+        fs_err::write(
             &p,
             format!(r#"{{"auths": {{"x": {{"auth": "{}"}}}}}}"#, b64("nocolon")),
         )

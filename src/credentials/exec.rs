@@ -17,7 +17,7 @@ pub(crate) struct Output {
 
 impl Output {
     /// The first non-empty line of stderr, trimmed and cut to 200 characters.
-    pub fn stderr_line(&self) -> Option<String> {
+    pub(crate) fn stderr_line(&self) -> Option<String> {
         first_line(&self.stderr)
     }
 }
@@ -166,11 +166,11 @@ mod tests {
     fn sh(script: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("prog");
-        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+        fs_err::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            fs_err::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         (dir, p)
     }

@@ -12,6 +12,7 @@
 //! take turns (so a `Registry` answer serves the images queued behind it);
 //! other registries and plugins run beside them.
 
+use crate::file_error::without_path;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -91,8 +92,8 @@ impl Providers {
     /// executable in `bin_dir` (the kubelet refuses to start otherwise).
     pub fn load(config: &Path, bin_dir: &Path, timeout: Duration) -> Result<Providers, String> {
         let shown = config.display();
-        let text =
-            std::fs::read_to_string(config).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+        let text = fs_err::read_to_string(config)
+            .map_err(|e| format!("{shown}: cannot read: {}", without_path(e, config)))?;
         let value = crate::yaml_value::document(&text).map_err(|e| format!("{shown}: {e}"))?;
         let err = |m: String| format!("{shown}: {m}");
         let api = value
@@ -250,7 +251,9 @@ impl Providers {
             .entry((i, registry.clone()))
             .or_default()
             .clone();
-        let _turn = turn.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = turn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         let fresh = |a: &Answer| a.expires.is_none_or(|e| now < e);
         {

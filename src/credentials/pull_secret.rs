@@ -9,6 +9,7 @@
 //! ServiceAccount is among the scanned files. All of a pod's Secrets form
 //! one keyring, as in the kubelet's `MakeDockerKeyring`.
 
+use crate::file_error::without_path;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -190,8 +191,8 @@ impl PullSecretFile {
             }
             return Ok(PullSecretFile { label, keyring });
         }
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+        let text = fs_err::read_to_string(path)
+            .map_err(|e| format!("{shown}: cannot read: {}", without_path(e, path)))?;
         let value: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
             format!("{shown}: neither a Secret manifest nor a docker config.json ({{\"auths\": {{…}}}})")
         })?;

@@ -32,7 +32,7 @@ use crate::credentials::{Candidate, Credential, Secret};
 /// How one credential (or anonymity) was refused, before it is turned into
 /// a [`super::RegistryError`] naming the reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Anonymous access refused.
     AuthRequired(String),
     /// The registry or token server refused this credential.
@@ -45,7 +45,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub fn detail(&self) -> &str {
+    pub(crate) fn detail(&self) -> &str {
         match self {
             Failure::AuthRequired(d)
             | Failure::BadCredentials(d)
@@ -56,7 +56,7 @@ impl Failure {
 }
 
 /// The header sent with a request, and which slot generation it came from.
-pub struct Issued {
+pub(crate) struct Issued {
     pub header: Option<Secret>,
     pub generation: u64,
     /// The slot it came from: (candidate id or 0 for anonymous, scope key).
@@ -65,7 +65,7 @@ pub struct Issued {
 
 /// One (credential, scope)'s state: its current header, or its refusal.
 #[derive(Default)]
-pub struct Slot {
+pub(crate) struct Slot {
     pub header: Option<Secret>,
     pub expires: Option<Instant>,
     pub refused: Option<Failure>,
@@ -76,7 +76,7 @@ pub struct Slot {
 type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
 
 /// Everything learned about one registry.
-pub struct RegistryAuth {
+pub(crate) struct RegistryAuth {
     pub challenge: Mutex<Option<Challenge>>,
     /// Set once the first request to this registry has been answered.
     contacted: AtomicBool,
@@ -93,7 +93,7 @@ pub struct RegistryAuth {
 }
 
 impl RegistryAuth {
-    pub fn new() -> RegistryAuth {
+    pub(crate) fn new() -> RegistryAuth {
         RegistryAuth {
             challenge: Mutex::new(None),
             contacted: AtomicBool::new(false),
@@ -104,19 +104,19 @@ impl RegistryAuth {
         }
     }
 
-    pub fn challenge(&self) -> Option<Challenge> {
+    pub(crate) fn challenge(&self) -> Option<Challenge> {
         self.challenge.lock().unwrap().clone()
     }
 
     /// The first request has been answered (or has failed, or needed no
     /// request): the challenge, if any, is known.
-    pub fn mark_contacted(&self) {
+    pub(crate) fn mark_contacted(&self) {
         self.contacted.store(true, Ordering::SeqCst);
         self.answered.notify_waiters();
     }
 
     /// Until [`RegistryAuth::mark_contacted`].
-    pub async fn wait_contacted(&self) {
+    pub(crate) async fn wait_contacted(&self) {
         loop {
             let answered = self.answered.notified();
             if self.contacted.load(Ordering::SeqCst) {
@@ -127,15 +127,15 @@ impl RegistryAuth {
     }
 
     /// The HTTP version of the last answer.
-    pub fn version(&self) -> Option<reqwest::Version> {
+    pub(crate) fn version(&self) -> Option<reqwest::Version> {
         *self.version.lock().unwrap()
     }
 
-    pub fn set_challenge(&self, ch: Challenge) {
+    pub(crate) fn set_challenge(&self, ch: Challenge) {
         *self.challenge.lock().unwrap() = Some(ch);
     }
 
-    pub fn slot(&self, key: &(u64, String)) -> Arc<tokio::sync::Mutex<Slot>> {
+    pub(crate) fn slot(&self, key: &(u64, String)) -> Arc<tokio::sync::Mutex<Slot>> {
         self.slots
             .lock()
             .unwrap()
@@ -148,7 +148,7 @@ impl RegistryAuth {
 /// A token server's reply. Read leniently: `expires_in` may be any JSON
 /// number (or missing, or nonsense), never a reason to fail or overflow.
 #[derive(serde::Deserialize)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     #[serde(default)]
     pub token: Option<String>,
     #[serde(default)]
@@ -167,7 +167,7 @@ impl TokenResponse {
     /// The token and how long to use it: `expires_in` clamped to 1 s – 1
     /// day (60 s when missing, zero, negative or not a number), renewed a
     /// little early so a token does not expire in flight.
-    pub fn into_parts(self) -> Option<(Secret, Duration)> {
+    pub(crate) fn into_parts(self) -> Option<(Secret, Duration)> {
         let token = self
             .token
             .filter(|t| !t.is_empty())
@@ -252,7 +252,10 @@ impl Ctx<'_> {
 
 impl Client {
     pub(super) fn registry_auth(&self, domain: &str) -> Arc<RegistryAuth> {
-        let mut map = self.auth.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self
+            .auth
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(domain.to_string())
             .or_insert_with(|| Arc::new(RegistryAuth::new()))
             .clone()

@@ -86,14 +86,14 @@ fn parse_value(v: &str) -> Option<(u64, Option<u64>)> {
 /// What to do about a registry that allows `allows` (`100 pulls per 6 h
 /// window`) and refuses or is about to refuse: wait, or authenticate so
 /// pulls count against an account (the sources imagelock reads).
-pub fn rate_limit_hint(registry: &str, allows: &str) -> String {
+pub(crate) fn rate_limit_hint(registry: &str, allows: &str) -> String {
     format!(
         "{registry} allows {allows}; wait for the window to refill, or authenticate so pulls count against an account: `docker login {registry}` (read from $DOCKER_CONFIG/config.json or ~/.docker/config.json, credential helpers included), an imagePullSecrets Secret for {registry} in the pod, --pull-secret FILE, or podman's auth.json"
     )
 }
 
 /// `6 h`, `30 min`, `90 s`.
-pub fn window_text(w: Duration) -> String {
+pub(crate) fn window_text(w: Duration) -> String {
     let s = w.as_secs();
     if s >= 3600 && s.is_multiple_of(3600) {
         format!("{} h", s / 3600)
@@ -164,14 +164,14 @@ struct Figures {
 
 /// The run's figures per registry; shared by every request.
 #[derive(Debug, Default)]
-pub struct Budget {
+pub(crate) struct Budget {
     by_registry: Mutex<BTreeMap<String, Figures>>,
 }
 
 impl Budget {
     /// Record an answer from `registry`: its limit headers, and whether it
     /// was a request the registry counts.
-    pub fn answered(
+    pub(crate) fn answered(
         &self,
         registry: &str,
         method: &Method,
@@ -184,7 +184,10 @@ impl Budget {
         if limit.is_none() && !counted {
             return;
         }
-        let mut map = self.by_registry.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .by_registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let figures = map.entry(registry.to_string()).or_default();
         if limit.is_some() {
             figures.latest = limit;
@@ -195,8 +198,11 @@ impl Budget {
     }
 
     /// The figures of every registry that stated a limit, by registry.
-    pub fn report(&self) -> Vec<RegistryBudget> {
-        let map = self.by_registry.lock().unwrap_or_else(|e| e.into_inner());
+    pub(crate) fn report(&self) -> Vec<RegistryBudget> {
+        let map = self
+            .by_registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.iter()
             .filter_map(|(registry, f)| {
                 let l = f.latest.as_ref()?;

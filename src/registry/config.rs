@@ -40,12 +40,12 @@ impl Default for RegistryConfig {
 }
 
 /// Redirects followed at most per request.
-pub const MAX_REDIRECTS: usize = 5;
+pub(crate) const MAX_REDIRECTS: usize = 5;
 
 /// The error a redirect policy stops with, found again in the reqwest
 /// error's source chain to name the target.
 #[derive(Debug)]
-pub struct RedirectStop {
+pub(crate) struct RedirectStop {
     /// The target refused, without query.
     pub target: String,
     /// Redirects followed before it.
@@ -68,7 +68,7 @@ impl std::error::Error for RedirectStop {}
 /// error for a failed redirect target names only the first URL, so the
 /// redirect policy records the target here for the error to blame it.
 #[derive(Debug, Default)]
-pub struct Redirects {
+pub(crate) struct Redirects {
     last: Mutex<HashMap<String, Url>>,
 }
 
@@ -78,17 +78,19 @@ impl Redirects {
     }
 
     /// Where a request to `first` was last redirected, forgetting it.
-    pub fn take(&self, first: &Url) -> Option<Url> {
+    pub(crate) fn take(&self, first: &Url) -> Option<Url> {
         self.lock().remove(first.as_str())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Url>> {
-        self.last.lock().unwrap_or_else(|p| p.into_inner())
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 /// A URL as it may be shown: no credentials, no query, no fragment.
-pub fn shown(url: &Url) -> String {
+pub(crate) fn shown(url: &Url) -> String {
     let mut u = url.clone();
     let _ = u.set_username("");
     let _ = u.set_password(None);
@@ -102,7 +104,7 @@ pub fn shown(url: &Url) -> String {
 /// inside reqwest so that an error can name the proxy a request went
 /// through.
 #[derive(Debug, Clone, Default)]
-pub struct Proxies {
+pub(crate) struct Proxies {
     http: Option<Url>,
     https: Option<Url>,
     /// `NO_PROXY` entries, lower-cased: `*`, a host (and its subdomains),
@@ -128,7 +130,7 @@ fn proxy_url(v: &str) -> Option<Url> {
 }
 
 impl Proxies {
-    pub fn from_env() -> Proxies {
+    pub(crate) fn from_env() -> Proxies {
         let all = env_var(&["ALL_PROXY", "all_proxy"]);
         let https = env_var(&["HTTPS_PROXY", "https_proxy"]).or(all.clone());
         // Like curl and reqwest: lower-case `http_proxy` only where a CGI
@@ -149,7 +151,7 @@ impl Proxies {
     }
 
     /// The proxy a request to `url` goes through, if any.
-    pub fn for_url(&self, url: &Url) -> Option<&Url> {
+    pub(crate) fn for_url(&self, url: &Url) -> Option<&Url> {
         let proxy = match url.scheme() {
             "https" => self.https.as_ref(),
             "http" => self.http.as_ref(),
@@ -218,7 +220,7 @@ fn load_pem_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, RegistryErro
 
 /// The HTTP clients: one shared, one per registry with its own `certs.d`
 /// CA, and one per extra connection lane.
-pub struct Hosts {
+pub(crate) struct Hosts {
     pub config: RegistryConfig,
     shared: reqwest::Client,
     /// Clients by (domain with its own CA, or empty; lane).
@@ -233,7 +235,7 @@ pub struct Hosts {
 type LaneClient = (reqwest::Client, Vec<PathBuf>);
 
 /// How to reach one registry.
-pub struct Route {
+pub(crate) struct Route {
     pub http: reqwest::Client,
     pub scheme: &'static str,
     /// CA files trusted besides the system roots (for TLS messages).
@@ -241,7 +243,7 @@ pub struct Route {
 }
 
 impl Hosts {
-    pub fn new(config: RegistryConfig) -> Result<Hosts, RegistryError> {
+    pub(crate) fn new(config: RegistryConfig) -> Result<Hosts, RegistryError> {
         let mut extra_certs = Vec::new();
         for f in &config.ca_files {
             extra_certs.extend(load_pem_certs(f)?);
@@ -262,7 +264,7 @@ impl Hosts {
     /// Whether `domain` (`host` or `host:port`) is listed in `plain_http`.
     /// A listed `host` covers every port of that host; `host:port` only that
     /// port.
-    pub fn is_plain_http(&self, domain: &str) -> bool {
+    pub(crate) fn is_plain_http(&self, domain: &str) -> bool {
         let domain = domain.to_ascii_lowercase();
         let host_only = match domain.rsplit_once(':') {
             Some((h, port))
@@ -284,7 +286,7 @@ impl Hosts {
     /// the extra connections of `schedule`): plain HTTP, or HTTPS with a
     /// client that trusts the system roots, `--ca-file` and
     /// `<certs_dir>/<domain>/ca.crt`.
-    pub fn route(&self, domain: &str, lane: usize) -> Result<Route, RegistryError> {
+    pub(crate) fn route(&self, domain: &str, lane: usize) -> Result<Route, RegistryError> {
         if self.is_plain_http(domain) {
             return Ok(Route {
                 http: self.shared.clone(),
@@ -304,7 +306,10 @@ impl Hosts {
         // A lane's client serves that lane of every registry without its
         // own CA (hyper pools connections per host and client).
         let key = (if own_ca { domain } else { "" }.to_string(), lane);
-        let mut map = self.per_host.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self
+            .per_host
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (http, ca_files) = match map.get(&key) {
             Some(c) => c.clone(),
             None => {
@@ -329,7 +334,7 @@ impl Hosts {
     /// How to reach a mirror host with TLS settings of its own (extra CA
     /// files from its configuration, no certificate check) besides
     /// `--ca-file` and its `certs.d` CA; cached per settings.
-    pub fn route_with_tls(
+    pub(crate) fn route_with_tls(
         &self,
         domain: &str,
         ca_files: &[PathBuf],
@@ -349,7 +354,10 @@ impl Hosts {
             ),
             usize::MAX,
         );
-        let mut map = self.per_host.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self
+            .per_host
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (http, files) = match map.get(&key) {
             Some(c) => c.clone(),
             None => {
@@ -441,7 +449,7 @@ mod tests {
 
     fn hosts(plain: &[&str]) -> Hosts {
         Hosts::new(RegistryConfig {
-            plain_http: plain.iter().map(|s| s.to_string()).collect(),
+            plain_http: plain.iter().map(std::string::ToString::to_string).collect(),
             ..Default::default()
         })
         .unwrap()

@@ -7,7 +7,7 @@
 
 /// One entry of the `errors` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorEntry {
+pub(crate) struct ErrorEntry {
     /// `MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, `DENIED`, `UNAUTHORIZED`, …
     pub code: String,
     pub message: String,
@@ -43,7 +43,7 @@ const MAX_FIELD: usize = 200;
 const MAX_ENTRIES: usize = 4;
 
 /// The entries of an error body; none when it is not one.
-pub fn parse(body: &[u8]) -> Vec<ErrorEntry> {
+pub(crate) fn parse(body: &[u8]) -> Vec<ErrorEntry> {
     let Ok(parsed) = serde_json::from_slice::<Body>(body) else {
         return Vec::new();
     };
@@ -77,7 +77,7 @@ fn clean(v: Option<&serde_json::Value>) -> String {
 }
 
 /// The first entry with `code`.
-pub fn find<'a>(entries: &'a [ErrorEntry], code: &str) -> Option<&'a ErrorEntry> {
+pub(crate) fn find<'a>(entries: &'a [ErrorEntry], code: &str) -> Option<&'a ErrorEntry> {
     entries.iter().find(|e| e.code == code)
 }
 

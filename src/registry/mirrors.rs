@@ -364,7 +364,7 @@ mod tests {
     fn a_remapped_location_replaces_the_upstream() {
         let d = tempfile::tempdir().unwrap();
         let file = d.path().join("registries.conf");
-        std::fs::write(
+        fs_err::write(
             &file,
             "[[registry]]\nprefix = \"quay.io/org\"\nlocation = \"internal.local/quay-org\"\n",
         )

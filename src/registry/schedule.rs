@@ -31,28 +31,28 @@ use super::Client;
 use super::Resolved;
 
 /// One question's answer, by its index in the batch.
-pub type Answer = (usize, Result<Resolved, RegistryError>);
+pub(crate) type Answer = (usize, Result<Resolved, RegistryError>);
 
 /// One question sent over a lane. Boxed as `dyn Future + Send`: without it
 /// rustc's higher-ranked lifetime inference makes the whole future lose
 /// `Send`.
-pub type Job<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
+pub(crate) type Job<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
 
 /// Connections opened at most to one HTTP/2 registry.
-pub const MAX_LANES: usize = 4;
+pub(crate) const MAX_LANES: usize = 4;
 
 /// Requests one HTTP/2 connection is assumed to carry at once when
 /// deciding how many lanes to open: 100, the smallest limit common servers
 /// announce (RFC 9113 recommends at least 100; Go's registries say 250).
-pub const STREAMS_PER_LANE: usize = 100;
+pub(crate) const STREAMS_PER_LANE: usize = 100;
 
 /// Requests in flight at most to one HTTP/1.1 registry (each its own
 /// connection).
-pub const HTTP1_PER_HOST: usize = 64;
+pub(crate) const HTTP1_PER_HOST: usize = 64;
 
 /// Lanes for `questions` requests to one registry: one per
 /// [`STREAMS_PER_LANE`], at most [`MAX_LANES`].
-pub fn lanes_for(questions: usize) -> usize {
+pub(crate) fn lanes_for(questions: usize) -> usize {
     questions.div_ceil(STREAMS_PER_LANE).clamp(1, MAX_LANES)
 }
 
@@ -125,7 +125,7 @@ impl Client {
 }
 
 /// The host requests for `domain` go to.
-pub fn api_host(domain: &str) -> &str {
+pub(crate) fn api_host(domain: &str) -> &str {
     if domain == "docker.io" {
         "registry-1.docker.io"
     } else {

@@ -23,30 +23,30 @@ use super::config::{shown, Proxies, RedirectStop, Redirects};
 use super::error::{ErrorKind, Party};
 
 /// The `tracing` target of every registry event.
-pub const TARGET: &str = "imagelock::registry";
+pub(crate) const TARGET: &str = "imagelock::registry";
 
 /// 429s retried at most this many times.
-pub const MAX_RATE_LIMIT_RETRIES: u32 = 3;
+pub(crate) const MAX_RATE_LIMIT_RETRIES: u32 = 3;
 /// Longest `Retry-After` we wait for; beyond that the 429 is reported.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// `Retry-After` values are clamped to this before they are reported.
 const MAX_REPORTED_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// 5xx answers and broken connections retried at most this many times.
-pub const MAX_TRANSIENT_RETRIES: u32 = 3;
+pub(crate) const MAX_TRANSIENT_RETRIES: u32 = 3;
 /// Timeouts retried at most this many times (each costs the whole timeout).
-pub const MAX_TIMEOUT_RETRIES: u32 = 1;
+pub(crate) const MAX_TIMEOUT_RETRIES: u32 = 1;
 
 /// Largest manifest read (the distribution spec suggests 4 MiB).
-pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 /// Largest image config blob read.
-pub const MAX_CONFIG_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_CONFIG_BYTES: usize = 8 * 1024 * 1024;
 /// Largest token server reply read.
-pub const MAX_TOKEN_REPLY_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_TOKEN_REPLY_BYTES: usize = 1024 * 1024;
 /// Largest error body read.
-pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// Who a request goes to and how; one per request site.
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     pub http: &'a reqwest::Client,
     /// The registry, or its token server.
     pub party: Party,
@@ -66,7 +66,7 @@ impl Call<'_> {
     /// Send `method url` (headers and body added by `build`, called for
     /// every attempt) under the retry policy. Any status but 429 and 5xx
     /// is the caller's to map.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: &Url,
@@ -167,7 +167,7 @@ impl Call<'_> {
 
     /// Read a body of at most `limit` bytes; `what` names it in the error
     /// (`manifest`, `token reply`).
-    pub async fn read_body(
+    pub(crate) async fn read_body(
         &self,
         mut resp: Response,
         limit: usize,
@@ -203,7 +203,7 @@ impl Call<'_> {
 
     /// Read an error body (capped, never failing: a broken or oversized
     /// error body is no body).
-    pub async fn read_error_body(&self, resp: Response) -> Vec<u8> {
+    pub(crate) async fn read_error_body(&self, resp: Response) -> Vec<u8> {
         self.read_body(resp, MAX_ERROR_BODY_BYTES, "error body")
             .await
             .unwrap_or_default()
@@ -261,7 +261,7 @@ fn kind_name(kind: &ErrorKind) -> &'static str {
 }
 
 /// `4 MiB`, `64 KiB`, `100 bytes`.
-pub fn human_bytes(n: usize) -> String {
+pub(crate) fn human_bytes(n: usize) -> String {
     if n >= 1024 * 1024 && n.is_multiple_of(1024 * 1024) {
         format!("{} MiB", n / (1024 * 1024))
     } else if n >= 1024 && n.is_multiple_of(1024) {
@@ -274,7 +274,7 @@ pub fn human_bytes(n: usize) -> String {
 /// `Retry-After` as a wait from `now`: delay-seconds or an HTTP date.
 /// Negative values and dates in the past are no wait; absurd ones are
 /// clamped to a day. `None` when absent or unreadable.
-pub fn retry_after(h: &HeaderMap, now: SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(h: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let v = h.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let wait = if digits(v) {
@@ -291,7 +291,7 @@ pub fn retry_after(h: &HeaderMap, now: SystemTime) -> Option<Duration> {
 
 /// Backoff for retry `n` (1-based) when the server gave no `Retry-After`:
 /// 200ms, 400ms, 800ms… up to 12.8s.
-pub fn backoff(n: u32) -> Duration {
+pub(crate) fn backoff(n: u32) -> Duration {
     Duration::from_millis(200u64 << n.saturating_sub(1).min(6))
 }
 

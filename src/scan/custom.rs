@@ -242,7 +242,7 @@ fn select(doc: &Doc<'_>, root: NodeId, path: &[Step]) -> Vec<(NodeId, NodeId)> {
             match step {
                 Step::Key(k) if doc.is_map(id) => next.extend(doc.entry(id, k)),
                 Step::AnyKey if doc.is_map(id) => {
-                    next.extend(doc.map_entries(id).chunks_exact(2).map(|kv| (kv[0], kv[1])))
+                    next.extend(doc.map_entries(id).chunks_exact(2).map(|kv| (kv[0], kv[1])));
                 }
                 Step::AnyItem if doc.is_seq(id) => {
                     next.extend(doc.seq_items(id).iter().map(|&i| (i, i)));

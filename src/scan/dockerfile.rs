@@ -490,7 +490,7 @@ impl Scanner<'_> {
             instruction: site.instruction,
             stage: self.stage.clone(),
             platform: site.platform.map(str::to_string),
-            via_arg: vars.first().map(|n| n.to_string()),
+            via_arg: vars.first().map(|n| String::clone(n)),
             pin: DockerfilePin::Reference,
         };
         let mut edits_arg = None;

@@ -223,9 +223,9 @@ fn decode_utf32(path: &Path, encoding: Encoding, body: &[u8]) -> Result<String, 
 /// directory (`explicit` false) holds NUL bytes and no UTF-16/32 byte
 /// order mark: binary, skipped.
 pub fn read_file(path: &Path, explicit: bool) -> Result<Option<ReadFile>, ScanError> {
-    let bytes = std::fs::read(path).map_err(|source| ScanError::Io {
+    let bytes = fs_err::read(path).map_err(|e| ScanError::Io {
         path: path.to_path_buf(),
-        source,
+        source: crate::file_error::without_path(e, path),
     })?;
     let encoding = Encoding::detect(&bytes);
     let wide = !matches!(encoding, Encoding::Utf8 | Encoding::Utf8Bom);

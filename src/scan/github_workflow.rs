@@ -28,7 +28,10 @@ pub fn is_workflow(doc: &Doc<'_>, root: NodeId, in_workflows_dir: bool) -> bool 
 
 /// Whether `path` is under a `.github/workflows` directory.
 pub fn in_workflows_dir(path: &std::path::Path) -> bool {
-    let parts: Vec<_> = path.components().map(|c| c.as_os_str()).collect();
+    let parts: Vec<_> = path
+        .components()
+        .map(std::path::Component::as_os_str)
+        .collect();
     parts
         .windows(2)
         .any(|w| w[0] == ".github" && w[1] == "workflows")

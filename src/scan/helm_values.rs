@@ -531,12 +531,12 @@ mod tests {
         assert_eq!((w[1].0, w[1].1), (7, 3));
         assert!(w[0].2.contains("appVersion") && w[0].2.contains("Chart.yaml"));
 
-        std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: x\n").unwrap();
+        fs_err::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: x\n").unwrap();
         let s = scan(&values, text);
         assert!(s.images.is_empty());
         assert!(s.warnings[0].message.contains("has no appVersion"));
 
-        std::fs::write(
+        fs_err::write(
             dir.path().join("Chart.yaml"),
             "apiVersion: v2\nname: x\nappVersion: \"1.27.0\"\n",
         )

@@ -6,7 +6,7 @@ fn fixture(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/scan")
         .join(name);
-    std::fs::read_to_string(p).expect("fixture")
+    fs_err::read_to_string(p).expect("fixture")
 }
 
 /// Scan and check the invariants every result must satisfy: exact spans
@@ -1452,7 +1452,7 @@ fn sibling_insert_after_a_block_or_flow_entry() {
 fn parts(text: &str) -> Vec<FileScan> {
     let mut parts = Vec::new();
     crate::scan::scan_file_each(Path::new("t.yaml"), text, Scope::Everything, &mut |p| {
-        parts.push(p)
+        parts.push(p);
     })
     .expect("scan");
     parts

@@ -49,12 +49,12 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
             }
             continue;
         }
-        let meta = match std::fs::metadata(root) {
+        let meta = match fs_err::metadata(root) {
             Ok(m) => m,
             Err(e) => {
                 out.items.push(WalkItem::Error {
                     path: root.clone(),
-                    message: e.to_string(),
+                    message: crate::file_error::without_path(e, root).to_string(),
                 });
                 continue;
             }
@@ -65,7 +65,7 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
         }
         let walker = ignore::WalkBuilder::new(root)
             .follow_links(true)
-            .sort_by_file_name(|a, b| a.cmp(b))
+            .sort_by_file_name(std::cmp::Ord::cmp)
             // Hidden files and directories are skipped as ripgrep skips
             // them, except `.github` (workflows name container images).
             .hidden(false)
@@ -131,7 +131,7 @@ impl Walk {
     /// List a file unless the same file is listed already; naming it on the
     /// command line makes the listed one explicit.
     fn file(&mut self, path: PathBuf, explicit: bool) {
-        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        let canonical = fs_err::canonicalize(&path).unwrap_or_else(|_| path.clone());
         if let Some(&i) = self.files.get(&canonical) {
             if let WalkItem::File { explicit: e, .. } = &mut self.items[i] {
                 *e |= explicit;
@@ -143,7 +143,7 @@ impl Walk {
     }
 
     fn note_once(&mut self, about: &Path, note: String) {
-        let canonical = std::fs::canonicalize(about).unwrap_or_else(|_| about.to_path_buf());
+        let canonical = fs_err::canonicalize(about).unwrap_or_else(|_| about.to_path_buf());
         if self.noted.insert(canonical) {
             self.items.push(WalkItem::Note(note));
         }
@@ -160,7 +160,7 @@ impl Walk {
             self.note_once(ancestor, note);
             return;
         }
-        let dangling = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+        let dangling = fs_err::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
             && !path.exists();
         if dangling && !is_yaml_name(&path) {
             // A broken link to something imagelock would not read anyway.
@@ -224,16 +224,16 @@ mod tests {
     fn walk_picks_yaml_skips_hidden_and_helm_templates() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        std::fs::create_dir_all(d.join("app/sub")).unwrap();
-        std::fs::create_dir_all(d.join(".hidden")).unwrap();
-        std::fs::create_dir_all(d.join("chart/templates")).unwrap();
-        std::fs::write(d.join("app/a.yaml"), "").unwrap();
-        std::fs::write(d.join("app/sub/b.yml"), "").unwrap();
-        std::fs::write(d.join("app/c.json"), "").unwrap();
-        std::fs::write(d.join(".hidden/h.yaml"), "").unwrap();
-        std::fs::write(d.join("chart/Chart.yaml"), "").unwrap();
-        std::fs::write(d.join("chart/values.yaml"), "").unwrap();
-        std::fs::write(d.join("chart/templates/dep.yaml"), "").unwrap();
+        fs_err::create_dir_all(d.join("app/sub")).unwrap();
+        fs_err::create_dir_all(d.join(".hidden")).unwrap();
+        fs_err::create_dir_all(d.join("chart/templates")).unwrap();
+        fs_err::write(d.join("app/a.yaml"), "").unwrap();
+        fs_err::write(d.join("app/sub/b.yml"), "").unwrap();
+        fs_err::write(d.join("app/c.json"), "").unwrap();
+        fs_err::write(d.join(".hidden/h.yaml"), "").unwrap();
+        fs_err::write(d.join("chart/Chart.yaml"), "").unwrap();
+        fs_err::write(d.join("chart/values.yaml"), "").unwrap();
+        fs_err::write(d.join("chart/templates/dep.yaml"), "").unwrap();
         let items = walk(&[d.to_path_buf(), d.join("app/c.json")]);
         let files: Vec<_> = items
             .iter()

@@ -17,23 +17,23 @@ use std::process::{Command, Stdio};
 /// What a docker credential helper prints when it has nothing for a
 /// server (docker-credential-helpers' `errCredentialsNotFound`, on stdout,
 /// exit 1). Clients test for this text.
-pub const NOT_FOUND: &str = "credentials not found in native keychain";
+pub(crate) const NOT_FOUND: &str = "credentials not found in native keychain";
 
 /// What [`failing_docker_credential_helper`] prints on stderr (exit 3).
-pub const HELPER_FAILURE: &str =
+pub(crate) const HELPER_FAILURE: &str =
     "error getting credentials - err: exit status 1, out: keychain locked";
 
 /// The first stderr line of [`failing_credential_provider_plugin`] (exit 2;
 /// the second line is `detail`).
-pub const PLUGIN_FAILURE: &str = "plugin failed: no instance metadata";
+pub(crate) const PLUGIN_FAILURE: &str = "plugin failed: no instance metadata";
 
 /// The kubelet credential provider protocol version the plugins speak.
-pub const PROVIDER_API_VERSION: &str = "credentialprovider.kubelet.k8s.io/v1";
+pub(crate) const PROVIDER_API_VERSION: &str = "credentialprovider.kubelet.k8s.io/v1";
 
 /// One entry of a plugin's `auth` map: `key` is an image match key
 /// (`registry.example`, `*.registry.example/team`, ...).
 #[derive(Debug, Clone)]
-pub struct ProviderAuth {
+pub(crate) struct ProviderAuth {
     pub key: String,
     pub username: String,
     pub password: String,
@@ -41,7 +41,7 @@ pub struct ProviderAuth {
 
 /// One `providers:` entry for [`credential_provider_config`]: `name`,
 /// `matchImages`, `defaultCacheDuration`, `args`, `env` (`name`, `value`).
-pub type ProviderEntry<'a> = (
+pub(crate) type ProviderEntry<'a> = (
     &'a str,
     &'a [&'a str],
     &'a str,
@@ -50,7 +50,7 @@ pub type ProviderEntry<'a> = (
 );
 
 /// The `.calls` file a script logs to: `<script>.calls`.
-pub fn calls_path(script: &Path) -> PathBuf {
+pub(crate) fn calls_path(script: &Path) -> PathBuf {
     let mut s = script.as_os_str().to_owned();
     s.push(".calls");
     PathBuf::from(s)
@@ -58,8 +58,8 @@ pub fn calls_path(script: &Path) -> PathBuf {
 
 /// The lines of a `.calls` (or `.args`, `.env`, `.requests`) file; empty
 /// when the file does not exist (never called).
-pub fn calls(path: &Path) -> Vec<String> {
-    match std::fs::read_to_string(path) {
+pub(crate) fn calls(path: &Path) -> Vec<String> {
+    match fs_err::read_to_string(path) {
         Ok(text) => text.lines().map(str::to_string).collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => panic!("cannot read {}: {e}", path.display()),
@@ -119,7 +119,7 @@ fn write_script(path: &Path, text: &str) -> PathBuf {
         .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "cannot write {}", path.display());
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path.to_path_buf()
 }
 
@@ -141,7 +141,11 @@ printf '%s\n' "$server" >> "$calls"
 /// `no credentials server URL` (exit 1). `list` prints the
 /// `{server: username}` map. Any other action fails (exit 1). Each asked
 /// URL is appended to `dir/docker-credential-<name>.calls`.
-pub fn docker_credential_helper(dir: &Path, name: &str, entries: &[(&str, &str, &str)]) -> PathBuf {
+pub(crate) fn docker_credential_helper(
+    dir: &Path,
+    name: &str,
+    entries: &[(&str, &str, &str)],
+) -> PathBuf {
     let path = dir.join(format!("docker-credential-{name}"));
     let mut script = format!(
         "#!/bin/sh\n# Test docker credential helper (tests/support/creds.rs).\ncalls={}\ncase \"$1\" in\nget)\n{READ_SERVER}",
@@ -183,7 +187,7 @@ pub fn docker_credential_helper(dir: &Path, name: &str, entries: &[(&str, &str, 
 /// `dir/docker-credential-<name>` whose `get` fails as a locked keychain
 /// does: [`HELPER_FAILURE`] on stderr, nothing on stdout, exit 3. Calls
 /// are logged as for [`docker_credential_helper`].
-pub fn failing_docker_credential_helper(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn failing_docker_credential_helper(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(format!("docker-credential-{name}"));
     let script = format!(
         "#!/bin/sh\n# Failing test docker credential helper (tests/support/creds.rs).\ncalls={}\ncase \"$1\" in\nget)\n{READ_SERVER}printf '%s\\n' {} >&2\nexit 3\n;;\n*)\nprintf 'Unknown credential action `%s`\\n' \"$1\"\nexit 1\n;;\nesac\n",
@@ -228,7 +232,7 @@ fn plugin_prologue(path: &Path, what: &str) -> String {
 
 /// The CredentialProviderResponse JSON [`credential_provider_plugin`]
 /// prints (`cacheDuration` left out when empty).
-pub fn provider_response(
+pub(crate) fn provider_response(
     cache_key_type: &str,
     cache_duration: &str,
     auth: &[ProviderAuth],
@@ -265,7 +269,7 @@ pub fn provider_response(
 /// value of `PLUGIN_TEST_ENV` (or an empty line) to `<name>.env`, prints
 /// [`provider_response`] and exits 0. Every request (valid or not) is also
 /// appended, on one line, to `<name>.requests`.
-pub fn credential_provider_plugin(
+pub(crate) fn credential_provider_plugin(
     bin_dir: &Path,
     name: &str,
     cache_key_type: &str,
@@ -290,7 +294,7 @@ pub fn credential_provider_plugin(
 /// `bin_dir/<name>`: a plugin that fails: [`PLUGIN_FAILURE`] and `detail`
 /// on stderr, nothing on stdout, exit 2. Calls are logged as for
 /// [`credential_provider_plugin`].
-pub fn failing_credential_provider_plugin(bin_dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn failing_credential_provider_plugin(bin_dir: &Path, name: &str) -> PathBuf {
     let path = bin_dir.join(name);
     let mut script = plugin_prologue(&path, "Failing test kubelet credential provider plugin");
     script.push_str(LOG_CALL);
@@ -306,7 +310,11 @@ pub fn failing_credential_provider_plugin(bin_dir: &Path, name: &str) -> PathBuf
 /// double-quoted scalar (match images start with `*`, which YAML would
 /// read as an alias); `args`/`env` are left out when empty, an empty
 /// `matchImages` is written as `[]`.
-pub fn credential_provider_config(path: &Path, api_version: &str, providers: &[ProviderEntry]) {
+pub(crate) fn credential_provider_config(
+    path: &Path,
+    api_version: &str,
+    providers: &[ProviderEntry],
+) {
     let mut y = format!(
         "apiVersion: kubelet.config.k8s.io/{api_version}\nkind: CredentialProviderConfig\nproviders:\n"
     );
@@ -342,5 +350,5 @@ pub fn credential_provider_config(path: &Path, api_version: &str, providers: &[P
             }
         }
     }
-    std::fs::write(path, y).unwrap();
+    fs_err::write(path, y).unwrap();
 }

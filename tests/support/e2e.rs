@@ -10,7 +10,7 @@ use super::Registry;
 
 /// imagelock in `dir` with this registry's credentials, pointed at it
 /// (its CA, or plain HTTP) when the command talks to registries.
-pub fn run(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::cargo_bin("imagelock").unwrap();
     cmd.envs(reg.isolated_env())
         .env_remove("RUST_LOG")
@@ -28,7 +28,7 @@ pub fn run(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
     cmd.output().unwrap()
 }
 
-pub fn locked(dir: &Path, reference: &str) -> String {
+pub(crate) fn locked(dir: &Path, reference: &str) -> String {
     let lock = imagelock::lockfile::Lockfile::load(&dir.join("images.lock")).unwrap();
     let r = imagelock::reference::Reference::parse(reference).unwrap();
     lock.lookup(&r)
@@ -38,13 +38,13 @@ pub fn locked(dir: &Path, reference: &str) -> String {
 }
 
 /// `text` with every `@sha256:<64 hex>` removed.
-pub fn strip_digests(text: &str) -> String {
+pub(crate) fn strip_digests(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(at) = rest.find("@sha256:") {
         out.push_str(&rest[..at]);
         let hex = &rest[at + 8..];
-        let n = hex.bytes().take_while(|b| b.is_ascii_hexdigit()).count();
+        let n = hex.bytes().take_while(u8::is_ascii_hexdigit).count();
         assert_eq!(n, 64, "a digest of {n} hex digits in {text}");
         rest = &hex[n..];
     }
@@ -55,7 +55,7 @@ pub fn strip_digests(text: &str) -> String {
 /// Assert that each `(repository:tag, pushed digest)` of this registry is
 /// locked in `dir`'s lockfile with the pushed digest, which skopeo also
 /// reports for the tag.
-pub fn assert_locked(reg: &Registry, dir: &Path, pushed: &[(&str, &str)]) {
+pub(crate) fn assert_locked(reg: &Registry, dir: &Path, pushed: &[(&str, &str)]) {
     for (repo_and_tag, digest) in pushed {
         let reference = reg.image(repo_and_tag);
         let got = locked(dir, &reference);
@@ -67,10 +67,16 @@ pub fn assert_locked(reg: &Registry, dir: &Path, pushed: &[(&str, &str)]) {
 /// `pin ARGS` in `dir`: it succeeds, `file` differs from `original` only by
 /// inserted `@sha256:…` digests, and a second `pin` changes nothing.
 /// Returns the pinned text.
-pub fn pin_twice(reg: &Registry, dir: &Path, args: &[&str], file: &Path, original: &str) -> String {
+pub(crate) fn pin_twice(
+    reg: &Registry,
+    dir: &Path,
+    args: &[&str],
+    file: &Path,
+    original: &str,
+) -> String {
     let o = run(reg, dir, args);
     super::run::expect_code(&o, 0);
-    let pinned = std::fs::read_to_string(file).unwrap();
+    let pinned = fs_err::read_to_string(file).unwrap();
     assert_eq!(
         strip_digests(&pinned),
         original,
@@ -79,7 +85,7 @@ pub fn pin_twice(reg: &Registry, dir: &Path, args: &[&str], file: &Path, origina
     let o = run(reg, dir, args);
     super::run::expect_code(&o, 0);
     assert_eq!(
-        std::fs::read_to_string(file).unwrap(),
+        fs_err::read_to_string(file).unwrap(),
         pinned,
         "a second pin changed the file"
     );

@@ -14,12 +14,12 @@
 
 #![allow(dead_code, unused_imports)]
 
-pub mod creds;
-pub mod e2e;
-pub mod pki;
-pub mod proxy;
-pub mod run;
-pub mod token_server;
+pub(crate) mod creds;
+pub(crate) mod e2e;
+pub(crate) mod pki;
+pub(crate) mod proxy;
+pub(crate) mod run;
+pub(crate) mod token_server;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -32,21 +32,21 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use sha2::Digest as _;
 
-pub use proxy::{Fault, FaultProxy};
-pub use token_server::{TokenServer, REFRESH_TOKEN, REFRESH_TOKEN_B};
+pub(crate) use proxy::{Fault, FaultProxy};
+pub(crate) use token_server::{TokenServer, REFRESH_TOKEN, REFRESH_TOKEN_B};
 
 /// The user every authenticated setup knows.
-pub const USER: &str = "alice";
-pub const PASSWORD: &str = "wonderland";
+pub(crate) const USER: &str = "alice";
+pub(crate) const PASSWORD: &str = "wonderland";
 
 /// A second user: in the htpasswd file of [`Setup::TlsBasic`] (no
 /// per-repository ACL there), and under [`Setup::Token`] allowed `pull`
 /// under `team-b/*` only. Not in [`Registry::docker_config`].
-pub const USER_B: &str = "bob";
-pub const PASSWORD_B: &str = "builder";
+pub(crate) const USER_B: &str = "bob";
+pub(crate) const PASSWORD_B: &str = "builder";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Setup {
+pub(crate) enum Setup {
     /// Plain HTTP, anonymous.
     PlainAnonymous,
     /// HTTPS (test CA) with htpasswd Basic auth.
@@ -59,7 +59,7 @@ pub enum Setup {
 }
 
 /// A running registry; killed on drop.
-pub struct Registry {
+pub(crate) struct Registry {
     pub setup: Setup,
     pub port: u16,
     child: Child,
@@ -96,7 +96,7 @@ fn free_port() -> u16 {
 
 /// Run a future on a private runtime in a scoped thread, so this works
 /// from sync code and from inside another runtime alike.
-pub fn block<F: Future + Send>(f: F) -> F::Output
+pub(crate) fn block<F: Future + Send>(f: F) -> F::Output
 where
     F::Output: Send,
 {
@@ -113,19 +113,19 @@ where
     })
 }
 
-pub fn sha256(data: &[u8]) -> String {
+pub(crate) fn sha256(data: &[u8]) -> String {
     format!("sha256:{:x}", sha2::Sha256::digest(data))
 }
 
 impl Registry {
-    pub fn start(setup: Setup) -> Registry {
+    pub(crate) fn start(setup: Setup) -> Registry {
         Registry::start_with(setup, "")
     }
 
     /// distribution's own pull-through cache (`proxy.remoteurl`) in front
     /// of `upstream` (a plain-HTTP anonymous registry), itself plain HTTP
     /// and anonymous.
-    pub fn start_pull_through(upstream: &Registry) -> Registry {
+    pub(crate) fn start_pull_through(upstream: &Registry) -> Registry {
         assert!(
             !upstream.is_tls(),
             "the pull-through cache fronts a plain-HTTP upstream"
@@ -139,7 +139,7 @@ impl Registry {
         let bin = need("docker-registry", "docker-registry");
         let dir = tempfile::tempdir().unwrap();
         let storage = dir.path().join("storage");
-        std::fs::create_dir_all(&storage).unwrap();
+        fs_err::create_dir_all(&storage).unwrap();
 
         let mut ca_file = None;
         let mut cert_dir = None;
@@ -168,7 +168,7 @@ impl Registry {
                     lines.push(text.trim().to_string());
                 }
                 let file = dir.path().join("htpasswd");
-                std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+                fs_err::write(&file, lines.join("\n") + "\n").unwrap();
                 auth_yaml = format!(
                     "auth:\n  htpasswd:\n    realm: imagelock-test\n    path: {}\n",
                     file.display()
@@ -200,8 +200,8 @@ impl Registry {
                 storage.display()
             );
             let cfg = dir.path().join("config.yml");
-            std::fs::write(&cfg, config).unwrap();
-            let log = std::fs::File::create(&log_file).unwrap();
+            fs_err::write(&cfg, config).unwrap();
+            let log = fs_err::File::create(&log_file).unwrap().into_file();
             let mut child = Command::new(&bin)
                 .arg("serve")
                 .arg(&cfg)
@@ -214,7 +214,7 @@ impl Registry {
             let mut up = false;
             while Instant::now() < deadline {
                 if let Some(status) = child.try_wait().unwrap() {
-                    let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+                    let log = fs_err::read_to_string(&log_file).unwrap_or_default();
                     if log.contains("address already in use") && attempt < 5 {
                         break;
                     }
@@ -238,7 +238,7 @@ impl Registry {
         };
 
         let docker_config_dir = dir.path().join("docker-config");
-        std::fs::create_dir_all(&docker_config_dir).unwrap();
+        fs_err::create_dir_all(&docker_config_dir).unwrap();
         let auths = if setup == Setup::PlainAnonymous {
             serde_json::json!({})
         } else {
@@ -246,7 +246,7 @@ impl Registry {
                 base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
             serde_json::json!({ format!("127.0.0.1:{port}"): {"auth": auth} })
         };
-        std::fs::write(
+        fs_err::write(
             docker_config_dir.join("config.json"),
             serde_json::json!({ "auths": auths }).to_string(),
         )
@@ -288,20 +288,20 @@ impl Registry {
     }
 
     /// The registry's own log (errors only).
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    pub(crate) fn log(&self) -> String {
+        fs_err::read_to_string(&self.log_file).unwrap_or_default()
     }
 
     /// `127.0.0.1:PORT`
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    pub fn is_tls(&self) -> bool {
+    pub(crate) fn is_tls(&self) -> bool {
         self.setup == Setup::TlsBasic
     }
 
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!(
             "{}://{}",
             if self.is_tls() { "https" } else { "http" },
@@ -310,25 +310,25 @@ impl Registry {
     }
 
     /// `127.0.0.1:PORT/<repo_and_tag>`
-    pub fn image(&self, repo_and_tag: &str) -> String {
+    pub(crate) fn image(&self, repo_and_tag: &str) -> String {
         format!("{}/{repo_and_tag}", self.host())
     }
 
     /// The `DOCKER_CONFIG` directory with this registry's credentials.
-    pub fn docker_config(&self) -> &Path {
+    pub(crate) fn docker_config(&self) -> &Path {
         &self.docker_config_dir
     }
 
     /// A scratch directory that lives as long as the registry.
-    pub fn scratch(&self) -> &Path {
+    pub(crate) fn scratch(&self) -> &Path {
         self.dir.path()
     }
 
     /// Harness HTTP client (trusts the test CA).
-    pub fn http(&self) -> reqwest::Client {
+    pub(crate) fn http(&self) -> reqwest::Client {
         let mut b = reqwest::Client::builder().use_rustls_tls();
         if let Some(ca) = &self.ca_file {
-            let pem = std::fs::read(ca).unwrap();
+            let pem = fs_err::read(ca).unwrap();
             b = b.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
         }
         b.build().unwrap()
@@ -360,7 +360,7 @@ impl Registry {
     /// server granting `pull` on `repo` as far as `user` ([`USER`] or
     /// [`USER_B`]) may. Not counted in [`TokenServer::requests`]; expires
     /// after the token server's `expires_in`. [`Setup::Token`] only.
-    pub fn registry_token(&self, user: &str, repo: &str) -> String {
+    pub(crate) fn registry_token(&self, user: &str, repo: &str) -> String {
         let Some(ts) = &self.token_server else {
             panic!(
                 "registry_token needs a Setup::Token registry; this one is {:?}",
@@ -375,7 +375,7 @@ impl Registry {
     }
 
     /// Upload a blob (monolithic POST + PUT); returns its digest.
-    pub fn push_blob(&self, repo: &str, data: &[u8]) -> String {
+    pub(crate) fn push_blob(&self, repo: &str, data: &[u8]) -> String {
         let digest = sha256(data);
         let http = self.http();
         let auth = self.push_auth(repo);
@@ -411,7 +411,7 @@ impl Registry {
 
     /// PUT a manifest under `reference` (tag or digest); returns its digest
     /// (checked against the registry's `Docker-Content-Digest`).
-    pub fn push_manifest(
+    pub(crate) fn push_manifest(
         &self,
         repo: &str,
         reference: &str,
@@ -489,12 +489,12 @@ impl Registry {
         .unwrap()
     }
 
-    pub fn push_oci_image(&self, repo: &str, tag: &str, seed: &str) -> String {
+    pub(crate) fn push_oci_image(&self, repo: &str, tag: &str, seed: &str) -> String {
         let m = self.image_manifest(repo, seed, "linux", "amd64", false);
         self.push_manifest(repo, tag, "application/vnd.oci.image.manifest.v1+json", &m)
     }
 
-    pub fn push_docker_schema2(&self, repo: &str, tag: &str, seed: &str) -> String {
+    pub(crate) fn push_docker_schema2(&self, repo: &str, tag: &str, seed: &str) -> String {
         let m = self.image_manifest(repo, seed, "linux", "amd64", true);
         self.push_manifest(
             repo,
@@ -542,23 +542,23 @@ impl Registry {
     }
 
     /// OCI index with linux/amd64 and linux/arm64/v8 children.
-    pub fn push_oci_index(&self, repo: &str, tag: &str, seed: &str) -> Pushed {
+    pub(crate) fn push_oci_index(&self, repo: &str, tag: &str, seed: &str) -> Pushed {
         self.push_multi(repo, tag, seed, false)
     }
 
     /// Docker manifest list with linux/amd64 and linux/arm64/v8 children.
-    pub fn push_docker_manifest_list(&self, repo: &str, tag: &str, seed: &str) -> Pushed {
+    pub(crate) fn push_docker_manifest_list(&self, repo: &str, tag: &str, seed: &str) -> Pushed {
         self.push_multi(repo, tag, seed, true)
     }
 
     /// `skopeo inspect --format {{.Digest}}` for `repo:tag`, as the oracle.
-    pub fn skopeo_digest(&self, repo_and_tag: &str) -> String {
+    pub(crate) fn skopeo_digest(&self, repo_and_tag: &str) -> String {
         skopeo_digest(self, repo_and_tag)
     }
 
     /// A library config for this registry: plain HTTP or the test CA, a
     /// short timeout, no system `certs.d`.
-    pub fn registry_config(&self) -> imagelock::registry::RegistryConfig {
+    pub(crate) fn registry_config(&self) -> imagelock::registry::RegistryConfig {
         imagelock::registry::RegistryConfig {
             ca_files: self.ca_file.iter().cloned().collect(),
             plain_http: if self.is_tls() {
@@ -575,9 +575,9 @@ impl Registry {
     /// Environment for an imagelock process that sees this registry's
     /// docker config and nothing of the machine's own credentials
     /// (containers auth.json, XDG directories).
-    pub fn isolated_env(&self) -> Vec<(&'static str, PathBuf)> {
+    pub(crate) fn isolated_env(&self) -> Vec<(&'static str, PathBuf)> {
         let home = self.dir.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
+        fs_err::create_dir_all(&home).unwrap();
         vec![
             ("DOCKER_CONFIG", self.docker_config_dir.clone()),
             ("HOME", home.clone()),
@@ -589,7 +589,7 @@ impl Registry {
 
     /// A keychain with this registry's docker config only (no helpers on
     /// PATH matter, no containers auth.json from the machine).
-    pub fn credentials(&self) -> Arc<dyn imagelock::credentials::Keychain> {
+    pub(crate) fn credentials(&self) -> Arc<dyn imagelock::credentials::Keychain> {
         Arc::new(
             imagelock::credentials::DefaultKeychain::new(
                 imagelock::credentials::CredentialOptions {
@@ -613,13 +613,13 @@ impl Drop for Registry {
 
 /// Digests from a multi-platform push.
 #[derive(Debug, Clone)]
-pub struct Pushed {
+pub(crate) struct Pushed {
     pub digest: String,
     /// `linux/amd64`, `linux/arm64/v8` → child digest.
     pub children: BTreeMap<String, String>,
 }
 
-pub fn skopeo_digest(reg: &Registry, repo_and_tag: &str) -> String {
+pub(crate) fn skopeo_digest(reg: &Registry, repo_and_tag: &str) -> String {
     let bin = need("skopeo", "skopeo");
     let mut cmd = Command::new(bin);
     cmd.arg("inspect").arg("--format").arg("{{.Digest}}");
@@ -645,7 +645,7 @@ pub fn skopeo_digest(reg: &Registry, repo_and_tag: &str) -> String {
 
 /// Accept connections on `listener` until `stopped` says so, each handled
 /// on its own thread (the fault proxy and the token server share this).
-pub fn serve<T: Send + Sync + 'static>(
+pub(crate) fn serve<T: Send + Sync + 'static>(
     listener: TcpListener,
     inner: Arc<T>,
     stopped: fn(&T) -> bool,

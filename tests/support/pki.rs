@@ -11,7 +11,7 @@ use rcgen::{
 };
 
 /// Files written for a TLS registry.
-pub struct TlsFiles {
+pub(crate) struct TlsFiles {
     /// The CA certificate (PEM) clients trust.
     pub ca_file: PathBuf,
     /// A directory holding `ca.crt`, as skopeo's `--cert-dir` wants.
@@ -20,7 +20,7 @@ pub struct TlsFiles {
     pub server_key: PathBuf,
 }
 
-pub fn make_tls(dir: &Path) -> TlsFiles {
+pub(crate) fn make_tls(dir: &Path) -> TlsFiles {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.distinguished_name
@@ -43,29 +43,29 @@ pub fn make_tls(dir: &Path) -> TlsFiles {
     let cert = p.signed_by(&key, &ca_cert, &ca_key).unwrap();
 
     let cert_dir = dir.join("certs");
-    std::fs::create_dir_all(&cert_dir).unwrap();
+    fs_err::create_dir_all(&cert_dir).unwrap();
     let files = TlsFiles {
         ca_file: dir.join("ca.pem"),
         cert_dir: cert_dir.clone(),
         server_cert: dir.join("server.crt"),
         server_key: dir.join("server.key"),
     };
-    std::fs::write(&files.ca_file, ca_cert.pem()).unwrap();
-    std::fs::write(cert_dir.join("ca.crt"), ca_cert.pem()).unwrap();
-    std::fs::write(&files.server_cert, cert.pem()).unwrap();
-    std::fs::write(&files.server_key, key.serialize_pem()).unwrap();
+    fs_err::write(&files.ca_file, ca_cert.pem()).unwrap();
+    fs_err::write(cert_dir.join("ca.crt"), ca_cert.pem()).unwrap();
+    fs_err::write(&files.server_cert, cert.pem()).unwrap();
+    fs_err::write(&files.server_key, key.serialize_pem()).unwrap();
     files
 }
 
 /// An RSA key (PKCS#8 DER, for ring) and a self-signed certificate for it
 /// (DER for the JWT `x5c`, PEM file for distribution's `rootcertbundle`).
-pub struct SigningKey {
+pub(crate) struct SigningKey {
     pub pkcs8_der: Vec<u8>,
     pub cert_der: Vec<u8>,
     pub cert_pem_file: PathBuf,
 }
 
-pub fn make_signing_key(dir: &Path) -> SigningKey {
+pub(crate) fn make_signing_key(dir: &Path) -> SigningKey {
     // ring cannot generate RSA keys; openssl can.
     let key_pem = dir.join("token-key.pem");
     let out = Command::new("openssl")
@@ -87,7 +87,7 @@ pub fn make_signing_key(dir: &Path) -> SigningKey {
         "openssl genpkey failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let pem = std::fs::read_to_string(&key_pem).unwrap();
+    let pem = fs_err::read_to_string(&key_pem).unwrap();
     let key = KeyPair::from_pem(&pem).unwrap();
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
     p.distinguished_name
@@ -99,7 +99,7 @@ pub fn make_signing_key(dir: &Path) -> SigningKey {
     ];
     let cert = p.self_signed(&key).unwrap();
     let cert_pem_file = dir.join("token-signer.pem");
-    std::fs::write(&cert_pem_file, cert.pem()).unwrap();
+    fs_err::write(&cert_pem_file, cert.pem()).unwrap();
     SigningKey {
         pkcs8_der: key.serialize_der(),
         cert_der: cert.der().to_vec(),

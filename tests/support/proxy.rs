@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Answer with this status (and `Retry-After` when given) instead of
     /// forwarding.
     Status { code: u16, retry_after: Option<u64> },
@@ -44,11 +44,11 @@ pub enum Fault {
 }
 
 /// The most a [`Fault::Flood`] writes.
-pub const FLOOD_LIMIT: usize = 256 * 1024 * 1024;
+pub(crate) const FLOOD_LIMIT: usize = 256 * 1024 * 1024;
 
 /// One request as the proxy saw it.
 #[derive(Debug, Clone)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub method: String,
     pub path: String,
     /// Whether it carried an `Authorization` header.
@@ -70,13 +70,13 @@ struct Inner {
     stop: AtomicBool,
 }
 
-pub struct FaultProxy {
+pub(crate) struct FaultProxy {
     pub port: u16,
     inner: Arc<Inner>,
 }
 
 impl FaultProxy {
-    pub fn start(upstream_port: u16) -> FaultProxy {
+    pub(crate) fn start(upstream_port: u16) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let inner = Arc::new(Inner {
@@ -95,13 +95,19 @@ impl FaultProxy {
     }
 
     /// `127.0.0.1:PORT`
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// Inject `fault` into the next `times` requests whose method is
     /// `method` (any when `None`) and whose path contains `path_contains`.
-    pub fn add(&self, method: Option<&str>, path_contains: &str, fault: Fault, times: usize) {
+    pub(crate) fn add(
+        &self,
+        method: Option<&str>,
+        path_contains: &str,
+        fault: Fault,
+        times: usize,
+    ) {
         self.inner.rules.lock().unwrap().push(Rule {
             method: method.map(str::to_string),
             path_contains: path_contains.to_string(),
@@ -111,12 +117,12 @@ impl FaultProxy {
     }
 
     /// Every request seen.
-    pub fn requests(&self) -> Vec<Seen> {
+    pub(crate) fn requests(&self) -> Vec<Seen> {
         self.inner.log.lock().unwrap().clone()
     }
 
     /// Requests seen with this method whose path contains `path_contains`.
-    pub fn count(&self, method: &str, path_contains: &str) -> usize {
+    pub(crate) fn count(&self, method: &str, path_contains: &str) -> usize {
         self.requests()
             .iter()
             .filter(|r| r.method == method && r.path.contains(path_contains))

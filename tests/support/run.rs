@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// The binary under test.
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("imagelock")
 }
 
 /// Run `imagelock ARGS` in `dir` (no `RUST_LOG` from the environment).
-pub fn imagelock(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn imagelock(dir: &Path, args: &[&str]) -> Output {
     std::process::Command::new(bin())
         .current_dir(dir)
         .env_remove("RUST_LOG")
@@ -18,12 +18,12 @@ pub fn imagelock(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-pub fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 /// Assert the exit code, showing both streams when it is wrong.
-pub fn expect_code(out: &Output, code: i32) {
+pub(crate) fn expect_code(out: &Output, code: i32) {
     assert_eq!(
         out.status.code(),
         Some(code),
@@ -34,7 +34,7 @@ pub fn expect_code(out: &Output, code: i32) {
 }
 
 /// Every variable that may send requests through a proxy.
-pub const PROXY_VARS: [&str; 8] = [
+pub(crate) const PROXY_VARS: [&str; 8] = [
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",
@@ -46,7 +46,7 @@ pub const PROXY_VARS: [&str; 8] = [
 ];
 
 /// Run without any proxy from the environment: tests talk to 127.0.0.1.
-pub fn without_proxies(cmd: &mut assert_cmd::Command) -> &mut assert_cmd::Command {
+pub(crate) fn without_proxies(cmd: &mut assert_cmd::Command) -> &mut assert_cmd::Command {
     for var in PROXY_VARS {
         cmd.env_remove(var);
     }

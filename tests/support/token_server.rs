@@ -43,20 +43,20 @@ use base64::Engine as _;
 use super::pki::SigningKey;
 use super::{PASSWORD, PASSWORD_B, USER, USER_B};
 
-pub const SERVICE: &str = "imagelock-test-registry";
-pub const ISSUER: &str = "imagelock-test-token-issuer";
+pub(crate) const SERVICE: &str = "imagelock-test-registry";
+pub(crate) const ISSUER: &str = "imagelock-test-token-issuer";
 
 /// The OAuth2 refresh token (a docker `identitytoken`) standing for `USER`.
-pub const REFRESH_TOKEN: &str = "imagelock-test-refresh-token-for-alice";
+pub(crate) const REFRESH_TOKEN: &str = "imagelock-test-refresh-token-for-alice";
 /// The OAuth2 refresh token standing for `USER_B`.
-pub const REFRESH_TOKEN_B: &str = "imagelock-test-refresh-token-for-bob";
+pub(crate) const REFRESH_TOKEN_B: &str = "imagelock-test-refresh-token-for-bob";
 
 /// What [`TokenRequest::user`] says for a refused refresh token.
-pub const UNKNOWN_REFRESH_TOKEN: &str = "<unknown refresh token>";
+pub(crate) const UNKNOWN_REFRESH_TOKEN: &str = "<unknown refresh token>";
 
 /// One token request as the server saw it.
 #[derive(Debug, Clone)]
-pub struct TokenRequest {
+pub(crate) struct TokenRequest {
     /// `None` for anonymous, else the Basic username (even when refused);
     /// for a refresh-token grant the user the token stands for, or
     /// [`UNKNOWN_REFRESH_TOKEN`].
@@ -71,7 +71,7 @@ pub struct TokenRequest {
 }
 /// A wrong answer for every `GET /token` from now on.
 #[derive(Debug, Clone)]
-pub enum Hostile {
+pub(crate) enum Hostile {
     /// 200 with a valid token, `expires_in` written as this raw JSON
     /// (`18446744073709551615`, `-1`, `1e300`, `"soon"`).
     ExpiresIn(String),
@@ -94,13 +94,13 @@ struct Inner {
     expires_in: AtomicUsize,
 }
 
-pub struct TokenServer {
+pub(crate) struct TokenServer {
     pub port: u16,
     inner: Arc<Inner>,
 }
 
 impl TokenServer {
-    pub fn start(key: &SigningKey) -> TokenServer {
+    pub(crate) fn start(key: &SigningKey) -> TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let inner = Arc::new(Inner {
@@ -122,33 +122,36 @@ impl TokenServer {
         TokenServer { port, inner }
     }
 
-    pub fn realm(&self) -> String {
+    pub(crate) fn realm(&self) -> String {
         format!("http://127.0.0.1:{}/token", self.port)
     }
 
     /// Token requests served so far (all outcomes).
-    pub fn requests(&self) -> usize {
+    pub(crate) fn requests(&self) -> usize {
         self.inner.count.load(Ordering::SeqCst)
     }
 
     /// `expires_in` (seconds) for tokens issued from now on; the JWT's
     /// `exp` follows it.
-    pub fn set_expires_in(&self, secs: usize) {
+    pub(crate) fn set_expires_in(&self, secs: usize) {
         self.inner.expires_in.store(secs, Ordering::SeqCst);
     }
 
     /// Answer every `GET /token` this way from now on (`None`: normally).
-    pub fn set_hostile(&self, hostile: Option<Hostile>) {
+    pub(crate) fn set_hostile(&self, hostile: Option<Hostile>) {
         *self.inner.hostile.lock().unwrap() = hostile;
     }
 
-    pub fn log(&self) -> Vec<TokenRequest> {
+    pub(crate) fn log(&self) -> Vec<TokenRequest> {
         self.inner.log.lock().unwrap().clone()
     }
 
     /// Issue a token directly (for the harness's own pushes).
-    pub fn token_for(&self, user: Option<&str>, scopes: &[&str]) -> String {
-        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    pub(crate) fn token_for(&self, user: Option<&str>, scopes: &[&str]) -> String {
+        let scopes: Vec<String> = scopes
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect();
         make_token(&self.inner, user, &scopes)
     }
 }
@@ -209,7 +212,7 @@ fn granted(user: Option<&str>, name: &str, actions: &[&str]) -> Vec<String> {
     actions
         .iter()
         .filter(|a| allowed.contains(a))
-        .map(|a| a.to_string())
+        .map(std::string::ToString::to_string)
         .collect()
 }
 

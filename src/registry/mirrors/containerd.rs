@@ -367,14 +367,14 @@ server = "https://registry-1.docker.io"
         let route = hd.route(&r("a.io/b:1")).unwrap();
         assert_eq!(route.len(), 1);
         assert!(route[0].upstream);
-        std::fs::create_dir_all(d.path().join("_default")).unwrap();
-        std::fs::write(
+        fs_err::create_dir_all(d.path().join("_default")).unwrap();
+        fs_err::write(
             d.path().join("_default/hosts.toml"),
             "[host.\"https://everything\"]\n",
         )
         .unwrap();
-        std::fs::create_dir_all(d.path().join("reg.local_5000_")).unwrap();
-        std::fs::write(d.path().join("reg.local_5000_/ca.crt"), "x").unwrap();
+        fs_err::create_dir_all(d.path().join("reg.local_5000_")).unwrap();
+        fs_err::write(d.path().join("reg.local_5000_/ca.crt"), "x").unwrap();
         let route = hd.route(&r("a.io/b:1")).unwrap();
         assert_eq!(route[0].host, "everything");
         let route = hd.route(&r("reg.local:5000/b:1")).unwrap();

@@ -338,24 +338,24 @@ location = "cache.local"
     fn dropins_replace_a_prefix_in_lexical_order() {
         let d = tempfile::tempdir().unwrap();
         let main = d.path().join("registries.conf");
-        std::fs::write(
+        fs_err::write(
             &main,
             "[[registry]]\nlocation = \"quay.io\"\n[[registry.mirror]]\nlocation = \"old.local\"\n",
         )
         .unwrap();
         let dropins = d.path().join("registries.conf.d");
-        std::fs::create_dir_all(&dropins).unwrap();
-        std::fs::write(
+        fs_err::create_dir_all(&dropins).unwrap();
+        fs_err::write(
             dropins.join("20-b.conf"),
             "[[registry]]\nprefix = \"quay.io\"\nlocation = \"quay.io\"\n[[registry.mirror]]\nlocation = \"b.local\"\n",
         )
         .unwrap();
-        std::fs::write(
+        fs_err::write(
             dropins.join("10-a.conf"),
             "[[registry]]\nlocation = \"quay.io\"\n[[registry.mirror]]\nlocation = \"a.local\"\n",
         )
         .unwrap();
-        std::fs::write(dropins.join("ignored.txt"), "not toml [").unwrap();
+        fs_err::write(dropins.join("ignored.txt"), "not toml [").unwrap();
         let c = RegistriesConf::load(&main).unwrap();
         let route = c.route(&Reference::parse("quay.io/o/r:1").unwrap());
         assert_eq!(names(&route), vec!["b.local/o/r", "quay.io/o/r"]);

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 /// One piece of a word.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
+pub(crate) enum Piece {
     /// Text taken as written (logical range in the word's instruction).
     Literal(Range<usize>),
     /// A variable expansion.
@@ -20,7 +20,7 @@ pub enum Piece {
 
 /// What follows the name inside `${…}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Modifier {
+pub(crate) enum Modifier {
     None,
     /// `:-word` (`colon`) or `-word`: the word when unset (or empty).
     Default {
@@ -36,7 +36,7 @@ pub enum Modifier {
 
 /// A variable's state where the word is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value<'a> {
+pub(crate) enum Value<'a> {
     /// Declared with a default (or a known value).
     Set(&'a str),
     /// Declared without a default, or not declared: only `--build-arg` can
@@ -47,11 +47,11 @@ pub enum Value<'a> {
 /// A word that cannot be expanded from the file alone: `$NAME` of a
 /// variable with no default (only `--build-arg` gives it a value).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoDefault(pub String);
+pub(crate) struct NoDefault(pub String);
 
 /// Split `text[range]` into literal pieces and variable expansions.
 /// `None` when it holds expansion syntax this module does not follow.
-pub fn pieces(text: &str, range: Range<usize>, escape: char) -> Option<Vec<Piece>> {
+pub(crate) fn pieces(text: &str, range: Range<usize>, escape: char) -> Option<Vec<Piece>> {
     let mut out = Vec::new();
     let s = &text[range.clone()];
     let base = range.start;
@@ -136,7 +136,7 @@ pub fn pieces(text: &str, range: Range<usize>, escape: char) -> Option<Vec<Piece
 
 /// Where the text of one expanded piece came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// Written in the word itself (a literal, or a modifier's word).
     Word(Range<usize>),
     /// A variable's value.
@@ -144,7 +144,7 @@ pub enum Source {
 }
 
 /// The expanded text of each piece, with where it came from.
-pub fn expand<'a>(
+pub(crate) fn expand<'a>(
     text: &str,
     pieces: &[Piece],
     lookup: impl Fn(&str) -> Value<'a>,
@@ -167,7 +167,7 @@ pub fn expand<'a>(
                     Modifier::Default { colon, word } => match given(*colon) {
                         Some(v) => out.push((v.to_string(), Source::Variable(name.clone()))),
                         None => {
-                            out.push((text[word.clone()].to_string(), Source::Word(word.clone())))
+                            out.push((text[word.clone()].to_string(), Source::Word(word.clone())));
                         }
                     },
                     Modifier::Alternate { colon, word } => {

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 /// A parser directive at the top of the file (`# syntax=…`, `# escape=…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Directive {
+pub(crate) struct Directive {
     /// Lower-cased name (`syntax`).
     pub name: String,
     pub value: String,
@@ -21,7 +21,7 @@ pub struct Directive {
 
 /// One logical instruction (continuation lines joined).
 #[derive(Debug, Clone)]
-pub struct Instruction {
+pub(crate) struct Instruction {
     /// The instruction's text with continuations removed.
     pub text: String,
     /// File byte offset of each byte of `text`.
@@ -30,18 +30,18 @@ pub struct Instruction {
 
 /// A word of an instruction: its logical range in [`Instruction::text`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Word {
+pub(crate) struct Word {
     pub range: Range<usize>,
 }
 
 impl Instruction {
-    pub fn slice(&self, r: &Range<usize>) -> &str {
+    pub(crate) fn slice(&self, r: &Range<usize>) -> &str {
         &self.text[r.clone()]
     }
 
     /// The file bytes of a logical range when they are contiguous in the
     /// file (not broken by a line continuation).
-    pub fn file_span(&self, r: &Range<usize>) -> Option<Range<usize>> {
+    pub(crate) fn file_span(&self, r: &Range<usize>) -> Option<Range<usize>> {
         if r.is_empty() {
             let at = self
                 .offsets
@@ -56,7 +56,7 @@ impl Instruction {
     }
 
     /// File byte offset where a logical position starts.
-    pub fn file_offset(&self, at: usize) -> usize {
+    pub(crate) fn file_offset(&self, at: usize) -> usize {
         self.offsets
             .get(at)
             .copied()
@@ -65,7 +65,7 @@ impl Instruction {
 
     /// Split the text into words on unquoted blanks; quotes and the escape
     /// character keep blanks inside a word.
-    pub fn words(&self, escape: char) -> Vec<Word> {
+    pub(crate) fn words(&self, escape: char) -> Vec<Word> {
         let mut out = Vec::new();
         let mut start = None;
         let mut quote = None;
@@ -103,7 +103,7 @@ impl Instruction {
 
 /// A whole Dockerfile, split.
 #[derive(Debug, Clone)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub directives: Vec<Directive>,
     /// `\` unless the `escape` directive says `` ` ``.
     pub escape: char,
@@ -177,7 +177,7 @@ fn is_comment(s: &str) -> bool {
 }
 
 /// Split `text` into directives and logical instructions.
-pub fn parse(text: &str) -> Parsed {
+pub(crate) fn parse(text: &str) -> Parsed {
     let all = lines(text);
     let mut directives = Vec::new();
     let mut i = 0;
