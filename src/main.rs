@@ -20,7 +20,7 @@ fn main() {
         // A closed pipe (`imagelock list | head -1`) is not an error.
         Err(e) if imagelock::logging::is_broken_pipe(&e) => imagelock::exit::CLEAN,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", imagelock::report::failure_message(&e));
             imagelock::exit::ERROR
         }
     };

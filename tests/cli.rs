@@ -345,6 +345,29 @@ fn bad_lockfile_is_exit_2_with_line() {
     );
 }
 
+/// A lockfile that cannot be read names it and says why once, in text and
+/// in JSON (the error's own message already ends with the OS reason).
+#[test]
+fn unreadable_lockfile_says_why_once() {
+    let dir = workspace();
+    let lock = dir.path().join("images.lock");
+    fs_err::remove_file(&lock).unwrap();
+    fs_err::os::unix::fs::symlink("images.lock", &lock).unwrap();
+    let out = imagelock(dir.path(), &["list", "app"]);
+    expect_code(&out, 2);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("images.lock: cannot read the lockfile: "),
+        "{err}"
+    );
+    assert_eq!(err.matches("os error 40").count(), 1, "{err}");
+    let out = imagelock(dir.path(), &["check", "app", "--format", "json"]);
+    expect_code(&out, 2);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = doc["errors"][0]["message"].as_str().unwrap();
+    assert_eq!(message.matches("os error 40").count(), 1, "{message}");
+}
+
 #[test]
 fn help_lists_every_command() {
     let out = imagelock(Path::new("."), &["--help"]);

@@ -39,7 +39,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
             } else {
                 "error"
             };
-            diag.emit(Message::error(format!("{e:#}")).code(code));
+            diag.emit(Message::error(crate::report::failure_message(&e)).code(code));
             (Vec::new(), 0, Vec::new())
         }
     };

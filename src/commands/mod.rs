@@ -68,7 +68,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
                 && !crate::logging::is_broken_pipe(&e)
                 && crate::interrupt::requested().is_none() =>
         {
-            diag.emit(Message::error(format!("{e:#}")).code("error"));
+            diag.emit(Message::error(crate::report::failure_message(&e)).code("error"));
             let doc = json::document(Vec::new(), &diag);
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
@@ -81,7 +81,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
                 && !crate::logging::is_broken_pipe(&e)
                 && crate::interrupt::requested().is_none() =>
         {
-            diag.emit(Message::error(format!("{e:#}")).code("error"));
+            diag.emit(Message::error(crate::report::failure_message(&e)).code("error"));
             let base = std::env::current_dir()?;
             let stdout = std::io::stdout();
             let mut out = stdout.lock();

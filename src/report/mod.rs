@@ -53,3 +53,37 @@ mod tests {
         assert_eq!(exit_status(1, 3), 2);
     }
 }
+
+/// The message of a failure that stopped a run, with its causes after it
+/// (`anyhow`'s `{:#}`), each said once: an error whose own message already
+/// ends with its cause's (`images.lock: cannot read the lockfile: <why>`)
+/// does not repeat it.
+pub fn failure_message(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !out.ends_with(&cause) {
+            out.push_str(": ");
+            out.push_str(&cause);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod failure_tests {
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::other("Too many levels of symbolic links");
+        let e = anyhow::Error::new(crate::lockfile::LockfileError::Read {
+            path: "images.lock".into(),
+            source: io,
+        });
+        assert_eq!(
+            super::failure_message(&e),
+            "images.lock: cannot read the lockfile: Too many levels of symbolic links"
+        );
+        let e = anyhow::Error::new(std::io::Error::other("inner")).context("outer");
+        assert_eq!(super::failure_message(&e), "outer: inner");
+    }
+}
