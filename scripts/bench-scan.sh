@@ -25,11 +25,13 @@ bin=${CARGO_TARGET_DIR:-$PWD/target}/release/imagelock
 mkdir -p "$data/empty"
 cd "$data"
 
-run5() { # command...: median time of 5 runs pinned to one core, then peak RSS KiB
+run5() { # command...: median time of 5 runs pinned to one core, then median peak RSS KiB
     # The time is CPU time (user + system) by default: on a shared machine
     # wall time measures the neighbours too. BENCH_WALL=1 takes wall time.
+    # Peak RSS moves by a few hundred KiB between identical runs (pages of
+    # the binary and the allocator): the median of the five, like the time.
     "$@" >/dev/null 2>&1 || true # warm the page cache
-    local times=() rss=0 r t0 t1
+    local times=() rsss=() t0 t1
     for _ in 1 2 3 4 5; do
         t0=$(date +%s.%N)
         # grep exits at its first match when writing to /dev/null: write to a file.
@@ -40,10 +42,9 @@ run5() { # command...: median time of 5 runs pinned to one core, then peak RSS K
         else
             times+=("$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "%.3f", u + s}' time.txt)")
         fi
-        r=$(awk -F': ' '/Maximum resident set size/ {print $2}' time.txt)
-        [ "$r" -gt "$rss" ] && rss=$r
+        rsss+=("$(awk -F': ' '/Maximum resident set size/ {print $2}' time.txt)")
     done
-    echo "$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p) $rss"
+    echo "$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p) $(printf '%s\n' "${rsss[@]}" | sort -n | sed -n 3p)"
 }
 
 read -r _ base < <(run5 taskset -c 0 "$bin" --quiet list empty)
