@@ -142,7 +142,7 @@ impl Active {
     pub fn ignores(&self, reference: &Reference) -> bool {
         self.ignore_images
             .as_ref()
-            .is_some_and(|set| set.is_match(reference.name()))
+            .is_some_and(|set| set.is_match(reference.name_str()))
     }
 }
 
