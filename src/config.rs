@@ -115,11 +115,6 @@ pub fn active() -> &'static Active {
     ACTIVE.get_or_init(Active::default)
 }
 
-/// Whether the walk leaves out `path` (a file or directory met while walking
-/// a directory): an `exclude` glob matches it, relative to the file's directory.
-pub fn excluded(path: &Path) -> bool {
-    active().excludes(path)
-}
 
 /// Whether `ignore-images` names the reference's image (its normalised name).
 pub fn ignores(reference: &Reference) -> bool {
@@ -127,6 +122,9 @@ pub fn ignores(reference: &Reference) -> bool {
 }
 
 impl Active {
+    /// Whether the walk leaves out `path` (a file or directory met while
+    /// walking a directory): an `exclude` glob matches it, relative to the
+    /// file's directory.
     pub fn excludes(&self, path: &Path) -> bool {
         let Some(set) = &self.exclude else {
             return false;

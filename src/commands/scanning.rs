@@ -78,7 +78,10 @@ fn scan_files(
     // canonical paths however the walk spells them.
     let helm: HashSet<PathBuf> = helm_values.iter().map(|p| canonical(p)).collect();
     let all: Vec<PathBuf> = paths.iter().chain(helm_values).cloned().collect();
-    for item in walk(&all) {
+    // The run's settings from imagelock.toml (none without one).
+    let settings = crate::config::active();
+    let excluded: crate::scan::walk::Excluded = Arc::new(|p| settings.excludes(p));
+    for item in walk(&all, &excluded) {
         if crate::interrupt::requested().is_some() {
             // Stop at once; `main` exits 130/143. Counted as a failure so
             // no command acts on a partial scan.
@@ -129,10 +132,16 @@ fn scan_files(
                 continue;
             }
         };
-        let scanned = scan_file_each(&file.path, &file.text, scope, &mut |part| {
-            report(&part, diag, invalid_is_error);
-            each(Scanned::Part(&file, part), diag);
-        });
+        let scanned = scan_file_each(
+            &file.path,
+            &file.text,
+            scope,
+            &settings.locations,
+            &mut |part| {
+                report(&part, diag, invalid_is_error);
+                each(Scanned::Part(&file, part), diag);
+            },
+        );
         match scanned {
             Ok(()) => each(Scanned::Done(file), diag),
             Err(e) => {

@@ -169,11 +169,12 @@ fn parse_path(text: &str) -> Result<Vec<Step>, String> {
     Ok(steps)
 }
 
-/// Report what the run's `[[location]]` tables find in one document (a
-/// Kubernetes-like one: `kind` or `apiVersion` at the top; the items of a
-/// `kind: List` each on their own).
+/// Report what the scan's `[[location]]` tables ([`Extraction::locations`])
+/// find in one document (a Kubernetes-like one: `kind` or `apiVersion` at
+/// the top; the items of a `kind: List` each on their own).
 pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
-    extract_with(&crate::config::active().locations, doc, root, ex);
+    let locations = ex.locations();
+    extract_with(locations, doc, root, ex);
 }
 
 /// [`extract`] with the given locations.

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::custom::Location;
 use super::yaml::indent_fix::IndentFix;
 use super::yaml::{self, Doc, NodeId, SyntaxError};
 use super::{
@@ -25,11 +26,17 @@ pub fn scan_text(
     path: &Path,
     text: &str,
     scope: Scope,
+    locations: &[Location],
     each: &mut dyn FnMut(FileScan),
 ) -> Result<(), ScanError> {
     let file: Arc<Path> = Arc::from(path);
+    let at = At {
+        file: &file,
+        scope,
+        locations,
+    };
     let mut delivered = Delivered::default();
-    let first = match scan_with(&file, text, true, scope, &mut delivered, each) {
+    let first = match scan_with(&at, text, true, &mut delivered, each) {
         Ok(()) => return Ok(()),
         Err(e) => e,
     };
@@ -61,14 +68,7 @@ pub fn scan_text(
             }
             each(s);
         };
-        match scan_with(
-            &file,
-            &patched.text,
-            true,
-            scope,
-            &mut delivered,
-            &mut remapped,
-        ) {
+        match scan_with(&at, &patched.text, true, &mut delivered, &mut remapped) {
             Ok(()) => return Ok(()),
             Err(e) => err = e,
         }
@@ -76,7 +76,7 @@ pub fn scan_text(
     // Report the error as the original text has it.
     let mut none = |_: FileScan| {};
     let mut again = Delivered::default();
-    scan_with(&file, text, true, scope, &mut again, &mut none).map_err(|e| syntax(path, e))
+    scan_with(&at, text, true, &mut again, &mut none).map_err(|e| syntax(path, e))
 }
 
 /// The same scan with the full parser only, reading the whole text at
@@ -93,6 +93,7 @@ pub fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanEr
     let mut ex = Extraction::new(
         Arc::from(path),
         Scope::Everything,
+        &[],
         &mut delivered,
         &mut each,
     );
@@ -116,14 +117,13 @@ fn syntax(path: &Path, e: SyntaxError) -> ScanError {
 /// document's findings go to `each` as it ends, except those of the first
 /// `delivered` documents (already handed over); `delivered` counts them.
 fn scan_with(
-    file: &Arc<Path>,
+    at: &At<'_>,
     text: &str,
     fast: bool,
-    scope: Scope,
     delivered: &mut Delivered,
     each: &mut dyn FnMut(FileScan),
 ) -> Result<(), SyntaxError> {
-    let mut ex = Extraction::new(file.clone(), scope, delivered, each);
+    let mut ex = Extraction::new(at.file.clone(), at.scope, at.locations, delivered, each);
     let crds = super::crd::mentions_crd(text);
     yaml::parse_documents(text, fast, |doc| crds && super::crd::is_crd(doc), &mut ex)?;
     ex.finish();
@@ -132,6 +132,14 @@ fn scan_with(
 
 /// What extractors report into, for one file: the findings of the
 /// document being read, handed over when it ends.
+/// The file a scan reads and what it reads images from.
+struct At<'a> {
+    file: &'a Arc<Path>,
+    scope: Scope,
+    /// Custom image locations (`[[location]]` in `imagelock.toml`).
+    locations: &'a [Location],
+}
+
 /// What a file's scan has handed over so far, kept across attempts: a
 /// later attempt (after an indentation fix) reads the first documents
 /// again but does not hand them over twice (extra indentation changes no
@@ -146,6 +154,7 @@ struct Delivered {
 pub struct Extraction<'e> {
     file: Arc<Path>,
     scope: Scope,
+    locations: &'e [Location],
     pub out: FileScan,
     /// Spans already reported in this document (aliases must not report a
     /// scalar twice).
@@ -183,12 +192,14 @@ impl<'e> Extraction<'e> {
     fn new(
         file: Arc<Path>,
         scope: Scope,
+        locations: &'e [Location],
         delivered: &'e mut Delivered,
         each: &'e mut dyn FnMut(FileScan),
     ) -> Self {
         Extraction {
             file,
             scope,
+            locations,
             out: FileScan::default(),
             seen_spans: HashSet::new(),
             seen_warnings: HashSet::new(),
@@ -250,6 +261,11 @@ impl<'e> Extraction<'e> {
 
     pub fn path(&self) -> &Path {
         &self.file
+    }
+
+    /// The custom image locations the scan reads besides the built-in rules.
+    pub fn locations(&self) -> &'e [Location] {
+        self.locations
     }
 
     /// The file, to give a found image, warning or invalid value.

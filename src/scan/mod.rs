@@ -383,7 +383,7 @@ pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
 /// takes.
 pub fn scan_text_in(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
     let mut all = FileScan::default();
-    extract::scan_text(path, text, scope, &mut |part| all.append(part))?;
+    extract::scan_text(path, text, scope, &[], &mut |part| all.append(part))?;
     Ok(all)
 }
 
@@ -391,25 +391,27 @@ pub fn scan_text_in(path: &Path, text: &str, scope: Scope) -> Result<FileScan, S
 /// name, anything else as YAML or JSON reading the documents `scope` takes.
 pub fn scan_file(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
     let mut all = FileScan::default();
-    scan_file_each(path, text, scope, &mut |part| all.append(part))?;
+    scan_file_each(path, text, scope, &[], &mut |part| all.append(part))?;
     Ok(all)
 }
 
 /// [`scan_file`], handing what the file holds to `each` in parts, in
 /// order, as soon as each is complete (a YAML file's documents one by one,
-/// so memory does not grow with the images a file holds). On an error,
-/// the parts already handed over are void: the file is not read.
+/// so memory does not grow with the images a file holds), reading the
+/// custom image `locations` besides the built-in rules. On an error, the
+/// parts already handed over are void: the file is not read.
 pub fn scan_file_each(
     path: &Path,
     text: &str,
     scope: Scope,
+    locations: &[custom::Location],
     each: &mut dyn FnMut(FileScan),
 ) -> Result<(), ScanError> {
     if dockerfile::is_dockerfile_name(path) {
         each(dockerfile::scan_text(path, text));
         return Ok(());
     }
-    extract::scan_text(path, text, scope, each)
+    extract::scan_text(path, text, scope, locations, each)
 }
 
 /// Decode file bytes as UTF-8, reporting the line and column of the first

@@ -1451,9 +1451,15 @@ fn sibling_insert_after_a_block_or_flow_entry() {
 /// Collect what [`crate::scan::scan_file_each`] hands over, part by part.
 fn parts(text: &str) -> Vec<FileScan> {
     let mut parts = Vec::new();
-    crate::scan::scan_file_each(Path::new("t.yaml"), text, Scope::Everything, &mut |p| {
-        parts.push(p);
-    })
+    crate::scan::scan_file_each(
+        Path::new("t.yaml"),
+        text,
+        Scope::Everything,
+        &[],
+        &mut |p| {
+            parts.push(p);
+        },
+    )
     .expect("scan");
     parts
 }

@@ -32,8 +32,19 @@ pub enum WalkItem {
     Error { path: PathBuf, message: String },
 }
 
-/// Walk `paths` in a deterministic order (sorted by file name), each file once.
-pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
+/// What a directory walk leaves out, besides hidden paths and Helm
+/// templates (shared with the walker's filter, which may run on any thread).
+pub type Excluded = std::sync::Arc<dyn Fn(&Path) -> bool + Send + Sync>;
+
+/// Nothing excluded.
+pub fn nothing_excluded() -> Excluded {
+    std::sync::Arc::new(|_| false)
+}
+
+/// Walk `paths` in a deterministic order (sorted by file name), each file
+/// once, leaving out of directory walks what `excluded` names (`exclude` in
+/// `imagelock.toml`; a path given is always read).
+pub fn walk(paths: &[PathBuf], excluded: &Excluded) -> Vec<WalkItem> {
     let mut out = Walk::default();
     let mut stdin = false;
     for root in paths {
@@ -63,17 +74,16 @@ pub fn walk(paths: &[PathBuf]) -> Vec<WalkItem> {
             out.file(root.clone(), true);
             continue;
         }
+        let excluded = excluded.clone();
         let walker = ignore::WalkBuilder::new(root)
             .follow_links(true)
             .sort_by_file_name(std::cmp::Ord::cmp)
             // Hidden files and directories are skipped as ripgrep skips
             // them, except `.github` (workflows name container images).
             .hidden(false)
-            .filter_entry(|entry| {
+            .filter_entry(move |entry| {
                 let hidden = entry.depth() > 0 && is_hidden_but_not_github(entry.path());
-                !hidden
-                    && !is_helm_templates_dir(entry.path())
-                    && !crate::config::excluded(entry.path())
+                !hidden && !is_helm_templates_dir(entry.path()) && !excluded(entry.path())
             })
             .build();
         // The filter above cannot emit notes, so find the skipped template
@@ -234,7 +244,10 @@ mod tests {
         fs_err::write(d.join("chart/Chart.yaml"), "").unwrap();
         fs_err::write(d.join("chart/values.yaml"), "").unwrap();
         fs_err::write(d.join("chart/templates/dep.yaml"), "").unwrap();
-        let items = walk(&[d.to_path_buf(), d.join("app/c.json")]);
+        let items = walk(
+            &[d.to_path_buf(), d.join("app/c.json")],
+            &nothing_excluded(),
+        );
         let files: Vec<_> = items
             .iter()
             .filter_map(|i| match i {
