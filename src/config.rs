@@ -115,7 +115,6 @@ pub fn active() -> &'static Active {
     ACTIVE.get_or_init(Active::default)
 }
 
-
 /// Whether `ignore-images` names the reference's image (its normalised name).
 pub fn ignores(reference: &Reference) -> bool {
     active().ignores(reference)
