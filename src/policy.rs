@@ -157,36 +157,6 @@ pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<St
             let (p, w) = assess(reference, c.pull_policy.as_deref());
             (Effective::Kubernetes(p), w)
         }
-        Context::Compose(_)
-        | Context::Dockerfile(_)
-        | Context::Workflow(_)
-        | Context::Kustomize(_)
-        | Context::HelmValues(_) => elsewhere(reference, context),
-    }
-}
-
-/// The effective policy of a reference where it is used, without building
-/// its warnings (for a run that shows none).
-pub fn effective_in(reference: &Reference, context: &Context) -> Effective {
-    match context {
-        Context::Kubernetes(c) => {
-            Effective::Kubernetes(effective(reference, c.pull_policy.as_deref()).0)
-        }
-        Context::Compose(_)
-        | Context::Dockerfile(_)
-        | Context::Workflow(_)
-        | Context::Kustomize(_)
-        | Context::HelmValues(_) => elsewhere(reference, context).0,
-    }
-}
-
-/// [`assess_in`] outside Kubernetes (where warnings are rare).
-fn elsewhere(reference: &Reference, context: &Context) -> (Effective, Vec<String>) {
-    match context {
-        Context::Kubernetes(c) => (
-            Effective::Kubernetes(effective(reference, c.pull_policy.as_deref()).0),
-            Vec::new(),
-        ),
         // An image its service builds is never pulled: no policy warning.
         Context::Compose(c) if c.built => (
             Effective::Compose(
@@ -220,6 +190,18 @@ fn elsewhere(reference: &Reference, context: &Context) -> (Effective, Vec<String
             (Effective::Runner, Vec::new())
         }
         Context::HelmValues(_) => (Effective::Chart, Vec::new()),
+    }
+}
+
+/// The effective policy of a reference where it is used, without building
+/// its warnings (for a run that shows none; Kubernetes warns about nearly
+/// every mutable tag, elsewhere warnings are rare).
+pub fn effective_in(reference: &Reference, context: &Context) -> Effective {
+    match context {
+        Context::Kubernetes(c) => {
+            Effective::Kubernetes(effective(reference, c.pull_policy.as_deref()).0)
+        }
+        _ => assess_in(reference, context).0,
     }
 }
 

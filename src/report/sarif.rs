@@ -288,29 +288,23 @@ pub fn artifact_location(file: &Path, base: &Path) -> Value {
         Some(file)
     };
     match relative {
-        Some(rel) => {
-            let parts: Vec<String> = rel
-                .components()
-                .filter_map(|c| match c {
-                    Component::CurDir => None,
-                    Component::ParentDir => Some("..".to_string()),
-                    other => Some(encode(&other.as_os_str().to_string_lossy())),
-                })
-                .collect();
-            json!({"uri": parts.join("/"), "uriBaseId": SRCROOT})
-        }
-        None => {
-            let parts: Vec<String> = file
-                .components()
-                .filter_map(|c| match c {
-                    Component::Normal(p) => Some(encode(&p.to_string_lossy())),
-                    Component::ParentDir => Some("..".to_string()),
-                    _ => None,
-                })
-                .collect();
-            json!({"uri": format!("file:///{}", parts.join("/"))})
-        }
+        Some(rel) => json!({"uri": uri_path(rel), "uriBaseId": SRCROOT}),
+        None => json!({"uri": format!("file:///{}", uri_path(file))}),
     }
+}
+
+/// The components of `path` joined by `/`, each percent-encoded (`.` and
+/// the root dropped).
+fn uri_path(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(p) => Some(encode(&p.to_string_lossy())),
+            Component::ParentDir => Some("..".to_string()),
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => None,
+        })
+        .collect();
+    parts.join("/")
 }
 
 /// The artifact's identity for the fingerprint: its URI and base.
