@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use crate::cli::{MirrorArgs, RegistryArgs, ResolveAt};
+use crate::commands::registry_setup::{runtime, until_interrupted};
 use crate::commands::scanning::Use;
 use crate::lockfile::{Key, Lockfile};
 use crate::reference::Digest;
@@ -48,13 +49,6 @@ pub fn summary_suffix(args: &RegistryArgs) -> &'static str {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
-
 /// Resolve each request at the first host of its route that serves its
 /// kind of reference (a mirror, else the upstream), each with its pod's
 /// credentials for that host. Results in request order.
@@ -79,29 +73,19 @@ pub fn resolve_at_mirrors(
             .map_err(|m| anyhow::anyhow!(m))?;
         targets.push((endpoint, mapped, req.pod.clone()));
     }
-    let rt = runtime()?;
-    let results = rt.block_on(async {
-        let work = futures::stream::iter(&targets)
-            .map(|(e, mapped, pod)| async move {
-                if e.upstream {
-                    client
-                        .resolve_with(mapped, platforms, client.lookup(mapped, pod.clone()).await)
-                        .await
-                } else {
-                    client.resolve_at(e, mapped, platforms, pod.clone()).await
-                }
-            })
-            .buffered(16)
-            .collect::<Vec<_>>();
-        tokio::select! {
-            r = work => Ok(r),
-            s = crate::interrupt::cancelled() => Err(crate::interrupt::Interrupted(s)),
-        }
-    });
-    if results.is_err() {
-        rt.shutdown_background();
-    }
-    Ok(results?)
+    let work = futures::stream::iter(&targets)
+        .map(|(e, mapped, pod)| async move {
+            if e.upstream {
+                client
+                    .resolve_with(mapped, platforms, client.lookup(mapped, pod.clone()).await)
+                    .await
+            } else {
+                client.resolve_at(e, mapped, platforms, pod.clone()).await
+            }
+        })
+        .buffered(16)
+        .collect::<Vec<_>>();
+    until_interrupted(work)
 }
 
 /// Check every entry of `lock` at the mirrors `mirrors` routes it to.
@@ -131,8 +115,7 @@ pub fn findings(
         });
         keys.push(key);
     }
-    let rt = runtime()?;
-    let reports = rt.block_on(client.check_mirrors(mirrors, &items, compare_tags));
+    let reports = runtime()?.block_on(client.check_mirrors(mirrors, &items, compare_tags));
     let mut out = Vec::new();
     for ((key, item), report) in keys.iter().zip(&items).zip(reports) {
         let report = match report {

@@ -137,24 +137,36 @@ pub fn resolve_requests(
     requests: &[Request],
     platforms: &[Platform],
 ) -> anyhow::Result<Vec<Result<Resolved, RegistryError>>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
     let bar = crate::report::progress(requests.len(), "resolving");
     let on_done = || bar.inc(1);
-    let results = runtime.block_on(async {
+    let results = until_interrupted(client.resolve_requests(requests, platforms, &on_done));
+    bar.finish_and_clear();
+    results
+}
+
+/// The runtime registry requests run on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Run `work` on a registry [`runtime`] until it ends, or until SIGINT or
+/// SIGTERM: then the requests in flight are abandoned, not awaited, and
+/// the result is [`crate::interrupt::Interrupted`].
+pub fn until_interrupted<T>(work: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    let runtime = runtime()?;
+    let result = runtime.block_on(async {
         tokio::select! {
-            r = client.resolve_requests(requests, platforms, &on_done) => Ok(r),
+            r = work => Ok(r),
             s = crate::interrupt::cancelled() => Err(crate::interrupt::Interrupted(s)),
         }
     });
-    bar.finish_and_clear();
-    if results.is_err() {
-        // Requests in flight are abandoned, not awaited.
+    if result.is_err() {
         runtime.shutdown_background();
     }
-    Ok(results?)
+    Ok(result?)
 }
 
 /// Print the keychain's warnings (a helper missing, a plugin that failed).
