@@ -57,7 +57,7 @@ pub(crate) fn run(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = match cmd.spawn() {
+    let mut child = match spawn(&mut cmd, timeout) {
         Ok(c) => c,
         Err(e)
             if e.kind() == std::io::ErrorKind::NotFound
@@ -137,6 +137,33 @@ pub(crate) fn run(
     })
 }
 
+/// Start `cmd`, retrying while the kernel says the program is busy
+/// (`ETXTBSY`): a file just written is refused by `execve` while any
+/// process still holds it open for writing, and a process that forked
+/// between the writer's `open` and `close` holds that descriptor until
+/// its own `exec` (close-on-exec closes it only then). That window lasts
+/// microseconds, so a few short waits, bounded by the program's own
+/// deadline, outlast it: a helper installed a moment ago by a parallel
+/// job, or a test writing its helper while other threads fork.
+fn spawn(cmd: &mut Command, timeout: Duration) -> std::io::Result<std::process::Child> {
+    let give_up = Instant::now() + timeout.min(Duration::from_secs(2));
+    let mut wait = Duration::from_millis(1);
+    loop {
+        match cmd.spawn() {
+            Err(e) if is_text_busy(&e) && Instant::now() + wait < give_up => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `ETXTBSY`: the program file is open for writing somewhere.
+fn is_text_busy(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::ExecutableFileBusy
+}
+
 /// Find `name` on `PATH`.
 pub(crate) fn which(name: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -192,6 +219,53 @@ mod tests {
         assert_eq!(out.status, "exit status 3");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "hello arg bar\n");
         assert_eq!(out.stderr_line().as_deref(), Some("bad thing"));
+    }
+
+    /// A program written while another thread forks is run: the fork can
+    /// hold the file open for writing for a moment (`ETXTBSY`), and `run`
+    /// waits that out. Without the retry, a few of these 300 rounds fail
+    /// with "Text file busy" on a two-core machine.
+    #[test]
+    fn a_program_written_while_another_thread_forks_runs() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let stop = Arc::new(AtomicBool::new(false));
+        let forker = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = Command::new("/bin/true").status();
+                }
+            })
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut failures = Vec::new();
+        for i in 0..300 {
+            let p = dir.path().join(format!("prog{i}"));
+            fs_err::write(&p, "#!/bin/sh\necho ok\n").unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                fs_err::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            match run(&p, &[], &[], b"", Duration::from_secs(10)) {
+                Ok(out) if out.success && out.stdout == b"ok\n" => {}
+                Ok(out) => failures.push(format!("round {i}: {}", out.status)),
+                Err(ExecError::Io(e)) => failures.push(format!("round {i}: {e}")),
+                Err(ExecError::NotFound) => failures.push(format!("round {i}: not found")),
+                Err(ExecError::TimedOut(_)) => failures.push(format!("round {i}: timed out")),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        forker.join().unwrap();
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+
+    #[test]
+    fn text_busy_is_recognised_by_its_errno() {
+        // ETXTBSY is 26 on Linux.
+        assert!(is_text_busy(&std::io::Error::from_raw_os_error(26)));
+        assert!(!is_text_busy(&std::io::Error::from_raw_os_error(2)));
     }
 
     #[test]
