@@ -17,6 +17,7 @@ pub mod registry;
 pub mod report;
 pub mod rewrite;
 pub mod scan;
+pub mod verify;
 pub mod write;
 pub mod yaml_value;
 

@@ -11,11 +11,34 @@ use std::ops::Range;
 
 use crate::reference::{Digest, Reference};
 
-/// Replace `span` of a file's bytes with `replacement`.
+/// Replace `span` of a file's bytes with `replacement`, meaning `change`
+/// (what a reader of the new text must find there; see [`crate::verify`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
     pub span: Range<usize>,
     pub replacement: String,
+    pub change: Change,
+}
+
+/// What an [`Edit`] means to a reader of the file: the one value it
+/// changes, or the one key it adds. Positions are byte offsets of the
+/// text the scan read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The bytes replace part (or all) of the value whose content holds
+    /// the span: the value becomes its old text with the span replaced (a
+    /// YAML scalar, a Dockerfile word).
+    Splice,
+    /// The value of the mapping entry whose key's content starts at
+    /// `key_at` becomes the string `value`.
+    Set { key_at: usize, value: String },
+    /// A new entry `key: value` (`value` a string) right after the entry
+    /// whose key's content starts at `beside`, in the same mapping.
+    Add {
+        beside: usize,
+        key: String,
+        value: String,
+    },
 }
 
 /// How pinning one found image changes its file. Spans are byte ranges of
@@ -29,18 +52,21 @@ pub enum EditPlan {
     /// Write a value into an existing key (kustomize `digest: ""`): `span`
     /// covers the value as written, quotes included, or is empty right
     /// after the key's `:` when there is no value. The value is written
-    /// plain, with a space after the colon when needed.
-    SetValue { span: Range<usize> },
+    /// plain, with a space after the colon when needed. `key_at`: where
+    /// the entry's key's content starts.
+    SetValue { span: Range<usize>, key_at: usize },
     /// Insert a new key (`key: value`) at the start of the line that
     /// begins at byte `after_line_end` (just past an existing entry's
     /// line break), indented by `indent` (spaces), with the file's line
     /// ending. Block mappings only: a scan never plans this in a flow
     /// mapping (`{image: a}`), and [`plan_edit`] refuses a position that is
-    /// not a line start.
+    /// not a line start. `beside`: where the existing entry's key's
+    /// content starts.
     InsertKey {
         after_line_end: usize,
         indent: String,
         key: String,
+        beside: usize,
     },
     /// The bytes at `span` end the reference but are not all of it
     /// (`ARG TAG=1.25` used as `FROM nginx:${TAG}`): pinning writes them
@@ -52,14 +78,20 @@ pub enum EditPlan {
     /// `sha256:` (kube-prometheus-stack's `sha:` key, whose templates print
     /// `repo:tag@sha256:{{ .sha }}`). Hex the YAML core schema would read
     /// as a number (all digits, `1e5`) is written double-quoted.
-    SetDigestHex { span: Range<usize> },
+    SetDigestHex { span: Range<usize>, key_at: usize },
     /// No edit can pin this reference in a form its reader understands (a
     /// Helm values image mapping without a digest key): `pin` warns with
     /// `hint` and leaves it; [`plan_edit`] refuses it.
     Unpinnable { reason: String, hint: String },
     /// Insert `, <key>: <value>` at byte `at` of a flow mapping (right
-    /// after a value, before the `,` or `}` that follows it).
-    InsertFlowKey { at: usize, key: String },
+    /// after a value, before whatever follows it: a `,`, a comment, a line
+    /// break or the `}`), on one line or many. `beside`: where the key of
+    /// the entry whose value ends at `at` starts.
+    InsertFlowKey {
+        at: usize,
+        key: String,
+        beside: usize,
+    },
 }
 
 impl EditPlan {
@@ -67,13 +99,26 @@ impl EditPlan {
     /// to the original).
     pub fn remap(&mut self, f: impl Fn(usize) -> usize) {
         match self {
-            EditPlan::Replace { span }
-            | EditPlan::SetValue { span }
-            | EditPlan::AppendDigest { span, .. }
-            | EditPlan::SetDigestHex { span } => *span = f(span.start)..f(span.end),
-            EditPlan::InsertKey { after_line_end, .. } => *after_line_end = f(*after_line_end),
+            EditPlan::Replace { span } | EditPlan::AppendDigest { span, .. } => {
+                *span = f(span.start)..f(span.end);
+            }
+            EditPlan::SetValue { span, key_at } | EditPlan::SetDigestHex { span, key_at } => {
+                *span = f(span.start)..f(span.end);
+                *key_at = f(*key_at);
+            }
+            EditPlan::InsertKey {
+                after_line_end,
+                beside,
+                ..
+            } => {
+                *after_line_end = f(*after_line_end);
+                *beside = f(*beside);
+            }
             EditPlan::Unpinnable { .. } => {}
-            EditPlan::InsertFlowKey { at, .. } => *at = f(*at),
+            EditPlan::InsertFlowKey { at, beside, .. } => {
+                *at = f(*at);
+                *beside = f(*beside);
+            }
         }
     }
 }
@@ -133,9 +178,10 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
             Ok(Edit {
                 span: span.clone(),
                 replacement: value.to_string(),
+                change: Change::Splice,
             })
         }
-        EditPlan::SetValue { span } | EditPlan::SetDigestHex { span } => {
+        EditPlan::SetValue { span, key_at } | EditPlan::SetDigestHex { span, key_at } => {
             slice(span)?;
             plain(value)?;
             let typed = !crate::scan::yaml::typing::is_string(
@@ -143,26 +189,31 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
                 crate::scan::QuoteStyle::Plain,
                 crate::scan::yaml::typing::TagKind::None,
             );
-            let value = if typed && matches!(plan, EditPlan::SetDigestHex { .. }) {
+            let written = if typed && matches!(plan, EditPlan::SetDigestHex { .. }) {
                 format!("\"{value}\"")
             } else {
                 value.to_string()
             };
             let after_colon = span.start > 0 && text.as_bytes()[span.start - 1] == b':';
             let replacement = if after_colon {
-                format!(" {value}")
+                format!(" {written}")
             } else {
-                value
+                written
             };
             Ok(Edit {
                 span: span.clone(),
                 replacement,
+                change: Change::Set {
+                    key_at: *key_at,
+                    value: value.to_string(),
+                },
             })
         }
         EditPlan::InsertKey {
             after_line_end,
             indent,
             key,
+            beside,
         } => {
             let at = *after_line_end;
             slice(&(at..at))?;
@@ -177,25 +228,36 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
             plain(key)?;
             plain(value)?;
             let eol = line_ending(text, at);
-            // A last line without a line break gets one before the new key.
-            let lead = if at > 0 && b[at - 1] != b'\n' {
-                eol
+            // After a last line without a line break, the new key takes one
+            // before it and none after: the file still ends without one.
+            let replacement = if at > 0 && b[at - 1] != b'\n' {
+                format!("{eol}{indent}{key}: {value}")
             } else {
-                ""
+                format!("{indent}{key}: {value}{eol}")
             };
             Ok(Edit {
                 span: at..at,
-                replacement: format!("{lead}{indent}{key}: {value}{eol}"),
+                replacement,
+                change: Change::Add {
+                    beside: *beside,
+                    key: key.clone(),
+                    value: value.to_string(),
+                },
             })
         }
         EditPlan::Unpinnable { reason, .. } => Err(PlanError::Unpinnable(reason.clone())),
-        EditPlan::InsertFlowKey { at, key } => {
+        EditPlan::InsertFlowKey { at, key, beside } => {
             slice(&(*at..*at))?;
             plain(key)?;
             plain(value)?;
             Ok(Edit {
                 span: *at..*at,
                 replacement: format!(", {key}: {value}"),
+                change: Change::Add {
+                    beside: *beside,
+                    key: key.clone(),
+                    value: value.to_string(),
+                },
             })
         }
         EditPlan::AppendDigest { span, tagless } => {
@@ -206,6 +268,7 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
             Ok(Edit {
                 span: span.clone(),
                 replacement: format!("{base}{latest}@{value}"),
+                change: Change::Splice,
             })
         }
     }
@@ -342,6 +405,7 @@ pub fn write_unified_diff(
                 .map(|e| Edit {
                     span: e.span.start - base..e.span.end - base,
                     replacement: e.replacement.clone(),
+                    change: e.change.clone(),
                 })
                 .collect();
             let new = apply(old, &local);
@@ -386,6 +450,7 @@ mod tests {
         Edit {
             span: start..start + needle.len(),
             replacement: with.into(),
+            change: Change::Splice,
         }
     }
 
@@ -417,6 +482,7 @@ mod tests {
         let hex = &D[7..];
         let plan = EditPlan::SetDigestHex {
             span: span_of(text, "\"\""),
+            key_at: 0,
         };
         assert_eq!(
             run(text, plan.clone(), hex),
@@ -434,7 +500,10 @@ mod tests {
         );
         // An empty value right after the colon gets its space.
         let text = "sha:\n";
-        let plan = EditPlan::SetDigestHex { span: 4..4 };
+        let plan = EditPlan::SetDigestHex {
+            span: 4..4,
+            key_at: 0,
+        };
         assert_eq!(run(text, plan, hex), format!("sha: {hex}\n"));
     }
 
@@ -469,6 +538,7 @@ mod tests {
         let text = "images:\r\n- name: nginx\r\n  digest: \"\"\r\n";
         let plan = EditPlan::SetValue {
             span: span_of(text, "\"\""),
+            key_at: 0,
         };
         assert_eq!(
             run(text, plan, D),
@@ -477,13 +547,19 @@ mod tests {
         // No value: an empty span after the colon gets a space first.
         let text = "- name: nginx\n  digest:\n  newTag: x\n";
         let at = text.find("digest:").unwrap() + "digest:".len();
-        let plan = EditPlan::SetValue { span: at..at };
+        let plan = EditPlan::SetValue {
+            span: at..at,
+            key_at: 0,
+        };
         assert_eq!(
             run(text, plan, D),
             format!("- name: nginx\n  digest: {D}\n  newTag: x\n")
         );
         // A value that would need quoting is refused.
-        let plan = EditPlan::SetValue { span: at..at };
+        let plan = EditPlan::SetValue {
+            span: at..at,
+            key_at: 0,
+        };
         assert!(matches!(
             plan_edit(text, &plan, "a: b"),
             Err(PlanError::NotPlain(_))
@@ -498,21 +574,35 @@ mod tests {
             after_line_end: after,
             indent: "  ".into(),
             key: "digest".into(),
+            beside: 0,
         };
         assert_eq!(
             run(text, plan, D),
             format!("images:\r\n- name: nginx\r\n  newTag: \"1.25\" # keep\r\n  digest: {D}\r\nx: 1\r\n")
         );
-        // The last line without a line break: one is added before the key.
+        // The last line without a line break: one goes before the key, and
+        // the file still ends without one.
         let text = "spec:\n  image: a:1";
         let plan = EditPlan::InsertKey {
             after_line_end: text.len(),
             indent: "  ".into(),
             key: "imagePullPolicy".into(),
+            beside: 0,
         };
         assert_eq!(
             run(text, plan, "IfNotPresent"),
-            "spec:\n  image: a:1\n  imagePullPolicy: IfNotPresent\n"
+            "spec:\n  image: a:1\n  imagePullPolicy: IfNotPresent"
+        );
+        let text = "a: 1\r\nimages:\r\n- name: x\r\n  newTag: \"1\"";
+        let plan = EditPlan::InsertKey {
+            after_line_end: text.len(),
+            indent: "  ".into(),
+            key: "digest".into(),
+            beside: 0,
+        };
+        assert_eq!(
+            run(text, plan, D),
+            format!("a: 1\r\nimages:\r\n- name: x\r\n  newTag: \"1\"\r\n  digest: {D}")
         );
         // Inside a line (a flow mapping `{image: a:1}`): refused.
         let text = "c: {image: a:1}\n";
@@ -520,6 +610,7 @@ mod tests {
             after_line_end: text.find('}').unwrap(),
             indent: String::new(),
             key: "imagePullPolicy".into(),
+            beside: 0,
         };
         assert!(matches!(
             plan_edit(text, &plan, "Always"),
@@ -529,6 +620,7 @@ mod tests {
             after_line_end: 0,
             indent: "\t".into(),
             key: "k".into(),
+            beside: 0,
         };
         assert!(matches!(
             plan_edit(text, &plan, "v"),
@@ -581,10 +673,12 @@ mod tests {
         let a = Edit {
             span: 1..3,
             replacement: "x".into(),
+            change: Change::Splice,
         };
         let b = Edit {
             span: 2..4,
             replacement: "y".into(),
+            change: Change::Splice,
         };
         assert_eq!(
             normalize(vec![a.clone(), a.clone()]).unwrap(),

@@ -11,7 +11,10 @@
 //! space), so an interrupted run is entirely new.
 //!
 //! A symlinked target is written through: the link's final target is
-//! replaced and the link stays a link. A new file gets the mode the umask
+//! replaced and the link stays a link. A hard-linked target is replaced
+//! like any other (the rename keeps the write atomic): this name gets the
+//! new file, the other names keep the old one, and
+//! [`Transaction::hard_linked`] names such files so the caller can say so. A new file gets the mode the umask
 //! gives (`0644` under `022`).
 //!
 //! This module never reads or parses file content.
@@ -68,6 +71,8 @@ struct Staged {
     target: PathBuf,
     /// The written temporary; removed when dropped unrenamed.
     temp: tempfile::TempPath,
+    /// How many names the replaced file had (its hard links).
+    links: u64,
 }
 
 /// Files staged for an all-or-nothing replacement. Dropping it without
@@ -139,8 +144,20 @@ impl Transaction {
             shown: path.to_path_buf(),
             target,
             temp: temp.into_temp_path(),
+            links: original.as_ref().map_or(1, MetadataExt::nlink),
         });
         Ok(())
+    }
+
+    /// The staged files that have other names (hard links), with their
+    /// link count: the rename gives this name a new file, and the other
+    /// names keep the old content.
+    pub fn hard_linked(&self) -> Vec<(&Path, u64)> {
+        self.staged
+            .iter()
+            .filter(|s| s.links > 1)
+            .map(|s| (s.shown.as_path(), s.links))
+            .collect()
     }
 
     /// Rename every staged file over its target, then fsync their

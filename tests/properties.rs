@@ -164,43 +164,139 @@ struct Manifest {
     images: Vec<String>,
 }
 
+/// How a container is written.
+#[derive(Debug, Clone, Copy)]
+enum Style {
+    Block,
+    /// `- {name: c0, image: a}`
+    Flow,
+    /// A flow mapping over several lines, with or without a trailing
+    /// comma, with or without a comment inside.
+    FlowLines {
+        trailing_comma: bool,
+        comment: bool,
+    },
+}
+
+fn style() -> impl Strategy<Value = Style> {
+    prop_oneof![
+        Just(Style::Block),
+        Just(Style::Flow),
+        (any::<bool>(), any::<bool>()).prop_map(|(trailing_comma, comment)| Style::FlowLines {
+            trailing_comma,
+            comment
+        }),
+    ]
+}
+
 /// Kubernetes manifests in the shapes people write: one to three
-/// documents, block or indented sequences, 2 or 4 spaces, plain or quoted
-/// images, comments, `imagePullPolicy`, LF or CRLF.
+/// documents of several kinds (workloads at their pod spec, a custom
+/// resource, a ConfigMap), labels, annotations, selectors and ConfigMap
+/// data that use the key `image` (never an image), containers in block
+/// style or in flow mappings on one line or several, 2 or 4 spaces, plain
+/// or quoted images, comments, `imagePullPolicy`, LF or CRLF.
 fn manifest() -> impl Strategy<Value = Manifest> {
-    let container = (reference(), 0u8..3, any::<bool>(), any::<bool>());
+    let container = (reference(), 0u8..3, any::<bool>(), any::<bool>(), style());
     let doc = (
-        prop_oneof![Just("Deployment"), Just("Pod"), Just("StatefulSet")],
+        prop_oneof![
+            Just("Deployment"),
+            Just("Pod"),
+            Just("StatefulSet"),
+            Just("CronJob"),
+            Just("Rollout"),
+            Just("ConfigMap"),
+        ],
         prop::collection::vec(container, 1..4),
         prop_oneof![Just(2usize), Just(4usize)],
+        any::<bool>(),
         any::<bool>(),
     );
     (prop::collection::vec(doc, 1..4), any::<bool>()).prop_map(|(docs, crlf)| {
         let mut text = String::new();
         let mut images = Vec::new();
-        for (n, (kind, containers, step, indented_list)) in docs.into_iter().enumerate() {
+        for (n, (kind, containers, step, indented_list, labels)) in docs.into_iter().enumerate() {
             if n > 0 {
                 text.push_str("---\n");
             }
             let i = " ".repeat(step);
-            text.push_str(&format!(
-                "apiVersion: apps/v1\nkind: {kind}\nmetadata:\n{i}name: app{n} # the app\nspec:\n{i}containers:\n"
-            ));
-            let dash = if indented_list { format!("{i}{i}- ") } else { format!("{i}- ") };
+            let api = match kind {
+                "Pod" | "ConfigMap" => "v1",
+                "CronJob" => "batch/v1",
+                "Rollout" => "argoproj.io/v1alpha1",
+                _ => "apps/v1",
+            };
+            text.push_str(&format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n{i}name: app{n} # the app\n"));
+            if labels {
+                text.push_str(&format!("{i}labels: {{image: app{n}}}\n{i}annotations:\n{i}{i}image: logo.png\n"));
+            }
+            if kind == "ConfigMap" {
+                text.push_str(&format!("data:\n{i}image: assets/images/social.png\n{i}other: nginx:1.25\n"));
+                continue;
+            }
+            // The pod spec's indentation and the keys leading to it.
+            let mut depth = 0;
+            let open = |text: &mut String, key: &str, depth: &mut usize| {
+                text.push_str(&format!("{}{key}:\n", i.repeat(*depth)));
+                *depth += 1;
+            };
+            match kind {
+                "Pod" => open(&mut text, "spec", &mut depth),
+                "CronJob" => {
+                    open(&mut text, "spec", &mut depth);
+                    open(&mut text, "jobTemplate", &mut depth);
+                    open(&mut text, "spec", &mut depth);
+                    open(&mut text, "template", &mut depth);
+                    open(&mut text, "spec", &mut depth);
+                }
+                _ => {
+                    open(&mut text, "spec", &mut depth);
+                    if labels {
+                        text.push_str(&format!("{i}selector:\n{i}{i}matchLabels:\n{i}{i}{i}image: app{n}\n"));
+                    }
+                    open(&mut text, "template", &mut depth);
+                    if labels {
+                        let d = i.repeat(depth);
+                        text.push_str(&format!("{d}metadata:\n{d}{i}labels:\n{d}{i}{i}image: app{n}\n"));
+                    }
+                    open(&mut text, "spec", &mut depth);
+                }
+            }
+            let at = i.repeat(depth);
+            text.push_str(&format!("{at}containers:\n"));
+            let dash = if indented_list { format!("{at}{i}- ") } else { format!("{at}- ") };
             let cont = " ".repeat(dash.len());
-            for (c, (image, quote, comment, policy)) in containers.into_iter().enumerate() {
+            for (c, (image, quote, comment, policy, style)) in containers.into_iter().enumerate() {
                 let written = match quote {
                     0 => image.clone(),
                     1 => format!("'{image}'"),
                     _ => format!("\"{image}\""),
                 };
-                text.push_str(&format!("{dash}name: c{c}\n{cont}image: {written}"));
-                if comment {
-                    text.push_str("  # pinned by imagelock");
-                }
-                text.push('\n');
-                if policy {
-                    text.push_str(&format!("{cont}imagePullPolicy: Always\n"));
+                let policy_text = if policy { ", imagePullPolicy: Always" } else { "" };
+                match style {
+                    Style::Block => {
+                        text.push_str(&format!("{dash}name: c{c}\n{cont}image: {written}"));
+                        if comment {
+                            text.push_str("  # pinned by imagelock");
+                        }
+                        text.push('\n');
+                        if policy {
+                            text.push_str(&format!("{cont}imagePullPolicy: Always\n"));
+                        }
+                    }
+                    Style::Flow => {
+                        text.push_str(&format!("{dash}{{name: c{c}, image: {written}{policy_text}}}"));
+                        if comment {
+                            text.push_str("  # pinned by imagelock");
+                        }
+                        text.push('\n');
+                    }
+                    Style::FlowLines { trailing_comma, comment: inside } => {
+                        let note = if inside { " # the image" } else { "" };
+                        let comma = if trailing_comma { "," } else { "" };
+                        text.push_str(&format!(
+                            "{dash}{{name: c{c},\n{cont}  image: {written}{policy_text}{comma}{note}\n{cont}}}\n"
+                        ));
+                    }
                 }
                 images.push(image);
             }
@@ -219,26 +315,43 @@ mod pin {
     use super::*;
     use crate::support::run::imagelock as run;
 
+    /// With `policy` (`--pull-policy if-not-present`), a mapping holding
+    /// an `image` may also gain `imagePullPolicy: IfNotPresent`, or have
+    /// its policy set to it.
     fn same_except_images(
         before: &serde_json::Value,
         after: &serde_json::Value,
         lock: &Lockfile,
+        policy: bool,
     ) -> Result<(), String> {
         use serde_json::Value;
         match (before, after) {
             (Value::Object(a), Value::Object(b)) => {
-                if a.len() != b.len() || a.keys().zip(b.keys()).any(|(x, y)| x != y) {
+                let mut b = b.clone();
+                if policy && a.contains_key("image") && a.get("image") != b.get("image") {
+                    if b.remove("imagePullPolicy") != Some(Value::String("IfNotPresent".into())) {
+                        return Err(format!("no imagePullPolicy: IfNotPresent beside {b:?}"));
+                    }
+                    if let Some(p) = a.get("imagePullPolicy") {
+                        b.insert("imagePullPolicy".into(), p.clone());
+                    }
+                }
+                let mut ka: Vec<&String> = a.keys().collect();
+                let mut kb: Vec<&String> = b.keys().collect();
+                ka.sort();
+                kb.sort();
+                if ka != kb {
                     return Err(format!("keys differ: {a:?} / {b:?}"));
                 }
                 for (k, v) in a {
-                    same_except_images(v, &b[k], lock)?;
+                    same_except_images(v, &b[k], lock, policy)?;
                 }
                 Ok(())
             }
             (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
                 .iter()
                 .zip(b)
-                .try_for_each(|(x, y)| same_except_images(x, y, lock)),
+                .try_for_each(|(x, y)| same_except_images(x, y, lock, policy)),
             (Value::String(a), Value::String(b)) if a != b => {
                 let was = Reference::parse(a).map_err(|e| e.to_string())?;
                 let now = Reference::parse(b).map_err(|e| e.to_string())?;
@@ -260,7 +373,7 @@ mod pin {
         #![proptest_config(config(24))]
 
         #[test]
-        fn pin_changes_only_image_values_and_is_idempotent(m in manifest(), d in digest()) {
+        fn pin_changes_only_image_values_and_is_idempotent(m in manifest(), d in digest(), policy in any::<bool>()) {
             let dir = tempfile::tempdir().unwrap();
             let p = dir.path();
             let mut lock = Lockfile::new();
@@ -276,19 +389,29 @@ mod pin {
             }
             fs_err::write(p.join("images.lock"), lock.to_toml()).unwrap();
             fs_err::write(p.join("a.yaml"), &m.text).unwrap();
-            let out = run(p, &["pin", "a.yaml"]);
-            prop_assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+            let args: &[&str] = if policy {
+                &["pin", "--pull-policy", "if-not-present", "a.yaml"]
+            } else {
+                &["pin", "a.yaml"]
+            };
+            let out = run(p, args);
+            prop_assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stderr), m.text);
             let pinned = fs_err::read_to_string(p.join("a.yaml")).unwrap();
             let before = imagelock::yaml_value::documents(&m.text).unwrap();
             let after = imagelock::yaml_value::documents(&pinned).unwrap();
             prop_assert_eq!(before.len(), after.len());
             for (b, a) in before.iter().zip(&after) {
-                if let Err(e) = same_except_images(b, a, &lock) {
+                if let Err(e) = same_except_images(b, a, &lock, policy) {
                     prop_assert!(false, "{}\n--- before\n{}\n--- after\n{}", e, m.text, pinned);
                 }
             }
             prop_assert_eq!(pinned.contains("\r\n"), m.text.contains("\r\n"));
-            let out = run(p, &["pin", "a.yaml"]);
+            // Read back, the same images, each pinned to the locked digest.
+            let scan = imagelock::scan::scan_text(Path::new("a.yaml"), &pinned).unwrap();
+            let found: Vec<String> = scan.images.iter().map(|i| i.reference.original().to_string()).collect();
+            let want: Vec<String> = m.images.iter().map(|r| Reference::parse(r).unwrap().pinned(&d)).collect();
+            prop_assert_eq!(found, want);
+            let out = run(p, args);
             prop_assert_eq!(out.status.code(), Some(0));
             prop_assert_eq!(fs_err::read_to_string(p.join("a.yaml")).unwrap(), pinned);
         }

@@ -68,6 +68,25 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                         return;
                     }
                 };
+                // The safety net: the new text must read as the old one
+                // with only the planned values changed and keys added.
+                if let Err(m) = crate::verify::check(&file.path, &file.text, &edits) {
+                    refused += 1;
+                    diag.emit(
+                        Message::error(format!(
+                            "{}:{}:{}: internal error: the planned rewrite would change the file beyond its image values: {}",
+                            file.path.display(),
+                            m.line,
+                            m.column,
+                            m.what
+                        ))
+                        .code("unsafe-edit")
+                        .hint(Some(
+                            "nothing was written; this is a bug in imagelock: please report it with the file (or the lines around this position)",
+                        )),
+                    );
+                    return;
+                }
                 policies += policies_here;
                 changed_refs += edits.len() - policies_here;
                 if args.dry_run {
@@ -232,6 +251,19 @@ fn write_all(
                 return Ok(crate::exit::ERROR);
             }
         }
+    }
+    for (path, links) in transaction.hard_linked() {
+        diag.emit(
+            Message::warning(format!(
+                "{} has {links} hard links: pin wrote it as a new file (through a temporary and a rename, so that no run is left half-written); the other {} name(s) keep the old content",
+                path.display(),
+                links - 1
+            ))
+            .code("hard-link")
+            .hint(Some(
+                "pin each name, or replace the hard links with symbolic links (written through)",
+            )),
+        );
     }
     match transaction.commit() {
         Ok(written) => {

@@ -19,7 +19,7 @@ use toml::Spanned;
 
 use super::extract::Extraction;
 use super::yaml::{Doc, NodeId};
-use super::{Context, FoundImage, ImageField, InvalidImage, ObjectContext};
+use super::{Context, FoundImage, ImageField, InvalidImage, KubernetesField, ObjectContext};
 use crate::reference::Reference;
 use crate::rewrite::EditPlan;
 
@@ -223,6 +223,7 @@ fn object(locations: &[Location], doc: &Doc<'_>, root: NodeId, ex: &mut Extracti
         kind: kind.map(str::to_string),
         namespace: meta_str("namespace"),
         name: meta_str("name"),
+        field: Some(KubernetesField::Location),
         ..ObjectContext::default()
     };
     for location in locations.iter().filter(|l| l.selects(kind, api_version)) {

@@ -608,3 +608,13 @@ fn unquote(word: &str, range: Range<usize>) -> (QuoteStyle, Range<usize>) {
     }
     (QuoteStyle::Plain, range)
 }
+
+/// See [`instructions::same_but_edits`]: `new` reads as `old` with only
+/// the given byte edits made to its instruction words.
+pub(crate) fn same_but_edits(
+    old: &str,
+    new: &str,
+    edits: &[(Range<usize>, &str)],
+) -> Result<(), (usize, String)> {
+    instructions::same_but_edits(old, new, edits)
+}

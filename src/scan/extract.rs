@@ -59,6 +59,11 @@ pub fn scan_text(
                 img.column = fix.column(img.line, img.column);
                 img.span = patched.orig(img.span.start)..patched.orig(img.span.end);
                 img.edit.remap(|p| patched.orig(p));
+                if let Context::Kubernetes(c) = &mut img.context {
+                    if let Some(plan) = &mut c.pull_policy_edit {
+                        plan.remap(|p| patched.orig(p));
+                    }
+                }
             }
             for w in &mut s.warnings {
                 w.column = fix.column(w.line, w.column);
@@ -149,6 +154,9 @@ struct Delivered {
     documents: usize,
     /// `image` keys in documents [`Scope::KnownManifests`] leaves out.
     skipped_image_keys: usize,
+    /// `image` keys the Kubernetes rules left (labels, data, outside a
+    /// built-in kind's pod spec).
+    left_image_keys: usize,
 }
 
 pub struct Extraction<'e> {
@@ -245,8 +253,22 @@ impl<'e> Extraction<'e> {
         }
     }
 
-    /// The end of the file: the note about `image` values left unread.
+    /// Count `image` keys the Kubernetes rules left in this document.
+    pub fn left_image_keys(&mut self, n: usize) {
+        self.delivered.left_image_keys += n;
+    }
+
+    /// The end of the file: the notes about `image` values left unread.
     fn finish(self) {
+        let left = self.delivered.left_image_keys;
+        if left > 0 {
+            let mut last = FileScan::default();
+            last.notes.push(format!(
+                "{}: {left} value(s) named `image` left unread: under metadata (labels, annotations), selectors or data, or outside a built-in kind's pod spec, where Kubernetes pulls nothing; name one in a `[[location]]` of imagelock.toml if a controller reads it as an image",
+                self.file.display(),
+            ));
+            (self.each)(last);
+        }
         let skipped = self.delivered.skipped_image_keys;
         if skipped > 0 {
             let mut last = FileScan::default();

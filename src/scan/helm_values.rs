@@ -331,9 +331,10 @@ fn digest_of(doc: &Doc<'_>, map: NodeId, path: &str) -> (Option<String>, Option<
             "sha" => format!("@sha256:{}", s.value),
             _ => format!("@{}", s.value),
         });
+    let key_at = doc.scalar(key).map_or(0, |k| k.content.start);
     let edit = match value_span(doc, key, value) {
-        Some(span) if name == "sha" => EditPlan::SetDigestHex { span },
-        Some(span) => EditPlan::SetValue { span },
+        Some(span) if name == "sha" => EditPlan::SetDigestHex { span, key_at },
+        Some(span) => EditPlan::SetValue { span, key_at },
         None => EditPlan::Unpinnable {
             reason: format!(
                 "`{path}.{name}` is not written as a plain or quoted scalar on the key's line"
@@ -446,7 +447,7 @@ mod tests {
         assert_eq!(&text[img.span.clone()], "bitnami/redis");
         assert_eq!(img.field, ImageField::HelmRepository);
         assert_eq!(helm(img).digest_key.as_deref(), Some("digest"));
-        let EditPlan::SetValue { span } = &img.edit else {
+        let EditPlan::SetValue { span, .. } = &img.edit else {
             panic!("{:?}", img.edit)
         };
         assert_eq!(&text[span.clone()], "\"\"");
@@ -458,7 +459,7 @@ mod tests {
             s.images[0].reference.original(),
             format!("docker.io/bitnami/redis:8.2.1@sha256:{HEX}")
         );
-        let EditPlan::SetValue { span } = &s.images[0].edit else {
+        let EditPlan::SetValue { span, .. } = &s.images[0].edit else {
             panic!()
         };
         assert_eq!(&pinned[span.clone()], format!("sha256:{HEX}"));
@@ -474,7 +475,7 @@ mod tests {
         );
         assert_eq!(helm(&s.images[0]).key, "thanosImage");
         assert_eq!(helm(&s.images[0]).digest_key.as_deref(), Some("sha"));
-        let EditPlan::SetDigestHex { span } = &s.images[0].edit else {
+        let EditPlan::SetDigestHex { span, .. } = &s.images[0].edit else {
             panic!("{:?}", s.images[0].edit)
         };
         assert_eq!(&text[span.clone()], "''");
@@ -488,7 +489,7 @@ mod tests {
         // An empty value: the edit goes right after the colon.
         let bare = text.replace(" ''", "");
         let s = scan(Path::new("values.yaml"), &bare);
-        let EditPlan::SetDigestHex { span } = &s.images[0].edit else {
+        let EditPlan::SetDigestHex { span, .. } = &s.images[0].edit else {
             panic!()
         };
         assert!(span.is_empty() && bare[..span.start].ends_with("sha:"));

@@ -1,18 +1,31 @@
-//! The Kubernetes extractor: `image` keys in workloads, pod specs
-//! (`containers`, `initContainers`, `ephemeralContainers`), image volumes
-//! (`volumes[].image.reference`), `kind: List` items and custom resources,
-//! with the object, container and pod around each; Secret and
-//! ServiceAccount manifests for pull credentials. Documents of no other
-//! known kind come here too: their `image` keys are read by the same rules.
+//! The Kubernetes extractor: images where Kubernetes reads them, with the
+//! object, container and pod around each; Secret and ServiceAccount
+//! manifests for pull credentials.
 //!
-//! Rules: an `image` key directly under a JSON-schema `properties` mapping
-//! describes a field; an `image` with a sibling `tag` is a repository
-//! joined elsewhere; a CustomResourceDefinition names no image.
+//! Rules (the README's "What counts as an image reference"):
+//! - **Built-in kinds by their schema.** A Pod, Deployment, StatefulSet,
+//!   DaemonSet, ReplicaSet, ReplicationController, Job, CronJob or
+//!   PodTemplate holds images exactly at its pod spec's
+//!   `containers[].image`, `initContainers[].image`,
+//!   `ephemeralContainers[].image` and `volumes[].image.reference`. Every
+//!   other kind of a built-in API group (ConfigMap, Secret, Service, …)
+//!   holds none. `kind: List` (and `*List`) items are objects of their own.
+//! - **Custom resources by rule.** In any other object (and in YAML that
+//!   is no object at all), an `image` key counts anywhere except under
+//!   `metadata`, selectors and label maps, opaque data (`data`,
+//!   `stringData`, `binaryData`) and free-form configuration (`config`,
+//!   `configuration`, Helm `values`); an `image` key directly under a
+//!   JSON-schema `properties` mapping describes a field; an `image` with a
+//!   sibling `tag` is a repository joined elsewhere; a
+//!   CustomResourceDefinition names no image. A mapping with both
+//!   `apiVersion` and `kind` inside a custom resource is an object of its
+//!   own, read by these same rules.
+//! - Every `image` key these rules leave is counted, for one note per file.
 
 use super::extract::Extraction;
 use super::yaml::{Doc, NodeId, SiblingInsert};
 use super::{
-    ContainerList, Context, ImageField, ObjectContext, PodRef, SecretManifest,
+    ContainerList, Context, ImageField, KubernetesField, ObjectContext, PodRef, SecretManifest,
     ServiceAccountManifest,
 };
 use crate::credentials::Secret;
@@ -29,12 +42,140 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
         doc,
         ex,
         expanded: HashSet::new(),
+        taken: 0,
     };
-    let place = Place {
-        key: None,
-        seq_key: None,
+    let Some(root) = doc.resolve(root) else {
+        return;
     };
-    walk.visit(root, &Obj::default(), place, 0);
+    if doc.is_map(root) && is_object(doc, root, false) {
+        walk.object(root, 0);
+    } else {
+        let place = Place {
+            key: None,
+            seq_key: None,
+        };
+        walk.visit(root, &Obj::default(), place, 0);
+    }
+    let all = count_image_keys(doc, root);
+    let left = all.saturating_sub(walk.taken);
+    walk.ex.left_image_keys(left);
+}
+
+/// API groups of Kubernetes itself (`v1` is the core group): their kinds
+/// are known, so their images are read by schema, not by rule.
+const BUILT_IN_GROUPS: &[&str] = &[
+    "",
+    "apps",
+    "batch",
+    "extensions",
+    "autoscaling",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "networking.k8s.io",
+    "storage.k8s.io",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "apiregistration.k8s.io",
+    "scheduling.k8s.io",
+    "coordination.k8s.io",
+    "certificates.k8s.io",
+    "discovery.k8s.io",
+    "node.k8s.io",
+    "events.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
+    "resource.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "internal.apiserver.k8s.io",
+    "storagemigration.k8s.io",
+];
+
+/// Keys whose values a controller never pulls in a custom resource:
+/// object metadata, label and selector maps, opaque data, free-form
+/// configuration and Helm values (which follow a chart's conventions).
+const NOT_PULLED: &[&str] = &[
+    "metadata",
+    "labels",
+    "annotations",
+    "selector",
+    "matchLabels",
+    "nodeSelector",
+    "podLabels",
+    "podAnnotations",
+    "commonLabels",
+    "commonAnnotations",
+    "data",
+    "stringData",
+    "binaryData",
+    "config",
+    "configuration",
+    "values",
+    "valuesObject",
+    "valuesInline",
+];
+
+/// What an object's kind says about where its images are.
+enum Kind {
+    /// `kind: List` (or `DeploymentList`, …): its `items` are objects.
+    List,
+    /// A built-in workload: the path from the object to its pod spec.
+    Workload(&'static [&'static str]),
+    /// Secret and ServiceAccount: kept for pull credentials; no images.
+    Secret,
+    ServiceAccount,
+    /// A schema: names no image.
+    Crd,
+    /// Any other kind of a built-in group: no images.
+    BuiltIn,
+    /// A custom resource (or a kind imagelock does not know).
+    Custom,
+}
+
+fn classify(kind: Option<&str>, api_version: Option<&str>) -> Kind {
+    // `apps/v1` → `apps`; `v1` → the core group.
+    let group = api_version.map(|v| v.rsplit_once('/').map_or("", |(g, _)| g));
+    let built_in = group.is_none_or(|g| BUILT_IN_GROUPS.contains(&g));
+    let Some(kind) = kind else {
+        return Kind::Custom;
+    };
+    if kind == "CustomResourceDefinition" {
+        return Kind::Crd;
+    }
+    if !built_in {
+        return Kind::Custom;
+    }
+    match kind {
+        "List" => Kind::List,
+        "Pod" => Kind::Workload(&["spec"]),
+        "PodTemplate" => Kind::Workload(&["template", "spec"]),
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job" => Kind::Workload(&["spec", "template", "spec"]),
+        "CronJob" => Kind::Workload(&["spec", "jobTemplate", "spec", "template", "spec"]),
+        "Secret" => Kind::Secret,
+        "ServiceAccount" => Kind::ServiceAccount,
+        k if k.ends_with("List") => Kind::List,
+        // A kind of a built-in group that this list does not know: a group
+        // given (`apps/v2`) is Kubernetes's; with no `apiVersion` at all the
+        // kind may be anyone's, so its `image` keys are read by rule.
+        _ if api_version.is_some() => Kind::BuiltIn,
+        _ => Kind::Custom,
+    }
+}
+
+/// A mapping that is an object: `kind` or `apiVersion` at the top of a
+/// document; both inside another object.
+fn is_object(doc: &Doc<'_>, id: NodeId, nested: bool) -> bool {
+    let kind = doc.get(id, "kind").is_some();
+    let api = doc.get(id, "apiVersion").is_some();
+    if nested {
+        kind && api && doc.get_str(id, "kind").is_some()
+    } else {
+        kind || api
+    }
 }
 
 /// Where a mapping sits, as far as the walk cares.
@@ -66,6 +207,19 @@ impl Obj {
             ..ObjectContext::default()
         }
     }
+
+    fn with_pod(&self, doc: &Doc<'_>, spec: NodeId) -> Obj {
+        Obj {
+            pod: Some(PodRef {
+                pull_secrets: pull_secret_names(doc, spec),
+                service_account: doc
+                    .get_str_merged(spec, "serviceAccountName")
+                    .or_else(|| doc.get_str_merged(spec, "serviceAccount"))
+                    .map(str::to_string),
+            }),
+            ..self.clone()
+        }
+    }
 }
 
 struct Walk<'d, 'a, 'e, 'p> {
@@ -74,9 +228,141 @@ struct Walk<'d, 'a, 'e, 'p> {
     /// Anchored nodes already expanded through an alias (each at most once:
     /// keeps alias bombs linear).
     expanded: HashSet<NodeId>,
+    /// `image` keys the rules took (as images, warnings or invalid
+    /// values); the rest of the document's are counted as left.
+    taken: usize,
 }
 
 impl<'d, 'a> Walk<'d, 'a, '_, '_> {
+    /// An object: its kind decides the rules.
+    fn object(&mut self, id: NodeId, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let doc = self.doc;
+        let metadata = doc.get(id, "metadata").and_then(|m| doc.resolve(m));
+        let own = Obj {
+            kind: doc.get_str(id, "kind").map(str::to_string),
+            namespace: metadata
+                .and_then(|m| doc.get_str(m, "namespace"))
+                .map(str::to_string),
+            name: metadata
+                .and_then(|m| doc.get_str(m, "name"))
+                .map(str::to_string),
+            pod: None,
+        };
+        match classify(doc.get_str(id, "kind"), doc.get_str(id, "apiVersion")) {
+            Kind::List => {
+                let Some(items) = doc.get(id, "items").and_then(|i| doc.resolve(i)) else {
+                    return;
+                };
+                for &item in doc.seq_items(items) {
+                    if let Some(item) = doc.resolve(item).filter(|&i| doc.is_map(i)) {
+                        if self.expanded.insert(item) {
+                            self.object(item, depth + 1);
+                        }
+                    }
+                }
+            }
+            Kind::Workload(path) => {
+                if let Some(spec) = self.follow(id, path) {
+                    let pod = own.with_pod(doc, spec);
+                    let before = self.ex.out.images.len();
+                    self.pod_spec(spec, &pod);
+                    // In the order they are written, whatever the lists' order.
+                    self.ex.out.images[before..].sort_by_key(|i| i.span.start);
+                }
+            }
+            Kind::Secret => self.secret(id, &own),
+            Kind::ServiceAccount => self.service_account(id, &own),
+            // A schema's `image` properties are not values left unread.
+            Kind::Crd => self.taken += count_image_keys(doc, id),
+            Kind::BuiltIn => {}
+            Kind::Custom => self.visit_map(
+                id,
+                &own,
+                Place {
+                    key: None,
+                    seq_key: None,
+                },
+                depth,
+            ),
+        }
+    }
+
+    /// The mapping at `path` below `id` (through aliases and merge keys).
+    fn follow(&self, mut id: NodeId, path: &[&str]) -> Option<NodeId> {
+        let doc = self.doc;
+        for key in path {
+            let (_, v) = doc.entry_merged(id, key)?;
+            id = doc.resolve(v).filter(|&v| doc.is_map(v))?;
+        }
+        Some(id)
+    }
+
+    /// A built-in kind's pod spec: its container lists and image volumes.
+    fn pod_spec(&mut self, spec: NodeId, obj: &Obj) {
+        let doc = self.doc;
+        for list_key in ["containers", "initContainers", "ephemeralContainers"] {
+            let Some((_, list)) = doc.entry_merged(spec, list_key) else {
+                continue;
+            };
+            let Some(list) = doc.resolve(list).filter(|&l| doc.is_seq(l)) else {
+                continue;
+            };
+            let place = Place {
+                key: None,
+                seq_key: Some(list_key),
+            };
+            let mut seen = HashSet::new();
+            for &c in doc.seq_items(list) {
+                let Some(c) = doc.resolve(c).filter(|&c| doc.is_map(c)) else {
+                    continue;
+                };
+                if !seen.insert(c) {
+                    continue;
+                }
+                if let Some((k, v)) = doc.entry_merged(c, "image") {
+                    self.taken += 1;
+                    self.image(c, k, v, obj, place, false, true);
+                }
+            }
+        }
+        let Some((_, volumes)) = doc.entry_merged(spec, "volumes") else {
+            return;
+        };
+        let Some(volumes) = doc.resolve(volumes).filter(|&l| doc.is_seq(l)) else {
+            return;
+        };
+        for &vol in doc.seq_items(volumes) {
+            let Some(vol) = doc.resolve(vol).filter(|&v| doc.is_map(v)) else {
+                continue;
+            };
+            let Some((k, v)) = doc.entry_merged(vol, "image") else {
+                continue;
+            };
+            self.taken += 1;
+            match doc.resolve(v) {
+                Some(image) if doc.is_map(image) => {
+                    self.image_volume(image, obj, KubernetesField::VolumeReference);
+                }
+                Some(image) => {
+                    let what = doc.describe(image);
+                    self.ex.warn_at(
+                        doc,
+                        image,
+                        format!("volume image is {what}, not a mapping with `reference`; skipped"),
+                    );
+                }
+                None => self.ex.warn_at(
+                    doc,
+                    k,
+                    "volume image: the alias refers to an unknown anchor; skipped".into(),
+                ),
+            }
+        }
+    }
+
     fn visit(&mut self, id: NodeId, obj: &Obj, place: Place<'d>, depth: usize) {
         if depth > MAX_DEPTH {
             return;
@@ -97,50 +383,20 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                 self.visit(item, obj, item_place, depth + 1);
             }
         } else if doc.is_map(id) {
-            self.visit_map(id, obj, place, depth);
+            if is_object(doc, id, true) {
+                self.object(id, depth + 1);
+            } else {
+                self.visit_map(id, obj, place, depth);
+            }
         }
     }
 
+    /// A mapping of a custom resource (or of YAML that is no object).
     fn visit_map(&mut self, id: NodeId, obj: &Obj, place: Place<'d>, depth: usize) {
         let doc = self.doc;
-        let own;
-        let is_object = doc.get(id, "kind").is_some() || doc.get(id, "apiVersion").is_some();
-        let obj = if is_object {
-            let metadata = doc.get(id, "metadata").and_then(|m| doc.resolve(m));
-            own = Obj {
-                kind: doc.get_str(id, "kind").map(str::to_string),
-                namespace: metadata
-                    .and_then(|m| doc.get_str(m, "namespace"))
-                    .map(str::to_string),
-                name: metadata
-                    .and_then(|m| doc.get_str(m, "name"))
-                    .map(str::to_string),
-                pod: None,
-            };
-            match own.kind.as_deref() {
-                Some("Secret") => self.secret(id, &own),
-                Some("ServiceAccount") => self.service_account(id, &own),
-                // A schema names no image (a CRD inside a `kind: List`;
-                // whole CRD documents are masked before parsing).
-                Some("CustomResourceDefinition") => return,
-                _ => {}
-            }
-            &own
-        } else {
-            obj
-        };
         let pod_own;
         let obj = if is_pod_spec(doc, id) {
-            pod_own = Obj {
-                pod: Some(PodRef {
-                    pull_secrets: pull_secret_names(doc, id),
-                    service_account: doc
-                        .get_str(id, "serviceAccountName")
-                        .or_else(|| doc.get_str(id, "serviceAccount"))
-                        .map(str::to_string),
-                }),
-                ..obj.clone()
-            };
+            pod_own = obj.with_pod(doc, id);
             &pod_own
         } else {
             obj
@@ -152,11 +408,18 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
             let (k, v) = (kv[0], kv[1]);
             let key = doc.scalar_str(k);
             match key {
-                Some("image") if !schema => self.image(id, k, v, obj, place, is_object),
+                Some("image") if !schema => {
+                    self.taken += 1;
+                    let map_is_object =
+                        doc.get(id, "kind").is_some() || doc.get(id, "apiVersion").is_some();
+                    self.image(id, k, v, obj, place, map_is_object, false);
+                }
                 Some("<<") => {
                     // Merge key: the merged mapping(s) sit where this one does.
                     self.visit(v, obj, place, depth + 1);
                 }
+                // Never pulled: left, and counted as left.
+                Some(k) if NOT_PULLED.contains(&k) => {}
                 _ => {
                     let vplace = Place { key, seq_key: None };
                     self.visit(v, obj, vplace, depth + 1);
@@ -165,7 +428,10 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
         }
     }
 
-    /// The value `v` of an `image` key `key` in mapping `map`.
+    /// The value `v` of an `image` key `key` in mapping `map`: a container
+    /// of a built-in kind's pod spec (`by_schema`), else an `image` key a
+    /// custom resource's rules take.
+    #[allow(clippy::too_many_arguments)]
     fn image(
         &mut self,
         map: NodeId,
@@ -174,6 +440,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
         obj: &Obj,
         place: Place<'_>,
         map_is_object: bool,
+        by_schema: bool,
     ) {
         let doc = self.doc;
         let Some(target) = doc.resolve(v) else {
@@ -185,7 +452,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
             return;
         };
         if doc.is_scalar(target) {
-            if doc.get(map, "tag").is_some() {
+            if !by_schema && doc.get(map, "tag").is_some() {
                 // `{image: debian, tag: '9.1'}` (Argo `withItems`, Helm-style
                 // values): the value is a repository to be joined with the
                 // tag elsewhere, not a reference a pod runs as written.
@@ -197,14 +464,21 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                 return;
             }
             let list = place.seq_key.and_then(container_list);
+            let field = match list {
+                Some(l) if by_schema => KubernetesField::of_list(l),
+                _ => KubernetesField::CustomResource,
+            };
             let context = ObjectContext {
                 container: if map_is_object {
                     None
                 } else {
-                    doc.get_str(map, "name").map(str::to_string)
+                    doc.get_str_merged(map, "name").map(str::to_string)
                 },
                 list,
-                pull_policy: doc.get_str(map, "imagePullPolicy").map(str::to_string),
+                field: Some(field),
+                pull_policy: doc
+                    .get_str_merged(map, "imagePullPolicy")
+                    .map(str::to_string),
                 pull_policy_edit: list
                     .and_then(|_| policy_edit(doc, map, key, target, "imagePullPolicy")),
                 ..obj.context()
@@ -217,10 +491,10 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                 Context::Kubernetes(context),
                 "image",
             );
-        } else if doc.is_map(target) && place.seq_key == Some("volumes") {
-            self.image_volume(target, obj);
+        } else if !by_schema && doc.is_map(target) && place.seq_key == Some("volumes") {
+            self.image_volume(target, obj, KubernetesField::CustomResource);
         } else {
-            let message = if doc.is_map(target) {
+            let message = if doc.is_map(target) && !by_schema {
                 "image value is a mapping (Helm values style repository/tag?), not a string; skipped: render the chart with `helm template` and scan the output to pin what it deploys".to_string()
             } else {
                 format!(
@@ -233,7 +507,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
     }
 
     /// A Kubernetes image volume: `volumes[].image.reference` (mapping `image`).
-    fn image_volume(&mut self, image: NodeId, obj: &Obj) {
+    fn image_volume(&mut self, image: NodeId, obj: &Obj, field: KubernetesField) {
         let doc = self.doc;
         let Some(r) = doc.get(image, "reference") else {
             self.ex.warn_at(
@@ -261,6 +535,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
             return;
         }
         let context = ObjectContext {
+            field: Some(field),
             pull_policy: doc.get_str(image, "pullPolicy").map(str::to_string),
             pull_policy_edit: policy_edit(doc, image, r, rt, "pullPolicy"),
             ..obj.context()
@@ -364,19 +639,49 @@ fn policy_edit(
     image: NodeId,
     policy_key: &str,
 ) -> Option<EditPlan> {
-    if let Some(value) = doc.get(map, policy_key) {
+    if let Some((key, value)) = doc.entry(map, policy_key) {
         let s = doc.scalar(doc.resolve(value)?)?;
-        return s.exact.then_some(EditPlan::SetValue { span: s.content });
+        let key_at = doc.scalar(key)?.content.start;
+        return s.exact.then_some(EditPlan::SetValue {
+            span: s.content,
+            key_at,
+        });
     }
-    Some(match doc.sibling_insert(image_key, image)? {
+    let beside = doc.scalar(image_key)?.content.start;
+    Some(match doc.sibling_insert(map, image_key, image)? {
         SiblingInsert::Block(p) => EditPlan::InsertKey {
             after_line_end: p.after_line_end,
             indent: p.indent,
             key: policy_key.to_string(),
+            beside,
         },
         SiblingInsert::Flow { at } => EditPlan::InsertFlowKey {
             at,
             key: policy_key.to_string(),
+            beside,
         },
     })
+}
+
+/// How many mapping entries below `root` (itself included) have the key
+/// `image`, each written entry once (aliases are not followed).
+fn count_image_keys(doc: &Doc<'_>, root: NodeId) -> usize {
+    let mut count = 0;
+    let mut stack = vec![(root, 0usize)];
+    while let Some((id, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            continue;
+        }
+        if doc.is_map(id) {
+            for kv in doc.map_entries(id).chunks_exact(2) {
+                if doc.scalar_str(kv[0]) == Some("image") {
+                    count += 1;
+                }
+                stack.push((kv[1], depth + 1));
+            }
+        } else if doc.is_seq(id) {
+            stack.extend(doc.seq_items(id).iter().map(|&i| (i, depth + 1)));
+        }
+    }
+    count
 }

@@ -235,6 +235,7 @@ fn read_entry(doc: &Doc<'_>, entry: NodeId, ex: &mut Extraction<'_>) {
 /// Not exact when the value is a block scalar or an alias.
 fn set_digest(doc: &Doc<'_>, digest: &Field<'_>) -> (EditPlan, bool) {
     let direct = doc.scalar(digest.value);
+    let key_at = doc.scalar(digest.key).map_or(0, |k| k.content.start);
     match direct {
         Some(s) if s.style == QuoteStyle::Plain && s.value.is_empty() => {
             // `digest:` with nothing after it: right after the key's colon.
@@ -244,15 +245,33 @@ fn set_digest(doc: &Doc<'_>, digest: &Field<'_>) -> (EditPlan, bool) {
                 .iter()
                 .position(|&c| c == b':')
                 .map_or(key_end, |i| key_end + i + 1);
-            (EditPlan::SetValue { span: colon..colon }, true)
+            (
+                EditPlan::SetValue {
+                    span: colon..colon,
+                    key_at,
+                },
+                true,
+            )
         }
-        Some(s) if s.style == QuoteStyle::Plain => (EditPlan::SetValue { span: s.content }, true),
+        Some(s) if s.style == QuoteStyle::Plain => (
+            EditPlan::SetValue {
+                span: s.content,
+                key_at,
+            },
+            true,
+        ),
         Some(s) if matches!(s.style, QuoteStyle::SingleQuoted | QuoteStyle::DoubleQuoted) => {
             let span = s.content.start - 1..s.content.end + 1;
-            (EditPlan::SetValue { span }, true)
+            (EditPlan::SetValue { span, key_at }, true)
         }
-        Some(s) => (EditPlan::SetValue { span: s.content }, false),
-        None => (EditPlan::SetValue { span: 0..0 }, false),
+        Some(s) => (
+            EditPlan::SetValue {
+                span: s.content,
+                key_at,
+            },
+            false,
+        ),
+        None => (EditPlan::SetValue { span: 0..0, key_at }, false),
     }
 }
 
@@ -266,18 +285,21 @@ fn insert_digest(doc: &Doc<'_>, entry: NodeId, naming: &Scalar<'_>) -> EditPlan 
     let digest_key = || "digest".to_string();
     let entries = doc.map_entries(entry);
     for kv in entries.chunks_exact(2).rev() {
-        match doc.sibling_insert(kv[0], kv[1]) {
+        let beside = doc.scalar(kv[0]).map_or(0, |k| k.content.start);
+        match doc.sibling_insert(entry, kv[0], kv[1]) {
             Some(SiblingInsert::Block(p)) => {
                 return EditPlan::InsertKey {
                     after_line_end: p.after_line_end,
                     indent: p.indent,
                     key: digest_key(),
+                    beside,
                 }
             }
             Some(SiblingInsert::Flow { at }) => {
                 return EditPlan::InsertFlowKey {
                     at,
                     key: digest_key(),
+                    beside,
                 }
             }
             None => {}
@@ -287,6 +309,7 @@ fn insert_digest(doc: &Doc<'_>, entry: NodeId, naming: &Scalar<'_>) -> EditPlan 
         after_line_end: naming.content.start,
         indent: String::new(),
         key: digest_key(),
+        beside: naming.content.start,
     }
 }
 

@@ -69,6 +69,38 @@ pub enum ImageField {
     Location,
 }
 
+/// The rule that made a value in a Kubernetes object (or other YAML read
+/// by the Kubernetes rules) an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum KubernetesField {
+    /// A built-in kind's pod spec, by its schema.
+    #[serde(rename = "containers[].image")]
+    Containers,
+    #[serde(rename = "initContainers[].image")]
+    InitContainers,
+    #[serde(rename = "ephemeralContainers[].image")]
+    EphemeralContainers,
+    #[serde(rename = "volumes[].image.reference")]
+    VolumeReference,
+    /// An `image` key of a custom resource (or of YAML that is no
+    /// Kubernetes object), outside metadata, selectors and data.
+    #[serde(rename = "custom-resource")]
+    CustomResource,
+    /// A `[[location]]` of `imagelock.toml`.
+    #[serde(rename = "location")]
+    Location,
+}
+
+impl KubernetesField {
+    pub(crate) fn of_list(list: ContainerList) -> KubernetesField {
+        match list {
+            ContainerList::Containers => KubernetesField::Containers,
+            ContainerList::InitContainers => KubernetesField::InitContainers,
+            ContainerList::EphemeralContainers => KubernetesField::EphemeralContainers,
+        }
+    }
+}
+
 /// Where in the Kubernetes object model the reference sits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -80,6 +112,8 @@ pub struct ObjectContext {
     /// `name` of the container (sibling key of `image`), when in a container list.
     pub container: Option<String>,
     pub list: Option<ContainerList>,
+    /// The rule that made the value an image.
+    pub field: Option<KubernetesField>,
     /// The sibling `imagePullPolicy` (or `pullPolicy` for an image volume) as written.
     pub pull_policy: Option<String>,
     /// The pod spec the reference sits in (containers and image volumes).
@@ -412,6 +446,18 @@ pub fn scan_file_each(
         return Ok(());
     }
     extract::scan_text(path, text, scope, locations, each)
+}
+
+/// Whether a text names a CustomResourceDefinition anywhere (cheap byte
+/// search; see [`crd_document`]).
+pub fn crd_mentioned(text: &str) -> bool {
+    crd::mentions_crd(text)
+}
+
+/// Whether one document's text is a CustomResourceDefinition, which the
+/// scan skips unparsed.
+pub fn crd_document(text: &str) -> bool {
+    crd::is_crd(text)
 }
 
 /// Decode file bytes as UTF-8, reporting the line and column of the first

@@ -71,7 +71,7 @@ fn multi_document_deployment_cronjob_pod() {
     assert!(nginx.exact);
     assert_eq!(nginx.field, ImageField::Image);
     let policy = nginx.context.kubernetes().unwrap().pull_policy_edit.clone();
-    let Some(crate::rewrite::EditPlan::SetValue { span }) = &policy else {
+    let Some(crate::rewrite::EditPlan::SetValue { span, .. }) = &policy else {
         panic!("the written imagePullPolicy is set in place: {policy:?}");
     };
     assert_eq!(&text[span.clone()], "IfNotPresent");
@@ -83,6 +83,7 @@ fn multi_document_deployment_cronjob_pod() {
             name: Some("web".into()),
             container: Some("nginx".into()),
             list: Some(ContainerList::Containers),
+            field: Some(crate::scan::KubernetesField::Containers),
             pull_policy: Some("IfNotPresent".into()),
             pod: Some(PodRef::default()),
             pull_policy_edit: policy.clone(),
@@ -1413,7 +1414,7 @@ fn sibling_insert_after_a_block_or_flow_entry() {
             for id in 0..doc.len() as u32 {
                 for kv in doc.map_entries(id).chunks_exact(2) {
                     if doc.scalar_str(kv[0]) == Some("image") {
-                        self.0.push(doc.sibling_insert(kv[0], kv[1]));
+                        self.0.push(doc.sibling_insert(id, kv[0], kv[1]));
                     }
                 }
             }
@@ -1506,4 +1507,233 @@ fn streams_one_part_per_document() {
         check_invariants(&text, &all);
         assert_eq!(all.summary(), scan(&text).summary());
     }
+}
+
+// Images are what a kubelet or controller pulls, not every key named `image`.
+
+const LABELLED_DEPLOYMENT: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {image: nginx}
+  annotations:
+    image: logo.png
+spec:
+  selector:
+    matchLabels:
+      image: nginx
+  template:
+    metadata:
+      labels:
+        image: nginx
+    spec:
+      initContainers:
+      - name: init
+        image: busybox:1.36
+      containers:
+      - name: web
+        image: nginx:1.25
+      volumes:
+      - name: models
+        image:
+          reference: ghcr.io/acme/models:v1
+          pullPolicy: IfNotPresent
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: site
+data:
+  image: assets/images/social.png
+";
+
+fn fields(s: &FileScan) -> Vec<(&str, Option<crate::scan::KubernetesField>)> {
+    s.images
+        .iter()
+        .map(|i| {
+            (
+                i.reference.original(),
+                i.context.kubernetes().and_then(|c| c.field),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_built_in_kind_holds_images_only_in_its_pod_spec() {
+    use crate::scan::KubernetesField as F;
+    let s = scan(LABELLED_DEPLOYMENT);
+    assert_eq!(
+        fields(&s),
+        [
+            ("busybox:1.36", Some(F::InitContainers)),
+            ("nginx:1.25", Some(F::Containers)),
+            ("ghcr.io/acme/models:v1", Some(F::VolumeReference)),
+        ]
+    );
+    assert!(s.invalid.is_empty(), "{:?}", s.invalid);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    // Labels, the annotation, the selector, the template's label and the
+    // ConfigMap's data: five left, said once for the file.
+    assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
+    assert!(
+        s.notes[0].contains("5 value(s) named `image` left unread"),
+        "{:?}",
+        s.notes
+    );
+}
+
+#[test]
+fn every_workload_kind_is_read_at_its_pod_spec() {
+    let cases = [
+        ("v1", "Pod", "spec:\n  containers:\n  - image: a:1\n"),
+        ("v1", "PodTemplate", "template:\n  spec:\n    containers:\n    - image: a:1\n"),
+        ("v1", "ReplicationController", "spec:\n  template:\n    spec:\n      containers:\n      - image: a:1\n"),
+        ("apps/v1", "StatefulSet", "spec:\n  template:\n    spec:\n      containers:\n      - image: a:1\n"),
+        ("apps/v1", "DaemonSet", "spec:\n  template:\n    spec:\n      containers:\n      - image: a:1\n"),
+        ("apps/v1", "ReplicaSet", "spec:\n  template:\n    spec:\n      containers:\n      - image: a:1\n"),
+        ("batch/v1", "Job", "spec:\n  template:\n    spec:\n      containers:\n      - image: a:1\n"),
+        ("batch/v1", "CronJob", "spec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          ephemeralContainers:\n          - image: a:1\n"),
+    ];
+    for (api, kind, body) in cases {
+        let text =
+            format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  labels:\n    image: x\n{body}");
+        let s = scan(&text);
+        assert_eq!(refs(&s), ["a:1"], "{kind}");
+        assert_eq!(s.notes.len(), 1, "{kind}: {:?}", s.notes);
+        // An image key elsewhere in a built-in kind is not pulled.
+        let text = format!("apiVersion: {api}\nkind: {kind}\nstatus:\n  image: b:2\n{body}");
+        assert_eq!(refs(&scan(&text)), ["a:1"], "{kind}");
+    }
+}
+
+#[test]
+fn kinds_that_hold_no_images_yield_none() {
+    for (api, kind) in [
+        ("v1", "ConfigMap"),
+        ("v1", "Service"),
+        ("v1", "Namespace"),
+        ("rbac.authorization.k8s.io/v1", "Role"),
+        ("networking.k8s.io/v1", "Ingress"),
+        ("apps/v1", "ControllerRevision"),
+    ] {
+        let text = format!(
+            "apiVersion: {api}\nkind: {kind}\ndata:\n  image: nginx:1\nspec:\n  image: nginx:1\n"
+        );
+        let s = scan(&text);
+        assert!(s.images.is_empty(), "{kind}: {:?}", refs(&s));
+        assert!(s.invalid.is_empty(), "{kind}");
+        assert_eq!(s.notes.len(), 1, "{kind}");
+        assert!(s.notes[0].contains("2 value(s)"), "{kind}: {:?}", s.notes);
+    }
+}
+
+#[test]
+fn list_items_are_objects_of_their_own() {
+    let text = "\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  data: {image: logo.png}
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {labels: {image: web}}
+  spec:
+    template:
+      spec:
+        containers: [{name: web, image: 'nginx:1.25'}]
+- apiVersion: argoproj.io/v1alpha1
+  kind: Rollout
+  spec:
+    template:
+      spec:
+        containers:
+        - image: ghcr.io/acme/app:2
+";
+    use crate::scan::KubernetesField as F;
+    let s = scan(text);
+    assert_eq!(
+        fields(&s),
+        [
+            ("nginx:1.25", Some(F::Containers)),
+            ("ghcr.io/acme/app:2", Some(F::CustomResource)),
+        ]
+    );
+    let web = find(&s, "nginx:1.25");
+    assert_eq!(
+        web.context.kubernetes().unwrap().kind.as_deref(),
+        Some("Deployment")
+    );
+    assert!(s.notes[0].contains("2 value(s)"), "{:?}", s.notes);
+}
+
+#[test]
+fn custom_resources_leave_metadata_selectors_data_and_values() {
+    let text = "\
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  labels:
+    image: web
+  annotations: {image: logo.png}
+spec:
+  selector:
+    matchLabels:
+      image: web
+  template:
+    metadata:
+      labels:
+        image: web
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+spec:
+  values:
+    image: my-repo/app
+---
+apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+spec:
+  image: quay.io/prometheus/prometheus:v2.50.0
+  config:
+    image: not-this
+  podMetadata:
+    labels:
+      image: prom
+---
+apiVersion: pkg.crossplane.io/v1
+kind: Object
+spec:
+  forProvider:
+    manifest:
+      apiVersion: v1
+      kind: ConfigMap
+      data:
+        image: embedded.png
+";
+    let s = scan(text);
+    assert_eq!(
+        refs(&s),
+        ["nginx:1.25", "quay.io/prometheus/prometheus:v2.50.0"]
+    );
+    assert!(s.invalid.is_empty(), "{:?}", s.invalid);
+    assert!(s.notes[0].contains("8 value(s)"), "{:?}", s.notes);
+    let web = find(&s, "nginx:1.25");
+    let c = web.context.kubernetes().unwrap();
+    assert_eq!(c.field, Some(crate::scan::KubernetesField::CustomResource));
+    assert_eq!(c.container.as_deref(), Some("web"));
+    assert!(c.pod.is_some());
+}
+
+#[test]
+fn a_file_with_no_image_left_has_no_note() {
+    let s = scan("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: a:1\n");
+    assert!(s.notes.is_empty(), "{:?}", s.notes);
 }

@@ -18,6 +18,7 @@ pub(crate) mod creds;
 pub(crate) mod e2e;
 pub(crate) mod pki;
 pub(crate) mod proxy;
+pub(crate) mod roundtrip;
 pub(crate) mod run;
 pub(crate) mod token_server;
 

@@ -303,3 +303,86 @@ fn heredocs(ins: &Instruction, escape: char) -> Vec<(String, bool)> {
 fn is_heredoc_name(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+/// Whether `new` holds the directives and instructions of `old` with only
+/// the byte `edits` (spans of `old`, each inside one word of one physical
+/// line) made: the same directives, the same logical instructions in the
+/// same order, each equal to its old text with its edits applied. `Err`
+/// names the byte of `old` where they part and how.
+pub(crate) fn same_but_edits(
+    old: &str,
+    new: &str,
+    edits: &[(Range<usize>, &str)],
+) -> Result<(), (usize, String)> {
+    let before = parse(old);
+    let after = parse(new);
+    let mut directives: Vec<(String, String)> = before
+        .directives
+        .iter()
+        .map(|d| (d.name.clone(), d.value.clone()))
+        .collect();
+    let mut texts: Vec<String> = before.instructions.iter().map(|i| i.text.clone()).collect();
+    // Apply the edits from the last to the first, so earlier logical
+    // positions stay valid.
+    let mut sorted: Vec<&(Range<usize>, &str)> = edits.iter().collect();
+    sorted.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    for (span, replacement) in sorted {
+        if let Some(k) = before
+            .directives
+            .iter()
+            .position(|d| d.span.start <= span.start && span.end <= d.span.end)
+        {
+            let d = &before.directives[k];
+            let (a, b) = (span.start - d.span.start, span.end - d.span.start);
+            directives[k].1.replace_range(a..b, replacement);
+            continue;
+        }
+        let found = before.instructions.iter().enumerate().find_map(|(k, ins)| {
+            let a = ins.offsets.binary_search(&span.start).ok()?;
+            let len = span.end - span.start;
+            // Contiguous in the file: not across a line continuation.
+            let b = a + len;
+            (len > 0 && b <= ins.offsets.len() && ins.offsets[b - 1] == span.end - 1)
+                .then_some((k, a, b))
+        });
+        let Some((k, a, b)) = found else {
+            return Err((
+                span.start,
+                "the edit is not inside one word of an instruction or directive".into(),
+            ));
+        };
+        texts[k].replace_range(a..b, replacement);
+    }
+    let got: Vec<(String, String)> = after
+        .directives
+        .iter()
+        .map(|d| (d.name.clone(), d.value.clone()))
+        .collect();
+    if got != directives {
+        return Err((
+            0,
+            format!("the parser directives would read {got:?}, not {directives:?}"),
+        ));
+    }
+    for (k, want) in texts.iter().enumerate() {
+        let at = before.instructions[k].offsets.first().copied().unwrap_or(0);
+        match after.instructions.get(k) {
+            Some(ins) if &ins.text == want => {}
+            Some(ins) => {
+                return Err((
+                    at,
+                    format!("the instruction would read {:?}, not {want:?}", ins.text),
+                ))
+            }
+            None => return Err((at, "the instruction would be gone".into())),
+        }
+    }
+    if after.instructions.len() > texts.len() {
+        let extra = &after.instructions[texts.len()].text;
+        return Err((
+            old.len(),
+            format!("a new instruction {extra:?} would appear"),
+        ));
+    }
+    Ok(())
+}

@@ -7,10 +7,12 @@
 //! - [`fast`]: the line-based fast path for plain block-style files;
 //! - [`split`]: cutting a text into its documents;
 //! - [`indent_fix`]: the Go-YAML indentation workaround;
-//! - [`typing`]: which scalars are strings, nulls, and what tags say.
+//! - [`typing`]: which scalars are strings, nulls, and what tags say;
+//! - [`snapshot`]: an owned copy of every document, to compare two readings.
 
 pub mod fast;
 pub mod indent_fix;
+pub mod snapshot;
 pub mod split;
 pub mod tree;
 pub mod typing;

@@ -60,6 +60,8 @@ enum NodeKind<'a> {
     Map {
         /// Range into `Doc::children`: key, value, key, value, ...
         children: Range<u32>,
+        /// Written in flow style (`{a: 1, b: 2}`), over one line or many.
+        flow: bool,
     },
     Seq {
         children: Range<u32>,
@@ -186,6 +188,11 @@ impl<'t> Doc<'t> {
     }
 
     #[inline]
+    /// A mapping written in flow style (`{a: 1}`).
+    pub fn is_flow_map(&self, id: NodeId) -> bool {
+        matches!(self.node(id).kind, NodeKind::Map { flow: true, .. })
+    }
+
     pub fn is_seq(&self, id: NodeId) -> bool {
         matches!(self.node(id).kind, NodeKind::Seq { .. })
     }
@@ -209,7 +216,7 @@ impl<'t> Doc<'t> {
     #[inline]
     pub fn map_entries(&self, id: NodeId) -> &[NodeId] {
         match &self.node(id).kind {
-            NodeKind::Map { children } => {
+            NodeKind::Map { children, .. } => {
                 &self.children[children.start as usize..children.end as usize]
             }
             _ => &[],
@@ -348,7 +355,7 @@ impl<'t> Doc<'t> {
     /// line is indented to the key's column) or a flow mapping (`{name: a,
     /// image: b}`: right after the value). `None` when the value runs past
     /// its line or the layout is anything else.
-    pub fn sibling_insert(&self, key: NodeId, value: NodeId) -> Option<SiblingInsert> {
+    pub fn sibling_insert(&self, map: NodeId, key: NodeId, value: NodeId) -> Option<SiblingInsert> {
         let b = self.text.as_bytes();
         let NodeKind::Scalar { bytes: kbytes, .. } = &self.node(key).kind else {
             return None;
@@ -356,6 +363,20 @@ impl<'t> Doc<'t> {
         let NodeKind::Scalar { bytes: vbytes, .. } = &self.node(value).kind else {
             return None;
         };
+        // A flow mapping, on one line or over many, takes `, key: value`
+        // right after the value, before whatever follows it (a comma, a
+        // comment, a line break, the closing brace).
+        if self.is_flow_map(map) {
+            // Where the value itself ends: a quoted scalar's event span
+            // runs on over the spaces and comment after its closing quote.
+            let s = self.scalar(value)?;
+            let at = match s.style {
+                QuoteStyle::SingleQuoted | QuoteStyle::DoubleQuoted => s.content.end + 1,
+                QuoteStyle::Plain => s.content.end,
+                QuoteStyle::Literal | QuoteStyle::Folded => return None,
+            };
+            return (at <= vbytes.end).then_some(SiblingInsert::Flow { at });
+        }
         let key_start = kbytes.start;
         let line_start = b[..key_start]
             .iter()
@@ -369,9 +390,6 @@ impl<'t> Doc<'t> {
             return None;
         }
         let after = self.text[vbytes.end..line_end].trim_start_matches(' ');
-        if after.starts_with(',') || after.starts_with('}') {
-            return Some(SiblingInsert::Flow { at: vbytes.end });
-        }
         let after = after.trim_end_matches('\r');
         if !(after.is_empty() || after.starts_with('#')) {
             return None;
@@ -624,7 +642,7 @@ impl<'t> Builder<'t> {
                 doc.children.extend(self.pending.drain(from..));
                 let end = doc.children.len() as u32;
                 match &mut doc.nodes[id as usize].kind {
-                    NodeKind::Map { children } | NodeKind::Seq { children } => {
+                    NodeKind::Map { children, .. } | NodeKind::Seq { children } => {
                         *children = start..end;
                     }
                     _ => {}
@@ -662,7 +680,18 @@ impl<'t> Builder<'t> {
                 let kind = if matches!(event, Event::SequenceStart(..)) {
                     NodeKind::Seq { children: 0..0 }
                 } else {
-                    NodeKind::Map { children: 0..0 }
+                    // Flow style: `{` where the content starts (after any
+                    // anchor and tag).
+                    let byte = if doc.byte_marks {
+                        span.start.index()
+                    } else {
+                        self.conv.byte(span.start.index())
+                    };
+                    let content = skip_properties(doc.text, byte, doc.text.len());
+                    NodeKind::Map {
+                        children: 0..0,
+                        flow: doc.text.as_bytes().get(content) == Some(&b'{'),
+                    }
                 };
                 // Register as a child of the parent before pushing our own frame.
                 if self.stack.is_empty() {
