@@ -37,6 +37,15 @@ done <<<"$ids"
 
 cargo run --quiet --locked --example corpus-check -- "$corpus"
 
+# The differential pin test over every file of the corpus, real/ included
+# (tools/pin_roundtrip.rs): each file with references pinned in a copy with
+# a lockfile covering all of them must read back as the old file with only
+# image values changed and digest or pull policy keys added, change nothing
+# on a second pin, and a refused file must be left as it was.
+cargo build --quiet --locked
+cargo run --quiet --locked --example pin-roundtrip -- \
+    "${CARGO_TARGET_DIR:-target}/debug/imagelock" "$corpus"
+
 # A custom image location on the published file: the config reloader named
 # in the operator's arguments is found at its place and pinned in place
 # (the digest inserted after the reference, nothing else on the line).

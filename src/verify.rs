@@ -64,7 +64,108 @@ fn mismatch(text: &str, at: usize, what: String) -> Mismatch {
     }
 }
 
+/// YAML: a text cut into documents at its `---` lines is compared one
+/// document at a time (memory bounded by the largest, time by the ones
+/// edited): a document no edit touches must keep its bytes, an edited one
+/// must read as planned. Any other text is compared whole.
 fn check_yaml(old: &str, new: &str, edits: &[Edit]) -> Result<(), Mismatch> {
+    use crate::scan::yaml::split;
+    if !(split::splittable(old) && split::splittable(new)) {
+        return check_yaml_whole(old, new, edits, 0);
+    }
+    let before: Vec<Range<usize>> = split::pieces(old).map(|p| p.start..p.end).collect();
+    let after: Vec<Range<usize>> = split::pieces(new).map(|p| p.start..p.end).collect();
+    if before.len() != after.len() {
+        return Err(mismatch(
+            old,
+            edits[0].span.start,
+            format!(
+                "the new text would be cut into {} document(s), not {}",
+                after.len(),
+                before.len()
+            ),
+        ));
+    }
+    // Each edit belongs to the piece it starts in (an insertion at a
+    // piece's very end, the start of the next `---` line, to the first).
+    let mut by_piece: Vec<Vec<Edit>> = vec![Vec::new(); before.len()];
+    for e in edits {
+        let i = before
+            .partition_point(|p| p.start < e.span.start)
+            .saturating_sub(1);
+        by_piece[i].push(e.clone());
+    }
+    for (i, ((b, a), mine)) in before.iter().zip(&after).zip(by_piece).enumerate() {
+        if mine.is_empty() {
+            if old[b.clone()] != new[a.clone()] {
+                return Err(mismatch(
+                    old,
+                    b.start,
+                    format!(
+                        "document {} would change although no edit is planned in it",
+                        i + 1
+                    ),
+                ));
+            }
+            continue;
+        }
+        // The piece's edits, at offsets of the piece's own text.
+        let local: Vec<Edit> = mine.into_iter().map(|e| shift(e, b.start)).collect();
+        let planned = apply(&old[b.clone()], &local);
+        if planned != new[a.clone()] {
+            return Err(mismatch(
+                old,
+                b.start,
+                format!("document {}: the edits would not give the new text", i + 1),
+            ));
+        }
+        check_yaml_whole(&old[b.clone()], &planned, &local, i)
+            .map_err(|m| remap(old, b.start, m))?;
+    }
+    Ok(())
+}
+
+/// An edit of a piece starting at byte `base`, at the piece's offsets.
+fn shift(e: Edit, base: usize) -> Edit {
+    let change = match e.change {
+        Change::Splice => Change::Splice,
+        Change::Set { key_at, value } => Change::Set {
+            key_at: key_at - base,
+            value,
+        },
+        Change::Add { beside, key, value } => Change::Add {
+            beside: beside - base,
+            key,
+            value,
+        },
+    };
+    Edit {
+        span: e.span.start - base..e.span.end - base,
+        replacement: e.replacement,
+        change,
+    }
+}
+
+/// A mismatch found in a piece starting at byte `base`, at the whole
+/// text's line and column.
+fn remap(text: &str, base: usize, m: Mismatch) -> Mismatch {
+    let piece = &text[base..];
+    // The byte of the piece at (line, column), then the whole text's.
+    let mut at = 0;
+    for (n, line) in piece.split_inclusive('\n').enumerate() {
+        if n + 1 == m.line {
+            at += line
+                .char_indices()
+                .nth(m.column.saturating_sub(1))
+                .map_or(line.len(), |(i, _)| i);
+            break;
+        }
+        at += line.len();
+    }
+    mismatch(text, base + at, m.what)
+}
+
+fn check_yaml_whole(old: &str, new: &str, edits: &[Edit], doc_base: usize) -> Result<(), Mismatch> {
     let first = edits[0].span.start;
     let read = |text: &str| {
         let crds = crate::scan::crd_mentioned(text);
@@ -116,7 +217,11 @@ fn check_yaml(old: &str, new: &str, edits: &[Edit]) -> Result<(), Mismatch> {
             } else {
                 format!(" at {path}")
             };
-            mismatch(old, at, format!("document {}{path}: {what}", i + 1))
+            mismatch(
+                old,
+                at,
+                format!("document {}{path}: {what}", doc_base + i + 1),
+            )
         };
         match (want, got) {
             (Document::Tree(Some(w)), Document::Tree(Some(g))) => {

@@ -362,3 +362,59 @@ fn a_flag_given_replaces_the_file_list() {
     let o = imagelock(repo.path(), &["lock", "--platform", "linux/amd64"]);
     expect_code(&o, 0);
 }
+
+/// A ConfigMap key a controller reads as an image (Knative's
+/// `config-deployment`) is an image only where a location names it: the
+/// built-in rules read no ConfigMap, and an unresolved `ko://` path there
+/// is a warning, as in a container.
+#[test]
+fn a_location_names_a_configmap_key_the_built_in_rules_leave() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let h = reg.host();
+    let queue = reg.push_oci_image("knative/queue", "1.16", "queue");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::create_dir(d.join(".git")).unwrap();
+    let config = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment\n  labels:\n    image: queue\ndata:\n  queue-sidecar-image: {h}/knative/queue:1.16\n  image: assets/logo.png\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-deployment-dev\ndata:\n  queue-sidecar-image: ko://knative.dev/serving/cmd/queue\n"
+    );
+    fs_err::write(d.join("config.yaml"), &config).unwrap();
+    // Without a location: nothing, and the note says what was left.
+    let o = run(&reg, d, &["list", "config.yaml"]);
+    expect_code(&o, 0);
+    assert_eq!(text(&o.stdout), "");
+    assert!(
+        text(&o.stderr).contains("2 value(s) named `image` left unread"),
+        "{}",
+        text(&o.stderr)
+    );
+    fs_err::write(
+        d.join("imagelock.toml"),
+        "[[location]]\nkind = \"ConfigMap\"\npath = \"data.queue-sidecar-image\"\n",
+    )
+    .unwrap();
+    let o = run(&reg, d, &["list", "config.yaml"]);
+    expect_code(&o, 0);
+    assert_eq!(
+        rows(&o.stdout),
+        [format!("config.yaml:8:24 {h}/knative/queue:1.16 unlocked")]
+    );
+    assert!(
+        text(&o.stderr).contains("is a ko import path"),
+        "{}",
+        text(&o.stderr)
+    );
+    expect_code(&run(&reg, d, &["lock", "config.yaml"]), 0);
+    assert_locked(&reg, d, &[("knative/queue:1.16", &queue)]);
+    let pinned = pin_twice(
+        &reg,
+        d,
+        &["pin", "config.yaml"],
+        &d.join("config.yaml"),
+        &config,
+    );
+    assert!(pinned.contains(&format!(
+        "queue-sidecar-image: {h}/knative/queue:1.16@{queue}\n"
+    )));
+    assert!(pinned.contains("    image: queue\n") && pinned.contains("  image: assets/logo.png\n"));
+}

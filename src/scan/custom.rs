@@ -328,8 +328,8 @@ fn found(
     {
         return; // found by the built-in rules or an earlier location
     }
-    if value.contains("{{") || value.contains("${") || value.contains("$(") {
-        let message = format!("{what} {value:?} is a template, not a reference; skipped");
+    if let Some(kind) = super::extract::placeholder(value) {
+        let message = format!("{what} {value:?} is {kind}, not a reference; skipped");
         ex.warn(s.line, column, message);
         return;
     }

@@ -465,7 +465,7 @@ fn count_image_keys(doc: &Doc<'_>) -> usize {
 /// What kind of placeholder an image value is, when it is one that some
 /// tool fills in before the kubelet sees it: a template or an unresolved
 /// `ko://` import path.
-fn placeholder(value: &str) -> Option<&'static str> {
+pub(crate) fn placeholder(value: &str) -> Option<&'static str> {
     if value.contains("{{") || value.contains("${") || value.contains("$(") {
         Some("a template")
     } else if value.starts_with("ko://") {
