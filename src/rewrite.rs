@@ -83,6 +83,11 @@ pub enum EditPlan {
     /// Helm values image mapping without a digest key): `pin` warns with
     /// `hint` and leaves it; [`plan_edit`] refuses it.
     Unpinnable { reason: String, hint: String },
+    /// The value is shared with other places (a YAML anchor whose aliases
+    /// stand where no image or policy belongs, an alias written for the
+    /// value): any edit would change them too. [`plan_edit`] refuses it
+    /// with `reason`.
+    Shared { reason: String, hint: String },
     /// Insert `, <key>: <value>` at byte `at` of a flow mapping (right
     /// after a value, before whatever follows it: a `,`, a comment, a line
     /// break or the `}`), on one line or many. `beside`: where the key of
@@ -91,6 +96,8 @@ pub enum EditPlan {
         at: usize,
         key: String,
         beside: usize,
+        /// Written `, "key": "value"` (a JSON object).
+        json: bool,
     },
 }
 
@@ -114,7 +121,7 @@ impl EditPlan {
                 *after_line_end = f(*after_line_end);
                 *beside = f(*beside);
             }
-            EditPlan::Unpinnable { .. } => {}
+            EditPlan::Unpinnable { .. } | EditPlan::Shared { .. } => {}
             EditPlan::InsertFlowKey { at, beside, .. } => {
                 *at = f(*at);
                 *beside = f(*beside);
@@ -138,6 +145,8 @@ pub enum PlanError {
     NotPlain(String),
     #[error("{0}")]
     Unpinnable(String),
+    #[error("{reason}")]
+    Shared { reason: String, hint: String },
 }
 
 /// What `pin` writes for `plan` to pin `reference` to `digest`: the pinned
@@ -246,13 +255,27 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
             })
         }
         EditPlan::Unpinnable { reason, .. } => Err(PlanError::Unpinnable(reason.clone())),
-        EditPlan::InsertFlowKey { at, key, beside } => {
+        EditPlan::Shared { reason, hint } => Err(PlanError::Shared {
+            reason: reason.clone(),
+            hint: hint.clone(),
+        }),
+        EditPlan::InsertFlowKey {
+            at,
+            key,
+            beside,
+            json,
+        } => {
             slice(&(*at..*at))?;
             plain(key)?;
             plain(value)?;
+            let replacement = if *json {
+                format!(", \"{key}\": \"{value}\"")
+            } else {
+                format!(", {key}: {value}")
+            };
             Ok(Edit {
                 span: *at..*at,
-                replacement: format!(", {key}: {value}"),
+                replacement,
                 change: Change::Add {
                     beside: *beside,
                     key: key.clone(),
@@ -291,17 +314,23 @@ fn line_ending(text: &str, at: usize) -> &'static str {
     }
 }
 
+/// Two planned edits that write the same bytes differently: `at` is the
+/// byte where the second starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlap {
+    pub at: usize,
+}
+
 /// Sort edits, drop exact duplicates (an anchored scalar reached through
 /// several aliases), and check that none overlap.
-pub fn normalize(mut edits: Vec<Edit>) -> Result<Vec<Edit>, String> {
+pub fn normalize(mut edits: Vec<Edit>) -> Result<Vec<Edit>, Overlap> {
     edits.sort_by_key(|e| (e.span.start, e.span.end));
     edits.dedup();
     for pair in edits.windows(2) {
         if pair[1].span.start < pair[0].span.end {
-            return Err(format!(
-                "overlapping edits at bytes {:?} and {:?}",
-                pair[0].span, pair[1].span
-            ));
+            return Err(Overlap {
+                at: pair[1].span.start,
+            });
         }
     }
     Ok(edits)

@@ -71,8 +71,20 @@ struct Staged {
     target: PathBuf,
     /// The written temporary; removed when dropped unrenamed.
     temp: tempfile::TempPath,
-    /// How many names the replaced file had (its hard links).
+    /// How many names the replaced file had (its hard links), and which
+    /// file it was (device, inode).
     links: u64,
+    inode: (u64, u64),
+}
+
+/// A staged file that has other names (hard links).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HardLinked<'a> {
+    pub path: &'a Path,
+    /// Its link count.
+    pub links: u64,
+    /// How many of its other names this transaction replaces too.
+    pub also_staged: u64,
 }
 
 /// Files staged for an all-or-nothing replacement. Dropping it without
@@ -145,6 +157,7 @@ impl Transaction {
             target,
             temp: temp.into_temp_path(),
             links: original.as_ref().map_or(1, MetadataExt::nlink),
+            inode: original.as_ref().map_or((0, 0), |m| (m.dev(), m.ino())),
         });
         Ok(())
     }
@@ -152,11 +165,19 @@ impl Transaction {
     /// The staged files that have other names (hard links), with their
     /// link count: the rename gives this name a new file, and the other
     /// names keep the old content.
-    pub fn hard_linked(&self) -> Vec<(&Path, u64)> {
+    pub fn hard_linked(&self) -> Vec<HardLinked<'_>> {
         self.staged
             .iter()
             .filter(|s| s.links > 1)
-            .map(|s| (s.shown.as_path(), s.links))
+            .map(|s| HardLinked {
+                path: s.shown.as_path(),
+                links: s.links,
+                also_staged: self
+                    .staged
+                    .iter()
+                    .filter(|o| o.inode == s.inode && o.shown != s.shown)
+                    .count() as u64,
+            })
             .collect()
     }
 

@@ -212,3 +212,272 @@ fn a_hard_linked_file_is_replaced_with_a_warning_naming_its_links() {
         original
     );
 }
+
+// ---------------------------------------------------------------------
+// Cases a hostile pass found, offline (a lockfile written here).
+
+mod offline {
+    use std::path::Path;
+
+    use crate::support::run::{expect_code, imagelock, text};
+    use imagelock::lockfile::{Entry, Lockfile};
+    use imagelock::reference::{Digest, Reference};
+
+    /// The digest the lockfile holds for `reference`.
+    fn digest(reference: &str) -> String {
+        let r = Reference::parse(reference).unwrap();
+        Digest::sha256_of(
+            format!("{}:{}", r.name(), r.effective_tag().unwrap_or("latest")).as_bytes(),
+        )
+        .to_string()
+    }
+
+    /// A directory holding `files` and a lockfile covering `refs`.
+    fn dir(files: &[(&str, &str)], refs: &[&str]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let mut lock = Lockfile::new();
+        for r in refs {
+            let p = Reference::parse(r).unwrap();
+            lock.insert(Entry {
+                name: p.name(),
+                tag: Some(p.effective_tag().unwrap_or("latest").to_string()),
+                digest: Digest::parse(&digest(r)).unwrap(),
+                media_type: None,
+                platforms: Default::default(),
+            });
+        }
+        fs_err::write(d.path().join("images.lock"), lock.to_toml()).unwrap();
+        for (name, body) in files {
+            let p = d.path().join(name);
+            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+            fs_err::write(p, body).unwrap();
+        }
+        d
+    }
+
+    fn read(d: &Path, name: &str) -> String {
+        fs_err::read_to_string(d.join(name)).unwrap()
+    }
+
+    fn pin(d: &Path, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["--no-config", "pin"];
+        all.extend_from_slice(args);
+        imagelock(d, &all)
+    }
+
+    #[test]
+    fn an_anchor_shared_with_labels_and_names_is_refused_not_spread() {
+        let text_in = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: &app nginx\nspec:\n  selector:\n    matchLabels:\n      app: *app\n  template:\n    metadata:\n      labels:\n        app: *app\n    spec:\n      containers:\n      - name: *app\n        image: *app\n";
+        let d = dir(&[("web.yaml", text_in)], &["nginx"]);
+        let o = pin(d.path(), &["web.yaml"]);
+        expect_code(&o, 2);
+        let stderr = text(&o.stderr);
+        assert!(
+            stderr.contains("web.yaml:6:15: nginx cannot be pinned: the value is a YAML anchor")
+                && stderr.contains("no file was changed"),
+            "{stderr}"
+        );
+        assert_eq!(read(d.path(), "web.yaml"), text_in);
+        // --dry-run of a failing run shows no diff.
+        let o = pin(d.path(), &["--dry-run", "web.yaml"]);
+        expect_code(&o, 2);
+        assert_eq!(text(&o.stdout), "");
+    }
+
+    #[test]
+    fn anchors_shared_only_by_images_are_pinned_once() {
+        let text_in = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  initContainers: &list\n  - name: a\n    image: nginx:1.25\n  containers: *list\n";
+        let d = dir(&[("p.yaml", text_in)], &["nginx:1.25"]);
+        expect_code(
+            &pin(d.path(), &["--pull-policy", "if-not-present", "p.yaml"]),
+            0,
+        );
+        assert_eq!(
+            read(d.path(), "p.yaml"),
+            text_in.replace(
+                "image: nginx:1.25\n",
+                &format!(
+                    "image: nginx:1.25@{}\n    imagePullPolicy: IfNotPresent\n",
+                    digest("nginx:1.25")
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn a_policy_merged_into_another_container_is_refused_the_image_is_not() {
+        let text_in = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - &base\n    name: a\n    image: nginx:1.25\n  - <<: *base\n    name: b\n    image: busybox:${TAG}\n";
+        let d = dir(&[("p.yaml", text_in)], &["nginx:1.25"]);
+        let o = pin(d.path(), &["--pull-policy", "if-not-present", "p.yaml"]);
+        expect_code(&o, 2);
+        assert!(
+            text(&o.stderr).contains("cannot set imagePullPolicy: IfNotPresent byte-exactly: the container (or its pull policy) is shared"),
+            "{}",
+            text(&o.stderr)
+        );
+        assert_eq!(read(d.path(), "p.yaml"), text_in);
+        // Without the policy, the image is pinned: `b` sets its own image.
+        expect_code(&pin(d.path(), &["p.yaml"]), 0);
+        assert_eq!(
+            read(d.path(), "p.yaml"),
+            text_in.replace(
+                "nginx:1.25",
+                &format!("nginx:1.25@{}", digest("nginx:1.25"))
+            )
+        );
+    }
+
+    #[test]
+    fn a_pull_policy_written_as_an_alias_is_refused_with_its_reason() {
+        let text_in = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    restart-mode: &m Always\nspec:\n  containers:\n  - name: c\n    image: nginx:1.25\n    imagePullPolicy: *m\n";
+        let d = dir(&[("p.yaml", text_in)], &["nginx:1.25"]);
+        let o = pin(d.path(), &["--pull-policy", "if-not-present", "p.yaml"]);
+        expect_code(&o, 2);
+        let stderr = text(&o.stderr);
+        assert!(
+            stderr.contains("`imagePullPolicy` is written as an alias")
+                && !stderr.contains("internal error"),
+            "{stderr}"
+        );
+        assert_eq!(read(d.path(), "p.yaml"), text_in);
+    }
+
+    #[test]
+    fn image_volumes_json_and_tabs_take_a_pull_policy() {
+        let volumes = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes:\n  - name: v\n    image:\n      reference: alpine:3.19\n  - name: w\n    image: {reference: busybox:1.36}\n";
+        let json = "{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"p\"},\n \"spec\": {\"containers\": [{\"name\": \"c\", \"image\": \"nginx:1.25\"}]}}\n";
+        let tabs = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: c\n    image: nginx:1.25\t# c\n  - name: d\n    image: busybox:1.36\t\n";
+        let d = dir(
+            &[("v.yaml", volumes), ("p.json", json), ("t.yaml", tabs)],
+            &["alpine:3.19", "busybox:1.36", "nginx:1.25"],
+        );
+        let o = pin(
+            d.path(),
+            &[
+                "--pull-policy",
+                "if-not-present",
+                "v.yaml",
+                "p.json",
+                "t.yaml",
+            ],
+        );
+        expect_code(&o, 0);
+        let (a, b, n) = (
+            digest("alpine:3.19"),
+            digest("busybox:1.36"),
+            digest("nginx:1.25"),
+        );
+        assert_eq!(
+            read(d.path(), "v.yaml"),
+            format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  volumes:\n  - name: v\n    image:\n      reference: alpine:3.19@{a}\n      pullPolicy: IfNotPresent\n  - name: w\n    image: {{reference: busybox:1.36@{b}, pullPolicy: IfNotPresent}}\n")
+        );
+        let pinned = read(d.path(), "p.json");
+        assert!(
+            pinned.contains(&format!(
+                "\"image\": \"nginx:1.25@{n}\", \"imagePullPolicy\": \"IfNotPresent\"}}"
+            )),
+            "{pinned}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&pinned).expect("still JSON");
+        assert_eq!(
+            v["spec"]["containers"][0]["imagePullPolicy"],
+            "IfNotPresent"
+        );
+        assert_eq!(
+            read(d.path(), "t.yaml"),
+            format!("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: c\n    image: nginx:1.25@{n}\t# c\n    imagePullPolicy: IfNotPresent\n  - name: d\n    image: busybox:1.36@{b}\t\n    imagePullPolicy: IfNotPresent\n")
+        );
+    }
+
+    #[test]
+    fn unknown_core_kinds_are_read_by_rule_push_targets_and_watched_repositories_are_not() {
+        let text_in = "apiVersion: v1\nkind: DeploymentConfig\nmetadata: {name: dc}\nspec: {template: {spec: {containers: [{name: c, image: nginx:1.25}]}}}\n---\napiVersion: v1\nkind: Template\nmetadata: {name: t}\nobjects:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: d}\n  spec: {template: {spec: {containers: [{name: c, image: busybox:1.36}]}}}\n---\napiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ImageRepository\nmetadata: {name: app}\nspec: {image: ghcr.io/acme/app}\n---\napiVersion: shipwright.io/v1beta1\nkind: Build\nmetadata: {name: b}\nspec:\n  source: {url: https://example.com/repo}\n  output: {image: quay.io/x/y:latest}\n---\napiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaConnect\nmetadata: {name: c}\nspec: {build: {output: {type: docker, image: ghcr.io/acme/app:1.0}}}\n";
+        let d = dir(&[("all.yaml", text_in)], &[]);
+        let o = imagelock(
+            d.path(),
+            &["--no-config", "list", "--format", "json", "all.yaml"],
+        );
+        expect_code(&o, 0);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let refs: Vec<(&str, &str)> = v["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["reference"].as_str().unwrap(),
+                    r["context"]["field"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                ("nginx:1.25", "custom-resource"),
+                ("busybox:1.36", "containers[].image")
+            ]
+        );
+        assert!(
+            text(&o.stderr).contains("3 value(s) named `image` left unread (the first at 18:8)"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+
+    #[test]
+    fn values_reached_through_aliases_are_counted_once_in_the_note() {
+        let text_in = "apiVersion: example.com/v1\nkind: App\nmetadata:\n  labels: {image: nginx}\nspec:\n  main: &m {image: nginx:1.25}\n  copies: [*m]\n";
+        let d = dir(&[("a.yaml", text_in)], &[]);
+        let o = imagelock(d.path(), &["--no-config", "list", "a.yaml"]);
+        expect_code(&o, 0);
+        assert!(
+            text(&o.stderr).contains("1 value(s) named `image` left unread (the first at 4:12)"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+
+    #[test]
+    fn a_build_argument_other_instructions_read_is_not_rewritten() {
+        let text_in = "ARG V=1.25\nFROM nginx:$V\nARG V\nRUN curl https://example.com/v$V.tar.gz\nLABEL version=$V\n";
+        let shared = "ARG V=1.25\nFROM nginx:$V\nFROM busybox:$V\n";
+        let d = dir(
+            &[("a/Dockerfile", text_in), ("b/Dockerfile", shared)],
+            &["nginx:1.25", "busybox:1.25"],
+        );
+        let o = pin(d.path(), &["a/Dockerfile"]);
+        expect_code(&o, 2);
+        assert!(
+            text(&o.stderr).contains("a/Dockerfile:2:6: nginx:1.25 cannot be pinned: the build argument V is also used at line 4, not as an image"),
+            "{}",
+            text(&o.stderr)
+        );
+        assert_eq!(read(d.path(), "a/Dockerfile"), text_in);
+        let o = pin(d.path(), &["b/Dockerfile"]);
+        expect_code(&o, 2);
+        let stderr = text(&o.stderr);
+        assert!(
+            stderr.contains(
+                "b/Dockerfile:1:7: two references would be pinned through the same bytes"
+            ) && !stderr.contains("bytes 6"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn both_names_of_a_hard_link_pinned_are_said_to_be_separate_files_now() {
+        let body = "kind: Pod\nspec:\n  containers:\n  - image: nginx:1.25\n";
+        let d = dir(&[("a.yaml", body)], &["nginx:1.25"]);
+        fs_err::hard_link(d.path().join("a.yaml"), d.path().join("b.yaml")).unwrap();
+        let o = pin(d.path(), &["a.yaml", "b.yaml"]);
+        expect_code(&o, 0);
+        let stderr = text(&o.stderr);
+        assert!(
+            stderr.contains("a.yaml has 2 hard links")
+                && stderr.contains("its other 1 name(s) were pinned in this run too")
+                && !stderr.contains("keep the old content"),
+            "{stderr}"
+        );
+        assert_eq!(read(d.path(), "a.yaml"), read(d.path(), "b.yaml"));
+    }
+}

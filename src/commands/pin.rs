@@ -40,8 +40,9 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     let mut refused = 0usize;
     let mut changed_refs = 0usize;
     let mut policies = 0usize;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    // `--dry-run`'s diff, shown only when the run would write it: a run
+    // that fails writes nothing, so it shows nothing either.
+    let mut diff: Vec<u8> = Vec::new();
     let mut io_error = None;
 
     // The edits of the file being read, and how many of them set a policy.
@@ -62,9 +63,19 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 }
                 let edits = match normalize(std::mem::take(&mut edits)) {
                     Ok(e) => e,
-                    Err(why) => {
+                    Err(overlap) => {
                         refused += 1;
-                        diag.error(format!("{}: {why}", file.path.display()), None);
+                        let (line, column) = line_col(&file.text, overlap.at);
+                        diag.emit(
+                            Message::error(format!(
+                                "{}:{line}:{column}: two references would be pinned through the same bytes with different values (a build argument or a YAML anchor that feeds both)",
+                                file.path.display()
+                            ))
+                            .code("not-exact")
+                            .hint(Some(
+                                "give each image its own tag (its own build argument, or the tag written where the image is)",
+                            )),
+                        );
                         return;
                     }
                 };
@@ -91,7 +102,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 changed_refs += edits.len() - policies_here;
                 if args.dry_run {
                     let shown = file.path.display().to_string();
-                    if let Err(e) = write_unified_diff(&mut out, &shown, &file.text, &edits) {
+                    if let Err(e) = write_unified_diff(&mut diff, &shown, &file.text, &edits) {
                         io_error.get_or_insert(e);
                     }
                 } else {
@@ -178,19 +189,21 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                         Message::error(format!("{r} cannot be pinned: {why}"))
                             .at(location(image))
                             .code("not-exact")
-                            .hint(matches!(why, PlanError::NotLineStart(_)).then_some(
-                                "write the entry in block style (one key per line), or give it an empty `digest: \"\"` for pin to fill",
-                            )),
+                            .hint(match &why {
+                                PlanError::NotLineStart(_) => Some(
+                                    "write the entry in block style (one key per line), or give it an empty `digest: \"\"` for pin to fill".to_string(),
+                                ),
+                                PlanError::Shared { hint, .. } => Some(hint.clone()),
+                                _ => None,
+                            }),
                     );
                 }
             }
         }
     });
-    out.flush()?;
     if let Some(e) = io_error {
         return Err(e.into());
     }
-    drop(out);
 
     if missing > 0 {
         diag.say(format!(
@@ -200,12 +213,18 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     }
     // Any error (a file that does not parse, an invalid value) stops the run.
     if diag.errors() > 0 || scanned.failed > 0 || missing > 0 || refused > 0 {
-        if !args.dry_run {
+        if args.dry_run {
+            diag.say("nothing would be written: the run fails, so no diff is shown (--dry-run)");
+        } else {
             diag.say("no file was changed");
         }
         return Ok(crate::exit::ERROR);
     }
     if args.dry_run {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        out.write_all(&diff)?;
+        out.flush()?;
         diag.say(format!(
             "would pin {changed_refs} reference(s){}; nothing written (--dry-run)",
             policy_summary(policies)
@@ -252,12 +271,21 @@ fn write_all(
             }
         }
     }
-    for (path, links) in transaction.hard_linked() {
+    for linked in transaction.hard_linked() {
+        let others = linked.links - 1;
+        let rest = others.saturating_sub(linked.also_staged);
+        let fate = if rest == 0 {
+            format!("its other {others} name(s) were pinned in this run too, each as a file of its own: they are no longer linked")
+        } else if linked.also_staged > 0 {
+            format!("{} other name(s) were pinned in this run too, each as a file of its own; the other {rest} name(s) keep the old content", linked.also_staged)
+        } else {
+            format!("the other {rest} name(s) keep the old content")
+        };
         diag.emit(
             Message::warning(format!(
-                "{} has {links} hard links: pin wrote it as a new file (through a temporary and a rename, so that no run is left half-written); the other {} name(s) keep the old content",
-                path.display(),
-                links - 1
+                "{} has {} hard links: pin wrote it as a new file (through a temporary and a rename, so that no run is left half-written); {fate}",
+                linked.path.display(),
+                linked.links,
             ))
             .code("hard-link")
             .hint(Some(
@@ -334,7 +362,10 @@ fn if_not_present(text: &str, image: &FoundImage) -> Result<Option<Edit>, Box<Me
         ImageField::VolumeReference => "pullPolicy",
         _ => "imagePullPolicy",
     };
-    let refuse = |why: String| {
+    let refuse = |why: String, shared: Option<String>| {
+        let hint = shared.unwrap_or_else(|| {
+            format!("write the container in block style with `{key}` on a line of its own (or drop --pull-policy)")
+        });
         Box::new(
             Message::error(format!(
                 "{}: cannot set {key}: IfNotPresent byte-exactly: {why}",
@@ -342,17 +373,30 @@ fn if_not_present(text: &str, image: &FoundImage) -> Result<Option<Edit>, Box<Me
             ))
             .at(location(image))
             .code("not-exact")
-            .hint(Some(format!(
-                "write `{key}` on a line of its own (or drop --pull-policy)"
-            ))),
+            .hint(Some(hint)),
         )
     };
     let Some(plan) = &c.pull_policy_edit else {
         return Err(refuse(
             "the value or the layout around it is too complex".into(),
+            None,
         ));
     };
     plan_edit(text, plan, "IfNotPresent")
         .map(Some)
-        .map_err(|e| refuse(e.to_string()))
+        .map_err(|e| {
+            let hint = match &e {
+                PlanError::Shared { hint, .. } => Some(hint.clone()),
+                _ => None,
+            };
+            refuse(e.to_string(), hint)
+        })
+}
+
+/// 1-based line and column (characters) of byte `at` of `text`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = text.get(..at).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() + 1)
 }

@@ -143,6 +143,7 @@ pub fn scan_text(path: &Path, text: &str) -> FileScan {
         stage: None,
         in_stage: false,
         uses: Vec::new(),
+        image_words: Vec::new(),
         pending: Vec::new(),
     };
     s.directives(&parsed);
@@ -192,6 +193,9 @@ struct Scanner<'a> {
     in_stage: bool,
     /// Each build-argument use: its name and whether it ends the reference.
     uses: Vec<(String, bool)>,
+    /// The file bytes of every image word read (where a build argument's
+    /// use is an image's).
+    image_words: Vec<Range<usize>>,
     pending: Vec<Pending>,
 }
 
@@ -423,6 +427,10 @@ impl Scanner<'_> {
     /// One image word (`range` in the instruction's text).
     fn image(&mut self, ins: &Instruction, range: Range<usize>, site: Site<'_>) {
         let word_offset = ins.file_offset(range.start);
+        if !range.is_empty() {
+            self.image_words
+                .push(word_offset..ins.file_offset(range.end - 1) + 1);
+        }
         let (line, column) = self.line_col(word_offset);
         let written = ins.slice(&range).to_string();
         let (word_style, inner) = unquote(&written, range.clone());
@@ -534,6 +542,23 @@ impl Scanner<'_> {
         self.push(Pending { image, edits_arg });
     }
 
+    /// The first byte where `$name` or `${name…}` is written outside every
+    /// image word (in any instruction, heredoc bodies and other `ARG`
+    /// defaults included).
+    fn use_outside_images(&self, name: &str) -> Option<usize> {
+        let b = self.text.as_bytes();
+        let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        memchr::memchr_iter(b'$', b).find(|&at| {
+            let rest = &self.text[at + 1..];
+            let braced = rest.starts_with('{');
+            let after_name = if braced { &rest[1..] } else { rest };
+            let named = after_name
+                .strip_prefix(name)
+                .is_some_and(|tail| tail.bytes().next().is_none_or(|c| !ident(c)));
+            named && !self.image_words.iter().any(|w| w.contains(&at))
+        })
+    }
+
     /// A stage index, an earlier stage's name or `scratch` (case-insensitive).
     fn is_stage_or_scratch(&self, value: &str, site: DockerfileInstruction) -> bool {
         let lower = value.to_ascii_lowercase();
@@ -554,6 +579,17 @@ impl Scanner<'_> {
     fn finish(mut self) -> FileScan {
         let pending = std::mem::take(&mut self.pending);
         for mut p in pending {
+            // A default that other instructions read too (`RUN curl
+            // …/v$V.tar.gz`, `LABEL version=$V`) would take the digest there.
+            if let (Some(arg), EditPlan::AppendDigest { .. }) = (&p.edits_arg, &p.image.edit) {
+                if let Some(at) = self.use_outside_images(arg) {
+                    let (line, _) = self.line_col(at);
+                    p.image.edit = EditPlan::Shared {
+                        reason: format!("the build argument {arg} is also used at line {line}, not as an image: writing the digest into its default would change that use too"),
+                        hint: format!("give the image a build argument of its own (`ARG IMAGE=…:tag` and `FROM $IMAGE`), or write the tag in the FROM line instead of ${arg}"),
+                    };
+                }
+            }
             if let Some(arg) = &p.edits_arg {
                 if self.uses.iter().any(|(n, end)| n == arg && !end) {
                     p.image.exact = false;

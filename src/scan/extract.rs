@@ -155,8 +155,9 @@ struct Delivered {
     /// `image` keys in documents [`Scope::KnownManifests`] leaves out.
     skipped_image_keys: usize,
     /// `image` keys the Kubernetes rules left (labels, data, outside a
-    /// built-in kind's pod spec).
+    /// built-in kind's pod spec), and where the first one is.
     left_image_keys: usize,
+    first_left: Option<(usize, usize)>,
 }
 
 pub struct Extraction<'e> {
@@ -253,18 +254,20 @@ impl<'e> Extraction<'e> {
         }
     }
 
-    /// Count `image` keys the Kubernetes rules left in this document.
-    pub fn left_image_keys(&mut self, n: usize) {
+    /// Count `image` keys the Kubernetes rules left in this document, the
+    /// first of them at `line`:`column`.
+    pub fn left_image_keys(&mut self, n: usize, line: usize, column: usize) {
         self.delivered.left_image_keys += n;
+        self.delivered.first_left.get_or_insert((line, column));
     }
 
     /// The end of the file: the notes about `image` values left unread.
     fn finish(self) {
         let left = self.delivered.left_image_keys;
-        if left > 0 {
+        if let (true, Some((line, column))) = (left > 0, self.delivered.first_left) {
             let mut last = FileScan::default();
             last.notes.push(format!(
-                "{}: {left} value(s) named `image` left unread: under metadata (labels, annotations), selectors or data, or outside a built-in kind's pod spec, where Kubernetes pulls nothing; name one in a `[[location]]` of imagelock.toml if a controller reads it as an image",
+                "{}: {left} value(s) named `image` left unread (the first at {line}:{column}): under metadata (labels, annotations), selectors or data, or outside a built-in kind's pod spec, where Kubernetes pulls nothing; name one in a `[[location]]` of imagelock.toml if a controller reads it as an image",
                 self.file.display(),
             ));
             (self.each)(last);

@@ -30,7 +30,7 @@ use super::{
 };
 use crate::credentials::Secret;
 use crate::rewrite::EditPlan;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Deepest nesting the walk descends into (the tree itself is built
 /// without recursion); deeper nodes are not searched.
@@ -42,7 +42,9 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
         doc,
         ex,
         expanded: HashSet::new(),
-        taken: 0,
+        taken: HashSet::new(),
+        visits: HashMap::new(),
+        found: Vec::new(),
     };
     let Some(root) = doc.resolve(root) else {
         return;
@@ -56,13 +58,18 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
         };
         walk.visit(root, &Obj::default(), place, 0);
     }
-    let all = count_image_keys(doc, root);
-    let left = all.saturating_sub(walk.taken);
-    walk.ex.left_image_keys(left);
+    walk.refuse_shared();
+    let left: Vec<NodeId> = image_keys(doc, root)
+        .into_iter()
+        .filter(|k| !walk.taken.contains(k))
+        .collect();
+    if let Some(&first) = left.first() {
+        let (line, column) = doc.position(first);
+        walk.ex.left_image_keys(left.len(), line, column);
+    }
 }
 
-/// API groups of Kubernetes itself (`v1` is the core group): their kinds
-/// are known, so their images are read by schema, not by rule.
+/// API groups of Kubernetes itself (`v1` is the core group).
 const BUILT_IN_GROUPS: &[&str] = &[
     "",
     "apps",
@@ -90,6 +97,73 @@ const BUILT_IN_GROUPS: &[&str] = &[
     "storagemigration.k8s.io",
 ];
 
+/// The kinds of those groups that hold no image. A kind of a built-in
+/// group not named here or among the workloads (OpenShift's legacy `v1`
+/// `DeploymentConfig` and `Template`, say) is read by rule.
+const NO_IMAGES: &[&str] = &[
+    "ConfigMap",
+    "Service",
+    "Namespace",
+    "Endpoints",
+    "EndpointSlice",
+    "Event",
+    "LimitRange",
+    "ResourceQuota",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Node",
+    "Binding",
+    "ComponentStatus",
+    "ControllerRevision",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "Ingress",
+    "IngressClass",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+    "StorageClass",
+    "CSIDriver",
+    "CSINode",
+    "CSIStorageCapacity",
+    "VolumeAttachment",
+    "VolumeAttributesClass",
+    "PriorityClass",
+    "Lease",
+    "CertificateSigningRequest",
+    "ClusterTrustBundle",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "RuntimeClass",
+    "APIService",
+    "FlowSchema",
+    "PriorityLevelConfiguration",
+    "ResourceClaim",
+    "ResourceClaimTemplate",
+    "DeviceClass",
+    "ResourceSlice",
+    "ServiceCIDR",
+    "IPAddress",
+    "TokenReview",
+    "SubjectAccessReview",
+    "SelfSubjectAccessReview",
+    "LocalSubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "SelfSubjectReview",
+    "StorageVersionMigration",
+];
+
+/// Groups of custom resources whose `image` fields name repositories to
+/// watch, not images to pull: Flux's image automation (`ImageRepository`
+/// `spec.image` takes no tag or digest).
+const NO_IMAGE_GROUPS: &[&str] = &["image.toolkit.fluxcd.io"];
+
 /// Keys whose values a controller never pulls in a custom resource:
 /// object metadata, label and selector maps, opaque data, free-form
 /// configuration and Helm values (which follow a chart's conventions).
@@ -112,6 +186,9 @@ const NOT_PULLED: &[&str] = &[
     "values",
     "valuesObject",
     "valuesInline",
+    // Where a build pushes its image to (Shipwright `Build`, Strimzi
+    // `KafkaConnect.spec.build`, kpack): a destination, never pulled.
+    "output",
 ];
 
 /// What an object's kind says about where its images are.
@@ -125,7 +202,7 @@ enum Kind {
     ServiceAccount,
     /// A schema: names no image.
     Crd,
-    /// Any other kind of a built-in group: no images.
+    /// A kind known to hold no images (ConfigMap, Service, …).
     BuiltIn,
     /// A custom resource (or a kind imagelock does not know).
     Custom,
@@ -140,6 +217,9 @@ fn classify(kind: Option<&str>, api_version: Option<&str>) -> Kind {
     };
     if kind == "CustomResourceDefinition" {
         return Kind::Crd;
+    }
+    if group.is_some_and(|g| NO_IMAGE_GROUPS.contains(&g)) {
+        return Kind::BuiltIn;
     }
     if !built_in {
         return Kind::Custom;
@@ -157,11 +237,10 @@ fn classify(kind: Option<&str>, api_version: Option<&str>) -> Kind {
         "CronJob" => Kind::Workload(&["spec", "jobTemplate", "spec", "template", "spec"]),
         "Secret" => Kind::Secret,
         "ServiceAccount" => Kind::ServiceAccount,
+        k if NO_IMAGES.contains(&k) => Kind::BuiltIn,
         k if k.ends_with("List") => Kind::List,
-        // A kind of a built-in group that this list does not know: a group
-        // given (`apps/v2`) is Kubernetes's; with no `apiVersion` at all the
-        // kind may be anyone's, so its `image` keys are read by rule.
-        _ if api_version.is_some() => Kind::BuiltIn,
+        // A kind this list does not know (OpenShift's `v1` kinds, a kind
+        // newer than imagelock): its `image` keys are read by rule.
         _ => Kind::Custom,
     }
 }
@@ -229,11 +308,87 @@ struct Walk<'d, 'a, 'e, 'p> {
     /// keeps alias bombs linear).
     expanded: HashSet<NodeId>,
     /// `image` keys the rules took (as images, warnings or invalid
-    /// values); the rest of the document's are counted as left.
-    taken: usize,
+    /// values), each key once however many aliases reach it; the rest of
+    /// the document's are counted as left.
+    taken: HashSet<NodeId>,
+    /// How many times the rules met each image value and pull policy
+    /// (its value, or the mapping a policy would go into): one written
+    /// value that an alias puts in several places is met once per place.
+    visits: HashMap<NodeId, usize>,
+    /// The images found: the start of their span, their value node, and
+    /// the node their pull policy is written at.
+    found: Vec<(usize, NodeId, Option<NodeId>)>,
 }
 
 impl<'d, 'a> Walk<'d, 'a, '_, '_> {
+    /// Refuse to pin a value (or set a pull policy) that a YAML anchor
+    /// shares with places the rules did not read as images: `image: *app`
+    /// with `app: &app nginx` in the labels, a container `&base` merged
+    /// into another (`<<: *base`) whose image is not pinned. Pinning it
+    /// would rewrite the labels, selectors or names too.
+    fn refuse_shared(&mut self) {
+        if !self.doc.has_aliases() || self.found.is_empty() {
+            return;
+        }
+        let mut places = self.doc.appearances();
+        let mut shared = |node: NodeId, visits: &HashMap<NodeId, usize>| {
+            places.count(node) > visits.get(&node).copied().unwrap_or(0)
+        };
+        let doc_index = self.ex.document;
+        for (start, value, policy) in std::mem::take(&mut self.found) {
+            let value_shared = shared(value, &self.visits);
+            let policy_shared = policy.is_some_and(|p| shared(p, &self.visits));
+            let Some(img) = self
+                .ex
+                .out
+                .images
+                .iter_mut()
+                .find(|i| i.document == doc_index && i.span.start == start)
+            else {
+                continue;
+            };
+            if value_shared {
+                img.edit = EditPlan::Shared {
+                    reason: "the value is a YAML anchor (or an alias of one) that also stands where no image belongs (labels, selectors, names, other fields): pinning it would change those too".into(),
+                    hint: "write the image as a value of its own rather than through a YAML anchor that other fields share".into(),
+                };
+            }
+            if policy_shared {
+                if let Context::Kubernetes(c) = &mut img.context {
+                    if matches!(c.pull_policy_edit, Some(EditPlan::Shared { .. })) {
+                        continue; // refused already, with a closer reason
+                    }
+                    c.pull_policy_edit = Some(EditPlan::Shared {
+                        reason: "the container (or its pull policy) is shared through a YAML anchor or merge key with a place whose image is not pinned here".into(),
+                        hint: "write `imagePullPolicy: IfNotPresent` in each container yourself (or drop --pull-policy)".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Count a visit of `value` (an image) and `policy`, and report the
+    /// image through `report`; remember what was found for
+    /// [`Walk::refuse_shared`].
+    fn count_and_report(
+        &mut self,
+        value: NodeId,
+        policy: Option<NodeId>,
+        report: impl FnOnce(&mut Extraction<'_>),
+    ) {
+        *self.visits.entry(value).or_default() += 1;
+        if let Some(p) = policy {
+            *self.visits.entry(p).or_default() += 1;
+        }
+        let before = self.ex.out.images.len();
+        report(self.ex);
+        if self.ex.out.images.len() > before {
+            if let Some(img) = self.ex.out.images.last() {
+                self.found.push((img.span.start, value, policy));
+            }
+        }
+    }
+
     /// An object: its kind decides the rules.
     fn object(&mut self, id: NodeId, depth: usize) {
         if depth > MAX_DEPTH {
@@ -276,7 +431,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
             Kind::Secret => self.secret(id, &own),
             Kind::ServiceAccount => self.service_account(id, &own),
             // A schema's `image` properties are not values left unread.
-            Kind::Crd => self.taken += count_image_keys(doc, id),
+            Kind::Crd => self.taken.extend(image_keys(doc, id)),
             Kind::BuiltIn => {}
             Kind::Custom => self.visit_map(
                 id,
@@ -320,10 +475,21 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                     continue;
                 };
                 if !seen.insert(c) {
+                    // The same container again (`- *c`): one more place its
+                    // image and policy stand, each an image place.
+                    if let Some(v) = doc
+                        .entry_merged(c, "image")
+                        .and_then(|(_, v)| doc.resolve(v))
+                    {
+                        *self.visits.entry(v).or_default() += 1;
+                        if let Some(p) = policy_node(doc, c, "imagePullPolicy") {
+                            *self.visits.entry(p).or_default() += 1;
+                        }
+                    }
                     continue;
                 }
                 if let Some((k, v)) = doc.entry_merged(c, "image") {
-                    self.taken += 1;
+                    self.taken.insert(k);
                     self.image(c, k, v, obj, place, false, true);
                 }
             }
@@ -341,7 +507,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
             let Some((k, v)) = doc.entry_merged(vol, "image") else {
                 continue;
             };
-            self.taken += 1;
+            self.taken.insert(k);
             match doc.resolve(v) {
                 Some(image) if doc.is_map(image) => {
                     self.image_volume(image, obj, KubernetesField::VolumeReference);
@@ -409,7 +575,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
             let key = doc.scalar_str(k);
             match key {
                 Some("image") if !schema => {
-                    self.taken += 1;
+                    self.taken.insert(k);
                     let map_is_object =
                         doc.get(id, "kind").is_some() || doc.get(id, "apiVersion").is_some();
                     self.image(id, k, v, obj, place, map_is_object, false);
@@ -468,6 +634,9 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                 Some(l) if by_schema => KubernetesField::of_list(l),
                 _ => KubernetesField::CustomResource,
             };
+            let pull_policy_edit =
+                list.and_then(|_| policy_edit(doc, map, key, target, "imagePullPolicy"));
+            let policy_node = list.and_then(|_| policy_node(doc, map, "imagePullPolicy"));
             let context = ObjectContext {
                 container: if map_is_object {
                     None
@@ -479,18 +648,19 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                 pull_policy: doc
                     .get_str_merged(map, "imagePullPolicy")
                     .map(str::to_string),
-                pull_policy_edit: list
-                    .and_then(|_| policy_edit(doc, map, key, target, "imagePullPolicy")),
+                pull_policy_edit,
                 ..obj.context()
             };
-            self.ex.image(
-                doc,
-                key,
-                target,
-                ImageField::Image,
-                Context::Kubernetes(context),
-                "image",
-            );
+            self.count_and_report(target, policy_node, |ex| {
+                ex.image(
+                    doc,
+                    key,
+                    target,
+                    ImageField::Image,
+                    Context::Kubernetes(context),
+                    "image",
+                );
+            });
         } else if !by_schema && doc.is_map(target) && place.seq_key == Some("volumes") {
             self.image_volume(target, obj, KubernetesField::CustomResource);
         } else {
@@ -509,7 +679,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
     /// A Kubernetes image volume: `volumes[].image.reference` (mapping `image`).
     fn image_volume(&mut self, image: NodeId, obj: &Obj, field: KubernetesField) {
         let doc = self.doc;
-        let Some(r) = doc.get(image, "reference") else {
+        let Some((rkey, r)) = doc.entry(image, "reference") else {
             self.ex.warn_at(
                 doc,
                 image,
@@ -537,17 +707,20 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
         let context = ObjectContext {
             field: Some(field),
             pull_policy: doc.get_str(image, "pullPolicy").map(str::to_string),
-            pull_policy_edit: policy_edit(doc, image, r, rt, "pullPolicy"),
+            pull_policy_edit: policy_edit(doc, image, rkey, rt, "pullPolicy"),
             ..obj.context()
         };
-        self.ex.image(
-            doc,
-            r,
-            rt,
-            ImageField::VolumeReference,
-            Context::Kubernetes(context),
-            "image volume reference",
-        );
+        let policy = policy_node(doc, image, "pullPolicy");
+        self.count_and_report(rt, policy, |ex| {
+            ex.image(
+                doc,
+                rkey,
+                rt,
+                ImageField::VolumeReference,
+                Context::Kubernetes(context),
+                "image volume reference",
+            );
+        });
     }
 
     /// A `kind: Secret` document: kept (values as [`Secret`]s) for pull
@@ -640,6 +813,12 @@ fn policy_edit(
     policy_key: &str,
 ) -> Option<EditPlan> {
     if let Some((key, value)) = doc.entry(map, policy_key) {
+        if doc.alias_target(value).is_some() {
+            return Some(EditPlan::Shared {
+                reason: format!("`{policy_key}` is written as an alias (`*name`): setting it would change the anchor and every other place that uses it"),
+                hint: format!("write `{policy_key}: IfNotPresent` as a value of its own (or drop --pull-policy)"),
+            });
+        }
         let s = doc.scalar(doc.resolve(value)?)?;
         let key_at = doc.scalar(key)?.content.start;
         return s.exact.then_some(EditPlan::SetValue {
@@ -655,33 +834,46 @@ fn policy_edit(
             key: policy_key.to_string(),
             beside,
         },
-        SiblingInsert::Flow { at } => EditPlan::InsertFlowKey {
+        SiblingInsert::Flow { at, json } => EditPlan::InsertFlowKey {
             at,
             key: policy_key.to_string(),
             beside,
+            json,
         },
     })
 }
 
-/// How many mapping entries below `root` (itself included) have the key
-/// `image`, each written entry once (aliases are not followed).
-fn count_image_keys(doc: &Doc<'_>, root: NodeId) -> usize {
-    let mut count = 0;
+/// The keys `image` of the mapping entries below `root` (itself
+/// included), in the order they are written, each written entry once
+/// (aliases are not followed).
+fn image_keys(doc: &Doc<'_>, root: NodeId) -> Vec<NodeId> {
+    let mut keys = Vec::new();
     let mut stack = vec![(root, 0usize)];
     while let Some((id, depth)) = stack.pop() {
         if depth > MAX_DEPTH {
             continue;
         }
         if doc.is_map(id) {
-            for kv in doc.map_entries(id).chunks_exact(2) {
+            for kv in doc.map_entries(id).chunks_exact(2).rev() {
                 if doc.scalar_str(kv[0]) == Some("image") {
-                    count += 1;
+                    keys.push(kv[0]);
                 }
                 stack.push((kv[1], depth + 1));
             }
         } else if doc.is_seq(id) {
-            stack.extend(doc.seq_items(id).iter().map(|&i| (i, depth + 1)));
+            stack.extend(doc.seq_items(id).iter().rev().map(|&i| (i, depth + 1)));
         }
     }
-    count
+    // Node ids follow the text's order.
+    keys.sort_unstable();
+    keys
+}
+
+/// The node a pull policy edit writes at: the value of `policy_key` when
+/// the mapping has one, else the mapping itself (where it would be added).
+fn policy_node(doc: &Doc<'_>, map: NodeId, policy_key: &str) -> Option<NodeId> {
+    match doc.entry(map, policy_key) {
+        Some((_, v)) => doc.resolve(v),
+        None => Some(map),
+    }
 }

@@ -260,6 +260,21 @@ fn set_digest(doc: &Doc<'_>, digest: &Field<'_>) -> (EditPlan, bool) {
             },
             true,
         ),
+        // JSON (`"digest": ""`): written inside the quotes, as JSON needs.
+        Some(s)
+            if s.style == QuoteStyle::DoubleQuoted
+                && doc
+                    .scalar(digest.key)
+                    .is_some_and(|k| k.style == QuoteStyle::DoubleQuoted) =>
+        {
+            (
+                EditPlan::SetValue {
+                    span: s.content,
+                    key_at,
+                },
+                s.exact,
+            )
+        }
         Some(s) if matches!(s.style, QuoteStyle::SingleQuoted | QuoteStyle::DoubleQuoted) => {
             let span = s.content.start - 1..s.content.end + 1;
             (EditPlan::SetValue { span, key_at }, true)
@@ -295,11 +310,12 @@ fn insert_digest(doc: &Doc<'_>, entry: NodeId, naming: &Scalar<'_>) -> EditPlan 
                     beside,
                 }
             }
-            Some(SiblingInsert::Flow { at }) => {
+            Some(SiblingInsert::Flow { at, json }) => {
                 return EditPlan::InsertFlowKey {
                     at,
                     key: digest_key(),
                     beside,
+                    json,
                 }
             }
             None => {}

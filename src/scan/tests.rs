@@ -1437,7 +1437,10 @@ fn sibling_insert_after_a_block_or_flow_entry() {
                     after_line_end: after,
                     indent: "    ".into()
                 })),
-                Some(SiblingInsert::Flow { at: flow }),
+                Some(SiblingInsert::Flow {
+                    at: flow,
+                    json: false
+                }),
                 Some(SiblingInsert::Block(InsertPoint {
                     after_line_end: after_c,
                     indent: "    ".into()

@@ -123,8 +123,10 @@ pub struct InsertPoint {
 pub enum SiblingInsert {
     /// On a line of its own after the entry.
     Block(InsertPoint),
-    /// In a flow mapping, right after the value (`, key: value`).
-    Flow { at: usize },
+    /// In a flow mapping, right after the value (`, key: value`); `json`
+    /// when the entry's key is double-quoted (JSON), so the new key and
+    /// value are written quoted too.
+    Flow { at: usize, json: bool },
 }
 
 /// One document's node tree.
@@ -136,9 +138,151 @@ pub struct Doc<'t> {
     byte_marks: bool,
     nodes: Vec<Node<'t>>,
     children: Vec<NodeId>,
+    /// The document holds an alias.
+    aliases: bool,
+}
+
+/// How many times each node appears in a document once its aliases are
+/// expanded (see [`Doc::appearances`]).
+pub struct Appearances<'d, 't> {
+    doc: &'d Doc<'t>,
+    /// Each node's parent (`NodeId::MAX` for the root).
+    parent: Vec<NodeId>,
+    /// The alias nodes that refer to each anchored node.
+    aliases_of: HashMap<NodeId, Vec<NodeId>>,
+    memo: HashMap<(NodeId, Option<NodeId>), usize>,
+}
+
+impl Appearances<'_, '_> {
+    /// How many places of the expanded document show node `id`: where it
+    /// is written, and wherever an alias of it, or of a node around it,
+    /// stands (a merge key's alias only for the keys the merging mapping
+    /// does not set itself; a top-level `x-…` or `.…` entry, which only
+    /// holds anchors, not at all). `usize::MAX` when the chain of aliases is too
+    /// deep to count.
+    pub fn count(&mut self, id: NodeId) -> usize {
+        self.count_via(id, None, 0)
+    }
+
+    /// The key node, in mapping `map`, of the entry holding `child` (its
+    /// value or its key).
+    fn entry_key(&self, map: NodeId, child: NodeId) -> Option<NodeId> {
+        let doc = self.doc;
+        doc.map_entries(map)
+            .chunks_exact(2)
+            .find(|kv| kv[0] == child || kv[1] == child)
+            .map(|kv| kv[0])
+    }
+
+    /// Whether alias `a` is merged (`<<: *a`, `<<: [*a, *b]`) into a
+    /// mapping that sets the key `key` itself.
+    fn shadowed(&self, a: NodeId, key: Option<NodeId>) -> bool {
+        let doc = self.doc;
+        let Some(key) = key.and_then(|k| doc.scalar_str(k)) else {
+            return false;
+        };
+        let mut holder = self.parent.get(a as usize).copied().unwrap_or(NodeId::MAX);
+        if holder != NodeId::MAX && doc.is_seq(holder) {
+            holder = self
+                .parent
+                .get(holder as usize)
+                .copied()
+                .unwrap_or(NodeId::MAX);
+        }
+        if holder == NodeId::MAX || !doc.is_map(holder) {
+            return false;
+        }
+        let merge_value = doc
+            .map_entries(holder)
+            .chunks_exact(2)
+            .find(|kv| doc.scalar_str(kv[0]) == Some("<<"))
+            .map(|kv| kv[1]);
+        let merged_here =
+            merge_value.is_some_and(|v| v == a || (doc.is_seq(v) && doc.seq_items(v).contains(&a)));
+        merged_here && doc.get(holder, key).is_some()
+    }
+
+    /// Appearances of node `x`, asked on behalf of the entry of `x` whose
+    /// key is `key` (when `x` is a mapping on the path to the node asked).
+    fn count_via(&mut self, x: NodeId, key: Option<NodeId>, depth: usize) -> usize {
+        if depth > 512 {
+            return usize::MAX;
+        }
+        if let Some(&n) = self.memo.get(&(x, key)) {
+            return n;
+        }
+        // A top-level entry named `x-…` or `.…` only holds anchors for
+        // others to use (compose's extension fields, hidden keys): what is
+        // written there is read nowhere.
+        let is_root = self
+            .parent
+            .get(x as usize)
+            .is_none_or(|&p| p == NodeId::MAX);
+        let holder = key
+            .and_then(|k| self.doc.scalar_str(k))
+            .is_some_and(|k| k.starts_with("x-") || k.starts_with('.'));
+        if is_root && holder {
+            return 0;
+        }
+        let up = |this: &mut Self, node: NodeId, depth: usize| -> usize {
+            let p = this
+                .parent
+                .get(node as usize)
+                .copied()
+                .unwrap_or(NodeId::MAX);
+            if p == NodeId::MAX {
+                return 1;
+            }
+            let k = if this.doc.is_map(p) {
+                this.entry_key(p, node)
+            } else {
+                None
+            };
+            this.count_via(p, k, depth + 1)
+        };
+        let mut n = up(self, x, depth);
+        for a in self.aliases_of.get(&x).cloned().unwrap_or_default() {
+            if !self.shadowed(a, key) {
+                n = n.saturating_add(up(self, a, depth));
+            }
+        }
+        self.memo.insert((x, key), n);
+        n
+    }
 }
 
 impl<'t> Doc<'t> {
+    /// Whether the document holds any alias (`*name`).
+    pub fn has_aliases(&self) -> bool {
+        self.aliases
+    }
+
+    /// Where each node appears once aliases are expanded, to tell a value
+    /// written once from one an anchor shares with other places.
+    pub fn appearances(&self) -> Appearances<'_, 't> {
+        let mut parent = vec![NodeId::MAX; self.nodes.len()];
+        let mut aliases_of: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
+        for (id, node) in self.nodes.iter().enumerate() {
+            match &node.kind {
+                NodeKind::Map { children, .. } | NodeKind::Seq { children } => {
+                    for &c in &self.children[children.start as usize..children.end as usize] {
+                        if let Some(p) = parent.get_mut(c as usize) {
+                            *p = id as NodeId;
+                        }
+                    }
+                }
+                NodeKind::Alias(Some(t)) => aliases_of.entry(*t).or_default().push(id as NodeId),
+                _ => {}
+            }
+        }
+        Appearances {
+            doc: self,
+            parent,
+            aliases_of,
+            memo: HashMap::new(),
+        }
+    }
+
     /// The text the document was parsed from.
     pub fn text(&self) -> &'t str {
         self.text
@@ -375,7 +519,8 @@ impl<'t> Doc<'t> {
                 QuoteStyle::Plain => s.content.end,
                 QuoteStyle::Literal | QuoteStyle::Folded => return None,
             };
-            return (at <= vbytes.end).then_some(SiblingInsert::Flow { at });
+            let json = self.scalar(key)?.style == QuoteStyle::DoubleQuoted;
+            return (at <= vbytes.end).then_some(SiblingInsert::Flow { at, json });
         }
         let key_start = kbytes.start;
         let line_start = b[..key_start]
@@ -389,8 +534,8 @@ impl<'t> Doc<'t> {
         if vbytes.end > line_end {
             return None;
         }
-        let after = self.text[vbytes.end..line_end].trim_start_matches(' ');
-        let after = after.trim_end_matches('\r');
+        let after = self.text[vbytes.end..line_end].trim_start_matches([' ', '\t']);
+        let after = after.trim_end_matches(['\r', ' ', '\t']);
         if !(after.is_empty() || after.starts_with('#')) {
             return None;
         }
@@ -571,6 +716,7 @@ impl<'t> Builder<'t> {
                 byte_marks,
                 nodes: Vec::new(),
                 children: Vec::new(),
+                aliases: false,
             },
             conv: PosConv::new(text, ascii),
             stack: Vec::new(),
@@ -623,6 +769,7 @@ impl<'t> Builder<'t> {
             Event::DocumentStart(_) => {
                 doc.nodes.clear();
                 doc.children.clear();
+                doc.aliases = false;
                 self.stack.clear();
                 self.pending.clear();
                 self.anchors.clear();
@@ -649,10 +796,13 @@ impl<'t> Builder<'t> {
                 }
                 return None;
             }
-            Event::Alias(anchor) => Node {
-                kind: NodeKind::Alias(self.anchors.get(&anchor).copied()),
-                start: span.start,
-            },
+            Event::Alias(anchor) => {
+                doc.aliases = true;
+                Node {
+                    kind: NodeKind::Alias(self.anchors.get(&anchor).copied()),
+                    start: span.start,
+                }
+            }
             Event::Scalar(value, style, anchor, tag) => {
                 if anchor > 0 {
                     self.anchors.insert(anchor, id);
