@@ -480,4 +480,89 @@ mod offline {
         );
         assert_eq!(read(d.path(), "a.yaml"), read(d.path(), "b.yaml"));
     }
+
+    #[test]
+    fn anchors_shared_with_non_image_fields_are_refused_in_every_input_kind() {
+        let cases = [
+            (
+                "c/compose.yaml",
+                "services:\n  a:\n    image: &img nginx:1.25\n    labels: {img: *img}\n    command: [*img]\n",
+            ),
+            (
+                ".github/workflows/ci.yml",
+                "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    container: {image: &img nginx:1.25}\n    env: {IMG: *img}\n    steps: [{run: echo}]\n",
+            ),
+            ("h/values.yaml", "sidecar: {image: &s nginx:1.25, name: *s}\n"),
+            (
+                "k/kustomization.yaml",
+                "images: [{name: nginx, newTag: \"1.25\", digest: &d \"\"}]\nconfigMapGenerator: [{name: x, literals: [*d]}]\n",
+            ),
+        ];
+        for (name, body) in cases {
+            let d = dir(&[(name, body)], &["nginx:1.25"]);
+            let o = pin(d.path(), &[name]);
+            expect_code(&o, 2);
+            assert!(
+                text(&o.stderr).contains("cannot be pinned: the value is a YAML anchor"),
+                "{name}: {}",
+                text(&o.stderr)
+            );
+            assert_eq!(read(d.path(), name), body, "{name}");
+        }
+        // Compose's extension fields only hold anchors: a service merging
+        // one is pinned through it.
+        let body = "x-common: &common\n  image: nginx:1.25\n  restart: always\nservices:\n  a: {<<: *common}\n  b:\n    <<: *common\n";
+        let d = dir(&[("compose.yaml", body)], &["nginx:1.25"]);
+        expect_code(&pin(d.path(), &["compose.yaml"]), 0);
+        assert_eq!(
+            read(d.path(), "compose.yaml"),
+            body.replace(
+                "nginx:1.25",
+                &format!("nginx:1.25@{}", digest("nginx:1.25"))
+            )
+        );
+    }
+
+    #[test]
+    fn an_empty_pull_policy_is_filled_and_a_tagged_one_refused() {
+        let body = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: c\n    image: nginx:1.25\n    imagePullPolicy:\n  - {name: e, image: busybox:1.36, imagePullPolicy: }\n";
+        let d = dir(&[("p.yaml", body)], &["nginx:1.25", "busybox:1.36"]);
+        expect_code(
+            &pin(d.path(), &["--pull-policy", "if-not-present", "p.yaml"]),
+            0,
+        );
+        assert_eq!(
+            read(d.path(), "p.yaml"),
+            format!(
+                "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: c\n    image: nginx:1.25@{}\n    imagePullPolicy: IfNotPresent\n  - {{name: e, image: busybox:1.36@{}, imagePullPolicy: IfNotPresent }}\n",
+                digest("nginx:1.25"),
+                digest("busybox:1.36")
+            )
+        );
+        let body = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: c\n    image: nginx:1.25\n    imagePullPolicy: !!null\n";
+        let d = dir(&[("p.yaml", body)], &["nginx:1.25"]);
+        let o = pin(d.path(), &["--pull-policy", "if-not-present", "p.yaml"]);
+        expect_code(&o, 2);
+        let stderr = text(&o.stderr);
+        assert!(
+            stderr.contains("is written with a tag") && !stderr.contains("internal error"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn an_image_key_written_twice_is_an_invalid_value_not_a_pin() {
+        let body = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: c\n    image: nginx:1.25\n    image: busybox:1.36\n";
+        let d = dir(&[("p.yaml", body)], &["nginx:1.25", "busybox:1.36"]);
+        let o = pin(d.path(), &["p.yaml"]);
+        expect_code(&o, 2);
+        let stderr = text(&o.stderr);
+        assert!(
+            stderr.contains("p.yaml:7:5") && stderr.contains("the key `image` is written twice"),
+            "{stderr}"
+        );
+        assert_eq!(read(d.path(), "p.yaml"), body);
+        let o = imagelock(d.path(), &["--no-config", "check", "p.yaml"]);
+        expect_code(&o, 1);
+    }
 }

@@ -40,9 +40,14 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     let mut refused = 0usize;
     let mut changed_refs = 0usize;
     let mut policies = 0usize;
-    // `--dry-run`'s diff, shown only when the run would write it: a run
-    // that fails writes nothing, so it shows nothing either.
-    let mut diff: Vec<u8> = Vec::new();
+    // `--dry-run`'s diff, shown only when the run would write it (a run
+    // that fails writes nothing, so it shows nothing either): spooled to
+    // an unnamed temporary file, so memory does not grow with it.
+    let mut diff = if args.dry_run {
+        Some(std::io::BufWriter::new(tempfile::tempfile()?))
+    } else {
+        None
+    };
     let mut io_error = None;
 
     // The edits of the file being read, and how many of them set a policy.
@@ -102,7 +107,8 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 changed_refs += edits.len() - policies_here;
                 if args.dry_run {
                     let shown = file.path.display().to_string();
-                    if let Err(e) = write_unified_diff(&mut diff, &shown, &file.text, &edits) {
+                    let Some(spool) = diff.as_mut() else { return };
+                    if let Err(e) = write_unified_diff(spool, &shown, &file.text, &edits) {
                         io_error.get_or_insert(e);
                     }
                 } else {
@@ -220,10 +226,15 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
         }
         return Ok(crate::exit::ERROR);
     }
-    if args.dry_run {
+    if let Some(spool) = diff {
+        use std::io::Seek as _;
+        let mut spool = spool
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        spool.seek(std::io::SeekFrom::Start(0))?;
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        out.write_all(&diff)?;
+        std::io::copy(&mut spool, &mut out)?;
         out.flush()?;
         diag.say(format!(
             "would pin {changed_refs} reference(s){}; nothing written (--dry-run)",

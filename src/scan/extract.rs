@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::custom::Location;
-use super::yaml::indent_fix::IndentFix;
+use super::yaml::indent_fix;
 use super::yaml::{self, Doc, NodeId, SyntaxError};
 use super::{
     compose, github_workflow, kubernetes, Context, FileScan, FoundImage, ImageField, InvalidImage,
@@ -40,19 +40,7 @@ pub fn scan_text(
         Ok(()) => return Ok(()),
         Err(e) => e,
     };
-    let mut fix = IndentFix::continuations(text);
-    let mut err = first;
-    // Whatever the pre-pass missed, learn from the errors; each round must
-    // learn something new, so this ends within a few rounds per line.
-    let rounds = text.lines().count() + 1;
-    for round in 0..=rounds {
-        if round > 0 && !fix.add_for(text, &err) {
-            break;
-        }
-        if fix.is_empty() {
-            continue;
-        }
-        let patched = fix.apply(text);
+    let retried = indent_fix::retry(text, first, |fix, patched| {
         // Positions in the patched text, as the original text has them.
         let mut remapped = |mut s: FileScan| {
             for img in &mut s.images {
@@ -73,15 +61,10 @@ pub fn scan_text(
             }
             each(s);
         };
-        match scan_with(&at, &patched.text, true, &mut delivered, &mut remapped) {
-            Ok(()) => return Ok(()),
-            Err(e) => err = e,
-        }
-    }
-    // Report the error as the original text has it.
-    let mut none = |_: FileScan| {};
-    let mut again = Delivered::default();
-    scan_with(&at, text, true, &mut again, &mut none).map_err(|e| syntax(path, e))
+        scan_with(&at, &patched.text, true, &mut delivered, &mut remapped)
+    });
+    // An error is reported as the original text has it.
+    retried.map_err(|e| syntax(path, e))
 }
 
 /// The same scan with the full parser only, reading the whole text at
@@ -170,6 +153,9 @@ pub struct Extraction<'e> {
     seen_spans: HashSet<(usize, usize)>,
     /// Positions already warned about in this document.
     seen_warnings: HashSet<(usize, usize)>,
+    /// In a document with aliases: how many times each image value was
+    /// reported (through every alias that reaches it).
+    visits: std::collections::HashMap<NodeId, usize>,
     /// Index of the document being extracted.
     pub document: usize,
     /// What was handed over (by this scan or an earlier attempt).
@@ -184,6 +170,9 @@ impl yaml::Documents for Extraction<'_> {
         }
         self.document = index;
         self.extract(doc, root);
+        if doc.has_aliases() {
+            self.refuse_shared(doc);
+        }
         self.delivered.documents = index + 1;
         if !self.out.is_empty() {
             (self.each)(std::mem::take(&mut self.out));
@@ -212,6 +201,7 @@ impl<'e> Extraction<'e> {
             out: FileScan::default(),
             seen_spans: HashSet::new(),
             seen_warnings: HashSet::new(),
+            visits: std::collections::HashMap::new(),
             document: 0,
             delivered,
             each,
@@ -223,6 +213,7 @@ impl<'e> Extraction<'e> {
         // Aliases stay inside their document: what was seen in earlier
         // ones cannot repeat, so it is not kept.
         self.seen_spans.clear();
+        self.visits.clear();
         self.seen_warnings.clear();
         // helm branch: a chart's values file has its own rules, whatever
         // its documents look like.
@@ -328,6 +319,9 @@ impl<'e> Extraction<'e> {
         context: Context,
         what: &str,
     ) {
+        if doc.has_aliases() {
+            *self.visits.entry(id).or_default() += 1;
+        }
         let Some(mut s) = doc.scalar(id) else {
             return;
         };
@@ -395,6 +389,32 @@ impl<'e> Extraction<'e> {
                     }
                 }
             },
+        }
+    }
+
+    /// Refuse to pin what a YAML anchor shares with places the extractor
+    /// did not read as images (`image: &img nginx` with `labels: {a:
+    /// *img}` in a compose service, an env value in a workflow, a Helm
+    /// value's `name`, a kustomization `digest: &d ""` used elsewhere):
+    /// pinning would rewrite those too. The Kubernetes rules count their
+    /// own places (pull policies included) and are left to them.
+    fn refuse_shared(&mut self, doc: &Doc<'_>) {
+        let document = self.document;
+        let mut places = doc.appearances();
+        for img in self.out.images.iter_mut() {
+            if img.document != document || matches!(img.context, Context::Kubernetes(_)) {
+                continue;
+            }
+            let Some(node) = edited_node(doc, &img.edit) else {
+                continue;
+            };
+            let visits = self.visits.get(&node).copied().unwrap_or(1);
+            if places.count(node) > visits {
+                img.edit = EditPlan::Shared {
+                    reason: "the value is a YAML anchor (or an alias of one) that also stands where no image belongs (labels, names, commands, environment, other fields): pinning it would change those too".into(),
+                    hint: "write the image as a value of its own rather than through a YAML anchor that other fields share".into(),
+                };
+            }
         }
     }
 
@@ -477,5 +497,34 @@ pub(crate) fn placeholder(value: &str) -> Option<&'static str> {
         Some("empty")
     } else {
         None
+    }
+}
+
+/// The node an edit plan writes into: the scalar holding a replaced span,
+/// the value of the entry whose value is set, the mapping a key is added to.
+fn edited_node(doc: &Doc<'_>, plan: &EditPlan) -> Option<NodeId> {
+    let ids = || 0..doc.len() as NodeId;
+    let key_at = |at: usize| {
+        ids().find_map(|m| {
+            doc.map_entries(m).chunks_exact(2).find_map(|kv| {
+                let k = doc.scalar_value(kv[0])?;
+                (k.content.start == at).then_some((m, kv[1]))
+            })
+        })
+    };
+    match plan {
+        EditPlan::Replace { span } | EditPlan::AppendDigest { span, .. } => ids().find(|&id| {
+            doc.alias_target(id).is_none()
+                && doc
+                    .scalar_value(id)
+                    .is_some_and(|s| s.content.start <= span.start && span.end <= s.content.end)
+        }),
+        EditPlan::SetValue { key_at: at, .. } | EditPlan::SetDigestHex { key_at: at, .. } => {
+            key_at(*at).and_then(|(_, v)| doc.resolve(v))
+        }
+        EditPlan::InsertKey { beside, .. } | EditPlan::InsertFlowKey { beside, .. } => {
+            key_at(*beside).map(|(m, _)| m)
+        }
+        EditPlan::Unpinnable { .. } | EditPlan::Shared { .. } => None,
     }
 }

@@ -59,6 +59,11 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
         walk.visit(root, &Obj::default(), place, 0);
     }
     walk.refuse_shared();
+    // Every scalar reading `image` is a key the rules took: none left, and
+    // no second walk over the document.
+    if doc.image_scalars() <= walk.taken.len() {
+        return;
+    }
     let left: Vec<NodeId> = image_keys(doc, root)
         .into_iter()
         .filter(|k| !walk.taken.contains(k))
@@ -359,7 +364,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                         continue; // refused already, with a closer reason
                     }
                     c.pull_policy_edit = Some(EditPlan::Shared {
-                        reason: "the container (or its pull policy) is shared through a YAML anchor or merge key with a place whose image is not pinned here".into(),
+                        reason: "the container (or its pull policy) is shared through a YAML anchor or merge key with another place, which the policy written here would change too".into(),
                         hint: "write `imagePullPolicy: IfNotPresent` in each container yourself (or drop --pull-policy)".into(),
                     });
                 }
@@ -376,6 +381,11 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
         policy: Option<NodeId>,
         report: impl FnOnce(&mut Extraction<'_>),
     ) {
+        // Without an alias nothing is shared: nothing to count.
+        if !self.doc.has_aliases() {
+            report(self.ex);
+            return;
+        }
         *self.visits.entry(value).or_default() += 1;
         if let Some(p) = policy {
             *self.visits.entry(p).or_default() += 1;
@@ -478,7 +488,9 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                     // The same container again (`- *c`): one more place its
                     // image and policy stand, each an image place.
                     if let Some(v) = doc
-                        .entry_merged(c, "image")
+                        .has_aliases()
+                        .then(|| doc.entry_merged(c, "image"))
+                        .flatten()
                         .and_then(|(_, v)| doc.resolve(v))
                     {
                         *self.visits.entry(v).or_default() += 1;
@@ -609,6 +621,39 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
         by_schema: bool,
     ) {
         let doc = self.doc;
+        let images: Vec<NodeId> = doc
+            .map_entries(map)
+            .chunks_exact(2)
+            .filter(|kv| doc.scalar_str(kv[0]) == Some("image"))
+            .map(|kv| kv[0])
+            .collect();
+        if images.len() > 1 {
+            // YAML forbids a key twice; readers disagree on which wins.
+            self.taken.extend(images.iter().copied());
+            let (line, column) = doc.position(images[1]);
+            let value = doc
+                .get_all(map, "image")
+                .nth(1)
+                .and_then(|second| doc.scalar_str(second))
+                .unwrap_or_default()
+                .to_string();
+            if !self
+                .ex
+                .out
+                .invalid
+                .iter()
+                .any(|i| i.line == line && i.column == column)
+            {
+                self.ex.out.invalid.push(super::InvalidImage {
+                    file: self.ex.file(),
+                    line,
+                    column,
+                    value,
+                    message: "the key `image` is written twice in one mapping: YAML forbids it, kubectl rejects the file, and readers disagree on which value wins".into(),
+                });
+            }
+            return;
+        }
         let Some(target) = doc.resolve(v) else {
             self.ex.warn_at(
                 doc,
@@ -821,6 +866,21 @@ fn policy_edit(
         }
         let s = doc.scalar(doc.resolve(value)?)?;
         let key_at = doc.scalar(key)?.content.start;
+        if s.tag != super::yaml::typing::TagKind::None && s.tag != super::yaml::typing::TagKind::Str
+        {
+            return Some(EditPlan::Shared {
+                reason: format!("`{policy_key}` is written with a tag (`!!null`, a custom tag), which the value written would keep"),
+                hint: format!("write `{policy_key}: IfNotPresent` without the tag (or drop --pull-policy)"),
+            });
+        }
+        // `imagePullPolicy:` with no value: the value goes after the colon.
+        if s.value.is_empty() && s.style == super::yaml::QuoteStyle::Plain {
+            let at = doc.after_key_colon(key)?;
+            return Some(EditPlan::SetValue {
+                span: at..at,
+                key_at,
+            });
+        }
         return s.exact.then_some(EditPlan::SetValue {
             span: s.content,
             key_at,

@@ -239,12 +239,7 @@ fn set_digest(doc: &Doc<'_>, digest: &Field<'_>) -> (EditPlan, bool) {
     match direct {
         Some(s) if s.style == QuoteStyle::Plain && s.value.is_empty() => {
             // `digest:` with nothing after it: right after the key's colon.
-            let text = doc.text().as_bytes();
-            let key_end = doc.scalar(digest.key).map_or(0, |k| k.content.end);
-            let colon = text[key_end..]
-                .iter()
-                .position(|&c| c == b':')
-                .map_or(key_end, |i| key_end + i + 1);
+            let colon = doc.after_key_colon(digest.key).unwrap_or(0);
             (
                 EditPlan::SetValue {
                     span: colon..colon,

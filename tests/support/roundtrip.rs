@@ -127,31 +127,10 @@ pub(crate) fn run(bin: &Path, root: &Path) -> Report {
 fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
     let shown = rel.display().to_string();
     let lockfile = dir.join(".roundtrip.lock");
-    let o = imagelock(
-        bin,
-        dir,
-        &[
-            "--lockfile",
-            ".roundtrip.lock",
-            "list",
-            "--format",
-            "json",
-            &shown,
-        ],
-    );
-    let Ok(listed) = serde_json::from_slice::<Value>(&o.stdout) else {
+    let Ok(refs) = listed(bin, dir, &shown) else {
         // Not read (a syntax error, a template): pin must refuse it too.
         return refused_unchanged(bin, dir, rel, report);
     };
-    let refs: Vec<Reference> = listed["references"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|r| r["status"] != "built" && r["status"] != "ignored")
-                .filter_map(|r| Reference::parse(r["reference"].as_str()?).ok())
-                .collect()
-        })
-        .unwrap_or_default();
     if refs.is_empty() {
         return;
     }
@@ -212,29 +191,8 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
         report.pinned.push(rel.to_path_buf());
     }
     // Read back: every reference that was listed is pinned to its digest.
-    let o = imagelock(
-        bin,
-        dir,
-        &[
-            "--lockfile",
-            ".roundtrip.lock",
-            "list",
-            "--format",
-            "json",
-            &shown,
-        ],
-    );
-    match serde_json::from_slice::<Value>(&o.stdout) {
-        Ok(v) => {
-            let now: Vec<Reference> = v["references"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter(|r| r["status"] != "built" && r["status"] != "ignored")
-                        .filter_map(|r| Reference::parse(r["reference"].as_str()?).ok())
-                        .collect()
-                })
-                .unwrap_or_default();
+    match listed(bin, dir, &shown) {
+        Ok(now) => {
             if now.len() != refs.len() {
                 report.failures.push(format!(
                     "{shown}: {} reference(s) before pin, {} after",
@@ -259,9 +217,8 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
                 }
             }
         }
-        Err(_) => report.failures.push(format!(
-            "{shown}: imagelock cannot list the pinned file: {}",
-            text(&o.stderr)
+        Err(stderr) => report.failures.push(format!(
+            "{shown}: imagelock cannot list the pinned file: {stderr}"
         )),
     }
     // A second pin changes nothing.
@@ -272,6 +229,33 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
             text(&o.stderr)
         ));
     }
+}
+
+/// The references `list --format json FILE` finds (those pin would pin:
+/// not built by compose, not ignored), or its stderr when it lists none.
+fn listed(bin: &Path, dir: &Path, shown: &str) -> Result<Vec<Reference>, String> {
+    let o = imagelock(
+        bin,
+        dir,
+        &[
+            "--lockfile",
+            ".roundtrip.lock",
+            "list",
+            "--format",
+            "json",
+            shown,
+        ],
+    );
+    let v = serde_json::from_slice::<Value>(&o.stdout).map_err(|_| text(&o.stderr))?;
+    Ok(v["references"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|r| r["status"] != "built" && r["status"] != "ignored")
+                .filter_map(|r| Reference::parse(r["reference"].as_str()?).ok())
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 fn refused_unchanged(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
@@ -321,7 +305,7 @@ fn same_but_pinned(rel: &Path, before: &str, after: &str, lock: &Lockfile) -> Re
         return Err(format!("{} document(s) became {}", b.len(), a.len()));
     }
     for (i, (x, y)) in b.iter().zip(&a).enumerate() {
-        same(x, y, lock).map_err(|e| format!("document {}: {e}", i + 1))?;
+        same(x, y, lock, None).map_err(|e| format!("document {}: {e}", i + 1))?;
     }
     Ok(())
 }
@@ -335,12 +319,19 @@ fn added_key_ok(key: &str, value: &Value, lock: &Lockfile) -> bool {
     }
 }
 
-fn same(before: &Value, after: &Value, lock: &Lockfile) -> Result<(), String> {
+/// Keys whose values pin may rewrite into a pinned reference: an image
+/// field (Kubernetes and compose `image`, an image volume's `reference`, a
+/// workflow's `container` string, a `docker://` step's `uses`). A
+/// reference pinned under any other key (a label, a selector, a name
+/// reached through an alias) is a failure.
+const IMAGE_KEYS: &[&str] = &["image", "reference", "container", "uses"];
+
+fn same(before: &Value, after: &Value, lock: &Lockfile, key: Option<&str>) -> Result<(), String> {
     match (before, after) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
                 match b.get(k) {
-                    Some(w) => same(v, w, lock).map_err(|e| format!("{k}: {e}"))?,
+                    Some(w) => same(v, w, lock, Some(k)).map_err(|e| format!("{k}: {e}"))?,
                     None => return Err(format!("key {k} is gone")),
                 }
             }
@@ -353,7 +344,7 @@ fn same(before: &Value, after: &Value, lock: &Lockfile) -> Result<(), String> {
         }
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                same(x, y, lock).map_err(|e| format!("[{i}]: {e}"))?;
+                same(x, y, lock, key).map_err(|e| format!("[{i}]: {e}"))?;
             }
             Ok(())
         }
@@ -369,8 +360,8 @@ fn same(before: &Value, after: &Value, lock: &Lockfile) -> Result<(), String> {
             {
                 return Ok(());
             }
-            // An image value pinned, possibly inside a longer string.
-            if pinned_within(a, b, lock) {
+            // An image value pinned, under a key that holds images.
+            if key.is_some_and(|k| IMAGE_KEYS.contains(&k)) && pinned_within(a, b, lock) {
                 return Ok(());
             }
             Err(format!("{a:?} became {b:?}"))

@@ -262,3 +262,33 @@ impl Patched {
         p - shift
     }
 }
+
+/// Read `text` again after a first reading failed with `first`: with the
+/// continuation pre-pass, then learning from each error a line to indent,
+/// until `read` (given the fix and the patched text) succeeds or nothing
+/// new is learnt (each round must learn something, so this ends within a
+/// few rounds per line). `Err(first)`, the original text's error, when no
+/// reading succeeds.
+pub fn retry<T>(
+    text: &str,
+    first: SyntaxError,
+    mut read: impl FnMut(&IndentFix, &Patched) -> Result<T, SyntaxError>,
+) -> Result<T, SyntaxError> {
+    let mut fix = IndentFix::continuations(text);
+    let mut err = first.clone();
+    let rounds = text.lines().count() + 1;
+    for round in 0..=rounds {
+        if round > 0 && !fix.add_for(text, &err) {
+            break;
+        }
+        if fix.is_empty() {
+            continue;
+        }
+        let patched = fix.apply(text);
+        match read(&fix, &patched) {
+            Ok(t) => return Ok(t),
+            Err(e) => err = e,
+        }
+    }
+    Err(first)
+}

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use super::indent_fix::IndentFix;
+use super::indent_fix;
 use super::tree::{Doc, NodeId, QuoteStyle};
 use super::typing::{self, TagKind};
 use super::{parse_documents, Documents, SyntaxError};
@@ -74,23 +74,9 @@ pub fn read(text: &str, skip: &dyn Fn(&str) -> bool) -> Result<Vec<Document>, Sy
         Err(e) => e,
     };
     // The Go-YAML indentation workaround, learnt as the scan learns it.
-    let mut fix = IndentFix::continuations(text);
-    let mut err = first.clone();
-    let rounds = text.lines().count() + 1;
-    for round in 0..=rounds {
-        if round > 0 && !fix.add_for(text, &err) {
-            break;
-        }
-        if fix.is_empty() {
-            continue;
-        }
-        let patched = fix.apply(text);
-        match read_once(&patched.text, skip, &|p| patched.orig(p)) {
-            Ok(d) => return Ok(d),
-            Err(e) => err = e,
-        }
-    }
-    Err(first)
+    indent_fix::retry(text, first, |_, patched| {
+        read_once(&patched.text, skip, &|p| patched.orig(p))
+    })
 }
 
 fn read_once(

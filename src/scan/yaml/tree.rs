@@ -140,6 +140,8 @@ pub struct Doc<'t> {
     children: Vec<NodeId>,
     /// The document holds an alias.
     aliases: bool,
+    /// How many scalars read `image` (keys or values).
+    image_scalars: usize,
 }
 
 /// How many times each node appears in a document once its aliases are
@@ -255,6 +257,12 @@ impl<'t> Doc<'t> {
     /// Whether the document holds any alias (`*name`).
     pub fn has_aliases(&self) -> bool {
         self.aliases
+    }
+
+    /// How many scalars of the document read `image` (keys or values),
+    /// counted while it was built: an upper bound of its `image` keys.
+    pub fn image_scalars(&self) -> usize {
+        self.image_scalars
     }
 
     /// Where each node appears once aliases are expanded, to tell a value
@@ -397,6 +405,15 @@ impl<'t> Doc<'t> {
             .map(|kv| (kv[0], kv[1]))
     }
 
+    /// The values of every entry of `key` in mapping `map` (a key written
+    /// twice, which YAML forbids, has two).
+    pub fn get_all<'k>(&'k self, map: NodeId, key: &'k str) -> impl Iterator<Item = NodeId> + 'k {
+        self.map_entries(map)
+            .chunks_exact(2)
+            .filter(move |kv| self.scalar_str(kv[0]) == Some(key))
+            .map(|kv| kv[1])
+    }
+
     /// The value of `key` in mapping `map` (not through merge keys).
     #[inline]
     pub fn get(&self, map: NodeId, key: &str) -> Option<NodeId> {
@@ -473,6 +490,44 @@ impl<'t> Doc<'t> {
             exact,
             line,
             column,
+        })
+    }
+
+    /// The byte just after the `:` that follows key `key` (where a value
+    /// goes when the entry has none written).
+    pub fn after_key_colon(&self, key: NodeId) -> Option<usize> {
+        let text = self.text.as_bytes();
+        let key_end = self.scalar_value(key)?.content.end;
+        let quoted = matches!(
+            self.scalar_value(key)?.style,
+            QuoteStyle::SingleQuoted | QuoteStyle::DoubleQuoted
+        );
+        let from = key_end + usize::from(quoted);
+        let colon = text.get(from..)?.iter().position(|&c| c == b':')?;
+        Some(from + colon + 1)
+    }
+
+    /// [`Doc::scalar`] without its line and column (cheaper: for walks
+    /// that compare values, not report them; `line` and `column` are 0).
+    pub fn scalar_value(&self, id: NodeId) -> Option<Scalar<'_>> {
+        let NodeKind::Scalar {
+            value,
+            style,
+            tag,
+            bytes,
+        } = &self.node(id).kind
+        else {
+            return None;
+        };
+        let (content, exact) = self.content_span(value, *style, bytes.clone());
+        Some(Scalar {
+            value,
+            style: *style,
+            tag: *tag,
+            content,
+            exact,
+            line: 0,
+            column: 0,
         })
     }
 
@@ -717,6 +772,7 @@ impl<'t> Builder<'t> {
                 nodes: Vec::new(),
                 children: Vec::new(),
                 aliases: false,
+                image_scalars: 0,
             },
             conv: PosConv::new(text, ascii),
             stack: Vec::new(),
@@ -770,6 +826,7 @@ impl<'t> Builder<'t> {
                 doc.nodes.clear();
                 doc.children.clear();
                 doc.aliases = false;
+                doc.image_scalars = 0;
                 self.stack.clear();
                 self.pending.clear();
                 self.anchors.clear();
@@ -804,6 +861,9 @@ impl<'t> Builder<'t> {
                 }
             }
             Event::Scalar(value, style, anchor, tag) => {
+                if value == "image" {
+                    doc.image_scalars += 1;
+                }
                 if anchor > 0 {
                     self.anchors.insert(anchor, id);
                 }
