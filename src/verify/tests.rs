@@ -158,9 +158,49 @@ fn an_edit_that_breaks_quoting_or_structure_is_caught() {
 fn an_edit_no_reader_sees_is_caught() {
     let text = "kind: Pod # image: a:1\nspec: {}\n";
     let e = edit(text, "a:1", "a:1@x", Change::Splice);
-    let m = fails("a.yaml", text, &[e]);
+    let m = fails("a.yaml", text, std::slice::from_ref(&e));
+    assert!(m.what.contains("would not read as one value"), "{m}");
+    assert_eq!((m.line, m.column), (1, 20), "{m}");
+    // The same through the full comparison of both trees (a document that
+    // also gets a key added).
+    let text = "kind: Pod # image: a:1\nspec: {a: b}\n";
+    let e = edit(text, "a:1", "a:1@x", Change::Splice);
+    let beside = text.find("a: b").unwrap();
+    let at = beside + 4;
+    let add = Edit {
+        span: at..at,
+        replacement: ", c: d".into(),
+        change: Change::Add {
+            beside,
+            key: "c".into(),
+            value: "d".into(),
+        },
+    };
+    let m = fails("a.yaml", text, &[e, add]);
     assert!(m.what.contains("changes no value"), "{m}");
     assert_eq!((m.line, m.column), (1, 20), "{m}");
+}
+
+/// A splice that ends its value early, runs it on, or breaks it into two
+/// is caught by the one-reading check.
+#[test]
+fn a_splice_that_breaks_its_value_is_caught() {
+    let text = "kind: Pod\nspec:\n  containers:\n  - image: a:1 # c\n  - {image: b:1, name: x}\n  - image: \"c:1\"\n";
+    for (at, bad) in [
+        ("a:1", "a:1 #x"),
+        ("a:1", "a:1\n  - image: z"),
+        ("b:1", "b:1, y: z"),
+        ("b:1", "b:1}"),
+        ("c:1", "c:1\" x"),
+    ] {
+        let e = edit(text, at, bad, Change::Splice);
+        let m = check(Path::new("a.yaml"), text, &[e]);
+        assert!(
+            m.is_err(),
+            "{bad:?} passed: {}",
+            apply(text, &[edit(text, at, bad, Change::Splice)])
+        );
+    }
 }
 
 #[test]
