@@ -37,19 +37,17 @@ pub(crate) fn locked(dir: &Path, reference: &str) -> String {
         .to_string()
 }
 
-/// `text` with every `@sha256:<64 hex>` removed.
+/// `text` with every `@sha256:<64 hex>` removed (each digest checked to
+/// have 64 hex digits).
 pub(crate) fn strip_digests(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("@sha256:") {
-        out.push_str(&rest[..at]);
-        let hex = &rest[at + 8..];
-        let n = hex.bytes().take_while(u8::is_ascii_hexdigit).count();
+    for (at, _) in text.match_indices("@sha256:") {
+        let n = text[at + 8..]
+            .bytes()
+            .take_while(u8::is_ascii_hexdigit)
+            .count();
         assert_eq!(n, 64, "a digest of {n} hex digits in {text}");
-        rest = &hex[n..];
     }
-    out.push_str(rest);
-    out
+    super::roundtrip::strip_digests(text)
 }
 
 /// Assert that each `(repository:tag, pushed digest)` of this registry is

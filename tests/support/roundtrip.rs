@@ -390,8 +390,8 @@ fn same_modulo_digests(before: &str, after: &str) -> bool {
     b == strip_digests(after) || b == strip_digests(&after.replace(":latest@sha256:", "@sha256:"))
 }
 
-/// `text` with every `@sha256:<64 hex>` removed.
-fn strip_digests(text: &str) -> String {
+/// `text` with every `@sha256:<hex>` removed.
+pub(crate) fn strip_digests(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(at) = rest.find("@sha256:") {

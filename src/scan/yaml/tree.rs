@@ -470,27 +470,13 @@ impl<'t> Doc<'t> {
 
     /// Scalar `id` (not through aliases) with its exact content span.
     pub fn scalar(&self, id: NodeId) -> Option<Scalar<'_>> {
+        let mut s = self.scalar_value(id)?;
         let node = self.node(id);
-        let NodeKind::Scalar {
-            value,
-            style,
-            tag,
-            bytes,
-        } = &node.kind
-        else {
+        let NodeKind::Scalar { bytes, .. } = &node.kind else {
             return None;
         };
-        let (content, exact) = self.content_span(value, *style, bytes.clone());
-        let (line, column) = self.line_col(node.start, bytes.start, content.start);
-        Some(Scalar {
-            value,
-            style: *style,
-            tag: *tag,
-            content,
-            exact,
-            line,
-            column,
-        })
+        (s.line, s.column) = self.line_col(node.start, bytes.start, s.content.start);
+        Some(s)
     }
 
     /// The byte just after the `:` that follows key `key` (where a value
