@@ -453,6 +453,17 @@ mod offline {
             text(&o.stderr)
         );
         assert_eq!(read(d.path(), "a/Dockerfile"), text_in);
+        // A comment or an escaped `\$V` expands nothing: the image pins.
+        let quiet = "# the tag, used as $V below\nARG V=1.25\nFROM nginx:$V\nRUN echo \\$V\n";
+        let q = dir(&[("Dockerfile", quiet)], &["nginx:1.25"]);
+        expect_code(&pin(q.path(), &["Dockerfile"]), 0);
+        assert_eq!(
+            read(q.path(), "Dockerfile"),
+            quiet.replace(
+                "ARG V=1.25",
+                &format!("ARG V=1.25@{}", digest("nginx:1.25"))
+            )
+        );
         let o = pin(d.path(), &["b/Dockerfile"]);
         expect_code(&o, 2);
         let stderr = text(&o.stderr);

@@ -548,7 +548,20 @@ impl Scanner<'_> {
     fn use_outside_images(&self, name: &str) -> Option<usize> {
         let b = self.text.as_bytes();
         let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        let escape = self.escape as u8;
+        // A comment line (`# uses $V`, a shell comment in a heredoc) and an
+        // escaped `\$V` expand nothing.
+        let in_comment = |at: usize| {
+            let line_start = b[..at]
+                .iter()
+                .rposition(|&c| c == b'\n')
+                .map_or(0, |i| i + 1);
+            self.text[line_start..at].trim_start().starts_with('#')
+        };
         memchr::memchr_iter(b'$', b).find(|&at| {
+            if (at > 0 && b[at - 1] == escape) || in_comment(at) {
+                return false;
+            }
             let rest = &self.text[at + 1..];
             let braced = rest.starts_with('{');
             let after_name = if braced { &rest[1..] } else { rest };
