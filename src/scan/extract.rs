@@ -394,15 +394,15 @@ impl<'e> Extraction<'e> {
 
     /// Refuse to pin what a YAML anchor shares with places the extractor
     /// did not read as images (`image: &img nginx` with `labels: {a:
-    /// *img}` in a compose service, an env value in a workflow, a Helm
-    /// value's `name`, a kustomization `digest: &d ""` used elsewhere):
-    /// pinning would rewrite those too. The Kubernetes rules count their
-    /// own places (pull policies included) and are left to them.
+    /// *img}` in a compose service or a Deployment's selector, an env
+    /// value in a workflow, a Helm value's `name`, a kustomization `digest:
+    /// &d ""` used elsewhere): pinning would rewrite those too. (The
+    /// Kubernetes rules judge pull policies themselves.)
     fn refuse_shared(&mut self, doc: &Doc<'_>) {
         let document = self.document;
         let mut places = doc.appearances();
         for img in self.out.images.iter_mut() {
-            if img.document != document || matches!(img.context, Context::Kubernetes(_)) {
+            if img.document != document {
                 continue;
             }
             let Some(node) = edited_node(doc, &img.edit) else {
@@ -411,11 +411,17 @@ impl<'e> Extraction<'e> {
             let visits = self.visits.get(&node).copied().unwrap_or(1);
             if places.count(node) > visits {
                 img.edit = EditPlan::Shared {
-                    reason: "the value is a YAML anchor (or an alias of one) that also stands where no image belongs (labels, names, commands, environment, other fields): pinning it would change those too".into(),
+                    reason: "the value is a YAML anchor (or an alias of one) that also stands where no image belongs (labels, selectors, names, commands, environment, other fields): pinning it would change those too".into(),
                     hint: "write the image as a value of its own rather than through a YAML anchor that other fields share".into(),
                 };
             }
         }
+    }
+
+    /// One more place where the rules read image value `node` without
+    /// reporting it again (a container repeated through an alias).
+    pub fn count_visit(&mut self, node: NodeId) {
+        *self.visits.entry(node).or_default() += 1;
     }
 
     /// A warning at node `id` (see [`Doc::position`]).

@@ -316,85 +316,69 @@ struct Walk<'d, 'a, 'e, 'p> {
     /// values), each key once however many aliases reach it; the rest of
     /// the document's are counted as left.
     taken: HashSet<NodeId>,
-    /// How many times the rules met each image value and pull policy
-    /// (its value, or the mapping a policy would go into): one written
-    /// value that an alias puts in several places is met once per place.
+    /// How many times the rules met each pull policy (its value, or the
+    /// mapping a policy would go into): one written container that an
+    /// alias puts in several places is met once per place.
     visits: HashMap<NodeId, usize>,
-    /// The images found: the start of their span, their value node, and
+    /// The images found with a pull policy: the start of their span and
     /// the node their pull policy is written at.
-    found: Vec<(usize, NodeId, Option<NodeId>)>,
+    found: Vec<(usize, NodeId)>,
 }
 
 impl<'d, 'a> Walk<'d, 'a, '_, '_> {
-    /// Refuse to pin a value (or set a pull policy) that a YAML anchor
-    /// shares with places the rules did not read as images: `image: *app`
-    /// with `app: &app nginx` in the labels, a container `&base` merged
-    /// into another (`<<: *base`) whose image is not pinned. Pinning it
-    /// would rewrite the labels, selectors or names too.
+    /// Refuse to set a pull policy a YAML anchor or merge key shares with
+    /// another place (a container `&base` merged into another, `<<:
+    /// *base`, whose image is its own): the policy written would change
+    /// there too. (Image values so shared are refused for every input kind
+    /// by [`Extraction`], which counts the places the rules read them at.)
     fn refuse_shared(&mut self) {
         if !self.doc.has_aliases() || self.found.is_empty() {
             return;
         }
         let mut places = self.doc.appearances();
-        let mut shared = |node: NodeId, visits: &HashMap<NodeId, usize>| {
-            places.count(node) > visits.get(&node).copied().unwrap_or(0)
-        };
         let doc_index = self.ex.document;
-        for (start, value, policy) in std::mem::take(&mut self.found) {
-            let value_shared = shared(value, &self.visits);
-            let policy_shared = policy.is_some_and(|p| shared(p, &self.visits));
-            let Some(img) = self
+        for (start, policy) in std::mem::take(&mut self.found) {
+            if places.count(policy) <= self.visits.get(&policy).copied().unwrap_or(0) {
+                continue;
+            }
+            let img = self
                 .ex
                 .out
                 .images
                 .iter_mut()
-                .find(|i| i.document == doc_index && i.span.start == start)
-            else {
+                .find(|i| i.document == doc_index && i.span.start == start);
+            let Some(Context::Kubernetes(c)) = img.map(|i| &mut i.context) else {
                 continue;
             };
-            if value_shared {
-                img.edit = EditPlan::Shared {
-                    reason: "the value is a YAML anchor (or an alias of one) that also stands where no image belongs (labels, selectors, names, other fields): pinning it would change those too".into(),
-                    hint: "write the image as a value of its own rather than through a YAML anchor that other fields share".into(),
-                };
+            if matches!(c.pull_policy_edit, Some(EditPlan::Shared { .. })) {
+                continue; // refused already, with a closer reason
             }
-            if policy_shared {
-                if let Context::Kubernetes(c) = &mut img.context {
-                    if matches!(c.pull_policy_edit, Some(EditPlan::Shared { .. })) {
-                        continue; // refused already, with a closer reason
-                    }
-                    c.pull_policy_edit = Some(EditPlan::Shared {
-                        reason: "the container (or its pull policy) is shared through a YAML anchor or merge key with another place, which the policy written here would change too".into(),
-                        hint: "write `imagePullPolicy: IfNotPresent` in each container yourself (or drop --pull-policy)".into(),
-                    });
-                }
-            }
+            c.pull_policy_edit = Some(EditPlan::Shared {
+                reason: "the container (or its pull policy) is shared through a YAML anchor or merge key with another place, which the policy written here would change too".into(),
+                hint: "write `imagePullPolicy: IfNotPresent` in each container yourself (or drop --pull-policy)".into(),
+            });
         }
     }
 
-    /// Count a visit of `value` (an image) and `policy`, and report the
-    /// image through `report`; remember what was found for
+    /// Count a visit of the node a pull `policy` is written at, and report
+    /// the image through `report`; remember what was found for
     /// [`Walk::refuse_shared`].
     fn count_and_report(
         &mut self,
-        value: NodeId,
         policy: Option<NodeId>,
         report: impl FnOnce(&mut Extraction<'_>),
     ) {
         // Without an alias nothing is shared: nothing to count.
-        if !self.doc.has_aliases() {
+        let Some(policy) = policy.filter(|_| self.doc.has_aliases()) else {
             report(self.ex);
             return;
-        }
-        *self.visits.entry(value).or_default() += 1;
-        if let Some(p) = policy {
-            *self.visits.entry(p).or_default() += 1;
-        }
+        };
+        *self.visits.entry(policy).or_default() += 1;
         let before = self.ex.out.images.len();
         report(self.ex);
         if self.ex.out.images.len() > before {
             if let Some(img) = self.ex.out.images.last() {
-                self.found.push((img.span.start, value, policy));
+                self.found.push((img.span.start, policy));
             }
         }
     }
@@ -493,7 +477,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                         .flatten()
                         .and_then(|(_, v)| doc.resolve(v))
                     {
-                        *self.visits.entry(v).or_default() += 1;
+                        self.ex.count_visit(v);
                         if let Some(p) = policy_node(doc, c, "imagePullPolicy") {
                             *self.visits.entry(p).or_default() += 1;
                         }
@@ -696,7 +680,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                 pull_policy_edit,
                 ..obj.context()
             };
-            self.count_and_report(target, policy_node, |ex| {
+            self.count_and_report(policy_node, |ex| {
                 ex.image(
                     doc,
                     key,
@@ -756,7 +740,7 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
             ..obj.context()
         };
         let policy = policy_node(doc, image, "pullPolicy");
-        self.count_and_report(rt, policy, |ex| {
+        self.count_and_report(policy, |ex| {
             ex.image(
                 doc,
                 rkey,
