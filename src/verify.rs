@@ -49,26 +49,22 @@ pub fn check(path: &Path, old: &str, edits: &[Edit]) -> Result<(), Mismatch> {
         return crate::scan::dockerfile::same_but_edits(old, &new, &spans)
             .map_err(|(at, what)| mismatch(old, at, what));
     }
-    check_yaml(old, &new, edits)
+    check_yaml(old, &new, edits).map_err(|(at, what)| mismatch(old, at, what))
 }
 
+/// Where a check fails: the byte of the text it read, and what differs.
+type Fail = (usize, String);
+
 fn mismatch(text: &str, at: usize, what: String) -> Mismatch {
-    let at = at.min(text.len());
-    let before = text.get(..at).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
-    Mismatch {
-        line,
-        column: before[start..].chars().count() + 1,
-        what,
-    }
+    let (line, column) = crate::lockfile::line_col(text, at);
+    Mismatch { line, column, what }
 }
 
 /// YAML: a text cut into documents at its `---` lines is compared one
 /// document at a time (memory bounded by the largest, time by the ones
 /// edited): a document no edit touches must keep its bytes, an edited one
 /// must read as planned. Any other text is compared whole.
-fn check_yaml(old: &str, new: &str, edits: &[Edit]) -> Result<(), Mismatch> {
+fn check_yaml(old: &str, new: &str, edits: &[Edit]) -> Result<(), Fail> {
     use crate::scan::yaml::split;
     if !(split::splittable(old) && split::splittable(new)) {
         return check_yaml_whole(old, new, edits, 0);
@@ -76,8 +72,7 @@ fn check_yaml(old: &str, new: &str, edits: &[Edit]) -> Result<(), Mismatch> {
     let before: Vec<Range<usize>> = split::pieces(old).map(|p| p.start..p.end).collect();
     let after: Vec<Range<usize>> = split::pieces(new).map(|p| p.start..p.end).collect();
     if before.len() != after.len() {
-        return Err(mismatch(
-            old,
+        return Err((
             edits[0].span.start,
             format!(
                 "the new text would be cut into {} document(s), not {}",
@@ -109,8 +104,7 @@ fn check_yaml(old: &str, new: &str, edits: &[Edit]) -> Result<(), Mismatch> {
         let end = start + b.len() as isize + grown;
         moved += grown;
         if (start, end) != (a.start as isize, a.end as isize) {
-            return Err(mismatch(
-                old,
+            return Err((
                 b.start,
                 format!(
                     "document {}: the edits would move a document boundary",
@@ -124,7 +118,7 @@ fn check_yaml(old: &str, new: &str, edits: &[Edit]) -> Result<(), Mismatch> {
         // The piece's edits, at offsets of the piece's own text.
         let local: Vec<Edit> = mine.into_iter().map(|e| shift(e, b.start)).collect();
         check_piece(&old[b.clone()], &new[a.clone()], &local, i)
-            .map_err(|m| remap(old, b.start, m))?;
+            .map_err(|(at, what)| (b.start + at, what))?;
     }
     Ok(())
 }
@@ -133,7 +127,7 @@ fn check_yaml(old: &str, new: &str, edits: &[Edit]) -> Result<(), Mismatch> {
 /// read by the scan's reader and walked side by side, without copying
 /// either tree. A piece that needs more than that (the Go-YAML indentation
 /// workaround, a CRD the scan skips) goes through the snapshot comparison.
-fn check_piece(old: &str, new: &str, edits: &[Edit], index: usize) -> Result<(), Mismatch> {
+fn check_piece(old: &str, new: &str, edits: &[Edit], index: usize) -> Result<(), Fail> {
     if crate::scan::crd_mentioned(old) && crate::scan::crd_document(old) {
         return check_yaml_whole(old, new, edits, index);
     }
@@ -221,14 +215,13 @@ fn check_piece(old: &str, new: &str, edits: &[Edit], index: usize) -> Result<(),
         } else {
             format!(" at {path}")
         };
-        return Err(mismatch(
-            old,
+        return Err((
             at.unwrap_or(first),
             format!("document {}{path}: {what}", index + 1),
         ));
     }
     if let Some((at, what)) = sink.plan.unused() {
-        return Err(mismatch(old, at, what));
+        return Err((at, what));
     }
     Ok(())
 }
@@ -242,7 +235,7 @@ fn check_piece(old: &str, new: &str, edits: &[Edit], index: usize) -> Result<(),
 /// the new tree, written exactly (its bytes are its value), and the new
 /// text must read as one document. Any other edit gets the full
 /// comparison of both trees ([`Pair`]).
-fn check_splices(old: &str, new: &str, edits: &[Edit], index: usize) -> Result<(), Mismatch> {
+fn check_splices(old: &str, new: &str, edits: &[Edit], index: usize) -> Result<(), Fail> {
     // Where each replacement lands in the new text (edits are sorted).
     let mut moved: isize = 0;
     let written: Vec<(Range<usize>, usize)> = edits
@@ -294,20 +287,14 @@ fn check_splices(old: &str, new: &str, edits: &[Edit], index: usize) -> Result<(
         loose: None,
         docs: 0,
     };
-    if let Err(e) = parse_documents(new, true, |_| false, &mut sink) {
-        // A document the workaround must read, or a broken one: the full
-        // comparison says which.
-        let _ = e;
-        return check_yaml_whole(old, new, edits, index);
-    }
-    if sink.docs != 1 {
+    // A document the workaround must read, a broken one, or not one
+    // document: the full comparison says which.
+    if parse_documents(new, true, |_| false, &mut sink).is_err() || sink.docs != 1 {
         return check_yaml_whole(old, new, edits, index);
     }
     match sink.loose {
         None => Ok(()),
-        Some(at) => Err(mismatch(
-            old,
-            at,
+        Some(at) => Err((at,
             format!(
                 "document {}: the value written here would not read as one value (it would end early, run on, or fall outside every value)",
                 index + 1
@@ -387,7 +374,7 @@ impl Pair<'_, '_, '_, '_, '_, '_> {
                 Some(v) => (v.as_str(), true),
                 None => (sa.value, false),
             };
-            let kind = |v: &str, s: &crate::scan::yaml::Scalar<'_>| typed(v, s.style, s.tag);
+            let kind = |v: &str, s: &crate::scan::yaml::Scalar<'_>| Typed::of(v, s.style, s.tag);
             let same_value = want == sb.value && kind(want, &sa) == kind(sb.value, &sb);
             let same_form = changed || (sa.style == sb.style && sa.tag == sb.tag);
             return if same_value && same_form {
@@ -449,7 +436,7 @@ impl Pair<'_, '_, '_, '_, '_, '_> {
                 match key_at.and_then(|at| self.plan.take_set(at)) {
                     Some(value) => {
                         let ok = b.scalar_value(vb).is_some_and(|s| {
-                            s.value == value && typed(s.value, s.style, s.tag) == Typed::Str
+                            s.value == value && Typed::of(s.value, s.style, s.tag) == Typed::Str
                         });
                         if !ok {
                             return Err((key_at, name, format!("would not read {value:?}")));
@@ -467,7 +454,7 @@ impl Pair<'_, '_, '_, '_, '_, '_> {
                     let ok = added.is_some_and(|(k, v)| {
                         k.value == key
                             && v.value == value
-                            && typed(v.value, v.style, v.tag) == Typed::Str
+                            && Typed::of(v.value, v.style, v.tag) == Typed::Str
                     });
                     if !ok {
                         return Err((
@@ -504,17 +491,6 @@ fn first_key(d: &Doc<'_>, map: NodeId) -> Option<usize> {
         .map(|s| s.content.start)
 }
 
-fn typed(value: &str, style: QuoteStyle, tag: crate::scan::yaml::typing::TagKind) -> Typed {
-    use crate::scan::yaml::typing;
-    if typing::is_null(value, style, tag) {
-        Typed::Null
-    } else if typing::is_string(value, style, tag) {
-        Typed::Str
-    } else {
-        Typed::Other
-    }
-}
-
 /// An edit of a piece starting at byte `base`, at the piece's offsets.
 fn shift(e: Edit, base: usize) -> Edit {
     let change = match e.change {
@@ -536,41 +512,20 @@ fn shift(e: Edit, base: usize) -> Edit {
     }
 }
 
-/// A mismatch found in a piece starting at byte `base`, at the whole
-/// text's line and column.
-fn remap(text: &str, base: usize, m: Mismatch) -> Mismatch {
-    let piece = &text[base..];
-    // The byte of the piece at (line, column), then the whole text's.
-    let mut at = 0;
-    for (n, line) in piece.split_inclusive('\n').enumerate() {
-        if n + 1 == m.line {
-            at += line
-                .char_indices()
-                .nth(m.column.saturating_sub(1))
-                .map_or(line.len(), |(i, _)| i);
-            break;
-        }
-        at += line.len();
-    }
-    mismatch(text, base + at, m.what)
-}
-
-fn check_yaml_whole(old: &str, new: &str, edits: &[Edit], doc_base: usize) -> Result<(), Mismatch> {
+fn check_yaml_whole(old: &str, new: &str, edits: &[Edit], doc_base: usize) -> Result<(), Fail> {
     let first = edits[0].span.start;
     let read = |text: &str| {
         let crds = crate::scan::crd_mentioned(text);
         snapshot::read(text, &|piece| crds && crate::scan::crd_document(piece))
     };
     let before = read(old).map_err(|e| {
-        mismatch(
-            old,
+        (
             first,
             format!("the file no longer reads as it was scanned ({})", e.message),
         )
     })?;
     let after = read(new).map_err(|e| {
-        mismatch(
-            old,
+        (
             first,
             format!(
                 "the new text would not be YAML: {} at its line {}, column {}",
@@ -582,16 +537,14 @@ fn check_yaml_whole(old: &str, new: &str, edits: &[Edit], doc_base: usize) -> Re
     let mut expected = before;
     for doc in &mut expected {
         if let Document::Tree(Some(root)) = doc {
-            plan.apply(root, 0)
-                .map_err(|(at, what)| mismatch(old, at, what))?;
+            plan.apply(root, 0).map_err(|(at, what)| (at, what))?;
         }
     }
     if let Some((at, what)) = plan.unused() {
-        return Err(mismatch(old, at, what));
+        return Err((at, what));
     }
     if expected.len() != after.len() {
-        return Err(mismatch(
-            old,
+        return Err((
             first,
             format!(
                 "the new text would hold {} document(s), not {}",
@@ -607,11 +560,7 @@ fn check_yaml_whole(old: &str, new: &str, edits: &[Edit], doc_base: usize) -> Re
             } else {
                 format!(" at {path}")
             };
-            mismatch(
-                old,
-                at,
-                format!("document {}{path}: {what}", doc_base + i + 1),
-            )
+            (at, format!("document {}{path}: {what}", doc_base + i + 1))
         };
         match (want, got) {
             (Document::Tree(Some(w)), Document::Tree(Some(g))) => {

@@ -70,7 +70,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                     Ok(e) => e,
                     Err(overlap) => {
                         refused += 1;
-                        let (line, column) = line_col(&file.text, overlap.at);
+                        let (line, column) = crate::lockfile::line_col(&file.text, overlap.at);
                         diag.emit(
                             Message::error(format!(
                                 "{}:{line}:{column}: two references would be pinned through the same bytes with different values (a build argument or a YAML anchor that feeds both)",
@@ -402,12 +402,4 @@ fn if_not_present(text: &str, image: &FoundImage) -> Result<Option<Edit>, Box<Me
             };
             refuse(e.to_string(), hint)
         })
-}
-
-/// 1-based line and column (characters) of byte `at` of `text`.
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = text.get(..at).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[start..].chars().count() + 1)
 }

@@ -50,6 +50,19 @@ pub enum Typed {
     Other,
 }
 
+impl Typed {
+    /// The type of a scalar written `value` in `style` with `tag`.
+    pub fn of(value: &str, style: QuoteStyle, tag: TagKind) -> Typed {
+        if typing::is_null(value, style, tag) {
+            Typed::Null
+        } else if typing::is_string(value, style, tag) {
+            Typed::Str
+        } else {
+            Typed::Other
+        }
+    }
+}
+
 /// A document of the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Document {
@@ -185,17 +198,10 @@ impl Copy<'_, '_, '_> {
                     } else {
                         Frame::Seq(id, Vec::new(), 0)
                     });
-                } else if let Some(s) = doc.scalar(id) {
-                    let kind = if typing::is_null(s.value, s.style, s.tag) {
-                        Typed::Null
-                    } else if typing::is_string(s.value, s.style, s.tag) {
-                        Typed::Str
-                    } else {
-                        Typed::Other
-                    };
+                } else if let Some(s) = doc.scalar_value(id) {
                     done = Some(Node::Scalar(Scalar {
                         value: s.value.to_string(),
-                        kind,
+                        kind: Typed::of(s.value, s.style, s.tag),
                         tag: s.tag,
                         style: s.style,
                         content: (self.orig)(s.content.start)..(self.orig)(s.content.end),
