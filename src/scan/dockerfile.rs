@@ -18,6 +18,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use self::expand::{NoDefault, Piece, Source, Value};
+/// `new` reads as `old` with only the given byte edits made to its
+/// instruction words (the safety net, `crate::verify`).
+pub(crate) use self::instructions::same_but_edits;
 use self::instructions::{Instruction, Parsed};
 use crate::reference::Reference;
 use crate::scan::{
@@ -656,14 +659,4 @@ fn unquote(word: &str, range: Range<usize>) -> (QuoteStyle, Range<usize>) {
         }
     }
     (QuoteStyle::Plain, range)
-}
-
-/// See [`instructions::same_but_edits`]: `new` reads as `old` with only
-/// the given byte edits made to its instruction words.
-pub(crate) fn same_but_edits(
-    old: &str,
-    new: &str,
-    edits: &[(Range<usize>, &str)],
-) -> Result<(), (usize, String)> {
-    instructions::same_but_edits(old, new, edits)
 }

@@ -42,6 +42,19 @@ fn digest_for(name: &str, tag: &str) -> Digest {
 
 /// Every file below `root` imagelock would read, in order (`.git` left).
 fn files(root: &Path) -> Vec<PathBuf> {
+    walk(root, &is_input)
+}
+
+/// A file imagelock reads: YAML, JSON, a Dockerfile or Containerfile.
+fn is_input(p: &Path, name: &str) -> bool {
+    name.ends_with(".yaml")
+        || name.ends_with(".yml")
+        || name.ends_with(".json")
+        || imagelock::scan::dockerfile::is_dockerfile_name(p)
+}
+
+/// Every file below `root` (`.git` left) that `keep` takes, sorted.
+fn walk(root: &Path, keep: &dyn Fn(&Path, &str) -> bool) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -56,11 +69,7 @@ fn files(root: &Path) -> Vec<PathBuf> {
             }
             if p.is_dir() {
                 stack.push(p);
-            } else if name.ends_with(".yaml")
-                || name.ends_with(".yml")
-                || name.ends_with(".json")
-                || imagelock::scan::dockerfile::is_dockerfile_name(&p)
-            {
+            } else if keep(&p, &name) {
                 out.push(p);
             }
         }
@@ -69,30 +78,14 @@ fn files(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The files imagelock reads, and those beside them that change how a
+/// file is read (a compose project's `.env`; a chart's `Chart.yaml` is a
+/// `.yaml` already).
 fn copy_tree(from: &Path, to: &Path) {
-    for f in files(from) {
-        let rel = f.strip_prefix(from).unwrap();
-        let dest = to.join(rel);
+    for f in walk(from, &|p, name| is_input(p, name) || name == ".env") {
+        let dest = to.join(f.strip_prefix(from).unwrap());
         fs_err::create_dir_all(dest.parent().unwrap()).unwrap();
         fs_err::copy(&f, &dest).unwrap();
-    }
-    // Files beside them that change how a file is read (a chart's
-    // Chart.yaml is a .yaml already; a compose project's .env).
-    let mut stack = vec![from.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs_err::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() && e.file_name() != ".git" {
-                stack.push(p);
-            } else if e.file_name() == ".env" {
-                let dest = to.join(p.strip_prefix(from).unwrap());
-                fs_err::create_dir_all(dest.parent().unwrap()).unwrap();
-                fs_err::copy(&p, &dest).unwrap();
-            }
-        }
     }
 }
 
