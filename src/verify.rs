@@ -537,7 +537,7 @@ fn check_yaml_whole(old: &str, new: &str, edits: &[Edit], doc_base: usize) -> Re
     let mut expected = before;
     for doc in &mut expected {
         if let Document::Tree(Some(root)) = doc {
-            plan.apply(root, 0).map_err(|(at, what)| (at, what))?;
+            plan.apply(root, 0)?;
         }
     }
     if let Some((at, what)) = plan.unused() {
