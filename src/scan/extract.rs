@@ -401,11 +401,12 @@ impl<'e> Extraction<'e> {
     fn refuse_shared(&mut self, doc: &Doc<'_>) {
         let document = self.document;
         let mut places = doc.appearances();
+        let nodes = NodeIndex::of(doc);
         for img in self.out.images.iter_mut() {
             if img.document != document {
                 continue;
             }
-            let Some(node) = edited_node(doc, &img.edit) else {
+            let Some(node) = nodes.edited(doc, &img.edit) else {
                 continue;
             };
             let visits = self.visits.get(&node).copied().unwrap_or(1);
@@ -506,31 +507,56 @@ pub(crate) fn placeholder(value: &str) -> Option<&'static str> {
     }
 }
 
-/// The node an edit plan writes into: the scalar holding a replaced span,
-/// the value of the entry whose value is set, the mapping a key is added to.
-fn edited_node(doc: &Doc<'_>, plan: &EditPlan) -> Option<NodeId> {
-    let ids = || 0..doc.len() as NodeId;
-    let key_at = |at: usize| {
-        ids().find_map(|m| {
-            doc.map_entries(m).chunks_exact(2).find_map(|kv| {
-                let k = doc.scalar_value(kv[0])?;
-                (k.content.start == at).then_some((m, kv[1]))
-            })
-        })
-    };
-    match plan {
-        EditPlan::Replace { span } | EditPlan::AppendDigest { span, .. } => ids().find(|&id| {
-            doc.alias_target(id).is_none()
-                && doc
-                    .scalar_value(id)
-                    .is_some_and(|s| s.content.start <= span.start && span.end <= s.content.end)
-        }),
-        EditPlan::SetValue { key_at: at, .. } | EditPlan::SetDigestHex { key_at: at, .. } => {
-            key_at(*at).and_then(|(_, v)| doc.resolve(v))
+/// The scalars and mapping entries of a document by where their content
+/// starts, to find the node an edit plan writes into.
+struct NodeIndex {
+    /// Scalars (not aliases): content start, content end, node, sorted.
+    scalars: Vec<(usize, usize, NodeId)>,
+    /// Mapping entries by the start of their key's content: (mapping, value).
+    keys: std::collections::HashMap<usize, (NodeId, NodeId)>,
+}
+
+impl NodeIndex {
+    fn of(doc: &Doc<'_>) -> NodeIndex {
+        let mut scalars = Vec::new();
+        let mut keys = std::collections::HashMap::new();
+        for id in 0..doc.len() as NodeId {
+            if doc.alias_target(id).is_some() {
+                continue;
+            }
+            if let Some(s) = doc.scalar_value(id) {
+                scalars.push((s.content.start, s.content.end, id));
+            }
+            for kv in doc.map_entries(id).chunks_exact(2) {
+                if let Some(k) = doc.scalar_value(kv[0]) {
+                    keys.insert(k.content.start, (id, kv[1]));
+                }
+            }
         }
-        EditPlan::InsertKey { beside, .. } | EditPlan::InsertFlowKey { beside, .. } => {
-            key_at(*beside).map(|(m, _)| m)
+        scalars.sort_unstable();
+        NodeIndex { scalars, keys }
+    }
+
+    /// The node an edit plan writes into: the scalar holding a replaced
+    /// span, the value of the entry whose value is set, the mapping a key
+    /// is added to.
+    fn edited(&self, doc: &Doc<'_>, plan: &EditPlan) -> Option<NodeId> {
+        match plan {
+            EditPlan::Replace { span } | EditPlan::AppendDigest { span, .. } => {
+                let i = self
+                    .scalars
+                    .partition_point(|&(start, _, _)| start <= span.start)
+                    .checked_sub(1)?;
+                let (_, end, id) = self.scalars[i];
+                (span.end <= end).then_some(id)
+            }
+            EditPlan::SetValue { key_at, .. } | EditPlan::SetDigestHex { key_at, .. } => {
+                self.keys.get(key_at).and_then(|&(_, v)| doc.resolve(v))
+            }
+            EditPlan::InsertKey { beside, .. } | EditPlan::InsertFlowKey { beside, .. } => {
+                self.keys.get(beside).map(|&(m, _)| m)
+            }
+            EditPlan::Unpinnable { .. } | EditPlan::Shared { .. } => None,
         }
-        EditPlan::Unpinnable { .. } | EditPlan::Shared { .. } => None,
     }
 }
