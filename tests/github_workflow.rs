@@ -104,3 +104,160 @@ fn lock_pin_check_and_drift_of_a_workflow() {
     );
     assert!(out.contains(&moved) && out.contains(&lint), "{out}");
 }
+
+/// `services.db.image: ${{ matrix.db }}` and `container: ${{ matrix.os }}`
+/// read the job's literal matrix: each value (the list, `include` and
+/// `exclude` entries) is an image, locked, pinned where it is written, and
+/// an `exclude` entry stays equal to the value it excludes. A job that
+/// also reads its matrix key elsewhere (the job's name) is listed and
+/// locked, and `pin` leaves those values with a warning naming the read.
+#[test]
+fn images_from_a_job_matrix() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let h = reg.host();
+    let pg15 = reg.push_oci_image("ci/postgres", "15", "pg15");
+    let pg16 = reg.push_oci_image("ci/postgres", "16", "pg16");
+    let alpine = reg.push_oci_image("ci/alpine", "3", "alpine");
+    let fedora = reg.push_oci_image("ci/fedora", "40", "fedora");
+    let original = format!(
+        "on: push\n\
+         jobs:\n\
+         \x20 db:\n\
+         \x20   runs-on: ubuntu-latest\n\
+         \x20   strategy:\n\
+         \x20     matrix:\n\
+         \x20       db: ['{h}/ci/postgres:15', \"{h}/ci/postgres:16\"]  # both\n\
+         \x20       go: ['1.22']\n\
+         \x20       exclude:\n\
+         \x20         - db: '{h}/ci/postgres:15'\n\
+         \x20           go: '1.22'\n\
+         \x20   services:\n\
+         \x20     postgres:\n\
+         \x20       image: ${{{{ matrix.db }}}}\n\
+         \x20   steps:\n\
+         \x20   - run: go test ./... # matrix.db is read by the service only\n\
+         \x20   - uses: some/docker-run-action@v3\n\
+         \x20     with: {{image: 'ubuntu:24.04', run: make}}\n\
+         \x20 distro:\n\
+         \x20   name: test on ${{{{ matrix.os }}}}\n\
+         \x20   runs-on: ubuntu-latest\n\
+         \x20   strategy:\n\
+         \x20     matrix:\n\
+         \x20       include:\n\
+         \x20         - os: {h}/ci/alpine:3\n\
+         \x20         - os: {h}/ci/fedora:40\n\
+         \x20   container: ${{{{matrix['os']}}}}\n\
+         \x20   steps:\n\
+         \x20   - run: make\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::create_dir_all(d.join(".github/workflows")).unwrap();
+    let file = d.join(".github/workflows/ci.yml");
+    fs_err::write(&file, &original).unwrap();
+
+    let o = run(&reg, d, &["list", "--format", "json", "."]);
+    expect_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows: Vec<String> = v["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{} {} {}",
+                r["line"],
+                r["column"],
+                r["reference"].as_str().unwrap(),
+                r["context"]["matrix"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    // Line and column of the `n`th appearance of `value` in the file.
+    let at = |value: &str, n: usize| {
+        let (i, line) = original
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains(value))
+            .nth(n)
+            .unwrap();
+        format!("{}:{}", i + 1, line.find(value).unwrap() + 1)
+    };
+    let (pg15_ref, pg16_ref) = (format!("{h}/ci/postgres:15"), format!("{h}/ci/postgres:16"));
+    let (alpine_ref, fedora_ref) = (format!("{h}/ci/alpine:3"), format!("{h}/ci/fedora:40"));
+    assert_eq!(
+        rows,
+        [
+            format!("{} {pg15_ref} strategy.matrix.db[0]", at(&pg15_ref, 0)),
+            format!("{} {pg16_ref} strategy.matrix.db[1]", at(&pg16_ref, 0)),
+            format!(
+                "{} {pg15_ref} strategy.matrix.exclude[0].db",
+                at(&pg15_ref, 1)
+            ),
+            format!(
+                "{} {alpine_ref} strategy.matrix.include[0].os",
+                at(&alpine_ref, 0)
+            ),
+            format!(
+                "{} {fedora_ref} strategy.matrix.include[1].os",
+                at(&fedora_ref, 0)
+            ),
+        ],
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        rows[0].starts_with("7:15 ") && rows[2].starts_with("10:18 "),
+        "{rows:?}"
+    );
+    assert!(
+        text(&o.stderr).contains(".github/workflows/ci.yml: 1 action input(s) named `image` not read (the first at 18:14)"),
+        "an action's `with.image` is noted, not read: {}",
+        text(&o.stderr)
+    );
+    assert!(
+        !text(&o.stderr).contains("template"),
+        "a matrix image is no template: {}",
+        text(&o.stderr)
+    );
+
+    let o = run(&reg, d, &["lock", "."]);
+    expect_code(&o, 0);
+    assert_locked(
+        &reg,
+        d,
+        &[
+            ("ci/postgres:15", &pg15),
+            ("ci/postgres:16", &pg16),
+            ("ci/alpine:3", &alpine),
+            ("ci/fedora:40", &fedora),
+        ],
+    );
+
+    let o = run(&reg, d, &["pin", "."]);
+    expect_code(&o, 0);
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("matrix.os is also read at 20:11")
+            && stderr.contains(&format!("{h}/ci/alpine:3 is not pinned")),
+        "{stderr}"
+    );
+    let pinned = fs_err::read_to_string(&file).unwrap();
+    let want = original
+        .replace(
+            &format!("'{h}/ci/postgres:15'"),
+            &format!("'{h}/ci/postgres:15@{pg15}'"),
+        )
+        .replace(
+            &format!("\"{h}/ci/postgres:16\""),
+            &format!("\"{h}/ci/postgres:16@{pg16}\""),
+        );
+    assert_eq!(pinned, want, "only the db values are pinned, exclude too");
+    let o = run(&reg, d, &["pin", "."]);
+    expect_code(&o, 0);
+    assert_eq!(
+        fs_err::read_to_string(&file).unwrap(),
+        want,
+        "a second pin changes nothing"
+    );
+}

@@ -4,10 +4,19 @@
 //! docker://image:tag` (only the reference after `docker://` is its span).
 //! Actions (`uses: actions/checkout@v4`) and reusable workflows are not
 //! images.
+//!
+//! A container or service image written as one matrix expression
+//! (`image: ${{ matrix.db }}`) is read from the job's literal matrix: every
+//! `strategy.matrix.db` value, and `db` of every `include` and `exclude`
+//! entry, is an image, pinned where it is written. When the job reads
+//! that matrix key anywhere else (a job name, an `if:`, a step), pinning
+//! the values would change those reads too: the images are listed and
+//! locked, and `pin` leaves them with a warning.
 
 use super::extract::Extraction;
 use super::yaml::{Doc, NodeId};
 use super::{Context, ImageField};
+use crate::rewrite::EditPlan;
 
 /// Where in a workflow an image is named.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -17,6 +26,10 @@ pub struct WorkflowImage {
     pub job: String,
     /// `container`, `services.<name>`, or `steps[<index>].uses`.
     pub field: String,
+    /// The matrix value the image is (`strategy.matrix.db[1]`,
+    /// `strategy.matrix.include[0].db`), when the field is `${{ matrix.db }}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<String>,
 }
 
 /// A workflow: a top-level `jobs` mapping beside an `on` trigger (or a file
@@ -46,6 +59,9 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
     else {
         return;
     };
+    // Action inputs named `image`, counted for one note.
+    let mut inputs = 0usize;
+    let mut first_input = None;
     for kv in doc.map_entries(jobs).chunks_exact(2) {
         let Some(job) = doc.scalar_str(kv[0]).map(str::to_string) else {
             continue;
@@ -57,8 +73,10 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
             Context::Workflow(WorkflowImage {
                 job: job.clone(),
                 field,
+                matrix: None,
             })
         };
+        let matrix = Matrix::of(doc, body);
         // `container: node:20` or `container: {image: node:20, …}`.
         if let Some((key, value)) = doc.entry(body, "container") {
             match doc.resolve(value) {
@@ -66,13 +84,17 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
                     if let Some((k, image)) = doc.entry(v, "image") {
                         if let Some(image) = doc.resolve(image) {
                             let c = context("container".into());
-                            ex.image(doc, k, image, ImageField::Image, c, "container image");
+                            if !matrix.images(doc, image, &c, ex) {
+                                ex.image(doc, k, image, ImageField::Image, c, "container image");
+                            }
                         }
                     }
                 }
                 Some(v) => {
                     let c = context("container".into());
-                    ex.image(doc, key, v, ImageField::Image, c, "container");
+                    if !matrix.images(doc, v, &c, ex) {
+                        ex.image(doc, key, v, ImageField::Image, c, "container");
+                    }
                 }
                 None => {}
             }
@@ -86,7 +108,9 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
                 if let Some((k, image)) = doc.entry(service, "image") {
                     if let Some(image) = doc.resolve(image) {
                         let c = context(format!("services.{name}"));
-                        ex.image(doc, k, image, ImageField::Image, c, "service image");
+                        if !matrix.images(doc, image, &c, ex) {
+                            ex.image(doc, k, image, ImageField::Image, c, "service image");
+                        }
                     }
                 }
             }
@@ -102,7 +126,224 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
                         ex.image_after(doc, k, uses, "docker://", ImageField::Image, c, "uses");
                     }
                 }
+                // `with: {image: …}`: an input the action interprets.
+                if let Some(input) = doc
+                    .get(step, "with")
+                    .and_then(|w| doc.resolve(w))
+                    .filter(|&w| doc.is_map(w))
+                    .and_then(|w| doc.entry(w, "image"))
+                {
+                    inputs += 1;
+                    first_input.get_or_insert(doc.position(input.0));
+                }
             }
         }
     }
+    if let Some((line, column)) = first_input {
+        ex.out.notes.push(format!(
+            "{}: {inputs} action input(s) named `image` not read (the first at {line}:{column}): each action decides what its inputs mean, so imagelock neither locks nor pins them; write a digest there by hand if the action pulls it",
+            ex.path().display()
+        ));
+    }
+}
+
+/// A job's literal `strategy.matrix`, to read `${{ matrix.KEY }}` images.
+struct Matrix {
+    /// The `strategy.matrix` mapping, when it is one (not an expression).
+    map: Option<NodeId>,
+    /// The job body, searched for other reads of a matrix key.
+    body: NodeId,
+}
+
+impl Matrix {
+    fn of(doc: &Doc<'_>, body: NodeId) -> Matrix {
+        let map = doc
+            .get(body, "strategy")
+            .and_then(|s| doc.resolve(s))
+            .filter(|&s| doc.is_map(s))
+            .and_then(|s| doc.get(s, "matrix"))
+            .and_then(|m| doc.resolve(m))
+            .filter(|&m| doc.is_map(m));
+        Matrix { map, body }
+    }
+
+    /// When image value `value` is exactly `${{ matrix.KEY }}` and the
+    /// job's matrix lists literal values for KEY: report each of them as
+    /// an image (true). Otherwise report nothing (false), and the value is
+    /// read as written (a template warning).
+    fn images(&self, doc: &Doc<'_>, value: NodeId, c: &Context, ex: &mut Extraction<'_>) -> bool {
+        let (Some(map), Some(key)) = (self.map, doc.scalar_str(value).and_then(matrix_key)) else {
+            return false;
+        };
+        let mut values = Vec::new(); // (value key node, value node, path)
+        if let Some((k, list)) = doc.entry(map, key) {
+            match doc.resolve(list) {
+                Some(l) if doc.is_seq(l) => {
+                    for (i, &item) in doc.seq_items(l).iter().enumerate() {
+                        values.push((k, item, format!("strategy.matrix.{key}[{i}]")));
+                    }
+                }
+                // `db: ${{ fromJSON(…) }}`, a mapping: not literal.
+                _ => return false,
+            }
+        }
+        for extra in ["include", "exclude"] {
+            let Some(list) = doc.get(map, extra).and_then(|l| doc.resolve(l)) else {
+                continue;
+            };
+            if !doc.is_seq(list) {
+                return false; // an expression
+            }
+            for (i, &entry) in doc.seq_items(list).iter().enumerate() {
+                let Some(entry) = doc.resolve(entry).filter(|&e| doc.is_map(e)) else {
+                    continue;
+                };
+                if let Some((k, v)) = doc.entry(entry, key) {
+                    values.push((k, v, format!("strategy.matrix.{extra}[{i}].{key}")));
+                }
+            }
+        }
+        if values.is_empty() {
+            return false;
+        }
+        // Every read of the key besides image values (a job name, `if:`,
+        // a step's input) would see the pinned value too.
+        let mut skip: Vec<NodeId> = vec![];
+        for field in image_fields(doc, self.body) {
+            if doc.scalar_str(field).and_then(matrix_key) == Some(key) {
+                skip.push(field);
+            }
+        }
+        let elsewhere = other_read(doc, self.body, key, &skip, 0);
+        let Context::Workflow(base) = c else {
+            return false;
+        };
+        for (k, v, path) in values {
+            let Some(v) = doc.resolve(v) else { continue };
+            let before = ex.out.images.len();
+            let context = Context::Workflow(WorkflowImage {
+                matrix: Some(path),
+                ..base.clone()
+            });
+            ex.image(doc, k, v, ImageField::Image, context, "matrix image");
+            if let Some((line, column)) = elsewhere {
+                for img in &mut ex.out.images[before..] {
+                    img.edit = EditPlan::Unpinnable {
+                        reason: format!("matrix.{key} is also read at {line}:{column}, not as an image: pinning its values would change that read too"),
+                        hint: format!("give the image a matrix key of its own (`{key}-image`), or write the digest in the matrix value by hand where that read allows it"),
+                    };
+                }
+            }
+        }
+        true
+    }
+}
+
+/// `KEY` of a value that is exactly `${{ matrix.KEY }}` (or
+/// `${{ matrix['KEY'] }}`), spaces inside the braces allowed.
+fn matrix_key(value: &str) -> Option<&str> {
+    let inner = value
+        .trim()
+        .strip_prefix("${{")?
+        .strip_suffix("}}")?
+        .trim()
+        .strip_prefix("matrix")?;
+    let key = if let Some(k) = inner.strip_prefix('.') {
+        k
+    } else {
+        let k = inner.strip_prefix('[')?.strip_suffix(']')?;
+        k.strip_prefix('\'')
+            .and_then(|k| k.strip_suffix('\''))
+            .or_else(|| k.strip_prefix('"').and_then(|k| k.strip_suffix('"')))?
+    };
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    (!key.is_empty() && key.chars().all(ident)).then_some(key)
+}
+
+/// The image values of a job a matrix expression may stand in:
+/// `container`, `container.image`, `services.*.image`.
+fn image_fields(doc: &Doc<'_>, body: NodeId) -> Vec<NodeId> {
+    let mut out = Vec::new();
+    if let Some(c) = doc.get(body, "container").and_then(|c| doc.resolve(c)) {
+        if doc.is_map(c) {
+            out.extend(doc.get(c, "image").and_then(|i| doc.resolve(i)));
+        } else {
+            out.push(c);
+        }
+    }
+    if let Some(services) = doc.get(body, "services").and_then(|s| doc.resolve(s)) {
+        for svc in doc.map_entries(services).chunks_exact(2) {
+            if let Some(s) = doc.resolve(svc[1]).filter(|&s| doc.is_map(s)) {
+                out.extend(doc.get(s, "image").and_then(|i| doc.resolve(i)));
+            }
+        }
+    }
+    out
+}
+
+/// The position of the first value under `node` that reads matrix key
+/// `key`, or the whole `matrix` context, in an expression (`${{ … }}`, or
+/// an `if:` condition), other than the image values in `skip`; the
+/// job's `strategy` (where the matrix is defined) aside.
+fn other_read(
+    doc: &Doc<'_>,
+    node: NodeId,
+    key: &str,
+    skip: &[NodeId],
+    depth: usize,
+) -> Option<(usize, usize)> {
+    let node = doc.resolve(node)?;
+    if depth > 64 || skip.contains(&node) {
+        return None;
+    }
+    if doc.is_map(node) {
+        return doc.map_entries(node).chunks_exact(2).find_map(|kv| {
+            let name = doc.scalar_str(kv[0]);
+            if depth == 0 && name == Some("strategy") {
+                return None;
+            }
+            if name == Some("if") {
+                let v = doc.resolve(kv[1])?;
+                let text = doc.scalar_str(v)?;
+                return reads_key(text, key).then(|| doc.position(v));
+            }
+            other_read(doc, kv[1], key, skip, depth + 1)
+        });
+    }
+    if doc.is_seq(node) {
+        return doc
+            .seq_items(node)
+            .iter()
+            .find_map(|&c| other_read(doc, c, key, skip, depth + 1));
+    }
+    let text = doc.scalar_str(node)?;
+    let read = text
+        .split("${{")
+        .skip(1)
+        .any(|e| reads_key(e.split("}}").next().unwrap_or(e), key));
+    read.then(|| doc.position(node))
+}
+
+/// Whether an expression text reads `matrix.KEY`, `matrix['KEY']` or the
+/// whole `matrix` object (`toJSON(matrix)`).
+fn reads_key(text: &str, key: &str) -> bool {
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    let b = text.as_bytes();
+    text.match_indices("matrix").any(|(at, _)| {
+        if at > 0 && (ident(b[at - 1]) || b[at - 1] == b'.') {
+            return false; // `strategy.matrix`, `my_matrix`
+        }
+        let rest = &text[at + "matrix".len()..];
+        if let Some(k) = rest.strip_prefix('.') {
+            return k
+                .strip_prefix(key)
+                .is_some_and(|t| t.bytes().next().is_none_or(|c| !ident(c)));
+        }
+        if let Some(k) = rest.strip_prefix('[') {
+            let k = k.trim_start_matches(['\'', '"']);
+            return k.starts_with(key) || !k.starts_with(|c: char| c.is_ascii_alphabetic());
+        }
+        // `matrix` alone: the whole object, unless a word goes on.
+        rest.bytes().next().is_none_or(|c| !ident(c))
+    })
 }

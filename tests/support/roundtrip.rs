@@ -120,7 +120,7 @@ pub(crate) fn run(bin: &Path, root: &Path) -> Report {
 fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
     let shown = rel.display().to_string();
     let lockfile = dir.join(".roundtrip.lock");
-    let Ok(refs) = listed(bin, dir, &shown) else {
+    let Ok((refs, matrix_keys)) = listed(bin, dir, &shown) else {
         // Not read (a syntax error, a template): pin must refuse it too.
         return refused_unchanged(bin, dir, rel, report);
     };
@@ -175,7 +175,7 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
         report.unchanged.push(rel.to_path_buf());
     } else {
         let (b, a) = (text(&before), text(&after));
-        if let Err(e) = same_but_pinned(rel, &b, &a, &lock) {
+        if let Err(e) = same_but_pinned(rel, &b, &a, &lock, &matrix_keys) {
             report
                 .failures
                 .push(format!("{shown}: {e}\n--- before\n{b}\n--- after\n{a}"));
@@ -185,7 +185,7 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
     }
     // Read back: every reference that was listed is pinned to its digest.
     match listed(bin, dir, &shown) {
-        Ok(now) => {
+        Ok((now, _)) => {
             if now.len() != refs.len() {
                 report.failures.push(format!(
                     "{shown}: {} reference(s) before pin, {} after",
@@ -225,8 +225,10 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
 }
 
 /// The references `list --format json FILE` finds (those pin would pin:
-/// not built by compose, not ignored), or its stderr when it lists none.
-fn listed(bin: &Path, dir: &Path, shown: &str) -> Result<Vec<Reference>, String> {
+/// not built by compose, not ignored), with the workflow matrix keys whose
+/// values are images (`context.matrix`: `strategy.matrix.db[0]` → `db`),
+/// or its stderr when it lists none.
+fn listed(bin: &Path, dir: &Path, shown: &str) -> Result<(Vec<Reference>, Vec<String>), String> {
     let o = imagelock(
         bin,
         dir,
@@ -240,15 +242,19 @@ fn listed(bin: &Path, dir: &Path, shown: &str) -> Result<Vec<Reference>, String>
         ],
     );
     let v = serde_json::from_slice::<Value>(&o.stdout).map_err(|_| text(&o.stderr))?;
-    Ok(v["references"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|r| r["status"] != "built" && r["status"] != "ignored")
-                .filter_map(|r| Reference::parse(r["reference"].as_str()?).ok())
-                .collect()
-        })
-        .unwrap_or_default())
+    let rows = v["references"].as_array().cloned().unwrap_or_default();
+    let refs = rows
+        .iter()
+        .filter(|r| r["status"] != "built" && r["status"] != "ignored")
+        .filter_map(|r| Reference::parse(r["reference"].as_str()?).ok())
+        .collect();
+    let keys = rows
+        .iter()
+        .filter_map(|r| r["context"]["matrix"].as_str())
+        .filter_map(|m| m.rsplit(['.', '[']).find(|k| !k.ends_with(']')))
+        .map(str::to_string)
+        .collect();
+    Ok((refs, keys))
 }
 
 fn refused_unchanged(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
@@ -271,7 +277,13 @@ fn refused_unchanged(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
 /// The new text is the old one with only image values pinned and digest
 /// or pull policy keys added (YAML, JSON: as trees; Dockerfiles: as text
 /// without digests).
-fn same_but_pinned(rel: &Path, before: &str, after: &str, lock: &Lockfile) -> Result<(), String> {
+fn same_but_pinned(
+    rel: &Path,
+    before: &str,
+    after: &str,
+    lock: &Lockfile,
+    matrix_keys: &[String],
+) -> Result<(), String> {
     if imagelock::scan::dockerfile::is_dockerfile_name(rel) {
         let (b, a): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
         if b.len() != a.len() || before.ends_with('\n') != after.ends_with('\n') {
@@ -298,7 +310,7 @@ fn same_but_pinned(rel: &Path, before: &str, after: &str, lock: &Lockfile) -> Re
         return Err(format!("{} document(s) became {}", b.len(), a.len()));
     }
     for (i, (x, y)) in b.iter().zip(&a).enumerate() {
-        same(x, y, lock, None).map_err(|e| format!("document {}: {e}", i + 1))?;
+        same(x, y, lock, None, matrix_keys).map_err(|e| format!("document {}: {e}", i + 1))?;
     }
     Ok(())
 }
@@ -316,15 +328,24 @@ fn added_key_ok(key: &str, value: &Value, lock: &Lockfile) -> bool {
 /// field (Kubernetes and compose `image`, an image volume's `reference`, a
 /// workflow's `container` string, a `docker://` step's `uses`). A
 /// reference pinned under any other key (a label, a selector, a name
-/// reached through an alias) is a failure.
+/// reached through an alias) is a failure. Besides these, the workflow
+/// matrix keys `list` read images from (`matrix_keys`).
 const IMAGE_KEYS: &[&str] = &["image", "reference", "container", "uses"];
 
-fn same(before: &Value, after: &Value, lock: &Lockfile, key: Option<&str>) -> Result<(), String> {
+fn same(
+    before: &Value,
+    after: &Value,
+    lock: &Lockfile,
+    key: Option<&str>,
+    matrix_keys: &[String],
+) -> Result<(), String> {
     match (before, after) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
                 match b.get(k) {
-                    Some(w) => same(v, w, lock, Some(k)).map_err(|e| format!("{k}: {e}"))?,
+                    Some(w) => {
+                        same(v, w, lock, Some(k), matrix_keys).map_err(|e| format!("{k}: {e}"))?;
+                    }
                     None => return Err(format!("key {k} is gone")),
                 }
             }
@@ -337,7 +358,7 @@ fn same(before: &Value, after: &Value, lock: &Lockfile, key: Option<&str>) -> Re
         }
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                same(x, y, lock, key).map_err(|e| format!("[{i}]: {e}"))?;
+                same(x, y, lock, key, matrix_keys).map_err(|e| format!("[{i}]: {e}"))?;
             }
             Ok(())
         }
@@ -354,7 +375,8 @@ fn same(before: &Value, after: &Value, lock: &Lockfile, key: Option<&str>) -> Re
                 return Ok(());
             }
             // An image value pinned, under a key that holds images.
-            if key.is_some_and(|k| IMAGE_KEYS.contains(&k)) && pinned_within(a, b, lock) {
+            let image_key = |k: &str| IMAGE_KEYS.contains(&k) || matrix_keys.iter().any(|m| m == k);
+            if key.is_some_and(image_key) && pinned_within(a, b, lock) {
                 return Ok(());
             }
             Err(format!("{a:?} became {b:?}"))
