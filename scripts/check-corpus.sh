@@ -37,13 +37,21 @@ done <<<"$ids"
 
 cargo run --quiet --locked --example corpus-check -- "$corpus"
 
+# Every file through the binary (scripts/corpus-cli-check.py): `list` and
+# `check` never exit 2 on a file valid for its tool, and `list` reports
+# exactly the references scripts/corpus/expected.txt names for each file
+# (written from SOURCES.md and from reading the files; known gaps are
+# named there with the issue that takes them).
+cargo build --quiet --locked
+python3 scripts/corpus-cli-check.py "${CARGO_TARGET_DIR:-target}/debug/imagelock" \
+    "$corpus" scripts/corpus/expected.txt
+
 # The differential pin test over every file of the corpus, real/ included
 # (tools/pin_roundtrip.rs): each file with references pinned in a copy with
 # a lockfile covering all of them must read back as the old file with only
 # image values changed and digest or pull policy keys added, change nothing
-# on a second pin, and a refused file must be left as it was.
-cargo build --quiet --locked
-cargo run --quiet --locked --example pin-roundtrip -- \
+# on a second pin; no file may be refused (each is valid for its tool).
+cargo run --quiet --locked --example pin-roundtrip -- --no-refusals \
     "${CARGO_TARGET_DIR:-target}/debug/imagelock" "$corpus"
 
 # A custom image location on the published file: the config reloader named

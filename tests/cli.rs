@@ -1013,3 +1013,71 @@ fn unreadable_files_are_named_once() {
     );
     assert_eq!(err.matches("nope.yaml").count(), 1, "{err}");
 }
+
+/// Files a user names on the command line that are no manifests of their
+/// own: a compose variables file (`.env`, `env.example`) and a Helm
+/// chart's template (Go template syntax) are each one note, never a YAML
+/// syntax error that fails the run; a template that happens to parse is
+/// read like any file named.
+#[test]
+fn a_dotenv_file_and_a_helm_template_named_are_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::write(
+        d.join(".env"),
+        "TAG=1.2\n# a comment\nexport REPO=\"x/y\"\n",
+    )
+    .unwrap();
+    fs_err::write(d.join("env.example"), "#TAG=1.3\nNAME=a b\n").unwrap();
+    fs_err::create_dir_all(d.join("chart/templates")).unwrap();
+    fs_err::write(
+        d.join("chart/Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    fs_err::write(
+        d.join("chart/templates/deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: \"{{ .Values.image }}\"\n          {{- with .Values.resources }}\n          resources: {{ toYaml . | nindent 12 }}\n          {{- end }}\n",
+    )
+    .unwrap();
+    fs_err::write(
+        d.join("chart/templates/plain.yaml"),
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      image: busybox:1.36\n",
+    )
+    .unwrap();
+    let o = imagelock(
+        d,
+        &[
+            "list",
+            ".env",
+            "env.example",
+            "chart/templates/deploy.yaml",
+            "chart/templates/plain.yaml",
+        ],
+    );
+    expect_code(&o, 0);
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("note: .env: skipped: a dotenv file of compose variables")
+            && stderr.contains("note: env.example: skipped: a dotenv file"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("note: chart/templates/deploy.yaml: skipped: a Helm chart's template"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error"), "{stderr}");
+    assert_eq!(
+        text(&o.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>(),
+        ["chart/templates/plain.yaml:6:14 busybox:1.36"],
+        "a template that parses is read"
+    );
+    // A YAML file with a syntax error outside a chart's templates is
+    // still an error.
+    fs_err::write(d.join("broken.yaml"), "a: [\n").unwrap();
+    let o = imagelock(d, &["list", "broken.yaml"]);
+    expect_code(&o, 2);
+}

@@ -4,7 +4,9 @@
 //! copy) with a lockfile covering all of them; the result must read back
 //! as the old file with only image values changed, a second pin must
 //! change nothing, and a refused file must be left as it was (see
-//! `tests/support/roundtrip.rs`). Exits 1 on any failure.
+//! `tests/support/roundtrip.rs`). With `--no-refusals` (the corpus: every
+//! file is valid for its tool), a refused file is a failure too. Exits 1
+//! on any failure.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,9 +16,14 @@ use std::process::ExitCode;
 mod roundtrip;
 
 fn main() -> ExitCode {
-    let mut args = std::env::args_os().skip(1);
-    let (Some(bin), Some(dir)) = (args.next(), args.next()) else {
-        eprintln!("usage: pin-roundtrip IMAGELOCK_BINARY DIR");
+    let mut args: Vec<_> = std::env::args_os().skip(1).collect();
+    let no_refusals = args.first().is_some_and(|a| a == "--no-refusals");
+    if no_refusals {
+        args.remove(0);
+    }
+    let mut args = args.into_iter();
+    let (Some(bin), Some(dir), None) = (args.next(), args.next(), args.next()) else {
+        eprintln!("usage: pin-roundtrip [--no-refusals] IMAGELOCK_BINARY DIR");
         return ExitCode::from(2);
     };
     let (bin, dir) = (PathBuf::from(bin), PathBuf::from(dir));
@@ -36,13 +43,22 @@ fn main() -> ExitCode {
         report.unchanged.len(),
         report.refused.len()
     );
-    if report.failures.is_empty() {
+    let mut failures = report.failures;
+    if no_refusals {
+        failures.extend(report.refused.iter().map(|(f, why)| {
+            format!(
+                "{}: pin refused a file that is valid for its tool: {why}",
+                f.display()
+            )
+        }));
+    }
+    if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
-        for f in &report.failures {
+        for f in &failures {
             eprintln!("error: {f}");
         }
-        eprintln!("pin-roundtrip: {} failure(s)", report.failures.len());
+        eprintln!("pin-roundtrip: {} failure(s)", failures.len());
         ExitCode::FAILURE
     }
 }

@@ -100,6 +100,15 @@ fn scan_files(
             }
             WalkItem::Stdin => (PathBuf::from(STDIN), read_stdin(), Scope::Everything),
             WalkItem::File { path, explicit } => {
+                // A compose variables file named on the command line: read
+                // with the compose file beside it, never as YAML.
+                if explicit && is_dotenv_name(&path) {
+                    diag.note(format!(
+                        "{}: skipped: a dotenv file of compose variables, not a manifest; compose reads `.env` beside the compose file, and imagelock reads it with that file",
+                        path.display()
+                    ));
+                    continue;
+                }
                 let helm_values = crate::scan::helm_values::is_values_name(&path)
                     || helm.contains(&canonical(&path));
                 // A file found by walking a directory is read for images
@@ -144,6 +153,15 @@ fn scan_files(
         );
         match scanned {
             Ok(()) => each(Scanned::Done(file), diag),
+            // A Helm template named on the command line is no YAML until
+            // rendered: said, as a walk says it of the templates directory.
+            Err(crate::scan::ScanError::Syntax { .. }) if in_helm_templates(&file.path) => {
+                diag.note(format!(
+                    "{}: skipped: a Helm chart's template (Go template syntax, not YAML until rendered); pipe `helm template` output to imagelock instead",
+                    file.path.display()
+                ));
+                each(Scanned::Void(&file), diag);
+            }
             Err(e) => {
                 summary.failed += 1;
                 diag.emit(scan_error_message(&e));
@@ -474,4 +492,28 @@ impl Uses {
         self.secrets.extend(other.secrets);
         self.service_accounts.extend(other.service_accounts);
     }
+}
+
+/// Whether a file name is a dotenv file of compose variables: `.env`,
+/// `.env.*` (`.env.example`), `*.env`, or `env.example` / `env.sample` /
+/// `env.template` / `env.dist`.
+fn is_dotenv_name(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    name == ".env"
+        || name.starts_with(".env.")
+        || (name.ends_with(".env") && name.len() > 4)
+        || name
+            .strip_prefix("env.")
+            .is_some_and(|ext| ["example", "sample", "template", "dist"].contains(&ext))
+}
+
+/// Whether a file sits in a Helm chart's `templates/` directory (or below
+/// it): a `templates` directory whose parent holds `Chart.yaml`.
+fn in_helm_templates(path: &Path) -> bool {
+    path.ancestors().skip(1).any(|dir| {
+        dir.file_name().is_some_and(|n| n == "templates")
+            && dir.parent().is_some_and(|p| p.join("Chart.yaml").is_file())
+    })
 }
