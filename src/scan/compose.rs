@@ -91,8 +91,7 @@ impl Project {
         };
         let environment = environment_read();
         let env_lookup = |k: &str| std::env::var(k).ok();
-        let env_fn: Option<&dyn Fn(&str) -> Option<String>> =
-            environment.then_some(&env_lookup as &dyn Fn(&str) -> Option<String>);
+        let env_fn: Option<dotenv::Environment<'_>> = environment.then_some(&env_lookup);
         let dotenv = match fs_err::read_to_string(&path) {
             Ok(text) => match dotenv::parse(&text, env_fn) {
                 Ok(d) => d,

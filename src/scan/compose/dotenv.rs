@@ -75,12 +75,12 @@ fn is_space(c: char) -> bool {
     )
 }
 
+/// A variable's value in the process environment.
+pub type Environment<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Parse a `.env` text; `environment` is the process environment when it
 /// is read (`--compose-env`).
-pub fn parse(
-    text: &str,
-    environment: Option<&dyn Fn(&str) -> Option<String>>,
-) -> Result<DotEnv, DotEnvError> {
+pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv, DotEnvError> {
     let mut out = DotEnv::default();
     let mut values: HashMap<String, String> = HashMap::new();
     let err = |at: usize, message: String| {
@@ -94,11 +94,8 @@ pub fn parse(
     let env = |k: &str| environment.and_then(|f| f(k));
     let mut i = 0;
     let b = text.as_bytes();
-    loop {
-        // The next statement: skip whitespace and comment lines.
-        let Some(off) = text[i..].find(|c: char| !c.is_whitespace()) else {
-            break;
-        };
+    // The next statement: skip whitespace and comment lines.
+    while let Some(off) = text[i..].find(|c: char| !c.is_whitespace()) {
         i += off;
         if b[i] == b'#' {
             match text[i..].find('\n') {
