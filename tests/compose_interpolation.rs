@@ -463,4 +463,13 @@ fn podman_compose_config_agrees_on_every_fixture() {
         got.sort();
         assert_eq!(got, want, "fixture {name}: {stderr}");
     }
+    // The pin round trip's fixtures too (testdata/compose-env).
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/compose-env");
+    for d in [data.clone(), data.join("shared")] {
+        let want = podman_compose_images(&d);
+        let (refs, stderr) = listed(&d, &[]);
+        let mut got: Vec<String> = refs.into_iter().map(|(r, _)| r).collect();
+        got.sort();
+        assert_eq!(got, want, "{}: {stderr}", d.display());
+    }
 }
