@@ -340,6 +340,13 @@ fn pin_refuses_what_no_single_place_pins() {
         &web,
         "also used elsewhere",
     );
+    // ...or through a YAML alias of the image value.
+    refused(
+        "services:\n  web:\n    image: &img web:${TAG}\n    labels:\n      built-from: *img\n",
+        "TAG=2.5\n",
+        &web,
+        "also used elsewhere",
+    );
     // ...or the .env is handed to containers.
     refused(
         "services:\n  web:\n    image: web:${TAG}\n    env_file: .env\n",
@@ -472,4 +479,24 @@ fn podman_compose_config_agrees_on_every_fixture() {
         got.sort();
         assert_eq!(got, want, "{}: {stderr}", d.display());
     }
+}
+
+#[test]
+fn pull_policy_is_interpolated_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(
+        d,
+        "services:\n  a:\n    image: app:1\n    pull_policy: ${POLICY:-never}\n  b:\n    image: app:2\n    pull_policy: $B_POLICY\n",
+        "B_POLICY=always\n",
+    );
+    let o = imagelock(d, &["list", "compose.yaml"]);
+    expect_code(&o, 0);
+    let stdout = text(&o.stdout);
+    let policy = |image: &str| -> String {
+        let row = stdout.lines().find(|l| l.contains(image)).unwrap();
+        row.split_whitespace().nth(3).unwrap().to_string()
+    };
+    assert_eq!(policy("app:1"), "never", "{stdout}");
+    assert_eq!(policy("app:2"), "always", "{stdout}");
 }

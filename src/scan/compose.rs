@@ -434,9 +434,12 @@ fn refuse_shared_dotenv(
     let mut mentions: HashMap<String, usize> = HashMap::new();
     let mut env_file = false;
     for id in 0..doc.len() as NodeId {
-        if doc.alias_target(id).is_some() {
-            continue;
-        }
+        // An alias of a scalar is one more use of what it holds.
+        let id = match doc.alias_target(id) {
+            Some(Some(target)) => target,
+            Some(None) => continue,
+            None => id,
+        };
         let Some(s) = doc.scalar_value(id) else {
             continue;
         };
