@@ -160,15 +160,21 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
         };
         let (raw, span, next, quote) = match b.get(i) {
             Some(&q @ (b'"' | b'\'')) => {
+                // Up to the first quote not escaped by a backslash (one
+                // that is not itself escaped).
                 let mut j = i + 1;
+                let mut escaped = false;
                 let close = loop {
                     match b.get(j) {
                         None => {
                             return Err(err(i, "a quoted value is never closed".into()));
                         }
-                        Some(&c) if c == q && b[j - 1] != b'\\' => break j,
-                        _ => j += 1,
+                        Some(_) if escaped => escaped = false,
+                        Some(b'\\') => escaped = true,
+                        Some(&c) if c == q => break j,
+                        _ => {}
                     }
+                    j += 1;
                 };
                 let next = text[close..].find('\n').map_or(text.len(), |n| close + n);
                 (&text[i + 1..close], i + 1..close, next, Some(q))
@@ -176,20 +182,15 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
             _ => {
                 let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
                 let line_text = &text[i..end];
-                let mut cut = line_text.len();
-                let lb = line_text.as_bytes();
-                for (k, &c) in lb.iter().enumerate() {
-                    if c == b'#' && (k == 0 || lb[k - 1] == b' ' || lb[k - 1] == b'\t') {
-                        cut = k;
-                        break;
-                    }
-                }
+                // An inline comment starts at ` #`.
+                let cut = line_text.find(" #").unwrap_or(line_text.len());
                 let v = line_text[..cut].trim_end_matches(|c: char| c.is_whitespace());
                 (v, i..i + v.len(), end, None)
             }
         };
         let (value, exact, mentions) = match quote {
-            Some(b'\'') => (raw.to_string(), true, Vec::new()),
+            // Taken as written, but for `\'`, which loses its backslash.
+            Some(b'\'') => (raw.replace("\\'", "'"), !raw.contains('\\'), Vec::new()),
             _ => {
                 let unescaped = if quote == Some(b'"') {
                     unescape(raw)
@@ -257,8 +258,9 @@ fn substitute(parts: &[interpolate::Part], lookup: &dyn Fn(&str) -> Option<Value
     s
 }
 
-/// Double-quoted escapes: `\n` and `\r` are line breaks, `\x` is `x`
-/// except `\$`, which stays.
+/// Double-quoted escapes, as compose-go reads them: the shell's
+/// single-character escapes (`\n`, `\t`, `\\`, `\"`, …), and `\$` for a
+/// literal `$`; any other `\x` stays as written.
 fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars().peekable();
@@ -270,8 +272,17 @@ fn unescape(raw: &str) -> String {
         match chars.next() {
             Some('n') => out.push('\n'),
             Some('r') => out.push('\r'),
-            Some('$') => out.push_str("\\$"),
-            Some(x) => out.push(x),
+            Some('t') => out.push('\t'),
+            Some('a') => out.push('\u{7}'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('v') => out.push('\u{b}'),
+            Some('$') => out.push_str("$$"),
+            Some(x @ ('\\' | '"' | '\'')) => out.push(x),
+            Some(x) => {
+                out.push('\\');
+                out.push(x);
+            }
             None => out.push('\\'),
         }
     }
@@ -351,10 +362,11 @@ mod tests {
 
     #[test]
     fn compose_dotenv_syntax() {
-        let t = "# c\nexport A=1.2 # inline\nB='x y' \nC=\"q\\\"\\n\"\nD=${A}-d\nE=\nF=a#b\nG: yaml\n  H = spaced  \n#I=commented\nJ\n";
+        let t = "# c\nexport A=1.2 # inline\nB='x y' \nC=\"q\\\"\\n\\$A\\\\\"\nD=${A}-d\nE=\nF=a#b\nG: yaml\n  H = spaced  \n#I=commented\nJ\nK='it\\'s'\n";
         assert_eq!(value(t, "A").as_deref(), Some("1.2"));
         assert_eq!(value(t, "B").as_deref(), Some("x y"));
-        assert_eq!(value(t, "C").as_deref(), Some("q\"\n"));
+        assert_eq!(value(t, "C").as_deref(), Some("q\"\n$A\\"));
+        assert_eq!(value(t, "K").as_deref(), Some("it's"));
         assert_eq!(value(t, "D").as_deref(), Some("1.2-d"));
         assert_eq!(value(t, "E").as_deref(), Some(""));
         assert_eq!(value(t, "F").as_deref(), Some("a#b"));
