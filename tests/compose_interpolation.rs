@@ -417,7 +417,11 @@ fn an_interpolated_reference_is_locked_like_any_other() {
 
 /// The images `podman-compose config` prints for the compose file in
 /// `dir`, with a cleared environment (it reads `.env` from the project
-/// directory, the compose file's).
+/// directory, the compose file's). It needs the `podman` binary (it runs
+/// `podman version`) but no running engine. Quirks of 1.6.0 the fixtures
+/// avoid: services with `profiles:` are left out unless each profile is
+/// named with `--profile`, and a service listing the implicit `default`
+/// network without declaring it is refused ("missing networks: default").
 fn podman_compose_images(dir: &Path) -> Vec<String> {
     let Some(pc) = which("podman-compose") else {
         panic!(
