@@ -13,6 +13,7 @@ command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl) # the token server's RSA key
 command -v git >/dev/null || need+=(git)         # pre-commit try-repo
 command -v python3 >/dev/null || need+=(python3) # pre-commit
+command -v podman >/dev/null || need+=(podman)   # podman-compose (the interpolation oracle)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing ${need[*]} (apt-get)" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -34,6 +35,24 @@ if ! command -v pre-commit >/dev/null; then
             python3 -m venv --clear "$venv"
         fi
         "$venv/bin/pip" install -q pre-commit
+    fi
+    export PATH="$venv/bin:$PATH"
+fi
+
+# podman-compose from PyPI (tests/compose_interpolation.rs: `podman-compose
+# config` is the oracle for compose interpolation; it needs `podman` on PATH
+# but no running engine), in a virtualenv of its own.
+if ! command -v podman-compose >/dev/null; then
+    venv="${XDG_CACHE_HOME:-$HOME/.cache}/imagelock-tests/podman-compose-venv"
+    if [ ! -x "$venv/bin/podman-compose" ]; then
+        echo "installing podman-compose (pip, in $venv)" >&2
+        if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get update -qq
+            apt-get install -y -qq python3-venv >/dev/null
+            python3 -m venv --clear "$venv"
+        fi
+        "$venv/bin/pip" install -q podman-compose
     fi
     export PATH="$venv/bin:$PATH"
 fi

@@ -113,6 +113,13 @@ pub struct ListArgs {
     /// `values*.yaml` are read so already. Repeatable.
     #[arg(long = "helm-values", value_name = "FILE")]
     pub helm_values: Vec<PathBuf>,
+    /// Also read the process environment for compose `${VAR}`
+    /// interpolation, as compose does (the environment wins over `.env`).
+    /// Without it only the project's `.env` and the defaults written in
+    /// the compose file are read, so results do not depend on who runs
+    /// imagelock.
+    #[arg(long)]
+    pub compose_env: bool,
     /// `json` also shows, per reference, the credential sources that match
     /// it; `plain` prints the locked `name@digest` of every reference found.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
@@ -133,6 +140,13 @@ pub struct PinArgs {
     /// `values*.yaml` are read so already. Repeatable.
     #[arg(long = "helm-values", value_name = "FILE")]
     pub helm_values: Vec<PathBuf>,
+    /// Also read the process environment for compose `${VAR}`
+    /// interpolation, as compose does (the environment wins over `.env`).
+    /// Without it only the project's `.env` and the defaults written in
+    /// the compose file are read, so results do not depend on who runs
+    /// imagelock.
+    #[arg(long)]
+    pub compose_env: bool,
     /// Print a unified diff of the changes and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -162,6 +176,13 @@ pub struct CheckArgs {
     /// `values*.yaml` are read so already. Repeatable.
     #[arg(long = "helm-values", value_name = "FILE")]
     pub helm_values: Vec<PathBuf>,
+    /// Also read the process environment for compose `${VAR}`
+    /// interpolation, as compose does (the environment wins over `.env`).
+    /// Without it only the project's `.env` and the defaults written in
+    /// the compose file are read, so results do not depend on who runs
+    /// imagelock.
+    #[arg(long)]
+    pub compose_env: bool,
     /// Also report references that are not pinned to a digest.
     #[arg(long)]
     pub require_pinned: bool,
@@ -190,6 +211,13 @@ pub struct LockArgs {
     /// `values*.yaml` are read so already. Repeatable.
     #[arg(long = "helm-values", value_name = "FILE")]
     pub helm_values: Vec<PathBuf>,
+    /// Also read the process environment for compose `${VAR}`
+    /// interpolation, as compose does (the environment wins over `.env`).
+    /// Without it only the project's `.env` and the defaults written in
+    /// the compose file are read, so results do not depend on who runs
+    /// imagelock.
+    #[arg(long)]
+    pub compose_env: bool,
     /// Also record the manifest digest of this platform (os/arch[/variant]); repeatable.
     #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
     pub platforms: Vec<String>,

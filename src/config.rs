@@ -47,6 +47,7 @@ struct RawConfig {
     exclude: Option<Vec<Spanned<String>>>,
     ignore_images: Option<Vec<Spanned<String>>>,
     helm_values: Option<Vec<PathBuf>>,
+    compose_env: Option<bool>,
     #[serde(alias = "plain-http-hosts")]
     plain_http: Option<Vec<String>>,
     #[serde(alias = "ca-file")]
@@ -75,6 +76,8 @@ pub struct Config {
     pub path: PathBuf,
     pub paths: Option<Vec<PathBuf>>,
     pub helm_values: Option<Vec<PathBuf>>,
+    /// `compose-env = true` (`--compose-env`).
+    pub compose_env: Option<bool>,
     pub plain_http: Option<Vec<String>>,
     pub ca_files: Option<Vec<PathBuf>>,
     pub platforms: Option<Vec<String>>,
@@ -239,6 +242,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         paths: join_all(raw.paths),
         helm_values: join_all(raw.helm_values),
+        compose_env: raw.compose_env,
         plain_http: raw.plain_http,
         ca_files: join_all(raw.ca_files),
         platforms: raw.platforms,
@@ -373,21 +377,33 @@ impl Config {
             Command::List(a) => {
                 fill("paths", &mut a.paths, &self.paths);
                 fill("helm_values", &mut a.helm_values, &self.helm_values);
+                if let (false, Some(on)) = (given.has("compose_env"), self.compose_env) {
+                    a.compose_env = on;
+                }
                 self.apply_credentials(&given, &mut a.credentials);
                 self.apply_mirrors(&given, &mut a.mirrors);
             }
             Command::Pin(a) => {
                 fill("paths", &mut a.paths, &self.paths);
                 fill("helm_values", &mut a.helm_values, &self.helm_values);
+                if let (false, Some(on)) = (given.has("compose_env"), self.compose_env) {
+                    a.compose_env = on;
+                }
             }
             Command::Check(a) => {
                 fill("paths", &mut a.paths, &self.paths);
                 fill("helm_values", &mut a.helm_values, &self.helm_values);
+                if let (false, Some(on)) = (given.has("compose_env"), self.compose_env) {
+                    a.compose_env = on;
+                }
                 self.apply_registry(&given, &mut a.registry);
             }
             Command::Lock(a) => {
                 fill("paths", &mut a.paths, &self.paths);
                 fill("helm_values", &mut a.helm_values, &self.helm_values);
+                if let (false, Some(on)) = (given.has("compose_env"), self.compose_env) {
+                    a.compose_env = on;
+                }
                 self.apply_platforms(&given, &mut a.platforms);
                 self.apply_registry(&given, &mut a.registry);
             }

@@ -281,6 +281,7 @@ mod tests {
             service: "web".into(),
             pull_policy: pull_policy.map(str::to_string),
             built: false,
+            ..Default::default()
         })
     }
 
@@ -312,6 +313,7 @@ mod tests {
             service: "app".into(),
             pull_policy: Some("never".into()),
             built: true,
+            ..Default::default()
         });
         let (p, w) = assess_in(&r("acme/app:dev"), &built);
         assert_eq!(p, Effective::Compose(ComposePullPolicy::Never));

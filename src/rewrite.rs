@@ -99,6 +99,17 @@ pub enum EditPlan {
         /// Written `, "key": "value"` (a JSON object).
         json: bool,
     },
+    /// [`EditPlan::AppendDigest`] in another file: the compose project's
+    /// `.env`, whose entry for `variable` ends the reference (`image:
+    /// app:${TAG}` with `TAG=1.2` in `.env` becomes `TAG=1.2@sha256:…`).
+    /// `span` is the value's bytes in that file; [`plan_edit`] refuses it
+    /// (see [`EditPlan::other_file`]).
+    DotEnv {
+        file: std::path::PathBuf,
+        span: Range<usize>,
+        tagless: bool,
+        variable: String,
+    },
 }
 
 impl EditPlan {
@@ -121,11 +132,34 @@ impl EditPlan {
                 *after_line_end = f(*after_line_end);
                 *beside = f(*beside);
             }
-            EditPlan::Unpinnable { .. } | EditPlan::Shared { .. } => {}
+            // Offsets in another file: a patched text does not move them.
+            EditPlan::Unpinnable { .. } | EditPlan::Shared { .. } | EditPlan::DotEnv { .. } => {}
             EditPlan::InsertFlowKey { at, beside, .. } => {
                 *at = f(*at);
                 *beside = f(*beside);
             }
+        }
+    }
+}
+
+impl EditPlan {
+    /// The file a plan writes into when it is not the scanned one, and
+    /// the plan to carry out on that file's text.
+    pub fn other_file(&self) -> Option<(&std::path::Path, EditPlan)> {
+        match self {
+            EditPlan::DotEnv {
+                file,
+                span,
+                tagless,
+                ..
+            } => Some((
+                file.as_path(),
+                EditPlan::AppendDigest {
+                    span: span.clone(),
+                    tagless: *tagless,
+                },
+            )),
+            _ => None,
         }
     }
 }
@@ -147,6 +181,8 @@ pub enum PlanError {
     Unpinnable(String),
     #[error("{reason}")]
     Shared { reason: String, hint: String },
+    #[error("the edit is in another file ({0})")]
+    OtherFile(std::path::PathBuf),
 }
 
 /// What `pin` writes for `plan` to pin `reference` to `digest`: the pinned
@@ -283,6 +319,7 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
                 },
             })
         }
+        EditPlan::DotEnv { file, .. } => Err(PlanError::OtherFile(file.clone())),
         EditPlan::AppendDigest { span, tagless } => {
             let written = slice(span)?;
             plain(value)?;

@@ -49,6 +49,14 @@ pub fn check(path: &Path, old: &str, edits: &[Edit]) -> Result<(), Mismatch> {
         return crate::scan::dockerfile::same_but_edits(old, &new, &spans)
             .map_err(|(at, what)| mismatch(old, at, what));
     }
+    if crate::scan::compose::is_dotenv_name(path) {
+        let spans: Vec<(Range<usize>, &str)> = edits
+            .iter()
+            .map(|e| (e.span.clone(), e.replacement.as_str()))
+            .collect();
+        return crate::scan::compose::dotenv::same_but_edits(old, &new, &spans)
+            .map_err(|(at, what)| mismatch(old, at, what));
+    }
     check_yaml(old, &new, edits).map_err(|(at, what)| mismatch(old, at, what))
 }
 

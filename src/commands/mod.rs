@@ -113,6 +113,14 @@ fn configure(cli: &mut Cli) -> anyhow::Result<()> {
             crate::config::install(config.active);
         }
     }
+    let compose_env = match &cli.command {
+        Command::List(a) => a.compose_env,
+        Command::Pin(a) => a.compose_env,
+        Command::Check(a) => a.compose_env,
+        Command::Lock(a) => a.compose_env,
+        _ => false,
+    };
+    crate::scan::compose::read_environment(compose_env);
     crate::config::check_provider_pair(cli).map_err(|m| anyhow::anyhow!(m))
 }
 

@@ -53,15 +53,26 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     // The edits of the file being read, and how many of them set a policy.
     let mut edits = Vec::new();
     let mut file_policies = 0usize;
+    // Edits a file's images plan in another file (a compose project's
+    // `.env`), kept until the file is read to its end, then gathered per
+    // file: several compose files may pin through one `.env`.
+    let mut file_others: Vec<(PathBuf, Edit)> = Vec::new();
+    let mut others: std::collections::BTreeMap<PathBuf, Vec<Edit>> = Default::default();
+    let mut other_texts: std::collections::HashMap<PathBuf, std::io::Result<String>> =
+        Default::default();
     let scanned = scan_each(&args.paths, &args.helm_values, diag, |event, diag| {
         let (file, part) = match event {
             Scanned::Part(file, part) => (file, part),
             Scanned::Void(_) => {
                 edits.clear();
+                file_others.clear();
                 file_policies = 0;
                 return;
             }
             Scanned::Done(file) => {
+                for (path, edit) in file_others.drain(..) {
+                    others.entry(path).or_default().push(edit);
+                }
                 let policies_here = std::mem::take(&mut file_policies);
                 if edits.is_empty() {
                     return;
@@ -187,6 +198,30 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 continue;
             }
             let value = pin_value(&image.edit, r, &entry.digest);
+            if let Some((other, plan)) = image.edit.other_file() {
+                let text = other_texts
+                    .entry(other.to_path_buf())
+                    .or_insert_with(|| fs_err::read_to_string(other));
+                let planned = match text {
+                    Ok(text) => plan_edit(text, &plan, &value).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match planned {
+                    Ok(edit) => file_others.push((other.to_path_buf(), edit)),
+                    Err(why) => {
+                        refused += 1;
+                        diag.emit(
+                            Message::error(format!(
+                                "{r} cannot be pinned in {}: {why}",
+                                other.display()
+                            ))
+                            .at(location(image))
+                            .code("not-exact"),
+                        );
+                    }
+                }
+                continue;
+            }
             match plan_edit(&file.text, &image.edit, &value) {
                 Ok(edit) => edits.push(edit),
                 Err(why) => {
@@ -207,6 +242,62 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             }
         }
     });
+    // The other files' edits: one edit for references that are the same
+    // (two services ending in one `.env` line), checked and shown or
+    // planned like a scanned file's.
+    for (path, edits) in others {
+        let Some(Ok(text)) = other_texts.remove(&path) else {
+            continue;
+        };
+        let edits = match normalize(edits) {
+            Ok(e) => e,
+            Err(overlap) => {
+                refused += 1;
+                let (line, column) = crate::lockfile::line_col(&text, overlap.at);
+                diag.emit(
+                    Message::error(format!(
+                        "{}:{line}:{column}: two references would be pinned through the same value with different digests",
+                        path.display()
+                    ))
+                    .code("not-exact")
+                    .hint(Some("give each image its own tag variable")),
+                );
+                continue;
+            }
+        };
+        if let Err(m) = crate::verify::check(&path, &text, &edits) {
+            refused += 1;
+            diag.emit(
+                Message::error(format!(
+                    "{}:{}:{}: internal error: the planned rewrite would change the file beyond its image values: {}",
+                    path.display(),
+                    m.line,
+                    m.column,
+                    m.what
+                ))
+                .code("unsafe-edit")
+                .hint(Some(
+                    "nothing was written; this is a bug in imagelock: please report it with the file (or the lines around this position)",
+                )),
+            );
+            continue;
+        }
+        changed_refs += edits.len();
+        if args.dry_run {
+            let shown = path.display().to_string();
+            if let Some(spool) = diff.as_mut() {
+                if let Err(e) = write_unified_diff(spool, &shown, &text, &edits) {
+                    io_error.get_or_insert(e);
+                }
+            }
+        } else {
+            plans.push(Planned {
+                digest_before: Digest::sha256_of(text.as_bytes()),
+                path,
+                edits,
+            });
+        }
+    }
     if let Some(e) = io_error {
         return Err(e.into());
     }

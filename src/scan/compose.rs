@@ -2,15 +2,158 @@
 //! the service's `pull_policy` and whether it has a `build:` section (then
 //! the image is the one it builds, not one to pull). Service keys are read
 //! through merge keys (`<<: *common`), as compose reads them.
+//!
+//! An `image:` value holding variables (`app:${TAG:-1.2}`) is read as
+//! compose interpolates it ([`interpolate`]), with values from the
+//! project's `.env` ([`dotenv`], the compose file's directory) and the
+//! defaults written in the file; the process environment only with
+//! `--compose-env` ([`read_environment`]), so that a lockfile does not
+//! depend on who runs imagelock. A variable with no value and no default
+//! is a warning and the image is skipped. Pinning writes the digest where
+//! the resolved reference ends: after the value's literal tail, inside the
+//! default that applied, or in the `.env` entry that sets the last
+//! variable ([`EditPlan::DotEnv`]); where no single place pins exactly
+//! that reference, the plan refuses with the reason.
+
+pub mod dotenv;
+pub mod interpolate;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::extract::Extraction;
 use super::yaml::{Doc, NodeId};
-use super::{ComposeService, Context, ImageField};
+use super::{ComposeService, Context, FoundImage, ImageField, InvalidImage, ScanWarning};
+use crate::reference::Reference;
+use crate::rewrite::EditPlan;
+use interpolate::{End, Source, Unresolved, Value};
+
+static READ_ENVIRONMENT: AtomicBool = AtomicBool::new(false);
+
+/// Read the process environment for compose interpolation, as compose
+/// does (the environment wins over `.env`): `--compose-env`.
+pub fn read_environment(on: bool) {
+    READ_ENVIRONMENT.store(on, Ordering::Relaxed);
+}
+
+fn environment_read() -> bool {
+    READ_ENVIRONMENT.load(Ordering::Relaxed)
+}
+
+/// A variable that built a reference, for `list --format json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Variable {
+    pub value: String,
+    pub from: From,
+}
+
+/// Where a variable's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum From {
+    /// The project's `.env` file.
+    #[serde(rename = ".env")]
+    DotEnv,
+    /// The process environment (`--compose-env`).
+    #[serde(rename = "environment")]
+    Environment,
+    /// The default written in the compose file (`${VAR:-default}`).
+    #[serde(rename = "default")]
+    Default,
+}
+
+/// Whether `path` is a compose project's `.env` (what `pin` writes a
+/// digest into when a `.env` variable ends a reference).
+pub fn is_dotenv_name(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == ".env")
+}
 
 /// A compose file: a top-level mapping with a `services` mapping and
 /// neither `apiVersion` nor `kind` (those make it a Kubernetes object).
 pub fn is_compose(doc: &Doc<'_>, root: NodeId) -> bool {
     super::extract::untyped_with_map(doc, root, "services").is_some()
+}
+
+/// The compose project's variables: its `.env` (read once per document
+/// that needs it) and, with `--compose-env`, the environment.
+struct Project {
+    path: PathBuf,
+    dotenv: dotenv::DotEnv,
+    environment: bool,
+}
+
+impl Project {
+    fn load(file: &Path, ex: &mut Extraction<'_>) -> Project {
+        let path = match file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.join(".env"),
+            _ => PathBuf::from(".env"),
+        };
+        let environment = environment_read();
+        let env_lookup = |k: &str| std::env::var(k).ok();
+        let env_fn: Option<dotenv::Environment<'_>> = environment.then_some(&env_lookup);
+        let dotenv = match fs_err::read_to_string(&path) {
+            Ok(text) => match dotenv::parse(&text, env_fn) {
+                Ok(d) => d,
+                Err(e) => {
+                    ex.out.warnings.push(ScanWarning {
+                        file: Arc::from(path.as_path()),
+                        line: e.line,
+                        column: e.column,
+                        message: format!(
+                            "{}; compose refuses this .env, and imagelock reads none of its variables",
+                            e.message
+                        ),
+                    });
+                    dotenv::DotEnv::default()
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => dotenv::DotEnv::default(),
+            Err(e) => {
+                ex.out.warnings.push(ScanWarning {
+                    file: Arc::from(path.as_path()),
+                    line: 1,
+                    column: 1,
+                    message: format!("cannot read the compose project's .env: {e}"),
+                });
+                dotenv::DotEnv::default()
+            }
+        };
+        Project {
+            path,
+            dotenv,
+            environment,
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<Value> {
+        if self.environment {
+            if let Ok(value) = std::env::var(name) {
+                return Some(Value {
+                    value,
+                    source: Source::Environment,
+                });
+            }
+        }
+        self.dotenv.entry(name).map(|e| Value {
+            value: e.value.clone(),
+            source: Source::DotEnv,
+        })
+    }
+
+    fn how_to_set(&self, name: &str) -> String {
+        if self.environment {
+            format!(
+                "set it in {} or in the environment, or write a default (`${{{name}:-…}}`)",
+                self.path.display()
+            )
+        } else {
+            format!(
+                "set it in {} (or pass --compose-env to read the environment, as compose does), or write a default (`${{{name}:-…}}`)",
+                self.path.display()
+            )
+        }
+    }
 }
 
 /// Read the image of every service of a compose document.
@@ -22,6 +165,10 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
     else {
         return;
     };
+    let mut project: Option<Project> = None;
+    // Images pinned through a `.env` entry: (index in `ex.out.images`,
+    // the variable).
+    let mut through_dotenv: Vec<(usize, String)> = Vec::new();
     for kv in doc.map_entries(services).chunks_exact(2) {
         let Some(name) = doc.scalar_str(kv[0]) else {
             continue;
@@ -49,20 +196,316 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
             );
             continue;
         }
-        let context = ComposeService {
+        let mut context = ComposeService {
             service: name.to_string(),
             pull_policy: doc
                 .get_str_merged(service, "pull_policy")
                 .map(str::to_string),
             built: doc.entry_merged(service, "build").is_some(),
+            ..ComposeService::default()
         };
-        ex.image(
-            doc,
-            key,
-            target,
-            ImageField::Image,
-            Context::Compose(context),
-            "image",
+        let templated = doc
+            .scalar(target)
+            .filter(|s| s.is_string() && interpolate::has_dollar(s.value));
+        let policy_templated = context
+            .pull_policy
+            .as_deref()
+            .is_some_and(interpolate::has_dollar);
+        if templated.is_none() && !policy_templated {
+            ex.image(
+                doc,
+                key,
+                target,
+                ImageField::Image,
+                Context::Compose(context),
+                "image",
+            );
+            continue;
+        }
+        let project = match &mut project {
+            Some(p) => p,
+            None => {
+                let file = ex.path().to_path_buf();
+                project.insert(Project::load(&file, ex))
+            }
+        };
+        if let Some(p) = context.pull_policy.as_deref().filter(|p| p.contains('$')) {
+            // `pull_policy` is interpolated too; one that does not resolve
+            // stays as written (the policy rules then say what it is).
+            if let Ok(parts) = interpolate::parse(p) {
+                if let Ok(r) = interpolate::resolve(&parts, &|n| project.lookup(n)) {
+                    context.pull_policy = Some(r.text);
+                }
+            }
+        }
+        if templated.is_none() {
+            ex.image(
+                doc,
+                key,
+                target,
+                ImageField::Image,
+                Context::Compose(context),
+                "image",
+            );
+            continue;
+        }
+        if let Some((index, variable)) = interpolated(doc, target, context, project, ex) {
+            through_dotenv.push((index, variable));
+        }
+    }
+    if let Some(project) = &project {
+        refuse_shared_dotenv(doc, project, &through_dotenv, ex);
+    }
+}
+
+/// Report the image of a value holding variables: the reference compose
+/// interpolates it to, with its pin plan; a warning when it does not
+/// resolve. Returns the image's index when its plan writes into `.env`.
+fn interpolated(
+    doc: &Doc<'_>,
+    id: NodeId,
+    mut context: ComposeService,
+    project: &Project,
+    ex: &mut Extraction<'_>,
+) -> Option<(usize, String)> {
+    let s = doc.scalar(id)?;
+    let column_of = |at: usize| {
+        let before = &s.value[..at.min(s.value.len())];
+        if s.exact && !before.contains('\n') {
+            s.column + before.chars().count()
+        } else {
+            s.column
+        }
+    };
+    let parts = match interpolate::parse(s.value) {
+        Ok(p) => p,
+        Err(e) => {
+            ex.warn(
+                s.line,
+                column_of(e.at),
+                format!(
+                    "image {:?} is not a valid compose interpolation: {}; skipped (compose refuses it too)",
+                    s.value, e.message
+                ),
+            );
+            return None;
+        }
+    };
+    let resolved = match interpolate::resolve(&parts, &|n| project.lookup(n)) {
+        Ok(r) => r,
+        Err(Unresolved::Unset { name, at }) => {
+            let where_ = if project.environment {
+                "in .env or the environment"
+            } else {
+                "in .env"
+            };
+            ex.warn(
+                s.line,
+                column_of(at),
+                format!(
+                    "image {:?}: {name} is not set {where_} and has no default; the image is skipped: {}",
+                    s.value,
+                    project.how_to_set(&name)
+                ),
+            );
+            return None;
+        }
+        Err(Unresolved::Required { name, at, message }) => {
+            ex.warn(
+                s.line,
+                column_of(at),
+                format!(
+                    "image {:?}: {name} is required ({message:?}) but not set; the image is skipped: {}",
+                    s.value,
+                    project.how_to_set(&name)
+                ),
+            );
+            return None;
+        }
+    };
+    context.template = Some(s.value.to_string());
+    for u in &resolved.used {
+        let from = match u.source {
+            None => From::Default,
+            Some(Source::DotEnv) => From::DotEnv,
+            Some(Source::Environment) => From::Environment,
+        };
+        context.variables.insert(
+            u.name.clone(),
+            Variable {
+                value: u.value.clone(),
+                from,
+            },
         );
+    }
+    let reference = match Reference::parse(&resolved.text) {
+        Ok(r) => r,
+        Err(e) => {
+            let (line, column) = (s.line, s.column);
+            ex.invalid_at(
+                s.content.clone(),
+                InvalidImage {
+                    file: ex.file(),
+                    line,
+                    column,
+                    value: resolved.text.clone(),
+                    message: format!("{} (interpolated from {:?})", e.reason, s.value),
+                },
+            );
+            return None;
+        }
+    };
+    let tagless = reference.tag().is_none();
+    let refuse = |why: String, hint: &str| EditPlan::Shared {
+        reason: format!("no single place pins {}: {why}", resolved.text),
+        hint: hint.to_string(),
+    };
+    let mut dotenv_variable = None;
+    let edit = match &resolved.end {
+        End::Literal(span) if s.exact => EditPlan::AppendDigest {
+            span: s.content.start + span.start..s.content.start + span.end,
+            tagless,
+        },
+        End::Literal(_) => refuse(
+            "the image value is written with escapes or line folding".into(),
+            "write the image as a plain or simply quoted scalar on one line",
+        ),
+        End::DotEnv(name) => match project.dotenv.entry(name) {
+            Some(e) if e.exact => {
+                dotenv_variable = Some(name.clone());
+                EditPlan::DotEnv {
+                    file: project.path.clone(),
+                    span: e.span.clone(),
+                    tagless,
+                    variable: name.clone(),
+                }
+            }
+            _ => refuse(
+                format!(
+                    "it ends in `{name}`, whose value in {} is not written as it reads (escapes, or `${{…}}` inside it)",
+                    project.path.display()
+                ),
+                "write the value plainly in .env (`NAME=value`), or end the image value with a literal tag",
+            ),
+        },
+        End::Nowhere(why) => refuse(
+            why.clone(),
+            "end the image value with a literal tag, a default (`${TAG:-1.2}`) or a .env variable used only there",
+        ),
+    };
+    let image = FoundImage {
+        file: ex.file(),
+        line: s.line,
+        column: s.column,
+        span: s.content.clone(),
+        edit,
+        style: s.style,
+        // The plan says whether (and where) the reference can be pinned.
+        exact: true,
+        field: ImageField::Image,
+        reference,
+        context: Context::Compose(context),
+        document: ex.document,
+    };
+    let index = ex.out.images.len();
+    let reported = ex.found(doc, id, image);
+    match (reported, dotenv_variable) {
+        (true, Some(v)) => Some((index, v)),
+        _ => None,
+    }
+}
+
+/// Refuse the `.env` plans that would change more than the reference
+/// they pin: the variable is also used elsewhere in the compose file or
+/// in `.env` (any use but as the end of an image value), the `.env` is
+/// given to containers (`env_file: .env`), or images with different
+/// repositories end in it (one digest cannot serve both).
+fn refuse_shared_dotenv(
+    doc: &Doc<'_>,
+    project: &Project,
+    through: &[(usize, String)],
+    ex: &mut Extraction<'_>,
+) {
+    if through.is_empty() {
+        return;
+    }
+    // Every mention of every variable in the document's scalars (keys
+    // included), and whether the `.env` is handed to containers.
+    let mut mentions: HashMap<String, usize> = HashMap::new();
+    let mut env_file = false;
+    for id in 0..doc.len() as NodeId {
+        // An alias of a scalar is one more use of what it holds.
+        let id = match doc.alias_target(id) {
+            Some(Some(target)) => target,
+            Some(None) => continue,
+            None => id,
+        };
+        let Some(s) = doc.scalar_value(id) else {
+            continue;
+        };
+        let v = s.value.trim();
+        if v == ".env" || v == "./.env" {
+            env_file = true;
+        }
+        if !s.value.contains('$') {
+            continue;
+        }
+        let mut names = Vec::new();
+        match interpolate::parse(s.value) {
+            Ok(parts) => interpolate::names(&parts, &mut names),
+            // Not a valid template: count what looks like a variable, to
+            // stay on the safe side.
+            Err(_) => names.extend(
+                through
+                    .iter()
+                    .filter(|(_, n)| s.value.contains(n.as_str()))
+                    .map(|(_, n)| n.clone()),
+            ),
+        }
+        for n in names {
+            *mentions.entry(n).or_default() += 1;
+        }
+    }
+    let mut by_variable: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, v) in through {
+        by_variable.entry(v.as_str()).or_default().push(*i);
+    }
+    let file = project.path.display().to_string();
+    for (variable, images) in by_variable {
+        let used = mentions.get(variable).copied().unwrap_or(0);
+        let repositories: std::collections::BTreeSet<String> = images
+            .iter()
+            .map(|&i| ex.out.images[i].reference.name_str().to_string())
+            .collect();
+        let why = if env_file {
+            Some((
+                format!("{file} is also given to containers (`env_file`), so writing a digest into `{variable}` there would change their environment too"),
+                "end the image value with a literal tag or a default (`${TAG:-1.2}`), or keep the image's variables in a file of their own",
+            ))
+        } else if used > images.len() || project.dotenv.mentioned(variable) {
+            Some((
+                format!("`{variable}` in {file} is also used elsewhere (not as the end of an image value), so writing a digest into it would change that use too"),
+                "give the image its own variable (used only at the end of image values), or end the image value with a literal tag or a default",
+            ))
+        } else if repositories.len() > 1 {
+            Some((
+                format!(
+                    "images of different repositories ({}) end in `{variable}` from {file}: one digest cannot pin them all",
+                    repositories.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+                "give each image its own tag variable",
+            ))
+        } else {
+            None
+        };
+        if let Some((reason, hint)) = why {
+            for i in images {
+                let img = &mut ex.out.images[i];
+                img.edit = EditPlan::Shared {
+                    reason: format!("no single place pins {}: {reason}", img.reference),
+                    hint: hint.to_string(),
+                };
+            }
+        }
     }
 }

@@ -392,6 +392,28 @@ impl<'e> Extraction<'e> {
         }
     }
 
+    /// Report an image an extractor built itself (a compose value read
+    /// through interpolation), counted and deduplicated as
+    /// [`Extraction::image`] does: whether it was reported now (not
+    /// already through another alias).
+    pub fn found(&mut self, doc: &Doc<'_>, id: NodeId, image: FoundImage) -> bool {
+        if doc.has_aliases() {
+            *self.visits.entry(id).or_default() += 1;
+        }
+        if !self.seen_spans.insert((image.span.start, image.span.end)) {
+            return false;
+        }
+        self.out.images.push(image);
+        true
+    }
+
+    /// Report an invalid value an extractor found itself, once per span.
+    pub fn invalid_at(&mut self, span: std::ops::Range<usize>, invalid: InvalidImage) {
+        if self.seen_spans.insert((span.start, span.end)) {
+            self.out.invalid.push(invalid);
+        }
+    }
+
     /// Refuse to pin what a YAML anchor shares with places the extractor
     /// did not read as images (`image: &img nginx` with `labels: {a:
     /// *img}` in a compose service or a Deployment's selector, an env
@@ -556,7 +578,7 @@ impl NodeIndex {
             EditPlan::InsertKey { beside, .. } | EditPlan::InsertFlowKey { beside, .. } => {
                 self.keys.get(beside).map(|&(m, _)| m)
             }
-            EditPlan::Unpinnable { .. } | EditPlan::Shared { .. } => None,
+            EditPlan::Unpinnable { .. } | EditPlan::Shared { .. } | EditPlan::DotEnv { .. } => None,
         }
     }
 }

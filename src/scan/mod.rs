@@ -191,6 +191,13 @@ pub struct ComposeService {
     /// The service has a `build:` section: the image is the one it builds,
     /// not one to pull (`lock` does not resolve it).
     pub built: bool,
+    /// The `image:` value as written, when it holds variables (`${TAG}`):
+    /// the reference is what compose interpolates it to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// The variables that built the reference, by name.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub variables: std::collections::BTreeMap<String, compose::Variable>,
 }
 
 /// What a pod spec says about pull credentials.

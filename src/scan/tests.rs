@@ -320,6 +320,7 @@ fn docker_compose() {
             service: "db".into(),
             pull_policy: None,
             built: false,
+            ..Default::default()
         })
     );
     assert_eq!(s.warnings.len(), 1);
@@ -1369,6 +1370,7 @@ services:
             service: "app".into(),
             pull_policy: Some("always".into()),
             built: true,
+            ..Default::default()
         })
     );
     assert_eq!(s.images[1].context.pull_policy(), Some("missing"));

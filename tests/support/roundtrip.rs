@@ -144,6 +144,10 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
     fs_err::write(&lockfile, lock.to_toml()).unwrap();
     let path = dir.join(rel);
     let before = fs_err::read(&path).unwrap();
+    // A compose file may pin through its project's `.env` (a variable
+    // that ends a reference): that file changes with it, only by digests.
+    let dotenv = path.with_file_name(".env");
+    let env_before = fs_err::read(&dotenv).ok();
     let args = [
         "--lockfile",
         ".roundtrip.lock",
@@ -161,7 +165,14 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
             "{shown}: the safety net refused a planned edit: {stderr}"
         ));
     }
+    let env_after = fs_err::read(&dotenv).ok();
     if o.status.code() != Some(0) {
+        if env_after != env_before {
+            report.failures.push(format!(
+                "{shown}: pin failed yet changed {}: {stderr}",
+                dotenv.display()
+            ));
+        }
         if after != before {
             report.failures.push(format!(
                 "{shown}: pin failed yet changed the file: {stderr}"
@@ -171,8 +182,22 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
         report.refused.push((rel.to_path_buf(), errors.join("\n")));
         return;
     }
-    if after == before {
+    let env_changed = env_after != env_before;
+    if let (true, Some(b), Some(a)) = (env_changed, &env_before, &env_after) {
+        if !pinned_within(&text(b), &text(a), &lock) {
+            report.failures.push(format!(
+                "{shown}: {} changed beyond digests:\n--- before\n{}\n--- after\n{}",
+                dotenv.display(),
+                text(b),
+                text(a)
+            ));
+            return;
+        }
+    }
+    if after == before && !env_changed {
         report.unchanged.push(rel.to_path_buf());
+    } else if after == before {
+        report.pinned.push(rel.to_path_buf());
     } else {
         let (b, a) = (text(&before), text(&after));
         if let Err(e) = same_but_pinned(rel, &b, &a, &lock, &matrix_keys) {
@@ -216,7 +241,10 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
     }
     // A second pin changes nothing.
     let o = imagelock(bin, dir, &args);
-    if o.status.code() != Some(0) || fs_err::read(&path).unwrap() != after {
+    if o.status.code() != Some(0)
+        || fs_err::read(&path).unwrap() != after
+        || fs_err::read(&dotenv).ok() != env_after
+    {
         report.failures.push(format!(
             "{shown}: a second pin changed the file or failed: {}",
             text(&o.stderr)
