@@ -102,7 +102,7 @@ fn scan_files(
             WalkItem::File { path, explicit } => {
                 // A compose variables file named on the command line: read
                 // with the compose file beside it, never as YAML.
-                if explicit && is_dotenv_name(&path) {
+                if explicit && crate::scan::compose::is_variables_file_name(&path) {
                     diag.note(format!(
                         "{}: skipped: a dotenv file of compose variables, not a manifest; compose reads `.env` beside the compose file, and imagelock reads it with that file",
                         path.display()
@@ -492,21 +492,6 @@ impl Uses {
         self.secrets.extend(other.secrets);
         self.service_accounts.extend(other.service_accounts);
     }
-}
-
-/// Whether a file name is a dotenv file of compose variables: `.env`,
-/// `.env.*` (`.env.example`), `*.env`, or `env.example` / `env.sample` /
-/// `env.template` / `env.dist`.
-fn is_dotenv_name(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return false;
-    };
-    name == ".env"
-        || name.starts_with(".env.")
-        || (name.ends_with(".env") && name.len() > 4)
-        || name
-            .strip_prefix("env.")
-            .is_some_and(|ext| ["example", "sample", "template", "dist"].contains(&ext))
 }
 
 /// Whether a file sits in a Helm chart's `templates/` directory (or below

@@ -69,6 +69,22 @@ pub fn is_dotenv_name(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n == ".env")
 }
 
+/// Whether a file name is one of compose variables, the project's own
+/// or a template of it (`scanning` notes it, never reads it as YAML): `.env`,
+/// `.env.*` (`.env.example`), `*.env`, or `env.example` / `env.sample` /
+/// `env.template` / `env.dist`.
+pub fn is_variables_file_name(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    name == ".env"
+        || name.starts_with(".env.")
+        || (name.ends_with(".env") && name.len() > 4)
+        || name
+            .strip_prefix("env.")
+            .is_some_and(|ext| ["example", "sample", "template", "dist"].contains(&ext))
+}
+
 /// A compose file: a top-level mapping with a `services` mapping and
 /// neither `apiVersion` nor `kind` (those make it a Kubernetes object).
 pub fn is_compose(doc: &Doc<'_>, root: NodeId) -> bool {
