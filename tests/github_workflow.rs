@@ -7,7 +7,7 @@
 mod support;
 
 use support::e2e::{assert_locked, pin_twice, run};
-use support::run::{expect_code, text};
+use support::run::{expect_code, imagelock, text};
 use support::{Registry, Setup};
 
 #[test]
@@ -260,4 +260,82 @@ fn images_from_a_job_matrix() {
         want,
         "a second pin changes nothing"
     );
+}
+
+/// Reads of a matrix key that the image values would change when pinned,
+/// written as a hostile workflow may: in another case (expressions are
+/// case-insensitive), through `matrix.*`, through a computed index, and
+/// behind a `}}` inside a quoted string. Each job's values stay unpinned;
+/// a job whose other reads are of other keys is pinned. No registry: the
+/// lockfile is written by hand.
+#[test]
+fn every_spelling_of_a_matrix_read_keeps_its_values_unpinned() {
+    let digest = |n: u8| format!("sha256:{}", format!("{n:x}").repeat(64));
+    let mut lock = String::from("version = 1\n");
+    for (tag, n) in [("15", 1), ("16", 2)] {
+        lock.push_str(&format!(
+            "\n[[image]]\nname = \"docker.io/library/postgres\"\ntag = \"{tag}\"\ndigest = \"{}\"\n",
+            digest(n)
+        ));
+    }
+    let job = |name: &str, read: &str| {
+        format!(
+            "  {name}:\n\
+             \x20   runs-on: ubuntu-latest\n\
+             \x20   strategy:\n\
+             \x20     matrix:\n\
+             \x20       db: [postgres:15]\n\
+             \x20   services:\n\
+             \x20     db:\n\
+             \x20       image: ${{{{ matrix.db }}}}\n\
+             \x20   steps:\n\
+             \x20   - run: {read}\n"
+        )
+    };
+    let mut original = String::from("on: push\njobs:\n");
+    for (name, read) in [
+        ("upper", "echo ${{ Matrix.DB }}"),
+        ("star", "echo ${{ join(matrix.*, ' ') }}"),
+        ("index", "echo ${{ matrix[format('{0}', 'db')] }}"),
+        ("braces", "echo ${{ format('}}{0}', matrix.db) }}"),
+    ] {
+        original.push_str(&job(name, read));
+    }
+    original.push_str(
+        "  fine:\n\
+         \x20   runs-on: ubuntu-latest\n\
+         \x20   strategy:\n\
+         \x20     matrix:\n\
+         \x20       db: [postgres:16]\n\
+         \x20   container: ${{ matrix.db }}\n\
+         \x20   steps:\n\
+         \x20   - run: echo ${{ matrix.db2 }} ${{ github.sha }} matrix.db\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::create_dir_all(d.join(".github/workflows")).unwrap();
+    let file = d.join(".github/workflows/ci.yml");
+    fs_err::write(&file, &original).unwrap();
+    fs_err::write(d.join("images.lock"), &lock).unwrap();
+
+    let o = imagelock(d, &["pin", "."]);
+    expect_code(&o, 0);
+    let stderr = text(&o.stderr);
+    assert_eq!(
+        stderr
+            .matches("postgres:15 is not pinned: matrix.db is also read")
+            .count(),
+        4,
+        "{stderr}"
+    );
+    assert_eq!(
+        fs_err::read_to_string(&file).unwrap(),
+        original.replace(
+            "db: [postgres:16]",
+            &format!("db: [postgres:16@{}]", digest(2))
+        ),
+        "only the job that reads no db elsewhere is pinned"
+    );
+    let o = imagelock(d, &["check", "--require-pinned", "."]);
+    expect_code(&o, 1);
 }

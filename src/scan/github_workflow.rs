@@ -317,17 +317,45 @@ fn other_read(
             .find_map(|&c| other_read(doc, c, key, skip, depth + 1));
     }
     let text = doc.scalar_str(node)?;
-    let read = text
-        .split("${{")
-        .skip(1)
-        .any(|e| reads_key(e.split("}}").next().unwrap_or(e), key));
+    let read = expressions(text).any(|e| reads_key(e, key));
     read.then(|| doc.position(node))
+}
+
+/// The expressions (`${{ … }}`) of a value, each the text between the
+/// braces; a `}}` inside a quoted string (`format('}}{0}', matrix.db)`)
+/// does not end one. An expression left open runs to the end.
+fn expressions(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let start = rest.find("${{")? + 3;
+        let body = &rest[start..];
+        let b = body.as_bytes();
+        let (mut i, mut quoted) = (0, false);
+        while i < b.len() {
+            match b[i] {
+                b'\'' => quoted = !quoted,
+                b'}' if !quoted && b.get(i + 1) == Some(&b'}') => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        rest = &body[(i + 2).min(body.len())..];
+        Some(&body[..i])
+    })
 }
 
 /// Whether an expression text reads `matrix.KEY`, `matrix['KEY']` or the
 /// whole `matrix` object (`toJSON(matrix)`).
+///
+/// Expressions are case-insensitive (`Matrix.DB` reads `db`); an index
+/// that is no literal (`matrix[format('{0}', 'db')]`) or `matrix.*` may
+/// read any key.
 fn reads_key(text: &str, key: &str) -> bool {
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    let lower = text.to_ascii_lowercase();
+    let key = key.to_ascii_lowercase();
+    let key = key.as_str();
+    let text = lower.as_str();
     let b = text.as_bytes();
     text.match_indices("matrix").any(|(at, _)| {
         if at > 0 && (ident(b[at - 1]) || b[at - 1] == b'.') {
@@ -335,13 +363,17 @@ fn reads_key(text: &str, key: &str) -> bool {
         }
         let rest = &text[at + "matrix".len()..];
         if let Some(k) = rest.strip_prefix('.') {
-            return k
-                .strip_prefix(key)
-                .is_some_and(|t| t.bytes().next().is_none_or(|c| !ident(c)));
+            let k = k.trim_start();
+            return k.starts_with('*')
+                || k.strip_prefix(key)
+                    .is_some_and(|t| t.bytes().next().is_none_or(|c| !ident(c)));
         }
         if let Some(k) = rest.strip_prefix('[') {
-            let k = k.trim_start_matches(['\'', '"']);
-            return k.starts_with(key) || !k.starts_with(|c: char| c.is_ascii_alphabetic());
+            let k = k.trim_start();
+            return match k.strip_prefix(['\'', '"']) {
+                Some(k) => k.starts_with(key),
+                None => true, // `matrix[expr]`: any key
+            };
         }
         // `matrix` alone: the whole object, unless a word goes on.
         rest.bytes().next().is_none_or(|c| !ident(c))
