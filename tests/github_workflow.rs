@@ -265,7 +265,8 @@ fn images_from_a_job_matrix() {
 /// Reads of a matrix key that the image values would change when pinned,
 /// written as a hostile workflow may: in another case (expressions are
 /// case-insensitive), through `matrix.*`, through a computed index, and
-/// behind a `}}` inside a quoted string. Each job's values stay unpinned;
+/// behind a `}}` inside a quoted string, and the image expression itself
+/// shared through an anchor with `env`. Each job's values stay unpinned;
 /// a job whose other reads are of other keys is pinned. No registry: the
 /// lockfile is written by hand.
 #[test]
@@ -301,6 +302,19 @@ fn every_spelling_of_a_matrix_read_keeps_its_values_unpinned() {
     ] {
         original.push_str(&job(name, read));
     }
+    // The image expression itself, shared through an anchor with `env`.
+    original.push_str(
+        "  shared:\n\
+         \x20   runs-on: ubuntu-latest\n\
+         \x20   strategy:\n\
+         \x20     matrix:\n\
+         \x20       db: [postgres:15]\n\
+         \x20   env:\n\
+         \x20     DB: &db ${{ matrix.db }}\n\
+         \x20   container: *db\n\
+         \x20   steps:\n\
+         \x20   - run: make\n",
+    );
     original.push_str(
         "  fine:\n\
          \x20   runs-on: ubuntu-latest\n\
@@ -325,7 +339,7 @@ fn every_spelling_of_a_matrix_read_keeps_its_values_unpinned() {
         stderr
             .matches("postgres:15 is not pinned: matrix.db is also read")
             .count(),
-        4,
+        5,
         "{stderr}"
     );
     assert_eq!(

@@ -208,13 +208,7 @@ impl Matrix {
         }
         // Every read of the key besides image values (a job name, `if:`,
         // a step's input) would see the pinned value too.
-        let mut skip: Vec<NodeId> = vec![];
-        for field in image_fields(doc, self.body) {
-            if doc.scalar_str(field).and_then(matrix_key) == Some(key) {
-                skip.push(field);
-            }
-        }
-        let elsewhere = other_read(doc, self.body, key, &skip, 0);
+        let elsewhere = other_read(doc, self.body, key, 0);
         let Context::Workflow(base) = c else {
             return false;
         };
@@ -260,65 +254,84 @@ fn matrix_key(value: &str) -> Option<&str> {
     (!key.is_empty() && key.chars().all(ident)).then_some(key)
 }
 
-/// The image values of a job a matrix expression may stand in:
-/// `container`, `container.image`, `services.*.image`.
-fn image_fields(doc: &Doc<'_>, body: NodeId) -> Vec<NodeId> {
-    let mut out = Vec::new();
-    if let Some(c) = doc.get(body, "container").and_then(|c| doc.resolve(c)) {
-        if doc.is_map(c) {
-            out.extend(doc.get(c, "image").and_then(|i| doc.resolve(i)));
-        } else {
-            out.push(c);
-        }
-    }
-    if let Some(services) = doc.get(body, "services").and_then(|s| doc.resolve(s)) {
-        for svc in doc.map_entries(services).chunks_exact(2) {
-            if let Some(s) = doc.resolve(svc[1]).filter(|&s| doc.is_map(s)) {
-                out.extend(doc.get(s, "image").and_then(|i| doc.resolve(i)));
-            }
-        }
-    }
-    out
-}
-
 /// The position of the first value under `node` that reads matrix key
 /// `key`, or the whole `matrix` context, in an expression (`${{ … }}`, or
-/// an `if:` condition), other than the image values in `skip`; the
-/// job's `strategy` (where the matrix is defined) aside.
-fn other_read(
-    doc: &Doc<'_>,
-    node: NodeId,
-    key: &str,
-    skip: &[NodeId],
-    depth: usize,
-) -> Option<(usize, usize)> {
+/// an `if:` condition), other than the image values written exactly
+/// `${{ matrix.KEY }}`; the job's `strategy` (where the matrix is
+/// defined) aside. Image values are told by where they sit, not by node:
+/// an image expression shared through a YAML anchor with an `env:` value
+/// is read there.
+fn other_read(doc: &Doc<'_>, node: NodeId, key: &str, depth: usize) -> Option<(usize, usize)> {
     let node = doc.resolve(node)?;
-    if depth > 64 || skip.contains(&node) {
-        return None;
+    if depth > 64 {
+        // Deeper than any workflow: say it is read rather than pin blind.
+        return Some(doc.position(node));
     }
     if doc.is_map(node) {
         return doc.map_entries(node).chunks_exact(2).find_map(|kv| {
             let name = doc.scalar_str(kv[0]);
-            if depth == 0 && name == Some("strategy") {
-                return None;
+            match name {
+                Some("strategy") if depth == 0 => None,
+                Some("container") if depth == 0 => slot_read(doc, kv[1], key, true, depth + 1),
+                Some("services") if depth == 0 => {
+                    let services = doc.resolve(kv[1])?;
+                    if !doc.is_map(services) {
+                        return other_read(doc, services, key, depth + 1);
+                    }
+                    doc.map_entries(services)
+                        .chunks_exact(2)
+                        .find_map(|svc| slot_read(doc, svc[1], key, false, depth + 2))
+                }
+                Some("if") => {
+                    let v = doc.resolve(kv[1])?;
+                    let text = doc.scalar_str(v)?;
+                    reads_key(text, key).then(|| doc.position(v))
+                }
+                _ => other_read(doc, kv[1], key, depth + 1),
             }
-            if name == Some("if") {
-                let v = doc.resolve(kv[1])?;
-                let text = doc.scalar_str(v)?;
-                return reads_key(text, key).then(|| doc.position(v));
-            }
-            other_read(doc, kv[1], key, skip, depth + 1)
         });
     }
     if doc.is_seq(node) {
         return doc
             .seq_items(node)
             .iter()
-            .find_map(|&c| other_read(doc, c, key, skip, depth + 1));
+            .find_map(|&c| other_read(doc, c, key, depth + 1));
     }
     let text = doc.scalar_str(node)?;
     let read = expressions(text).any(|e| reads_key(e, key));
     read.then(|| doc.position(node))
+}
+
+/// A read of `key` under a job's `container` or one of its services,
+/// whose image (its `image`, or the value itself when `scalar` may be
+/// one: `container: ${{ matrix.os }}`) written exactly
+/// `${{ matrix.KEY }}` is the image and no read.
+fn slot_read(
+    doc: &Doc<'_>,
+    value: NodeId,
+    key: &str,
+    scalar: bool,
+    depth: usize,
+) -> Option<(usize, usize)> {
+    let is_image = |n: NodeId| {
+        doc.resolve(n)
+            .and_then(|n| doc.scalar_str(n))
+            .and_then(matrix_key)
+            == Some(key)
+    };
+    let v = doc.resolve(value)?;
+    if doc.is_map(v) {
+        return doc.map_entries(v).chunks_exact(2).find_map(|kv| {
+            if doc.scalar_str(kv[0]) == Some("image") && is_image(kv[1]) {
+                return None;
+            }
+            other_read(doc, kv[1], key, depth + 1)
+        });
+    }
+    if scalar && is_image(v) {
+        return None;
+    }
+    other_read(doc, v, key, depth)
 }
 
 /// The expressions (`${{ … }}`) of a value, each the text between the
