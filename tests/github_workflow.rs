@@ -353,3 +353,44 @@ fn every_spelling_of_a_matrix_read_keeps_its_values_unpinned() {
     let o = imagelock(d, &["check", "--require-pinned", "."]);
     expect_code(&o, 1);
 }
+
+/// An `exclude` value written with the tag only, beside a list value
+/// already pinned by hand, matches nothing; pinning it would make it
+/// match and drop a combination. It stays as written, with a warning.
+#[test]
+fn a_matrix_value_that_pinning_would_make_equal_to_another_stays() {
+    let digest = format!("sha256:{}", "1".repeat(64));
+    let lock = format!(
+        "version = 1\n\n[[image]]\nname = \"docker.io/library/postgres\"\ntag = \"15\"\ndigest = \"{digest}\"\n"
+    );
+    let original = format!(
+        "on: push\n\
+         jobs:\n\
+         \x20 a:\n\
+         \x20   runs-on: ${{{{ matrix.os }}}}\n\
+         \x20   strategy:\n\
+         \x20     matrix:\n\
+         \x20       os: [ubuntu-latest, windows-latest]\n\
+         \x20       db: ['postgres:15@{digest}']\n\
+         \x20       exclude:\n\
+         \x20         - db: postgres:15\n\
+         \x20           os: windows-latest\n\
+         \x20   container: ${{{{ matrix.db }}}}\n\
+         \x20   steps:\n\
+         \x20   - run: make\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::create_dir_all(d.join(".github/workflows")).unwrap();
+    let file = d.join(".github/workflows/ci.yml");
+    fs_err::write(&file, &original).unwrap();
+    fs_err::write(d.join("images.lock"), &lock).unwrap();
+    let o = imagelock(d, &["pin", "."]);
+    expect_code(&o, 0);
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("10:17: postgres:15 is not pinned: matrix.db also has the value"),
+        "{stderr}"
+    );
+    assert_eq!(fs_err::read_to_string(&file).unwrap(), original);
+}

@@ -212,7 +212,23 @@ impl Matrix {
         let Context::Workflow(base) = c else {
             return false;
         };
-        for (k, v, path) in values {
+        // Two values that differ only in a digest (`postgres:15@sha256:…`
+        // in the list, `postgres:15` in an `exclude`) would be equal once
+        // pinned: an `include` or `exclude` that matched nothing would
+        // then match, changing which combinations run.
+        let text = |v: NodeId| doc.resolve(v).and_then(|v| doc.scalar_str(v));
+        let bare = |t: &str| t.split('@').next().unwrap_or(t).trim().to_string();
+        let collides = |t: &str| {
+            values
+                .iter()
+                .filter_map(|&(_, v, _)| text(v))
+                .find(|&other| other != t && bare(other) == bare(t))
+        };
+        let collisions: Vec<Option<String>> = values
+            .iter()
+            .map(|&(_, v, _)| text(v).and_then(collides).map(str::to_string))
+            .collect();
+        for ((k, v, path), collision) in values.into_iter().zip(collisions) {
             let Some(v) = doc.resolve(v) else { continue };
             let before = ex.out.images.len();
             let context = Context::Workflow(WorkflowImage {
@@ -225,6 +241,14 @@ impl Matrix {
                     img.edit = EditPlan::Unpinnable {
                         reason: format!("matrix.{key} is also read at {line}:{column}, not as an image: pinning its values would change that read too"),
                         hint: format!("give the image a matrix key of its own (`{key}-image`), or write the digest in the matrix value by hand where that read allows it"),
+                    };
+                }
+            }
+            if let (None, Some(other)) = (elsewhere, collision) {
+                for img in &mut ex.out.images[before..] {
+                    img.edit = EditPlan::Unpinnable {
+                        reason: format!("matrix.{key} also has the value `{other}`, which differs from this one only in a digest: pinning would make them equal, changing which combinations an `include` or `exclude` matches"),
+                        hint: "write every value of the key for one image the same way (all pinned, or none) and run `imagelock pin` again".to_string(),
                     };
                 }
             }
