@@ -315,6 +315,17 @@ fn every_spelling_of_a_matrix_read_keeps_its_values_unpinned() {
          \x20   steps:\n\
          \x20   - run: make\n",
     );
+    // `include` is no key of a combination: a template, not its entries.
+    original.push_str(
+        "  include:\n\
+         \x20   runs-on: ubuntu-latest\n\
+         \x20   strategy:\n\
+         \x20     matrix:\n\
+         \x20       include: [{db: postgres:15}]\n\
+         \x20   container: ${{ matrix.include }}\n\
+         \x20   steps:\n\
+         \x20   - run: make\n",
+    );
     original.push_str(
         "  fine:\n\
          \x20   runs-on: ubuntu-latest\n\
@@ -335,6 +346,10 @@ fn every_spelling_of_a_matrix_read_keeps_its_values_unpinned() {
     let o = imagelock(d, &["pin", "."]);
     expect_code(&o, 0);
     let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("container \"${{ matrix.include }}\" is a template"),
+        "{stderr}"
+    );
     assert_eq!(
         stderr
             .matches("postgres:15 is not pinned: matrix.db is also read")

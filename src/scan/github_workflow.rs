@@ -175,6 +175,11 @@ impl Matrix {
         let (Some(map), Some(key)) = (self.map, doc.scalar_str(value).and_then(matrix_key)) else {
             return false;
         };
+        // `include` and `exclude` shape the matrix; neither is a key of a
+        // combination (`${{ matrix.include }}` is empty).
+        if key == "include" || key == "exclude" {
+            return false;
+        }
         let mut values = Vec::new(); // (value key node, value node, path)
         if let Some((k, list)) = doc.entry(map, key) {
             match doc.resolve(list) {
