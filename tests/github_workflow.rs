@@ -409,3 +409,32 @@ fn a_matrix_value_that_pinning_would_make_equal_to_another_stays() {
     );
     assert_eq!(fs_err::read_to_string(&file).unwrap(), original);
 }
+
+/// An `include` entry written as an expression may give the key images
+/// imagelock cannot read: a warning says so, and the literal entries are
+/// read as before.
+#[test]
+fn an_include_entry_that_is_an_expression_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::create_dir_all(d.join(".github/workflows")).unwrap();
+    fs_err::write(
+        d.join(".github/workflows/ci.yml"),
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    strategy:\n      matrix:\n        include:\n          - db: postgres:15\n          - ${{ fromJSON(vars.X) }}\n    container: ${{ matrix.db }}\n    steps: [{run: make}]\n",
+    )
+    .unwrap();
+    let o = imagelock(d, &["list", "."]);
+    expect_code(&o, 0);
+    assert!(
+        text(&o.stderr).contains(
+            "9:13: strategy.matrix.include[1] \"${{ fromJSON(vars.X) }}\" is an expression"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stdout).contains(":8:17  postgres:15 "),
+        "{}",
+        text(&o.stdout)
+    );
+}

@@ -201,6 +201,12 @@ impl Matrix {
             }
             for (i, &entry) in doc.seq_items(list).iter().enumerate() {
                 let Some(entry) = doc.resolve(entry).filter(|&e| doc.is_map(e)) else {
+                    // `- ${{ fromJSON(…) }}`: may name images unread.
+                    if let Some(text) = doc.resolve(entry).and_then(|e| doc.scalar_str(e)) {
+                        if text.contains("${{") {
+                            ex.warn_at(doc, entry, format!("strategy.matrix.{extra}[{i}] {text:?} is an expression: the images it gives matrix.{key} are not read"));
+                        }
+                    }
                     continue;
                 };
                 if let Some((k, v)) = doc.entry(entry, key) {
