@@ -1139,4 +1139,19 @@ fn dotenv_and_template_notes_fire_only_on_dotenv_and_templates() {
         "{}",
         text(&o.stderr)
     );
+    // A first document that parses, a template after it: the file is
+    // skipped whole, and `list` prints none of its images.
+    fs_err::write(
+        d.join("chart/templates/multi.yaml"),
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      image: redis:7\n---\n{{- if .Values.x }}\nkind: Pod\n{{- end }}\n",
+    )
+    .unwrap();
+    let o = imagelock(d, &["list", "chart/templates/multi.yaml"]);
+    expect_code(&o, 0);
+    assert_eq!(text(&o.stdout), "", "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("multi.yaml: skipped: a Helm chart's template"),
+        "{}",
+        text(&o.stderr)
+    );
 }

@@ -140,16 +140,32 @@ fn scan_files(
             diag.note(dotenv_note(&file.path));
             continue;
         }
+        // A file whose syntax error would be a note (skipped) holds its
+        // documents until the whole file parses: `list` prints no image
+        // of a file it then says it skipped.
+        let template = file.text.contains("{{") && in_helm_templates(&file.path);
+        let hold = dotenv || template;
+        let mut held = Vec::new();
         let scanned = scan_file_each(
             &file.path,
             &file.text,
             scope,
             &settings.locations,
             &mut |part| {
-                report(&part, diag, invalid_is_error);
-                each(Scanned::Part(&file, part), diag);
+                if hold {
+                    held.push(part);
+                } else {
+                    report(&part, diag, invalid_is_error);
+                    each(Scanned::Part(&file, part), diag);
+                }
             },
         );
+        if scanned.is_ok() {
+            for part in held {
+                report(&part, diag, invalid_is_error);
+                each(Scanned::Part(&file, part), diag);
+            }
+        }
         match scanned {
             Ok(()) => each(Scanned::Done(file), diag),
             // A Helm template named on the command line is no YAML until
@@ -158,9 +174,7 @@ fn scan_files(
                 diag.note(dotenv_note(&file.path));
                 each(Scanned::Void(&file), diag);
             }
-            Err(crate::scan::ScanError::Syntax { .. })
-                if file.text.contains("{{") && in_helm_templates(&file.path) =>
-            {
+            Err(crate::scan::ScanError::Syntax { .. }) if template => {
                 diag.note(format!(
                     "{}: skipped: a Helm chart's template (Go template syntax, not YAML until rendered); pipe `helm template` output to imagelock instead",
                     file.path.display()
