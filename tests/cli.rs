@@ -1081,3 +1081,77 @@ fn a_dotenv_file_and_a_helm_template_named_are_notes() {
     let o = imagelock(d, &["list", "broken.yaml"]);
     expect_code(&o, 2);
 }
+
+/// A file named like a dotenv file that holds a manifest is read (a
+/// `prod.env` Pod); one given with `--helm-values` is read as values; a
+/// chart's `templates/` file with a real YAML error and no template in
+/// it is an error; a template named from inside `templates/` is a note.
+#[test]
+fn dotenv_and_template_notes_fire_only_on_dotenv_and_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::write(
+        d.join("prod.env"),
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      image: busybox:1.36\n",
+    )
+    .unwrap();
+    fs_err::write(
+        d.join("vals.env"),
+        "image:\n  repository: redis\n  tag: \"7\"\n",
+    )
+    .unwrap();
+    let o = imagelock(d, &["list", "--helm-values", "vals.env", "prod.env"]);
+    expect_code(&o, 0);
+    let rows: Vec<String> = text(&o.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        rows,
+        ["prod.env:6:14 busybox:1.36", "vals.env:2:15 redis:7"],
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!text(&o.stderr).contains("dotenv"), "{}", text(&o.stderr));
+
+    fs_err::create_dir_all(d.join("chart/templates")).unwrap();
+    fs_err::write(
+        d.join("chart/Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    fs_err::write(
+        d.join("chart/templates/broken.yaml"),
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n",
+    )
+    .unwrap();
+    let o = imagelock(d, &["list", "chart/templates/broken.yaml"]);
+    expect_code(&o, 2);
+    fs_err::write(
+        d.join("chart/templates/t.yaml"),
+        "image: \"{{ .Values.x }}\"\n{{- if .Values.y }}\nz: 1\n{{- end }}\n",
+    )
+    .unwrap();
+    let o = imagelock(&d.join("chart/templates"), &["list", "t.yaml"]);
+    expect_code(&o, 0);
+    assert!(
+        text(&o.stderr).contains("note: t.yaml: skipped: a Helm chart's template"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A first document that parses, a template after it: the file is
+    // skipped whole, and `list` prints none of its images.
+    fs_err::write(
+        d.join("chart/templates/multi.yaml"),
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      image: redis:7\n---\n{{- if .Values.x }}\nkind: Pod\n{{- end }}\n",
+    )
+    .unwrap();
+    let o = imagelock(d, &["list", "chart/templates/multi.yaml"]);
+    expect_code(&o, 0);
+    assert_eq!(text(&o.stdout), "", "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("multi.yaml: skipped: a Helm chart's template"),
+        "{}",
+        text(&o.stderr)
+    );
+}

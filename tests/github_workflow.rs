@@ -7,7 +7,7 @@
 mod support;
 
 use support::e2e::{assert_locked, pin_twice, run};
-use support::run::{expect_code, text};
+use support::run::{expect_code, imagelock, text};
 use support::{Registry, Setup};
 
 #[test]
@@ -259,5 +259,182 @@ fn images_from_a_job_matrix() {
         fs_err::read_to_string(&file).unwrap(),
         want,
         "a second pin changes nothing"
+    );
+}
+
+/// Reads of a matrix key that the image values would change when pinned,
+/// written as a hostile workflow may: in another case (expressions are
+/// case-insensitive), through `matrix.*`, through a computed index, and
+/// behind a `}}` inside a quoted string, and the image expression itself
+/// shared through an anchor with `env`. Each job's values stay unpinned;
+/// a job whose other reads are of other keys is pinned. No registry: the
+/// lockfile is written by hand.
+#[test]
+fn every_spelling_of_a_matrix_read_keeps_its_values_unpinned() {
+    let digest = |n: u8| format!("sha256:{}", format!("{n:x}").repeat(64));
+    let mut lock = String::from("version = 1\n");
+    for (tag, n) in [("15", 1), ("16", 2)] {
+        lock.push_str(&format!(
+            "\n[[image]]\nname = \"docker.io/library/postgres\"\ntag = \"{tag}\"\ndigest = \"{}\"\n",
+            digest(n)
+        ));
+    }
+    let job = |name: &str, read: &str| {
+        format!(
+            "  {name}:\n\
+             \x20   runs-on: ubuntu-latest\n\
+             \x20   strategy:\n\
+             \x20     matrix:\n\
+             \x20       db: [postgres:15]\n\
+             \x20   services:\n\
+             \x20     db:\n\
+             \x20       image: ${{{{ matrix.db }}}}\n\
+             \x20   steps:\n\
+             \x20   - run: {read}\n"
+        )
+    };
+    let mut original = String::from("on: push\njobs:\n");
+    for (name, read) in [
+        ("upper", "echo ${{ Matrix.DB }}"),
+        ("star", "echo ${{ join(matrix.*, ' ') }}"),
+        ("index", "echo ${{ matrix[format('{0}', 'db')] }}"),
+        ("braces", "echo ${{ format('}}{0}', matrix.db) }}"),
+    ] {
+        original.push_str(&job(name, read));
+    }
+    // The image expression itself, shared through an anchor with `env`.
+    original.push_str(
+        "  shared:\n\
+         \x20   runs-on: ubuntu-latest\n\
+         \x20   strategy:\n\
+         \x20     matrix:\n\
+         \x20       db: [postgres:15]\n\
+         \x20   env:\n\
+         \x20     DB: &db ${{ matrix.db }}\n\
+         \x20   container: *db\n\
+         \x20   steps:\n\
+         \x20   - run: make\n",
+    );
+    // `include` is no key of a combination: a template, not its entries.
+    original.push_str(
+        "  include:\n\
+         \x20   runs-on: ubuntu-latest\n\
+         \x20   strategy:\n\
+         \x20     matrix:\n\
+         \x20       include: [{db: postgres:15}]\n\
+         \x20   container: ${{ matrix.include }}\n\
+         \x20   steps:\n\
+         \x20   - run: make\n",
+    );
+    original.push_str(
+        "  fine:\n\
+         \x20   runs-on: ubuntu-latest\n\
+         \x20   strategy:\n\
+         \x20     matrix:\n\
+         \x20       db: [postgres:16]\n\
+         \x20   container: ${{ matrix.db }}\n\
+         \x20   steps:\n\
+         \x20   - run: echo ${{ matrix.db2 }} ${{ github.sha }} matrix.db\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::create_dir_all(d.join(".github/workflows")).unwrap();
+    let file = d.join(".github/workflows/ci.yml");
+    fs_err::write(&file, &original).unwrap();
+    fs_err::write(d.join("images.lock"), &lock).unwrap();
+
+    let o = imagelock(d, &["pin", "."]);
+    expect_code(&o, 0);
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("container \"${{ matrix.include }}\" is a template"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("postgres:15 is not pinned: matrix.db is also read")
+            .count(),
+        5,
+        "{stderr}"
+    );
+    assert_eq!(
+        fs_err::read_to_string(&file).unwrap(),
+        original.replace(
+            "db: [postgres:16]",
+            &format!("db: [postgres:16@{}]", digest(2))
+        ),
+        "only the job that reads no db elsewhere is pinned"
+    );
+    let o = imagelock(d, &["check", "--require-pinned", "."]);
+    expect_code(&o, 1);
+}
+
+/// An `exclude` value written with the tag only, beside a list value
+/// already pinned by hand, matches nothing; pinning it would make it
+/// match and drop a combination. It stays as written, with a warning.
+#[test]
+fn a_matrix_value_that_pinning_would_make_equal_to_another_stays() {
+    let digest = format!("sha256:{}", "1".repeat(64));
+    let lock = format!(
+        "version = 1\n\n[[image]]\nname = \"docker.io/library/postgres\"\ntag = \"15\"\ndigest = \"{digest}\"\n"
+    );
+    let original = format!(
+        "on: push\n\
+         jobs:\n\
+         \x20 a:\n\
+         \x20   runs-on: ${{{{ matrix.os }}}}\n\
+         \x20   strategy:\n\
+         \x20     matrix:\n\
+         \x20       os: [ubuntu-latest, windows-latest]\n\
+         \x20       db: ['postgres:15@{digest}']\n\
+         \x20       exclude:\n\
+         \x20         - db: postgres:15\n\
+         \x20           os: windows-latest\n\
+         \x20   container: ${{{{ matrix.db }}}}\n\
+         \x20   steps:\n\
+         \x20   - run: make\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::create_dir_all(d.join(".github/workflows")).unwrap();
+    let file = d.join(".github/workflows/ci.yml");
+    fs_err::write(&file, &original).unwrap();
+    fs_err::write(d.join("images.lock"), &lock).unwrap();
+    let o = imagelock(d, &["pin", "."]);
+    expect_code(&o, 0);
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("10:17: postgres:15 is not pinned: matrix.db also has the value"),
+        "{stderr}"
+    );
+    assert_eq!(fs_err::read_to_string(&file).unwrap(), original);
+}
+
+/// An `include` entry written as an expression may give the key images
+/// imagelock cannot read: a warning says so, and the literal entries are
+/// read as before.
+#[test]
+fn an_include_entry_that_is_an_expression_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::create_dir_all(d.join(".github/workflows")).unwrap();
+    fs_err::write(
+        d.join(".github/workflows/ci.yml"),
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    strategy:\n      matrix:\n        include:\n          - db: postgres:15\n          - ${{ fromJSON(vars.X) }}\n    container: ${{ matrix.db }}\n    steps: [{run: make}]\n",
+    )
+    .unwrap();
+    let o = imagelock(d, &["list", "."]);
+    expect_code(&o, 0);
+    assert!(
+        text(&o.stderr).contains(
+            "9:13: strategy.matrix.include[1] \"${{ fromJSON(vars.X) }}\" is an expression"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stdout).contains(":8:17  postgres:15 "),
+        "{}",
+        text(&o.stdout)
     );
 }

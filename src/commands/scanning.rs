@@ -100,15 +100,6 @@ fn scan_files(
             }
             WalkItem::Stdin => (PathBuf::from(STDIN), read_stdin(), Scope::Everything),
             WalkItem::File { path, explicit } => {
-                // A compose variables file named on the command line: read
-                // with the compose file beside it, never as YAML.
-                if explicit && crate::scan::compose::is_variables_file_name(&path) {
-                    diag.note(format!(
-                        "{}: skipped: a dotenv file of compose variables, not a manifest; compose reads `.env` beside the compose file, and imagelock reads it with that file",
-                        path.display()
-                    ));
-                    continue;
-                }
                 let helm_values = crate::scan::helm_values::is_values_name(&path)
                     || helm.contains(&canonical(&path));
                 // A file found by walking a directory is read for images
@@ -141,21 +132,50 @@ fn scan_files(
                 continue;
             }
         };
+        // A compose variables file named on the command line (not as
+        // Helm values): read with the compose file beside it, never as
+        // YAML. A file so named that holds YAML is read as any file.
+        let dotenv =
+            scope == Scope::Everything && crate::scan::compose::is_variables_file_name(&file.path);
+        if dotenv && looks_like_dotenv(&file.text) {
+            diag.note(dotenv_note(&file.path));
+            continue;
+        }
+        // A file whose syntax error would be a note (skipped) holds its
+        // documents until the whole file parses: `list` prints no image
+        // of a file it then says it skipped.
+        let template = file.text.contains("{{") && in_helm_templates(&file.path);
+        let hold = dotenv || template;
+        let mut held = Vec::new();
         let scanned = scan_file_each(
             &file.path,
             &file.text,
             scope,
             &settings.locations,
             &mut |part| {
-                report(&part, diag, invalid_is_error);
-                each(Scanned::Part(&file, part), diag);
+                if hold {
+                    held.push(part);
+                } else {
+                    report(&part, diag, invalid_is_error);
+                    each(Scanned::Part(&file, part), diag);
+                }
             },
         );
+        if scanned.is_ok() {
+            for part in held {
+                report(&part, diag, invalid_is_error);
+                each(Scanned::Part(&file, part), diag);
+            }
+        }
         match scanned {
             Ok(()) => each(Scanned::Done(file), diag),
             // A Helm template named on the command line is no YAML until
             // rendered: said, as a walk says it of the templates directory.
-            Err(crate::scan::ScanError::Syntax { .. }) if in_helm_templates(&file.path) => {
+            Err(crate::scan::ScanError::Syntax { .. }) if dotenv => {
+                diag.note(dotenv_note(&file.path));
+                each(Scanned::Void(&file), diag);
+            }
+            Err(crate::scan::ScanError::Syntax { .. }) if template => {
                 diag.note(format!(
                     "{}: skipped: a Helm chart's template (Go template syntax, not YAML until rendered); pipe `helm template` output to imagelock instead",
                     file.path.display()
@@ -494,9 +514,39 @@ impl Uses {
     }
 }
 
+/// The note for a dotenv file named on the command line.
+fn dotenv_note(path: &Path) -> String {
+    format!(
+        "{}: skipped: a dotenv file of compose variables, not a manifest; compose reads `.env` beside the compose file, and imagelock reads it with that file",
+        path.display()
+    )
+}
+
+/// Whether a text reads as dotenv lines: each blank, a `#` comment, or
+/// `NAME=value` (`export NAME=value`). A file named `prod.env` that holds
+/// a manifest is no dotenv file.
+fn looks_like_dotenv(text: &str) -> bool {
+    text.lines().all(|line| {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return true;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        line.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        })
+    })
+}
+
 /// Whether a file sits in a Helm chart's `templates/` directory (or below
-/// it): a `templates` directory whose parent holds `Chart.yaml`.
+/// it): a `templates` directory whose parent holds `Chart.yaml`. The path
+/// is made absolute first, so `x.yaml` named from inside `templates/` is
+/// one too.
 fn in_helm_templates(path: &Path) -> bool {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     path.ancestors().skip(1).any(|dir| {
         dir.file_name().is_some_and(|n| n == "templates")
             && dir.parent().is_some_and(|p| p.join("Chart.yaml").is_file())

@@ -175,6 +175,11 @@ impl Matrix {
         let (Some(map), Some(key)) = (self.map, doc.scalar_str(value).and_then(matrix_key)) else {
             return false;
         };
+        // `include` and `exclude` shape the matrix; neither is a key of a
+        // combination (`${{ matrix.include }}` is empty).
+        if key == "include" || key == "exclude" {
+            return false;
+        }
         let mut values = Vec::new(); // (value key node, value node, path)
         if let Some((k, list)) = doc.entry(map, key) {
             match doc.resolve(list) {
@@ -196,6 +201,12 @@ impl Matrix {
             }
             for (i, &entry) in doc.seq_items(list).iter().enumerate() {
                 let Some(entry) = doc.resolve(entry).filter(|&e| doc.is_map(e)) else {
+                    // `- ${{ fromJSON(…) }}`: may name images unread.
+                    if let Some(text) = doc.resolve(entry).and_then(|e| doc.scalar_str(e)) {
+                        if text.contains("${{") {
+                            ex.warn_at(doc, entry, format!("strategy.matrix.{extra}[{i}] {text:?} is an expression: the images it gives matrix.{key} are not read"));
+                        }
+                    }
                     continue;
                 };
                 if let Some((k, v)) = doc.entry(entry, key) {
@@ -208,17 +219,27 @@ impl Matrix {
         }
         // Every read of the key besides image values (a job name, `if:`,
         // a step's input) would see the pinned value too.
-        let mut skip: Vec<NodeId> = vec![];
-        for field in image_fields(doc, self.body) {
-            if doc.scalar_str(field).and_then(matrix_key) == Some(key) {
-                skip.push(field);
-            }
-        }
-        let elsewhere = other_read(doc, self.body, key, &skip, 0);
+        let elsewhere = other_read(doc, self.body, key, 0);
         let Context::Workflow(base) = c else {
             return false;
         };
-        for (k, v, path) in values {
+        // Two values that differ only in a digest (`postgres:15@sha256:…`
+        // in the list, `postgres:15` in an `exclude`) would be equal once
+        // pinned: an `include` or `exclude` that matched nothing would
+        // then match, changing which combinations run.
+        let text = |v: NodeId| doc.resolve(v).and_then(|v| doc.scalar_str(v));
+        let bare = |t: &str| t.split('@').next().unwrap_or(t).trim().to_string();
+        let collides = |t: &str| {
+            values
+                .iter()
+                .filter_map(|&(_, v, _)| text(v))
+                .find(|&other| other != t && bare(other) == bare(t))
+        };
+        let collisions: Vec<Option<String>> = values
+            .iter()
+            .map(|&(_, v, _)| text(v).and_then(collides).map(str::to_string))
+            .collect();
+        for ((k, v, path), collision) in values.into_iter().zip(collisions) {
             let Some(v) = doc.resolve(v) else { continue };
             let before = ex.out.images.len();
             let context = Context::Workflow(WorkflowImage {
@@ -231,6 +252,14 @@ impl Matrix {
                     img.edit = EditPlan::Unpinnable {
                         reason: format!("matrix.{key} is also read at {line}:{column}, not as an image: pinning its values would change that read too"),
                         hint: format!("give the image a matrix key of its own (`{key}-image`), or write the digest in the matrix value by hand where that read allows it"),
+                    };
+                }
+            }
+            if let (None, Some(other)) = (elsewhere, collision) {
+                for img in &mut ex.out.images[before..] {
+                    img.edit = EditPlan::Unpinnable {
+                        reason: format!("matrix.{key} also has the value `{other}`, which differs from this one only in a digest: pinning would make them equal, changing which combinations an `include` or `exclude` matches"),
+                        hint: "write every value of the key for one image the same way (all pinned, or none) and run `imagelock pin` again".to_string(),
                     };
                 }
             }
@@ -260,74 +289,121 @@ fn matrix_key(value: &str) -> Option<&str> {
     (!key.is_empty() && key.chars().all(ident)).then_some(key)
 }
 
-/// The image values of a job a matrix expression may stand in:
-/// `container`, `container.image`, `services.*.image`.
-fn image_fields(doc: &Doc<'_>, body: NodeId) -> Vec<NodeId> {
-    let mut out = Vec::new();
-    if let Some(c) = doc.get(body, "container").and_then(|c| doc.resolve(c)) {
-        if doc.is_map(c) {
-            out.extend(doc.get(c, "image").and_then(|i| doc.resolve(i)));
-        } else {
-            out.push(c);
-        }
-    }
-    if let Some(services) = doc.get(body, "services").and_then(|s| doc.resolve(s)) {
-        for svc in doc.map_entries(services).chunks_exact(2) {
-            if let Some(s) = doc.resolve(svc[1]).filter(|&s| doc.is_map(s)) {
-                out.extend(doc.get(s, "image").and_then(|i| doc.resolve(i)));
-            }
-        }
-    }
-    out
-}
-
 /// The position of the first value under `node` that reads matrix key
 /// `key`, or the whole `matrix` context, in an expression (`${{ … }}`, or
-/// an `if:` condition), other than the image values in `skip`; the
-/// job's `strategy` (where the matrix is defined) aside.
-fn other_read(
-    doc: &Doc<'_>,
-    node: NodeId,
-    key: &str,
-    skip: &[NodeId],
-    depth: usize,
-) -> Option<(usize, usize)> {
+/// an `if:` condition), other than the image values written exactly
+/// `${{ matrix.KEY }}`; the job's `strategy` (where the matrix is
+/// defined) aside. Image values are told by where they sit, not by node:
+/// an image expression shared through a YAML anchor with an `env:` value
+/// is read there.
+fn other_read(doc: &Doc<'_>, node: NodeId, key: &str, depth: usize) -> Option<(usize, usize)> {
     let node = doc.resolve(node)?;
-    if depth > 64 || skip.contains(&node) {
-        return None;
+    if depth > 64 {
+        // Deeper than any workflow: say it is read rather than pin blind.
+        return Some(doc.position(node));
     }
     if doc.is_map(node) {
         return doc.map_entries(node).chunks_exact(2).find_map(|kv| {
             let name = doc.scalar_str(kv[0]);
-            if depth == 0 && name == Some("strategy") {
-                return None;
+            match name {
+                Some("strategy") if depth == 0 => None,
+                Some("container") if depth == 0 => slot_read(doc, kv[1], key, true, depth + 1),
+                Some("services") if depth == 0 => {
+                    let services = doc.resolve(kv[1])?;
+                    if !doc.is_map(services) {
+                        return other_read(doc, services, key, depth + 1);
+                    }
+                    doc.map_entries(services)
+                        .chunks_exact(2)
+                        .find_map(|svc| slot_read(doc, svc[1], key, false, depth + 2))
+                }
+                Some("if") => {
+                    let v = doc.resolve(kv[1])?;
+                    let text = doc.scalar_str(v)?;
+                    reads_key(text, key).then(|| doc.position(v))
+                }
+                _ => other_read(doc, kv[1], key, depth + 1),
             }
-            if name == Some("if") {
-                let v = doc.resolve(kv[1])?;
-                let text = doc.scalar_str(v)?;
-                return reads_key(text, key).then(|| doc.position(v));
-            }
-            other_read(doc, kv[1], key, skip, depth + 1)
         });
     }
     if doc.is_seq(node) {
         return doc
             .seq_items(node)
             .iter()
-            .find_map(|&c| other_read(doc, c, key, skip, depth + 1));
+            .find_map(|&c| other_read(doc, c, key, depth + 1));
     }
     let text = doc.scalar_str(node)?;
-    let read = text
-        .split("${{")
-        .skip(1)
-        .any(|e| reads_key(e.split("}}").next().unwrap_or(e), key));
+    let read = expressions(text).any(|e| reads_key(e, key));
     read.then(|| doc.position(node))
+}
+
+/// A read of `key` under a job's `container` or one of its services,
+/// whose image (its `image`, or the value itself when `scalar` may be
+/// one: `container: ${{ matrix.os }}`) written exactly
+/// `${{ matrix.KEY }}` is the image and no read.
+fn slot_read(
+    doc: &Doc<'_>,
+    value: NodeId,
+    key: &str,
+    scalar: bool,
+    depth: usize,
+) -> Option<(usize, usize)> {
+    let is_image = |n: NodeId| {
+        doc.resolve(n)
+            .and_then(|n| doc.scalar_str(n))
+            .and_then(matrix_key)
+            == Some(key)
+    };
+    let v = doc.resolve(value)?;
+    if doc.is_map(v) {
+        return doc.map_entries(v).chunks_exact(2).find_map(|kv| {
+            if doc.scalar_str(kv[0]) == Some("image") && is_image(kv[1]) {
+                return None;
+            }
+            other_read(doc, kv[1], key, depth + 1)
+        });
+    }
+    if scalar && is_image(v) {
+        return None;
+    }
+    other_read(doc, v, key, depth)
+}
+
+/// The expressions (`${{ … }}`) of a value, each the text between the
+/// braces; a `}}` inside a quoted string (`format('}}{0}', matrix.db)`)
+/// does not end one. An expression left open runs to the end.
+fn expressions(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let start = rest.find("${{")? + 3;
+        let body = &rest[start..];
+        let b = body.as_bytes();
+        let (mut i, mut quoted) = (0, false);
+        while i < b.len() {
+            match b[i] {
+                b'\'' => quoted = !quoted,
+                b'}' if !quoted && b.get(i + 1) == Some(&b'}') => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        rest = &body[(i + 2).min(body.len())..];
+        Some(&body[..i])
+    })
 }
 
 /// Whether an expression text reads `matrix.KEY`, `matrix['KEY']` or the
 /// whole `matrix` object (`toJSON(matrix)`).
+///
+/// Expressions are case-insensitive (`Matrix.DB` reads `db`); an index
+/// that is no literal (`matrix[format('{0}', 'db')]`) or `matrix.*` may
+/// read any key.
 fn reads_key(text: &str, key: &str) -> bool {
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    let lower = text.to_ascii_lowercase();
+    let key = key.to_ascii_lowercase();
+    let key = key.as_str();
+    let text = lower.as_str();
     let b = text.as_bytes();
     text.match_indices("matrix").any(|(at, _)| {
         if at > 0 && (ident(b[at - 1]) || b[at - 1] == b'.') {
@@ -335,13 +411,17 @@ fn reads_key(text: &str, key: &str) -> bool {
         }
         let rest = &text[at + "matrix".len()..];
         if let Some(k) = rest.strip_prefix('.') {
-            return k
-                .strip_prefix(key)
-                .is_some_and(|t| t.bytes().next().is_none_or(|c| !ident(c)));
+            let k = k.trim_start();
+            return k.starts_with('*')
+                || k.strip_prefix(key)
+                    .is_some_and(|t| t.bytes().next().is_none_or(|c| !ident(c)));
         }
         if let Some(k) = rest.strip_prefix('[') {
-            let k = k.trim_start_matches(['\'', '"']);
-            return k.starts_with(key) || !k.starts_with(|c: char| c.is_ascii_alphabetic());
+            let k = k.trim_start();
+            return match k.strip_prefix(['\'', '"']) {
+                Some(k) => k.starts_with(key),
+                None => true, // `matrix[expr]`: any key
+            };
         }
         // `matrix` alone: the whole object, unless a word goes on.
         rest.bytes().next().is_none_or(|c| !ident(c))
