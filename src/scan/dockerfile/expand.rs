@@ -26,11 +26,14 @@ pub(crate) enum Modifier {
     Default {
         colon: bool,
         word: Range<usize>,
+        /// The word's own pieces (it may hold expansions: `${A:-$B}`).
+        inner: Vec<Piece>,
     },
     /// `:+word` or `+word`: the word when set (and not empty).
     Alternate {
         colon: bool,
         word: Range<usize>,
+        inner: Vec<Piece>,
     },
 }
 
@@ -77,7 +80,7 @@ pub(crate) fn pieces(text: &str, range: Range<usize>, escape: char) -> Option<Ve
         }
         let start = i;
         if bytes.get(i + 1) == Some(&b'{') {
-            let close = s[i..].find('}')? + i;
+            let close = matching_brace(s, i + 1)?;
             let inner = &s[i + 2..close];
             let name_len = inner
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -97,12 +100,10 @@ pub(crate) fn pieces(text: &str, range: Range<usize>, escape: char) -> Option<Ve
                 };
                 let skip = usize::from(colon) + 1;
                 let word = word_start + skip..base + close;
-                if op.contains('$') || op.contains('{') {
-                    return None;
-                }
+                let inner = pieces(text, word.clone(), escape)?;
                 match op.chars().next() {
-                    Some('-') => Modifier::Default { colon, word },
-                    Some('+') => Modifier::Alternate { colon, word },
+                    Some('-') => Modifier::Default { colon, word, inner },
+                    Some('+') => Modifier::Alternate { colon, word, inner },
                     _ => return None,
                 }
             };
@@ -134,6 +135,24 @@ pub(crate) fn pieces(text: &str, range: Range<usize>, escape: char) -> Option<Ve
     Some(out)
 }
 
+/// The `}` closing the `{` at `open`, counting nested `${…}`.
+fn matching_brace(s: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, b) in s.bytes().enumerate().skip(open) {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Where the text of one expanded piece came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Source {
@@ -143,11 +162,12 @@ pub(crate) enum Source {
     Variable(String),
 }
 
-/// The expanded text of each piece, with where it came from.
+/// The expanded text of each piece, with where it came from (a
+/// modifier's word that holds expansions gives one entry per inner piece).
 pub(crate) fn expand<'a>(
     text: &str,
     pieces: &[Piece],
-    lookup: impl Fn(&str) -> Value<'a>,
+    lookup: &impl Fn(&str) -> Value<'a>,
 ) -> Result<Vec<(String, Source)>, NoDefault> {
     let mut out = Vec::new();
     for p in pieces {
@@ -164,15 +184,13 @@ pub(crate) fn expand<'a>(
                         Value::Set(v) => out.push((v.to_string(), Source::Variable(name.clone()))),
                         Value::Unset => return Err(NoDefault(name.clone())),
                     },
-                    Modifier::Default { colon, word } => match given(*colon) {
+                    Modifier::Default { colon, inner, .. } => match given(*colon) {
                         Some(v) => out.push((v.to_string(), Source::Variable(name.clone()))),
-                        None => {
-                            out.push((text[word.clone()].to_string(), Source::Word(word.clone())));
-                        }
+                        None => out.extend(expand(text, inner, lookup)?),
                     },
-                    Modifier::Alternate { colon, word } => {
+                    Modifier::Alternate { colon, inner, .. } => {
                         if given(*colon).is_some() {
-                            out.push((text[word.clone()].to_string(), Source::Word(word.clone())));
+                            out.extend(expand(text, inner, lookup)?);
                         }
                         // else: expands to nothing.
                     }
@@ -181,4 +199,19 @@ pub(crate) fn expand<'a>(
         }
     }
     Ok(out)
+}
+
+/// Every variable name a word's pieces read, nested ones included.
+pub(crate) fn names(pieces: &[Piece], out: &mut Vec<String>) {
+    for p in pieces {
+        if let Piece::Var { name, modifier, .. } = p {
+            out.push(name.clone());
+            match modifier {
+                Modifier::None => {}
+                Modifier::Default { inner, .. } | Modifier::Alternate { inner, .. } => {
+                    names(inner, out);
+                }
+            }
+        }
+    }
 }

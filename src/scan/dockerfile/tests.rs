@@ -143,11 +143,20 @@ fn arg_in_the_middle_pins_the_literal_tail() {
 }
 
 #[test]
-fn arg_that_ends_one_reference_and_is_inside_another_is_not_exact() {
-    let s = scan("ARG V=3.20\nFROM alpine:$V\nFROM alpine:${V}-slim\n");
+fn arg_that_ends_one_reference_and_is_inside_another_pins_each_word() {
+    let text = "ARG V=3.20\nFROM alpine:$V\nFROM alpine:${V}-slim\n";
+    let s = scan(text);
     assert_eq!(refs(&s), ["alpine:3.20", "alpine:3.20-slim"]);
-    assert!(!s.images[0].exact);
-    assert!(s.images[1].exact);
+    assert!(s.images.iter().all(|i| i.exact));
+    let d = digest();
+    assert_eq!(
+        pin(text, &s.images[0]),
+        format!("ARG V=3.20\nFROM alpine:$V@{d}\nFROM alpine:${{V}}-slim\n")
+    );
+    assert_eq!(
+        pin(text, &s.images[1]),
+        format!("ARG V=3.20\nFROM alpine:$V\nFROM alpine:${{V}}-slim@{d}\n")
+    );
 }
 
 #[test]
@@ -155,8 +164,9 @@ fn arg_modifiers_follow_buildkit() {
     let text = "ARG SET=1.25\nARG EMPTY=\nARG NODEF\nFROM a:${NODEF:-1}\nFROM b:${EMPTY:-2}\nFROM c:${EMPTY-3}x\nFROM d:${SET:+4}\nFROM e${NODEF:+:5}\n";
     let s = scan(text);
     assert_eq!(refs(&s), ["a:1", "b:2", "c:x", "d:4", "e"]);
-    // `${NODEF:-1}` pins at the `1` written in the FROM line.
-    assert_eq!(&text[s.images[0].span.clone()], "1");
+    // `${NODEF:-1}` pins after the expansion, in the FROM line.
+    let end = text.find("${NODEF:-1}").unwrap() + "${NODEF:-1}".len();
+    assert_eq!(s.images[0].span, end..end);
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
 }
 
