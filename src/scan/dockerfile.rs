@@ -189,9 +189,22 @@ pub fn scan_text(path: &Path, text: &str) -> FileScan {
 enum Arg {
     Default(ArgValue),
     NoDefault,
-    /// A default that reads an argument with no value (`ARG A=${B}`,
-    /// `B` without a default): the argument named is that root.
-    Unresolved(String),
+    /// A default whose value the file does not give: it reads an
+    /// argument with no default or a platform argument (`ARG A=${B}`: the
+    /// argument named is that root), or uses expansion imagelock does not
+    /// follow (`${B#prefix}`: the argument named is this one).
+    Unresolved(String, Why),
+}
+
+/// Why a build argument's value is not known from the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// Declared with no default: only `--build-arg` sets it.
+    NoDefault,
+    /// One of BuildKit's automatic platform arguments.
+    Platform,
+    /// A default written with expansion imagelock does not follow.
+    Unsupported,
 }
 
 /// BuildKit's automatic platform arguments: their values depend on the
@@ -210,8 +223,30 @@ const PLATFORM_ARGS: [&str; 8] = [
 /// A build argument as a word reads it.
 enum Resolved<'a> {
     Set(&'a ArgValue),
-    /// No value from the file: the argument that lacks one.
+    /// Declared without a default, or not declared: `${A:-x}` is `x`.
     Unset(String),
+    /// Has a value the file does not give: the argument at the root, and
+    /// why.
+    Unknown(String, Why),
+}
+
+impl<'a> Resolved<'a> {
+    fn value_owned(self) -> Value<'a> {
+        match self {
+            Resolved::Set(v) => Value::Set(v.text.as_str()),
+            Resolved::Unset(_) => Value::Unset,
+            Resolved::Unknown(..) => Value::Unknown,
+        }
+    }
+
+    /// The argument to name when it has no value, and why.
+    fn root(self, name: &str) -> (String, Why) {
+        match self {
+            Resolved::Set(_) => (name.to_string(), Why::NoDefault),
+            Resolved::Unset(r) => (r, Why::NoDefault),
+            Resolved::Unknown(r, w) => (r, w),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -445,7 +480,7 @@ impl Scanner<'_> {
                 None => (word.to_string(), Arg::NoDefault),
                 Some((name, _)) => {
                     let value = w.range.start + name.len() + 1..w.range.end;
-                    (name.to_string(), self.arg_value(ins, value))
+                    (name.to_string(), self.arg_value(ins, name, value))
                 }
             };
             if self.in_stage {
@@ -459,29 +494,36 @@ impl Scanner<'_> {
     /// An `ARG` default: quotes removed; one built from other arguments
     /// (`${A}`, `${A:-x}`, `${A:+x}`, itself included: `ARG A=${A:-x}`) is
     /// expanded with the arguments declared so far, as BuildKit does.
-    fn arg_value(&self, ins: &Instruction, range: Range<usize>) -> Arg {
+    fn arg_value(&self, ins: &Instruction, name: &str, range: Range<usize>) -> Arg {
         let raw = ins.slice(&range);
         let (style, inner) = unquote(raw, range.clone());
         let text = ins.slice(&inner);
         if text.contains('$') {
             let from = !self.in_stage;
             let Some(pieces) = expand::pieces(&ins.text, inner.clone(), self.escape) else {
-                return Arg::Unresolved(String::new());
+                return Arg::Unresolved(name.to_string(), Why::Unsupported);
             };
-            let lookup = |n: &str| match self.resolve(from, n) {
-                Resolved::Set(v) => Value::Set(v.text.as_str()),
-                Resolved::Unset(_) => Value::Unset,
-            };
+            let lookup = |n: &str| self.resolve(from, n).value_owned();
             return match expand::expand(&ins.text, &pieces, &lookup) {
+                // Quotes written in the default (`${A:-"x"}`) are removed,
+                // as the shell lexer does; a variable's value is kept.
                 Ok(parts) => Arg::Default(ArgValue {
-                    text: parts.iter().map(|(t, _)| t.as_str()).collect(),
+                    text: parts
+                        .iter()
+                        .flat_map(|(t, src)| {
+                            let written = matches!(src, expand::Source::Word(_));
+                            t.chars().filter(move |c| {
+                                !written || (*c != '"' && *c != '\'' && *c != self.escape)
+                            })
+                        })
+                        .collect(),
                     span: None,
                     style,
                 }),
-                Err(NoDefault(n)) => Arg::Unresolved(match self.resolve(from, &n) {
-                    Resolved::Unset(root) => root,
-                    Resolved::Set(_) => n,
-                }),
+                Err(NoDefault(n)) => {
+                    let (root, why) = self.resolve(from, &n).root(&n);
+                    Arg::Unresolved(root, why)
+                }
             };
         }
         let clean = !text.contains(['"', '\'', self.escape]);
@@ -531,10 +573,17 @@ impl Scanner<'_> {
     /// A build argument's value where a word reads it: global `ARG`s for
     /// a `FROM` (`from`), the stage's (re)declared ones elsewhere.
     fn resolve(&self, from: bool, name: &str) -> Resolved<'_> {
+        let undeclared = || {
+            if PLATFORM_ARGS.contains(&name) {
+                Resolved::Unknown(name.to_string(), Why::Platform)
+            } else {
+                Resolved::Unset(name.to_string())
+            }
+        };
         let global = || match self.globals.get(name) {
             Some(Arg::Default(v)) => Resolved::Set(v),
-            Some(Arg::Unresolved(root)) if !root.is_empty() => Resolved::Unset(root.clone()),
-            _ => Resolved::Unset(name.to_string()),
+            Some(Arg::Unresolved(root, why)) => Resolved::Unknown(root.clone(), *why),
+            _ => undeclared(),
         };
         if from {
             return global();
@@ -542,9 +591,36 @@ impl Scanner<'_> {
         match self.stage_args.get(name) {
             Some(Arg::Default(v)) => Resolved::Set(v),
             Some(Arg::NoDefault) => global(),
-            Some(Arg::Unresolved(root)) if !root.is_empty() => Resolved::Unset(root.clone()),
-            _ => Resolved::Unset(name.to_string()),
+            Some(Arg::Unresolved(root, why)) => Resolved::Unknown(root.clone(), *why),
+            None => undeclared(),
         }
+    }
+
+    /// A `FROM` word that names an earlier stage for some build platform
+    /// (`FROM ${TARGETOS}` after `FROM base AS linux`): each common
+    /// platform is tried, as BuildKit expands the word before it matches
+    /// stage names.
+    fn platform_stage(&self, ins: &Instruction, pieces: &[Piece]) -> bool {
+        const OS: [&str; 4] = ["linux", "windows", "darwin", "freebsd"];
+        const ARCH: [&str; 8] = [
+            "amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "loong64",
+        ];
+        OS.iter().any(|os| {
+            ARCH.iter().any(|arch| {
+                let platform = format!("{os}/{arch}");
+                let lookup = |n: &str| match n {
+                    "TARGETOS" | "BUILDOS" => Value::Set(os),
+                    "TARGETARCH" | "BUILDARCH" => Value::Set(arch),
+                    "TARGETPLATFORM" | "BUILDPLATFORM" => Value::Set(platform.as_str()),
+                    "TARGETVARIANT" | "BUILDVARIANT" => Value::Set(""),
+                    _ => self.resolve(true, n).value_owned(),
+                };
+                expand::expand(&ins.text, pieces, &lookup).is_ok_and(|parts| {
+                    let value: String = parts.iter().map(|(t, _)| t.as_str()).collect();
+                    self.stages.contains(&value.to_ascii_lowercase())
+                })
+            })
+        })
     }
 
     /// A `FROM` word that starts like the stage names of a family
@@ -605,22 +681,18 @@ impl Scanner<'_> {
         };
         self.uses.extend(names.iter().map(|n| (n.clone(), false)));
         let from = site.instruction == DockerfileInstruction::From;
-        let lookup = |name: &str| match self.resolve(from, name) {
-            Resolved::Set(v) => Value::Set(v.text.as_str()),
-            Resolved::Unset(_) => Value::Unset,
-        };
+        let lookup = |name: &str| self.resolve(from, name).value_owned();
         let expanded = match expand::expand(&ins.text, &pieces, &lookup) {
             Ok(e) => e,
             Err(NoDefault(name)) => {
-                if from && self.stage_family(ins, &pieces) {
+                if from && (self.stage_family(ins, &pieces) || self.platform_stage(ins, &pieces)) {
                     return;
                 }
-                let root = match self.resolve(from, &name) {
-                    Resolved::Unset(root) => root,
-                    Resolved::Set(_) => name.clone(),
-                };
-                let message = if PLATFORM_ARGS.contains(&root.as_str()) {
+                let (root, why) = self.resolve(from, &name).root(&name);
+                let message = if why == Why::Platform {
                     format!("{what} {written}: the image varies by build platform (build argument {root} is set by BuildKit for each platform); skipped")
+                } else if why == Why::Unsupported {
+                    format!("{what} {written}: the default of build argument {root} uses expansion imagelock does not follow; skipped")
                 } else {
                     let scope = if from {
                         "no default before the first FROM"

@@ -45,6 +45,9 @@ pub(crate) enum Value<'a> {
     /// Declared without a default, or not declared: only `--build-arg` can
     /// give it a value.
     Unset,
+    /// Has a value the file does not say (a platform argument, a default
+    /// imagelock cannot follow): every expansion of it is unknown.
+    Unknown,
 }
 
 /// A word that cannot be expanded from the file alone: `$NAME` of a
@@ -175,6 +178,9 @@ pub(crate) fn expand<'a>(
             Piece::Literal(r) => out.push((text[r.clone()].to_string(), Source::Word(r.clone()))),
             Piece::Var { name, modifier, .. } => {
                 let value = lookup(name);
+                if value == Value::Unknown {
+                    return Err(NoDefault(name.clone()));
+                }
                 let given = |colon: bool| match value {
                     Value::Set(v) if !colon || !v.is_empty() => Some(v),
                     _ => None,
@@ -182,7 +188,7 @@ pub(crate) fn expand<'a>(
                 match modifier {
                     Modifier::None => match value {
                         Value::Set(v) => out.push((v.to_string(), Source::Variable(name.clone()))),
-                        Value::Unset => return Err(NoDefault(name.clone())),
+                        Value::Unset | Value::Unknown => return Err(NoDefault(name.clone())),
                     },
                     Modifier::Default { colon, inner, .. } => match given(*colon) {
                         Some(v) => out.push((v.to_string(), Source::Variable(name.clone()))),

@@ -302,3 +302,47 @@ fn append_digest_replaces_an_existing_digest_and_adds_latest() {
         format!("ARG TAG=1.25@{}\nFROM nginx:${{TAG}}\n", digest())
     );
 }
+
+#[test]
+fn heredocs_open_only_as_a_shell_word_of_their_own() {
+    let count = |t: &str| instructions::parse(t).instructions.len();
+    for (text, n) in [
+        ("RUN sed 's/x<<EOF/y/' f\nFROM a\n", 2),
+        ("RUN echo $((1<<3))\nFROM a\n", 2),
+        ("RUN python -c \"print(1<<4)\"\nFROM a\n", 2),
+        ("RUN cat <<EOF\nFROM a\nEOF\nFROM b\n", 2),
+        ("RUN 3<<EOF cat\nFROM a\nEOF\nFROM b\n", 2),
+        ("RUN cat <<'E1' <<\"E2\"\nx\nE1\ny\nE2\nFROM b\n", 2),
+        ("COPY <<-EOT /x\n\tFROM a\n\tEOT\nFROM b\n", 2),
+        // Not a word of its own: BuildKit opens no heredoc.
+        ("RUN cat<<EOF\nFROM a\nEOF\nFROM b\n", 4),
+        // Only RUN, COPY and ADD take heredocs.
+        ("ONBUILD RUN <<EOF\nFROM a\nEOF\n", 3),
+        // `<< EOF` (a blank after `<<`) is two words: no heredoc.
+        ("RUN cat << EOF\nFROM a\n", 2),
+    ] {
+        assert_eq!(count(text), n, "{text:?}");
+    }
+}
+
+#[test]
+fn nested_and_chained_defaults_expand_in_order() {
+    let text = "ARG D=\"\"\nARG R=${R:-ghcr.io/acme}\nARG V=${X:-\"1.0\"}\nFROM ${R}/app:${V}${D:+@${D}}\n";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["ghcr.io/acme/app:1.0"]);
+    let img = &s.images[0];
+    assert!(img.exact);
+    assert_eq!(img.span, text.len() - 1..text.len() - 1);
+}
+
+#[test]
+fn an_arg_for_identical_references_is_one_shared_edit() {
+    let text =
+        "ARG IMG=nginx:1.25\nFROM $IMG AS a\nFROM alpine:3.20\nARG IMG\nCOPY --from=${IMG} / /\n";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1.25", "alpine:3.20", "nginx:1.25"]);
+    for img in [&s.images[0], &s.images[2]] {
+        assert_eq!(&text[img.span.clone()], "nginx:1.25");
+        assert_eq!(img.edit, EditPlan::Replace { span: 8..18 });
+    }
+}
