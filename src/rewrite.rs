@@ -717,7 +717,14 @@ mod tests {
             normalize(vec![a.clone(), a.clone()]).unwrap(),
             vec![a.clone()]
         );
-        assert!(normalize(vec![a, b]).is_err());
+        assert_eq!(
+            normalize(vec![b, a]),
+            Err(Overlap {
+                at: 2,
+                first: 1..3,
+                second: 2..4
+            })
+        );
     }
 
     #[test]
