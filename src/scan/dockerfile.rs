@@ -4,8 +4,14 @@
 //!
 //! Stage names, stage indexes and `scratch` are not images. Build
 //! arguments declared before the first `FROM` (`ARG NAME=default`) are
-//! substituted as BuildKit does; a reference that only `--build-arg` could
-//! complete is a warning, never an error. Never modifies a file.
+//! substituted as BuildKit does, defaults built from other arguments
+//! expanded in order; a reference that only `--build-arg` could complete,
+//! or that varies by build platform, is a warning, never an error.
+//!
+//! Where the digest goes ([`Scanner::finish`]): into the `ARG` default only
+//! when the argument ends the reference, is written literally, and nothing
+//! but images ending in it (all the same reference) reads it; otherwise
+//! into the image word right after the expansion. Never modifies a file.
 
 mod expand;
 mod instructions;
