@@ -8,7 +8,7 @@
 //! expanded in order; a reference that only `--build-arg` could complete,
 //! or that varies by build platform, is a warning, never an error.
 //!
-//! Where the digest goes ([`Scanner::finish`]): into the `ARG` default only
+//! Where the digest goes (`Scanner::finish`): into the `ARG` default only
 //! when the argument ends the reference, is written literally, and nothing
 //! but images ending in it (all the same reference) reads it; otherwise
 //! into the image word right after the expansion. Never modifies a file.
