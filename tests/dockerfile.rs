@@ -309,7 +309,8 @@ mod offline {
                     FROM binaries-$TARGETOS\n\
                     FROM binaries-linux AS linux\n\
                     FROM ${TARGETOS} AS target\n\
-                    FROM alpine:${S}\n";
+                    FROM alpine:${S}\n\
+                    COPY --from=binaries-${TARGETOS} / /\n";
         let d = dir(&[("Dockerfile", file)], &[]);
         let (refs, stderr) = list(d.path(), "Dockerfile");
         assert_eq!(refs, ["alpine:3.20", "alpine:3.20"]);

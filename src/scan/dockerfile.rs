@@ -126,8 +126,7 @@ pub fn sniffed(path: &Path, text: &str) -> Option<&'static str> {
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))?;
-    let (word, rest) = line.split_once([' ', '\t'])?;
-    let _ = rest;
+    let (word, _) = line.split_once([' ', '\t'])?;
     ["FROM", "ARG"]
         .into_iter()
         .find(|k| word.eq_ignore_ascii_case(k))
@@ -602,11 +601,11 @@ impl Scanner<'_> {
         }
     }
 
-    /// A `FROM` word that names an earlier stage for some build platform
+    /// An image word that names an earlier stage for some build platform
     /// (`FROM ${TARGETOS}` after `FROM base AS linux`): each common
     /// platform is tried, as BuildKit expands the word before it matches
     /// stage names.
-    fn platform_stage(&self, ins: &Instruction, pieces: &[Piece]) -> bool {
+    fn platform_stage(&self, ins: &Instruction, pieces: &[Piece], from: bool) -> bool {
         const OS: [&str; 4] = ["linux", "windows", "darwin", "freebsd"];
         const ARCH: [&str; 8] = [
             "amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "loong64",
@@ -619,7 +618,7 @@ impl Scanner<'_> {
                     "TARGETARCH" | "BUILDARCH" => Value::Set(arch),
                     "TARGETPLATFORM" | "BUILDPLATFORM" => Value::Set(platform.as_str()),
                     "TARGETVARIANT" | "BUILDVARIANT" => Value::Set(""),
-                    _ => self.resolve(true, n).value_owned(),
+                    _ => self.resolve(from, n).value_owned(),
                 };
                 expand::expand(&ins.text, pieces, &lookup).is_ok_and(|parts| {
                     let value: String = parts.iter().map(|(t, _)| t.as_str()).collect();
@@ -629,7 +628,7 @@ impl Scanner<'_> {
         })
     }
 
-    /// A `FROM` word that starts like the stage names of a family
+    /// An image word that starts like the stage names of a family
     /// (`FROM binaries-$TARGETOS` with stages `binaries-linux`, …): a
     /// stage BuildKit picks after expansion, not an image.
     fn stage_family(&self, ins: &Instruction, pieces: &[Piece]) -> bool {
@@ -691,7 +690,7 @@ impl Scanner<'_> {
         let expanded = match expand::expand(&ins.text, &pieces, &lookup) {
             Ok(e) => e,
             Err(NoDefault(name)) => {
-                if from && (self.stage_family(ins, &pieces) || self.platform_stage(ins, &pieces)) {
+                if self.stage_family(ins, &pieces) || self.platform_stage(ins, &pieces, from) {
                     return;
                 }
                 let (root, why) = self.resolve(from, &name).root(&name);
