@@ -352,10 +352,12 @@ fn line_ending(text: &str, at: usize) -> &'static str {
 }
 
 /// Two planned edits that write the same bytes differently: `at` is the
-/// byte where the second starts.
+/// byte where the second starts; `first` and `second` are their spans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overlap {
     pub at: usize,
+    pub first: Range<usize>,
+    pub second: Range<usize>,
 }
 
 /// Sort edits, drop exact duplicates (an anchored scalar reached through
@@ -367,6 +369,8 @@ pub fn normalize(mut edits: Vec<Edit>) -> Result<Vec<Edit>, Overlap> {
         if pair[1].span.start < pair[0].span.end {
             return Err(Overlap {
                 at: pair[1].span.start,
+                first: pair[0].span.clone(),
+                second: pair[1].span.clone(),
             });
         }
     }
@@ -750,7 +754,14 @@ mod tests {
             normalize(vec![a.clone(), a.clone()]).unwrap(),
             vec![a.clone()]
         );
-        assert!(normalize(vec![a, b]).is_err());
+        assert_eq!(
+            normalize(vec![b, a]),
+            Err(Overlap {
+                at: 2,
+                first: 1..3,
+                second: 2..4
+            })
+        );
     }
 
     #[test]

@@ -41,7 +41,9 @@ pub fn check(path: &Path, old: &str, edits: &[Edit]) -> Result<(), Mismatch> {
         return Ok(());
     }
     let new = apply(old, edits);
-    if crate::scan::dockerfile::is_dockerfile_name(path) {
+    let dockerfile = crate::scan::dockerfile::is_dockerfile_name(path)
+        || crate::scan::dockerfile::sniffed(path, old).is_some();
+    if dockerfile {
         let spans: Vec<(Range<usize>, &str)> = edits
             .iter()
             .map(|e| (e.span.clone(), e.replacement.as_str()))

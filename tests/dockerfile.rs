@@ -96,32 +96,24 @@ fn lock_pin_check_and_drift_of_a_multi_stage_dockerfile() {
 }
 
 #[test]
-fn pin_refuses_an_arg_it_cannot_pin_byte_exactly() {
+fn pin_writes_the_digest_into_each_from_word_when_an_arg_is_shared() {
+    // V ends one reference and sits inside another: its default cannot
+    // hold either digest, so each FROM word takes its own.
     let reg = Registry::start(Setup::PlainAnonymous);
     let h = reg.host();
-    reg.push_oci_image("team/alpine", "3.20", "a");
-    reg.push_oci_image("team/alpine", "3.20-slim", "b");
+    let a = reg.push_oci_image("team/alpine", "3.20", "a");
+    let b = reg.push_oci_image("team/alpine", "3.20-slim", "b");
     let original =
         format!("ARG V=3.20\nFROM {h}/team/alpine:$V\nFROM {h}/team/alpine:${{V}}-slim\n");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    fs_err::write(d.join("app.Dockerfile"), &original).unwrap();
+    let file = d.join("app.Dockerfile");
+    fs_err::write(&file, &original).unwrap();
     expect_code(&run(&reg, d, &["lock", "."]), 0);
-    let o = run(&reg, d, &["pin", "."]);
-    expect_code(&o, 2);
-    assert!(
-        text(&o.stderr).contains("cannot be pinned byte-exactly"),
-        "{}",
-        text(&o.stderr)
-    );
-    assert!(
-        text(&o.stderr).contains("app.Dockerfile:2:6"),
-        "{}",
-        text(&o.stderr)
-    );
+    let pinned = pin_twice(&reg, d, &["pin", "."], &file, &original);
     assert_eq!(
-        fs_err::read_to_string(d.join("app.Dockerfile")).unwrap(),
-        original
+        pinned,
+        format!("ARG V=3.20\nFROM {h}/team/alpine:$V@{a}\nFROM {h}/team/alpine:${{V}}-slim@{b}\n")
     );
 }
 
@@ -162,4 +154,272 @@ fn list_finds_every_image_in_a_multi_stage_dockerfile_and_nothing_else() {
         "{stderr}"
     );
     assert!(!stderr.contains("imagePullPolicy"), "{stderr}");
+}
+
+/// Build-argument, heredoc, ONBUILD and file-name rules through the binary,
+/// with a lockfile written here (no registry).
+mod offline {
+    use std::path::Path;
+
+    use crate::support::run::{expect_code, imagelock, text};
+    use imagelock::lockfile::{Entry, Lockfile};
+    use imagelock::reference::{Digest, Reference};
+
+    /// The digest the lockfile holds for `reference`.
+    fn digest(reference: &str) -> String {
+        let r = Reference::parse(reference).unwrap();
+        Digest::sha256_of(
+            format!("{}:{}", r.name(), r.effective_tag().unwrap_or("latest")).as_bytes(),
+        )
+        .to_string()
+    }
+
+    /// A directory holding `files` and a lockfile covering `refs`.
+    fn dir(files: &[(&str, &str)], refs: &[&str]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let mut lock = Lockfile::new();
+        for r in refs {
+            let p = Reference::parse(r).unwrap();
+            lock.insert(Entry {
+                name: p.name(),
+                tag: Some(p.effective_tag().unwrap_or("latest").to_string()),
+                digest: Digest::parse(&digest(r)).unwrap(),
+                media_type: None,
+                platforms: Default::default(),
+            });
+        }
+        fs_err::write(d.path().join("images.lock"), lock.to_toml()).unwrap();
+        for (name, body) in files {
+            let p = d.path().join(name);
+            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+            fs_err::write(p, body).unwrap();
+        }
+        d
+    }
+
+    fn read(d: &Path, name: &str) -> String {
+        fs_err::read_to_string(d.join(name)).unwrap()
+    }
+
+    /// `pin` twice: the first succeeds, the second changes nothing.
+    fn pin_twice(d: &Path, file: &str) -> String {
+        let o = imagelock(d, &["--no-config", "pin", file]);
+        expect_code(&o, 0);
+        let once = read(d, file);
+        let o = imagelock(d, &["--no-config", "pin", file]);
+        expect_code(&o, 0);
+        assert_eq!(read(d, file), once, "a second pin changed the file");
+        once
+    }
+
+    /// `list FILE`: the references (second column) and stderr.
+    fn list(d: &Path, file: &str) -> (Vec<String>, String) {
+        let o = imagelock(d, &["--no-config", "list", file]);
+        expect_code(&o, 0);
+        let refs = text(&o.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+            .collect();
+        (refs, text(&o.stderr))
+    }
+
+    #[test]
+    fn an_arg_only_images_read_takes_the_digest_else_the_image_word_does() {
+        // One ARG ending two identical references: one ARG edit.
+        let same = "ARG V=1.25\nFROM nginx:$V AS a\nFROM nginx:${V}\n";
+        // A tagless value read by RUN too: the digest follows `${BASE}`,
+        // with no `:latest` (a --build-arg with a tag stays valid).
+        let tagless = "ARG BASE=nginx\nFROM ${BASE}\nRUN echo $BASE\n";
+        // Read by another ARG's default: not the ARG's to hold.
+        let chained = "ARG V=3.20\nARG W=${V}\nFROM alpine:${V}\n";
+        let d = dir(
+            &[
+                ("same/Dockerfile", same),
+                ("tagless/Dockerfile", tagless),
+                ("chained/Dockerfile", chained),
+            ],
+            &["nginx:1.25", "nginx", "alpine:3.20"],
+        );
+        let n = digest("nginx:1.25");
+        assert_eq!(
+            pin_twice(d.path(), "same/Dockerfile"),
+            format!("ARG V=1.25@{n}\nFROM nginx:$V AS a\nFROM nginx:${{V}}\n")
+        );
+        assert_eq!(
+            pin_twice(d.path(), "tagless/Dockerfile"),
+            format!(
+                "ARG BASE=nginx\nFROM ${{BASE}}@{}\nRUN echo $BASE\n",
+                digest("nginx")
+            )
+        );
+        assert_eq!(
+            pin_twice(d.path(), "chained/Dockerfile"),
+            format!(
+                "ARG V=3.20\nARG W=${{V}}\nFROM alpine:${{V}}@{}\n",
+                digest("alpine:3.20")
+            )
+        );
+    }
+
+    #[test]
+    fn arg_defaults_built_from_args_expand_in_order_and_pin_in_the_word() {
+        let file = "ARG REGISTRY=ghcr.io/acme\n\
+                    ARG TAG=2\n\
+                    ARG BASE=${REGISTRY}/app:${TAG}\n\
+                    ARG IMAGE_NAME=\"${IMAGE_NAME:-silverblue}\"\n\
+                    ARG V=1\n\
+                    ARG V2=${V}\n\
+                    ARG D=\"\"\n\
+                    ARG UNSET\n\
+                    ARG LATER=${UNSET}\n\
+                    FROM $BASE\n\
+                    FROM quay.io/x/${IMAGE_NAME}:${V2}${D:+@${D}} AS q\n\
+                    FROM busybox:${LATER}\n";
+        let d = dir(
+            &[("Containerfile", file)],
+            &["ghcr.io/acme/app:2", "quay.io/x/silverblue:1"],
+        );
+        let (refs, stderr) = list(d.path(), "Containerfile");
+        assert_eq!(refs, ["ghcr.io/acme/app:2", "quay.io/x/silverblue:1"]);
+        assert!(
+            stderr.contains("Containerfile:12:6: FROM busybox:${LATER}: build argument UNSET has no default before the first FROM (the default of LATER reads it)"),
+            "{stderr}"
+        );
+        let pinned = pin_twice(d.path(), "Containerfile");
+        assert_eq!(
+            pinned,
+            file.replace(
+                "FROM $BASE\n",
+                &format!("FROM $BASE@{}\n", digest("ghcr.io/acme/app:2"))
+            )
+            .replace(
+                "${D:+@${D}} AS q",
+                &format!("${{D:+@${{D}}}}@{} AS q", digest("quay.io/x/silverblue:1"))
+            )
+        );
+    }
+
+    #[test]
+    fn platform_arguments_warn_once_and_stage_families_are_stages() {
+        let file = "ARG P=${TARGETPLATFORM#linux/}\n\
+                    ARG S=${P:+x}\n\
+                    FROM --platform=$BUILDPLATFORM alpine:3.20 AS binaries-linux\n\
+                    FROM alpine:3.20 AS binaries-windows\n\
+                    FROM ghcr.io/acme/img-$TARGETARCH:1\n\
+                    FROM binaries-$TARGETOS\n\
+                    FROM binaries-linux AS linux\n\
+                    FROM ${TARGETOS} AS target\n\
+                    FROM alpine:${S}\n\
+                    COPY --from=binaries-${TARGETOS} / /\n";
+        let d = dir(&[("Dockerfile", file)], &[]);
+        let (refs, stderr) = list(d.path(), "Dockerfile");
+        assert_eq!(refs, ["alpine:3.20", "alpine:3.20"]);
+        let warnings: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("warning"))
+            .collect();
+        assert_eq!(warnings.len(), 2, "{stderr}");
+        // A default imagelock cannot follow makes what reads it unknown
+        // (not unset: `${P:+x}` is not taken as empty).
+        assert!(
+            warnings[1].contains("Dockerfile:9:6: FROM alpine:${S}: the default of build argument P uses expansion imagelock does not follow"),
+            "{stderr}"
+        );
+        assert!(
+            warnings[0].contains("Dockerfile:5:6")
+                && warnings[0].contains("varies by build platform")
+                && warnings[0].contains("TARGETARCH")
+                && !warnings[0].contains("--build-arg"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn heredocs_open_only_where_buildkit_sees_them() {
+        let file = "FROM alpine:3.20 AS a\n\
+                    RUN sed 's/x<<EOF/y/' f\n\
+                    RUN echo $((1<<3))\n\
+                    RUN python -c \"print(1<<4)\"\n\
+                    FROM busybox:1.36 AS b\n\
+                    RUN <<EOT\nFROM not/an:image\nEOT\n\
+                    COPY <<-\"EOF\" /x\n\tFROM not/an:image\n\tEOF\n\
+                    RUN cat <<'A' > a && cat <<B > b\nFROM not/an:image\nA\nFROM not/an:image\nB\n\
+                    FROM debian:12\n";
+        let d = dir(&[("Dockerfile", file)], &[]);
+        let (refs, stderr) = list(d.path(), "Dockerfile");
+        assert_eq!(
+            refs,
+            ["alpine:3.20", "busybox:1.36", "debian:12"],
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn onbuild_images_are_listed_and_pinned_and_onbuild_from_warns() {
+        let file = "FROM alpine:3.20\n\
+                    ONBUILD COPY --from=busybox:1.36 /bin/sh /sh\n\
+                    ONBUILD RUN --mount=type=bind,from=ghcr.io/acme/tools:1,target=/t make\n\
+                    ONBUILD FROM nginx:1.25\n\
+                    ONBUILD COPY --from=builder / /\n";
+        let d = dir(
+            &[("Dockerfile", file)],
+            &["alpine:3.20", "busybox:1.36", "ghcr.io/acme/tools:1"],
+        );
+        let (refs, stderr) = list(d.path(), "Dockerfile");
+        assert_eq!(
+            refs,
+            ["alpine:3.20", "busybox:1.36", "ghcr.io/acme/tools:1"]
+        );
+        assert!(
+            stderr.contains("Dockerfile:4:9: ONBUILD FROM: BuildKit rejects FROM"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("Dockerfile:5:21: ONBUILD COPY --from builder: may name a stage"),
+            "{stderr}"
+        );
+        let o = imagelock(
+            d.path(),
+            &["--no-config", "list", "--format", "json", "Dockerfile"],
+        );
+        assert_eq!(text(&o.stdout).matches("\"onbuild\": true").count(), 2);
+        let pinned = pin_twice(d.path(), "Dockerfile");
+        assert!(
+            pinned.contains(&format!("--from=busybox:1.36@{} ", digest("busybox:1.36")))
+                && pinned.contains(&format!(
+                    "from=ghcr.io/acme/tools:1@{},",
+                    digest("ghcr.io/acme/tools:1")
+                )),
+            "{pinned}"
+        );
+    }
+
+    #[test]
+    fn a_named_file_that_starts_like_a_dockerfile_is_read_as_one() {
+        let df = "# the base image\n\nARG V=1.25\nFROM nginx:${V}\nRUN echo $V\n";
+        let d = dir(
+            &[("build/base.df", df), ("notes.txt", "hello: world\n")],
+            &["nginx:1.25"],
+        );
+        let (refs, stderr) = list(d.path(), "build/base.df");
+        assert_eq!(refs, ["nginx:1.25"]);
+        assert!(
+            stderr.contains("build/base.df: read as a Dockerfile")
+                && stderr.contains("first instruction is ARG"),
+            "{stderr}"
+        );
+        assert_eq!(
+            pin_twice(d.path(), "build/base.df"),
+            df.replace(
+                "FROM nginx:${V}\n",
+                &format!("FROM nginx:${{V}}@{}\n", digest("nginx:1.25"))
+            )
+        );
+        let (refs, stderr) = list(d.path(), "notes.txt");
+        assert!(refs.is_empty());
+        assert!(
+            stderr.contains("notes.txt: read as YAML") && stderr.contains("found no image"),
+            "{stderr}"
+        );
+    }
 }

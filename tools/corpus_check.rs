@@ -242,6 +242,14 @@ fn main() -> ExitCode {
             failures.push(format!("{}: missing from the corpus", e.file));
         }
     }
+    // The Dockerfiles of real/, where each repository put them.
+    for (rel, _, _) in DOCKERFILES.iter().filter(|(n, _, _)| n.contains('/')) {
+        let before = failures.len();
+        check_dockerfile(&dir.join(rel), rel, &mut failures);
+        dockerfiles += 1;
+        let ok = failures.len() == before;
+        eprintln!("{}  {rel}", if ok { "ok  " } else { "FAIL" });
+    }
     for s in &seen {
         if !EXPECT.iter().any(|e| e.file == s) {
             failures.push(format!(
@@ -567,6 +575,61 @@ const DOCKERFILES: &[(&str, &[&str], &[&str])] = &[
         "ingress-nginx-test-runner-Dockerfile",
         &[],
         &["18:6 GOLANG_VERSION", "19:6 ETCD_VERSION", "21:6 BASE_IMAGE"],
+    ),
+    // real/: chained and self-referential ARG defaults, platform
+    // arguments, stage-name families, heredocs, ONBUILD, `# escape=`.
+    (
+        "real/buildkit/Dockerfile",
+        &[
+            "1:10 docker/dockerfile-upstream:master",
+            "33:6 quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z",
+            "34:6 quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z",
+            "37:32 tonistiigi/xx:1.9.0",
+            "40:32 golang:1.26-alpine3.23",
+            "42:6 moby/moby-bin:29.6",
+            "43:6 dockereng/cli-bin:29.6",
+            "44:6 docker/buildx-bin:0.34.1",
+            "162:32 alpine:3.23",
+            "183:32 alpine:3.23",
+            "185:20 tonistiigi/binfmt:buildkit-v10.2.3-66@sha256:6014c1e52b8e51a67fbf76f691ffbe20ac0204c31c2f086df3e8ef3ce134b488",
+            "211:32 alpine:3.23",
+            "223:6 alpine:3.23",
+            "229:6 ubuntu:24.04",
+            "491:6 alpine:3.23",
+        ],
+        &[],
+    ),
+    (
+        "real/ublue-os-main/Containerfile",
+        &[
+            "17:6 ghcr.io/ublue-os/akmods:main-44",
+            "19:6 ghcr.io/ublue-os/akmods-nvidia-open:main-44",
+            "21:6 quay.io/fedora-ostree-desktops/silverblue:44",
+        ],
+        &[],
+    ),
+    (
+        "real/docker-jitsi-meet/web/Dockerfile",
+        &["3:6 ghcr.io/jitsi/base:latest"],
+        &[],
+    ),
+    (
+        "real/dotnet-framework-docker/src/sdk/4.8.1/windowsservercore-ltsc2022/Dockerfile",
+        &["4:6 mcr.microsoft.com/dotnet/framework/runtime:4.8.1-20260714-windowsservercore-ltsc2022"],
+        &[],
+    ),
+    (
+        "real/docker-library-golang/1.8/onbuild/Dockerfile",
+        &["1:6 golang:1.8"],
+        &[],
+    ),
+    (
+        "real/docker-library-golang/1.26/windows/nanoserver-ltsc2022/Dockerfile",
+        &[
+            "7:6 mcr.microsoft.com/windows/nanoserver:ltsc2022",
+            "27:13 golang:1.26.7-windowsservercore-ltsc2022",
+        ],
+        &[],
     ),
 ];
 

@@ -52,6 +52,8 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
 
     // The edits of the file being read, and how many of them set a policy.
     let mut edits = Vec::new();
+    // Which reference each image edit pins, at which line (for a conflict).
+    let mut owners: Vec<(std::ops::Range<usize>, String, usize)> = Vec::new();
     let mut file_policies = 0usize;
     // Edits a file's images plan in another file (a compose project's
     // `.env`), kept until the file is read to its end, then gathered per
@@ -66,6 +68,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             Scanned::Void(_) => {
                 edits.clear();
                 file_others.clear();
+                owners.clear();
                 file_policies = 0;
                 return;
             }
@@ -74,6 +77,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                     others.entry(path).or_default().push(edit);
                 }
                 let policies_here = std::mem::take(&mut file_policies);
+                let owners = std::mem::take(&mut owners);
                 if edits.is_empty() {
                     return;
                 }
@@ -82,9 +86,21 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                     Err(overlap) => {
                         refused += 1;
                         let (line, column) = crate::lockfile::line_col(&file.text, overlap.at);
+                        let who = |span: &std::ops::Range<usize>| {
+                            owners
+                                .iter()
+                                .find(|(s, _, _)| s == span)
+                                .map(|(_, r, l)| format!("{r} (line {l})"))
+                        };
+                        let (first_line, _) =
+                            crate::lockfile::line_col(&file.text, overlap.first.start);
+                        let names = match (who(&overlap.first), who(&overlap.second)) {
+                            (Some(a), Some(b)) => format!("{a} and {b}"),
+                            _ => "two references".to_string(),
+                        };
                         diag.emit(
                             Message::error(format!(
-                                "{}:{line}:{column}: two references would be pinned through the same bytes with different values (a build argument or a YAML anchor that feeds both)",
+                                "{}:{line}:{column}: {names} would be pinned through the same bytes (line {first_line}) with different values (a build argument or a YAML anchor that feeds both)",
                                 file.path.display()
                             ))
                             .code("not-exact")
@@ -223,7 +239,10 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 continue;
             }
             match plan_edit(&file.text, &image.edit, &value) {
-                Ok(edit) => edits.push(edit),
+                Ok(edit) => {
+                    owners.push((edit.span.clone(), r.to_string(), image.line));
+                    edits.push(edit);
+                }
                 Err(why) => {
                     refused += 1;
                     diag.emit(

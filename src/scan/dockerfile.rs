@@ -4,8 +4,14 @@
 //!
 //! Stage names, stage indexes and `scratch` are not images. Build
 //! arguments declared before the first `FROM` (`ARG NAME=default`) are
-//! substituted as BuildKit does; a reference that only `--build-arg` could
-//! complete is a warning, never an error. Never modifies a file.
+//! substituted as BuildKit does, defaults built from other arguments
+//! expanded in order; a reference that only `--build-arg` could complete,
+//! or that varies by build platform, is a warning, never an error.
+//!
+//! Where the digest goes (`Scanner::finish`): into the `ARG` default only
+//! when the argument ends the reference, is written literally, and nothing
+//! but images ending in it (all the same reference) reads it; otherwise
+//! into the image word right after the expansion. Never modifies a file.
 
 mod expand;
 mod instructions;
@@ -17,7 +23,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use self::expand::{NoDefault, Piece, Source, Value};
+use self::expand::{NoDefault, Piece, Value};
 /// `new` reads as `old` with only the given byte edits made to its
 /// instruction words (the safety net, `crate::verify`).
 pub(crate) use self::instructions::same_but_edits;
@@ -40,6 +46,10 @@ pub struct DockerfileContext {
     pub via_arg: Option<String>,
     /// What the span holds, so what `pin` writes there.
     pub pin: DockerfilePin,
+    /// Named by an `ONBUILD` trigger: pulled when a build uses this
+    /// image as its base, not by this build.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub onbuild: bool,
 }
 
 /// The instruction that names the image.
@@ -97,6 +107,29 @@ pub fn is_dockerfile_name(path: &Path) -> bool {
     };
     let ext = rest.rsplit('.').next().unwrap_or(rest).to_ascii_lowercase();
     !NOT_DOCKERFILE_EXTENSIONS.contains(&ext.as_str())
+}
+
+/// A file whose name imagelock does not recognise (not a Dockerfile name,
+/// not `.yaml`/`.yml`/`.json`) that reads as a Dockerfile: its first
+/// instruction, after blank lines, comments and parser directives, is
+/// `FROM` or `ARG` (as every Dockerfile's must be). That keyword.
+pub fn sniffed(path: &Path, text: &str) -> Option<&'static str> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if is_dockerfile_name(path) || matches!(ext.as_deref(), Some("yaml" | "yml" | "json")) {
+        return None;
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    let (word, _) = line.split_once([' ', '\t'])?;
+    ["FROM", "ARG"]
+        .into_iter()
+        .find(|k| word.eq_ignore_ascii_case(k))
 }
 
 /// Extensions of files named `Dockerfile.*` that are something else.
@@ -161,13 +194,72 @@ pub fn scan_text(path: &Path, text: &str) -> FileScan {
 enum Arg {
     Default(ArgValue),
     NoDefault,
+    /// A default whose value the file does not give: it reads an
+    /// argument with no default or a platform argument (`ARG A=${B}`: the
+    /// argument named is that root), or uses expansion imagelock does not
+    /// follow (`${B#prefix}`: the argument named is this one).
+    Unresolved(String, Why),
+}
+
+/// Why a build argument's value is not known from the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// Declared with no default: only `--build-arg` sets it.
+    NoDefault,
+    /// One of BuildKit's automatic platform arguments.
+    Platform,
+    /// A default written with expansion imagelock does not follow.
+    Unsupported,
+}
+
+/// BuildKit's automatic platform arguments: their values depend on the
+/// build (`--platform`), never on the file.
+const PLATFORM_ARGS: [&str; 8] = [
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+];
+
+/// A build argument as a word reads it.
+enum Resolved<'a> {
+    Set(&'a ArgValue),
+    /// Declared without a default, or not declared: `${A:-x}` is `x`.
+    Unset(String),
+    /// Has a value the file does not give: the argument at the root, and
+    /// why.
+    Unknown(String, Why),
+}
+
+impl<'a> Resolved<'a> {
+    fn value_owned(self) -> Value<'a> {
+        match self {
+            Resolved::Set(v) => Value::Set(v.text.as_str()),
+            Resolved::Unset(_) => Value::Unset,
+            Resolved::Unknown(..) => Value::Unknown,
+        }
+    }
+
+    /// The argument to name when it has no value, and why.
+    fn root(self, name: &str) -> (String, Why) {
+        match self {
+            Resolved::Set(_) => (name.to_string(), Why::NoDefault),
+            Resolved::Unset(r) => (r, Why::NoDefault),
+            Resolved::Unknown(r, w) => (r, w),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 struct ArgValue {
-    /// The value (quotes removed).
+    /// The value (quotes removed, other arguments expanded).
     text: String,
-    /// Its bytes in the file, when they are exactly `text`.
+    /// Its bytes in the file, when they are exactly `text` (a literal
+    /// default, not one built from other arguments).
     span: Option<Range<usize>>,
     style: QuoteStyle,
 }
@@ -175,8 +267,19 @@ struct ArgValue {
 /// One image found, before the end-of-file checks.
 struct Pending {
     image: FoundImage,
-    /// The build argument whose value `pin` edits.
-    edits_arg: Option<String>,
+    /// Pinning in the `ARG` default instead of the image word, when the
+    /// argument ends the reference: allowed only if nothing but this
+    /// reference reads the argument (decided in [`Scanner::finish`]).
+    arg_plan: Option<ArgPlan>,
+}
+
+struct ArgPlan {
+    name: String,
+    span: Range<usize>,
+    style: QuoteStyle,
+    pin: DockerfilePin,
+    /// The expanded reference, which every image sharing the edit must be.
+    value: String,
 }
 
 struct Scanner<'a> {
@@ -194,7 +297,8 @@ struct Scanner<'a> {
     stages: Vec<String>,
     stage: Option<String>,
     in_stage: bool,
-    /// Each build-argument use: its name and whether it ends the reference.
+    /// Each build-argument use in an image word: its name and whether it
+    /// ends the reference on its own (`FROM nginx:${V}`).
     uses: Vec<(String, bool)>,
     /// The file bytes of every image word read (where a build argument's
     /// use is an image's).
@@ -207,6 +311,8 @@ struct Scanner<'a> {
 struct Site<'p> {
     instruction: DockerfileInstruction,
     platform: Option<&'p str>,
+    /// In an `ONBUILD` trigger.
+    onbuild: bool,
 }
 
 impl Scanner<'_> {
@@ -247,9 +353,10 @@ impl Scanner<'_> {
                         platform: None,
                         via_arg: None,
                         pin: DockerfilePin::Reference,
+                        onbuild: false,
                     },
                 ),
-                edits_arg: None,
+                arg_plan: None,
             }),
             Err(e) => self.invalid(line, column, &d.value, e.reason),
         }
@@ -311,12 +418,42 @@ impl Scanner<'_> {
         match keyword.as_str() {
             "ARG" => self.arg(ins, args),
             "FROM" => self.from(ins, args),
+            "ONBUILD" => {
+                let Some((trigger, rest)) = args.split_first() else {
+                    return;
+                };
+                let t = ins.slice(&trigger.range).to_ascii_uppercase();
+                if t == "FROM" {
+                    let at = ins.file_offset(trigger.range.start);
+                    self.warn(
+                        at,
+                        "ONBUILD FROM: BuildKit rejects FROM as an ONBUILD trigger, so this names no image; skipped".to_string(),
+                    );
+                } else {
+                    self.triggers(ins, &t, rest, true);
+                }
+            }
+            _ => self.triggers(ins, &keyword, args, false),
+        }
+    }
+
+    /// The images of a `COPY --from=` or `RUN --mount=…,from=`, also as an
+    /// `ONBUILD` trigger (`onbuild`).
+    fn triggers(
+        &mut self,
+        ins: &Instruction,
+        keyword: &str,
+        args: &[instructions::Word],
+        onbuild: bool,
+    ) {
+        match keyword {
             "COPY" => {
                 for w in flags(ins, args) {
                     if let Some(v) = flag_value(ins, w, "--from") {
                         let site = Site {
                             instruction: DockerfileInstruction::CopyFrom,
                             platform: None,
+                            onbuild,
                         };
                         self.image(ins, v, site);
                     }
@@ -331,6 +468,7 @@ impl Scanner<'_> {
                         let site = Site {
                             instruction: DockerfileInstruction::RunMount,
                             platform: None,
+                            onbuild,
                         };
                         self.image(ins, from, site);
                     }
@@ -347,7 +485,7 @@ impl Scanner<'_> {
                 None => (word.to_string(), Arg::NoDefault),
                 Some((name, _)) => {
                     let value = w.range.start + name.len() + 1..w.range.end;
-                    (name.to_string(), self.arg_value(ins, value))
+                    (name.to_string(), self.arg_value(ins, name, value))
                 }
             };
             if self.in_stage {
@@ -358,14 +496,40 @@ impl Scanner<'_> {
         }
     }
 
-    /// An `ARG` default: quotes removed; a value built from other
-    /// arguments is not followed (treated as having no default).
-    fn arg_value(&self, ins: &Instruction, range: Range<usize>) -> Arg {
+    /// An `ARG` default: quotes removed; one built from other arguments
+    /// (`${A}`, `${A:-x}`, `${A:+x}`, itself included: `ARG A=${A:-x}`) is
+    /// expanded with the arguments declared so far, as BuildKit does.
+    fn arg_value(&self, ins: &Instruction, name: &str, range: Range<usize>) -> Arg {
         let raw = ins.slice(&range);
         let (style, inner) = unquote(raw, range.clone());
         let text = ins.slice(&inner);
         if text.contains('$') {
-            return Arg::NoDefault;
+            let from = !self.in_stage;
+            let Some(pieces) = expand::pieces(&ins.text, inner.clone(), self.escape) else {
+                return Arg::Unresolved(name.to_string(), Why::Unsupported);
+            };
+            let lookup = |n: &str| self.resolve(from, n).value_owned();
+            return match expand::expand(&ins.text, &pieces, &lookup) {
+                // Quotes written in the default (`${A:-"x"}`) are removed,
+                // as the shell lexer does; a variable's value is kept.
+                Ok(parts) => Arg::Default(ArgValue {
+                    text: parts
+                        .iter()
+                        .flat_map(|(t, src)| {
+                            let written = matches!(src, expand::Source::Word(_));
+                            t.chars().filter(move |c| {
+                                !written || (*c != '"' && *c != '\'' && *c != self.escape)
+                            })
+                        })
+                        .collect(),
+                    span: None,
+                    style,
+                }),
+                Err(NoDefault(n)) => {
+                    let (root, why) = self.resolve(from, &n).root(&n);
+                    Arg::Unresolved(root, why)
+                }
+            };
         }
         let clean = !text.contains(['"', '\'', self.escape]);
         let value = if clean {
@@ -402,6 +566,7 @@ impl Scanner<'_> {
             let site = Site {
                 instruction: DockerfileInstruction::From,
                 platform: platform.as_deref(),
+                onbuild: false,
             };
             self.image(ins, image.range.clone(), site);
         }
@@ -410,21 +575,71 @@ impl Scanner<'_> {
         }
     }
 
-    /// A build argument's value where `site` reads it: global `ARG`s for a
-    /// `FROM`, the stage's (re)declared ones elsewhere.
-    fn lookup(&self, site: DockerfileInstruction, name: &str) -> Option<&ArgValue> {
-        let global = || match self.globals.get(name) {
-            Some(Arg::Default(v)) => Some(v),
-            _ => None,
+    /// A build argument's value where a word reads it: global `ARG`s for
+    /// a `FROM` (`from`), the stage's (re)declared ones elsewhere.
+    fn resolve(&self, from: bool, name: &str) -> Resolved<'_> {
+        let undeclared = || {
+            if PLATFORM_ARGS.contains(&name) {
+                Resolved::Unknown(name.to_string(), Why::Platform)
+            } else {
+                Resolved::Unset(name.to_string())
+            }
         };
-        if site == DockerfileInstruction::From {
+        let global = || match self.globals.get(name) {
+            Some(Arg::Default(v)) => Resolved::Set(v),
+            Some(Arg::Unresolved(root, why)) => Resolved::Unknown(root.clone(), *why),
+            _ => undeclared(),
+        };
+        if from {
             return global();
         }
         match self.stage_args.get(name) {
-            Some(Arg::Default(v)) => Some(v),
+            Some(Arg::Default(v)) => Resolved::Set(v),
             Some(Arg::NoDefault) => global(),
-            None => None,
+            Some(Arg::Unresolved(root, why)) => Resolved::Unknown(root.clone(), *why),
+            None => undeclared(),
         }
+    }
+
+    /// An image word that names an earlier stage for some build platform
+    /// (`FROM ${TARGETOS}` after `FROM base AS linux`): each common
+    /// platform is tried, as BuildKit expands the word before it matches
+    /// stage names.
+    fn platform_stage(&self, ins: &Instruction, pieces: &[Piece], from: bool) -> bool {
+        const OS: [&str; 4] = ["linux", "windows", "darwin", "freebsd"];
+        const ARCH: [&str; 8] = [
+            "amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "loong64",
+        ];
+        OS.iter().any(|os| {
+            ARCH.iter().any(|arch| {
+                let platform = format!("{os}/{arch}");
+                let lookup = |n: &str| match n {
+                    "TARGETOS" | "BUILDOS" => Value::Set(os),
+                    "TARGETARCH" | "BUILDARCH" => Value::Set(arch),
+                    "TARGETPLATFORM" | "BUILDPLATFORM" => Value::Set(platform.as_str()),
+                    "TARGETVARIANT" | "BUILDVARIANT" => Value::Set(""),
+                    _ => self.resolve(from, n).value_owned(),
+                };
+                expand::expand(&ins.text, pieces, &lookup).is_ok_and(|parts| {
+                    let value: String = parts.iter().map(|(t, _)| t.as_str()).collect();
+                    self.stages.contains(&value.to_ascii_lowercase())
+                })
+            })
+        })
+    }
+
+    /// An image word that starts like the stage names of a family
+    /// (`FROM binaries-$TARGETOS` with stages `binaries-linux`, …): a
+    /// stage BuildKit picks after expansion, not an image.
+    fn stage_family(&self, ins: &Instruction, pieces: &[Piece]) -> bool {
+        let Some(Piece::Literal(r)) = pieces.first() else {
+            return false;
+        };
+        if pieces.len() < 2 {
+            return false;
+        }
+        let prefix = ins.slice(r).to_ascii_lowercase();
+        self.stages.iter().any(|s| s.starts_with(&prefix))
     }
 
     /// One image word (`range` in the instruction's text).
@@ -450,22 +665,53 @@ impl Scanner<'_> {
             );
             return;
         };
-        let lookup = |name: &str| match self.lookup(site.instruction, name) {
-            Some(v) => Value::Set(v.text.as_str()),
-            None => Value::Unset,
+        let mut names = Vec::new();
+        expand::names(&pieces, &mut names);
+        if site.onbuild && !names.is_empty() {
+            self.uses.extend(names.iter().map(|n| (n.clone(), false)));
+            self.warn(
+                word_offset,
+                format!("ONBUILD {what} {written}: build arguments in a trigger are expanded by the build that uses this image, not this one; skipped"),
+            );
+            return;
+        }
+        // The argument that ends the word on its own (`nginx:${V}`).
+        let last_var = match pieces.last() {
+            Some(Piece::Var {
+                name,
+                modifier: expand::Modifier::None,
+                ..
+            }) => Some(name.clone()),
+            _ => None,
         };
-        let expanded = match expand::expand(&ins.text, &pieces, lookup) {
+        self.uses.extend(names.iter().map(|n| (n.clone(), false)));
+        let from = site.instruction == DockerfileInstruction::From;
+        let lookup = |name: &str| self.resolve(from, name).value_owned();
+        let expanded = match expand::expand(&ins.text, &pieces, &lookup) {
             Ok(e) => e,
             Err(NoDefault(name)) => {
-                let scope = if site.instruction == DockerfileInstruction::From {
-                    "no default before the first FROM"
+                if self.stage_family(ins, &pieces) || self.platform_stage(ins, &pieces, from) {
+                    return;
+                }
+                let (root, why) = self.resolve(from, &name).root(&name);
+                let message = if why == Why::Platform {
+                    format!("{what} {written}: the image varies by build platform (build argument {root} is set by BuildKit for each platform); skipped")
+                } else if why == Why::Unsupported {
+                    format!("{what} {written}: the default of build argument {root} uses expansion imagelock does not follow; skipped")
                 } else {
-                    "no default in this stage"
+                    let scope = if from {
+                        "no default before the first FROM"
+                    } else {
+                        "no default in this stage"
+                    };
+                    let via = if root == name {
+                        String::new()
+                    } else {
+                        format!(" (the default of {name} reads it)")
+                    };
+                    format!("{what} {written}: build argument {root} has {scope}{via}, so only --build-arg sets it; skipped")
                 };
-                self.warn(
-                    word_offset,
-                    format!("{what} {written}: build argument {name} has {scope}, so only --build-arg sets it; skipped"),
-                );
+                self.warn(word_offset, message);
                 return;
             }
         };
@@ -480,69 +726,91 @@ impl Scanner<'_> {
             );
             return;
         }
+        if site.onbuild && !value.contains(['/', ':', '@']) {
+            self.warn(
+                word_offset,
+                format!("ONBUILD {what} {written}: may name a stage of the build that uses this image; skipped"),
+            );
+            return;
+        }
         let reference = match Reference::parse(&value) {
             Ok(r) => r,
             Err(e) => return self.invalid(line, column, &value, e.reason),
         };
-        let vars: Vec<&String> = pieces
-            .iter()
-            .filter_map(|p| match p {
-                Piece::Var { name, .. } => Some(name),
-                Piece::Literal(_) => None,
-            })
-            .collect();
-        let end = expanded.iter().rposition(|(t, _)| !t.is_empty());
-        for (i, (_, s)) in expanded.iter().enumerate() {
-            if let Source::Variable(n) = s {
-                self.uses.push((n.clone(), Some(i) == end));
-            }
-        }
         let mut ctx = DockerfileContext {
             instruction: site.instruction,
             stage: self.stage.clone(),
             platform: site.platform.map(str::to_string),
-            via_arg: vars.first().map(|n| String::clone(n)),
+            via_arg: names.first().cloned(),
             pin: DockerfilePin::Reference,
+            onbuild: site.onbuild,
         };
-        let mut edits_arg = None;
-        let (span, style, exact) = if vars.is_empty() {
+        if names.is_empty() {
             let clean = !ins.slice(&inner).contains(['"', '\'', self.escape]);
-            match ins.file_span(&inner) {
-                Some(span) => (span, word_style, clean),
-                None => (word_offset..word_offset, word_style, false),
-            }
-        } else {
-            // The bytes that end the reference take the digest.
-            let end = end.map(|i| &expanded[i]);
-            let whole = expanded.iter().filter(|(t, _)| !t.is_empty()).count() == 1;
-            let (span, style) = match end {
-                Some((_, Source::Variable(n))) => {
-                    ctx.via_arg = Some(n.clone());
-                    edits_arg = Some(n.clone());
-                    let v = self.lookup(site.instruction, n);
-                    (
-                        v.and_then(|v| v.span.clone()),
-                        v.map_or(QuoteStyle::Plain, |v| v.style),
-                    )
-                }
-                Some((_, Source::Word(r))) => (ins.file_span(r), word_style),
-                None => (None, word_style),
+            let (span, exact) = match ins.file_span(&inner) {
+                Some(span) => (span, clean),
+                None => (word_offset..word_offset, false),
             };
-            let end_text = end.map_or("", |(t, _)| t.as_str());
-            ctx.pin = if whole && edits_arg.is_some() {
+            let image = self.found(line, column, span, word_style, exact, reference, ctx);
+            self.push(Pending {
+                image,
+                arg_plan: None,
+            });
+            return;
+        }
+        // The digest goes into the word, after the expansion: onto its
+        // literal tail (`${REPO}:1.25@…`, an `@…` there replaced), or
+        // right after its last expansion (`nginx:${V}@…`). Never
+        // `:latest`: `${BASE}@sha256:…` stays valid when `--build-arg`
+        // gives BASE a tag.
+        let (word_span, end_text) = match pieces.last() {
+            Some(Piece::Literal(r)) => (ins.file_span(r), ins.slice(r).to_string()),
+            _ => {
+                let end = ins.file_offset(inner.end - 1) + 1;
+                (Some(end..end), String::new())
+            }
+        };
+        // A digest from an argument's value cannot be replaced in the word.
+        let digest_ok = reference.digest().is_none() || end_text.contains('@');
+        ctx.pin = DockerfilePin::AppendDigest;
+        let arg_plan = last_var.and_then(|n| {
+            let Resolved::Set(v) = self.resolve(from, &n) else {
+                return None;
+            };
+            let span = v.span.clone()?;
+            // A digest written outside the argument's value cannot be
+            // replaced there.
+            if reference.digest().is_some() && !v.text.contains('@') {
+                return None;
+            }
+            let pin = if pieces.len() == 1 {
                 DockerfilePin::Reference
             } else {
                 DockerfilePin::AppendDigest
             };
-            // A digest written outside the end text cannot be replaced there.
-            let digest_ok = reference.digest().is_none() || end_text.contains('@');
-            match span {
-                Some(span) => (span, style, digest_ok),
-                None => (word_offset..word_offset, style, false),
-            }
+            Some(ArgPlan {
+                name: n,
+                span,
+                style: v.style,
+                pin,
+                value: value.clone(),
+            })
+        });
+        let (span, exact) = match word_span {
+            Some(span) => (span, digest_ok),
+            None => (word_offset..word_offset, false),
         };
-        let image = self.found(line, column, span, style, exact, reference, ctx);
-        self.push(Pending { image, edits_arg });
+        let mut image = self.found(line, column, span, word_style, exact, reference, ctx);
+        if let EditPlan::AppendDigest { tagless, .. } = &mut image.edit {
+            *tagless = false;
+        }
+        if arg_plan.is_some() {
+            // The last use recorded is the one that ends the word.
+            if let Some(u) = self.uses.last_mut() {
+                u.1 = true;
+            }
+        }
+        self.push(Pending { image, arg_plan });
     }
 
     /// The first byte where `$name` or `${name…}` is written outside every
@@ -590,25 +858,42 @@ impl Scanner<'_> {
         self.stages.contains(&lower)
     }
 
-    /// An `ARG` value that ends one reference but sits in the middle of
-    /// another cannot take a digest: those images are not exact.
+    /// Where each image's digest goes. In the `ARG` default only when
+    /// the argument ends the reference and nothing else reads it: no
+    /// other instruction (`RUN`, `ENV`, `LABEL`, another `ARG` default, …),
+    /// no image word where it is not the end, and every image ending in it
+    /// is the same reference (one edit, shared). Otherwise in the image
+    /// word, after the expansion.
     fn finish(mut self) -> FileScan {
         let pending = std::mem::take(&mut self.pending);
-        for mut p in pending {
-            // A default that other instructions read too (`RUN curl
-            // …/v$V.tar.gz`, `LABEL version=$V`) would take the digest there.
-            if let (Some(arg), EditPlan::AppendDigest { .. }) = (&p.edits_arg, &p.image.edit) {
-                if let Some(at) = self.use_outside_images(arg) {
-                    let (line, _) = self.line_col(at);
-                    p.image.edit = EditPlan::Shared {
-                        reason: format!("the build argument {arg} is also used at line {line}, not as an image: writing the digest into its default would change that use too"),
-                        hint: format!("give the image a build argument of its own (`ARG IMAGE=…:tag` and `FROM $IMAGE`), or write the tag in the FROM line instead of ${arg}"),
-                    };
-                }
-            }
-            if let Some(arg) = &p.edits_arg {
-                if self.uses.iter().any(|(n, end)| n == arg && !end) {
-                    p.image.exact = false;
+        let ok = |p: &Pending| {
+            let Some(a) = &p.arg_plan else { return false };
+            self.use_outside_images(&a.name).is_none()
+                && self.uses.iter().all(|(n, end)| n != &a.name || *end)
+                && pending.iter().all(|q| match &q.arg_plan {
+                    Some(b) if b.name == a.name => {
+                        b.span == a.span && b.value == a.value && b.pin == a.pin
+                    }
+                    _ => true,
+                })
+        };
+        let allowed: Vec<bool> = pending.iter().map(ok).collect();
+        for (mut p, allowed) in pending.into_iter().zip(allowed) {
+            if let (true, Some(a)) = (allowed, p.arg_plan.take()) {
+                let tagless = p.image.reference.tag().is_none();
+                p.image.span = a.span.clone();
+                p.image.style = a.style;
+                p.image.exact = true;
+                p.image.edit = match a.pin {
+                    DockerfilePin::Reference => EditPlan::Replace { span: a.span },
+                    DockerfilePin::AppendDigest => EditPlan::AppendDigest {
+                        span: a.span,
+                        tagless,
+                    },
+                };
+                if let Context::Dockerfile(d) = &mut p.image.context {
+                    d.via_arg = Some(a.name);
+                    d.pin = a.pin;
                 }
             }
             self.out.images.push(p.image);

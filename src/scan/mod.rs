@@ -452,7 +452,46 @@ pub fn scan_file_each(
         each(dockerfile::scan_text(path, text));
         return Ok(());
     }
-    extract::scan_text(path, text, scope, locations, each)
+    // A file named on the command line whose name says nothing: a
+    // Dockerfile when it starts like one, else YAML, said when that
+    // finds nothing (`imagelock list build/base.df` never prints nothing).
+    let named = scope == Scope::Everything && path != Path::new(crate::commands::scanning::STDIN);
+    if let Some(keyword) = dockerfile::sniffed(path, text).filter(|_| named) {
+        let mut scan = dockerfile::scan_text(path, text);
+        scan.notes.push(format!(
+            "{}: read as a Dockerfile: its name is not one imagelock recognises and its first instruction is {keyword}",
+            path.display()
+        ));
+        each(scan);
+        return Ok(());
+    }
+    let unrecognised = named && !walk_known_name(path);
+    let mut found = false;
+    extract::scan_text(path, text, scope, locations, &mut |part| {
+        found |= !part.is_empty();
+        each(part);
+    })?;
+    if unrecognised && !found {
+        each(FileScan {
+            notes: vec![format!(
+                "{}: read as YAML (its name is not one imagelock recognises) and found no image; name a Dockerfile `Dockerfile`, `*.Dockerfile` or `Containerfile`, or start it with FROM or ARG",
+                path.display()
+            )],
+            ..FileScan::default()
+        });
+    }
+    Ok(())
+}
+
+/// A name imagelock reads by its kind: YAML or JSON by extension, a
+/// kustomization.
+fn walk_known_name(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    matches!(ext.as_deref(), Some("yaml" | "yml" | "json"))
+        || kustomize::is_kustomization_name(path)
 }
 
 /// Whether a text names a CustomResourceDefinition anywhere (cheap byte

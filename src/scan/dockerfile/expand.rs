@@ -26,11 +26,14 @@ pub(crate) enum Modifier {
     Default {
         colon: bool,
         word: Range<usize>,
+        /// The word's own pieces (it may hold expansions: `${A:-$B}`).
+        inner: Vec<Piece>,
     },
     /// `:+word` or `+word`: the word when set (and not empty).
     Alternate {
         colon: bool,
         word: Range<usize>,
+        inner: Vec<Piece>,
     },
 }
 
@@ -42,6 +45,9 @@ pub(crate) enum Value<'a> {
     /// Declared without a default, or not declared: only `--build-arg` can
     /// give it a value.
     Unset,
+    /// Has a value the file does not say (a platform argument, a default
+    /// imagelock cannot follow): every expansion of it is unknown.
+    Unknown,
 }
 
 /// A word that cannot be expanded from the file alone: `$NAME` of a
@@ -77,7 +83,7 @@ pub(crate) fn pieces(text: &str, range: Range<usize>, escape: char) -> Option<Ve
         }
         let start = i;
         if bytes.get(i + 1) == Some(&b'{') {
-            let close = s[i..].find('}')? + i;
+            let close = matching_brace(s, i + 1)?;
             let inner = &s[i + 2..close];
             let name_len = inner
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -97,12 +103,10 @@ pub(crate) fn pieces(text: &str, range: Range<usize>, escape: char) -> Option<Ve
                 };
                 let skip = usize::from(colon) + 1;
                 let word = word_start + skip..base + close;
-                if op.contains('$') || op.contains('{') {
-                    return None;
-                }
+                let inner = pieces(text, word.clone(), escape)?;
                 match op.chars().next() {
-                    Some('-') => Modifier::Default { colon, word },
-                    Some('+') => Modifier::Alternate { colon, word },
+                    Some('-') => Modifier::Default { colon, word, inner },
+                    Some('+') => Modifier::Alternate { colon, word, inner },
                     _ => return None,
                 }
             };
@@ -134,6 +138,24 @@ pub(crate) fn pieces(text: &str, range: Range<usize>, escape: char) -> Option<Ve
     Some(out)
 }
 
+/// The `}` closing the `{` at `open`, counting nested `${…}`.
+fn matching_brace(s: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, b) in s.bytes().enumerate().skip(open) {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Where the text of one expanded piece came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Source {
@@ -143,11 +165,12 @@ pub(crate) enum Source {
     Variable(String),
 }
 
-/// The expanded text of each piece, with where it came from.
+/// The expanded text of each piece, with where it came from (a
+/// modifier's word that holds expansions gives one entry per inner piece).
 pub(crate) fn expand<'a>(
     text: &str,
     pieces: &[Piece],
-    lookup: impl Fn(&str) -> Value<'a>,
+    lookup: &impl Fn(&str) -> Value<'a>,
 ) -> Result<Vec<(String, Source)>, NoDefault> {
     let mut out = Vec::new();
     for p in pieces {
@@ -155,6 +178,9 @@ pub(crate) fn expand<'a>(
             Piece::Literal(r) => out.push((text[r.clone()].to_string(), Source::Word(r.clone()))),
             Piece::Var { name, modifier, .. } => {
                 let value = lookup(name);
+                if value == Value::Unknown {
+                    return Err(NoDefault(name.clone()));
+                }
                 let given = |colon: bool| match value {
                     Value::Set(v) if !colon || !v.is_empty() => Some(v),
                     _ => None,
@@ -162,17 +188,15 @@ pub(crate) fn expand<'a>(
                 match modifier {
                     Modifier::None => match value {
                         Value::Set(v) => out.push((v.to_string(), Source::Variable(name.clone()))),
-                        Value::Unset => return Err(NoDefault(name.clone())),
+                        Value::Unset | Value::Unknown => return Err(NoDefault(name.clone())),
                     },
-                    Modifier::Default { colon, word } => match given(*colon) {
+                    Modifier::Default { colon, inner, .. } => match given(*colon) {
                         Some(v) => out.push((v.to_string(), Source::Variable(name.clone()))),
-                        None => {
-                            out.push((text[word.clone()].to_string(), Source::Word(word.clone())));
-                        }
+                        None => out.extend(expand(text, inner, lookup)?),
                     },
-                    Modifier::Alternate { colon, word } => {
+                    Modifier::Alternate { colon, inner, .. } => {
                         if given(*colon).is_some() {
-                            out.push((text[word.clone()].to_string(), Source::Word(word.clone())));
+                            out.extend(expand(text, inner, lookup)?);
                         }
                         // else: expands to nothing.
                     }
@@ -181,4 +205,19 @@ pub(crate) fn expand<'a>(
         }
     }
     Ok(out)
+}
+
+/// Every variable name a word's pieces read, nested ones included.
+pub(crate) fn names(pieces: &[Piece], out: &mut Vec<String>) {
+    for p in pieces {
+        if let Piece::Var { name, modifier, .. } = p {
+            out.push(name.clone());
+            match modifier {
+                Modifier::None => {}
+                Modifier::Default { inner, .. } | Modifier::Alternate { inner, .. } => {
+                    names(inner, out);
+                }
+            }
+        }
+    }
 }

@@ -258,50 +258,106 @@ pub(crate) fn parse(text: &str) -> Parsed {
 }
 
 /// The heredocs an instruction opens (`<<EOF`, `<<-"EOF"`), in order, with
-/// whether leading tabs are stripped. Only `RUN`, `COPY` and `ADD` take
-/// heredocs.
+/// whether leading tabs are stripped, as BuildKit's parser finds them
+/// (`heredocsFromLine`): only in `RUN`, `COPY` and `ADD`, and only in a
+/// shell word (split on blanks, quotes kept, `\` escaping) that matches
+/// `^\d*<<-?\s*[^<]+$`; the name is that rest with its quotes removed, and
+/// must be one word. So `sed 's/x<<EOF/y/'`, `$((1<<3))` and
+/// `"print(1<<4)"` open nothing.
 fn heredocs(ins: &Instruction, escape: char) -> Vec<(String, bool)> {
     let words = ins.words(escape);
     let Some(first) = words.first() else {
         return Vec::new();
     };
     let keyword = ins.slice(&first.range).to_ascii_uppercase();
-    if !matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") {
+    if !matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") || !ins.text.contains("<<") {
         return Vec::new();
     }
+    shell_words(&ins.text)
+        .iter()
+        .filter_map(|w| heredoc_word(w))
+        .collect()
+}
+
+/// Split a line into shell words as BuildKit's lexer does with raw quotes
+/// (quotes stay in the word) and `\` as the escape character.
+fn shell_words(line: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let text = &ins.text;
-    let mut from = 0;
-    while let Some(at) = text[from..].find("<<") {
-        let mut rest = &text[from + at + 2..];
-        from += at + 2;
-        let strip_tabs = rest.starts_with('-');
-        if strip_tabs {
-            rest = &rest[1..];
-        }
-        let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
-        if let Some(q) = quote {
-            rest = &rest[1..];
-            let Some(close) = rest.find(q) else { continue };
-            let name = &rest[..close];
-            if is_heredoc_name(name) {
-                out.push((name.to_string(), strip_tabs));
+    let mut word = String::new();
+    let mut started = false;
+    let mut quote = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                word.push(c);
             }
-        } else {
-            let len = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            let name = &rest[..len];
-            if is_heredoc_name(name) {
-                out.push((name.to_string(), strip_tabs));
+            Some(q) => {
+                word.push(c);
+                if q == '"' && c == '\\' {
+                    if let Some(n) = chars.next() {
+                        word.push(n);
+                    }
+                }
+            }
+            None if c == ' ' || c == '\t' || c == '\r' || c == '\n' => {
+                if started {
+                    out.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            None => {
+                started = true;
+                word.push(c);
+                if c == '"' || c == '\'' {
+                    quote = Some(c);
+                } else if c == '\\' {
+                    if let Some(n) = chars.next() {
+                        word.push(n);
+                    }
+                }
             }
         }
+    }
+    if started {
+        out.push(word);
     }
     out
 }
 
-fn is_heredoc_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// A shell word that opens a heredoc: its name (quotes removed) and
+/// whether `<<-` strips leading tabs.
+fn heredoc_word(word: &str) -> Option<(String, bool)> {
+    let rest = word.trim_start_matches(|c: char| c.is_ascii_digit());
+    let rest = rest.strip_prefix("<<")?;
+    let (strip_tabs, rest) = match rest.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let rest = rest.trim_start();
+    if rest.is_empty() || rest.contains('<') {
+        return None;
+    }
+    let inner = shell_words(rest);
+    if inner.len() != 1 {
+        return None;
+    }
+    // Quotes removed, escapes resolved (`"EOF"`, `'EOF'`, `E"O"F`).
+    let mut name = String::new();
+    let mut quote = None;
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some('"') if c == '\\' => name.extend(chars.next()),
+            Some(_) => name.push(c),
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '\\' => name.extend(chars.next()),
+            None => name.push(c),
+        }
+    }
+    (!name.is_empty()).then_some((name, strip_tabs))
 }
 
 /// Whether `new` holds the directives and instructions of `old` with only
@@ -338,8 +394,18 @@ pub(crate) fn same_but_edits(
             continue;
         }
         let found = before.instructions.iter().enumerate().find_map(|(k, ins)| {
-            let a = ins.offsets.binary_search(&span.start).ok()?;
             let len = span.end - span.start;
+            if len == 0 {
+                // An insertion right after a byte of the instruction (a
+                // digest after the word's last expansion).
+                let a = ins
+                    .offsets
+                    .binary_search(&span.start.checked_sub(1)?)
+                    .ok()?
+                    + 1;
+                return Some((k, a, a));
+            }
+            let a = ins.offsets.binary_search(&span.start).ok()?;
             // Contiguous in the file: not across a line continuation.
             let b = a + len;
             (len > 0 && b <= ins.offsets.len() && ins.offsets[b - 1] == span.end - 1)

@@ -143,11 +143,20 @@ fn arg_in_the_middle_pins_the_literal_tail() {
 }
 
 #[test]
-fn arg_that_ends_one_reference_and_is_inside_another_is_not_exact() {
-    let s = scan("ARG V=3.20\nFROM alpine:$V\nFROM alpine:${V}-slim\n");
+fn arg_that_ends_one_reference_and_is_inside_another_pins_each_word() {
+    let text = "ARG V=3.20\nFROM alpine:$V\nFROM alpine:${V}-slim\n";
+    let s = scan(text);
     assert_eq!(refs(&s), ["alpine:3.20", "alpine:3.20-slim"]);
-    assert!(!s.images[0].exact);
-    assert!(s.images[1].exact);
+    assert!(s.images.iter().all(|i| i.exact));
+    let d = digest();
+    assert_eq!(
+        pin(text, &s.images[0]),
+        format!("ARG V=3.20\nFROM alpine:$V@{d}\nFROM alpine:${{V}}-slim\n")
+    );
+    assert_eq!(
+        pin(text, &s.images[1]),
+        format!("ARG V=3.20\nFROM alpine:$V\nFROM alpine:${{V}}-slim@{d}\n")
+    );
 }
 
 #[test]
@@ -155,8 +164,9 @@ fn arg_modifiers_follow_buildkit() {
     let text = "ARG SET=1.25\nARG EMPTY=\nARG NODEF\nFROM a:${NODEF:-1}\nFROM b:${EMPTY:-2}\nFROM c:${EMPTY-3}x\nFROM d:${SET:+4}\nFROM e${NODEF:+:5}\n";
     let s = scan(text);
     assert_eq!(refs(&s), ["a:1", "b:2", "c:x", "d:4", "e"]);
-    // `${NODEF:-1}` pins at the `1` written in the FROM line.
-    assert_eq!(&text[s.images[0].span.clone()], "1");
+    // `${NODEF:-1}` pins after the expansion, in the FROM line.
+    let end = text.find("${NODEF:-1}").unwrap() + "${NODEF:-1}".len();
+    assert_eq!(s.images[0].span, end..end);
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
 }
 
@@ -291,4 +301,48 @@ fn append_digest_replaces_an_existing_digest_and_adds_latest() {
         pin(&text, &s.images[0]),
         format!("ARG TAG=1.25@{}\nFROM nginx:${{TAG}}\n", digest())
     );
+}
+
+#[test]
+fn heredocs_open_only_as_a_shell_word_of_their_own() {
+    let count = |t: &str| instructions::parse(t).instructions.len();
+    for (text, n) in [
+        ("RUN sed 's/x<<EOF/y/' f\nFROM a\n", 2),
+        ("RUN echo $((1<<3))\nFROM a\n", 2),
+        ("RUN python -c \"print(1<<4)\"\nFROM a\n", 2),
+        ("RUN cat <<EOF\nFROM a\nEOF\nFROM b\n", 2),
+        ("RUN 3<<EOF cat\nFROM a\nEOF\nFROM b\n", 2),
+        ("RUN cat <<'E1' <<\"E2\"\nx\nE1\ny\nE2\nFROM b\n", 2),
+        ("COPY <<-EOT /x\n\tFROM a\n\tEOT\nFROM b\n", 2),
+        // Not a word of its own: BuildKit opens no heredoc.
+        ("RUN cat<<EOF\nFROM a\nEOF\nFROM b\n", 4),
+        // Only RUN, COPY and ADD take heredocs.
+        ("ONBUILD RUN <<EOF\nFROM a\nEOF\n", 3),
+        // `<< EOF` (a blank after `<<`) is two words: no heredoc.
+        ("RUN cat << EOF\nFROM a\n", 2),
+    ] {
+        assert_eq!(count(text), n, "{text:?}");
+    }
+}
+
+#[test]
+fn nested_and_chained_defaults_expand_in_order() {
+    let text = "ARG D=\"\"\nARG R=${R:-ghcr.io/acme}\nARG V=${X:-\"1.0\"}\nFROM ${R}/app:${V}${D:+@${D}}\n";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["ghcr.io/acme/app:1.0"]);
+    let img = &s.images[0];
+    assert!(img.exact);
+    assert_eq!(img.span, text.len() - 1..text.len() - 1);
+}
+
+#[test]
+fn an_arg_for_identical_references_is_one_shared_edit() {
+    let text =
+        "ARG IMG=nginx:1.25\nFROM $IMG AS a\nFROM alpine:3.20\nARG IMG\nCOPY --from=${IMG} / /\n";
+    let s = scan(text);
+    assert_eq!(refs(&s), ["nginx:1.25", "alpine:3.20", "nginx:1.25"]);
+    for img in [&s.images[0], &s.images[2]] {
+        assert_eq!(&text[img.span.clone()], "nginx:1.25");
+        assert_eq!(img.edit, EditPlan::Replace { span: 8..18 });
+    }
 }
