@@ -232,7 +232,7 @@ fn a_newtag_yaml_reads_as_a_number_or_boolean_is_a_warning_not_a_reference() {
     // them, and each is a warning at its value.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let kustomization = "resources:\n- deployment.yaml\nimages:\n- name: nginx\n  newTag: 1.20\n- name: redis\n  newTag: 8\n- name: app\n  newName: ghcr.io/acme/app\n  newTag: 553640e6\n- name: flag\n  newTag: yes\n- name: quoted\n  newTag: \"1.20\"\n- {name: flow, newTag: 1_0}\n";
+    let kustomization = "resources:\n- deployment.yaml\nimages:\n- name: nginx\n  newTag: 1.20\n- name: redis\n  newTag: 8\n- name: app\n  newName: ghcr.io/acme/app\n  newTag: 553640e6\n- name: flag\n  newTag: yes\n- name: quoted\n  newTag: \"1.20\"\n- {name: flow, newTag: 1_0}\n- name: suffixed\n  tagSuffix: -debug\n";
     fs_err::write(d.join("kustomization.yaml"), kustomization).unwrap();
     fs_err::write(
         d.join("images.lock"),
@@ -249,7 +249,10 @@ fn a_newtag_yaml_reads_as_a_number_or_boolean_is_a_warning_not_a_reference() {
         "{stdout}"
     );
     let stderr = text(&out.stderr);
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("newTag")).collect();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("is not a string"))
+        .collect();
     assert_eq!(
         warnings,
         [
@@ -259,6 +262,11 @@ fn a_newtag_yaml_reads_as_a_number_or_boolean_is_a_warning_not_a_reference() {
             "warning: kustomization.yaml:12:11: images entry name \"flag\": newTag yes is not a string: YAML reads a boolean, and kustomize stops (\"invalid Kustomization: json: cannot unmarshal bool into Go struct field Image.images.newTag of type string\"); quote it (newTag: \"yes\"); skipped",
             "warning: kustomization.yaml:15:24: images entry name \"flow\": newTag 1_0 is not a string: YAML reads a number, and kustomize stops (\"invalid Kustomization: json: cannot unmarshal number into Go struct field Image.images.newTag of type string\"); quote it (newTag: \"1_0\"); skipped",
         ],
+        "{stderr}"
+    );
+    // tagSuffix alone: appended to a tag imagelock cannot see.
+    assert!(
+        stderr.contains("warning: kustomization.yaml:16:9: images entry name \"suffixed\" has no newTag or digest: kustomize appends tagSuffix \"-debug\" to the tag the resources use"),
         "{stderr}"
     );
     // pin writes only the quoted entry's digest.

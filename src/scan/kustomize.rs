@@ -193,11 +193,22 @@ fn read_entry(doc: &Doc<'_>, entry: NodeId, ex: &mut Extraction<'_>) {
     let tag = new_tag.as_ref().and_then(Field::text);
     let written_digest = digest.as_ref().and_then(Field::text);
     if tag.is_none() && written_digest.is_none() {
+        // `tagSuffix` applies only without newTag and digest: appended to
+        // the resources' tag.
+        let keeps = match field(doc, entry, "tagSuffix")
+            .as_ref()
+            .and_then(Field::text)
+        {
+            Some(suffix) => {
+                format!("kustomize appends tagSuffix {suffix:?} to the tag the resources use")
+            }
+            None => "kustomize keeps the tag the resources use".to_string(),
+        };
         ex.warn(
             at.line,
             at.column,
             format!(
-                "images entry {naming_key} {naming_text:?} has no newTag or digest: kustomize keeps the tag the resources use, which imagelock cannot see here; skipped (add newTag to lock and pin it)"
+                "images entry {naming_key} {naming_text:?} has no newTag or digest: {keeps}, which imagelock cannot see here; skipped (add newTag to lock and pin it)"
             ),
         );
         return;
