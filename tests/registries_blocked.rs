@@ -194,6 +194,15 @@ fn check_remote_reports_a_blocked_reference_once_as_a_finding() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     conf(d, &h);
+    // The blocked table has a mirror: a node pulls from it no more than
+    // from the location, so it is not checked either.
+    fs_err::write(
+        d.join("containers/registries.conf.d/50-block.conf"),
+        format!(
+            "# nothing from the blocked namespace\n[[registry]]\nprefix = \"{h}/blocked\"\nlocation = \"{h}/blocked\"\nblocked = true\n\n[[registry.mirror]]\nlocation = \"{h}/mirror\"\ninsecure = true\n"
+        ),
+    )
+    .unwrap();
     pod(d, &[format!("{h}/blocked/app:1")]);
     fs_err::write(
         d.join("images.lock"),
@@ -222,5 +231,7 @@ fn check_remote_reports_a_blocked_reference_once_as_a_finding() {
         "{stdout}\n{stderr}"
     );
     assert!(!stderr.contains("error:"), "{stderr}");
+    assert!(!stdout.contains("mirror-missing"), "{stdout}");
     assert!(!reg.log().contains("/v2/blocked/app/"), "{}", reg.log());
+    assert!(!reg.log().contains("/v2/mirror/"), "{}", reg.log());
 }

@@ -158,9 +158,14 @@ pub fn findings(
     let mut keys = Vec::new();
     let mut items = Vec::new();
     for entry in lock.entries() {
+        let reference = entry.reference()?;
+        if mirrors.blocked(&reference).is_some() {
+            // A node pulls it from no host: reported as blocked instead.
+            continue;
+        }
         let key = Key::of_entry(entry);
         items.push(Item {
-            reference: entry.reference()?,
+            reference,
             digest: entry.digest.clone(),
             upstream_tag: upstream_now.get(&key).cloned(),
         });

@@ -112,23 +112,19 @@ pub fn walk(paths: &[PathBuf], excluded: &Excluded) -> Vec<WalkItem> {
                         }
                         continue;
                     }
+                    // `imagelock list .` shows `k8s/a.yaml`, not `./k8s/a.yaml`
+                    // (GitHub annotations want repository-relative paths).
+                    let shown = match path.strip_prefix("./") {
+                        Ok(rest) if root.as_os_str() == "." => rest,
+                        _ => path,
+                    };
                     // dockerfile branch: Dockerfiles and Containerfiles too.
                     if is_yaml_name(path)
                         || crate::scan::dockerfile::is_dockerfile_name(path)
                         || crate::scan::kustomize::is_kustomization_name(path)
                     {
-                        // `imagelock list .` shows `k8s/a.yaml`, not `./k8s/a.yaml`
-                        // (GitHub annotations want repository-relative paths).
-                        let shown = match path.strip_prefix("./") {
-                            Ok(rest) if root.as_os_str() == "." => rest,
-                            _ => path,
-                        };
                         out.file(shown.to_path_buf(), false);
                     } else if is_json_name(path) {
-                        let shown = match path.strip_prefix("./") {
-                            Ok(rest) if root.as_os_str() == "." => rest,
-                            _ => path,
-                        };
                         out.json(shown.to_path_buf());
                     }
                 }
