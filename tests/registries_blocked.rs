@@ -184,6 +184,24 @@ fn a_blocked_registry_is_an_error_beside_every_other_failure() {
     let mut args = vec!["check", "--remote", "pod.yaml"];
     args.extend(conf_args);
     expect_code(&imagelock(&reg, d, &args), 0);
+
+    // update of a locked reference that is blocked now: an error, and the
+    // lockfile is left as it was.
+    let mut lock = fs_err::read_to_string(d.join("images.lock")).unwrap();
+    lock.push_str(&format!(
+        "\n[[image]]\nname = \"{h}/blocked/app\"\ntag = \"1\"\ndigest = \"{allowed}\"\n"
+    ));
+    fs_err::write(d.join("images.lock"), &lock).unwrap();
+    let mut args = vec!["update", b.as_str()];
+    args.extend(conf_args);
+    let out = imagelock(&reg, d, &args);
+    expect_code(&out, 2);
+    assert!(
+        text(&out.stderr).contains(&format!("error: {b} (registry {h}): blocked: {dropin}")),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(fs_err::read_to_string(d.join("images.lock")).unwrap(), lock);
 }
 
 #[test]
