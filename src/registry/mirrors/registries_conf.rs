@@ -8,6 +8,7 @@
 //! match subdomains. Drop-ins: `registries.conf.d/*.conf` beside the file,
 //! in lexical order, each `[[registry]]` replacing one with the same prefix.
 //! `blocked = true` on the table that matches a name refuses pulls of it
+//! (as does a version 1 `[registries.block] registries = [...]` list)
 //! ([`RegistriesConf::blocked`]): the node pulls nothing under that prefix,
 //! from its location or its mirrors (a longer prefix that is not blocked
 //! wins over a shorter blocked one, as for everything else).
@@ -24,6 +25,20 @@ use crate::reference::Reference;
 struct RawFile {
     #[serde(default)]
     registry: Vec<RawRegistry>,
+    /// Version 1 tables (`[registries.block]`), still read by
+    /// containers/image: only `block` matters here.
+    registries: Option<RawV1>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawV1 {
+    block: Option<RawV1List>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawV1List {
+    #[serde(default)]
+    registries: Vec<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,6 +140,28 @@ impl RegistriesConf {
             message,
         };
         let raw: RawFile = toml::from_str(text).map_err(|e| invalid(e.message().to_string()))?;
+        // Version 1: `[registries.block] registries = ["host", …]`, each
+        // a blocked registry of its own.
+        let v1_blocked = raw
+            .registries
+            .and_then(|r| r.block)
+            .map(|b| b.registries)
+            .unwrap_or_default();
+        for name in v1_blocked {
+            let prefix = normalize_upstream(name.get_ref());
+            let reg = Registry {
+                location: prefix.clone(),
+                prefix,
+                insecure: false,
+                mirrors: Vec::new(),
+                source: file.to_path_buf(),
+                blocked: Some(crate::lockfile::line_col(text, name.span().start)),
+            };
+            match self.registries.iter_mut().find(|x| x.prefix == reg.prefix) {
+                Some(slot) => *slot = reg,
+                None => self.registries.push(reg),
+            }
+        }
         for r in raw.registry {
             let location = normalize_upstream(r.location.as_deref().unwrap_or_default());
             let prefix = match &r.prefix {
@@ -419,6 +456,22 @@ location = "cache.local"
         assert!(c
             .blocked(&Reference::parse("ghcr.io/a/b:1").unwrap())
             .is_none());
+    }
+
+    #[test]
+    fn version_1_block_lists_are_blocked_registries() {
+        let c = conf("[registries.search]\nregistries = ['docker.io']\n\n[registries.block]\nregistries = ['quay.io', \"evil.example\"]\n");
+        let b = c
+            .blocked(&Reference::parse("evil.example/a/b:1").unwrap())
+            .unwrap();
+        assert_eq!(
+            (b.prefix.as_str(), b.line, b.column),
+            ("evil.example", 5, 26)
+        );
+        assert!(c
+            .blocked(&Reference::parse("quay.io/a/b:1").unwrap())
+            .is_some());
+        assert!(c.blocked(&Reference::parse("nginx:1").unwrap()).is_none());
     }
 
     #[test]
