@@ -154,7 +154,8 @@ fn check_sarif_is_valid_sarif_with_a_rule_per_kind_and_located_results() {
             "invalid",
             "access",
             "mirror-missing",
-            "mirror-stale"
+            "mirror-stale",
+            "blocked"
         ]
     );
     for r in driver["rules"].as_array().unwrap() {

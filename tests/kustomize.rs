@@ -222,3 +222,62 @@ fn list_reads_every_entry_shape_and_nothing_else() {
     );
     assert!(!stderr.contains("chart-value"), "{stderr}");
 }
+
+#[test]
+fn a_newtag_yaml_reads_as_a_number_or_boolean_is_a_warning_not_a_reference() {
+    // kustomize reads the kustomization through sigs.k8s.io/yaml (YAML
+    // 1.1 to JSON) into a string field: `newTag: 1.20` (1.2 to YAML),
+    // `8`, `553640e6` (a float), `yes` (YAML 1.1 true) stop `kustomize
+    // build`; quoted they are strings. Nothing is locked or pinned for
+    // them, and each is a warning at its value.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let kustomization = "resources:\n- deployment.yaml\nimages:\n- name: nginx\n  newTag: 1.20\n- name: redis\n  newTag: 8\n- name: app\n  newName: ghcr.io/acme/app\n  newTag: 553640e6\n- name: flag\n  newTag: yes\n- name: quoted\n  newTag: \"1.20\"\n- {name: flow, newTag: 1_0}\n- name: suffixed\n  tagSuffix: -debug\n";
+    fs_err::write(d.join("kustomization.yaml"), kustomization).unwrap();
+    fs_err::write(
+        d.join("images.lock"),
+        "version = 1\n\n[[image]]\nname = \"docker.io/library/quoted\"\ntag = \"1.20\"\ndigest = \"sha256:1111111111111111111111111111111111111111111111111111111111111111\"\n",
+    )
+    .unwrap();
+    let out = support::run::imagelock(d, &["--no-config", "list", "."]);
+    expect_code(&out, 0);
+    let stdout = text(&out.stdout);
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert_eq!(rows.len(), 1, "{stdout}");
+    assert!(
+        rows[0].starts_with("kustomization.yaml:13:9  quoted:1.20 "),
+        "{stdout}"
+    );
+    let stderr = text(&out.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("is not a string"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: kustomization.yaml:5:11: images entry name \"nginx\": newTag 1.20 is not a string: YAML reads a number, and kustomize stops (\"invalid Kustomization: json: cannot unmarshal number into Go struct field Image.images.newTag of type string\"); quote it (newTag: \"1.20\"); skipped",
+            "warning: kustomization.yaml:7:11: images entry name \"redis\": newTag 8 is not a string: YAML reads a number, and kustomize stops (\"invalid Kustomization: json: cannot unmarshal number into Go struct field Image.images.newTag of type string\"); quote it (newTag: \"8\"); skipped",
+            "warning: kustomization.yaml:10:11: images entry newName \"ghcr.io/acme/app\": newTag 553640e6 is not a string: YAML reads a number, and kustomize stops (\"invalid Kustomization: json: cannot unmarshal number into Go struct field Image.images.newTag of type string\"); quote it (newTag: \"553640e6\"); skipped",
+            "warning: kustomization.yaml:12:11: images entry name \"flag\": newTag yes is not a string: YAML reads a boolean, and kustomize stops (\"invalid Kustomization: json: cannot unmarshal bool into Go struct field Image.images.newTag of type string\"); quote it (newTag: \"yes\"); skipped",
+            "warning: kustomization.yaml:15:24: images entry name \"flow\": newTag 1_0 is not a string: YAML reads a number, and kustomize stops (\"invalid Kustomization: json: cannot unmarshal number into Go struct field Image.images.newTag of type string\"); quote it (newTag: \"1_0\"); skipped",
+        ],
+        "{stderr}"
+    );
+    // tagSuffix alone: appended to a tag imagelock cannot see.
+    assert!(
+        stderr.contains("warning: kustomization.yaml:16:9: images entry name \"suffixed\" has no newTag or digest: kustomize appends tagSuffix \"-debug\" to the tag the resources use"),
+        "{stderr}"
+    );
+    // pin writes only the quoted entry's digest.
+    let out = support::run::imagelock(d, &["--no-config", "pin", "."]);
+    expect_code(&out, 0);
+    let pinned = fs_err::read_to_string(d.join("kustomization.yaml")).unwrap();
+    assert_eq!(
+        pinned,
+        kustomization.replace(
+            "  newTag: \"1.20\"\n",
+            "  newTag: \"1.20\"\n  digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n"
+        )
+    );
+}

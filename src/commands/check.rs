@@ -13,7 +13,7 @@ use crate::commands::registry_setup::{
 };
 use crate::commands::scanning::{assess_policy, collect_uses, Use};
 use crate::lockfile::{Key, Lockfile};
-use crate::registry::RegistryBudget;
+use crate::registry::{ErrorKind, RegistryBudget};
 use crate::report::{
     github, json, markdown, sarif, sort_findings, text, Diagnostics, Finding, FindingKind,
     Location, Message,
@@ -90,11 +90,33 @@ fn find(
         })
         .collect();
 
+    // A registries.conf that blocks a reference's registry: a finding
+    // with or without --remote (a node would refuse the pull).
+    let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
     for (key, key_uses) in &all.by_key {
         let entry = lock.get(key);
         for u in key_uses {
             let r = &u.reference;
             assess_policy(r, &u.context, &u.location, diag);
+            if let Some(b) = mirrors.blocked(r) {
+                findings.push(
+                    finding(
+                        FindingKind::Blocked,
+                        u,
+                        format!(
+                            "{r}: {}:{}:{} sets `blocked = true` for the prefix {:?}: nodes using it refuse to pull this image",
+                            b.file.display(),
+                            b.line,
+                            b.column,
+                            b.prefix
+                        ),
+                    )
+                    .with_hint(format!(
+                        "use an image from a registry that is not blocked (or copy it to one and change the reference), or remove `blocked = true` from {} if the block no longer applies",
+                        b.file.display()
+                    )),
+                );
+            }
             match (entry, r.digest()) {
                 (None, _) => findings.push(
                     finding(
@@ -145,7 +167,6 @@ fn find(
     let mut registries = Vec::new();
     if args.remote {
         let (client, extra) = registry_client(&args.registry, diag)?;
-        let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
         let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
         all.with_pod_credentials(namespace, &extra, diag);
         let mut asks = Vec::new();
@@ -158,7 +179,7 @@ fn find(
                 platforms: Vec::new(),
             });
         }
-        let answers = resolve_and_merge(&client, &lock, asks, at)?;
+        let answers = resolve_and_merge(&client, &lock, asks, &mirrors, at)?;
         // Upstream's digest per tag, to compare the mirrors' with (resolved
         // at a mirror, the locked digest stands for upstream instead).
         let now = answers
@@ -178,7 +199,12 @@ fn find(
         report_credential_warnings(&client, diag);
         for answer in &answers {
             let r = &answer.ask.reference;
-            for (e, uses) in &answer.errors {
+            // A blocked reference was not asked; its uses are findings above.
+            for (e, uses) in answer
+                .errors
+                .iter()
+                .filter(|(e, _)| !matches!(e.kind, ErrorKind::Blocked { .. }))
+            {
                 diag.emit(registry_error(e, uses));
             }
             for (e, uses) in &answer.access {

@@ -15,14 +15,16 @@ use crate::commands::{lock_status, LockStatus};
 use crate::credentials::{Keychain as _, Query};
 use crate::lockfile::Lockfile;
 use crate::policy;
+use crate::registry::mirrors::Mirrors;
 use crate::report::{json, Diagnostics, Message};
 use crate::scan::FoundImage;
 
 pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let lock = Lockfile::load(lockfile)?;
+    let mirrors = crate::commands::mirrors::load(&args.mirrors)?;
     match args.format {
-        ListFormat::Json => return run_json(args, &lock, diag),
-        ListFormat::Plain => return run_plain(args, &lock, diag),
+        ListFormat::Json => return run_json(args, &lock, &mirrors, diag),
+        ListFormat::Plain => return run_plain(args, &lock, &mirrors, diag),
         ListFormat::Text => {}
     }
     let stdout = std::io::stdout();
@@ -35,6 +37,7 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
         for image in &part.images {
             let (policy, _) =
                 assess_policy(&image.reference, &image.context, &location(image), diag);
+            warn_blocked(&mirrors, image, diag);
             let (status, entry) = status_of(&lock, image, diag);
             let result = row(&mut out, image, policy, status, entry);
             if let Err(e) = result {
@@ -83,7 +86,12 @@ fn row(
 /// Plain: the locked `name@digest` of every reference found (sorted,
 /// unique), to pre-load nodes that run with `imagePullPolicy: Never`
 /// (`xargs -n1 crictl pull`). A reference the lockfile lacks is an error.
-fn run_plain(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+fn run_plain(
+    args: &ListArgs,
+    lock: &Lockfile,
+    mirrors: &Mirrors,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<i32> {
     let mut pulls = std::collections::BTreeSet::new();
     scan_each(&args.paths, &args.helm_values, diag, |event, diag| {
         let Scanned::Part(_, part) = event else {
@@ -93,6 +101,7 @@ fn run_plain(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow
             if crate::config::ignores(&image.reference) {
                 continue; // `ignore-images`: never locked
             }
+            warn_blocked(mirrors, image, diag);
             match lock.lookup(&image.reference) {
                 Some(e) => {
                     pulls.insert(format!("{}@{}", e.name, e.digest));
@@ -118,7 +127,12 @@ fn run_plain(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow
 /// JSON: every reference with its context and the credential sources that
 /// match it (names only). Pull secrets may sit in any scanned file, so the
 /// rows are printed once every file is read.
-fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+fn run_json(
+    args: &ListArgs,
+    lock: &Lockfile,
+    mirrors: &Mirrors,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<i32> {
     let creds = &args.credentials;
     let mut images: Vec<FoundImage> = Vec::new();
     let mut secrets = Vec::new();
@@ -132,11 +146,11 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
     });
     let (keychain, extra) = keychain(creds, std::time::Duration::from_secs(30))?;
     let mut pods = PodCredentials::new(&creds.namespace, &secrets, &accounts, &extra);
-    let mirrors = crate::commands::mirrors::load(&args.mirrors)?;
     let mut rows = Vec::new();
     for image in &images {
         let (policy, warnings) =
             assess_policy(&image.reference, &image.context, &location(image), diag);
+        warn_blocked(mirrors, image, diag);
         let pod = pods.of(&image.context);
         let name = image.reference.name();
         let sources = keychain.sources(&Query {
@@ -158,6 +172,26 @@ fn run_json(args: &ListArgs, lock: &Lockfile, diag: &mut Diagnostics) -> anyhow:
     json::print(&mut out, &doc)?;
     out.flush()?;
     Ok(diag.exit_status(0))
+}
+
+/// A warning at an image whose registry the `registries.conf` given
+/// blocks (`blocked = true`): `list` shows it; `check` makes it a finding,
+/// and `lock`, `update`, `resolve` an error.
+fn warn_blocked(mirrors: &Mirrors, image: &FoundImage, diag: &mut Diagnostics) {
+    if let Some(b) = mirrors.blocked(&image.reference) {
+        diag.emit(
+            Message::warning(format!(
+                "{}: {}:{}:{} sets `blocked = true` for the prefix {:?}: nodes using it refuse to pull this image",
+                image.reference,
+                b.file.display(),
+                b.line,
+                b.column,
+                b.prefix
+            ))
+            .at(location(image))
+            .code("blocked"),
+        );
+    }
 }
 
 /// The lock status; an image its compose service builds is `built` (with

@@ -77,7 +77,7 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
         for a in &mut asks {
             a.uses = all.of(&a.key).to_vec();
         }
-        let answers = resolve_and_merge(&client, &old, asks, at)?;
+        let answers = resolve_and_merge(&client, &old, asks, &mirrors, at)?;
         report_credential_warnings(&client, diag);
         for answer in answers {
             for (e, uses) in &answer.errors {

@@ -12,7 +12,7 @@ use crate::lockfile::{Key, Lockfile};
 use crate::reference::Digest;
 use crate::registry::mirrors::presence::{Item, Outcome};
 use crate::registry::mirrors::{Endpoint, MirrorSources, Mirrors};
-use crate::registry::{Client, Platform, RegistryError, Request, Resolved};
+use crate::registry::{Client, ErrorKind, Platform, RegistryError, Request, Resolved};
 use crate::report::{Diagnostics, Finding, FindingKind, Message};
 
 /// The mirror configuration the options (or imagelock.toml) name.
@@ -47,6 +47,57 @@ pub fn summary_suffix(args: &RegistryArgs) -> &'static str {
     } else {
         ""
     }
+}
+
+/// Answer `requests` with `resolve` except those the `registries.conf`
+/// given blocks (`blocked = true`): each of those is a `blocked` error,
+/// asked of no registry. Results in request order, so every failure of a
+/// run is reported together.
+pub fn unless_blocked(
+    mirrors: &Mirrors,
+    requests: &[Request],
+    resolve: impl FnOnce(&[Request]) -> anyhow::Result<Vec<Result<Resolved, RegistryError>>>,
+) -> anyhow::Result<Vec<Result<Resolved, RegistryError>>> {
+    let blocked: Vec<_> = requests
+        .iter()
+        .map(|r| mirrors.blocked(&r.reference))
+        .collect();
+    if blocked.iter().all(Option::is_none) {
+        return resolve(requests);
+    }
+    let open: Vec<Request> = requests
+        .iter()
+        .zip(&blocked)
+        .filter(|(_, b)| b.is_none())
+        .map(|(r, _)| r.clone())
+        .collect();
+    let mut answers = if open.is_empty() {
+        Vec::new()
+    } else {
+        resolve(&open)?
+    }
+    .into_iter();
+    let mut out = Vec::with_capacity(requests.len());
+    for (r, b) in requests.iter().zip(blocked) {
+        let answer = match b {
+            Some(b) => Err(RegistryError::new(
+                r.reference.original(),
+                r.reference.domain(),
+                ErrorKind::Blocked {
+                    prefix: b.prefix,
+                    file: b.file,
+                    line: b.line,
+                    column: b.column,
+                },
+            )),
+            None => match answers.next() {
+                Some(answer) => answer,
+                None => anyhow::bail!("a request was left unanswered"),
+            },
+        };
+        out.push(answer);
+    }
+    Ok(out)
 }
 
 /// Resolve each request at the first host of its route that serves its
@@ -107,9 +158,14 @@ pub fn findings(
     let mut keys = Vec::new();
     let mut items = Vec::new();
     for entry in lock.entries() {
+        let reference = entry.reference()?;
+        if mirrors.blocked(&reference).is_some() {
+            // A node pulls it from no host: reported as blocked instead.
+            continue;
+        }
         let key = Key::of_entry(entry);
         items.push(Item {
-            reference: entry.reference()?,
+            reference,
             digest: entry.digest.clone(),
             upstream_tag: upstream_now.get(&key).cloned(),
         });

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::commands::mirrors::resolve_at_mirrors;
+use crate::commands::mirrors::{resolve_at_mirrors, unless_blocked};
 use crate::commands::registry_setup::resolve_requests;
 use crate::commands::scanning::Use;
 use crate::credentials::PodSecrets;
@@ -85,11 +85,13 @@ struct Batch {
 /// Resolve every ask (one request per key and distinct pod credentials,
 /// grouped by platform set) and merge each answer with `lock`'s entry.
 /// With `at` (`--resolve-at mirror`), each reference is resolved at the
-/// first mirror its route names instead of upstream.
+/// first mirror its route names instead of upstream. A reference the
+/// `registries.conf` in `mirrors` blocks is a `blocked` error, not asked.
 pub fn resolve_and_merge(
     client: &Client,
     lock: &Lockfile,
     asks: Vec<Ask>,
+    mirrors: &Mirrors,
     at: Option<&Mirrors>,
 ) -> anyhow::Result<Vec<Answer>> {
     let mut batches: BTreeMap<Vec<Platform>, Batch> = BTreeMap::new();
@@ -105,10 +107,10 @@ pub fn resolve_and_merge(
     }
     let mut per_ask: Vec<Vec<GroupResult>> = asks.iter().map(|_| Vec::new()).collect();
     for (platforms, batch) in batches {
-        let results = match at {
-            Some(m) => resolve_at_mirrors(client, m, &batch.requests, &platforms)?,
-            None => resolve_requests(client, &batch.requests, &platforms)?,
-        };
+        let results = unless_blocked(mirrors, &batch.requests, |open| match at {
+            Some(m) => resolve_at_mirrors(client, m, open, &platforms),
+            None => resolve_requests(client, open, &platforms),
+        })?;
         for ((i, uses), result) in batch.slots.into_iter().zip(results) {
             per_ask[i].push((uses, result));
         }

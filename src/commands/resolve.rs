@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::cli::{ResolveArgs, ResolveFormat};
 use crate::commands::registry_setup::{
     parse_platforms, registry_client, registry_error, report_budget, report_credential_warnings,
-    resolve_all,
+    resolve_requests,
 };
 use crate::reference::Reference;
 use crate::report::{json, Diagnostics};
@@ -22,15 +22,12 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     }
     let (client, _) = registry_client(&args.registry, diag)?;
     let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
-    let results = match crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)? {
-        Some(m) => crate::commands::mirrors::resolve_at_mirrors(
-            &client,
-            m,
-            &crate::registry::Request::without_pod(&refs),
-            &platforms,
-        )?,
-        None => resolve_all(&client, &refs, &platforms)?,
-    };
+    let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
+    let requests = crate::registry::Request::without_pod(&refs);
+    let results = crate::commands::mirrors::unless_blocked(&mirrors, &requests, |open| match at {
+        Some(m) => crate::commands::mirrors::resolve_at_mirrors(&client, m, open, &platforms),
+        None => resolve_requests(&client, open, &platforms),
+    })?;
     report_credential_warnings(&client, diag);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

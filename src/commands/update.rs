@@ -91,7 +91,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     let (client, _) = registry_client(&args.registry, diag)?;
     let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
     let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
-    let answers = resolve_and_merge(&client, &old, asks, at)?;
+    let answers = resolve_and_merge(&client, &old, asks, &mirrors, at)?;
     report_credential_warnings(&client, diag);
     let mut new = old.clone();
     let mut changes = Vec::new();

@@ -36,6 +36,7 @@ use crate::credentials::{Source, SourceKind};
 /// | `token-server` | any failure at the registry's token server (unreachable, 5xx, not JSON, no token) |
 /// | `proxy` | any failure reaching the proxy from `HTTPS_PROXY`/`HTTP_PROXY` |
 /// | `config` | the client could not be set up (a bad `--ca-file`) |
+/// | `blocked` | the `registries.conf` given refuses pulls from the registry (`blocked = true`); nothing was asked |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryError {
     /// The reference as written (empty for a [`ErrorKind::Config`] error).
@@ -168,6 +169,17 @@ pub enum ErrorKind {
     /// The client could not be set up (bad `--ca-file`, …); no reference yet.
     Config {
         detail: String,
+    },
+    /// The `registries.conf` given (`--registries-conf`) says `blocked =
+    /// true` for the `[[registry]]` that matches the reference: nodes
+    /// using it refuse the pull, so nothing was asked.
+    Blocked {
+        /// The matching table's prefix.
+        prefix: String,
+        /// The file (or drop-in) and the position of `blocked = true`.
+        file: PathBuf,
+        line: usize,
+        column: usize,
     },
 }
 
@@ -339,6 +351,15 @@ fn describe(registry: &str, kind: &ErrorKind) -> String {
             other => at_party(other, "protocol error", "broke the protocol", detail),
         },
         Config { detail } => detail.clone(),
+        Blocked {
+            prefix,
+            file,
+            line,
+            column,
+        } => format!(
+            "blocked: {}:{line}:{column} sets `blocked = true` for the prefix {prefix:?}, so nodes using that configuration refuse to pull it; not resolved",
+            file.display()
+        ),
     }
 }
 
@@ -442,6 +463,7 @@ impl RegistryError {
             PlatformNotFound { .. } => "platform-not-found",
             Protocol { .. } => "protocol",
             Config { .. } => "config",
+            Blocked { .. } => "blocked",
         }
     }
 
@@ -548,6 +570,10 @@ impl RegistryError {
                 "a proxy or cache between here and the registry may be altering responses".into()
             }
             PlatformNotFound { .. } => "ask for one of the available platforms".into(),
+            Blocked { file, .. } => format!(
+                "use an image from a registry that is not blocked (or copy it to one and change the reference), or remove `blocked = true` from {} if the block no longer applies",
+                file.display()
+            ),
             NotFound { .. } | Network { .. } | Protocol { .. } | Config { .. } => return None,
         })
     }

@@ -252,6 +252,12 @@ impl Mirrors {
         })
     }
 
+    /// Where a `registries.conf` refuses pulls of `reference`
+    /// (`blocked = true`); containerd and `--mirror` block nothing.
+    pub fn blocked(&self, reference: &Reference) -> Option<registries_conf::Blocked> {
+        self.registries.as_ref()?.blocked(reference)
+    }
+
     /// Whether any mirror is configured.
     pub fn is_empty(&self) -> bool {
         self.flags.is_empty() && self.containerd.is_none() && self.registries.is_none()

@@ -25,6 +25,9 @@ pub enum FindingKind {
     MirrorMissing,
     /// A mirror resolves a locked tag to another digest than upstream.
     MirrorStale,
+    /// The `registries.conf` given refuses pulls from the reference's
+    /// registry (`blocked = true`).
+    Blocked,
 }
 
 impl FindingKind {
@@ -38,11 +41,12 @@ impl FindingKind {
             FindingKind::Access => "access",
             FindingKind::MirrorMissing => "mirror-missing",
             FindingKind::MirrorStale => "mirror-stale",
+            FindingKind::Blocked => "blocked",
         }
     }
 
     /// Every kind, in order.
-    pub const ALL: [FindingKind; 8] = [
+    pub const ALL: [FindingKind; 9] = [
         FindingKind::Missing,
         FindingKind::Mismatch,
         FindingKind::Unpinned,
@@ -51,6 +55,7 @@ impl FindingKind {
         FindingKind::Access,
         FindingKind::MirrorMissing,
         FindingKind::MirrorStale,
+        FindingKind::Blocked,
     ];
 
     /// One sentence on what the kind means.
@@ -67,6 +72,9 @@ impl FindingKind {
             }
             FindingKind::MirrorStale => {
                 "A mirror resolves a locked tag to another digest than upstream."
+            }
+            FindingKind::Blocked => {
+                "The registries.conf given refuses pulls from the reference's registry (blocked = true)."
             }
         }
     }

@@ -33,7 +33,7 @@ pub const FINGERPRINT_KEY: &str = "imagelock/v1";
 pub const SRCROOT: &str = "%SRCROOT%";
 
 /// Every finding kind, in the order of the rules.
-pub const KINDS: [FindingKind; 8] = FindingKind::ALL;
+pub const KINDS: [FindingKind; 9] = FindingKind::ALL;
 
 /// A rule's level, name, one-line and full description.
 struct RuleText {
@@ -109,6 +109,16 @@ fn rule_text(kind: FindingKind) -> RuleText {
             help: "A mirror that serves tags resolves the locked tag to another digest \
                    than the upstream registry: nodes pulling by tag from it run another \
                    image. Refresh the mirror, or pin the digest (`imagelock pin`).",
+        },
+        FindingKind::Blocked => RuleText {
+            level: "error",
+            name: "RegistryBlocked",
+            short: "The nodes' registries.conf refuses pulls from this registry",
+            help: "The registries.conf given with --registries-conf (or one of its \
+                   registries.conf.d drop-ins) sets `blocked = true` on the [[registry]] \
+                   table that matches the reference, so CRI-O and Podman refuse to pull it. \
+                   Use an image from a registry that is not blocked (or copy it to one), or \
+                   remove the block if it no longer applies, then run `imagelock check` again.",
         },
     }
 }

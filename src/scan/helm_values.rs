@@ -278,12 +278,12 @@ impl Walk<'_, '_> {
                 }
             };
         }
-        if !s.is_string() {
+        if let Some(what) = s.go_yaml_non_string() {
             self.ex.warn(
                 s.line,
                 s.column,
                 format!(
-                    "{path}.tag {} is not a string: YAML reads a number or boolean, which Helm may print differently (`1.10` as `1.1`); quote it; skipped",
+                    "{path}.tag {} is not a string: YAML reads {what}, which Helm may print differently (`1.10` as `1.1`); quote it; skipped",
                     s.value
                 ),
             );

@@ -13,6 +13,12 @@
 //! - `digest` given and no `newTag`: a digest-only entry, already pinned.
 //! - neither: kustomize keeps the tag the resources use, which imagelock
 //!   cannot see from here: a warning at the entry, nothing locked.
+//! - `newTag` that YAML 1.1 reads as a number or boolean (`1.20`, `8`,
+//!   `553640e6`, `yes`): kustomize reads the kustomization through
+//!   `sigs.k8s.io/yaml` into a string field and stops with `cannot
+//!   unmarshal number into Go struct field Image.images.newTag of type
+//!   string`; a warning at the value (quote it), nothing locked. The same
+//!   typing as Helm values' `tag` ([`Scalar::go_yaml_non_string`]).
 //!
 //! Other fields (`resources`, `patches`, `helmCharts`, …) name no image
 //! (`helmCharts[].valuesInline` is not read). A kustomization document goes
@@ -163,14 +169,46 @@ fn read_entry(doc: &Doc<'_>, entry: NodeId, ex: &mut Extraction<'_>) {
     let Some(at) = naming.scalar.clone() else {
         return;
     };
+    if let Some(s) = new_tag.as_ref().and_then(|f| f.scalar.as_ref()) {
+        if let Some(what) = s.go_yaml_non_string() {
+            // kustomize reads the kustomization through sigs.k8s.io/yaml
+            // (YAML 1.1 to JSON) into a string field: a number or boolean
+            // stops `kustomize build` (kubernetes-sigs/kustomize#4081).
+            let go_type = match what {
+                "a number" => "number",
+                "a boolean" => "bool",
+                _ => "a value that is no string",
+            };
+            ex.warn(
+                s.line,
+                s.column,
+                format!(
+                    "images entry {naming_key} {naming_text:?}: newTag {} is not a string: YAML reads {what}, and kustomize stops (\"invalid Kustomization: json: cannot unmarshal {go_type} into Go struct field Image.images.newTag of type string\"); quote it (newTag: \"{}\"); skipped",
+                    s.value, s.value
+                ),
+            );
+            return;
+        }
+    }
     let tag = new_tag.as_ref().and_then(Field::text);
     let written_digest = digest.as_ref().and_then(Field::text);
     if tag.is_none() && written_digest.is_none() {
+        // `tagSuffix` applies only without newTag and digest: appended to
+        // the resources' tag.
+        let keeps = match field(doc, entry, "tagSuffix")
+            .as_ref()
+            .and_then(Field::text)
+        {
+            Some(suffix) => {
+                format!("kustomize appends tagSuffix {suffix:?} to the tag the resources use")
+            }
+            None => "kustomize keeps the tag the resources use".to_string(),
+        };
         ex.warn(
             at.line,
             at.column,
             format!(
-                "images entry {naming_key} {naming_text:?} has no newTag or digest: kustomize keeps the tag the resources use, which imagelock cannot see here; skipped (add newTag to lock and pin it)"
+                "images entry {naming_key} {naming_text:?} has no newTag or digest: {keeps}, which imagelock cannot see here; skipped (add newTag to lock and pin it)"
             ),
         );
         return;

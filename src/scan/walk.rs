@@ -5,8 +5,12 @@
 //! Directories are walked recursively the way ripgrep walks them (the
 //! `ignore` crate: `.gitignore` honoured inside git repositories, hidden
 //! files and directories skipped, except `.github`, whose workflows name
-//! container images). The walk picks `*.yaml` and `*.yml`;
-//! a file named on the command line is read whatever its extension. A Helm
+//! container images). The walk picks `*.yaml` and `*.yml`, and `*.json`
+//! files that hold a Kubernetes object (top-level `apiVersion` and `kind`,
+//! decided by a streaming look at the top-level keys: see [`sniff`]), as
+//! `kubectl apply -f DIR` does; the other JSON files are skipped with one
+//! note per run counting them. A file named on the command line is read
+//! whatever its extension. A Helm
 //! chart's `templates/` directory holds Go templates, not YAML: it is
 //! skipped with one note per chart.
 //!
@@ -18,6 +22,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+
+mod sniff;
 
 /// One thing the walk found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,24 +112,27 @@ pub fn walk(paths: &[PathBuf], excluded: &Excluded) -> Vec<WalkItem> {
                         }
                         continue;
                     }
+                    // `imagelock list .` shows `k8s/a.yaml`, not `./k8s/a.yaml`
+                    // (GitHub annotations want repository-relative paths).
+                    let shown = match path.strip_prefix("./") {
+                        Ok(rest) if root.as_os_str() == "." => rest,
+                        _ => path,
+                    };
                     // dockerfile branch: Dockerfiles and Containerfiles too.
                     if is_yaml_name(path)
                         || crate::scan::dockerfile::is_dockerfile_name(path)
                         || crate::scan::kustomize::is_kustomization_name(path)
                     {
-                        // `imagelock list .` shows `k8s/a.yaml`, not `./k8s/a.yaml`
-                        // (GitHub annotations want repository-relative paths).
-                        let shown = match path.strip_prefix("./") {
-                            Ok(rest) if root.as_os_str() == "." => rest,
-                            _ => path,
-                        };
                         out.file(shown.to_path_buf(), false);
+                    } else if is_json_name(path) {
+                        out.json(shown.to_path_buf());
                     }
                 }
                 Err(e) => out.error(root, &e),
             }
         }
     }
+    out.note_skipped_json();
     out.items
 }
 
@@ -135,6 +144,11 @@ struct Walk {
     files: HashMap<PathBuf, usize>,
     /// Canonical paths already noted (loops, Helm templates).
     noted: HashSet<PathBuf>,
+    /// JSON files found in directories that hold no Kubernetes object:
+    /// canonical path and the path as found.
+    skipped_json: Vec<(PathBuf, PathBuf)>,
+    /// Canonical paths of the JSON files looked at.
+    json_seen: HashSet<PathBuf>,
 }
 
 impl Walk {
@@ -150,6 +164,45 @@ impl Walk {
         }
         self.files.insert(canonical, self.items.len());
         self.items.push(WalkItem::File { path, explicit });
+    }
+
+    /// A `*.json` file found in a directory: listed when it holds a
+    /// Kubernetes object, else counted as skipped.
+    fn json(&mut self, path: PathBuf) {
+        let canonical = fs_err::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if self.files.contains_key(&canonical) || !self.json_seen.insert(canonical.clone()) {
+            return;
+        }
+        if sniff::holds_manifest(&path) {
+            self.file(path, false);
+        } else {
+            self.skipped_json.push((canonical, path));
+        }
+    }
+
+    /// One note for the JSON files skipped (those not named on the command
+    /// line as well).
+    fn note_skipped_json(&mut self) {
+        let files = &self.files;
+        let skipped: Vec<&PathBuf> = self
+            .skipped_json
+            .iter()
+            .filter(|(c, _)| !files.contains_key(c))
+            .map(|(_, p)| p)
+            .collect();
+        let note = match skipped.as_slice() {
+            [] => return,
+            [one] => format!(
+                "{}: skipped: a JSON file without top-level apiVersion and kind (not a Kubernetes object)",
+                one.display()
+            ),
+            [first, ..] => format!(
+                "{} JSON files without top-level apiVersion and kind (not Kubernetes objects) skipped (the first: {})",
+                skipped.len(),
+                first.display()
+            ),
+        };
+        self.items.push(WalkItem::Note(note));
     }
 
     fn note_once(&mut self, about: &Path, note: String) {
@@ -181,6 +234,10 @@ impl Walk {
             message: e.to_string(),
         });
     }
+}
+
+fn is_json_name(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "json")
 }
 
 fn is_yaml_name(path: &Path) -> bool {

@@ -7,6 +7,11 @@
 //! the registry's own `location` (tried last). `*.example.com` prefixes
 //! match subdomains. Drop-ins: `registries.conf.d/*.conf` beside the file,
 //! in lexical order, each `[[registry]]` replacing one with the same prefix.
+//! `blocked = true` on the table that matches a name refuses pulls of it
+//! (as does a version 1 `[registries.block] registries = [...]` list)
+//! ([`RegistriesConf::blocked`]): the node pulls nothing under that prefix,
+//! from its location or its mirrors (a longer prefix that is not blocked
+//! wins over a shorter blocked one, as for everything else).
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +25,20 @@ use crate::reference::Reference;
 struct RawFile {
     #[serde(default)]
     registry: Vec<RawRegistry>,
+    /// Version 1 tables (`[registries.block]`), still read by
+    /// containers/image: only `block` matters here.
+    registries: Option<RawV1>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawV1 {
+    block: Option<RawV1List>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawV1List {
+    #[serde(default)]
+    registries: Vec<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +50,8 @@ struct RawRegistry {
     insecure: bool,
     #[serde(default)]
     mirror_by_digest_only: bool,
+    /// Where `blocked` is written, to point at it.
+    blocked: Option<toml::Spanned<bool>>,
     #[serde(default)]
     mirror: Vec<RawMirror>,
 }
@@ -67,6 +88,19 @@ struct Registry {
     mirrors: Vec<MirrorEntry>,
     /// The file that defined it.
     source: PathBuf,
+    /// `blocked = true`: its line and column in `source`.
+    blocked: Option<(usize, usize)>,
+}
+
+/// A name whose pulls a `registries.conf` refuses (`blocked = true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    /// The `[[registry]]` prefix that matched.
+    pub prefix: String,
+    /// The file (or drop-in) that sets `blocked = true`.
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
 }
 
 /// The file and its drop-ins, merged.
@@ -106,6 +140,28 @@ impl RegistriesConf {
             message,
         };
         let raw: RawFile = toml::from_str(text).map_err(|e| invalid(e.message().to_string()))?;
+        // Version 1: `[registries.block] registries = ["host", …]`, each
+        // a blocked registry of its own.
+        let v1_blocked = raw
+            .registries
+            .and_then(|r| r.block)
+            .map(|b| b.registries)
+            .unwrap_or_default();
+        for name in v1_blocked {
+            let prefix = normalize_upstream(name.get_ref());
+            let reg = Registry {
+                location: prefix.clone(),
+                prefix,
+                insecure: false,
+                mirrors: Vec::new(),
+                source: file.to_path_buf(),
+                blocked: Some(crate::lockfile::line_col(text, name.span().start)),
+            };
+            match self.registries.iter_mut().find(|x| x.prefix == reg.prefix) {
+                Some(slot) => *slot = reg,
+                None => self.registries.push(reg),
+            }
+        }
         for r in raw.registry {
             let location = normalize_upstream(r.location.as_deref().unwrap_or_default());
             let prefix = match &r.prefix {
@@ -137,12 +193,17 @@ impl RegistriesConf {
                     pull_from,
                 });
             }
+            let blocked = r
+                .blocked
+                .filter(|b| *b.get_ref())
+                .map(|b| crate::lockfile::line_col(text, b.span().start));
             let reg = Registry {
                 prefix,
                 location,
                 insecure: r.insecure,
                 mirrors,
                 source: file.to_path_buf(),
+                blocked,
             };
             match self.registries.iter_mut().find(|x| x.prefix == reg.prefix) {
                 Some(slot) => *slot = reg,
@@ -168,6 +229,19 @@ impl RegistriesConf {
                 under(name, &r.prefix).map(|rest| (r, r.prefix.clone(), rest.to_string()))
             })
             .max_by_key(|(r, _, _)| r.prefix.len())
+    }
+
+    /// Where pulls of `reference` are refused: the `[[registry]]` table
+    /// that matches its name longest says `blocked = true`.
+    pub fn blocked(&self, reference: &Reference) -> Option<Blocked> {
+        let (reg, _, _) = self.matching(&reference.name())?;
+        let (line, column) = reg.blocked?;
+        Some(Blocked {
+            prefix: reg.prefix.clone(),
+            file: reg.source.clone(),
+            line,
+            column,
+        })
     }
 
     /// The hosts a node tries for `reference`: the mirrors of the matching
@@ -360,6 +434,44 @@ location = "cache.local"
         let route = c.route(&Reference::parse("quay.io/o/r:1").unwrap());
         assert_eq!(names(&route), vec!["b.local/o/r", "quay.io/o/r"]);
         assert!(route[0].source.ends_with("20-b.conf"));
+    }
+
+    #[test]
+    fn blocked_is_read_with_its_position_and_the_longest_prefix_decides() {
+        let c = conf(
+            "[[registry]]\nprefix = \"docker.io\"\nlocation = \"docker.io\"\nblocked = true\n\n[[registry]]\nprefix = \"docker.io/library\"\nlocation = \"docker.io/library\"\n\n[[registry]]\nlocation = \"quay.io\"\nblocked = false\n",
+        );
+        let b = c
+            .blocked(&Reference::parse("bitnami/redis:7").unwrap())
+            .unwrap();
+        assert_eq!((b.prefix.as_str(), b.line, b.column), ("docker.io", 4, 11));
+        assert_eq!(b.file, Path::new("/etc/containers/registries.conf"));
+        // A longer prefix that is not blocked wins.
+        assert!(c
+            .blocked(&Reference::parse("nginx:1.25").unwrap())
+            .is_none());
+        assert!(c
+            .blocked(&Reference::parse("quay.io/a/b:1").unwrap())
+            .is_none());
+        assert!(c
+            .blocked(&Reference::parse("ghcr.io/a/b:1").unwrap())
+            .is_none());
+    }
+
+    #[test]
+    fn version_1_block_lists_are_blocked_registries() {
+        let c = conf("[registries.search]\nregistries = ['docker.io']\n\n[registries.block]\nregistries = ['quay.io', \"evil.example\"]\n");
+        let b = c
+            .blocked(&Reference::parse("evil.example/a/b:1").unwrap())
+            .unwrap();
+        assert_eq!(
+            (b.prefix.as_str(), b.line, b.column),
+            ("evil.example", 5, 26)
+        );
+        assert!(c
+            .blocked(&Reference::parse("quay.io/a/b:1").unwrap())
+            .is_some());
+        assert!(c.blocked(&Reference::parse("nginx:1").unwrap()).is_none());
     }
 
     #[test]

@@ -41,9 +41,9 @@ fn pin(text: &str, s: &FileScan) -> Result<String, PlanError> {
 
 #[test]
 fn name_and_new_tag_insert_a_digest_under_the_entry() {
-    let text = "resources:\n- deployment.yaml\nimages:\n- name: nginx\n  newTag: \"1.25\"\n- name: redis\n  newTag: 7.2\nnamePrefix: x-\n";
+    let text = "resources:\n- deployment.yaml\nimages:\n- name: nginx\n  newTag: \"1.25\"\n- name: redis\n  newTag: 7.2-alpine\nnamePrefix: x-\n";
     let s = scan(text);
-    assert_eq!(refs(&s), ["nginx:1.25", "redis:7.2"]);
+    assert_eq!(refs(&s), ["nginx:1.25", "redis:7.2-alpine"]);
     let nginx = &s.images[0];
     assert_eq!((nginx.line, nginx.column), (4, 9));
     assert_eq!(&text[nginx.span.clone()], "nginx");
@@ -64,7 +64,7 @@ fn name_and_new_tag_insert_a_digest_under_the_entry() {
     assert!(s.warnings.is_empty() && s.invalid.is_empty(), "{s:?}");
     assert_eq!(
         pin(text, &s).unwrap(),
-        format!("resources:\n- deployment.yaml\nimages:\n- name: nginx\n  newTag: \"1.25\"\n  digest: {D}\n- name: redis\n  newTag: 7.2\n  digest: {D}\nnamePrefix: x-\n")
+        format!("resources:\n- deployment.yaml\nimages:\n- name: nginx\n  newTag: \"1.25\"\n  digest: {D}\n- name: redis\n  newTag: 7.2-alpine\n  digest: {D}\nnamePrefix: x-\n")
     );
 }
 

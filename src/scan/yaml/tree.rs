@@ -105,6 +105,12 @@ impl Scalar<'_> {
     pub fn is_string(&self) -> bool {
         typing::is_string(self.value, self.style, self.tag)
     }
+
+    /// What Helm and kustomize (Go, YAML 1.1) read in place of a string,
+    /// when they read no string: see [`typing::go_yaml_non_string`].
+    pub fn go_yaml_non_string(&self) -> Option<&'static str> {
+        typing::go_yaml_non_string(self.value, self.style, self.tag)
+    }
 }
 
 /// Where a new key can be inserted after an existing entry of a block

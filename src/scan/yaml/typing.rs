@@ -64,6 +64,63 @@ pub fn is_string(value: &str, style: QuoteStyle, tag: TagKind) -> bool {
     !(is_null(value, style, tag) || is_bool(value) || is_int(value) || is_float(value))
 }
 
+/// What Go programs that read YAML through `sigs.k8s.io/yaml` (go-yaml
+/// v2, YAML 1.1: Helm's values, kustomize's kustomization) make of a
+/// scalar that is not a string: `Some("a number")`, `Some("a boolean")`
+/// (`1.20`, `1_0`, `0b1`, `08`, `553640e6`; `yes`, `on`, `n`), or
+/// `Some("a tagged non-string")` for `!!int` and the like; `None` for
+/// strings and nulls. Wider than the YAML 1.2 core schema ([`is_string`]).
+pub fn go_yaml_non_string(value: &str, style: QuoteStyle, tag: TagKind) -> Option<&'static str> {
+    match tag {
+        TagKind::Str | TagKind::Custom => return None,
+        TagKind::OtherCore if is_null(value, style, TagKind::None) => return None,
+        TagKind::OtherCore => return Some("a tagged non-string"),
+        TagKind::None => {}
+    }
+    if style != QuoteStyle::Plain || is_null(value, style, tag) {
+        return None;
+    }
+    if is_bool(value)
+        || matches!(
+            value,
+            "y" | "Y"
+                | "yes"
+                | "Yes"
+                | "YES"
+                | "n"
+                | "N"
+                | "no"
+                | "No"
+                | "NO"
+                | "on"
+                | "On"
+                | "ON"
+                | "off"
+                | "Off"
+                | "OFF"
+        )
+    {
+        return Some("a boolean");
+    }
+    // go-yaml v2 drops underscores, then tries Go's ParseInt (base 0:
+    // `0x`, `0o`, `0b`, a leading `0` for octal) and its float pattern.
+    let plain = value.replace('_', "");
+    let unsigned = plain.strip_prefix(['-', '+']).unwrap_or(&plain);
+    let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    let int = [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ]
+    .iter()
+    .any(|(p, r)| unsigned.strip_prefix(p).is_some_and(|d| digits(d, *r)))
+        || digits(unsigned, 10);
+    (int || is_float(&plain)).then_some("a number")
+}
+
 fn is_bool(v: &str) -> bool {
     matches!(v, "true" | "True" | "TRUE" | "false" | "False" | "FALSE")
 }
@@ -117,4 +174,50 @@ fn is_float(v: &str) -> bool {
         }
     }
     i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_yaml_reads_yaml_1_1_numbers_and_booleans() {
+        let plain = |v| go_yaml_non_string(v, QuoteStyle::Plain, TagKind::None);
+        for v in [
+            "1.20", "8", "-3", "0777", "08", "0x1F", "0o17", "0b101", "1_000", "553640e6", ".5",
+            "1.", ".inf", "-.Inf", ".NaN",
+        ] {
+            assert_eq!(plain(v), Some("a number"), "{v}");
+        }
+        for v in ["yes", "No", "ON", "off", "y", "N", "true", "FALSE"] {
+            assert_eq!(plain(v), Some("a boolean"), "{v}");
+        }
+        for v in [
+            "v1.20",
+            "1.20-alpine",
+            "latest",
+            "0x",
+            "0b2",
+            "1e",
+            "e6",
+            "",
+            "~",
+            "null",
+            "1.2.3",
+        ] {
+            assert_eq!(plain(v), None, "{v}");
+        }
+        assert_eq!(
+            go_yaml_non_string("1.20", QuoteStyle::DoubleQuoted, TagKind::None),
+            None
+        );
+        assert_eq!(
+            go_yaml_non_string("8", QuoteStyle::Plain, TagKind::Str),
+            None
+        );
+        assert_eq!(
+            go_yaml_non_string("8", QuoteStyle::Plain, TagKind::OtherCore),
+            Some("a tagged non-string")
+        );
+    }
 }
