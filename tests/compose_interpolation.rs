@@ -27,6 +27,12 @@ const FIXTURES: &[(&str, &str, &str)] = &[
         "services:\n  e:\n    image: $BARE\n  f:\n    image: app:${QUOTED}\n  g:\n    image: 'app:${SINGLE}'\n  h:\n    image: app:${EXPORTED}\n  i:\n    image: app:${COMMENTED}\n  k:\n    image: app:${DERIVED}.1\n  l:\n    image: app:${OVERRIDDEN-no}\n",
         "# comment\nBARE=busybox:1.36\nQUOTED=\"1.2\"\nSINGLE='2.0'\nexport EXPORTED=3.1\nCOMMENTED=4.0 # the tag\nSET=yes\nDERIVED=${SET}-x\nOVERRIDDEN=old\nOVERRIDDEN=5\n",
     ),
+    (
+        // Unset with no default: compose substitutes an empty string.
+        "unset",
+        "services:\n  a:\n    image: ${DOCKER_REGISTRY}confluentinc/cp-server:${TAG:-7.6}\n  b:\n    image: nginx${SUFFIX}\n",
+        "",
+    ),
 ];
 
 fn setup(dir: &Path, compose: &str, dotenv: &str) {
@@ -146,7 +152,37 @@ fn unset_variables_are_warnings_at_their_position_and_the_run_goes_on() {
         "{}",
         text(&o.stdout)
     );
-    // Without the invalid one, warnings alone leave the run clean.
+    // A reference still complete without the variable is read, as compose
+    // substitutes an empty string; the warning says what it became.
+    setup(
+        d,
+        "services:\n  reg:\n    image: ${REGISTRY}team/app:1.2\n  tag:\n    image: app:${NOTAG}\n",
+        "",
+    );
+    let o = imagelock(d, &["list", "--format", "json", "compose.yaml"]);
+    expect_code(&o, 0);
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("compose.yaml:3:12: image \"${REGISTRY}team/app:1.2\": REGISTRY is not set in .env and has no default: compose substitutes an empty string, so the image is team/app:1.2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("compose.yaml:5:16: image \"app:${NOTAG}\": NOTAG is not set")
+            && stderr.contains("which leaves \"app:\", no image reference; the image is skipped"),
+        "{stderr}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let refs = doc["references"].as_array().unwrap();
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    assert_eq!(refs[0]["reference"], "team/app:1.2");
+    assert_eq!(refs[0]["context"]["variables"]["REGISTRY"]["from"], "unset");
+    // Back to the first file, without the invalid one: warnings alone
+    // leave the run clean.
+    setup(
+        d,
+        "services:\n  snuba:\n    image: \"$SNUBA_IMAGE\"\n  req:\n    image: app:${NEED:?set NEED first}\n  ok:\n    image: ghcr.io/app/server:${APP_VERSION:-release}\n  bad:\n    image: app:${TAG\n  dollar:\n    image: app$$:1\n",
+        "",
+    );
     let compose = fs_err::read_to_string(d.join("compose.yaml")).unwrap();
     let cut = compose.find("  dollar:").unwrap();
     fs_err::write(d.join("compose.yaml"), &compose[..cut]).unwrap();
@@ -323,57 +359,97 @@ fn refused(compose: &str, dotenv: &str, lock: &[(&str, &str)], why: &str) {
     }
 }
 
-#[test]
-fn pin_refuses_what_no_single_place_pins() {
-    let web = [("docker.io/library/web", "2.5")];
-    // The variable is also used where no image ends.
-    refused(
-        "services:\n  web:\n    image: web:${TAG}\n    environment:\n      VERSION: ${TAG}\n",
-        "TAG=2.5\n",
-        &web,
-        "`TAG` in .env is also used elsewhere",
-    );
-    // ...or by another .env value.
-    refused(
-        "services:\n  web:\n    image: web:${TAG}\n",
-        "TAG=2.5\nLABEL=v${TAG}\n",
-        &web,
-        "also used elsewhere",
-    );
-    // ...or through a YAML alias of the image value.
-    refused(
-        "services:\n  web:\n    image: &img web:${TAG}\n    labels:\n      built-from: *img\n",
-        "TAG=2.5\n",
-        &web,
-        "also used elsewhere",
-    );
-    // ...or the .env is handed to containers.
-    refused(
-        "services:\n  web:\n    image: web:${TAG}\n    env_file: .env\n",
-        "TAG=2.5\n",
-        &web,
-        "`env_file`",
-    );
-    // Two repositories end in one variable.
-    refused(
-        "services:\n  web:\n    image: web:${TAG}\n  api:\n    image: api:${TAG}\n",
-        "TAG=2.5\n",
+/// `pin` writes the digest at the end of each image value (after the
+/// expansion): `compose` must become `want` with `{web}`/`{api}` replaced
+/// by the lock digests, the `.env` is left as it was, and a second pin
+/// changes nothing.
+fn pinned_after_value(compose: &str, dotenv: &str, want: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, compose, dotenv);
+    write_lock(
+        d,
         &[
             ("docker.io/library/web", "2.5"),
             ("docker.io/library/api", "2.5"),
         ],
-        "one digest cannot pin them all",
+    );
+    let o = imagelock(d, &["pin", "compose.yaml"]);
+    expect_code(&o, 0);
+    let want = want
+        .replace("{web}", &fake_digest("docker.io/library/web:2.5"))
+        .replace("{api}", &fake_digest("docker.io/library/api:2.5"));
+    let pinned = fs_err::read_to_string(d.join("compose.yaml")).unwrap();
+    assert_eq!(pinned, want);
+    if !dotenv.is_empty() {
+        assert_eq!(fs_err::read_to_string(d.join(".env")).unwrap(), dotenv);
+    }
+    let o = imagelock(d, &["pin", "compose.yaml"]);
+    expect_code(&o, 0);
+    assert_eq!(
+        fs_err::read_to_string(d.join("compose.yaml")).unwrap(),
+        want,
+        "a second pin changes nothing"
+    );
+}
+
+/// Where the `.env` line cannot take the digest without changing more
+/// than the reference, the end of the image value takes it.
+#[test]
+fn pin_writes_after_the_expansion_where_no_written_value_can_take_it() {
+    // The variable is also used where no image ends.
+    pinned_after_value(
+        "services:\n  web:\n    image: web:${TAG}\n    environment:\n      VERSION: ${TAG}\n",
+        "TAG=2.5\n",
+        "services:\n  web:\n    image: web:${TAG}@{web}\n    environment:\n      VERSION: ${TAG}\n",
+    );
+    // ...or by another .env value.
+    pinned_after_value(
+        "services:\n  web:\n    image: web:${TAG}\n",
+        "TAG=2.5\nLABEL=v${TAG}\n",
+        "services:\n  web:\n    image: web:${TAG}@{web}\n",
+    );
+    // ...or the .env is handed to containers.
+    pinned_after_value(
+        "services:\n  web:\n    image: web:${TAG}\n    env_file: .env\n",
+        "TAG=2.5\n",
+        "services:\n  web:\n    image: web:${TAG}@{web}\n    env_file: .env\n",
+    );
+    // Two repositories end in one variable (one tag for a product's images).
+    pinned_after_value(
+        "services:\n  web:\n    image: \"web:${TAG}\"\n  api:\n    image: 'api:$TAG'\n",
+        "TAG=2.5\n",
+        "services:\n  web:\n    image: \"web:${TAG}@{web}\"\n  api:\n    image: 'api:$TAG@{api}'\n",
     );
     // An alternative value.
-    refused(
+    pinned_after_value(
         "services:\n  web:\n    image: web:${TAG:+2.5}\n",
         "TAG=x\n",
-        &web,
-        "an alternative value",
+        "services:\n  web:\n    image: web:${TAG:+2.5}@{web}\n",
     );
     // A .env value not written as it reads (built from another).
-    refused(
+    pinned_after_value(
         "services:\n  web:\n    image: web:${TAG}\n",
+        "BASE=2.5\nTAG=\"${BASE}\"\n",
+        "services:\n  web:\n    image: web:${TAG}@{web}\n",
+    );
+}
+
+#[test]
+fn pin_refuses_what_no_single_place_pins() {
+    let web = [("docker.io/library/web", "2.5")];
+    // The image value is shared through a YAML alias with a label: the
+    // end of the value cannot take the digest alone.
+    refused(
+        "services:\n  web:\n    image: &img web:${TAG}\n    labels:\n      built-from: *img\n",
+        "TAG=2.5\n",
+        &web,
+        "YAML anchor",
+    );
+    // A .env value not written as it reads, and an image value written
+    // with an escape: neither is the place.
+    refused(
+        "services:\n  web:\n    image: \"w\\x65b:${TAG}\"\n",
         "BASE=2.5\nTAG=\"${BASE}\"\n",
         &web,
         "is not written as it reads",
@@ -384,6 +460,31 @@ fn pin_refuses_what_no_single_place_pins() {
         "",
         &[],
         "invalid image reference",
+    );
+}
+
+/// A reference that ends in a value from the process environment
+/// (`--compose-env`) is refused: a digest written after it would hold
+/// whatever the environment said on the day of the pin.
+#[test]
+fn pin_refuses_a_reference_ending_in_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let compose = "services:\n  web:\n    image: web:${TAG}\n";
+    setup(d, compose, "");
+    write_lock(d, &[("docker.io/library/web", "2.5")]);
+    let o = Command::new(bin())
+        .current_dir(d)
+        .env("TAG", "2.5")
+        .args(["pin", "--compose-env", "compose.yaml"])
+        .output()
+        .unwrap();
+    expect_code(&o, 2);
+    let stderr = text(&o.stderr);
+    assert!(stderr.contains("process environment"), "{stderr}");
+    assert_eq!(
+        fs_err::read_to_string(d.join("compose.yaml")).unwrap(),
+        compose
     );
 }
 

@@ -61,6 +61,9 @@ pub enum From {
     /// The default written in the compose file (`${VAR:-default}`).
     #[serde(rename = "default")]
     Default,
+    /// Not set and no default: an empty string, as compose substitutes.
+    #[serde(rename = "unset")]
+    Unset,
 }
 
 /// Whether `path` is a compose project's `.env` (what `pin` writes a
@@ -184,7 +187,7 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
     let mut project: Option<Project> = None;
     // Images pinned through a `.env` entry: (index in `ex.out.images`,
     // the variable).
-    let mut through_dotenv: Vec<(usize, String)> = Vec::new();
+    let mut through_dotenv: Vec<(usize, String, Option<usize>)> = Vec::new();
     for kv in doc.map_entries(services).chunks_exact(2) {
         let Some(name) = doc.scalar_str(kv[0]) else {
             continue;
@@ -265,8 +268,8 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
             );
             continue;
         }
-        if let Some((index, variable)) = interpolated(doc, target, context, project, ex) {
-            through_dotenv.push((index, variable));
+        if let Some(through) = interpolated(doc, target, context, project, ex) {
+            through_dotenv.push(through);
         }
     }
     if let Some(project) = &project {
@@ -283,7 +286,7 @@ fn interpolated(
     mut context: ComposeService,
     project: &Project,
     ex: &mut Extraction<'_>,
-) -> Option<(usize, String)> {
+) -> Option<(usize, String, Option<usize>)> {
     let s = doc.scalar(id)?;
     let column_of = |at: usize| {
         let before = &s.value[..at.min(s.value.len())];
@@ -309,23 +312,6 @@ fn interpolated(
     };
     let resolved = match interpolate::resolve(&parts, &|n| project.lookup(n)) {
         Ok(r) => r,
-        Err(Unresolved::Unset { name, at }) => {
-            let where_ = if project.environment {
-                "in .env or the environment"
-            } else {
-                "in .env"
-            };
-            ex.warn(
-                s.line,
-                column_of(at),
-                format!(
-                    "image {:?}: {name} is not set {where_} and has no default; the image is skipped: {}",
-                    s.value,
-                    project.how_to_set(&name)
-                ),
-            );
-            return None;
-        }
         Err(Unresolved::Required { name, at, message }) => {
             ex.warn(
                 s.line,
@@ -339,7 +325,55 @@ fn interpolated(
             return None;
         }
     };
+    // A variable with no value and no default is an empty string to
+    // compose, which warns; so is it here. A reference that is still
+    // complete without it is read (`${REGISTRY}app:1.2`); one that is not
+    // (`app:${TAG}` → `app:`) is skipped, never an invalid value.
+    if let Some((name, at)) = resolved.unset.first() {
+        let where_ = if project.environment {
+            "in .env or the environment"
+        } else {
+            "in .env"
+        };
+        let names: Vec<&str> = resolved.unset.iter().map(|(n, _)| n.as_str()).collect();
+        let valid = !resolved.text.is_empty() && Reference::parse(&resolved.text).is_ok();
+        let outcome = if valid {
+            format!(
+                "compose substitutes an empty string, so the image is {}",
+                resolved.text
+            )
+        } else {
+            format!(
+                "compose substitutes an empty string, which leaves {:?}, no image reference; the image is skipped",
+                resolved.text
+            )
+        };
+        ex.warn(
+            s.line,
+            column_of(*at),
+            format!(
+                "image {:?}: {} {} not set {where_} and {} no default: {outcome}: {}",
+                s.value,
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" },
+                if names.len() == 1 { "has" } else { "have" },
+                project.how_to_set(name)
+            ),
+        );
+        if !valid {
+            return None;
+        }
+    }
     context.template = Some(s.value.to_string());
+    for (name, _) in &resolved.unset {
+        context.variables.insert(
+            name.clone(),
+            Variable {
+                value: String::new(),
+                from: From::Unset,
+            },
+        );
+    }
     for u in &resolved.used {
         let from = match u.source {
             None => From::Default,
@@ -376,6 +410,10 @@ fn interpolated(
         reason: format!("no single place pins {}: {why}", resolved.text),
         hint: hint.to_string(),
     };
+    // Where no written value ends the reference by itself, the digest
+    // goes at the end of the image value, after the expansion (as in a
+    // Dockerfile's FROM word): `app:${TAG}@sha256:…`.
+    let value_end = s.exact.then_some(s.content.end);
     let mut dotenv_variable = None;
     let edit = match &resolved.end {
         End::Literal(span) if s.exact => EditPlan::AppendDigest {
@@ -396,17 +434,27 @@ fn interpolated(
                     variable: name.clone(),
                 }
             }
-            _ => refuse(
-                format!(
-                    "it ends in `{name}`, whose value in {} is not written as it reads (escapes, or `${{…}}` inside it)",
-                    project.path.display()
+            _ => match value_end {
+                Some(end) => after_value(end),
+                None => refuse(
+                    format!(
+                        "it ends in `{name}`, whose value in {} is not written as it reads (escapes, or `${{…}}` inside it), and the image value is written with escapes or line folding",
+                        project.path.display()
+                    ),
+                    "write the value plainly in .env (`NAME=value`), or the image as a plain or simply quoted scalar on one line",
                 ),
-                "write the value plainly in .env (`NAME=value`), or end the image value with a literal tag",
+            },
+        },
+        End::Nowhere(why) => match value_end {
+            Some(end) => after_value(end),
+            None => refuse(
+                format!("{why}, and the image value is written with escapes or line folding"),
+                "write the image as a plain or simply quoted scalar on one line",
             ),
         },
-        End::Nowhere(why) => refuse(
+        End::Unwritten(why) => refuse(
             why.clone(),
-            "end the image value with a literal tag, a default (`${TAG:-1.2}`) or a .env variable used only there",
+            "end the image value with a literal tag, a default (`${TAG:-1.2}`) or a .env variable",
         ),
     };
     let image = FoundImage {
@@ -426,8 +474,19 @@ fn interpolated(
     let index = ex.out.images.len();
     let reported = ex.found(doc, id, image);
     match (reported, dotenv_variable) {
-        (true, Some(v)) => Some((index, v)),
+        (true, Some(v)) => Some((index, v, value_end)),
         _ => None,
+    }
+}
+
+/// The digest written at the end of an image value, after whatever the
+/// expansion gives (`app:${TAG}@sha256:…`; an `@…` written there is
+/// replaced): it wins over an override of the variables, as a digest in
+/// a reference does.
+fn after_value(end: usize) -> EditPlan {
+    EditPlan::AppendDigest {
+        span: end..end,
+        tagless: false,
     }
 }
 
@@ -439,7 +498,7 @@ fn interpolated(
 fn refuse_shared_dotenv(
     doc: &Doc<'_>,
     project: &Project,
-    through: &[(usize, String)],
+    through: &[(usize, String, Option<usize>)],
     ex: &mut Extraction<'_>,
 ) {
     if through.is_empty() {
@@ -474,24 +533,24 @@ fn refuse_shared_dotenv(
             Err(_) => names.extend(
                 through
                     .iter()
-                    .filter(|(_, n)| s.value.contains(n.as_str()))
-                    .map(|(_, n)| n.clone()),
+                    .filter(|(_, n, _)| s.value.contains(n.as_str()))
+                    .map(|(_, n, _)| n.clone()),
             ),
         }
         for n in names {
             *mentions.entry(n).or_default() += 1;
         }
     }
-    let mut by_variable: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, v) in through {
-        by_variable.entry(v.as_str()).or_default().push(*i);
+    let mut by_variable: BTreeMap<&str, Vec<(usize, Option<usize>)>> = BTreeMap::new();
+    for (i, v, end) in through {
+        by_variable.entry(v.as_str()).or_default().push((*i, *end));
     }
     let file = project.path.display().to_string();
     for (variable, images) in by_variable {
         let used = mentions.get(variable).copied().unwrap_or(0);
         let repositories: std::collections::BTreeSet<String> = images
             .iter()
-            .map(|&i| ex.out.images[i].reference.name_str().to_string())
+            .map(|&(i, _)| ex.out.images[i].reference.name_str().to_string())
             .collect();
         let why = if env_file {
             Some((
@@ -514,12 +573,17 @@ fn refuse_shared_dotenv(
         } else {
             None
         };
+        // The `.env` line cannot take the digest: the end of each image
+        // value does, where it is written as it reads.
         if let Some((reason, hint)) = why {
-            for i in images {
+            for (i, end) in images {
                 let img = &mut ex.out.images[i];
-                img.edit = EditPlan::Shared {
-                    reason: format!("no single place pins {}: {reason}", img.reference),
-                    hint: hint.to_string(),
+                img.edit = match end {
+                    Some(end) => after_value(end),
+                    None => EditPlan::Shared {
+                        reason: format!("no single place pins {}: {reason}, and the image value is written with escapes or line folding", img.reference),
+                        hint: hint.to_string(),
+                    },
                 };
             }
         }

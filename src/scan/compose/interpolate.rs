@@ -241,8 +241,11 @@ pub enum End {
     Literal(Range<usize>),
     /// The value of a variable from `.env`.
     DotEnv(String),
-    /// No single place: why.
+    /// No single place in the written text or `.env`: why. The end of
+    /// the image value may still take the digest.
     Nowhere(String),
+    /// Text no file holds (the process environment, `$$`): why.
+    Unwritten(String),
 }
 
 /// How one variable was used in a resolution.
@@ -257,8 +260,6 @@ pub struct Used {
 /// Why a template cannot be resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unresolved {
-    /// A variable with no value and no default.
-    Unset { name: String, at: usize },
     /// `${VAR:?message}` / `${VAR?message}` with the variable unset (or empty).
     Required {
         name: String,
@@ -273,6 +274,9 @@ pub struct Resolved {
     pub text: String,
     pub end: End,
     pub used: Vec<Used>,
+    /// Variables with no value and no default, substituted by an empty
+    /// string as compose does (it warns): name and byte in the value.
+    pub unset: Vec<(String, usize)>,
 }
 
 /// Resolve `parts` with `lookup` (a variable's value and source).
@@ -284,6 +288,7 @@ pub fn resolve(
         text: String::new(),
         end: End::Nowhere("the value is empty".into()),
         used: Vec::new(),
+        unset: Vec::new(),
     };
     for p in parts {
         match p {
@@ -296,7 +301,7 @@ pub fn resolve(
                 r.end = if *written {
                     End::Literal(span.clone())
                 } else {
-                    End::Nowhere("it ends in `$$` (a literal `$`)".into())
+                    End::Unwritten("it ends in `$$` (a literal `$`)".into())
                 };
             }
             Part::Var(v) => {
@@ -313,7 +318,7 @@ pub fn resolve(
                     r.end = match (g.source, g.value.is_empty()) {
                         (_, true) => End::Nowhere(format!("it ends in `{}`, which is empty", v.name)),
                         (Source::DotEnv, false) => End::DotEnv(v.name.clone()),
-                        (Source::Environment, false) => End::Nowhere(format!(
+                        (Source::Environment, false) => End::Unwritten(format!(
                             "it ends in `{}`, which comes from the process environment (--compose-env), where pin cannot write",
                             v.name
                         )),
@@ -323,10 +328,10 @@ pub fn resolve(
                     Op::Plain => match &got {
                         Some(g) => from_value(&mut r, g),
                         None => {
-                            return Err(Unresolved::Unset {
-                                name: v.name.clone(),
-                                at: v.at,
-                            })
+                            // Compose substitutes an empty string.
+                            r.unset.push((v.name.clone(), v.at));
+                            r.end =
+                                End::Nowhere(format!("it ends in `{}`, which is not set", v.name));
                         }
                     },
                     Op::Default { colon } => {
@@ -340,6 +345,7 @@ pub fn resolve(
                                 source: None,
                             });
                             r.used.extend(d.used);
+                            r.unset.extend(d.unset);
                             r.end = if d.text.is_empty() {
                                 End::Nowhere(format!(
                                     "it ends in the default of `{}`, which is empty",
@@ -380,6 +386,7 @@ pub fn resolve(
                             let a = resolve(&v.arg, lookup)?;
                             r.text.push_str(&a.text);
                             r.used.extend(a.used);
+                            r.unset.extend(a.unset);
                         }
                         r.end = End::Nowhere(format!(
                             "it ends in `${{{}{}+…}}`, an alternative value that depends on whether the variable is set",
@@ -430,10 +437,14 @@ mod tests {
             text("${EMPTY:?need it}", &e),
             Err(Unresolved::Required { message, .. }) if message == "need it"
         ));
-        assert!(matches!(
-            text("x:${UNSET}", &e),
-            Err(Unresolved::Unset { name, at: 2 }) if name == "UNSET"
-        ));
+        // Unset with no default: an empty string, as compose substitutes.
+        let parts = parse("x:${UNSET}").unwrap();
+        let r = resolve(&parts, &env(&e)).unwrap();
+        assert_eq!(r.text, "x:");
+        assert_eq!(r.unset, [("UNSET".to_string(), 2)]);
+        let parts = parse("${A:-${UNSET}y}").unwrap();
+        let r = resolve(&parts, &env(&e)).unwrap();
+        assert_eq!((r.text.as_str(), r.unset.len()), ("y", 1));
     }
 
     #[test]
@@ -452,6 +463,6 @@ mod tests {
         assert_eq!(end("app:${V:-${W:-x}}"), End::Literal(14..15));
         assert_eq!(end("app:${TAG}"), End::DotEnv("TAG".into()));
         assert!(matches!(end("app:${TAG:+x}"), End::Nowhere(_)));
-        assert!(matches!(end("app$$"), End::Nowhere(_)));
+        assert!(matches!(end("app$$"), End::Unwritten(_)));
     }
 }
