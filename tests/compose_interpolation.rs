@@ -605,3 +605,47 @@ fn pull_policy_is_interpolated_too() {
     assert_eq!(policy("app:1"), "never", "{stdout}");
     assert_eq!(policy("app:2"), "always", "{stdout}");
 }
+
+/// Compose reads the one `.env` for every compose file of the directory:
+/// a variable another compose file there reads (temporal's
+/// `TEMPORAL_VERSION`, for `auto-setup` in one file and `server` in
+/// another) is not written into `.env`; the digest goes at the end of the
+/// image value. A `.env` value that already holds a digest another image
+/// reads is refused with what to do, never given a second digest.
+#[test]
+fn a_dotenv_variable_another_compose_file_reads_is_not_pinned_in_dotenv() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, "services:\n  web:\n    image: web:${TAG}\n", "TAG=2.5\n");
+    fs_err::write(
+        d.join("docker-compose.extra.yml"),
+        "services:\n  api:\n    image: api:${TAG:-2.5}\n",
+    )
+    .unwrap();
+    write_lock(d, &[("docker.io/library/web", "2.5"), ("docker.io/library/api", "2.5")]);
+    let o = imagelock(d, &["pin", "compose.yaml"]);
+    expect_code(&o, 0);
+    let web = fake_digest("docker.io/library/web:2.5");
+    assert_eq!(
+        fs_err::read_to_string(d.join("compose.yaml")).unwrap(),
+        format!("services:\n  web:\n    image: web:${{TAG}}@{web}\n")
+    );
+    assert_eq!(fs_err::read_to_string(d.join(".env")).unwrap(), "TAG=2.5\n");
+
+    // A digest already in `.env` (pinned before the second file came),
+    // read by both files: refused, with the way out.
+    setup(d, "services:\n  web:\n    image: web:${TAG}\n", &format!("TAG=2.5@{web}\n"));
+    let o = imagelock(d, &["pin", "compose.yaml", "docker-compose.extra.yml"]);
+    expect_code(&o, 2);
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("another compose file of the project")
+            && stderr.contains("remove the digest from `TAG`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("invalid image reference"), "{stderr}");
+    assert_eq!(
+        fs_err::read_to_string(d.join(".env")).unwrap(),
+        format!("TAG=2.5@{web}\n")
+    );
+}

@@ -100,6 +100,11 @@ struct Project {
     path: PathBuf,
     dotenv: dotenv::DotEnv,
     environment: bool,
+    /// The other compose files of the directory (which read the same
+    /// `.env`): path and text, read when first asked.
+    siblings: std::cell::OnceCell<Vec<(PathBuf, String)>>,
+    /// This compose file.
+    file: PathBuf,
 }
 
 impl Project {
@@ -142,7 +147,44 @@ impl Project {
             path,
             dotenv,
             environment,
+            siblings: std::cell::OnceCell::new(),
+            file: file.to_path_buf(),
         }
+    }
+
+    /// Another compose file of the project directory that mentions
+    /// `$name` or `${name…}` (compose reads the one `.env` for every
+    /// compose file there: a digest written into it reaches them all).
+    fn sibling_use(&self, name: &str) -> Option<&Path> {
+        let siblings = self.siblings.get_or_init(|| {
+            let dir = match self.file.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let Ok(entries) = fs_err::read_dir(&dir) else {
+                return Vec::new();
+            };
+            let this = fs_err::canonicalize(&self.file).ok();
+            let mut out: Vec<(PathBuf, String)> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|x| x == "yml" || x == "yaml")
+                })
+                .filter(|p| fs_err::canonicalize(p).ok() != this)
+                .filter_map(|p| {
+                    let text = fs_err::read_to_string(&p).ok()?;
+                    text.contains("services:").then_some((p, text))
+                })
+                .collect();
+            out.sort();
+            out
+        });
+        siblings
+            .iter()
+            .find(|(_, text)| mentions(text, name))
+            .map(|(p, _)| p.as_path())
     }
 
     fn lookup(&self, name: &str) -> Option<Value> {
@@ -413,7 +455,9 @@ fn interpolated(
     // Where no written value ends the reference by itself, the digest
     // goes at the end of the image value, after the expansion (as in a
     // Dockerfile's FROM word): `app:${TAG}@sha256:…`.
-    let value_end = s.exact.then_some(s.content.end);
+    // Not when the value already brings a digest from a variable (a
+    // `.env` value pinned for another image): a second one cannot follow.
+    let value_end = (s.exact && reference.digest().is_none()).then_some(s.content.end);
     let mut dotenv_variable = None;
     let edit = match &resolved.end {
         End::Literal(span) if s.exact => EditPlan::AppendDigest {
@@ -438,7 +482,7 @@ fn interpolated(
                 Some(end) => after_value(end),
                 None => refuse(
                     format!(
-                        "it ends in `{name}`, whose value in {} is not written as it reads (escapes, or `${{…}}` inside it), and the image value is written with escapes or line folding",
+                        "it ends in `{name}`, whose value in {} is not written as it reads (escapes, or `${{…}}` inside it), and the image value is written with escapes or line folding or takes its digest from a variable",
                         project.path.display()
                     ),
                     "write the value plainly in .env (`NAME=value`), or the image as a plain or simply quoted scalar on one line",
@@ -448,8 +492,8 @@ fn interpolated(
         End::Nowhere(why) => match value_end {
             Some(end) => after_value(end),
             None => refuse(
-                format!("{why}, and the image value is written with escapes or line folding"),
-                "write the image as a plain or simply quoted scalar on one line",
+                format!("{why}, and the image value is written with escapes or line folding or takes its digest from a variable"),
+                "write the image as a plain or simply quoted scalar on one line, with no digest in a variable's value",
             ),
         },
         End::Unwritten(why) => refuse(
@@ -477,6 +521,26 @@ fn interpolated(
         (true, Some(v)) => Some((index, v, value_end)),
         _ => None,
     }
+}
+
+/// Whether `text` names variable `name` as `$name` or `${name…}`.
+fn mentions(text: &str, name: &str) -> bool {
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    text.match_indices('$').any(|(at, _)| {
+        let rest = &text[at + 1..];
+        let (braced, rest) = match rest.strip_prefix('{') {
+            Some(r) => (true, r),
+            None => (false, rest),
+        };
+        rest.strip_prefix(name).is_some_and(|tail| {
+            let next = tail.bytes().next();
+            if braced {
+                next.is_some_and(|c| !ident(c))
+            } else {
+                next.is_none_or(|c| !ident(c))
+            }
+        })
+    })
 }
 
 /// The digest written at the end of an image value, after whatever the
@@ -562,6 +626,11 @@ fn refuse_shared_dotenv(
                 format!("`{variable}` in {file} is also used elsewhere (not as the end of an image value), so writing a digest into it would change that use too"),
                 "give the image its own variable (used only at the end of image values), or end the image value with a literal tag or a default",
             ))
+        } else if let Some(other) = project.sibling_use(variable) {
+            Some((
+                format!("`{variable}` in {file} is also read by {}, another compose file of the project, so writing a digest into it would change that file's values too", other.display()),
+                "give the image its own variable, or end the image value with a literal tag or a default",
+            ))
         } else if repositories.len() > 1 {
             Some((
                 format!(
@@ -580,6 +649,10 @@ fn refuse_shared_dotenv(
                 let img = &mut ex.out.images[i];
                 img.edit = match end {
                     Some(end) => after_value(end),
+                    None if img.reference.digest().is_some() => EditPlan::Shared {
+                        reason: format!("no single place pins {}: {reason}, and its digest is already written in that value, where another pin cannot replace it", img.reference),
+                        hint: format!("remove the digest from `{variable}` in {file} and run pin again: the digest then goes at the end of each image value"),
+                    },
                     None => EditPlan::Shared {
                         reason: format!("no single place pins {}: {reason}, and the image value is written with escapes or line folding", img.reference),
                         hint: hint.to_string(),
