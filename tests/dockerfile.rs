@@ -422,4 +422,99 @@ mod offline {
             "{stderr}"
         );
     }
+
+    #[test]
+    fn an_arg_a_stage_declares_is_read_by_its_later_runs() {
+        // `ARG V` in a stage takes the global default and puts it in the
+        // environment of every later RUN: editing the default would change
+        // what `./build.sh` sees, so the digest goes into the word.
+        let inherited = "ARG V=1.25\nFROM nginx:${V}\nARG V\nRUN ./build.sh\n";
+        // The same for a stage's own default (Podman expands COPY --from).
+        let own = "FROM alpine:3.20\nARG V=1.25\nCOPY --from=nginx:${V} /a /b\nRUN ./build.sh\n";
+        // A global `ARG V` with no default keeps the earlier default.
+        let again = "ARG V=1.25\nARG V\nFROM nginx:${V}\n";
+        let d = dir(
+            &[
+                ("inherited/Dockerfile", inherited),
+                ("own/Containerfile", own),
+                ("again/Dockerfile", again),
+            ],
+            &["nginx:1.25", "alpine:3.20"],
+        );
+        let n = digest("nginx:1.25");
+        assert_eq!(
+            pin_twice(d.path(), "inherited/Dockerfile"),
+            inherited.replace("${V}\n", &format!("${{V}}@{n}\n"))
+        );
+        assert_eq!(
+            pin_twice(d.path(), "own/Containerfile"),
+            own.replace("${V} ", &format!("${{V}}@{n} ")).replace(
+                "alpine:3.20",
+                &format!("alpine:3.20@{}", digest("alpine:3.20"))
+            )
+        );
+        let (refs, stderr) = list(d.path(), "again/Dockerfile");
+        assert_eq!(refs, ["nginx:1.25"], "{stderr}");
+        assert_eq!(
+            pin_twice(d.path(), "again/Dockerfile"),
+            again.replacen("ARG V=1.25", &format!("ARG V=1.25@{n}"), 1)
+        );
+    }
+
+    #[test]
+    fn an_expansion_too_long_or_too_deep_is_a_warning_not_a_crash() {
+        // Each default doubles the last: 2^40 bytes if followed.
+        let mut doubling = String::from("ARG A0=x\n");
+        for i in 1..=40 {
+            doubling.push_str(&format!("ARG A{i}=${{A{}}}${{A{}}}\n", i - 1, i - 1));
+        }
+        doubling.push_str("FROM nginx:${A40}\n");
+        // Nested far past any real default.
+        let deep = format!(
+            "ARG A=1.25\nFROM nginx:{}x{}\n",
+            "${A:-".repeat(5000),
+            "}".repeat(5000)
+        );
+        let d = dir(
+            &[
+                ("doubling/Dockerfile", &doubling),
+                ("deep/Dockerfile", &deep),
+            ],
+            &[],
+        );
+        let (refs, stderr) = list(d.path(), "doubling/Dockerfile");
+        assert!(refs.is_empty());
+        assert!(
+            stderr.contains("Dockerfile:42:6: FROM nginx:${A40}: the default of build argument A")
+                && stderr.contains("expands to more than 65536 bytes"),
+            "{stderr}"
+        );
+        let (refs, stderr) = list(d.path(), "deep/Dockerfile");
+        assert!(refs.is_empty());
+        assert!(
+            stderr.contains("Dockerfile:2:6: FROM") && stderr.contains("imagelock does not follow"),
+            "{}",
+            &stderr[..200]
+        );
+    }
+
+    #[test]
+    fn a_python_import_is_not_a_from() {
+        let d = dir(
+            &[
+                ("tool.py", "from os import path\n"),
+                (
+                    "base.df",
+                    "FROM --platform=linux/amd64 nginx:1.25 AS base\n",
+                ),
+            ],
+            &["nginx:1.25"],
+        );
+        let (refs, stderr) = list(d.path(), "tool.py");
+        assert!(refs.is_empty(), "{stderr}");
+        assert!(!stderr.contains("read as a Dockerfile"), "{stderr}");
+        let (refs, stderr) = list(d.path(), "base.df");
+        assert_eq!(refs, ["nginx:1.25"]);
+        assert!(stderr.contains("base.df: read as a Dockerfile"), "{stderr}");
+    }
 }

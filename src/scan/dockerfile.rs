@@ -23,7 +23,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use self::expand::{NoDefault, Piece, Value};
+use self::expand::{Piece, Stop, Value};
 /// `new` reads as `old` with only the given byte edits made to its
 /// instruction words (the safety net, `crate::verify`).
 pub(crate) use self::instructions::same_but_edits;
@@ -112,7 +112,8 @@ pub fn is_dockerfile_name(path: &Path) -> bool {
 /// A file whose name imagelock does not recognise (not a Dockerfile name,
 /// not `.yaml`/`.yml`/`.json`) that reads as a Dockerfile: its first
 /// instruction, after blank lines, comments and parser directives, is
-/// `FROM` or `ARG` (as every Dockerfile's must be). That keyword.
+/// `FROM` or `ARG` (as every Dockerfile's must be), a `FROM` written as
+/// BuildKit takes one (`FROM [--flag…] image [AS name]`). That keyword.
 pub fn sniffed(path: &Path, text: &str) -> Option<&'static str> {
     let ext = path
         .extension()
@@ -126,10 +127,28 @@ pub fn sniffed(path: &Path, text: &str) -> Option<&'static str> {
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))?;
-    let (word, _) = line.split_once([' ', '\t'])?;
-    ["FROM", "ARG"]
+    let (word, rest) = line.split_once([' ', '\t'])?;
+    let keyword = ["FROM", "ARG"]
         .into_iter()
-        .find(|k| word.eq_ignore_ascii_case(k))
+        .find(|k| word.eq_ignore_ascii_case(k))?;
+    // A FROM as BuildKit takes it: one image word, or three with `AS` in
+    // the middle, after its flags (so Python's `from os import path` is
+    // not one).
+    let mut words: Vec<&str> = rest
+        .split_whitespace()
+        .filter(|w| !w.starts_with("--"))
+        .collect();
+    let continued = matches!(words.last(), Some(&"\\" | &"`"));
+    if continued {
+        words.pop();
+    }
+    let from_like = match words.as_slice() {
+        [] => continued,
+        [_] => true,
+        [_, as_, _] => as_.eq_ignore_ascii_case("as"),
+        _ => false,
+    };
+    (keyword == "ARG" || from_like).then_some(keyword)
 }
 
 /// Extensions of files named `Dockerfile.*` that are something else.
@@ -175,6 +194,7 @@ pub fn scan_text(path: &Path, text: &str) -> FileScan {
         out: FileScan::default(),
         globals: HashMap::new(),
         stage_args: HashMap::new(),
+        stage_declared: Vec::new(),
         stages: Vec::new(),
         stage: None,
         in_stage: false,
@@ -210,6 +230,8 @@ enum Why {
     Platform,
     /// A default written with expansion imagelock does not follow.
     Unsupported,
+    /// A default that expands to more than [`expand::MAX_EXPANDED`] bytes.
+    TooLong,
 }
 
 /// BuildKit's automatic platform arguments: their values depend on the
@@ -293,6 +315,9 @@ struct Scanner<'a> {
     globals: HashMap<String, Arg>,
     /// `ARG`s of the current stage.
     stage_args: HashMap<String, Arg>,
+    /// Arguments declared in a stage since the last `RUN`: the next `RUN`
+    /// has them in its environment, so reads them.
+    stage_declared: Vec<String>,
     /// Stage names so far, lower case (BuildKit compares them so).
     stages: Vec<String>,
     stage: Option<String>,
@@ -433,7 +458,13 @@ impl Scanner<'_> {
                     self.triggers(ins, &t, rest, true);
                 }
             }
-            _ => self.triggers(ins, &keyword, args, false),
+            _ => {
+                if keyword == "RUN" {
+                    let read = std::mem::take(&mut self.stage_declared);
+                    self.uses.extend(read.into_iter().map(|n| (n, false)));
+                }
+                self.triggers(ins, &keyword, args, false)
+            }
         }
     }
 
@@ -488,9 +519,29 @@ impl Scanner<'_> {
                     (name.to_string(), self.arg_value(ins, name, value))
                 }
             };
+            // `ARG V` with no default keeps the value V has: a global's
+            // earlier default, or in a stage the global default (BuildKit
+            // looks it up) else the stage's earlier one.
+            let global_value = matches!(
+                self.globals.get(&name),
+                Some(Arg::Default(_) | Arg::Unresolved(..))
+            );
             if self.in_stage {
+                // The stage's arguments are the environment of its RUN
+                // commands (and of stages built on it): a later RUN reads
+                // them, whatever it writes.
+                self.stage_declared.push(name.clone());
+                if matches!(decl, Arg::NoDefault)
+                    && !global_value
+                    && self.stage_args.contains_key(&name)
+                {
+                    continue;
+                }
                 self.stage_args.insert(name, decl);
             } else {
+                if matches!(decl, Arg::NoDefault) && self.globals.contains_key(&name) {
+                    continue;
+                }
                 self.globals.insert(name, decl);
             }
         }
@@ -525,10 +576,11 @@ impl Scanner<'_> {
                     span: None,
                     style,
                 }),
-                Err(NoDefault(n)) => {
+                Err(Stop::NoDefault(n)) => {
                     let (root, why) = self.resolve(from, &n).root(&n);
                     Arg::Unresolved(root, why)
                 }
+                Err(Stop::TooLong) => Arg::Unresolved(name.to_string(), Why::TooLong),
             };
         }
         let clean = !text.contains(['"', '\'', self.escape]);
@@ -689,7 +741,17 @@ impl Scanner<'_> {
         let lookup = |name: &str| self.resolve(from, name).value_owned();
         let expanded = match expand::expand(&ins.text, &pieces, &lookup) {
             Ok(e) => e,
-            Err(NoDefault(name)) => {
+            Err(Stop::TooLong) => {
+                self.warn(
+                    word_offset,
+                    format!(
+                        "{what} {written}: expands to more than {} bytes; skipped",
+                        expand::MAX_EXPANDED
+                    ),
+                );
+                return;
+            }
+            Err(Stop::NoDefault(name)) => {
                 if self.stage_family(ins, &pieces) || self.platform_stage(ins, &pieces, from) {
                     return;
                 }
@@ -698,6 +760,8 @@ impl Scanner<'_> {
                     format!("{what} {written}: the image varies by build platform (build argument {root} is set by BuildKit for each platform); skipped")
                 } else if why == Why::Unsupported {
                     format!("{what} {written}: the default of build argument {root} uses expansion imagelock does not follow; skipped")
+                } else if why == Why::TooLong {
+                    format!("{what} {written}: the default of build argument {root} expands to more than {} bytes; skipped", expand::MAX_EXPANDED)
                 } else {
                     let scope = if from {
                         "no default before the first FROM"
