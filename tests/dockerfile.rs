@@ -517,4 +517,19 @@ mod offline {
         assert_eq!(refs, ["nginx:1.25"]);
         assert!(stderr.contains("base.df: read as a Dockerfile"), "{stderr}");
     }
+
+    #[test]
+    fn a_reference_split_by_a_continuation_is_refused_without_naming_an_arg() {
+        let file = "FROM ngi\\\nnx:1.25\n";
+        let d = dir(&[("Dockerfile", file)], &["nginx:1.25"]);
+        let o = imagelock(d.path(), &["--no-config", "pin", "Dockerfile"]);
+        expect_code(&o, 2);
+        let stderr = text(&o.stderr);
+        assert!(
+            stderr.contains("Dockerfile:1:6: nginx:1.25 cannot be pinned byte-exactly: the word is split by a line continuation")
+                && !stderr.contains("build arguments"),
+            "{stderr}"
+        );
+        assert_eq!(read(d.path(), "Dockerfile"), file);
+    }
 }

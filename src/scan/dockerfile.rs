@@ -463,7 +463,7 @@ impl Scanner<'_> {
                     let read = std::mem::take(&mut self.stage_declared);
                     self.uses.extend(read.into_iter().map(|n| (n, false)));
                 }
-                self.triggers(ins, &keyword, args, false)
+                self.triggers(ins, &keyword, args, false);
             }
         }
     }
