@@ -532,4 +532,23 @@ mod offline {
         );
         assert_eq!(read(d.path(), "Dockerfile"), file);
     }
+
+    #[test]
+    fn an_onbuild_run_heredoc_body_is_not_read_as_instructions() {
+        // BuildKit's parser opens heredocs in ONBUILD triggers too: the
+        // body is the downstream build's script, not a FROM to pin.
+        let file = "FROM alpine:3.20\n\
+                    ONBUILD RUN <<EOF\nFROM nginx:1.25\nEOF\n\
+                    onbuild copy <<-EOT /x\n\tFROM nginx:1.25\n\tEOT\n\
+                    FROM busybox:1.36\n";
+        let d = dir(
+            &[("Dockerfile", file)],
+            &["alpine:3.20", "busybox:1.36", "nginx:1.25"],
+        );
+        let (refs, stderr) = list(d.path(), "Dockerfile");
+        assert_eq!(refs, ["alpine:3.20", "busybox:1.36"], "{stderr}");
+        let pinned = pin_twice(d.path(), "Dockerfile");
+        assert_eq!(pinned.matches("@sha256:").count(), 2, "{pinned}");
+        assert!(pinned.contains("\nFROM nginx:1.25\nEOF\n"), "{pinned}");
+    }
 }

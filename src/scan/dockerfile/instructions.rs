@@ -259,7 +259,8 @@ pub(crate) fn parse(text: &str) -> Parsed {
 
 /// The heredocs an instruction opens (`<<EOF`, `<<-"EOF"`), in order, with
 /// whether leading tabs are stripped, as BuildKit's parser finds them
-/// (`heredocsFromLine`): only in `RUN`, `COPY` and `ADD`, and only in a
+/// (`heredocsFromLine`): only in `RUN`, `COPY` and `ADD` (as `ONBUILD`
+/// triggers too), and only in a
 /// shell word (split on blanks, quotes kept, `\` escaping) that matches
 /// `^\d*<<-?\s*[^<]+$`; the name is that rest with its quotes removed, and
 /// must be one word. So `sed 's/x<<EOF/y/'`, `$((1<<3))` and
@@ -269,7 +270,15 @@ fn heredocs(ins: &Instruction, escape: char) -> Vec<(String, bool)> {
     let Some(first) = words.first() else {
         return Vec::new();
     };
-    let keyword = ins.slice(&first.range).to_ascii_uppercase();
+    let mut keyword = ins.slice(&first.range).to_ascii_uppercase();
+    // An ONBUILD trigger is looked at as its own instruction
+    // (`canContainHeredoc`): `ONBUILD RUN <<EOF` opens one.
+    if keyword == "ONBUILD" {
+        let Some(trigger) = words.get(1) else {
+            return Vec::new();
+        };
+        keyword = ins.slice(&trigger.range).to_ascii_uppercase();
+    }
     if !matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") || !ins.text.contains("<<") {
         return Vec::new();
     }
