@@ -551,4 +551,44 @@ mod offline {
         assert_eq!(pinned.matches("@sha256:").count(), 2, "{pinned}");
         assert!(pinned.contains("\nFROM nginx:1.25\nEOF\n"), "{pinned}");
     }
+
+    #[test]
+    fn a_mount_from_is_read_as_buildkit_reads_the_flag() {
+        // The flag parser removes quotes; the mount's keys are in any
+        // case; the last `from=` wins.
+        let file = "FROM alpine:3.20\n\
+                    RUN --mount=type=bind,FROM=nginx:1.25,target=/x true\n\
+                    RUN --mount=type=bind,\"from=busybox:1.36\",target=/z true\n\
+                    RUN --mount=\"type=bind,from=redis:7,target=/y\" true\n\
+                    RUN --mount=type=bind,from=builder,from=redis:7,target=/w true\n";
+        let d = dir(
+            &[("Dockerfile", file)],
+            &["alpine:3.20", "busybox:1.36", "nginx:1.25", "redis:7"],
+        );
+        let (refs, stderr) = list(d.path(), "Dockerfile");
+        assert_eq!(
+            refs,
+            [
+                "alpine:3.20",
+                "nginx:1.25",
+                "busybox:1.36",
+                "redis:7",
+                "redis:7"
+            ],
+            "{stderr}"
+        );
+        let pinned = pin_twice(d.path(), "Dockerfile");
+        for (written, r) in [
+            ("FROM=nginx:1.25", "nginx:1.25"),
+            ("\"from=busybox:1.36", "busybox:1.36"),
+            ("from=redis:7", "redis:7"),
+        ] {
+            assert!(
+                pinned.contains(&format!("{written}@{},", digest(r)))
+                    || pinned.contains(&format!("{written}@{}\"", digest(r))),
+                "{pinned}"
+            );
+        }
+        assert!(pinned.contains("from=builder,from=redis:7@"), "{pinned}");
+    }
 }

@@ -495,7 +495,7 @@ impl Scanner<'_> {
                     let Some(v) = flag_value(ins, w, "--mount") else {
                         continue;
                     };
-                    if let Some(from) = mount_from(ins, v) {
+                    if let Some(from) = mount_from(ins, v, self.escape) {
                         let site = Site {
                             instruction: DockerfileInstruction::RunMount,
                             platform: None,
@@ -982,18 +982,42 @@ fn flag_value(ins: &Instruction, w: &instructions::Word, name: &str) -> Option<R
     Some(w.range.end - rest.len()..w.range.end)
 }
 
-/// The `from=` option of a `--mount` value (comma-separated `key=value`).
-fn mount_from(ins: &Instruction, value: Range<usize>) -> Option<Range<usize>> {
-    let text = ins.slice(&value);
-    let mut at = value.start;
-    for field in text.split(',') {
-        if let Some(v) = field.strip_prefix("from=") {
-            let start = at + "from=".len();
-            return Some(start..start + v.len());
+/// The `from=` option of a `--mount` value (comma-separated `key=value`),
+/// read as BuildKit reads it: the flag's quotes removed first (`--mount=
+/// "type=bind,from=img"`, `type=bind,"from=img"`), the key in any case
+/// (`FROM=img`).
+fn mount_from(ins: &Instruction, value: Range<usize>, escape: char) -> Option<Range<usize>> {
+    // The logical positions of the characters the flag parser keeps.
+    let mut kept: Vec<(usize, char)> = Vec::new();
+    let mut quote = None;
+    let mut chars = ins.slice(&value).char_indices();
+    while let Some((i, c)) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            None if c == '"' || c == '\'' => quote = Some(c),
+            _ if c == escape => {
+                if let Some((j, n)) = chars.next() {
+                    kept.push((value.start + j, n));
+                }
+            }
+            _ => kept.push((value.start + i, c)),
         }
-        at += field.len() + 1;
     }
-    None
+    // The last `from=` is the one BuildKit keeps.
+    kept.split(|&(_, c)| c == ',').rev().find_map(|field| {
+        let key: String = field.iter().take(5).map(|&(_, c)| c).collect();
+        if !key.eq_ignore_ascii_case("from=") {
+            return None;
+        }
+        let v = &field[5..];
+        Some(match (v.first(), v.last()) {
+            (Some(&(a, _)), Some(&(b, c))) => a..b + c.len_utf8(),
+            _ => {
+                let at = field[4].0 + 1;
+                at..at
+            }
+        })
+    })
 }
 
 /// A word wholly in matching quotes: its style and the range inside them.
