@@ -591,4 +591,35 @@ mod offline {
         }
         assert!(pinned.contains("from=builder,from=redis:7@"), "{pinned}");
     }
+
+    #[test]
+    fn a_syntax_directive_is_found_after_a_shebang_and_before_its_options() {
+        // BuildKit's DetectSyntax skips a shebang line and takes the first
+        // word of the value as the frontend image; its parser ends the
+        // directives at the shebang, so the escape directive is a comment.
+        let shebang = "#!/usr/bin/env -S docker build . -f\n\
+                       # syntax=docker/dockerfile:1\n\
+                       # escape=`\n\
+                       FROM alpine:3.20 AS a\n\
+                       RUN echo `\n\
+                       FROM busybox:1.36\n";
+        let options = "# syntax=docker/dockerfile:1 opt=1\nFROM alpine:3.20\n";
+        let d = dir(
+            &[("a/Dockerfile", shebang), ("b/Dockerfile", options)],
+            &["docker/dockerfile:1", "alpine:3.20", "busybox:1.36"],
+        );
+        let (refs, stderr) = list(d.path(), "a/Dockerfile");
+        assert_eq!(
+            refs,
+            ["docker/dockerfile:1", "alpine:3.20", "busybox:1.36"],
+            "{stderr}"
+        );
+        let (refs, stderr) = list(d.path(), "b/Dockerfile");
+        assert_eq!(refs, ["docker/dockerfile:1", "alpine:3.20"], "{stderr}");
+        let syntax = digest("docker/dockerfile:1");
+        assert!(pin_twice(d.path(), "a/Dockerfile")
+            .contains(&format!("\n# syntax=docker/dockerfile:1@{syntax}\n")));
+        assert!(pin_twice(d.path(), "b/Dockerfile")
+            .starts_with(&format!("# syntax=docker/dockerfile:1@{syntax} opt=1\n")));
+    }
 }

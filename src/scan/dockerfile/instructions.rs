@@ -155,7 +155,12 @@ fn directive(text: &str, line: Line) -> Option<Directive> {
         return None;
     }
     let lead = value.len() - value.trim_start().len();
-    let value_trimmed = value.trim();
+    let mut value_trimmed = value.trim();
+    // `# syntax=image opts`: the image is the first word (BuildKit's
+    // DetectSyntax cuts at the first space; the rest is the frontend's).
+    if name.eq_ignore_ascii_case("syntax") {
+        value_trimmed = value_trimmed.split(' ').next().unwrap_or(value_trimmed);
+    }
     let value_start = line.start + 1 + name_offset(rest, '=') + 1 + lead;
     Some(Directive {
         name: name.to_ascii_lowercase(),
@@ -180,7 +185,13 @@ fn is_comment(s: &str) -> bool {
 pub(crate) fn parse(text: &str) -> Parsed {
     let all = lines(text);
     let mut directives = Vec::new();
-    let mut i = 0;
+    // A shebang first line: BuildKit's DetectSyntax skips it and still
+    // finds `# syntax=` below, but its parser takes the shebang for the
+    // comment that ends the directives, so no `# escape=` there counts.
+    let shebang = all
+        .first()
+        .is_some_and(|l| text[l.start..l.end].starts_with("#!"));
+    let mut i = usize::from(shebang);
     while i < all.len() {
         match directive(text, all[i]) {
             Some(d) if !directives.iter().any(|x: &Directive| x.name == d.name) => {
@@ -189,6 +200,9 @@ pub(crate) fn parse(text: &str) -> Parsed {
             }
             _ => break,
         }
+    }
+    if shebang {
+        directives.retain(|d| d.name == "syntax");
     }
     let escape = match directives.iter().find(|d| d.name == "escape") {
         Some(d) if d.value == "`" => '`',
