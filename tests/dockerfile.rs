@@ -431,6 +431,8 @@ mod offline {
         let inherited = "ARG V=1.25\nFROM nginx:${V}\nARG V\nRUN ./build.sh\n";
         // The same for a stage's own default (Podman expands COPY --from).
         let own = "FROM alpine:3.20\nARG V=1.25\nCOPY --from=nginx:${V} /a /b\nRUN ./build.sh\n";
+        // A COPY heredoc body is expanded: `# $V` there is file content.
+        let heredoc = "ARG V=1.25\nFROM nginx:${V}\nARG V\nCOPY <<EOF /v\n# $V\nEOF\n";
         // A global `ARG V` with no default keeps the earlier default.
         let again = "ARG V=1.25\nARG V\nFROM nginx:${V}\n";
         let d = dir(
@@ -438,6 +440,7 @@ mod offline {
                 ("inherited/Dockerfile", inherited),
                 ("own/Containerfile", own),
                 ("again/Dockerfile", again),
+                ("heredoc/Dockerfile", heredoc),
             ],
             &["nginx:1.25", "alpine:3.20"],
         );
@@ -452,6 +455,10 @@ mod offline {
                 "alpine:3.20",
                 &format!("alpine:3.20@{}", digest("alpine:3.20"))
             )
+        );
+        assert_eq!(
+            pin_twice(d.path(), "heredoc/Dockerfile"),
+            heredoc.replace("${V}\n", &format!("${{V}}@{n}\n"))
         );
         let (refs, stderr) = list(d.path(), "again/Dockerfile");
         assert_eq!(refs, ["nginx:1.25"], "{stderr}");

@@ -315,8 +315,9 @@ struct Scanner<'a> {
     globals: HashMap<String, Arg>,
     /// `ARG`s of the current stage.
     stage_args: HashMap<String, Arg>,
-    /// Arguments declared in a stage since the last `RUN`: the next `RUN`
-    /// has them in its environment, so reads them.
+    /// Arguments declared in a stage since the last `RUN` or heredoc: the
+    /// next `RUN` has them in its environment, and a `COPY` or `ADD`
+    /// heredoc body is expanded with them, so each reads them.
     stage_declared: Vec<String>,
     /// Stage names so far, lower case (BuildKit compares them so).
     stages: Vec<String>,
@@ -459,7 +460,12 @@ impl Scanner<'_> {
                 }
             }
             _ => {
-                if keyword == "RUN" {
+                // A COPY or ADD heredoc too: its body is expanded (`# $V`
+                // there is file content, not a comment).
+                if keyword == "RUN"
+                    || (matches!(keyword.as_str(), "COPY" | "ADD")
+                        && !instructions::heredocs(ins, self.escape).is_empty())
+                {
                     let read = std::mem::take(&mut self.stage_declared);
                     self.uses.extend(read.into_iter().map(|n| (n, false)));
                 }

@@ -279,7 +279,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
 /// `^\d*<<-?\s*[^<]+$`; the name is that rest with its quotes removed, and
 /// must be one word. So `sed 's/x<<EOF/y/'`, `$((1<<3))` and
 /// `"print(1<<4)"` open nothing.
-fn heredocs(ins: &Instruction, escape: char) -> Vec<(String, bool)> {
+pub(crate) fn heredocs(ins: &Instruction, escape: char) -> Vec<(String, bool)> {
     let words = ins.words(escape);
     let Some(first) = words.first() else {
         return Vec::new();
