@@ -18,7 +18,7 @@ mod instructions;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -883,13 +883,19 @@ impl Scanner<'_> {
         self.push(Pending { image, arg_plan });
     }
 
-    /// The first byte where `$name` or `${name…}` is written outside every
-    /// image word (in any instruction, heredoc bodies and other `ARG`
-    /// defaults included).
-    fn use_outside_images(&self, name: &str) -> Option<usize> {
+    /// Every name `$name` or `${name…}` reads outside every image word (in
+    /// any instruction, heredoc bodies and other `ARG` defaults included),
+    /// in one pass over the file.
+    fn reads_outside_images(&self) -> HashSet<&str> {
         let b = self.text.as_bytes();
-        let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        let ident = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_';
         let escape = self.escape as u8;
+        let mut words = self.image_words.clone();
+        words.sort_by_key(|w| w.start);
+        let in_image = |at: usize| {
+            let k = words.partition_point(|w| w.start <= at);
+            k > 0 && words[k - 1].contains(&at)
+        };
         // A comment line (`# uses $V`, a shell comment in a heredoc) and an
         // escaped `\$V` expand nothing.
         let in_comment = |at: usize| {
@@ -899,18 +905,21 @@ impl Scanner<'_> {
                 .map_or(0, |i| i + 1);
             self.text[line_start..at].trim_start().starts_with('#')
         };
-        memchr::memchr_iter(b'$', b).find(|&at| {
-            if (at > 0 && b[at - 1] == escape) || in_comment(at) {
-                return false;
+        let mut out = HashSet::new();
+        for at in memchr::memchr_iter(b'$', b) {
+            if (at > 0 && b[at - 1] == escape) || in_comment(at) || in_image(at) {
+                continue;
             }
-            let rest = &self.text[at + 1..];
-            let braced = rest.starts_with('{');
-            let after_name = if braced { &rest[1..] } else { rest };
-            let named = after_name
-                .strip_prefix(name)
-                .is_some_and(|tail| tail.bytes().next().is_none_or(|c| !ident(c)));
-            named && !self.image_words.iter().any(|w| w.contains(&at))
-        })
+            let mut from = at + 1;
+            if b.get(from) == Some(&b'{') {
+                from += 1;
+            }
+            let len = b[from..].iter().take_while(|c| ident(c)).count();
+            if len > 0 {
+                out.insert(&self.text[from..from + len]);
+            }
+        }
+        out
     }
 
     /// A stage index, an earlier stage's name or `scratch` (case-insensitive).
@@ -936,18 +945,35 @@ impl Scanner<'_> {
     /// word, after the expansion.
     fn finish(mut self) -> FileScan {
         let pending = std::mem::take(&mut self.pending);
+        let outside = self.reads_outside_images();
+        let not_ending: HashSet<&str> = self
+            .uses
+            .iter()
+            .filter(|(_, end)| !end)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        // Per argument name: whether every plan through it is the same edit
+        // of the same reference.
+        let mut shared: HashMap<&str, (&ArgPlan, bool)> = HashMap::new();
+        for a in pending.iter().filter_map(|p| p.arg_plan.as_ref()) {
+            shared
+                .entry(a.name.as_str())
+                .and_modify(|(first, same)| {
+                    *same &= first.span == a.span && first.value == a.value && first.pin == a.pin;
+                })
+                .or_insert((a, true));
+        }
         let ok = |p: &Pending| {
             let Some(a) = &p.arg_plan else { return false };
-            self.use_outside_images(&a.name).is_none()
-                && self.uses.iter().all(|(n, end)| n != &a.name || *end)
-                && pending.iter().all(|q| match &q.arg_plan {
-                    Some(b) if b.name == a.name => {
-                        b.span == a.span && b.value == a.value && b.pin == a.pin
-                    }
-                    _ => true,
-                })
+            let name = a.name.as_str();
+            !outside.contains(name)
+                && !not_ending.contains(name)
+                && shared.get(name).is_some_and(|(_, same)| *same)
         };
         let allowed: Vec<bool> = pending.iter().map(ok).collect();
+        drop(outside);
+        drop(not_ending);
+        drop(shared);
         for (mut p, allowed) in pending.into_iter().zip(allowed) {
             if let (true, Some(a)) = (allowed, p.arg_plan.take()) {
                 let tagless = p.image.reference.tag().is_none();
