@@ -651,4 +651,29 @@ mod offline {
             started.elapsed()
         );
     }
+
+    #[test]
+    fn an_arg_default_loses_its_quotes_and_escapes_as_buildkit_removes_them() {
+        // `\2` is `2`, but `\\` is `\` and a single-quoted `\` stays: those
+        // references are invalid in BuildKit, so here too.
+        let d = dir(
+            &[
+                ("escaped/Dockerfile", "ARG V=1.\\25\nFROM nginx:${V}\n"),
+                ("doubled/Dockerfile", "ARG V=1.2\\\\5\nFROM nginx:${V}\n"),
+                ("single/Dockerfile", "ARG V='1.2\\5'\nFROM nginx:${V}\n"),
+            ],
+            &[],
+        );
+        let (refs, stderr) = list(d.path(), "escaped/Dockerfile");
+        assert_eq!(refs, ["nginx:1.25"], "{stderr}");
+        for file in ["doubled/Dockerfile", "single/Dockerfile"] {
+            let o = imagelock(d.path(), &["--no-config", "list", file]);
+            expect_code(&o, 2);
+            assert!(
+                text(&o.stderr).contains("invalid image reference \"nginx:1.2\\\\5\""),
+                "{}",
+                text(&o.stderr)
+            );
+        }
+    }
 }

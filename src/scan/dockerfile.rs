@@ -572,11 +572,9 @@ impl Scanner<'_> {
                 Ok(parts) => Arg::Default(ArgValue {
                     text: parts
                         .iter()
-                        .flat_map(|(t, src)| {
-                            let written = matches!(src, expand::Source::Word(_));
-                            t.chars().filter(move |c| {
-                                !written || (*c != '"' && *c != '\'' && *c != self.escape)
-                            })
+                        .map(|(t, src)| match src {
+                            expand::Source::Word(_) => shell_unquote(t, self.escape),
+                            expand::Source::Variable(_) => t.clone(),
                         })
                         .collect(),
                     span: None,
@@ -593,9 +591,8 @@ impl Scanner<'_> {
         let value = if clean {
             text.to_string()
         } else {
-            text.chars()
-                .filter(|c| *c != '"' && *c != '\'' && *c != self.escape)
-                .collect()
+            // With the quotes around it: `'1.2\5'` keeps its `\`.
+            shell_unquote(raw, self.escape)
         };
         Arg::Default(ArgValue {
             text: value,
@@ -1050,6 +1047,36 @@ fn mount_from(ins: &Instruction, value: Range<usize>, escape: char) -> Option<Ra
             }
         })
     })
+}
+
+/// A word with its quotes and escapes removed as BuildKit's shell lexer
+/// removes them: the escape character keeps the next character outside
+/// quotes (`\\` is `\`), nothing is special inside single quotes, and
+/// inside double quotes it escapes only `"`, `$` and itself.
+fn shell_unquote(s: &str, escape: char) -> String {
+    let mut out = String::new();
+    let mut quote = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some('\'') if c == '\'' => quote = None,
+            Some('\'') => out.push(c),
+            Some(_) if c == '"' => quote = None,
+            Some(_) if c == escape => match chars.peek() {
+                None => {}
+                Some(&n) if n == '"' || n == '$' || n == escape => {
+                    out.push(n);
+                    chars.next();
+                }
+                Some(_) => out.push(c),
+            },
+            Some(_) => out.push(c),
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == escape => out.extend(chars.next()),
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// A word wholly in matching quotes: its style and the range inside them.
