@@ -676,4 +676,16 @@ mod offline {
             );
         }
     }
+
+    #[test]
+    fn a_heredoc_never_closed_is_a_warning() {
+        let file = "FROM alpine:3.20\nRUN <<EOF\nFROM nginx:1.25\n";
+        let d = dir(&[("Dockerfile", file)], &["alpine:3.20"]);
+        let (refs, stderr) = list(d.path(), "Dockerfile");
+        assert_eq!(refs, ["alpine:3.20"]);
+        assert!(
+            stderr.contains("Dockerfile:2:1: heredoc <<EOF is never closed"),
+            "{stderr}"
+        );
+    }
 }

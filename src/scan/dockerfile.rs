@@ -206,6 +206,12 @@ pub fn scan_text(path: &Path, text: &str) -> FileScan {
     for ins in &parsed.instructions {
         s.instruction(ins);
     }
+    if let Some((name, at)) = &parsed.unterminated {
+        s.warn(
+            *at,
+            format!("heredoc <<{name} is never closed, so BuildKit rejects the file (unterminated heredoc); the lines after it are its body and are not read"),
+        );
+    }
     s.finish()
 }
 

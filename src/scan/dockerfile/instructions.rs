@@ -108,6 +108,10 @@ pub(crate) struct Parsed {
     /// `\` unless the `escape` directive says `` ` ``.
     pub escape: char,
     pub instructions: Vec<Instruction>,
+    /// A heredoc never closed (BuildKit: "unterminated heredoc"): its name
+    /// and the file offset of the instruction that opens it. The rest of
+    /// the file is its body.
+    pub unterminated: Option<(String, usize)>,
 }
 
 /// One physical line: its bytes without the line break (and without `\r`).
@@ -209,6 +213,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
         _ => '\\',
     };
     let mut instructions = Vec::new();
+    let mut unterminated = None;
     while i < all.len() {
         let line = &text[all[i].start..all[i].end];
         if is_blank(line) || is_comment(line) {
@@ -249,6 +254,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
             }
         }
         for (name, strip_tabs) in heredocs(&ins, escape) {
+            let mut closed = false;
             while i < all.len() {
                 let body = &text[all[i].start..all[i].end];
                 i += 1;
@@ -258,8 +264,13 @@ pub(crate) fn parse(text: &str) -> Parsed {
                     body
                 };
                 if body == name {
+                    closed = true;
                     break;
                 }
+            }
+            if !closed && unterminated.is_none() {
+                let at = ins.offsets.first().copied().unwrap_or(0);
+                unterminated = Some((name, at));
             }
         }
         instructions.push(ins);
@@ -268,6 +279,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
         directives,
         escape,
         instructions,
+        unterminated,
     }
 }
 
