@@ -440,6 +440,12 @@ fn write_all(
 fn not_exact(image: &FoundImage) -> Message {
     let r = &image.reference;
     let (why, hint) = match &image.context {
+        Context::Dockerfile(d) if d.via_arg.is_none() => (
+            format!(
+                "{r} cannot be pinned byte-exactly: the word is split by a line continuation or holds quotes or escapes"
+            ),
+            "write the reference on one line, without quotes or escapes inside it",
+        ),
         Context::Dockerfile(d) => (
             format!(
                 "{r} cannot be pinned byte-exactly: it is assembled from build arguments (`{}`) in a way no single edit can pin",

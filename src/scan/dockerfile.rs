@@ -18,12 +18,12 @@ mod instructions;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use self::expand::{NoDefault, Piece, Value};
+use self::expand::{Piece, Stop, Value};
 /// `new` reads as `old` with only the given byte edits made to its
 /// instruction words (the safety net, `crate::verify`).
 pub(crate) use self::instructions::same_but_edits;
@@ -112,7 +112,8 @@ pub fn is_dockerfile_name(path: &Path) -> bool {
 /// A file whose name imagelock does not recognise (not a Dockerfile name,
 /// not `.yaml`/`.yml`/`.json`) that reads as a Dockerfile: its first
 /// instruction, after blank lines, comments and parser directives, is
-/// `FROM` or `ARG` (as every Dockerfile's must be). That keyword.
+/// `FROM` or `ARG` (as every Dockerfile's must be), a `FROM` written as
+/// BuildKit takes one (`FROM [--flag…] image [AS name]`). That keyword.
 pub fn sniffed(path: &Path, text: &str) -> Option<&'static str> {
     let ext = path
         .extension()
@@ -126,10 +127,28 @@ pub fn sniffed(path: &Path, text: &str) -> Option<&'static str> {
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))?;
-    let (word, _) = line.split_once([' ', '\t'])?;
-    ["FROM", "ARG"]
+    let (word, rest) = line.split_once([' ', '\t'])?;
+    let keyword = ["FROM", "ARG"]
         .into_iter()
-        .find(|k| word.eq_ignore_ascii_case(k))
+        .find(|k| word.eq_ignore_ascii_case(k))?;
+    // A FROM as BuildKit takes it: one image word, or three with `AS` in
+    // the middle, after its flags (so Python's `from os import path` is
+    // not one).
+    let mut words: Vec<&str> = rest
+        .split_whitespace()
+        .filter(|w| !w.starts_with("--"))
+        .collect();
+    let continued = matches!(words.last(), Some(&"\\" | &"`"));
+    if continued {
+        words.pop();
+    }
+    let from_like = match words.as_slice() {
+        [] => continued,
+        [_] => true,
+        [_, as_, _] => as_.eq_ignore_ascii_case("as"),
+        _ => false,
+    };
+    (keyword == "ARG" || from_like).then_some(keyword)
 }
 
 /// Extensions of files named `Dockerfile.*` that are something else.
@@ -175,6 +194,7 @@ pub fn scan_text(path: &Path, text: &str) -> FileScan {
         out: FileScan::default(),
         globals: HashMap::new(),
         stage_args: HashMap::new(),
+        stage_declared: Vec::new(),
         stages: Vec::new(),
         stage: None,
         in_stage: false,
@@ -185,6 +205,12 @@ pub fn scan_text(path: &Path, text: &str) -> FileScan {
     s.directives(&parsed);
     for ins in &parsed.instructions {
         s.instruction(ins);
+    }
+    if let Some((name, at)) = &parsed.unterminated {
+        s.warn(
+            *at,
+            format!("heredoc <<{name} is never closed, so BuildKit rejects the file (unterminated heredoc); the lines after it are its body and are not read"),
+        );
     }
     s.finish()
 }
@@ -210,6 +236,8 @@ enum Why {
     Platform,
     /// A default written with expansion imagelock does not follow.
     Unsupported,
+    /// A default that expands to more than [`expand::MAX_EXPANDED`] bytes.
+    TooLong,
 }
 
 /// BuildKit's automatic platform arguments: their values depend on the
@@ -293,6 +321,10 @@ struct Scanner<'a> {
     globals: HashMap<String, Arg>,
     /// `ARG`s of the current stage.
     stage_args: HashMap<String, Arg>,
+    /// Arguments declared in a stage since the last `RUN` or heredoc: the
+    /// next `RUN` has them in its environment, and a `COPY` or `ADD`
+    /// heredoc body is expanded with them, so each reads them.
+    stage_declared: Vec<String>,
     /// Stage names so far, lower case (BuildKit compares them so).
     stages: Vec<String>,
     stage: Option<String>,
@@ -433,7 +465,18 @@ impl Scanner<'_> {
                     self.triggers(ins, &t, rest, true);
                 }
             }
-            _ => self.triggers(ins, &keyword, args, false),
+            _ => {
+                // A COPY or ADD heredoc too: its body is expanded (`# $V`
+                // there is file content, not a comment).
+                if keyword == "RUN"
+                    || (matches!(keyword.as_str(), "COPY" | "ADD")
+                        && !instructions::heredocs(ins, self.escape).is_empty())
+                {
+                    let read = std::mem::take(&mut self.stage_declared);
+                    self.uses.extend(read.into_iter().map(|n| (n, false)));
+                }
+                self.triggers(ins, &keyword, args, false);
+            }
         }
     }
 
@@ -464,7 +507,7 @@ impl Scanner<'_> {
                     let Some(v) = flag_value(ins, w, "--mount") else {
                         continue;
                     };
-                    if let Some(from) = mount_from(ins, v) {
+                    if let Some(from) = mount_from(ins, v, self.escape) {
                         let site = Site {
                             instruction: DockerfileInstruction::RunMount,
                             platform: None,
@@ -488,9 +531,29 @@ impl Scanner<'_> {
                     (name.to_string(), self.arg_value(ins, name, value))
                 }
             };
+            // `ARG V` with no default keeps the value V has: a global's
+            // earlier default, or in a stage the global default (BuildKit
+            // looks it up) else the stage's earlier one.
+            let global_value = matches!(
+                self.globals.get(&name),
+                Some(Arg::Default(_) | Arg::Unresolved(..))
+            );
             if self.in_stage {
+                // The stage's arguments are the environment of its RUN
+                // commands (and of stages built on it): a later RUN reads
+                // them, whatever it writes.
+                self.stage_declared.push(name.clone());
+                if matches!(decl, Arg::NoDefault)
+                    && !global_value
+                    && self.stage_args.contains_key(&name)
+                {
+                    continue;
+                }
                 self.stage_args.insert(name, decl);
             } else {
+                if matches!(decl, Arg::NoDefault) && self.globals.contains_key(&name) {
+                    continue;
+                }
                 self.globals.insert(name, decl);
             }
         }
@@ -515,29 +578,27 @@ impl Scanner<'_> {
                 Ok(parts) => Arg::Default(ArgValue {
                     text: parts
                         .iter()
-                        .flat_map(|(t, src)| {
-                            let written = matches!(src, expand::Source::Word(_));
-                            t.chars().filter(move |c| {
-                                !written || (*c != '"' && *c != '\'' && *c != self.escape)
-                            })
+                        .map(|(t, src)| match src {
+                            expand::Source::Word(_) => shell_unquote(t, self.escape),
+                            expand::Source::Variable(_) => t.clone(),
                         })
                         .collect(),
                     span: None,
                     style,
                 }),
-                Err(NoDefault(n)) => {
+                Err(Stop::NoDefault(n)) => {
                     let (root, why) = self.resolve(from, &n).root(&n);
                     Arg::Unresolved(root, why)
                 }
+                Err(Stop::TooLong) => Arg::Unresolved(name.to_string(), Why::TooLong),
             };
         }
         let clean = !text.contains(['"', '\'', self.escape]);
         let value = if clean {
             text.to_string()
         } else {
-            text.chars()
-                .filter(|c| *c != '"' && *c != '\'' && *c != self.escape)
-                .collect()
+            // With the quotes around it: `'1.2\5'` keeps its `\`.
+            shell_unquote(raw, self.escape)
         };
         Arg::Default(ArgValue {
             text: value,
@@ -689,7 +750,17 @@ impl Scanner<'_> {
         let lookup = |name: &str| self.resolve(from, name).value_owned();
         let expanded = match expand::expand(&ins.text, &pieces, &lookup) {
             Ok(e) => e,
-            Err(NoDefault(name)) => {
+            Err(Stop::TooLong) => {
+                self.warn(
+                    word_offset,
+                    format!(
+                        "{what} {written}: expands to more than {} bytes; skipped",
+                        expand::MAX_EXPANDED
+                    ),
+                );
+                return;
+            }
+            Err(Stop::NoDefault(name)) => {
                 if self.stage_family(ins, &pieces) || self.platform_stage(ins, &pieces, from) {
                     return;
                 }
@@ -698,6 +769,8 @@ impl Scanner<'_> {
                     format!("{what} {written}: the image varies by build platform (build argument {root} is set by BuildKit for each platform); skipped")
                 } else if why == Why::Unsupported {
                     format!("{what} {written}: the default of build argument {root} uses expansion imagelock does not follow; skipped")
+                } else if why == Why::TooLong {
+                    format!("{what} {written}: the default of build argument {root} expands to more than {} bytes; skipped", expand::MAX_EXPANDED)
                 } else {
                     let scope = if from {
                         "no default before the first FROM"
@@ -813,13 +886,19 @@ impl Scanner<'_> {
         self.push(Pending { image, arg_plan });
     }
 
-    /// The first byte where `$name` or `${name…}` is written outside every
-    /// image word (in any instruction, heredoc bodies and other `ARG`
-    /// defaults included).
-    fn use_outside_images(&self, name: &str) -> Option<usize> {
+    /// Every name `$name` or `${name…}` reads outside every image word (in
+    /// any instruction, heredoc bodies and other `ARG` defaults included),
+    /// in one pass over the file.
+    fn reads_outside_images(&self) -> HashSet<&str> {
         let b = self.text.as_bytes();
-        let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        let ident = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_';
         let escape = self.escape as u8;
+        let mut words = self.image_words.clone();
+        words.sort_by_key(|w| w.start);
+        let in_image = |at: usize| {
+            let k = words.partition_point(|w| w.start <= at);
+            k > 0 && words[k - 1].contains(&at)
+        };
         // A comment line (`# uses $V`, a shell comment in a heredoc) and an
         // escaped `\$V` expand nothing.
         let in_comment = |at: usize| {
@@ -829,18 +908,21 @@ impl Scanner<'_> {
                 .map_or(0, |i| i + 1);
             self.text[line_start..at].trim_start().starts_with('#')
         };
-        memchr::memchr_iter(b'$', b).find(|&at| {
-            if (at > 0 && b[at - 1] == escape) || in_comment(at) {
-                return false;
+        let mut out = HashSet::new();
+        for at in memchr::memchr_iter(b'$', b) {
+            if (at > 0 && b[at - 1] == escape) || in_comment(at) || in_image(at) {
+                continue;
             }
-            let rest = &self.text[at + 1..];
-            let braced = rest.starts_with('{');
-            let after_name = if braced { &rest[1..] } else { rest };
-            let named = after_name
-                .strip_prefix(name)
-                .is_some_and(|tail| tail.bytes().next().is_none_or(|c| !ident(c)));
-            named && !self.image_words.iter().any(|w| w.contains(&at))
-        })
+            let mut from = at + 1;
+            if b.get(from) == Some(&b'{') {
+                from += 1;
+            }
+            let len = b[from..].iter().take_while(|c| ident(c)).count();
+            if len > 0 {
+                out.insert(&self.text[from..from + len]);
+            }
+        }
+        out
     }
 
     /// A stage index, an earlier stage's name or `scratch` (case-insensitive).
@@ -866,18 +948,35 @@ impl Scanner<'_> {
     /// word, after the expansion.
     fn finish(mut self) -> FileScan {
         let pending = std::mem::take(&mut self.pending);
+        let outside = self.reads_outside_images();
+        let not_ending: HashSet<&str> = self
+            .uses
+            .iter()
+            .filter(|(_, end)| !end)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        // Per argument name: whether every plan through it is the same edit
+        // of the same reference.
+        let mut shared: HashMap<&str, (&ArgPlan, bool)> = HashMap::new();
+        for a in pending.iter().filter_map(|p| p.arg_plan.as_ref()) {
+            shared
+                .entry(a.name.as_str())
+                .and_modify(|(first, same)| {
+                    *same &= first.span == a.span && first.value == a.value && first.pin == a.pin;
+                })
+                .or_insert((a, true));
+        }
         let ok = |p: &Pending| {
             let Some(a) = &p.arg_plan else { return false };
-            self.use_outside_images(&a.name).is_none()
-                && self.uses.iter().all(|(n, end)| n != &a.name || *end)
-                && pending.iter().all(|q| match &q.arg_plan {
-                    Some(b) if b.name == a.name => {
-                        b.span == a.span && b.value == a.value && b.pin == a.pin
-                    }
-                    _ => true,
-                })
+            let name = a.name.as_str();
+            !outside.contains(name)
+                && !not_ending.contains(name)
+                && shared.get(name).is_some_and(|(_, same)| *same)
         };
         let allowed: Vec<bool> = pending.iter().map(ok).collect();
+        drop(outside);
+        drop(not_ending);
+        drop(shared);
         for (mut p, allowed) in pending.into_iter().zip(allowed) {
             if let (true, Some(a)) = (allowed, p.arg_plan.take()) {
                 let tagless = p.image.reference.tag().is_none();
@@ -918,18 +1017,72 @@ fn flag_value(ins: &Instruction, w: &instructions::Word, name: &str) -> Option<R
     Some(w.range.end - rest.len()..w.range.end)
 }
 
-/// The `from=` option of a `--mount` value (comma-separated `key=value`).
-fn mount_from(ins: &Instruction, value: Range<usize>) -> Option<Range<usize>> {
-    let text = ins.slice(&value);
-    let mut at = value.start;
-    for field in text.split(',') {
-        if let Some(v) = field.strip_prefix("from=") {
-            let start = at + "from=".len();
-            return Some(start..start + v.len());
+/// The `from=` option of a `--mount` value (comma-separated `key=value`),
+/// read as BuildKit reads it: the flag's quotes removed first (`--mount=
+/// "type=bind,from=img"`, `type=bind,"from=img"`), the key in any case
+/// (`FROM=img`).
+fn mount_from(ins: &Instruction, value: Range<usize>, escape: char) -> Option<Range<usize>> {
+    // The logical positions of the characters the flag parser keeps.
+    let mut kept: Vec<(usize, char)> = Vec::new();
+    let mut quote = None;
+    let mut chars = ins.slice(&value).char_indices();
+    while let Some((i, c)) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            None if c == '"' || c == '\'' => quote = Some(c),
+            _ if c == escape => {
+                if let Some((j, n)) = chars.next() {
+                    kept.push((value.start + j, n));
+                }
+            }
+            _ => kept.push((value.start + i, c)),
         }
-        at += field.len() + 1;
     }
-    None
+    // The last `from=` is the one BuildKit keeps.
+    kept.split(|&(_, c)| c == ',').rev().find_map(|field| {
+        let key: String = field.iter().take(5).map(|&(_, c)| c).collect();
+        if !key.eq_ignore_ascii_case("from=") {
+            return None;
+        }
+        let v = &field[5..];
+        Some(match (v.first(), v.last()) {
+            (Some(&(a, _)), Some(&(b, c))) => a..b + c.len_utf8(),
+            _ => {
+                let at = field[4].0 + 1;
+                at..at
+            }
+        })
+    })
+}
+
+/// A word with its quotes and escapes removed as BuildKit's shell lexer
+/// removes them: the escape character keeps the next character outside
+/// quotes (`\\` is `\`), nothing is special inside single quotes, and
+/// inside double quotes it escapes only `"`, `$` and itself.
+fn shell_unquote(s: &str, escape: char) -> String {
+    let mut out = String::new();
+    let mut quote = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some('\'') if c == '\'' => quote = None,
+            Some('\'') => out.push(c),
+            Some(_) if c == '"' => quote = None,
+            Some(_) if c == escape => match chars.peek() {
+                None => {}
+                Some(&n) if n == '"' || n == '$' || n == escape => {
+                    out.push(n);
+                    chars.next();
+                }
+                Some(_) => out.push(c),
+            },
+            Some(_) => out.push(c),
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == escape => out.extend(chars.next()),
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// A word wholly in matching quotes: its style and the range inside them.

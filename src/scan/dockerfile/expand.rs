@@ -50,14 +50,35 @@ pub(crate) enum Value<'a> {
     Unknown,
 }
 
-/// A word that cannot be expanded from the file alone: `$NAME` of a
-/// variable with no default (only `--build-arg` gives it a value).
+/// Why a word cannot be expanded from the file alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NoDefault(pub String);
+pub(crate) enum Stop {
+    /// `$NAME` of a variable with no default (only `--build-arg` gives it
+    /// a value), or one whose value is unknown.
+    NoDefault(String),
+    /// The expansion would be longer than [`MAX_EXPANDED`] bytes (`ARG
+    /// A1=${A0}${A0}`, doubled forty times, is a terabyte).
+    TooLong,
+}
+
+/// The longest expansion followed, in bytes: far beyond any image
+/// reference or real default, far below what exhausts memory.
+pub(crate) const MAX_EXPANDED: usize = 64 * 1024;
+
+/// The deepest `${A:-${B:-…}}` nesting followed: deeper is not followed
+/// (`None`), rather than recursing off the end of the stack.
+const MAX_NESTING: usize = 32;
 
 /// Split `text[range]` into literal pieces and variable expansions.
 /// `None` when it holds expansion syntax this module does not follow.
 pub(crate) fn pieces(text: &str, range: Range<usize>, escape: char) -> Option<Vec<Piece>> {
+    pieces_at(text, range, escape, 0)
+}
+
+fn pieces_at(text: &str, range: Range<usize>, escape: char, depth: usize) -> Option<Vec<Piece>> {
+    if depth > MAX_NESTING {
+        return None;
+    }
     let mut out = Vec::new();
     let s = &text[range.clone()];
     let base = range.start;
@@ -103,7 +124,7 @@ pub(crate) fn pieces(text: &str, range: Range<usize>, escape: char) -> Option<Ve
                 };
                 let skip = usize::from(colon) + 1;
                 let word = word_start + skip..base + close;
-                let inner = pieces(text, word.clone(), escape)?;
+                let inner = pieces_at(text, word.clone(), escape, depth + 1)?;
                 match op.chars().next() {
                     Some('-') => Modifier::Default { colon, word, inner },
                     Some('+') => Modifier::Alternate { colon, word, inner },
@@ -171,15 +192,27 @@ pub(crate) fn expand<'a>(
     text: &str,
     pieces: &[Piece],
     lookup: &impl Fn(&str) -> Value<'a>,
-) -> Result<Vec<(String, Source)>, NoDefault> {
+) -> Result<Vec<(String, Source)>, Stop> {
     let mut out = Vec::new();
+    let mut len = 0;
+    expand_into(text, pieces, lookup, &mut out, &mut len)?;
+    Ok(out)
+}
+
+fn expand_into<'a>(
+    text: &str,
+    pieces: &[Piece],
+    lookup: &impl Fn(&str) -> Value<'a>,
+    out: &mut Vec<(String, Source)>,
+    len: &mut usize,
+) -> Result<(), Stop> {
     for p in pieces {
         match p {
-            Piece::Literal(r) => out.push((text[r.clone()].to_string(), Source::Word(r.clone()))),
+            Piece::Literal(r) => push(out, len, &text[r.clone()], Source::Word(r.clone()))?,
             Piece::Var { name, modifier, .. } => {
                 let value = lookup(name);
                 if value == Value::Unknown {
-                    return Err(NoDefault(name.clone()));
+                    return Err(Stop::NoDefault(name.clone()));
                 }
                 let given = |colon: bool| match value {
                     Value::Set(v) if !colon || !v.is_empty() => Some(v),
@@ -187,16 +220,16 @@ pub(crate) fn expand<'a>(
                 };
                 match modifier {
                     Modifier::None => match value {
-                        Value::Set(v) => out.push((v.to_string(), Source::Variable(name.clone()))),
-                        Value::Unset | Value::Unknown => return Err(NoDefault(name.clone())),
+                        Value::Set(v) => push(out, len, v, Source::Variable(name.clone()))?,
+                        Value::Unset | Value::Unknown => return Err(Stop::NoDefault(name.clone())),
                     },
                     Modifier::Default { colon, inner, .. } => match given(*colon) {
-                        Some(v) => out.push((v.to_string(), Source::Variable(name.clone()))),
-                        None => out.extend(expand(text, inner, lookup)?),
+                        Some(v) => push(out, len, v, Source::Variable(name.clone()))?,
+                        None => expand_into(text, inner, lookup, out, len)?,
                     },
                     Modifier::Alternate { colon, inner, .. } => {
                         if given(*colon).is_some() {
-                            out.extend(expand(text, inner, lookup)?);
+                            expand_into(text, inner, lookup, out, len)?;
                         }
                         // else: expands to nothing.
                     }
@@ -204,7 +237,22 @@ pub(crate) fn expand<'a>(
             }
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Add one expanded piece, unless the whole would pass [`MAX_EXPANDED`].
+fn push(
+    out: &mut Vec<(String, Source)>,
+    len: &mut usize,
+    text: &str,
+    src: Source,
+) -> Result<(), Stop> {
+    *len += text.len();
+    if *len > MAX_EXPANDED {
+        return Err(Stop::TooLong);
+    }
+    out.push((text.to_string(), src));
+    Ok(())
 }
 
 /// Every variable name a word's pieces read, nested ones included.

@@ -108,6 +108,10 @@ pub(crate) struct Parsed {
     /// `\` unless the `escape` directive says `` ` ``.
     pub escape: char,
     pub instructions: Vec<Instruction>,
+    /// A heredoc never closed (BuildKit: "unterminated heredoc"): its name
+    /// and the file offset of the instruction that opens it. The rest of
+    /// the file is its body.
+    pub unterminated: Option<(String, usize)>,
 }
 
 /// One physical line: its bytes without the line break (and without `\r`).
@@ -155,7 +159,12 @@ fn directive(text: &str, line: Line) -> Option<Directive> {
         return None;
     }
     let lead = value.len() - value.trim_start().len();
-    let value_trimmed = value.trim();
+    let mut value_trimmed = value.trim();
+    // `# syntax=image opts`: the image is the first word (BuildKit's
+    // DetectSyntax cuts at the first space; the rest is the frontend's).
+    if name.eq_ignore_ascii_case("syntax") {
+        value_trimmed = value_trimmed.split(' ').next().unwrap_or(value_trimmed);
+    }
     let value_start = line.start + 1 + name_offset(rest, '=') + 1 + lead;
     Some(Directive {
         name: name.to_ascii_lowercase(),
@@ -180,7 +189,13 @@ fn is_comment(s: &str) -> bool {
 pub(crate) fn parse(text: &str) -> Parsed {
     let all = lines(text);
     let mut directives = Vec::new();
-    let mut i = 0;
+    // A shebang first line: BuildKit's DetectSyntax skips it and still
+    // finds `# syntax=` below, but its parser takes the shebang for the
+    // comment that ends the directives, so no `# escape=` there counts.
+    let shebang = all
+        .first()
+        .is_some_and(|l| text[l.start..l.end].starts_with("#!"));
+    let mut i = usize::from(shebang);
     while i < all.len() {
         match directive(text, all[i]) {
             Some(d) if !directives.iter().any(|x: &Directive| x.name == d.name) => {
@@ -190,11 +205,15 @@ pub(crate) fn parse(text: &str) -> Parsed {
             _ => break,
         }
     }
+    if shebang {
+        directives.retain(|d| d.name == "syntax");
+    }
     let escape = match directives.iter().find(|d| d.name == "escape") {
         Some(d) if d.value == "`" => '`',
         _ => '\\',
     };
     let mut instructions = Vec::new();
+    let mut unterminated = None;
     while i < all.len() {
         let line = &text[all[i].start..all[i].end];
         if is_blank(line) || is_comment(line) {
@@ -235,6 +254,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
             }
         }
         for (name, strip_tabs) in heredocs(&ins, escape) {
+            let mut closed = false;
             while i < all.len() {
                 let body = &text[all[i].start..all[i].end];
                 i += 1;
@@ -244,8 +264,13 @@ pub(crate) fn parse(text: &str) -> Parsed {
                     body
                 };
                 if body == name {
+                    closed = true;
                     break;
                 }
+            }
+            if !closed && unterminated.is_none() {
+                let at = ins.offsets.first().copied().unwrap_or(0);
+                unterminated = Some((name, at));
             }
         }
         instructions.push(ins);
@@ -254,22 +279,32 @@ pub(crate) fn parse(text: &str) -> Parsed {
         directives,
         escape,
         instructions,
+        unterminated,
     }
 }
 
 /// The heredocs an instruction opens (`<<EOF`, `<<-"EOF"`), in order, with
 /// whether leading tabs are stripped, as BuildKit's parser finds them
-/// (`heredocsFromLine`): only in `RUN`, `COPY` and `ADD`, and only in a
+/// (`heredocsFromLine`): only in `RUN`, `COPY` and `ADD` (as `ONBUILD`
+/// triggers too), and only in a
 /// shell word (split on blanks, quotes kept, `\` escaping) that matches
 /// `^\d*<<-?\s*[^<]+$`; the name is that rest with its quotes removed, and
 /// must be one word. So `sed 's/x<<EOF/y/'`, `$((1<<3))` and
 /// `"print(1<<4)"` open nothing.
-fn heredocs(ins: &Instruction, escape: char) -> Vec<(String, bool)> {
+pub(crate) fn heredocs(ins: &Instruction, escape: char) -> Vec<(String, bool)> {
     let words = ins.words(escape);
     let Some(first) = words.first() else {
         return Vec::new();
     };
-    let keyword = ins.slice(&first.range).to_ascii_uppercase();
+    let mut keyword = ins.slice(&first.range).to_ascii_uppercase();
+    // An ONBUILD trigger is looked at as its own instruction
+    // (`canContainHeredoc`): `ONBUILD RUN <<EOF` opens one.
+    if keyword == "ONBUILD" {
+        let Some(trigger) = words.get(1) else {
+            return Vec::new();
+        };
+        keyword = ins.slice(&trigger.range).to_ascii_uppercase();
+    }
     if !matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") || !ins.text.contains("<<") {
         return Vec::new();
     }

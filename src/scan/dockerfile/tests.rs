@@ -316,8 +316,10 @@ fn heredocs_open_only_as_a_shell_word_of_their_own() {
         ("COPY <<-EOT /x\n\tFROM a\n\tEOT\nFROM b\n", 2),
         // Not a word of its own: BuildKit opens no heredoc.
         ("RUN cat<<EOF\nFROM a\nEOF\nFROM b\n", 4),
-        // Only RUN, COPY and ADD take heredocs.
-        ("ONBUILD RUN <<EOF\nFROM a\nEOF\n", 3),
+        // Only RUN, COPY and ADD take heredocs, as ONBUILD triggers too
+        // (BuildKit's canContainHeredoc looks through ONBUILD).
+        ("ONBUILD RUN <<EOF\nFROM a\nEOF\n", 1),
+        ("ENV A <<EOF\nFROM a\n", 2),
         // `<< EOF` (a blank after `<<`) is two words: no heredoc.
         ("RUN cat << EOF\nFROM a\n", 2),
     ] {
