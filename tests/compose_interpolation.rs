@@ -622,7 +622,13 @@ fn a_dotenv_variable_another_compose_file_reads_is_not_pinned_in_dotenv() {
         "services:\n  api:\n    image: api:${TAG:-2.5}\n",
     )
     .unwrap();
-    write_lock(d, &[("docker.io/library/web", "2.5"), ("docker.io/library/api", "2.5")]);
+    write_lock(
+        d,
+        &[
+            ("docker.io/library/web", "2.5"),
+            ("docker.io/library/api", "2.5"),
+        ],
+    );
     let o = imagelock(d, &["pin", "compose.yaml"]);
     expect_code(&o, 0);
     let web = fake_digest("docker.io/library/web:2.5");
@@ -634,7 +640,11 @@ fn a_dotenv_variable_another_compose_file_reads_is_not_pinned_in_dotenv() {
 
     // A digest already in `.env` (pinned before the second file came),
     // read by both files: refused, with the way out.
-    setup(d, "services:\n  web:\n    image: web:${TAG}\n", &format!("TAG=2.5@{web}\n"));
+    setup(
+        d,
+        "services:\n  web:\n    image: web:${TAG}\n",
+        &format!("TAG=2.5@{web}\n"),
+    );
     let o = imagelock(d, &["pin", "compose.yaml", "docker-compose.extra.yml"]);
     expect_code(&o, 2);
     let stderr = text(&o.stderr);

@@ -688,4 +688,38 @@ mod offline {
             "{stderr}"
         );
     }
+
+    /// `FROM ${IMAGE}@${IMAGE_SHA}` with `ARG IMAGE_SHA=""` (a placeholder
+    /// `--build-arg` fills) is a warning naming the empty argument, not an
+    /// invalid reference that fails the run; and `Dockerfile_windows` is a
+    /// Dockerfile name a directory walk picks.
+    #[test]
+    fn an_empty_default_placeholder_is_a_warning_and_underscore_names_are_walked() {
+        let d = dir(
+            &[
+                (
+                    "Containerfile",
+                    "ARG BASE=ghcr.io/acme/base:1.0\nARG BASE_SHA=\"\"\nFROM ${BASE}@${BASE_SHA} AS base\nFROM base\n",
+                ),
+                ("win/Dockerfile_windows", "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\n"),
+            ],
+            &[],
+        );
+        let o = imagelock(d.path(), &["list", "."]);
+        expect_code(&o, 0);
+        let stderr = text(&o.stderr);
+        assert!(
+            stderr.contains("Containerfile:3:6: FROM ${BASE}@${BASE_SHA}: with the defaults written it is \"ghcr.io/acme/base:1.0@\", no image reference")
+                && stderr.contains("build argument BASE_SHA is empty by default, so only --build-arg completes it; skipped"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("error"), "{stderr}");
+        let stdout = text(&o.stdout);
+        assert!(
+            stdout.contains(
+                "win/Dockerfile_windows:1:6  mcr.microsoft.com/windows/nanoserver:ltsc2022"
+            ),
+            "{stdout}"
+        );
+    }
 }

@@ -168,10 +168,7 @@ impl Project {
             let mut out: Vec<(PathBuf, String)> = entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| {
-                    p.extension()
-                        .is_some_and(|x| x == "yml" || x == "yaml")
-                })
+                .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
                 .filter(|p| fs_err::canonicalize(p).ok() != this)
                 .filter_map(|p| {
                     let text = fs_err::read_to_string(&p).ok()?;

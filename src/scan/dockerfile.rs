@@ -78,7 +78,7 @@ pub enum DockerfilePin {
 /// Whether a file name is a Dockerfile or Containerfile: `Dockerfile`,
 /// `Containerfile` (any case, as Docker and buildah accept), `*.Dockerfile`,
 /// `*-Dockerfile`, `*.containerfile` (any case), and `Dockerfile.*`,
-/// `Dockerfile-*`, `Containerfile.*` (capitalised, as editors match them,
+/// `Dockerfile-*`, `Dockerfile_*`, `Containerfile.*` (capitalised, as editors match them,
 /// so a source file `dockerfile.rs` is not one) unless the extension says
 /// another kind of file (`Dockerfile.dockerignore`, `Dockerfile.md`,
 /// `Dockerfile.j2`).
@@ -101,7 +101,7 @@ pub fn is_dockerfile_name(path: &Path) -> bool {
     let rest = ["Dockerfile", "Containerfile"]
         .iter()
         .find_map(|base| name.strip_prefix(base))
-        .and_then(|rest| rest.strip_prefix(['.', '-']));
+        .and_then(|rest| rest.strip_prefix(['.', '-', '_']));
     let Some(rest) = rest.filter(|r| !r.is_empty()) else {
         return false;
     };
@@ -808,7 +808,23 @@ impl Scanner<'_> {
         }
         let reference = match Reference::parse(&value) {
             Ok(r) => r,
-            Err(e) => return self.invalid(line, column, &value, e.reason),
+            Err(e) => {
+                // `FROM ${IMAGE}@${IMAGE_SHA}` with `ARG IMAGE_SHA=""`: an
+                // empty default is a placeholder `--build-arg` fills, not a
+                // value the file means to build with.
+                let empty = expanded.iter().find_map(|(t, s)| match s {
+                    expand::Source::Variable(n) if t.is_empty() => Some(n.clone()),
+                    _ => None,
+                });
+                if let Some(n) = empty {
+                    self.warn(
+                        word_offset,
+                        format!("{what} {written}: with the defaults written it is {value:?}, no image reference ({}): build argument {n} is empty by default, so only --build-arg completes it; skipped", e.reason),
+                    );
+                    return;
+                }
+                return self.invalid(line, column, &value, e.reason);
+            }
         };
         let mut ctx = DockerfileContext {
             instruction: site.instruction,
