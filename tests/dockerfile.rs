@@ -161,45 +161,8 @@ fn list_finds_every_image_in_a_multi_stage_dockerfile_and_nothing_else() {
 mod offline {
     use std::path::Path;
 
+    use crate::support::offline::{digest, dir, read};
     use crate::support::run::{expect_code, imagelock, text};
-    use imagelock::lockfile::{Entry, Lockfile};
-    use imagelock::reference::{Digest, Reference};
-
-    /// The digest the lockfile holds for `reference`.
-    fn digest(reference: &str) -> String {
-        let r = Reference::parse(reference).unwrap();
-        Digest::sha256_of(
-            format!("{}:{}", r.name(), r.effective_tag().unwrap_or("latest")).as_bytes(),
-        )
-        .to_string()
-    }
-
-    /// A directory holding `files` and a lockfile covering `refs`.
-    fn dir(files: &[(&str, &str)], refs: &[&str]) -> tempfile::TempDir {
-        let d = tempfile::tempdir().unwrap();
-        let mut lock = Lockfile::new();
-        for r in refs {
-            let p = Reference::parse(r).unwrap();
-            lock.insert(Entry {
-                name: p.name(),
-                tag: Some(p.effective_tag().unwrap_or("latest").to_string()),
-                digest: Digest::parse(&digest(r)).unwrap(),
-                media_type: None,
-                platforms: Default::default(),
-            });
-        }
-        fs_err::write(d.path().join("images.lock"), lock.to_toml()).unwrap();
-        for (name, body) in files {
-            let p = d.path().join(name);
-            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
-            fs_err::write(p, body).unwrap();
-        }
-        d
-    }
-
-    fn read(d: &Path, name: &str) -> String {
-        fs_err::read_to_string(d.join(name)).unwrap()
-    }
 
     /// `pin` twice: the first succeeds, the second changes nothing.
     fn pin_twice(d: &Path, file: &str) -> String {

@@ -16,6 +16,7 @@
 
 pub(crate) mod creds;
 pub(crate) mod e2e;
+pub(crate) mod offline;
 pub(crate) mod pki;
 pub(crate) mod proxy;
 pub(crate) mod roundtrip;
