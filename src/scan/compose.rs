@@ -269,34 +269,21 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
             .pull_policy
             .as_deref()
             .is_some_and(interpolate::has_dollar);
-        if templated.is_none() && !policy_templated {
-            ex.image(
-                doc,
-                key,
-                target,
-                ImageField::Image,
-                Context::Compose(context),
-                "image",
-            );
-            continue;
-        }
-        let project = match &mut project {
-            Some(p) => p,
-            None => {
-                let file = ex.path().to_path_buf();
-                project.insert(Project::load(&file, ex))
-            }
-        };
-        if let Some(p) = context.pull_policy.as_deref().filter(|p| p.contains('$')) {
-            // `pull_policy` is interpolated too; one that does not resolve
-            // stays as written (the policy rules then say what it is).
-            if let Ok(parts) = interpolate::parse(p) {
-                if let Ok(r) = interpolate::resolve(&parts, &|n| project.lookup(n)) {
-                    context.pull_policy = Some(r.text);
+        // The project's `.env` is read only for a value holding variables.
+        if policy_templated || templated.is_some() {
+            let file = ex.path().to_path_buf();
+            let project = project.get_or_insert_with(|| Project::load(&file, ex));
+            if let Some(p) = context.pull_policy.as_deref().filter(|p| p.contains('$')) {
+                // `pull_policy` is interpolated too; one that does not resolve
+                // stays as written (the policy rules then say what it is).
+                if let Ok(parts) = interpolate::parse(p) {
+                    if let Ok(r) = interpolate::resolve(&parts, &|n| project.lookup(n)) {
+                        context.pull_policy = Some(r.text);
+                    }
                 }
             }
         }
-        if templated.is_none() {
+        let (Some(_), Some(project)) = (templated, project.as_ref()) else {
             ex.image(
                 doc,
                 key,
@@ -306,7 +293,7 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
                 "image",
             );
             continue;
-        }
+        };
         if let Some(through) = interpolated(doc, target, context, project, ex) {
             through_dotenv.push(through);
         }
