@@ -115,19 +115,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 // with only the planned values changed and keys added.
                 if let Err(m) = crate::verify::check(&file.path, &file.text, &edits) {
                     refused += 1;
-                    diag.emit(
-                        Message::error(format!(
-                            "{}:{}:{}: internal error: the planned rewrite would change the file beyond its image values: {}",
-                            file.path.display(),
-                            m.line,
-                            m.column,
-                            m.what
-                        ))
-                        .code("unsafe-edit")
-                        .hint(Some(
-                            "nothing was written; this is a bug in imagelock: please report it with the file (or the lines around this position)",
-                        )),
-                    );
+                    diag.emit(unsafe_edit(&file.path, &m));
                     return;
                 }
                 policies += policies_here;
@@ -286,19 +274,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
         };
         if let Err(m) = crate::verify::check(&path, &text, &edits) {
             refused += 1;
-            diag.emit(
-                Message::error(format!(
-                    "{}:{}:{}: internal error: the planned rewrite would change the file beyond its image values: {}",
-                    path.display(),
-                    m.line,
-                    m.column,
-                    m.what
-                ))
-                .code("unsafe-edit")
-                .hint(Some(
-                    "nothing was written; this is a bug in imagelock: please report it with the file (or the lines around this position)",
-                )),
-            );
+            diag.emit(unsafe_edit(&path, &m));
             continue;
         }
         changed_refs += edits.len();
@@ -518,4 +494,19 @@ fn if_not_present(text: &str, image: &FoundImage) -> Result<Option<Edit>, Box<Me
             };
             refuse(e.to_string(), hint)
         })
+}
+
+/// The safety net refused a planned rewrite of `path` (a bug in imagelock).
+fn unsafe_edit(path: &Path, m: &crate::verify::Mismatch) -> Message {
+    Message::error(format!(
+        "{}:{}:{}: internal error: the planned rewrite would change the file beyond its image values: {}",
+        path.display(),
+        m.line,
+        m.column,
+        m.what
+    ))
+    .code("unsafe-edit")
+    .hint(Some(
+        "nothing was written; this is a bug in imagelock: please report it with the file (or the lines around this position)",
+    ))
 }
