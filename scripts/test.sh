@@ -21,12 +21,13 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# The real pre-commit from PyPI (tests/ci_surfaces.rs), in a virtualenv of
-# its own when it is not installed already.
-if ! command -v pre-commit >/dev/null; then
-    venv="${XDG_CACHE_HOME:-$HOME/.cache}/imagelock-tests/pre-commit-venv"
-    if [ ! -x "$venv/bin/pre-commit" ]; then
-        echo "installing pre-commit (pip, in $venv)" >&2
+# A tool from PyPI, in a virtualenv of its own when it is not installed
+# already: pip_tool COMMAND PACKAGE.
+pip_tool() {
+    command -v "$1" >/dev/null && return 0
+    local venv="${XDG_CACHE_HOME:-$HOME/.cache}/imagelock-tests/$1-venv"
+    if [ ! -x "$venv/bin/$1" ]; then
+        echo "installing $2 (pip, in $venv)" >&2
         if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
             # Debian's python3 makes virtualenvs only with python3-venv.
             export DEBIAN_FRONTEND=noninteractive
@@ -34,28 +35,15 @@ if ! command -v pre-commit >/dev/null; then
             apt-get install -y -qq python3-venv >/dev/null
             python3 -m venv --clear "$venv"
         fi
-        "$venv/bin/pip" install -q pre-commit
+        "$venv/bin/pip" install -q "$2"
     fi
     export PATH="$venv/bin:$PATH"
-fi
-
-# podman-compose from PyPI (tests/compose_interpolation.rs: `podman-compose
-# config` is the oracle for compose interpolation; it needs `podman` on PATH
-# but no running engine), in a virtualenv of its own.
-if ! command -v podman-compose >/dev/null; then
-    venv="${XDG_CACHE_HOME:-$HOME/.cache}/imagelock-tests/podman-compose-venv"
-    if [ ! -x "$venv/bin/podman-compose" ]; then
-        echo "installing podman-compose (pip, in $venv)" >&2
-        if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
-            export DEBIAN_FRONTEND=noninteractive
-            apt-get update -qq
-            apt-get install -y -qq python3-venv >/dev/null
-            python3 -m venv --clear "$venv"
-        fi
-        "$venv/bin/pip" install -q podman-compose
-    fi
-    export PATH="$venv/bin:$PATH"
-fi
+}
+# The real pre-commit (tests/ci_surfaces.rs), and podman-compose
+# (tests/compose_interpolation.rs: `podman-compose config` is the oracle for
+# compose interpolation; it needs `podman` on PATH but no running engine).
+pip_tool pre-commit pre-commit
+pip_tool podman-compose podman-compose
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
