@@ -504,3 +504,88 @@ fn pull_policy_is_interpolated_too() {
     assert_eq!(policy("app:1"), "never", "{stdout}");
     assert_eq!(policy("app:2"), "always", "{stdout}");
 }
+
+#[test]
+fn dotenv_keys_are_read_as_compose_go_reads_them() {
+    // `export` is a prefix only when whitespace follows it (`exporter_tag`
+    // is a key of its own, and `exportTAG` does not set TAG); keys may
+    // hold `-`, `[` and `]`; a leading byte order mark is skipped, and kept
+    // when pin writes the file.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let compose = "services:\n  a:\n    image: app:${exporter_tag}\n  b:\n    image: app:${TAG}\n";
+    let dotenv = "exporter_tag=1.2\nMY-KEY[0]=x\nTAG=2.0\nexportTAG=9\n";
+    setup(d, compose, dotenv);
+    let want = ["app:1.2", "app:2.0"];
+    assert_eq!(podman_compose_images(d), want);
+    let bom = format!("\u{feff}{dotenv}");
+    fs_err::write(d.join(".env"), &bom).unwrap();
+    let (refs, stderr) = listed(d, &[]);
+    let got: Vec<&str> = refs.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(got, want, "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    write_lock(
+        d,
+        &[
+            ("docker.io/library/app", "1.2"),
+            ("docker.io/library/app", "2.0"),
+        ],
+    );
+    let o = imagelock(d, &["pin", "compose.yaml"]);
+    expect_code(&o, 0);
+    let want_env = bom
+        .replace(
+            "tag=1.2\n",
+            &format!("tag=1.2@{}\n", fake_digest("docker.io/library/app:1.2")),
+        )
+        .replace(
+            "TAG=2.0\n",
+            &format!("TAG=2.0@{}\n", fake_digest("docker.io/library/app:2.0")),
+        );
+    assert_eq!(fs_err::read_to_string(d.join(".env")).unwrap(), want_env);
+    assert_eq!(
+        fs_err::read_to_string(d.join("compose.yaml")).unwrap(),
+        compose
+    );
+}
+
+#[test]
+fn pin_refuses_a_dotenv_given_to_containers_under_any_spelling() {
+    let web = [("docker.io/library/web", "2.5")];
+    for path in [".//.env", "sub/../.env", "${ENV_DIR:-.}/.env", "./.env"] {
+        refused(
+            &format!("services:\n  web:\n    image: web:${{TAG}}\n    env_file: {path}\n"),
+            "TAG=2.5\n",
+            &web,
+            "`env_file`",
+        );
+    }
+    // Another file is not the project's .env.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(
+        d,
+        "services:\n  web:\n    image: web:${TAG}\n    env_file: web.env\n",
+        "TAG=2.5\n",
+    );
+    fs_err::write(d.join("web.env"), "X=1\n").unwrap();
+    write_lock(d, &web);
+    let o = imagelock(d, &["pin", "compose.yaml"]);
+    expect_code(&o, 0);
+}
+
+#[test]
+fn an_alternative_does_not_show_the_value_of_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(
+        d,
+        "services:\n  db:\n    image: \"db:${POSTGRES_PASSWORD:+secure}16\"\n",
+        "POSTGRES_PASSWORD=hunter2\n",
+    );
+    let o = imagelock(d, &["list", "--format", "json", "compose.yaml"]);
+    expect_code(&o, 0);
+    let out = text(&o.stdout);
+    assert!(out.contains("db:secure16"), "{out}");
+    assert!(!out.contains("hunter2"), "{out}");
+}

@@ -75,6 +75,20 @@ fn is_space(c: char) -> bool {
     )
 }
 
+/// Read a `.env` file as compose does: UTF-8, a leading byte order mark
+/// skipped (compose-go trims it). The text is the one `pin` plans and
+/// writes through (the file keeps its BOM, as any scanned file does).
+pub fn read(path: &std::path::Path) -> std::io::Result<String> {
+    let bytes = fs_err::read(path)?;
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    String::from_utf8(body.to_vec()).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: stream did not contain valid UTF-8", path.display()),
+        )
+    })
+}
+
 /// A variable's value in the process environment.
 pub type Environment<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -107,7 +121,14 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
             }
         }
         let statement = i;
-        if text[i..].starts_with("export") {
+        // `export` only as a prefix followed by whitespace (`^export\s+`):
+        // `exporter_tag=1` is the key `exporter_tag`.
+        if text[i..].starts_with("export")
+            && text[i + "export".len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| matches!(c, ' ' | '\t' | '\n' | '\u{c}' | '\r'))
+        {
             i += "export".len();
         }
         i += text[i..].find(|c| !is_space(c)).unwrap_or(text.len() - i);
@@ -122,7 +143,7 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
                     sep = Some((i + j, c));
                     break;
                 }
-                '_' | '.' => {}
+                '_' | '.' | '-' | '[' | ']' => {}
                 c if c.is_alphanumeric() => {}
                 c => {
                     return Err(err(

@@ -369,15 +369,22 @@ pub fn resolve(
                     }
                     Op::Alternative { colon } => {
                         let apply = if colon { nonempty } else { set };
+                        // What the alternative put into the reference, not
+                        // the variable's own value (a `${PASSWORD:+x}`
+                        // must not show the password).
+                        let a = if apply {
+                            Some(resolve(&v.arg, lookup)?)
+                        } else {
+                            None
+                        };
                         if let Some(g) = &got {
                             r.used.push(Used {
                                 name: v.name.clone(),
-                                value: g.value.clone(),
+                                value: a.as_ref().map(|a| a.text.clone()).unwrap_or_default(),
                                 source: Some(g.source),
                             });
                         }
-                        if apply {
-                            let a = resolve(&v.arg, lookup)?;
+                        if let Some(a) = a {
                             r.text.push_str(&a.text);
                             r.used.extend(a.used);
                         }
