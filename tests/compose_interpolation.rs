@@ -589,3 +589,35 @@ fn an_alternative_does_not_show_the_value_of_its_variable() {
     assert!(out.contains("db:secure16"), "{out}");
     assert!(!out.contains("hunter2"), "{out}");
 }
+
+#[test]
+fn a_large_dotenv_is_read_in_linear_time() {
+    // 60,000 entries before the image's: each statement's line number was
+    // counted from the start of the file (minutes in a debug build).
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut dotenv = String::new();
+    for i in 0..60_000 {
+        dotenv.push_str(&format!("KEY_{i}=value-{i}\n"));
+    }
+    dotenv.push_str("TAG=2.5\n");
+    setup(d, "services:\n  web:\n    image: web:${TAG}\n", &dotenv);
+    write_lock(d, &[("docker.io/library/web", "2.5")]);
+    let started = std::time::Instant::now();
+    let o = imagelock(d, &["pin", "compose.yaml"]);
+    expect_code(&o, 0);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let pinned = fs_err::read_to_string(d.join(".env")).unwrap();
+    assert!(
+        pinned.ends_with(&format!(
+            "TAG=2.5@{}\n",
+            fake_digest("docker.io/library/web:2.5")
+        )),
+        "{}",
+        &pinned[pinned.len() - 100..]
+    );
+}

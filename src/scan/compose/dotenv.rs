@@ -107,6 +107,7 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
     };
     let env = |k: &str| environment.and_then(|f| f(k));
     let mut i = 0;
+    let (mut line, mut line_from) = (1usize, 0usize);
     let b = text.as_bytes();
     // The next statement: skip whitespace and comment lines.
     while let Some(off) = text[i..].find(|c: char| !c.is_whitespace()) {
@@ -160,7 +161,10 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
         if key.contains(' ') {
             return Err(err(key_start, "a key cannot contain a space".into()));
         }
-        let line = line_col(text, statement).0;
+        // Counted from the previous statement on: a scan of the whole
+        // text before every statement is quadratic in a large file.
+        line += text[line_from..statement].matches('\n').count();
+        line_from = statement;
         if sep_char == '\n' {
             // A key alone: its value comes from the environment.
             if let Some(v) = env(&key) {
