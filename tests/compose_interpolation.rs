@@ -621,3 +621,15 @@ fn a_large_dotenv_is_read_in_linear_time() {
         &pinned[pinned.len() - 100..]
     );
 }
+
+#[test]
+fn pin_refuses_a_dotenv_variable_that_also_ends_a_built_image() {
+    // The worker pulls what the api service builds: a digest in TAG would
+    // become part of the build's tag too.
+    refused(
+        "services:\n  api:\n    build: .\n    image: myorg/api:${TAG}\n  worker:\n    image: myorg/api:${TAG}\n",
+        "TAG=1.0\n",
+        &[("docker.io/myorg/api", "1.0")],
+        "also ends the image that service `api` builds",
+    );
+}

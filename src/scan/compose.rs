@@ -547,6 +547,17 @@ fn refuse_shared_dotenv(
                 format!("`{variable}` in {file} is also used elsewhere (not as the end of an image value), so writing a digest into it would change that use too"),
                 "give the image its own variable (used only at the end of image values), or end the image value with a literal tag or a default",
             ))
+        } else if let Some(built) = images
+            .iter()
+            .find_map(|&i| match &ex.out.images[i].context {
+                Context::Compose(c) if c.built => Some(c.service.clone()),
+                _ => None,
+            })
+        {
+            Some((
+                format!("`{variable}` in {file} also ends the image that service `{built}` builds (`build:`), whose name would then hold a digest (compose cannot tag a build with one)"),
+                "give the built image its own tag variable, or end the pulled image's value with a literal tag or a default",
+            ))
         } else if repositories.len() > 1 {
             Some((
                 format!(
