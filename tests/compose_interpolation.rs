@@ -633,3 +633,15 @@ fn pin_refuses_a_dotenv_variable_that_also_ends_a_built_image() {
         "also ends the image that service `api` builds",
     );
 }
+
+#[test]
+fn pin_refuses_a_variable_used_in_a_dotenv_value_that_is_no_template() {
+    // `$5` is no variable, but compose still substitutes `${TAG}` in the
+    // value: BANNER would change with a digest in TAG.
+    refused(
+        "services:\n  web:\n    image: web:${TAG}\n",
+        "TAG=2.5\nBANNER=Costs $5 for ${TAG}\n",
+        &[("docker.io/library/web", "2.5")],
+        "`TAG` in .env is also used elsewhere",
+    );
+}

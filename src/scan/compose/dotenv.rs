@@ -229,7 +229,13 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
                         // An unset variable is empty here, as compose has it.
                         substitute(&parts, &lookup)
                     }
-                    Err(_) => unescaped.clone(),
+                    // Not a template imagelock reads (`$1`, a lone `$`):
+                    // compose-go still substitutes the variables around
+                    // such a `$`, so count every name after a `$` as used.
+                    Err(_) => {
+                        loose_names(&unescaped, &mut mentions);
+                        unescaped.clone()
+                    }
                 };
                 let exact = !raw.contains(['\\', '$']) && value == raw;
                 (value, exact, mentions)
@@ -249,6 +255,35 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
     }
     // The environment wins over every entry (compose's lookup).
     Ok(out)
+}
+
+/// Every name after a `$` or `${` (but `$$`), for a value that does not
+/// parse as a template.
+fn loose_names(value: &str, out: &mut Vec<String>) {
+    let b = value.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        if b.get(i + 1) == Some(&b'$') {
+            i += 2;
+            continue;
+        }
+        let mut j = i + 1;
+        if b.get(j) == Some(&b'{') {
+            j += 1;
+        }
+        let start = j;
+        while j < b.len() && (b[j] == b'_' || b[j].is_ascii_alphanumeric()) {
+            j += 1;
+        }
+        if j > start {
+            out.push(value[start..j].to_string());
+        }
+        i = j.max(i + 1);
+    }
 }
 
 /// Substitute with unset variables empty (how `.env` values read them).
