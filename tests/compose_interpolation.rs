@@ -645,3 +645,19 @@ fn pin_refuses_a_variable_used_in_a_dotenv_value_that_is_no_template() {
         "`TAG` in .env is also used elsewhere",
     );
 }
+
+#[test]
+fn a_required_message_names_its_variables_without_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(
+        d,
+        "services:\n  db:\n    image: \"db:${DB_TAG:?set DB_TAG (the password is ${POSTGRES_PASSWORD})}\"\n",
+        "POSTGRES_PASSWORD=hunter2\n",
+    );
+    let o = imagelock(d, &["list", "--format", "json", "compose.yaml"]);
+    expect_code(&o, 0);
+    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(all.contains("DB_TAG is required"), "{all}");
+    assert!(!all.contains("hunter2"), "{all}");
+}

@@ -355,8 +355,18 @@ pub fn resolve(
                     Op::Required { colon } => {
                         let fail = if colon { !nonempty } else { !set };
                         if fail {
-                            let message =
-                                resolve(&v.arg, lookup).map(|m| m.text).unwrap_or_default();
+                            // The message with its variables shown by
+                            // name, not value: a warning must not print
+                            // another variable's value (a password).
+                            let by_name = |n: &str| {
+                                Some(Value {
+                                    value: format!("${{{n}}}"),
+                                    source: Source::DotEnv,
+                                })
+                            };
+                            let message = resolve(&v.arg, &by_name)
+                                .map(|m| m.text)
+                                .unwrap_or_default();
                             return Err(Unresolved::Required {
                                 name: v.name.clone(),
                                 at: v.at,
