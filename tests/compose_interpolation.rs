@@ -661,3 +661,24 @@ fn a_required_message_names_its_variables_without_their_values() {
     assert!(all.contains("DB_TAG is required"), "{all}");
     assert!(!all.contains("hunter2"), "{all}");
 }
+
+#[test]
+fn a_dotenv_that_is_no_regular_file_is_a_warning_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, "services:\n  web:\n    image: web:${TAG:-2.5}\n", "");
+    // A FIFO nobody writes to blocked the run forever.
+    let ok = Command::new("mkfifo")
+        .arg(d.join(".env"))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo");
+    let o = imagelock(d, &["list", "compose.yaml"]);
+    expect_code(&o, 0);
+    assert!(
+        text(&o.stderr).contains("not a regular file"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(text(&o.stdout).contains("web:2.5"), "{}", text(&o.stdout));
+}

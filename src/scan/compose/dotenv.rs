@@ -79,6 +79,15 @@ fn is_space(c: char) -> bool {
 /// skipped (compose-go trims it). The text is the one `pin` plans and
 /// writes through (the file keeps its BOM, as any scanned file does).
 pub fn read(path: &std::path::Path) -> std::io::Result<String> {
+    // A FIFO or a device (`.env -> /dev/zero`) would block the run or
+    // fill the memory: only a regular file (through symlinks) is read.
+    let meta = fs_err::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{}: not a regular file", path.display()),
+        ));
+    }
     let bytes = fs_err::read(path)?;
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     String::from_utf8(body.to_vec()).map_err(|_| {
