@@ -364,21 +364,36 @@ fn refused(compose: &str, dotenv: &str, lock: &[(&str, &str)], why: &str) {
 /// by the lock digests, the `.env` is left as it was, and a second pin
 /// changes nothing.
 fn pinned_after_value(compose: &str, dotenv: &str, want: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    setup(d, compose, dotenv);
-    write_lock(
-        d,
+    pinned_after_value_with(
+        compose,
+        dotenv,
         &[
             ("docker.io/library/web", "2.5"),
             ("docker.io/library/api", "2.5"),
         ],
+        want,
     );
+}
+
+/// [`pinned_after_value`] with the lockfile's images given; `{NAME:TAG}`
+/// in `want` stands for the digest of `docker.io/NAME:TAG`.
+fn pinned_after_value_with(compose: &str, dotenv: &str, lock: &[(&str, &str)], want: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, compose, dotenv);
+    write_lock(d, lock);
     let o = imagelock(d, &["pin", "compose.yaml"]);
     expect_code(&o, 0);
-    let want = want
+    let mut want = want
         .replace("{web}", &fake_digest("docker.io/library/web:2.5"))
         .replace("{api}", &fake_digest("docker.io/library/api:2.5"));
+    for (name, tag) in lock {
+        let short = name.strip_prefix("docker.io/").unwrap_or(name);
+        want = want.replace(
+            &format!("{{{short}:{tag}}}"),
+            &fake_digest(&format!("{name}:{tag}")),
+        );
+    }
     let pinned = fs_err::read_to_string(d.join("compose.yaml")).unwrap();
     assert_eq!(pinned, want);
     if !dotenv.is_empty() {
@@ -658,4 +673,186 @@ fn a_dotenv_variable_another_compose_file_reads_is_not_pinned_in_dotenv() {
         fs_err::read_to_string(d.join(".env")).unwrap(),
         format!("TAG=2.5@{web}\n")
     );
+}
+
+#[test]
+fn dotenv_keys_are_read_as_compose_go_reads_them() {
+    // `export` is a prefix only when whitespace follows it (`exporter_tag`
+    // is a key of its own, and `exportTAG` does not set TAG); keys may
+    // hold `-`, `[` and `]`; a leading byte order mark is skipped, and kept
+    // when pin writes the file.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let compose = "services:\n  a:\n    image: app:${exporter_tag}\n  b:\n    image: app:${TAG}\n";
+    let dotenv = "exporter_tag=1.2\nMY-KEY[0]=x\nTAG=2.0\nexportTAG=9\n";
+    setup(d, compose, dotenv);
+    let want = ["app:1.2", "app:2.0"];
+    assert_eq!(podman_compose_images(d), want);
+    let bom = format!("\u{feff}{dotenv}");
+    fs_err::write(d.join(".env"), &bom).unwrap();
+    let (refs, stderr) = listed(d, &[]);
+    let got: Vec<&str> = refs.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(got, want, "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    write_lock(
+        d,
+        &[
+            ("docker.io/library/app", "1.2"),
+            ("docker.io/library/app", "2.0"),
+        ],
+    );
+    let o = imagelock(d, &["pin", "compose.yaml"]);
+    expect_code(&o, 0);
+    let want_env = bom
+        .replace(
+            "tag=1.2\n",
+            &format!("tag=1.2@{}\n", fake_digest("docker.io/library/app:1.2")),
+        )
+        .replace(
+            "TAG=2.0\n",
+            &format!("TAG=2.0@{}\n", fake_digest("docker.io/library/app:2.0")),
+        );
+    assert_eq!(fs_err::read_to_string(d.join(".env")).unwrap(), want_env);
+    assert_eq!(
+        fs_err::read_to_string(d.join("compose.yaml")).unwrap(),
+        compose
+    );
+}
+
+#[test]
+fn a_dotenv_given_to_containers_under_any_spelling_is_not_written() {
+    // The `.env` handed to containers under any spelling of its path is
+    // not written: the digest goes after the image value instead.
+    for path in [".//.env", "sub/../.env", "${ENV_DIR:-.}/.env", "./.env"] {
+        pinned_after_value(
+            &format!("services:\n  web:\n    image: web:${{TAG}}\n    env_file: {path}\n"),
+            "TAG=2.5\n",
+            &format!("services:\n  web:\n    image: web:${{TAG}}@{{web}}\n    env_file: {path}\n"),
+        );
+    }
+    // Another file is not the project's .env: the .env line takes it.
+    let web = [("docker.io/library/web", "2.5")];
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(
+        d,
+        "services:\n  web:\n    image: web:${TAG}\n    env_file: web.env\n",
+        "TAG=2.5\n",
+    );
+    fs_err::write(d.join("web.env"), "X=1\n").unwrap();
+    write_lock(d, &web);
+    let o = imagelock(d, &["pin", "compose.yaml"]);
+    expect_code(&o, 0);
+    assert_eq!(
+        fs_err::read_to_string(d.join(".env")).unwrap(),
+        format!("TAG=2.5@{}\n", fake_digest("docker.io/library/web:2.5"))
+    );
+}
+
+#[test]
+fn an_alternative_does_not_show_the_value_of_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(
+        d,
+        "services:\n  db:\n    image: \"db:${POSTGRES_PASSWORD:+secure}16\"\n",
+        "POSTGRES_PASSWORD=hunter2\n",
+    );
+    let o = imagelock(d, &["list", "--format", "json", "compose.yaml"]);
+    expect_code(&o, 0);
+    let out = text(&o.stdout);
+    assert!(out.contains("db:secure16"), "{out}");
+    assert!(!out.contains("hunter2"), "{out}");
+}
+
+#[test]
+fn a_large_dotenv_is_read_in_linear_time() {
+    // 60,000 entries before the image's: each statement's line number was
+    // counted from the start of the file (minutes in a debug build).
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut dotenv = String::new();
+    for i in 0..60_000 {
+        dotenv.push_str(&format!("KEY_{i}=value-{i}\n"));
+    }
+    dotenv.push_str("TAG=2.5\n");
+    setup(d, "services:\n  web:\n    image: web:${TAG}\n", &dotenv);
+    write_lock(d, &[("docker.io/library/web", "2.5")]);
+    let started = std::time::Instant::now();
+    let o = imagelock(d, &["pin", "compose.yaml"]);
+    expect_code(&o, 0);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let pinned = fs_err::read_to_string(d.join(".env")).unwrap();
+    assert!(
+        pinned.ends_with(&format!(
+            "TAG=2.5@{}\n",
+            fake_digest("docker.io/library/web:2.5")
+        )),
+        "{}",
+        &pinned[pinned.len() - 100..]
+    );
+}
+
+#[test]
+fn a_dotenv_variable_that_also_ends_a_built_image_is_not_written() {
+    // The worker pulls what the api service builds: a digest in TAG would
+    // become part of the build's tag too, so the worker's value takes it.
+    pinned_after_value_with(
+        "services:\n  api:\n    build: .\n    image: myorg/api:${TAG}\n  worker:\n    image: myorg/api:${TAG}\n",
+        "TAG=1.0\n",
+        &[("docker.io/myorg/api", "1.0")],
+        "services:\n  api:\n    build: .\n    image: myorg/api:${TAG}\n  worker:\n    image: myorg/api:${TAG}@{myorg/api:1.0}\n",
+    );
+}
+
+#[test]
+fn a_variable_used_in_a_dotenv_value_that_is_no_template_is_not_written() {
+    // `$5` is no variable, but compose still substitutes `${TAG}` in the
+    // value: BANNER would change with a digest in TAG.
+    pinned_after_value(
+        "services:\n  web:\n    image: web:${TAG}\n",
+        "TAG=2.5\nBANNER=Costs $5 for ${TAG}\n",
+        "services:\n  web:\n    image: web:${TAG}@{web}\n",
+    );
+}
+
+#[test]
+fn a_required_message_names_its_variables_without_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(
+        d,
+        "services:\n  db:\n    image: \"db:${DB_TAG:?set DB_TAG (the password is ${POSTGRES_PASSWORD})}\"\n",
+        "POSTGRES_PASSWORD=hunter2\n",
+    );
+    let o = imagelock(d, &["list", "--format", "json", "compose.yaml"]);
+    expect_code(&o, 0);
+    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(all.contains("DB_TAG is required"), "{all}");
+    assert!(!all.contains("hunter2"), "{all}");
+}
+
+#[test]
+fn a_dotenv_that_is_no_regular_file_is_a_warning_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, "services:\n  web:\n    image: web:${TAG:-2.5}\n", "");
+    // A FIFO nobody writes to blocked the run forever.
+    let ok = Command::new("mkfifo")
+        .arg(d.join(".env"))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo");
+    let o = imagelock(d, &["list", "compose.yaml"]);
+    expect_code(&o, 0);
+    assert!(
+        text(&o.stderr).contains("not a regular file"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(text(&o.stdout).contains("web:2.5"), "{}", text(&o.stdout));
 }

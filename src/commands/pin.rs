@@ -205,7 +205,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             if let Some((other, plan)) = image.edit.other_file() {
                 let text = other_texts
                     .entry(other.to_path_buf())
-                    .or_insert_with(|| fs_err::read_to_string(other));
+                    .or_insert_with(|| crate::scan::compose::dotenv::read(other));
                 let planned = match text {
                     Ok(text) => plan_edit(text, &plan, &value).map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),

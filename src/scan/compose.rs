@@ -116,7 +116,7 @@ impl Project {
         let environment = environment_read();
         let env_lookup = |k: &str| std::env::var(k).ok();
         let env_fn: Option<dotenv::Environment<'_>> = environment.then_some(&env_lookup);
-        let dotenv = match fs_err::read_to_string(&path) {
+        let dotenv = match dotenv::read(&path) {
             Ok(text) => match dotenv::parse(&text, env_fn) {
                 Ok(d) => d,
                 Err(e) => {
@@ -199,6 +199,45 @@ impl Project {
         })
     }
 
+    /// Whether a value of the compose file names this project's `.env`
+    /// (`env_file: .env`, `./.env`, `.//.env`, `sub/../.env`, an absolute
+    /// path, `${DIR:-.}/.env`, or another name of the same file): a path
+    /// relative to the compose file's directory, interpolated first.
+    fn names_dotenv(&self, value: &str) -> bool {
+        let v = value.trim();
+        let resolved;
+        let v = if v.contains('$') {
+            match interpolate::parse(v)
+                .ok()
+                .and_then(|p| interpolate::resolve(&p, &|n| self.lookup(n)).ok())
+            {
+                Some(r) => {
+                    resolved = r.text;
+                    resolved.trim()
+                }
+                // Not resolvable: count what could name it.
+                None => return v.ends_with(".env"),
+            }
+        } else {
+            v
+        };
+        if v.is_empty() || !v.to_ascii_lowercase().ends_with("env") {
+            return false;
+        }
+        let dir = self.path.parent().unwrap_or(Path::new(""));
+        let named = dir.join(v);
+        if normalized(&named) == normalized(&self.path) {
+            return true;
+        }
+        match (
+            fs_err::canonicalize(&named),
+            fs_err::canonicalize(&self.path),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
+
     fn how_to_set(&self, name: &str) -> String {
         if self.environment {
             format!(
@@ -212,6 +251,28 @@ impl Project {
             )
         }
     }
+}
+
+/// `path` made absolute (from the working directory) with `.` and `..`
+/// resolved lexically.
+fn normalized(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Read the image of every service of a compose document.
@@ -566,8 +627,7 @@ fn refuse_shared_dotenv(
         let Some(s) = doc.scalar_value(id) else {
             continue;
         };
-        let v = s.value.trim();
-        if v == ".env" || v == "./.env" {
+        if !env_file && project.names_dotenv(s.value) {
             env_file = true;
         }
         if !s.value.contains('$') {
@@ -614,6 +674,18 @@ fn refuse_shared_dotenv(
             Some((
                 format!("`{variable}` in {file} is also read by {}, another compose file of the project, so writing a digest into it would change that file's values too", other.display()),
                 "give the image its own variable, or end the image value with a literal tag or a default",
+            ))
+        } else if let Some(built) =
+            images
+                .iter()
+                .find_map(|&(i, _)| match &ex.out.images[i].context {
+                    Context::Compose(c) if c.built => Some(c.service.clone()),
+                    _ => None,
+                })
+        {
+            Some((
+                format!("`{variable}` in {file} also ends the image that service `{built}` builds (`build:`), whose name would then hold a digest (compose cannot tag a build with one)"),
+                "give the built image its own tag variable, or end the pulled image's value with a literal tag or a default",
             ))
         } else if repositories.len() > 1 {
             Some((

@@ -75,6 +75,29 @@ fn is_space(c: char) -> bool {
     )
 }
 
+/// Read a `.env` file as compose does: UTF-8, a leading byte order mark
+/// skipped (compose-go trims it). The text is the one `pin` plans and
+/// writes through (the file keeps its BOM, as any scanned file does).
+pub fn read(path: &std::path::Path) -> std::io::Result<String> {
+    // A FIFO or a device (`.env -> /dev/zero`) would block the run or
+    // fill the memory: only a regular file (through symlinks) is read.
+    let meta = fs_err::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{}: not a regular file", path.display()),
+        ));
+    }
+    let bytes = fs_err::read(path)?;
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    String::from_utf8(body.to_vec()).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: stream did not contain valid UTF-8", path.display()),
+        )
+    })
+}
+
 /// A variable's value in the process environment.
 pub type Environment<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -93,6 +116,7 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
     };
     let env = |k: &str| environment.and_then(|f| f(k));
     let mut i = 0;
+    let (mut line, mut line_from) = (1usize, 0usize);
     let b = text.as_bytes();
     // The next statement: skip whitespace and comment lines.
     while let Some(off) = text[i..].find(|c: char| !c.is_whitespace()) {
@@ -107,7 +131,14 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
             }
         }
         let statement = i;
-        if text[i..].starts_with("export") {
+        // `export` only as a prefix followed by whitespace (`^export\s+`):
+        // `exporter_tag=1` is the key `exporter_tag`.
+        if text[i..].starts_with("export")
+            && text[i + "export".len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| matches!(c, ' ' | '\t' | '\n' | '\u{c}' | '\r'))
+        {
             i += "export".len();
         }
         i += text[i..].find(|c| !is_space(c)).unwrap_or(text.len() - i);
@@ -122,7 +153,7 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
                     sep = Some((i + j, c));
                     break;
                 }
-                '_' | '.' => {}
+                '_' | '.' | '-' | '[' | ']' => {}
                 c if c.is_alphanumeric() => {}
                 c => {
                     return Err(err(
@@ -139,7 +170,10 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
         if key.contains(' ') {
             return Err(err(key_start, "a key cannot contain a space".into()));
         }
-        let line = line_col(text, statement).0;
+        // Counted from the previous statement on: a scan of the whole
+        // text before every statement is quadratic in a large file.
+        line += text[line_from..statement].matches('\n').count();
+        line_from = statement;
         if sep_char == '\n' {
             // A key alone: its value comes from the environment.
             if let Some(v) = env(&key) {
@@ -204,7 +238,13 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
                         // An unset variable is empty here, as compose has it.
                         substitute(&parts, &lookup)
                     }
-                    Err(_) => unescaped.clone(),
+                    // Not a template imagelock reads (`$1`, a lone `$`):
+                    // compose-go still substitutes the variables around
+                    // such a `$`, so count every name after a `$` as used.
+                    Err(_) => {
+                        loose_names(&unescaped, &mut mentions);
+                        unescaped.clone()
+                    }
                 };
                 let exact = !raw.contains(['\\', '$']) && value == raw;
                 (value, exact, mentions)
@@ -224,6 +264,35 @@ pub fn parse(text: &str, environment: Option<Environment<'_>>) -> Result<DotEnv,
     }
     // The environment wins over every entry (compose's lookup).
     Ok(out)
+}
+
+/// Every name after a `$` or `${` (but `$$`), for a value that does not
+/// parse as a template.
+fn loose_names(value: &str, out: &mut Vec<String>) {
+    let b = value.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        if b.get(i + 1) == Some(&b'$') {
+            i += 2;
+            continue;
+        }
+        let mut j = i + 1;
+        if b.get(j) == Some(&b'{') {
+            j += 1;
+        }
+        let start = j;
+        while j < b.len() && (b[j] == b'_' || b[j].is_ascii_alphanumeric()) {
+            j += 1;
+        }
+        if j > start {
+            out.push(value[start..j].to_string());
+        }
+        i = j.max(i + 1);
+    }
 }
 
 /// Substitute with unset variables empty (how `.env` values read them).

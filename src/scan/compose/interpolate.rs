@@ -361,8 +361,18 @@ pub fn resolve(
                     Op::Required { colon } => {
                         let fail = if colon { !nonempty } else { !set };
                         if fail {
-                            let message =
-                                resolve(&v.arg, lookup).map(|m| m.text).unwrap_or_default();
+                            // The message with its variables shown by
+                            // name, not value: a warning must not print
+                            // another variable's value (a password).
+                            let by_name = |n: &str| {
+                                Some(Value {
+                                    value: format!("${{{n}}}"),
+                                    source: Source::DotEnv,
+                                })
+                            };
+                            let message = resolve(&v.arg, &by_name)
+                                .map(|m| m.text)
+                                .unwrap_or_default();
                             return Err(Unresolved::Required {
                                 name: v.name.clone(),
                                 at: v.at,
@@ -375,15 +385,22 @@ pub fn resolve(
                     }
                     Op::Alternative { colon } => {
                         let apply = if colon { nonempty } else { set };
+                        // What the alternative put into the reference, not
+                        // the variable's own value (a `${PASSWORD:+x}`
+                        // must not show the password).
+                        let a = if apply {
+                            Some(resolve(&v.arg, lookup)?)
+                        } else {
+                            None
+                        };
                         if let Some(g) = &got {
                             r.used.push(Used {
                                 name: v.name.clone(),
-                                value: g.value.clone(),
+                                value: a.as_ref().map(|a| a.text.clone()).unwrap_or_default(),
                                 source: Some(g.source),
                             });
                         }
-                        if apply {
-                            let a = resolve(&v.arg, lookup)?;
+                        if let Some(a) = a {
                             r.text.push_str(&a.text);
                             r.used.extend(a.used);
                             r.unset.extend(a.unset);
