@@ -6,9 +6,12 @@
 //! may chown, that is as root), group and mode. Only when every file is
 //! staged does [`Transaction::commit`] rename them all over their targets
 //! and fsync the directories. A failure or a stop signal before the renames
-//! removes every temporary and changes nothing. Once the renames have
-//! started they are all attempted (they are fast and cannot run out of
-//! space), so an interrupted run is entirely new.
+//! removes every temporary and changes nothing. Before the renames each
+//! original is kept under a second name (a hard link, or a copy), so a
+//! rename that fails part-way (an immutable file) is undone by renaming
+//! the originals back; a signal during the renames does not stop them
+//! (they are fast and cannot run out of space), so an interrupted run is
+//! entirely new.
 //!
 //! A symlinked target is written through: the link's final target is
 //! replaced and the link stays a link. A hard-linked target is replaced
@@ -40,8 +43,13 @@ pub enum WriteError {
     },
     #[error("{0}; nothing was written")]
     Interrupted(#[from] Interrupted),
-    /// A rename failed after others had succeeded (the directory changed
-    /// under the run): the files renamed are new, the rest old.
+    /// A rename failed after others had succeeded; those were given their
+    /// originals back, so no file changed.
+    #[error("{0}; the files replaced before it were restored, so no file changed")]
+    RolledBack(Box<WriteError>),
+    /// A rename failed after others had succeeded, and the files replaced
+    /// could not all be given their originals back: those are new, the
+    /// rest old.
     #[error("{first}; {replaced} of {total} file(s) were replaced, the others left as they were")]
     Incomplete {
         first: Box<WriteError>,
@@ -185,16 +193,32 @@ impl Transaction {
     /// directories. Returns how many files were replaced.
     ///
     /// A signal before the first rename removes every temporary and
-    /// changes nothing. Should a rename fail (the directory changed under
-    /// the run), the rest are still attempted and
-    /// [`WriteError::Incomplete`] says how many were replaced.
+    /// changes nothing. Before the renames, each original is kept under a
+    /// second name beside it (a hard link, else a copy); should a rename
+    /// fail (a file made immutable, the directory changed under the run),
+    /// the files already replaced are renamed back from those, so the run
+    /// still changes nothing. Only when that restore fails too does
+    /// [`WriteError::Incomplete`] say how many stayed replaced.
     pub fn commit(self) -> Result<usize, WriteError> {
         interrupt::check()?;
         let total = self.staged.len();
+        // Each original under a second name (none for a new file).
+        let mut backups = Vec::with_capacity(total);
+        for s in &self.staged {
+            let backup = if total > 1 {
+                keep_original(&s.target).map_err(WriteError::io(
+                    &s.shown,
+                    "keep its original while the others are replaced",
+                ))?
+            } else {
+                None
+            };
+            backups.push(backup);
+        }
         let mut dirs = BTreeSet::new();
-        let mut replaced = 0usize;
+        let mut replaced: Vec<(usize, PathBuf)> = Vec::new();
         let mut first_error = None;
-        for s in self.staged {
+        for (i, s) in self.staged.into_iter().enumerate() {
             let dir = s
                 .target
                 .parent()
@@ -203,30 +227,75 @@ impl Transaction {
                 .to_path_buf();
             match s.temp.persist(&s.target) {
                 Ok(()) => {
-                    replaced += 1;
+                    replaced.push((i, s.target));
                     dirs.insert(dir);
                 }
                 Err(e) => {
                     // Dropping `e.path` removes the temporary.
-                    first_error.get_or_insert_with(|| {
-                        WriteError::io(&s.shown, "replace the file")(e.error)
-                    });
+                    first_error = Some(WriteError::io(&s.shown, "replace the file")(e.error));
+                    break;
                 }
             }
         }
+        let result = match first_error {
+            None => Ok(replaced.len()),
+            Some(e) if total == 1 => Err(e),
+            Some(e) => {
+                // Undo: each replaced file gets its original back.
+                let mut left = 0usize;
+                for (i, target) in &replaced {
+                    let undone = match backups[*i].take() {
+                        Some(b) => b.persist(target).is_ok(),
+                        None => fs_err::remove_file(target).is_ok(),
+                    };
+                    if !undone {
+                        left += 1;
+                    }
+                }
+                if left == 0 {
+                    Err(WriteError::RolledBack(Box::new(e)))
+                } else {
+                    Err(WriteError::Incomplete {
+                        first: Box::new(e),
+                        replaced: left,
+                        total,
+                    })
+                }
+            }
+        };
         for dir in &dirs {
             sync_dir(dir).map_err(WriteError::io(dir, "flush the directory to disk"))?;
         }
-        match first_error {
-            Some(e) if total == 1 => Err(e),
-            Some(e) => Err(WriteError::Incomplete {
-                first: Box::new(e),
-                replaced,
-                total,
-            }),
-            None => Ok(replaced),
-        }
+        // Dropping the backups removes the second names.
+        drop(backups);
+        result
     }
+}
+
+/// A second name for the file at `target` beside it, removed when the
+/// returned path is dropped: a hard link, or a copy where the file system
+/// has none. `None` when there is no file yet.
+fn keep_original(target: &Path) -> std::io::Result<Option<tempfile::TempPath>> {
+    if fs_err::symlink_metadata(target).is_err() {
+        return Ok(None);
+    }
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".orig");
+    let linked = builder.make_in(dir, |p| fs_err::hard_link(target, p));
+    let kept = match linked {
+        Ok(f) => f,
+        Err(_) => builder.make_in(dir, |p| fs_err::copy(target, p).map(|_| ()))?,
+    };
+    Ok(Some(kept.into_temp_path()))
 }
 
 /// Write one file atomically (a one-file [`Transaction`]).
@@ -320,6 +389,61 @@ mod tests {
         drop(t);
         assert_eq!(fs_err::read_to_string(&a).unwrap(), "old");
         assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A rename that fails after another succeeded (here the third file's
+    /// temporary vanished after staging) gives the files already
+    /// replaced their originals back, and a file created new is removed:
+    /// the run changes nothing, and no backup or temporary is left.
+    #[test]
+    fn a_rename_failing_part_way_restores_the_files_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a.yaml"),
+            dir.path().join("b.yaml"),
+            dir.path().join("c.env"),
+        );
+        fs_err::write(&a, "old a").unwrap();
+        fs_err::hard_link(&a, dir.path().join("a-link")).unwrap();
+        fs_err::write(&c, "old c").unwrap();
+        let mut t = Transaction::new();
+        t.stage(&a, b"new a").unwrap();
+        t.stage(&b, b"new b").unwrap();
+        t.stage(&c, b"new c").unwrap();
+        for e in fs_err::read_dir(dir.path()).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            if name.starts_with(".c.env.") && name.ends_with(".tmp") {
+                fs_err::remove_file(dir.path().join(name)).unwrap();
+            }
+        }
+        let e = t.commit().unwrap_err();
+        assert!(matches!(e, WriteError::RolledBack(_)), "{e}");
+        assert!(
+            e.to_string().contains("c.env: cannot replace the file"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("restored, so no file changed"),
+            "{e}"
+        );
+        assert_eq!(fs_err::read_to_string(&a).unwrap(), "old a");
+        assert_eq!(fs_err::read_to_string(&c).unwrap(), "old c");
+        assert_eq!(
+            fs_err::metadata(&a).unwrap().ino(),
+            fs_err::metadata(dir.path().join("a-link")).unwrap().ino(),
+            "the original inode is back under its name"
+        );
+        assert!(!b.exists(), "a file created new is removed");
+        let mut left: Vec<String> = fs_err::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["a-link", "a.yaml", "c.env"],
+            "no backup or temporary left"
+        );
     }
 
     #[test]

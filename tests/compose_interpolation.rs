@@ -856,3 +856,49 @@ fn a_dotenv_that_is_no_regular_file_is_a_warning_not_a_hang() {
     );
     assert!(text(&o.stdout).contains("web:2.5"), "{}", text(&o.stdout));
 }
+
+/// `pin` writes the compose file and its `.env` all or nothing: with the
+/// `.env` made immutable (`chattr +i`, as root), the run fails and the
+/// compose file is left as it was too.
+#[test]
+fn a_dotenv_that_cannot_be_replaced_leaves_the_compose_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Both files take a digest: the default in compose.yaml, TAG in .env.
+    let compose = "services:\n  web:\n    image: web:${TAG}\n  api:\n    image: api:${API:-2.5}\n";
+    setup(d, compose, "TAG=2.5\n");
+    write_lock(
+        d,
+        &[
+            ("docker.io/library/web", "2.5"),
+            ("docker.io/library/api", "2.5"),
+        ],
+    );
+    struct Mutable<'a>(&'a Path);
+    impl Drop for Mutable<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("chattr").arg("-i").arg(self.0).status();
+        }
+    }
+    let env = d.join(".env");
+    let _guard = Mutable(&env);
+    let status = Command::new("chattr")
+        .arg("+i")
+        .arg(&env)
+        .status()
+        .expect("`chattr` not found: install e2fsprogs (apt-get install -y e2fsprogs)");
+    assert!(
+        status.success(),
+        "chattr +i failed: run the tests as root on a file system with immutable files (ext4)"
+    );
+    let o = imagelock(d, &["pin", "compose.yaml"]);
+    expect_code(&o, 2);
+    let stderr = text(&o.stderr);
+    assert!(stderr.contains(".env"), "{stderr}");
+    assert!(stderr.contains("0 file(s) written"), "{stderr}");
+    assert_eq!(
+        fs_err::read_to_string(d.join("compose.yaml")).unwrap(),
+        compose
+    );
+    assert_eq!(fs_err::read_to_string(&env).unwrap(), "TAG=2.5\n");
+}
