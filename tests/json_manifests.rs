@@ -184,3 +184,39 @@ fn a_utf16_json_manifest_in_a_directory_is_read() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_key_written_with_json_escapes_is_the_key_it_reads_as() {
+    // `"\u0061piVersion"` is `apiVersion` to every JSON reader (kubectl
+    // applies this Pod); the walk must not skip it as not a manifest.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pod = "{\"\\u0061piVersion\": \"v1\", \"k\\u0069nd\": \"Pod\", \"spec\": {\"containers\": [{\"name\": \"a\", \"image\": \"nginx:1.25\"}]}}\n";
+    fs_err::write(d.join("pod.json"), pod).unwrap();
+    fs_err::write(
+        d.join("images.lock"),
+        lockfile(&[("docker.io/library/nginx", "1.25")]),
+    )
+    .unwrap();
+    let out = imagelock(d, &["--no-config", "list", "."]);
+    expect_code(&out, 0);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("pod.json:1:"),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stderr).contains("JSON file"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = imagelock(d, &["--no-config", "pin", "."]);
+    expect_code(&out, 0);
+    let pinned = fs_err::read_to_string(d.join("pod.json")).unwrap();
+    assert_eq!(
+        pinned,
+        pod.replace("nginx:1.25", &format!("nginx:1.25@{D1}"))
+    );
+    serde_json::from_str::<serde_json::Value>(&pinned).unwrap();
+}

@@ -141,11 +141,29 @@ impl<R: Read> Units<R> {
             match c {
                 b'"' => return Ok(Some(out)),
                 b'\\' => {
-                    // The escaped unit never ends the string.
-                    if self.next()?.is_none() {
+                    // The escaped unit never ends the string. A key is
+                    // compared as JSON reads it: `\u0061piVersion` is
+                    // `apiVersion`.
+                    let Some(e) = self.next()? else {
                         return Ok(None);
+                    };
+                    let c = match e {
+                        b'u' => {
+                            let mut v = 0u32;
+                            for _ in 0..4 {
+                                let Some(h) = self.next()? else {
+                                    return Ok(None);
+                                };
+                                v = v * 16 + char::from(h).to_digit(16).unwrap_or(0x100);
+                            }
+                            u8::try_from(v).ok().filter(|b| *b < 0x80).unwrap_or(0x80)
+                        }
+                        b'"' | b'\\' | b'/' => e,
+                        _ => b'\\',
+                    };
+                    if out.len() < keep {
+                        out.push(c);
                     }
-                    out.push(b'\\');
                 }
                 c => {
                     if out.len() < keep {
@@ -286,6 +304,9 @@ mod tests {
             br#"{"apiVersion":"v1","items":[{"apiVersion":"v1","kind":"Pod","s":"}\"]"}],"kind":"List","metadata":{}}"#
         ));
         assert!(is(b"\xEF\xBB\xBF{\"kind\":\"Pod\",\"apiVersion\":\"v1\"}"));
+        // Escapes in keys read as JSON reads them.
+        assert!(is(br#"{"\u0061piVersion": "v1", "k\u0069nd": "Pod"}"#));
+        assert!(!is(br#"{"\u0061piVersio": "v1", "kind": "Pod"}"#));
     }
 
     #[test]
