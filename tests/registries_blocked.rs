@@ -253,3 +253,35 @@ fn check_remote_reports_a_blocked_reference_once_as_a_finding() {
     assert!(!reg.log().contains("/v2/blocked/app/"), "{}", reg.log());
     assert!(!reg.log().contains("/v2/mirror/"), "{}", reg.log());
 }
+
+#[test]
+fn of_prefixes_of_one_length_the_first_table_decides_as_containers_image() {
+    // containers/image keeps the first of the longest matching prefixes:
+    // `b.example.com` and `*.example.com` are both 13 characters, so the
+    // table written first decides whether b.example.com is blocked.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    pod(d, &["b.example.com/x:1".to_string()]);
+    let first_blocked = "[[registry]]\nprefix = \"b.example.com\"\nblocked = true\n\n[[registry]]\nprefix = \"*.example.com\"\n";
+    let first_allowed = "[[registry]]\nprefix = \"*.example.com\"\n\n[[registry]]\nprefix = \"b.example.com\"\nblocked = true\n";
+    for (conf, blocked) in [(first_blocked, true), (first_allowed, false)] {
+        fs_err::write(d.join("registries.conf"), conf).unwrap();
+        let out = support::run::imagelock(
+            d,
+            &[
+                "--no-config",
+                "list",
+                "pod.yaml",
+                "--registries-conf",
+                "registries.conf",
+            ],
+        );
+        expect_code(&out, 0);
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            stderr.contains("warning: pod.yaml:8:14: b.example.com/x:1: registries.conf:3:11 sets `blocked = true`"),
+            blocked,
+            "{conf}\n{stderr}"
+        );
+    }
+}

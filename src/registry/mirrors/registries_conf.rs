@@ -228,7 +228,15 @@ impl RegistriesConf {
                 }
                 under(name, &r.prefix).map(|rest| (r, r.prefix.clone(), rest.to_string()))
             })
-            .max_by_key(|(r, _, _)| r.prefix.len())
+            // Of prefixes of one length the first wins, as containers/image
+            // keeps the first (`*.example.com` and `b.example.com` tie).
+            .fold(
+                None,
+                |best: Option<(&Registry, String, String)>, m| match best {
+                    Some(b) if b.0.prefix.len() >= m.0.prefix.len() => Some(b),
+                    _ => Some(m),
+                },
+            )
     }
 
     /// Where pulls of `reference` are refused: the `[[registry]]` table
