@@ -220,3 +220,26 @@ fn a_key_written_with_json_escapes_is_the_key_it_reads_as() {
     );
     serde_json::from_str::<serde_json::Value>(&pinned).unwrap();
 }
+
+#[test]
+fn a_huge_json_file_in_a_directory_is_skipped_without_reading_it_whole() {
+    // 1 GiB (sparse) of one string value before any key: the sniff gives
+    // up after 1 MiB instead of reading the value to its end.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = fs_err::File::create(d.join("dump.json")).unwrap();
+    std::io::Write::write_all(&mut &f, b"{\"data\": \"").unwrap();
+    f.set_len(1 << 30).unwrap();
+    drop(f);
+    let started = std::time::Instant::now();
+    let out = imagelock(d, &["--no-config", "list", "."]);
+    expect_code(&out, 0);
+    assert!(
+        text(&out.stderr).contains(
+            "note: dump.json: skipped: a JSON file without top-level apiVersion and kind"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
