@@ -285,3 +285,35 @@ fn of_prefixes_of_one_length_the_first_table_decides_as_containers_image() {
         );
     }
 }
+
+#[test]
+fn a_registries_conf_that_does_not_parse_names_its_line_and_column() {
+    // `blocked = "true"` is no boolean: CRI-O refuses the file; the error
+    // says where, as a `blocked` finding does.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    pod(d, &["example.com/x:1".to_string()]);
+    fs_err::write(
+        d.join("registries.conf"),
+        "[[registry]]\nprefix = \"example.com\"\nblocked = \"true\"\n",
+    )
+    .unwrap();
+    let out = support::run::imagelock(
+        d,
+        &[
+            "--no-config",
+            "list",
+            "pod.yaml",
+            "--registries-conf",
+            "registries.conf",
+        ],
+    );
+    expect_code(&out, 2);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: registries.conf:3:11: invalid type: string \"true\", expected a boolean"
+        ),
+        "{stderr}"
+    );
+}

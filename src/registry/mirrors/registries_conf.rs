@@ -139,7 +139,17 @@ impl RegistriesConf {
             path: file.to_path_buf(),
             message,
         };
-        let raw: RawFile = toml::from_str(text).map_err(|e| invalid(e.message().to_string()))?;
+        // A syntax or type error names its line:column, as `blocked` does.
+        let raw: RawFile = toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => {
+                let (line, column) = crate::lockfile::line_col(text, span.start);
+                MirrorError::Invalid {
+                    path: PathBuf::from(format!("{}:{line}:{column}", file.display())),
+                    message: e.message().to_string(),
+                }
+            }
+            None => invalid(e.message().to_string()),
+        })?;
         // Version 1: `[registries.block] registries = ["host", …]`, each
         // a blocked registry of its own.
         let v1_blocked = raw
