@@ -317,3 +317,50 @@ fn a_registries_conf_that_does_not_parse_names_its_line_and_column() {
         "{stderr}"
     );
 }
+
+#[test]
+fn lock_warns_at_a_blocked_reference_it_keeps_without_asking() {
+    // Already locked (or written by digest), lock asks no registry: the
+    // block was silent and lock exited 0 as if all were well.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digest = format!("sha256:{}", "1".repeat(64));
+    pod(
+        d,
+        &[
+            "example.com/app:1".to_string(),
+            format!("example.com/base@{digest}"),
+        ],
+    );
+    fs_err::write(
+        d.join("registries.conf"),
+        "[[registry]]\nprefix = \"example.com\"\nblocked = true\n",
+    )
+    .unwrap();
+    let lock = format!(
+        "version = 1\n\n[[image]]\nname = \"example.com/app\"\ntag = \"1\"\ndigest = \"{digest}\"\n"
+    );
+    fs_err::write(d.join("images.lock"), &lock).unwrap();
+    let out = support::run::imagelock(
+        d,
+        &[
+            "--no-config",
+            "lock",
+            "pod.yaml",
+            "--registries-conf",
+            "registries.conf",
+        ],
+    );
+    expect_code(&out, 0);
+    let stderr = text(&out.stderr);
+    for at in [
+        "pod.yaml:8:14: example.com/app:1",
+        "pod.yaml:10:14: example.com/base@",
+    ] {
+        assert!(
+            stderr.contains(&format!("warning: {at}"))
+                && stderr.contains("registries.conf:3:11 sets `blocked = true`"),
+            "{at}\n{stderr}"
+        );
+    }
+}
