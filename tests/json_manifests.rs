@@ -184,3 +184,62 @@ fn a_utf16_json_manifest_in_a_directory_is_read() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_key_written_with_json_escapes_is_the_key_it_reads_as() {
+    // `"\u0061piVersion"` is `apiVersion` to every JSON reader (kubectl
+    // applies this Pod); the walk must not skip it as not a manifest.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pod = "{\"\\u0061piVersion\": \"v1\", \"k\\u0069nd\": \"Pod\", \"spec\": {\"containers\": [{\"name\": \"a\", \"image\": \"nginx:1.25\"}]}}\n";
+    fs_err::write(d.join("pod.json"), pod).unwrap();
+    fs_err::write(
+        d.join("images.lock"),
+        lockfile(&[("docker.io/library/nginx", "1.25")]),
+    )
+    .unwrap();
+    let out = imagelock(d, &["--no-config", "list", "."]);
+    expect_code(&out, 0);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("pod.json:1:"),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stderr).contains("JSON file"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = imagelock(d, &["--no-config", "pin", "."]);
+    expect_code(&out, 0);
+    let pinned = fs_err::read_to_string(d.join("pod.json")).unwrap();
+    assert_eq!(
+        pinned,
+        pod.replace("nginx:1.25", &format!("nginx:1.25@{D1}"))
+    );
+    serde_json::from_str::<serde_json::Value>(&pinned).unwrap();
+}
+
+#[test]
+fn a_huge_json_file_in_a_directory_is_skipped_without_reading_it_whole() {
+    // 1 GiB (sparse) of one string value before any key: the sniff gives
+    // up after 1 MiB instead of reading the value to its end.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = fs_err::File::create(d.join("dump.json")).unwrap();
+    std::io::Write::write_all(&mut &f, b"{\"data\": \"").unwrap();
+    f.set_len(1 << 30).unwrap();
+    drop(f);
+    let started = std::time::Instant::now();
+    let out = imagelock(d, &["--no-config", "list", "."]);
+    expect_code(&out, 0);
+    assert!(
+        text(&out.stderr).contains(
+            "note: dump.json: skipped: a JSON file without top-level apiVersion and kind"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -281,3 +281,62 @@ fn a_newtag_yaml_reads_as_a_number_or_boolean_is_a_warning_not_a_reference() {
         )
     );
 }
+
+#[test]
+fn a_newtag_go_yaml_reads_as_a_string_is_no_warning() {
+    // go-yaml v2 types a plain scalar by its first character: after `_` or
+    // `.` it drops no underscores (`_1`, `._5` are strings), and a number
+    // out of Go's 64-bit range is a string (`1e400`): kustomize uses them
+    // as tags, so they are references, not "is not a string" warnings.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::write(
+        d.join("kustomization.yaml"),
+        "images:\n- name: a\n  newTag: _1\n- name: b\n  newTag: 1e400\n- name: c\n  newTag: 1.20\n",
+    )
+    .unwrap();
+    let out = support::run::imagelock(d, &["--no-config", "list", "."]);
+    expect_code(&out, 0);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert_eq!(rows.len(), 2, "{stdout}\n{stderr}");
+    assert!(
+        rows[0].starts_with("kustomization.yaml:2:9  a:_1 "),
+        "{stdout}"
+    );
+    assert!(
+        rows[1].starts_with("kustomization.yaml:4:9  b:1e400 "),
+        "{stdout}"
+    );
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("is not a string"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("kustomization.yaml:7:11"), "{stderr}");
+}
+
+#[test]
+fn a_key_written_twice_in_an_images_entry_is_a_warning_not_the_first_value() {
+    // kustomize's go-yaml v2 keeps the last `newTag` (2.0): locking the
+    // first (1.0) and pinning its digest would run 1.0 under a 2.0 tag.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::write(
+        d.join("kustomization.yaml"),
+        "images:\n- name: nginx\n  newTag: \"1.0\"\n  newTag: \"2.0\"\n- name: redis\n  newTag: \"7\"\n",
+    )
+    .unwrap();
+    let out = support::run::imagelock(d, &["--no-config", "list", "."]);
+    expect_code(&out, 0);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert_eq!(rows.len(), 1, "{stdout}\n{stderr}");
+    assert!(rows[0].contains("redis:7"), "{stdout}");
+    assert!(
+        stderr.contains("warning: kustomization.yaml:4:12: images entry: the key `newTag` is written twice in one mapping"),
+        "{stderr}"
+    );
+}

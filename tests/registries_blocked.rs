@@ -253,3 +253,114 @@ fn check_remote_reports_a_blocked_reference_once_as_a_finding() {
     assert!(!reg.log().contains("/v2/blocked/app/"), "{}", reg.log());
     assert!(!reg.log().contains("/v2/mirror/"), "{}", reg.log());
 }
+
+#[test]
+fn of_prefixes_of_one_length_the_first_table_decides_as_containers_image() {
+    // containers/image keeps the first of the longest matching prefixes:
+    // `b.example.com` and `*.example.com` are both 13 characters, so the
+    // table written first decides whether b.example.com is blocked.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    pod(d, &["b.example.com/x:1".to_string()]);
+    let first_blocked = "[[registry]]\nprefix = \"b.example.com\"\nblocked = true\n\n[[registry]]\nprefix = \"*.example.com\"\n";
+    let first_allowed = "[[registry]]\nprefix = \"*.example.com\"\n\n[[registry]]\nprefix = \"b.example.com\"\nblocked = true\n";
+    for (conf, blocked) in [(first_blocked, true), (first_allowed, false)] {
+        fs_err::write(d.join("registries.conf"), conf).unwrap();
+        let out = support::run::imagelock(
+            d,
+            &[
+                "--no-config",
+                "list",
+                "pod.yaml",
+                "--registries-conf",
+                "registries.conf",
+            ],
+        );
+        expect_code(&out, 0);
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            stderr.contains("warning: pod.yaml:8:14: b.example.com/x:1: registries.conf:3:11 sets `blocked = true`"),
+            blocked,
+            "{conf}\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_registries_conf_that_does_not_parse_names_its_line_and_column() {
+    // `blocked = "true"` is no boolean: CRI-O refuses the file; the error
+    // says where, as a `blocked` finding does.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    pod(d, &["example.com/x:1".to_string()]);
+    fs_err::write(
+        d.join("registries.conf"),
+        "[[registry]]\nprefix = \"example.com\"\nblocked = \"true\"\n",
+    )
+    .unwrap();
+    let out = support::run::imagelock(
+        d,
+        &[
+            "--no-config",
+            "list",
+            "pod.yaml",
+            "--registries-conf",
+            "registries.conf",
+        ],
+    );
+    expect_code(&out, 2);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: registries.conf:3:11: invalid type: string \"true\", expected a boolean"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn lock_warns_at_a_blocked_reference_it_keeps_without_asking() {
+    // Already locked (or written by digest), lock asks no registry: the
+    // block was silent and lock exited 0 as if all were well.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digest = format!("sha256:{}", "1".repeat(64));
+    pod(
+        d,
+        &[
+            "example.com/app:1".to_string(),
+            format!("example.com/base@{digest}"),
+        ],
+    );
+    fs_err::write(
+        d.join("registries.conf"),
+        "[[registry]]\nprefix = \"example.com\"\nblocked = true\n",
+    )
+    .unwrap();
+    let lock = format!(
+        "version = 1\n\n[[image]]\nname = \"example.com/app\"\ntag = \"1\"\ndigest = \"{digest}\"\n"
+    );
+    fs_err::write(d.join("images.lock"), &lock).unwrap();
+    let out = support::run::imagelock(
+        d,
+        &[
+            "--no-config",
+            "lock",
+            "pod.yaml",
+            "--registries-conf",
+            "registries.conf",
+        ],
+    );
+    expect_code(&out, 0);
+    let stderr = text(&out.stderr);
+    for at in [
+        "pod.yaml:8:14: example.com/app:1",
+        "pod.yaml:10:14: example.com/base@",
+    ] {
+        assert!(
+            stderr.contains(&format!("warning: {at}"))
+                && stderr.contains("registries.conf:3:11 sets `blocked = true`"),
+            "{at}\n{stderr}"
+        );
+    }
+}

@@ -31,11 +31,14 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     }
     let wanted: Vec<String> = platforms.iter().map(ToString::to_string).collect();
 
+    let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
     let mut new = Lockfile::new();
     let mut asks: Vec<Ask> = Vec::new();
     for key in all.by_key.keys() {
         let reference = match old.get(key) {
             Some(e) if wanted.iter().all(|p| e.platforms.contains_key(p)) => {
+                // Kept without asking: a block is still said, not silent.
+                warn_kept_blocked(&mirrors, all.of(key), diag);
                 new.insert(e.clone());
                 continue;
             }
@@ -47,6 +50,7 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
                 match (r.tag(), r.digest()) {
                     // Written by digest only, no platforms asked: no request.
                     (None, Some(digest)) if wanted.is_empty() => {
+                        warn_kept_blocked(&mirrors, all.of(key), diag);
                         new.insert(Entry {
                             name: key.name.clone(),
                             tag: None,
@@ -71,7 +75,6 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let mut stale = 0usize;
     if !asks.is_empty() {
         let (client, extra) = registry_client(&args.registry, diag)?;
-        let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
         let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
         all.with_pod_credentials(namespace, &extra, diag);
         for a in &mut asks {
@@ -135,4 +138,30 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
         crate::commands::mirrors::summary_suffix(&args.registry)
     ));
     Ok(diag.exit_status(mirror_findings))
+}
+
+/// A reference `lock` keeps without asking (already locked, or written by
+/// digest) that the `registries.conf` given blocks: nodes refuse to pull
+/// it, so it is a warning at each use (`check` makes it a finding).
+fn warn_kept_blocked(
+    mirrors: &crate::registry::mirrors::Mirrors,
+    uses: &[crate::commands::scanning::Use],
+    diag: &mut Diagnostics,
+) {
+    for u in uses {
+        if let Some(b) = mirrors.blocked(&u.reference) {
+            diag.emit(
+                crate::report::diagnostics::Message::warning(format!(
+                    "{}: {}:{}:{} sets `blocked = true` for the prefix {:?}: nodes using it refuse to pull this image (kept in the lockfile without asking)",
+                    u.reference,
+                    b.file.display(),
+                    b.line,
+                    b.column,
+                    b.prefix
+                ))
+                .at(u.location.clone())
+                .code("blocked"),
+            );
+        }
+    }
 }

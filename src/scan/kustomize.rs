@@ -147,6 +147,22 @@ fn field<'d>(doc: &'d Doc<'_>, entry: NodeId, name: &str) -> Option<Field<'d>> {
 }
 
 fn read_entry(doc: &Doc<'_>, entry: NodeId, ex: &mut Extraction<'_>) {
+    // kustomize reads the kustomization without its duplicate-key check
+    // (go-yaml v2 keeps the last value): a key written twice is not read
+    // as imagelock would read it (the first), so nothing is guessed.
+    for key in ["name", "newName", "newTag", "digest", "tagSuffix"] {
+        if let Some(second) = doc.get_all(entry, key).nth(1) {
+            let (line, column) = doc.position(second);
+            ex.warn(
+                line,
+                column,
+                format!(
+                    "images entry: the key `{key}` is written twice in one mapping: YAML forbids it, and kustomize takes the last value where other readers take the first; write it once; skipped"
+                ),
+            );
+            return;
+        }
+    }
     let name = field(doc, entry, "name");
     let new_name = field(doc, entry, "newName");
     let new_tag = field(doc, entry, "newTag");

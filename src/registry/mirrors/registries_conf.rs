@@ -139,7 +139,17 @@ impl RegistriesConf {
             path: file.to_path_buf(),
             message,
         };
-        let raw: RawFile = toml::from_str(text).map_err(|e| invalid(e.message().to_string()))?;
+        // A syntax or type error names its line:column, as `blocked` does.
+        let raw: RawFile = toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => {
+                let (line, column) = crate::lockfile::line_col(text, span.start);
+                MirrorError::Invalid {
+                    path: PathBuf::from(format!("{}:{line}:{column}", file.display())),
+                    message: e.message().to_string(),
+                }
+            }
+            None => invalid(e.message().to_string()),
+        })?;
         // Version 1: `[registries.block] registries = ["host", …]`, each
         // a blocked registry of its own.
         let v1_blocked = raw
@@ -228,7 +238,15 @@ impl RegistriesConf {
                 }
                 under(name, &r.prefix).map(|rest| (r, r.prefix.clone(), rest.to_string()))
             })
-            .max_by_key(|(r, _, _)| r.prefix.len())
+            // Of prefixes of one length the first wins, as containers/image
+            // keeps the first (`*.example.com` and `b.example.com` tie).
+            .fold(
+                None,
+                |best: Option<(&Registry, String, String)>, m| match best {
+                    Some(b) if b.0.prefix.len() >= m.0.prefix.len() => Some(b),
+                    _ => Some(m),
+                },
+            )
     }
 
     /// Where pulls of `reference` are refused: the `[[registry]]` table

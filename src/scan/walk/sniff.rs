@@ -47,6 +47,9 @@ struct Units<R> {
     peeked: Option<u8>,
     /// Bytes consumed so far.
     read: u64,
+    /// Whether skipping stops past [`GIVE_UP_AFTER`] (until either key is
+    /// met): a huge first value is not read to its end.
+    give_up: bool,
 }
 
 impl<R: Read> Units<R> {
@@ -68,6 +71,7 @@ impl<R: Read> Units<R> {
             big_endian,
             peeked: None,
             read: bom as u64,
+            give_up: true,
         })
     }
 
@@ -141,11 +145,29 @@ impl<R: Read> Units<R> {
             match c {
                 b'"' => return Ok(Some(out)),
                 b'\\' => {
-                    // The escaped unit never ends the string.
-                    if self.next()?.is_none() {
+                    // The escaped unit never ends the string. A key is
+                    // compared as JSON reads it: `\u0061piVersion` is
+                    // `apiVersion`.
+                    let Some(e) = self.next()? else {
                         return Ok(None);
+                    };
+                    let c = match e {
+                        b'u' => {
+                            let mut v = 0u32;
+                            for _ in 0..4 {
+                                let Some(h) = self.next()? else {
+                                    return Ok(None);
+                                };
+                                v = v * 16 + char::from(h).to_digit(16).unwrap_or(0x100);
+                            }
+                            u8::try_from(v).ok().filter(|b| *b < 0x80).unwrap_or(0x80)
+                        }
+                        b'"' | b'\\' | b'/' => e,
+                        _ => b'\\',
+                    };
+                    if out.len() < keep {
+                        out.push(c);
                     }
-                    out.push(b'\\');
                 }
                 c => {
                     if out.len() < keep {
@@ -156,13 +178,21 @@ impl<R: Read> Units<R> {
         }
     }
 
+    /// `None` once past [`GIVE_UP_AFTER`] while giving up is on.
+    fn within_limit(&self) -> Option<()> {
+        (!self.give_up || self.read <= GIVE_UP_AFTER).then_some(())
+    }
+
     /// In UTF-8, skip in bulk to the next of `stops` (left unread);
     /// `None` at the end of the input. Other encodings go unit by unit.
     fn skip_to(&mut self, stops: &[u8]) -> io::Result<Option<()>> {
         if self.width != 1 || self.peeked.is_some() {
-            return Ok(Some(()));
+            return Ok(self.within_limit());
         }
         loop {
+            if self.within_limit().is_none() {
+                return Ok(None);
+            }
             let buf = self.inner.fill_buf()?;
             if buf.is_empty() {
                 return Ok(None);
@@ -257,6 +287,7 @@ fn top_level_has_kind<R: Read>(u: &mut Units<R>) -> io::Result<bool> {
         if api_version && kind {
             return Ok(true);
         }
+        u.give_up = !api_version && !kind;
         if !api_version && !kind && u.read > GIVE_UP_AFTER {
             return Ok(false);
         }
@@ -286,6 +317,9 @@ mod tests {
             br#"{"apiVersion":"v1","items":[{"apiVersion":"v1","kind":"Pod","s":"}\"]"}],"kind":"List","metadata":{}}"#
         ));
         assert!(is(b"\xEF\xBB\xBF{\"kind\":\"Pod\",\"apiVersion\":\"v1\"}"));
+        // Escapes in keys read as JSON reads them.
+        assert!(is(br#"{"\u0061piVersion": "v1", "k\u0069nd": "Pod"}"#));
+        assert!(!is(br#"{"\u0061piVersio": "v1", "kind": "Pod"}"#));
     }
 
     #[test]
@@ -329,5 +363,30 @@ mod tests {
         text.extend(std::iter::repeat_n(b'x', GIVE_UP_AFTER as usize));
         text.extend(b"\", \"kind\": \"List\"}");
         assert!(is(&text));
+    }
+
+    #[test]
+    fn a_huge_first_value_is_not_read_to_its_end() {
+        // 512 MiB of one string (or array) before either key: the sniff
+        // stops soon after GIVE_UP_AFTER, not at the end of the value.
+        struct Counted<R>(R, std::rc::Rc<std::cell::Cell<u64>>);
+        impl<R: Read> Read for Counted<R> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.read(buf)?;
+                self.1.set(self.1.get() + n as u64);
+                Ok(n)
+            }
+        }
+        for head in [
+            &b"{\"data\": \""[..],
+            b"{\"data\": [\"",
+            b"\xFF\xFE{\0\"\0a\0\"\0:\0\"\0",
+        ] {
+            let read = std::rc::Rc::new(std::cell::Cell::new(0));
+            let body = io::repeat(b'x').take(512 << 20);
+            let r = Counted(head.chain(body), read.clone());
+            assert!(!sniff(r).unwrap());
+            assert!(read.get() < 2 * GIVE_UP_AFTER, "{}", read.get());
+        }
     }
 }

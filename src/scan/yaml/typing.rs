@@ -102,11 +102,29 @@ pub fn go_yaml_non_string(value: &str, style: QuoteStyle, tag: TagKind) -> Optio
     {
         return Some("a boolean");
     }
-    // go-yaml v2 drops underscores, then tries Go's ParseInt (base 0:
-    // `0x`, `0o`, `0b`, a leading `0` for octal) and its float pattern.
-    let plain = value.replace('_', "");
+    if matches!(
+        value.strip_prefix(['-', '+']).unwrap_or(value),
+        ".inf" | ".Inf" | ".INF"
+    ) || matches!(value, ".nan" | ".NaN" | ".NAN")
+    {
+        return Some("a number");
+    }
+    // go-yaml v2 looks at the first character: after a digit or sign it
+    // drops underscores, then tries Go's ParseInt (base 0: `0x`, `0o`,
+    // `0b`, a leading `0` for octal), ParseUint and its float pattern
+    // (64 bits: a value out of range is a string); after a `.`, Go's
+    // ParseFloat on the value as written (`_1`, `._5` are strings).
+    let plain = match value.as_bytes().first() {
+        Some(b'0'..=b'9' | b'+' | b'-') => value.replace('_', ""),
+        Some(b'.') => value.to_string(),
+        _ => return None,
+    };
     let unsigned = plain.strip_prefix(['-', '+']).unwrap_or(&plain);
-    let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    let fits = |s: &str, radix: u32| {
+        !s.is_empty()
+            && s.chars().all(|c| c.is_digit(radix))
+            && u64::from_str_radix(s, radix).is_ok()
+    };
     let int = [
         ("0x", 16),
         ("0X", 16),
@@ -116,9 +134,10 @@ pub fn go_yaml_non_string(value: &str, style: QuoteStyle, tag: TagKind) -> Optio
         ("0B", 2),
     ]
     .iter()
-    .any(|(p, r)| unsigned.strip_prefix(p).is_some_and(|d| digits(d, *r)))
-        || digits(unsigned, 10);
-    (int || is_float(&plain)).then_some("a number")
+    .any(|(p, r)| unsigned.strip_prefix(p).is_some_and(|d| fits(d, *r)))
+        || fits(unsigned, 10);
+    let float = is_float(&plain) && plain.parse::<f64>().is_ok_and(f64::is_finite);
+    (int || float).then_some("a number")
 }
 
 fn is_bool(v: &str) -> bool {
@@ -184,8 +203,25 @@ mod tests {
     fn go_yaml_reads_yaml_1_1_numbers_and_booleans() {
         let plain = |v| go_yaml_non_string(v, QuoteStyle::Plain, TagKind::None);
         for v in [
-            "1.20", "8", "-3", "0777", "08", "0x1F", "0o17", "0b101", "1_000", "553640e6", ".5",
-            "1.", ".inf", "-.Inf", ".NaN",
+            "1.20",
+            "8",
+            "-3",
+            "0777",
+            "08",
+            "0x1F",
+            "0o17",
+            "0b101",
+            "1_000",
+            "553640e6",
+            ".5",
+            "1.",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "+.INF",
+            "1_0.5",
+            "+.5_0",
+            "99999999999999999999999",
         ] {
             assert_eq!(plain(v), Some("a number"), "{v}");
         }
@@ -204,6 +240,14 @@ mod tests {
             "~",
             "null",
             "1.2.3",
+            // go-yaml v2 reads these as strings: no digit or sign first,
+            // or out of Go's 64-bit range.
+            "_1",
+            "._5",
+            ".5_0",
+            "1e400",
+            "0x1FFFFFFFFFFFFFFFFF",
+            "-.nan",
         ] {
             assert_eq!(plain(v), None, "{v}");
         }
