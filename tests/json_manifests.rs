@@ -243,3 +243,57 @@ fn a_huge_json_file_in_a_directory_is_skipped_without_reading_it_whole() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// A walked `x.json` holding a stream of JSON objects (kubectl applies
+/// each) is one warning at the second object, and the run goes on: the
+/// other files are read, nothing of that file is listed, exit 0. A FIFO
+/// named like a manifest in a walked directory is a note, never a read
+/// that blocks forever.
+#[test]
+fn a_json_stream_is_a_warning_and_a_fifo_is_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pod = |image: &str| {
+        format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {{\"name\": \"p\"}}, \"spec\": {{\"containers\": [{{\"name\": \"a\", \"image\": \"{image}\"}}]}}}}\n"
+        )
+    };
+    fs_err::create_dir_all(d.join("k8s")).unwrap();
+    fs_err::write(
+        d.join("k8s/stream.json"),
+        pod("nginx:1.25") + &pod("redis:7"),
+    )
+    .unwrap();
+    fs_err::write(d.join("k8s/one.json"), pod("busybox:1.36")).unwrap();
+    let fifo = d.join("k8s/pipe.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("`mkfifo` not found: install coreutils");
+    assert!(made.success());
+    // Should the walk read the FIFO, a writer lets that read end (empty)
+    // instead of blocking the test: the assertions below then fail. While
+    // nothing reads it, this thread waits in open(2) until the test ends.
+    let writer = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = fs_err::OpenOptions::new().write(true).open(writer);
+    });
+    let o = imagelock(d, &["list", "k8s"]);
+    expect_code(&o, 0);
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("k8s/stream.json:2:1: not read: more than one JSON value")
+            && stderr.contains("kind: List"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("k8s/pipe.yaml: skipped: not a regular file"),
+        "{stderr}"
+    );
+    let stdout = text(&o.stdout);
+    assert!(stdout.contains("k8s/one.json:1:"), "{stdout}");
+    assert!(
+        !stdout.contains("nginx") && !stdout.contains("redis"),
+        "{stdout}"
+    );
+}

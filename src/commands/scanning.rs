@@ -145,7 +145,11 @@ fn scan_files(
         // documents until the whole file parses: `list` prints no image
         // of a file it then says it skipped.
         let template = file.text.contains("{{") && in_helm_templates(&file.path);
-        let hold = dotenv || template;
+        // A walked `*.json` manifest may be a stream of JSON objects, which
+        // kubectl applies one by one and imagelock does not read.
+        let walked_json =
+            scope == Scope::KnownManifests && file.path.extension().is_some_and(|x| x == "json");
+        let hold = dotenv || template || walked_json;
         let mut held = Vec::new();
         let scanned = scan_file_each(
             &file.path,
@@ -180,6 +184,23 @@ fn scan_files(
                     "{}: skipped: a Helm chart's template (Go template syntax, not YAML until rendered); pipe `helm template` output to imagelock instead",
                     file.path.display()
                 ));
+                each(Scanned::Void(&file), diag);
+            }
+            Err(crate::scan::ScanError::Syntax {
+                line,
+                column,
+                message,
+                ..
+            }) if walked_json && message.contains("document start") => {
+                diag.emit(
+                    Message::warning(format!(
+                        "not read: more than one JSON value ({message}): kubectl applies a stream of JSON objects one by one, imagelock reads one JSON document per file"
+                    ))
+                    .at(Location::new(&file.path, line, column))
+                    .hint(Some(
+                        "write one object per file, or the objects as a `kind: List`, or as YAML documents separated by `---`",
+                    )),
+                );
                 each(Scanned::Void(&file), diag);
             }
             Err(e) => {

@@ -118,6 +118,22 @@ pub fn walk(paths: &[PathBuf], excluded: &Excluded) -> Vec<WalkItem> {
                         Ok(rest) if root.as_os_str() == "." => rest,
                         _ => path,
                     };
+                    let wanted = is_yaml_name(path)
+                        || crate::scan::dockerfile::is_dockerfile_name(path)
+                        || crate::scan::kustomize::is_kustomization_name(path)
+                        || is_json_name(path);
+                    // A FIFO, socket or device with such a name: reading
+                    // it could block forever.
+                    if wanted && entry.file_type().is_some_and(|t| !t.is_file()) {
+                        out.note_once(
+                            path,
+                            format!(
+                                "{}: skipped: not a regular file (a FIFO, a socket or a device), which reading could block on",
+                                shown.display()
+                            ),
+                        );
+                        continue;
+                    }
                     // dockerfile branch: Dockerfiles and Containerfiles too.
                     if is_yaml_name(path)
                         || crate::scan::dockerfile::is_dockerfile_name(path)
