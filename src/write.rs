@@ -130,16 +130,9 @@ impl Transaction {
                 return Err(WriteError::io(path, "read the file's metadata")(e));
             }
         };
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let (dir, prefix) = beside(&target);
         let mut temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
+            .prefix(&prefix)
             .suffix(".tmp")
             // Passed to open(2), so the umask applies: 0644 under 022.
             .permissions(std::fs::Permissions::from_mode(0o666))
@@ -272,13 +265,9 @@ impl Transaction {
     }
 }
 
-/// A second name for the file at `target` beside it, removed when the
-/// returned path is dropped: a hard link, or a copy where the file system
-/// has none. `None` when there is no file yet.
-fn keep_original(target: &Path) -> std::io::Result<Option<tempfile::TempPath>> {
-    if fs_err::symlink_metadata(target).is_err() {
-        return Ok(None);
-    }
+/// The directory of `target` and the prefix of a hidden name beside it
+/// (`.NAME.`), for its temporary and its kept original.
+fn beside(target: &Path) -> (&Path, String) {
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -287,7 +276,17 @@ fn keep_original(target: &Path) -> std::io::Result<Option<tempfile::TempPath>> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let prefix = format!(".{name}.");
+    (dir, format!(".{name}."))
+}
+
+/// A second name for the file at `target` beside it, removed when the
+/// returned path is dropped: a hard link, or a copy where the file system
+/// has none. `None` when there is no file yet.
+fn keep_original(target: &Path) -> std::io::Result<Option<tempfile::TempPath>> {
+    if fs_err::symlink_metadata(target).is_err() {
+        return Ok(None);
+    }
+    let (dir, prefix) = beside(target);
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".orig");
     let linked = builder.make_in(dir, |p| fs_err::hard_link(target, p));
