@@ -103,13 +103,7 @@ fn find(
                     finding(
                         FindingKind::Blocked,
                         u,
-                        format!(
-                            "{r}: {}:{}:{} sets `blocked = true` for the prefix {:?}: nodes using it refuse to pull this image",
-                            b.file.display(),
-                            b.line,
-                            b.column,
-                            b.prefix
-                        ),
+                        b.refusal(r),
                     )
                     .with_hint(format!(
                         "use an image from a registry that is not blocked (or copy it to one and change the reference), or remove `blocked = true` from {} if the block no longer applies",

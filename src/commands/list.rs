@@ -180,16 +180,9 @@ fn run_json(
 fn warn_blocked(mirrors: &Mirrors, image: &FoundImage, diag: &mut Diagnostics) {
     if let Some(b) = mirrors.blocked(&image.reference) {
         diag.emit(
-            Message::warning(format!(
-                "{}: {}:{}:{} sets `blocked = true` for the prefix {:?}: nodes using it refuse to pull this image",
-                image.reference,
-                b.file.display(),
-                b.line,
-                b.column,
-                b.prefix
-            ))
-            .at(location(image))
-            .code("blocked"),
+            Message::warning(b.refusal(&image.reference))
+                .at(location(image))
+                .code("blocked"),
         );
     }
 }

@@ -152,12 +152,8 @@ fn warn_kept_blocked(
         if let Some(b) = mirrors.blocked(&u.reference) {
             diag.emit(
                 crate::report::diagnostics::Message::warning(format!(
-                    "{}: {}:{}:{} sets `blocked = true` for the prefix {:?}: nodes using it refuse to pull this image (kept in the lockfile without asking)",
-                    u.reference,
-                    b.file.display(),
-                    b.line,
-                    b.column,
-                    b.prefix
+                    "{} (kept in the lockfile without asking)",
+                    b.refusal(&u.reference)
                 ))
                 .at(u.location.clone())
                 .code("blocked"),

@@ -103,6 +103,20 @@ pub struct Blocked {
     pub column: usize,
 }
 
+impl Blocked {
+    /// What the block means for `reference`, said at each use (a `list`
+    /// warning, a `check` finding, a reference `lock` keeps).
+    pub fn refusal(&self, reference: &Reference) -> String {
+        format!(
+            "{reference}: {}:{}:{} sets `blocked = true` for the prefix {:?}: nodes using it refuse to pull this image",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.prefix
+        )
+    }
+}
+
 /// The file and its drop-ins, merged.
 #[derive(Debug, Clone, Default)]
 pub struct RegistriesConf {
