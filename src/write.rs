@@ -212,12 +212,7 @@ impl Transaction {
         let mut replaced: Vec<(usize, PathBuf)> = Vec::new();
         let mut first_error = None;
         for (i, s) in self.staged.into_iter().enumerate() {
-            let dir = s
-                .target
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .to_path_buf();
+            let dir = beside(&s.target).0.to_path_buf();
             match s.temp.persist(&s.target) {
                 Ok(()) => {
                     replaced.push((i, s.target));

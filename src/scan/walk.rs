@@ -118,13 +118,14 @@ pub fn walk(paths: &[PathBuf], excluded: &Excluded) -> Vec<WalkItem> {
                         Ok(rest) if root.as_os_str() == "." => rest,
                         _ => path,
                     };
-                    let wanted = is_yaml_name(path)
+                    // dockerfile branch: Dockerfiles and Containerfiles too.
+                    let named = is_yaml_name(path)
                         || crate::scan::dockerfile::is_dockerfile_name(path)
-                        || crate::scan::kustomize::is_kustomization_name(path)
-                        || is_json_name(path);
+                        || crate::scan::kustomize::is_kustomization_name(path);
+                    let json = is_json_name(path);
                     // A FIFO, socket or device with such a name: reading
                     // it could block forever.
-                    if wanted && entry.file_type().is_some_and(|t| !t.is_file()) {
+                    if (named || json) && entry.file_type().is_some_and(|t| !t.is_file()) {
                         out.note_once(
                             path,
                             format!(
@@ -134,13 +135,9 @@ pub fn walk(paths: &[PathBuf], excluded: &Excluded) -> Vec<WalkItem> {
                         );
                         continue;
                     }
-                    // dockerfile branch: Dockerfiles and Containerfiles too.
-                    if is_yaml_name(path)
-                        || crate::scan::dockerfile::is_dockerfile_name(path)
-                        || crate::scan::kustomize::is_kustomization_name(path)
-                    {
+                    if named {
                         out.file(shown.to_path_buf(), false);
-                    } else if is_json_name(path) {
+                    } else if json {
                         out.json(shown.to_path_buf());
                     }
                 }
