@@ -28,6 +28,33 @@ struct Planned {
     edits: Vec<Edit>,
 }
 
+/// Where each checked file's edits go: `--dry-run`'s spooled diff, or the
+/// plans the transaction writes.
+struct Output {
+    diff: Option<std::io::BufWriter<std::fs::File>>,
+    plans: Vec<Planned>,
+    /// The first error writing the diff.
+    io_error: Option<std::io::Error>,
+}
+
+impl Output {
+    fn add(&mut self, path: PathBuf, text: &str, edits: Vec<Edit>) {
+        match self.diff.as_mut() {
+            Some(spool) => {
+                let shown = path.display().to_string();
+                if let Err(e) = write_unified_diff(spool, &shown, text, &edits) {
+                    self.io_error.get_or_insert(e);
+                }
+            }
+            None => self.plans.push(Planned {
+                digest_before: Digest::sha256_of(text.as_bytes()),
+                path,
+                edits,
+            }),
+        }
+    }
+}
+
 pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     if args.paths.iter().any(|p| p.as_os_str() == "-") {
         anyhow::bail!(
@@ -35,7 +62,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
         );
     }
     let lock = Lockfile::load(lockfile)?;
-    let mut plans: Vec<Planned> = Vec::new();
+
     let mut missing = 0usize;
     let mut refused = 0usize;
     let mut changed_refs = 0usize;
@@ -43,12 +70,15 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     // `--dry-run`'s diff, shown only when the run would write it (a run
     // that fails writes nothing, so it shows nothing either): spooled to
     // an unnamed temporary file, so memory does not grow with it.
-    let mut diff = if args.dry_run {
-        Some(std::io::BufWriter::new(tempfile::tempfile()?))
-    } else {
-        None
+    let mut out = Output {
+        diff: if args.dry_run {
+            Some(std::io::BufWriter::new(tempfile::tempfile()?))
+        } else {
+            None
+        },
+        plans: Vec::new(),
+        io_error: None,
     };
-    let mut io_error = None;
 
     // The edits of the file being read, and how many of them set a policy.
     let mut edits = Vec::new();
@@ -120,19 +150,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 }
                 policies += policies_here;
                 changed_refs += edits.len() - policies_here;
-                if args.dry_run {
-                    let shown = file.path.display().to_string();
-                    let Some(spool) = diff.as_mut() else { return };
-                    if let Err(e) = write_unified_diff(spool, &shown, &file.text, &edits) {
-                        io_error.get_or_insert(e);
-                    }
-                } else {
-                    plans.push(Planned {
-                        digest_before: Digest::sha256_of(file.text.as_bytes()),
-                        path: file.path,
-                        edits,
-                    });
-                }
+                out.add(file.path, &file.text, edits);
                 return;
             }
         };
@@ -278,21 +296,13 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             continue;
         }
         changed_refs += edits.len();
-        if args.dry_run {
-            let shown = path.display().to_string();
-            if let Some(spool) = diff.as_mut() {
-                if let Err(e) = write_unified_diff(spool, &shown, &text, &edits) {
-                    io_error.get_or_insert(e);
-                }
-            }
-        } else {
-            plans.push(Planned {
-                digest_before: Digest::sha256_of(text.as_bytes()),
-                path,
-                edits,
-            });
-        }
+        out.add(path, &text, edits);
     }
+    let Output {
+        diff,
+        plans,
+        io_error,
+    } = out;
     if let Some(e) = io_error {
         return Err(e.into());
     }
