@@ -41,25 +41,24 @@ pub fn check(path: &Path, old: &str, edits: &[Edit]) -> Result<(), Mismatch> {
         return Ok(());
     }
     let new = apply(old, edits);
-    let dockerfile = crate::scan::dockerfile::is_dockerfile_name(path)
-        || crate::scan::dockerfile::sniffed(path, old).is_some();
-    if dockerfile {
-        let spans: Vec<(Range<usize>, &str)> = edits
+    // Line-based files (a Dockerfile, a `.env`) are checked word by word:
+    // each edit's span in the old text with what it wrote.
+    let spans = || -> Vec<(Range<usize>, &str)> {
+        edits
             .iter()
             .map(|e| (e.span.clone(), e.replacement.as_str()))
-            .collect();
-        return crate::scan::dockerfile::same_but_edits(old, &new, &spans)
-            .map_err(|(at, what)| mismatch(old, at, what));
-    }
-    if crate::scan::compose::is_dotenv_name(path) {
-        let spans: Vec<(Range<usize>, &str)> = edits
-            .iter()
-            .map(|e| (e.span.clone(), e.replacement.as_str()))
-            .collect();
-        return crate::scan::compose::dotenv::same_but_edits(old, &new, &spans)
-            .map_err(|(at, what)| mismatch(old, at, what));
-    }
-    check_yaml(old, &new, edits).map_err(|(at, what)| mismatch(old, at, what))
+            .collect()
+    };
+    let checked = if crate::scan::dockerfile::is_dockerfile_name(path)
+        || crate::scan::dockerfile::sniffed(path, old).is_some()
+    {
+        crate::scan::dockerfile::same_but_edits(old, &new, &spans())
+    } else if crate::scan::compose::is_dotenv_name(path) {
+        crate::scan::compose::dotenv::same_but_edits(old, &new, &spans())
+    } else {
+        check_yaml(old, &new, edits)
+    };
+    checked.map_err(|(at, what)| mismatch(old, at, what))
 }
 
 /// Where a check fails: the byte of the text it read, and what differs.
