@@ -9,7 +9,7 @@
 //! directory.
 
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -19,6 +19,7 @@ use toml::Spanned;
 use crate::cli::{Cli, Command, CredentialArgs, MirrorArgs, RegistryArgs};
 use crate::reference::Reference;
 use crate::scan::custom::{Location, RawLocation};
+use crate::scan::walk::normalize_lexically;
 
 /// The file's name.
 pub const FILE_NAME: &str = "imagelock.toml";
@@ -134,7 +135,7 @@ impl Active {
         let Ok(cwd) = std::env::current_dir() else {
             return false;
         };
-        let abs = normalize(&cwd.join(path));
+        let abs = normalize_lexically(&cwd.join(path));
         abs.strip_prefix(&self.dir)
             .is_ok_and(|rel| set.is_match(rel))
     }
@@ -150,7 +151,7 @@ impl Active {
 /// repository root (a directory holding `.git`), spelled relative to `start`
 /// (`imagelock.toml`, `../imagelock.toml`).
 pub fn discover(start: &Path) -> Option<PathBuf> {
-    let abs = normalize(start);
+    let abs = normalize_lexically(start);
     let mut up = PathBuf::new();
     for dir in abs.ancestors() {
         if dir.join(FILE_NAME).is_file() {
@@ -256,7 +257,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         containerd_hosts_dir: raw.containerd_hosts_dir.map(join),
         registries_conf: raw.registries_conf.map(join),
         active: Active {
-            dir: normalize(&cwd.join(&dir)),
+            dir: normalize_lexically(&cwd.join(&dir)),
             exclude,
             ignore_images,
             locations,
@@ -298,22 +299,6 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, before[start..].chars().count() + 1)
-}
-
-/// `path` without `.` and with `..` applied to the part before it (no
-/// symlinks resolved).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// The option ids given on the command line (not defaulted), as clap names

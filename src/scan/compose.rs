@@ -9,11 +9,14 @@
 //! defaults written in the file; the process environment only with
 //! `--compose-env` ([`read_environment`]), so that a lockfile does not
 //! depend on who runs imagelock. A variable with no value and no default
-//! is a warning and the image is skipped. Pinning writes the digest where
-//! the resolved reference ends: after the value's literal tail, inside the
-//! default that applied, or in the `.env` entry that sets the last
-//! variable ([`EditPlan::DotEnv`]); where no single place pins exactly
-//! that reference, the plan refuses with the reason.
+//! is an empty string, as compose substitutes it, with a warning; the
+//! image is read when it is complete without it. Pinning writes the digest
+//! where the resolved reference ends: after the value's literal tail,
+//! inside the default that applied, or in the `.env` entry that sets the
+//! last variable ([`EditPlan::DotEnv`]) when that changes nothing else;
+//! otherwise at the end of the image value, after the expansion. Only a
+//! reference ending in the environment or in `$$`, or a value shared
+//! through an anchor or written with escapes, is refused with the reason.
 
 pub mod dotenv;
 pub mod interpolate;
@@ -109,10 +112,9 @@ struct Project {
 
 impl Project {
     fn load(file: &Path, ex: &mut Extraction<'_>) -> Project {
-        let path = match file.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.join(".env"),
-            _ => PathBuf::from(".env"),
-        };
+        // Beside the compose file, named as the user named that file
+        // (`.env`, not `./.env`, for a file named without a directory).
+        let path = file.with_file_name(".env");
         let environment = environment_read();
         let env_lookup = |k: &str| std::env::var(k).ok();
         let env_fn: Option<dotenv::Environment<'_>> = environment.then_some(&env_lookup);
@@ -157,11 +159,7 @@ impl Project {
     /// compose file there: a digest written into it reaches them all).
     fn sibling_use(&self, name: &str) -> Option<&Path> {
         let siblings = self.siblings.get_or_init(|| {
-            let dir = match self.file.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            let Ok(entries) = fs_err::read_dir(&dir) else {
+            let Ok(entries) = fs_err::read_dir(directory(&self.file)) else {
                 return Vec::new();
             };
             let this = fs_err::canonicalize(&self.file).ok();
@@ -253,26 +251,20 @@ impl Project {
     }
 }
 
+/// The compose project directory: the compose file's (`.` for a file
+/// named without one).
+fn directory(file: &Path) -> &Path {
+    match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 /// `path` made absolute (from the working directory) with `.` and `..`
 /// resolved lexically.
 fn normalized(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let absolute = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(path)
-    };
-    let mut out = PathBuf::new();
-    for c in absolute.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            c => out.push(c.as_os_str()),
-        }
-    }
-    out
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    super::walk::normalize_lexically(&absolute)
 }
 
 /// Read the image of every service of a compose document.
@@ -286,7 +278,8 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
     };
     let mut project: Option<Project> = None;
     // Images pinned through a `.env` entry: (index in `ex.out.images`,
-    // the variable).
+    // the variable, the end of the image value when it could take the
+    // digest instead).
     let mut through_dotenv: Vec<(usize, String, Option<usize>)> = Vec::new();
     for kv in doc.map_entries(services).chunks_exact(2) {
         let Some(name) = doc.scalar_str(kv[0]) else {
@@ -360,7 +353,7 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
         }
     }
     if let Some(project) = &project {
-        refuse_shared_dotenv(doc, project, &through_dotenv, ex);
+        place_shared_dotenv(doc, project, &through_dotenv, ex);
     }
 }
 
@@ -599,12 +592,14 @@ fn after_value(end: usize) -> EditPlan {
     }
 }
 
-/// Refuse the `.env` plans that would change more than the reference
-/// they pin: the variable is also used elsewhere in the compose file or
-/// in `.env` (any use but as the end of an image value), the `.env` is
-/// given to containers (`env_file: .env`), or images with different
-/// repositories end in it (one digest cannot serve both).
-fn refuse_shared_dotenv(
+/// Move off `.env` the plans that would change more than the reference
+/// they pin, to the end of each image value (or refuse them where that is
+/// not written as it reads): the variable is also used elsewhere in the
+/// compose file, in `.env` or in another compose file of the directory,
+/// the `.env` is given to containers (`env_file`), it ends an image a
+/// service builds, or images with different repositories end in it (one
+/// digest cannot serve both).
+fn place_shared_dotenv(
     doc: &Doc<'_>,
     project: &Project,
     through: &[(usize, String, Option<usize>)],

@@ -296,6 +296,22 @@ fn symlink_loop(e: &ignore::Error) -> Option<(&Path, &Path)> {
     }
 }
 
+/// `path` without `.` and with `..` applied to the part before it (no
+/// symlinks resolved).
+pub fn normalize_lexically(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
