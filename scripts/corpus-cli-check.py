@@ -6,6 +6,8 @@ For every file of the corpus (SOURCES.md aside):
 - `imagelock list --format json FILE` must not exit 2 (every file is valid
   for its tool), and must list exactly the references EXPECTED names for
   it (scripts/corpus/expected.txt: the format is described at its top);
+- a Helm values file must warn exactly where EXPECTED's `warned` lines say
+  (the images its chart composes in ways imagelock leaves to the chart);
 - with a lockfile covering every reference it listed (digests made up),
   `imagelock check FILE` must not exit 2.
 `pin` over every file is the differential round trip (tools/pin_roundtrip.rs).
@@ -33,10 +35,15 @@ def parse_expected(path):
             sys.exit(f"{path}:{n}: a reference before any [FILE]")
         words = line.split()
         mark = "need"
+        if words[0] == "warned":
+            if len(words) < 3 or not words[1].isdigit():
+                sys.exit(f"{path}:{n}: want `warned LINE KEY [WHY]`: {line!r}")
+            cur.setdefault("warned", []).append((int(words[1]), words[2], n))
+            continue
         if words[0] in ("gap", "wrong", "built"):
             mark, words = words[0], words[1:]
         if len(words) < 2 or not words[0].isdigit():
-            sys.exit(f"{path}:{n}: want `[gap|wrong|built] LINE REF [WHY]`: {line!r}")
+            sys.exit(f"{path}:{n}: want `[gap|wrong|built] LINE REF [WHY]` or `warned LINE KEY [WHY]`: {line!r}")
         cur["want"].append((mark, int(words[0]), words[1], n))
     return files
 
@@ -83,6 +90,30 @@ def compare(name, want, got, failures, expected_path):
         failures.append(f"{name}:{line}: {ref} is listed but {expected_path} does not name it")
 
 
+def is_helm_values(name, args):
+    base = os.path.basename(name)
+    return "--helm-values" in args or (
+        base.startswith("values") and base.endswith((".yaml", ".yml"))
+    )
+
+
+def compare_warnings(name, spec, warnings, failures, expected_path):
+    """A Helm values file's warnings are its images left to the chart's
+    template: each must be named by a `warned LINE KEY` line (a warning at
+    LINE whose message starts with KEY), and each such line must warn."""
+    left = [(w["line"], w["message"]) for w in warnings]
+    for line, key, n in spec.get("warned", []):
+        hit = next((w for w in left if w[0] == line and w[1].startswith(key)), None)
+        if hit is None:
+            failures.append(f"{name}:{line}: no warning about {key} ({expected_path}:{n})")
+            continue
+        left.remove(hit)
+    for line, message in left:
+        failures.append(
+            f"{name}:{line}: warns `{message[:160]}` but {expected_path} names no `warned {line} …` line"
+        )
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit("usage: corpus-cli-check.py IMAGELOCK CORPUS EXPECTED")
@@ -117,6 +148,9 @@ def main():
             got = listed_refs(rows)
             counted += len(got)
             compare(name, spec["want"], got, failures, os.path.relpath(expected_path))
+            if is_helm_values(name, spec["args"]) or spec.get("warned"):
+                warnings = json.loads(o.stdout).get("warnings", [])
+                compare_warnings(name, spec, warnings, failures, os.path.relpath(expected_path))
             # A lockfile covering every reference listed, then `check`.
             entries = {}
             for r in rows:

@@ -114,6 +114,13 @@ fn lock_pin_check_and_drift_of_a_charts_values() {
         "apiVersion: v2\nname: shop\nversion: 0.1.0\nappVersion: \"3.1\"\n",
     )
     .unwrap();
+    // The template prints app's empty tag as the appVersion, unchanged.
+    fs_err::create_dir(chart.join("templates")).unwrap();
+    fs_err::write(
+        chart.join("templates/app.yaml"),
+        "image: \"{{ .Values.app.image.registry }}/{{ .Values.app.image.repository }}:{{ .Values.app.image.tag | default .Chart.AppVersion }}\"\n",
+    )
+    .unwrap();
     let values = chart.join("values.yaml");
     fs_err::write(&values, &original).unwrap();
 
@@ -216,4 +223,231 @@ fn helm_values_option_locks_and_pins_a_file_of_another_name() {
     );
     let o = run(&reg, d, &["check", "--helm-values", "prod.yaml"]);
     expect_code(&o, 0);
+}
+
+/// One fixture per convention (testdata/helm/conventions, each a small
+/// chart written from the rule): what `list` reads, and where it warns
+/// instead, naming the key.
+#[test]
+fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
+    let d1 = format!("sha256:{}", "1".repeat(64));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/helm/conventions");
+    // (fixture, [line:column reference], [line:column start of the warning])
+    let cases: Vec<(&str, Vec<String>, Vec<&str>)> = vec![
+        (
+            // ingress-nginx's: `image` holds the path, the registry is the
+            // mapping's or `global.image.registry`; `digestChroot` is the
+            // variant's; `chroot: true` pulls a variant the template names.
+            "image-path-global-registry",
+            vec![
+                format!("9:12 registry.example.net/acme/controller:v1.2.0@{d1}"),
+                "18:12 mirror.example.org/acme/webhook:v0.9.1".into(),
+                "24:12 registry.example.net/acme/backend:2.4".into(),
+            ],
+            vec!["29:5 chrooted.image.chroot is true"],
+        ),
+        (
+            "image-with-sibling-tag",
+            vec!["2:10 ghcr.io/acme/agent:3.1".into()],
+            vec!["7:3 collector.image \"quay.io/acme/collector:1.0\" has a tag or digest of its own"],
+        ),
+        (
+            "hub-short-name",
+            vec!["10:10 registry.example.net/mesh/proxyv2:1.24.0".into()],
+            vec!["6:3 pilot.image \"pilot\" is a short name under a hub"],
+        ),
+        (
+            "template-defaults",
+            vec![],
+            vec![
+                "4:5 scanner.image.defaultRegistry:",
+                "10:5 reports.image.registry is null: the chart's template supplies the registry",
+                "17:5 cleanup.image.repository is empty",
+            ],
+        ),
+        (
+            "app-version-unchanged",
+            vec!["2:15 ghcr.io/acme/app:3.2.1".into()],
+            vec![],
+        ),
+        (
+            "app-version-prefixed",
+            vec![],
+            vec!["3:9 image.tag is empty, so the chart's template supplies the tag"],
+        ),
+        (
+            "app-version-suffixed",
+            vec![],
+            vec![
+                "6:5 controller.image.tagLabel is set",
+                "12:11 agent.image.tag is empty",
+            ],
+        ),
+        (
+            "registry-namespace-name",
+            vec![],
+            vec!["6:5 controller.image (name, tag) has no `repository` or `image`"],
+        ),
+        (
+            "number-tags",
+            vec!["3:17 acme/kept:1.37".into()],
+            vec![
+                "9:10 shortened.image.tag 1.10 is not a string",
+                "14:10 exponent.image.tag 1234567 is not a string",
+            ],
+        ),
+        (
+            "subcharts",
+            vec!["2:15 ghcr.io/acme/shop:1.0.0".into()],
+            vec!["8:11 cache.image.tag is empty: these values go to the subchart \"cache\""],
+        ),
+        (
+            "global-image-registry",
+            vec![],
+            vec!["6:3 image: global.imageRegistry is set (\"mirror.example.net\")"],
+        ),
+        (
+            "use-digest",
+            vec![
+                "3:17 quay.io/acme/agent:v1.18.0".into(),
+                format!("10:17 quay.io/acme/operator:v1.18.0@{d1}"),
+            ],
+            vec![],
+        ),
+        (
+            "repository-and-image",
+            vec![],
+            vec!["3:3 driver has both `repository` and `image`"],
+        ),
+        (
+            "named-image-strings",
+            vec![
+                "2:10 registry.example.net/acme/server:2.1.0".into(),
+                "3:13 registry.example.net/acme/control-plane:2.1.0".into(),
+            ],
+            vec!["4:3 global.imageSidecar \"registry.example.net/acme/sidecar\" has no tag or digest"],
+        ),
+    ];
+    for (name, refs, warnings) in cases {
+        let out = support::run::imagelock(&root.join(name), &["list", "values.yaml"]);
+        expect_code(&out, 0);
+        let got: Vec<String> = listed(&out)
+            .iter()
+            .map(|l| l.strip_prefix("values.yaml:").unwrap().to_string())
+            .collect();
+        assert_eq!(got, refs, "{name}: {}", text(&out.stderr));
+        let err = text(&out.stderr);
+        let got: Vec<&str> = err
+            .lines()
+            .filter_map(|l| l.strip_prefix("warning: values.yaml:"))
+            .collect();
+        assert_eq!(got.len(), warnings.len(), "{name}: {err}");
+        for (g, w) in got.iter().zip(&warnings) {
+            let (at, message) = w.split_once(' ').unwrap();
+            assert!(
+                g.starts_with(&format!("{at}: {message}")),
+                "{name}: expected `{w}`, got `{g}`"
+            );
+            // What to do: render the chart, or (for a number) quote it.
+            assert!(
+                g.contains("helm template") || g.contains("quote it"),
+                "{name}: {g}"
+            );
+        }
+    }
+}
+
+/// The subcharts `Chart.yaml` names are a note: their images are in
+/// their own values files.
+#[test]
+fn subcharts_are_named_in_a_note() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/helm/conventions/subcharts");
+    let out = support::run::imagelock(&dir, &["list", "values.yaml"]);
+    expect_code(&out, 0);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("note: values.yaml: the chart's Chart.yaml names subcharts (cache, db)"),
+        "{err}"
+    );
+}
+
+/// `pin` writes the digest into the `digest` key of an `image` + `tag`
+/// mapping (ingress-nginx's form), never into `digestChroot`; chart values
+/// in a Flux `HelmRelease` and an Argo CD `Application` are read by the
+/// same rules; a second pin changes nothing.
+#[test]
+fn pin_writes_the_digest_key_of_composed_mappings_and_embedded_values() {
+    use support::offline::{digest, dir, read};
+    let values = "global:\n  image:\n    registry: registry.example.net\ncontroller:\n  image:\n    image: acme/controller\n    tag: \"v1.2.0\"\n    digest: \"\"\n    digestChroot: \"\"\n";
+    let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: shop\nspec:\n  values:\n    cache:\n      repository: ghcr.io/acme/cache\n      tag: \"8.6\"\n      digest: ''\n    web:\n      image: ghcr.io/acme/web\n";
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\nspec:\n  sources:\n    - repoURL: https://charts.example.net\n      helm:\n        valuesObject:\n          image:\n            repository: ghcr.io/acme/api\n            tag: \"2.0\"\n            digest: \"\"\n";
+    let d = dir(
+        &[
+            ("chart/values.yaml", values),
+            ("deploy/release.yaml", release),
+            ("deploy/app.yaml", app),
+        ],
+        &[
+            "registry.example.net/acme/controller:v1.2.0",
+            "ghcr.io/acme/cache:8.6",
+            "ghcr.io/acme/api:2.0",
+        ],
+    );
+    let out = support::run::imagelock(d.path(), &["list", "."]);
+    expect_code(&out, 0);
+    assert_eq!(
+        listed(&out),
+        [
+            "chart/values.yaml:6:12 registry.example.net/acme/controller:v1.2.0",
+            "deploy/app.yaml:11:25 ghcr.io/acme/api:2.0",
+            "deploy/release.yaml:8:19 ghcr.io/acme/cache:8.6",
+        ]
+    );
+    // The tagless `web.image` is left to the chart, with a warning at it.
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("deploy/release.yaml:12:7: spec.values.web.image \"ghcr.io/acme/web\" has no tag or digest"),
+        "{err}"
+    );
+
+    let out = support::run::imagelock(d.path(), &["pin", "."]);
+    expect_code(&out, 0);
+    let controller = digest("registry.example.net/acme/controller:v1.2.0");
+    assert_eq!(
+        read(d.path(), "chart/values.yaml"),
+        values.replacen("digest: \"\"", &format!("digest: {controller}"), 1)
+    );
+    assert_eq!(
+        read(d.path(), "deploy/release.yaml"),
+        release.replace(
+            "digest: ''",
+            &format!("digest: {}", digest("ghcr.io/acme/cache:8.6"))
+        )
+    );
+    assert_eq!(
+        read(d.path(), "deploy/app.yaml"),
+        app.replace(
+            "digest: \"\"",
+            &format!("digest: {}", digest("ghcr.io/acme/api:2.0"))
+        )
+    );
+    let before: Vec<String> = [
+        "chart/values.yaml",
+        "deploy/release.yaml",
+        "deploy/app.yaml",
+    ]
+    .iter()
+    .map(|f| read(d.path(), f))
+    .collect();
+    let out = support::run::imagelock(d.path(), &["pin", "."]);
+    expect_code(&out, 0);
+    let after: Vec<String> = [
+        "chart/values.yaml",
+        "deploy/release.yaml",
+        "deploy/app.yaml",
+    ]
+    .iter()
+    .map(|f| read(d.path(), f))
+    .collect();
+    assert_eq!(before, after, "a second pin changed a file");
 }

@@ -1,53 +1,81 @@
-//! The Helm values extractor: images in a chart's values file, in the
-//! split form most charts use and as plain `image` strings.
+//! The Helm values extractor: the images a chart composes from its values
+//! file, read only where the composition is certain, a warning at the key
+//! everywhere else.
 //!
-//! A mapping under any key (`image:`, `thanosImage:`, `kubectl:`) with a
-//! `repository` and a `tag` is an image: `registry` (when not empty) joins
-//! as `registry/repository`, and a digest written in `digest` (Bitnami:
-//! `sha256:…`) or `sha` (kube-prometheus-stack: the bare hex) is part of
-//! the reference, so a pinned mapping reads as pinned. `tag: ""` (or
-//! `tag:`) means the chart's `appVersion`, read from the `Chart.yaml`
-//! beside the values file; without one the image is skipped with a
-//! warning. A tag YAML reads as a number or boolean is skipped with a
-//! warning (Helm would print `1.10` as `1.1`). A mapping with neither key
-//! (`image: {distroless: true}`) is no image, and comments are never read.
+//! imagelock does not render the chart, so each convention read here is a
+//! claim about how charts' templates print an image string. The
+//! conventions read exactly (the README's "Helm values" lists them):
+//!
+//! - **Split form**: a mapping with a `repository` (and `tag`, `registry`,
+//!   `digest` or `sha`) under any key (`image:`, `thanosImage:`) prints as
+//!   `[registry/]repository:tag[@digest]`. Bitnami's library prints
+//!   `repository@digest` without the tag when a digest is set: the same
+//!   image, so the reference keeps both.
+//! - **`image` + `tag`**: a mapping whose `image` holds the repository
+//!   path beside a `tag` (ingress-nginx: `{image: ingress-nginx/controller,
+//!   tag: v1.15.1, digest: sha256:…}`) prints `registry/image:tag@digest`,
+//!   the registry being the mapping's own or `global.image.registry`. A
+//!   second digest key (`digestChroot`) is a variant's, not another image.
+//! - **A plain `image` string** (`image: nginx:1.25`), or an image string
+//!   under a key named like one (consul's `imageK8S`) that carries a tag or
+//!   digest.
+//! - **An empty or missing tag** is the chart's `appVersion` only when a
+//!   template line prints `.Values.<key>.tag | default .Chart.AppVersion`
+//!   unchanged (or Bitnami's `common.images.image` is given the chart):
+//!   [`chart`] reads the templates beside the values file for that.
+//! - **A number tag** is read when Helm prints it as written (`1.37`, not
+//!   `1.10`): [`printed`].
+//!
+//! Everything else is a warning at its key naming what the template
+//! decides (a null `registry`, a `defaultRegistry`, a short name under a
+//! `hub`, `global.imageRegistry`, a subchart's values, `imageRegistry` +
+//! `imageNamespace` + `name`), pointing to render-time locking (`helm
+//! template … | imagelock lock -`), which is exact for any chart. The
+//! subcharts `Chart.yaml` names are a note: their images are not in this
+//! file.
 //!
 //! Pinning writes the digest into the chart's own digest key, in the form
-//! its templates print: `digest: sha256:…` (Bitnami's
-//! `common.images.image` prints `repo@digest`), `sha: <hex>`
-//! (kube-prometheus-stack prints `repo:tag@sha256:{{ .sha }}`). A mapping
-//! with no digest key is [`EditPlan::Unpinnable`]: no key is ever added
-//! that the chart's templates might not read.
+//! its templates print: `digest: sha256:…`, `sha: <hex>` (kube-prometheus-
+//! stack prints `repo:tag@sha256:{{ .sha }}`). A mapping with no digest
+//! key (or with `useDigest: false`) is [`EditPlan::Unpinnable`]: no key is
+//! ever added that the chart's templates might not read.
 //!
-//! `global.imageRegistry` is not applied: only charts built on Bitnami's
-//! common library read it, so when it is set the scan warns once (render
-//! the chart with `helm template` to lock what it pulls).
-//!
-//! Which files: [`is_values_name`] (walked or named) and any file given
-//! with `--helm-values`; never guessed from content.
+//! Which files: [`is_values_name`] (walked or named), any file given with
+//! `--helm-values`, and a Flux `HelmRelease`'s `spec.values`
+//! ([`extract_embedded`]).
+
+mod chart;
+mod printed;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::ops::Range;
 use std::path::Path;
 
 use super::extract::Extraction;
-use super::yaml::{Doc, NodeId, QuoteStyle};
+use super::yaml::{Doc, NodeId, QuoteStyle, Scalar};
 use super::{Context, FoundImage, ImageField, InvalidImage};
 use crate::reference::Reference;
 use crate::rewrite::EditPlan;
+use chart::Chart;
 
 /// Where an image sits in a values file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct HelmImage {
-    /// Dotted path of the image mapping, or of the `image` key holding a
-    /// plain string (`prometheus.prometheusSpec.image`, `sidecars[0].image`).
+    /// Dotted path of the image mapping, or of the key holding a plain
+    /// string (`prometheus.prometheusSpec.image`, `sidecars[0].image`).
     pub key: String,
     /// The key `pin` writes the digest into (`digest`, `sha`), when the
     /// mapping has one.
     pub digest_key: Option<String>,
-    /// The tag is the chart's `appVersion` (`tag: ""`).
+    /// The tag is the chart's `appVersion` (`tag: ""` or no `tag`).
     pub app_version: bool,
+    /// Where the registry came from when not from the mapping itself
+    /// (`global.image.registry`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_from: Option<String>,
 }
 
 /// A Helm values file by its name: `values*.yaml` or `values*.yml`
@@ -61,76 +89,132 @@ pub fn is_values_name(path: &Path) -> bool {
 /// Deeper than this, a values file is not walked further.
 const MAX_DEPTH: usize = 128;
 
+/// What a warning tells the user to do instead.
+const RENDER: &str =
+    "lock the rendered chart instead: `helm template RELEASE CHART -f VALUES | imagelock lock -`";
+
 /// Read every image of one values document.
 pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
     let Some(root) = doc.resolve(root) else {
         return;
     };
-    warn_global_registry(doc, root, ex);
-    let mut walk = Walk {
-        ex,
-        app_version: None,
-        seen: HashSet::new(),
-    };
-    let mut path = Vec::new();
-    walk.node(doc, root, &mut path, 0);
+    let chart = Chart::beside(ex.path());
+    let mut walk = Walk::new(doc, root, ex, Some(chart));
+    walk.note_subcharts();
+    walk.node(doc, root, &mut Vec::new(), 0);
 }
 
-/// `global.imageRegistry`, when set, is a Bitnami-library override that
-/// imagelock does not apply: say so once.
-fn warn_global_registry(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
-    let Some(global) = doc.get(root, "global").and_then(|g| doc.resolve(g)) else {
+/// Read the chart values embedded in another document (a Flux
+/// `HelmRelease`'s `spec.values`), whose chart is not beside the file:
+/// `prefix` is the dotted path of `values` (`spec.values`).
+pub fn extract_embedded(doc: &Doc<'_>, values: NodeId, prefix: &str, ex: &mut Extraction<'_>) {
+    let Some(values) = doc.resolve(values) else {
         return;
     };
-    let Some(v) = doc
-        .get(global, "imageRegistry")
-        .and_then(|v| doc.resolve(v))
-    else {
-        return;
-    };
-    let Some(s) = doc.scalar(v) else { return };
-    if s.is_null() || s.value.is_empty() {
+    if !doc.is_map(values) {
         return;
     }
-    ex.warn(
-        s.line,
-        s.column,
-        format!(
-            "global.imageRegistry {:?} is not applied: charts built on Bitnami's common library pull every image from it, other charts ignore it; imagelock reads each image's own `registry` (render the chart with `helm template` and scan that to lock what it pulls)",
-            s.value
-        ),
-    );
+    let mut walk = Walk::new(doc, values, ex, None);
+    let mut path = vec![prefix.to_string()];
+    walk.node(doc, values, &mut path, 0);
 }
 
 struct Walk<'e, 'p> {
     ex: &'e mut Extraction<'p>,
-    /// The chart's `appVersion`, or why there is none; read once, when a
-    /// `tag: ""` needs it.
-    app_version: Option<Result<String, String>>,
-    /// `repository` nodes already reported (aliases repeat them).
+    /// The chart beside the values file; `None` for embedded values.
+    chart: Option<Chart>,
+    /// `global.imageRegistry` when set: (line, column, value).
+    global_image_registry: Option<String>,
+    /// `global.image.registry` when set (ingress-nginx's convention).
+    global_registry: Option<String>,
+    /// `global.hub` is set (istio's convention).
+    global_hub: bool,
+    /// `repository`/`image` nodes already reported (aliases repeat them).
     seen: HashSet<NodeId>,
 }
 
-impl Walk<'_, '_> {
+/// The keys of a split mapping that make it an image.
+const SPLIT_SIBLINGS: [&str; 6] = ["tag", "registry", "digest", "sha", "pullPolicy", "version"];
+
+/// Keys whose value the template may add to the printed reference.
+const MODIFIERS: [&str; 5] = ["variant", "flavor", "flavour", "tagSuffix", "tagLabel"];
+
+impl<'e, 'p> Walk<'e, 'p> {
+    fn new(doc: &Doc<'_>, root: NodeId, ex: &'e mut Extraction<'p>, chart: Option<Chart>) -> Self {
+        let global = doc.get(root, "global").and_then(|g| doc.resolve(g));
+        let string_at = |map: Option<NodeId>, key: &str| {
+            map.and_then(|m| doc.get(m, key))
+                .and_then(|v| doc.resolve(v))
+                .and_then(|v| doc.scalar(v))
+                .filter(|s| !s.is_null() && s.is_string() && !s.value.trim().is_empty())
+                .map(|s| s.value.to_string())
+        };
+        let global_image = global
+            .and_then(|g| doc.get(g, "image"))
+            .and_then(|i| doc.resolve(i))
+            .filter(|i| doc.is_map(*i));
+        Walk {
+            global_image_registry: string_at(global, "imageRegistry"),
+            global_registry: string_at(global_image, "registry"),
+            global_hub: string_at(global, "hub").is_some(),
+            ex,
+            chart,
+            seen: HashSet::new(),
+        }
+    }
+
+    /// The subcharts `Chart.yaml` names: their images are set in their
+    /// own values files, not in this one.
+    fn note_subcharts(&mut self) {
+        let Some(chart) = &self.chart else { return };
+        let Ok(meta) = chart.meta() else { return };
+        if meta.dependencies.is_empty() {
+            return;
+        }
+        let names = meta.dependencies.join(", ");
+        let note = format!(
+            "{}: the chart's Chart.yaml names subcharts ({names}); the images they define are in their own values files, not in this one, and are not read here; {RENDER}",
+            self.ex.path().display()
+        );
+        self.ex.out.notes.push(note);
+    }
+
+    /// The subchart whose values a top-level key holds, if any.
+    fn subchart_of(&self, path: &[String]) -> Option<String> {
+        let meta = self.chart.as_ref()?.meta().ok()?;
+        let top = path.first()?;
+        let top = top.split('[').next().unwrap_or(top);
+        meta.dependencies.iter().find(|d| *d == top).cloned()
+    }
+
     /// Walk a mapping or sequence (not through aliases: an anchored node
     /// is walked where it is defined).
     fn node(&mut self, doc: &Doc<'_>, id: NodeId, path: &mut Vec<String>, depth: usize) {
         if depth > MAX_DEPTH {
             return;
         }
+        let consumed: &[&str] = if doc.is_map(id) {
+            self.mapping(doc, id, path)
+        } else {
+            &[]
+        };
+        let hub_here = doc.is_map(id) && doc.entry(id, "hub").is_some();
         for kv in doc.map_entries(id).chunks_exact(2) {
             let Some(key) = doc.scalar_str(kv[0]) else {
                 continue;
             };
+            if consumed.contains(&key) {
+                continue;
+            }
             path.push(key.to_string());
             match doc.resolve(kv[1]) {
-                Some(v) if doc.is_map(v) && is_split_image(doc, v) => {
-                    self.split(doc, v, &path.join("."));
-                }
-                Some(v) if key == "image" && doc.is_scalar(v) => {
-                    self.plain(doc, kv[0], v, &path.join("."));
-                }
                 _ if doc.alias_target(kv[1]).is_some() => {}
+                Some(v) if key == "image" && doc.is_scalar(v) => {
+                    self.plain(doc, kv[0], v, path, hub_here);
+                }
+                Some(v) if is_image_string_key(key) && doc.is_scalar(v) => {
+                    self.named_string(doc, kv[0], v, path);
+                }
                 _ => self.node(doc, kv[1], path, depth + 1),
             }
             path.pop();
@@ -147,61 +231,272 @@ impl Walk<'_, '_> {
         }
     }
 
+    /// Read mapping `map` if it is an image; the keys it consumed (not
+    /// walked further).
+    fn mapping(&mut self, doc: &Doc<'_>, map: NodeId, path: &[String]) -> &'static [&'static str] {
+        let has = |k: &str| doc.entry(map, k).is_some();
+        let scalar_image = doc
+            .get(map, "image")
+            .and_then(|v| doc.resolve(v))
+            .is_some_and(|v| doc.is_scalar(v));
+        let named = path.last().is_some_and(|k| is_image_key(k));
+        let dotted = dotted(path);
+        if has("repository") {
+            if !(named || SPLIT_SIBLINGS.iter().any(|k| has(k))) {
+                return &[];
+            }
+            if scalar_image {
+                self.warn_key(
+                    doc,
+                    map,
+                    "image",
+                    format!("{dotted} has both `repository` and `image`: charts join them differently (`repository/image:version`, or `repository` overriding `image`), so the template decides the reference; {RENDER}"),
+                );
+                return &["repository", "image"];
+            }
+            self.compose(doc, map, path, Shape::Split);
+            return &["repository"];
+        }
+        if scalar_image && ["tag", "registry", "digest", "sha"].iter().any(|k| has(k)) {
+            self.compose(doc, map, path, Shape::ImageAndTag);
+            return &["image"];
+        }
+        if named && ["tag", "name", "version", "digest"].iter().any(|k| has(k)) {
+            let keys: Vec<_> = doc
+                .map_entries(map)
+                .chunks_exact(2)
+                .filter_map(|kv| doc.scalar_str(kv[0]))
+                .collect();
+            let at = doc.map_entries(map).first().copied().unwrap_or(map);
+            self.ex.warn_at(
+                doc,
+                at,
+                format!(
+                    "{dotted} ({}) has no `repository` or `image`: the chart's template composes the reference from these keys and its own defaults (such as `imageRegistry` + `imageNamespace` + `name`); {RENDER}",
+                    keys.join(", ")
+                ),
+            );
+            return &[];
+        }
+        &[]
+    }
+
     /// `image: repo:tag`, a plain string (an empty one means "the chart's
     /// default" and is skipped).
-    fn plain(&mut self, doc: &Doc<'_>, key: NodeId, value: NodeId, path: &str) {
+    fn plain(
+        &mut self,
+        doc: &Doc<'_>,
+        key: NodeId,
+        value: NodeId,
+        path: &[String],
+        hub_here: bool,
+    ) {
         let Some(s) = doc.scalar(value) else { return };
         if s.is_null() || !s.is_string() || s.value.is_empty() {
             return;
         }
+        if (hub_here || self.global_hub) && !s.value.contains('/') {
+            let hub = if hub_here {
+                "the sibling `hub`"
+            } else {
+                "`global.hub`"
+            };
+            self.ex.warn_at(
+                doc,
+                key,
+                format!(
+                    "{} {:?} is a short name under a hub: the chart's template prefixes {hub} (and may add a tag or variant); {RENDER}",
+                    dotted(path),
+                    s.value
+                ),
+            );
+            return;
+        }
+        if Reference::parse(s.value).is_ok_and(|r| r.tag().is_none() && r.digest().is_none()) {
+            self.ex.warn_at(
+                doc,
+                key,
+                format!(
+                    "{} {:?} has no tag or digest: the chart's template may add one (its appVersion, another key), or pull `latest`; {RENDER}",
+                    dotted(path),
+                    s.value
+                ),
+            );
+            return;
+        }
         let context = Context::HelmValues(HelmImage {
-            key: path.to_string(),
-            digest_key: None,
-            app_version: false,
+            key: dotted(path),
+            ..HelmImage::default()
         });
         self.ex
             .image(doc, key, value, ImageField::Image, context, "image");
     }
 
-    /// A mapping with `repository` and `tag`.
-    fn split(&mut self, doc: &Doc<'_>, map: NodeId, path: &str) {
-        let Some(repo_id) = doc.get(map, "repository").and_then(|r| doc.resolve(r)) else {
-            return;
-        };
-        let Some(repo) = doc.scalar(repo_id) else {
-            return;
-        };
-        if !self.seen.insert(repo_id) {
+    /// An image string under a key named like an image (`imageK8S`,
+    /// `sidecarImage`): read when it is a reference with a tag or digest.
+    fn named_string(&mut self, doc: &Doc<'_>, key: NodeId, value: NodeId, path: &[String]) {
+        let Some(s) = doc.scalar(value) else { return };
+        if s.is_null() || !s.is_string() {
             return;
         }
-        if repo.is_null() || !repo.is_string() || repo.value.trim().is_empty() {
-            self.ex.warn(
-                repo.line,
-                repo.column,
-                format!("{path}.repository is empty or not a string; skipped"),
+        let Ok(r) = Reference::parse(s.value) else {
+            return;
+        };
+        if r.tag().is_none() && r.digest().is_none() {
+            self.ex.warn_at(
+                doc,
+                key,
+                format!(
+                    "{} {:?} has no tag or digest: the chart's template may add one from another key; {RENDER}",
+                    dotted(path),
+                    s.value
+                ),
             );
             return;
         }
-        let Some(tag) = self.tag(doc, map, path) else {
+        let context = Context::HelmValues(HelmImage {
+            key: dotted(path),
+            ..HelmImage::default()
+        });
+        self.ex
+            .image(doc, key, value, ImageField::Image, context, "image");
+    }
+
+    /// A warning at the key `key` of `map` (or at the mapping).
+    fn warn_key(&mut self, doc: &Doc<'_>, map: NodeId, key: &str, message: String) {
+        let at = doc.entry(map, key).map_or(map, |(k, _)| k);
+        self.ex.warn_at(doc, at, message);
+    }
+
+    /// Compose the image of a mapping in `shape`, or warn at the key that
+    /// leaves it to the template.
+    fn compose(&mut self, doc: &Doc<'_>, map: NodeId, path: &[String], shape: Shape) {
+        let dotted = dotted(path);
+        let name_key = shape.name_key();
+        let Some((name_key_id, name_value)) = doc.entry(map, name_key) else {
             return;
         };
-        let registry = doc
-            .get_str(map, "registry")
-            .filter(|r| !r.is_empty())
-            .map(|r| format!("{}/", r.trim_end_matches('/')))
-            .unwrap_or_default();
-        let (digest_key, written_digest, edit) = digest_of(doc, map, path);
+        let Some(name_id) = doc.resolve(name_value) else {
+            return;
+        };
+        let Some(name) = doc.scalar(name_id) else {
+            return;
+        };
+        if !self.seen.insert(name_id) {
+            return;
+        }
+        if name.is_null() || (name.is_string() && name.value.trim().is_empty()) {
+            self.ex.warn_at(
+                doc,
+                name_key_id,
+                format!("{dotted}.{name_key} is empty: the chart's template supplies the repository; {RENDER}"),
+            );
+            return;
+        }
+        if !name.is_string() {
+            self.ex.warn(
+                name.line,
+                name.column,
+                format!(
+                    "{dotted}.{name_key} {} is not a string; skipped",
+                    name.value
+                ),
+            );
+            return;
+        }
+        if name.value.contains("://") {
+            return;
+        }
+        if let Some(global) = &self.global_image_registry {
+            if shape == Shape::Split {
+                self.ex.warn_at(
+                    doc,
+                    name_key_id,
+                    format!(
+                        "{dotted}: global.imageRegistry is set ({global:?}): charts that read it (Bitnami's common library, kube-prometheus-stack) pull this image from it in place of `{dotted}.registry`, others ignore it, so the template decides; {RENDER}"
+                    ),
+                );
+                return;
+            }
+        }
+        for k in ["defaultRegistry", "hub"] {
+            if doc.entry(map, k).is_some() {
+                self.warn_key(
+                    doc,
+                    map,
+                    k,
+                    format!("{dotted}.{k}: the chart's template chooses between it and `registry`; {RENDER}"),
+                );
+                return;
+            }
+        }
+        for k in MODIFIERS {
+            let set = doc
+                .get(map, k)
+                .and_then(|v| doc.resolve(v))
+                .and_then(|v| doc.scalar(v))
+                .is_some_and(|s| !s.is_null() && !s.value.is_empty());
+            if set {
+                self.warn_key(
+                    doc,
+                    map,
+                    k,
+                    format!("{dotted}.{k} is set: the chart's template adds it to the reference; {RENDER}"),
+                );
+                return;
+            }
+        }
+        if shape == Shape::ImageAndTag {
+            if self.global_hub && !name.value.contains('/') {
+                self.ex.warn_at(
+                    doc,
+                    name_key_id,
+                    format!("{dotted}.image {:?} is a short name under a hub: the chart's template prefixes `global.hub` (and may add a variant); {RENDER}", name.value),
+                );
+                return;
+            }
+            if is_true(doc, map, "chroot") {
+                self.warn_key(
+                    doc,
+                    map,
+                    "chroot",
+                    format!("{dotted}.chroot is true: the chart's template pulls the `-chroot` variant with `digestChroot`; {RENDER}"),
+                );
+                return;
+            }
+            if name.value.contains('@')
+                || name
+                    .value
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|last| last.contains(':'))
+            {
+                self.ex.warn_at(
+                    doc,
+                    name_key_id,
+                    format!("{dotted}.image {:?} has a tag or digest of its own beside `{dotted}.tag`; the template decides which wins; {RENDER}", name.value),
+                );
+                return;
+            }
+        }
+        let Some((registry, registry_from)) = self.registry(doc, map, &dotted, shape, &name) else {
+            return;
+        };
+        let Some(tag) = self.tag(doc, map, path, name_key_id) else {
+            return;
+        };
+        let (digest_key, written_digest, edit) = digest_of(doc, map, &dotted);
         let written = format!(
             "{registry}{}:{}{}",
-            repo.value,
+            name.value,
             tag.value,
             written_digest.unwrap_or_default()
         );
         if written.contains("{{") || written.contains("${") {
             self.ex.warn(
-                repo.line,
-                repo.column,
-                format!("{path}: {written:?} is a template, not a reference; skipped"),
+                name.line,
+                name.column,
+                format!("{dotted}: {written:?} is a template the chart renders, not a reference; {RENDER}"),
             );
             return;
         }
@@ -210,8 +505,8 @@ impl Walk<'_, '_> {
             Err(e) => {
                 self.ex.out.invalid.push(InvalidImage {
                     file: self.ex.file(),
-                    line: repo.line,
-                    column: repo.column,
+                    line: name.line,
+                    column: name.column,
                     value: written,
                     message: e.reason,
                 });
@@ -220,79 +515,207 @@ impl Walk<'_, '_> {
         };
         self.ex.out.images.push(FoundImage {
             file: self.ex.file(),
-            line: repo.line,
-            column: repo.column,
-            span: repo.content.clone(),
+            line: name.line,
+            column: name.column,
+            span: name.content.clone(),
             edit,
-            style: repo.style,
-            exact: repo.exact,
+            style: name.style,
+            exact: name.exact,
             field: ImageField::HelmRepository,
             reference,
             context: Context::HelmValues(HelmImage {
-                key: path.to_string(),
+                key: dotted,
                 digest_key,
                 app_version: tag.app_version,
+                registry_from,
             }),
             document: self.ex.document,
         });
     }
 
-    /// The tag of a split mapping: as written, or the chart's
-    /// `appVersion` for `tag: ""`; `None` (with a warning) when there is
-    /// none to use.
-    fn tag(&mut self, doc: &Doc<'_>, map: NodeId, path: &str) -> Option<Tag> {
-        let (key, value) = doc.entry(map, "tag")?;
-        let Some(id) = doc.resolve(value) else {
+    /// The registry prefix (`quay.io/`, or empty) and where it came from
+    /// when not the mapping; `None` (with a warning) when the template
+    /// decides it.
+    fn registry(
+        &mut self,
+        doc: &Doc<'_>,
+        map: NodeId,
+        dotted: &str,
+        shape: Shape,
+        name: &Scalar<'_>,
+    ) -> Option<(String, Option<String>)> {
+        let own = doc.entry(map, "registry");
+        if let Some((key, value)) = own {
+            let s = doc.resolve(value).and_then(|v| doc.scalar(v));
+            match s {
+                Some(s) if s.is_null() => {
+                    self.ex.warn_at(
+                        doc,
+                        key,
+                        format!("{dotted}.registry is null: the chart's template supplies the registry; {RENDER}"),
+                    );
+                    return None;
+                }
+                Some(s) if s.is_string() && !s.value.trim().is_empty() => {
+                    return Some((format!("{}/", s.value.trim_end_matches('/')), None));
+                }
+                Some(s) if s.is_string() => {}
+                _ => {
+                    self.ex.warn_at(
+                        doc,
+                        key,
+                        format!("{dotted}.registry is not a string; skipped"),
+                    );
+                    return None;
+                }
+            }
+        }
+        if shape == Shape::ImageAndTag {
+            if let Some(global) = self.global_registry.clone() {
+                let first = name.value.split('/').next().unwrap_or("");
+                if name.value.contains('/') && (first.contains(['.', ':']) || first == "localhost")
+                {
+                    self.ex.warn(
+                        name.line,
+                        name.column,
+                        format!("{dotted}.image {:?} names a registry of its own, and the template would prefix global.image.registry {global:?} to it; {RENDER}", name.value),
+                    );
+                    return None;
+                }
+                return Some((
+                    format!("{}/", global.trim_end_matches('/')),
+                    Some("global.image.registry".into()),
+                ));
+            }
+        }
+        Some((String::new(), None))
+    }
+
+    /// The tag of a mapping: as written, as Helm prints a number, or the
+    /// chart's `appVersion` where the templates print it unchanged;
+    /// `None` (with a warning) otherwise.
+    fn tag(
+        &mut self,
+        doc: &Doc<'_>,
+        map: NodeId,
+        path: &[String],
+        name_key: NodeId,
+    ) -> Option<Tag> {
+        let dotted = dotted(path);
+        let entry = doc.entry(map, "tag");
+        let (at, empty) = match entry {
+            None => (name_key, true),
+            Some((key, value)) => {
+                let Some(id) = doc.resolve(value) else {
+                    self.ex.warn_at(
+                        doc,
+                        key,
+                        format!("{dotted}.tag: the alias refers to an unknown anchor; skipped"),
+                    );
+                    return None;
+                };
+                let s = doc.scalar(id)?;
+                if s.is_null() || (s.is_string() && s.value.is_empty()) {
+                    let at = if s.value.is_empty() && s.style == QuoteStyle::Plain {
+                        key
+                    } else {
+                        id
+                    };
+                    (at, true)
+                } else if let Some(what) = s.go_yaml_non_string() {
+                    let printed = (what == "a number")
+                        .then(|| printed::number_printed_as_written(s.value))
+                        .flatten();
+                    return match printed {
+                        Some(v) => Some(Tag {
+                            value: v.to_string(),
+                            app_version: false,
+                        }),
+                        None => {
+                            self.ex.warn(
+                                s.line,
+                                s.column,
+                                format!(
+                                    "{dotted}.tag {} is not a string: YAML reads {what}, which Helm prints differently (`1.10` as `1.1`, `1234567` as `1.234567e+06`); quote it; skipped",
+                                    s.value
+                                ),
+                            );
+                            None
+                        }
+                    };
+                } else {
+                    return Some(Tag {
+                        value: s.value.to_string(),
+                        app_version: false,
+                    });
+                }
+            }
+        };
+        debug_assert!(empty);
+        let missing = if entry.is_some() {
+            "is empty"
+        } else {
+            "is not set"
+        };
+        if let Some(sub) = self.subchart_of(path) {
             self.ex.warn_at(
                 doc,
-                key,
-                format!("{path}.tag: the alias refers to an unknown anchor; skipped"),
+                at,
+                format!("{dotted}.tag {missing}: these values go to the subchart {sub:?}, whose templates supply the tag; {RENDER}"),
+            );
+            return None;
+        }
+        let Some(chart) = &self.chart else {
+            self.ex.warn_at(
+                doc,
+                at,
+                format!("{dotted}.tag {missing}: the chart's template supplies the tag (usually its appVersion), and the chart is not beside this file; {RENDER}"),
             );
             return None;
         };
-        let s = doc.scalar(id)?;
-        if s.is_null() || (s.is_string() && s.value.is_empty()) {
-            let at = if s.value.is_empty() && s.style == QuoteStyle::Plain {
-                key
-            } else {
-                id
-            };
-            let version = self
-                .app_version
-                .get_or_insert_with(|| chart_app_version(self.ex.path()))
-                .clone();
-            return match version {
-                Ok(v) => Some(Tag {
-                    value: v,
-                    app_version: true,
-                }),
-                Err(why) => {
-                    self.ex.warn_at(
-                        doc,
-                        at,
-                        format!(
-                            "{path}.tag is empty, so the chart's appVersion applies, but {why}; skipped"
-                        ),
-                    );
-                    None
-                }
-            };
+        let version = match chart.meta() {
+            Ok(meta) => meta.app_version.clone(),
+            Err(why) => Err(why.to_string()),
+        };
+        let checked = version.and_then(|v| {
+            let key = path.join(".");
+            chart
+                .prints_app_version_for(&key)
+                .map(|()| v.clone())
+                .map_err(|why| format!("the appVersion is {v:?}, but {why}"))
+        });
+        match checked {
+            Ok(v) => Some(Tag {
+                value: v,
+                app_version: true,
+            }),
+            Err(why) => {
+                self.ex.warn_at(
+                    doc,
+                    at,
+                    format!("{dotted}.tag {missing}, so the chart's template supplies the tag (commonly Chart.yaml's appVersion), and {why}; {RENDER}"),
+                );
+                None
+            }
         }
-        if let Some(what) = s.go_yaml_non_string() {
-            self.ex.warn(
-                s.line,
-                s.column,
-                format!(
-                    "{path}.tag {} is not a string: YAML reads {what}, which Helm may print differently (`1.10` as `1.1`); quote it; skipped",
-                    s.value
-                ),
-            );
-            return None;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// `repository` (+ `registry`, `tag`, `digest`/`sha`).
+    Split,
+    /// `image` holding the repository path beside a `tag` (+ `registry`,
+    /// `digest`).
+    ImageAndTag,
+}
+
+impl Shape {
+    fn name_key(self) -> &'static str {
+        match self {
+            Shape::Split => "repository",
+            Shape::ImageAndTag => "image",
         }
-        Some(Tag {
-            value: s.value.to_string(),
-            app_version: false,
-        })
     }
 }
 
@@ -301,9 +724,52 @@ struct Tag {
     app_version: bool,
 }
 
-/// A mapping with both `repository` and `tag` keys.
-fn is_split_image(doc: &Doc<'_>, map: NodeId) -> bool {
-    doc.entry(map, "repository").is_some() && doc.entry(map, "tag").is_some()
+/// The dotted key path (`server.image`); `(top level)` for the root.
+fn dotted(path: &[String]) -> String {
+    if path.is_empty() {
+        "(top level)".into()
+    } else {
+        path.join(".")
+    }
+}
+
+/// A key that names one image: `image`, `thanosImage`, `imageK8S`.
+fn is_image_key(key: &str) -> bool {
+    key == "image" || key.ends_with("Image") || is_image_string_key(key)
+}
+
+/// A key other than `image` that may hold an image string: `imageK8S`,
+/// `imageConsulDataplane`, `sidecarImage` (not `imagePullPolicy`,
+/// `imageTag` and other parts of one).
+fn is_image_string_key(key: &str) -> bool {
+    const PARTS: [&str; 12] = [
+        "imagePullPolicy",
+        "imagePullSecrets",
+        "imagePullSecret",
+        "imageTag",
+        "imageRegistry",
+        "imageNamespace",
+        "imageRepository",
+        "imageName",
+        "imageDigest",
+        "imageVersion",
+        "imageCredentials",
+        "imagePullProgressDeadline",
+    ];
+    if PARTS.contains(&key) {
+        return false;
+    }
+    let after = key.strip_prefix("image");
+    after.is_some_and(|a| a.starts_with(|c: char| c.is_ascii_uppercase() || c.is_ascii_digit()))
+        || (key.ends_with("Image") && key.len() > "Image".len())
+}
+
+/// A boolean key set to true.
+fn is_true(doc: &Doc<'_>, map: NodeId, key: &str) -> bool {
+    doc.get(map, key)
+        .and_then(|v| doc.resolve(v))
+        .and_then(|v| doc.scalar(v))
+        .is_some_and(|s| matches!(s.value, "true" | "True" | "TRUE"))
 }
 
 /// The mapping's digest key, the `@…` it adds to the reference (none when
@@ -324,6 +790,17 @@ fn digest_of(doc: &Doc<'_>, map: NodeId, path: &str) -> (Option<String>, Option<
             },
         );
     };
+    // cilium's `useDigest: false` prints no digest, whatever `digest` holds.
+    if doc.entry(map, "useDigest").is_some() && !is_true(doc, map, "useDigest") {
+        return (
+            None,
+            None,
+            EditPlan::Unpinnable {
+                reason: format!("`{path}.useDigest` is not true, so the chart prints no digest"),
+                hint: format!("set `{path}.useDigest: true` if the chart should pull by digest, and run `imagelock pin` again"),
+            },
+        );
+    }
     let written = doc
         .scalar(value)
         .filter(|s| !s.is_null() && s.is_string() && !s.value.is_empty())
@@ -370,223 +847,5 @@ fn value_span(doc: &Doc<'_>, key: NodeId, value: NodeId) -> Option<Range<usize>>
             (quote(start) && quote(end - 1) && v.line == doc.position(key).0).then_some(start..end)
         }
         QuoteStyle::Literal | QuoteStyle::Folded => None,
-    }
-}
-
-/// The `appVersion` of the `Chart.yaml` beside a values file, or why
-/// there is none ("there is no chart/Chart.yaml").
-fn chart_app_version(values: &Path) -> Result<String, String> {
-    let chart = values
-        .parent()
-        .unwrap_or_else(|| Path::new(""))
-        .join("Chart.yaml");
-    let text = match fs_err::read_to_string(&chart) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!("there is no {}", chart.display()))
-        }
-        Err(e) => return Err(e.to_string()),
-    };
-    let v = crate::yaml_value::document(&text).map_err(|e| format!("{}: {e}", chart.display()))?;
-    match v.get("appVersion") {
-        Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
-        _ => Err(format!("{} has no appVersion", chart.display())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::scan::{scan_text_in, FileScan, Scope};
-
-    const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-    fn scan(path: &Path, text: &str) -> FileScan {
-        scan_text_in(path, text, Scope::HelmValues).unwrap()
-    }
-
-    fn refs(s: &FileScan) -> Vec<(usize, usize, String)> {
-        s.images
-            .iter()
-            .map(|i| (i.line, i.column, i.reference.original().to_string()))
-            .collect()
-    }
-
-    fn helm(i: &FoundImage) -> &HelmImage {
-        match &i.context {
-            Context::HelmValues(h) => h,
-            c => panic!("not a values image: {c:?}"),
-        }
-    }
-
-    #[test]
-    fn names_that_are_values_files() {
-        for n in [
-            "values.yaml",
-            "values.yml",
-            "values-prod.yaml",
-            "x/values.dev.yml",
-        ] {
-            assert!(is_values_name(Path::new(n)), "{n}");
-        }
-        for n in ["my-values.yaml", "values.json", "values", "Chart.yaml"] {
-            assert!(!is_values_name(Path::new(n)), "{n}");
-        }
-    }
-
-    #[test]
-    fn a_digest_key_takes_the_prefixed_digest() {
-        let text = "image:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: 8.2.1\n  digest: \"\"\n";
-        let s = scan(Path::new("values.yaml"), text);
-        assert_eq!(
-            refs(&s),
-            [(3, 15, "docker.io/bitnami/redis:8.2.1".to_string())]
-        );
-        let img = &s.images[0];
-        assert_eq!(&text[img.span.clone()], "bitnami/redis");
-        assert_eq!(img.field, ImageField::HelmRepository);
-        assert_eq!(helm(img).digest_key.as_deref(), Some("digest"));
-        let EditPlan::SetValue { span, .. } = &img.edit else {
-            panic!("{:?}", img.edit)
-        };
-        assert_eq!(&text[span.clone()], "\"\"");
-
-        // A digest written is part of the reference.
-        let pinned = text.replace("\"\"", &format!("sha256:{HEX}"));
-        let s = scan(Path::new("values.yaml"), &pinned);
-        assert_eq!(
-            s.images[0].reference.original(),
-            format!("docker.io/bitnami/redis:8.2.1@sha256:{HEX}")
-        );
-        let EditPlan::SetValue { span, .. } = &s.images[0].edit else {
-            panic!()
-        };
-        assert_eq!(&pinned[span.clone()], format!("sha256:{HEX}"));
-    }
-
-    #[test]
-    fn a_sha_key_takes_the_bare_hex() {
-        let text = "thanosImage:\n  registry: quay.io\n  repository: thanos/thanos\n  tag: v0.42.4\n  sha: ''\n";
-        let s = scan(Path::new("values.yaml"), text);
-        assert_eq!(
-            refs(&s),
-            [(3, 15, "quay.io/thanos/thanos:v0.42.4".to_string())]
-        );
-        assert_eq!(helm(&s.images[0]).key, "thanosImage");
-        assert_eq!(helm(&s.images[0]).digest_key.as_deref(), Some("sha"));
-        let EditPlan::SetDigestHex { span, .. } = &s.images[0].edit else {
-            panic!("{:?}", s.images[0].edit)
-        };
-        assert_eq!(&text[span.clone()], "''");
-
-        let pinned = text.replace("''", HEX);
-        let s = scan(Path::new("values.yaml"), &pinned);
-        assert_eq!(
-            s.images[0].reference.original(),
-            format!("quay.io/thanos/thanos:v0.42.4@sha256:{HEX}")
-        );
-        // An empty value: the edit goes right after the colon.
-        let bare = text.replace(" ''", "");
-        let s = scan(Path::new("values.yaml"), &bare);
-        let EditPlan::SetDigestHex { span, .. } = &s.images[0].edit else {
-            panic!()
-        };
-        assert!(span.is_empty() && bare[..span.start].ends_with("sha:"));
-    }
-
-    #[test]
-    fn no_digest_key_is_unpinnable() {
-        let text =
-            "app:\n  image:\n    repository: nginx\n    tag: \"1.25\"\n    pullPolicy: Always\n";
-        let s = scan(Path::new("values.yaml"), text);
-        assert_eq!(refs(&s), [(3, 17, "nginx:1.25".to_string())]);
-        assert_eq!(helm(&s.images[0]).key, "app.image");
-        assert!(matches!(s.images[0].edit, EditPlan::Unpinnable { .. }));
-        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
-    }
-
-    #[test]
-    fn registry_joins_and_an_empty_one_is_left_out() {
-        let text = "a:\n  registry: ghcr.io/\n  repository: org/a\n  tag: v1\nb:\n  registry: \"\"\n  repository: org/b\n  tag: v2\n";
-        let s = scan(Path::new("values.yaml"), text);
-        let got: Vec<_> = refs(&s).into_iter().map(|r| r.2).collect();
-        assert_eq!(got, ["ghcr.io/org/a:v1", "org/b:v2"]);
-    }
-
-    #[test]
-    fn an_empty_tag_is_the_charts_app_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let values = dir.path().join("values.yaml");
-        let text = "image:\n  repository: nginx\n  tag: \"\"\n  digest: \"\"\nother:\n  repository: busybox\n  tag:\n  digest:\n";
-        // Without Chart.yaml: a warning at each tag, no image.
-        let s = scan(&values, text);
-        assert!(s.images.is_empty());
-        let w: Vec<_> = s
-            .warnings
-            .iter()
-            .map(|w| (w.line, w.column, w.message.as_str()))
-            .collect();
-        assert_eq!(w.len(), 2, "{w:?}");
-        assert_eq!((w[0].0, w[0].1), (3, 9)); // after the quote
-        assert_eq!((w[1].0, w[1].1), (7, 3));
-        assert!(w[0].2.contains("appVersion") && w[0].2.contains("Chart.yaml"));
-
-        fs_err::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: x\n").unwrap();
-        let s = scan(&values, text);
-        assert!(s.images.is_empty());
-        assert!(s.warnings[0].message.contains("has no appVersion"));
-
-        fs_err::write(
-            dir.path().join("Chart.yaml"),
-            "apiVersion: v2\nname: x\nappVersion: \"1.27.0\"\n",
-        )
-        .unwrap();
-        let s = scan(&values, text);
-        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
-        let got: Vec<_> = refs(&s).into_iter().map(|r| r.2).collect();
-        assert_eq!(got, ["nginx:1.27.0", "busybox:1.27.0"]);
-        assert!(helm(&s.images[0]).app_version);
-    }
-
-    #[test]
-    fn quoted_tags_are_strings_and_number_tags_are_warned() {
-        let text = "a:\n  repository: x\n  tag: 'latest'\nb:\n  repository: y\n  tag: \"1.10\"\nc:\n  repository: z\n  tag: 1.10\n";
-        let s = scan(Path::new("values.yaml"), text);
-        let got: Vec<_> = refs(&s).into_iter().map(|r| r.2).collect();
-        assert_eq!(got, ["x:latest", "y:1.10"]);
-        assert_eq!(s.warnings.len(), 1);
-        assert_eq!((s.warnings[0].line, s.warnings[0].column), (9, 8));
-        assert!(s.warnings[0].message.contains("quote it"));
-    }
-
-    #[test]
-    fn non_image_mappings_and_comments_are_not_images() {
-        let text = "# image: quay.io/commented:1\nimage:\n  distroless: true\nprometheus:\n  ## image:\n  ##   repository: x\n  repository: https://charts.example\nlist:\n  - name: a\n    image: busybox:1.36\n  - image: \"\"\n";
-        let s = scan(Path::new("values.yaml"), text);
-        assert_eq!(refs(&s), [(10, 12, "busybox:1.36".to_string())]);
-        assert_eq!(helm(&s.images[0]).key, "list[0].image");
-        assert!(matches!(s.images[0].edit, EditPlan::Replace { .. }));
-        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
-        assert!(s.notes.is_empty());
-    }
-
-    #[test]
-    fn global_image_registry_is_warned_not_applied() {
-        let text = "global:\n  imageRegistry: mirror.example\nimage:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: '8'\n  digest: ''\n";
-        let s = scan(Path::new("values.yaml"), text);
-        assert_eq!(
-            s.images[0].reference.original(),
-            "docker.io/bitnami/redis:8"
-        );
-        assert_eq!(s.warnings.len(), 1);
-        assert!(s.warnings[0].message.contains("global.imageRegistry"));
-    }
-
-    #[test]
-    fn an_anchored_image_is_reported_once() {
-        let text = "a: &img\n  repository: x\n  tag: '1'\n  digest: ''\nb: *img\n";
-        let s = scan(Path::new("values.yaml"), text);
-        assert_eq!(s.images.len(), 1);
     }
 }

@@ -427,15 +427,63 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
             // A schema's `image` properties are not values left unread.
             Kind::Crd => self.taken.extend(image_keys(doc, id)),
             Kind::BuiltIn => {}
-            Kind::Custom => self.visit_map(
-                id,
-                &own,
-                Place {
-                    key: None,
-                    seq_key: None,
-                },
-                depth,
-            ),
+            Kind::Custom => {
+                self.chart_values(id);
+                self.visit_map(
+                    id,
+                    &own,
+                    Place {
+                        key: None,
+                        seq_key: None,
+                    },
+                    depth,
+                );
+            }
+        }
+    }
+
+    /// The chart values a Flux `HelmRelease` (`spec.values`) or an Argo
+    /// CD `Application` (`spec.source.helm.valuesObject`, and each of
+    /// `spec.sources`) passes to a chart: read by the Helm values rules
+    /// (the custom-resource rule leaves `values` alone).
+    fn chart_values(&mut self, id: NodeId) {
+        let doc = self.doc;
+        let group = doc
+            .get_str(id, "apiVersion")
+            .and_then(|v| v.rsplit_once('/'))
+            .map(|(g, _)| g);
+        let get = |map: Option<NodeId>, key: &str| map.and_then(|m| doc.get(m, key));
+        let spec = self.follow(id, &["spec"]);
+        let mut found: Vec<(Option<NodeId>, String)> = Vec::new();
+        match (group, doc.get_str(id, "kind")) {
+            (Some("helm.toolkit.fluxcd.io"), Some("HelmRelease")) => {
+                found.push((get(spec, "values"), "spec.values".into()));
+            }
+            (Some("argoproj.io"), Some("Application")) => {
+                let helm = spec.and_then(|s| self.follow(s, &["source", "helm"]));
+                found.push((
+                    get(helm, "valuesObject"),
+                    "spec.source.helm.valuesObject".into(),
+                ));
+                let sources = get(spec, "sources").and_then(|s| doc.resolve(s));
+                for (i, &source) in sources
+                    .map_or(&[][..], |s| doc.seq_items(s))
+                    .iter()
+                    .enumerate()
+                {
+                    let helm = doc.resolve(source).and_then(|s| self.follow(s, &["helm"]));
+                    found.push((
+                        get(helm, "valuesObject"),
+                        format!("spec.sources[{i}].helm.valuesObject"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        for (values, name) in found {
+            if let Some(values) = values {
+                super::helm_values::extract_embedded(doc, values, &name, self.ex);
+            }
         }
     }
 

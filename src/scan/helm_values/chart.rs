@@ -1,0 +1,404 @@
+//! The chart beside a values file: its `Chart.yaml` (the `appVersion`,
+//! the subcharts it depends on) and what its templates do with the
+//! `appVersion` when a values mapping leaves the tag empty.
+//!
+//! Reading the templates is no rendering: it is a search of their text for
+//! the one thing that decides whether an empty tag is the `appVersion` as
+//! written. A template line that prints it unchanged right after the
+//! repository's `:` (`{{ .Values.server.image.repository }}:{{
+//! .Values.server.image.tag | default .Chart.AppVersion }}"`) confirms it
+//! for that mapping; any other use that could reach an image (`v{{ … }}`,
+//! `{{ … }}-jdk21`, a `printf`, an assignment printed elsewhere) makes the
+//! tag unknown, and the scan warns rather than guess.
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+
+/// A values file's chart, read lazily: most values files never need it.
+pub(super) struct Chart {
+    dir: PathBuf,
+    meta: OnceCell<Result<Meta, String>>,
+    templates: OnceCell<Templates>,
+}
+
+/// What `Chart.yaml` says.
+#[derive(Debug, Clone)]
+pub(super) struct Meta {
+    /// `appVersion`, or why there is none to use.
+    pub(super) app_version: Result<String, String>,
+    /// The subcharts named in `dependencies` (their alias when they have
+    /// one: that is the key their values sit under).
+    pub(super) dependencies: Vec<String>,
+}
+
+impl Chart {
+    /// The chart a values file at `values` belongs to (its directory).
+    pub(super) fn beside(values: &Path) -> Chart {
+        Chart {
+            dir: values
+                .parent()
+                .unwrap_or_else(|| Path::new(""))
+                .to_path_buf(),
+            meta: OnceCell::new(),
+            templates: OnceCell::new(),
+        }
+    }
+
+    /// `Chart.yaml`'s contents, or why it cannot be read ("there is no
+    /// x/Chart.yaml").
+    pub(super) fn meta(&self) -> Result<&Meta, &str> {
+        self.meta
+            .get_or_init(|| read_meta(&self.dir.join("Chart.yaml")))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// Whether the templates print an empty tag of the mapping at `key`
+    /// (`server.image`) as the `appVersion`, unchanged: `Ok(())`, or the
+    /// reason they may not.
+    pub(super) fn prints_app_version_for(&self, key: &str) -> Result<(), String> {
+        let t = self.templates.get_or_init(|| Templates::read(&self.dir));
+        if let Some(why) = &t.unreadable {
+            return Err(why.clone());
+        }
+        if let Some(changed) = &t.changed {
+            return Err(format!(
+                "{} prints the appVersion as `{}`, which may change it",
+                changed.at, changed.text
+            ));
+        }
+        let root = if key.is_empty() {
+            ".Values".to_string()
+        } else {
+            format!(".Values.{key}")
+        };
+        let needle = format!("{root}.tag");
+        let confirmed = t.unchanged.iter().any(|u| u.text.contains(&needle))
+            || t.library_image.iter().any(|u| {
+                // `"imageRoot" .Values.x.image` followed by a space or `)`.
+                u.text
+                    .split(&root)
+                    .skip(1)
+                    .any(|rest| rest.starts_with([' ', ')', '\t']) || rest.is_empty())
+            });
+        if confirmed {
+            Ok(())
+        } else {
+            Err(format!(
+                "no template line prints `{needle} | default .Chart.AppVersion` unchanged after the repository"
+            ))
+        }
+    }
+}
+
+fn read_meta(path: &Path) -> Result<Meta, String> {
+    let text = match fs_err::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("there is no {}", path.display()))
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let v = crate::yaml_value::document(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let app_version = match v.get("appVersion") {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(serde_json::Value::Number(n)) => Err(format!(
+            "{}'s appVersion {n} is a number, which Helm reads as text only when quoted",
+            path.display()
+        )),
+        _ => Err(format!("{} has no appVersion", path.display())),
+    };
+    let dependencies = v
+        .get("dependencies")
+        .and_then(|d| d.as_array())
+        .map(|deps| {
+            deps.iter()
+                .filter_map(|d| {
+                    d.get("alias")
+                        .and_then(|a| a.as_str())
+                        .or_else(|| d.get("name").and_then(|n| n.as_str()))
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Meta {
+        app_version,
+        dependencies,
+    })
+}
+
+/// One template action (`{{ … }}`) that reads the appVersion.
+#[derive(Debug, Clone)]
+struct Use {
+    /// `templates/deployment.yaml:42`.
+    at: String,
+    /// The action's text, `{{` to `}}`.
+    text: String,
+}
+
+/// The chart's templates, as far as the appVersion goes.
+#[derive(Debug, Default)]
+struct Templates {
+    /// Why they could not be read (no `templates/` directory).
+    unreadable: Option<String>,
+    /// Actions printing the appVersion unchanged after a `:`.
+    unchanged: Vec<Use>,
+    /// Bitnami's `common.images.image` given the chart (`"chart"
+    /// .Chart`), which prints the appVersion unchanged for an empty tag.
+    library_image: Vec<Use>,
+    /// The first use that may change it (or whose printing is elsewhere).
+    changed: Option<Use>,
+}
+
+/// More template text than this is not searched (a chart's templates are
+/// a few hundred KiB at most).
+const MAX_TEMPLATE_BYTES: u64 = 16 << 20;
+
+impl Templates {
+    fn read(dir: &Path) -> Templates {
+        let root = dir.join("templates");
+        let mut files = Vec::new();
+        if let Err(why) = collect(&root, &mut files, 0) {
+            return Templates {
+                unreadable: Some(why),
+                ..Templates::default()
+            };
+        }
+        files.sort();
+        let mut t = Templates::default();
+        let mut total = 0u64;
+        for file in files {
+            let Ok(text) = fs_err::read_to_string(&file) else {
+                continue;
+            };
+            total += text.len() as u64;
+            if total > MAX_TEMPLATE_BYTES {
+                t.unreadable = Some(format!(
+                    "{} holds more template text than imagelock searches",
+                    root.display()
+                ));
+                return t;
+            }
+            let name = file
+                .strip_prefix(dir)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            t.search(&name, &text);
+        }
+        t
+    }
+
+    fn search(&mut self, name: &str, text: &str) {
+        for action in actions(text) {
+            let body = action.body;
+            let at = || Use {
+                at: format!("{name}:{}", action.line),
+                text: line_of(text, action.start, action.text),
+            };
+            if body.contains("common.images.image") && body.contains("\"chart\" .Chart") {
+                self.library_image.push(at());
+                continue;
+            }
+            if !body.contains("Chart.AppVersion") {
+                continue;
+            }
+            match classify(text, &action) {
+                Class::Ignored => {}
+                Class::Unchanged => self.unchanged.push(at()),
+                Class::Changed => {
+                    if self.changed.is_none() {
+                        self.changed = Some(at());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The template line around an action, trimmed (at most 160 characters:
+/// an action is shown whole).
+fn line_of(text: &str, at: usize, action: &str) -> String {
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = text[start..end].trim();
+    if line.chars().count() <= 160 {
+        line.to_string()
+    } else {
+        action.to_string()
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), String> {
+    let entries = fs_err::read_dir(dir).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            format!("there is no {} beside it to read", dir.display())
+        } else {
+            e.to_string()
+        }
+    })?;
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let path = entry.path();
+        if kind.is_dir() && depth < 8 {
+            collect(&path, out, depth + 1)?;
+        } else if kind.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A template action: `{{ … }}`.
+struct Action<'t> {
+    /// Byte offsets of `{{` and just past `}}`.
+    start: usize,
+    end: usize,
+    /// 1-based line of `{{`.
+    line: usize,
+    text: &'t str,
+    /// Between the delimiters, without trim markers and spaces.
+    body: &'t str,
+}
+
+fn actions(text: &str) -> Vec<Action<'_>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(open) = text[from..].find("{{").map(|i| from + i) {
+        let Some(close) = text[open + 2..].find("}}").map(|i| open + 2 + i) else {
+            break;
+        };
+        let inner = &text[open + 2..close];
+        let body = inner.strip_prefix('-').unwrap_or(inner).trim_start();
+        let body = body.strip_suffix('-').unwrap_or(body).trim_end();
+        out.push(Action {
+            start: open,
+            end: close + 2,
+            line: text[..open].matches('\n').count() + 1,
+            text: &text[open..close + 2],
+            body,
+        });
+        from = close + 2;
+    }
+    out
+}
+
+enum Class {
+    /// A condition, a label value or a comment: it prints no image part.
+    Ignored,
+    /// Printed unchanged right after a repository's `:`.
+    Unchanged,
+    /// Anything else: it may reach an image changed.
+    Changed,
+}
+
+fn classify(text: &str, a: &Action<'_>) -> Class {
+    let body = a.body;
+    if body.starts_with("/*")
+        || ["if ", "else if ", "with ", "else with "]
+            .iter()
+            .any(|k| body.starts_with(k))
+    {
+        return Class::Ignored;
+    }
+    // A whole YAML value (`app.kubernetes.io/version: {{ … | quote }}`):
+    // a label, an annotation or an environment value, never part of an
+    // image string.
+    let line_start = text[..a.start].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..a.start];
+    if before.trim_end() != before && before.trim_end().ends_with(':') {
+        return Class::Ignored;
+    }
+    if !clean_expression(body) {
+        return Class::Changed;
+    }
+    let prev = text[..a.start].chars().next_back();
+    let next = text[a.end..].chars().next();
+    let ends = match next {
+        None | Some('"' | '\'' | '@' | '\n' | '\r' | ' ') => true,
+        Some('{') => {
+            let rest = text[a.end..]
+                .trim_start_matches("{{")
+                .trim_start_matches('-');
+            let rest = rest.trim_start();
+            ["if ", "with ", "end", "else"]
+                .iter()
+                .any(|k| rest.starts_with(k))
+        }
+        _ => false,
+    };
+    if prev == Some(':') && ends {
+        Class::Unchanged
+    } else {
+        Class::Changed
+    }
+}
+
+/// `.Chart.AppVersion`, `X | default .Chart.AppVersion` or `default
+/// .Chart.AppVersion X` (optionally `| toString`), where X is a value
+/// path (`.Values.a.tag`, `$.Values.a.tag`, `.tag`): nothing that adds
+/// to the text.
+fn clean_expression(body: &str) -> bool {
+    let body = body.strip_suffix("| toString").map_or(body, str::trim_end);
+    let app = |s: &str| matches!(s, ".Chart.AppVersion" | "$.Chart.AppVersion");
+    let path = |s: &str| {
+        (s.starts_with('.') || s.starts_with("$."))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '$'))
+    };
+    let words: Vec<&str> = body.split_whitespace().collect();
+    match words.as_slice() {
+        [a] => app(a),
+        [x, "|", "default", a] => path(x) && app(a),
+        ["default", a, x] => path(x) && app(a),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(text: &str) -> &'static str {
+        let a = actions(text)
+            .into_iter()
+            .find(|a| a.body.contains("AppVersion"))
+            .unwrap();
+        match classify(text, &a) {
+            Class::Ignored => "ignored",
+            Class::Unchanged => "unchanged",
+            Class::Changed => "changed",
+        }
+    }
+
+    #[test]
+    fn what_the_templates_do_with_the_app_version() {
+        for t in [
+            "image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}\"",
+            "image: {{ .Values.a.repository }}:{{ default .Chart.AppVersion .Values.a.tag }}\n",
+            "image: '{{ .Values.a.repository }}:{{- .Values.a.tag | default $.Chart.AppVersion -}}'",
+            "image: \"{{ .r }}:{{ .tag | default $.Chart.AppVersion }}{{ with .digest }}@{{ . }}{{ end }}\"",
+        ] {
+            assert_eq!(class(t), "unchanged", "{t}");
+        }
+        for t in [
+            "image: \"{{ .r }}:v{{ .Values.image.tag | default .Chart.AppVersion }}\"",
+            "image: \"{{ .r }}:{{ .Values.image.tag | default .Chart.AppVersion }}-jdk21\"",
+            "image: \"{{ .r }}:{{ .Values.image.tag | default (printf \"v%s\" .Chart.AppVersion) }}\"",
+            "{{- $tag := .Values.image.tag | default .Chart.AppVersion -}}",
+            "image: {{ .r }}:{{ .Values.t | default .Chart.AppVersion }}{{ .Values.suffix }}",
+        ] {
+            assert_eq!(class(t), "changed", "{t}");
+        }
+        for t in [
+            "  app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}\n",
+            "{{- if .Chart.AppVersion }}\n",
+            "    version: {{ .Chart.AppVersion | replace \"+\" \"_\" | trunc 63 }}\n",
+        ] {
+            assert_eq!(class(t), "ignored", "{t}");
+        }
+    }
+}
