@@ -327,6 +327,20 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
             ],
             vec!["4:3 global.imageSidecar \"registry.example.net/acme/sidecar\" has no tag or digest"],
         ),
+        (
+            // cilium's digest per variant and `override`, istio's `hub`
+            // beside the image, a short `image` with no registry anywhere,
+            // an empty `image`.
+            "template-variants",
+            vec![],
+            vec![
+                "6:5 operator.image has a digest per variant (genericDigest, cloudDigest)",
+                "12:5 agent.image.override is set",
+                "18:3 mesh.image \"pilot\" sits beside a `hub`",
+                "24:14 oci.images.proxy.image \"proxy\" is a short name with no registry",
+                "28:3 optional.image is empty",
+            ],
+        ),
     ];
     for (name, refs, warnings) in cases {
         let out = support::run::imagelock(&root.join(name), &["list", "values.yaml"]);

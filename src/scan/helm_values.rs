@@ -282,7 +282,7 @@ impl<'e, 'p> Walk<'e, 'p> {
     }
 
     /// `image: repo:tag`, a plain string (an empty one means "the chart's
-    /// default" and is skipped).
+    /// default": a warning).
     fn plain(
         &mut self,
         doc: &Doc<'_>,
@@ -292,7 +292,18 @@ impl<'e, 'p> Walk<'e, 'p> {
         hub_here: bool,
     ) {
         let Some(s) = doc.scalar(value) else { return };
-        if s.is_null() || !s.is_string() || s.value.is_empty() {
+        if s.is_null() || (s.is_string() && s.value.is_empty()) {
+            self.ex.warn_at(
+                doc,
+                key,
+                format!(
+                    "{} is empty: the chart's template supplies the image (a default of its own, or another key's such as `global.image`, which is read where it is written); {RENDER}",
+                    dotted(path)
+                ),
+            );
+            return;
+        }
+        if !s.is_string() {
             return;
         }
         if (hub_here || self.global_hub) && !s.value.contains('/') {
@@ -420,7 +431,8 @@ impl<'e, 'p> Walk<'e, 'p> {
             }
         }
         for k in ["defaultRegistry", "hub"] {
-            if doc.entry(map, k).is_some() {
+            // (an `image` beside a `hub` is warned at the image, below)
+            if doc.entry(map, k).is_some() && !(k == "hub" && shape == Shape::ImageAndTag) {
                 self.warn_key(
                     doc,
                     map,
@@ -431,12 +443,7 @@ impl<'e, 'p> Walk<'e, 'p> {
             }
         }
         for k in MODIFIERS {
-            let set = doc
-                .get(map, k)
-                .and_then(|v| doc.resolve(v))
-                .and_then(|v| doc.scalar(v))
-                .is_some_and(|s| !s.is_null() && !s.value.is_empty());
-            if set {
+            if set_scalar(doc, map, k) {
                 self.warn_key(
                     doc,
                     map,
@@ -446,7 +453,43 @@ impl<'e, 'p> Walk<'e, 'p> {
                 return;
             }
         }
+        let variants: Vec<&str> = doc
+            .map_entries(map)
+            .chunks_exact(2)
+            .filter_map(|kv| doc.scalar_str(kv[0]))
+            .filter(|k| k.len() > "Digest".len() && k.ends_with("Digest") && *k != "useDigest")
+            .collect();
+        if !variants.is_empty() {
+            let first = variants[0];
+            self.warn_key(
+                doc,
+                map,
+                first,
+                format!(
+                    "{dotted} has a digest per variant ({}): the chart's template picks a variant and may change the repository with it (`operator-generic`); {RENDER}",
+                    variants.join(", ")
+                ),
+            );
+            return;
+        }
+        if set_scalar(doc, map, "override") {
+            self.warn_key(
+                doc,
+                map,
+                "override",
+                format!("{dotted}.override is set: the chart's template pulls it in place of `{dotted}.{name_key}`; {RENDER}"),
+            );
+            return;
+        }
         if shape == Shape::ImageAndTag {
+            if doc.entry(map, "hub").is_some() {
+                self.ex.warn_at(
+                    doc,
+                    name_key_id,
+                    format!("{dotted}.image {:?} sits beside a `hub`: the chart's template composes the reference from the hub (or `global.hub`), the image and the tag, and may add a variant; {RENDER}", name.value),
+                );
+                return;
+            }
             if self.global_hub && !name.value.contains('/') {
                 self.ex.warn_at(
                     doc,
@@ -586,6 +629,14 @@ impl<'e, 'p> Walk<'e, 'p> {
                     format!("{}/", global.trim_end_matches('/')),
                     Some("global.image.registry".into()),
                 ));
+            }
+            if !name.value.contains('/') {
+                self.ex.warn(
+                    name.line,
+                    name.column,
+                    format!("{dotted}.image {:?} is a short name with no registry in the mapping or in global.image.registry: the chart's template prefixes a registry or repository of its own; {RENDER}", name.value),
+                );
+                return None;
             }
         }
         Some((String::new(), None))
@@ -762,6 +813,14 @@ fn is_image_string_key(key: &str) -> bool {
     let after = key.strip_prefix("image");
     after.is_some_and(|a| a.starts_with(|c: char| c.is_ascii_uppercase() || c.is_ascii_digit()))
         || (key.ends_with("Image") && key.len() > "Image".len())
+}
+
+/// A key holding a scalar that is neither null nor empty.
+fn set_scalar(doc: &Doc<'_>, map: NodeId, key: &str) -> bool {
+    doc.get(map, key)
+        .and_then(|v| doc.resolve(v))
+        .and_then(|v| doc.scalar(v))
+        .is_some_and(|s| !s.is_null() && !s.value.is_empty())
 }
 
 /// A boolean key set to true.

@@ -360,6 +360,14 @@ fn added_key_ok(key: &str, value: &Value, lock: &Lockfile) -> bool {
 /// matrix keys `list` read images from (`matrix_keys`).
 const IMAGE_KEYS: &[&str] = &["image", "reference", "container", "uses"];
 
+/// A Helm values key named like an image that may hold a whole reference
+/// (consul's `imageK8S`, `sidecarImage`).
+fn helm_image_key(k: &str) -> bool {
+    k.strip_prefix("image")
+        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_uppercase() || c.is_ascii_digit()))
+        || (k.ends_with("Image") && k.len() > "Image".len())
+}
+
 fn same(
     before: &Value,
     after: &Value,
@@ -403,7 +411,9 @@ fn same(
                 return Ok(());
             }
             // An image value pinned, under a key that holds images.
-            let image_key = |k: &str| IMAGE_KEYS.contains(&k) || matrix_keys.iter().any(|m| m == k);
+            let image_key = |k: &str| {
+                IMAGE_KEYS.contains(&k) || matrix_keys.iter().any(|m| m == k) || helm_image_key(k)
+            };
             if key.is_some_and(image_key) && pinned_within(a, b, lock) {
                 return Ok(());
             }

@@ -200,7 +200,10 @@ fn non_image_mappings_and_comments_are_not_images() {
     assert_eq!(refs(&s), [(10, 12, "busybox:1.36".to_string())]);
     assert_eq!(helm(&s.images[0]).key, "list[0].image");
     assert!(matches!(s.images[0].edit, EditPlan::Replace { .. }));
-    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    // `image: ""` is the chart's default: a warning at its key.
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert_eq!((s.warnings[0].line, s.warnings[0].column), (11, 5));
+    assert!(s.warnings[0].message.starts_with("list[1].image is empty"));
     assert!(s.notes.is_empty());
 }
 
