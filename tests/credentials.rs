@@ -686,3 +686,76 @@ fn containers_auth_json_with_a_path_key() {
         "{label}"
     );
 }
+
+/// A pull Secret's `.dockerconfigjson` with `decoys` entries besides the
+/// one for `host`.
+fn big_secret_yaml(name: &str, host: &str, decoys: usize) -> String {
+    let mut auths = serde_json::Map::new();
+    for i in 0..decoys {
+        auths.insert(
+            format!("decoy{i}.example.com"),
+            serde_json::json!({"auth": b64(&format!("u{i}:p{i}"))}),
+        );
+    }
+    auths.insert(
+        host.to_string(),
+        serde_json::json!({"auth": b64(&format!("{USER}:{PASSWORD}"))}),
+    );
+    let json = serde_json::json!({ "auths": auths }).to_string();
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: team\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {}\n",
+        b64(&json)
+    )
+}
+
+#[test]
+fn a_large_pull_secret_is_read_and_one_past_the_kubernetes_limit_is_refused() {
+    let e = Env::new(Setup::Token);
+    let h = e.reg.host();
+    e.reg.push_oci_image("private/app", "1", "a");
+    // Just under 1 MiB of JSON: some 15,000 registries, read by every
+    // workload that names it (reading it was quadratic in its entries).
+    let secret = big_secret_yaml("regcred", &h, 15_000);
+    e.write("k8s/secret.yaml", &secret);
+    let pods: Vec<String> = (0..5)
+        .map(|i| {
+            deployment(
+                "team",
+                &format!("app{i}"),
+                &format!("{h}/private/app:1"),
+                &["regcred"],
+            )
+        })
+        .collect();
+    e.write("k8s/apps.yaml", &pods.join("---\n"));
+    let o = e.run(&["lock", "k8s"]);
+    expect_code(&o, 0);
+    assert_eq!(
+        lock_digest(e.path(), &format!("{h}/private/app:1")).unwrap(),
+        e.reg.skopeo_digest("private/app:1")
+    );
+
+    // Ten times the limit: refused with the limit named, before its JSON
+    // is read.
+    e.write("huge.yaml", &big_secret_yaml("huge", &h, 170_000));
+    fs_err::remove_file(e.path().join("images.lock")).unwrap();
+    let o = e.run(&["lock", "--pull-secret", "huge.yaml", "k8s"]);
+    expect_code(&o, 2);
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("huge.yaml")
+            && stderr.contains("Secret huge")
+            && stderr.contains("1 MiB")
+            && stderr.contains("split the registries over several Secrets"),
+        "{stderr}"
+    );
+    // The same Secret among the scanned files: the pods naming it are
+    // told why it is not used.
+    e.write("k8s/secret.yaml", &big_secret_yaml("regcred", &h, 170_000));
+    let o = e.run(&["lock", "k8s"]);
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("pull secret team/regcred cannot be used") && stderr.contains("1 MiB"),
+        "{stderr}"
+    );
+}

@@ -170,6 +170,42 @@ impl<T> Keyring<T> {
         true
     }
 
+    /// [`Keyring::add`] for many entries at once, in one sort: a Secret
+    /// with tens of thousands of keys is read in O(n log n), where adding
+    /// one by one shifts the whole list at each key. Values under one key
+    /// keep their order (those already present first); keys that cannot
+    /// be parsed are skipped, as `add` skips them.
+    pub fn extend<K: AsRef<str>>(&mut self, items: impl IntoIterator<Item = (K, T)>) {
+        let mut fresh: Vec<Entry<T>> = Vec::new();
+        for (key, value) in items {
+            let Some(key) = normalise_key(key.as_ref()) else {
+                continue;
+            };
+            let glob = parse_schemeless(&key);
+            fresh.push(Entry {
+                key,
+                glob,
+                values: vec![value],
+            });
+            self.len += 1;
+        }
+        if fresh.is_empty() {
+            return;
+        }
+        let mut all = std::mem::take(&mut self.entries);
+        all.append(&mut fresh);
+        // Stable: equal keys stay in the order they came (present first).
+        all.sort_by(|a, b| b.key.cmp(&a.key));
+        let mut merged: Vec<Entry<T>> = Vec::with_capacity(all.len());
+        for e in all {
+            match merged.last_mut() {
+                Some(last) if last.key == e.key => last.values.extend(e.values),
+                _ => merged.push(e),
+            }
+        }
+        self.entries = merged;
+    }
+
     /// Every value whose key matches `image`, most specific key first (reverse-sorted
     /// index), values under one key in insertion order; then the default-registry fallback.
     pub fn lookup(&self, image: &str) -> Vec<&T> {
@@ -710,6 +746,35 @@ mod tests {
 
     fn hits<'a>(k: &'a Keyring<String>, image: &str) -> Vec<&'a str> {
         k.lookup(image).into_iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn extend_is_add_in_one_sort() {
+        let keys = [
+            "reg.io",
+            "https://reg.io/v1/",
+            "*.reg.io",
+            "reg.io/team",
+            "docker.io",
+            "reg.io",
+            "http://[bad",
+        ];
+        let mut one_by_one = Keyring::new();
+        let mut bulk = Keyring::new();
+        one_by_one.add("reg.io", "pre".to_string());
+        bulk.add("reg.io", "pre".to_string());
+        for (i, key) in keys.iter().enumerate() {
+            one_by_one.add(key, format!("{key}#{i}"));
+        }
+        bulk.extend(
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (*k, format!("{k}#{i}"))),
+        );
+        assert_eq!(bulk.len(), one_by_one.len());
+        for image in ["reg.io/team/app", "a.reg.io/x", "nginx", "reg.io/x"] {
+            assert_eq!(hits(&bulk, image), hits(&one_by_one, image), "{image}");
+        }
     }
 
     #[test]

@@ -24,6 +24,17 @@ use crate::scan::{PodRef, SecretManifest, ServiceAccountManifest};
 pub const DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
 pub const DOCKERCFG: &str = "kubernetes.io/dockercfg";
 
+/// The most one Secret may hold: 1 MiB, the limit the Kubernetes API server
+/// enforces, so a larger one was never applied to a cluster. Past it the
+/// Secret is refused before its JSON is read.
+pub const MAX_SECRET_BYTES: usize = 1024 * 1024;
+
+fn too_large(key: &str, bytes: usize) -> String {
+    format!(
+        "{key:?} holds {bytes} bytes, more than the {MAX_SECRET_BYTES} bytes (1 MiB) Kubernetes allows in one Secret; split the registries over several Secrets"
+    )
+}
+
 /// A usable pull secret: its registry entries.
 #[derive(Debug, Clone)]
 pub struct PullSecret {
@@ -75,6 +86,9 @@ pub fn decode(m: &SecretManifest, default_namespace: &str) -> Result<Option<Pull
     let name = m.name.clone().unwrap_or_default();
     // stringData wins over data, as the API server merges them.
     let raw: Vec<u8> = if let Some((_, v)) = m.string_data.iter().find(|(k, _)| k == key) {
+        if v.expose().len() > MAX_SECRET_BYTES {
+            return Err(too_large(key, v.expose().len()));
+        }
         v.expose().as_bytes().to_vec()
     } else if let Some((_, v)) = m.data.iter().find(|(k, _)| k == key) {
         let compact: String = v
@@ -82,9 +96,18 @@ pub fn decode(m: &SecretManifest, default_namespace: &str) -> Result<Option<Pull
             .chars()
             .filter(|c| !c.is_ascii_whitespace())
             .collect();
-        base64::engine::general_purpose::STANDARD
+        // Decoded size, from the base64 length (padding aside).
+        let decoded = compact.len() / 4 * 3;
+        if decoded > MAX_SECRET_BYTES + 2 {
+            return Err(too_large(key, decoded));
+        }
+        let raw = base64::engine::general_purpose::STANDARD
             .decode(compact)
-            .map_err(|_| format!("data[{key:?}] is not valid base64"))?
+            .map_err(|_| format!("data[{key:?}] is not valid base64"))?;
+        if raw.len() > MAX_SECRET_BYTES {
+            return Err(too_large(key, raw.len()));
+        }
+        raw
     } else {
         return Err(format!(
             "type {secret_type} but no {key:?} key under data or stringData"
@@ -167,12 +190,10 @@ impl PullSecretFile {
                 match decode(m, default_namespace) {
                     Ok(Some(s)) => {
                         usable += 1;
-                        for (key, cand) in s.candidates(
+                        keyring.extend(s.candidates(
                             SourceKind::PullSecretFile,
                             &format!(" from --pull-secret {shown}"),
-                        ) {
-                            keyring.add(&key, cand);
-                        }
+                        ));
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -199,13 +220,14 @@ impl PullSecretFile {
         let auths = value.get("auths").ok_or_else(|| {
             format!("{shown}: a JSON file without `auths`: not a docker config.json")
         })?;
-        for (key, cred) in parse_auths(auths, "auths").map_err(|e| format!("{shown}: {e}"))? {
+        let entries = parse_auths(auths, "auths").map_err(|e| format!("{shown}: {e}"))?;
+        keyring.extend(entries.into_iter().map(|(key, cred)| {
             let source = Source {
                 kind: SourceKind::PullSecretFile,
                 label: format!("--pull-secret {shown} auths[{key:?}]"),
             };
-            keyring.add(&key, Candidate::new(cred, source));
-        }
+            (key, Candidate::new(cred, source))
+        }));
         Ok(PullSecretFile { label, keyring })
     }
 }
@@ -300,7 +322,7 @@ impl SecretIndex {
                 format!("ServiceAccount {ns}/{sa} imagePullSecrets"),
             )
         };
-        let mut keyring = Keyring::new();
+        let mut found = Vec::new();
         for name in &names {
             match self.secrets.get(&(ns.clone(), name.clone())) {
                 None => warnings.push(PodWarning(format!(
@@ -309,18 +331,20 @@ impl SecretIndex {
                 Some(Err(why)) => warnings.push(PodWarning(format!(
                     "{workload}: pull secret {ns}/{name} {why}"
                 ))),
-                Some(Ok(s)) => {
-                    for (key, cand) in s.candidates(SourceKind::PodSecret, "") {
-                        keyring.add(&key, cand);
-                    }
-                }
+                Some(Ok(s)) => found.push(s.clone()),
             }
         }
+        // The keyring is built once per credential set, not per workload:
+        // a large Secret shared by many pods is read once.
         let cache_key = (ns.clone(), via.clone(), names.clone());
         let mut pods = self.pods.lock().unwrap();
         Some(
             pods.entry(cache_key)
                 .or_insert_with(|| {
+                    let mut keyring = Keyring::new();
+                    for s in &found {
+                        keyring.extend(s.candidates(SourceKind::PodSecret, ""));
+                    }
                     Arc::new(PodSecrets {
                         names: names.iter().map(|n| format!("{ns}/{n}")).collect(),
                         via,
