@@ -133,11 +133,15 @@ async fn platforms_from_index_and_manifest_list() {
         "{msg}"
     );
 
-    // Digest-only reference: no request without platforms, index read with.
+    // Digest-only reference: a HEAD says it exists without platforms, the
+    // index is read with.
     let by_digest = r(&format!("{}/multi/app@{}", reg.host(), idx.digest));
     let got = c.resolve(&by_digest, &[]).await.unwrap();
     assert_eq!(got.digest.to_string(), idx.digest);
-    assert_eq!(got.media_type, None);
+    assert_eq!(
+        got.media_type.as_deref(),
+        Some("application/vnd.oci.image.index.v1+json")
+    );
     let got = c
         .resolve(&by_digest, &platforms(&["linux/arm64/v8"]))
         .await

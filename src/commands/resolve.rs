@@ -9,7 +9,7 @@ use crate::commands::registry_setup::{
     resolve_requests,
 };
 use crate::reference::Reference;
-use crate::report::{json, Diagnostics};
+use crate::report::{json, Diagnostics, Message};
 
 pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let platforms = parse_platforms(args.platform.as_slice())?;
@@ -36,6 +36,25 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
         match result {
             Err(e) => diag.emit(registry_error(&e, &[])),
             Ok(resolved) => {
+                // `name:tag@digest`: the tag is resolved; a digest written
+                // beside it that the tag no longer has is said, not
+                // silently replaced.
+                if let (Some(tag), Some(written)) = (r.tag(), r.digest()) {
+                    if *written != resolved.digest {
+                        diag.emit(
+                            Message::error(format!(
+                                "{r}: the tag {tag} points at {} in the registry, not at the digest written ({written}); a pull by this reference gets {written}",
+                                resolved.digest
+                            ))
+                            .code("stale")
+                            .hint(Some(format!(
+                                "write the tag's digest (`imagelock lock` then `imagelock pin` do), or resolve {}:{tag} alone",
+                                r.name()
+                            ))),
+                        );
+                        continue;
+                    }
+                }
                 let platform = platforms.first().map(ToString::to_string);
                 let digest = match &platform {
                     Some(p) => match resolved.platforms.get(p) {

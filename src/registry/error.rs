@@ -30,6 +30,7 @@ use crate::credentials::{Source, SourceKind};
 /// | `rate-limited` | the registry kept answering 429 |
 /// | `redirect-loop` | redirects looped or went on too long |
 /// | `schema1` | a deprecated Docker schema 1 manifest |
+/// | `not-a-manifest` | a success answer that is not an OCI or Docker v2 manifest or index (an HTML page, a layer or config blob) |
 /// | `digest-mismatch` | content does not hash to the digest the registry gave |
 /// | `platform-not-found` | the image has no manifest for a requested platform |
 /// | `protocol` | an answer that breaks the distribution protocol (bad digest header, oversized body, unexpected status) |
@@ -151,6 +152,13 @@ pub enum ErrorKind {
     },
     Schema1 {
         media_type: String,
+    },
+    /// A `200` whose body is not a manifest or index of a type asked for.
+    NotAManifest {
+        /// The request (`GET /v2/team/app/manifests/1`).
+        request: String,
+        /// What came back (`Content-Type text/html`, `a body that is not JSON`).
+        got: String,
     },
     DigestMismatch {
         /// Where the claimed digest came from (`the Docker-Content-Digest header`).
@@ -331,6 +339,9 @@ fn describe(registry: &str, kind: &ErrorKind) -> String {
         Schema1 { media_type } => format!(
             "manifest is Docker schema 1 ({media_type}), which is deprecated and not supported; the image must be re-pushed"
         ),
+        NotAManifest { request, got } => format!(
+            "not an image manifest: {request} answered {got}; only OCI and Docker v2 manifests and indexes are accepted, and nothing else is locked"
+        ),
         DigestMismatch {
             claimed_by,
             claimed,
@@ -459,6 +470,7 @@ impl RegistryError {
             RateLimited { .. } => "rate-limited",
             RedirectLoop { .. } => "redirect-loop",
             Schema1 { .. } => "schema1",
+            NotAManifest { .. } => "not-a-manifest",
             DigestMismatch { .. } => "digest-mismatch",
             PlatformNotFound { .. } => "platform-not-found",
             Protocol { .. } => "protocol",
@@ -566,6 +578,9 @@ impl RegistryError {
                 "re-push the image with a current client so it is stored as Docker schema 2 or OCI"
                     .into()
             }
+            NotAManifest { request, .. } => format!(
+                "something other than {registry}'s manifest API answered (a login page, a proxy, a mirror serving another kind of file): check the registry address and what `{request}` returns"
+            ),
             DigestMismatch { .. } => {
                 "a proxy or cache between here and the registry may be altering responses".into()
             }

@@ -26,6 +26,23 @@ pub fn essence(content_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// The media types of [`ACCEPT_ALL`]: what a manifest answer may be.
+pub const ACCEPTED: [&str; 4] = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_V2];
+
+/// Whether `media_type` is one of the manifest and index types asked for.
+pub fn is_accepted(media_type: &str) -> bool {
+    ACCEPTED.contains(&essence(media_type).as_str())
+}
+
+/// A `Content-Type` that says nothing about which manifest the body is
+/// (none, `application/json`, `text/plain`): the body must say.
+pub fn is_generic(content_type: &str) -> bool {
+    matches!(
+        essence(content_type).as_str(),
+        "" | "application/json" | "text/plain" | "application/octet-stream"
+    )
+}
+
 pub fn is_schema1(media_type: &str) -> bool {
     let m = essence(media_type);
     m == DOCKER_V1 || m == DOCKER_V1_SIGNED
@@ -162,6 +179,68 @@ pub struct AnyManifest {
     pub manifests: Option<Vec<Descriptor>>,
     #[serde(default)]
     pub config: Option<Descriptor>,
+    #[serde(default)]
+    pub layers: Option<Vec<serde_json::Value>>,
+}
+
+impl AnyManifest {
+    /// Why `body` is not a schema 2 manifest or index of `media_type` (the
+    /// answer's accepted `Content-Type`, or `None` when that said nothing
+    /// and the body's own `mediaType` must): `Ok` with the media type it
+    /// is. The caller has ruled out schema 1.
+    pub fn check(body: &[u8], media_type: Option<&str>) -> Result<String, String> {
+        let parsed: AnyManifest = serde_json::from_slice(body).map_err(|e| {
+            let start: String = String::from_utf8_lossy(&body[..body.len().min(40)])
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect();
+            format!("a body that is not JSON ({e}; it starts {start:?})")
+        })?;
+        if parsed.schema_version != Some(2) {
+            return Err(match parsed.schema_version {
+                Some(v) => format!("a body with schemaVersion {v}, not 2"),
+                None => "a JSON body without schemaVersion".to_string(),
+            });
+        }
+        let own = parsed.media_type.as_deref().map(essence);
+        let mt = match (media_type.map(essence), own) {
+            (Some(header), Some(own)) if header != own => {
+                return Err(format!(
+                    "Content-Type {header} but a body whose mediaType is {:?}",
+                    own.chars().take(100).collect::<String>()
+                ))
+            }
+            (Some(header), _) => header,
+            (None, Some(own)) if is_accepted(&own) => own,
+            (None, Some(own)) => {
+                return Err(format!(
+                    "a body whose mediaType is {:?}, not a manifest or index type",
+                    own.chars().take(100).collect::<String>()
+                ))
+            }
+            // No media type anywhere: an OCI body may omit it; its shape
+            // says which.
+            (None, None) if parsed.manifests.is_some() => OCI_INDEX.to_string(),
+            (None, None) if parsed.config.is_some() => OCI_MANIFEST.to_string(),
+            (None, None) => {
+                return Err("a JSON body that is neither a manifest nor an index".to_string())
+            }
+        };
+        let fits = if is_index(&mt) {
+            parsed.manifests.is_some()
+        } else {
+            parsed.config.is_some() && parsed.layers.is_some()
+        };
+        if !fits {
+            let needs = if is_index(&mt) {
+                "`manifests`"
+            } else {
+                "`config` and `layers`"
+            };
+            return Err(format!("a {mt} body without {needs}"));
+        }
+        Ok(mt)
+    }
 }
 
 #[cfg(test)]

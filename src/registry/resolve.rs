@@ -137,12 +137,13 @@ impl Client {
             (_, Some(d)) => d.to_string(),
             (t, None) => t.unwrap_or("latest").to_string(),
         };
+        let expected = mapped.digest();
         let lookup = self.lookup(mapped, None).await;
         let ctx = self.ctx_at(endpoint, mapped, lookup.clone(), false)?;
-        match self.head_manifest(&ctx, &what).await {
+        match self.head_manifest(&ctx, &what, expected).await {
             Err(e) if endpoint.tls.insecure && is_transport(&e) => {
                 let ctx = self.ctx_at(endpoint, mapped, lookup, true)?;
-                Ok(self.head_manifest(&ctx, &what).await?.0)
+                Ok(self.head_manifest(&ctx, &what, expected).await?.0)
             }
             other => Ok(other?.0),
         }
@@ -156,17 +157,15 @@ impl Client {
         platforms: &[Platform],
     ) -> Result<Resolved, RegistryError> {
         let (digest, media_type, body) = match (reference.tag(), reference.digest()) {
-            (None, Some(d)) => {
-                if platforms.is_empty() {
-                    return Ok(Resolved {
-                        digest: d.clone(),
-                        media_type: None,
-                        platforms: BTreeMap::new(),
-                    });
-                }
-                (d.clone(), None, None)
+            // With platforms the GET below reads it (and so finds it).
+            (None, Some(d)) if !platforms.is_empty() => (d.clone(), None, None),
+            // A digest the registry does not have is not resolved: one
+            // HEAD says it exists.
+            (None, Some(d)) => self.head_manifest(ctx, &d.to_string(), Some(d)).await?,
+            (tag, _) => {
+                self.head_manifest(ctx, tag.unwrap_or("latest"), None)
+                    .await?
             }
-            (tag, _) => self.head_manifest(ctx, tag.unwrap_or("latest")).await?,
         };
         let mut resolved = Resolved {
             digest,
@@ -182,7 +181,7 @@ impl Client {
                 let (b, mt) = self
                     .get_manifest(ctx, &resolved.digest.to_string(), Some(&resolved.digest))
                     .await?;
-                (b, mt)
+                (b, Some(mt))
             }
         };
         if resolved.media_type.is_none() {
@@ -200,22 +199,31 @@ impl Client {
         Ok(resolved)
     }
 
-    /// HEAD the manifest for `tag`; GET only when HEAD gives no digest or
-    /// is not allowed. Returns the digest, the media type and the body when
-    /// a GET was made.
+    /// HEAD the manifest for `tag` (a tag or, with `expected`, that
+    /// digest); GET only when HEAD gives no digest, no media type that
+    /// says which manifest it is, or is not allowed. Returns the digest, the
+    /// media type (one of those asked for) and the body when a GET was
+    /// made.
     async fn head_manifest(
         &self,
         ctx: &Ctx<'_>,
         tag: &str,
+        expected: Option<&Digest>,
     ) -> Result<(Digest, Option<String>, Option<Vec<u8>>), RegistryError> {
         let url = ctx.url(&format!("manifests/{tag}"))?;
+        let by_get = || async {
+            let (body, mt) = self.get_manifest(ctx, tag, expected).await?;
+            let digest = expected
+                .cloned()
+                .unwrap_or_else(|| Digest::sha256_of(&body));
+            Ok((digest, Some(mt), Some(body)))
+        };
         let resp = self
             .send(ctx, Method::HEAD, &url, manifest::ACCEPT_ALL)
             .await?;
         let status = resp.status();
         if status == StatusCode::METHOD_NOT_ALLOWED {
-            let (body, mt) = self.get_manifest(ctx, tag, None).await?;
-            return Ok((Digest::sha256_of(&body), mt, Some(body)));
+            return by_get().await;
         }
         if status == StatusCode::NOT_FOUND {
             // A HEAD answer has no body to say what is missing: ask by GET.
@@ -224,14 +232,23 @@ impl Client {
         if !status.is_success() {
             return Err(self.status_error(ctx, resp, tag).await);
         }
-        let mt = header_str(resp.headers(), CONTENT_TYPE.as_str()).map(manifest::essence);
-        if let Some(m) = &mt {
-            if manifest::is_schema1(m) {
-                return Err(ctx.err(ErrorKind::Schema1 {
-                    media_type: m.clone(),
-                }));
-            }
+        let ct = header_str(resp.headers(), CONTENT_TYPE.as_str()).unwrap_or("");
+        if manifest::is_schema1(ct) {
+            return Err(ctx.err(ErrorKind::Schema1 {
+                media_type: manifest::essence(ct),
+            }));
         }
+        if !manifest::is_accepted(ct) {
+            if manifest::is_generic(ct) {
+                // `application/json` or none: only the body can say.
+                return by_get().await;
+            }
+            return Err(ctx.err(ErrorKind::NotAManifest {
+                request: format!("HEAD {}", url.path()),
+                got: format!("Content-Type {}", quoted(ct)),
+            }));
+        }
+        let mt = manifest::essence(ct);
         match header_str(resp.headers(), DIGEST_HEADER).filter(|d| !d.is_empty()) {
             Some(d) => {
                 let digest = Digest::parse(d).map_err(|e| {
@@ -242,25 +259,31 @@ impl Client {
                         e.reason
                     ))
                 })?;
-                Ok((digest, mt.filter(|m| !m.is_empty()), None))
+                if let Some(e) = expected.filter(|e| **e != digest) {
+                    return Err(ctx.protocol(format!(
+                        "HEAD {} asked for {e} and the Docker-Content-Digest header says {digest}",
+                        url.path()
+                    )));
+                }
+                Ok((digest, Some(mt), None))
             }
-            None => {
-                let (body, mt) = self.get_manifest(ctx, tag, None).await?;
-                Ok((Digest::sha256_of(&body), mt, Some(body)))
-            }
+            None => by_get().await,
         }
     }
 
     /// GET a manifest by tag or digest (at most
-    /// [`MAX_MANIFEST_BYTES`]). The body must hash to `expected` (when
-    /// given) and to any `Docker-Content-Digest` header, which must be a
-    /// valid digest.
+    /// [`MAX_MANIFEST_BYTES`]). Its `Content-Type` must be one of the
+    /// manifest and index types asked for (or say nothing, as
+    /// `application/json` does), and the body one of them; the body must
+    /// hash to `expected` (when given) and to any `Docker-Content-Digest`
+    /// header, which must be a valid digest. Returns the body and its
+    /// media type.
     async fn get_manifest(
         &self,
         ctx: &Ctx<'_>,
         tag_or_digest: &str,
         expected: Option<&Digest>,
-    ) -> Result<(Vec<u8>, Option<String>), RegistryError> {
+    ) -> Result<(Vec<u8>, String), RegistryError> {
         let url = ctx.url(&format!("manifests/{tag_or_digest}"))?;
         let resp = self
             .send(ctx, Method::GET, &url, manifest::ACCEPT_ALL)
@@ -279,21 +302,46 @@ impl Client {
             })?),
             None => None,
         };
-        let mt = header_str(resp.headers(), CONTENT_TYPE.as_str()).map(manifest::essence);
+        let ct = header_str(resp.headers(), CONTENT_TYPE.as_str())
+            .unwrap_or("")
+            .to_string();
+        let not_a_manifest = |got: String| {
+            ctx.err(ErrorKind::NotAManifest {
+                request: format!("GET {}", url.path()),
+                got,
+            })
+        };
+        if manifest::is_schema1(&ct) {
+            return Err(ctx.err(ErrorKind::Schema1 {
+                media_type: manifest::essence(&ct),
+            }));
+        }
+        let header_mt = if manifest::is_accepted(&ct) {
+            Some(manifest::essence(&ct))
+        } else if manifest::is_generic(&ct) {
+            None
+        } else {
+            // Not read: an HTML page or a blob says what it is here.
+            return Err(not_a_manifest(format!("Content-Type {}", quoted(&ct))));
+        };
         let body = ctx
             .call(Party::Registry, None)
             .read_body(resp, MAX_MANIFEST_BYTES, "manifest")
             .await
             .map_err(|k| ctx.err(k))?;
         let parsed: Option<manifest::AnyManifest> = serde_json::from_slice(&body).ok();
-        let body_mt = parsed.as_ref().and_then(|m| m.media_type.clone());
-        let mt = mt
-            .filter(|m| !m.is_empty() && m != "application/json" && m != "text/plain")
-            .or(body_mt);
-        let schema1 = parsed.as_ref().and_then(|m| m.schema_version) == Some(1);
-        if schema1 || mt.as_deref().is_some_and(manifest::is_schema1) {
+        if parsed.as_ref().and_then(|m| m.schema_version) == Some(1) {
+            // Named as it came: `application/json` when that is what the
+            // registry said.
+            let said = parsed
+                .and_then(|m| m.media_type)
+                .map(|m| manifest::essence(&m))
+                .filter(|m| manifest::is_schema1(m));
+            let served = Some(manifest::essence(&ct)).filter(|m| !m.is_empty());
             return Err(ctx.err(ErrorKind::Schema1 {
-                media_type: mt.unwrap_or_else(|| manifest::DOCKER_V1_SIGNED.into()),
+                media_type: said
+                    .or(served)
+                    .unwrap_or_else(|| manifest::DOCKER_V1_SIGNED.into()),
             }));
         }
         let mut claims: Vec<(String, Digest)> = Vec::new();
@@ -321,6 +369,15 @@ impl Client {
                 }));
             }
         }
+        // After the digests: a body changed on the way is a mismatch first.
+        let mt = manifest::AnyManifest::check(&body, header_mt.as_deref()).map_err(|got| {
+            let said = if header_mt.is_none() && !ct.is_empty() {
+                format!("Content-Type {} with ", quoted(&ct))
+            } else {
+                String::new()
+            };
+            not_a_manifest(format!("{said}{got}"))
+        })?;
         Ok((body, mt))
     }
 
