@@ -759,3 +759,67 @@ fn a_large_pull_secret_is_read_and_one_past_the_kubernetes_limit_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn identity_token_rotated_refresh_token_post_404_fallback_and_oauth2_error() {
+    use support::token_server::Refresh;
+    let mut e = Env::new(Setup::Token);
+    let h = e.reg.host();
+    let mut yaml = String::from("services:\n");
+    // Three repositories: three scopes, three refresh-token grants.
+    for i in 0..3 {
+        e.reg.push_oci_image(&format!("private/app{i}"), "1", "r");
+        yaml.push_str(&format!("  a{i}:\n    image: {h}/private/app{i}:1\n"));
+    }
+    e.write("c.yaml", &yaml);
+    e.docker_config(&serde_json::json!({"auths": {h.clone(): {"identitytoken": REFRESH_TOKEN}}}));
+    let ts = e.reg.token_server.as_ref().unwrap();
+
+    // Rotation: each grant spends the refresh token the last one returned.
+    ts.set_refresh(Refresh::Rotating);
+    let o = e.run(&["lock", "c.yaml"]);
+    expect_code(&o, 0);
+    for i in 0..3 {
+        assert_eq!(
+            lock_digest(e.path(), &format!("{h}/private/app{i}:1")).unwrap(),
+            e.reg.skopeo_digest(&format!("private/app{i}:1"))
+        );
+    }
+    let log = ts.log();
+    let grants: Vec<_> = log.iter().filter(|t| t.method == "POST").collect();
+    assert_eq!(grants.len(), 3, "{log:?}");
+    assert!(
+        grants.iter().all(|t| t.user.as_deref() == Some(USER)),
+        "a spent refresh token was sent: {log:?}"
+    );
+    assert_eq!(ts.rotated_tokens().len(), 3);
+
+    // 404 to the POST: the GET form, with the refresh token.
+    ts.set_refresh(Refresh::PostNotFound);
+    fs_err::remove_file(e.path().join("images.lock")).unwrap();
+    let before = ts.log().len();
+    let o = e.run(&["lock", "c.yaml"]);
+    expect_code(&o, 0);
+    let log = ts.log()[before..].to_vec();
+    assert!(
+        log.iter()
+            .any(|t| t.method == "GET" && t.user.as_deref() == Some(USER)),
+        "{log:?}"
+    );
+    assert_eq!(
+        lock_digest(e.path(), &format!("{h}/private/app0:1")).unwrap(),
+        e.reg.skopeo_digest("private/app0:1")
+    );
+
+    // An OAuth2 error reply: its error and description are in the message.
+    ts.set_refresh(Refresh::Expired);
+    fs_err::remove_file(e.path().join("images.lock")).unwrap();
+    e.extra_secrets.extend(ts.rotated_tokens());
+    let o = e.run(&["lock", "c.yaml"]);
+    expect_code(&o, 2);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("answered 400 Bad Request to the refresh-token grant (invalid_grant: the refresh token has expired)"),
+        "{err}"
+    );
+}

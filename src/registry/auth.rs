@@ -90,7 +90,16 @@ pub(crate) struct RegistryAuth {
     /// Token cache per (registry, credential source, scope): one pod's
     /// credential's token is never used for another pod's credential.
     slots: Mutex<HashMap<(u64, String), SharedSlot>>,
+    /// Per identity-token candidate: the refresh token the token server
+    /// handed back last (a server that rotates them refuses the spent
+    /// one). Held across each refresh-token grant, so two scopes never
+    /// spend the same refresh token at once.
+    refresh: Mutex<HashMap<u64, RefreshCell>>,
 }
+
+/// The latest refresh token of one candidate (`None`: still the one it
+/// came with).
+type RefreshCell = Arc<tokio::sync::Mutex<Option<Secret>>>;
 
 impl RegistryAuth {
     pub(crate) fn new() -> RegistryAuth {
@@ -101,6 +110,7 @@ impl RegistryAuth {
             version: Mutex::new(None),
             answered: tokio::sync::Notify::new(),
             slots: Mutex::new(HashMap::new()),
+            refresh: Mutex::new(HashMap::new()),
         }
     }
 
@@ -135,6 +145,16 @@ impl RegistryAuth {
         *self.challenge.lock().unwrap() = Some(ch);
     }
 
+    /// The refresh-token cell of candidate `id`.
+    fn refresh_cell(&self, id: u64) -> RefreshCell {
+        self.refresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(id)
+            .or_default()
+            .clone()
+    }
+
     pub(crate) fn slot(&self, key: &(u64, String)) -> Arc<tokio::sync::Mutex<Slot>> {
         self.slots
             .lock()
@@ -155,7 +175,53 @@ pub(crate) struct TokenResponse {
     pub access_token: Option<String>,
     #[serde(default)]
     pub expires_in: Option<serde_json::Value>,
+    /// A new refresh token (OAuth2 servers that rotate them).
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
+
+/// An OAuth2 error reply (RFC 6749 §5.2): its `error` code and
+/// `error_description`, which name the refusal and hold no secret.
+#[derive(serde::Deserialize)]
+struct OAuthError {
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// ` (invalid_grant: the refresh token has expired)` from an OAuth2 error
+/// body, escaped and cut to 200 characters; empty for any other body.
+fn oauth_said(body: &[u8]) -> String {
+    let Ok(e) = serde_json::from_slice::<OAuthError>(body) else {
+        return String::new();
+    };
+    let clean = |s: String| -> String {
+        let cut: String = s.chars().take(200).collect();
+        cut.chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
+    };
+    match (
+        e.error.filter(|s| !s.is_empty()).map(clean),
+        e.error_description.filter(|s| !s.is_empty()).map(clean),
+    ) {
+        (Some(code), Some(d)) => format!(" ({code}: {d})"),
+        (Some(code), None) => format!(" ({code})"),
+        (None, Some(d)) => format!(" ({d})"),
+        (None, None) => String::new(),
+    }
+}
+
+/// The Basic user name sent with a refresh token in the `GET` form
+/// (what Docker's credential helpers and Azure use for identity tokens).
+const TOKEN_USER: &str = "<token>";
 
 /// Token lifetime when the server gives none (the distribution spec's
 /// default).
@@ -537,7 +603,7 @@ impl Client {
                     ..
                 }),
             ) => (Secret::new(format!("Bearer {}", token.expose())), LONG),
-            (false, cand) => match self.fetch_token(ctx, &ch, scope, cand).await {
+            (false, cand) => match self.fetch_token(ctx, reg, &ch, scope, cand).await {
                 Ok((token, ttl)) => (Secret::new(format!("Bearer {}", token.expose())), ttl),
                 Err(TokenError::Refused(f)) => return refuse(&mut s, f),
                 Err(TokenError::Fatal(e)) => return Err(Step::Fatal(e)),
@@ -561,6 +627,7 @@ impl Client {
     async fn fetch_token(
         &self,
         ctx: &Ctx<'_>,
+        reg: &RegistryAuth,
         ch: &Challenge,
         scope: &str,
         cand: Option<&Candidate>,
@@ -591,11 +658,30 @@ impl Client {
         let source = cand.map(|c| c.source.label.as_str());
         let call = ctx.call(Party::TokenServer(realm_name.clone()), source);
         tracing::trace!(target: TARGET, realm = %realm_name, scope, source = source.unwrap_or("anonymous"), "fetching token");
-        let sent = match cred {
-            Some(Credential::IdentityToken { token }) => {
+        // An identity token: the refresh token the server handed back last
+        // (or the one configured), held until this grant is answered.
+        let cell = match (cand, cred) {
+            (Some(c), Some(Credential::IdentityToken { .. })) => Some(reg.refresh_cell(c.id())),
+            _ => None,
+        };
+        let mut latest = match &cell {
+            Some(c) => Some(c.lock().await),
+            None => None,
+        };
+        let refresh: Option<Secret> = match cred {
+            Some(Credential::IdentityToken { token }) => Some(
+                latest
+                    .as_ref()
+                    .and_then(|l| (**l).clone())
+                    .unwrap_or_else(|| token.clone()),
+            ),
+            _ => None,
+        };
+        let sent = match (&refresh, cred) {
+            (Some(refresh), _) => {
                 let mut form: Vec<(&str, &str)> = vec![
                     ("grant_type", "refresh_token"),
-                    ("refresh_token", token.expose()),
+                    ("refresh_token", refresh.expose()),
                     ("client_id", "imagelock"),
                 ];
                 if let Some(service) = ch.param("service") {
@@ -612,7 +698,7 @@ impl Client {
                 })
                 .await
             }
-            Some(Credential::Basic { username, password }) => {
+            (None, Some(Credential::Basic { username, password })) => {
                 let header = basic_header(username, password);
                 call.send(Method::GET, &url, |req| {
                     req.header(AUTHORIZATION, header.expose())
@@ -621,36 +707,51 @@ impl Client {
             }
             _ => call.send(Method::GET, &url, |req| req).await,
         };
-        let resp = sent.map_err(|k| TokenError::Fatal(ctx.err(k)))?;
-        let status = resp.status();
-        let grant = if matches!(cred, Some(Credential::IdentityToken { .. })) {
+        let mut resp = sent.map_err(|k| TokenError::Fatal(ctx.err(k)))?;
+        let mut grant = if refresh.is_some() {
             " to the refresh-token grant"
         } else {
             ""
         };
-        match status {
-            s if s.is_success() => {}
-            StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST if cred.is_some() => {
-                return Err(TokenError::Refused(Failure::BadCredentials(format!(
-                    "the token server {realm_name} answered {status}{grant}"
-                ))))
-            }
-            StatusCode::UNAUTHORIZED => {
-                return Err(TokenError::Refused(Failure::AuthRequired(format!(
-                    "the token server {realm_name} refuses anonymous access"
-                ))))
-            }
-            StatusCode::FORBIDDEN => {
-                return Err(TokenError::Refused(Failure::Denied(format!(
-                    "access denied: the token server {realm_name} refused {scope}"
-                ))))
-            }
-            s => {
-                return Err(TokenError::Fatal(ctx.err(ErrorKind::Protocol {
+        if let Some(refresh) = refresh
+            .as_ref()
+            .filter(|_| resp.status() == StatusCode::NOT_FOUND)
+        {
+            // A token server without the OAuth2 POST (GCR answers 404):
+            // the refresh token as a Basic password on the GET form, as
+            // containerd falls back.
+            tracing::trace!(target: TARGET, realm = %realm_name, "404 to the refresh-token POST: asking by GET");
+            let header = basic_header(TOKEN_USER, refresh);
+            resp = call
+                .send(Method::GET, &url, |req| {
+                    req.header(AUTHORIZATION, header.expose())
+                })
+                .await
+                .map_err(|k| TokenError::Fatal(ctx.err(k)))?;
+            grant = " to the refresh token sent by GET (the POST grant answered 404)";
+        }
+        let status = resp.status();
+        if !status.is_success() {
+            // `error`/`error_description` say why (`invalid_grant`, an
+            // expired refresh token); the rest of the body is not shown.
+            let said = oauth_said(&call.read_error_body(resp).await);
+            return Err(match status {
+                StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST if cred.is_some() => {
+                    TokenError::Refused(Failure::BadCredentials(format!(
+                        "the token server {realm_name} answered {status}{grant}{said}"
+                    )))
+                }
+                StatusCode::UNAUTHORIZED => TokenError::Refused(Failure::AuthRequired(format!(
+                    "the token server {realm_name} refuses anonymous access{said}"
+                ))),
+                StatusCode::FORBIDDEN => TokenError::Refused(Failure::Denied(format!(
+                    "access denied: the token server {realm_name} refused {scope}{said}"
+                ))),
+                s => TokenError::Fatal(ctx.err(ErrorKind::Protocol {
                     at: Party::TokenServer(realm_name),
-                    detail: format!("unexpected HTTP status {s}"),
-                })))
-            }
+                    detail: format!("unexpected HTTP status {s}{grant}{said}"),
+                })),
+            });
         }
         let content_type = resp
             .headers()
@@ -675,6 +776,15 @@ impl Client {
                 body.len()
             ))
         })?;
+        // A server that rotates refresh tokens sent the next one: the one
+        // just spent is refused from now on.
+        if let (Some(latest), Some(next)) = (
+            latest.as_mut(),
+            parsed.refresh_token.as_ref().filter(|t| !t.is_empty()),
+        ) {
+            **latest = Some(Secret::new(next.clone()));
+            tracing::trace!(target: TARGET, realm = %realm_name, "refresh token replaced by the token server's");
+        }
         let (token, ttl) = parsed
             .into_parts()
             .ok_or_else(|| protocol("the reply holds no token".into()))?;

@@ -23,6 +23,13 @@
 //!   401. Errors carry a JSON body. The reply is `access_token`,
 //!   `refresh_token` (the same one) and `expires_in`, and no `token`.
 //!
+//! Refresh modes ([`TokenServer::set_refresh`]): refresh tokens that
+//! rotate (each grant returns a new one and refuses the one spent, as
+//! OAuth2 servers with rotation do), a `404` to the POST with the refresh
+//! token taken as a Basic password on `GET` instead (GCR's answer, which
+//! containerd falls back from), or every refresh token expired
+//! (`invalid_grant`).
+//!
 //! Hostile modes ([`TokenServer::set_hostile`]) answer every `GET /token`
 //! with something a real token server should not send, for tests that
 //! imagelock classifies it instead of crashing.
@@ -83,7 +90,33 @@ pub(crate) enum Hostile {
     Status(u16),
 }
 
+/// How the refresh-token grant behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Refresh {
+    /// The same refresh token is returned and stays valid.
+    #[default]
+    Same,
+    /// Each grant returns a new refresh token for `USER`
+    /// (`<REFRESH_TOKEN>-rotated-N`) and the one spent is refused (400
+    /// `invalid_grant`).
+    Rotating,
+    /// `POST /token` is a 404; `GET /token` takes [`REFRESH_TOKEN`] as
+    /// the Basic password (any user name) for `USER`.
+    PostNotFound,
+    /// Every refresh-token grant is a 400 `invalid_grant` "the refresh
+    /// token has expired".
+    Expired,
+}
+
+/// The refresh token of `USER` that [`Refresh::Rotating`] accepts now.
+struct Rotation {
+    current: String,
+    issued: usize,
+}
+
 struct Inner {
+    refresh: Mutex<Refresh>,
+    rotation: Mutex<Rotation>,
     hostile: Mutex<Option<Hostile>>,
     key: ring::signature::RsaKeyPair,
     cert_der: Vec<u8>,
@@ -104,6 +137,11 @@ impl TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let inner = Arc::new(Inner {
+            refresh: Mutex::new(Refresh::Same),
+            rotation: Mutex::new(Rotation {
+                current: REFRESH_TOKEN.to_string(),
+                issued: 0,
+            }),
             hostile: Mutex::new(None),
             key: ring::signature::RsaKeyPair::from_pkcs8(&key.pkcs8_der).unwrap(),
             cert_der: key.cert_der.clone(),
@@ -137,6 +175,17 @@ impl TokenServer {
         self.inner.expires_in.store(secs, Ordering::SeqCst);
     }
 
+    /// Run the refresh-token grant this way from now on.
+    pub(crate) fn set_refresh(&self, mode: Refresh) {
+        *self.inner.refresh.lock().unwrap() = mode;
+    }
+
+    /// The refresh tokens [`Refresh::Rotating`] has handed out so far.
+    pub(crate) fn rotated_tokens(&self) -> Vec<String> {
+        let n = self.inner.rotation.lock().unwrap().issued;
+        (1..=n).map(rotated).collect()
+    }
+
     /// Answer every `GET /token` this way from now on (`None`: normally).
     pub(crate) fn set_hostile(&self, hostile: Option<Hostile>) {
         *self.inner.hostile.lock().unwrap() = hostile;
@@ -161,6 +210,11 @@ impl Drop for TokenServer {
         self.inner.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
+}
+
+/// The `n`th refresh token [`Refresh::Rotating`] hands out.
+fn rotated(n: usize) -> String {
+    format!("{REFRESH_TOKEN}-rotated-{n}")
 }
 
 fn b64url(data: &[u8]) -> String {
@@ -307,6 +361,16 @@ fn handle(inner: &Inner, conn: TcpStream) -> std::io::Result<()> {
         if path != "/token" {
             return respond(&mut out, 404, "Not Found", r#"{"details":"not found"}"#);
         }
+        if *inner.refresh.lock().unwrap() == Refresh::PostNotFound {
+            inner.log.lock().unwrap().push(TokenRequest {
+                user: None,
+                scopes: Vec::new(),
+                method,
+                grant_type: None,
+                client_id: None,
+            });
+            return respond(&mut out, 404, "Not Found", "404 page not found\n");
+        }
         return post_token(inner, &mut out, &content_type, &body);
     }
 
@@ -330,6 +394,10 @@ fn handle(inner: &Inner, conn: TcpStream) -> std::io::Result<()> {
         let (u, p) = decoded.split_once(':').unwrap_or((&decoded, ""));
         user = Some(u.to_string());
         ok = (u == USER && p == PASSWORD) || (u == USER_B && p == PASSWORD_B);
+        if *inner.refresh.lock().unwrap() == Refresh::PostNotFound && p == REFRESH_TOKEN {
+            user = Some(USER.to_string());
+            ok = true;
+        }
     }
     inner.log.lock().unwrap().push(TokenRequest {
         user: user.clone(),
@@ -419,9 +487,19 @@ fn post_token(
         .flat_map(|(_, v)| v.split(' ').filter(|s| !s.is_empty()).map(str::to_string))
         .collect::<Vec<_>>();
     let is_refresh = grant_type.as_deref() == Some("refresh_token");
+    let mode = *inner.refresh.lock().unwrap();
+    let mut rotation = inner.rotation.lock().unwrap();
+    // Rotating: only the refresh token handed out last stands for USER.
+    let spent = mode == Refresh::Rotating
+        && refresh_token.as_deref().is_some_and(|t| {
+            t != rotation.current
+                && (t == REFRESH_TOKEN || t.starts_with(&format!("{REFRESH_TOKEN}-rotated-")))
+        });
     let user = if is_refresh {
         Some(
             match refresh_token.as_deref() {
+                _ if spent => UNKNOWN_REFRESH_TOKEN,
+                Some(t) if mode == Refresh::Rotating && t == rotation.current => USER,
                 Some(REFRESH_TOKEN) => USER,
                 Some(REFRESH_TOKEN_B) => USER_B,
                 _ => UNKNOWN_REFRESH_TOKEN,
@@ -456,6 +534,16 @@ fn post_token(
         ))
     } else if refresh_token.is_none() {
         Some((400, bad("refresh_token")))
+    } else if mode == Refresh::Expired {
+        Some((
+            400,
+            oauth_error("invalid_grant", "the refresh token has expired"),
+        ))
+    } else if spent {
+        Some((
+            400,
+            oauth_error("invalid_grant", "the refresh token was already used"),
+        ))
     } else if user.as_deref() == Some(UNKNOWN_REFRESH_TOKEN) {
         Some((401, oauth_error("invalid_grant", "invalid refresh token")))
     } else if service.as_deref() != Some(SERVICE) {
@@ -473,6 +561,14 @@ fn post_token(
         return respond(out, code, reason, &body);
     }
     let token = make_token(inner, user.as_deref(), &scopes);
+    let refresh_token = if mode == Refresh::Rotating && user.as_deref() == Some(USER) {
+        rotation.issued += 1;
+        rotation.current = rotated(rotation.issued);
+        Some(rotation.current.clone())
+    } else {
+        refresh_token
+    };
+    drop(rotation);
     let body = serde_json::json!({
         "access_token": token,
         "refresh_token": refresh_token,
