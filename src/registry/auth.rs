@@ -798,6 +798,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn oauth2_error_reply_is_named() {
+        assert_eq!(
+            oauth_said(
+                br#"{"error":"invalid_grant","error_description":"the refresh token has expired"}"#
+            ),
+            " (invalid_grant: the refresh token has expired)"
+        );
+        assert_eq!(
+            oauth_said(br#"{"error":"invalid_grant"}"#),
+            " (invalid_grant)"
+        );
+        assert_eq!(oauth_said(br#"{"details":"nope"}"#), "");
+        assert_eq!(oauth_said(b"<html>"), "");
+        assert_eq!(oauth_said(br#"{"error":"a\nb"}"#), " (a\\nb)");
+        let t: TokenResponse =
+            serde_json::from_str(r#"{"access_token":"a","refresh_token":"r2"}"#).unwrap();
+        assert_eq!(t.refresh_token.as_deref(), Some("r2"));
+    }
+
+    #[test]
     fn token_response_variants() {
         let t: TokenResponse = serde_json::from_str(r#"{"access_token":"a"}"#).unwrap();
         let (tok, ttl) = t.into_parts().unwrap();

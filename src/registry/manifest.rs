@@ -283,6 +283,33 @@ mod tests {
     }
 
     #[test]
+    fn body_must_be_the_manifest_it_claims() {
+        let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":"sha256:0"},"layers":[]}"#;
+        let index = br#"{"schemaVersion":2,"manifests":[]}"#;
+        assert_eq!(AnyManifest::check(manifest, None).unwrap(), OCI_MANIFEST);
+        assert_eq!(
+            AnyManifest::check(manifest, Some(OCI_MANIFEST)).unwrap(),
+            OCI_MANIFEST
+        );
+        assert_eq!(AnyManifest::check(index, None).unwrap(), OCI_INDEX);
+        assert_eq!(
+            AnyManifest::check(index, Some(DOCKER_LIST)).unwrap(),
+            DOCKER_LIST
+        );
+        let err = |body: &[u8], mt: Option<&str>| AnyManifest::check(body, mt).unwrap_err();
+        assert!(err(b"<html>", Some(OCI_MANIFEST)).contains("not JSON"));
+        assert!(err(manifest, Some(OCI_INDEX)).contains("but a body whose mediaType"));
+        assert!(err(index, Some(OCI_MANIFEST)).contains("without `config` and `layers`"));
+        assert!(err(br#"{"schemaVersion":2}"#, None).contains("neither"));
+        assert!(err(br#"{"mediaType":"x"}"#, None).contains("without schemaVersion"));
+        let config =
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.config.v1+json"}"#;
+        assert!(err(config, None).contains("not a manifest or index type"));
+        assert!(is_generic("application/json; charset=utf-8") && is_generic(""));
+        assert!(!is_generic("text/html") && is_accepted(&format!("{DOCKER_V2}; x=y")));
+    }
+
+    #[test]
     fn media_types() {
         assert!(is_schema1(
             "application/vnd.docker.distribution.manifest.v1+prettyjws"
