@@ -1,5 +1,7 @@
 //! Resolution: a tag to its manifest digest by HEAD (GET when HEAD gives
-//! no digest), digests checked where they enter from the network, child
+//! no digest or no manifest media type), only the manifest and index media
+//! types asked for taken (a GET's body must parse as one), digests checked
+//! where they enter from the network, child
 //! manifests for requested platforms, and the registry's non-success
 //! answers turned into errors (reading its error body to say whether the
 //! repository or the tag is missing).
@@ -65,8 +67,8 @@ fn is_transport(e: &RegistryError) -> bool {
 
 impl Client {
     /// Resolve the reference's tag (`latest` when it has none; for
-    /// `name:tag@digest` the tag). A digest-only reference returns its own
-    /// digest without a request unless platforms are asked.
+    /// `name:tag@digest` the tag: the caller compares). A digest-only
+    /// reference is checked with one HEAD (a GET when platforms are asked).
     ///
     /// With platforms: an index maps each to its child manifest; a single
     /// manifest is read as single-platform (its config blob says which) and
