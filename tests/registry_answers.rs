@@ -279,6 +279,17 @@ fn a_digest_reference_is_checked_and_a_moved_tag_beside_a_digest_is_reported() {
         "{stderr}"
     );
 
+    let o = run(
+        &reg,
+        &proxy,
+        dir.path(),
+        &["resolve", "--format", "json", &format!("{name}:v1@{v2}")],
+    );
+    expect_code(&o, 2);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["resolved"], serde_json::json!([]));
+    assert_eq!(doc["errors"][0]["code"], "stale", "{doc}");
+
     // lock says the same as a stale pin and records the tag's digest.
     fs_err::write(dir.path().join("pod.yaml"), pod(&format!("{name}:v1@{v2}"))).unwrap();
     let o = run(&reg, &proxy, dir.path(), &["lock", "pod.yaml"]);
