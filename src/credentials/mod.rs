@@ -17,7 +17,8 @@
 //! kubelet's rules ([`matching`]).
 //!
 //! Everything that knows a password goes through [`Secret`], whose `Debug`
-//! and `Display` print `<redacted>`.
+//! and `Display` print `<redacted>` and whose value is registered with the
+//! run's redactor ([`crate::redact`]), which masks it in everything printed.
 
 pub mod containers_auth;
 pub mod docker_config;
@@ -40,8 +41,12 @@ pub use pull_secret::{PodSecrets, SecretIndex};
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret, registered with [`crate::redact`] so that it is masked
+    /// wherever it would be printed.
     pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
+        let s = s.into();
+        crate::redact::register(&s);
+        Secret(s)
     }
     /// The secret itself, for building an `Authorization` header.
     pub fn expose(&self) -> &str {
@@ -51,7 +56,7 @@ impl Secret {
 
 impl From<String> for Secret {
     fn from(s: String) -> Secret {
-        Secret(s)
+        Secret::new(s)
     }
 }
 
@@ -83,9 +88,11 @@ pub enum Credential {
 impl Credential {
     /// A username and password.
     pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Credential {
+        let (username, password) = (username.into(), password.into());
+        crate::redact::register_basic(&username, &password);
         Credential::Basic {
-            username: username.into(),
-            password: Secret::new(password.into()),
+            username,
+            password: Secret::new(password),
         }
     }
 
