@@ -143,6 +143,16 @@ pub enum ErrorKind {
         /// `ratelimit-remaining`), when it did.
         limit: Option<RateLimit>,
     },
+    /// An `https` request redirected to plain `http` at a host not named
+    /// with `--plain-http`: refused, nothing sent there.
+    InsecureRedirect {
+        /// The `https` URL that redirected (without query).
+        from: String,
+        /// The `http` target refused (without query).
+        target: String,
+        /// `host[:port]` of the target.
+        target_host: String,
+    },
     RedirectLoop {
         /// The redirect target that was refused (URL without query).
         target: String,
@@ -325,6 +335,9 @@ fn describe(registry: &str, kind: &ErrorKind) -> String {
                 other => at_party(other, "", &format!("rate limited (HTTP 429){after}"), ""),
             }
         }
+        InsecureRedirect { from, target, .. } => format!(
+            "refused a redirect from HTTPS to plain HTTP: {from} redirected to {target}, and no credential or request goes over plain HTTP to a host not named with --plain-http"
+        ),
         RedirectLoop { target, hops } => format!(
             "too many redirects: gave up after {hops} at {target} (a redirect loop?)"
         ),
@@ -458,6 +471,7 @@ impl RegistryError {
             ServerError { .. } => "server-error",
             RateLimited { .. } => "rate-limited",
             RedirectLoop { .. } => "redirect-loop",
+            InsecureRedirect { .. } => "insecure-redirect",
             Schema1 { .. } => "schema1",
             DigestMismatch { .. } => "digest-mismatch",
             PlatformNotFound { .. } => "platform-not-found",
@@ -561,6 +575,9 @@ impl RegistryError {
             RateLimited { .. } => "wait and try again, or lower --concurrency".into(),
             RedirectLoop { .. } => format!(
                 "{registry} (or a proxy in front of it) redirects in a loop; tell its operator"
+            ),
+            InsecureRedirect { target_host, .. } => format!(
+                "a registry served over HTTPS should not send clients to plain HTTP: tell the operator of {registry}; if {target_host} is meant to be reached over plain HTTP, name it with --plain-http {target_host}"
             ),
             Schema1 { .. } => {
                 "re-push the image with a current client so it is stored as Docker schema 2 or OCI"
