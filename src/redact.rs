@@ -81,6 +81,9 @@ pub fn register(secret: &str) {
 
 /// Register the base64 `user:password` form of a Basic credential.
 pub fn register_basic(username: &str, password: &str) {
+    if password.is_empty() {
+        return;
+    }
     register(password);
     let pair = format!("{username}:{password}");
     register(&base64::engine::general_purpose::STANDARD.encode(&pair));
