@@ -21,6 +21,7 @@
 //! hiding.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
 use std::sync::RwLock;
 
@@ -32,51 +33,62 @@ pub const MASK: &str = "***";
 /// Shorter values are not registered.
 pub const MIN_LEN: usize = 4;
 
-/// Registered values, longest first (so a value containing another is
-/// masked whole).
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// Registered values by length: masking tries, at each position of a
+/// text, each registered length (longest first) with one hash lookup, so
+/// registering and masking stay linear however many secrets a run holds
+/// (a pull Secret may hold thousands).
+#[derive(Default)]
+struct Registry {
+    by_len: BTreeMap<usize, HashSet<Box<str>>>,
+}
+
+static SECRETS: RwLock<Option<Registry>> = RwLock::new(None);
+
+/// The forms `v` may be printed in besides itself: base64 (without
+/// padding, which masks the padded form but its `=`), URL-safe base64, the
+/// JSON-escaped form, and the escapes of Markdown cells and GitHub
+/// annotations.
+fn forms_of(v: &str, forms: &mut Vec<String>) {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let mut add = |f: String| {
+        let f = f.trim().to_string();
+        if f.len() >= MIN_LEN && !forms.contains(&f) {
+            forms.push(f);
+        }
+    };
+    add(v.to_string());
+    add(STANDARD_NO_PAD.encode(v));
+    add(URL_SAFE_NO_PAD.encode(v));
+    if let Ok(json) = serde_json::to_string(v) {
+        add(json[1..json.len() - 1].to_string());
+    }
+    add(v.replace('|', "\\|"));
+    add(v.replace('%', "%25"));
+}
 
 /// Register `secret` (and the forms it may be printed in) for masking.
 pub fn register(secret: &str) {
-    fn add(forms: &mut Vec<String>, v: &str) {
-        let v = v.trim();
-        if v.len() >= MIN_LEN && !forms.iter().any(|f| f == v) {
-            forms.push(v.to_string());
-        }
-    }
     let mut forms: Vec<String> = Vec::new();
-    add(&mut forms, secret);
+    forms_of(secret, &mut forms);
     // An `Authorization` value: the credential after the scheme.
     for scheme in ["Basic ", "Bearer "] {
         if let Some(rest) = secret.strip_prefix(scheme) {
-            add(&mut forms, rest);
+            forms_of(rest, &mut forms);
         }
-    }
-    let base: Vec<String> = forms.clone();
-    for v in &base {
-        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-        add(&mut forms, &STANDARD.encode(v));
-        add(&mut forms, &STANDARD_NO_PAD.encode(v));
-        add(&mut forms, &URL_SAFE_NO_PAD.encode(v));
-        if let Ok(json) = serde_json::to_string(v) {
-            add(&mut forms, &json[1..json.len() - 1]);
-        }
-        // Markdown table cells and GitHub annotations escape these.
-        add(&mut forms, &v.replace('|', "\\|"));
-        add(&mut forms, &v.replace('%', "%25"));
     }
     if forms.is_empty() {
         return;
     }
-    let mut all = SECRETS
+    let mut guard = SECRETS
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let reg = guard.get_or_insert_with(Registry::default);
     for f in forms {
-        if !all.contains(&f) {
-            all.push(f);
-        }
+        reg.by_len
+            .entry(f.len())
+            .or_default()
+            .insert(f.into_boxed_str());
     }
-    all.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
 }
 
 /// Register the base64 `user:password` form of a Basic credential.
@@ -86,30 +98,57 @@ pub fn register_basic(username: &str, password: &str) {
     }
     register(password);
     let pair = format!("{username}:{password}");
-    register(&base64::engine::general_purpose::STANDARD.encode(&pair));
     register(&pair);
+    register(&base64::engine::general_purpose::STANDARD.encode(&pair));
 }
 
-/// `text` with every registered secret replaced by [`MASK`].
+/// `text` with every registered secret replaced by [`MASK`] (at each
+/// position the longest registered value that starts there).
 pub fn redact(text: &str) -> Cow<'_, str> {
-    let all = SECRETS
+    let guard = SECRETS
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut out = Cow::Borrowed(text);
-    for s in all.iter() {
-        if out.contains(s.as_str()) {
-            out = Cow::Owned(out.replace(s.as_str(), MASK));
+    let Some(reg) = guard.as_ref().filter(|r| !r.by_len.is_empty()) else {
+        return Cow::Borrowed(text);
+    };
+    let shortest = reg.by_len.keys().next().copied().unwrap_or(MIN_LEN);
+    let mut out: Option<String> = None;
+    let (mut i, mut last) = (0, 0);
+    while i + shortest <= text.len() {
+        let hit = text.is_char_boundary(i).then(|| {
+            reg.by_len
+                .iter()
+                .rev()
+                .find(|(len, set)| text.get(i..i + **len).is_some_and(|w| set.contains(w)))
+                .map(|(len, _)| *len)
+        });
+        match hit.flatten() {
+            Some(len) => {
+                let o = out.get_or_insert_with(String::new);
+                o.push_str(&text[last..i]);
+                o.push_str(MASK);
+                i += len;
+                last = i;
+            }
+            None => i += 1,
         }
     }
-    out
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[last..]);
+            Cow::Owned(o)
+        }
+    }
 }
 
 /// Whether any secret is registered (nothing to mask otherwise).
 fn any() -> bool {
-    !SECRETS
+    SECRETS
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .is_empty()
+        .as_ref()
+        .is_some_and(|r| !r.by_len.is_empty())
 }
 
 /// A writer that masks registered secrets line by line before passing
@@ -204,5 +243,22 @@ mod tests {
             w.write_all(b"writes-secret").unwrap();
         }
         assert_eq!(String::from_utf8(buf).unwrap(), "x *** y\nz ***");
+    }
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+
+    /// Thousands of secrets (a large pull Secret) register and mask
+    /// without a cost that grows with their square.
+    #[test]
+    fn many_secrets() {
+        for i in 0..20_000 {
+            register_basic("scale-user", &format!("scale-password-{i:06}"));
+        }
+        let line = "x scale-password-019999 y scale-password-000001z\n".repeat(100);
+        let masked = redact(&line);
+        assert_eq!(masked, "x *** y ***z\n".repeat(100));
     }
 }

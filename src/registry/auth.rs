@@ -572,7 +572,11 @@ impl Client {
             .ok_or_else(|| {
                 TokenError::Fatal(ctx.protocol(format!(
                     "the Bearer challenge names an invalid token realm {:?}",
-                    realm.chars().take(200).collect::<String>()
+                    // Masked before the cut: no part of a secret is left.
+                    crate::redact::redact(realm)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
                 )))
             })?;
         let realm_name = shown(&base);
@@ -656,7 +660,12 @@ impl Client {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(80).collect::<String>())
+            .map(|v| {
+                crate::redact::redact(v)
+                    .chars()
+                    .take(80)
+                    .collect::<String>()
+            })
             .unwrap_or_else(|| "no content type".into());
         let body = call
             .read_body(resp, MAX_TOKEN_REPLY_BYTES, "token reply")
