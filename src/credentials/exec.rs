@@ -78,29 +78,47 @@ pub(crate) fn run(
         }
         drop(pipe_in);
     });
-    let (tx, rx) = std::sync::mpsc::channel::<(bool, Vec<u8>)>();
-    let read = |is_stdout: bool, pipe: Option<Box<dyn Read + Send>>| {
+    // Stdout is kept as it comes (so what was read is there even when the
+    // pipe is given up on); stderr is drained and dropped, never shown.
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let read = |keep: Option<std::sync::Arc<std::sync::Mutex<Vec<u8>>>>,
+                pipe: Option<Box<dyn Read + Send>>| {
         let tx = tx.clone();
         // Detached: a pipe held open by a child in another session is
         // given up on, not waited for.
         std::thread::spawn(move || {
-            let mut buf = Vec::new();
             if let Some(mut p) = pipe {
-                // Bounded: a runaway program cannot fill memory.
-                let _ = p.by_ref().take(4 << 20).read_to_end(&mut buf);
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match p.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if let Some(k) = &keep {
+                                let mut k =
+                                    k.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                                // Bounded: a runaway program cannot fill memory.
+                                let room = (4usize << 20).saturating_sub(k.len());
+                                k.extend_from_slice(&chunk[..n.min(room)]);
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
             }
-            let _ = tx.send((is_stdout, buf));
+            let _ = tx.send(());
         });
     };
     read(
-        true,
+        Some(kept.clone()),
         child
             .stdout
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
     read(
-        false,
+        None,
         child
             .stderr
             .take()
@@ -125,10 +143,10 @@ pub(crate) fn run(
     };
     // The program has exited: its pipes close unless something it left
     // behind holds them.
-    let (mut stdout, mut stderr) = (None::<Vec<u8>>, None::<Vec<u8>>);
     let grace = (Instant::now() + AFTER_EXIT_GRACE).min(deadline);
     let mut killed = false;
-    while stdout.is_none() || stderr.is_none() {
+    let mut open = 2;
+    while open > 0 {
         let now = Instant::now();
         let until = if killed {
             now + AFTER_EXIT_GRACE
@@ -136,8 +154,7 @@ pub(crate) fn run(
             grace
         };
         match rx.recv_timeout(until.saturating_duration_since(now)) {
-            Ok((true, b)) => stdout = Some(b),
-            Ok((false, b)) => stderr = Some(b),
+            Ok(()) => open -= 1,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !killed => {
                 group.kill();
                 killed = true;
@@ -145,6 +162,11 @@ pub(crate) fn run(
             Err(_) => break,
         }
     }
+    let stdout = std::mem::take(
+        &mut *kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
     let status_text = match status.code() {
         Some(c) => format!("exit status {c}"),
         None => {
@@ -162,7 +184,7 @@ pub(crate) fn run(
     Ok(Output {
         success: status.success(),
         status: status_text,
-        stdout: stdout.unwrap_or_default(),
+        stdout,
     })
 }
 
@@ -354,6 +376,35 @@ mod tests {
         stop.store(true, Ordering::Relaxed);
         forker.join().unwrap();
         assert!(failures.is_empty(), "{failures:?}");
+    }
+
+    /// A program that answers and exits, leaving a child that holds its
+    /// stdout: its answer is taken and the child killed with its group,
+    /// long before the deadline. A child in a session of its own (out of
+    /// reach of the group) is given up on, the answer kept.
+    #[test]
+    fn a_child_left_holding_stdout_does_not_hold_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let (_d, p) = sh(&format!(
+            "echo ok\nsleep 1000 &\necho $! >> {0}\nsetsid sleep 1000 &\necho $! >> {0}",
+            pids.display()
+        ));
+        let out = run(&p, &[], &[], b"", Duration::from_secs(120));
+        let left = fs_err::read_to_string(&pids).unwrap_or_default();
+        let left: Vec<&str> = left.lines().collect();
+        // Whatever happened, leave nothing running.
+        for pid in &left {
+            let _ = Command::new("kill").arg("-9").arg(pid).status();
+        }
+        let out = match out {
+            Ok(o) => o,
+            Err(ExecError::TimedOut(_)) => panic!("waited for the child until the deadline"),
+            Err(_) => panic!("could not run"),
+        };
+        assert!(out.success, "{}", out.status);
+        assert_eq!(out.stdout, b"ok\n");
+        assert_eq!(left.len(), 2);
     }
 
     #[test]
