@@ -3,14 +3,18 @@
 //! through it, so a secret echoed back by a registry, a token server or a
 //! helper is printed as `***`, the way CI systems mask secrets.
 //!
-//! Registering happens where a secret comes into being: every
-//! [`crate::credentials::Secret`] registers its value (passwords, identity
-//! and refresh tokens, registry tokens, bearer tokens, `Authorization`
-//! values), [`crate::credentials::Credential::basic`] registers the base64
-//! `user:password` form, and Docker's `auth` strings are registered as
-//! read. Each value is registered with the forms it can take on the way
-//! out: its base64 encodings, its JSON-escaped form, and for an
-//! `Authorization` value (`Basic …`, `Bearer …`) the part after the scheme.
+//! Registering happens where a secret is used: every
+//! [`crate::credentials::Secret`] registers its value when it is exposed to
+//! build a request (passwords, identity and refresh tokens, registry
+//! tokens, the bearer tokens token servers issue, `Authorization` values),
+//! and a Basic credential registers its `user:password` pair and that
+//! pair's base64 form (Docker's `auth` string). A value only held and never
+//! sent (every `data` entry of a scanned Secret manifest is held as a
+//! `Secret`) is not registered: nothing can echo it back, and masking it
+//! would mask ordinary text such as a port number. Each value is
+//! registered with the forms it can take on the way out: its base64
+//! encodings, its JSON-escaped form, and for an `Authorization` value
+//! (`Basic …`, `Bearer …`) the part after the scheme.
 //!
 //! Masking happens where output is written: [`stdout`] and [`stderr`]
 //! give writers that mask whole lines before they reach the stream, the
@@ -68,6 +72,9 @@ fn forms_of(v: &str, forms: &mut Vec<String>) {
 
 /// Register `secret` (and the forms it may be printed in) for masking.
 pub fn register(secret: &str) {
+    if known(secret) {
+        return;
+    }
     let mut forms: Vec<String> = Vec::new();
     forms_of(secret, &mut forms);
     // An `Authorization` value: the credential after the scheme.
@@ -140,6 +147,17 @@ pub fn redact(text: &str) -> Cow<'_, str> {
             Cow::Owned(o)
         }
     }
+}
+
+/// Whether `secret` is registered already (so that a value used for every
+/// request is not registered again each time).
+fn known(secret: &str) -> bool {
+    SECRETS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+        .and_then(|r| r.by_len.get(&secret.len()))
+        .is_some_and(|set| set.contains(secret))
 }
 
 /// Whether any secret is registered (nothing to mask otherwise).

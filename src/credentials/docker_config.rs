@@ -255,7 +255,6 @@ pub fn parse_entry(entry: &serde_json::Value, what: &str) -> Result<Option<Crede
         }));
     }
     if let Some(auth) = field("auth")? {
-        crate::redact::register(auth);
         let raw = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
             .map_err(|_| format!("`{what}.auth` is not valid base64"))?;

@@ -17,8 +17,9 @@
 //! kubelet's rules ([`matching`]).
 //!
 //! Everything that knows a password goes through [`Secret`], whose `Debug`
-//! and `Display` print `<redacted>` and whose value is registered with the
-//! run's redactor ([`crate::redact`]), which masks it in everything printed.
+//! and `Display` print `<redacted>` and whose value, once used
+//! ([`Secret::expose`]), is registered with the run's redactor
+//! ([`crate::redact`]), which masks it in everything printed.
 
 pub mod containers_auth;
 pub mod docker_config;
@@ -41,22 +42,24 @@ pub use pull_secret::{PodSecrets, SecretIndex};
 pub struct Secret(String);
 
 impl Secret {
-    /// A secret, registered with [`crate::redact`] so that it is masked
-    /// wherever it would be printed.
     pub fn new(s: impl Into<String>) -> Secret {
-        let s = s.into();
-        crate::redact::register(&s);
-        Secret(s)
+        Secret(s.into())
     }
-    /// The secret itself, for building an `Authorization` header.
+    /// The secret itself, for building an `Authorization` header: from
+    /// then on it is registered with the run's redactor ([`crate::redact`]),
+    /// so that a registry or token server that echoes it back has it
+    /// printed as `***`. (A value only held, like every `data` entry of a
+    /// scanned Secret manifest, is not: it is never sent, so nothing can
+    /// echo it, and masking it would mask ordinary text.)
     pub fn expose(&self) -> &str {
+        crate::redact::register(&self.0);
         &self.0
     }
 }
 
 impl From<String> for Secret {
     fn from(s: String) -> Secret {
-        Secret::new(s)
+        Secret(s)
     }
 }
 
@@ -88,11 +91,9 @@ pub enum Credential {
 impl Credential {
     /// A username and password.
     pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Credential {
-        let (username, password) = (username.into(), password.into());
-        crate::redact::register_basic(&username, &password);
         Credential::Basic {
-            username,
-            password: Secret::new(password),
+            username: username.into(),
+            password: Secret::new(password.into()),
         }
     }
 

@@ -211,6 +211,8 @@ enum TokenError {
 
 fn basic_header(username: &str, password: &Secret) -> Secret {
     let raw = format!("{username}:{}", password.expose());
+    // The pair and its base64 form, masked wherever they are echoed.
+    crate::redact::register_basic(username, password.expose());
     Secret::new(format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(raw)
