@@ -188,6 +188,7 @@ fn serve_conn(
 /// A test CA (written to `dir/ca.pem`) and a server config with a
 /// certificate it signs for 127.0.0.1.
 fn tls_config(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf) {
+    fs_err::create_dir_all(dir).unwrap();
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose, SanType};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -489,7 +490,7 @@ fn a_redirect_from_https_to_plain_http_is_refused_and_nothing_is_sent_in_clearte
     let err = text(&o.stderr);
     assert!(
         err.contains(&format!("(registry {host})"))
-            && err.contains("refused a redirect from HTTPS to plain HTTP")
+            && err.contains("refused to go from HTTPS to plain HTTP")
             && err.contains(&format!("http://{plain_host}/v2/"))
             && err.contains(&format!("--plain-http {plain_host}")),
         "{err}"
@@ -542,6 +543,51 @@ fn a_redirect_from_https_to_plain_http_is_refused_and_nothing_is_sent_in_clearte
         seen.iter().all(|q| q.auth().is_none()),
         "a credential was sent over plain HTTP: {seen:?}"
     );
+
+    // A Bearer challenge from the HTTPS registry naming a plain-HTTP token
+    // realm: the credential would go there in cleartext. Refused too.
+    let (tls, _) = tls_config(&r.path().join("realm"));
+    let token_server = Server::start(
+        None,
+        Arc::new(|_req: &Req| {
+            Resp::new(200).json(&serde_json::json!({"token": "t-from-plain", "expires_in": 300}))
+        }),
+    );
+    let realm = format!("http://{}/token", token_server.host());
+    let challenge = format!("Bearer realm=\"{realm}\",service=\"test\"");
+    let bearer = Server::start(
+        Some(tls),
+        Arc::new(move |req: &Req| {
+            if req.auth() == Some("Bearer t-from-plain") {
+                return serve_image(req);
+            }
+            Resp::new(401).header("WWW-Authenticate", &challenge)
+        }),
+    );
+    let bearer_host = bearer.host();
+    r.docker_config(&serde_json::json!({"auths": {bearer_host.clone(): {"auth": b64(&format!("alice:{password}"))}}}));
+    let realm_ca = r.path().join("realm/ca.pem").display().to_string();
+    let reference = format!("{bearer_host}/team/app:1");
+    let o = r.run(&["resolve", &reference, "--ca-file", &realm_ca]);
+    expect_code(&o, 2);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(&format!("names the token realm {realm}"))
+            && err.contains(&format!("--plain-http {}", token_server.host())),
+        "{err}"
+    );
+    assert!(token_server.requests().is_empty());
+    // Named: asked, over plain HTTP as the user said.
+    let o = r.run(&[
+        "resolve",
+        &reference,
+        "--ca-file",
+        &realm_ca,
+        "--plain-http",
+        &token_server.host(),
+    ]);
+    expect_code(&o, 0);
+    assert_eq!(token_server.requests().len(), 1);
 }
 
 // ---------------------------------------------------------------------------

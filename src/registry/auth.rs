@@ -582,6 +582,19 @@ impl Client {
                 )))
             })?;
         let realm_name = shown(&base);
+        // No downgrade: an HTTPS registry's token realm over plain HTTP
+        // would carry the credential in cleartext.
+        if ctx.scheme == "https" && base.scheme() != "https" {
+            let target_host = super::config::url_domain(&base);
+            if !super::config::listed_plain_http(&ctx.plain_http, &target_host) {
+                return Err(TokenError::Fatal(ctx.err(ErrorKind::InsecureRedirect {
+                    from: format!("https://{}{}/", ctx.api_host, ctx.root),
+                    how: "names the token realm".into(),
+                    target: realm_name,
+                    target_host,
+                })));
+            }
+        }
         let scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
         let mut url = base.clone();
         {

@@ -143,11 +143,14 @@ pub enum ErrorKind {
         /// `ratelimit-remaining`), when it did.
         limit: Option<RateLimit>,
     },
-    /// An `https` request redirected to plain `http` at a host not named
-    /// with `--plain-http`: refused, nothing sent there.
+    /// An `https` request redirected to plain `http` (or an HTTPS
+    /// registry's Bearer challenge naming an `http` token realm) at a host
+    /// not named with `--plain-http`: refused, nothing sent there.
     InsecureRedirect {
         /// The `https` URL that redirected (without query).
         from: String,
+        /// `redirected to`, `names the token realm`.
+        how: String,
         /// The `http` target refused (without query).
         target: String,
         /// `host[:port]` of the target.
@@ -335,8 +338,10 @@ fn describe(registry: &str, kind: &ErrorKind) -> String {
                 other => at_party(other, "", &format!("rate limited (HTTP 429){after}"), ""),
             }
         }
-        InsecureRedirect { from, target, .. } => format!(
-            "refused a redirect from HTTPS to plain HTTP: {from} redirected to {target}, and no credential or request goes over plain HTTP to a host not named with --plain-http"
+        InsecureRedirect {
+            from, how, target, ..
+        } => format!(
+            "refused to go from HTTPS to plain HTTP: {from} {how} {target}, and no credential or request goes over plain HTTP to a host not named with --plain-http"
         ),
         RedirectLoop { target, hops } => format!(
             "too many redirects: gave up after {hops} at {target} (a redirect loop?)"

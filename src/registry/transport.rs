@@ -230,6 +230,7 @@ impl Call<'_> {
         {
             return ErrorKind::InsecureRedirect {
                 from,
+                how: "redirected to".into(),
                 target,
                 target_host,
             };
