@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod lockfile;
 pub mod logging;
 pub mod policy;
+pub mod redact;
 pub mod reference;
 pub mod registry;
 pub mod report;

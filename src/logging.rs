@@ -1,6 +1,7 @@
 //! Logging for `-v` and `RUST_LOG`: `tracing` events on stderr. The library
 //! logs requests and decisions, never a secret (credential types redact
-//! themselves; header values and token replies are never logged).
+//! themselves; header values and token replies are never logged), and each
+//! line goes through the run's redactor ([`crate::redact`]) on its way out.
 
 use tracing_subscriber::EnvFilter;
 
@@ -18,7 +19,8 @@ pub fn init(verbose: u8) {
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Every log line is masked by the run's redactor.
+        .with_writer(crate::redact::stderr)
         .with_target(false)
         .without_time()
         .try_init();

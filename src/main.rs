@@ -20,7 +20,9 @@ fn main() {
         // A closed pipe (`imagelock list | head -1`) is not an error.
         Err(e) if imagelock::logging::is_broken_pipe(&e) => imagelock::exit::CLEAN,
         Err(e) => {
-            eprintln!("error: {}", imagelock::report::failure_message(&e));
+            use std::io::Write as _;
+            let message = imagelock::report::failure_message(&e);
+            let _ = writeln!(imagelock::redact::stderr(), "error: {message}");
             imagelock::exit::ERROR
         }
     };

@@ -259,8 +259,7 @@ fn print(
         "warnings": diag.warnings(),
         "remote": args.remote,
     });
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::redact::stdout());
     match args.format {
         CheckFormat::Text => text::print_findings(&mut out, findings)?,
         CheckFormat::Json => {

@@ -27,8 +27,7 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
         ListFormat::Plain => return run_plain(args, &lock, &mirrors, diag),
         ListFormat::Text => {}
     }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::redact::stdout());
     let mut io_error = None;
     scan_each(&args.paths, &args.helm_values, diag, |event, diag| {
         let Scanned::Part(_, part) = event else {
@@ -115,8 +114,7 @@ fn run_plain(
             }
         }
     });
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::redact::stdout());
     for p in &pulls {
         writeln!(out, "{p}")?;
     }
@@ -166,8 +164,7 @@ fn run_json(
         rows.push(row);
     }
     pods.report(diag);
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::redact::stdout());
     let doc = json::document(vec![("references", serde_json::json!(rows))], diag);
     json::print(&mut out, &doc)?;
     out.flush()?;

@@ -70,8 +70,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
         {
             diag.emit(Message::error(crate::report::failure_message(&e)).code("error"));
             let doc = json::document(Vec::new(), &diag);
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
+            let mut out = crate::redact::stdout();
             json::print(&mut out, &doc)?;
             Ok(crate::exit::ERROR)
         }
@@ -83,8 +82,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
         {
             diag.emit(Message::error(crate::report::failure_message(&e)).code("error"));
             let base = std::env::current_dir()?;
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
+            let mut out = crate::redact::stdout();
             sarif::print(
                 &mut out,
                 &[],

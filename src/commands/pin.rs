@@ -328,8 +328,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
             .into_inner()
             .map_err(std::io::IntoInnerError::into_error)?;
         spool.seek(std::io::SeekFrom::Start(0))?;
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
+        let mut out = crate::redact::stdout();
         std::io::copy(&mut spool, &mut out)?;
         out.flush()?;
         diag.say(format!(

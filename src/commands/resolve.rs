@@ -29,8 +29,7 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
         None => resolve_requests(&client, open, &platforms),
     })?;
     report_credential_warnings(&client, diag);
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::redact::stdout());
     let mut rows = Vec::new();
     for (r, result) in refs.iter().zip(results) {
         match result {

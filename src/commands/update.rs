@@ -145,8 +145,7 @@ fn finish(
     registries: &[RegistryBudget],
     diag: &Diagnostics,
 ) -> anyhow::Result<i32> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::redact::stdout());
     match args.format {
         UpdateFormat::Text => {
             for c in changes {

@@ -1,5 +1,7 @@
 //! Running a credential helper or provider plugin: stdin in, stdout and
-//! stderr captured (never printed: stdout holds secrets), a deadline.
+//! stderr captured and never printed (stdout holds secrets, and stderr may
+//! too), a deadline that holds for the program's whole process group, and
+//! lookup on `PATH` in absolute directories only.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -12,14 +14,8 @@ pub(crate) struct Output {
     /// `exit status 3`, `killed by signal 9`.
     pub status: String,
     pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-}
-
-impl Output {
-    /// The first non-empty line of stderr, trimmed and cut to 200 characters.
-    pub(crate) fn stderr_line(&self) -> Option<String> {
-        first_line(&self.stderr)
-    }
+    // Stderr is read (so the program never blocks on a full pipe) and
+    // dropped: it is never shown, as it may hold a secret.
 }
 
 /// Why a program could not be run to the end.
@@ -32,18 +28,16 @@ pub(crate) enum ExecError {
     Io(std::io::Error),
 }
 
-pub(crate) fn first_line(bytes: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(bytes);
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-    let mut out: String = line.chars().take(200).collect();
-    if line.chars().count() > 200 {
-        out.push('…');
-    }
-    Some(out)
-}
+/// After the program exits, how long its output pipes may stay open (held
+/// by a child it left behind) before its process group is killed.
+const AFTER_EXIT_GRACE: Duration = Duration::from_millis(500);
 
 /// Run `program args…` with `env` added to the inherited environment,
-/// `stdin` written to it, killed after `timeout`.
+/// `stdin` written to it, in a process group of its own. Its output is
+/// read with the deadline: when `timeout` passes, or when it has exited
+/// but a child it left behind still holds its stdout or stderr open past
+/// a short grace, the whole group is killed, so no background child can
+/// hold the run.
 pub(crate) fn run(
     program: &Path,
     args: &[String],
@@ -57,6 +51,12 @@ pub(crate) fn run(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt as _;
+        cmd.process_group(0);
+    }
+    let deadline = Instant::now() + timeout;
     let mut child = match spawn(&mut cmd, timeout) {
         Ok(c) => c,
         Err(e)
@@ -67,54 +67,106 @@ pub(crate) fn run(
         }
         Err(e) => return Err(ExecError::Io(e)),
     };
+    let group = Group(child.id());
     let mut pipe_in = child.stdin.take();
     let input = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
+    // Detached: a program that never reads its stdin cannot hold the run.
+    std::thread::spawn(move || {
         if let Some(p) = pipe_in.as_mut() {
             // A program that exits without reading stdin is not an error.
             let _ = p.write_all(&input);
         }
         drop(pipe_in);
     });
-    let read = |pipe: Option<Box<dyn Read + Send>>| {
+    // Stdout is kept as it comes (so what was read is there even when the
+    // pipe is given up on); stderr is drained and dropped, never shown.
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let read = |keep: Option<std::sync::Arc<std::sync::Mutex<Vec<u8>>>>,
+                pipe: Option<Box<dyn Read + Send>>| {
+        let tx = tx.clone();
+        // Detached: a pipe held open by a child in another session is
+        // given up on, not waited for.
         std::thread::spawn(move || {
-            let mut buf = Vec::new();
             if let Some(mut p) = pipe {
-                // Bounded: a runaway program cannot fill memory.
-                let _ = p.by_ref().take(4 << 20).read_to_end(&mut buf);
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match p.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if let Some(k) = &keep {
+                                let mut k =
+                                    k.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                                // Bounded: a runaway program cannot fill memory.
+                                let room = (4usize << 20).saturating_sub(k.len());
+                                k.extend_from_slice(&chunk[..n.min(room)]);
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
             }
-            buf
-        })
+            let _ = tx.send(());
+        });
     };
-    let out = read(
+    read(
+        Some(kept.clone()),
         child
             .stdout
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let err = read(
+    read(
+        None,
         child
             .stderr
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let deadline = Instant::now() + timeout;
+    drop(tx);
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break s,
             Ok(None) if Instant::now() >= deadline => {
+                group.kill();
                 let _ = child.kill();
                 let _ = child.wait();
-                let _ = writer.join();
                 return Err(ExecError::TimedOut(timeout));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(ExecError::Io(e)),
+            Err(e) => {
+                group.kill();
+                return Err(ExecError::Io(e));
+            }
         }
     };
-    let _ = writer.join();
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
+    // The program has exited: its pipes close unless something it left
+    // behind holds them.
+    let grace = (Instant::now() + AFTER_EXIT_GRACE).min(deadline);
+    let mut killed = false;
+    let mut open = 2;
+    while open > 0 {
+        let now = Instant::now();
+        let until = if killed {
+            now + AFTER_EXIT_GRACE
+        } else {
+            grace
+        };
+        match rx.recv_timeout(until.saturating_duration_since(now)) {
+            Ok(()) => open -= 1,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !killed => {
+                group.kill();
+                killed = true;
+            }
+            Err(_) => break,
+        }
+    }
+    let stdout = std::mem::take(
+        &mut *kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
     let status_text = match status.code() {
         Some(c) => format!("exit status {c}"),
         None => {
@@ -133,8 +185,26 @@ pub(crate) fn run(
         success: status.success(),
         status: status_text,
         stdout,
-        stderr,
     })
+}
+
+/// A program's process group (its id is the program's pid).
+struct Group(u32);
+
+impl Group {
+    /// `SIGKILL` to every process left in the group.
+    fn kill(&self) {
+        #[cfg(unix)]
+        if let Ok(pgid) = libc::pid_t::try_from(self.0) {
+            if pgid > 0 {
+                // SAFETY: kill(2) with a negative pid signals a process
+                // group; no memory is involved.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+        }
+    }
 }
 
 /// Start `cmd`, retrying while the kernel says the program is busy
@@ -164,12 +234,60 @@ fn is_text_busy(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::ExecutableFileBusy
 }
 
-/// Find `name` on `PATH`.
-pub(crate) fn which(name: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
+/// Where a program was found on `PATH`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Which {
+    /// In an absolute `PATH` directory.
+    Found(std::path::PathBuf),
+    /// Only through a relative `PATH` entry (an empty one, `.`, `bin`),
+    /// that is in or below the working directory: refused, as Docker and
+    /// Go's `exec.LookPath` refuse it.
+    OnlyRelative {
+        /// The entry as written (`""` for an empty one).
+        entry: String,
+    },
+    NotFound,
+}
+
+/// Find `name` in the absolute directories of `PATH`.
+pub(crate) fn which(name: &str) -> Which {
+    let Some(path) = std::env::var_os("PATH") else {
+        return Which::NotFound;
+    };
+    let mut relative = None;
+    for dir in std::env::split_paths(&path) {
+        if dir.is_absolute() {
+            let p = dir.join(name);
+            if is_executable(&p) {
+                return Which::Found(p);
+            }
+        } else if relative.is_none() {
+            let p = if dir.as_os_str().is_empty() {
+                std::path::PathBuf::from(".").join(name)
+            } else {
+                dir.join(name)
+            };
+            if is_executable(&p) {
+                relative = Some(dir.display().to_string());
+            }
+        }
+    }
+    match relative {
+        Some(entry) => Which::OnlyRelative { entry },
+        None => Which::NotFound,
+    }
+}
+
+/// The message for a program found only through a relative `PATH` entry.
+pub(crate) fn refused_relative(name: &str, entry: &str) -> String {
+    let entry = if entry.is_empty() {
+        "an empty PATH entry (the working directory)".to_string()
+    } else {
+        format!("the relative PATH entry {entry:?}")
+    };
+    format!(
+        "not run: {name} was found only through {entry}, and a program from the working directory is never run; install it in an absolute PATH directory, or remove the relative entry from PATH"
+    )
 }
 
 pub(crate) fn is_executable(p: &Path) -> bool {
@@ -218,7 +336,6 @@ mod tests {
         assert!(!out.success);
         assert_eq!(out.status, "exit status 3");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "hello arg bar\n");
-        assert_eq!(out.stderr_line().as_deref(), Some("bad thing"));
     }
 
     /// A program written while another thread forks is run: the fork can
@@ -259,6 +376,35 @@ mod tests {
         stop.store(true, Ordering::Relaxed);
         forker.join().unwrap();
         assert!(failures.is_empty(), "{failures:?}");
+    }
+
+    /// A program that answers and exits, leaving a child that holds its
+    /// stdout: its answer is taken and the child killed with its group,
+    /// long before the deadline. A child in a session of its own (out of
+    /// reach of the group) is given up on, the answer kept.
+    #[test]
+    fn a_child_left_holding_stdout_does_not_hold_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let (_d, p) = sh(&format!(
+            "echo ok\nsleep 1000 &\necho $! >> {0}\nsetsid sleep 1000 &\necho $! >> {0}",
+            pids.display()
+        ));
+        let out = run(&p, &[], &[], b"", Duration::from_secs(120));
+        let left = fs_err::read_to_string(&pids).unwrap_or_default();
+        let left: Vec<&str> = left.lines().collect();
+        // Whatever happened, leave nothing running.
+        for pid in &left {
+            let _ = Command::new("kill").arg("-9").arg(pid).status();
+        }
+        let out = match out {
+            Ok(o) => o,
+            Err(ExecError::TimedOut(_)) => panic!("waited for the child until the deadline"),
+            Err(_) => panic!("could not run"),
+        };
+        assert!(out.success, "{}", out.status);
+        assert_eq!(out.stdout, b"ok\n");
+        assert_eq!(left.len(), 2);
     }
 
     #[test]

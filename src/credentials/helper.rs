@@ -22,7 +22,8 @@ pub enum HelperAnswer {
     NotFound,
     /// `docker-credential-<name>` is not on PATH.
     Missing,
-    /// It ran and failed: exit status and the first line of its stderr.
+    /// It ran and failed (its exit status or signal, and the command that
+    /// shows its message; never its output), or was not run.
     Failed(String),
 }
 
@@ -46,9 +47,12 @@ impl Helpers {
         }
     }
 
-    /// `docker-credential-<helper>` located on PATH.
+    /// `docker-credential-<helper>` located in an absolute PATH directory.
     pub fn program(helper: &str) -> Option<PathBuf> {
-        exec::which(&format!("docker-credential-{helper}"))
+        match exec::which(&format!("docker-credential-{helper}")) {
+            exec::Which::Found(p) => Some(p),
+            _ => None,
+        }
     }
 
     /// How many times a helper program was started.
@@ -69,9 +73,20 @@ impl Helpers {
     }
 
     fn run(&self, helper: &str, server: &str) -> HelperAnswer {
-        let Some(program) = Self::program(helper) else {
-            return HelperAnswer::Missing;
+        let name = format!("docker-credential-{helper}");
+        let program = match exec::which(&name) {
+            exec::Which::Found(p) => p,
+            exec::Which::NotFound => return HelperAnswer::Missing,
+            exec::Which::OnlyRelative { entry } => {
+                return HelperAnswer::Failed(exec::refused_relative(&name, &entry))
+            }
         };
+        // Its own output is never shown (it may hold a secret): this says
+        // how to see it.
+        let by_hand = format!(
+            "its output is not shown, as it may hold a secret; to see it, run `echo {} | {name} get`",
+            shell_word(server)
+        );
         self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let out = match exec::run(
             &program,
@@ -83,7 +98,10 @@ impl Helpers {
             Ok(o) => o,
             Err(ExecError::NotFound) => return HelperAnswer::Missing,
             Err(ExecError::TimedOut(t)) => {
-                return HelperAnswer::Failed(format!("did not answer within {}s", t.as_secs()))
+                return HelperAnswer::Failed(format!(
+                    "did not answer within {}s and was stopped ({by_hand})",
+                    t.as_secs()
+                ))
             }
             Err(ExecError::Io(e)) => return HelperAnswer::Failed(format!("could not run: {e}")),
         };
@@ -94,13 +112,22 @@ impl Helpers {
             if said.to_ascii_lowercase().contains("credentials not found") {
                 return HelperAnswer::NotFound;
             }
-            let mut why = out.status.clone();
-            if let Some(line) = out.stderr_line() {
-                why.push_str(&format!(": {line}"));
-            }
-            return HelperAnswer::Failed(why);
+            return HelperAnswer::Failed(format!("{} ({by_hand})", out.status));
         }
         parse_reply(&out.stdout)
+    }
+}
+
+/// `word` quoted for a POSIX shell when it needs it.
+pub(crate) fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 

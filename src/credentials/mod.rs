@@ -17,7 +17,9 @@
 //! kubelet's rules ([`matching`]).
 //!
 //! Everything that knows a password goes through [`Secret`], whose `Debug`
-//! and `Display` print `<redacted>`.
+//! and `Display` print `<redacted>` and whose value, once used
+//! ([`Secret::expose`]), is registered with the run's redactor
+//! ([`crate::redact`]), which masks it in everything printed.
 
 pub mod containers_auth;
 pub mod docker_config;
@@ -43,8 +45,14 @@ impl Secret {
     pub fn new(s: impl Into<String>) -> Secret {
         Secret(s.into())
     }
-    /// The secret itself, for building an `Authorization` header.
+    /// The secret itself, for building an `Authorization` header: from
+    /// then on it is registered with the run's redactor ([`crate::redact`]),
+    /// so that a registry or token server that echoes it back has it
+    /// printed as `***`. (A value only held, like every `data` entry of a
+    /// scanned Secret manifest, is not: it is never sent, so nothing can
+    /// echo it, and masking it would mask ordinary text.)
     pub fn expose(&self) -> &str {
+        crate::redact::register(&self.0);
         &self.0
     }
 }

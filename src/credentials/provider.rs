@@ -319,20 +319,41 @@ impl Providers {
             Err(ExecError::NotFound) => {
                 return Err(format!("{} is not executable", p.program.display()))
             }
-            Err(ExecError::TimedOut(t)) => return Err(format!("timed out after {}s", t.as_secs())),
+            Err(ExecError::TimedOut(t)) => {
+                return Err(format!(
+                    "timed out after {}s and was stopped ({})",
+                    t.as_secs(),
+                    by_hand(p, &request)
+                ))
+            }
             Err(ExecError::Io(e)) => {
                 return Err(format!("could not run {}: {e}", p.program.display()))
             }
         };
         if !out.success {
-            let mut why = out.status.clone();
-            if let Some(line) = out.stderr_line() {
-                why.push_str(&format!(": {line}"));
-            }
-            return Err(why);
+            return Err(format!("{} ({})", out.status, by_hand(p, &request)));
         }
         parse_response(&out.stdout, p)
     }
+}
+
+/// How to see a plugin's own message, which is never shown (it may hold
+/// a secret): the command to run by hand.
+fn by_hand(p: &Plugin, request: &str) -> String {
+    use super::helper::shell_word;
+    let mut cmd = format!("echo {} | ", shell_word(request));
+    cmd.push_str(&shell_word(&p.program.display().to_string()));
+    for a in &p.args {
+        cmd.push(' ');
+        cmd.push_str(&shell_word(a));
+    }
+    let env = if p.env.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = p.env.iter().map(|(k, _)| k.as_str()).collect();
+        format!(" with {} set as in its config entry", names.join(", "))
+    };
+    format!("its output is not shown, as it may hold a secret; to see it, run `{cmd}`{env}")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -277,6 +277,8 @@ enum TokenError {
 
 fn basic_header(username: &str, password: &Secret) -> Secret {
     let raw = format!("{username}:{}", password.expose());
+    // The pair and its base64 form, masked wherever they are echoed.
+    crate::redact::register_basic(username, password.expose());
     Secret::new(format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(raw)
@@ -639,10 +641,27 @@ impl Client {
             .ok_or_else(|| {
                 TokenError::Fatal(ctx.protocol(format!(
                     "the Bearer challenge names an invalid token realm {:?}",
-                    realm.chars().take(200).collect::<String>()
+                    // Masked before the cut: no part of a secret is left.
+                    crate::redact::redact(realm)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
                 )))
             })?;
         let realm_name = shown(&base);
+        // No downgrade: an HTTPS registry's token realm over plain HTTP
+        // would carry the credential in cleartext.
+        if ctx.scheme == "https" && base.scheme() != "https" {
+            let target_host = super::config::url_domain(&base);
+            if !super::config::listed_plain_http(&ctx.plain_http, &target_host) {
+                return Err(TokenError::Fatal(ctx.err(ErrorKind::InsecureRedirect {
+                    from: format!("https://{}{}/", ctx.api_host, ctx.root),
+                    how: "names the token realm".into(),
+                    target: realm_name,
+                    target_host,
+                })));
+            }
+        }
         let scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
         let mut url = base.clone();
         {
@@ -757,7 +776,12 @@ impl Client {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(80).collect::<String>())
+            .map(|v| {
+                crate::redact::redact(v)
+                    .chars()
+                    .take(80)
+                    .collect::<String>()
+            })
             .unwrap_or_else(|| "no content type".into());
         let body = call
             .read_body(resp, MAX_TOKEN_REPLY_BYTES, "token reply")

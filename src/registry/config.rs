@@ -1,6 +1,7 @@
 //! How to reach each registry host: TLS trust (system roots, `--ca-file`,
 //! Docker's `certs.d`), plain HTTP, the proxy from the environment, the
-//! redirect policy. Builds the HTTP clients; sends nothing itself.
+//! redirect policy (no loops, and no `https` → `http` redirect to a host
+//! not named with `--plain-http`). Builds the HTTP clients; sends nothing itself.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,61 @@ impl std::fmt::Display for RedirectStop {
 }
 
 impl std::error::Error for RedirectStop {}
+
+/// The error the redirect policy stops an `https` → `http` redirect with
+/// (to a host not named with `--plain-http`).
+#[derive(Debug)]
+pub(crate) struct DowngradeStop {
+    /// The `https` URL that redirected, without query.
+    pub from: String,
+    /// The `http` target refused, without query.
+    pub target: String,
+    /// `host[:port]` of the target, as `--plain-http` would name it.
+    pub target_host: String,
+}
+
+impl std::fmt::Display for DowngradeStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "refused the redirect from {} to plain HTTP {}",
+            self.from, self.target
+        )
+    }
+}
+
+impl std::error::Error for DowngradeStop {}
+
+/// `host[:port]` of `url` as `--plain-http` names it (the port only when
+/// the URL gives one).
+pub(crate) fn url_domain(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+/// Whether `domain` (`host` or `host:port`) is listed in `plain_http`.
+/// A listed `host` covers every port of that host; `host:port` only that
+/// port.
+pub(crate) fn listed_plain_http(plain_http: &[String], domain: &str) -> bool {
+    let domain = domain.to_ascii_lowercase();
+    let host_only = match domain.rsplit_once(':') {
+        Some((h, port))
+            if !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (!h.contains(':') || h.ends_with(']')) =>
+        {
+            h
+        }
+        _ => domain.as_str(),
+    };
+    plain_http.iter().any(|p| {
+        let p = p.trim().to_ascii_lowercase();
+        p == domain || p == host_only
+    })
+}
 
 /// Where requests were last redirected, by the URL first asked: reqwest's
 /// error for a failed redirect target names only the first URL, so the
@@ -265,21 +321,7 @@ impl Hosts {
     /// A listed `host` covers every port of that host; `host:port` only that
     /// port.
     pub(crate) fn is_plain_http(&self, domain: &str) -> bool {
-        let domain = domain.to_ascii_lowercase();
-        let host_only = match domain.rsplit_once(':') {
-            Some((h, port))
-                if !port.is_empty()
-                    && port.bytes().all(|b| b.is_ascii_digit())
-                    && (!h.contains(':') || h.ends_with(']')) =>
-            {
-                h
-            }
-            _ => domain.as_str(),
-        };
-        self.config.plain_http.iter().any(|p| {
-            let p = p.trim().to_ascii_lowercase();
-            p == domain || p == host_only
-        })
+        listed_plain_http(&self.config.plain_http, domain)
     }
 
     /// How to reach `domain` over its connection `lane` (0 for all but
@@ -409,10 +451,28 @@ fn build_http_with(
 ) -> Result<reqwest::Client, RegistryError> {
     let for_proxy = proxies.clone();
     let seen = redirects.clone();
+    let plain_http = config.plain_http.clone();
+    // No downgrade: once a request went over TLS, a redirect to plain HTTP
+    // is followed only to a host the user named with `--plain-http` (reqwest
+    // would otherwise re-send `Authorization` to the same host and port in
+    // cleartext).
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         let hops = attempt.previous().len();
         let looped = attempt.previous().contains(attempt.url());
-        if looped || hops > MAX_REDIRECTS {
+        let from_tls = attempt.previous().iter().any(|u| u.scheme() == "https");
+        let target_host = url_domain(attempt.url());
+        if from_tls
+            && attempt.url().scheme() != "https"
+            && !listed_plain_http(&plain_http, &target_host)
+        {
+            let from = attempt.previous().last().map(shown).unwrap_or_default();
+            let target = shown(attempt.url());
+            attempt.error(DowngradeStop {
+                from,
+                target,
+                target_host,
+            })
+        } else if looped || hops > MAX_REDIRECTS {
             let target = shown(attempt.url());
             attempt.error(RedirectStop { target, hops })
         } else {

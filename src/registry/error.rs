@@ -144,6 +144,19 @@ pub enum ErrorKind {
         /// `ratelimit-remaining`), when it did.
         limit: Option<RateLimit>,
     },
+    /// An `https` request redirected to plain `http` (or an HTTPS
+    /// registry's Bearer challenge naming an `http` token realm) at a host
+    /// not named with `--plain-http`: refused, nothing sent there.
+    InsecureRedirect {
+        /// The `https` URL that redirected (without query).
+        from: String,
+        /// `redirected to`, `names the token realm`.
+        how: String,
+        /// The `http` target refused (without query).
+        target: String,
+        /// `host[:port]` of the target.
+        target_host: String,
+    },
     RedirectLoop {
         /// The redirect target that was refused (URL without query).
         target: String,
@@ -333,6 +346,11 @@ fn describe(registry: &str, kind: &ErrorKind) -> String {
                 other => at_party(other, "", &format!("rate limited (HTTP 429){after}"), ""),
             }
         }
+        InsecureRedirect {
+            from, how, target, ..
+        } => format!(
+            "refused to go from HTTPS to plain HTTP: {from} {how} {target}, and no credential or request goes over plain HTTP to a host not named with --plain-http"
+        ),
         RedirectLoop { target, hops } => format!(
             "too many redirects: gave up after {hops} at {target} (a redirect loop?)"
         ),
@@ -469,6 +487,7 @@ impl RegistryError {
             ServerError { .. } => "server-error",
             RateLimited { .. } => "rate-limited",
             RedirectLoop { .. } => "redirect-loop",
+            InsecureRedirect { .. } => "insecure-redirect",
             Schema1 { .. } => "schema1",
             NotAManifest { .. } => "not-a-manifest",
             DigestMismatch { .. } => "digest-mismatch",
@@ -573,6 +592,9 @@ impl RegistryError {
             RateLimited { .. } => "wait and try again, or lower --concurrency".into(),
             RedirectLoop { .. } => format!(
                 "{registry} (or a proxy in front of it) redirects in a loop; tell its operator"
+            ),
+            InsecureRedirect { target_host, .. } => format!(
+                "a registry served over HTTPS should not send clients to plain HTTP: tell the operator of {registry}; if {target_host} is meant to be reached over plain HTTP, name it with --plain-http {target_host}"
             ),
             Schema1 { .. } => {
                 "re-push the image with a current client so it is stored as Docker schema 2 or OCI"

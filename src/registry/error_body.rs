@@ -59,12 +59,14 @@ pub(crate) fn parse(body: &[u8]) -> Vec<ErrorEntry> {
         .collect()
 }
 
-/// A string field as printable text: control characters dropped, cut at
-/// [`MAX_FIELD`] characters.
+/// A string field as printable text: secrets the run holds masked (before
+/// the cut, so that no part of one is left), control characters dropped,
+/// cut at [`MAX_FIELD`] characters.
 fn clean(v: Option<&serde_json::Value>) -> String {
     let Some(serde_json::Value::String(s)) = v else {
         return String::new();
     };
+    let s = crate::redact::redact(s);
     let mut out: String = s
         .chars()
         .filter(|c| !c.is_control())

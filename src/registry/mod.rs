@@ -116,6 +116,9 @@ struct Ctx<'a> {
     proxies: Arc<Proxies>,
     redirects: Arc<Redirects>,
     budget: Arc<Budget>,
+    /// `--plain-http`: the hosts a request may go to over plain HTTP
+    /// after an HTTPS one (a redirect, a token realm).
+    plain_http: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -227,6 +230,7 @@ impl Client {
             proxies: self.hosts.proxies.clone(),
             redirects: self.hosts.redirects.clone(),
             budget: self.budget.clone(),
+            plain_http: self.hosts.config.plain_http.clone(),
         })
     }
 

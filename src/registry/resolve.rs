@@ -28,9 +28,10 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
-/// A value from the network, quoted for a message: escaped, at most 100
-/// characters.
+/// A value from the network, quoted for a message: secrets masked (before
+/// the cut, so no part of one is left), escaped, at most 100 characters.
 fn quoted(v: &str) -> String {
+    let v = crate::redact::redact(v);
     let cut: String = v.chars().take(100).collect();
     if cut.len() < v.len() {
         format!("{cut:?}…")

@@ -19,7 +19,7 @@ use reqwest::header::{HeaderMap, CONTENT_LENGTH, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 
 use super::budget::{Budget, RateLimit};
-use super::config::{shown, Proxies, RedirectStop, Redirects};
+use super::config::{shown, DowngradeStop, Proxies, RedirectStop, Redirects};
 use super::error::{ErrorKind, Party};
 
 /// The `tracing` target of every registry event.
@@ -222,6 +222,19 @@ impl Call<'_> {
         if let Transport::Redirect { target, hops } = t {
             return ErrorKind::RedirectLoop { target, hops };
         }
+        if let Transport::Downgrade {
+            from,
+            target,
+            target_host,
+        } = t
+        {
+            return ErrorKind::InsecureRedirect {
+                from,
+                how: "redirected to".into(),
+                target,
+                target_host,
+            };
+        }
         let final_url = redirected.or(err.url()).unwrap_or(url);
         let moved = final_url.host_str() != url.host_str()
             || final_url.port_or_known_default() != url.port_or_known_default();
@@ -243,7 +256,9 @@ impl Call<'_> {
                 http_reply,
             },
             Transport::Other(detail) => ErrorKind::Network { at, detail },
-            Transport::Redirect { .. } => unreachable!("handled above"),
+            Transport::Redirect { .. } | Transport::Downgrade { .. } => {
+                unreachable!("handled above")
+            }
         }
     }
 }
@@ -256,6 +271,7 @@ fn kind_name(kind: &ErrorKind) -> &'static str {
         ErrorKind::ConnectionRefused { .. } => "connection refused",
         ErrorKind::Tls { .. } => "TLS failure",
         ErrorKind::RedirectLoop { .. } => "redirect loop",
+        ErrorKind::InsecureRedirect { .. } => "redirect to plain HTTP refused",
         _ => "connection failed",
     }
 }
@@ -300,8 +316,19 @@ enum Transport {
     Timeout(String),
     Dns(String),
     Refused(String),
-    Tls { detail: String, http_reply: bool },
-    Redirect { target: String, hops: usize },
+    Tls {
+        detail: String,
+        http_reply: bool,
+    },
+    Redirect {
+        target: String,
+        hops: usize,
+    },
+    Downgrade {
+        from: String,
+        target: String,
+        target_host: String,
+    },
     Other(String),
 }
 
@@ -315,6 +342,13 @@ fn classify(err: &reqwest::Error) -> Transport {
             return Transport::Redirect {
                 target: stop.target.clone(),
                 hops: stop.hops,
+            };
+        }
+        if let Some(stop) = e.downcast_ref::<DowngradeStop>() {
+            return Transport::Downgrade {
+                from: stop.from.clone(),
+                target: stop.target.clone(),
+                target_host: stop.target_host.clone(),
             };
         }
         messages.push(e.to_string());

@@ -143,7 +143,7 @@ impl Diagnostics {
             Severity::Note => {}
         }
         if m.severity == Severity::Error || !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "{}", m.render());
+            let _ = writeln!(crate::redact::stderr(), "{}", m.render());
         }
         if self.keep && m.severity != Severity::Note {
             self.kept.push(m);
@@ -166,7 +166,7 @@ impl Diagnostics {
     /// A summary line for the user, on stderr; `--quiet` drops it.
     pub fn say(&self, message: impl std::fmt::Display) {
         if !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "{message}");
+            let _ = writeln!(crate::redact::stderr(), "{message}");
         }
     }
 
