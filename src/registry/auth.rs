@@ -800,6 +800,15 @@ impl Client {
                 body.len()
             ))
         })?;
+        // Every token the server hands out is a secret from now on, before
+        // anything could echo it (the next refresh token is used only
+        // later, the access token only as a header).
+        for t in [&parsed.refresh_token, &parsed.token, &parsed.access_token]
+            .into_iter()
+            .flatten()
+        {
+            crate::redact::register(t);
+        }
         // A server that rotates refresh tokens sent the next one: the one
         // just spent is refused from now on.
         if let (Some(latest), Some(next)) = (
