@@ -5,7 +5,7 @@
 //! code.
 
 use crate::reference::Reference;
-use crate::scan::Context;
+use crate::scan::{Context, KubernetesField};
 
 /// A Kubernetes image pull policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -112,7 +112,8 @@ pub enum Effective {
     Compose(ComposePullPolicy),
     /// Pulled by a builder or a CI runner (a Dockerfile, a workflow), or
     /// not pulled where it is written (a kustomization `images:` entry:
-    /// the resources' policy applies): no pull policy here (shown as `-`,
+    /// the resources' policy applies; a `[[location]]` value such as an
+    /// argument: what pulls it sets its own): no pull policy here (shown as `-`,
     /// `null` in JSON).
     Runner,
     /// A Helm values image: the chart's templates set the pull policy, not
@@ -153,6 +154,16 @@ impl serde::Serialize for Effective {
 /// applies to compose.
 pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<String>) {
     match context {
+        // A `[[location]]` value (an argument, an `env` value, a custom
+        // resource's field) is not the container's image: no
+        // `imagePullPolicy` applies to it, only what its tag means.
+        Context::Kubernetes(c) if c.field == Some(KubernetesField::Location) => (
+            Effective::Runner,
+            warnings(reference, PullPolicy::Always)
+                .into_iter()
+                .filter(|w| !w.contains("imagePullPolicy"))
+                .collect(),
+        ),
         Context::Kubernetes(c) => {
             let (p, w) = assess(reference, c.pull_policy.as_deref());
             (Effective::Kubernetes(p), w)
@@ -198,7 +209,7 @@ pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<St
 /// every mutable tag, elsewhere warnings are rare).
 pub fn effective_in(reference: &Reference, context: &Context) -> Effective {
     match context {
-        Context::Kubernetes(c) => {
+        Context::Kubernetes(c) if c.field != Some(KubernetesField::Location) => {
             Effective::Kubernetes(effective(reference, c.pull_policy.as_deref()).0)
         }
         _ => assess_in(reference, context).0,
