@@ -442,3 +442,112 @@ fn mirror_missing_hint_keeps_the_mirrors_root() {
         "{hint}"
     );
 }
+
+/// Copy the regular files of `from` into a new directory.
+fn copy_tree(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    for e in fs_err::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            fs_err::copy(e.path(), to.path().join(e.file_name())).unwrap();
+        }
+    }
+    to
+}
+
+/// Every regular file of `dir` by name, with its bytes.
+fn files(dir: &Path) -> std::collections::BTreeMap<std::ffi::OsString, Vec<u8>> {
+    fs_err::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| (e.file_name(), fs_err::read(e.path()).unwrap()))
+        .collect()
+}
+
+/// Run `program ARGS` in `dir` with `input` on stdin; panics unless it
+/// succeeds.
+fn apply_with(program: &str, args: &[&str], dir: &Path, input: &[u8]) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("`{program}` not found ({e}): install the Debian package"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}{}\ndiff:\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        text(input)
+    );
+}
+
+#[test]
+fn pin_dry_run_diff_applies_with_git_apply_and_patch() {
+    let lock = format!(
+        "version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1\"\ndigest = \"{D}\"\n"
+    );
+    let no_newline = pod("nginx:1");
+    let no_newline = no_newline.trim_end();
+    let crlf = pod("nginx:1").replace('\n', "\r\n");
+    let dir = tree(&[
+        ("images.lock", &lock),
+        ("plain.yaml", &pod("nginx:1")),
+        ("my file.yaml", &pod("nginx:1")),
+        ("two  spaces .yaml", &pod("nginx:1")),
+        ("tab\there.yaml", &pod("nginx:1")),
+        ("q\"uote.yaml", &pod("nginx:1")),
+        ("back\\slash.yaml", &pod("nginx:1")),
+        ("ünï cødé.yaml", &pod("nginx:1")),
+        ("no-final-newline.yaml", no_newline),
+        ("crlf.yaml", &crlf),
+    ]);
+    let out = run(dir.path(), &["pin", "--dry-run", "."]);
+    expect_code(&out, 0);
+    let diff = out.stdout;
+    let shown = text(&diff);
+    assert_eq!(shown.matches("diff --git ").count(), 9, "{shown}");
+    assert!(
+        shown.contains("diff --git a/my file.yaml b/my file.yaml\n--- a/my file.yaml\t\n+++ b/my file.yaml\t\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("diff --git \"a/tab\\there.yaml\" \"b/tab\\there.yaml\"\n"),
+        "{shown}"
+    );
+    // What pin itself writes.
+    let pinned = copy_tree(dir.path());
+    expect_code(&run(pinned.path(), &["pin", "."]), 0);
+    let want = files(pinned.path());
+
+    let checked = copy_tree(dir.path());
+    apply_with("git", &["apply", "--check", "-"], checked.path(), &diff);
+    apply_with("patch", &["-p1", "--dry-run"], checked.path(), &diff);
+    assert_eq!(
+        files(checked.path()),
+        files(dir.path()),
+        "checks change nothing"
+    );
+
+    let by_git = copy_tree(dir.path());
+    apply_with("git", &["apply", "-"], by_git.path(), &diff);
+    assert_eq!(
+        files(by_git.path()),
+        want,
+        "git apply gives what pin writes"
+    );
+
+    let by_patch = copy_tree(dir.path());
+    apply_with("patch", &["-p1", "--quiet"], by_patch.path(), &diff);
+    assert_eq!(
+        files(by_patch.path()),
+        want,
+        "patch -p1 gives what pin writes"
+    );
+}
