@@ -132,6 +132,29 @@ fn lockfile_errors_carry_file_line_and_column() {
 }
 
 #[test]
+fn config_file_errors_carry_file_line_and_column() {
+    let dir = tree(&[
+        ("a.yaml", &pod("nginx:1")),
+        ("imagelock.toml", "timeout = 0\n"),
+    ]);
+    let out = run(dir.path(), &["list", "--format", "json", "a.yaml"]);
+    expect_code(&out, 2);
+    let doc = json(&out);
+    let e = &doc["errors"][0];
+    assert_eq!(e["code"], "config", "{doc:#}");
+    assert_eq!(e["file"], "imagelock.toml", "{doc:#}");
+    assert_eq!(
+        (e["line"].as_u64(), e["column"].as_u64()),
+        (Some(1), Some(11)),
+        "{doc:#}"
+    );
+    assert!(
+        e["message"].as_str().unwrap().starts_with("timeout"),
+        "{doc:#}"
+    );
+}
+
+#[test]
 fn junk_after_a_single_quoted_scalar_says_single_quoted() {
     let dir = tree(&[
         ("single.yaml", &pod("'nginx:1' junk")),

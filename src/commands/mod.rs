@@ -159,10 +159,22 @@ fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
 }
 
 /// A failure that stopped a run as a message for the machine formats: an
-/// error about the lockfile has code `lockfile` and its place as the
-/// location (`file`, `line`, `column` in JSON), not inside the text.
+/// error about the lockfile (code `lockfile`) or the configuration file
+/// (code `config`) has its place as the location (`file`, `line`,
+/// `column` in JSON), not inside the text.
 pub fn failure(e: &anyhow::Error) -> Message {
     use crate::lockfile::LockfileError;
+    if let Some(crate::config::ConfigError::Invalid {
+        path,
+        line,
+        column,
+        message,
+    }) = e.downcast_ref()
+    {
+        return Message::error(message)
+            .at(crate::report::Location::new(path, *line, *column))
+            .code("config");
+    }
     match e.downcast_ref::<LockfileError>() {
         Some(LockfileError::Invalid {
             path,
