@@ -157,13 +157,9 @@ pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<St
         // A `[[location]]` value (an argument, an `env` value, a custom
         // resource's field) is not the container's image: no
         // `imagePullPolicy` applies to it, only what its tag means.
-        Context::Kubernetes(c) if c.field == Some(KubernetesField::Location) => (
-            Effective::Runner,
-            warnings(reference, PullPolicy::Always)
-                .into_iter()
-                .filter(|w| !w.contains("imagePullPolicy"))
-                .collect(),
-        ),
+        Context::Kubernetes(c) if c.field == Some(KubernetesField::Location) => {
+            (Effective::Runner, tag_warnings(reference))
+        }
         Context::Kubernetes(c) => {
             let (p, w) = assess(reference, c.pull_policy.as_deref());
             (Effective::Kubernetes(p), w)
@@ -225,8 +221,9 @@ pub fn assess(reference: &Reference, written: Option<&str>) -> (PullPolicy, Vec<
     (policy, out)
 }
 
-/// Warnings about how a reference and its effective policy behave on a node.
-pub fn warnings(reference: &Reference, policy: PullPolicy) -> Vec<String> {
+/// What the tag alone means on a node, whatever pulls it: `latest`, or
+/// no tag (which means `latest`), unpinned.
+fn tag_warnings(reference: &Reference) -> Vec<String> {
     let mut out = Vec::new();
     let pinned = reference.digest().is_some();
     match reference.tag() {
@@ -238,6 +235,13 @@ pub fn warnings(reference: &Reference, policy: PullPolicy) -> Vec<String> {
         ),
         _ => {}
     }
+    out
+}
+
+/// Warnings about how a reference and its effective policy behave on a node.
+pub fn warnings(reference: &Reference, policy: PullPolicy) -> Vec<String> {
+    let mut out = tag_warnings(reference);
+    let pinned = reference.digest().is_some();
     match policy {
         PullPolicy::IfNotPresent if !pinned => out.push(
             "mutable tag with imagePullPolicy IfNotPresent: nodes keep running a stale cached image after the tag moves; pin a digest".to_string(),
