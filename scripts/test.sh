@@ -11,7 +11,8 @@ command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl) # the token server's RSA key
-command -v git >/dev/null || need+=(git)         # pre-commit try-repo
+command -v git >/dev/null || need+=(git)         # pre-commit try-repo, git apply
+command -v patch >/dev/null || need+=(patch)     # pin --dry-run's diff applies with patch -p1
 command -v python3 >/dev/null || need+=(python3) # pre-commit
 command -v podman >/dev/null || need+=(podman)   # podman-compose (the interpolation oracle)
 if [ ${#need[@]} -gt 0 ]; then

@@ -455,6 +455,14 @@ fn check_version(
         None => Err(invalid(0, format!("missing `version = {VERSION}`"))),
         Some(v) => match v.get_ref() {
             toml::Value::Integer(VERSION) => Ok(()),
+            // `version = "1"`: not a newer format, a hand edit.
+            other if !other.is_integer() => Err(invalid(
+                v.span().start,
+                format!(
+                    "the lockfile version must be a number, not the {} {other}; write `version = {VERSION}`",
+                    other.type_str()
+                ),
+            )),
             other => Err(invalid(
                 v.span().start,
                 format!(
@@ -548,6 +556,15 @@ mod tests {
         assert!(
             e.contains("images.lock:6:1") && e.contains("signed-by"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_version_that_is_not_a_number_says_so() {
+        let e = err("version = \"1\"\n");
+        assert_eq!(
+            e,
+            "images.lock:1:11: the lockfile version must be a number, not the string \"1\"; write `version = 1`"
         );
     }
 

@@ -8,10 +8,13 @@ fn main() {
         eprintln!("error: cannot install the SIGINT/SIGTERM handlers: {e}");
         std::process::exit(imagelock::exit::ERROR);
     }
-    let matches = imagelock::cli::Cli::command().get_matches();
-    let mut cli = match imagelock::cli::Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
+    // An option error is also a JSON document when JSON was asked for.
+    let parsed = imagelock::cli::Cli::command()
+        .try_get_matches()
+        .and_then(|m| Ok((imagelock::cli::Cli::from_arg_matches(&m)?, m)));
+    let (mut cli, matches) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => std::process::exit(imagelock::commands::option_error(&e)),
     };
     cli.given = imagelock::config::Given::from_matches(&matches);
     imagelock::logging::init(cli.verbose);

@@ -5,7 +5,7 @@
 //! code.
 
 use crate::reference::Reference;
-use crate::scan::Context;
+use crate::scan::{Context, KubernetesField};
 
 /// A Kubernetes image pull policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -112,7 +112,8 @@ pub enum Effective {
     Compose(ComposePullPolicy),
     /// Pulled by a builder or a CI runner (a Dockerfile, a workflow), or
     /// not pulled where it is written (a kustomization `images:` entry:
-    /// the resources' policy applies): no pull policy here (shown as `-`,
+    /// the resources' policy applies; a `[[location]]` value such as an
+    /// argument: what pulls it sets its own): no pull policy here (shown as `-`,
     /// `null` in JSON).
     Runner,
     /// A Helm values image: the chart's templates set the pull policy, not
@@ -153,6 +154,12 @@ impl serde::Serialize for Effective {
 /// applies to compose.
 pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<String>) {
     match context {
+        // A `[[location]]` value (an argument, an `env` value, a custom
+        // resource's field) is not the container's image: no
+        // `imagePullPolicy` applies to it, only what its tag means.
+        Context::Kubernetes(c) if c.field == Some(KubernetesField::Location) => {
+            (Effective::Runner, tag_warnings(reference))
+        }
         Context::Kubernetes(c) => {
             let (p, w) = assess(reference, c.pull_policy.as_deref());
             (Effective::Kubernetes(p), w)
@@ -198,7 +205,7 @@ pub fn assess_in(reference: &Reference, context: &Context) -> (Effective, Vec<St
 /// every mutable tag, elsewhere warnings are rare).
 pub fn effective_in(reference: &Reference, context: &Context) -> Effective {
     match context {
-        Context::Kubernetes(c) => {
+        Context::Kubernetes(c) if c.field != Some(KubernetesField::Location) => {
             Effective::Kubernetes(effective(reference, c.pull_policy.as_deref()).0)
         }
         _ => assess_in(reference, context).0,
@@ -214,8 +221,9 @@ pub fn assess(reference: &Reference, written: Option<&str>) -> (PullPolicy, Vec<
     (policy, out)
 }
 
-/// Warnings about how a reference and its effective policy behave on a node.
-pub fn warnings(reference: &Reference, policy: PullPolicy) -> Vec<String> {
+/// What the tag alone means on a node, whatever pulls it: `latest`, or
+/// no tag (which means `latest`), unpinned.
+fn tag_warnings(reference: &Reference) -> Vec<String> {
     let mut out = Vec::new();
     let pinned = reference.digest().is_some();
     match reference.tag() {
@@ -227,6 +235,13 @@ pub fn warnings(reference: &Reference, policy: PullPolicy) -> Vec<String> {
         ),
         _ => {}
     }
+    out
+}
+
+/// Warnings about how a reference and its effective policy behave on a node.
+pub fn warnings(reference: &Reference, policy: PullPolicy) -> Vec<String> {
+    let mut out = tag_warnings(reference);
+    let pinned = reference.digest().is_some();
     match policy {
         PullPolicy::IfNotPresent if !pinned => out.push(
             "mutable tag with imagePullPolicy IfNotPresent: nodes keep running a stale cached image after the tag moves; pin a digest".to_string(),

@@ -437,14 +437,7 @@ pub fn write_unified_diff(
         }
     }
 
-    // `a/` and `b/` prefix a relative path, as git writes them (`patch
-    // -p1` applies it); an absolute path is written as it is.
-    let (a, b) = if path.starts_with('/') {
-        ("", "")
-    } else {
-        ("a/", "b/")
-    };
-    write!(out, "--- {a}{path}\n+++ {b}{path}\n")?;
+    write_diff_header(out, path)?;
     let mut body = String::new();
     let mut i = 0;
     while i < changed.len() {
@@ -501,6 +494,53 @@ pub fn write_unified_diff(
         i = j + 1;
     }
     Ok(())
+}
+
+/// A file's header as git writes it, so `git apply` and GNU `patch -p1`
+/// both apply the diff: `diff --git a/P b/P`, then `--- a/P` and `+++ b/P`;
+/// a name holding `"`, `\\`, a control character or a non-ASCII byte is
+/// C-quoted (`"a/tab\\there.yaml"`, octal bytes for UTF-8), and the `---`/`+++`
+/// lines of a name holding a space end in a tab, as git's do (GNU patch
+/// reads a name up to it). An absolute path is written as it is, without
+/// `a/`, `b/` or the `diff --git` line (`patch -p0` applies it).
+fn write_diff_header(out: &mut impl Write, path: &str) -> std::io::Result<()> {
+    let tab = if path.contains(' ') { "\t" } else { "" };
+    if path.starts_with('/') {
+        let p = git_quote(path);
+        return write!(out, "--- {p}{tab}\n+++ {p}{tab}\n");
+    }
+    let a = git_quote(&format!("a/{path}"));
+    let b = git_quote(&format!("b/{path}"));
+    write!(out, "diff --git {a} {b}\n--- {a}{tab}\n+++ {b}{tab}\n")
+}
+
+/// `name` as git's `quote_c_style` writes it: unchanged unless it holds a
+/// byte that needs quoting, else in double quotes with C escapes and
+/// octal for other bytes (git's default `core.quotePath`).
+pub fn git_quote(name: &str) -> String {
+    let needs = |b: u8| b < 0x20 || b == b'"' || b == b'\\' || b >= 0x7f;
+    if !name.bytes().any(needs) {
+        return name.to_string();
+    }
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for b in name.bytes() {
+        match b {
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            0x0b => out.push_str("\\v"),
+            0x0c => out.push_str("\\f"),
+            b'\r' => out.push_str("\\r"),
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b if needs(b) => out.push_str(&format!("\\{b:03o}")),
+            b => out.push(b as char),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn push_line(out: &mut String, mark: char, line: &str) {
@@ -730,6 +770,26 @@ mod tests {
     }
 
     #[test]
+    fn diff_headers_are_written_as_git_writes_them() {
+        let header = |p: &str| {
+            let mut out = Vec::new();
+            write_diff_header(&mut out, p).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            header("my file.yaml"),
+            "diff --git a/my file.yaml b/my file.yaml\n--- a/my file.yaml\t\n+++ b/my file.yaml\t\n"
+        );
+        assert_eq!(
+            header("tab\there.yaml"),
+            "diff --git \"a/tab\\there.yaml\" \"b/tab\\there.yaml\"\n--- \"a/tab\\there.yaml\"\n+++ \"b/tab\\there.yaml\"\n"
+        );
+        assert_eq!(git_quote("a/q\"u\\o.yaml"), "\"a/q\\\"u\\\\o.yaml\"");
+        assert_eq!(git_quote("a/\u{fc}n.yaml"), "\"a/\\303\\274n.yaml\"");
+        assert_eq!(header("/abs/f"), "--- /abs/f\n+++ /abs/f\n");
+    }
+
+    #[test]
     fn plans_outside_the_text_are_refused() {
         let plan = EditPlan::Replace { span: 3..99 };
         assert!(matches!(
@@ -773,7 +833,7 @@ mod tests {
             edit(&text, "line 19", "line nineteen"),
         ];
         let d = unified_diff("f.yaml", &text, &edits);
-        let expected = "--- a/f.yaml\n+++ b/f.yaml\n@@ -2,10 +2,10 @@\n line 2\n line 3\n line 4\n-line 5\n+line five\n line 6\n line 7\n-line 8\n+line eight\n line 9\n line 10\n line 11\n@@ -16,5 +16,5 @@\n line 16\n line 17\n line 18\n-line 19\n+line nineteen\n line 20\n";
+        let expected = "diff --git a/f.yaml b/f.yaml\n--- a/f.yaml\n+++ b/f.yaml\n@@ -2,10 +2,10 @@\n line 2\n line 3\n line 4\n-line 5\n+line five\n line 6\n line 7\n-line 8\n+line eight\n line 9\n line 10\n line 11\n@@ -16,5 +16,5 @@\n line 16\n line 17\n line 18\n-line 19\n+line nineteen\n line 20\n";
         assert_eq!(d, expected);
     }
 
@@ -781,7 +841,7 @@ mod tests {
     fn diff_marks_missing_final_newline() {
         let text = "image: a:1";
         let d = unified_diff("f", text, &[edit(text, "a:1", "a:1@d")]);
-        assert_eq!(d, "--- a/f\n+++ b/f\n@@ -1,1 +1,1 @@\n-image: a:1\n\\ No newline at end of file\n+image: a:1@d\n\\ No newline at end of file\n");
+        assert_eq!(d, "diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1,1 +1,1 @@\n-image: a:1\n\\ No newline at end of file\n+image: a:1@d\n\\ No newline at end of file\n");
         // An absolute path takes no `a/` or `b/`.
         let d = unified_diff("/abs/f", text, &[edit(text, "a:1", "a:1@d")]);
         assert!(d.starts_with("--- /abs/f\n+++ /abs/f\n"), "{d}");

@@ -332,8 +332,12 @@ fn a_broken_lockfile_is_an_error_object_in_json() {
     assert_eq!(doc["findings"], serde_json::json!([]));
     let e = &doc["errors"][0];
     assert_eq!(e["code"], "lockfile", "{doc:#}");
+    // The place is the message's fields, not part of its text.
+    assert_eq!(e["file"], "images.lock", "{doc:#}");
+    assert_eq!(e["line"], 6, "{doc:#}");
+    assert!(e["column"].as_u64().is_some(), "{doc:#}");
     assert!(
-        e["message"].as_str().unwrap().contains("images.lock:6:"),
+        !e["message"].as_str().unwrap().contains("images.lock:6:"),
         "{doc:#}"
     );
 }
@@ -351,8 +355,7 @@ fn a_run_stopped_by_a_failure_still_prints_json() {
         let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&out.stdout)));
         assert_eq!(doc["version"], 1);
-        let message = doc["errors"][0]["message"].as_str().unwrap();
-        assert!(message.contains("images.lock"), "{args:?}: {doc:#}");
+        assert_eq!(doc["errors"][0]["file"], "images.lock", "{args:?}: {doc:#}");
         // The person at the terminal sees it too.
         assert!(text(&out.stderr).contains("error: "), "{args:?}");
     }

@@ -481,6 +481,7 @@ fn a_signal_during_resolution_stops_lock_cleanly() {
             stderr.contains(&format!("interrupted by SIG{sig}")),
             "{stderr}"
         );
+        assert_eq!(stderr.matches("interrupted by").count(), 1, "{stderr}");
         assert_eq!(fs_err::read_to_string(d.join("images.lock")).unwrap(), old);
         assert!(temporaries(d).is_empty());
     }
@@ -528,6 +529,8 @@ fn a_signal_during_pin_writes_removes_the_staged_files() {
             stderr.contains(&format!("interrupted by SIG{sig}; nothing was written")),
             "{stderr}"
         );
+        // The cause is said once, not again after the message.
+        assert_eq!(stderr.matches("interrupted by").count(), 1, "{stderr}");
         assert_eq!(fs_err::read_to_string(d.join("a.yaml")).unwrap(), a);
         assert_eq!(tree(d), before, "no temporary file remains");
     }

@@ -9,7 +9,8 @@ use std::path::Path;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::commands::pipeline::{access_message, resolve_and_merge, Ask};
 use crate::commands::registry_setup::{
-    registry_client, registry_error, report_budget, report_credential_warnings,
+    check_registry_options, registry_client, registry_error, report_budget,
+    report_credential_warnings,
 };
 use crate::commands::scanning::{assess_policy, collect_uses, Use};
 use crate::lockfile::{Key, Lockfile};
@@ -34,12 +35,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
     let (mut findings, refs, registries) = match find(args, lockfile, diag) {
         Ok(found) => found,
         Err(e) => {
-            let code = if e.downcast_ref::<crate::lockfile::LockfileError>().is_some() {
-                "lockfile"
-            } else {
-                "error"
-            };
-            diag.emit(Message::error(crate::report::failure_message(&e)).code(code));
+            diag.emit(crate::commands::failure(&e));
             (Vec::new(), 0, Vec::new())
         }
     };
@@ -72,6 +68,9 @@ fn find(
     lockfile: &Path,
     diag: &mut Diagnostics,
 ) -> anyhow::Result<(Vec<Finding>, usize, Vec<RegistryBudget>)> {
+    // With --remote, an option that cannot work is reported with the
+    // scan's findings and failures; the registries are then not asked.
+    let options_ok = !args.remote || check_registry_options(&args.registry, &[], diag);
     let lock = Lockfile::load(lockfile)?;
     let namespace = &args.registry.credentials.namespace;
     let mut all = collect_uses(&args.paths, &args.helm_values, namespace, diag);
@@ -159,7 +158,7 @@ fn find(
     }
 
     let mut registries = Vec::new();
-    if args.remote {
+    if args.remote && options_ok {
         let (client, extra) = registry_client(&args.registry, diag)?;
         let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
         all.with_pod_credentials(namespace, &extra, diag);

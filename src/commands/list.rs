@@ -20,6 +20,9 @@ use crate::report::{json, Diagnostics, Message};
 use crate::scan::FoundImage;
 
 pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+    // A --pull-secret that cannot be read is an error of the run; the
+    // listing goes on without it.
+    crate::commands::registry_setup::check_credential_options(&args.credentials, diag);
     let lock = Lockfile::load(lockfile)?;
     let mirrors = crate::commands::mirrors::load(&args.mirrors)?;
     match args.format {
@@ -142,7 +145,10 @@ fn run_json(
             accounts.extend(part.service_accounts);
         }
     });
-    let (keychain, extra) = keychain(creds, std::time::Duration::from_secs(30))?;
+    // Without the --pull-secret files reported unreadable above.
+    let mut readable = creds.clone();
+    readable.pull_secrets.retain(|p| p.is_file());
+    let (keychain, extra) = keychain(&readable, std::time::Duration::from_secs(30))?;
     let mut pods = PodCredentials::new(&creds.namespace, &secrets, &accounts, &extra);
     let mut rows = Vec::new();
     for image in &images {

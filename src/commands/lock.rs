@@ -10,7 +10,8 @@ use std::path::Path;
 use crate::cli::LockArgs;
 use crate::commands::pipeline::{access_message, resolve_and_merge, Ask};
 use crate::commands::registry_setup::{
-    parse_platforms, registry_client, registry_error, report_budget, report_credential_warnings,
+    check_registry_options, parse_platforms, registry_client, registry_error, report_budget,
+    report_credential_warnings,
 };
 use crate::commands::scanning::{collect_uses, invalid_message, used_at};
 use crate::lockfile::{Entry, Lockfile};
@@ -18,7 +19,10 @@ use crate::reference::Reference;
 use crate::report::{Diagnostics, Message};
 
 pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
-    let platforms = parse_platforms(&args.platforms)?;
+    // Options are checked first: one that cannot work is reported with the
+    // scan's failures, and the run stops before any request.
+    check_registry_options(&args.registry, &args.platforms, diag);
+    let platforms = parse_platforms(&args.platforms).unwrap_or_default();
     let (old, guard) = Lockfile::open_for_update(lockfile)?;
     let namespace = &args.registry.credentials.namespace;
     let mut all = collect_uses(&args.paths, &args.helm_values, namespace, diag);

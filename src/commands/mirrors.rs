@@ -246,6 +246,25 @@ fn host_kind(e: &Endpoint) -> &'static str {
     }
 }
 
+/// How to fill a mirror that lacks a digest. A `docker://` reference names
+/// a repository under the API root `/v2` only: for a mirror whose root is
+/// another (containerd's `override_path` on a URL without `/v2`), no
+/// `skopeo copy` target can name it, so none is offered.
+fn copy_hint(name: &str, digest: &Digest, endpoint: &Endpoint) -> String {
+    if endpoint.root == "/v2" {
+        format!(
+            "copy the image to the mirror (skopeo copy --all docker://{name}@{digest} docker://{}@{digest}) or pull it once through the cache",
+            endpoint.name()
+        )
+    } else {
+        format!(
+            "copy the image into the mirror's repository at {} (its API root {} is not /v2, which a docker:// reference such as skopeo's cannot name: use the mirror's own upload), or pull it once through the cache",
+            endpoint.location(),
+            endpoint.root
+        )
+    }
+}
+
 fn finding(reference: &str, name: &str, digest: &Digest, o: Outcome) -> Finding {
     match o {
         Outcome::Missing { endpoint, fallback } => {
@@ -269,10 +288,7 @@ fn finding(reference: &str, name: &str, digest: &Digest, o: Outcome) -> Finding 
                     endpoint.source
                 ),
             )
-            .with_hint(format!(
-                "copy the image to the mirror (skopeo copy --all docker://{name}@{digest} docker://{}@{digest}) or pull it once through the cache",
-                endpoint.name()
-            ))
+            .with_hint(copy_hint(name, digest, &endpoint))
             .with_digests(digest, None)
         }
         Outcome::Stale {

@@ -68,7 +68,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
                 && !crate::logging::is_broken_pipe(&e)
                 && crate::interrupt::requested().is_none() =>
         {
-            diag.emit(Message::error(crate::report::failure_message(&e)).code("error"));
+            diag.emit(failure(&e));
             let doc = json::document(Vec::new(), &diag);
             let mut out = crate::redact::stdout();
             json::print(&mut out, &doc)?;
@@ -80,7 +80,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
                 && !crate::logging::is_broken_pipe(&e)
                 && crate::interrupt::requested().is_none() =>
         {
-            diag.emit(Message::error(crate::report::failure_message(&e)).code("error"));
+            diag.emit(failure(&e));
             let base = std::env::current_dir()?;
             let mut out = crate::redact::stdout();
             sarif::print(
@@ -94,6 +94,101 @@ pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
             Ok(crate::exit::ERROR)
         }
         other => other,
+    }
+}
+
+/// A command line clap refuses (`--timeout 0`, an unknown option): clap's
+/// message on stderr and, when the arguments ask for `--format json`, a
+/// JSON document with the error (code `usage`) on stdout, as for every
+/// other failure. `--help` and `--version` print as clap does. Returns
+/// the exit code.
+pub fn option_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    let _ = e.print();
+    if asks_for_json(std::env::args_os().skip(1)) {
+        let text = e.to_string();
+        let text = text.trim_end();
+        let text = text.strip_prefix("error: ").unwrap_or(text);
+        // The first paragraph says what is wrong; clap's tips and usage
+        // follow it.
+        let (what, rest) = text.split_once("\n\n").unwrap_or((text, ""));
+        let rest: Vec<&str> = rest
+            .split("\n\n")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        let message = Message::error(what.trim())
+            .code("usage")
+            .hint((!rest.is_empty()).then(|| rest.join("; ")));
+        let doc = serde_json::json!({
+            "version": json::VERSION,
+            "errors": [message],
+            "warnings": [],
+        });
+        let _ = json::print(&mut std::io::stdout().lock(), &doc);
+    }
+    crate::exit::ERROR
+}
+
+/// Whether a command line asks for `--format json` (`--format json` or
+/// `--format=json`, before any `--`), read without clap: for a command
+/// line clap refused.
+fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let mut previous_was_format = false;
+    for a in args {
+        let a = a.to_string_lossy();
+        if a == "--" {
+            return false;
+        }
+        if (previous_was_format && a == "json") || a == "--format=json" {
+            return true;
+        }
+        previous_was_format = a == "--format";
+    }
+    false
+}
+
+/// A failure that stopped a run as a message for the machine formats: an
+/// error about the lockfile (code `lockfile`) or the configuration file
+/// (code `config`) has its place as the location (`file`, `line`,
+/// `column` in JSON), not inside the text.
+pub fn failure(e: &anyhow::Error) -> Message {
+    use crate::lockfile::LockfileError;
+    if let Some(crate::config::ConfigError::Invalid {
+        path,
+        line,
+        column,
+        message,
+    }) = e.downcast_ref()
+    {
+        return Message::error(message)
+            .at(crate::report::Location::new(path, *line, *column))
+            .code("config");
+    }
+    match e.downcast_ref::<LockfileError>() {
+        Some(LockfileError::Invalid {
+            path,
+            line,
+            column,
+            message,
+        }) => Message::error(message)
+            .at(crate::report::Location::new(path, *line, *column))
+            .code("lockfile"),
+        Some(LockfileError::Read { path, source }) => {
+            Message::error(format!("cannot read the lockfile: {source}"))
+                .at(crate::report::Location::file(path))
+                .code("lockfile")
+        }
+        Some(_) => Message::error(crate::report::failure_message(e)).code("lockfile"),
+        None => Message::error(crate::report::failure_message(e)).code("error"),
     }
 }
 

@@ -32,6 +32,62 @@ pub fn parse_platforms(values: &[String]) -> anyhow::Result<Vec<Platform>> {
     Ok(out)
 }
 
+/// `--pull-secret FILE: cannot read: <why>`.
+fn pull_secret_unreadable(path: &std::path::Path, e: std::io::Error) -> String {
+    format!(
+        "--pull-secret {}: cannot read: {}",
+        path.display(),
+        crate::file_error::without_path(e, path)
+    )
+}
+
+/// Check the credential options before anything runs: each one that
+/// cannot work is an error (code `usage`) naming the option, reported
+/// with the run's other failures. Returns whether all can work.
+pub fn check_credential_options(args: &CredentialArgs, diag: &mut Diagnostics) -> bool {
+    let before = diag.errors();
+    for path in &args.pull_secrets {
+        let problem = match fs_err::metadata(path) {
+            Err(e) => Some(pull_secret_unreadable(path, e)),
+            Ok(m) if m.is_dir() => Some(format!(
+                "--pull-secret {}: is a directory; name a Secret manifest or a docker config.json",
+                path.display()
+            )),
+            Ok(_) => None,
+        };
+        if let Some(p) = problem {
+            diag.emit(Message::error(p).code("usage"));
+        }
+    }
+    diag.errors() == before
+}
+
+/// [`check_credential_options`] and the registry options: `--ca-file`,
+/// `--plain-http` and the `--platform` values given.
+pub fn check_registry_options(
+    args: &RegistryArgs,
+    platforms: &[String],
+    diag: &mut Diagnostics,
+) -> bool {
+    let before = diag.errors();
+    check_credential_options(&args.credentials, diag);
+    for ca in &args.ca_files {
+        if !ca.is_file() {
+            diag.emit(
+                Message::error(format!("--ca-file {}: no such file", ca.display())).code("usage"),
+            );
+        }
+    }
+    // Its notes are said again when the client is built.
+    if let Err(e) = plain_http_hosts(&args.plain_http, &mut Diagnostics::new(true)) {
+        diag.emit(Message::error(e).code("usage"));
+    }
+    if let Err(e) = parse_platforms(platforms) {
+        diag.emit(Message::error(e).code("usage"));
+    }
+    diag.errors() == before
+}
+
 /// The keychain for the command line's credential options, and the Secret
 /// manifests its `--pull-secret` files hold (they also serve pods that
 /// name them).
@@ -42,7 +98,8 @@ pub fn keychain(
     let mut files = Vec::new();
     let mut manifests = Vec::new();
     for path in &args.pull_secrets {
-        let bytes = fs_err::read(path)?;
+        let bytes =
+            fs_err::read(path).map_err(|e| anyhow::anyhow!(pull_secret_unreadable(path, e)))?;
         let text = crate::scan::decode_utf8(path, &bytes)?;
         // A JSON docker config is YAML too: it simply holds no Secret.
         let secrets = match crate::scan::scan_text(path, text) {

@@ -5,20 +5,35 @@ use std::io::Write;
 
 use crate::cli::{ResolveArgs, ResolveFormat};
 use crate::commands::registry_setup::{
-    parse_platforms, registry_client, registry_error, report_budget, report_credential_warnings,
-    resolve_requests,
+    check_registry_options, parse_platforms, registry_client, registry_error, report_budget,
+    report_credential_warnings, resolve_requests,
 };
 use crate::reference::Reference;
 use crate::report::{json, Diagnostics, Message};
 
 pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
-    let platforms = parse_platforms(args.platform.as_slice())?;
+    let options_ok = check_registry_options(&args.registry, args.platform.as_slice(), diag);
+    let platforms = parse_platforms(args.platform.as_slice()).unwrap_or_default();
     let mut refs = Vec::new();
     for s in &args.references {
         match Reference::parse(s) {
             Ok(r) => refs.push(r),
             Err(e) => diag.error(e, None),
         }
+    }
+    if !options_ok {
+        // Nothing is asked with an option that cannot work.
+        if args.format == ResolveFormat::Json {
+            let doc = json::document(
+                vec![
+                    ("resolved", serde_json::json!([])),
+                    ("registries", serde_json::json!([])),
+                ],
+                diag,
+            );
+            json::print(&mut std::io::stdout().lock(), &doc)?;
+        }
+        return Ok(diag.exit_status(0));
     }
     let (client, _) = registry_client(&args.registry, diag)?;
     let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;

@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::cli::{UpdateArgs, UpdateFormat};
 use crate::commands::pipeline::{resolve_and_merge, Ask};
 use crate::commands::registry_setup::{
-    parse_platforms, registry_client, registry_error, report_budget, report_credential_warnings,
+    check_registry_options, parse_platforms, registry_client, registry_error, report_budget,
+    report_credential_warnings,
 };
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::Reference;
@@ -29,7 +30,10 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
             lockfile.display()
         );
     }
-    let cli_platforms = parse_platforms(&args.platforms)?;
+    // An option that cannot work is reported with the other failures
+    // below, and the run stops before any request.
+    check_registry_options(&args.registry, &args.platforms, diag);
+    let cli_platforms = parse_platforms(&args.platforms).unwrap_or_default();
     let (old, guard) = Lockfile::open_for_update(lockfile)?;
 
     // Filters: by name (`nginx`) or name:tag (`nginx:1.25`).

@@ -532,6 +532,15 @@ impl RegistryError {
         let redirect_hint = |url: &str| {
             format!("{registry} redirected to {url}; its storage backend may be down or unreachable from here")
         };
+        // TLS failed at the redirect target: the redirect chose HTTPS,
+        // whatever `--plain-http` says about the registry.
+        if let (Some(Party::Redirect(url)), Tls { http_reply, .. }) = (self.party(), &self.kind) {
+            return Some(if *http_reply {
+                format!("{registry} redirected to {url}, which answers plain HTTP on an https:// URL: the registry's redirect (its configured external URL) is wrong; --plain-http names the registry asked, not where it redirects. Tell its operator")
+            } else {
+                format!("{registry} redirected to {url}, whose certificate is not trusted: pass --ca-file with the CA that signed it")
+            });
+        }
         match self.party() {
             Some(Party::Proxy(url)) => return Some(proxy_hint(url)),
             Some(Party::TokenServer(url)) => return Some(token_hint(url)),

@@ -236,8 +236,12 @@ impl Call<'_> {
             };
         }
         let final_url = redirected.or(err.url()).unwrap_or(url);
+        // A redirect to another scheme on the same host and port (plain
+        // HTTP sent to `https://`) moved the request too: `--plain-http`
+        // names the host asked, not where it was sent.
         let moved = final_url.host_str() != url.host_str()
-            || final_url.port_or_known_default() != url.port_or_known_default();
+            || final_url.port_or_known_default() != url.port_or_known_default()
+            || final_url.scheme() != url.scheme();
         let at = if moved {
             Party::Redirect(shown(final_url))
         } else if let Some(proxy) = self.proxies.for_url(final_url).filter(|_| err.is_connect()) {

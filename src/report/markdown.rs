@@ -10,6 +10,27 @@ pub fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\r', '\n'], " ")
 }
 
+/// A table cell's code span (`` `a.yaml:3:9` ``): a text holding
+/// backticks (a file named ``a`b.yaml``) is fenced with one more backtick
+/// than its longest run, and padded with a space where it starts or ends
+/// with one, as CommonMark reads code spans.
+pub fn code(s: &str) -> String {
+    let s = cell(s);
+    let mut longest = 0;
+    let mut run = 0;
+    for c in s.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
 /// Findings, then errors, each as a table; nothing for a clean run.
 pub fn print_findings(
     out: &mut impl Write,
@@ -26,13 +47,13 @@ pub fn print_findings(
             }
             writeln!(
                 out,
-                "| {} | {} | `{}` | {} |",
+                "| {} | {} | {} | {} |",
                 f.location
                     .as_ref()
-                    .map(|l| format!("`{}`", cell(&l.to_string())))
+                    .map(|l| code(&l.to_string()))
                     .unwrap_or_default(),
                 f.kind,
-                cell(&f.reference),
+                code(&f.reference),
                 cell(&message)
             )?;
         }
@@ -56,7 +77,7 @@ pub fn print_findings(
                 .location
                 .as_ref()
                 .or(m.used_at.first().map(|u| &u.location))
-                .map(|l| format!("`{}`", cell(&l.to_string())))
+                .map(|l| code(&l.to_string()))
                 .unwrap_or_default();
             writeln!(out, "| {at} | {} |", cell(&message))?;
         }
@@ -68,6 +89,14 @@ pub fn print_findings(
 mod tests {
     use super::*;
     use crate::report::{FindingKind, Location};
+
+    #[test]
+    fn code_spans_hold_backticks() {
+        assert_eq!(code("a.yaml:1:2"), "`a.yaml:1:2`");
+        assert_eq!(code("a`b.yaml:1:2"), "``a`b.yaml:1:2``");
+        assert_eq!(code("`a``b`"), "``` `a``b` ```");
+        assert_eq!(code("a|b"), "`a\\|b`");
+    }
 
     #[test]
     fn tables_escape_cells() {

@@ -56,13 +56,13 @@ mod tests {
 
 /// The message of a failure that stopped a run, with its causes after it
 /// (`anyhow`'s `{:#}`), each said once: an error whose own message already
-/// ends with its cause's (`images.lock: cannot read the lockfile: <why>`)
-/// does not repeat it.
+/// says its cause's (`images.lock: cannot read the lockfile: <why>`,
+/// `interrupted by SIGINT; nothing was written`) does not repeat it.
 pub fn failure_message(e: &anyhow::Error) -> String {
     let mut out = e.to_string();
     for cause in e.chain().skip(1) {
         let cause = cause.to_string();
-        if !out.ends_with(&cause) {
+        if !out.contains(&cause) {
             out.push_str(": ");
             out.push_str(&cause);
         }
@@ -82,6 +82,13 @@ mod failure_tests {
         assert_eq!(
             super::failure_message(&e),
             "images.lock: cannot read the lockfile: Too many levels of symbolic links"
+        );
+        let e = anyhow::Error::new(crate::write::WriteError::Interrupted(
+            crate::interrupt::Interrupted(crate::interrupt::Signal::Interrupt),
+        ));
+        assert_eq!(
+            super::failure_message(&e),
+            "interrupted by SIGINT; nothing was written"
         );
         let e = anyhow::Error::new(std::io::Error::other("inner")).context("outer");
         assert_eq!(super::failure_message(&e), "outer: inner");

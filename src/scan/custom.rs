@@ -296,8 +296,17 @@ fn found(
     // The bytes of the reference inside the value.
     let part = match &location.pattern {
         None => 0..s.value.len(),
-        Some(re) => match re.captures(s.value).and_then(|c| c.name("image")) {
-            Some(m) => m.range(),
+        Some(re) => match re.captures(s.value) {
+            Some(c) => match c.name("image") {
+                Some(m) => m.range(),
+                // Matched, with the `image` group left out (`(?P<image>…)?`):
+                // an empty reference, said as one.
+                None => {
+                    let message = format!("{what} {:?}: the pattern's `image` group is empty, not a reference; skipped", s.value);
+                    ex.warn(s.line, s.column, message);
+                    return;
+                }
+            },
             None => return, // another value at the same path
         },
     };

@@ -151,6 +151,13 @@ fn handle(inner: &Inner, mut conn: TcpStream) -> std::io::Result<()> {
         if n == 0 {
             return Ok(());
         }
+        // A TLS ClientHello (a client sent to https:// here): answer as
+        // Go's plain-HTTP server does, so the client sees an HTTP reply.
+        if buf[0] == 0x16 {
+            conn.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")?;
+            let _ = conn.shutdown(Shutdown::Write);
+            return Ok(());
+        }
         if let Some(p) = find(&buf[..n], b"\r\n\r\n") {
             break p + 4;
         }

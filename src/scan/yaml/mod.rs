@@ -30,6 +30,31 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+/// The parser's error at `m` (line and column in the whole `text`). The
+/// parser says "after double-quoted scalar" for junk after a quoted scalar
+/// of either style: the quote before the junk names the right one.
+fn syntax_error(text: &str, m: Marker, info: &str) -> SyntaxError {
+    const DOUBLE: &str = "invalid trailing content after double-quoted scalar";
+    let mut message = info.to_string();
+    if info == DOUBLE {
+        let before: String = text
+            .lines()
+            .nth(m.line().saturating_sub(1))
+            .unwrap_or("")
+            .chars()
+            .take(m.col())
+            .collect();
+        if before.trim_end().ends_with('\'') {
+            message = "invalid trailing content after single-quoted scalar".into();
+        }
+    }
+    SyntaxError {
+        line: m.line(),
+        column: m.col() + 1,
+        message,
+    }
+}
+
 /// What receives the documents of a text, one at a time.
 pub trait Documents {
     /// One document's tree, its root and 0-based index in the text.
@@ -94,14 +119,7 @@ pub fn parse_documents(
         let shift = |m: Marker| Marker::new(m.index() + base, m.line() + piece.line - 1, m.col());
         let mut parser = Parser::new_from_str(&text[range]);
         while let Some(ev) = parser.next_event() {
-            let (event, span) = ev.map_err(|e| {
-                let m = shift(*e.marker());
-                SyntaxError {
-                    line: m.line(),
-                    column: m.col() + 1,
-                    message: e.info().to_string(),
-                }
-            })?;
+            let (event, span) = ev.map_err(|e| syntax_error(text, shift(*e.marker()), e.info()))?;
             if matches!(event, Event::StreamEnd) {
                 break;
             }
@@ -140,11 +158,7 @@ pub fn parse_whole(text: &str, fast: bool, sink: &mut impl Documents) -> Result<
     let mut parser = Parser::new_from_str(text);
     let mut b = tree::Builder::new(text, false);
     while let Some(ev) = parser.next_event() {
-        let (event, span) = ev.map_err(|e| SyntaxError {
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-            message: e.info().to_string(),
-        })?;
+        let (event, span) = ev.map_err(|e| syntax_error(text, *e.marker(), e.info()))?;
         if matches!(event, Event::StreamEnd) {
             break;
         }
