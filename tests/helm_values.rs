@@ -465,3 +465,130 @@ fn pin_writes_the_digest_key_of_composed_mappings_and_embedded_values() {
     .collect();
     assert_eq!(before, after, "a second pin changed a file");
 }
+
+/// A chart in a fresh directory: Chart.yaml (appVersion "1.0"), a values
+/// file leaving `image.tag` empty, and the templates given.
+fn chart_with_templates(templates: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::write(
+        d.join("Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 0.1.0\nappVersion: \"1.0\"\n",
+    )
+    .unwrap();
+    fs_err::write(
+        d.join("values.yaml"),
+        "image:\n  repository: acme/app\n  tag: \"\"\n  tagOverride: \"\"\n",
+    )
+    .unwrap();
+    fs_err::create_dir(d.join("templates")).unwrap();
+    for (name, text) in templates {
+        let path = d.join("templates").join(name);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// A chart's template files: (name under templates/, bytes).
+type Templates<'a> = Vec<(&'a str, &'a [u8])>;
+
+const UNCHANGED: &[u8] =
+    b"        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}\"\n";
+
+#[test]
+fn an_empty_tag_is_the_app_version_only_when_no_template_prints_it_otherwise() {
+    // The control: the one template prints the appVersion unchanged.
+    let dir = chart_with_templates(&[("deploy.yaml", UNCHANGED)]);
+    let out = support::run::imagelock(dir.path(), &["list", "values.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(listed(&out), ["values.yaml:2:15 acme/app:1.0"]);
+
+    // Each of these charts renders another tag (or a second one) from the
+    // same empty `image.tag`: never the appVersion listed, a warning at
+    // the tag naming the template line.
+    let latin1: &[u8] = b"# caf\xe9\n        image: \"{{ .Values.image.repository }}:v{{ .Values.image.tag | default .Chart.AppVersion }}\"\n";
+    let cases: Vec<(&str, Templates, &str)> = vec![
+        (
+            "another template defaults the same tag to `latest`",
+            vec![
+                ("test.yaml", UNCHANGED),
+                ("deploy.yaml", b"        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default \"latest\" }}\"\n"),
+            ],
+            "templates/deploy.yaml:1",
+        ),
+        (
+            "the template prints `tagOverride`, not `tag`",
+            vec![("deploy.yaml", b"        image: \"{{ .Values.image.repository }}:{{ .Values.image.tagOverride | default .Chart.AppVersion }}\"\n")],
+            "no template line prints",
+        ),
+        (
+            "a template that is not UTF-8 prefixes a `v`",
+            vec![("a.yaml", UNCHANGED), ("b.yaml", latin1)],
+            "templates/b.yaml:2",
+        ),
+        (
+            "an image key's whole value is a printf adding a `v`",
+            vec![
+                ("a.yaml", UNCHANGED),
+                ("b.yaml", b"        image: {{ printf \"%s:v%s\" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}\n"),
+            ],
+            "templates/b.yaml:1",
+        ),
+        (
+            "`with` hands the tag to a `v{{ . }}`",
+            vec![
+                ("a.yaml", UNCHANGED),
+                ("b.yaml", b"{{- with .Values.image.tag }}\n        image: acme/app:v{{ . }}\n{{- end }}\n"),
+            ],
+            "templates/b.yaml:1",
+        ),
+        (
+            "a helper is given the whole mapping",
+            vec![
+                ("a.yaml", UNCHANGED),
+                ("b.yaml", b"        image: {{ include \"c.image\" .Values.image }}\n"),
+            ],
+            "templates/b.yaml:1",
+        ),
+    ];
+    for (what, templates, why) in cases {
+        let dir = chart_with_templates(&templates);
+        let out = support::run::imagelock(dir.path(), &["list", "values.yaml"]);
+        expect_code(&out, 0);
+        assert_eq!(text(&out.stdout), "", "{what}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("warning: values.yaml:3:9: image.tag is empty"),
+            "{what}: {err}"
+        );
+        assert!(err.contains(why), "{what}: {err}");
+        assert!(err.contains("helm template"), "{what}: {err}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn templates_behind_symbolic_links_are_searched_as_helm_loads_them() {
+    let outside = tempfile::tempdir().unwrap();
+    fs_err::create_dir(outside.path().join("shared")).unwrap();
+    fs_err::write(
+        outside.path().join("shared/job.yaml"),
+        "        image: \"{{ .Values.image.repository }}:v{{ .Values.image.tag | default .Chart.AppVersion }}\"\n",
+    )
+    .unwrap();
+    let dir = chart_with_templates(&[("deploy.yaml", UNCHANGED)]);
+    fs_err::os::unix::fs::symlink(
+        outside.path().join("shared"),
+        dir.path().join("templates/shared"),
+    )
+    .unwrap();
+    let out = support::run::imagelock(dir.path(), &["list", "values.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(text(&out.stdout), "");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("values.yaml:3:9") && err.contains("templates/shared/job.yaml:1"),
+        "{err}"
+    );
+}

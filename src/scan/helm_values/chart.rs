@@ -73,7 +73,23 @@ impl Chart {
             format!(".Values.{key}")
         };
         let needle = format!("{root}.tag");
-        let confirmed = t.unchanged.iter().any(|u| u.text.contains(&needle))
+        // Every other action that reads this tag (or hands the whole
+        // mapping to something) decides too: `| default "latest"` in one
+        // template and the appVersion in another render two tags.
+        if let Some(other) = t
+            .tag_uses
+            .iter()
+            .find(|u| !u.unchanged && (mentions(&u.body, &needle) || hands_over(&u.body, &root)))
+        {
+            return Err(format!(
+                "{} prints `{needle}` as `{}`, which is not the appVersion unchanged",
+                other.use_.at, other.use_.text
+            ));
+        }
+        let confirmed = t
+            .tag_uses
+            .iter()
+            .any(|u| u.unchanged && mentions(&u.body, &needle))
             || t.library_image.iter().any(|u| {
                 // `"imageRoot" .Values.x.image` followed by a space or `)`.
                 u.text
@@ -89,6 +105,25 @@ impl Chart {
             ))
         }
     }
+}
+
+/// `body` reads the value path `path` itself (`.Values.image.tag`, not
+/// `.Values.image.tagOverride`).
+fn mentions(body: &str, path: &str) -> bool {
+    body.match_indices(path).any(|(i, _)| {
+        !body[i + path.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// `body` hands the mapping at `root` (`.Values.image`) to something
+/// whole (`with`, `include`, an assignment), which may print its tag in
+/// any way.
+fn hands_over(body: &str, root: &str) -> bool {
+    body.match_indices(root).any(|(i, _)| {
+        !body[i + root.len()..]
+            .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    }) && !body.starts_with("if ")
+        && !body.starts_with("else if ")
 }
 
 fn read_meta(path: &Path) -> Result<Meta, String> {
@@ -137,13 +172,26 @@ struct Use {
     text: String,
 }
 
+/// An action that reads the appVersion or a `.Values` path.
+#[derive(Debug, Clone)]
+struct TagUse {
+    use_: Use,
+    /// The action between its delimiters.
+    body: String,
+    /// It prints the appVersion (or the value, else the appVersion)
+    /// unchanged right after a repository's `:`; otherwise it is a
+    /// condition, a label, or a use that may change what it prints.
+    unchanged: bool,
+}
+
 /// The chart's templates, as far as the appVersion goes.
 #[derive(Debug, Default)]
 struct Templates {
     /// Why they could not be read (no `templates/` directory).
     unreadable: Option<String>,
-    /// Actions printing the appVersion unchanged after a `:`.
-    unchanged: Vec<Use>,
+    /// Actions that read the appVersion or a values path: whether each
+    /// prints it unchanged after a `:`.
+    tag_uses: Vec<TagUse>,
     /// Bitnami's `common.images.image` given the chart (`"chart"
     /// .Chart`), which prints the appVersion unchanged for an empty tag.
     library_image: Vec<Use>,
@@ -169,8 +217,15 @@ impl Templates {
         let mut t = Templates::default();
         let mut total = 0u64;
         for file in files {
-            let Ok(text) = fs_err::read_to_string(&file) else {
-                continue;
+            // Helm renders any bytes: a template that is not UTF-8 is
+            // searched as well (what it prints is ASCII around the
+            // actions), and one that cannot be read leaves the tag unknown.
+            let text = match fs_err::read(&file) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(e) => {
+                    t.unreadable = Some(format!("{e}, so its templates cannot all be searched"));
+                    return t;
+                }
             };
             total += text.len() as u64;
             if total > MAX_TEMPLATE_BYTES {
@@ -201,18 +256,22 @@ impl Templates {
                 self.library_image.push(at());
                 continue;
             }
-            if !body.contains("Chart.AppVersion") {
+            let app = body.contains("Chart.AppVersion");
+            if !app && !body.contains(".Values") {
                 continue;
             }
-            match classify(text, &action) {
-                Class::Ignored => {}
-                Class::Unchanged => self.unchanged.push(at()),
-                Class::Changed => {
-                    if self.changed.is_none() {
-                        self.changed = Some(at());
-                    }
-                }
+            let class = classify(text, &action);
+            if app && matches!(class, Class::Changed) && self.changed.is_none() {
+                self.changed = Some(at());
             }
+            if matches!(class, Class::Ignored) {
+                continue;
+            }
+            self.tag_uses.push(TagUse {
+                use_: at(),
+                body: body.to_string(),
+                unchanged: matches!(class, Class::Unchanged),
+            });
         }
     }
 }
@@ -238,12 +297,18 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), Strin
             e.to_string()
         }
     })?;
-    for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
         let path = entry.path();
-        if kind.is_dir() && depth < 8 {
+        // Through symbolic links, as Helm loads a chart directory.
+        let kind = fs_err::metadata(&path).map_err(|e| e.to_string())?;
+        if kind.is_dir() {
+            if depth >= 8 {
+                return Err(format!(
+                    "{} is nested deeper than imagelock searches",
+                    path.display()
+                ));
+            }
             collect(&path, out, depth + 1)?;
         } else if kind.is_file() {
             out.push(path);
@@ -297,20 +362,23 @@ enum Class {
 
 fn classify(text: &str, a: &Action<'_>) -> Class {
     let body = a.body;
-    if body.starts_with("/*")
-        || ["if ", "else if ", "with ", "else with "]
-            .iter()
-            .any(|k| body.starts_with(k))
-    {
+    // (`with` sets the dot to what it reads, which `{{ . }}` then prints
+    // anywhere: not a mere condition.)
+    if body.starts_with("/*") || ["if ", "else if "].iter().any(|k| body.starts_with(k)) {
         return Class::Ignored;
     }
     // A whole YAML value (`app.kubernetes.io/version: {{ … | quote }}`):
     // a label, an annotation or an environment value, never part of an
-    // image string.
+    // image string, unless its key is an image's (`image: {{ printf
+    // "%s:v%s" … }}`).
     let line_start = text[..a.start].rfind('\n').map_or(0, |i| i + 1);
     let before = &text[line_start..a.start];
     if before.trim_end() != before && before.trim_end().ends_with(':') {
-        return Class::Ignored;
+        let key = before.trim_end().trim_end_matches(':');
+        let key = key.rsplit([' ', '\t', '{', ',']).next().unwrap_or(key);
+        if !key.to_ascii_lowercase().contains("image") {
+            return Class::Ignored;
+        }
     }
     if !clean_expression(body) {
         return Class::Changed;
@@ -375,6 +443,21 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_is_mentioned_by_its_whole_path() {
+        assert!(mentions(
+            "(.Values.image.tag | default \"x\")",
+            ".Values.image.tag"
+        ));
+        assert!(mentions("$.Values.image.tag", ".Values.image.tag"));
+        assert!(!mentions(".Values.image.tagOverride", ".Values.image.tag"));
+        assert!(hands_over("include \"x\" .Values.image", ".Values.image"));
+        assert!(hands_over("with .Values.image", ".Values.image"));
+        assert!(!hands_over("if .Values.image", ".Values.image"));
+        assert!(!hands_over(".Values.image.repository", ".Values.image"));
+        assert!(!hands_over(".Values.imagePullSecrets", ".Values.image"));
+    }
+
+    #[test]
     fn what_the_templates_do_with_the_app_version() {
         for t in [
             "image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}\"",
@@ -390,6 +473,8 @@ mod tests {
             "image: \"{{ .r }}:{{ .Values.image.tag | default (printf \"v%s\" .Chart.AppVersion) }}\"",
             "{{- $tag := .Values.image.tag | default .Chart.AppVersion -}}",
             "image: {{ .r }}:{{ .Values.t | default .Chart.AppVersion }}{{ .Values.suffix }}",
+            "{{- with .Chart.AppVersion }}",
+            "        image: {{ printf \"%s:v%s\" .r (.t | default .Chart.AppVersion) }}\n",
         ] {
             assert_eq!(class(t), "changed", "{t}");
         }
