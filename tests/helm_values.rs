@@ -294,6 +294,23 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
             vec![
                 "9:10 shortened.image.tag 1.10 is not a string",
                 "14:10 exponent.image.tag 1234567 is not a string",
+                "19:10 zero.image.tag 0 is the number zero, which a template's `default`",
+            ],
+        ),
+        (
+            // YAML that Helm reads differently from a first glance: a merge
+            // key, a key written twice (Helm keeps the last), an alias of
+            // an anchor under no image key, a registry ending in `/`, a
+            // `suffix`, and a second document (Helm reads the first only).
+            "yaml-shapes",
+            vec!["31:17 quay.io/acme/kept:3".into()],
+            vec![
+                "7:5 merged.image takes keys from a merge key (`<<`)",
+                "12:5 twice.image.tag is written again at line 13",
+                "17:3 aliased.image is an alias of \"ghcr.io/acme/web:1.0\"",
+                "20:5 slashed.image.registry \"quay.io/\" ends with `/`",
+                "27:5 suffixed.image.suffix is set",
+                "34:1 Helm reads only the first document of a values file",
             ],
         ),
         (
@@ -362,9 +379,18 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
                 g.starts_with(&format!("{at}: {message}")),
                 "{name}: expected `{w}`, got `{g}`"
             );
-            // What to do: render the chart, or (for a number) quote it.
+            // What to do: render the chart, or change the value.
             assert!(
-                g.contains("helm template") || g.contains("quote it"),
+                [
+                    "helm template",
+                    "quote it",
+                    "remove one",
+                    "write the image here",
+                    "without the `/`",
+                    "into the first document"
+                ]
+                .iter()
+                .any(|what| g.contains(what)),
                 "{name}: {g}"
             );
         }

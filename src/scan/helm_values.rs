@@ -98,6 +98,18 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
     let Some(root) = doc.resolve(root) else {
         return;
     };
+    if ex.document > 0 {
+        // go-yaml's Unmarshal, which Helm reads values with, stops at the
+        // first document.
+        if !doc.map_entries(root).is_empty() || !doc.seq_items(root).is_empty() {
+            ex.warn_at(
+                doc,
+                root,
+                "Helm reads only the first document of a values file; the images in this one are never rendered and are not read; move them into the first document".into(),
+            );
+        }
+        return;
+    }
     let chart = Chart::beside(ex.path());
     let mut walk = Walk::new(doc, root, ex, Some(chart));
     walk.note_subcharts();
@@ -137,7 +149,16 @@ struct Walk<'e, 'p> {
 const SPLIT_SIBLINGS: [&str; 6] = ["tag", "registry", "digest", "sha", "pullPolicy", "version"];
 
 /// Keys whose value the template may add to the printed reference.
-const MODIFIERS: [&str; 5] = ["variant", "flavor", "flavour", "tagSuffix", "tagLabel"];
+/// (cilium's operator prints `repository-<cloud><suffix>:tag`.)
+const MODIFIERS: [&str; 7] = [
+    "variant",
+    "flavor",
+    "flavour",
+    "suffix",
+    "tagPrefix",
+    "tagSuffix",
+    "tagLabel",
+];
 
 impl<'e, 'p> Walk<'e, 'p> {
     fn new(doc: &Doc<'_>, root: NodeId, ex: &'e mut Extraction<'p>, chart: Option<Chart>) -> Self {
@@ -193,21 +214,69 @@ impl<'e, 'p> Walk<'e, 'p> {
         if depth > MAX_DEPTH {
             return;
         }
-        let consumed: &[&str] = if doc.is_map(id) {
-            self.mapping(doc, id, path)
-        } else {
-            &[]
-        };
-        let hub_here = doc.is_map(id) && doc.entry(id, "hub").is_some();
-        for kv in doc.map_entries(id).chunks_exact(2) {
+        let entries = doc.map_entries(id);
+        // A key written twice: Helm keeps the last one (go-yaml, not
+        // strict); imagelock reads neither as part of an image.
+        let mut duplicated = false;
+        for (i, kv) in entries.chunks_exact(2).enumerate() {
             let Some(key) = doc.scalar_str(kv[0]) else {
                 continue;
             };
-            if consumed.contains(&key) {
+            let later = entries
+                .chunks_exact(2)
+                .skip(i + 1)
+                .find(|other| doc.scalar_str(other[0]) == Some(key));
+            if let Some(later) = later {
+                duplicated = true;
+                let mut at = path.clone();
+                at.push(key.to_string());
+                self.ex.warn_at(
+                    doc,
+                    kv[0],
+                    format!(
+                        "{} is written again at line {} of the same mapping: Helm keeps the last one, and imagelock reads no image from a mapping with a key written twice; remove one",
+                        dotted(&at),
+                        doc.position(later[0]).0
+                    ),
+                );
+            }
+        }
+        // A merge key brings keys in from elsewhere (`<<: *defaults`).
+        let merged = doc.is_map(id) && doc.entry(id, "<<").is_some();
+        let consumed: &[&str] = if !doc.is_map(id) || duplicated {
+            &[]
+        } else if merged {
+            self.merged_image(doc, id, path);
+            &[]
+        } else {
+            self.mapping(doc, id, path)
+        };
+        let hub_here = doc.is_map(id) && doc.entry(id, "hub").is_some();
+        for (i, kv) in entries.chunks_exact(2).enumerate() {
+            let Some(key) = doc.scalar_str(kv[0]) else {
+                continue;
+            };
+            if consumed.contains(&key) || key == "<<" {
+                continue;
+            }
+            if duplicated
+                && entries
+                    .chunks_exact(2)
+                    .skip(i + 1)
+                    .any(|other| doc.scalar_str(other[0]) == Some(key))
+            {
                 continue;
             }
             path.push(key.to_string());
             match doc.resolve(kv[1]) {
+                Some(v)
+                    if doc.alias_target(kv[1]).is_some()
+                        && doc.is_scalar(v)
+                        && (key == "image" || is_image_string_key(key))
+                        && !self.seen.contains(&v) =>
+                {
+                    self.warn_alias(doc, kv[0], v, path);
+                }
                 _ if doc.alias_target(kv[1]).is_some() => {}
                 Some(v) if key == "image" && doc.is_scalar(v) => {
                     self.plain(doc, kv[0], v, path, hub_here);
@@ -229,6 +298,46 @@ impl<'e, 'p> Walk<'e, 'p> {
             path.pop();
             path.push(last);
         }
+    }
+
+    /// An image string reached only through an alias (`image: *img`, the
+    /// anchor under a key that is no image's): a warning, as imagelock
+    /// reads an image where it is written.
+    fn warn_alias(&mut self, doc: &Doc<'_>, key: NodeId, value: NodeId, path: &[String]) {
+        let Some(s) = doc.scalar(value) else { return };
+        if s.is_null() || !s.is_string() || s.value.is_empty() {
+            return;
+        }
+        self.ex.warn_at(
+            doc,
+            key,
+            format!(
+                "{} is an alias of {:?} (anchored at line {}): imagelock reads an image where it is written, and the anchor is not under an image key; write the image here",
+                dotted(path),
+                s.value,
+                s.line
+            ),
+        );
+    }
+
+    /// A mapping with a merge key (`<<: *defaults`) that would be an
+    /// image: a warning, its keys being partly elsewhere (and a digest
+    /// written into an anchor would reach every mapping merging it).
+    fn merged_image(&mut self, doc: &Doc<'_>, map: NodeId, path: &[String]) {
+        let has = |k: &str| doc.entry_merged(map, k).is_some();
+        let named = path.last().is_some_and(|k| is_image_key(k));
+        if !(named || has("repository") || (has("image") && has("tag"))) {
+            return;
+        }
+        self.warn_key(
+            doc,
+            map,
+            "<<",
+            format!(
+                "{} takes keys from a merge key (`<<`): imagelock reads an image only from keys written in its mapping; write them there; {RENDER}",
+                dotted(path)
+            ),
+        );
     }
 
     /// Read mapping `map` if it is an image; the keys it consumed (not
@@ -335,6 +444,7 @@ impl<'e, 'p> Walk<'e, 'p> {
             );
             return;
         }
+        self.seen.insert(value);
         let context = Context::HelmValues(HelmImage {
             key: dotted(path),
             ..HelmImage::default()
@@ -365,6 +475,7 @@ impl<'e, 'p> Walk<'e, 'p> {
             );
             return;
         }
+        self.seen.insert(value);
         let context = Context::HelmValues(HelmImage {
             key: dotted(path),
             ..HelmImage::default()
@@ -599,8 +710,17 @@ impl<'e, 'p> Walk<'e, 'p> {
                     );
                     return None;
                 }
+                Some(s) if s.is_string() && s.value.ends_with('/') => {
+                    // Charts print `registry/repository`: `quay.io//x`.
+                    self.ex.warn_at(
+                        doc,
+                        key,
+                        format!("{dotted}.registry {:?} ends with `/`, and charts print `registry/repository`, doubling the slash unless the template trims it; write it without the `/`; skipped", s.value),
+                    );
+                    return None;
+                }
                 Some(s) if s.is_string() && !s.value.trim().is_empty() => {
-                    return Some((format!("{}/", s.value.trim_end_matches('/')), None));
+                    return Some((format!("{}/", s.value), None));
                 }
                 Some(s) if s.is_string() => {}
                 _ => {
@@ -674,6 +794,19 @@ impl<'e, 'p> Walk<'e, 'p> {
                     };
                     (at, true)
                 } else if let Some(what) = s.go_yaml_non_string() {
+                    if what == "a number" && s.value.parse::<f64>().is_ok_and(|v| v == 0.0) {
+                        // Sprig's `default` and Bitnami's `if not .tag`
+                        // take a zero for no tag: the appVersion, or `0`.
+                        self.ex.warn(
+                            s.line,
+                            s.column,
+                            format!(
+                                "{dotted}.tag {} is the number zero, which a template's `default` (or `if not`) takes for no tag and replaces, commonly with the appVersion; quote it; skipped",
+                                s.value
+                            ),
+                        );
+                        return None;
+                    }
                     let printed = (what == "a number")
                         .then(|| printed::number_printed_as_written(s.value))
                         .flatten();

@@ -111,6 +111,14 @@ fn registry_joins_and_an_empty_one_is_left_out() {
     let text = "a:\n  registry: ghcr.io/\n  repository: org/a\n  tag: v1\nb:\n  registry: \"\"\n  repository: org/b\n  tag: v2\n";
     let s = scan(Path::new("values.yaml"), text);
     let got: Vec<_> = refs(&s).into_iter().map(|r| r.2).collect();
+    // `ghcr.io/` + `/` + `org/a` is `ghcr.io//org/a` unless the template
+    // trims the slash: left to the chart, with a warning at the registry.
+    assert_eq!(got, ["org/b:v2"]);
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert_eq!((s.warnings[0].line, s.warnings[0].column), (2, 3));
+    let text = text.replace("ghcr.io/", "ghcr.io");
+    let s = scan(Path::new("values.yaml"), &text);
+    let got: Vec<_> = refs(&s).into_iter().map(|r| r.2).collect();
     assert_eq!(got, ["ghcr.io/org/a:v1", "org/b:v2"]);
 }
 
