@@ -618,3 +618,45 @@ fn templates_behind_symbolic_links_are_searched_as_helm_loads_them() {
         "{err}"
     );
 }
+
+/// Digests the chart renders that are not in the `digest` key's own text:
+/// an alias of an anchored digest is part of the reference (and not
+/// written through), a tag carrying its own `@sha256:` is never given a
+/// second digest; flow mappings and CRLF take exactly the digest's bytes.
+#[test]
+fn pin_writes_only_where_the_chart_reads_one_digest() {
+    use support::offline::{digest, dir, read};
+    let hex = "0123456789abcdef".repeat(4);
+    let values = format!(
+        "d: &d sha256:{hex}\nal:\n  image:\n    repository: acme/al\n    tag: \"1\"\n    digest: *d\nintag:\n  image:\n    repository: acme/intag\n    tag: \"1.0@sha256:{hex}\"\n    digest: \"\"\nflow:\n  image: {{repository: acme/flow, tag: \"2\", digest: }}\ncr:\r\n  image:\r\n    repository: acme/cr\r\n    tag: \"3\"\r\n    digest: \"\" # pinned\r\n"
+    );
+    let d = dir(
+        &[("values.yaml", &values)],
+        &["acme/al:1", "acme/intag:1.0", "acme/flow:2", "acme/cr:3"],
+    );
+    let out = support::run::imagelock(d.path(), &["list", "values.yaml"]);
+    expect_code(&out, 0);
+    let got = listed(&out);
+    assert_eq!(got[0], format!("values.yaml:4:17 acme/al:1@sha256:{hex}"));
+    assert_eq!(
+        got[1],
+        format!("values.yaml:9:17 acme/intag:1.0@sha256:{hex}")
+    );
+    let out = support::run::imagelock(d.path(), &["pin", "values.yaml"]);
+    expect_code(&out, 0);
+    let want = values
+        .replacen(
+            "digest: }",
+            &format!("digest: {} }}", digest("acme/flow:2")),
+            1,
+        )
+        .replacen(
+            "digest: \"\" # pinned",
+            &format!("digest: {} # pinned", digest("acme/cr:3")),
+            1,
+        );
+    assert_eq!(read(d.path(), "values.yaml"), want);
+    let out = support::run::imagelock(d.path(), &["pin", "values.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(read(d.path(), "values.yaml"), want);
+}

@@ -639,7 +639,15 @@ impl<'e, 'p> Walk<'e, 'p> {
         let Some(tag) = self.tag(doc, map, path, name_key_id) else {
             return;
         };
-        let (digest_key, written_digest, edit) = digest_of(doc, map, &dotted);
+        let (digest_key, written_digest, mut edit) = digest_of(doc, map, &dotted);
+        if tag.value.contains('@') && digest_key.is_some() {
+            // `tag: "1.0@sha256:…"`: a digest written into the digest key
+            // would print a second `@…`.
+            edit = EditPlan::Unpinnable {
+                reason: format!("`{dotted}.tag` carries a digest of its own, and the chart would print a second one from `{dotted}.{}`", digest_key.as_deref().unwrap_or("digest")),
+                hint: format!("move the digest from `{dotted}.tag` into `{dotted}.{}` and run `imagelock pin` again", digest_key.as_deref().unwrap_or("digest")),
+            };
+        }
         let written = format!(
             "{registry}{}:{}{}",
             name.value,
@@ -993,8 +1001,10 @@ fn digest_of(doc: &Doc<'_>, map: NodeId, path: &str) -> (Option<String>, Option<
             },
         );
     }
+    // (through an alias: Helm reads the anchored digest.)
     let written = doc
-        .scalar(value)
+        .resolve(value)
+        .and_then(|v| doc.scalar(v))
         .filter(|s| !s.is_null() && s.is_string() && !s.value.is_empty())
         .map(|s| match name {
             "sha" => format!("@sha256:{}", s.value),
