@@ -660,3 +660,29 @@ fn pin_writes_only_where_the_chart_reads_one_digest() {
     expect_code(&out, 0);
     assert_eq!(read(d.path(), "values.yaml"), want);
 }
+
+/// What a release applies over its embedded values decides the image:
+/// Argo CD's `helm.parameters` (set after `valuesObject`) and a Flux
+/// post-renderer running kustomize (`images:` rewrites the render). Those
+/// images are warnings at their key; the others are read.
+#[test]
+fn what_a_release_applies_over_its_values_is_a_warning() {
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\nspec:\n  source:\n    repoURL: https://charts.example.net\n    chart: shop\n    helm:\n      parameters:\n        - name: api.image.tag\n          value: \"9.9\"\n      valuesObject:\n        api:\n          image:\n            repository: ghcr.io/acme/api\n            tag: \"2.0\"\n        worker:\n          image: ghcr.io/acme/worker:1.0\n";
+    let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web\nspec:\n  postRenderers:\n    - kustomize:\n        images:\n          - name: ghcr.io/acme/web\n            newTag: \"3.0\"\n  values:\n    image:\n      repository: ghcr.io/acme/web\n      tag: \"1.0\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(dir.path().join("app.yaml"), app).unwrap();
+    fs_err::write(dir.path().join("release.yaml"), release).unwrap();
+    let out = support::run::imagelock(dir.path(), &["list", "."]);
+    expect_code(&out, 0);
+    assert_eq!(listed(&out), ["app.yaml:19:18 ghcr.io/acme/worker:1.0"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: app.yaml:16:13: spec.source.helm.valuesObject.api.image: the `helm.parameters` entry \"api.image.tag\" (line 10)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: release.yaml:13:7: spec.values.image: the post-renderer at line 7 (kustomize)"),
+        "{err}"
+    );
+    assert!(err.matches("helm template").count() >= 2, "{err}");
+}

@@ -119,7 +119,17 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
 /// Read the chart values embedded in another document (a Flux
 /// `HelmRelease`'s `spec.values`), whose chart is not beside the file:
 /// `prefix` is the dotted path of `values` (`spec.values`).
-pub fn extract_embedded(doc: &Doc<'_>, values: NodeId, prefix: &str, ex: &mut Extraction<'_>) {
+///
+/// `over` names what the release applies over these values: an Argo CD
+/// `helm.parameters` entry sets a key after them, a Flux post-renderer
+/// rewrites the rendered manifests.
+pub fn extract_embedded(
+    doc: &Doc<'_>,
+    values: NodeId,
+    prefix: &str,
+    over: Over,
+    ex: &mut Extraction<'_>,
+) {
     let Some(values) = doc.resolve(values) else {
         return;
     };
@@ -127,11 +137,52 @@ pub fn extract_embedded(doc: &Doc<'_>, values: NodeId, prefix: &str, ex: &mut Ex
         return;
     }
     let mut walk = Walk::new(doc, values, ex, None);
+    walk.over = over;
     let mut path = vec![prefix.to_string()];
     walk.node(doc, values, &mut path, 0);
 }
 
+/// What a release applies over its embedded values (see
+/// [`extract_embedded`]).
+#[derive(Debug, Default, Clone)]
+pub struct Over {
+    /// Argo CD `helm.parameters` names (`image.tag`), which win over the
+    /// values, with the line of `parameters`.
+    pub parameters: Vec<String>,
+    pub parameters_line: usize,
+    /// A Flux `spec.postRenderers` entry running kustomize (`images`,
+    /// patches) over the rendered chart: its line.
+    pub post_renderer_line: Option<usize>,
+}
+
+impl Over {
+    /// Why the image at `key` (relative to the values: `image`,
+    /// `server.image`) may be rendered otherwise than its values say.
+    fn overrides(&self, key: &str) -> Option<String> {
+        if let Some(line) = self.post_renderer_line {
+            return Some(format!(
+                "the post-renderer at line {line} (kustomize) may rewrite the rendered image"
+            ));
+        }
+        let p = self.parameters.iter().find(|p| {
+            p.starts_with("global.")
+                || *p == key
+                || p.strip_prefix(key)
+                    .is_some_and(|rest| rest.starts_with('.'))
+                || key
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })?;
+        Some(format!(
+            "the `helm.parameters` entry {p:?} (line {}) sets it after these values",
+            self.parameters_line
+        ))
+    }
+}
+
 struct Walk<'e, 'p> {
+    /// What the release applies over embedded values.
+    over: Over,
     ex: &'e mut Extraction<'p>,
     /// The chart beside the values file; `None` for embedded values.
     chart: Option<Chart>,
@@ -181,6 +232,7 @@ impl<'e, 'p> Walk<'e, 'p> {
             ex,
             chart,
             seen: HashSet::new(),
+            over: Over::default(),
         }
     }
 
@@ -300,6 +352,24 @@ impl<'e, 'p> Walk<'e, 'p> {
         }
     }
 
+    /// Whether what the release applies over embedded values may change
+    /// the image at `path` (a warning at `at` then).
+    fn overridden(&mut self, doc: &Doc<'_>, at: NodeId, path: &[String]) -> bool {
+        let key = path.get(1..).unwrap_or_default().join(".");
+        let Some(why) = self.over.overrides(&key) else {
+            return false;
+        };
+        self.ex.warn_at(
+            doc,
+            at,
+            format!(
+                "{}: {why}, so these values do not decide the reference; {RENDER}",
+                dotted(path)
+            ),
+        );
+        true
+    }
+
     /// An image string reached only through an alias (`image: *img`, the
     /// anchor under a key that is no image's): a warning, as imagelock
     /// reads an image where it is written.
@@ -415,6 +485,9 @@ impl<'e, 'p> Walk<'e, 'p> {
         if !s.is_string() {
             return;
         }
+        if self.overridden(doc, key, path) {
+            return;
+        }
         if (hub_here || self.global_hub) && !s.value.contains('/') {
             let hub = if hub_here {
                 "the sibling `hub`"
@@ -463,6 +536,9 @@ impl<'e, 'p> Walk<'e, 'p> {
         let Ok(r) = Reference::parse(s.value) else {
             return;
         };
+        if self.overridden(doc, key, path) {
+            return;
+        }
         if r.tag().is_none() && r.digest().is_none() {
             self.ex.warn_at(
                 doc,
@@ -505,6 +581,9 @@ impl<'e, 'p> Walk<'e, 'p> {
             return;
         };
         if !self.seen.insert(name_id) {
+            return;
+        }
+        if self.overridden(doc, name_key_id, path) {
             return;
         }
         if name.is_null() || (name.is_string() && name.value.trim().is_empty()) {
