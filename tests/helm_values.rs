@@ -55,7 +55,7 @@ fn list_reads_a_charts_values_file() {
     let out = support::run::imagelock(&dir, &["list", "--helm-values", "other.yaml", "."]);
     expect_code(&out, 0);
     assert!(
-        listed(&out).contains(&"other.yaml:3:15 ghcr.io/acme/shop-api:2.5.0".to_string()),
+        listed(&out).contains(&"other.yaml:5:15 ghcr.io/acme/shop-api:2.5.0".to_string()),
         "{}",
         text(&out.stdout)
     );
@@ -298,6 +298,18 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
             ],
         ),
         (
+            // values-prod.yaml is merged over the chart's values.yaml:
+            // the registry and the digest it leaves out are the chart's.
+            // (The `list` below reads values.yaml too: its own images.)
+            "override-file",
+            vec![
+                "5:15 quay.io/acme/app:1.0".into(),
+                format!("10:17 acme/worker:1.0@{d1}"),
+                "15:17 acme/cache:1.0".into(),
+            ],
+            vec![],
+        ),
+        (
             // YAML that Helm reads differently from a first glance: a merge
             // key, a key written twice (Helm keeps the last), an alias of
             // an anchor under no image key, a registry ending in `/`, a
@@ -395,6 +407,29 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
             );
         }
     }
+}
+
+/// A chart's other values file is merged over its values.yaml: what it
+/// leaves out of an image mapping (a registry, a digest) is the chart's,
+/// a warning at the mapping; a mapping that sets every key is read.
+#[test]
+fn a_values_file_beside_the_charts_values_yaml_is_read_over_it() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/helm/conventions/override-file");
+    let out = support::run::imagelock(&dir, &["list", "values-prod.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(listed(&out), ["values-prod.yaml:11:17 acme/cache:2.0"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: values-prod.yaml:3:3: image: the chart's values.yaml sets `registry: \"quay.io\"` in this mapping"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "warning: values-prod.yaml:7:5: worker.image: the chart's values.yaml sets `digest: "
+        ),
+        "{err}"
+    );
+    assert_eq!(err.matches("helm template").count(), 2, "{err}");
 }
 
 /// The subcharts `Chart.yaml` names are a note: their images are in

@@ -111,7 +111,14 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
         return;
     }
     let chart = Chart::beside(ex.path());
+    // Any values file but the chart's own `values.yaml` is merged over it.
+    let is_defaults = ex.path().file_name().is_some_and(|n| n == "values.yaml");
+    let defaults = (!is_defaults).then(|| chart.defaults().cloned()).flatten();
     let mut walk = Walk::new(doc, root, ex, Some(chart));
+    if let Some(defaults) = defaults {
+        walk.inherit_globals(&defaults);
+        walk.defaults = Some(defaults);
+    }
     walk.note_subcharts();
     walk.node(doc, root, &mut Vec::new(), 0);
 }
@@ -183,6 +190,9 @@ impl Over {
 struct Walk<'e, 'p> {
     /// What the release applies over embedded values.
     over: Over,
+    /// The chart's `values.yaml`, when this file is another values file
+    /// of the chart (Helm merges this file over it).
+    defaults: Option<serde_json::Value>,
     ex: &'e mut Extraction<'p>,
     /// The chart beside the values file; `None` for embedded values.
     chart: Option<Chart>,
@@ -198,6 +208,24 @@ struct Walk<'e, 'p> {
 
 /// The keys of a split mapping that make it an image.
 const SPLIT_SIBLINGS: [&str; 6] = ["tag", "registry", "digest", "sha", "pullPolicy", "version"];
+
+/// The keys of an image mapping that make up its reference.
+const COMPOSING: [&str; 14] = [
+    "registry",
+    "repository",
+    "image",
+    "tag",
+    "digest",
+    "sha",
+    "useDigest",
+    "override",
+    "hub",
+    "defaultRegistry",
+    "chroot",
+    "name",
+    "version",
+    "imageRegistry",
+];
 
 /// Keys whose value the template may add to the printed reference.
 /// (cilium's operator prints `repository-<cloud><suffix>:tag`.)
@@ -233,6 +261,7 @@ impl<'e, 'p> Walk<'e, 'p> {
             chart,
             seen: HashSet::new(),
             over: Over::default(),
+            defaults: None,
         }
     }
 
@@ -350,6 +379,59 @@ impl<'e, 'p> Walk<'e, 'p> {
             path.pop();
             path.push(last);
         }
+    }
+
+    /// The globals the chart's `values.yaml` sets and this file does not
+    /// (Helm merges them in).
+    fn inherit_globals(&mut self, defaults: &serde_json::Value) {
+        let text = |v: Option<&serde_json::Value>| {
+            v.and_then(|v| v.as_str())
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string)
+        };
+        let global = defaults.get("global");
+        if self.global_image_registry.is_none() {
+            self.global_image_registry = text(global.and_then(|g| g.get("imageRegistry")));
+        }
+        if self.global_registry.is_none() {
+            self.global_registry = text(
+                global
+                    .and_then(|g| g.get("image"))
+                    .and_then(|i| i.get("registry")),
+            );
+        }
+        self.global_hub |= text(global.and_then(|g| g.get("hub"))).is_some();
+    }
+
+    /// The keys of the chart's `values.yaml` mapping at `path` that can
+    /// change the image and that mapping `map` of this file leaves to it
+    /// (`registry: quay.io` beneath `{repository, tag}`).
+    fn inherited(&self, doc: &Doc<'_>, map: NodeId, path: &[String]) -> Vec<String> {
+        let Some(mut at) = self.defaults.as_ref() else {
+            return Vec::new();
+        };
+        for key in path {
+            // (Helm replaces a list whole: nothing under one is merged.)
+            match at.get(key.as_str()) {
+                Some(v) if !key.contains('[') => at = v,
+                _ => return Vec::new(),
+            }
+        }
+        let Some(base) = at.as_object() else {
+            return Vec::new();
+        };
+        base.iter()
+            .filter(|(k, v)| {
+                let set = !(v.is_null()
+                    || v.as_str().is_some_and(str::is_empty)
+                    || v == &&serde_json::Value::Bool(false));
+                let part = COMPOSING.contains(&k.as_str())
+                    || MODIFIERS.contains(&k.as_str())
+                    || k.ends_with("Digest");
+                set && part && doc.entry(map, k).is_none()
+            })
+            .map(|(k, v)| format!("`{k}: {v}`"))
+            .collect()
     }
 
     /// Whether what the release applies over embedded values may change
@@ -584,6 +666,18 @@ impl<'e, 'p> Walk<'e, 'p> {
             return;
         }
         if self.overridden(doc, name_key_id, path) {
+            return;
+        }
+        let inherited = self.inherited(doc, map, path);
+        if !inherited.is_empty() {
+            self.ex.warn_at(
+                doc,
+                name_key_id,
+                format!(
+                    "{dotted}: the chart's values.yaml sets {} in this mapping, which Helm merges under this file; imagelock reads one values file at a time; {RENDER}",
+                    inherited.join(", ")
+                ),
+            );
             return;
         }
         if name.is_null() || (name.is_string() && name.value.trim().is_empty()) {

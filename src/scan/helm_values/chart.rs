@@ -19,6 +19,7 @@ pub(super) struct Chart {
     dir: PathBuf,
     meta: OnceCell<Result<Meta, String>>,
     templates: OnceCell<Templates>,
+    defaults: OnceCell<Option<serde_json::Value>>,
 }
 
 /// What `Chart.yaml` says.
@@ -41,7 +42,24 @@ impl Chart {
                 .to_path_buf(),
             meta: OnceCell::new(),
             templates: OnceCell::new(),
+            defaults: OnceCell::new(),
         }
+    }
+
+    /// The chart's own `values.yaml` (its first document), which Helm
+    /// merges under any other values file: `None` when there is no chart
+    /// (`Chart.yaml`) or no such file, or it cannot be read.
+    pub(super) fn defaults(&self) -> Option<&serde_json::Value> {
+        self.defaults
+            .get_or_init(|| {
+                if !self.dir.join("Chart.yaml").is_file() {
+                    return None;
+                }
+                let text = fs_err::read_to_string(self.dir.join("values.yaml")).ok()?;
+                let docs = crate::yaml_value::documents(&text).ok()?;
+                docs.into_iter().next().filter(serde_json::Value::is_object)
+            })
+            .as_ref()
     }
 
     /// `Chart.yaml`'s contents, or why it cannot be read ("there is no
