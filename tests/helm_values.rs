@@ -247,6 +247,14 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
             vec!["29:5 chrooted.image.chroot is true"],
         ),
         (
+            "global-image-merged",
+            vec![],
+            vec![
+                "5:5 global.image (registry, digest) has no `repository` or `image`",
+                "9:12 backend.image: global.image sets digest beside its registry",
+            ],
+        ),
+        (
             "image-with-sibling-tag",
             vec!["2:10 ghcr.io/acme/agent:3.1".into()],
             vec!["7:3 collector.image \"quay.io/acme/collector:1.0\" has a tag or digest of its own"],

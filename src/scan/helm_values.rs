@@ -200,6 +200,8 @@ struct Walk<'e, 'p> {
     global_image_registry: Option<String>,
     /// `global.image.registry` when set (ingress-nginx's convention).
     global_registry: Option<String>,
+    /// The keys of `global.image` other than `registry` that are set.
+    global_image_others: Vec<String>,
     /// `global.hub` is set (istio's convention).
     global_hub: bool,
     /// `repository`/`image` nodes already reported (aliases repeat them).
@@ -253,7 +255,26 @@ impl<'e, 'p> Walk<'e, 'p> {
             .and_then(|g| doc.get(g, "image"))
             .and_then(|i| doc.resolve(i))
             .filter(|i| doc.is_map(*i));
+        // ingress-nginx's `merge <component>.image .Values.global.image`
+        // fills every key a component leaves out or empty, not only the
+        // registry.
+        let global_image_others = global_image
+            .map(|g| {
+                doc.map_entries(g)
+                    .chunks_exact(2)
+                    .filter(|kv| {
+                        doc.scalar_str(kv[0]).is_some_and(|k| k != "registry")
+                            && doc.resolve(kv[1]).is_some_and(|v| {
+                                doc.scalar(v)
+                                    .is_none_or(|s| !s.is_null() && !s.value.is_empty())
+                            })
+                    })
+                    .filter_map(|kv| doc.scalar_str(kv[0]).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         Walk {
+            global_image_others,
             global_image_registry: string_at(global, "imageRegistry"),
             global_registry: string_at(global_image, "registry"),
             global_hub: string_at(global, "hub").is_some(),
@@ -916,6 +937,14 @@ impl<'e, 'p> Walk<'e, 'p> {
         }
         if shape == Shape::ImageAndTag {
             if let Some(global) = self.global_registry.clone() {
+                if !self.global_image_others.is_empty() {
+                    self.ex.warn(
+                        name.line,
+                        name.column,
+                        format!("{dotted}: global.image sets {} beside its registry, which charts merging global.image into each image (ingress-nginx) fill in wherever {dotted} leaves them out or empty; {RENDER}", self.global_image_others.join(", ")),
+                    );
+                    return None;
+                }
                 let first = name.value.split('/').next().unwrap_or("");
                 if name.value.contains('/') && (first.contains(['.', ':']) || first == "localhost")
                 {
