@@ -247,6 +247,16 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
             vec!["29:5 chrooted.image.chroot is true"],
         ),
         (
+            // An image + tag mapping with its own registry is read; a
+            // split one is left to the chart's choice of registry.
+            "global-registry-fallbacks",
+            vec!["12:12 quay.io/acme/strimzi-like:0.38.0".into()],
+            vec![
+                "7:5 loki.image: global.registry is set (\"mirror.example.net\")",
+                "19:5 strimzi.image has both `repository` and `name`",
+            ],
+        ),
+        (
             "global-image-merged",
             vec![],
             vec![

@@ -196,8 +196,12 @@ struct Walk<'e, 'p> {
     ex: &'e mut Extraction<'p>,
     /// The chart beside the values file; `None` for embedded values.
     chart: Option<Chart>,
-    /// `global.imageRegistry` when set: (line, column, value).
-    global_image_registry: Option<String>,
+    /// A registry for every image, when set: (dotted key, value) of
+    /// `global.imageRegistry` (Bitnami, kube-prometheus-stack),
+    /// `global.registry` and `global.image.registry` (loki's fallbacks),
+    /// `global.cattle.systemDefaultRegistry` or `systemDefaultRegistry`
+    /// (Rancher's charts).
+    global_image_registry: Option<(String, String)>,
     /// `global.image.registry` when set (ingress-nginx's convention).
     global_registry: Option<String>,
     /// The keys of `global.image` other than `registry` that are set.
@@ -275,7 +279,26 @@ impl<'e, 'p> Walk<'e, 'p> {
             .unwrap_or_default();
         Walk {
             global_image_others,
-            global_image_registry: string_at(global, "imageRegistry"),
+            global_image_registry: [
+                ("global.imageRegistry", string_at(global, "imageRegistry")),
+                ("global.registry", string_at(global, "registry")),
+                ("global.image.registry", string_at(global_image, "registry")),
+                (
+                    "global.cattle.systemDefaultRegistry",
+                    string_at(
+                        global
+                            .and_then(|g| doc.get(g, "cattle"))
+                            .and_then(|c| doc.resolve(c)),
+                        "systemDefaultRegistry",
+                    ),
+                ),
+                (
+                    "systemDefaultRegistry",
+                    string_at(Some(root), "systemDefaultRegistry"),
+                ),
+            ]
+            .into_iter()
+            .find_map(|(k, v)| v.map(|v| (k.to_string(), v))),
             global_registry: string_at(global_image, "registry"),
             global_hub: string_at(global, "hub").is_some(),
             ex,
@@ -412,7 +435,14 @@ impl<'e, 'p> Walk<'e, 'p> {
         };
         let global = defaults.get("global");
         if self.global_image_registry.is_none() {
-            self.global_image_registry = text(global.and_then(|g| g.get("imageRegistry")));
+            let at = |path: &[&str]| {
+                text(path.iter().try_fold(defaults, |v, k| v.get(*k))).map(|v| (path.join("."), v))
+            };
+            self.global_image_registry = at(&["global", "imageRegistry"])
+                .or_else(|| at(&["global", "registry"]))
+                .or_else(|| at(&["global", "image", "registry"]))
+                .or_else(|| at(&["global", "cattle", "systemDefaultRegistry"]))
+                .or_else(|| at(&["systemDefaultRegistry"]));
         }
         if self.global_registry.is_none() {
             self.global_registry = text(
@@ -535,6 +565,20 @@ impl<'e, 'p> Walk<'e, 'p> {
                     format!("{dotted} has both `repository` and `image`: charts join them differently (`repository/image:version`, or `repository` overriding `image`), so the template decides the reference; {RENDER}"),
                 );
                 return &["repository", "image"];
+            }
+            // Strimzi prints `registry/repository/name:tag`, cert-manager
+            // the repository alone when set.
+            if let Some(k) = ["name", "imageName"]
+                .into_iter()
+                .find(|k| set_scalar(doc, map, k))
+            {
+                self.warn_key(
+                    doc,
+                    map,
+                    k,
+                    format!("{dotted} has both `repository` and `{k}`: charts join them (`registry/repository/name:tag`) or pull `repository` alone, so the template decides the reference; {RENDER}"),
+                );
+                return &["repository"];
             }
             self.compose(doc, map, path, Shape::Split);
             return &["repository"];
@@ -723,13 +767,13 @@ impl<'e, 'p> Walk<'e, 'p> {
         if name.value.contains("://") {
             return;
         }
-        if let Some(global) = &self.global_image_registry {
+        if let Some((key, global)) = &self.global_image_registry {
             if shape == Shape::Split {
                 self.ex.warn_at(
                     doc,
                     name_key_id,
                     format!(
-                        "{dotted}: global.imageRegistry is set ({global:?}): charts that read it (Bitnami's common library, kube-prometheus-stack) pull this image from it in place of `{dotted}.registry`, others ignore it, so the template decides; {RENDER}"
+                        "{dotted}: {key} is set ({global:?}): charts that read it (Bitnami's common library, kube-prometheus-stack, loki, Rancher's) pull this image from it in place of `{dotted}.registry`, others ignore it, so the template decides; {RENDER}"
                     ),
                 );
                 return;

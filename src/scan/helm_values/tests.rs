@@ -235,3 +235,23 @@ fn an_anchored_image_is_reported_once() {
     let s = scan(Path::new("values.yaml"), text);
     assert_eq!(s.images.len(), 1);
 }
+
+#[test]
+fn a_registry_for_every_image_leaves_split_mappings_to_the_chart() {
+    for global in [
+        "global:\n  image:\n    registry: mirror.example.net\n",
+        "global:\n  cattle:\n    systemDefaultRegistry: mirror.example.net\n",
+        "systemDefaultRegistry: mirror.example.net\n",
+        "global:\n  imageRegistry: mirror.example.net\n",
+    ] {
+        let text = format!("{global}app:\n  image:\n    registry: quay.io\n    repository: acme/app\n    tag: \"1\"\n");
+        let s = scan(Path::new("values.yaml"), &text);
+        assert!(s.images.is_empty(), "{global}: {:?}", refs(&s));
+        assert_eq!(s.warnings.len(), 1, "{global}: {:?}", s.warnings);
+        assert!(
+            s.warnings[0].message.contains("mirror.example.net"),
+            "{:?}",
+            s.warnings
+        );
+    }
+}
