@@ -722,13 +722,20 @@ fn pin_writes_only_where_the_chart_reads_one_digest() {
 fn what_a_release_applies_over_its_values_is_a_warning() {
     let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\nspec:\n  source:\n    repoURL: https://charts.example.net\n    chart: shop\n    helm:\n      parameters:\n        - name: api.image.tag\n          value: \"9.9\"\n      valuesObject:\n        api:\n          image:\n            repository: ghcr.io/acme/api\n            tag: \"2.0\"\n        worker:\n          image: ghcr.io/acme/worker:1.0\n";
     let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web\nspec:\n  postRenderers:\n    - kustomize:\n        images:\n          - name: ghcr.io/acme/web\n            newTag: \"3.0\"\n  values:\n    image:\n      repository: ghcr.io/acme/web\n      tag: \"1.0\"\n";
+    // Values written as a string are not read: a warning at the key.
+    let stringly = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: str\nspec:\n  sources:\n    - repoURL: https://charts.example.net\n      helm:\n        values: |\n          image:\n            repository: ghcr.io/acme/api\n            tag: \"2.0\"\n";
     let dir = tempfile::tempdir().unwrap();
     fs_err::write(dir.path().join("app.yaml"), app).unwrap();
     fs_err::write(dir.path().join("release.yaml"), release).unwrap();
+    fs_err::write(dir.path().join("stringly.yaml"), stringly).unwrap();
     let out = support::run::imagelock(dir.path(), &["list", "."]);
     expect_code(&out, 0);
     assert_eq!(listed(&out), ["app.yaml:19:18 ghcr.io/acme/worker:1.0"]);
     let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: stringly.yaml:9:9: spec.sources[0].helm.values is a string of chart values, which imagelock does not read"),
+        "{err}"
+    );
     assert!(
         err.contains("warning: app.yaml:16:13: spec.source.helm.valuesObject.api.image: the `helm.parameters` entry \"api.image.tag\" (line 10)"),
         "{err}"

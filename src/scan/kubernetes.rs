@@ -513,6 +513,38 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
             }
             _ => {}
         }
+        // Argo CD's `helm.values` is YAML inside a string: its images are
+        // rendered but not read here.
+        if group == Some("argoproj.io") && doc.get_str(id, "kind") == Some("Application") {
+            let mut helms = vec![(
+                spec.and_then(|s| self.follow(s, &["source", "helm"])),
+                "spec.source.helm".to_string(),
+            )];
+            let sources = get(spec, "sources").and_then(|s| doc.resolve(s));
+            for (i, &source) in sources
+                .map_or(&[][..], |s| doc.seq_items(s))
+                .iter()
+                .enumerate()
+            {
+                helms.push((
+                    doc.resolve(source).and_then(|s| self.follow(s, &["helm"])),
+                    format!("spec.sources[{i}].helm"),
+                ));
+            }
+            for (helm, at) in helms {
+                let Some((key, value)) = helm.and_then(|h| doc.entry_merged(h, "values")) else {
+                    continue;
+                };
+                let text = doc.resolve(value).and_then(|v| doc.scalar(v));
+                if text.is_some_and(|t| !t.is_null() && !t.value.trim().is_empty()) {
+                    self.ex.warn_at(
+                        doc,
+                        key,
+                        format!("{at}.values is a string of chart values, which imagelock does not read: the images it sets are not locked; write them under `{at}.valuesObject`, or lock the rendered chart: `helm template RELEASE CHART -f VALUES | imagelock lock -`"),
+                    );
+                }
+            }
+        }
         for (values, name, over) in found {
             if let Some(values) = values {
                 super::helm_values::extract_embedded(doc, values, &name, over, self.ex);
