@@ -372,7 +372,10 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
                 "2:10 registry.example.net/acme/server:2.1.0".into(),
                 "3:13 registry.example.net/acme/control-plane:2.1.0".into(),
             ],
-            vec!["4:3 global.imageSidecar \"registry.example.net/acme/sidecar\" has no tag or digest"],
+            vec![
+                "4:3 global.imageSidecar \"registry.example.net/acme/sidecar\" has no tag or digest",
+                "7:3 global.imageAgent \"${REGISTRY}/acme/agent:2.1.0\" is a template",
+            ],
         ),
         (
             // cilium's digest per variant and `override`, istio's `hub`

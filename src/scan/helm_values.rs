@@ -681,6 +681,17 @@ impl<'e, 'p> Walk<'e, 'p> {
             return;
         }
         let Ok(r) = Reference::parse(s.value) else {
+            if s.value.contains("{{") || s.value.contains("${") {
+                self.ex.warn_at(
+                    doc,
+                    key,
+                    format!(
+                        "{} {:?} is a template the chart (or a tool before it) renders, not a reference; {RENDER}",
+                        dotted(path),
+                        s.value
+                    ),
+                );
+            }
             return;
         };
         if self.overridden(doc, key, path) {

@@ -255,3 +255,16 @@ fn a_registry_for_every_image_leaves_split_mappings_to_the_chart() {
         );
     }
 }
+
+#[test]
+fn a_templated_image_string_under_an_image_key_is_a_warning() {
+    let text = "other:\n  imageSidecar: \"${REGISTRY}/nginx:1.0\"\n  imageAgent: \"{{ .Values.r }}/agent:1\"\n";
+    let s = scan(Path::new("values.yaml"), text);
+    assert!(s.images.is_empty());
+    let at: Vec<_> = s.warnings.iter().map(|w| (w.line, w.column)).collect();
+    assert_eq!(at, [(2, 3), (3, 3)], "{:?}", s.warnings);
+    assert!(s
+        .warnings
+        .iter()
+        .all(|w| w.message.contains("helm template")));
+}
