@@ -626,6 +626,16 @@ fn an_empty_tag_is_the_app_version_only_when_no_template_prints_it_otherwise() {
             "templates/b.yaml:1",
         ),
         (
+            "a conditional variant follows the tag",
+            vec![("deploy.yaml", b"        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}{{ if .Values.variant }}-{{ .Values.variant }}{{ end }}\"\n")],
+            "templates/deploy.yaml:1",
+        ),
+        (
+            "`-}}` glues the next line's text to the tag",
+            vec![("deploy.yaml", b"        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion -}}\n          -debian\"\n")],
+            "templates/deploy.yaml:1",
+        ),
+        (
             "a helper is given the whole mapping",
             vec![
                 ("a.yaml", UNCHANGED),

@@ -402,17 +402,31 @@ fn classify(text: &str, a: &Action<'_>) -> Class {
         return Class::Changed;
     }
     let prev = text[..a.start].chars().next_back();
-    let next = text[a.end..].chars().next();
-    let ends = match next {
+    // After `-}}` Helm drops the whitespace that follows: what comes next
+    // is glued on.
+    let glued = |after: &'_ str, action: &str| {
+        if action.ends_with("-}}") {
+            after.trim_start().to_string()
+        } else {
+            after.to_string()
+        }
+    };
+    let after = glued(&text[a.end..], a.text);
+    let ends = match after.chars().next() {
         None | Some('"' | '\'' | '@' | '\n' | '\r' | ' ') => true,
         Some('{') => {
-            let rest = text[a.end..]
-                .trim_start_matches("{{")
-                .trim_start_matches('-');
-            let rest = rest.trim_start();
-            ["if ", "with ", "end", "else"]
-                .iter()
-                .any(|k| rest.starts_with(k))
+            let inner = after.trim_start_matches("{{").trim_start_matches('-');
+            let inner = inner.trim_start();
+            if inner.starts_with("end") || inner.starts_with("else") {
+                true
+            } else if inner.starts_with("if ") || inner.starts_with("with ") {
+                // A part printed only sometimes right after the tag: a
+                // digest (`@…`) and nothing else.
+                let close = after.find("}}").map_or(after.len(), |i| i + 2);
+                glued(&after[close..], &after[..close]).starts_with('@')
+            } else {
+                false
+            }
         }
         _ => false,
     };
@@ -482,6 +496,8 @@ mod tests {
             "image: {{ .Values.a.repository }}:{{ default .Chart.AppVersion .Values.a.tag }}\n",
             "image: '{{ .Values.a.repository }}:{{- .Values.a.tag | default $.Chart.AppVersion -}}'",
             "image: \"{{ .r }}:{{ .tag | default $.Chart.AppVersion }}{{ with .digest }}@{{ . }}{{ end }}\"",
+            "image: \"{{ .r }}:{{ .tag | default $.Chart.AppVersion }}{{- if .digest -}}\n@{{ .digest }}{{ end }}\"",
+            "image: {{ .r }}:{{ .tag | default $.Chart.AppVersion -}}\n",
         ] {
             assert_eq!(class(t), "unchanged", "{t}");
         }
@@ -492,6 +508,8 @@ mod tests {
             "{{- $tag := .Values.image.tag | default .Chart.AppVersion -}}",
             "image: {{ .r }}:{{ .Values.t | default .Chart.AppVersion }}{{ .Values.suffix }}",
             "{{- with .Chart.AppVersion }}",
+            "image: \"{{ .r }}:{{ .t | default .Chart.AppVersion }}{{ if .Values.variant }}-{{ .Values.variant }}{{ end }}\"",
+            "image: \"{{ .r }}:{{ .t | default .Chart.AppVersion -}}\n   -debian\"",
             "        image: {{ printf \"%s:v%s\" .r (.t | default .Chart.AppVersion) }}\n",
         ] {
             assert_eq!(class(t), "changed", "{t}");
