@@ -585,6 +585,21 @@ fn an_empty_tag_is_the_app_version_only_when_no_template_prints_it_otherwise() {
     let out = support::run::imagelock(dir.path(), &["list", "values.yaml"]);
     expect_code(&out, 0);
     assert_eq!(listed(&out), ["values.yaml:2:15 acme/app:1.0"]);
+    // Bitnami's library given the chart prints the appVersion for an empty
+    // tag; its helpers for pull secrets and warnings print no image.
+    let dir = chart_with_templates(&[
+        ("_helpers.tpl", b"{{- define \"c.image\" -}}\n{{ include \"common.images.image\" (dict \"imageRoot\" .Values.image \"global\" .Values.global \"chart\" .Chart) }}\n{{- end -}}\n"),
+        ("NOTES.txt", b"{{- include \"common.warnings.rollingTag\" .Values.image }}\n{{- include \"common.errors.insecureImages\" (dict \"images\" (list .Values.image) \"context\" $) }}\n"),
+        ("deploy.yaml", b"      {{- include \"common.images.renderPullSecrets\" (dict \"images\" (list .Values.image) \"context\" $) | nindent 6 }}\n"),
+    ]);
+    let out = support::run::imagelock(dir.path(), &["list", "values.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(
+        listed(&out),
+        ["values.yaml:2:15 acme/app:1.0"],
+        "{}",
+        text(&out.stderr)
+    );
 
     // Each of these charts renders another tag (or a second one) from the
     // same empty `image.tag`: never the appVersion listed, a warning at

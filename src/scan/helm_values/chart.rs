@@ -137,6 +137,17 @@ fn mentions(body: &str, path: &str) -> bool {
 /// whole (`with`, `include`, an assignment), which may print its tag in
 /// any way.
 fn hands_over(body: &str, root: &str) -> bool {
+    // Bitnami's library helpers that read an image mapping for its pull
+    // secrets or to warn about it, and print no image.
+    const PRINT_NO_IMAGE: [&str; 4] = [
+        "\"common.warnings.",
+        "\"common.errors.",
+        "\"common.images.renderPullSecrets\"",
+        "\"common.images.pullSecrets\"",
+    ];
+    if PRINT_NO_IMAGE.iter().any(|h| body.contains(h)) {
+        return false;
+    }
     body.match_indices(root).any(|(i, _)| {
         !body[i + root.len()..]
             .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.')
@@ -487,6 +498,14 @@ mod tests {
         assert!(!hands_over("if .Values.image", ".Values.image"));
         assert!(!hands_over(".Values.image.repository", ".Values.image"));
         assert!(!hands_over(".Values.imagePullSecrets", ".Values.image"));
+        assert!(!hands_over(
+            "include \"common.warnings.rollingTag\" .Values.image",
+            ".Values.image"
+        ));
+        assert!(!hands_over(
+            "include \"common.images.renderPullSecrets\" (dict \"images\" (list .Values.image) \"context\" $)",
+            ".Values.image"
+        ));
     }
 
     #[test]
