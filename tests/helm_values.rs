@@ -453,6 +453,31 @@ fn a_values_file_beside_the_charts_values_yaml_is_read_over_it() {
     assert_eq!(err.matches("helm template").count(), 2, "{err}");
 }
 
+/// A subchart unpacked in its parent's `charts/`: what the parent's
+/// values.yaml sets under the subchart's key (its alias) is merged over
+/// the subchart's own values, so those images are warnings in the
+/// subchart's file; the others are read.
+#[test]
+fn a_subcharts_values_under_a_parent_that_sets_them_are_left_to_the_parent() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/helm/conventions/umbrella");
+    let out = support::run::imagelock(&dir, &["list", "charts/cache/values.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(
+        listed(&out),
+        ["charts/cache/values.yaml:7:10 ghcr.io/acme/exporter:1"]
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: charts/cache/values.yaml:2:3: image: the parent chart's values.yaml sets `cache.image.tag` for this subchart"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: charts/cache/values.yaml:5:3: sidecar.image: the parent chart's values.yaml sets `cache.sidecar.image`"),
+        "{err}"
+    );
+    assert_eq!(err.matches("helm template").count(), 2, "{err}");
+}
+
 /// The subcharts `Chart.yaml` names are a note: their images are in
 /// their own values files.
 #[test]

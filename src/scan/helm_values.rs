@@ -114,11 +114,18 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
     // Any values file but the chart's own `values.yaml` is merged over it.
     let is_defaults = ex.path().file_name().is_some_and(|n| n == "values.yaml");
     let defaults = (!is_defaults).then(|| chart.defaults().cloned()).flatten();
+    let parents = chart.parent_values();
     let mut walk = Walk::new(doc, root, ex, Some(chart));
     if let Some(defaults) = defaults {
         walk.inherit_globals(&defaults);
         walk.defaults = Some(defaults);
     }
+    for (key, values) in &parents {
+        if key == "global" {
+            walk.inherit_globals(values);
+        }
+    }
+    walk.parents = parents;
     walk.note_subcharts();
     walk.node(doc, root, &mut Vec::new(), 0);
 }
@@ -193,6 +200,9 @@ struct Walk<'e, 'p> {
     /// The chart's `values.yaml`, when this file is another values file
     /// of the chart (Helm merges this file over it).
     defaults: Option<serde_json::Value>,
+    /// A parent chart's values for this one (when it is unpacked in the
+    /// parent's `charts/`): (the key they sit under, the values).
+    parents: Vec<(String, serde_json::Value)>,
     ex: &'e mut Extraction<'p>,
     /// The chart beside the values file; `None` for embedded values.
     chart: Option<Chart>,
@@ -306,6 +316,7 @@ impl<'e, 'p> Walk<'e, 'p> {
             seen: HashSet::new(),
             over: Over::default(),
             defaults: None,
+            parents: Vec::new(),
         }
     }
 
@@ -485,11 +496,58 @@ impl<'e, 'p> Walk<'e, 'p> {
             .collect()
     }
 
+    /// The keys of the image mapping at `path` that a parent chart's
+    /// values set (any value, even empty or null, changes what the
+    /// subchart reads), as `key.path`.
+    fn set_by_parent(&self, path: &[String]) -> Option<String> {
+        for (key, values) in &self.parents {
+            if key == "global" {
+                continue;
+            }
+            let mut at = values;
+            let mut found = true;
+            for k in path {
+                match at.get(k.as_str()) {
+                    Some(v) if !k.contains('[') => at = v,
+                    _ => {
+                        found = false;
+                        break;
+                    }
+                }
+            }
+            if !found {
+                continue;
+            }
+            let keys: Vec<String> = match at.as_object() {
+                Some(m) => m
+                    .keys()
+                    .filter(|k| {
+                        COMPOSING.contains(&k.as_str())
+                            || MODIFIERS.contains(&k.as_str())
+                            || k.ends_with("Digest")
+                    })
+                    .map(|k| format!("`{key}.{}.{k}`", path.join(".")))
+                    .collect(),
+                // The whole mapping replaced (a string, null).
+                None => vec![format!("`{key}.{}`", path.join("."))],
+            };
+            if !keys.is_empty() {
+                return Some(keys.join(", "));
+            }
+        }
+        None
+    }
+
     /// Whether what the release applies over embedded values may change
     /// the image at `path` (a warning at `at` then).
     fn overridden(&mut self, doc: &Doc<'_>, at: NodeId, path: &[String]) -> bool {
         let key = path.get(1..).unwrap_or_default().join(".");
-        let Some(why) = self.over.overrides(&key) else {
+        let why = self.over.overrides(&key).or_else(|| {
+            self.set_by_parent(path).map(|set| {
+                format!("the parent chart's values.yaml sets {set} for this subchart, which Helm merges over this file")
+            })
+        });
+        let Some(why) = why else {
             return false;
         };
         self.ex.warn_at(

@@ -71,6 +71,61 @@ impl Chart {
             .map_err(String::as_str)
     }
 
+    /// When this chart is a subchart unpacked in a parent chart's
+    /// `charts/` directory: the parent's `values.yaml` under each key its
+    /// `Chart.yaml` gives this chart (its alias, else its name), and the
+    /// parent's `global` (as a `{"global": …}` mapping). Helm merges these
+    /// over this chart's values.
+    pub(super) fn parent_values(&self) -> Vec<(String, serde_json::Value)> {
+        let Some(parent) = self
+            .dir
+            .parent()
+            .filter(|p| p.file_name().is_some_and(|n| n == "charts"))
+            .and_then(Path::parent)
+        else {
+            return Vec::new();
+        };
+        let read = |path: PathBuf| {
+            let text = fs_err::read_to_string(path).ok()?;
+            crate::yaml_value::documents(&text).ok()?.into_iter().next()
+        };
+        let (Some(own), Some(meta)) = (
+            read(self.dir.join("Chart.yaml")),
+            read(parent.join("Chart.yaml")),
+        ) else {
+            return Vec::new();
+        };
+        let Some(name) = own.get("name").and_then(|n| n.as_str()) else {
+            return Vec::new();
+        };
+        let Some(values) = read(parent.join("values.yaml")) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for dep in meta
+            .get("dependencies")
+            .and_then(|d| d.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if dep.get("name").and_then(|n| n.as_str()) != Some(name) {
+                continue;
+            }
+            let key = dep
+                .get("alias")
+                .and_then(|a| a.as_str())
+                .unwrap_or(name)
+                .to_string();
+            if let Some(v) = values.get(&key) {
+                out.push((key, v.clone()));
+            }
+        }
+        if let Some(global) = values.get("global") {
+            out.push(("global".into(), serde_json::json!({ "global": global })));
+        }
+        out
+    }
+
     /// Whether the templates print an empty tag of the mapping at `key`
     /// (`server.image`) as the `appVersion`, unchanged: `Ok(())`, or the
     /// reason they may not.
