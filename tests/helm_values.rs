@@ -358,8 +358,9 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
             vec![
                 "3:17 quay.io/acme/agent:v1.18.0".into(),
                 format!("10:17 quay.io/acme/operator:v1.18.0@{d1}"),
+                format!("18:17 quay.io/acme/relay:v1.18.0@{d1}"),
             ],
-            vec![],
+            vec!["29:5 hubble.image.useDigest is not a YAML boolean"],
         ),
         (
             "repository-and-image",

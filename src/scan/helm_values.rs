@@ -916,7 +916,7 @@ impl<'e, 'p> Walk<'e, 'p> {
                 );
                 return;
             }
-            if is_true(doc, map, "chroot") {
+            if truthy(doc, map, "chroot") != Some(false) {
                 self.warn_key(
                     doc,
                     map,
@@ -946,6 +946,15 @@ impl<'e, 'p> Walk<'e, 'p> {
         let Some(tag) = self.tag(doc, map, path, name_key_id) else {
             return;
         };
+        if truthy(doc, map, "useDigest").is_none() {
+            self.warn_key(
+                doc,
+                map,
+                "useDigest",
+                format!("{dotted}.useDigest is not a YAML boolean: a template's `if` takes any non-empty string for true, `ternary` fails on it; write `true` or `false`; {RENDER}"),
+            );
+            return;
+        }
         let (digest_key, written_digest, mut edit) = digest_of(doc, map, &dotted);
         if tag.value.contains('@') && digest_key.is_some() {
             // `tag: "1.0@sha256:…"`: a digest written into the digest key
@@ -1279,12 +1288,31 @@ fn set_scalar(doc: &Doc<'_>, map: NodeId, key: &str) -> bool {
         .is_some_and(|s| !s.is_null() && !s.value.is_empty())
 }
 
+/// A switch key as a template's `if` sees it: `Some(false)` when missing
+/// or null, the boolean Helm's YAML 1.1 reader makes of `true`, `yes`,
+/// `on`, `y` (and their `false` forms); `None` for anything else (a
+/// quoted `"false"` is a non-empty string, true to `if`, an error to
+/// `ternary`).
+fn truthy(doc: &Doc<'_>, map: NodeId, key: &str) -> Option<bool> {
+    let Some(v) = doc.get(map, key) else {
+        return Some(false);
+    };
+    let s = doc.resolve(v).and_then(|v| doc.scalar(v))?;
+    if s.is_null() {
+        return Some(false);
+    }
+    if s.go_yaml_non_string() != Some("a boolean") {
+        return None;
+    }
+    Some(matches!(
+        s.value,
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y"
+    ))
+}
+
 /// A boolean key set to true.
 fn is_true(doc: &Doc<'_>, map: NodeId, key: &str) -> bool {
-    doc.get(map, key)
-        .and_then(|v| doc.resolve(v))
-        .and_then(|v| doc.scalar(v))
-        .is_some_and(|s| matches!(s.value, "true" | "True" | "TRUE"))
+    truthy(doc, map, key) == Some(true)
 }
 
 /// The mapping's digest key, the `@…` it adds to the reference (none when
