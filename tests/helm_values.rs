@@ -800,3 +800,51 @@ fn what_a_release_applies_over_its_values_is_a_warning() {
     );
     assert!(err.matches("helm template").count() >= 2, "{err}");
 }
+
+/// A `sha` key holds what the chart prints after the `@`: the bare hex for
+/// `@sha256:{{ .sha }}` (kube-prometheus-stack), the whole digest for
+/// `@%s` (kube-state-metrics). `pin` writes that form; a second pin
+/// changes nothing.
+#[test]
+fn pin_writes_a_sha_key_in_the_form_the_charts_templates_print() {
+    use support::offline::{digest, dir, read};
+    let chart = "apiVersion: v2\nname: c\nversion: 0.1.0\nappVersion: \"1.0\"\n";
+    let values =
+        "image:\n  registry: quay.io\n  repository: acme/proxy\n  tag: v0.22.1\n  sha: \"\"\n";
+    let full = "{{- define \"c.image\" -}}\n{{- if .Values.image.sha }}\n{{- printf \"%s/%s:%s@%s\" .Values.image.registry .Values.image.repository .Values.image.tag .Values.image.sha }}\n{{- end }}\n{{- end -}}\n";
+    let hex = "        image: \"{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}{{ with .Values.image.sha }}@sha256:{{ . }}{{ end }}\"\n";
+    let d = dir(
+        &[
+            ("full/Chart.yaml", chart),
+            ("full/values.yaml", values),
+            ("full/templates/_helpers.tpl", full),
+            ("hex/Chart.yaml", chart),
+            ("hex/values.yaml", values),
+            ("hex/templates/deploy.yaml", hex),
+        ],
+        &["quay.io/acme/proxy:v0.22.1"],
+    );
+    let want = digest("quay.io/acme/proxy:v0.22.1");
+    let out = support::run::imagelock(d.path(), &["pin", "."]);
+    expect_code(&out, 0);
+    let full_pinned = values.replace("sha: \"\"", &format!("sha: {want}"));
+    let hex_pinned = values.replace(
+        "sha: \"\"",
+        &format!("sha: {}", want.strip_prefix("sha256:").unwrap()),
+    );
+    assert_eq!(read(d.path(), "full/values.yaml"), full_pinned);
+    assert_eq!(read(d.path(), "hex/values.yaml"), hex_pinned);
+    let out = support::run::imagelock(d.path(), &["list", "."]);
+    expect_code(&out, 0);
+    assert_eq!(
+        listed(&out),
+        [
+            format!("full/values.yaml:3:15 quay.io/acme/proxy:v0.22.1@{want}"),
+            format!("hex/values.yaml:3:15 quay.io/acme/proxy:v0.22.1@{want}"),
+        ]
+    );
+    let out = support::run::imagelock(d.path(), &["pin", "."]);
+    expect_code(&out, 0);
+    assert_eq!(read(d.path(), "full/values.yaml"), full_pinned);
+    assert_eq!(read(d.path(), "hex/values.yaml"), hex_pinned);
+}

@@ -58,7 +58,7 @@ use super::yaml::{Doc, NodeId, QuoteStyle, Scalar};
 use super::{Context, FoundImage, ImageField, InvalidImage};
 use crate::reference::Reference;
 use crate::rewrite::EditPlan;
-use chart::Chart;
+use chart::{Chart, ShaForm};
 
 /// Where an image sits in a values file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -955,7 +955,8 @@ impl<'e, 'p> Walk<'e, 'p> {
             );
             return;
         }
-        let (digest_key, written_digest, mut edit) = digest_of(doc, map, &dotted);
+        let sha_form = self.chart.as_ref().and_then(Chart::sha_form);
+        let (digest_key, written_digest, mut edit) = digest_of(doc, map, &dotted, sha_form);
         if tag.value.contains('@') && digest_key.is_some() {
             // `tag: "1.0@sha256:…"`: a digest written into the digest key
             // would print a second `@…`.
@@ -1317,7 +1318,17 @@ fn is_true(doc: &Doc<'_>, map: NodeId, key: &str) -> bool {
 
 /// The mapping's digest key, the `@…` it adds to the reference (none when
 /// empty), and how `pin` writes into it.
-fn digest_of(doc: &Doc<'_>, map: NodeId, path: &str) -> (Option<String>, Option<String>, EditPlan) {
+///
+/// A `sha` key holds the bare hex (kube-prometheus-stack prints
+/// `@sha256:{{ .sha }}`) unless the chart's templates print it after a
+/// bare `@` (kube-state-metrics), when it holds the whole digest.
+fn digest_of(
+    doc: &Doc<'_>,
+    map: NodeId,
+    path: &str,
+    sha_form: Option<ShaForm>,
+) -> (Option<String>, Option<String>, EditPlan) {
+    let full_sha = sha_form == Some(ShaForm::Full);
     let found = ["digest", "sha"]
         .into_iter()
         .find_map(|k| doc.entry(map, k).map(|e| (k, e)));
@@ -1350,12 +1361,12 @@ fn digest_of(doc: &Doc<'_>, map: NodeId, path: &str) -> (Option<String>, Option<
         .and_then(|v| doc.scalar(v))
         .filter(|s| !s.is_null() && s.is_string() && !s.value.is_empty())
         .map(|s| match name {
-            "sha" => format!("@sha256:{}", s.value),
+            "sha" if !full_sha => format!("@sha256:{}", s.value),
             _ => format!("@{}", s.value),
         });
     let key_at = doc.scalar(key).map_or(0, |k| k.content.start);
     let edit = match value_span(doc, key, value) {
-        Some(span) if name == "sha" => EditPlan::SetDigestHex { span, key_at },
+        Some(span) if name == "sha" && !full_sha => EditPlan::SetDigestHex { span, key_at },
         Some(span) => EditPlan::SetValue { span, key_at },
         None => EditPlan::Unpinnable {
             reason: format!(

@@ -126,6 +126,17 @@ impl Chart {
         out
     }
 
+    /// How the templates print a `sha` key, when they print it one way
+    /// only; `None` without templates or evidence (or with both).
+    pub(super) fn sha_form(&self) -> Option<ShaForm> {
+        let t = self.templates.get_or_init(|| Templates::read(&self.dir));
+        match (t.sha_hex, t.sha_full) {
+            (true, false) => Some(ShaForm::Hex),
+            (false, true) => Some(ShaForm::Full),
+            _ => None,
+        }
+    }
+
     /// Whether the templates print an empty tag of the mapping at `key`
     /// (`server.image`) as the `appVersion`, unchanged: `Ok(())`, or the
     /// reason they may not.
@@ -281,6 +292,19 @@ struct Templates {
     library_image: Vec<Use>,
     /// The first use that may change it (or whose printing is elsewhere).
     changed: Option<Use>,
+    /// A `.sha` printed after `@sha256:` (kube-prometheus-stack: the hex)
+    /// and after a bare `@` (kube-state-metrics: the whole digest).
+    sha_hex: bool,
+    sha_full: bool,
+}
+
+/// What a chart's templates print after the `@` from a `sha` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ShaForm {
+    /// `@sha256:{{ .sha }}`: the key holds the bare hex.
+    Hex,
+    /// `@{{ .sha }}`: the key holds the whole `sha256:…` digest.
+    Full,
 }
 
 /// More template text than this is not searched (a chart's templates are
@@ -339,6 +363,14 @@ impl Templates {
             if body.contains("common.images.image") && body.contains("\"chart\" .Chart") {
                 self.library_image.push(at());
                 continue;
+            }
+            if mentions(body, ".sha") {
+                let before = &text[..action.start];
+                if body.contains("@sha256:%s") || before.ends_with("@sha256:") {
+                    self.sha_hex = true;
+                } else if body.contains("@%s") || before.ends_with('@') {
+                    self.sha_full = true;
+                }
             }
             let app = body.contains("Chart.AppVersion");
             if !app && !body.contains(".Values") {
