@@ -333,14 +333,18 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
             // an anchor under no image key, a registry ending in `/`, a
             // `suffix`, and a second document (Helm reads the first only).
             "yaml-shapes",
-            vec!["31:17 quay.io/acme/kept:3".into()],
+            vec![
+                "31:17 quay.io/acme/kept:3".into(),
+                "35:25 acme/shared:1".into(),
+            ],
             vec![
                 "7:5 merged.image takes keys from a merge key (`<<`)",
                 "12:5 twice.image.tag is written again at line 13",
                 "17:3 aliased.image is an alias of \"ghcr.io/acme/web:1.0\"",
                 "20:5 slashed.image.registry \"quay.io/\" ends with `/`",
                 "27:5 suffixed.image.suffix is set",
-                "34:1 Helm reads only the first document of a values file",
+                "39:5 sharedAgain.image.repository is an alias of the repository read at line 35",
+                "42:1 Helm reads only the first document of a values file",
             ],
         ),
         (
@@ -421,7 +425,8 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
                     "remove one",
                     "write the image here",
                     "without the `/`",
-                    "into the first document"
+                    "into the first document",
+                    "write it here"
                 ]
                 .iter()
                 .any(|what| g.contains(what)),

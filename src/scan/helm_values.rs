@@ -797,6 +797,16 @@ impl<'e, 'p> Walk<'e, 'p> {
             return;
         };
         if !self.seen.insert(name_id) {
+            // `repository: *r`, read already where the anchor is: this
+            // mapping's own tag and digest make another image.
+            self.ex.warn_at(
+                doc,
+                name_key_id,
+                format!(
+                    "{dotted}.{name_key} is an alias of the {name_key} read at line {}: imagelock reads an image where its {name_key} is written; write it here",
+                    name.line
+                ),
+            );
             return;
         }
         if self.overridden(doc, name_key_id, path) {
