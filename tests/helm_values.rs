@@ -114,11 +114,14 @@ fn lock_pin_check_and_drift_of_a_charts_values() {
         "apiVersion: v2\nname: shop\nversion: 0.1.0\nappVersion: \"3.1\"\n",
     )
     .unwrap();
-    // The template prints app's empty tag as the appVersion, unchanged.
+    // The template prints app's empty tag as the appVersion, unchanged,
+    // and reads each digest key.
     fs_err::create_dir(chart.join("templates")).unwrap();
     fs_err::write(
         chart.join("templates/app.yaml"),
-        "image: \"{{ .Values.app.image.registry }}/{{ .Values.app.image.repository }}:{{ .Values.app.image.tag | default .Chart.AppVersion }}\"\n",
+        "image: \"{{ .Values.app.image.registry }}/{{ .Values.app.image.repository }}:{{ .Values.app.image.tag | default .Chart.AppVersion }}{{ with .Values.app.image.digest }}@{{ . }}{{ end }}\"\n\
+         image: \"{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}{{ with .Values.image.digest }}@{{ . }}{{ end }}\"\n\
+         image: \"{{ .Values.metrics.image.registry }}/{{ .Values.metrics.image.repository }}:{{ .Values.metrics.image.tag }}{{ with .Values.metrics.image.sha }}@sha256:{{ . }}{{ end }}\"\n",
     )
     .unwrap();
     let values = chart.join("values.yaml");
@@ -852,4 +855,32 @@ fn pin_writes_a_sha_key_in_the_form_the_charts_templates_print() {
     expect_code(&out, 0);
     assert_eq!(read(d.path(), "full/values.yaml"), full_pinned);
     assert_eq!(read(d.path(), "hex/values.yaml"), hex_pinned);
+}
+
+/// A digest key no template of the chart beside the values reads is never
+/// written: the chart would go on pulling the tag.
+#[test]
+fn pin_leaves_a_digest_key_the_charts_templates_do_not_read() {
+    use support::offline::{dir, read};
+    let values =
+        "web:\n  image:\n    repository: ghcr.io/acme/web\n    tag: \"1.0\"\n    digest: \"\"\n";
+    let d = dir(
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\nappVersion: \"1.0\"\n"),
+            ("values.yaml", values),
+            (
+                "templates/deploy.yaml",
+                "        image: \"{{ .Values.web.image.repository }}:{{ .Values.web.image.tag }}\"\n",
+            ),
+        ],
+        &["ghcr.io/acme/web:1.0"],
+    );
+    let out = support::run::imagelock(d.path(), &["pin", "values.yaml"]);
+    assert_eq!(read(d.path(), "values.yaml"), values);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("values.yaml:3:17")
+            && err.contains("no template of the chart beside it reads `web.image.digest`"),
+        "{err}"
+    );
 }

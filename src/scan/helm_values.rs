@@ -967,6 +967,17 @@ impl<'e, 'p> Walk<'e, 'p> {
         }
         let sha_form = self.chart.as_ref().and_then(Chart::sha_form);
         let (digest_key, written_digest, mut edit) = digest_of(doc, map, &dotted, sha_form);
+        // (A subchart's values are read by the subchart's templates.)
+        let own = self.subchart_of(path).is_none();
+        if let (Some(k), Some(chart), true) = (&digest_key, &self.chart, own) {
+            if chart.reads(&path.join("."), k) == Some(false) {
+                // A digest written where no template reads it is no pin.
+                edit = EditPlan::Unpinnable {
+                    reason: format!("no template of the chart beside it reads `{dotted}.{k}`"),
+                    hint: "pin the image where the chart reads a digest, or lock the rendered chart: `helm template RELEASE CHART -f VALUES | imagelock lock -`".into(),
+                };
+            }
+        }
         if tag.value.contains('@') && digest_key.is_some() {
             // `tag: "1.0@sha256:…"`: a digest written into the digest key
             // would print a second `@…`.

@@ -126,6 +126,34 @@ impl Chart {
         out
     }
 
+    /// Whether the templates read the key `key` (`digest`) of the mapping
+    /// at `path` (`server.image`): directly, through `with` or a helper
+    /// given the mapping, or Bitnami's library; `None` when there are no
+    /// templates to tell.
+    pub(super) fn reads(&self, path: &str, key: &str) -> Option<bool> {
+        let t = self.templates.get_or_init(|| Templates::read(&self.dir));
+        if t.unreadable.is_some() {
+            return None;
+        }
+        let root = if path.is_empty() {
+            ".Values".to_string()
+        } else {
+            format!(".Values.{path}")
+        };
+        let needle = format!("{root}.{key}");
+        Some(
+            t.reads
+                .iter()
+                .any(|b| mentions(b, &needle) || hands_over(b, &root))
+                || t.library_image.iter().any(|u| {
+                    u.text
+                        .split(&root)
+                        .skip(1)
+                        .any(|rest| rest.starts_with([' ', ')', '\t']) || rest.is_empty())
+                }),
+        )
+    }
+
     /// How the templates print a `sha` key, when they print it one way
     /// only; `None` without templates or evidence (or with both).
     pub(super) fn sha_form(&self) -> Option<ShaForm> {
@@ -296,6 +324,8 @@ struct Templates {
     /// and after a bare `@` (kube-state-metrics: the whole digest).
     sha_hex: bool,
     sha_full: bool,
+    /// Every action reading a `.Values` path, conditions included.
+    reads: Vec<String>,
 }
 
 /// What a chart's templates print after the `@` from a `sha` key.
@@ -363,6 +393,9 @@ impl Templates {
             if body.contains("common.images.image") && body.contains("\"chart\" .Chart") {
                 self.library_image.push(at());
                 continue;
+            }
+            if body.contains(".Values") {
+                self.reads.push(body.to_string());
             }
             if mentions(body, ".sha") {
                 let before = &text[..action.start];
