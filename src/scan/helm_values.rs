@@ -34,6 +34,15 @@
 //! subcharts `Chart.yaml` names are a note: their images are not in this
 //! file.
 //!
+//! What Helm merges in or applies afterwards decides as well, and leaves
+//! the image to the chart with a warning: the chart's `values.yaml` under
+//! another values file of it, a parent chart's values over an unpacked
+//! subchart's, a registry put before every image (`global.registry`,
+//! `global.image.registry`, `systemDefaultRegistry`, …), YAML that reads
+//! otherwise than it looks (a key written twice, `<<`, a second document,
+//! `tag: 0`), Argo CD `helm.parameters` and a Flux kustomize post-renderer
+//! over embedded values.
+//!
 //! Pinning writes the digest into the chart's own digest key, in the form
 //! its templates print: `digest: sha256:…`, `sha: <hex>` (kube-prometheus-
 //! stack prints `repo:tag@sha256:{{ .sha }}`). A mapping with no digest
