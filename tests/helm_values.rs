@@ -55,7 +55,7 @@ fn list_reads_a_charts_values_file() {
     let out = support::run::imagelock(&dir, &["list", "--helm-values", "other.yaml", "."]);
     expect_code(&out, 0);
     assert!(
-        listed(&out).contains(&"other.yaml:3:15 ghcr.io/acme/shop-api:2.5.0".to_string()),
+        listed(&out).contains(&"other.yaml:5:15 ghcr.io/acme/shop-api:2.5.0".to_string()),
         "{}",
         text(&out.stdout)
     );
@@ -114,11 +114,14 @@ fn lock_pin_check_and_drift_of_a_charts_values() {
         "apiVersion: v2\nname: shop\nversion: 0.1.0\nappVersion: \"3.1\"\n",
     )
     .unwrap();
-    // The template prints app's empty tag as the appVersion, unchanged.
+    // The template prints app's empty tag as the appVersion, unchanged,
+    // and reads each digest key.
     fs_err::create_dir(chart.join("templates")).unwrap();
     fs_err::write(
         chart.join("templates/app.yaml"),
-        "image: \"{{ .Values.app.image.registry }}/{{ .Values.app.image.repository }}:{{ .Values.app.image.tag | default .Chart.AppVersion }}\"\n",
+        "image: \"{{ .Values.app.image.registry }}/{{ .Values.app.image.repository }}:{{ .Values.app.image.tag | default .Chart.AppVersion }}{{ with .Values.app.image.digest }}@{{ . }}{{ end }}\"\n\
+         image: \"{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}{{ with .Values.image.digest }}@{{ . }}{{ end }}\"\n\
+         image: \"{{ .Values.metrics.image.registry }}/{{ .Values.metrics.image.repository }}:{{ .Values.metrics.image.tag }}{{ with .Values.metrics.image.sha }}@sha256:{{ . }}{{ end }}\"\n",
     )
     .unwrap();
     let values = chart.join("values.yaml");
@@ -247,6 +250,24 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
             vec!["29:5 chrooted.image.chroot is true"],
         ),
         (
+            // An image + tag mapping with its own registry is read; a
+            // split one is left to the chart's choice of registry.
+            "global-registry-fallbacks",
+            vec!["12:12 quay.io/acme/strimzi-like:0.38.0".into()],
+            vec![
+                "7:5 loki.image: global.registry is set (\"mirror.example.net\")",
+                "19:5 strimzi.image has both `repository` and `name`",
+            ],
+        ),
+        (
+            "global-image-merged",
+            vec![],
+            vec![
+                "5:5 global.image (registry, digest) has no `repository` or `image`",
+                "9:12 backend.image: global.image sets digest beside its registry",
+            ],
+        ),
+        (
             "image-with-sibling-tag",
             vec!["2:10 ghcr.io/acme/agent:3.1".into()],
             vec!["7:3 collector.image \"quay.io/acme/collector:1.0\" has a tag or digest of its own"],
@@ -294,6 +315,39 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
             vec![
                 "9:10 shortened.image.tag 1.10 is not a string",
                 "14:10 exponent.image.tag 1234567 is not a string",
+                "19:10 zero.image.tag 0 is the number zero, which a template's `default`",
+            ],
+        ),
+        (
+            // values-prod.yaml is merged over the chart's values.yaml:
+            // the registry and the digest it leaves out are the chart's.
+            // (The `list` below reads values.yaml too: its own images.)
+            "override-file",
+            vec![
+                "5:15 quay.io/acme/app:1.0".into(),
+                format!("10:17 acme/worker:1.0@{d1}"),
+                "15:17 acme/cache:1.0".into(),
+            ],
+            vec![],
+        ),
+        (
+            // YAML that Helm reads differently from a first glance: a merge
+            // key, a key written twice (Helm keeps the last), an alias of
+            // an anchor under no image key, a registry ending in `/`, a
+            // `suffix`, and a second document (Helm reads the first only).
+            "yaml-shapes",
+            vec![
+                "31:17 quay.io/acme/kept:3".into(),
+                "35:25 acme/shared:1".into(),
+            ],
+            vec![
+                "7:5 merged.image takes keys from a merge key (`<<`)",
+                "12:5 twice.image.tag is written again at line 13",
+                "17:3 aliased.image is an alias of \"ghcr.io/acme/web:1.0\"",
+                "20:5 slashed.image.registry \"quay.io/\" ends with `/`",
+                "27:5 suffixed.image.suffix is set",
+                "39:5 sharedAgain.image.repository is an alias of the repository read at line 35",
+                "42:1 Helm reads only the first document of a values file",
             ],
         ),
         (
@@ -311,8 +365,9 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
             vec![
                 "3:17 quay.io/acme/agent:v1.18.0".into(),
                 format!("10:17 quay.io/acme/operator:v1.18.0@{d1}"),
+                format!("18:17 quay.io/acme/relay:v1.18.0@{d1}"),
             ],
-            vec![],
+            vec!["29:5 hubble.image.useDigest is not a YAML boolean"],
         ),
         (
             "repository-and-image",
@@ -325,7 +380,10 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
                 "2:10 registry.example.net/acme/server:2.1.0".into(),
                 "3:13 registry.example.net/acme/control-plane:2.1.0".into(),
             ],
-            vec!["4:3 global.imageSidecar \"registry.example.net/acme/sidecar\" has no tag or digest"],
+            vec![
+                "4:3 global.imageSidecar \"registry.example.net/acme/sidecar\" has no tag or digest",
+                "7:3 global.imageAgent \"${REGISTRY}/acme/agent:2.1.0\" is a template",
+            ],
         ),
         (
             // cilium's digest per variant and `override`, istio's `hub`
@@ -362,13 +420,71 @@ fn each_convention_is_read_as_the_chart_renders_it_or_warned_at_its_key() {
                 g.starts_with(&format!("{at}: {message}")),
                 "{name}: expected `{w}`, got `{g}`"
             );
-            // What to do: render the chart, or (for a number) quote it.
+            // What to do: render the chart, or change the value.
             assert!(
-                g.contains("helm template") || g.contains("quote it"),
+                [
+                    "helm template",
+                    "quote it",
+                    "remove one",
+                    "write the image here",
+                    "without the `/`",
+                    "into the first document",
+                    "write it here"
+                ]
+                .iter()
+                .any(|what| g.contains(what)),
                 "{name}: {g}"
             );
         }
     }
+}
+
+/// A chart's other values file is merged over its values.yaml: what it
+/// leaves out of an image mapping (a registry, a digest) is the chart's,
+/// a warning at the mapping; a mapping that sets every key is read.
+#[test]
+fn a_values_file_beside_the_charts_values_yaml_is_read_over_it() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/helm/conventions/override-file");
+    let out = support::run::imagelock(&dir, &["list", "values-prod.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(listed(&out), ["values-prod.yaml:11:17 acme/cache:2.0"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: values-prod.yaml:3:3: image: the chart's values.yaml sets `registry: \"quay.io\"` in this mapping"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "warning: values-prod.yaml:7:5: worker.image: the chart's values.yaml sets `digest: "
+        ),
+        "{err}"
+    );
+    assert_eq!(err.matches("helm template").count(), 2, "{err}");
+}
+
+/// A subchart unpacked in its parent's `charts/`: what the parent's
+/// values.yaml sets under the subchart's key (its alias) is merged over
+/// the subchart's own values, so those images are warnings in the
+/// subchart's file; the others are read.
+#[test]
+fn a_subcharts_values_under_a_parent_that_sets_them_are_left_to_the_parent() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/helm/conventions/umbrella");
+    let out = support::run::imagelock(&dir, &["list", "charts/cache/values.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(
+        listed(&out),
+        ["charts/cache/values.yaml:7:10 ghcr.io/acme/exporter:1"]
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: charts/cache/values.yaml:2:3: image: the parent chart's values.yaml sets `cache.image.tag` for this subchart"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: charts/cache/values.yaml:5:3: sidecar.image: the parent chart's values.yaml sets `cache.sidecar.image`"),
+        "{err}"
+    );
+    assert_eq!(err.matches("helm template").count(), 2, "{err}");
 }
 
 /// The subcharts `Chart.yaml` names are a note: their images are in
@@ -464,4 +580,307 @@ fn pin_writes_the_digest_key_of_composed_mappings_and_embedded_values() {
     .map(|f| read(d.path(), f))
     .collect();
     assert_eq!(before, after, "a second pin changed a file");
+}
+
+/// A chart in a fresh directory: Chart.yaml (appVersion "1.0"), a values
+/// file leaving `image.tag` empty, and the templates given.
+fn chart_with_templates(templates: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::write(
+        d.join("Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 0.1.0\nappVersion: \"1.0\"\n",
+    )
+    .unwrap();
+    fs_err::write(
+        d.join("values.yaml"),
+        "image:\n  repository: acme/app\n  tag: \"\"\n  tagOverride: \"\"\n",
+    )
+    .unwrap();
+    fs_err::create_dir(d.join("templates")).unwrap();
+    for (name, text) in templates {
+        let path = d.join("templates").join(name);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// A chart's template files: (name under templates/, bytes).
+type Templates<'a> = Vec<(&'a str, &'a [u8])>;
+
+const UNCHANGED: &[u8] =
+    b"        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}\"\n";
+
+#[test]
+fn an_empty_tag_is_the_app_version_only_when_no_template_prints_it_otherwise() {
+    // The control: the one template prints the appVersion unchanged.
+    let dir = chart_with_templates(&[("deploy.yaml", UNCHANGED)]);
+    let out = support::run::imagelock(dir.path(), &["list", "values.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(listed(&out), ["values.yaml:2:15 acme/app:1.0"]);
+    // Bitnami's library given the chart prints the appVersion for an empty
+    // tag; its helpers for pull secrets and warnings print no image.
+    let dir = chart_with_templates(&[
+        ("_helpers.tpl", b"{{- define \"c.image\" -}}\n{{ include \"common.images.image\" (dict \"imageRoot\" .Values.image \"global\" .Values.global \"chart\" .Chart) }}\n{{- end -}}\n"),
+        ("NOTES.txt", b"{{- include \"common.warnings.rollingTag\" .Values.image }}\n{{- include \"common.errors.insecureImages\" (dict \"images\" (list .Values.image) \"context\" $) }}\n"),
+        ("deploy.yaml", b"      {{- include \"common.images.renderPullSecrets\" (dict \"images\" (list .Values.image) \"context\" $) | nindent 6 }}\n"),
+    ]);
+    let out = support::run::imagelock(dir.path(), &["list", "values.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(
+        listed(&out),
+        ["values.yaml:2:15 acme/app:1.0"],
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Each of these charts renders another tag (or a second one) from the
+    // same empty `image.tag`: never the appVersion listed, a warning at
+    // the tag naming the template line.
+    let latin1: &[u8] = b"# caf\xe9\n        image: \"{{ .Values.image.repository }}:v{{ .Values.image.tag | default .Chart.AppVersion }}\"\n";
+    let cases: Vec<(&str, Templates, &str)> = vec![
+        (
+            "another template defaults the same tag to `latest`",
+            vec![
+                ("test.yaml", UNCHANGED),
+                ("deploy.yaml", b"        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default \"latest\" }}\"\n"),
+            ],
+            "templates/deploy.yaml:1",
+        ),
+        (
+            "the template prints `tagOverride`, not `tag`",
+            vec![("deploy.yaml", b"        image: \"{{ .Values.image.repository }}:{{ .Values.image.tagOverride | default .Chart.AppVersion }}\"\n")],
+            "no template line prints",
+        ),
+        (
+            "a template that is not UTF-8 prefixes a `v`",
+            vec![("a.yaml", UNCHANGED), ("b.yaml", latin1)],
+            "templates/b.yaml:2",
+        ),
+        (
+            "an image key's whole value is a printf adding a `v`",
+            vec![
+                ("a.yaml", UNCHANGED),
+                ("b.yaml", b"        image: {{ printf \"%s:v%s\" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}\n"),
+            ],
+            "templates/b.yaml:1",
+        ),
+        (
+            "`with` hands the tag to a `v{{ . }}`",
+            vec![
+                ("a.yaml", UNCHANGED),
+                ("b.yaml", b"{{- with .Values.image.tag }}\n        image: acme/app:v{{ . }}\n{{- end }}\n"),
+            ],
+            "templates/b.yaml:1",
+        ),
+        (
+            "a conditional variant follows the tag",
+            vec![("deploy.yaml", b"        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}{{ if .Values.variant }}-{{ .Values.variant }}{{ end }}\"\n")],
+            "templates/deploy.yaml:1",
+        ),
+        (
+            "`-}}` glues the next line's text to the tag",
+            vec![("deploy.yaml", b"        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion -}}\n          -debian\"\n")],
+            "templates/deploy.yaml:1",
+        ),
+        (
+            "a helper is given the whole mapping",
+            vec![
+                ("a.yaml", UNCHANGED),
+                ("b.yaml", b"        image: {{ include \"c.image\" .Values.image }}\n"),
+            ],
+            "templates/b.yaml:1",
+        ),
+    ];
+    for (what, templates, why) in cases {
+        let dir = chart_with_templates(&templates);
+        let out = support::run::imagelock(dir.path(), &["list", "values.yaml"]);
+        expect_code(&out, 0);
+        assert_eq!(text(&out.stdout), "", "{what}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("warning: values.yaml:3:9: image.tag is empty"),
+            "{what}: {err}"
+        );
+        assert!(err.contains(why), "{what}: {err}");
+        assert!(err.contains("helm template"), "{what}: {err}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn templates_behind_symbolic_links_are_searched_as_helm_loads_them() {
+    let outside = tempfile::tempdir().unwrap();
+    fs_err::create_dir(outside.path().join("shared")).unwrap();
+    fs_err::write(
+        outside.path().join("shared/job.yaml"),
+        "        image: \"{{ .Values.image.repository }}:v{{ .Values.image.tag | default .Chart.AppVersion }}\"\n",
+    )
+    .unwrap();
+    let dir = chart_with_templates(&[("deploy.yaml", UNCHANGED)]);
+    fs_err::os::unix::fs::symlink(
+        outside.path().join("shared"),
+        dir.path().join("templates/shared"),
+    )
+    .unwrap();
+    let out = support::run::imagelock(dir.path(), &["list", "values.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(text(&out.stdout), "");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("values.yaml:3:9") && err.contains("templates/shared/job.yaml:1"),
+        "{err}"
+    );
+}
+
+/// Digests the chart renders that are not in the `digest` key's own text:
+/// an alias of an anchored digest is part of the reference (and not
+/// written through), a tag carrying its own `@sha256:` is never given a
+/// second digest; flow mappings and CRLF take exactly the digest's bytes.
+#[test]
+fn pin_writes_only_where_the_chart_reads_one_digest() {
+    use support::offline::{digest, dir, read};
+    let hex = "0123456789abcdef".repeat(4);
+    let values = format!(
+        "d: &d sha256:{hex}\nal:\n  image:\n    repository: acme/al\n    tag: \"1\"\n    digest: *d\nintag:\n  image:\n    repository: acme/intag\n    tag: \"1.0@sha256:{hex}\"\n    digest: \"\"\nflow:\n  image: {{repository: acme/flow, tag: \"2\", digest: }}\ncr:\r\n  image:\r\n    repository: acme/cr\r\n    tag: \"3\"\r\n    digest: \"\" # pinned\r\n"
+    );
+    let d = dir(
+        &[("values.yaml", &values)],
+        &["acme/al:1", "acme/intag:1.0", "acme/flow:2", "acme/cr:3"],
+    );
+    let out = support::run::imagelock(d.path(), &["list", "values.yaml"]);
+    expect_code(&out, 0);
+    let got = listed(&out);
+    assert_eq!(got[0], format!("values.yaml:4:17 acme/al:1@sha256:{hex}"));
+    assert_eq!(
+        got[1],
+        format!("values.yaml:9:17 acme/intag:1.0@sha256:{hex}")
+    );
+    let out = support::run::imagelock(d.path(), &["pin", "values.yaml"]);
+    expect_code(&out, 0);
+    let want = values
+        .replacen(
+            "digest: }",
+            &format!("digest: {} }}", digest("acme/flow:2")),
+            1,
+        )
+        .replacen(
+            "digest: \"\" # pinned",
+            &format!("digest: {} # pinned", digest("acme/cr:3")),
+            1,
+        );
+    assert_eq!(read(d.path(), "values.yaml"), want);
+    let out = support::run::imagelock(d.path(), &["pin", "values.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(read(d.path(), "values.yaml"), want);
+}
+
+/// What a release applies over its embedded values decides the image:
+/// Argo CD's `helm.parameters` (set after `valuesObject`) and a Flux
+/// post-renderer running kustomize (`images:` rewrites the render). Those
+/// images are warnings at their key; the others are read.
+#[test]
+fn what_a_release_applies_over_its_values_is_a_warning() {
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\nspec:\n  source:\n    repoURL: https://charts.example.net\n    chart: shop\n    helm:\n      parameters:\n        - name: api.image.tag\n          value: \"9.9\"\n      valuesObject:\n        api:\n          image:\n            repository: ghcr.io/acme/api\n            tag: \"2.0\"\n        worker:\n          image: ghcr.io/acme/worker:1.0\n";
+    let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web\nspec:\n  postRenderers:\n    - kustomize:\n        images:\n          - name: ghcr.io/acme/web\n            newTag: \"3.0\"\n  values:\n    image:\n      repository: ghcr.io/acme/web\n      tag: \"1.0\"\n";
+    // Values written as a string are not read: a warning at the key.
+    let stringly = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: str\nspec:\n  sources:\n    - repoURL: https://charts.example.net\n      helm:\n        values: |\n          image:\n            repository: ghcr.io/acme/api\n            tag: \"2.0\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(dir.path().join("app.yaml"), app).unwrap();
+    fs_err::write(dir.path().join("release.yaml"), release).unwrap();
+    fs_err::write(dir.path().join("stringly.yaml"), stringly).unwrap();
+    let out = support::run::imagelock(dir.path(), &["list", "."]);
+    expect_code(&out, 0);
+    assert_eq!(listed(&out), ["app.yaml:19:18 ghcr.io/acme/worker:1.0"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: stringly.yaml:9:9: spec.sources[0].helm.values is a string of chart values, which imagelock does not read"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: app.yaml:16:13: spec.source.helm.valuesObject.api.image: the `helm.parameters` entry \"api.image.tag\" (line 10)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: release.yaml:13:7: spec.values.image: the post-renderer at line 7 (kustomize)"),
+        "{err}"
+    );
+    assert!(err.matches("helm template").count() >= 2, "{err}");
+}
+
+/// A `sha` key holds what the chart prints after the `@`: the bare hex for
+/// `@sha256:{{ .sha }}` (kube-prometheus-stack), the whole digest for
+/// `@%s` (kube-state-metrics). `pin` writes that form; a second pin
+/// changes nothing.
+#[test]
+fn pin_writes_a_sha_key_in_the_form_the_charts_templates_print() {
+    use support::offline::{digest, dir, read};
+    let chart = "apiVersion: v2\nname: c\nversion: 0.1.0\nappVersion: \"1.0\"\n";
+    let values =
+        "image:\n  registry: quay.io\n  repository: acme/proxy\n  tag: v0.22.1\n  sha: \"\"\n";
+    let full = "{{- define \"c.image\" -}}\n{{- if .Values.image.sha }}\n{{- printf \"%s/%s:%s@%s\" .Values.image.registry .Values.image.repository .Values.image.tag .Values.image.sha }}\n{{- end }}\n{{- end -}}\n";
+    let hex = "        image: \"{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}{{ with .Values.image.sha }}@sha256:{{ . }}{{ end }}\"\n";
+    let d = dir(
+        &[
+            ("full/Chart.yaml", chart),
+            ("full/values.yaml", values),
+            ("full/templates/_helpers.tpl", full),
+            ("hex/Chart.yaml", chart),
+            ("hex/values.yaml", values),
+            ("hex/templates/deploy.yaml", hex),
+        ],
+        &["quay.io/acme/proxy:v0.22.1"],
+    );
+    let want = digest("quay.io/acme/proxy:v0.22.1");
+    let out = support::run::imagelock(d.path(), &["pin", "."]);
+    expect_code(&out, 0);
+    let full_pinned = values.replace("sha: \"\"", &format!("sha: {want}"));
+    let hex_pinned = values.replace(
+        "sha: \"\"",
+        &format!("sha: {}", want.strip_prefix("sha256:").unwrap()),
+    );
+    assert_eq!(read(d.path(), "full/values.yaml"), full_pinned);
+    assert_eq!(read(d.path(), "hex/values.yaml"), hex_pinned);
+    let out = support::run::imagelock(d.path(), &["list", "."]);
+    expect_code(&out, 0);
+    assert_eq!(
+        listed(&out),
+        [
+            format!("full/values.yaml:3:15 quay.io/acme/proxy:v0.22.1@{want}"),
+            format!("hex/values.yaml:3:15 quay.io/acme/proxy:v0.22.1@{want}"),
+        ]
+    );
+    let out = support::run::imagelock(d.path(), &["pin", "."]);
+    expect_code(&out, 0);
+    assert_eq!(read(d.path(), "full/values.yaml"), full_pinned);
+    assert_eq!(read(d.path(), "hex/values.yaml"), hex_pinned);
+}
+
+/// A digest key no template of the chart beside the values reads is never
+/// written: the chart would go on pulling the tag.
+#[test]
+fn pin_leaves_a_digest_key_the_charts_templates_do_not_read() {
+    use support::offline::{dir, read};
+    let values =
+        "web:\n  image:\n    repository: ghcr.io/acme/web\n    tag: \"1.0\"\n    digest: \"\"\n";
+    let d = dir(
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\nappVersion: \"1.0\"\n"),
+            ("values.yaml", values),
+            (
+                "templates/deploy.yaml",
+                "        image: \"{{ .Values.web.image.repository }}:{{ .Values.web.image.tag }}\"\n",
+            ),
+        ],
+        &["ghcr.io/acme/web:1.0"],
+    );
+    let out = support::run::imagelock(d.path(), &["pin", "values.yaml"]);
+    assert_eq!(read(d.path(), "values.yaml"), values);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("values.yaml:3:17")
+            && err.contains("no template of the chart beside it reads `web.image.digest`"),
+        "{err}"
+    );
 }

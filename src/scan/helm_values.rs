@@ -34,6 +34,15 @@
 //! subcharts `Chart.yaml` names are a note: their images are not in this
 //! file.
 //!
+//! What Helm merges in or applies afterwards decides as well, and leaves
+//! the image to the chart with a warning: the chart's `values.yaml` under
+//! another values file of it, a parent chart's values over an unpacked
+//! subchart's, a registry put before every image (`global.registry`,
+//! `global.image.registry`, `systemDefaultRegistry`, …), YAML that reads
+//! otherwise than it looks (a key written twice, `<<`, a second document,
+//! `tag: 0`), Argo CD `helm.parameters` and a Flux kustomize post-renderer
+//! over embedded values.
+//!
 //! Pinning writes the digest into the chart's own digest key, in the form
 //! its templates print: `digest: sha256:…`, `sha: <hex>` (kube-prometheus-
 //! stack prints `repo:tag@sha256:{{ .sha }}`). A mapping with no digest
@@ -58,7 +67,7 @@ use super::yaml::{Doc, NodeId, QuoteStyle, Scalar};
 use super::{Context, FoundImage, ImageField, InvalidImage};
 use crate::reference::Reference;
 use crate::rewrite::EditPlan;
-use chart::Chart;
+use chart::{Chart, ShaForm};
 
 /// Where an image sits in a values file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -98,8 +107,34 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
     let Some(root) = doc.resolve(root) else {
         return;
     };
+    if ex.document > 0 {
+        // go-yaml's Unmarshal, which Helm reads values with, stops at the
+        // first document.
+        if !doc.map_entries(root).is_empty() || !doc.seq_items(root).is_empty() {
+            ex.warn_at(
+                doc,
+                root,
+                "Helm reads only the first document of a values file; the images in this one are never rendered and are not read; move them into the first document".into(),
+            );
+        }
+        return;
+    }
     let chart = Chart::beside(ex.path());
+    // Any values file but the chart's own `values.yaml` is merged over it.
+    let is_defaults = ex.path().file_name().is_some_and(|n| n == "values.yaml");
+    let defaults = (!is_defaults).then(|| chart.defaults().cloned()).flatten();
+    let parents = chart.parent_values();
     let mut walk = Walk::new(doc, root, ex, Some(chart));
+    if let Some(defaults) = defaults {
+        walk.inherit_globals(&defaults);
+        walk.defaults = Some(defaults);
+    }
+    for (key, values) in &parents {
+        if key == "global" {
+            walk.inherit_globals(values);
+        }
+    }
+    walk.parents = parents;
     walk.note_subcharts();
     walk.node(doc, root, &mut Vec::new(), 0);
 }
@@ -107,7 +142,17 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
 /// Read the chart values embedded in another document (a Flux
 /// `HelmRelease`'s `spec.values`), whose chart is not beside the file:
 /// `prefix` is the dotted path of `values` (`spec.values`).
-pub fn extract_embedded(doc: &Doc<'_>, values: NodeId, prefix: &str, ex: &mut Extraction<'_>) {
+///
+/// `over` names what the release applies over these values: an Argo CD
+/// `helm.parameters` entry sets a key after them, a Flux post-renderer
+/// rewrites the rendered manifests.
+pub fn extract_embedded(
+    doc: &Doc<'_>,
+    values: NodeId,
+    prefix: &str,
+    over: Over,
+    ex: &mut Extraction<'_>,
+) {
     let Some(values) = doc.resolve(values) else {
         return;
     };
@@ -115,18 +160,71 @@ pub fn extract_embedded(doc: &Doc<'_>, values: NodeId, prefix: &str, ex: &mut Ex
         return;
     }
     let mut walk = Walk::new(doc, values, ex, None);
+    walk.over = over;
     let mut path = vec![prefix.to_string()];
     walk.node(doc, values, &mut path, 0);
 }
 
+/// What a release applies over its embedded values (see
+/// [`extract_embedded`]).
+#[derive(Debug, Default, Clone)]
+pub struct Over {
+    /// Argo CD `helm.parameters` names (`image.tag`), which win over the
+    /// values, with the line of `parameters`.
+    pub parameters: Vec<String>,
+    pub parameters_line: usize,
+    /// A Flux `spec.postRenderers` entry running kustomize (`images`,
+    /// patches) over the rendered chart: its line.
+    pub post_renderer_line: Option<usize>,
+}
+
+impl Over {
+    /// Why the image at `key` (relative to the values: `image`,
+    /// `server.image`) may be rendered otherwise than its values say.
+    fn overrides(&self, key: &str) -> Option<String> {
+        if let Some(line) = self.post_renderer_line {
+            return Some(format!(
+                "the post-renderer at line {line} (kustomize) may rewrite the rendered image"
+            ));
+        }
+        let p = self.parameters.iter().find(|p| {
+            p.starts_with("global.")
+                || *p == key
+                || p.strip_prefix(key)
+                    .is_some_and(|rest| rest.starts_with('.'))
+                || key
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })?;
+        Some(format!(
+            "the `helm.parameters` entry {p:?} (line {}) sets it after these values",
+            self.parameters_line
+        ))
+    }
+}
+
 struct Walk<'e, 'p> {
+    /// What the release applies over embedded values.
+    over: Over,
+    /// The chart's `values.yaml`, when this file is another values file
+    /// of the chart (Helm merges this file over it).
+    defaults: Option<serde_json::Value>,
+    /// A parent chart's values for this one (when it is unpacked in the
+    /// parent's `charts/`): (the key they sit under, the values).
+    parents: Vec<(String, serde_json::Value)>,
     ex: &'e mut Extraction<'p>,
     /// The chart beside the values file; `None` for embedded values.
     chart: Option<Chart>,
-    /// `global.imageRegistry` when set: (line, column, value).
-    global_image_registry: Option<String>,
+    /// A registry for every image, when set: (dotted key, value) of
+    /// `global.imageRegistry` (Bitnami, kube-prometheus-stack),
+    /// `global.registry` and `global.image.registry` (loki's fallbacks),
+    /// `global.cattle.systemDefaultRegistry` or `systemDefaultRegistry`
+    /// (Rancher's charts).
+    global_image_registry: Option<(String, String)>,
     /// `global.image.registry` when set (ingress-nginx's convention).
     global_registry: Option<String>,
+    /// The keys of `global.image` other than `registry` that are set.
+    global_image_others: Vec<String>,
     /// `global.hub` is set (istio's convention).
     global_hub: bool,
     /// `repository`/`image` nodes already reported (aliases repeat them).
@@ -136,8 +234,35 @@ struct Walk<'e, 'p> {
 /// The keys of a split mapping that make it an image.
 const SPLIT_SIBLINGS: [&str; 6] = ["tag", "registry", "digest", "sha", "pullPolicy", "version"];
 
+/// The keys of an image mapping that make up its reference.
+const COMPOSING: [&str; 14] = [
+    "registry",
+    "repository",
+    "image",
+    "tag",
+    "digest",
+    "sha",
+    "useDigest",
+    "override",
+    "hub",
+    "defaultRegistry",
+    "chroot",
+    "name",
+    "version",
+    "imageRegistry",
+];
+
 /// Keys whose value the template may add to the printed reference.
-const MODIFIERS: [&str; 5] = ["variant", "flavor", "flavour", "tagSuffix", "tagLabel"];
+/// (cilium's operator prints `repository-<cloud><suffix>:tag`.)
+const MODIFIERS: [&str; 7] = [
+    "variant",
+    "flavor",
+    "flavour",
+    "suffix",
+    "tagPrefix",
+    "tagSuffix",
+    "tagLabel",
+];
 
 impl<'e, 'p> Walk<'e, 'p> {
     fn new(doc: &Doc<'_>, root: NodeId, ex: &'e mut Extraction<'p>, chart: Option<Chart>) -> Self {
@@ -153,13 +278,54 @@ impl<'e, 'p> Walk<'e, 'p> {
             .and_then(|g| doc.get(g, "image"))
             .and_then(|i| doc.resolve(i))
             .filter(|i| doc.is_map(*i));
+        // ingress-nginx's `merge <component>.image .Values.global.image`
+        // fills every key a component leaves out or empty, not only the
+        // registry.
+        let global_image_others = global_image
+            .map(|g| {
+                doc.map_entries(g)
+                    .chunks_exact(2)
+                    .filter(|kv| {
+                        doc.scalar_str(kv[0]).is_some_and(|k| k != "registry")
+                            && doc.resolve(kv[1]).is_some_and(|v| {
+                                doc.scalar(v)
+                                    .is_none_or(|s| !s.is_null() && !s.value.is_empty())
+                            })
+                    })
+                    .filter_map(|kv| doc.scalar_str(kv[0]).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         Walk {
-            global_image_registry: string_at(global, "imageRegistry"),
+            global_image_others,
+            global_image_registry: [
+                ("global.imageRegistry", string_at(global, "imageRegistry")),
+                ("global.registry", string_at(global, "registry")),
+                ("global.image.registry", string_at(global_image, "registry")),
+                (
+                    "global.cattle.systemDefaultRegistry",
+                    string_at(
+                        global
+                            .and_then(|g| doc.get(g, "cattle"))
+                            .and_then(|c| doc.resolve(c)),
+                        "systemDefaultRegistry",
+                    ),
+                ),
+                (
+                    "systemDefaultRegistry",
+                    string_at(Some(root), "systemDefaultRegistry"),
+                ),
+            ]
+            .into_iter()
+            .find_map(|(k, v)| v.map(|v| (k.to_string(), v))),
             global_registry: string_at(global_image, "registry"),
             global_hub: string_at(global, "hub").is_some(),
             ex,
             chart,
             seen: HashSet::new(),
+            over: Over::default(),
+            defaults: None,
+            parents: Vec::new(),
         }
     }
 
@@ -193,21 +359,69 @@ impl<'e, 'p> Walk<'e, 'p> {
         if depth > MAX_DEPTH {
             return;
         }
-        let consumed: &[&str] = if doc.is_map(id) {
-            self.mapping(doc, id, path)
-        } else {
-            &[]
-        };
-        let hub_here = doc.is_map(id) && doc.entry(id, "hub").is_some();
-        for kv in doc.map_entries(id).chunks_exact(2) {
+        let entries = doc.map_entries(id);
+        // A key written twice: Helm keeps the last one (go-yaml, not
+        // strict); imagelock reads neither as part of an image.
+        let mut duplicated = false;
+        for (i, kv) in entries.chunks_exact(2).enumerate() {
             let Some(key) = doc.scalar_str(kv[0]) else {
                 continue;
             };
-            if consumed.contains(&key) {
+            let later = entries
+                .chunks_exact(2)
+                .skip(i + 1)
+                .find(|other| doc.scalar_str(other[0]) == Some(key));
+            if let Some(later) = later {
+                duplicated = true;
+                let mut at = path.clone();
+                at.push(key.to_string());
+                self.ex.warn_at(
+                    doc,
+                    kv[0],
+                    format!(
+                        "{} is written again at line {} of the same mapping: Helm keeps the last one, and imagelock reads no image from a mapping with a key written twice; remove one",
+                        dotted(&at),
+                        doc.position(later[0]).0
+                    ),
+                );
+            }
+        }
+        // A merge key brings keys in from elsewhere (`<<: *defaults`).
+        let merged = doc.is_map(id) && doc.entry(id, "<<").is_some();
+        let consumed: &[&str] = if !doc.is_map(id) || duplicated {
+            &[]
+        } else if merged {
+            self.merged_image(doc, id, path);
+            &[]
+        } else {
+            self.mapping(doc, id, path)
+        };
+        let hub_here = doc.is_map(id) && doc.entry(id, "hub").is_some();
+        for (i, kv) in entries.chunks_exact(2).enumerate() {
+            let Some(key) = doc.scalar_str(kv[0]) else {
+                continue;
+            };
+            if consumed.contains(&key) || key == "<<" {
+                continue;
+            }
+            if duplicated
+                && entries
+                    .chunks_exact(2)
+                    .skip(i + 1)
+                    .any(|other| doc.scalar_str(other[0]) == Some(key))
+            {
                 continue;
             }
             path.push(key.to_string());
             match doc.resolve(kv[1]) {
+                Some(v)
+                    if doc.alias_target(kv[1]).is_some()
+                        && doc.is_scalar(v)
+                        && (key == "image" || is_image_string_key(key))
+                        && !self.seen.contains(&v) =>
+                {
+                    self.warn_alias(doc, kv[0], v, path);
+                }
                 _ if doc.alias_target(kv[1]).is_some() => {}
                 Some(v) if key == "image" && doc.is_scalar(v) => {
                     self.plain(doc, kv[0], v, path, hub_here);
@@ -229,6 +443,171 @@ impl<'e, 'p> Walk<'e, 'p> {
             path.pop();
             path.push(last);
         }
+    }
+
+    /// The globals the chart's `values.yaml` sets and this file does not
+    /// (Helm merges them in).
+    fn inherit_globals(&mut self, defaults: &serde_json::Value) {
+        let text = |v: Option<&serde_json::Value>| {
+            v.and_then(|v| v.as_str())
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string)
+        };
+        let global = defaults.get("global");
+        if self.global_image_registry.is_none() {
+            let at = |path: &[&str]| {
+                text(path.iter().try_fold(defaults, |v, k| v.get(*k))).map(|v| (path.join("."), v))
+            };
+            self.global_image_registry = at(&["global", "imageRegistry"])
+                .or_else(|| at(&["global", "registry"]))
+                .or_else(|| at(&["global", "image", "registry"]))
+                .or_else(|| at(&["global", "cattle", "systemDefaultRegistry"]))
+                .or_else(|| at(&["systemDefaultRegistry"]));
+        }
+        if self.global_registry.is_none() {
+            self.global_registry = text(
+                global
+                    .and_then(|g| g.get("image"))
+                    .and_then(|i| i.get("registry")),
+            );
+        }
+        self.global_hub |= text(global.and_then(|g| g.get("hub"))).is_some();
+    }
+
+    /// The keys of the chart's `values.yaml` mapping at `path` that can
+    /// change the image and that mapping `map` of this file leaves to it
+    /// (`registry: quay.io` beneath `{repository, tag}`).
+    fn inherited(&self, doc: &Doc<'_>, map: NodeId, path: &[String]) -> Vec<String> {
+        let Some(mut at) = self.defaults.as_ref() else {
+            return Vec::new();
+        };
+        for key in path {
+            // (Helm replaces a list whole: nothing under one is merged.)
+            match at.get(key.as_str()) {
+                Some(v) if !key.contains('[') => at = v,
+                _ => return Vec::new(),
+            }
+        }
+        let Some(base) = at.as_object() else {
+            return Vec::new();
+        };
+        base.iter()
+            .filter(|(k, v)| {
+                let set = !(v.is_null()
+                    || v.as_str().is_some_and(str::is_empty)
+                    || v == &&serde_json::Value::Bool(false));
+                let part = COMPOSING.contains(&k.as_str())
+                    || MODIFIERS.contains(&k.as_str())
+                    || k.ends_with("Digest");
+                set && part && doc.entry(map, k).is_none()
+            })
+            .map(|(k, v)| format!("`{k}: {v}`"))
+            .collect()
+    }
+
+    /// The keys of the image mapping at `path` that a parent chart's
+    /// values set (any value, even empty or null, changes what the
+    /// subchart reads), as `key.path`.
+    fn set_by_parent(&self, path: &[String]) -> Option<String> {
+        for (key, values) in &self.parents {
+            if key == "global" {
+                continue;
+            }
+            let mut at = values;
+            let mut found = true;
+            for k in path {
+                match at.get(k.as_str()) {
+                    Some(v) if !k.contains('[') => at = v,
+                    _ => {
+                        found = false;
+                        break;
+                    }
+                }
+            }
+            if !found {
+                continue;
+            }
+            let keys: Vec<String> = match at.as_object() {
+                Some(m) => m
+                    .keys()
+                    .filter(|k| {
+                        COMPOSING.contains(&k.as_str())
+                            || MODIFIERS.contains(&k.as_str())
+                            || k.ends_with("Digest")
+                    })
+                    .map(|k| format!("`{key}.{}.{k}`", path.join(".")))
+                    .collect(),
+                // The whole mapping replaced (a string, null).
+                None => vec![format!("`{key}.{}`", path.join("."))],
+            };
+            if !keys.is_empty() {
+                return Some(keys.join(", "));
+            }
+        }
+        None
+    }
+
+    /// Whether what the release applies over embedded values may change
+    /// the image at `path` (a warning at `at` then).
+    fn overridden(&mut self, doc: &Doc<'_>, at: NodeId, path: &[String]) -> bool {
+        let key = path.get(1..).unwrap_or_default().join(".");
+        let why = self.over.overrides(&key).or_else(|| {
+            self.set_by_parent(path).map(|set| {
+                format!("the parent chart's values.yaml sets {set} for this subchart, which Helm merges over this file")
+            })
+        });
+        let Some(why) = why else {
+            return false;
+        };
+        self.ex.warn_at(
+            doc,
+            at,
+            format!(
+                "{}: {why}, so these values do not decide the reference; {RENDER}",
+                dotted(path)
+            ),
+        );
+        true
+    }
+
+    /// An image string reached only through an alias (`image: *img`, the
+    /// anchor under a key that is no image's): a warning, as imagelock
+    /// reads an image where it is written.
+    fn warn_alias(&mut self, doc: &Doc<'_>, key: NodeId, value: NodeId, path: &[String]) {
+        let Some(s) = doc.scalar(value) else { return };
+        if s.is_null() || !s.is_string() || s.value.is_empty() {
+            return;
+        }
+        self.ex.warn_at(
+            doc,
+            key,
+            format!(
+                "{} is an alias of {:?} (anchored at line {}): imagelock reads an image where it is written, and the anchor is not under an image key; write the image here",
+                dotted(path),
+                s.value,
+                s.line
+            ),
+        );
+    }
+
+    /// A mapping with a merge key (`<<: *defaults`) that would be an
+    /// image: a warning, its keys being partly elsewhere (and a digest
+    /// written into an anchor would reach every mapping merging it).
+    fn merged_image(&mut self, doc: &Doc<'_>, map: NodeId, path: &[String]) {
+        let has = |k: &str| doc.entry_merged(map, k).is_some();
+        let named = path.last().is_some_and(|k| is_image_key(k));
+        if !(named || has("repository") || (has("image") && has("tag"))) {
+            return;
+        }
+        self.warn_key(
+            doc,
+            map,
+            "<<",
+            format!(
+                "{} takes keys from a merge key (`<<`): imagelock reads an image only from keys written in its mapping; write them there; {RENDER}",
+                dotted(path)
+            ),
+        );
     }
 
     /// Read mapping `map` if it is an image; the keys it consumed (not
@@ -253,6 +632,20 @@ impl<'e, 'p> Walk<'e, 'p> {
                     format!("{dotted} has both `repository` and `image`: charts join them differently (`repository/image:version`, or `repository` overriding `image`), so the template decides the reference; {RENDER}"),
                 );
                 return &["repository", "image"];
+            }
+            // Strimzi prints `registry/repository/name:tag`, cert-manager
+            // the repository alone when set.
+            if let Some(k) = ["name", "imageName"]
+                .into_iter()
+                .find(|k| set_scalar(doc, map, k))
+            {
+                self.warn_key(
+                    doc,
+                    map,
+                    k,
+                    format!("{dotted} has both `repository` and `{k}`: charts join them (`registry/repository/name:tag`) or pull `repository` alone, so the template decides the reference; {RENDER}"),
+                );
+                return &["repository"];
             }
             self.compose(doc, map, path, Shape::Split);
             return &["repository"];
@@ -306,6 +699,9 @@ impl<'e, 'p> Walk<'e, 'p> {
         if !s.is_string() {
             return;
         }
+        if self.overridden(doc, key, path) {
+            return;
+        }
         if (hub_here || self.global_hub) && !s.value.contains('/') {
             let hub = if hub_here {
                 "the sibling `hub`"
@@ -335,6 +731,7 @@ impl<'e, 'p> Walk<'e, 'p> {
             );
             return;
         }
+        self.seen.insert(value);
         let context = Context::HelmValues(HelmImage {
             key: dotted(path),
             ..HelmImage::default()
@@ -351,8 +748,22 @@ impl<'e, 'p> Walk<'e, 'p> {
             return;
         }
         let Ok(r) = Reference::parse(s.value) else {
+            if s.value.contains("{{") || s.value.contains("${") {
+                self.ex.warn_at(
+                    doc,
+                    key,
+                    format!(
+                        "{} {:?} is a template the chart (or a tool before it) renders, not a reference; {RENDER}",
+                        dotted(path),
+                        s.value
+                    ),
+                );
+            }
             return;
         };
+        if self.overridden(doc, key, path) {
+            return;
+        }
         if r.tag().is_none() && r.digest().is_none() {
             self.ex.warn_at(
                 doc,
@@ -365,6 +776,7 @@ impl<'e, 'p> Walk<'e, 'p> {
             );
             return;
         }
+        self.seen.insert(value);
         let context = Context::HelmValues(HelmImage {
             key: dotted(path),
             ..HelmImage::default()
@@ -394,6 +806,31 @@ impl<'e, 'p> Walk<'e, 'p> {
             return;
         };
         if !self.seen.insert(name_id) {
+            // `repository: *r`, read already where the anchor is: this
+            // mapping's own tag and digest make another image.
+            self.ex.warn_at(
+                doc,
+                name_key_id,
+                format!(
+                    "{dotted}.{name_key} is an alias of the {name_key} read at line {}: imagelock reads an image where its {name_key} is written; write it here",
+                    name.line
+                ),
+            );
+            return;
+        }
+        if self.overridden(doc, name_key_id, path) {
+            return;
+        }
+        let inherited = self.inherited(doc, map, path);
+        if !inherited.is_empty() {
+            self.ex.warn_at(
+                doc,
+                name_key_id,
+                format!(
+                    "{dotted}: the chart's values.yaml sets {} in this mapping, which Helm merges under this file; imagelock reads one values file at a time; {RENDER}",
+                    inherited.join(", ")
+                ),
+            );
             return;
         }
         if name.is_null() || (name.is_string() && name.value.trim().is_empty()) {
@@ -418,13 +855,13 @@ impl<'e, 'p> Walk<'e, 'p> {
         if name.value.contains("://") {
             return;
         }
-        if let Some(global) = &self.global_image_registry {
+        if let Some((key, global)) = &self.global_image_registry {
             if shape == Shape::Split {
                 self.ex.warn_at(
                     doc,
                     name_key_id,
                     format!(
-                        "{dotted}: global.imageRegistry is set ({global:?}): charts that read it (Bitnami's common library, kube-prometheus-stack) pull this image from it in place of `{dotted}.registry`, others ignore it, so the template decides; {RENDER}"
+                        "{dotted}: {key} is set ({global:?}): charts that read it (Bitnami's common library, kube-prometheus-stack, loki, Rancher's) pull this image from it in place of `{dotted}.registry`, others ignore it, so the template decides; {RENDER}"
                     ),
                 );
                 return;
@@ -498,7 +935,7 @@ impl<'e, 'p> Walk<'e, 'p> {
                 );
                 return;
             }
-            if is_true(doc, map, "chroot") {
+            if truthy(doc, map, "chroot") != Some(false) {
                 self.warn_key(
                     doc,
                     map,
@@ -528,7 +965,36 @@ impl<'e, 'p> Walk<'e, 'p> {
         let Some(tag) = self.tag(doc, map, path, name_key_id) else {
             return;
         };
-        let (digest_key, written_digest, edit) = digest_of(doc, map, &dotted);
+        if truthy(doc, map, "useDigest").is_none() {
+            self.warn_key(
+                doc,
+                map,
+                "useDigest",
+                format!("{dotted}.useDigest is not a YAML boolean: a template's `if` takes any non-empty string for true, `ternary` fails on it; write `true` or `false`; {RENDER}"),
+            );
+            return;
+        }
+        let sha_form = self.chart.as_ref().and_then(Chart::sha_form);
+        let (digest_key, written_digest, mut edit) = digest_of(doc, map, &dotted, sha_form);
+        // (A subchart's values are read by the subchart's templates.)
+        let own = self.subchart_of(path).is_none();
+        if let (Some(k), Some(chart), true) = (&digest_key, &self.chart, own) {
+            if chart.reads(&path.join("."), k) == Some(false) {
+                // A digest written where no template reads it is no pin.
+                edit = EditPlan::Unpinnable {
+                    reason: format!("no template of the chart beside it reads `{dotted}.{k}`"),
+                    hint: "pin the image where the chart reads a digest, or lock the rendered chart: `helm template RELEASE CHART -f VALUES | imagelock lock -`".into(),
+                };
+            }
+        }
+        if tag.value.contains('@') && digest_key.is_some() {
+            // `tag: "1.0@sha256:…"`: a digest written into the digest key
+            // would print a second `@…`.
+            edit = EditPlan::Unpinnable {
+                reason: format!("`{dotted}.tag` carries a digest of its own, and the chart would print a second one from `{dotted}.{}`", digest_key.as_deref().unwrap_or("digest")),
+                hint: format!("move the digest from `{dotted}.tag` into `{dotted}.{}` and run `imagelock pin` again", digest_key.as_deref().unwrap_or("digest")),
+            };
+        }
         let written = format!(
             "{registry}{}:{}{}",
             name.value,
@@ -599,8 +1065,17 @@ impl<'e, 'p> Walk<'e, 'p> {
                     );
                     return None;
                 }
+                Some(s) if s.is_string() && s.value.ends_with('/') => {
+                    // Charts print `registry/repository`: `quay.io//x`.
+                    self.ex.warn_at(
+                        doc,
+                        key,
+                        format!("{dotted}.registry {:?} ends with `/`, and charts print `registry/repository`, doubling the slash unless the template trims it; write it without the `/`; skipped", s.value),
+                    );
+                    return None;
+                }
                 Some(s) if s.is_string() && !s.value.trim().is_empty() => {
-                    return Some((format!("{}/", s.value.trim_end_matches('/')), None));
+                    return Some((format!("{}/", s.value), None));
                 }
                 Some(s) if s.is_string() => {}
                 _ => {
@@ -615,6 +1090,14 @@ impl<'e, 'p> Walk<'e, 'p> {
         }
         if shape == Shape::ImageAndTag {
             if let Some(global) = self.global_registry.clone() {
+                if !self.global_image_others.is_empty() {
+                    self.ex.warn(
+                        name.line,
+                        name.column,
+                        format!("{dotted}: global.image sets {} beside its registry, which charts merging global.image into each image (ingress-nginx) fill in wherever {dotted} leaves them out or empty; {RENDER}", self.global_image_others.join(", ")),
+                    );
+                    return None;
+                }
                 let first = name.value.split('/').next().unwrap_or("");
                 if name.value.contains('/') && (first.contains(['.', ':']) || first == "localhost")
                 {
@@ -674,6 +1157,19 @@ impl<'e, 'p> Walk<'e, 'p> {
                     };
                     (at, true)
                 } else if let Some(what) = s.go_yaml_non_string() {
+                    if what == "a number" && s.value.parse::<f64>().is_ok_and(|v| v == 0.0) {
+                        // Sprig's `default` and Bitnami's `if not .tag`
+                        // take a zero for no tag: the appVersion, or `0`.
+                        self.ex.warn(
+                            s.line,
+                            s.column,
+                            format!(
+                                "{dotted}.tag {} is the number zero, which a template's `default` (or `if not`) takes for no tag and replaces, commonly with the appVersion; quote it; skipped",
+                                s.value
+                            ),
+                        );
+                        return None;
+                    }
                     let printed = (what == "a number")
                         .then(|| printed::number_printed_as_written(s.value))
                         .flatten();
@@ -823,17 +1319,46 @@ fn set_scalar(doc: &Doc<'_>, map: NodeId, key: &str) -> bool {
         .is_some_and(|s| !s.is_null() && !s.value.is_empty())
 }
 
+/// A switch key as a template's `if` sees it: `Some(false)` when missing
+/// or null, the boolean Helm's YAML 1.1 reader makes of `true`, `yes`,
+/// `on`, `y` (and their `false` forms); `None` for anything else (a
+/// quoted `"false"` is a non-empty string, true to `if`, an error to
+/// `ternary`).
+fn truthy(doc: &Doc<'_>, map: NodeId, key: &str) -> Option<bool> {
+    let Some(v) = doc.get(map, key) else {
+        return Some(false);
+    };
+    let s = doc.resolve(v).and_then(|v| doc.scalar(v))?;
+    if s.is_null() {
+        return Some(false);
+    }
+    if s.go_yaml_non_string() != Some("a boolean") {
+        return None;
+    }
+    Some(matches!(
+        s.value,
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y"
+    ))
+}
+
 /// A boolean key set to true.
 fn is_true(doc: &Doc<'_>, map: NodeId, key: &str) -> bool {
-    doc.get(map, key)
-        .and_then(|v| doc.resolve(v))
-        .and_then(|v| doc.scalar(v))
-        .is_some_and(|s| matches!(s.value, "true" | "True" | "TRUE"))
+    truthy(doc, map, key) == Some(true)
 }
 
 /// The mapping's digest key, the `@…` it adds to the reference (none when
 /// empty), and how `pin` writes into it.
-fn digest_of(doc: &Doc<'_>, map: NodeId, path: &str) -> (Option<String>, Option<String>, EditPlan) {
+///
+/// A `sha` key holds the bare hex (kube-prometheus-stack prints
+/// `@sha256:{{ .sha }}`) unless the chart's templates print it after a
+/// bare `@` (kube-state-metrics), when it holds the whole digest.
+fn digest_of(
+    doc: &Doc<'_>,
+    map: NodeId,
+    path: &str,
+    sha_form: Option<ShaForm>,
+) -> (Option<String>, Option<String>, EditPlan) {
+    let full_sha = sha_form == Some(ShaForm::Full);
     let found = ["digest", "sha"]
         .into_iter()
         .find_map(|k| doc.entry(map, k).map(|e| (k, e)));
@@ -860,16 +1385,18 @@ fn digest_of(doc: &Doc<'_>, map: NodeId, path: &str) -> (Option<String>, Option<
             },
         );
     }
+    // (through an alias: Helm reads the anchored digest.)
     let written = doc
-        .scalar(value)
+        .resolve(value)
+        .and_then(|v| doc.scalar(v))
         .filter(|s| !s.is_null() && s.is_string() && !s.value.is_empty())
         .map(|s| match name {
-            "sha" => format!("@sha256:{}", s.value),
+            "sha" if !full_sha => format!("@sha256:{}", s.value),
             _ => format!("@{}", s.value),
         });
     let key_at = doc.scalar(key).map_or(0, |k| k.content.start);
     let edit = match value_span(doc, key, value) {
-        Some(span) if name == "sha" => EditPlan::SetDigestHex { span, key_at },
+        Some(span) if name == "sha" && !full_sha => EditPlan::SetDigestHex { span, key_at },
         Some(span) => EditPlan::SetValue { span, key_at },
         None => EditPlan::Unpinnable {
             reason: format!(

@@ -23,6 +23,7 @@
 //! - Every `image` key these rules leave is counted, for one note per file.
 
 use super::extract::Extraction;
+use super::helm_values::Over;
 use super::yaml::{Doc, NodeId, SiblingInsert};
 use super::{
     ContainerList, Context, ImageField, KubernetesField, ObjectContext, PodRef, SecretManifest,
@@ -454,16 +455,47 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
             .map(|(g, _)| g);
         let get = |map: Option<NodeId>, key: &str| map.and_then(|m| doc.get(m, key));
         let spec = self.follow(id, &["spec"]);
-        let mut found: Vec<(Option<NodeId>, String)> = Vec::new();
+        let mut found: Vec<(Option<NodeId>, String, Over)> = Vec::new();
+        // Argo CD's `helm.parameters` win over `valuesObject`.
+        let parameters = |helm: Option<NodeId>| {
+            let mut over = Over::default();
+            let Some((key, list)) = helm.and_then(|h| doc.entry_merged(h, "parameters")) else {
+                return over;
+            };
+            over.parameters_line = doc.position(key).0;
+            let list = doc.resolve(list);
+            for &item in list.map_or(&[][..], |l| doc.seq_items(l)) {
+                if let Some(name) = doc
+                    .resolve(item)
+                    .and_then(|i| doc.get_str_merged(i, "name"))
+                {
+                    over.parameters.push(name.to_string());
+                }
+            }
+            over
+        };
         match (group, doc.get_str(id, "kind")) {
             (Some("helm.toolkit.fluxcd.io"), Some("HelmRelease")) => {
-                found.push((get(spec, "values"), "spec.values".into()));
+                // A post-renderer running kustomize (`images`, patches)
+                // rewrites what the chart rendered from the values.
+                let mut over = Over::default();
+                let renderers = get(spec, "postRenderers").and_then(|r| doc.resolve(r));
+                for &r in renderers.map_or(&[][..], |r| doc.seq_items(r)) {
+                    if let Some((key, _)) = doc
+                        .resolve(r)
+                        .and_then(|r| doc.entry_merged(r, "kustomize"))
+                    {
+                        over.post_renderer_line.get_or_insert(doc.position(key).0);
+                    }
+                }
+                found.push((get(spec, "values"), "spec.values".into(), over));
             }
             (Some("argoproj.io"), Some("Application")) => {
                 let helm = spec.and_then(|s| self.follow(s, &["source", "helm"]));
                 found.push((
                     get(helm, "valuesObject"),
                     "spec.source.helm.valuesObject".into(),
+                    parameters(helm),
                 ));
                 let sources = get(spec, "sources").and_then(|s| doc.resolve(s));
                 for (i, &source) in sources
@@ -475,14 +507,47 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                     found.push((
                         get(helm, "valuesObject"),
                         format!("spec.sources[{i}].helm.valuesObject"),
+                        parameters(helm),
                     ));
                 }
             }
             _ => {}
         }
-        for (values, name) in found {
+        // Argo CD's `helm.values` is YAML inside a string: its images are
+        // rendered but not read here.
+        if group == Some("argoproj.io") && doc.get_str(id, "kind") == Some("Application") {
+            let mut helms = vec![(
+                spec.and_then(|s| self.follow(s, &["source", "helm"])),
+                "spec.source.helm".to_string(),
+            )];
+            let sources = get(spec, "sources").and_then(|s| doc.resolve(s));
+            for (i, &source) in sources
+                .map_or(&[][..], |s| doc.seq_items(s))
+                .iter()
+                .enumerate()
+            {
+                helms.push((
+                    doc.resolve(source).and_then(|s| self.follow(s, &["helm"])),
+                    format!("spec.sources[{i}].helm"),
+                ));
+            }
+            for (helm, at) in helms {
+                let Some((key, value)) = helm.and_then(|h| doc.entry_merged(h, "values")) else {
+                    continue;
+                };
+                let text = doc.resolve(value).and_then(|v| doc.scalar(v));
+                if text.is_some_and(|t| !t.is_null() && !t.value.trim().is_empty()) {
+                    self.ex.warn_at(
+                        doc,
+                        key,
+                        format!("{at}.values is a string of chart values, which imagelock does not read: the images it sets are not locked; write them under `{at}.valuesObject`, or lock the rendered chart: `helm template RELEASE CHART -f VALUES | imagelock lock -`"),
+                    );
+                }
+            }
+        }
+        for (values, name, over) in found {
             if let Some(values) = values {
-                super::helm_values::extract_embedded(doc, values, &name, self.ex);
+                super::helm_values::extract_embedded(doc, values, &name, over, self.ex);
             }
         }
     }

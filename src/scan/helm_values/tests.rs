@@ -111,6 +111,14 @@ fn registry_joins_and_an_empty_one_is_left_out() {
     let text = "a:\n  registry: ghcr.io/\n  repository: org/a\n  tag: v1\nb:\n  registry: \"\"\n  repository: org/b\n  tag: v2\n";
     let s = scan(Path::new("values.yaml"), text);
     let got: Vec<_> = refs(&s).into_iter().map(|r| r.2).collect();
+    // `ghcr.io/` + `/` + `org/a` is `ghcr.io//org/a` unless the template
+    // trims the slash: left to the chart, with a warning at the registry.
+    assert_eq!(got, ["org/b:v2"]);
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert_eq!((s.warnings[0].line, s.warnings[0].column), (2, 3));
+    let text = text.replace("ghcr.io/", "ghcr.io");
+    let s = scan(Path::new("values.yaml"), &text);
+    let got: Vec<_> = refs(&s).into_iter().map(|r| r.2).collect();
     assert_eq!(got, ["ghcr.io/org/a:v1", "org/b:v2"]);
 }
 
@@ -226,4 +234,37 @@ fn an_anchored_image_is_reported_once() {
     let text = "a: &img\n  repository: x\n  tag: '1'\n  digest: ''\nb: *img\n";
     let s = scan(Path::new("values.yaml"), text);
     assert_eq!(s.images.len(), 1);
+}
+
+#[test]
+fn a_registry_for_every_image_leaves_split_mappings_to_the_chart() {
+    for global in [
+        "global:\n  image:\n    registry: mirror.example.net\n",
+        "global:\n  cattle:\n    systemDefaultRegistry: mirror.example.net\n",
+        "systemDefaultRegistry: mirror.example.net\n",
+        "global:\n  imageRegistry: mirror.example.net\n",
+    ] {
+        let text = format!("{global}app:\n  image:\n    registry: quay.io\n    repository: acme/app\n    tag: \"1\"\n");
+        let s = scan(Path::new("values.yaml"), &text);
+        assert!(s.images.is_empty(), "{global}: {:?}", refs(&s));
+        assert_eq!(s.warnings.len(), 1, "{global}: {:?}", s.warnings);
+        assert!(
+            s.warnings[0].message.contains("mirror.example.net"),
+            "{:?}",
+            s.warnings
+        );
+    }
+}
+
+#[test]
+fn a_templated_image_string_under_an_image_key_is_a_warning() {
+    let text = "other:\n  imageSidecar: \"${REGISTRY}/nginx:1.0\"\n  imageAgent: \"{{ .Values.r }}/agent:1\"\n";
+    let s = scan(Path::new("values.yaml"), text);
+    assert!(s.images.is_empty());
+    let at: Vec<_> = s.warnings.iter().map(|w| (w.line, w.column)).collect();
+    assert_eq!(at, [(2, 3), (3, 3)], "{:?}", s.warnings);
+    assert!(s
+        .warnings
+        .iter()
+        .all(|w| w.message.contains("helm template")));
 }
