@@ -884,3 +884,29 @@ fn pin_leaves_a_digest_key_the_charts_templates_do_not_read() {
         "{err}"
     );
 }
+
+/// Values a release embeds are merged over the chart's own values, which
+/// imagelock does not see: a repository naming no registry host may get
+/// the chart's `registry` in front, so it is left to the chart.
+#[test]
+fn embedded_values_without_a_registry_host_are_left_to_the_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(
+        dir.path().join("release.yaml"),
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: cache\nspec:\n  values:\n    image:\n      repository: acme/cache\n      tag: \"7.2\"\n    exporter:\n      registry: quay.io\n      repository: acme/exporter\n      tag: \"1.0\"\n",
+    )
+    .unwrap();
+    let out = support::run::imagelock(dir.path(), &["list", "release.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(
+        listed(&out),
+        ["release.yaml:12:19 quay.io/acme/exporter:1.0"]
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "release.yaml:8:19: spec.values.image.repository \"acme/cache\" names no registry"
+        ),
+        "{err}"
+    );
+}
