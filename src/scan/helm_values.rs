@@ -661,14 +661,38 @@ impl<'e, 'p> Walk<'e, 'p> {
             );
             return;
         }
-        if Reference::parse(s.value).is_ok_and(|r| r.tag().is_none() && r.digest().is_none()) {
+        let tagless =
+            Reference::parse(s.value).is_ok_and(|r| r.tag().is_none() && r.digest().is_none());
+        self.string_image(
+            doc,
+            key,
+            value,
+            path,
+            tagless.then_some("(its appVersion, another key), or pull `latest`"),
+        );
+    }
+
+    /// Report the image string `value` of `key`, or, when it has no tag or
+    /// digest (`tagless` says where one may come from), warn at the key.
+    fn string_image(
+        &mut self,
+        doc: &Doc<'_>,
+        key: NodeId,
+        value: NodeId,
+        path: &[String],
+        tagless: Option<&str>,
+    ) {
+        if let Some(from) = tagless {
+            let written = doc
+                .scalar(value)
+                .map(|s| s.value.to_string())
+                .unwrap_or_default();
             self.ex.warn_at(
                 doc,
                 key,
                 format!(
-                    "{} {:?} has no tag or digest: the chart's template may add one (its appVersion, another key), or pull `latest`; {RENDER}",
+                    "{} {written:?} has no tag or digest: the chart's template may add one {from}; {RENDER}",
                     dotted(path),
-                    s.value
                 ),
             );
             return;
@@ -706,25 +730,8 @@ impl<'e, 'p> Walk<'e, 'p> {
         if self.overridden(doc, key, path) {
             return;
         }
-        if r.tag().is_none() && r.digest().is_none() {
-            self.ex.warn_at(
-                doc,
-                key,
-                format!(
-                    "{} {:?} has no tag or digest: the chart's template may add one from another key; {RENDER}",
-                    dotted(path),
-                    s.value
-                ),
-            );
-            return;
-        }
-        self.seen.insert(value);
-        let context = Context::HelmValues(HelmImage {
-            key: dotted(path),
-            ..HelmImage::default()
-        });
-        self.ex
-            .image(doc, key, value, ImageField::Image, context, "image");
+        let tagless = r.tag().is_none() && r.digest().is_none();
+        self.string_image(doc, key, value, path, tagless.then_some("from another key"));
     }
 
     /// A warning at the key `key` of `map` (or at the mapping).
