@@ -496,7 +496,7 @@ fn resolve_at_mirror_with_the_upstream_unreachable() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("resolved at the first mirror"), "{stderr}");
     assert!(
-        stderr.contains("1 added, 0 kept, 0 removed, 0 stale, tags resolved at mirrors"),
+        stderr.contains("1 added, 0 changed, 0 kept, 0 removed, 0 stale, tags resolved at mirrors"),
         "{stderr}"
     );
     // The lockfile names the upstream image, with the mirror's digest.

@@ -427,7 +427,10 @@ fn lock_waits_for_another_holder_and_reads_its_work() {
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{rest}");
-    assert!(rest.contains("0 added, 1 kept, 0 removed"), "{rest}");
+    assert!(
+        rest.contains("0 added, 0 changed, 1 kept, 0 removed"),
+        "{rest}"
+    );
     let written = fs_err::read_to_string(d.join("images.lock")).unwrap();
     assert!(written.contains(D1), "{written}");
 }

@@ -124,7 +124,36 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
         }
     }
     let added = new.keys().filter(|k| old.get(k).is_none()).count();
-    let kept = new.len() - added;
+    // Locked before and entered again with other content: a platform set
+    // that --platform changed (the digest a tag had cannot move here).
+    let mut changed = 0usize;
+    for e in new.entries() {
+        let Some(before) = old.get(&crate::lockfile::Key::of_entry(e)) else {
+            continue;
+        };
+        if before == e {
+            continue;
+        }
+        changed += 1;
+        let list = |e: &Entry| {
+            if e.platforms.is_empty() {
+                "none".to_string()
+            } else {
+                e.platforms.keys().cloned().collect::<Vec<_>>().join(", ")
+            }
+        };
+        let what = if before.digest != e.digest {
+            format!("digest {} -> {}", before.digest, e.digest)
+        } else {
+            format!("platforms {} -> {}", list(before), list(e))
+        };
+        diag.note(format!(
+            "{}: {}: {what}",
+            lockfile.display(),
+            crate::lockfile::Key::of_entry(e)
+        ));
+    }
+    let kept = new.len() - added - changed;
     let removed = old.keys().filter(|k| new.get(k).is_none()).count();
     guard.save_if_changed(&new)?;
     let mirror_findings = if args.check_mirrors {
@@ -133,7 +162,7 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
         0
     };
     diag.say(format!(
-        "{}: {added} added, {kept} kept, {removed} removed, {stale} stale{}",
+        "{}: {added} added, {changed} changed, {kept} kept, {removed} removed, {stale} stale{}",
         lockfile.display(),
         crate::commands::mirrors::summary_suffix(&args.registry)
     ));
