@@ -72,16 +72,25 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
         });
     }
 
+    if args.check_mirrors && mirrors.is_empty() {
+        anyhow::bail!("--check-mirrors: no mirror is configured (give --mirror, --containerd-hosts-dir or --registries-conf)");
+    }
+    // One client for the run: resolution and the mirror checks share its
+    // connections, credentials and rate-limit figures.
+    let client = if !asks.is_empty() || args.check_mirrors {
+        Some(registry_client(&args.registry, diag)?)
+    } else {
+        None
+    };
     let mut stale = 0usize;
-    if !asks.is_empty() {
-        let (client, extra) = registry_client(&args.registry, diag)?;
+    if let (false, Some((client, extra))) = (asks.is_empty(), &client) {
         let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
-        all.with_pod_credentials(namespace, &extra, diag);
+        all.with_pod_credentials(namespace, extra, diag);
         for a in &mut asks {
             a.uses = all.of(&a.key).to_vec();
         }
-        let answers = resolve_and_merge(&client, &old, asks, &mirrors, at)?;
-        report_credential_warnings(&client, diag);
+        let answers = resolve_and_merge(client, &old, asks, &mirrors, at)?;
+        report_credential_warnings(client, diag);
         for answer in answers {
             for (e, uses) in &answer.errors {
                 diag.emit(registry_error(e, uses));
@@ -113,8 +122,8 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
             }
             new.insert(entry);
         }
-        report_budget(&client, diag);
         if diag.errors() > 0 {
+            report_budget(client, diag);
             diag.say(format!(
                 "{} failure(s) while resolving; {} left unchanged",
                 diag.errors(),
@@ -156,11 +165,15 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let kept = new.len() - added - changed;
     let removed = old.keys().filter(|k| new.get(k).is_none()).count();
     guard.save_if_changed(&new)?;
-    let mirror_findings = if args.check_mirrors {
-        crate::commands::mirrors::check_locked(&args.registry, &new, diag)?
-    } else {
-        0
+    let mirror_findings = match &client {
+        Some((client, _)) if args.check_mirrors => {
+            crate::commands::mirrors::check_locked(client, &mirrors, &new, diag)?
+        }
+        _ => 0,
     };
+    if let Some((client, _)) = &client {
+        report_budget(client, diag);
+    }
     diag.say(format!(
         "{}: {added} added, {changed} changed, {kept} kept, {removed} removed, {stale} stale{}",
         lockfile.display(),

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::cli::{MirrorArgs, RegistryArgs, ResolveAt};
-use crate::commands::registry_setup::{runtime, until_interrupted};
+use crate::commands::registry_setup::until_interrupted;
 use crate::commands::scanning::Use;
 use crate::lockfile::{Key, Lockfile};
 use crate::reference::Digest;
@@ -171,7 +171,7 @@ pub fn findings(
         });
         keys.push(key);
     }
-    let reports = runtime()?.block_on(client.check_mirrors(mirrors, &items, compare_tags));
+    let reports = until_interrupted(client.check_mirrors(mirrors, &items, compare_tags))?;
     let mut out = Vec::new();
     for ((key, item), report) in keys.iter().zip(&items).zip(reports) {
         let report = match report {
@@ -207,21 +207,21 @@ pub fn findings(
 }
 
 /// `lock`/`update --check-mirrors`: check every entry of the lockfile
-/// written at its mirrors; each finding is a warning on stderr. Returns
-/// how many there were.
+/// written at its mirrors, with the run's own client (its connections,
+/// credentials and rate-limit figures); each finding is a warning on
+/// stderr. Returns how many there were.
 pub fn check_locked(
-    registry: &RegistryArgs,
+    client: &Client,
+    mirrors: &Mirrors,
     lock: &Lockfile,
     diag: &mut Diagnostics,
 ) -> anyhow::Result<usize> {
-    let mirrors = load(&registry.mirrors)?;
     if mirrors.is_empty() {
         anyhow::bail!("--check-mirrors: no mirror is configured (give --mirror, --containerd-hosts-dir or --registries-conf)");
     }
-    let (client, _) = crate::commands::registry_setup::registry_client(registry, diag)?;
     let found = findings(
-        &client,
-        &mirrors,
+        client,
+        mirrors,
         lock,
         &HashMap::new(),
         &|_| Vec::new(),

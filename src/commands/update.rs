@@ -113,8 +113,13 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         });
     }
     let asked = asks.len();
-    let (client, _) = registry_client(&args.registry, diag)?;
     let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
+    if args.check_mirrors && mirrors.is_empty() {
+        anyhow::bail!("--check-mirrors: no mirror is configured (give --mirror, --containerd-hosts-dir or --registries-conf)");
+    }
+    // One client for the run: resolution and the mirror checks share its
+    // connections, credentials and rate-limit figures.
+    let (client, _) = registry_client(&args.registry, diag)?;
     let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
     let answers = resolve_and_merge(&client, &old, asks, &mirrors, at)?;
     report_credential_warnings(&client, diag);
@@ -149,8 +154,8 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
             new.insert(entry);
         }
     }
-    let registries = report_budget(&client, diag);
     if diag.errors() > 0 {
+        let registries = report_budget(&client, diag);
         diag.say(format!(
             "{} image(s) could not be resolved; {} left unchanged",
             diag.errors(),
@@ -161,10 +166,11 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     changes.sort_by(|a, b| (&a.name, &a.tag).cmp(&(&b.name, &b.tag)));
     guard.save_if_changed(&new)?;
     let mirror_findings = if args.check_mirrors {
-        crate::commands::mirrors::check_locked(&args.registry, &new, diag)?
+        crate::commands::mirrors::check_locked(&client, &mirrors, &new, diag)?
     } else {
         0
     };
+    let registries = report_budget(&client, diag);
     let code = finish(args, &changes, &registries, diag)?.max(diag.exit_status(mirror_findings));
     diag.say(format!(
         "{}: {asked} tag(s) asked, {} changed{}",
