@@ -426,7 +426,10 @@ fn mirror_with_its_own_credentials_and_ca() {
     let out = imagelock(&up, dir.path(), &args);
     expect_code(&out, 2);
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("cannot ask the mirror"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot ask mirror {}", mirror.host())),
+        "{stderr}"
+    );
     assert!(stderr.contains(&mirror.host()), "{stderr}");
     assert!(!stderr.contains(support::PASSWORD), "{stderr}");
 

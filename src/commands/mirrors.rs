@@ -141,8 +141,10 @@ pub fn resolve_at_mirrors(
 
 /// Check every entry of `lock` at the mirrors `mirrors` routes it to.
 /// `upstream_now` gives the upstream's current digest per key (from the
-/// run's own resolution), `uses` the places each key is used. Failures
-/// to ask a mirror are errors in `diag`.
+/// run's own resolution), `uses` the places each key is used: each pod's
+/// pull Secrets among them are offered at the mirrors, as its node would
+/// (an entry used by pods with different Secrets is checked once per
+/// set). Failures to ask a host are errors in `diag`, each once.
 pub fn findings(
     client: &Client,
     mirrors: &Mirrors,
@@ -155,8 +157,9 @@ pub fn findings(
     if mirrors.is_empty() {
         return Ok(Vec::new());
     }
-    let mut keys = Vec::new();
+    // One item per entry and credential set, with the places it stands for.
     let mut items = Vec::new();
+    let mut places: Vec<Vec<Use>> = Vec::new();
     for entry in lock.entries() {
         let reference = entry.reference()?;
         if mirrors.blocked(&reference).is_some() {
@@ -164,16 +167,63 @@ pub fn findings(
             continue;
         }
         let key = Key::of_entry(entry);
-        items.push(Item {
-            reference,
-            digest: entry.digest.clone(),
-            upstream_tag: upstream_now.get(&key).cloned(),
-        });
-        keys.push(key);
+        let mut by_pod: Vec<(
+            Option<std::sync::Arc<crate::credentials::PodSecrets>>,
+            Vec<Use>,
+        )> = Vec::new();
+        for u in uses(&key) {
+            let id = |p: &Option<std::sync::Arc<crate::credentials::PodSecrets>>| {
+                p.as_ref().map_or(0, |p| std::sync::Arc::as_ptr(p) as usize)
+            };
+            match by_pod.iter_mut().find(|(p, _)| id(p) == id(&u.pod)) {
+                Some((_, list)) => list.push(u),
+                None => by_pod.push((u.pod.clone(), vec![u])),
+            }
+        }
+        if by_pod.is_empty() {
+            by_pod.push((None, Vec::new()));
+        }
+        for (pod, list) in by_pod {
+            items.push(Item {
+                reference: reference.clone(),
+                digest: entry.digest.clone(),
+                upstream_tag: upstream_now.get(&key).cloned(),
+                pod,
+            });
+            places.push(list);
+        }
     }
-    let reports = until_interrupted(client.check_mirrors(mirrors, &items, compare_tags))?;
+    let check = until_interrupted(client.check_mirrors(mirrors, &items, compare_tags))?;
+    for e in &check.errors {
+        diag.emit(
+            Message::error(format!(
+                "cannot ask {} {}: {}",
+                host_kind(&e.endpoint),
+                e.endpoint.host,
+                e.error
+            ))
+            .code(e.error.code())
+            .hint(e.error.hint()),
+        );
+    }
+    for g in &check.gave_up {
+        diag.emit(
+            Message::error(format!(
+                "{} {} did not answer within --timeout ({} question(s) timed out); gave up asking it {} more",
+                host_kind(&g.endpoint),
+                g.endpoint.host,
+                g.timeouts,
+                g.skipped
+            ))
+            .code("timeout")
+            .hint(Some(format!(
+                "check that {} is up and reachable from here, or raise --timeout",
+                g.endpoint.host
+            ))),
+        );
+    }
     let mut out = Vec::new();
-    for ((key, item), report) in keys.iter().zip(&items).zip(reports) {
+    for ((item, places), report) in items.iter().zip(places).zip(check.reports) {
         let report = match report {
             Ok(r) => r,
             Err(e) => {
@@ -181,21 +231,13 @@ pub fn findings(
                 continue;
             }
         };
-        for e in &report.errors {
-            diag.emit(
-                Message::error(format!("cannot ask the mirror: {e}"))
-                    .code(e.code())
-                    .hint(e.hint()),
-            );
-        }
         let written = item.reference.original().to_string();
         for o in report.outcomes {
             let f = finding(&written, &item.reference.name(), &item.digest, o);
-            let places = uses(key);
             if places.is_empty() {
                 out.push(f.clone());
             }
-            for u in places {
+            for u in &places {
                 let mut g = f.clone();
                 g.location = Some(u.location.clone());
                 g.reference = u.reference.original().to_string();
@@ -248,15 +290,33 @@ fn host_kind(e: &Endpoint) -> &'static str {
 
 fn finding(reference: &str, name: &str, digest: &Digest, o: Outcome) -> Finding {
     match o {
-        Outcome::Missing { endpoint, fallback } => {
-            let then = match &fallback {
-                Some(f) => format!(
+        Outcome::Missing {
+            endpoint,
+            fallback,
+            unknown,
+        } => {
+            let unknown_hosts = unknown
+                .iter()
+                .map(|u| format!("{} {}", host_kind(u), u.host))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let then = match (&fallback, unknown.is_empty()) {
+                (Some(f), true) => format!(
                     "a node falls back to {} {} ({})",
                     host_kind(f),
                     f.host,
                     f.location()
                 ),
-                None => "no later host serves it: the pull fails".to_string(),
+                (Some(f), false) => format!(
+                    "a node falls back to {unknown_hosts} (which could not be asked from here) or else to {} {} ({})",
+                    host_kind(f),
+                    f.host,
+                    f.location()
+                ),
+                (None, true) => "no later host serves it: the pull fails".to_string(),
+                (None, false) => format!(
+                    "a node falls back to {unknown_hosts}, which could not be asked from here: the pull fails unless it serves the digest"
+                ),
             };
             Finding::new(
                 FindingKind::MirrorMissing,
