@@ -471,3 +471,70 @@ fn check_offers_the_pods_pull_secret_at_the_mirror() {
         "{stderr}"
     );
 }
+
+/// `--resolve-at mirror` goes on to the next host after a mirror's `404`
+/// or `5xx`, as a node does: the tag resolves at the second mirror.
+#[test]
+fn resolve_at_mirror_tries_the_next_host_after_404_or_5xx() {
+    let first = Registry::start(Setup::PlainAnonymous);
+    let second = Registry::start(Setup::PlainAnonymous);
+    let digest = second.push_oci_image("team/app", "1", "one");
+    let proxy = FaultProxy::start(first.port);
+    // Nothing listens on the upstream's port.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = dead.local_addr().unwrap().to_string();
+    drop(dead);
+    let dir = tempfile::tempdir().unwrap();
+    let image = format!("{upstream}/team/app:1");
+    manifests(dir.path(), std::slice::from_ref(&image));
+    let to_first = format!("{upstream}={}", proxy.host());
+    let to_second = format!("{upstream}={}", second.host());
+    let lock = |dir: &Path| {
+        imagelock(
+            &first,
+            dir,
+            &[
+                "lock",
+                "--resolve-at",
+                "mirror",
+                "--mirror",
+                &to_first,
+                "--mirror",
+                &to_second,
+                "--plain-http",
+                "127.0.0.1",
+            ],
+        )
+    };
+    // The first mirror does not have it: 404.
+    let out = lock(dir.path());
+    expect_code(&out, 0);
+    assert_eq!(support::e2e::locked(dir.path(), &image), digest);
+    assert!(proxy.count("HEAD", "/manifests/1") >= 1);
+
+    // The first mirror fails on its side: 500.
+    fs_err::remove_file(dir.path().join("images.lock")).unwrap();
+    proxy.add(
+        None,
+        "/v2/",
+        Fault::Status {
+            code: 500,
+            retry_after: None,
+        },
+        usize::MAX,
+    );
+    let out = lock(dir.path());
+    expect_code(&out, 0);
+    assert_eq!(support::e2e::locked(dir.path(), &image), digest);
+
+    // No host has it: the first host's answer is the error.
+    let other = format!("{upstream}/team/other:1");
+    manifests(dir.path(), std::slice::from_ref(&other));
+    let out = lock(dir.path());
+    expect_code(&out, 2);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}/team/other:1", proxy.host())) && stderr.contains("500"),
+        "{stderr}"
+    );
+}

@@ -102,7 +102,10 @@ pub fn unless_blocked(
 
 /// Resolve each request at the first host of its route that serves its
 /// kind of reference (a mirror, else the upstream), each with its pod's
-/// credentials for that host. Results in request order.
+/// credentials for that host. As a node does, a host that answers `404`
+/// or a `5xx` sends it on to the next host of the route (the upstream
+/// last); when none has it, the first host's failure is the result.
+/// Results in request order.
 pub fn resolve_at_mirrors(
     client: &Client,
     mirrors: &Mirrors,
@@ -114,29 +117,62 @@ pub fn resolve_at_mirrors(
     for req in requests {
         let r = &req.reference;
         let by_digest = r.tag().is_none() && r.digest().is_some();
-        let route = mirrors.route(r)?;
-        let endpoint = route
+        let mut hosts = Vec::new();
+        for endpoint in mirrors
+            .route(r)?
             .into_iter()
-            .find(|e| e.serves(by_digest))
-            .unwrap_or_else(|| crate::registry::mirrors::default_upstream(r));
-        let mapped = endpoint
-            .reference(r.tag(), r.digest())
-            .map_err(|m| anyhow::anyhow!(m))?;
-        targets.push((endpoint, mapped, req.pod.clone()));
+            .filter(|e| e.serves(by_digest))
+        {
+            let mapped = endpoint
+                .reference(r.tag(), r.digest())
+                .map_err(|m| anyhow::anyhow!(m))?;
+            hosts.push((endpoint, mapped));
+        }
+        if hosts.is_empty() {
+            let endpoint = crate::registry::mirrors::default_upstream(r);
+            let mapped = endpoint
+                .reference(r.tag(), r.digest())
+                .map_err(|m| anyhow::anyhow!(m))?;
+            hosts.push((endpoint, mapped));
+        }
+        targets.push((hosts, req.pod.clone()));
     }
+    let concurrency = client.concurrency().min(16);
     let work = futures::stream::iter(&targets)
-        .map(|(e, mapped, pod)| async move {
-            if e.upstream {
-                client
-                    .resolve_with(mapped, platforms, client.lookup(mapped, pod.clone()).await)
-                    .await
-            } else {
-                client.resolve_at(e, mapped, platforms, pod.clone()).await
+        .map(|(hosts, pod)| async move {
+            let mut first_error = None;
+            for (e, mapped) in hosts {
+                let answer = if e.upstream {
+                    client
+                        .resolve_with(mapped, platforms, client.lookup(mapped, pod.clone()).await)
+                        .await
+                } else {
+                    client.resolve_at(e, mapped, platforms, pod.clone()).await
+                };
+                match answer {
+                    Ok(resolved) => return Ok(resolved),
+                    Err(err) if sends_on(&err) => {
+                        first_error.get_or_insert(err);
+                    }
+                    // A later host that cannot be asked either: what the
+                    // first host said is the error, as containerd reports.
+                    Err(err) => return Err(first_error.unwrap_or(err)),
+                }
             }
+            Err(first_error.expect("every route has a host"))
         })
-        .buffered(16)
+        .buffered(concurrency)
         .collect::<Vec<_>>();
     until_interrupted(work)
+}
+
+/// A host's answer that makes a node try the next host: the manifest is
+/// not there (`404`), or the host has a problem on its side (`5xx`).
+fn sends_on(e: &RegistryError) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::NotFound { .. } | ErrorKind::ServerError { .. }
+    )
 }
 
 /// Check every entry of `lock` at the mirrors `mirrors` routes it to.

@@ -189,9 +189,9 @@ impl Client {
     /// How many mirror questions are in flight at once: `--concurrency`,
     /// else [`IN_FLIGHT`].
     fn mirror_concurrency(&self) -> usize {
-        match self.hosts.config.concurrency {
+        match self.concurrency() {
             usize::MAX => IN_FLIGHT,
-            n => n.max(1),
+            n => n,
         }
     }
 
