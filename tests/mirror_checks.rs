@@ -376,16 +376,22 @@ fn a_hung_mirror_is_given_up_after_one_timeout() {
 /// named as the upstream's.
 #[test]
 fn an_unreachable_upstream_is_not_a_failing_pull() {
-    let up = Registry::start(Setup::PlainAnonymous);
     let mirror = Registry::start(Setup::PlainAnonymous);
-    up.push_oci_image("team/app", "1", "one");
-    let up_proxy = FaultProxy::start(up.port);
-    let upstream = up_proxy.host();
+    // Nothing listens on the upstream's port (held, so no other test's
+    // server takes it); the entry is locked by hand.
+    let dead = support::ClosedPort::new();
+    let upstream = dead.host();
     let dir = tempfile::tempdir().unwrap();
     manifests(dir.path(), &[format!("{upstream}/team/app:1")]);
-    let out = imagelock(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]);
-    expect_code(&out, 0);
-    drop(up_proxy); // nothing listens there now
+    fs_err::write(
+        dir.path().join("images.lock"),
+        format!(
+            "version = 1\n\n[[image]]\nname = \"{upstream}/team/app\"\ntag = \"1\"\ndigest = \"sha256:{}\"\n",
+            "1".repeat(64)
+        ),
+    )
+    .unwrap();
+    let up = &mirror;
     let flag = format!("{upstream}={}", mirror.host());
     // The entry is locked: `lock` asks no registry, only the mirrors.
     let out = imagelock(
@@ -480,10 +486,10 @@ fn resolve_at_mirror_tries_the_next_host_after_404_or_5xx() {
     let second = Registry::start(Setup::PlainAnonymous);
     let digest = second.push_oci_image("team/app", "1", "one");
     let proxy = FaultProxy::start(first.port);
-    // Nothing listens on the upstream's port.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let upstream = dead.local_addr().unwrap().to_string();
-    drop(dead);
+    // Nothing listens on the upstream's port (held, so no other test's
+    // server takes it).
+    let dead = support::ClosedPort::new();
+    let upstream = dead.host();
     let dir = tempfile::tempdir().unwrap();
     let image = format!("{upstream}/team/app:1");
     manifests(dir.path(), std::slice::from_ref(&image));

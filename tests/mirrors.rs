@@ -456,10 +456,10 @@ fn mirror_with_its_own_credentials_and_ca() {
 fn resolve_at_mirror_with_the_upstream_unreachable() {
     let mirror = Registry::start(Setup::PlainAnonymous);
     let digest = mirror.push_oci_image("dockerhub/team/app", "1", "one");
-    // Nothing listens on the upstream's port.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let upstream = dead.local_addr().unwrap().to_string();
-    drop(dead);
+    // Nothing listens on the upstream's port (held, so no other test's
+    // server takes it).
+    let dead = support::ClosedPort::new();
+    let upstream = dead.host();
     let dir = tempfile::tempdir().unwrap();
     let image = format!("{upstream}/team/app:1");
     manifests(dir.path(), std::slice::from_ref(&image));
