@@ -391,11 +391,10 @@ fn an_unreachable_upstream_is_not_a_failing_pull() {
         ),
     )
     .unwrap();
-    let up = &mirror;
     let flag = format!("{upstream}={}", mirror.host());
     // The entry is locked: `lock` asks no registry, only the mirrors.
     let out = imagelock(
-        &up,
+        &mirror,
         dir.path(),
         &[
             "lock",
