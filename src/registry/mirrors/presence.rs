@@ -95,8 +95,6 @@ pub struct Check {
     /// Each distinct failure once, in the order the questions were built.
     pub errors: Vec<HostError>,
     pub gave_up: Vec<GaveUp>,
-    /// Requests sent (one per distinct question asked).
-    pub requests: usize,
 }
 
 /// Checks in flight at once when `--concurrency` is not given.
@@ -439,16 +437,9 @@ impl Client {
         for (i, result) in results {
             answers[i] = Some(match result {
                 None => Answer::Failed,
-                Some(Ok(d)) => {
-                    check.requests += 1;
-                    Answer::Digest(d)
-                }
-                Some(Err(e)) if is_missing(&e) => {
-                    check.requests += 1;
-                    Answer::Missing
-                }
+                Some(Ok(d)) => Answer::Digest(d),
+                Some(Err(e)) if is_missing(&e) => Answer::Missing,
                 Some(Err(error)) => {
-                    check.requests += 1;
                     check.errors.push(HostError {
                         endpoint: questions.list[i].endpoint.clone(),
                         error,
