@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod credentials;
+pub mod dirlock;
 mod file_error;
 pub mod interrupt;
 pub mod lockfile;

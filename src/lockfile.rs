@@ -17,12 +17,10 @@ use crate::file_error::without_path;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use std::time::{Duration, Instant};
-
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::interrupt::{self, Interrupted};
+use crate::interrupt::Interrupted;
 use crate::reference::{Digest, Reference};
 use crate::write::WriteError;
 
@@ -318,7 +316,7 @@ impl Lockfile {
     /// holder (with a note on stderr after a second); a stop signal ends
     /// the wait with [`LockfileError::Interrupted`].
     pub fn open_for_update(path: &Path) -> Result<(Lockfile, LockfileGuard), LockfileError> {
-        let dir = lock_dir(path);
+        let dir = crate::dirlock::dir_of(path);
         let lock_err = |source| LockfileError::Lock {
             path: path.to_path_buf(),
             source,
@@ -326,24 +324,16 @@ impl Lockfile {
         let handle = fs_err::File::open(&dir)
             .map_err(|e| lock_err(without_path(e, &dir)))?
             .into_file();
-        let started = Instant::now();
-        let mut told = false;
-        loop {
-            match handle.try_lock() {
-                Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if !told && started.elapsed() >= WAIT_NOTE_AFTER {
-                        told = true;
-                        eprintln!(
-                            "note: {}: another imagelock process is updating it; waiting for it to finish",
-                            path.display()
-                        );
-                    }
-                    interrupt::sleep(Duration::from_millis(50))?;
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(lock_err(e)),
-            }
-        }
+        crate::dirlock::wait_exclusive(&handle, || {
+            format!(
+                "{}: another imagelock process is updating it; waiting for it to finish",
+                path.display()
+            )
+        })
+        .map_err(|e| match e {
+            crate::dirlock::WaitError::Io(e) => lock_err(e),
+            crate::dirlock::WaitError::Interrupted(i) => LockfileError::Interrupted(i),
+        })?;
         // Read only now: what another process wrote while this one waited counts.
         let read = match fs_err::read_to_string(path) {
             Ok(text) => Some(Lockfile::parse(path, &text)?),
@@ -395,19 +385,6 @@ impl Lockfile {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-}
-
-/// How long to wait for another holder before saying so.
-const WAIT_NOTE_AFTER: Duration = Duration::from_secs(1);
-
-/// The directory whose `flock(2)` guards the lockfile at `path` (that of
-/// the file a symlinked lockfile points to).
-fn lock_dir(path: &Path) -> PathBuf {
-    let target = crate::write::resolve_target(path).unwrap_or_else(|_| path.to_path_buf());
-    match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
     }
 }
 

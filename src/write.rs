@@ -20,7 +20,15 @@
 //! [`Transaction::hard_linked`] names such files so the caller can say so. A new file gets the mode the umask
 //! gives (`0644` under `022`).
 //!
-//! This module never reads or parses file content.
+//! A file staged with [`Transaction::stage_replacing`] records a hash of
+//! the content the caller read; [`Transaction::commit`] reads every such
+//! target again just before the renames and, should one differ (another
+//! process or an editor wrote it since), renames nothing. Callers that
+//! must not race another imagelock run hold [`crate::dirlock`]'s locks
+//! around the whole transaction, so this last check covers writers that
+//! take no lock.
+//!
+//! This module never parses file content.
 
 use crate::file_error::without_path;
 use std::collections::BTreeSet;
@@ -43,6 +51,14 @@ pub enum WriteError {
     },
     #[error("{0}; nothing was written")]
     Interrupted(#[from] Interrupted),
+    /// A target's content is no longer what the caller read.
+    #[error(
+        "{path}: changed while imagelock was running (after it was read); nothing was written"
+    )]
+    Changed {
+        /// The file as the user named it.
+        path: PathBuf,
+    },
     /// A rename failed after others had succeeded; those were given their
     /// originals back, so no file changed.
     #[error("{0}; the files replaced before it were restored, so no file changed")]
@@ -83,6 +99,8 @@ struct Staged {
     /// file it was (device, inode).
     links: u64,
     inode: (u64, u64),
+    /// The hash of the content the caller read, checked before the renames.
+    expect: Option<crate::reference::Digest>,
 }
 
 /// A staged file that has other names (hard links).
@@ -120,6 +138,27 @@ impl Transaction {
     /// give it the original's owner, group and mode. Nothing visible
     /// changes until [`commit`](Transaction::commit).
     pub fn stage(&mut self, path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+        self.stage_inner(path, bytes, None)
+    }
+
+    /// [`stage`](Transaction::stage) a file whose current content the
+    /// caller read as `read`: [`commit`](Transaction::commit) renames
+    /// nothing when the file no longer holds exactly those bytes.
+    pub fn stage_replacing(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        read: &[u8],
+    ) -> Result<(), WriteError> {
+        self.stage_inner(path, bytes, Some(crate::reference::Digest::sha256_of(read)))
+    }
+
+    fn stage_inner(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        expect: Option<crate::reference::Digest>,
+    ) -> Result<(), WriteError> {
         interrupt::check()?;
         let target = resolve_target(path).map_err(WriteError::io(path, "resolve the symlink"))?;
         let original = match fs_err::metadata(&target) {
@@ -159,6 +198,7 @@ impl Transaction {
             temp: temp.into_temp_path(),
             links: original.as_ref().map_or(1, MetadataExt::nlink),
             inode: original.as_ref().map_or((0, 0), |m| (m.dev(), m.ino())),
+            expect,
         });
         Ok(())
     }
@@ -185,6 +225,11 @@ impl Transaction {
     /// Rename every staged file over its target, then fsync their
     /// directories. Returns how many files were replaced.
     ///
+    /// First every file staged with
+    /// [`stage_replacing`](Transaction::stage_replacing) is read again:
+    /// one that changed since is [`WriteError::Changed`], and nothing is
+    /// renamed.
+    ///
     /// A signal before the first rename removes every temporary and
     /// changes nothing. Before the renames, each original is kept under a
     /// second name beside it (a hard link, else a copy); should a rename
@@ -194,6 +239,19 @@ impl Transaction {
     /// [`WriteError::Incomplete`] say how many stayed replaced.
     pub fn commit(self) -> Result<usize, WriteError> {
         interrupt::check()?;
+        // The last look: every file still holds what the caller read.
+        for s in &self.staged {
+            let Some(expect) = &s.expect else { continue };
+            let now = fs_err::read(&s.target).map_err(|e| {
+                let e = without_path(e, &s.target);
+                WriteError::io(&s.shown, "read it again before replacing it")(e)
+            })?;
+            if crate::reference::Digest::sha256_of(&now) != *expect {
+                return Err(WriteError::Changed {
+                    path: s.shown.clone(),
+                });
+            }
+        }
         let total = self.staged.len();
         // Each original under a second name (none for a new file).
         let mut backups = Vec::with_capacity(total);
@@ -438,6 +496,26 @@ mod tests {
             ["a-link", "a.yaml", "c.env"],
             "no backup or temporary left"
         );
+    }
+
+    /// A file written by someone else between staging and commit stops
+    /// the commit before any rename: every file keeps its content.
+    #[test]
+    fn a_file_changed_after_staging_stops_every_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+        fs_err::write(&a, "old a").unwrap();
+        fs_err::write(&b, "old b").unwrap();
+        let mut t = Transaction::new();
+        t.stage_replacing(&a, b"new a", b"old a").unwrap();
+        t.stage_replacing(&b, b"new b", b"old b").unwrap();
+        fs_err::write(&b, "theirs").unwrap();
+        let e = t.commit().unwrap_err();
+        assert!(matches!(e, WriteError::Changed { .. }), "{e}");
+        assert!(e.to_string().contains("b.yaml: changed while"), "{e}");
+        assert_eq!(fs_err::read_to_string(&a).unwrap(), "old a");
+        assert_eq!(fs_err::read_to_string(&b).unwrap(), "theirs");
+        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 2);
     }
 
     #[test]

@@ -426,7 +426,10 @@ fn mirror_with_its_own_credentials_and_ca() {
     let out = imagelock(&up, dir.path(), &args);
     expect_code(&out, 2);
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("cannot ask the mirror"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot ask mirror {}", mirror.host())),
+        "{stderr}"
+    );
     assert!(stderr.contains(&mirror.host()), "{stderr}");
     assert!(!stderr.contains(support::PASSWORD), "{stderr}");
 
@@ -453,10 +456,10 @@ fn mirror_with_its_own_credentials_and_ca() {
 fn resolve_at_mirror_with_the_upstream_unreachable() {
     let mirror = Registry::start(Setup::PlainAnonymous);
     let digest = mirror.push_oci_image("dockerhub/team/app", "1", "one");
-    // Nothing listens on the upstream's port.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let upstream = dead.local_addr().unwrap().to_string();
-    drop(dead);
+    // Nothing listens on the upstream's port (held, so no other test's
+    // server takes it).
+    let dead = support::ClosedPort::new();
+    let upstream = dead.host();
     let dir = tempfile::tempdir().unwrap();
     let image = format!("{upstream}/team/app:1");
     manifests(dir.path(), std::slice::from_ref(&image));
@@ -496,7 +499,7 @@ fn resolve_at_mirror_with_the_upstream_unreachable() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("resolved at the first mirror"), "{stderr}");
     assert!(
-        stderr.contains("1 added, 0 kept, 0 removed, 0 stale, tags resolved at mirrors"),
+        stderr.contains("1 added, 0 changed, 0 kept, 0 removed, 0 stale, tags resolved at mirrors"),
         "{stderr}"
     );
     // The lockfile names the upstream image, with the mirror's digest.

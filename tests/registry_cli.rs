@@ -95,12 +95,9 @@ fn resolve_errors_name_reference_and_hint() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(&treg.skopeo_digest("private/app:v1")));
 }
 
-fn unused_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A port nothing listens on, held so no other test's server takes it.
+fn unused_port() -> support::ClosedPort {
+    support::ClosedPort::new()
 }
 
 /// Resolve through a broken proxy: the message and hint name the proxy,
@@ -133,7 +130,8 @@ fn assert_blames_proxy(reg: &Registry, var: &str, proxy: &str, extra: &[&str], w
 fn broken_proxy_is_blamed_not_the_registry() {
     let plain = Registry::start(Setup::PlainAnonymous);
     plain.push_oci_image("team/app", "v1", "cli");
-    let refused = format!("http://127.0.0.1:{}", unused_port());
+    let closed = unused_port();
+    let refused = format!("http://{}", closed.host());
     let unresolvable = "http://proxy.does-not-exist.invalid:3128";
     let plain_http = ["--plain-http", &plain.host()];
     assert_blames_proxy(

@@ -71,7 +71,7 @@ fn lock_pin_drift_update(setup: Setup, prefix: &str) {
     let o = run(&reg, d, &["lock", "k8s"]);
     expect_code(&o, 0);
     assert!(
-        err(&o).contains("5 added, 0 kept, 0 removed, 0 stale"),
+        err(&o).contains("5 added, 0 changed, 0 kept, 0 removed, 0 stale"),
         "{}",
         err(&o)
     );
@@ -111,7 +111,11 @@ fn lock_pin_drift_update(setup: Setup, prefix: &str) {
         .output()
         .unwrap();
     expect_code(&o, 0);
-    assert!(err(&o).contains("0 added, 5 kept"), "{}", err(&o));
+    assert!(
+        err(&o).contains("0 added, 0 changed, 5 kept"),
+        "{}",
+        err(&o)
+    );
 
     let o = run(&reg, d, &["pin", "k8s"]);
     expect_code(&o, 0);
@@ -212,7 +216,7 @@ fn bump_workflow_edit_tag_then_lock_then_pin() {
     let o = run(&reg, d, &["lock", "app.yaml"]);
     expect_code(&o, 0);
     assert!(
-        err(&o).contains("1 added, 0 kept, 1 removed, 1 stale"),
+        err(&o).contains("1 added, 0 changed, 0 kept, 1 removed, 1 stale"),
         "{}",
         err(&o)
     );
@@ -294,4 +298,155 @@ fn lock_with_platforms_records_child_digests() {
     let o = run(&reg, d, &["update"]);
     expect_code(&o, 0);
     assert_eq!(fs_err::read_to_string(d.join("images.lock")).unwrap(), lock);
+}
+
+/// Changing an entry's platform set is a change: `lock` counts it as
+/// changed (not kept) and names it, `update` lists it in text and in JSON.
+#[test]
+fn a_changed_platform_set_is_reported_as_a_change() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let pushed = reg.push_oci_index("team/plat", "1", "p");
+    let h = reg.host();
+    let name = format!("{h}/team/plat");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::write(d.join("a.yaml"), format!("image: {name}:1\n")).unwrap();
+    let o = run(&reg, d, &["lock", "--platform", "linux/amd64", "a.yaml"]);
+    expect_code(&o, 0);
+    assert!(
+        err(&o).contains("1 added, 0 changed, 0 kept"),
+        "{}",
+        err(&o)
+    );
+
+    // Another platform asked: the entry is read again and rewritten.
+    let o = run(&reg, d, &["lock", "--platform", "linux/arm64/v8", "a.yaml"]);
+    expect_code(&o, 0);
+    assert!(
+        err(&o).contains(&format!(
+            "images.lock: {name}:1: platforms linux/amd64 -> linux/arm64/v8"
+        )),
+        "{}",
+        err(&o)
+    );
+    assert!(
+        err(&o).contains("0 added, 1 changed, 0 kept"),
+        "{}",
+        err(&o)
+    );
+    let lock = fs_err::read_to_string(d.join("images.lock")).unwrap();
+    assert!(
+        lock.contains(&format!(
+            "platforms = {{ \"linux/arm64/v8\" = \"{}\" }}",
+            pushed.children["linux/arm64/v8"]
+        )),
+        "{lock}"
+    );
+    // Nothing new asked: kept.
+    let o = run(&reg, d, &["lock", "a.yaml"]);
+    assert!(
+        err(&o).contains("0 added, 0 changed, 1 kept"),
+        "{}",
+        err(&o)
+    );
+
+    // update --platform changes the set: one change, digest unchanged.
+    let o = run(
+        &reg,
+        d,
+        &[
+            "update",
+            "--format",
+            "json",
+            "--platform",
+            "linux/amd64",
+            "--platform",
+            "linux/arm64/v8",
+        ],
+    );
+    expect_code(&o, 0);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["changes"],
+        serde_json::json!([{
+            "name": name,
+            "tag": "1",
+            "old": pushed.digest,
+            "new": pushed.digest,
+            "old-platforms": ["linux/arm64/v8"],
+            "new-platforms": ["linux/amd64", "linux/arm64/v8"],
+        }]),
+        "{doc}"
+    );
+    assert!(err(&o).contains("1 tag(s) asked, 1 changed"), "{}", err(&o));
+    // Asked again: nothing changes, nothing listed.
+    let o = run(&reg, d, &["update"]);
+    expect_code(&o, 0);
+    assert_eq!(out(&o), "");
+    assert!(err(&o).contains("1 tag(s) asked, 0 changed"), "{}", err(&o));
+}
+
+/// A platform the lockfile records that the image no longer has: `update`
+/// says the platform came from the lockfile and gives the command that
+/// records the platforms left; that command works and says what changed.
+#[test]
+fn a_recorded_platform_gone_upstream_names_the_lockfile_and_the_way_out() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_index("team/gone", "1", "g");
+    let h = reg.host();
+    let name = format!("{h}/team/gone");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::write(d.join("a.yaml"), format!("image: {name}:1\n")).unwrap();
+    let o = run(
+        &reg,
+        d,
+        &[
+            "lock",
+            "--platform",
+            "linux/amd64",
+            "--platform",
+            "linux/arm64/v8",
+            "a.yaml",
+        ],
+    );
+    expect_code(&o, 0);
+    let before = fs_err::read_to_string(d.join("images.lock")).unwrap();
+    // The tag now holds a single-platform linux/amd64 image.
+    let single = reg.push_oci_image("team/gone", "1", "single");
+    let o = run(&reg, d, &["update"]);
+    expect_code(&o, 2);
+    let e = err(&o);
+    assert!(
+        e.contains("no manifest for platform linux/arm64/v8")
+            && e.contains(&format!(
+                "(platform linux/arm64/v8 is recorded for {name}:1 in images.lock, and `update` asks for the platforms an entry records)"
+            )),
+        "{e}"
+    );
+    let fix = format!("imagelock update --platform linux/amd64 {name}:1");
+    assert!(
+        e.contains(&format!(
+            "record the platforms it still has: `{fix}` (this replaces the entry's platform set in images.lock)"
+        )),
+        "{e}"
+    );
+    assert_eq!(
+        fs_err::read_to_string(d.join("images.lock")).unwrap(),
+        before
+    );
+    // The hint's command, as given.
+    let args: Vec<&str> = fix.split(' ').skip(1).collect();
+    let o = run(&reg, d, &args);
+    expect_code(&o, 0);
+    let text = out(&o);
+    assert!(text.contains(&format!("{name}:1  sha256:")), "{text}");
+    assert!(text.contains(&format!("-> {single}")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{name}:1  platforms linux/amd64, linux/arm64/v8 -> linux/amd64"
+        )),
+        "{text}"
+    );
+    assert_eq!(lock_digest(d, &name, "1"), single);
 }

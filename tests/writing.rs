@@ -427,9 +427,159 @@ fn lock_waits_for_another_holder_and_reads_its_work() {
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{rest}");
-    assert!(rest.contains("0 added, 1 kept, 0 removed"), "{rest}");
+    assert!(
+        rest.contains("0 added, 0 changed, 1 kept, 0 removed"),
+        "{rest}"
+    );
     let written = fs_err::read_to_string(d.join("images.lock")).unwrap();
     assert!(written.contains(D1), "{written}");
+}
+
+/// Start `imagelock ARGS` in `dir` and read its stderr until the note
+/// that it waits for a lock (containing `note`); returns the child and
+/// what stderr said so far.
+fn spawn_until_waiting(dir: &Path, args: &[&str], note: &str) -> (Child, String) {
+    let mut child = std::process::Command::new(bin())
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).unwrap();
+        said.push_str(&line);
+        assert!(n > 0, "{args:?} ended without waiting; stderr:\n{said}");
+        if line.contains(note) {
+            break;
+        }
+    }
+    assert!(child.try_wait().unwrap().is_none(), "still waiting: {said}");
+    // The rest of stderr is read by wait_with_output.
+    let rest = stderr.into_inner();
+    child.stderr = Some(rest);
+    (child, said)
+}
+
+const D3: &str = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
+const D4: &str = "sha256:4444444444444444444444444444444444444444444444444444444444444444";
+
+/// Two `pin` runs with different lockfiles over the same files, both
+/// planned before either writes (the test holds the directory's lock until
+/// both wait on it): one pins every file, the other finds the files changed
+/// and writes nothing. The tree is never half one lockfile, half the other.
+#[test]
+fn two_pins_at_once_never_leave_a_mixed_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for sub in ["k8s", "one", "two"] {
+        fs_err::create_dir(d.join(sub)).unwrap();
+    }
+    fs_err::write(d.join("k8s/a.yaml"), manifest("nginx:1.25")).unwrap();
+    fs_err::write(d.join("k8s/b.yaml"), manifest("redis:7")).unwrap();
+    fs_err::write(d.join("one/images.lock"), nginx_redis_lock()).unwrap();
+    fs_err::write(
+        d.join("two/images.lock"),
+        lockfile(&[
+            ("docker.io/library/nginx", "1.25", D3),
+            ("docker.io/library/redis", "7", D4),
+        ]),
+    )
+    .unwrap();
+    let held = fs_err::File::open(d.join("k8s")).unwrap();
+    held.lock().unwrap();
+    let waits = "k8s: another imagelock process is writing in this directory (this run writes k8s/";
+    let (first, said_first) =
+        spawn_until_waiting(d, &["pin", "--lockfile", "one/images.lock", "k8s"], waits);
+    let (second, said_second) =
+        spawn_until_waiting(d, &["pin", "--lockfile", "two/images.lock", "k8s"], waits);
+    assert!(
+        said_first.contains("waiting for it to finish"),
+        "{said_first}"
+    );
+    assert!(said_second.starts_with("note: "), "{said_second}");
+    held.unlock().unwrap();
+    let outs = [
+        wait_with_timeout(first, Duration::from_secs(60)),
+        wait_with_timeout(second, Duration::from_secs(60)),
+    ];
+    let codes: Vec<_> = outs.iter().map(|o| o.status.code()).collect();
+    let winner = match codes.as_slice() {
+        [Some(0), Some(2)] => 0,
+        [Some(2), Some(0)] => 1,
+        _ => panic!(
+            "one run pins, the other fails: {codes:?}\n{}\n{}",
+            text(&outs[0].stderr),
+            text(&outs[1].stderr)
+        ),
+    };
+    let loser = text(&outs[1 - winner].stderr);
+    assert!(
+        loser.contains("k8s/a.yaml: changed while imagelock was running")
+            && loser.contains("no file was changed"),
+        "{loser}"
+    );
+    let (na, nb) = if winner == 0 { (D1, D2) } else { (D3, D4) };
+    assert_eq!(
+        fs_err::read_to_string(d.join("k8s/a.yaml")).unwrap(),
+        manifest(&format!("nginx:1.25@{na}"))
+    );
+    assert_eq!(
+        fs_err::read_to_string(d.join("k8s/b.yaml")).unwrap(),
+        manifest(&format!("redis:7@{nb}"))
+    );
+    assert!(temporaries(d).is_empty(), "{:?}", tree(d));
+}
+
+/// `pin` holds the lock `lock` and `update` hold (on the lockfile's
+/// directory): it says it waits for it, and a lockfile another run wrote
+/// meanwhile stops it before any file is written.
+#[test]
+fn pin_waits_for_a_lockfile_update_and_writes_nothing_when_it_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::create_dir(d.join("lockdir")).unwrap();
+    fs_err::write(d.join("a.yaml"), manifest("nginx:1.25")).unwrap();
+    fs_err::write(d.join("lockdir/images.lock"), nginx_redis_lock()).unwrap();
+    let held = fs_err::File::open(d.join("lockdir")).unwrap();
+    held.lock().unwrap();
+    let (child, said) = spawn_until_waiting(
+        d,
+        &["pin", "--lockfile", "lockdir/images.lock", "a.yaml"],
+        "lockdir: another imagelock process is writing in this directory (it holds the lockfile lockdir/images.lock); waiting for it to finish",
+    );
+    assert!(said.starts_with("note: "), "{said}");
+    // The other holder's work: an update that moved the digest.
+    fs_err::write(
+        d.join("lockdir/images.lock"),
+        lockfile(&[("docker.io/library/nginx", "1.25", D3)]),
+    )
+    .unwrap();
+    held.unlock().unwrap();
+    let out = wait_with_timeout(child, Duration::from_secs(60));
+    expect_code(&out, 2);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "lockdir/images.lock: changed while imagelock was running (another run updated it)"
+        ) && err.contains("run `imagelock pin` again"),
+        "{err}"
+    );
+    assert_eq!(
+        fs_err::read_to_string(d.join("a.yaml")).unwrap(),
+        manifest("nginx:1.25")
+    );
+    // Run again, it pins from the new lockfile.
+    let out = imagelock(d, &["pin", "--lockfile", "lockdir/images.lock", "a.yaml"]);
+    expect_code(&out, 0);
+    assert_eq!(
+        fs_err::read_to_string(d.join("a.yaml")).unwrap(),
+        manifest(&format!("nginx:1.25@{D3}"))
+    );
 }
 
 // ---- 6. interrupts ----

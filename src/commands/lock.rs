@@ -76,16 +76,25 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
         });
     }
 
+    if args.check_mirrors && mirrors.is_empty() {
+        anyhow::bail!("--check-mirrors: no mirror is configured (give --mirror, --containerd-hosts-dir or --registries-conf)");
+    }
+    // One client for the run: resolution and the mirror checks share its
+    // connections, credentials and rate-limit figures.
+    let client = if !asks.is_empty() || args.check_mirrors {
+        Some(registry_client(&args.registry, diag)?)
+    } else {
+        None
+    };
     let mut stale = 0usize;
-    if !asks.is_empty() {
-        let (client, extra) = registry_client(&args.registry, diag)?;
+    if let (false, Some((client, extra))) = (asks.is_empty(), &client) {
         let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
-        all.with_pod_credentials(namespace, &extra, diag);
+        all.with_pod_credentials(namespace, extra, diag);
         for a in &mut asks {
             a.uses = all.of(&a.key).to_vec();
         }
-        let answers = resolve_and_merge(&client, &old, asks, &mirrors, at)?;
-        report_credential_warnings(&client, diag);
+        let answers = resolve_and_merge(client, &old, asks, &mirrors, at)?;
+        report_credential_warnings(client, diag);
         for answer in answers {
             for (e, uses) in &answer.errors {
                 diag.emit(registry_error(e, uses));
@@ -117,8 +126,8 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
             }
             new.insert(entry);
         }
-        report_budget(&client, diag);
         if diag.errors() > 0 {
+            report_budget(client, diag);
             diag.say(format!(
                 "{} failure(s) while resolving; {} left unchanged",
                 diag.errors(),
@@ -128,16 +137,49 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
         }
     }
     let added = new.keys().filter(|k| old.get(k).is_none()).count();
-    let kept = new.len() - added;
+    // Locked before and entered again with other content: a platform set
+    // that --platform changed (the digest a tag had cannot move here).
+    let mut changed = 0usize;
+    for e in new.entries() {
+        let Some(before) = old.get(&crate::lockfile::Key::of_entry(e)) else {
+            continue;
+        };
+        if before == e {
+            continue;
+        }
+        changed += 1;
+        let list = |e: &Entry| {
+            if e.platforms.is_empty() {
+                "none".to_string()
+            } else {
+                e.platforms.keys().cloned().collect::<Vec<_>>().join(", ")
+            }
+        };
+        let what = if before.digest != e.digest {
+            format!("digest {} -> {}", before.digest, e.digest)
+        } else {
+            format!("platforms {} -> {}", list(before), list(e))
+        };
+        diag.note(format!(
+            "{}: {}: {what}",
+            lockfile.display(),
+            crate::lockfile::Key::of_entry(e)
+        ));
+    }
+    let kept = new.len() - added - changed;
     let removed = old.keys().filter(|k| new.get(k).is_none()).count();
     guard.save_if_changed(&new)?;
-    let mirror_findings = if args.check_mirrors {
-        crate::commands::mirrors::check_locked(&args.registry, &new, diag)?
-    } else {
-        0
+    let mirror_findings = match &client {
+        Some((client, _)) if args.check_mirrors => {
+            crate::commands::mirrors::check_locked(client, &mirrors, &new, diag)?
+        }
+        _ => 0,
     };
+    if let Some((client, _)) = &client {
+        report_budget(client, diag);
+    }
     diag.say(format!(
-        "{}: {added} added, {kept} kept, {removed} removed, {stale} stale{}",
+        "{}: {added} added, {changed} changed, {kept} kept, {removed} removed, {stale} stale{}",
         lockfile.display(),
         crate::commands::mirrors::summary_suffix(&args.registry)
     ));

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::cli::{MirrorArgs, RegistryArgs, ResolveAt};
-use crate::commands::registry_setup::{runtime, until_interrupted};
+use crate::commands::registry_setup::until_interrupted;
 use crate::commands::scanning::Use;
 use crate::lockfile::{Key, Lockfile};
 use crate::reference::Digest;
@@ -102,7 +102,10 @@ pub fn unless_blocked(
 
 /// Resolve each request at the first host of its route that serves its
 /// kind of reference (a mirror, else the upstream), each with its pod's
-/// credentials for that host. Results in request order.
+/// credentials for that host. As a node does, a host that answers `404`
+/// or a `5xx` sends it on to the next host of the route (the upstream
+/// last); when none has it, the first host's failure is the result.
+/// Results in request order.
 pub fn resolve_at_mirrors(
     client: &Client,
     mirrors: &Mirrors,
@@ -114,35 +117,70 @@ pub fn resolve_at_mirrors(
     for req in requests {
         let r = &req.reference;
         let by_digest = r.tag().is_none() && r.digest().is_some();
-        let route = mirrors.route(r)?;
-        let endpoint = route
+        let mut hosts = Vec::new();
+        for endpoint in mirrors
+            .route(r)?
             .into_iter()
-            .find(|e| e.serves(by_digest))
-            .unwrap_or_else(|| crate::registry::mirrors::default_upstream(r));
-        let mapped = endpoint
-            .reference(r.tag(), r.digest())
-            .map_err(|m| anyhow::anyhow!(m))?;
-        targets.push((endpoint, mapped, req.pod.clone()));
+            .filter(|e| e.serves(by_digest))
+        {
+            let mapped = endpoint
+                .reference(r.tag(), r.digest())
+                .map_err(|m| anyhow::anyhow!(m))?;
+            hosts.push((endpoint, mapped));
+        }
+        if hosts.is_empty() {
+            let endpoint = crate::registry::mirrors::default_upstream(r);
+            let mapped = endpoint
+                .reference(r.tag(), r.digest())
+                .map_err(|m| anyhow::anyhow!(m))?;
+            hosts.push((endpoint, mapped));
+        }
+        targets.push((hosts, req.pod.clone()));
     }
+    let concurrency = client.concurrency().min(16);
     let work = futures::stream::iter(&targets)
-        .map(|(e, mapped, pod)| async move {
-            if e.upstream {
-                client
-                    .resolve_with(mapped, platforms, client.lookup(mapped, pod.clone()).await)
-                    .await
-            } else {
-                client.resolve_at(e, mapped, platforms, pod.clone()).await
+        .map(|(hosts, pod)| async move {
+            let mut first_error = None;
+            for (e, mapped) in hosts {
+                let answer = if e.upstream {
+                    client
+                        .resolve_with(mapped, platforms, client.lookup(mapped, pod.clone()).await)
+                        .await
+                } else {
+                    client.resolve_at(e, mapped, platforms, pod.clone()).await
+                };
+                match answer {
+                    Ok(resolved) => return Ok(resolved),
+                    Err(err) if sends_on(&err) => {
+                        first_error.get_or_insert(err);
+                    }
+                    // A later host that cannot be asked either: what the
+                    // first host said is the error, as containerd reports.
+                    Err(err) => return Err(first_error.unwrap_or(err)),
+                }
             }
+            Err(first_error.expect("every route has a host"))
         })
-        .buffered(16)
+        .buffered(concurrency)
         .collect::<Vec<_>>();
     until_interrupted(work)
 }
 
+/// A host's answer that makes a node try the next host: the manifest is
+/// not there (`404`), or the host has a problem on its side (`5xx`).
+fn sends_on(e: &RegistryError) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::NotFound { .. } | ErrorKind::ServerError { .. }
+    )
+}
+
 /// Check every entry of `lock` at the mirrors `mirrors` routes it to.
 /// `upstream_now` gives the upstream's current digest per key (from the
-/// run's own resolution), `uses` the places each key is used. Failures
-/// to ask a mirror are errors in `diag`.
+/// run's own resolution), `uses` the places each key is used: each pod's
+/// pull Secrets among them are offered at the mirrors, as its node would
+/// (an entry used by pods with different Secrets is checked once per
+/// set). Failures to ask a host are errors in `diag`, each once.
 pub fn findings(
     client: &Client,
     mirrors: &Mirrors,
@@ -155,8 +193,9 @@ pub fn findings(
     if mirrors.is_empty() {
         return Ok(Vec::new());
     }
-    let mut keys = Vec::new();
+    // One item per entry and credential set, with the places it stands for.
     let mut items = Vec::new();
+    let mut places: Vec<Vec<Use>> = Vec::new();
     for entry in lock.entries() {
         let reference = entry.reference()?;
         if mirrors.blocked(&reference).is_some() {
@@ -164,16 +203,63 @@ pub fn findings(
             continue;
         }
         let key = Key::of_entry(entry);
-        items.push(Item {
-            reference,
-            digest: entry.digest.clone(),
-            upstream_tag: upstream_now.get(&key).cloned(),
-        });
-        keys.push(key);
+        let mut by_pod: Vec<(
+            Option<std::sync::Arc<crate::credentials::PodSecrets>>,
+            Vec<Use>,
+        )> = Vec::new();
+        for u in uses(&key) {
+            let id = |p: &Option<std::sync::Arc<crate::credentials::PodSecrets>>| {
+                p.as_ref().map_or(0, |p| std::sync::Arc::as_ptr(p) as usize)
+            };
+            match by_pod.iter_mut().find(|(p, _)| id(p) == id(&u.pod)) {
+                Some((_, list)) => list.push(u),
+                None => by_pod.push((u.pod.clone(), vec![u])),
+            }
+        }
+        if by_pod.is_empty() {
+            by_pod.push((None, Vec::new()));
+        }
+        for (pod, list) in by_pod {
+            items.push(Item {
+                reference: reference.clone(),
+                digest: entry.digest.clone(),
+                upstream_tag: upstream_now.get(&key).cloned(),
+                pod,
+            });
+            places.push(list);
+        }
     }
-    let reports = runtime()?.block_on(client.check_mirrors(mirrors, &items, compare_tags));
+    let check = until_interrupted(client.check_mirrors(mirrors, &items, compare_tags))?;
+    for e in &check.errors {
+        diag.emit(
+            Message::error(format!(
+                "cannot ask {} {}: {}",
+                host_kind(&e.endpoint),
+                e.endpoint.host,
+                e.error
+            ))
+            .code(e.error.code())
+            .hint(e.error.hint()),
+        );
+    }
+    for g in &check.gave_up {
+        diag.emit(
+            Message::error(format!(
+                "{} {} did not answer within --timeout ({} question(s) timed out); gave up asking it {} more",
+                host_kind(&g.endpoint),
+                g.endpoint.host,
+                g.timeouts,
+                g.skipped
+            ))
+            .code("timeout")
+            .hint(Some(format!(
+                "check that {} is up and reachable from here, or raise --timeout",
+                g.endpoint.host
+            ))),
+        );
+    }
     let mut out = Vec::new();
-    for ((key, item), report) in keys.iter().zip(&items).zip(reports) {
+    for ((item, places), report) in items.iter().zip(places).zip(check.reports) {
         let report = match report {
             Ok(r) => r,
             Err(e) => {
@@ -181,21 +267,13 @@ pub fn findings(
                 continue;
             }
         };
-        for e in &report.errors {
-            diag.emit(
-                Message::error(format!("cannot ask the mirror: {e}"))
-                    .code(e.code())
-                    .hint(e.hint()),
-            );
-        }
         let written = item.reference.original().to_string();
         for o in report.outcomes {
             let f = finding(&written, &item.reference.name(), &item.digest, o);
-            let places = uses(key);
             if places.is_empty() {
                 out.push(f.clone());
             }
-            for u in places {
+            for u in &places {
                 let mut g = f.clone();
                 g.location = Some(u.location.clone());
                 g.reference = u.reference.original().to_string();
@@ -207,21 +285,21 @@ pub fn findings(
 }
 
 /// `lock`/`update --check-mirrors`: check every entry of the lockfile
-/// written at its mirrors; each finding is a warning on stderr. Returns
-/// how many there were.
+/// written at its mirrors, with the run's own client (its connections,
+/// credentials and rate-limit figures); each finding is a warning on
+/// stderr. Returns how many there were.
 pub fn check_locked(
-    registry: &RegistryArgs,
+    client: &Client,
+    mirrors: &Mirrors,
     lock: &Lockfile,
     diag: &mut Diagnostics,
 ) -> anyhow::Result<usize> {
-    let mirrors = load(&registry.mirrors)?;
     if mirrors.is_empty() {
         anyhow::bail!("--check-mirrors: no mirror is configured (give --mirror, --containerd-hosts-dir or --registries-conf)");
     }
-    let (client, _) = crate::commands::registry_setup::registry_client(registry, diag)?;
     let found = findings(
-        &client,
-        &mirrors,
+        client,
+        mirrors,
         lock,
         &HashMap::new(),
         &|_| Vec::new(),
@@ -267,15 +345,33 @@ fn copy_hint(name: &str, digest: &Digest, endpoint: &Endpoint) -> String {
 
 fn finding(reference: &str, name: &str, digest: &Digest, o: Outcome) -> Finding {
     match o {
-        Outcome::Missing { endpoint, fallback } => {
-            let then = match &fallback {
-                Some(f) => format!(
+        Outcome::Missing {
+            endpoint,
+            fallback,
+            unknown,
+        } => {
+            let unknown_hosts = unknown
+                .iter()
+                .map(|u| format!("{} {}", host_kind(u), u.host))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let then = match (&fallback, unknown.is_empty()) {
+                (Some(f), true) => format!(
                     "a node falls back to {} {} ({})",
                     host_kind(f),
                     f.host,
                     f.location()
                 ),
-                None => "no later host serves it: the pull fails".to_string(),
+                (Some(f), false) => format!(
+                    "a node falls back to {unknown_hosts} (which could not be asked from here) or else to {} {} ({})",
+                    host_kind(f),
+                    f.host,
+                    f.location()
+                ),
+                (None, true) => "no later host serves it: the pull fails".to_string(),
+                (None, false) => format!(
+                    "a node falls back to {unknown_hosts}, which could not be asked from here: the pull fails unless it serves the digest"
+                ),
             };
             Finding::new(
                 FindingKind::MirrorMissing,

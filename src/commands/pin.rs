@@ -6,7 +6,10 @@
 //! fails to parse or any value cannot be rewritten exactly, no file is
 //! written. Then every file is written in one [`Transaction`]: all are
 //! staged (each re-checked against the bytes scanned), and only then
-//! renamed, so a failure or a signal leaves every file as it was.
+//! renamed, so a failure or a signal leaves every file as it was. The
+//! writing holds [`crate::dirlock`]'s locks on the lockfile's directory and
+//! on every directory written in, so two runs at once never mix: the
+//! second finds the files changed and writes nothing.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -338,17 +341,35 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
         return Ok(crate::exit::CLEAN);
     }
 
-    write_all(&plans, changed_refs, policies, diag)
+    write_all(&plans, (lockfile, &lock), changed_refs, policies, diag)
 }
 
-/// Stage every planned file (each re-checked against the bytes scanned),
-/// then rename them all; on any failure nothing changes.
+/// Under the locks of the lockfile's directory and of every directory
+/// written in (so a `lock`, `update` or other `pin` run waits, and this one
+/// for them), check that the lockfile and every file still hold what was
+/// read, stage every planned file, then rename them all (the transaction
+/// reads each file once more just before); on any failure nothing changes.
 fn write_all(
     plans: &[Planned],
+    (lockfile, lock): (&Path, &Lockfile),
     changed_refs: usize,
     policies: usize,
     diag: &mut Diagnostics,
 ) -> anyhow::Result<i32> {
+    let paths: Vec<&Path> = plans.iter().map(|p| p.path.as_path()).collect();
+    let _locks = crate::dirlock::lock_for_writing(lockfile, &paths)?;
+    // Another run may have updated the lockfile before this one had the lock.
+    if Lockfile::load(lockfile)? != *lock {
+        diag.error(
+            format!(
+                "{}: changed while imagelock was running (another run updated it)",
+                lockfile.display()
+            ),
+            Some("run `imagelock pin` again"),
+        );
+        diag.say("no file was changed");
+        return Ok(crate::exit::ERROR);
+    }
     let mut transaction = Transaction::new();
     for plan in plans {
         let bytes = fs_err::read(&plan.path)?;
@@ -366,7 +387,7 @@ fn write_all(
             return Ok(crate::exit::ERROR);
         }
         let new = encoding.encode(&apply(&text, &plan.edits));
-        match transaction.stage(&plan.path, &new) {
+        match transaction.stage_replacing(&plan.path, &new, &bytes) {
             Ok(()) => {}
             // Dropping the transaction (on return) removes every temporary.
             Err(e @ WriteError::Interrupted(_)) => return Err(e.into()),
@@ -408,6 +429,11 @@ fn write_all(
             Ok(crate::exit::CLEAN)
         }
         Err(e @ WriteError::Interrupted(_)) => Err(e.into()),
+        Err(e @ WriteError::Changed { .. }) => {
+            diag.error(&e, Some("run `imagelock pin` again"));
+            diag.say("no file was changed");
+            Ok(crate::exit::ERROR)
+        }
         Err(e) => {
             let written = match &e {
                 WriteError::Incomplete { replaced, .. } => *replaced,

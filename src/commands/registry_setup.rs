@@ -201,28 +201,34 @@ pub fn resolve_requests(
     results
 }
 
-/// The runtime registry requests run on.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+/// The runtime every registry request of the run goes through: built once,
+/// on first use, and kept for the whole command. The HTTP client's pooled
+/// connections belong to the runtime they were opened on, so one runtime
+/// per call (and the client outliving it) would leave the pool holding
+/// connections whose runtime is gone.
+pub fn runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let built = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?)
+        .build()?;
+    Ok(RUNTIME.get_or_init(|| built))
 }
 
-/// Run `work` on a registry [`runtime`] until it ends, or until SIGINT or
-/// SIGTERM: then the requests in flight are abandoned, not awaited, and
-/// the result is [`crate::interrupt::Interrupted`].
+/// Run `work` on the registry [`runtime`] until it ends, or until SIGINT or
+/// SIGTERM: then the requests in flight are dropped, not awaited, and the
+/// result is [`crate::interrupt::Interrupted`]. Every registry wait of a
+/// command goes through here.
 pub fn until_interrupted<T>(work: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
-    let runtime = runtime()?;
-    let result = runtime.block_on(async {
+    let result = runtime()?.block_on(async {
         tokio::select! {
             r = work => Ok(r),
             s = crate::interrupt::cancelled() => Err(crate::interrupt::Interrupted(s)),
         }
     });
-    if result.is_err() {
-        runtime.shutdown_background();
-    }
     Ok(result?)
 }
 

@@ -12,15 +12,40 @@ use crate::commands::registry_setup::{
 };
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::Reference;
-use crate::registry::{Platform, RegistryBudget};
+use crate::registry::{ErrorKind, Platform, RegistryBudget};
 use crate::report::{json, markdown, Diagnostics, Location, Message};
 
+/// One locked tag whose entry changed: its digest moved, or its platform
+/// set changed (`--platform`), or both.
 #[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 struct Change {
     name: String,
     tag: String,
     old: String,
     new: String,
+    /// The platforms recorded before and after (empty for none).
+    old_platforms: Vec<String>,
+    new_platforms: Vec<String>,
+}
+
+impl Change {
+    fn digest_moved(&self) -> bool {
+        self.old != self.new
+    }
+
+    fn platforms_changed(&self) -> bool {
+        self.old_platforms != self.new_platforms
+    }
+}
+
+/// `linux/amd64, linux/arm64`, or `none`.
+fn platform_list(platforms: &[String]) -> String {
+    if platforms.is_empty() {
+        "none".to_string()
+    } else {
+        platforms.join(", ")
+    }
 }
 
 pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
@@ -92,8 +117,13 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         });
     }
     let asked = asks.len();
-    let (client, _) = registry_client(&args.registry, diag)?;
     let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
+    if args.check_mirrors && mirrors.is_empty() {
+        anyhow::bail!("--check-mirrors: no mirror is configured (give --mirror, --containerd-hosts-dir or --registries-conf)");
+    }
+    // One client for the run: resolution and the mirror checks share its
+    // connections, credentials and rate-limit figures.
+    let (client, _) = registry_client(&args.registry, diag)?;
     let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
     let answers = resolve_and_merge(&client, &old, asks, &mirrors, at)?;
     report_credential_warnings(&client, diag);
@@ -101,22 +131,35 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     let mut changes = Vec::new();
     for answer in answers {
         for (e, uses) in &answer.errors {
-            diag.emit(registry_error(e, uses));
+            let message = match (&e.kind, cli_platforms.is_empty()) {
+                (ErrorKind::PlatformNotFound { wanted, available }, true) => {
+                    recorded_platform_gone(e, wanted, available, &answer.ask, lockfile)
+                }
+                _ => registry_error(e, uses),
+            };
+            diag.emit(message);
         }
-        if let Some((before, after)) = answer.moved() {
-            changes.push(Change {
-                name: after.name.clone(),
-                tag: after.tag.clone().unwrap_or_default(),
-                old: before.digest.to_string(),
-                new: after.digest.to_string(),
-            });
+        if let (Some(before), Some(after)) = (&answer.previous, &answer.entry) {
+            if before != after {
+                let change = Change {
+                    name: after.name.clone(),
+                    tag: after.tag.clone().unwrap_or_default(),
+                    old: before.digest.to_string(),
+                    new: after.digest.to_string(),
+                    old_platforms: before.platforms.keys().cloned().collect(),
+                    new_platforms: after.platforms.keys().cloned().collect(),
+                };
+                if change.digest_moved() || change.platforms_changed() {
+                    changes.push(change);
+                }
+            }
         }
         if let Some(entry) = answer.entry {
             new.insert(entry);
         }
     }
-    let registries = report_budget(&client, diag);
     if diag.errors() > 0 {
+        let registries = report_budget(&client, diag);
         diag.say(format!(
             "{} image(s) could not be resolved; {} left unchanged",
             diag.errors(),
@@ -127,10 +170,11 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     changes.sort_by(|a, b| (&a.name, &a.tag).cmp(&(&b.name, &b.tag)));
     guard.save_if_changed(&new)?;
     let mirror_findings = if args.check_mirrors {
-        crate::commands::mirrors::check_locked(&args.registry, &new, diag)?
+        crate::commands::mirrors::check_locked(&client, &mirrors, &new, diag)?
     } else {
         0
     };
+    let registries = report_budget(&client, diag);
     let code = finish(args, &changes, &registries, diag)?.max(diag.exit_status(mirror_findings));
     diag.say(format!(
         "{}: {asked} tag(s) asked, {} changed{}",
@@ -153,7 +197,19 @@ fn finish(
     match args.format {
         UpdateFormat::Text => {
             for c in changes {
-                writeln!(out, "{}:{}  {} -> {}", c.name, c.tag, c.old, c.new)?;
+                if c.digest_moved() {
+                    writeln!(out, "{}:{}  {} -> {}", c.name, c.tag, c.old, c.new)?;
+                }
+                if c.platforms_changed() {
+                    writeln!(
+                        out,
+                        "{}:{}  platforms {} -> {}",
+                        c.name,
+                        c.tag,
+                        platform_list(&c.old_platforms),
+                        platform_list(&c.new_platforms)
+                    )?;
+                }
             }
         }
         UpdateFormat::Json => {
@@ -167,10 +223,10 @@ fn finish(
             json::print(&mut out, &doc)?;
         }
         UpdateFormat::Markdown => {
-            if !changes.is_empty() {
+            if changes.iter().any(Change::digest_moved) {
                 writeln!(out, "| Image | Tag | Old digest | New digest |")?;
                 writeln!(out, "|---|---|---|---|")?;
-                for c in changes {
+                for c in changes.iter().filter(|c| c.digest_moved()) {
                     writeln!(
                         out,
                         "| `{}` | `{}` | `{}` | `{}` |",
@@ -181,10 +237,79 @@ fn finish(
                     )?;
                 }
             }
+            if changes.iter().any(Change::platforms_changed) {
+                if changes.iter().any(Change::digest_moved) {
+                    writeln!(out)?;
+                }
+                writeln!(out, "| Image | Tag | Old platforms | New platforms |")?;
+                writeln!(out, "|---|---|---|---|")?;
+                for c in changes.iter().filter(|c| c.platforms_changed()) {
+                    writeln!(
+                        out,
+                        "| `{}` | `{}` | {} | {} |",
+                        markdown::cell(&c.name),
+                        markdown::cell(&c.tag),
+                        markdown::cell(&platform_list(&c.old_platforms)),
+                        markdown::cell(&platform_list(&c.new_platforms))
+                    )?;
+                }
+            }
         }
     }
     out.flush()?;
     Ok(diag.exit_status(0))
+}
+
+/// A platform the lockfile records for an entry (no `--platform` given)
+/// that the image no longer has: say where it came from, and the command
+/// that records the platforms it still has.
+fn recorded_platform_gone(
+    e: &crate::registry::RegistryError,
+    wanted: &str,
+    available: &[String],
+    ask: &Ask,
+    lockfile: &Path,
+) -> Message {
+    let name = format!(
+        "{}:{}",
+        ask.key.name,
+        ask.key.tag.as_deref().unwrap_or("latest")
+    );
+    // Available platforms as platforms (a single-platform image's is
+    // named with a remark after it).
+    let have: Vec<Platform> = available
+        .iter()
+        .filter_map(|a| a.split(' ').next()?.parse().ok())
+        .collect();
+    let mut keep: Vec<String> = ask
+        .platforms
+        .iter()
+        .filter(|p| have.iter().any(|h| p.matches(h)))
+        .map(ToString::to_string)
+        .collect();
+    if keep.is_empty() {
+        keep = have.iter().map(ToString::to_string).collect();
+    }
+    let flags: Vec<String> = keep.iter().map(|p| format!("--platform {p}")).collect();
+    let hint = if flags.is_empty() {
+        format!(
+            "the image names no platform now: remove {wanted} from the entry's `platforms` in {}, or lock another tag",
+            lockfile.display()
+        )
+    } else {
+        format!(
+            "record the platforms it still has: `imagelock update {} {name}` (this replaces the entry's platform set in {})",
+            flags.join(" "),
+            lockfile.display()
+        )
+    };
+    Message::error(format!(
+        "{e} (platform {wanted} is recorded for {name} in {}, and `update` asks for the platforms an entry records)",
+        lockfile.display()
+    ))
+    .at(Location::file(lockfile))
+    .code(e.code())
+    .hint(Some(hint))
 }
 
 /// `sha256:0123456789ab` — enough to tell digests apart in a table.

@@ -192,6 +192,12 @@ impl Client {
         Arc::new(off_runtime(ask).await)
     }
 
+    /// Requests in flight at most over a batch (`--concurrency`;
+    /// `usize::MAX` when not given).
+    pub fn concurrency(&self) -> usize {
+        self.hosts.config.concurrency.max(1)
+    }
+
     /// What each registry that states a rate limit said last, and how
     /// many requests it counts this client made (see `budget`), by
     /// registry.

@@ -136,12 +136,23 @@ impl Client {
         endpoint: &Endpoint,
         mapped: &Reference,
     ) -> Result<Digest, RegistryError> {
+        self.head_at_with(endpoint, mapped, None).await
+    }
+
+    /// [`Client::head_at`] offering `pod`'s pull Secrets first, as a node
+    /// pulling for that pod would.
+    pub async fn head_at_with(
+        &self,
+        endpoint: &Endpoint,
+        mapped: &Reference,
+        pod: Option<Arc<crate::credentials::PodSecrets>>,
+    ) -> Result<Digest, RegistryError> {
         let what = match (mapped.tag(), mapped.digest()) {
             (_, Some(d)) => d.to_string(),
             (t, None) => t.unwrap_or("latest").to_string(),
         };
         let expected = mapped.digest();
-        let lookup = self.lookup(mapped, None).await;
+        let lookup = self.lookup(mapped, pod).await;
         let ctx = self.ctx_at(endpoint, mapped, lookup.clone(), false)?;
         match self.head_manifest(&ctx, &what, expected).await {
             Err(e) if endpoint.tls.insecure && is_transport(&e) => {

@@ -88,6 +88,32 @@ fn need(binary: &str, package: &str) -> PathBuf {
     panic!("`{binary}` not found: install the Debian package `{package}` (apt-get install -y {package})");
 }
 
+/// A local port bound to a socket that does not listen: a connection to
+/// it is refused, and no other process can take the port while this is
+/// alive (a port picked free and released may be taken by a server of a
+/// test running at the same time).
+pub(crate) struct ClosedPort {
+    _socket: tokio::net::TcpSocket,
+    pub port: u16,
+}
+
+impl ClosedPort {
+    pub(crate) fn new() -> ClosedPort {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        ClosedPort {
+            _socket: socket,
+            port,
+        }
+    }
+
+    /// `127.0.0.1:PORT`
+    pub(crate) fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -193,13 +219,30 @@ impl Registry {
         }
 
         let log_file = dir.path().join("registry.log");
+        // Every answer of this registry carries this header, so a server
+        // of another test that took the port first is never mistaken for
+        // it (the port is free when picked, and may not be when bound).
+        let identity = dir.path().display().to_string();
+        let scheme = if ca_file.is_some() { "https" } else { "http" };
+        let probe = {
+            let mut b = reqwest::Client::builder()
+                .use_rustls_tls()
+                .no_proxy()
+                .timeout(Duration::from_secs(5));
+            if let Some(ca) = &ca_file {
+                let pem = fs_err::read(ca).unwrap();
+                b = b.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+            }
+            b.build().unwrap()
+        };
         let mut attempt = 0;
         let (child, port) = loop {
             attempt += 1;
             let port = free_port();
             let config = format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}{tls_yaml}\n{auth_yaml}{extra}",
-                storage.display()
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  headers:\n    X-Imagelock-Test: [{}]{tls_yaml}\n{auth_yaml}{extra}",
+                storage.display(),
+                serde_json::to_string(&identity).unwrap()
             );
             let cfg = dir.path().join("config.yml");
             fs_err::write(&cfg, config).unwrap();
@@ -214,6 +257,7 @@ impl Registry {
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
             let deadline = Instant::now() + Duration::from_secs(20);
             let mut up = false;
+            let url = format!("{scheme}://127.0.0.1:{port}/v2/");
             while Instant::now() < deadline {
                 if let Some(status) = child.try_wait().unwrap() {
                     let log = fs_err::read_to_string(&log_file).unwrap_or_default();
@@ -223,8 +267,26 @@ impl Registry {
                     panic!("docker-registry exited ({status}):\n{log}");
                 }
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    up = true;
-                    break;
+                    // Ours, or another test's server on the same port?
+                    let said = block(async {
+                        let resp = probe.get(&url).send().await.ok()?;
+                        Some(
+                            resp.headers()
+                                .get("x-imagelock-test")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_string),
+                        )
+                    });
+                    match said {
+                        Some(Some(v)) if v == identity => {
+                            up = true;
+                            break;
+                        }
+                        // Someone else's: ours cannot bind; pick another port.
+                        Some(_) if attempt < 5 => break,
+                        Some(other) => panic!("port {port} is another server's ({other:?})"),
+                        None => {}
+                    }
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +19,8 @@ pub(crate) enum Fault {
     Reset,
     /// Hold the connection open without answering for this long.
     Stall(Duration),
+    /// Wait this long, then forward (requests sent together overlap).
+    Delay(Duration),
     /// Forward, but drop `Docker-Content-Digest` from the response.
     StripDigest,
     /// Forward, but replace `Docker-Content-Digest` with another digest.
@@ -68,6 +70,26 @@ struct Inner {
     rules: Mutex<Vec<Rule>>,
     log: Mutex<Vec<Seen>>,
     stop: AtomicBool,
+    /// Requests being handled now, and the most at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight<'a>(&'a Inner);
+
+impl<'a> InFlight<'a> {
+    fn start(inner: &'a Inner) -> InFlight<'a> {
+        let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(inner)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 pub(crate) struct FaultProxy {
@@ -84,6 +106,8 @@ impl FaultProxy {
             rules: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         });
         super::serve(
             listener,
@@ -119,6 +143,11 @@ impl FaultProxy {
     /// Every request seen.
     pub(crate) fn requests(&self) -> Vec<Seen> {
         self.inner.log.lock().unwrap().clone()
+    }
+
+    /// The most requests that were being handled at once.
+    pub(crate) fn max_in_flight(&self) -> usize {
+        self.inner.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// Requests seen with this method whose path contains `path_contains`.
@@ -175,6 +204,7 @@ fn handle(inner: &Inner, mut conn: TcpStream) -> std::io::Result<()> {
         path: path.clone(),
         authorized,
     });
+    let _in_flight = InFlight::start(inner);
 
     let fault = {
         let mut rules = inner.rules.lock().unwrap();
@@ -197,6 +227,7 @@ fn handle(inner: &Inner, mut conn: TcpStream) -> std::io::Result<()> {
             std::thread::sleep(*d);
             return Ok(());
         }
+        Some(Fault::Delay(d)) => std::thread::sleep(*d),
         Some(Fault::Status { code, retry_after }) => {
             let mut rest = vec![0u8; head_len];
             conn.read_exact(&mut rest)?;
