@@ -68,6 +68,29 @@ fn forms_of(v: &str, forms: &mut Vec<String>) {
     }
     add(v.replace('|', "\\|"));
     add(v.replace('%', "%25"));
+    // Percent-encoded, as the refresh-token grant's form body (and a URL's
+    // query) carries it: a token server that echoes the form it was sent
+    // echoes `/`, `+` and `=` of a base64 token as `%2F`, `%2B`, `%3D`.
+    add(percent_encoded(v, true, false));
+    add(percent_encoded(v, false, false));
+    add(percent_encoded(v, true, true));
+}
+
+/// `v` with every byte but the unreserved ones (`A–Z a–z 0–9 - . _ ~`, and
+/// `*` in a form) as `%XX`; a space as `+` in a form.
+fn percent_encoded(v: &str, form: bool, lower: bool) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => out.push(b as char),
+            b'*' if form => out.push('*'),
+            b'~' if !form => out.push('~'),
+            b' ' if form => out.push('+'),
+            _ if lower => out.push_str(&format!("%{b:02x}")),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// Register `secret` (and the forms it may be printed in) for masking.
@@ -248,6 +271,9 @@ mod tests {
         );
         let got = redact(&text);
         assert_eq!(got, "a *** b *** c *** d *** e *** abc");
+        register("tok/en+with=sp ace*~");
+        let got = redact("f tok%2Fen%2Bwith%3Dsp+ace*%7E g tok%2Fen%2Bwith%3Dsp%20ace%2A~ h tok%2fen%2bwith%3dsp+ace*%7e");
+        assert_eq!(got, "f *** g *** h ***");
     }
 
     #[test]

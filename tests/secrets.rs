@@ -1000,3 +1000,150 @@ fn a_helper_that_leaves_a_child_holding_its_stdout_does_not_hold_the_run() {
     }
     assert!(alive_now.is_empty(), "left running: {alive_now:?}");
 }
+
+// ---------------------------------------------------------------------------
+// Echoes the redactor must catch although they are not the secret as sent:
+// cut by a message's length limit, or in the form-encoded form the
+// refresh-token grant sends.
+
+/// A registry whose token server answers the refresh-token grant with an
+/// OAuth2 error echoing `echo(form_value, decoded_value)`, and whose
+/// manifests (behind Basic) answer 200 with a body that is not a manifest
+/// and starts with the request's `Authorization` header.
+fn cutting_echo_registry(echo: fn(&str, &str) -> String) -> Server {
+    let port = Arc::new(Mutex::new(0u16));
+    let p = port.clone();
+    let server = Server::start(
+        None,
+        Arc::new(move |req: &Req| {
+            let realm = format!("http://127.0.0.1:{}/token", p.lock().unwrap());
+            if req.path.starts_with("/token") {
+                let form = String::from_utf8_lossy(&req.body).into_owned();
+                let sent = form
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("refresh_token="))
+                    .unwrap_or("")
+                    .to_string();
+                let decoded = form_decode(&sent);
+                return Resp::new(400).json(&serde_json::json!({
+                    "error": "invalid_grant", "error_description": echo(&sent, &decoded)
+                }));
+            }
+            if req.path == "/v2/" {
+                return Resp::new(200).json(&serde_json::json!({}));
+            }
+            let Some(auth) = req.auth() else {
+                let challenge = if req.path.contains("/basic/") {
+                    "Basic realm=\"test\"".to_string()
+                } else {
+                    format!("Bearer realm=\"{realm}\",service=\"echo\"")
+                };
+                return Resp::new(401).header("WWW-Authenticate", &challenge);
+            };
+            // No digest header: imagelock reads the body to hash it.
+            let mut r = Resp::new(200)
+                .header("Content-Type", "application/vnd.oci.image.manifest.v1+json");
+            r.body = format!("{auth} is what you sent").into_bytes();
+            r
+        }),
+    );
+    *port.lock().unwrap() = server.port;
+    server
+}
+
+/// `application/x-www-form-urlencoded` escaping of one value.
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn form_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?'));
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether any `n`-character piece of `secret` is in the run's output.
+fn assert_no_piece(o: &Output, secret: &str, n: usize, what: &str) {
+    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    let chars: Vec<char> = secret.chars().collect();
+    for w in chars.windows(n) {
+        let piece: String = w.iter().collect();
+        assert!(
+            !all.contains(&piece),
+            "{piece:?} of {secret:?} leaked in {what}:\n{all}"
+        );
+    }
+}
+
+#[test]
+fn an_echoed_secret_cut_by_a_length_limit_leaves_no_piece_of_it() {
+    let r = Run::new();
+    // The token server's error_description: the refresh token after
+    // filler, so that a cut at 200 characters falls inside it.
+    let registry = cutting_echo_registry(|_, token| format!("{} {token}", "d".repeat(185)));
+    let host = registry.host();
+    let refresh = "QxZv7kPw0m3NrT9yLs2bHc4dJq";
+    r.docker_config(&serde_json::json!({"auths": {host.clone(): {"identitytoken": refresh}}}));
+    let reference = format!("{host}/token/app:1");
+    for (what, o) in every_output(&r, &reference, &host) {
+        assert_no_piece(&o, refresh, 8, &what);
+    }
+    assert!(registry
+        .requests()
+        .iter()
+        .any(|q| q.method == "POST" && String::from_utf8_lossy(&q.body).contains(refresh)));
+
+    // A manifest answer that is not JSON, starting with the Basic header:
+    // the message quotes its first bytes.
+    let password = "Wk8pQz3vXr7mNb2Lt5yHs9dF";
+    r.docker_config(
+        &serde_json::json!({"auths": {host.clone(): {"auth": b64(&format!("alice:{password}"))}}}),
+    );
+    let reference = format!("{host}/basic/app:1");
+    let o = r.run(&["resolve", &reference, "--plain-http", &host]);
+    expect_code(&o, 2);
+    assert!(text(&o.stderr).contains("not JSON"), "{}", text(&o.stderr));
+    for (what, o) in every_output(&r, &reference, &host) {
+        assert_no_piece(&o, &b64(&format!("alice:{password}")), 12, &what);
+    }
+}
+
+#[test]
+fn a_refresh_token_echoed_in_its_form_encoded_form_is_masked() {
+    let r = Run::new();
+    let registry = cutting_echo_registry(|sent, _| format!("refresh_token={sent} is spent"));
+    let host = registry.host();
+    // A base64 token: `/`, `+` and `=` are escaped in the form body.
+    let refresh = "Zm9v/YmFy+YmF6/cXV4+cXV1eA==";
+    r.docker_config(&serde_json::json!({"auths": {host.clone(): {"identitytoken": refresh}}}));
+    let reference = format!("{host}/token/app:1");
+    let encoded = form_encode(refresh);
+    assert_ne!(encoded, refresh);
+    let mut echoed = false;
+    for (what, o) in every_output(&r, &reference, &host) {
+        assert_no_secret(&o, &[refresh.to_string(), encoded.clone()], &what);
+        echoed |= text(&o.stderr).contains("refresh_token=*** is spent")
+            || text(&o.stdout).contains("refresh_token=*** is spent");
+    }
+    assert!(echoed, "the echo never reached the output");
+}

@@ -197,7 +197,8 @@ fn oauth_said(body: &[u8]) -> String {
         return String::new();
     };
     let clean = |s: String| -> String {
-        let cut: String = s.chars().take(200).collect();
+        // Masked before the cut: no part of a secret is left.
+        let cut: String = crate::redact::redact(&s).chars().take(200).collect();
         cut.chars()
             .flat_map(|c| {
                 if c.is_control() {

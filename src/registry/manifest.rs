@@ -190,8 +190,12 @@ impl AnyManifest {
     /// is. The caller has ruled out schema 1.
     pub fn check(body: &[u8], media_type: Option<&str>) -> Result<String, String> {
         let parsed: AnyManifest = serde_json::from_slice(body).map_err(|e| {
-            let start: String = String::from_utf8_lossy(&body[..body.len().min(40)])
+            // Masked before the cut: no part of a secret is left (the
+            // 40 characters shown come from far fewer than 64 KiB).
+            let text = String::from_utf8_lossy(&body[..body.len().min(1 << 16)]);
+            let start: String = crate::redact::redact(&text)
                 .chars()
+                .take(40)
                 .filter(|c| !c.is_control())
                 .collect();
             format!("a body that is not JSON ({e}; it starts {start:?})")
@@ -207,7 +211,10 @@ impl AnyManifest {
             (Some(header), Some(own)) if header != own => {
                 return Err(format!(
                     "Content-Type {header} but a body whose mediaType is {:?}",
-                    own.chars().take(100).collect::<String>()
+                    crate::redact::redact(&own)
+                        .chars()
+                        .take(100)
+                        .collect::<String>()
                 ))
             }
             (Some(header), _) => header,
@@ -215,7 +222,10 @@ impl AnyManifest {
             (None, Some(own)) => {
                 return Err(format!(
                     "a body whose mediaType is {:?}, not a manifest or index type",
-                    own.chars().take(100).collect::<String>()
+                    crate::redact::redact(&own)
+                        .chars()
+                        .take(100)
+                        .collect::<String>()
                 ))
             }
             // No media type anywhere: an OCI body may omit it; its shape
