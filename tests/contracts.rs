@@ -91,6 +91,51 @@ fn option_errors_are_json_documents_when_json_is_asked_for() {
 }
 
 #[test]
+fn option_errors_are_sarif_logs_and_annotations_when_those_are_asked_for() {
+    let dir = tree(&[("a.yaml", &pod("nginx:1"))]);
+    let p = dir.path();
+    // A CI step that uploads `--format sarif` or reads `--format github`
+    // annotations gets every failure, a refused option too.
+    for args in [
+        &["check", "--remote", "--format", "sarif", "--timeout", "0"][..],
+        &["check", "--format=sarif", "--no-such-option"],
+    ] {
+        let out = run(p, args);
+        expect_code(&out, 2);
+        let doc = json(&out);
+        assert_eq!(doc["version"], "2.1.0", "{args:?}: {doc:#}");
+        let inv = &doc["runs"][0]["invocations"][0];
+        assert_eq!(inv["executionSuccessful"], false, "{doc:#}");
+        assert_eq!(inv["exitCode"], 2, "{doc:#}");
+        let n = &inv["toolExecutionNotifications"][0];
+        assert_eq!(n["level"], "error", "{doc:#}");
+        assert!(
+            n["message"]["text"]
+                .as_str()
+                .unwrap()
+                .contains(if args.contains(&"0") {
+                    "--timeout"
+                } else {
+                    "--no-such-option"
+                }),
+            "{doc:#}"
+        );
+        assert!(text(&out.stderr).starts_with("error: "), "{args:?}");
+    }
+    let out = run(p, &["check", "--format", "github", "--timeout", "0"]);
+    expect_code(&out, 2);
+    let annotations = text(&out.stdout);
+    assert!(
+        annotations.starts_with("::error ") && annotations.contains("--timeout"),
+        "{annotations}"
+    );
+    // After `--` a `sarif` is a path, not the format.
+    let out = run(p, &["check", "--timeout", "0", "--", "--format", "sarif"]);
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+}
+
+#[test]
 fn lockfile_errors_carry_file_line_and_column() {
     let dir = tree(&[
         ("a.yaml", &pod("nginx:1")),

@@ -1041,8 +1041,8 @@ fn cutting_echo_registry(echo: fn(&str, &str) -> String) -> Server {
                 return Resp::new(401).header("WWW-Authenticate", &challenge);
             };
             // No digest header: imagelock reads the body to hash it.
-            let mut r = Resp::new(200)
-                .header("Content-Type", "application/vnd.oci.image.manifest.v1+json");
+            let mut r =
+                Resp::new(200).header("Content-Type", "application/vnd.oci.image.manifest.v1+json");
             r.body = format!("{auth} is what you sent").into_bytes();
             r
         }),

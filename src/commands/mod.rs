@@ -113,47 +113,88 @@ pub fn option_error(e: &clap::Error) -> i32 {
         e.exit()
     }
     let _ = e.print();
-    if asks_for_json(std::env::args_os().skip(1)) {
-        let text = e.to_string();
-        let text = text.trim_end();
-        let text = text.strip_prefix("error: ").unwrap_or(text);
-        // The first paragraph says what is wrong; clap's tips and usage
-        // follow it.
-        let (what, rest) = text.split_once("\n\n").unwrap_or((text, ""));
-        let rest: Vec<&str> = rest
-            .split("\n\n")
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .collect();
-        let message = Message::error(what.trim())
-            .code("usage")
-            .hint((!rest.is_empty()).then(|| rest.join("; ")));
-        let doc = serde_json::json!({
-            "version": json::VERSION,
-            "errors": [message],
-            "warnings": [],
-        });
-        let _ = json::print(&mut std::io::stdout().lock(), &doc);
+    let Some(format) = asked_format(std::env::args_os().skip(1)) else {
+        return crate::exit::ERROR;
+    };
+    let text = e.to_string();
+    let text = text.trim_end();
+    let text = text.strip_prefix("error: ").unwrap_or(text);
+    // The first paragraph says what is wrong; clap's tips and usage
+    // follow it.
+    let (what, rest) = text.split_once("\n\n").unwrap_or((text, ""));
+    let rest: Vec<&str> = rest
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let message = Message::error(what.trim())
+        .code("usage")
+        .hint((!rest.is_empty()).then(|| rest.join("; ")));
+    let mut out = crate::redact::stdout();
+    match format {
+        MachineFormat::Json => {
+            let doc = serde_json::json!({
+                "version": json::VERSION,
+                "errors": [message],
+                "warnings": [],
+            });
+            let _ = json::print(&mut out, &doc);
+        }
+        // A CI step that uploads the SARIF log or reads the annotations
+        // gets the failure too, as it does for every other one.
+        MachineFormat::Sarif => {
+            let base = std::env::current_dir().unwrap_or_default();
+            let _ = crate::report::sarif::print(
+                &mut out,
+                &[],
+                &[message],
+                false,
+                std::path::Path::new("images.lock"),
+                &base,
+            );
+        }
+        MachineFormat::Github => {
+            let _ = crate::report::github::print(&mut out, &[], &[message], false);
+        }
     }
     crate::exit::ERROR
 }
 
-/// Whether a command line asks for `--format json` (`--format json` or
-/// `--format=json`, before any `--`), read without clap: for a command
-/// line clap refused.
-fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+/// A format read by a machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MachineFormat {
+    Json,
+    Sarif,
+    Github,
+}
+
+/// The machine-read format a command line asks for (`--format json`,
+/// `--format=sarif`, …, before any `--`), read without clap: for a command
+/// line clap refused. The last machine format named wins.
+fn asked_format(args: impl Iterator<Item = std::ffi::OsString>) -> Option<MachineFormat> {
     let mut previous_was_format = false;
+    let mut asked = None;
     for a in args {
         let a = a.to_string_lossy();
         if a == "--" {
-            return false;
+            break;
         }
-        if (previous_was_format && a == "json") || a == "--format=json" {
-            return true;
+        let value = if previous_was_format {
+            Some(a.as_ref())
+        } else {
+            a.strip_prefix("--format=")
+        };
+        if let Some(v) = value {
+            asked = match v {
+                "json" => Some(MachineFormat::Json),
+                "sarif" => Some(MachineFormat::Sarif),
+                "github" => Some(MachineFormat::Github),
+                _ => asked,
+            };
         }
         previous_was_format = a == "--format";
     }
-    false
+    asked
 }
 
 /// A failure that stopped a run as a message for the machine formats: an
