@@ -504,6 +504,7 @@ pub fn write_unified_diff(
 /// reads a name up to it). An absolute path is written as it is, without
 /// `a/`, `b/` or the `diff --git` line (`patch -p0` applies it).
 fn write_diff_header(out: &mut impl Write, path: &str) -> std::io::Result<()> {
+    let path = &diff_path(path);
     let tab = if path.contains(' ') { "\t" } else { "" };
     if path.starts_with('/') {
         let p = git_quote(path);
@@ -512,6 +513,24 @@ fn write_diff_header(out: &mut impl Write, path: &str) -> std::io::Result<()> {
     let a = git_quote(&format!("a/{path}"));
     let b = git_quote(&format!("b/{path}"));
     write!(out, "diff --git {a} {b}\n--- {a}{tab}\n+++ {b}{tab}\n")
+}
+
+/// `path` as a patch names it: without `.` components and empty ones
+/// (`./file`, `dir//file`), which `git apply` refuses as an invalid path.
+fn diff_path(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else if joined.is_empty() {
+        path.to_string()
+    } else {
+        joined
+    }
 }
 
 /// `name` as git's `quote_c_style` writes it: unchanged unless it holds a

@@ -619,3 +619,30 @@ fn pin_dry_run_diff_applies_with_git_apply_and_patch() {
         "patch -p1 gives what pin writes"
     );
 }
+
+#[test]
+fn pin_dry_run_diff_applies_for_paths_written_with_dot_and_double_slashes() {
+    let lock = format!(
+        "version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1\"\ndigest = \"{D}\"\n"
+    );
+    let dir = tree(&[("images.lock", &lock), ("my file.yaml", &pod("nginx:1"))]);
+    fs_err::create_dir_all(dir.path().join("k8s")).unwrap();
+    fs_err::write(dir.path().join("k8s/app.yaml"), pod("nginx:1")).unwrap();
+    // As a shell completes them: `./file`, `dir//file`, `./dir/./file`.
+    for args in [
+        &["pin", "--dry-run", "./my file.yaml"][..],
+        &["pin", "--dry-run", "k8s//app.yaml"],
+        &["pin", "--dry-run", "./k8s/./app.yaml", "./my file.yaml"],
+    ] {
+        let out = run(dir.path(), args);
+        expect_code(&out, 0);
+        let diff = out.stdout;
+        let shown = text(&diff);
+        assert!(!shown.contains("a/./") && !shown.contains("//"), "{shown}");
+        let checked = copy_tree(dir.path());
+        fs_err::create_dir_all(checked.path().join("k8s")).unwrap();
+        fs_err::write(checked.path().join("k8s/app.yaml"), pod("nginx:1")).unwrap();
+        apply_with("git", &["apply", "--check", "-"], checked.path(), &diff);
+        apply_with("patch", &["-p1", "--dry-run"], checked.path(), &diff);
+    }
+}
