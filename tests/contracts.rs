@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 use std::process::Output;
 
-use support::run::{expect_code, imagelock as run, text, without_proxies};
+use support::run::{expect_code, imagelock as run, isolated, text};
 use support::{Fault, FaultProxy, Registry, Setup};
 
 const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -395,17 +395,6 @@ fn a_backtick_in_a_file_name_keeps_the_markdown_location_cell() {
     );
 }
 
-/// `imagelock ARGS` in `dir` with `reg`'s isolated environment.
-fn with_registry(reg: &Registry, dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = assert_cmd::Command::cargo_bin("imagelock").unwrap();
-    cmd.envs(reg.isolated_env())
-        .env_remove("RUST_LOG")
-        .current_dir(dir)
-        .args(args);
-    without_proxies(&mut cmd);
-    cmd.output().unwrap()
-}
-
 #[test]
 fn a_redirect_to_https_that_fails_tls_names_the_redirect() {
     let reg = Registry::start(Setup::PlainAnonymous);
@@ -426,7 +415,7 @@ fn a_redirect_to_https_that_fails_tls_names_the_redirect() {
     );
     let dir = tempfile::tempdir().unwrap();
     let image = format!("{}/team/app:v1", proxy.host());
-    let out = with_registry(
+    let out = isolated(
         &reg,
         dir.path(),
         &[
@@ -460,7 +449,7 @@ fn mirror_missing_hint_keeps_the_mirrors_root() {
     let dir = tree(&[("pod.yaml", &pod(&up.image("team/app:1")))]);
     let p = dir.path();
     expect_code(
-        &with_registry(&up, p, &["lock", "--plain-http", "127.0.0.1", "pod.yaml"]),
+        &isolated(&up, p, &["lock", "--plain-http", "127.0.0.1", "pod.yaml"]),
         0,
     );
     let host_dir = p.join("certs.d").join(up.host());
@@ -475,7 +464,7 @@ fn mirror_missing_hint_keeps_the_mirrors_root() {
         ),
     )
     .unwrap();
-    let out = with_registry(
+    let out = isolated(
         &up,
         p,
         &[

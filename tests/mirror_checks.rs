@@ -6,23 +6,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::run::{bin, expect_code, text, without_proxies};
+use support::e2e::deployment;
+use support::run::{bin, expect_code, isolated, text, wait_with_timeout};
 use support::{Fault, FaultProxy, Registry, Setup};
-
-/// `imagelock ARGS` in `dir` with `env_from`'s credentials (and nothing
-/// of the machine's own).
-fn imagelock(env_from: &Registry, dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = assert_cmd::Command::cargo_bin("imagelock").unwrap();
-    cmd.envs(env_from.isolated_env())
-        .env_remove("RUST_LOG")
-        .current_dir(dir)
-        .args(args);
-    without_proxies(&mut cmd);
-    cmd.output().unwrap()
-}
 
 /// The same, started in the background with both streams piped.
 fn spawn(env_from: &Registry, dir: &Path, args: &[&str]) -> Child {
@@ -46,44 +35,12 @@ fn spawn(env_from: &Registry, dir: &Path, args: &[&str]) -> Child {
     cmd.spawn().unwrap()
 }
 
-/// A Deployment using `images`, in `dir/deploy.yaml`.
-fn manifests(dir: &Path, images: &[String]) {
-    let containers: String = images
-        .iter()
-        .enumerate()
-        .map(|(i, img)| format!("        - name: c{i}\n          image: {img}\n"))
-        .collect();
-    fs_err::write(
-        dir.join("deploy.yaml"),
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n{containers}"
-        ),
-    )
-    .unwrap();
-}
-
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn wait_with_timeout(mut child: Child, limit: Duration) -> Output {
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "imagelock did not finish within {limit:?}; stderr:\n{}",
-                text(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 fn interrupt(child: &Child) {
@@ -115,14 +72,14 @@ fn check_mirrors_requests_count_in_the_runs_rate_limit_line() {
         usize::MAX,
     );
     let dir = tempfile::tempdir().unwrap();
-    manifests(dir.path(), &[up.image("team/app:1")]);
+    deployment(dir.path(), &[up.image("team/app:1")]);
     let flag = format!("{}={}", up.host(), proxy.host());
     let line = format!(
         "note: {}: 96 of 100 pulls left in this 6 h window",
         proxy.host()
     );
     for command in ["lock", "update"] {
-        let out = imagelock(
+        let out = isolated(
             &up,
             dir.path(),
             &[
@@ -156,8 +113,8 @@ fn a_signal_stops_a_check_waiting_on_a_hung_mirror() {
         usize::MAX,
     );
     let dir = tempfile::tempdir().unwrap();
-    manifests(dir.path(), &[up.image("team/app:1")]);
-    let out = imagelock(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]);
+    deployment(dir.path(), &[up.image("team/app:1")]);
+    let out = isolated(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]);
     expect_code(&out, 0);
     let flag = format!("{}={}", up.host(), proxy.host());
     let child = spawn(
@@ -227,14 +184,14 @@ fn each_distinct_digest_is_asked_once_per_host() {
     let mirror_proxy = FaultProxy::start(mirror.port);
     let dir = tempfile::tempdir().unwrap();
     let image = |t: &str| format!("{}/team/app:{t}", up_proxy.host());
-    manifests(
+    deployment(
         dir.path(),
         &[image("1"), image("2"), image("3"), image("4")],
     );
-    let out = imagelock(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]);
+    let out = isolated(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]);
     expect_code(&out, 0);
     let flag = format!("{}={}", up_proxy.host(), mirror_proxy.host());
-    let out = imagelock(
+    let out = isolated(
         &up,
         dir.path(),
         &[
@@ -285,11 +242,11 @@ fn mirror_requests_keep_to_concurrency() {
         usize::MAX,
     );
     let dir = tempfile::tempdir().unwrap();
-    manifests(dir.path(), &images);
-    let out = imagelock(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]);
+    deployment(dir.path(), &images);
+    let out = isolated(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]);
     expect_code(&out, 0);
     let flag = format!("{}={}", up.host(), proxy.host());
-    let out = imagelock(
+    let out = isolated(
         &up,
         dir.path(),
         &[
@@ -332,11 +289,11 @@ fn a_hung_mirror_is_given_up_after_one_timeout() {
         usize::MAX,
     );
     let dir = tempfile::tempdir().unwrap();
-    manifests(dir.path(), &images);
-    let out = imagelock(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]);
+    deployment(dir.path(), &images);
+    let out = isolated(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]);
     expect_code(&out, 0);
     let flag = format!("{}={}", up.host(), proxy.host());
-    let out = imagelock(
+    let out = isolated(
         &up,
         dir.path(),
         &[
@@ -382,7 +339,7 @@ fn an_unreachable_upstream_is_not_a_failing_pull() {
     let dead = support::ClosedPort::new();
     let upstream = dead.host();
     let dir = tempfile::tempdir().unwrap();
-    manifests(dir.path(), &[format!("{upstream}/team/app:1")]);
+    deployment(dir.path(), &[format!("{upstream}/team/app:1")]);
     fs_err::write(
         dir.path().join("images.lock"),
         format!(
@@ -393,7 +350,7 @@ fn an_unreachable_upstream_is_not_a_failing_pull() {
     .unwrap();
     let flag = format!("{upstream}={}", mirror.host());
     // The entry is locked: `lock` asks no registry, only the mirrors.
-    let out = imagelock(
+    let out = isolated(
         &mirror,
         dir.path(),
         &[
@@ -439,7 +396,7 @@ fn check_offers_the_pods_pull_secret_at_the_mirror() {
         support::USER,
         support::PASSWORD,
     );
-    let out = imagelock(&up, dir.path(), &["lock", "--plain-http", &up.host()]);
+    let out = isolated(&up, dir.path(), &["lock", "--plain-http", &up.host()]);
     expect_code(&out, 0);
     let flag = format!("{}=https://{}", up.host(), mirror.host());
     let ca = mirror
@@ -459,7 +416,7 @@ fn check_offers_the_pods_pull_secret_at_the_mirror() {
         "--plain-http",
         &up.host(),
     ];
-    let out = imagelock(&up, dir.path(), &args);
+    let out = isolated(&up, dir.path(), &args);
     expect_code(&out, 0);
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("cannot ask"), "{stderr}");
@@ -467,7 +424,7 @@ fn check_offers_the_pods_pull_secret_at_the_mirror() {
 
     // A Secret with a wrong password: the hint names that Secret.
     deployment_with_secret(dir.path(), &image, &mirror.host(), support::USER, "nope");
-    let out = imagelock(&up, dir.path(), &args);
+    let out = isolated(&up, dir.path(), &args);
     expect_code(&out, 2);
     let stderr = text(&out.stderr);
     assert!(
@@ -491,11 +448,11 @@ fn resolve_at_mirror_tries_the_next_host_after_404_or_5xx() {
     let upstream = dead.host();
     let dir = tempfile::tempdir().unwrap();
     let image = format!("{upstream}/team/app:1");
-    manifests(dir.path(), std::slice::from_ref(&image));
+    deployment(dir.path(), std::slice::from_ref(&image));
     let to_first = format!("{upstream}={}", proxy.host());
     let to_second = format!("{upstream}={}", second.host());
     let lock = |dir: &Path| {
-        imagelock(
+        isolated(
             &first,
             dir,
             &[
@@ -534,7 +491,7 @@ fn resolve_at_mirror_tries_the_next_host_after_404_or_5xx() {
 
     // No host has it: the first host's answer is the error.
     let other = format!("{upstream}/team/other:1");
-    manifests(dir.path(), std::slice::from_ref(&other));
+    deployment(dir.path(), std::slice::from_ref(&other));
     let out = lock(dir.path());
     expect_code(&out, 2);
     let stderr = text(&out.stderr);

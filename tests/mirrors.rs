@@ -8,36 +8,9 @@ mod support;
 use std::path::Path;
 use std::process::Output;
 
-use support::run::{expect_code, text, without_proxies};
+use support::e2e::deployment;
+use support::run::{expect_code, isolated, text};
 use support::{Registry, Setup};
-
-/// `imagelock ARGS` in `dir` with `env_from`'s credentials (and nothing
-/// of the machine's own).
-fn imagelock(env_from: &Registry, dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = assert_cmd::Command::cargo_bin("imagelock").unwrap();
-    cmd.envs(env_from.isolated_env())
-        .env_remove("RUST_LOG")
-        .current_dir(dir)
-        .args(args);
-    without_proxies(&mut cmd);
-    cmd.output().unwrap()
-}
-
-/// A Deployment using `images`, in `dir/deploy.yaml`.
-fn manifests(dir: &Path, images: &[String]) {
-    let containers: String = images
-        .iter()
-        .enumerate()
-        .map(|(i, img)| format!("        - name: c{i}\n          image: {img}\n"))
-        .collect();
-    fs_err::write(
-        dir.join("deploy.yaml"),
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n{containers}"
-        ),
-    )
-    .unwrap();
-}
 
 fn json_findings(out: &Output) -> Vec<serde_json::Value> {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
@@ -58,7 +31,7 @@ fn digest_missing_from_mirror_names_the_upstream_fallback() {
     // The mirror holds a copy of tag 1 only (same content, same digest).
     assert_eq!(mirror.push_oci_image("team/app", "1", "one"), d1);
     let dir = tempfile::tempdir().unwrap();
-    manifests(
+    deployment(
         dir.path(),
         &[up.image("team/app:1"), up.image("team/app:2")],
     );
@@ -66,11 +39,11 @@ fn digest_missing_from_mirror_names_the_upstream_fallback() {
     let flag = format!("{}={}", up.host(), mirror.host());
     let mut args = vec!["lock"];
     args.extend(plain);
-    expect_code(&imagelock(&up, dir.path(), &args), 0);
+    expect_code(&isolated(&up, dir.path(), &args), 0);
 
     let mut args = vec!["check", "--remote", "--format", "json", "--mirror", &flag];
     args.extend(plain);
-    let out = imagelock(&up, dir.path(), &args);
+    let out = isolated(&up, dir.path(), &args);
     expect_code(&out, 1);
     let findings = json_findings(&out);
     let missing = of_kind(&findings, "mirror-missing");
@@ -99,7 +72,7 @@ fn digest_missing_from_mirror_names_the_upstream_fallback() {
     // digest, exit 1, the lockfile written all the same.
     let mut args = vec!["lock", "--check-mirrors", "--mirror", &flag];
     args.extend(plain);
-    let out = imagelock(&up, dir.path(), &args);
+    let out = isolated(&up, dir.path(), &args);
     expect_code(&out, 1);
     let stderr = text(&out.stderr);
     assert!(stderr.contains("mirror-missing"), "{stderr}");
@@ -115,7 +88,7 @@ fn digest_missing_from_mirror_names_the_upstream_fallback() {
         format!("mirrors = [\"{flag}\"]\nplain-http = [\"127.0.0.1\"]\n"),
     )
     .unwrap();
-    let out = imagelock(&up, dir.path(), &["check", "--remote"]);
+    let out = isolated(&up, dir.path(), &["check", "--remote"]);
     expect_code(&out, 1);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("mirror-missing: "), "{stdout}");
@@ -128,13 +101,13 @@ fn pull_through_cache_serves_every_locked_digest() {
     let cache = Registry::start_pull_through(&up);
     let d1 = up.push_oci_image("team/app", "1", "one");
     let dir = tempfile::tempdir().unwrap();
-    manifests(dir.path(), &[up.image("team/app:1")]);
+    deployment(dir.path(), &[up.image("team/app:1")]);
     expect_code(
-        &imagelock(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]),
+        &isolated(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]),
         0,
     );
     let flag = format!("{}=http://{}", up.host(), cache.host());
-    let out = imagelock(
+    let out = isolated(
         &up,
         dir.path(),
         &[
@@ -159,9 +132,9 @@ fn tag_moved_upstream_but_not_at_the_mirror_is_mirror_stale() {
     let old = up.push_oci_image("team/app", "1", "old");
     mirror.push_oci_image("team/app", "1", "old");
     let dir = tempfile::tempdir().unwrap();
-    manifests(dir.path(), &[up.image("team/app:1")]);
+    deployment(dir.path(), &[up.image("team/app:1")]);
     expect_code(
-        &imagelock(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]),
+        &isolated(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]),
         0,
     );
     let new = up.push_oci_image("team/app", "1", "new");
@@ -177,7 +150,7 @@ fn tag_moved_upstream_but_not_at_the_mirror_is_mirror_stale() {
         "--plain-http",
         "127.0.0.1",
     ];
-    let out = imagelock(&up, dir.path(), &args);
+    let out = isolated(&up, dir.path(), &args);
     expect_code(&out, 1);
     let findings = json_findings(&out);
     let stale = of_kind(&findings, "mirror-stale");
@@ -204,7 +177,7 @@ fn tag_moved_upstream_but_not_at_the_mirror_is_mirror_stale() {
     ] {
         let mut with_format = args.to_vec();
         with_format[4] = format;
-        let out = imagelock(&up, dir.path(), &with_format);
+        let out = isolated(&up, dir.path(), &with_format);
         expect_code(&out, 1);
         let stdout = text(&out.stdout);
         assert!(stdout.contains(shown), "{format}: {stdout}");
@@ -225,7 +198,7 @@ fn containerd_hosts_toml_two_hosts_with_override_path() {
     second.push_oci_image("team/app", "1", "one");
     second.push_oci_image("team/app", "2", "two");
     let dir = tempfile::tempdir().unwrap();
-    manifests(
+    deployment(
         dir.path(),
         &[up.image("team/app:1"), up.image("team/app:2")],
     );
@@ -243,7 +216,7 @@ fn containerd_hosts_toml_two_hosts_with_override_path() {
     )
     .unwrap();
     expect_code(
-        &imagelock(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]),
+        &isolated(&up, dir.path(), &["lock", "--plain-http", "127.0.0.1"]),
         0,
     );
     let args = [
@@ -256,7 +229,7 @@ fn containerd_hosts_toml_two_hosts_with_override_path() {
         "--plain-http",
         &up.host(),
     ];
-    let out = imagelock(&up, dir.path(), &args);
+    let out = isolated(&up, dir.path(), &args);
     expect_code(&out, 1);
     let findings = json_findings(&out);
     let missing = of_kind(&findings, "mirror-missing");
@@ -277,7 +250,7 @@ fn containerd_hosts_toml_two_hosts_with_override_path() {
     assert!(!message.contains(&d1));
 
     // `list --format json` shows the hosts a node tries, in order.
-    let out = imagelock(
+    let out = isolated(
         &up,
         dir.path(),
         &[
@@ -327,7 +300,7 @@ fn registries_conf_prefix_remapping_and_digest_only() {
     mirror.push_oci_image("copies/team/app", "1", "one");
     mirror.push_oci_image("copies/team/app", "2", "elsewhere");
     let dir = tempfile::tempdir().unwrap();
-    manifests(
+    deployment(
         dir.path(),
         &[up.image("team/app:1"), up.image("team/app:2")],
     );
@@ -341,7 +314,7 @@ fn registries_conf_prefix_remapping_and_digest_only() {
     )
     .unwrap();
     expect_code(
-        &imagelock(&up, dir.path(), &["lock", "--plain-http", &up.host()]),
+        &isolated(&up, dir.path(), &["lock", "--plain-http", &up.host()]),
         0,
     );
     let args = [
@@ -355,7 +328,7 @@ fn registries_conf_prefix_remapping_and_digest_only() {
         "--plain-http",
         &up.host(),
     ];
-    let out = imagelock(&up, dir.path(), &args);
+    let out = isolated(&up, dir.path(), &args);
     expect_code(&out, 1);
     let findings = json_findings(&out);
     assert!(
@@ -388,7 +361,7 @@ fn mirror_with_its_own_credentials_and_ca() {
     let d1 = up.push_oci_image("team/app", "1", "one");
     mirror.push_oci_image("team/app", "1", "one");
     let dir = tempfile::tempdir().unwrap();
-    manifests(dir.path(), &[up.image("team/app:1")]);
+    deployment(dir.path(), &[up.image("team/app:1")]);
     let host_dir = dir.path().join("certs.d").join(up.host());
     fs_err::create_dir_all(&host_dir).unwrap();
     fs_err::copy(
@@ -406,7 +379,7 @@ fn mirror_with_its_own_credentials_and_ca() {
     )
     .unwrap();
     expect_code(
-        &imagelock(&up, dir.path(), &["lock", "--plain-http", &up.host()]),
+        &isolated(&up, dir.path(), &["lock", "--plain-http", &up.host()]),
         0,
     );
     let args = [
@@ -418,12 +391,12 @@ fn mirror_with_its_own_credentials_and_ca() {
         "--plain-http",
         &up.host(),
     ];
-    let out = imagelock(&mirror, dir.path(), &args);
+    let out = isolated(&mirror, dir.path(), &args);
     expect_code(&out, 0);
     assert_eq!(mirror.skopeo_digest("team/app:1"), d1);
 
     // Without the mirror's credentials it cannot be asked: an error naming it.
-    let out = imagelock(&up, dir.path(), &args);
+    let out = isolated(&up, dir.path(), &args);
     expect_code(&out, 2);
     let stderr = text(&out.stderr);
     assert!(
@@ -443,7 +416,7 @@ fn mirror_with_its_own_credentials_and_ca() {
         ),
     )
     .unwrap();
-    let out = imagelock(&mirror, dir.path(), &args);
+    let out = isolated(&mirror, dir.path(), &args);
     expect_code(&out, 2);
     assert!(
         text(&out.stderr).to_lowercase().contains("tls"),
@@ -462,11 +435,11 @@ fn resolve_at_mirror_with_the_upstream_unreachable() {
     let upstream = dead.host();
     let dir = tempfile::tempdir().unwrap();
     let image = format!("{upstream}/team/app:1");
-    manifests(dir.path(), std::slice::from_ref(&image));
+    deployment(dir.path(), std::slice::from_ref(&image));
     let flag = format!("{upstream}=http://{}/dockerhub", mirror.host());
 
     // At upstream (the default) it cannot resolve.
-    let out = imagelock(
+    let out = isolated(
         &mirror,
         dir.path(),
         &[
@@ -482,7 +455,7 @@ fn resolve_at_mirror_with_the_upstream_unreachable() {
     expect_code(&out, 2);
     assert!(!dir.path().join("images.lock").exists());
 
-    let out = imagelock(
+    let out = isolated(
         &mirror,
         dir.path(),
         &[
@@ -509,7 +482,7 @@ fn resolve_at_mirror_with_the_upstream_unreachable() {
     assert!(!lock.contains("dockerhub"), "{lock}");
 
     // `resolve` too: the upstream name, the mirror's digest.
-    let out = imagelock(
+    let out = isolated(
         &mirror,
         dir.path(),
         &[

@@ -10,10 +10,10 @@ mod support;
 use std::io::BufRead;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::run::{bin, expect_code, imagelock, text};
+use support::run::{bin, expect_code, imagelock, text, wait_with_timeout};
 use support::{Fault, FaultProxy, Registry, Setup};
 
 const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -81,22 +81,6 @@ fn signal(child: &Child, name: &str) {
         .status()
         .expect("`kill` not found: install the Debian package `procps`");
     assert!(status.success());
-}
-
-fn wait_with_timeout(mut child: Child, limit: Duration) -> Output {
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "imagelock did not finish within {limit:?}; stderr:\n{}",
-                text(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {

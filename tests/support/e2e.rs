@@ -89,3 +89,19 @@ pub(crate) fn pin_twice(
     );
     pinned
 }
+
+/// A Deployment using `images`, in `dir/deploy.yaml`.
+pub(crate) fn deployment(dir: &Path, images: &[String]) {
+    let containers: String = images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| format!("        - name: c{i}\n          image: {img}\n"))
+        .collect();
+    fs_err::write(
+        dir.join("deploy.yaml"),
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n{containers}"
+        ),
+    )
+    .unwrap();
+}

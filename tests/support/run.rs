@@ -52,3 +52,36 @@ pub(crate) fn without_proxies(cmd: &mut assert_cmd::Command) -> &mut assert_cmd:
     }
     cmd
 }
+
+/// `imagelock ARGS` in `dir` with `reg`'s isolated environment (its
+/// credentials and nothing of the machine's own), the arguments as given.
+pub(crate) fn isolated(reg: &super::Registry, dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = assert_cmd::Command::cargo_bin("imagelock").unwrap();
+    cmd.envs(reg.isolated_env())
+        .env_remove("RUST_LOG")
+        .current_dir(dir)
+        .args(args);
+    without_proxies(&mut cmd);
+    cmd.output().unwrap()
+}
+
+/// Wait for a background imagelock, failing the test (with its stderr)
+/// once `limit` has passed.
+pub(crate) fn wait_with_timeout(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> Output {
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "imagelock did not finish within {limit:?}; stderr:\n{}",
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
