@@ -189,33 +189,18 @@ fn serve_conn(
 /// certificate it signs for 127.0.0.1.
 fn tls_config(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf) {
     fs_err::create_dir_all(dir).unwrap();
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose, SanType};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    p.subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    let cert = p.signed_by(&key, &ca_cert, &ca_key).unwrap();
-    let ca_file = dir.join("ca.pem");
-    fs_err::write(&ca_file, ca_cert.pem()).unwrap();
+    let tls = support::pki::make_tls(dir);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            vec![tls.server_cert_der.into()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(tls.server_key_der.into()),
         )
         .unwrap();
-    (Arc::new(config), ca_file)
+    (Arc::new(config), tls.ca_file)
 }
 
 // ---------------------------------------------------------------------------

@@ -18,6 +18,10 @@ pub(crate) struct TlsFiles {
     pub cert_dir: PathBuf,
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
+    /// The server certificate and its PKCS#8 key, DER, for an in-process
+    /// rustls server.
+    pub server_cert_der: Vec<u8>,
+    pub server_key_der: Vec<u8>,
 }
 
 pub(crate) fn make_tls(dir: &Path) -> TlsFiles {
@@ -49,6 +53,8 @@ pub(crate) fn make_tls(dir: &Path) -> TlsFiles {
         cert_dir: cert_dir.clone(),
         server_cert: dir.join("server.crt"),
         server_key: dir.join("server.key"),
+        server_cert_der: cert.der().to_vec(),
+        server_key_der: key.serialize_der(),
     };
     fs_err::write(&files.ca_file, ca_cert.pem()).unwrap();
     fs_err::write(cert_dir.join("ca.crt"), ca_cert.pem()).unwrap();
