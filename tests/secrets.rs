@@ -864,25 +864,14 @@ fn a_helper_is_never_run_from_the_working_directory() {
 // ---------------------------------------------------------------------------
 // 4. Timeouts hold.
 
-/// Run `cmd`, killing it and failing when it outlives `bound`.
+/// `cmd` run with its output piped, failing the test once `bound` passes.
 fn output_within(mut cmd: Command, bound: Duration) -> Output {
     let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(bound) {
-        Ok(o) => o.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("imagelock was still running after {bound:?}");
-        }
-    }
+    support::run::wait_with_timeout(child, bound)
 }
 
 /// Whether process `pid` is still alive (a zombie is not).

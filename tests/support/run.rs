@@ -65,23 +65,29 @@ pub(crate) fn isolated(reg: &super::Registry, dir: &Path, args: &[&str]) -> Outp
     cmd.output().unwrap()
 }
 
-/// Wait for a background imagelock, failing the test (with its stderr)
-/// once `limit` has passed.
-pub(crate) fn wait_with_timeout(
-    mut child: std::process::Child,
-    limit: std::time::Duration,
-) -> Output {
-    let deadline = std::time::Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "imagelock did not finish within {limit:?}; stderr:\n{}",
-                text(&out.stderr)
-            );
+/// Wait for a background imagelock (its output piped), failing the test
+/// with its stderr once `limit` has passed. The output is read while it
+/// runs, so a chatty run cannot block on a full pipe.
+pub(crate) fn wait_with_timeout(child: std::process::Child, limit: std::time::Duration) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .arg("-9")
+                .arg(pid.to_string())
+                .status();
+            let stderr = rx
+                .recv()
+                .ok()
+                .and_then(Result::ok)
+                .map(|o| text(&o.stderr))
+                .unwrap_or_default();
+            panic!("imagelock did not finish within {limit:?}; stderr:\n{stderr}");
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    child.wait_with_output().unwrap()
 }
