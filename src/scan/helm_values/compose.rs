@@ -312,9 +312,7 @@ impl Walk<'_, '_> {
                     );
                     return None;
                 }
-                let first = name.value.split('/').next().unwrap_or("");
-                if name.value.contains('/') && (first.contains(['.', ':']) || first == "localhost")
-                {
+                if names_a_registry(name.value) {
                     self.ex.warn(
                         name.line,
                         name.column,
