@@ -1,8 +1,15 @@
-//! Command-line interface: the clap definitions, nothing else.
+//! Command-line interface: the clap definitions, nothing else. An option
+//! `imagelock.toml` can set too is an `Option` or a list here, empty when
+//! not given, so that [`crate::settings`] sees what the command line said
+//! and fills the rest from the file and the defaults the help names.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::choices::{
+    CheckFormat, ListFormat, PinPullPolicy, ResolveAt, ResolveFormat, UpdateFormat,
+};
 
 /// Pin container image tags in Kubernetes manifests to immutable digests.
 ///
@@ -44,9 +51,6 @@ pub struct Cli {
     /// Read no configuration file.
     #[arg(long, global = true, conflicts_with = "config")]
     pub no_config: bool,
-    /// The options given on the command line (set by `main`).
-    #[arg(skip)]
-    pub given: crate::config::Given,
 
     #[command(subcommand)]
     pub command: Command,
@@ -106,7 +110,8 @@ pub struct ManArgs {
 pub struct ListArgs {
     /// Files and directories to scan (directories recursively); `-` reads
     /// standard input.
-    #[arg(default_value = ".")]
+    ///
+    /// [default: .]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -133,7 +138,8 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct PinArgs {
     /// Files and directories to rewrite (directories recursively).
-    #[arg(default_value = ".")]
+    ///
+    /// [default: .]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -157,19 +163,12 @@ pub struct PinArgs {
     pub pull_policy: PinPullPolicy,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PinPullPolicy {
-    /// Change no pull policy.
-    Keep,
-    /// `IfNotPresent` beside every pinned Kubernetes reference.
-    IfNotPresent,
-}
-
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Files and directories to check (directories recursively); `-` reads
     /// standard input (`helm template … | imagelock check -`).
-    #[arg(default_value = ".")]
+    ///
+    /// [default: .]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -204,7 +203,8 @@ pub struct CheckArgs {
 pub struct LockArgs {
     /// Files and directories to scan (directories recursively); `-` reads
     /// standard input (`kustomize build | imagelock lock -`).
-    #[arg(default_value = ".")]
+    ///
+    /// [default: .]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -276,9 +276,11 @@ pub struct RegistryArgs {
     pub concurrency: Option<u16>,
     /// Give up on a registry request (or a credential helper or plugin)
     /// after this many seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS",
+    ///
+    /// [default: 30]
+    #[arg(long, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub timeout: u64,
+    pub timeout: Option<u64>,
     /// Resolve tags at `upstream` (default) or at the first `mirror` that
     /// serves tags (for CI that cannot reach upstream); the lockfile keeps
     /// upstream names either way.
@@ -288,12 +290,6 @@ pub struct RegistryArgs {
     pub credentials: CredentialArgs,
     #[command(flatten)]
     pub mirrors: MirrorArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ResolveAt {
-    Upstream,
-    Mirror,
 }
 
 /// Where the nodes pull from: registry mirrors and pull-through caches.
@@ -326,8 +322,10 @@ pub struct CredentialArgs {
     pub pull_secrets: Vec<PathBuf>,
     /// Namespace of manifests that name none (to find the pull secrets their
     /// pods name).
-    #[arg(long, default_value = "default", value_name = "NAMESPACE")]
-    pub namespace: String,
+    ///
+    /// [default: default]
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
     /// Kubelet CredentialProviderConfig (kubelet.config.k8s.io/v1): run its
     /// plugins for the images their matchImages select, as a node does.
     #[arg(long, value_name = "FILE")]
@@ -336,40 +334,4 @@ pub struct CredentialArgs {
     /// --image-credential-provider-bin-dir).
     #[arg(long, value_name = "DIR")]
     pub credential_provider_bin_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
-    Text,
-    Json,
-    /// One `name@digest` per line from the lockfile (sorted, unique): the
-    /// images to pre-load on nodes that never pull.
-    Plain,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ResolveFormat {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CheckFormat {
-    Text,
-    Json,
-    /// GitHub Actions workflow annotations.
-    Github,
-    /// Tables for a pull request or a job summary.
-    Markdown,
-    /// SARIF 2.1.0 for GitHub code scanning (`upload-sarif`) and other
-    /// SARIF viewers.
-    Sarif,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum UpdateFormat {
-    Text,
-    Json,
-    /// A table to paste into a pull request.
-    Markdown,
 }

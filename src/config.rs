@@ -1,22 +1,19 @@
-//! The configuration file `imagelock.toml`: where it is found, what it may
-//! say (typed; an unknown key or a bad value is an error at
-//! `imagelock.toml:line:column`), how it fills the options the command line
-//! left unset, and the run's active settings the scan consults (`exclude`,
-//! `ignore-images`, `[[location]]`).
+//! The configuration file `imagelock.toml`: where it is found and what it
+//! may say (typed; an unknown key or a bad value is an error at
+//! `imagelock.toml:line:column`). Every option is an `Option`: what the
+//! file leaves out, and what the command line says over it, is for
+//! [`crate::settings`] to decide. Relative paths in the file are relative
+//! to its directory. The scan's [`Filters`] (`exclude`, `ignore-images`,
+//! `[[location]]`) are built here, since only the file sets them.
 //!
-//! Never overrides a flag given on the command line: a list given as flags
-//! replaces the file's list. Relative paths in the file are relative to its
-//! directory.
+//! Knows no command-line type.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::cli::{Cli, Command, CredentialArgs, MirrorArgs, RegistryArgs};
 use crate::reference::Reference;
 use crate::scan::custom::{Location, RawLocation};
 use crate::scan::walk::normalize_lexically;
@@ -93,12 +90,14 @@ pub struct Config {
     pub containerd_hosts_dir: Option<PathBuf>,
     pub registries_conf: Option<PathBuf>,
     /// What the scan consults.
-    pub active: Active,
+    pub filters: Filters,
 }
 
-/// The settings the scan and the commands consult during a run.
-#[derive(Debug, Default)]
-pub struct Active {
+/// What the file says the scan leaves out (`exclude`, `ignore-images`)
+/// and reads besides the built-in rules (`[[location]]`); empty without a
+/// file.
+#[derive(Debug, Default, Clone)]
+pub struct Filters {
     /// The configuration file's directory, absolute and without `.`/`..`.
     dir: PathBuf,
     exclude: Option<GlobSet>,
@@ -107,24 +106,7 @@ pub struct Active {
     pub locations: Vec<Location>,
 }
 
-static ACTIVE: OnceLock<Active> = OnceLock::new();
-
-/// Make `active` the run's settings (the first call wins; a run installs once).
-pub fn install(active: Active) {
-    let _ = ACTIVE.set(active);
-}
-
-/// The run's settings (empty when no configuration file is in use).
-pub fn active() -> &'static Active {
-    ACTIVE.get_or_init(Active::default)
-}
-
-/// Whether `ignore-images` names the reference's image (its normalised name).
-pub fn ignores(reference: &Reference) -> bool {
-    active().ignores(reference)
-}
-
-impl Active {
+impl Filters {
     /// Whether the walk leaves out `path` (a file or directory met while
     /// walking a directory): an `exclude` glob matches it, relative to the
     /// file's directory.
@@ -140,6 +122,8 @@ impl Active {
             .is_ok_and(|rel| set.is_match(rel))
     }
 
+    /// Whether `ignore-images` names the reference's image (its normalised
+    /// name).
     pub fn ignores(&self, reference: &Reference) -> bool {
         self.ignore_images
             .as_ref()
@@ -165,21 +149,26 @@ pub fn discover(start: &Path) -> Option<PathBuf> {
     None
 }
 
-/// The configuration the command line asks for: `--no-config` none,
-/// `--config FILE` that file, else the one [`discover`] finds.
-pub fn for_command_line(cli: &Cli) -> Result<Option<Config>, ConfigError> {
-    if cli.no_config {
-        return Ok(None);
-    }
-    let path = match &cli.config {
-        Some(p) => p.clone(),
-        None => {
-            let cwd = std::env::current_dir()?;
-            match discover(&cwd) {
-                Some(p) => p,
-                None => return Ok(None),
-            }
-        }
+/// Which configuration file to read.
+#[derive(Debug, Clone)]
+pub enum Choice {
+    /// None (`--no-config`).
+    None,
+    /// This one (`--config FILE`).
+    File(PathBuf),
+    /// The one [`discover`] finds from this directory, if any.
+    Discover(PathBuf),
+}
+
+/// Read the configuration file `choice` names, if any.
+pub fn read(choice: &Choice) -> Result<Option<Config>, ConfigError> {
+    let path = match choice {
+        Choice::None => return Ok(None),
+        Choice::File(p) => p.clone(),
+        Choice::Discover(dir) => match discover(dir) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
     };
     load(&path).map(Some)
 }
@@ -256,7 +245,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         mirrors: raw.mirrors,
         containerd_hosts_dir: raw.containerd_hosts_dir.map(join),
         registries_conf: raw.registries_conf.map(join),
-        active: Active {
+        filters: Filters {
             dir: normalize_lexically(&cwd.join(&dir)),
             exclude,
             ignore_images,
@@ -299,157 +288,6 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, before[start..].chars().count() + 1)
-}
-
-/// The option ids given on the command line (not defaulted), as clap names
-/// them (`paths`, `ca_files`, `timeout`).
-#[derive(Debug, Clone, Default)]
-pub struct Given(BTreeSet<String>);
-
-impl Given {
-    /// The ids given in `matches` and its subcommand's.
-    pub fn from_matches(matches: &clap::ArgMatches) -> Given {
-        let mut ids = BTreeSet::new();
-        let mut add = |m: &clap::ArgMatches| {
-            for id in m.ids() {
-                if m.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine) {
-                    ids.insert(id.as_str().to_string());
-                }
-            }
-        };
-        add(matches);
-        if let Some((_, sub)) = matches.subcommand() {
-            add(sub);
-        }
-        Given(ids)
-    }
-
-    fn has(&self, id: &str) -> bool {
-        self.0.contains(id)
-    }
-}
-
-/// The credential provider's config and bin directory come together (from
-/// flags or the file).
-pub fn check_provider_pair(cli: &Cli) -> Result<(), &'static str> {
-    let creds = match &cli.command {
-        Command::List(a) => Some(&a.credentials),
-        Command::Check(a) => Some(&a.registry.credentials),
-        Command::Lock(a) => Some(&a.registry.credentials),
-        Command::Update(a) => Some(&a.registry.credentials),
-        Command::Resolve(a) => Some(&a.registry.credentials),
-        Command::Pin(_) | Command::Init(_) | Command::Completions(_) | Command::Man(_) => None,
-    };
-    match creds {
-            Some(c) if c.credential_provider_config.is_some() != c.credential_provider_bin_dir.is_some() => Err(
-                "--credential-provider-config and --credential-provider-bin-dir go together: give both (as flags or as credential-provider-config and credential-provider-bin-dir in imagelock.toml)",
-            ),
-            _ => Ok(()),
-        }
-}
-
-impl Config {
-    /// Fill the options of `cli`'s command that its command line left
-    /// unset from the file.
-    pub fn apply(&self, cli: &mut Cli) {
-        let given = cli.given.clone();
-        let fill = |id: &str, target: &mut Vec<PathBuf>, from: &Option<Vec<PathBuf>>| {
-            if let (false, Some(v)) = (given.has(id), from) {
-                *target = v.clone();
-            }
-        };
-        match &mut cli.command {
-            Command::List(a) => {
-                fill("paths", &mut a.paths, &self.paths);
-                fill("helm_values", &mut a.helm_values, &self.helm_values);
-                if let (false, Some(on)) = (given.has("compose_env"), self.compose_env) {
-                    a.compose_env = on;
-                }
-                self.apply_credentials(&given, &mut a.credentials);
-                self.apply_mirrors(&given, &mut a.mirrors);
-            }
-            Command::Pin(a) => {
-                fill("paths", &mut a.paths, &self.paths);
-                fill("helm_values", &mut a.helm_values, &self.helm_values);
-                if let (false, Some(on)) = (given.has("compose_env"), self.compose_env) {
-                    a.compose_env = on;
-                }
-            }
-            Command::Check(a) => {
-                fill("paths", &mut a.paths, &self.paths);
-                fill("helm_values", &mut a.helm_values, &self.helm_values);
-                if let (false, Some(on)) = (given.has("compose_env"), self.compose_env) {
-                    a.compose_env = on;
-                }
-                self.apply_registry(&given, &mut a.registry);
-            }
-            Command::Lock(a) => {
-                fill("paths", &mut a.paths, &self.paths);
-                fill("helm_values", &mut a.helm_values, &self.helm_values);
-                if let (false, Some(on)) = (given.has("compose_env"), self.compose_env) {
-                    a.compose_env = on;
-                }
-                self.apply_platforms(&given, &mut a.platforms);
-                self.apply_registry(&given, &mut a.registry);
-            }
-            Command::Update(a) => {
-                self.apply_platforms(&given, &mut a.platforms);
-                self.apply_registry(&given, &mut a.registry);
-            }
-            Command::Resolve(a) => self.apply_registry(&given, &mut a.registry),
-            Command::Init(_) | Command::Completions(_) | Command::Man(_) => {}
-        }
-    }
-
-    fn apply_platforms(&self, given: &Given, platforms: &mut Vec<String>) {
-        if let (false, Some(v)) = (given.has("platforms"), &self.platforms) {
-            *platforms = v.clone();
-        }
-    }
-
-    fn apply_registry(&self, given: &Given, r: &mut RegistryArgs) {
-        if let (false, Some(v)) = (given.has("ca_files"), &self.ca_files) {
-            r.ca_files = v.clone();
-        }
-        if let (false, Some(v)) = (given.has("plain_http"), &self.plain_http) {
-            r.plain_http = v.clone();
-        }
-        if !given.has("concurrency") && self.concurrency.is_some() {
-            r.concurrency = self.concurrency;
-        }
-        if let (false, Some(t)) = (given.has("timeout"), self.timeout) {
-            r.timeout = t;
-        }
-        self.apply_credentials(given, &mut r.credentials);
-        self.apply_mirrors(given, &mut r.mirrors);
-    }
-
-    fn apply_mirrors(&self, given: &Given, m: &mut MirrorArgs) {
-        if let (false, Some(v)) = (given.has("mirrors"), &self.mirrors) {
-            m.mirrors = v.clone();
-        }
-        if !given.has("containerd_hosts_dir") && self.containerd_hosts_dir.is_some() {
-            m.containerd_hosts_dir = self.containerd_hosts_dir.clone();
-        }
-        if !given.has("registries_conf") && self.registries_conf.is_some() {
-            m.registries_conf = self.registries_conf.clone();
-        }
-    }
-
-    fn apply_credentials(&self, given: &Given, c: &mut CredentialArgs) {
-        if let (false, Some(v)) = (given.has("pull_secrets"), &self.pull_secrets) {
-            c.pull_secrets = v.clone();
-        }
-        if let (false, Some(v)) = (given.has("namespace"), &self.namespace) {
-            c.namespace = v.clone();
-        }
-        if !given.has("credential_provider_config") && self.credential_provider_config.is_some() {
-            c.credential_provider_config = self.credential_provider_config.clone();
-        }
-        if !given.has("credential_provider_bin_dir") && self.credential_provider_bin_dir.is_some() {
-            c.credential_provider_bin_dir = self.credential_provider_bin_dir.clone();
-        }
-    }
 }
 
 #[cfg(test)]
@@ -521,10 +359,12 @@ mod tests {
         )
         .unwrap();
         let r = |s: &str| Reference::parse(s).unwrap();
-        assert!(c.active.ignores(&r("registry.example.com/ours/app:1")));
-        assert!(!c.active.ignores(&r("registry.example.com/ours/team/app:1")));
-        assert!(c.active.ignores(&r("nginx:1.25")));
-        assert!(!c.active.ignores(&r("nginxinc/nginx:1.25")));
+        assert!(c.filters.ignores(&r("registry.example.com/ours/app:1")));
+        assert!(!c
+            .filters
+            .ignores(&r("registry.example.com/ours/team/app:1")));
+        assert!(c.filters.ignores(&r("nginx:1.25")));
+        assert!(!c.filters.ignores(&r("nginxinc/nginx:1.25")));
     }
 
     #[test]

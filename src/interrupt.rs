@@ -111,7 +111,7 @@ pub fn check() -> Result<(), Interrupted> {
 }
 
 /// Resolves when a stop signal arrives (polls the flag every 50 ms). Select
-/// on it beside long async work, as `commands::registry_setup` does:
+/// on it beside long async work, as `pipeline::remote::Remote::until_interrupted` does:
 /// `tokio::select! { r = work => Ok(r), s = cancelled() => Err(Interrupted(s)) }`.
 pub async fn cancelled() -> Signal {
     loop {

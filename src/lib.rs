@@ -3,6 +3,7 @@
 //! The library holds everything; `main.rs` only parses arguments, calls
 //! [`commands::run`] and maps the outcome to an exit code.
 
+pub mod choices;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -12,6 +13,7 @@ mod file_error;
 pub mod interrupt;
 pub mod lockfile;
 pub mod logging;
+pub mod pipeline;
 pub mod policy;
 pub mod redact;
 pub mod reference;
@@ -19,6 +21,7 @@ pub mod registry;
 pub mod report;
 pub mod rewrite;
 pub mod scan;
+pub mod settings;
 pub mod verify;
 pub mod write;
 pub mod yaml_value;

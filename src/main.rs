@@ -12,13 +12,16 @@ fn main() {
     let parsed = imagelock::cli::Cli::command()
         .try_get_matches()
         .and_then(|m| Ok((imagelock::cli::Cli::from_arg_matches(&m)?, m)));
-    let (mut cli, matches) = match parsed {
-        Ok(parsed) => parsed,
+    let cli = match parsed {
+        Ok((cli, _)) => cli,
         Err(e) => std::process::exit(imagelock::commands::option_error(&e)),
     };
-    cli.given = imagelock::config::Given::from_matches(&matches);
     imagelock::logging::init(cli.verbose);
-    let code = match imagelock::commands::run(cli) {
+    // Settings are resolved once (command line over imagelock.toml over
+    // defaults) and handed down; how to report is known before.
+    let reporting = imagelock::settings::reporting(&cli);
+    let settings = imagelock::settings::from_command_line(cli);
+    let code = match imagelock::commands::run(&reporting, settings) {
         Ok(code) => code,
         // A closed pipe (`imagelock list | head -1`) is not an error.
         Err(e) if imagelock::logging::is_broken_pipe(&e) => imagelock::exit::CLEAN,

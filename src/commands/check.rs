@@ -6,19 +6,18 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::{CheckArgs, CheckFormat};
-use crate::commands::pipeline::{access_message, resolve_and_merge, Ask};
-use crate::commands::registry_setup::{
-    check_registry_options, registry_client, registry_error, report_budget,
-    report_credential_warnings,
-};
-use crate::commands::scanning::{assess_policy, collect_uses, Use};
+use crate::choices::CheckFormat;
 use crate::lockfile::{Key, Lockfile};
+use crate::pipeline::lock_entries::{access_message, resolve_entries, Ask};
+use crate::pipeline::options::check_registry_options;
+use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
+use crate::pipeline::scanning::{assess_policy, collect_uses, Use};
 use crate::registry::{ErrorKind, RegistryBudget};
 use crate::report::{
     github, json, markdown, sarif, sort_findings, text, Diagnostics, Finding, FindingKind,
     Location, Message,
 };
+use crate::settings::CheckSettings;
 
 fn finding(kind: FindingKind, u: &Use, message: String) -> Finding {
     Finding::new(
@@ -29,7 +28,7 @@ fn finding(kind: FindingKind, u: &Use, message: String) -> Finding {
     )
 }
 
-pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+pub fn run(args: &CheckSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     // A failure that stops the check (an unreadable lockfile, a bad
     // option) is still reported in the chosen format.
     let (mut findings, refs, registries) = match find(args, lockfile, diag) {
@@ -53,7 +52,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
             ""
         },
         if args.remote {
-            crate::commands::mirrors::summary_suffix(&args.registry)
+            crate::pipeline::mirror_checks::summary_suffix(&args.registry)
         } else {
             ""
         }
@@ -64,7 +63,7 @@ pub fn run(args: &CheckArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow:
 /// Every finding, the number of references checked, and with `--remote`
 /// the rate-limit figures of the registries that stated them.
 fn find(
-    args: &CheckArgs,
+    args: &CheckSettings,
     lockfile: &Path,
     diag: &mut Diagnostics,
 ) -> anyhow::Result<(Vec<Finding>, usize, Vec<RegistryBudget>)> {
@@ -73,7 +72,7 @@ fn find(
     let options_ok = !args.remote || check_registry_options(&args.registry, &[], diag);
     let lock = Lockfile::load(lockfile)?;
     let namespace = &args.registry.credentials.namespace;
-    let mut all = collect_uses(&args.paths, &args.helm_values, namespace, diag);
+    let mut all = collect_uses(&args.scan, namespace, diag);
     let lf = lockfile.display().to_string();
     let mut findings: Vec<Finding> = all
         .invalid
@@ -91,7 +90,7 @@ fn find(
 
     // A registries.conf that blocks a reference's registry: a finding
     // with or without --remote (a node would refuse the pull).
-    let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
+    let mirrors = load_mirrors(&args.registry.mirrors)?;
     for (key, key_uses) in &all.by_key {
         let entry = lock.get(key);
         for u in key_uses {
@@ -159,9 +158,9 @@ fn find(
 
     let mut registries = Vec::new();
     if args.remote && options_ok {
-        let (client, extra) = registry_client(&args.registry, diag)?;
-        let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
-        all.with_pod_credentials(namespace, &extra, diag);
+        let remote = Remote::connect(&args.registry, &mirrors, diag)?;
+        let at = remote.tag_source(diag)?;
+        all.with_pod_credentials(namespace, remote.pull_secrets(), diag);
         let mut asks = Vec::new();
         for entry in lock.entries().filter(|e| e.tag.is_some()) {
             let key = Key::of_entry(entry);
@@ -172,7 +171,7 @@ fn find(
                 platforms: Vec::new(),
             });
         }
-        let answers = resolve_and_merge(&client, &lock, asks, &mirrors, at)?;
+        let answers = resolve_entries(&remote, &lock, asks, at)?;
         // Upstream's digest per tag, to compare the mirrors' with (resolved
         // at a mirror, the locked digest stands for upstream instead).
         let now = answers
@@ -180,16 +179,15 @@ fn find(
             .filter(|_| at.is_none())
             .filter_map(|a| Some((a.ask.key.clone(), a.entry.as_ref()?.digest.clone())))
             .collect();
-        findings.extend(crate::commands::mirrors::findings(
-            &client,
-            &mirrors,
+        findings.extend(crate::pipeline::mirror_checks::findings(
+            &remote,
             &lock,
             &now,
             &|k| all.of(k).to_vec(),
             args.compare_tags,
             diag,
         )?);
-        report_credential_warnings(&client, diag);
+        remote.report_credential_warnings(diag);
         for answer in &answers {
             let r = &answer.ask.reference;
             // A blocked reference was not asked; its uses are findings above.
@@ -235,7 +233,7 @@ fn find(
                 }
             }
         }
-        registries = report_budget(&client, diag);
+        registries = remote.report_budget(diag);
     }
 
     Ok((findings, all.count(), registries))
@@ -244,7 +242,7 @@ fn find(
 /// Print findings (and, in the machine formats, errors and warnings) in
 /// the chosen format.
 fn print(
-    args: &CheckArgs,
+    args: &CheckSettings,
     findings: &[Finding],
     refs: usize,
     registries: &[RegistryBudget],

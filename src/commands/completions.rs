@@ -7,24 +7,24 @@ use std::io::Write;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use crate::cli::Cli;
 
 /// Print the completion script for the shell.
-pub fn completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
+pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<i32> {
     let mut command = Cli::command();
     let name = command.get_name().to_string();
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut command, name, &mut script);
+    clap_complete::generate(shell, &mut command, name, &mut script);
     write_stdout(&script)?;
     Ok(crate::exit::CLEAN)
 }
 
 /// Print the man page of imagelock, or of one of its subcommands.
-pub fn man(args: &ManArgs) -> anyhow::Result<i32> {
+pub fn man(subcommand: Option<&str>) -> anyhow::Result<i32> {
     let mut root = Cli::command();
     root.build();
     let source = format!("{} {}", root.get_name(), env!("CARGO_PKG_VERSION"));
-    let page = match &args.command {
+    let page = match subcommand {
         None => root,
         Some(name) => {
             let Some(sub) = root.find_subcommand(name) else {

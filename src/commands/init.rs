@@ -6,11 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
-use crate::cli::InitArgs;
-use crate::commands::scanning::{scan_each, Scanned};
 use crate::config::FILE_NAME;
+use crate::pipeline::scanning::{scan_each, Scanned};
 use crate::report::{Diagnostics, Message};
 use crate::scan::Context;
+use crate::settings::{InitSettings, ScanSettings};
 
 /// What the scan of the repository found.
 #[derive(Debug, Default)]
@@ -24,7 +24,7 @@ struct Survey {
     references: usize,
 }
 
-pub fn run(args: &InitArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+pub fn run(args: &InitSettings, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let target = Path::new(FILE_NAME);
     if target.exists() && !args.force {
         diag.emit(
@@ -37,7 +37,14 @@ pub fn run(args: &InitArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
         return Ok(crate::exit::ERROR);
     }
     let mut survey = Survey::default();
-    let scanned = scan_each(&[PathBuf::from(".")], &[], diag, |event, _| {
+    // The whole repository as it stands, with no configuration yet.
+    let everything = ScanSettings {
+        paths: vec![PathBuf::from(".")],
+        helm_values: Vec::new(),
+        compose_env: false,
+        filters: Default::default(),
+    };
+    let scanned = scan_each(&everything, diag, |event, _| {
         let Scanned::Part(file, part) = event else {
             return;
         };

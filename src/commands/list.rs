@@ -6,25 +6,28 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::{ListArgs, ListFormat};
-use crate::commands::registry_setup::keychain;
-use crate::commands::scanning::{
+use crate::choices::ListFormat;
+use crate::config::Filters;
+use crate::credentials::{Keychain as _, Query};
+use crate::lockfile::{Entry, Lockfile};
+use crate::pipeline::options::check_credential_options;
+use crate::pipeline::remote::{keychain, load_mirrors};
+use crate::pipeline::scanning::{
     assess_policy, built_note, location, scan_each, PodCredentials, Scanned,
 };
-use crate::commands::{lock_status, LockStatus};
-use crate::credentials::{Keychain as _, Query};
-use crate::lockfile::Lockfile;
 use crate::policy;
+use crate::reference::Reference;
 use crate::registry::mirrors::Mirrors;
 use crate::report::{json, Diagnostics, Message};
 use crate::scan::FoundImage;
+use crate::settings::ListSettings;
 
-pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+pub fn run(args: &ListSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     // A --pull-secret that cannot be read is an error of the run; the
     // listing goes on without it.
-    crate::commands::registry_setup::check_credential_options(&args.credentials, diag);
+    check_credential_options(&args.credentials, diag);
     let lock = Lockfile::load(lockfile)?;
-    let mirrors = crate::commands::mirrors::load(&args.mirrors)?;
+    let mirrors = load_mirrors(&args.mirrors)?;
     match args.format {
         ListFormat::Json => return run_json(args, &lock, &mirrors, diag),
         ListFormat::Plain => return run_plain(args, &lock, &mirrors, diag),
@@ -32,7 +35,7 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     }
     let mut out = std::io::BufWriter::new(crate::redact::stdout());
     let mut io_error = None;
-    scan_each(&args.paths, &args.helm_values, diag, |event, diag| {
+    scan_each(&args.scan, diag, |event, diag| {
         let Scanned::Part(_, part) = event else {
             return;
         };
@@ -40,7 +43,7 @@ pub fn run(args: &ListArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
             let (policy, _) =
                 assess_policy(&image.reference, &image.context, &location(image), diag);
             warn_blocked(&mirrors, image, diag);
-            let (status, entry) = status_of(&lock, image, diag);
+            let (status, entry) = status_of(&lock, &args.scan.filters, image, diag);
             let result = row(&mut out, image, policy, status, entry);
             if let Err(e) = result {
                 io_error.get_or_insert(e);
@@ -89,18 +92,18 @@ fn row(
 /// unique), to pre-load nodes that run with `imagePullPolicy: Never`
 /// (`xargs -n1 crictl pull`). A reference the lockfile lacks is an error.
 fn run_plain(
-    args: &ListArgs,
+    args: &ListSettings,
     lock: &Lockfile,
     mirrors: &Mirrors,
     diag: &mut Diagnostics,
 ) -> anyhow::Result<i32> {
     let mut pulls = std::collections::BTreeSet::new();
-    scan_each(&args.paths, &args.helm_values, diag, |event, diag| {
+    scan_each(&args.scan, diag, |event, diag| {
         let Scanned::Part(_, part) = event else {
             return;
         };
         for image in part.images.iter().filter(|i| !i.built()) {
-            if crate::config::ignores(&image.reference) {
+            if args.scan.filters.ignores(&image.reference) {
                 continue; // `ignore-images`: never locked
             }
             warn_blocked(mirrors, image, diag);
@@ -129,7 +132,7 @@ fn run_plain(
 /// match it (names only). Pull secrets may sit in any scanned file, so the
 /// rows are printed once every file is read.
 fn run_json(
-    args: &ListArgs,
+    args: &ListSettings,
     lock: &Lockfile,
     mirrors: &Mirrors,
     diag: &mut Diagnostics,
@@ -138,7 +141,7 @@ fn run_json(
     let mut images: Vec<FoundImage> = Vec::new();
     let mut secrets = Vec::new();
     let mut accounts = Vec::new();
-    scan_each(&args.paths, &args.helm_values, diag, |event, _| {
+    scan_each(&args.scan, diag, |event, _| {
         if let Scanned::Part(_, part) = event {
             images.extend(part.images);
             secrets.extend(part.secrets);
@@ -161,7 +164,7 @@ fn run_json(
             repository: &name,
             pod: pod.as_deref(),
         });
-        let (status, entry) = status_of(lock, image, diag);
+        let (status, entry) = status_of(lock, &args.scan.filters, image, diag);
         let mut row = json_row(image, policy, status, entry, &warnings, &sources);
         if !mirrors.is_empty() {
             // The hosts a node would try, in order (with mirrors configured).
@@ -194,14 +197,15 @@ fn warn_blocked(mirrors: &Mirrors, image: &FoundImage, diag: &mut Diagnostics) {
 /// a note), never locked.
 fn status_of<'a>(
     lock: &'a Lockfile,
+    filters: &Filters,
     image: &FoundImage,
     diag: &mut Diagnostics,
-) -> (LockStatus, Option<&'a crate::lockfile::Entry>) {
+) -> (LockStatus, Option<&'a Entry>) {
     if image.built() {
         diag.note(built_note(image));
         return (LockStatus::Built, None);
     }
-    if crate::config::ignores(&image.reference) {
+    if filters.ignores(&image.reference) {
         return (LockStatus::Ignored, None);
     }
     lock_status(lock, &image.reference)
@@ -210,7 +214,7 @@ fn status_of<'a>(
 fn json_row(
     image: &FoundImage,
     policy: policy::Effective,
-    status: crate::commands::LockStatus,
+    status: LockStatus,
     entry: Option<&crate::lockfile::Entry>,
     warnings: &[String],
     credential_sources: &[String],
@@ -241,4 +245,46 @@ fn json_row(
         "credential-sources": credential_sources,
         "context": image.context,
     })
+}
+
+/// How a reference stands against the lockfile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum LockStatus {
+    /// Written with the digest the lockfile records.
+    Pinned,
+    /// In the lockfile, written without a digest: `pin` will add it.
+    Locked,
+    /// Written with a digest other than the lockfile's.
+    Mismatch,
+    /// Not in the lockfile.
+    Unlocked,
+    /// Built by its compose service (`build:`), not pulled: never locked.
+    Built,
+    /// Named by `ignore-images` in imagelock.toml: never locked or pinned.
+    Ignored,
+}
+
+impl LockStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            LockStatus::Pinned => "pinned",
+            LockStatus::Locked => "locked",
+            LockStatus::Mismatch => "mismatch",
+            LockStatus::Unlocked => "unlocked",
+            LockStatus::Built => "built",
+            LockStatus::Ignored => "ignored",
+        }
+    }
+}
+
+fn lock_status<'a>(lock: &'a Lockfile, r: &Reference) -> (LockStatus, Option<&'a Entry>) {
+    match lock.lookup(r) {
+        None => (LockStatus::Unlocked, None),
+        Some(e) => match r.digest() {
+            None => (LockStatus::Locked, Some(e)),
+            Some(d) if *d == e.digest => (LockStatus::Pinned, Some(e)),
+            Some(_) => (LockStatus::Mismatch, Some(e)),
+        },
+    }
 }

@@ -7,25 +7,24 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::cli::LockArgs;
-use crate::commands::pipeline::{access_message, resolve_and_merge, Ask};
-use crate::commands::registry_setup::{
-    check_registry_options, parse_platforms, registry_client, registry_error, report_budget,
-    report_credential_warnings,
-};
-use crate::commands::scanning::{collect_uses, invalid_message, used_at};
 use crate::lockfile::{Entry, Lockfile};
+use crate::pipeline::lock_entries::{access_message, resolve_entries, Ask};
+use crate::pipeline::mirror_checks::{check_locked, summary_suffix};
+use crate::pipeline::options::{check_registry_options, parse_platforms};
+use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
+use crate::pipeline::scanning::{collect_uses, invalid_message, used_at};
 use crate::reference::Reference;
 use crate::report::{Diagnostics, Message};
+use crate::settings::LockSettings;
 
-pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+pub fn run(args: &LockSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     // Options are checked first: one that cannot work is reported with the
     // scan's failures, and the run stops before any request.
     check_registry_options(&args.registry, &args.platforms, diag);
     let platforms = parse_platforms(&args.platforms).unwrap_or_default();
     let (old, guard) = Lockfile::open_for_update(lockfile)?;
     let namespace = &args.registry.credentials.namespace;
-    let mut all = collect_uses(&args.paths, &args.helm_values, namespace, diag);
+    let mut all = collect_uses(&args.scan, namespace, diag);
     for i in &all.invalid {
         diag.emit(invalid_message(i));
     }
@@ -35,7 +34,7 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     }
     let wanted: Vec<String> = platforms.iter().map(ToString::to_string).collect();
 
-    let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
+    let mirrors = load_mirrors(&args.registry.mirrors)?;
     let mut new = Lockfile::new();
     let mut asks: Vec<Ask> = Vec::new();
     for key in all.by_key.keys() {
@@ -81,20 +80,20 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     }
     // One client for the run: resolution and the mirror checks share its
     // connections, credentials and rate-limit figures.
-    let client = if !asks.is_empty() || args.check_mirrors {
-        Some(registry_client(&args.registry, diag)?)
+    let remote = if !asks.is_empty() || args.check_mirrors {
+        Some(Remote::connect(&args.registry, &mirrors, diag)?)
     } else {
         None
     };
     let mut stale = 0usize;
-    if let (false, Some((client, extra))) = (asks.is_empty(), &client) {
-        let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
-        all.with_pod_credentials(namespace, extra, diag);
+    if let (false, Some(remote)) = (asks.is_empty(), &remote) {
+        let at = remote.tag_source(diag)?;
+        all.with_pod_credentials(namespace, remote.pull_secrets(), diag);
         for a in &mut asks {
             a.uses = all.of(&a.key).to_vec();
         }
-        let answers = resolve_and_merge(client, &old, asks, &mirrors, at)?;
-        report_credential_warnings(client, diag);
+        let answers = resolve_entries(remote, &old, asks, at)?;
+        remote.report_credential_warnings(diag);
         for answer in answers {
             for (e, uses) in &answer.errors {
                 diag.emit(registry_error(e, uses));
@@ -127,7 +126,7 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
             new.insert(entry);
         }
         if diag.errors() > 0 {
-            report_budget(client, diag);
+            remote.report_budget(diag);
             diag.say(format!(
                 "{} failure(s) while resolving; {} left unchanged",
                 diag.errors(),
@@ -169,19 +168,17 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
     let kept = new.len() - added - changed;
     let removed = old.keys().filter(|k| new.get(k).is_none()).count();
     guard.save_if_changed(&new)?;
-    let mirror_findings = match &client {
-        Some((client, _)) if args.check_mirrors => {
-            crate::commands::mirrors::check_locked(client, &mirrors, &new, diag)?
-        }
+    let mirror_findings = match &remote {
+        Some(remote) if args.check_mirrors => check_locked(remote, &new, diag)?,
         _ => 0,
     };
-    if let Some((client, _)) = &client {
-        report_budget(client, diag);
+    if let Some(remote) = &remote {
+        remote.report_budget(diag);
     }
     diag.say(format!(
         "{}: {added} added, {changed} changed, {kept} kept, {removed} removed, {stale} stale{}",
         lockfile.display(),
-        crate::commands::mirrors::summary_suffix(&args.registry)
+        summary_suffix(&args.registry)
     ));
     Ok(diag.exit_status(mirror_findings))
 }
@@ -191,7 +188,7 @@ pub fn run(args: &LockArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::
 /// it, so it is a warning at each use (`check` makes it a finding).
 fn warn_kept_blocked(
     mirrors: &crate::registry::mirrors::Mirrors,
-    uses: &[crate::commands::scanning::Use],
+    uses: &[crate::pipeline::scanning::Use],
     diag: &mut Diagnostics,
 ) {
     for u in uses {

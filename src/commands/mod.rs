@@ -11,60 +11,46 @@ pub mod completions;
 pub mod init;
 pub mod list;
 pub mod lock;
-pub mod mirrors;
 pub mod pin;
-pub mod pipeline;
-pub mod registry_setup;
 pub mod resolve;
-pub mod scanning;
 pub mod update;
 
 use std::path::Path;
 
-use crate::cli::{CheckFormat, Cli, Command, ListFormat, ResolveFormat, UpdateFormat};
-use crate::lockfile::{Entry, Lockfile};
-use crate::reference::Reference;
 use crate::report::{json, sarif, Diagnostics, Message};
+use crate::settings::{CommandSettings, Reporting, Settings};
 
-/// Run the parsed command line; returns the exit code.
-pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
-    let config = configure(&mut cli);
-    let lockfile = cli.lockfile.as_path();
-    let json = match &cli.command {
-        Command::List(a) => a.format == ListFormat::Json,
-        Command::Update(a) => a.format == UpdateFormat::Json,
-        Command::Resolve(a) => a.format == ResolveFormat::Json,
-        Command::Check(a) => a.format == CheckFormat::Json,
-        _ => false,
-    };
-    let sarif = matches!(&cli.command, Command::Check(a) if a.format == CheckFormat::Sarif);
-    // Machine formats print the run's errors and warnings with the data.
-    let machine =
-        json || matches!(&cli.command, Command::Check(a) if a.format != CheckFormat::Text);
+/// Run a command with its settings (or the failure to resolve them,
+/// reported as every other failure is); returns the exit code.
+pub fn run(reporting: &Reporting, settings: anyhow::Result<Settings>) -> anyhow::Result<i32> {
+    let lockfile = reporting.lockfile.as_path();
     // Completions and man pages read neither lockfile nor manifests.
-    match &cli.command {
-        Command::Completions(args) => return completions::completions(args),
-        Command::Man(args) => return completions::man(args),
+    match settings.as_ref().map(|s| &s.command) {
+        Ok(CommandSettings::Completions(shell)) => return completions::completions(*shell),
+        Ok(CommandSettings::Man(page)) => return completions::man(page.as_deref()),
         _ => {}
     }
-    let mut diag = Diagnostics::new(cli.quiet).keep_messages(machine);
-    let result = config.and_then(|()| check_lockfile_path(lockfile));
-    let result = result.and_then(|()| match cli.command {
-        Command::List(args) => list::run(&args, lockfile, &mut diag),
-        Command::Pin(args) => pin::run(&args, lockfile, &mut diag),
-        Command::Check(args) => check::run(&args, lockfile, &mut diag),
-        Command::Lock(args) => lock::run(&args, lockfile, &mut diag),
-        Command::Update(args) => update::run(&args, lockfile, &mut diag),
-        Command::Resolve(args) => resolve::run(&args, &mut diag),
-        Command::Init(args) => init::run(&args, &mut diag),
-        Command::Completions(args) => completions::completions(&args),
-        Command::Man(args) => completions::man(&args),
+    let mut diag = Diagnostics::new(reporting.quiet).keep_messages(reporting.machine);
+    let result = settings.and_then(|s| {
+        check_lockfile_path(lockfile)?;
+        Ok(s)
+    });
+    let result = result.and_then(|s| match s.command {
+        CommandSettings::List(s) => list::run(&s, lockfile, &mut diag),
+        CommandSettings::Pin(s) => pin::run(&s, lockfile, &mut diag),
+        CommandSettings::Check(s) => check::run(&s, lockfile, &mut diag),
+        CommandSettings::Lock(s) => lock::run(&s, lockfile, &mut diag),
+        CommandSettings::Update(s) => update::run(&s, lockfile, &mut diag),
+        CommandSettings::Resolve(s) => resolve::run(&s, &mut diag),
+        CommandSettings::Init(s) => init::run(&s, &mut diag),
+        CommandSettings::Completions(shell) => completions::completions(shell),
+        CommandSettings::Man(page) => completions::man(page.as_deref()),
     });
     match result {
         // A failure that stopped the run is still a JSON document for a
         // script that asked for JSON (stderr has the message too).
         Err(e)
-            if json
+            if reporting.json
                 && !crate::logging::is_broken_pipe(&e)
                 && crate::interrupt::requested().is_none() =>
         {
@@ -76,7 +62,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<i32> {
         }
         // So is a SARIF log, for a workflow that uploads it.
         Err(e)
-            if sarif
+            if reporting.sarif
                 && !crate::logging::is_broken_pipe(&e)
                 && crate::interrupt::requested().is_none() =>
         {
@@ -233,31 +219,6 @@ pub fn failure(e: &anyhow::Error) -> Message {
     }
 }
 
-/// Read the configuration file (`init` reads none: it writes one; nor do
-/// completions and man pages), fill
-/// the options the command line left unset from it and make its scan
-/// settings the run's.
-fn configure(cli: &mut Cli) -> anyhow::Result<()> {
-    if !matches!(
-        cli.command,
-        Command::Init(_) | Command::Completions(_) | Command::Man(_)
-    ) {
-        if let Some(config) = crate::config::for_command_line(cli)? {
-            config.apply(cli);
-            crate::config::install(config.active);
-        }
-    }
-    let compose_env = match &cli.command {
-        Command::List(a) => a.compose_env,
-        Command::Pin(a) => a.compose_env,
-        Command::Check(a) => a.compose_env,
-        Command::Lock(a) => a.compose_env,
-        _ => false,
-    };
-    crate::scan::compose::read_environment(compose_env);
-    crate::config::check_provider_pair(cli).map_err(|m| anyhow::anyhow!(m))
-}
-
 /// `--lockfile` must name a file in an existing directory.
 fn check_lockfile_path(path: &Path) -> anyhow::Result<()> {
     if path.is_dir() {
@@ -279,46 +240,4 @@ fn check_lockfile_path(path: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// How a reference stands against the lockfile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LockStatus {
-    /// Written with the digest the lockfile records.
-    Pinned,
-    /// In the lockfile, written without a digest: `pin` will add it.
-    Locked,
-    /// Written with a digest other than the lockfile's.
-    Mismatch,
-    /// Not in the lockfile.
-    Unlocked,
-    /// Built by its compose service (`build:`), not pulled: never locked.
-    Built,
-    /// Named by `ignore-images` in imagelock.toml: never locked or pinned.
-    Ignored,
-}
-
-impl LockStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LockStatus::Pinned => "pinned",
-            LockStatus::Locked => "locked",
-            LockStatus::Mismatch => "mismatch",
-            LockStatus::Unlocked => "unlocked",
-            LockStatus::Built => "built",
-            LockStatus::Ignored => "ignored",
-        }
-    }
-}
-
-pub fn lock_status<'a>(lock: &'a Lockfile, r: &Reference) -> (LockStatus, Option<&'a Entry>) {
-    match lock.lookup(r) {
-        None => (LockStatus::Unlocked, None),
-        Some(e) => match r.digest() {
-            None => (LockStatus::Locked, Some(e)),
-            Some(d) if *d == e.digest => (LockStatus::Pinned, Some(e)),
-            Some(_) => (LockStatus::Mismatch, Some(e)),
-        },
-    }
 }

@@ -14,15 +14,16 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{PinArgs, PinPullPolicy};
-use crate::commands::scanning::{built_note, location, scan_each, Scanned};
+use crate::choices::PinPullPolicy;
 use crate::lockfile::Lockfile;
+use crate::pipeline::scanning::{built_note, location, scan_each, Scanned};
 use crate::reference::Digest;
 use crate::report::{Diagnostics, Message};
 use crate::rewrite::{
     apply, normalize, pin_value, plan_edit, write_unified_diff, Edit, EditPlan, PlanError,
 };
 use crate::scan::{Context, FoundImage, ImageField};
+use crate::settings::PinSettings;
 use crate::write::{Transaction, WriteError};
 
 struct Planned {
@@ -58,8 +59,8 @@ impl Output {
     }
 }
 
-pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
-    if args.paths.iter().any(|p| p.as_os_str() == "-") {
+pub fn run(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+    if args.scan.paths.iter().any(|p| p.as_os_str() == "-") {
         anyhow::bail!(
             "pin -: standard input has no file to write back to; pin the files the output is rendered from (manifests, a kustomization, a chart's values), or save the output to a file and pin that"
         );
@@ -95,7 +96,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
     let mut others: std::collections::BTreeMap<PathBuf, Vec<Edit>> = Default::default();
     let mut other_texts: std::collections::HashMap<PathBuf, std::io::Result<String>> =
         Default::default();
-    let scanned = scan_each(&args.paths, &args.helm_values, diag, |event, diag| {
+    let scanned = scan_each(&args.scan, diag, |event, diag| {
         let (file, part) = match event {
             Scanned::Part(file, part) => (file, part),
             Scanned::Void(_) => {
@@ -163,7 +164,7 @@ pub fn run(args: &PinArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::R
                 diag.note(built_note(image));
                 continue;
             }
-            if crate::config::ignores(r) {
+            if args.scan.filters.ignores(r) {
                 continue; // `ignore-images` in imagelock.toml
             }
             // helm branch: a values mapping with no digest key the chart reads.

@@ -3,15 +3,15 @@
 
 use std::io::Write;
 
-use crate::cli::{ResolveArgs, ResolveFormat};
-use crate::commands::registry_setup::{
-    check_registry_options, parse_platforms, registry_client, registry_error, report_budget,
-    report_credential_warnings, resolve_requests,
-};
+use crate::choices::ResolveFormat;
+use crate::pipeline::mirror_checks::{resolve_at_mirrors, unless_blocked};
+use crate::pipeline::options::{check_registry_options, parse_platforms};
+use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
 use crate::reference::Reference;
 use crate::report::{json, Diagnostics, Message};
+use crate::settings::ResolveSettings;
 
-pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+pub fn run(args: &ResolveSettings, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     let options_ok = check_registry_options(&args.registry, args.platform.as_slice(), diag);
     let platforms = parse_platforms(args.platform.as_slice()).unwrap_or_default();
     let mut refs = Vec::new();
@@ -35,15 +35,15 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
         }
         return Ok(diag.exit_status(0));
     }
-    let (client, _) = registry_client(&args.registry, diag)?;
-    let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
-    let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
+    let mirrors = load_mirrors(&args.registry.mirrors)?;
+    let remote = Remote::connect(&args.registry, &mirrors, diag)?;
+    let at = remote.tag_source(diag)?;
     let requests = crate::registry::Request::without_pod(&refs);
-    let results = crate::commands::mirrors::unless_blocked(&mirrors, &requests, |open| match at {
-        Some(m) => crate::commands::mirrors::resolve_at_mirrors(&client, m, open, &platforms),
-        None => resolve_requests(&client, open, &platforms),
+    let results = unless_blocked(&mirrors, &requests, |open| match at {
+        Some(m) => resolve_at_mirrors(&remote, m, open, &platforms),
+        None => remote.digests_for(open, &platforms),
     })?;
-    report_credential_warnings(&client, diag);
+    remote.report_credential_warnings(diag);
     let mut out = std::io::BufWriter::new(crate::redact::stdout());
     let mut rows = Vec::new();
     for (r, result) in refs.iter().zip(results) {
@@ -95,7 +95,7 @@ pub fn run(args: &ResolveArgs, diag: &mut Diagnostics) -> anyhow::Result<i32> {
             }
         }
     }
-    let registries = report_budget(&client, diag);
+    let registries = remote.report_budget(diag);
     if args.format == ResolveFormat::Json {
         let doc = json::document(
             vec![

@@ -4,16 +4,16 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::{UpdateArgs, UpdateFormat};
-use crate::commands::pipeline::{resolve_and_merge, Ask};
-use crate::commands::registry_setup::{
-    check_registry_options, parse_platforms, registry_client, registry_error, report_budget,
-    report_credential_warnings,
-};
+use crate::choices::UpdateFormat;
 use crate::lockfile::{Entry, Key, Lockfile};
+use crate::pipeline::lock_entries::{resolve_entries, Ask};
+use crate::pipeline::mirror_checks::{check_locked, summary_suffix};
+use crate::pipeline::options::{check_registry_options, parse_platforms};
+use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
 use crate::reference::Reference;
 use crate::registry::{ErrorKind, Platform, RegistryBudget};
 use crate::report::{json, markdown, Diagnostics, Location, Message};
+use crate::settings::UpdateSettings;
 
 /// One locked tag whose entry changed: its digest moved, or its platform
 /// set changed (`--platform`), or both.
@@ -48,7 +48,7 @@ fn platform_list(platforms: &[String]) -> String {
     }
 }
 
-pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+pub fn run(args: &UpdateSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     if !Lockfile::exists(lockfile) {
         anyhow::bail!(
             "{}: no lockfile to update; run `imagelock lock` first",
@@ -117,16 +117,16 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         });
     }
     let asked = asks.len();
-    let mirrors = crate::commands::mirrors::load(&args.registry.mirrors)?;
+    let mirrors = load_mirrors(&args.registry.mirrors)?;
     if args.check_mirrors && mirrors.is_empty() {
         anyhow::bail!("--check-mirrors: no mirror is configured (give --mirror, --containerd-hosts-dir or --registries-conf)");
     }
     // One client for the run: resolution and the mirror checks share its
     // connections, credentials and rate-limit figures.
-    let (client, _) = registry_client(&args.registry, diag)?;
-    let at = crate::commands::mirrors::resolve_target(&args.registry, &mirrors, diag)?;
-    let answers = resolve_and_merge(&client, &old, asks, &mirrors, at)?;
-    report_credential_warnings(&client, diag);
+    let remote = Remote::connect(&args.registry, &mirrors, diag)?;
+    let at = remote.tag_source(diag)?;
+    let answers = resolve_entries(&remote, &old, asks, at)?;
+    remote.report_credential_warnings(diag);
     let mut new = old.clone();
     let mut changes = Vec::new();
     for answer in answers {
@@ -159,7 +159,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         }
     }
     if diag.errors() > 0 {
-        let registries = report_budget(&client, diag);
+        let registries = remote.report_budget(diag);
         diag.say(format!(
             "{} image(s) could not be resolved; {} left unchanged",
             diag.errors(),
@@ -170,17 +170,17 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     changes.sort_by(|a, b| (&a.name, &a.tag).cmp(&(&b.name, &b.tag)));
     guard.save_if_changed(&new)?;
     let mirror_findings = if args.check_mirrors {
-        crate::commands::mirrors::check_locked(&client, &mirrors, &new, diag)?
+        check_locked(&remote, &new, diag)?
     } else {
         0
     };
-    let registries = report_budget(&client, diag);
+    let registries = remote.report_budget(diag);
     let code = finish(args, &changes, &registries, diag)?.max(diag.exit_status(mirror_findings));
     diag.say(format!(
         "{}: {asked} tag(s) asked, {} changed{}",
         lockfile.display(),
         changes.len(),
-        crate::commands::mirrors::summary_suffix(&args.registry)
+        summary_suffix(&args.registry)
     ));
     Ok(code)
 }
@@ -188,7 +188,7 @@ pub fn run(args: &UpdateArgs, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
 /// Print the changes (and in JSON the registries' rate-limit figures) in
 /// the chosen format; the exit status.
 fn finish(
-    args: &UpdateArgs,
+    args: &UpdateSettings,
     changes: &[Change],
     registries: &[RegistryBudget],
     diag: &Diagnostics,

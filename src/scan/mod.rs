@@ -455,7 +455,7 @@ pub fn scan_file_each(
     // A file named on the command line whose name says nothing: a
     // Dockerfile when it starts like one, else YAML, said when that
     // finds nothing (`imagelock list build/base.df` never prints nothing).
-    let named = scope == Scope::Everything && path != Path::new(crate::commands::scanning::STDIN);
+    let named = scope == Scope::Everything && path != Path::new(crate::pipeline::scanning::STDIN);
     if let Some(keyword) = dockerfile::sniffed(path, text).filter(|_| named) {
         let mut scan = dockerfile::scan_text(path, text);
         scan.notes.push(format!(

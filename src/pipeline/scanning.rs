@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::config::Filters;
 use crate::credentials::pull_secret::PodWarning;
 use crate::credentials::{PodSecrets, SecretIndex};
 use crate::lockfile::Key;
@@ -18,6 +19,7 @@ use crate::scan::{
     read_file, scan_file_each, Context, Encoding, FileScan, FoundImage, InvalidImage, ReadFile,
     ScanError, Scope, SecretManifest, ServiceAccountManifest,
 };
+use crate::settings::ScanSettings;
 
 /// One file being scanned: its text and how it is stored.
 pub struct FileText {
@@ -56,19 +58,17 @@ pub struct ScanSummary {
 /// (`list`, `pin`). `helm_values` are read as Helm values files whatever
 /// their names (and scanned even when no path holds them).
 pub fn scan_each(
-    paths: &[PathBuf],
-    helm_values: &[PathBuf],
+    settings: &ScanSettings,
     diag: &mut Diagnostics,
     each: impl FnMut(Scanned<'_>, &mut Diagnostics),
 ) -> ScanSummary {
-    scan_files(paths, helm_values, diag, true, each)
+    scan_files(settings, diag, true, each)
 }
 
 /// [`scan_each`], reporting invalid values as errors only when
 /// `invalid_is_error` (else the caller finds them in the parts' `invalid`).
 fn scan_files(
-    paths: &[PathBuf],
-    helm_values: &[PathBuf],
+    settings: &ScanSettings,
     diag: &mut Diagnostics,
     invalid_is_error: bool,
     mut each: impl FnMut(Scanned<'_>, &mut Diagnostics),
@@ -76,11 +76,17 @@ fn scan_files(
     let mut summary = ScanSummary::default();
     // helm branch: `--helm-values` files are scanned too, known by their
     // canonical paths however the walk spells them.
-    let helm: HashSet<PathBuf> = helm_values.iter().map(|p| canonical(p)).collect();
-    let all: Vec<PathBuf> = paths.iter().chain(helm_values).cloned().collect();
-    // The run's settings from imagelock.toml (none without one).
-    let settings = crate::config::active();
-    let excluded: crate::scan::walk::Excluded = Arc::new(|p| settings.excludes(p));
+    let helm: HashSet<PathBuf> = settings.helm_values.iter().map(|p| canonical(p)).collect();
+    let all: Vec<PathBuf> = settings
+        .paths
+        .iter()
+        .chain(&settings.helm_values)
+        .cloned()
+        .collect();
+    crate::scan::compose::read_environment(settings.compose_env);
+    // What imagelock.toml leaves out (nothing without one).
+    let filters = Arc::new(settings.filters.clone());
+    let excluded: crate::scan::walk::Excluded = Arc::new(move |p| filters.excludes(p));
     for item in walk(&all, &excluded) {
         if crate::interrupt::requested().is_some() {
             // Stop at once; `main` exits 130/143. Counted as a failure so
@@ -155,7 +161,7 @@ fn scan_files(
             &file.path,
             &file.text,
             scope,
-            &settings.locations,
+            &settings.filters.locations,
             &mut |part| {
                 if hold {
                     held.push(part);
@@ -481,16 +487,15 @@ impl PodCredentials {
 /// Every reference in `paths`, grouped by lock key (sorted). A file that
 /// fails to parse gives none (its error is reported).
 pub fn collect_uses(
-    paths: &[PathBuf],
-    helm_values: &[PathBuf],
+    settings: &ScanSettings,
     default_namespace: &str,
     diag: &mut Diagnostics,
 ) -> Uses {
     let mut uses = Uses::default();
     // The file being read, until it is read whole.
     let mut file = Uses::default();
-    uses.scan = scan_files(paths, helm_values, diag, false, |event, _| match event {
-        Scanned::Part(_, part) => file.add(part, default_namespace),
+    uses.scan = scan_files(settings, diag, false, |event, _| match event {
+        Scanned::Part(_, part) => file.add(part, &settings.filters, default_namespace),
         Scanned::Done(_) => uses.append(std::mem::take(&mut file)),
         Scanned::Void(_) => file = Uses::default(),
     });
@@ -499,12 +504,12 @@ pub fn collect_uses(
 
 impl Uses {
     /// Add the uses one part of a file holds.
-    fn add(&mut self, part: FileScan, default_namespace: &str) {
+    fn add(&mut self, part: FileScan, filters: &Filters, default_namespace: &str) {
         self.invalid.extend(part.invalid);
         self.secrets.extend(part.secrets);
         self.service_accounts.extend(part.service_accounts);
         for image in part.images {
-            if image.built() || crate::config::ignores(&image.reference) {
+            if image.built() || filters.ignores(&image.reference) {
                 continue; // built by its compose service, or `ignore-images`
             }
             self.by_key

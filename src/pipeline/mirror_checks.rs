@@ -1,48 +1,24 @@
-//! The commands' side of mirrors: loading the configuration the options
-//! name, resolving tags at the first mirror (`--resolve-at mirror`),
+//! Mirrors in the pipeline: resolving tags at the first mirror
+//! (`--resolve-at mirror`), references a `registries.conf` blocks,
 //! checking locked digests at every mirror and turning what was found into
 //! `mirror-missing` and `mirror-stale` findings.
 
 use std::collections::HashMap;
 
-use crate::cli::{MirrorArgs, RegistryArgs, ResolveAt};
-use crate::commands::registry_setup::until_interrupted;
-use crate::commands::scanning::Use;
+use crate::choices::ResolveAt;
 use crate::lockfile::{Key, Lockfile};
+use crate::pipeline::remote::Remote;
+use crate::pipeline::scanning::Use;
 use crate::reference::Digest;
 use crate::registry::mirrors::presence::{Item, Outcome};
-use crate::registry::mirrors::{Endpoint, MirrorSources, Mirrors};
-use crate::registry::{Client, ErrorKind, Platform, RegistryError, Request, Resolved};
+use crate::registry::mirrors::{Endpoint, Mirrors};
+use crate::registry::{ErrorKind, Platform, RegistryError, Request, Resolved};
 use crate::report::{Diagnostics, Finding, FindingKind, Message};
-
-/// The mirror configuration the options (or imagelock.toml) name.
-pub fn load(args: &MirrorArgs) -> anyhow::Result<Mirrors> {
-    Ok(Mirrors::load(&MirrorSources {
-        flags: args.mirrors.clone(),
-        containerd_hosts_dir: args.containerd_hosts_dir.clone(),
-        registries_conf: args.registries_conf.clone(),
-    })?)
-}
-
-/// The mirrors to resolve tags at (`--resolve-at mirror`), announcing it.
-pub fn resolve_target<'m>(
-    args: &RegistryArgs,
-    mirrors: &'m Mirrors,
-    diag: &mut Diagnostics,
-) -> anyhow::Result<Option<&'m Mirrors>> {
-    if args.resolve_at != ResolveAt::Mirror {
-        return Ok(None);
-    }
-    if mirrors.is_empty() {
-        anyhow::bail!("--resolve-at mirror: no mirror is configured (give --mirror, --containerd-hosts-dir or --registries-conf)");
-    }
-    diag.note("tags resolved at the first mirror of each image (--resolve-at mirror), not upstream; the lockfile keeps upstream names");
-    Ok(Some(mirrors))
-}
+use crate::settings::RegistrySettings;
 
 /// `, tags resolved at mirrors` for a summary line under `--resolve-at mirror`.
-pub fn summary_suffix(args: &RegistryArgs) -> &'static str {
-    if args.resolve_at == ResolveAt::Mirror {
+pub fn summary_suffix(settings: &RegistrySettings) -> &'static str {
+    if settings.resolve_at == ResolveAt::Mirror {
         ", tags resolved at mirrors"
     } else {
         ""
@@ -107,7 +83,7 @@ pub fn unless_blocked(
 /// last); when none has it, the first host's failure is the result.
 /// Results in request order.
 pub fn resolve_at_mirrors(
-    client: &Client,
+    remote: &Remote<'_>,
     mirrors: &Mirrors,
     requests: &[Request],
     platforms: &[Platform],
@@ -137,6 +113,7 @@ pub fn resolve_at_mirrors(
         }
         targets.push((hosts, req.pod.clone()));
     }
+    let client = remote.client();
     let concurrency = client.concurrency().min(16);
     let work = futures::stream::iter(&targets)
         .map(|(hosts, pod)| async move {
@@ -163,7 +140,7 @@ pub fn resolve_at_mirrors(
         })
         .buffered(concurrency)
         .collect::<Vec<_>>();
-    until_interrupted(work)
+    remote.until_interrupted(work)
 }
 
 /// A host's answer that makes a node try the next host: the manifest is
@@ -182,14 +159,14 @@ fn sends_on(e: &RegistryError) -> bool {
 /// (an entry used by pods with different Secrets is checked once per
 /// set). Failures to ask a host are errors in `diag`, each once.
 pub fn findings(
-    client: &Client,
-    mirrors: &Mirrors,
+    remote: &Remote<'_>,
     lock: &Lockfile,
     upstream_now: &HashMap<Key, Digest>,
     uses: &dyn Fn(&Key) -> Vec<Use>,
     compare_tags: bool,
     diag: &mut Diagnostics,
 ) -> anyhow::Result<Vec<Finding>> {
+    let mirrors = remote.mirrors();
     if mirrors.is_empty() {
         return Ok(Vec::new());
     }
@@ -229,7 +206,8 @@ pub fn findings(
             places.push(list);
         }
     }
-    let check = until_interrupted(client.check_mirrors(mirrors, &items, compare_tags))?;
+    let check =
+        remote.until_interrupted(remote.client().check_mirrors(mirrors, &items, compare_tags))?;
     for e in &check.errors {
         diag.emit(
             Message::error(format!(
@@ -289,23 +267,14 @@ pub fn findings(
 /// credentials and rate-limit figures); each finding is a warning on
 /// stderr. Returns how many there were.
 pub fn check_locked(
-    client: &Client,
-    mirrors: &Mirrors,
+    remote: &Remote<'_>,
     lock: &Lockfile,
     diag: &mut Diagnostics,
 ) -> anyhow::Result<usize> {
-    if mirrors.is_empty() {
+    if remote.mirrors().is_empty() {
         anyhow::bail!("--check-mirrors: no mirror is configured (give --mirror, --containerd-hosts-dir or --registries-conf)");
     }
-    let found = findings(
-        client,
-        mirrors,
-        lock,
-        &HashMap::new(),
-        &|_| Vec::new(),
-        false,
-        diag,
-    )?;
+    let found = findings(remote, lock, &HashMap::new(), &|_| Vec::new(), false, diag)?;
     for f in &found {
         diag.emit(
             Message::warning(format!("{}: {}", f.kind, f.message))

@@ -13,14 +13,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::commands::mirrors::{resolve_at_mirrors, unless_blocked};
-use crate::commands::registry_setup::resolve_requests;
-use crate::commands::scanning::Use;
 use crate::credentials::PodSecrets;
 use crate::lockfile::{Entry, Key, Lockfile};
+use crate::pipeline::mirror_checks::{resolve_at_mirrors, unless_blocked};
+use crate::pipeline::remote::Remote;
+use crate::pipeline::scanning::Use;
 use crate::reference::Reference;
 use crate::registry::mirrors::Mirrors;
-use crate::registry::{Client, Platform, RegistryError, Request, Resolved};
+use crate::registry::{Platform, RegistryError, Request, Resolved};
 
 /// One lock key to ask about, every place that uses it, and the platforms
 /// whose manifest digests to record.
@@ -86,12 +86,12 @@ struct Batch {
 /// grouped by platform set) and merge each answer with `lock`'s entry.
 /// With `at` (`--resolve-at mirror`), each reference is resolved at the
 /// first mirror its route names instead of upstream. A reference the
-/// `registries.conf` in `mirrors` blocks is a `blocked` error, not asked.
-pub fn resolve_and_merge(
-    client: &Client,
+/// `registries.conf` of the remote's mirrors blocks is a `blocked` error,
+/// not asked.
+pub fn resolve_entries(
+    remote: &Remote<'_>,
     lock: &Lockfile,
     asks: Vec<Ask>,
-    mirrors: &Mirrors,
     at: Option<&Mirrors>,
 ) -> anyhow::Result<Vec<Answer>> {
     let mut batches: BTreeMap<Vec<Platform>, Batch> = BTreeMap::new();
@@ -107,9 +107,9 @@ pub fn resolve_and_merge(
     }
     let mut per_ask: Vec<Vec<GroupResult>> = asks.iter().map(|_| Vec::new()).collect();
     for (platforms, batch) in batches {
-        let results = unless_blocked(mirrors, &batch.requests, |open| match at {
-            Some(m) => resolve_at_mirrors(client, m, open, &platforms),
-            None => resolve_requests(client, open, &platforms),
+        let results = unless_blocked(remote.mirrors(), &batch.requests, |open| match at {
+            Some(m) => resolve_at_mirrors(remote, m, open, &platforms),
+            None => remote.digests_for(open, &platforms),
         })?;
         for ((i, uses), result) in batch.slots.into_iter().zip(results) {
             per_ask[i].push((uses, result));
