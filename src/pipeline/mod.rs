@@ -10,5 +10,6 @@
 pub mod lock_entries;
 pub mod mirror_checks;
 pub mod options;
+pub mod pin_plan;
 pub mod remote;
 pub mod scanning;

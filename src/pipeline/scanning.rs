@@ -21,8 +21,20 @@ use crate::scan::{
 };
 use crate::settings::ScanSettings;
 
+/// Where a scanned text comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A file, as the walk names it.
+    File(PathBuf),
+    /// Standard input (`-`): rendered manifests, with no file behind them.
+    Stdin,
+}
+
 /// One file being scanned: its text and how it is stored.
 pub struct FileText {
+    pub input: Input,
+    /// How the input is named in locations: the file's path, or
+    /// [`STDIN`].
     pub path: PathBuf,
     /// The decoded text (no byte order mark); spans index into it.
     pub text: String,
@@ -94,7 +106,7 @@ fn scan_files(
             summary.failed += 1;
             break;
         }
-        let (path, read, scope) = match item {
+        let (input, read, scope) = match item {
             WalkItem::Note(n) => {
                 diag.note(n);
                 continue;
@@ -104,7 +116,7 @@ fn scan_files(
                 diag.emit(Message::error(message).at(Location::file(&path)).code("io"));
                 continue;
             }
-            WalkItem::Stdin => (PathBuf::from(STDIN), read_stdin(), Scope::Everything),
+            WalkItem::Stdin => (Input::Stdin, read_stdin(), Scope::Stream),
             WalkItem::File { path, explicit } => {
                 let helm_values = crate::scan::helm_values::is_values_name(&path)
                     || helm.contains(&canonical(&path));
@@ -119,11 +131,16 @@ fn scan_files(
                     Scope::KnownManifests
                 };
                 let read = read_file(&path, explicit);
-                (path, read, scope)
+                (Input::File(path), read, scope)
             }
+        };
+        let path = match &input {
+            Input::File(path) => path.clone(),
+            Input::Stdin => PathBuf::from(STDIN),
         };
         let file = match read {
             Ok(Some(file)) => FileText {
+                input,
                 path,
                 text: file.text,
                 encoding: file.encoding,
@@ -219,7 +236,7 @@ fn scan_files(
     summary
 }
 
-/// How standard input (`-`) is shown in locations.
+/// How standard input (`-`) is named in locations.
 pub const STDIN: &str = "<stdin>";
 
 /// Report what one part of a file holds: warnings, notes, and (when

@@ -312,6 +312,9 @@ pub struct FileScan {
 pub enum Scope {
     /// Every document (a file named on the command line).
     Everything,
+    /// Every document of standard input (`-`: rendered manifests), read as
+    /// YAML or JSON: it has no name to tell a Dockerfile by.
+    Stream,
     /// Only documents imagelock knows: Kubernetes objects (`apiVersion` or
     /// `kind`), compose files, kustomizations, GitHub workflows (a file
     /// found by walking a directory, where a Helm values file or any other
@@ -455,7 +458,7 @@ pub fn scan_file_each(
     // A file named on the command line whose name says nothing: a
     // Dockerfile when it starts like one, else YAML, said when that
     // finds nothing (`imagelock list build/base.df` never prints nothing).
-    let named = scope == Scope::Everything && path != Path::new(crate::pipeline::scanning::STDIN);
+    let named = scope == Scope::Everything;
     if let Some(keyword) = dockerfile::sniffed(path, text).filter(|_| named) {
         let mut scan = dockerfile::scan_text(path, text);
         scan.notes.push(format!(
