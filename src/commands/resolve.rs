@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use crate::choices::ResolveFormat;
-use crate::pipeline::mirror_checks::{resolve_at_mirrors, unless_blocked};
+use crate::pipeline::mirror_checks::{digests_at_mirrors, unless_blocked};
 use crate::pipeline::options::{check_registry_options, parse_platforms};
 use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
 use crate::reference::Reference;
@@ -40,7 +40,7 @@ pub fn run(args: &ResolveSettings, diag: &mut Diagnostics) -> anyhow::Result<i32
     let at = remote.tag_source(diag)?;
     let requests = crate::registry::Request::without_pod(&refs);
     let results = unless_blocked(&mirrors, &requests, |open| match at {
-        Some(m) => resolve_at_mirrors(&remote, m, open, &platforms),
+        Some(m) => digests_at_mirrors(&remote, m, open, &platforms),
         None => remote.digests_for(open, &platforms),
     })?;
     remote.report_credential_warnings(diag);

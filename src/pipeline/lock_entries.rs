@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::credentials::PodSecrets;
 use crate::lockfile::{Entry, Key, Lockfile};
-use crate::pipeline::mirror_checks::{resolve_at_mirrors, unless_blocked};
+use crate::pipeline::mirror_checks::{digests_at_mirrors, unless_blocked};
 use crate::pipeline::remote::Remote;
 use crate::pipeline::scanning::Use;
 use crate::reference::Reference;
@@ -108,7 +108,7 @@ pub fn resolve_entries(
     let mut per_ask: Vec<Vec<GroupResult>> = asks.iter().map(|_| Vec::new()).collect();
     for (platforms, batch) in batches {
         let results = unless_blocked(remote.mirrors(), &batch.requests, |open| match at {
-            Some(m) => resolve_at_mirrors(remote, m, open, &platforms),
+            Some(m) => digests_at_mirrors(remote, m, open, &platforms),
             None => remote.digests_for(open, &platforms),
         })?;
         for ((i, uses), result) in batch.slots.into_iter().zip(results) {

@@ -82,7 +82,7 @@ pub fn unless_blocked(
 /// or a `5xx` sends it on to the next host of the route (the upstream
 /// last); when none has it, the first host's failure is the result.
 /// Results in request order.
-pub fn resolve_at_mirrors(
+pub fn digests_at_mirrors(
     remote: &Remote<'_>,
     mirrors: &Mirrors,
     requests: &[Request],
