@@ -21,6 +21,7 @@ pub mod rewrite;
 pub mod scan;
 pub mod verify;
 pub mod write;
+pub mod yaml;
 pub mod yaml_value;
 
 /// Exit codes shared by every command.

@@ -229,10 +229,10 @@ pub fn plan_edit(text: &str, plan: &EditPlan, value: &str) -> Result<Edit, PlanE
         EditPlan::SetValue { span, key_at } | EditPlan::SetDigestHex { span, key_at } => {
             slice(span)?;
             plain(value)?;
-            let typed = !crate::scan::yaml::typing::is_string(
+            let typed = !crate::yaml::typing::is_string(
                 value,
                 crate::scan::QuoteStyle::Plain,
-                crate::scan::yaml::typing::TagKind::None,
+                crate::yaml::typing::TagKind::None,
             );
             let written = if typed && matches!(plan, EditPlan::SetDigestHex { .. }) {
                 format!("\"{value}\"")

@@ -27,10 +27,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::extract::Extraction;
-use super::yaml::{Doc, NodeId};
 use super::{ComposeService, Context, FoundImage, ImageField, InvalidImage, ScanWarning};
 use crate::reference::Reference;
 use crate::rewrite::EditPlan;
+use crate::yaml::{Doc, NodeId};
 use interpolate::{End, Source, Unresolved, Value};
 
 static READ_ENVIRONMENT: AtomicBool = AtomicBool::new(false);

@@ -18,10 +18,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::extract::Extraction;
-use super::yaml::{Doc, NodeId};
 use super::{Context, FoundImage, ImageField, InvalidImage, KubernetesField, ObjectContext};
 use crate::reference::Reference;
 use crate::rewrite::EditPlan;
+use crate::yaml::{Doc, NodeId};
 
 /// A `[[location]]` table as written.
 #[derive(Debug, Deserialize)]

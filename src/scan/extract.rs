@@ -10,14 +10,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::custom::Location;
-use super::yaml::indent_fix;
-use super::yaml::{self, Doc, NodeId, SyntaxError};
 use super::{
     compose, github_workflow, kubernetes, Context, FileScan, FoundImage, ImageField, InvalidImage,
     ScanError, ScanWarning, Scope,
 };
 use crate::reference::Reference;
 use crate::rewrite::EditPlan;
+use crate::yaml::indent_fix;
+use crate::yaml::{self, Doc, NodeId, SyntaxError};
 
 /// Scan every document of `text` (CRDs skipped, Go-YAML indentation
 /// accepted), handing each document's findings to `each` as soon as the

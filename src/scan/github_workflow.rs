@@ -14,9 +14,9 @@
 //! locked, and `pin` leaves them with a warning.
 
 use super::extract::Extraction;
-use super::yaml::{Doc, NodeId};
 use super::{Context, ImageField};
 use crate::rewrite::EditPlan;
+use crate::yaml::{Doc, NodeId};
 
 /// Where in a workflow an image is named.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

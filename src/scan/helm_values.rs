@@ -66,10 +66,10 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::extract::Extraction;
-use super::yaml::{Doc, NodeId, QuoteStyle, Scalar};
 use super::{Context, FoundImage, ImageField, InvalidImage};
 use crate::reference::Reference;
 use crate::rewrite::EditPlan;
+use crate::yaml::{Doc, NodeId, QuoteStyle, Scalar};
 use chart::{Chart, ShaForm};
 use compose::Shape;
 use digest::digest_of;

@@ -5,8 +5,8 @@
 //! `${…}`, `$(…)`), `ko://` import paths and empty values, which are
 //! warnings; a file that cannot be parsed is an error.
 //!
-//! Layout: [`yaml`] is the YAML engine (node trees, byte spans, no input
-//! kind); [`kubernetes`], [`compose`], [`kustomize`], [`helm_values`]
+//! Layout: the YAML engine ([`crate::yaml`]: node trees, byte spans, no
+//! input kind) lives outside; [`kubernetes`], [`compose`], [`kustomize`], [`helm_values`]
 //! and [`github_workflow`] are the YAML extractors, one per input kind,
 //! turning a document into found images with their [`Context`] and
 //! [`EditPlan`];
@@ -24,11 +24,10 @@ pub mod helm_values;
 pub mod kubernetes;
 pub mod kustomize;
 pub mod walk;
-pub mod yaml;
 
+pub use crate::yaml::{fast_path_reads, QuoteStyle};
 pub use encoding::{read_file, Encoding, ReadFile};
 pub use extract::scan_text_full_parser;
-pub use yaml::{fast_path_reads, QuoteStyle};
 
 pub use crate::rewrite::EditPlan;
 

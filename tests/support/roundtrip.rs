@@ -328,7 +328,7 @@ fn same_but_pinned(
     // workaround when a strict reader refuses the file.
     let read = |t: &str| {
         imagelock::yaml_value::documents(t).or_else(|e| {
-            let fix = imagelock::scan::yaml::indent_fix::IndentFix::continuations(t);
+            let fix = imagelock::yaml::indent_fix::IndentFix::continuations(t);
             imagelock::yaml_value::documents(&fix.apply(t).text).map_err(|_| e)
         })
     };
