@@ -22,7 +22,6 @@ pub mod scan;
 pub mod verify;
 pub mod write;
 pub mod yaml;
-pub mod yaml_value;
 
 /// Exit codes shared by every command.
 pub mod exit {
