@@ -19,10 +19,8 @@ use crate::commands::scanning::{built_note, location, scan_each, Scanned};
 use crate::lockfile::Lockfile;
 use crate::reference::Digest;
 use crate::report::{Diagnostics, Message};
-use crate::rewrite::{
-    apply, normalize, pin_value, plan_edit, write_unified_diff, Edit, EditPlan, PlanError,
-};
-use crate::scan::{Context, FoundImage, ImageField};
+use crate::rewrite::{apply, normalize, pin_value, plan_edit, write_unified_diff, Edit, PlanError};
+use crate::scan::{Context, EditPlan, FoundImage, ImageField};
 use crate::write::{Transaction, WriteError};
 
 struct Planned {

@@ -27,9 +27,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::extract::Extraction;
+use super::EditPlan;
 use super::{ComposeService, Context, FoundImage, ImageField, InvalidImage, ScanWarning};
 use crate::reference::Reference;
-use crate::rewrite::EditPlan;
 use crate::yaml::{Doc, NodeId};
 use interpolate::{End, Source, Unresolved, Value};
 

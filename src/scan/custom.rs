@@ -18,9 +18,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::extract::Extraction;
+use super::EditPlan;
 use super::{Context, FoundImage, ImageField, InvalidImage, KubernetesField, ObjectContext};
 use crate::reference::Reference;
-use crate::rewrite::EditPlan;
 use crate::yaml::{Doc, NodeId};
 
 /// A `[[location]]` table as written.

@@ -10,12 +10,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::custom::Location;
+use super::EditPlan;
 use super::{
     compose, github_workflow, kubernetes, Context, FileScan, FoundImage, ImageField, InvalidImage,
     ScanError, ScanWarning, Scope,
 };
 use crate::reference::Reference;
-use crate::rewrite::EditPlan;
 use crate::yaml::indent_fix;
 use crate::yaml::{self, Doc, NodeId, SyntaxError};
 

@@ -14,8 +14,8 @@
 //! locked, and `pin` leaves them with a warning.
 
 use super::extract::Extraction;
+use super::EditPlan;
 use super::{Context, ImageField};
-use crate::rewrite::EditPlan;
 use crate::yaml::{Doc, NodeId};
 
 /// Where in a workflow an image is named.

@@ -66,9 +66,9 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::extract::Extraction;
+use super::EditPlan;
 use super::{Context, FoundImage, ImageField, InvalidImage};
 use crate::reference::Reference;
-use crate::rewrite::EditPlan;
 use crate::yaml::{Doc, NodeId, QuoteStyle, Scalar};
 use chart::{Chart, ShaForm};
 use compose::Shape;

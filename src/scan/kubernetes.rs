@@ -24,12 +24,12 @@
 
 use super::extract::Extraction;
 use super::helm_values::Over;
+use super::EditPlan;
 use super::{
     ContainerList, Context, ImageField, KubernetesField, ObjectContext, PodRef, SecretManifest,
     ServiceAccountManifest,
 };
 use crate::credentials::Secret;
-use crate::rewrite::EditPlan;
 use crate::yaml::{Doc, NodeId, SiblingInsert};
 use std::collections::{HashMap, HashSet};
 

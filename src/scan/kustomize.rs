@@ -28,9 +28,9 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::extract::Extraction;
+use super::EditPlan;
 use super::{Context, FoundImage, ImageField, InvalidImage};
 use crate::reference::Reference;
-use crate::rewrite::EditPlan;
 use crate::yaml::{Doc, NodeId, QuoteStyle, Scalar, SiblingInsert};
 
 /// The `images:` entry a reference comes from, as written.

@@ -17,6 +17,7 @@ pub mod compose;
 mod crd;
 pub mod custom;
 pub mod dockerfile;
+mod edit_plan;
 pub mod encoding;
 pub mod extract;
 pub mod github_workflow;
@@ -26,10 +27,9 @@ pub mod kustomize;
 pub mod walk;
 
 pub use crate::yaml::{fast_path_reads, QuoteStyle};
+pub use edit_plan::EditPlan;
 pub use encoding::{read_file, Encoding, ReadFile};
 pub use extract::scan_text_full_parser;
-
-pub use crate::rewrite::EditPlan;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -71,7 +71,7 @@ fn multi_document_deployment_cronjob_pod() {
     assert!(nginx.exact);
     assert_eq!(nginx.field, ImageField::Image);
     let policy = nginx.context.kubernetes().unwrap().pull_policy_edit.clone();
-    let Some(crate::rewrite::EditPlan::SetValue { span, .. }) = &policy else {
+    let Some(crate::scan::EditPlan::SetValue { span, .. }) = &policy else {
         panic!("the written imagePullPolicy is set in place: {policy:?}");
     };
     assert_eq!(&text[span.clone()], "IfNotPresent");
