@@ -22,7 +22,7 @@
 //!   own, read by these same rules.
 //! - Every `image` key these rules leave is counted, for one note per file.
 
-use super::extract::Extraction;
+use super::extraction::Extraction;
 use super::helm_values::Over;
 use super::EditPlan;
 use super::{

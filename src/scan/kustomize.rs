@@ -27,7 +27,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::extract::Extraction;
+use super::extraction::Extraction;
 use super::EditPlan;
 use super::{Context, FoundImage, ImageField, InvalidImage};
 use crate::reference::Reference;

@@ -20,6 +20,7 @@ pub mod dockerfile;
 mod edit_plan;
 pub mod encoding;
 pub mod extract;
+pub mod extraction;
 pub mod github_workflow;
 pub mod helm_values;
 pub mod kubernetes;
