@@ -19,6 +19,7 @@ pub mod registry;
 pub mod report;
 pub mod rewrite;
 pub mod scan;
+pub mod secret;
 pub mod verify;
 pub mod write;
 pub mod yaml;

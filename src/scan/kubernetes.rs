@@ -29,7 +29,7 @@ use super::{
     ContainerList, Context, ImageField, KubernetesField, ObjectContext, PodRef, SecretManifest,
     ServiceAccountManifest,
 };
-use crate::credentials::Secret;
+use crate::secret::Secret;
 use crate::yaml::{Doc, NodeId, SiblingInsert};
 use std::collections::{HashMap, HashSet};
 

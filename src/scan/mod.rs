@@ -36,8 +36,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::credentials::Secret;
 use crate::reference::Reference;
+use crate::secret::Secret;
 
 /// Which pod-spec list a container sits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
