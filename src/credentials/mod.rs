@@ -14,7 +14,7 @@
 //! kubelet credential provider plugins ([`provider`]), Docker's
 //! `config.json` with its credential helpers ([`docker_config`], [`helper`]),
 //! containers `auth.json` ([`containers_auth`]). Keys are matched with the
-//! kubelet's rules ([`matching`]).
+//! kubelet's rules ([`keyring`]).
 //!
 //! Everything that knows a password goes through [`Secret`] (see
 //! [`crate::secret`]), which never prints what it holds.
@@ -22,9 +22,11 @@
 pub mod containers_auth;
 pub mod docker_config;
 mod exec;
+mod go_filepath_match;
+mod go_url;
 pub mod helper;
 pub mod keychain;
-pub mod matching;
+pub mod keyring;
 pub mod provider;
 pub mod pull_secret;
 
@@ -210,7 +212,7 @@ impl Keychain for Anonymous {
 /// rules; for tests and library users.
 #[derive(Debug, Default, Clone)]
 pub struct StaticKeychain {
-    keyring: matching::Keyring<Candidate>,
+    keyring: keyring::Keyring<Candidate>,
 }
 
 impl StaticKeychain {

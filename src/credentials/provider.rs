@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::exec::{self, ExecError};
-use super::matching::{key_matches, Keyring};
+use super::keyring::{key_matches, Keyring};
 use super::{Candidate, Credential, Source, SourceKind};
 
 const CONFIG_API_VERSIONS: [&str; 3] = [
