@@ -21,10 +21,11 @@ pub mod registry;
 pub mod report;
 pub mod rewrite;
 pub mod scan;
+pub mod secret;
 pub mod settings;
 pub mod verify;
 pub mod write;
-pub mod yaml_value;
+pub mod yaml;
 
 /// Exit codes shared by every command.
 pub mod exit {

@@ -4,7 +4,7 @@
 //! helper is printed as `***`, the way CI systems mask secrets.
 //!
 //! Registering happens where a secret is used: every
-//! [`crate::credentials::Secret`] registers its value when it is exposed to
+//! [`crate::secret::Secret`] registers its value when it is exposed to
 //! build a request (passwords, identity and refresh tokens, registry
 //! tokens, the bearer tokens token servers issue, `Authorization` values),
 //! and a Basic credential registers its `user:password` pair and that

@@ -18,8 +18,8 @@ use std::ops::Range;
 use std::path::Path;
 
 use crate::rewrite::{apply, Change, Edit};
-use crate::scan::yaml::snapshot::{self, Document, Node, Scalar, Typed};
-use crate::scan::yaml::{parse_documents, Doc, Documents, NodeId, QuoteStyle};
+use crate::yaml::snapshot::{self, Document, Node, Scalar, Typed};
+use crate::yaml::{parse_documents, Doc, Documents, NodeId, QuoteStyle};
 
 /// Deepest nesting compared (deeper documents are refused, not trusted).
 const MAX_DEPTH: usize = snapshot::MAX_DEPTH + 1;
@@ -74,7 +74,7 @@ fn mismatch(text: &str, at: usize, what: String) -> Mismatch {
 /// edited): a document no edit touches must keep its bytes, an edited one
 /// must read as planned. Any other text is compared whole.
 fn check_yaml(old: &str, new: &str, edits: &[Edit]) -> Result<(), Fail> {
-    use crate::scan::yaml::split;
+    use crate::yaml::split;
     if !(split::splittable(old) && split::splittable(new)) {
         return check_yaml_whole(old, new, edits, 0);
     }
@@ -383,7 +383,7 @@ impl Pair<'_, '_, '_, '_, '_, '_> {
                 Some(v) => (v.as_str(), true),
                 None => (sa.value, false),
             };
-            let kind = |v: &str, s: &crate::scan::yaml::Scalar<'_>| Typed::of(v, s.style, s.tag);
+            let kind = |v: &str, s: &crate::yaml::Scalar<'_>| Typed::of(v, s.style, s.tag);
             let same_value = want == sb.value && kind(want, &sa) == kind(sb.value, &sb);
             let same_form = changed || (sa.style == sb.style && sa.tag == sb.tag);
             return if same_value && same_form {
@@ -645,7 +645,7 @@ impl<'e> Plan<'e> {
     /// it (`None`: none falls inside it).
     fn splice_value(
         &mut self,
-        s: &crate::scan::yaml::Scalar<'_>,
+        s: &crate::yaml::Scalar<'_>,
         out: &mut Option<String>,
     ) -> Result<(), Differ> {
         let mut copy = Scalar {
@@ -791,7 +791,7 @@ fn planned(value: &str) -> Scalar {
     Scalar {
         value: value.to_string(),
         kind: Typed::Str,
-        tag: crate::scan::yaml::typing::TagKind::None,
+        tag: crate::yaml::typing::TagKind::None,
         style: QuoteStyle::Plain,
         content: 0..0,
         exact: true,

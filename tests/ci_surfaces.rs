@@ -579,7 +579,7 @@ fn run_action(
     until: Option<&str>,
 ) -> ActionRun {
     let action_yml = fs_err::read_to_string(action_path.join("action.yml")).unwrap();
-    let action = imagelock::yaml_value::document(&action_yml).unwrap();
+    let action = imagelock::yaml::value::document(&action_yml).unwrap();
     assert_eq!(action["runs"]["using"], "composite");
     let mut ctx = Context::new();
     for (name, spec) in action["inputs"].as_object().unwrap() {

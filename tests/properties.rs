@@ -397,8 +397,8 @@ mod pin {
             let out = run(p, args);
             prop_assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stderr), m.text);
             let pinned = fs_err::read_to_string(p.join("a.yaml")).unwrap();
-            let before = imagelock::yaml_value::documents(&m.text).unwrap();
-            let after = imagelock::yaml_value::documents(&pinned).unwrap();
+            let before = imagelock::yaml::value::documents(&m.text).unwrap();
+            let after = imagelock::yaml::value::documents(&pinned).unwrap();
             prop_assert_eq!(before.len(), after.len());
             for (b, a) in before.iter().zip(&after) {
                 if let Err(e) = same_except_images(b, a, &lock, policy) {

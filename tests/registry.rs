@@ -1245,7 +1245,7 @@ async fn request_log_names_requests_and_sources_never_secrets() {
         &reg.host(),
         "registry token",
         Credential::RegistryToken {
-            token: imagelock::credentials::Secret::new(registry_token.clone()),
+            token: imagelock::secret::Secret::new(registry_token.clone()),
         },
     );
     let (got, log2) = traced(client_with(&reg, keychain).resolve(&img, &[])).await;
@@ -1254,7 +1254,7 @@ async fn request_log_names_requests_and_sources_never_secrets() {
         &reg.host(),
         "identity token",
         Credential::IdentityToken {
-            token: imagelock::credentials::Secret::new(support::REFRESH_TOKEN),
+            token: imagelock::secret::Secret::new(support::REFRESH_TOKEN),
         },
     );
     let (got, log3) = traced(client_with(&reg, keychain).resolve(&img, &[])).await;

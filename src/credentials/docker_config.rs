@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
-use super::{Credential, Secret};
+use super::Credential;
+use crate::secret::Secret;
 
 /// Why a docker config file could not be used. Names the path; never quotes
 /// the file's content (it holds secrets).

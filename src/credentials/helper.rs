@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::exec::{self, ExecError};
-use super::{Credential, Secret};
+use super::Credential;
+use crate::secret::Secret;
 
 /// What one helper said about one server.
 #[derive(Debug, Clone, PartialEq, Eq)]

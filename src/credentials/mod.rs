@@ -14,66 +14,30 @@
 //! kubelet credential provider plugins ([`provider`]), Docker's
 //! `config.json` with its credential helpers ([`docker_config`], [`helper`]),
 //! containers `auth.json` ([`containers_auth`]). Keys are matched with the
-//! kubelet's rules ([`matching`]).
+//! kubelet's rules ([`keyring`]).
 //!
-//! Everything that knows a password goes through [`Secret`], whose `Debug`
-//! and `Display` print `<redacted>` and whose value, once used
-//! ([`Secret::expose`]), is registered with the run's redactor
-//! ([`crate::redact`]), which masks it in everything printed.
+//! Everything that knows a password goes through [`Secret`] (see
+//! [`crate::secret`]), which never prints what it holds.
 
 pub mod containers_auth;
 pub mod docker_config;
 mod exec;
+mod go_filepath_match;
+mod go_url;
 pub mod helper;
 pub mod keychain;
-pub mod matching;
+pub mod keyring;
 pub mod provider;
 pub mod pull_secret;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
+use crate::secret::Secret;
+
 pub use docker_config::{DockerConfig, DockerConfigError};
 pub use keychain::{CredentialOptions, DefaultKeychain};
 pub use pull_secret::{PodSecrets, SecretIndex};
-
-/// A password, token or `Authorization` value. Never printed.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    /// The secret itself, for building an `Authorization` header: from
-    /// then on it is registered with the run's redactor ([`crate::redact`]),
-    /// so that a registry or token server that echoes it back has it
-    /// printed as `***`. (A value only held, like every `data` entry of a
-    /// scanned Secret manifest, is not: it is never sent, so nothing can
-    /// echo it, and masking it would mask ordinary text.)
-    pub fn expose(&self) -> &str {
-        crate::redact::register(&self.0);
-        &self.0
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Secret {
-        Secret(s)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// What a source holds for a registry.
 #[derive(Clone, PartialEq, Eq, Debug, Hash)]
@@ -248,7 +212,7 @@ impl Keychain for Anonymous {
 /// rules; for tests and library users.
 #[derive(Debug, Default, Clone)]
 pub struct StaticKeychain {
-    keyring: matching::Keyring<Candidate>,
+    keyring: keyring::Keyring<Candidate>,
 }
 
 impl StaticKeychain {

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::exec::{self, ExecError};
-use super::matching::{key_matches, Keyring};
+use super::keyring::{key_matches, Keyring};
 use super::{Candidate, Credential, Source, SourceKind};
 
 const CONFIG_API_VERSIONS: [&str; 3] = [
@@ -94,7 +94,7 @@ impl Providers {
         let shown = config.display();
         let text = fs_err::read_to_string(config)
             .map_err(|e| format!("{shown}: cannot read: {}", without_path(e, config)))?;
-        let value = crate::yaml_value::document(&text).map_err(|e| format!("{shown}: {e}"))?;
+        let value = crate::yaml::value::document(&text).map_err(|e| format!("{shown}: {e}"))?;
         let err = |m: String| format!("{shown}: {m}");
         let api = value
             .get("apiVersion")

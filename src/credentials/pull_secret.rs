@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 
 use super::docker_config::parse_auths;
-use super::matching::Keyring;
+use super::keyring::Keyring;
 use super::{Candidate, Credential, Source, SourceKind};
 use crate::scan::{PodRef, SecretManifest, ServiceAccountManifest};
 
@@ -359,7 +359,7 @@ impl SecretIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::Secret;
+    use crate::secret::Secret;
 
     fn b64(s: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(s)

@@ -21,8 +21,8 @@ use crate::config::Filters;
 use crate::lockfile::Lockfile;
 use crate::pipeline::scanning::{built_note, location};
 use crate::report::{Diagnostics, Message};
-use crate::rewrite::{normalize, pin_value, plan_edit, Edit, EditPlan, PlanError};
-use crate::scan::{Context, FileScan, FoundImage, ImageField};
+use crate::rewrite::{normalize, pin_value, plan_edit, Edit, PlanError};
+use crate::scan::{Context, EditPlan, FileScan, FoundImage, ImageField};
 
 /// A file's checked edits.
 pub struct FilePlan {

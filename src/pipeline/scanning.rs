@@ -13,11 +13,10 @@ use crate::lockfile::Key;
 use crate::policy::Effective;
 use crate::reference::Reference;
 use crate::report::{Diagnostics, Location, Message, UsedAt};
-use crate::rewrite::EditPlan;
 use crate::scan::walk::{walk, WalkItem};
 use crate::scan::{
-    read_file, scan_file_each, Context, Encoding, FileScan, FoundImage, InvalidImage, ReadFile,
-    ScanError, Scope, SecretManifest, ServiceAccountManifest,
+    read_file, scan_file_each, Context, EditPlan, Encoding, FileScan, FoundImage, InvalidImage,
+    ReadFile, ScanError, Scope, SecretManifest, ServiceAccountManifest,
 };
 use crate::settings::ScanSettings;
 

@@ -27,7 +27,8 @@ use super::config::shown;
 use super::error::{ErrorKind, Party, RegistryError, Tried};
 use super::transport::{MAX_TOKEN_REPLY_BYTES, TARGET};
 use super::{Client, Ctx};
-use crate::credentials::{Candidate, Credential, Secret};
+use crate::credentials::{Candidate, Credential};
+use crate::secret::Secret;
 
 /// How one credential (or anonymity) was refused, before it is turned into
 /// a [`super::RegistryError`] naming the reference.

@@ -26,11 +26,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::extract::Extraction;
-use super::yaml::{Doc, NodeId};
+use super::extraction::Extraction;
+use super::EditPlan;
 use super::{ComposeService, Context, FoundImage, ImageField, InvalidImage, ScanWarning};
 use crate::reference::Reference;
-use crate::rewrite::EditPlan;
+use crate::yaml::{Doc, NodeId};
 use interpolate::{End, Source, Unresolved, Value};
 
 static READ_ENVIRONMENT: AtomicBool = AtomicBool::new(false);
@@ -94,7 +94,7 @@ pub fn is_variables_file_name(path: &Path) -> bool {
 /// A compose file: a top-level mapping with a `services` mapping and
 /// neither `apiVersion` nor `kind` (those make it a Kubernetes object).
 pub fn is_compose(doc: &Doc<'_>, root: NodeId) -> bool {
-    super::extract::untyped_with_map(doc, root, "services").is_some()
+    super::extraction::untyped_with_map(doc, root, "services").is_some()
 }
 
 /// The compose project's variables: its `.env` (read once per document

@@ -17,11 +17,11 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::extract::Extraction;
-use super::yaml::{Doc, NodeId};
+use super::extraction::Extraction;
+use super::EditPlan;
 use super::{Context, FoundImage, ImageField, InvalidImage, KubernetesField, ObjectContext};
 use crate::reference::Reference;
-use crate::rewrite::EditPlan;
+use crate::yaml::{Doc, NodeId};
 
 /// A `[[location]]` table as written.
 #[derive(Debug, Deserialize)]
@@ -169,16 +169,10 @@ fn parse_path(text: &str) -> Result<Vec<Step>, String> {
     Ok(steps)
 }
 
-/// Report what the scan's `[[location]]` tables ([`Extraction::locations`])
-/// find in one document (a Kubernetes-like one: `kind` or `apiVersion` at
-/// the top; the items of a `kind: List` each on their own).
-pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
-    let locations = ex.locations();
-    extract_with(locations, doc, root, ex);
-}
-
-/// [`extract`] with the given locations.
-pub fn extract_with(locations: &[Location], doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
+/// Report what the scan's `[[location]]` tables (`locations`) find in one
+/// document (a Kubernetes-like one: `kind` or `apiVersion` at the top; the
+/// items of a `kind: List` each on their own).
+pub fn extract(locations: &[Location], doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
     if locations.is_empty() {
         return;
     }
@@ -337,7 +331,7 @@ fn found(
     {
         return; // found by the built-in rules or an earlier location
     }
-    if let Some(kind) = super::extract::placeholder(value) {
+    if let Some(kind) = super::extraction::placeholder(value) {
         let message = format!("{what} {value:?} is {kind}, not a reference; skipped");
         ex.warn(s.line, column, message);
         return;

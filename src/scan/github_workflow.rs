@@ -13,10 +13,10 @@
 //! the values would change those reads too: the images are listed and
 //! locked, and `pin` leaves them with a warning.
 
-use super::extract::Extraction;
-use super::yaml::{Doc, NodeId};
+use super::extraction::Extraction;
+use super::EditPlan;
 use super::{Context, ImageField};
-use crate::rewrite::EditPlan;
+use crate::yaml::{Doc, NodeId};
 
 /// Where in a workflow an image is named.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -35,7 +35,7 @@ pub struct WorkflowImage {
 /// A workflow: a top-level `jobs` mapping beside an `on` trigger (or a file
 /// under `.github/workflows/`), and neither `apiVersion` nor `kind`.
 pub fn is_workflow(doc: &Doc<'_>, root: NodeId, in_workflows_dir: bool) -> bool {
-    super::extract::untyped_with_map(doc, root, "jobs")
+    super::extraction::untyped_with_map(doc, root, "jobs")
         .is_some_and(|root| in_workflows_dir || doc.get(root, "on").is_some())
 }
 

@@ -65,11 +65,11 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::path::Path;
 
-use super::extract::Extraction;
-use super::yaml::{Doc, NodeId, QuoteStyle, Scalar};
+use super::extraction::Extraction;
+use super::EditPlan;
 use super::{Context, FoundImage, ImageField, InvalidImage};
 use crate::reference::Reference;
-use crate::rewrite::EditPlan;
+use crate::yaml::{Doc, NodeId, QuoteStyle, Scalar};
 use chart::{Chart, ShaForm};
 use compose::Shape;
 use digest::digest_of;

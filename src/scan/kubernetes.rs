@@ -22,15 +22,15 @@
 //!   own, read by these same rules.
 //! - Every `image` key these rules leave is counted, for one note per file.
 
-use super::extract::Extraction;
+use super::extraction::Extraction;
 use super::helm_values::Over;
-use super::yaml::{Doc, NodeId, SiblingInsert};
+use super::EditPlan;
 use super::{
     ContainerList, Context, ImageField, KubernetesField, ObjectContext, PodRef, SecretManifest,
     ServiceAccountManifest,
 };
-use crate::credentials::Secret;
-use crate::rewrite::EditPlan;
+use crate::secret::Secret;
+use crate::yaml::{Doc, NodeId, SiblingInsert};
 use std::collections::{HashMap, HashSet};
 
 /// Deepest nesting the walk descends into (the tree itself is built
@@ -963,7 +963,7 @@ fn policy_edit(
         }
         let s = doc.scalar(doc.resolve(value)?)?;
         let key_at = doc.scalar(key)?.content.start;
-        if s.tag != super::yaml::typing::TagKind::None && s.tag != super::yaml::typing::TagKind::Str
+        if s.tag != crate::yaml::typing::TagKind::None && s.tag != crate::yaml::typing::TagKind::Str
         {
             return Some(EditPlan::Shared {
                 reason: format!("`{policy_key}` is written with a tag (`!!null`, a custom tag), which the value written would keep"),
@@ -971,7 +971,7 @@ fn policy_edit(
             });
         }
         // `imagePullPolicy:` with no value: the value goes after the colon.
-        if s.value.is_empty() && s.style == super::yaml::QuoteStyle::Plain {
+        if s.value.is_empty() && s.style == crate::yaml::QuoteStyle::Plain {
             let at = doc.after_key_colon(key)?;
             return Some(EditPlan::SetValue {
                 span: at..at,

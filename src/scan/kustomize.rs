@@ -27,11 +27,11 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::extract::Extraction;
-use super::yaml::{Doc, NodeId, QuoteStyle, Scalar, SiblingInsert};
+use super::extraction::Extraction;
+use super::EditPlan;
 use super::{Context, FoundImage, ImageField, InvalidImage};
 use crate::reference::Reference;
-use crate::rewrite::EditPlan;
+use crate::yaml::{Doc, NodeId, QuoteStyle, Scalar, SiblingInsert};
 
 /// The `images:` entry a reference comes from, as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

@@ -5,8 +5,8 @@
 //! `${…}`, `$(…)`), `ko://` import paths and empty values, which are
 //! warnings; a file that cannot be parsed is an error.
 //!
-//! Layout: [`yaml`] is the YAML engine (node trees, byte spans, no input
-//! kind); [`kubernetes`], [`compose`], [`kustomize`], [`helm_values`]
+//! Layout: the YAML engine ([`crate::yaml`]: node trees, byte spans, no
+//! input kind) lives outside; [`kubernetes`], [`compose`], [`kustomize`], [`helm_values`]
 //! and [`github_workflow`] are the YAML extractors, one per input kind,
 //! turning a document into found images with their [`Context`] and
 //! [`EditPlan`];
@@ -17,27 +17,27 @@ pub mod compose;
 mod crd;
 pub mod custom;
 pub mod dockerfile;
+mod edit_plan;
 pub mod encoding;
 pub mod extract;
+pub mod extraction;
 pub mod github_workflow;
 pub mod helm_values;
 pub mod kubernetes;
 pub mod kustomize;
 pub mod walk;
-pub mod yaml;
 
+pub use crate::yaml::{fast_path_reads, QuoteStyle};
+pub use edit_plan::EditPlan;
 pub use encoding::{read_file, Encoding, ReadFile};
 pub use extract::scan_text_full_parser;
-pub use yaml::{fast_path_reads, QuoteStyle};
-
-pub use crate::rewrite::EditPlan;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::credentials::Secret;
 use crate::reference::Reference;
+use crate::secret::Secret;
 
 /// Which pod-spec list a container sits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

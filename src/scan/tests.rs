@@ -71,7 +71,7 @@ fn multi_document_deployment_cronjob_pod() {
     assert!(nginx.exact);
     assert_eq!(nginx.field, ImageField::Image);
     let policy = nginx.context.kubernetes().unwrap().pull_policy_edit.clone();
-    let Some(crate::rewrite::EditPlan::SetValue { span, .. }) = &policy else {
+    let Some(crate::scan::EditPlan::SetValue { span, .. }) = &policy else {
         panic!("the written imagePullPolicy is set in place: {policy:?}");
     };
     assert_eq!(&text[span.clone()], "IfNotPresent");
@@ -914,7 +914,7 @@ spec:
     );
     let unicode: String = "# café ☕ 日本\nmetadata: {name: \"crème 🍮\", namespace: 東京}\nspec:\n  containers:\n  - {name: \"é🙂中\", image: \"nginx:1.25\"} # ü\n  - name: 日本\n    image: ghcr.io/acme/app:v1 # 💥\n  - image: é:1\n  - image: [é]\n  - image: {é: 1}\n".into();
     assert!(
-        super::yaml::fast::events(&unicode, |_, _| {}).is_ok(),
+        crate::yaml::fast::events(&unicode, |_, _| {}).is_ok(),
         "fast path takes non-ASCII text"
     );
     assert!(same_as_full_parser(&unicode));
@@ -1017,9 +1017,9 @@ image: e:5
         }
     }
     // The fast path must actually take most plain manifests.
-    assert!(super::yaml::fast::events(&fixture("multi.yaml"), |_, _| {}).is_ok());
-    assert!(super::yaml::fast::events(&fixture("tekton-argo.yaml"), |_, _| {}).is_ok());
-    assert!(super::yaml::fast::events(FLOW_AT_PARENT_INDENT, |_, _| {}).is_err());
+    assert!(crate::yaml::fast::events(&fixture("multi.yaml"), |_, _| {}).is_ok());
+    assert!(crate::yaml::fast::events(&fixture("tekton-argo.yaml"), |_, _| {}).is_ok());
+    assert!(crate::yaml::fast::events(FLOW_AT_PARENT_INDENT, |_, _| {}).is_err());
     eprintln!("fast path took {engaged} of {total} inputs");
     assert!(engaged * 4 > total, "{engaged} of {total}");
 }
@@ -1203,7 +1203,7 @@ fn continuation_shapes_go_yaml_accepts() {
         "the parser accepts this now: the workaround may be unneeded"
     );
     // One pre-pass finds every line to indent (no learning from errors).
-    let patched = super::yaml::indent_fix::IndentFix::continuations(&text)
+    let patched = crate::yaml::indent_fix::IndentFix::continuations(&text)
         .apply(&text)
         .text;
     assert!(saphyr_parser::Parser::new_from_str(&patched).all(|e| e.is_ok()));
@@ -1409,10 +1409,10 @@ fn found_images_plan_to_replace_their_span() {
 /// first entry of a sequence item), or after the value in a flow mapping.
 #[test]
 fn sibling_insert_after_a_block_or_flow_entry() {
-    use crate::scan::yaml::{InsertPoint, SiblingInsert};
+    use crate::yaml::{InsertPoint, SiblingInsert};
     struct Points(Vec<Option<SiblingInsert>>);
-    impl crate::scan::yaml::Documents for Points {
-        fn document(&mut self, doc: &crate::scan::yaml::Doc<'_>, _: u32, _: usize) {
+    impl crate::yaml::Documents for Points {
+        fn document(&mut self, doc: &crate::yaml::Doc<'_>, _: u32, _: usize) {
             for id in 0..doc.len() as u32 {
                 for kv in doc.map_entries(id).chunks_exact(2) {
                     if doc.scalar_str(kv[0]) == Some("image") {
@@ -1428,7 +1428,7 @@ fn sibling_insert_after_a_block_or_flow_entry() {
     let text = "spec:\r\n  containers:\r\n  - name: a\r\n    image: a:1 # c\r\n  - {name: b, image: b:1}\r\n  - image: 'c:1'\r\n    name: c\r\n  - image: |\r\n      d:1\r\n";
     for fast in [true, false] {
         let mut p = Points(Vec::new());
-        crate::scan::yaml::parse(text, fast, &mut p).unwrap();
+        crate::yaml::parse(text, fast, &mut p).unwrap();
         let after = text.find("# c\r\n").unwrap() + 5;
         let flow = text.find("b:1}").unwrap() + 3;
         let after_c = text.find("'c:1'\r\n").unwrap() + 7;

@@ -5,7 +5,7 @@
 //! --pull-policy if-not-present FILE`. The result must read back as the
 //! old file with only image values changed and only digest and pull
 //! policy keys added (YAML and JSON compared as the trees
-//! `imagelock::yaml_value` reads, an independent reader from the scan's;
+//! `imagelock::yaml::value` reads, an independent reader from the scan's;
 //! Dockerfiles as the same text once digests are taken out), list every
 //! reference pinned to its locked digest, and change nothing on a second
 //! pin. A file pin refuses must be left byte for byte as it was, and the
@@ -327,9 +327,9 @@ fn same_but_pinned(
     // Go-YAML's indentation (what kubectl accepts) read with imagelock's
     // workaround when a strict reader refuses the file.
     let read = |t: &str| {
-        imagelock::yaml_value::documents(t).or_else(|e| {
-            let fix = imagelock::scan::yaml::indent_fix::IndentFix::continuations(t);
-            imagelock::yaml_value::documents(&fix.apply(t).text).map_err(|_| e)
+        imagelock::yaml::value::documents(t).or_else(|e| {
+            let fix = imagelock::yaml::indent_fix::IndentFix::continuations(t);
+            imagelock::yaml::value::documents(&fix.apply(t).text).map_err(|_| e)
         })
     };
     let b = read(before).map_err(|e| format!("old text: {e}"))?;

@@ -56,7 +56,7 @@ impl Chart {
                     return None;
                 }
                 let text = fs_err::read_to_string(self.dir.join("values.yaml")).ok()?;
-                let docs = crate::yaml_value::documents(&text).ok()?;
+                let docs = crate::yaml::value::documents(&text).ok()?;
                 docs.into_iter().next().filter(serde_json::Value::is_object)
             })
             .as_ref()
@@ -87,7 +87,10 @@ impl Chart {
         };
         let read = |path: PathBuf| {
             let text = fs_err::read_to_string(path).ok()?;
-            crate::yaml_value::documents(&text).ok()?.into_iter().next()
+            crate::yaml::value::documents(&text)
+                .ok()?
+                .into_iter()
+                .next()
         };
         let (Some(own), Some(meta)) = (
             read(self.dir.join("Chart.yaml")),
@@ -257,7 +260,7 @@ fn read_meta(path: &Path) -> Result<Meta, String> {
         }
         Err(e) => return Err(e.to_string()),
     };
-    let v = crate::yaml_value::document(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let v = crate::yaml::value::document(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let app_version = match v.get("appVersion") {
         Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
         Some(serde_json::Value::Number(n)) => Err(format!(

@@ -8,7 +8,9 @@
 //! - [`split`]: cutting a text into its documents;
 //! - [`indent_fix`]: the Go-YAML indentation workaround;
 //! - [`typing`]: which scalars are strings, nulls, and what tags say;
-//! - [`snapshot`]: an owned copy of every document, to compare two readings.
+//! - [`snapshot`]: an owned copy of every document, to compare two readings;
+//! - [`value`]: a text as `serde_json` values, anchors expanded, for
+//!   configuration files (the kubelet's provider config, `Chart.yaml`).
 
 pub mod fast;
 pub mod indent_fix;
@@ -16,6 +18,7 @@ pub mod snapshot;
 pub mod split;
 pub mod tree;
 pub mod typing;
+pub mod value;
 
 use saphyr_parser::{Event, Marker, Parser, Span};
 

@@ -1,7 +1,8 @@
 //! YAML (or JSON) text to `serde_json::Value`, for configuration files.
 //!
 //! The text is read with `saphyr-parser`'s event parser, and values are
-//! typed with the YAML 1.2 core schema:
+//! typed with the YAML 1.2 core schema, as the engine's [`super::typing`]
+//! tells it:
 //!
 //! - plain scalars: `null`, `Null`, `NULL`, `~` and the empty scalar are
 //!   null; `true`/`True`/`TRUE` and `false`/`False`/`FALSE` are booleans;
@@ -36,6 +37,8 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 use serde_json::{Map, Number, Value};
+
+use super::typing::{self, core_suffix};
 
 /// The most nodes that anchors and aliases may copy in one stream.
 pub const MAX_EXPANDED_NODES: usize = 1_000_000;
@@ -397,18 +400,6 @@ fn build_map(
     Ok(map)
 }
 
-/// The suffix of a `tag:yaml.org,2002:` tag (`!!str` → `str`).
-fn core_suffix(tag: &Tag) -> Option<&str> {
-    if tag.is_yaml_core_schema() || tag.handle == "!!" {
-        Some(&tag.suffix)
-    } else if tag.handle.is_empty() {
-        // Verbatim: `!<tag:yaml.org,2002:str>`.
-        tag.suffix.strip_prefix("tag:yaml.org,2002:")
-    } else {
-        None
-    }
-}
-
 /// The value of a scalar.
 fn scalar(
     text: &str,
@@ -427,13 +418,13 @@ fn scalar(
     let bad = |what: &str| YamlError::at(at, format!("{text:?} is not {what}"));
     Ok(match core_suffix(tag) {
         Some("null") => {
-            if is_null(text) {
+            if typing::is_null_text(text) {
                 Value::Null
             } else {
                 return Err(bad("a null"));
             }
         }
-        Some("bool") => match bool_value(text) {
+        Some("bool") => match typing::bool_value(text) {
             Some(b) => Value::Bool(b),
             None => return Err(bad("a boolean")),
         },
@@ -445,7 +436,7 @@ fn scalar(
             .or_else(|| float_value(text))
         {
             Some(v) => v,
-            None if is_special_float(text) => string(),
+            None if typing::is_special_float(text) => string(),
             None => return Err(bad("a float")),
         },
         // `!!str`, other core tags, the non-specific `!`, local and custom tags.
@@ -455,10 +446,10 @@ fn scalar(
 
 /// A plain, untagged scalar under the core schema.
 fn plain(text: &str) -> Value {
-    if is_null(text) {
+    if typing::is_null_text(text) {
         return Value::Null;
     }
-    if let Some(b) = bool_value(text) {
+    if let Some(b) = typing::bool_value(text) {
         return Value::Bool(b);
     }
     if let Some(v) = int_value(text).or_else(|| float_value(text)) {
@@ -467,34 +458,17 @@ fn plain(text: &str) -> Value {
     Value::String(text.to_string())
 }
 
-fn is_null(text: &str) -> bool {
-    matches!(text, "" | "~" | "null" | "Null" | "NULL")
-}
-
-fn bool_value(text: &str) -> Option<bool> {
-    match text {
-        "true" | "True" | "TRUE" => Some(true),
-        "false" | "False" | "FALSE" => Some(false),
-        _ => None,
-    }
-}
-
-fn all_digits(s: &str, radix: u32) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_digit(radix))
-}
-
-/// `[-+]?[0-9]+`, `0o[0-7]+`, `0x[0-9a-fA-F]+`; beyond 64 bits, the
-/// nearest float (None if even that is infinite).
+/// An integer ([`typing::is_int`]); beyond 64 bits, the nearest float
+/// (None if even that is infinite).
 fn int_value(text: &str) -> Option<Value> {
+    if !typing::is_int(text) {
+        return None;
+    }
     let (digits, radix) = if let Some(h) = text.strip_prefix("0x") {
         (h, 16)
     } else if let Some(o) = text.strip_prefix("0o") {
         (o, 8)
     } else {
-        let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-        if !all_digits(unsigned, 10) {
-            return None;
-        }
         if let Ok(i) = text.parse::<i64>() {
             return Some(Value::from(i));
         }
@@ -507,9 +481,6 @@ fn int_value(text: &str) -> Option<Value> {
             .and_then(Number::from_f64)
             .map(Value::Number);
     };
-    if !all_digits(digits, radix) {
-        return None;
-    }
     if let Ok(u) = u64::from_str_radix(digits, radix) {
         return Some(Value::from(u));
     }
@@ -520,33 +491,16 @@ fn int_value(text: &str) -> Option<Value> {
     Number::from_f64(f).map(Value::Number)
 }
 
-/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, when finite.
+/// A float ([`typing::is_float`]) that JSON can hold: finite, not one of
+/// [`typing::is_special_float`].
 fn float_value(text: &str) -> Option<Value> {
-    let s = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let (mantissa, exponent) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let mantissa_ok = match mantissa.split_once('.') {
-        Some(("", frac)) => all_digits(frac, 10),
-        Some((int, frac)) => all_digits(int, 10) && (frac.is_empty() || all_digits(frac, 10)),
-        None => all_digits(mantissa, 10),
-    };
-    let exponent_ok =
-        exponent.is_none_or(|e| all_digits(e.strip_prefix(['-', '+']).unwrap_or(e), 10));
-    if !mantissa_ok || !exponent_ok {
+    if !typing::is_float(text) || typing::is_special_float(text) {
         return None;
     }
     text.parse::<f64>()
         .ok()
         .and_then(Number::from_f64)
         .map(Value::Number)
-}
-
-/// `.inf`, `-.inf`, `.nan` and friends: floats JSON cannot hold.
-fn is_special_float(text: &str) -> bool {
-    let s = text.strip_prefix(['-', '+']).unwrap_or(text);
-    matches!(s, ".inf" | ".Inf" | ".INF") || matches!(text, ".nan" | ".NaN" | ".NAN")
 }
 
 #[cfg(test)]

@@ -18,27 +18,25 @@ pub enum TagKind {
 }
 
 pub fn tag_kind(tag: Option<&Tag>) -> TagKind {
-    match tag {
+    match tag.map(core_suffix) {
         None => TagKind::None,
-        // A verbatim tag `!<tag:yaml.org,2002:str>` arrives whole in the suffix.
-        Some(t) if t.handle.is_empty() && t.suffix.starts_with("tag:yaml.org,2002:") => {
-            if t.suffix == "tag:yaml.org,2002:str" {
-                TagKind::Str
-            } else {
-                TagKind::OtherCore
-            }
-        }
-        Some(t) if t.is_yaml_core_schema() => {
-            if t.suffix == "str" {
-                TagKind::Str
-            } else {
-                TagKind::OtherCore
-            }
-        }
-        // `!!str` may also arrive unresolved as handle `!!`.
-        Some(t) if t.handle == "!!" && t.suffix == "str" => TagKind::Str,
-        Some(t) if t.handle == "!!" => TagKind::OtherCore,
-        Some(_) => TagKind::Custom,
+        Some(Some("str")) => TagKind::Str,
+        Some(Some(_)) => TagKind::OtherCore,
+        Some(None) => TagKind::Custom,
+    }
+}
+
+/// The suffix of a `tag:yaml.org,2002:` tag (`!!str` → `str`), whether
+/// resolved, left as handle `!!` or written verbatim
+/// (`!<tag:yaml.org,2002:str>`); `None` for the non-specific `!` and
+/// local or custom tags.
+pub fn core_suffix(tag: &Tag) -> Option<&str> {
+    if tag.is_yaml_core_schema() || tag.handle == "!!" {
+        Some(&tag.suffix)
+    } else if tag.handle.is_empty() {
+        tag.suffix.strip_prefix("tag:yaml.org,2002:")
+    } else {
+        None
     }
 }
 
@@ -47,6 +45,12 @@ pub fn is_null(value: &str, style: QuoteStyle, tag: TagKind) -> bool {
     if style != QuoteStyle::Plain || matches!(tag, TagKind::Str | TagKind::Custom) {
         return false;
     }
+    is_null_text(value)
+}
+
+/// The core schema's spellings of null, whatever the style and tag:
+/// empty, `~`, `null`, `Null`, `NULL`.
+pub fn is_null_text(value: &str) -> bool {
     matches!(value, "" | "~" | "null" | "Null" | "NULL")
 }
 
@@ -141,10 +145,20 @@ pub fn go_yaml_non_string(value: &str, style: QuoteStyle, tag: TagKind) -> Optio
 }
 
 fn is_bool(v: &str) -> bool {
-    matches!(v, "true" | "True" | "TRUE" | "false" | "False" | "FALSE")
+    bool_value(v).is_some()
 }
 
-fn is_int(v: &str) -> bool {
+/// A core-schema boolean: `true`/`True`/`TRUE`, `false`/`False`/`FALSE`.
+pub fn bool_value(v: &str) -> Option<bool> {
+    match v {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// A core-schema integer: `[-+]?[0-9]+`, `0o[0-7]+`, `0x[0-9a-fA-F]+`.
+pub fn is_int(v: &str) -> bool {
     let digits = |s: &str, f: fn(&u8) -> bool| !s.is_empty() && s.as_bytes().iter().all(f);
     if let Some(h) = v.strip_prefix("0x") {
         return digits(h, u8::is_ascii_hexdigit);
@@ -156,11 +170,14 @@ fn is_int(v: &str) -> bool {
     digits(s, u8::is_ascii_digit)
 }
 
-fn is_float(v: &str) -> bool {
-    let s = v.strip_prefix(['-', '+']).unwrap_or(v);
-    if matches!(s, ".inf" | ".Inf" | ".INF") || matches!(v, ".nan" | ".NaN" | ".NAN") {
+/// A core-schema float:
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, or one of
+/// [`is_special_float`].
+pub fn is_float(v: &str) -> bool {
+    if is_special_float(v) {
         return true;
     }
+    let s = v.strip_prefix(['-', '+']).unwrap_or(v);
     // [0-9]*(\.[0-9]*)?([eE][-+]?[0-9]+)? with at least one digit in the mantissa
     let b = s.as_bytes();
     let mut i = 0;
@@ -193,6 +210,13 @@ fn is_float(v: &str) -> bool {
         }
     }
     i == b.len()
+}
+
+/// `.inf`, `-.inf`, `.nan` and their capitalised spellings: the floats
+/// that are no finite number.
+pub fn is_special_float(v: &str) -> bool {
+    let s = v.strip_prefix(['-', '+']).unwrap_or(v);
+    matches!(s, ".inf" | ".Inf" | ".INF") || matches!(v, ".nan" | ".NaN" | ".NAN")
 }
 
 #[cfg(test)]
