@@ -94,7 +94,6 @@ fn scan_files(
         .chain(&settings.helm_values)
         .cloned()
         .collect();
-    crate::scan::compose::read_environment(settings.compose_env);
     // What imagelock.toml leaves out (nothing without one).
     let filters = Arc::new(settings.filters.clone());
     let excluded: crate::scan::walk::Excluded = Arc::new(move |p| filters.excludes(p));
@@ -177,7 +176,10 @@ fn scan_files(
             &file.path,
             &file.text,
             scope,
-            &settings.filters.locations,
+            crate::scan::Options {
+                locations: &settings.filters.locations,
+                compose_environment: settings.compose_env,
+            },
             &mut |part| {
                 if hold {
                     held.push(part);

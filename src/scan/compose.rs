@@ -7,7 +7,7 @@
 //! compose interpolates it ([`interpolate`]), with values from the
 //! project's `.env` ([`dotenv`], the compose file's directory) and the
 //! defaults written in the file; the process environment only with
-//! `--compose-env` ([`read_environment`]), so that a lockfile does not
+//! `--compose-env` ([`super::Options::compose_environment`]), so that a lockfile does not
 //! depend on who runs imagelock. A variable with no value and no default
 //! is an empty string, as compose substitutes it, with a warning; the
 //! image is read when it is complete without it. Pinning writes the digest
@@ -23,7 +23,6 @@ pub mod interpolate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::extraction::Extraction;
@@ -32,18 +31,6 @@ use super::{ComposeService, Context, FoundImage, ImageField, InvalidImage, ScanW
 use crate::reference::Reference;
 use crate::yaml::{Doc, NodeId};
 use interpolate::{End, Source, Unresolved, Value};
-
-static READ_ENVIRONMENT: AtomicBool = AtomicBool::new(false);
-
-/// Read the process environment for compose interpolation, as compose
-/// does (the environment wins over `.env`): `--compose-env`.
-pub fn read_environment(on: bool) {
-    READ_ENVIRONMENT.store(on, Ordering::Relaxed);
-}
-
-fn environment_read() -> bool {
-    READ_ENVIRONMENT.load(Ordering::Relaxed)
-}
 
 /// A variable that built a reference, for `list --format json`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -111,11 +98,10 @@ struct Project {
 }
 
 impl Project {
-    fn load(file: &Path, ex: &mut Extraction<'_>) -> Project {
+    fn load(file: &Path, environment: bool, ex: &mut Extraction<'_>) -> Project {
         // Beside the compose file, named as the user named that file
         // (`.env`, not `./.env`, for a file named without a directory).
         let path = file.with_file_name(".env");
-        let environment = environment_read();
         let env_lookup = |k: &str| std::env::var(k).ok();
         let env_fn: Option<dotenv::Environment<'_>> = environment.then_some(&env_lookup);
         let dotenv = match dotenv::read(&path) {
@@ -268,7 +254,7 @@ fn normalized(path: &Path) -> PathBuf {
 }
 
 /// Read the image of every service of a compose document.
-pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
+pub fn extract(doc: &Doc<'_>, root: NodeId, environment: bool, ex: &mut Extraction<'_>) {
     let Some(services) = doc
         .resolve(root)
         .and_then(|r| doc.get(r, "services"))
@@ -326,7 +312,7 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
         // The project's `.env` is read only for a value holding variables.
         if policy_templated || templated.is_some() {
             let file = ex.path().to_path_buf();
-            let project = project.get_or_insert_with(|| Project::load(&file, ex));
+            let project = project.get_or_insert_with(|| Project::load(&file, environment, ex));
             if let Some(p) = context.pull_policy.as_deref().filter(|p| p.contains('$')) {
                 // `pull_policy` is interpolated too; one that does not resolve
                 // stays as written (the policy rules then say what it is).

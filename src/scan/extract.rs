@@ -7,11 +7,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::custom::Location;
 use super::extraction::{Delivered, Extraction};
 use super::{
     compose, custom, github_workflow, helm_values, kubernetes, kustomize, Context, FileScan,
-    ScanError, Scope,
+    Options, ScanError, Scope,
 };
 use crate::yaml::indent_fix;
 use crate::yaml::{self, Doc, NodeId, SyntaxError};
@@ -23,14 +22,14 @@ pub fn scan_text(
     path: &Path,
     text: &str,
     scope: Scope,
-    locations: &[Location],
+    options: Options<'_>,
     each: &mut dyn FnMut(FileScan),
 ) -> Result<(), ScanError> {
     let file: Arc<Path> = Arc::from(path);
     let at = At {
         file: &file,
         scope,
-        locations,
+        options,
     };
     let mut delivered = Delivered::default();
     let first = match scan_with(&at, text, true, &mut delivered, each) {
@@ -78,7 +77,7 @@ pub fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanEr
     let mut reading = Dispatch {
         ex: Extraction::new(Arc::from(path), &mut delivered, &mut each),
         scope: Scope::Everything,
-        locations: &[],
+        options: Options::default(),
     };
     yaml::parse_whole(text, false, &mut reading).map_err(|e| syntax(path, e))?;
     reading.ex.finish();
@@ -109,7 +108,7 @@ fn scan_with(
     let mut reading = Dispatch {
         ex: Extraction::new(at.file.clone(), delivered, each),
         scope: at.scope,
-        locations: at.locations,
+        options: at.options,
     };
     let crds = super::crd::mentions_crd(text);
     yaml::parse_documents(
@@ -126,8 +125,8 @@ fn scan_with(
 struct At<'a> {
     file: &'a Arc<Path>,
     scope: Scope,
-    /// Custom image locations (`[[location]]` in `imagelock.toml`).
-    locations: &'a [Location],
+    /// What the scan reads besides the built-in rules.
+    options: Options<'a>,
 }
 
 /// One reading of a text: each document it hands over goes to the
@@ -135,8 +134,8 @@ struct At<'a> {
 struct Dispatch<'a, 'e> {
     ex: Extraction<'e>,
     scope: Scope,
-    /// Custom image locations (`[[location]]` in `imagelock.toml`).
-    locations: &'a [Location],
+    /// What the scan reads besides the built-in rules.
+    options: Options<'a>,
 }
 
 impl yaml::Documents for Dispatch<'_, '_> {
@@ -144,7 +143,7 @@ impl yaml::Documents for Dispatch<'_, '_> {
         if !self.ex.begin_document(index) {
             return; // handed over by an earlier attempt
         }
-        extract(doc, root, self.scope, self.locations, &mut self.ex);
+        extract(doc, root, self.scope, self.options, &mut self.ex);
         self.ex.end_document(doc, index);
     }
 
@@ -158,7 +157,7 @@ fn extract(
     doc: &Doc<'_>,
     root: NodeId,
     scope: Scope,
-    locations: &[Location],
+    options: Options<'_>,
     ex: &mut Extraction<'_>,
 ) {
     // helm branch: a chart's values file has its own rules, whatever
@@ -178,13 +177,13 @@ fn extract(
         return;
     }
     if compose::is_compose(doc, root) {
-        compose::extract(doc, root, ex);
+        compose::extract(doc, root, options.compose_environment, ex);
     } else if github_workflow::is_workflow(doc, root, github_workflow::in_workflows_dir(ex.path()))
     {
         github_workflow::extract(doc, root, ex);
     } else {
         kubernetes::extract(doc, root, ex);
-        custom::extract(locations, doc, root, ex);
+        custom::extract(options.locations, doc, root, ex);
     }
 }
 

@@ -307,6 +307,17 @@ pub struct FileScan {
     pub notes: Vec<String>,
 }
 
+/// What a scan reads besides the built-in rules, as the run's settings
+/// say. The default reads nothing more.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'a> {
+    /// Custom image locations (`[[location]]` in `imagelock.toml`).
+    pub locations: &'a [custom::Location],
+    /// Read the process environment for compose `${VAR}` interpolation, as
+    /// compose does (the environment wins over `.env`): `--compose-env`.
+    pub compose_environment: bool,
+}
+
 /// Which documents a scan reads images from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -427,7 +438,9 @@ pub fn scan_text(path: &Path, text: &str) -> Result<FileScan, ScanError> {
 /// takes.
 pub fn scan_text_in(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
     let mut all = FileScan::default();
-    extract::scan_text(path, text, scope, &[], &mut |part| all.append(part))?;
+    extract::scan_text(path, text, scope, Options::default(), &mut |part| {
+        all.append(part);
+    })?;
     Ok(all)
 }
 
@@ -435,20 +448,22 @@ pub fn scan_text_in(path: &Path, text: &str, scope: Scope) -> Result<FileScan, S
 /// name, anything else as YAML or JSON reading the documents `scope` takes.
 pub fn scan_file(path: &Path, text: &str, scope: Scope) -> Result<FileScan, ScanError> {
     let mut all = FileScan::default();
-    scan_file_each(path, text, scope, &[], &mut |part| all.append(part))?;
+    scan_file_each(path, text, scope, Options::default(), &mut |part| {
+        all.append(part);
+    })?;
     Ok(all)
 }
 
 /// [`scan_file`], handing what the file holds to `each` in parts, in
 /// order, as soon as each is complete (a YAML file's documents one by one,
-/// so memory does not grow with the images a file holds), reading the
-/// custom image `locations` besides the built-in rules. On an error, the
-/// parts already handed over are void: the file is not read.
+/// so memory does not grow with the images a file holds), reading what
+/// `options` add to the built-in rules. On an error, the parts already
+/// handed over are void: the file is not read.
 pub fn scan_file_each(
     path: &Path,
     text: &str,
     scope: Scope,
-    locations: &[custom::Location],
+    options: Options<'_>,
     each: &mut dyn FnMut(FileScan),
 ) -> Result<(), ScanError> {
     if dockerfile::is_dockerfile_name(path) {
@@ -470,7 +485,7 @@ pub fn scan_file_each(
     }
     let unrecognised = named && !walk_known_name(path);
     let mut found = false;
-    extract::scan_text(path, text, scope, locations, &mut |part| {
+    extract::scan_text(path, text, scope, options, &mut |part| {
         found |= !part.is_empty();
         each(part);
     })?;

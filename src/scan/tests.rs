@@ -1461,7 +1461,7 @@ fn parts(text: &str) -> Vec<FileScan> {
         Path::new("t.yaml"),
         text,
         Scope::Everything,
-        &[],
+        crate::scan::Options::default(),
         &mut |p| {
             parts.push(p);
         },
