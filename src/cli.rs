@@ -109,9 +109,7 @@ pub struct ManArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Files and directories to scan (directories recursively); `-` reads
-    /// standard input.
-    ///
-    /// [default: .]
+    /// standard input [default: .]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -137,9 +135,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct PinArgs {
-    /// Files and directories to rewrite (directories recursively).
-    ///
-    /// [default: .]
+    /// Files and directories to rewrite (directories recursively) [default: .]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -166,9 +162,7 @@ pub struct PinArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Files and directories to check (directories recursively); `-` reads
-    /// standard input (`helm template … | imagelock check -`).
-    ///
-    /// [default: .]
+    /// standard input (`helm template … | imagelock check -`) [default: .]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -202,9 +196,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct LockArgs {
     /// Files and directories to scan (directories recursively); `-` reads
-    /// standard input (`kustomize build | imagelock lock -`).
-    ///
-    /// [default: .]
+    /// standard input (`kustomize build | imagelock lock -`) [default: .]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -275,9 +267,7 @@ pub struct RegistryArgs {
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,
     /// Give up on a registry request (or a credential helper or plugin)
-    /// after this many seconds.
-    ///
-    /// [default: 30]
+    /// after this many seconds [default: 30]
     #[arg(long, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: Option<u64>,
@@ -321,9 +311,7 @@ pub struct CredentialArgs {
     #[arg(long = "pull-secret", value_name = "FILE")]
     pub pull_secrets: Vec<PathBuf>,
     /// Namespace of manifests that name none (to find the pull secrets their
-    /// pods name).
-    ///
-    /// [default: default]
+    /// pods name) [default: default]
     #[arg(long, value_name = "NAMESPACE")]
     pub namespace: Option<String>,
     /// Kubelet CredentialProviderConfig (kubelet.config.k8s.io/v1): run its
