@@ -1,15 +1,66 @@
 //! Command-line interface: the clap definitions, nothing else. An option
 //! `imagelock.toml` can set too is an `Option` or a list here, empty when
-//! not given, so that [`crate::settings`] sees what the command line said
-//! and fills the rest from the file and the defaults the help names.
+//! not given ([`parse`]), so that [`crate::settings`] sees what the command
+//! line said and fills the rest from the file, then from the defaults the
+//! help shows.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::choices::{
     CheckFormat, ListFormat, PinPullPolicy, ResolveAt, ResolveFormat, UpdateFormat,
 };
+
+/// The paths scanned when none is given (on the command line or in
+/// `imagelock.toml`).
+pub const DEFAULT_PATH: &str = ".";
+/// `--timeout`'s default, in seconds.
+pub const DEFAULT_TIMEOUT: u64 = 30;
+/// `--namespace`'s default.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// The options `imagelock.toml` can also set that have a default (by
+/// their argument ids, which are their field names). The help shows
+/// each default, but [`parse`] leaves the option unset when the command
+/// line does not give it: the file comes before the default
+/// ([`crate::settings`] applies both). An id no subcommand has fails
+/// every run (and `tests::every_id_filled_from_the_file_exists`), so a
+/// renamed field cannot silently stop the file from filling it.
+const SHOWN_NOT_APPLIED: [&str; 3] = ["paths", "timeout", "namespace"];
+
+/// Parse a command line: once as the help shows it (so `--help`,
+/// `--version` and every error are clap's own, defaults included), then
+/// again without the defaults of [`SHOWN_NOT_APPLIED`], which gives the
+/// [`Cli`] whose options are unset when not given.
+pub fn parse_from(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    Cli::command().try_get_matches_from(args.clone())?;
+    let mut unset = Cli::command();
+    let mut found = [false; SHOWN_NOT_APPLIED.len()];
+    let names: Vec<String> = unset
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for name in names {
+        unset = unset.mut_subcommand(name, |mut sub| {
+            for (i, id) in SHOWN_NOT_APPLIED.iter().enumerate() {
+                if sub.get_arguments().any(|a| a.get_id() == *id) {
+                    found[i] = true;
+                    sub = sub.mut_arg(*id, |a| a.default_value(None::<&str>));
+                }
+            }
+            sub
+        });
+    }
+    if let Some(i) = found.iter().position(|f| !f) {
+        panic!(
+            "cli::SHOWN_NOT_APPLIED names {:?}, which no subcommand has",
+            SHOWN_NOT_APPLIED[i]
+        );
+    }
+    Cli::from_arg_matches(&unset.try_get_matches_from(args)?)
+}
 
 /// Pin container image tags in Kubernetes manifests to immutable digests.
 ///
@@ -109,7 +160,8 @@ pub struct ManArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Files and directories to scan (directories recursively); `-` reads
-    /// standard input [default: .]
+    /// standard input.
+    #[arg(default_value = DEFAULT_PATH)]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -135,7 +187,8 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct PinArgs {
-    /// Files and directories to rewrite (directories recursively) [default: .]
+    /// Files and directories to rewrite (directories recursively).
+    #[arg(default_value = DEFAULT_PATH)]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -162,7 +215,8 @@ pub struct PinArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Files and directories to check (directories recursively); `-` reads
-    /// standard input (`helm template … | imagelock check -`) [default: .]
+    /// standard input (`helm template … | imagelock check -`).
+    #[arg(default_value = DEFAULT_PATH)]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -196,7 +250,8 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct LockArgs {
     /// Files and directories to scan (directories recursively); `-` reads
-    /// standard input (`kustomize build | imagelock lock -`) [default: .]
+    /// standard input (`kustomize build | imagelock lock -`).
+    #[arg(default_value = DEFAULT_PATH)]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and
     /// `tag` mappings) whatever its name, and scan it; files named
@@ -267,8 +322,8 @@ pub struct RegistryArgs {
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,
     /// Give up on a registry request (or a credential helper or plugin)
-    /// after this many seconds [default: 30]
-    #[arg(long, value_name = "SECONDS",
+    /// after this many seconds.
+    #[arg(long, default_value = "30", value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: Option<u64>,
     /// Resolve tags at `upstream` (default) or at the first `mirror` that
@@ -311,8 +366,8 @@ pub struct CredentialArgs {
     #[arg(long = "pull-secret", value_name = "FILE")]
     pub pull_secrets: Vec<PathBuf>,
     /// Namespace of manifests that name none (to find the pull secrets their
-    /// pods name) [default: default]
-    #[arg(long, value_name = "NAMESPACE")]
+    /// pods name).
+    #[arg(long, default_value = DEFAULT_NAMESPACE, value_name = "NAMESPACE")]
     pub namespace: Option<String>,
     /// Kubelet CredentialProviderConfig (kubelet.config.k8s.io/v1): run its
     /// plugins for the images their matchImages select, as a node does.
@@ -322,4 +377,58 @@ pub struct CredentialArgs {
     /// --image-credential-provider-bin-dir).
     #[arg(long, value_name = "DIR")]
     pub credential_provider_bin_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        parse_from(args.iter().map(OsString::from).collect()).unwrap()
+    }
+
+    #[test]
+    fn the_defaults_shown_are_the_defaults_applied() {
+        let lock = Cli::command();
+        let lock = lock.find_subcommand("lock").unwrap();
+        let shown = |id: &str| {
+            let arg = lock.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_default_values()[0].to_string_lossy().into_owned()
+        };
+        assert_eq!(shown("timeout"), DEFAULT_TIMEOUT.to_string());
+        assert_eq!(shown("namespace"), DEFAULT_NAMESPACE);
+        assert_eq!(shown("paths"), DEFAULT_PATH);
+    }
+
+    #[test]
+    fn every_id_filled_from_the_file_exists() {
+        // Panics when an id names no argument.
+        parse(&["imagelock", "list"]);
+    }
+
+    #[test]
+    fn an_option_not_given_is_unset_and_one_given_is_kept() {
+        let Command::Lock(a) = parse(&["imagelock", "lock"]).command else {
+            unreachable!()
+        };
+        assert!(a.paths.is_empty());
+        assert_eq!(a.registry.timeout, None);
+        assert_eq!(a.registry.credentials.namespace, None);
+        let Command::Lock(a) = parse(&[
+            "imagelock",
+            "lock",
+            "k8s",
+            "--timeout",
+            "30",
+            "--namespace",
+            "default",
+        ])
+        .command
+        else {
+            unreachable!()
+        };
+        assert_eq!(a.paths, [PathBuf::from("k8s")]);
+        assert_eq!(a.registry.timeout, Some(30));
+        assert_eq!(a.registry.credentials.namespace.as_deref(), Some("default"));
+    }
 }

@@ -1,6 +1,5 @@
 //! The imagelock binary: parse arguments, run, map to an exit code.
 
-use clap::{CommandFactory, FromArgMatches};
 use imagelock::interrupt;
 
 fn main() {
@@ -9,11 +8,8 @@ fn main() {
         std::process::exit(imagelock::exit::ERROR);
     }
     // An option error is also a JSON document when JSON was asked for.
-    let parsed = imagelock::cli::Cli::command()
-        .try_get_matches()
-        .and_then(|m| Ok((imagelock::cli::Cli::from_arg_matches(&m)?, m)));
-    let cli = match parsed {
-        Ok((cli, _)) => cli,
+    let cli = match imagelock::cli::parse_from(std::env::args_os().collect()) {
+        Ok(cli) => cli,
         Err(e) => std::process::exit(imagelock::commands::option_error(&e)),
     };
     imagelock::logging::init(cli.verbose);

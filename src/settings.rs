@@ -10,13 +10,13 @@
 //!
 //! Nothing here is global: [`Settings`] is built in `main` and handed down.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::choices::{
     CheckFormat, ListFormat, PinPullPolicy, ResolveAt, ResolveFormat, UpdateFormat,
 };
-use crate::cli::{self, Cli};
+use crate::cli::{self, Cli, DEFAULT_NAMESPACE, DEFAULT_PATH, DEFAULT_TIMEOUT};
 use crate::config::{self, Config, Filters};
 
 /// How a run reports, known from the command line alone (before any file
@@ -192,11 +192,6 @@ pub struct InitSettings {
     pub force: bool,
 }
 
-/// The default of `--timeout`, in seconds.
-const DEFAULT_TIMEOUT: u64 = 30;
-/// The default of `--namespace`.
-const DEFAULT_NAMESPACE: &str = "default";
-
 /// How the command line asks the run to report.
 pub fn reporting(cli: &Cli) -> Reporting {
     use cli::Command;
@@ -333,7 +328,7 @@ fn scan(
     // No path given and none in the file: the current directory.
     let paths = match (&file.paths, paths.is_empty()) {
         (Some(from_file), true) => from_file.clone(),
-        (None, true) => vec![PathBuf::from(".")],
+        (None, true) => vec![PathBuf::from(DEFAULT_PATH)],
         (_, false) => paths,
     };
     ScanSettings {
@@ -388,19 +383,19 @@ fn registry(r: cli::RegistryArgs, file: &Config) -> anyhow::Result<RegistrySetti
     })
 }
 
-/// Whether `path` names standard input (`-`).
-pub fn is_stdin(path: &Path) -> bool {
-    path.as_os_str() == "-"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser as _;
+    use std::path::Path;
 
     fn settings(args: &[&str], file: &str) -> Settings {
-        let cli =
-            Cli::try_parse_from(std::iter::once("imagelock").chain(args.iter().copied())).unwrap();
+        let cli = cli::parse_from(
+            std::iter::once("imagelock")
+                .chain(args.iter().copied())
+                .map(Into::into)
+                .collect(),
+        )
+        .unwrap();
         let file = config::parse(Path::new("imagelock.toml"), file).unwrap();
         Settings::resolve(cli, Some(file)).unwrap()
     }
@@ -453,8 +448,12 @@ mod tests {
 
     #[test]
     fn a_provider_config_without_its_directory_is_refused() {
-        let cli = Cli::try_parse_from(["imagelock", "lock", "--credential-provider-config", "c"])
-            .unwrap();
+        let cli = cli::parse_from(
+            ["imagelock", "lock", "--credential-provider-config", "c"]
+                .map(Into::into)
+                .to_vec(),
+        )
+        .unwrap();
         let e = Settings::resolve(cli, None).unwrap_err().to_string();
         assert!(e.contains("go together"), "{e}");
     }

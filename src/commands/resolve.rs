@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::choices::ResolveFormat;
 use crate::pipeline::mirror_checks::{digests_at_mirrors, unless_blocked};
 use crate::pipeline::options::{check_registry_options, parse_platforms};
-use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
+use crate::pipeline::remote::{load_mirrors, registry_client, registry_error, Remote};
 use crate::reference::Reference;
 use crate::report::{json, Diagnostics, Message};
 use crate::settings::ResolveSettings;
@@ -35,8 +35,11 @@ pub fn run(args: &ResolveSettings, diag: &mut Diagnostics) -> anyhow::Result<i32
         }
         return Ok(diag.exit_status(0));
     }
+    // The client first, then the mirrors: a failure of each is said in
+    // that order.
+    let (client, pull_secrets) = registry_client(&args.registry, diag)?;
     let mirrors = load_mirrors(&args.registry.mirrors)?;
-    let remote = Remote::connect(&args.registry, &mirrors, diag)?;
+    let remote = Remote::new(&args.registry, client, pull_secrets, &mirrors)?;
     let at = remote.tag_source(diag)?;
     let requests = crate::registry::Request::without_pod(&refs);
     let results = unless_blocked(&mirrors, &requests, |open| match at {

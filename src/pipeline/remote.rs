@@ -49,21 +49,20 @@ impl<'m> Remote<'m> {
         mirrors: &'m Mirrors,
         diag: &mut Diagnostics,
     ) -> anyhow::Result<Remote<'m>> {
-        let config = RegistryConfig {
-            ca_files: settings.ca_files.clone(),
-            plain_http: plain_http_hosts(&settings.plain_http, diag)?,
-            concurrency: settings.concurrency.map_or(usize::MAX, usize::from),
-            timeout: settings.timeout,
-            ..RegistryConfig::default()
-        };
-        for ca in &config.ca_files {
-            if !ca.is_file() {
-                anyhow::bail!("--ca-file {}: no such file", ca.display());
-            }
-        }
-        let (keychain, pull_secrets) = keychain(&settings.credentials, config.timeout)?;
+        let (client, pull_secrets) = registry_client(settings, diag)?;
+        Remote::new(settings, client, pull_secrets, mirrors)
+    }
+
+    /// The context of a client built with [`registry_client`] (for a
+    /// command that loads its mirrors after the client).
+    pub fn new(
+        settings: &RegistrySettings,
+        client: Client,
+        pull_secrets: Vec<SecretManifest>,
+        mirrors: &'m Mirrors,
+    ) -> anyhow::Result<Remote<'m>> {
         Ok(Remote {
-            client: Client::new(config, Arc::new(keychain))?,
+            client,
             mirrors,
             resolve_at: settings.resolve_at,
             pull_secrets,
@@ -162,6 +161,28 @@ impl<'m> Remote<'m> {
         }
         budget
     }
+}
+
+/// The registry client for `settings` (its `--plain-http` notes said in
+/// `diag`), and the Secret manifests of its `--pull-secret` files.
+pub fn registry_client(
+    settings: &RegistrySettings,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<(Client, Vec<SecretManifest>)> {
+    let config = RegistryConfig {
+        ca_files: settings.ca_files.clone(),
+        plain_http: plain_http_hosts(&settings.plain_http, diag)?,
+        concurrency: settings.concurrency.map_or(usize::MAX, usize::from),
+        timeout: settings.timeout,
+        ..RegistryConfig::default()
+    };
+    for ca in &config.ca_files {
+        if !ca.is_file() {
+            anyhow::bail!("--ca-file {}: no such file", ca.display());
+        }
+    }
+    let (keychain, pull_secrets) = keychain(&settings.credentials, config.timeout)?;
+    Ok((Client::new(config, Arc::new(keychain))?, pull_secrets))
 }
 
 /// The keychain for the run's credential settings, and the Secret
