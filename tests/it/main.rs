@@ -3,17 +3,25 @@
 //! `support/` is compiled and linked once for all of them instead of once
 //! per file.
 //!
-//! A test's name starts with its module: `cargo test --test it registry::`
-//! runs the tests of `registry.rs`, `cargo test --test it registry::resolves`
-//! those whose name starts so, and `-- --exact registry::NAME` one test.
+//! A test's name starts with its module, and a filter selects the tests
+//! whose name contains it: `cargo test --test it registry::` runs the tests
+//! of `registry.rs`, `-- --exact registry::NAME` one test (`cli::` also
+//! matches `registry_cli::`; add `-- --skip registry_cli::`). The binary's
+//! name is not part of a test's name: `it::registry::` selects nothing.
 //!
-//! All tests share one process. None changes process-wide state (the
-//! environment, the working directory, signal dispositions, resource
-//! limits): a test that needs another environment or working directory
-//! gives it to the child it starts, and a test that writes a program to
-//! execute writes it from a child process (`support::creds`), so no write
-//! descriptor of this process can leak into a program another thread is
-//! starting (ETXTBSY).
+//! All tests share one process, so none may change process-wide state:
+//! no `std::env::set_var`/`remove_var`, no `set_current_dir`, no signal
+//! handlers, no resource limits or umask in this process (a test gives the
+//! environment, working directory, `ulimit` or `umask` it needs to the
+//! child it starts), no process-wide defaults (tracing subscribers are
+//! scoped to a future, rustls providers passed explicitly). Ports: a
+//! server of this process keeps the listener it bound to port 0,
+//! `support::ClosedPort` holds its port, and a registry, which must be
+//! given a free port, checks that the server answering there is its own
+//! and otherwise tries another. A program a test executes is written
+//! from a child process (`support::creds::write_script`): a write
+//! descriptor of this process could leak into a process another thread is
+//! forking and make the program's `execve` fail with ETXTBSY.
 
 mod support;
 
