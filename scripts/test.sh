@@ -40,9 +40,10 @@ pip_tool() {
     fi
     export PATH="$venv/bin:$PATH"
 }
-# The real pre-commit (tests/ci_surfaces.rs), and podman-compose
-# (tests/compose_interpolation.rs: `podman-compose config` is the oracle for
-# compose interpolation; it needs `podman` on PATH but no running engine).
+# The real pre-commit (tests/it/ci_surfaces.rs), and podman-compose
+# (tests/it/compose_interpolation.rs: `podman-compose config` is the
+# oracle for compose interpolation; it needs `podman` on PATH but no
+# running engine).
 pip_tool pre-commit pre-commit
 pip_tool podman-compose podman-compose
 

@@ -4,14 +4,14 @@
 //! copy) with a lockfile covering all of them; the result must read back
 //! as the old file with only image values changed, a second pin must
 //! change nothing, and a refused file must be left as it was (see
-//! `tests/support/roundtrip.rs`). With `--no-refusals` (the corpus: every
+//! `tests/it/support/roundtrip.rs`). With `--no-refusals` (the corpus: every
 //! file is valid for its tool), a refused file is a failure too. Exits 1
 //! on any failure.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[path = "../tests/support/roundtrip.rs"]
+#[path = "../tests/it/support/roundtrip.rs"]
 #[allow(dead_code)]
 mod roundtrip;
 
