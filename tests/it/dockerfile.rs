@@ -357,6 +357,23 @@ mod offline {
     }
 
     #[test]
+    fn a_file_named_like_the_standard_input_is_a_file_like_any_other() {
+        // Standard input is shown as `<stdin>` in locations, but a file of
+        // that name is a file: named on the command line, it is read as a
+        // Dockerfile when it starts like one (it was once taken for the
+        // standard input by its name, and its image went unread).
+        let df = "FROM nginx:1.25\n";
+        let d = dir(&[("<stdin>", df)], &["nginx:1.25"]);
+        let (refs, stderr) = list(d.path(), "<stdin>");
+        assert_eq!(refs, ["nginx:1.25"]);
+        assert!(stderr.contains("<stdin>: read as a Dockerfile"), "{stderr}");
+        assert_eq!(
+            pin_twice(d.path(), "<stdin>"),
+            format!("FROM nginx:1.25@{}\n", digest("nginx:1.25"))
+        );
+    }
+
+    #[test]
     fn a_named_file_that_starts_like_a_dockerfile_is_read_as_one() {
         let df = "# the base image\n\nARG V=1.25\nFROM nginx:${V}\nRUN echo $V\n";
         let d = dir(
