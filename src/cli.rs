@@ -1,6 +1,6 @@
 //! Command-line interface: the clap definitions, nothing else. An option
 //! `imagelock.toml` can set too is an `Option` or a list here, empty when
-//! not given ([`parse`]), so that [`crate::settings`] sees what the command
+//! not given ([`parse_from`]), so that [`crate::settings`] sees what the command
 //! line said and fills the rest from the file, then from the defaults the
 //! help shows.
 
@@ -32,7 +32,7 @@ const SHOWN_NOT_APPLIED: [&str; 3] = ["paths", "timeout", "namespace"];
 
 /// Parse a command line: once as the help shows it (so `--help`,
 /// `--version` and every error are clap's own, defaults included), then
-/// again without the defaults of [`SHOWN_NOT_APPLIED`], which gives the
+/// again without the defaults of `SHOWN_NOT_APPLIED`, which gives the
 /// [`Cli`] whose options are unset when not given.
 pub fn parse_from(args: Vec<OsString>) -> Result<Cli, clap::Error> {
     Cli::command().try_get_matches_from(args.clone())?;

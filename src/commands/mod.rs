@@ -1,7 +1,8 @@
-//! Subcommands, one file each, on one pipeline: scan the paths
-//! ([`scanning`]), ask the registries and merge the answers into the
-//! lockfile model ([`pipeline`]), save the lockfile only when it changed,
-//! and report through [`crate::report`].
+//! Subcommands, one file each, each taking its settings
+//! ([`crate::settings`]) and putting together the steps of
+//! [`crate::pipeline`]: scan the paths, ask the registries and merge the
+//! answers into the lockfile model, save the lockfile only when it
+//! changed, and report through [`crate::report`].
 //!
 //! Commands report every failure of a run through [`Diagnostics`] and return
 //! the exit code; only a failure that stops the whole run is an `Err`.

@@ -3,8 +3,8 @@
 //! This is a port of `BasicDockerKeyring.Add` / `Lookup`, `URLsMatchStr`,
 //! `URLsMatch`, `ParseSchemelessURL`, `SplitURL` and `isDefaultRegistryMatch`
 //! (Kubernetes v1.3x), on ports of the parts of Go's `net/url.Parse`,
-//! `net.SplitHostPort` ([`super::go_url`]) and `path/filepath.Match`
-//! ([`super::go_filepath_match`]) they rely on, so that a key in a docker
+//! `net.SplitHostPort` (`go_url.rs`) and `path/filepath.Match`
+//! (`go_filepath_match.rs`) they rely on, so that a key in a docker
 //! config or an image pull secret selects the same credentials here as it
 //! does on a node.
 //!
