@@ -293,17 +293,6 @@ impl Settings {
             command,
         })
     }
-
-    /// The scan settings of a command that scans.
-    pub fn scan(&self) -> Option<&ScanSettings> {
-        match &self.command {
-            CommandSettings::List(s) => Some(&s.scan),
-            CommandSettings::Pin(s) => Some(&s.scan),
-            CommandSettings::Check(s) => Some(&s.scan),
-            CommandSettings::Lock(s) => Some(&s.scan),
-            _ => None,
-        }
-    }
 }
 
 /// A list option: the flags' list when given, else the file's, else empty.
