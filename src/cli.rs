@@ -187,7 +187,8 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct PinArgs {
-    /// Files and directories to rewrite (directories recursively).
+    /// Files and directories to rewrite (directories recursively); `-`
+    /// prints standard input pinned (`helm template … | imagelock pin -`).
     #[arg(default_value = DEFAULT_PATH)]
     pub paths: Vec<PathBuf>,
     /// Read FILE as a Helm chart's values file (images as `repository` and

@@ -58,9 +58,7 @@ impl Output {
 
 pub fn run(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     if args.scan.paths.iter().any(|p| p.as_os_str() == "-") {
-        anyhow::bail!(
-            "pin -: standard input has no file to write back to; pin the files the output is rendered from (manifests, a kustomization, a chart's values), or save the output to a file and pin that"
-        );
+        return filter(args, lockfile, diag);
     }
     let lock = Lockfile::load(lockfile)?;
     let mut planner = PinPlanner::new(&lock, lockfile, &args.scan.filters, args.pull_policy);
@@ -246,4 +244,86 @@ fn policy_summary(policies: usize) -> String {
     } else {
         format!(" and set {policies} pull policy(ies) to IfNotPresent")
     }
+}
+
+/// `pin -`: the filter. The stream on standard input (rendered manifests:
+/// `helm template`, `kustomize build`, a `kind: List`, a KRM
+/// `ResourceList`) goes to standard output with every tag reference
+/// pinned from the lockfile and every other byte as it came. Nothing is
+/// printed unless the whole stream could be pinned: a reference the
+/// lockfile lacks, a digest that disagrees with it, a value the kubelet
+/// would reject or an edit that cannot be made exactly fails the run
+/// (exit 2) with every such reference listed on stderr, so a deploy never
+/// proceeds half-pinned.
+fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
+    if args.scan.paths.len() > 1 {
+        anyhow::bail!(
+            "pin -: standard input is pinned to standard output on its own; pin files in a run of their own"
+        );
+    }
+    if args.dry_run {
+        anyhow::bail!(
+            "pin -: --dry-run writes no file, and the filter writes none either: it prints the pinned stream"
+        );
+    }
+    if !Lockfile::exists(lockfile) {
+        anyhow::bail!(
+            "pin -: no lockfile at {}; create it from the same stream first (`helm template … | imagelock lock -`, `kustomize build … | imagelock lock -`), or name it with --lockfile",
+            lockfile.display()
+        );
+    }
+    let lock = Lockfile::load(lockfile)?;
+    let mut planner =
+        PinPlanner::new(&lock, lockfile, &args.scan.filters, args.pull_policy).strict_digests();
+    let mut pinned: Option<Vec<u8>> = None;
+    let scanned = scan_each(&args.scan, diag, |event, diag| match event {
+        Scanned::Part(file, part) => planner.plan_part(&file.text, &part, diag),
+        Scanned::Void(_) => planner.void_file(),
+        Scanned::Done(file) => {
+            let edits = planner
+                .finish_file(&file.path, &file.text, diag)
+                .unwrap_or_default();
+            pinned = Some(file.encoding.encode(&apply(&file.text, &edits)));
+        }
+    });
+    // A compose file on standard input whose tags come from a `.env`
+    // beside it would be pinned in that file: not by a filter.
+    for plan in planner.finish_other_files(diag) {
+        diag.emit(
+            Message::error(format!(
+                "pin -: {} would be written to pin the stream (a compose variable's value); the filter writes only to standard output",
+                plan.path.display()
+            ))
+            .code("not-exact")
+            .hint(Some("pin the compose project's files instead: `imagelock pin`")),
+        );
+    }
+    let counts = planner.counts();
+    if counts.missing > 0 {
+        diag.say(format!(
+            "hint: {} reference(s) have no entry in {}; add them with the same stream: `… | imagelock lock -`",
+            counts.missing,
+            lockfile.display()
+        ));
+    }
+    let failed =
+        diag.errors() > 0 || scanned.failed > 0 || counts.missing > 0 || counts.refused > 0;
+    let Some(bytes) = pinned.filter(|_| !failed) else {
+        diag.say(
+            "nothing was printed: the stream is printed only when every reference in it is pinned",
+        );
+        return Ok(crate::exit::ERROR);
+    };
+    // The stream goes out as it came, Secrets in it included: it is the
+    // user's own data, not imagelock's output, so it is not passed through
+    // the redactor (which would mask a pull secret's value in it).
+    let mut out = std::io::stdout().lock();
+    out.write_all(&bytes)?;
+    out.flush()?;
+    diag.say(format!(
+        "pinned {} reference(s){} in the stream",
+        counts.changed_refs,
+        policy_summary(counts.policies)
+    ));
+    Ok(crate::exit::CLEAN)
 }

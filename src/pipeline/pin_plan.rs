@@ -52,6 +52,9 @@ pub struct PinPlanner<'a> {
     lockfile: &'a Path,
     filters: &'a Filters,
     pull_policy: PinPullPolicy,
+    /// A digest written that is not the lockfile's is an error (`pin -`),
+    /// instead of being replaced by the lockfile's.
+    strict_digests: bool,
     counts: PlanCounts,
     /// The edits of the file being read, and how many of them set a policy.
     edits: Vec<Edit>,
@@ -78,6 +81,7 @@ impl<'a> PinPlanner<'a> {
             lockfile,
             filters,
             pull_policy,
+            strict_digests: false,
             counts: PlanCounts::default(),
             edits: Vec::new(),
             file_policies: 0,
@@ -86,6 +90,14 @@ impl<'a> PinPlanner<'a> {
             others: BTreeMap::new(),
             other_texts: HashMap::new(),
         }
+    }
+
+    /// Refuse a reference written with a digest other than the lockfile's
+    /// (the filter: a rendered stream is pinned only from the lockfile, and
+    /// a digest that disagrees with it is a mistake somewhere upstream).
+    pub fn strict_digests(mut self) -> Self {
+        self.strict_digests = true;
+        self
     }
 
     /// What was counted so far.
@@ -259,6 +271,25 @@ impl<'a> PinPlanner<'a> {
             );
             return;
         };
+        if let Some(written) = r
+            .digest()
+            .filter(|d| self.strict_digests && **d != entry.digest)
+        {
+            self.counts.refused += 1;
+            diag.emit(
+                Message::error(format!(
+                    "{r}: pinned to {written} but {} has {}",
+                    self.lockfile.display(),
+                    entry.digest
+                ))
+                .at(location(image))
+                .code("mismatch")
+                .hint(Some(
+                    "render the reference without a digest, or update the lockfile (`imagelock update`)",
+                )),
+            );
+            return;
+        }
         let pinned = r.pinned(&entry.digest);
         if pinned == r.original() {
             return;

@@ -728,20 +728,131 @@ fn rendered_output_on_stdin_is_listed_checked_and_locked() {
     assert!(text(&out.stderr).contains("standard input given twice"));
 }
 
+/// A lockfile recording `nginx:1.25` at `digest` (a test's own).
+fn nginx_lock(dir: &Path, digest: &str) {
+    fs_err::write(
+        dir.join("images.lock"),
+        format!(
+            "version = 1\n\n[[image]]\nname = \"docker.io/library/nginx\"\ntag = \"1.25\"\ndigest = \"{digest}\"\n"
+        ),
+    )
+    .unwrap();
+}
+
 #[test]
-fn pin_refuses_stdin_and_says_what_to_do() {
+fn pin_filter_without_a_lockfile_says_how_to_make_one_from_the_stream() {
     let dir = tempfile::tempdir().unwrap();
     let out = with_stdin(dir.path(), &["pin", "-"], "kind: Pod\n");
     expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(err.contains("pin -: no lockfile at images.lock"), "{err}");
+    assert!(err.contains("| imagelock lock -"), "{err}");
+    // Nor is standard input pinned beside files, or as a dry run.
+    nginx_lock(dir.path(), &format!("sha256:{}", "a".repeat(64)));
+    fs_err::write(dir.path().join("pod.yaml"), "kind: Pod\n").unwrap();
+    let out = with_stdin(dir.path(), &["pin", "-", "pod.yaml"], "kind: Pod\n");
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+    let out = with_stdin(dir.path(), &["pin", "--dry-run", "-"], "kind: Pod\n");
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn pin_filter_prints_the_stream_with_every_tag_pinned_and_every_other_byte_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    nginx_lock(d, &digest);
+    // What `helm template` prints (comments, quotes, flow style, a
+    // `kind: List`), then a JSON object and a KRM ResourceList.
+    let rendered = "---\r\n# Source: app/templates/pod.yaml\r\napiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  name: a # the pod\r\nspec:\r\n  containers:\r\n  - name: a\r\n    image: \"nginx:1.25\"   # pinned\r\n---\r\napiVersion: v1\r\nkind: List\r\nitems:\r\n- apiVersion: v1\r\n  kind: Pod\r\n  spec:\r\n    containers:\r\n    - {name: b, image: 'nginx:1.25'}\r\n";
+    let out = with_stdin(d, &["pin", "-"], rendered);
+    expect_code(&out, 0);
+    assert_eq!(
+        text(&out.stdout),
+        rendered
+            .replace("\"nginx:1.25\"", &format!("\"nginx:1.25@{digest}\""))
+            .replace("'nginx:1.25'", &format!("'nginx:1.25@{digest}'"))
+    );
+    assert!(text(&out.stderr).contains("pinned 2 reference(s) in the stream"));
+
+    let json = r#"{"apiVersion":"v1","kind":"Pod","spec":{"containers":[{"name":"a","image":"nginx:1.25"}]}}"#;
+    let out = with_stdin(d, &["pin", "-"], json);
+    expect_code(&out, 0);
+    assert_eq!(
+        text(&out.stdout),
+        json.replace("nginx:1.25", &format!("nginx:1.25@{digest}"))
+    );
+
+    let resource_list = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n    name: app\n    annotations:\n      config.kubernetes.io/index: '0'\n      internal.config.kubernetes.io/path: 'deploy.yaml'\n  spec:\n    template:\n      spec:\n        containers:\n        - name: app\n          image: nginx:1.25\n";
+    let out = with_stdin(d, &["pin", "-"], resource_list);
+    expect_code(&out, 0);
+    assert_eq!(
+        text(&out.stdout),
+        resource_list.replace("image: nginx:1.25", &format!("image: nginx:1.25@{digest}"))
+    );
+
+    // A second pass changes nothing; --pull-policy works as in `pin`.
+    let pinned = text(&with_stdin(d, &["pin", "-"], rendered).stdout);
+    assert_eq!(text(&with_stdin(d, &["pin", "-"], &pinned).stdout), pinned);
+    let out = with_stdin(d, &["pin", "--pull-policy", "if-not-present", "-"], json);
+    expect_code(&out, 0);
+    assert!(
+        text(&out.stdout).contains(r#""imagePullPolicy": "IfNotPresent""#),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn pin_filter_prints_nothing_unless_every_reference_is_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    nginx_lock(d, &digest);
+    let pod = |images: &[&str]| {
+        let mut s = String::from("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n");
+        for (i, image) in images.iter().enumerate() {
+            s.push_str(&format!("  - name: c{i}\n    image: {image}\n"));
+        }
+        s
+    };
+    // Every reference the lockfile lacks is named, and nothing is printed.
+    let out = with_stdin(
+        d,
+        &["pin", "-"],
+        &pod(&["nginx:1.25", "nginx:1.26", "redis:7"]),
+    );
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
     let err = text(&out.stderr);
     assert!(
-        err.contains("pin -: standard input has no file to write back to"),
+        err.contains(
+            "<stdin>:8:12: nginx:1.26 (docker.io/library/nginx:1.26) is not in images.lock"
+        ) && err
+            .contains("<stdin>:10:12: redis:7 (docker.io/library/redis:7) is not in images.lock")
+            && err.contains("| imagelock lock -"),
         "{err}"
     );
+    // A digest other than the lockfile's is an error, not replaced.
+    let other = format!("nginx:1.25@sha256:{}", "b".repeat(64));
+    let out = with_stdin(d, &["pin", "-"], &pod(&[&other]));
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
     assert!(
-        err.contains("pin the files the output is rendered from"),
+        err.contains(&format!(
+            "pinned to sha256:{} but images.lock has {digest}",
+            "b".repeat(64)
+        )),
         "{err}"
     );
+    // So is a value the kubelet would reject.
+    let out = with_stdin(d, &["pin", "-"], &pod(&["nginx:1.25", "Nginx:Latest"]));
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
 }
 
 #[test]
