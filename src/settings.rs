@@ -35,6 +35,9 @@ pub struct Reporting {
     /// A format read by a machine, which also carries the run's errors and
     /// warnings.
     pub machine: bool,
+    /// `pin -`: the filter, which as a KRM function writes the run's errors
+    /// and warnings into the `ResourceList`'s results.
+    pub filter: bool,
 }
 
 /// What the process environment contributes.
@@ -212,6 +215,7 @@ pub fn reporting(cli: &Cli) -> Reporting {
         json,
         sarif: check_format == Some(CheckFormat::Sarif),
         machine: json || check_format.is_some_and(|f| f != CheckFormat::Text),
+        filter: matches!(&cli.command, Command::Pin(a) if a.paths.iter().any(|p| p.as_os_str() == "-")),
     }
 }
 

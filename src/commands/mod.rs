@@ -31,7 +31,8 @@ pub fn run(reporting: &Reporting, settings: anyhow::Result<Settings>) -> anyhow:
         Ok(CommandSettings::Man(page)) => return completions::man(page.as_deref()),
         _ => {}
     }
-    let mut diag = Diagnostics::new(reporting.quiet).keep_messages(reporting.machine);
+    let mut diag =
+        Diagnostics::new(reporting.quiet).keep_messages(reporting.machine || reporting.filter);
     let result = settings.and_then(|s| {
         check_lockfile_path(lockfile)?;
         Ok(s)

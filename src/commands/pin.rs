@@ -15,8 +15,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::lockfile::Lockfile;
+use crate::pipeline::krm;
 use crate::pipeline::pin_plan::{PinPlanner, PlanCounts};
-use crate::pipeline::scanning::{scan_each, Scanned};
+use crate::pipeline::scanning::{read_standard_input, scan_each, scan_standard_input, Scanned};
 use crate::reference::Digest;
 use crate::report::{Diagnostics, Message};
 use crate::rewrite::{apply, write_unified_diff, Edit};
@@ -266,6 +267,17 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
             "pin -: --dry-run writes no file, and the filter writes none either: it prints the pinned stream"
         );
     }
+    let file = read_standard_input()?;
+    // A KRM `ResourceList` (kustomize, kpt) may name the lockfile and the
+    // pull policy in its function config.
+    let krm = match krm::read(&file.text) {
+        None => None,
+        Some(Ok(list)) => Some(list),
+        Some(Err(e)) => anyhow::bail!("pin -: {e}"),
+    };
+    let config = krm.as_ref().map(|l| l.config.clone()).unwrap_or_default();
+    let lockfile = config.lockfile.as_deref().unwrap_or(lockfile);
+    let pull_policy = config.pull_policy.unwrap_or(args.pull_policy);
     if !Lockfile::exists(lockfile) {
         anyhow::bail!(
             "pin -: no lockfile at {}; create it from the same stream first (`helm template … | imagelock lock -`, `kustomize build … | imagelock lock -`), or name it with --lockfile",
@@ -274,9 +286,10 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     }
     let lock = Lockfile::load(lockfile)?;
     let mut planner =
-        PinPlanner::new(&lock, lockfile, &args.scan.filters, args.pull_policy).strict_digests();
+        PinPlanner::new(&lock, lockfile, &args.scan.filters, pull_policy).strict_digests();
+    let original = file.encoding.encode(&file.text);
     let mut pinned: Option<Vec<u8>> = None;
-    let scanned = scan_each(&args.scan, diag, |event, diag| match event {
+    let scanned = scan_standard_input(&args.scan, file, diag, |event, diag| match event {
         Scanned::Part(file, part) => planner.plan_part(&file.text, &part, diag),
         Scanned::Void(_) => planner.void_file(),
         Scanned::Done(file) => {
@@ -308,6 +321,35 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     }
     let failed =
         diag.errors() > 0 || scanned.failed > 0 || counts.missing > 0 || counts.refused > 0;
+    // As a KRM function, the list goes back whole, with the run's errors
+    // and warnings as its results: pinned, or as it came when the run
+    // failed (never half-pinned).
+    if let Some(list) = &krm {
+        let mut bytes = match pinned {
+            Some(pinned) if !failed => pinned,
+            _ => original,
+        };
+        let results = list.results(diag.messages());
+        if !results.is_empty() {
+            if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+                bytes.push(b'\n');
+            }
+            bytes.extend_from_slice(results.as_bytes());
+        }
+        let mut out = std::io::stdout().lock();
+        out.write_all(&bytes)?;
+        out.flush()?;
+        if failed {
+            diag.say("the ResourceList is returned unpinned, with the errors as its results");
+            return Ok(crate::exit::ERROR);
+        }
+        diag.say(format!(
+            "pinned {} reference(s){} in the ResourceList",
+            counts.changed_refs,
+            policy_summary(counts.policies)
+        ));
+        return Ok(crate::exit::CLEAN);
+    }
     let Some(bytes) = pinned.filter(|_| !failed) else {
         diag.say(
             "nothing was printed: the stream is printed only when every reference in it is pinned",

@@ -7,6 +7,7 @@
 //! ([`mirror_checks`]). Commands (`crate::commands`) put these steps
 //! together and report; nothing here prints data.
 
+pub mod krm;
 pub mod lock_entries;
 pub mod mirror_checks;
 pub mod options;

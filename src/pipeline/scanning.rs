@@ -153,88 +153,144 @@ fn scan_files(
                 continue;
             }
         };
-        // A compose variables file named on the command line (not as
-        // Helm values): read with the compose file beside it, never as
-        // YAML. A file so named that holds YAML is read as any file.
-        let dotenv =
-            scope == Scope::Everything && crate::scan::compose::is_variables_file_name(&file.path);
-        if dotenv && looks_like_dotenv(&file.text) {
-            diag.note(dotenv_note(&file.path));
-            continue;
-        }
-        // A file whose syntax error would be a note (skipped) holds its
-        // documents until the whole file parses: `list` prints no image
-        // of a file it then says it skipped.
-        let template = file.text.contains("{{") && in_helm_templates(&file.path);
-        // A walked `*.json` manifest may be a stream of JSON objects, which
-        // kubectl applies one by one and imagelock does not read.
-        let walked_json =
-            scope == Scope::KnownManifests && file.path.extension().is_some_and(|x| x == "json");
-        let hold = dotenv || template || walked_json;
-        let mut held = Vec::new();
-        let scanned = scan_file_each(
-            &file.path,
-            &file.text,
-            scope,
-            crate::scan::Options {
-                locations: &settings.filters.locations,
-                compose_environment: settings.compose_env,
-            },
-            &mut |part| {
-                if hold {
-                    held.push(part);
-                } else {
-                    report(&part, diag, invalid_is_error);
-                    each(Scanned::Part(&file, part), diag);
-                }
-            },
-        );
-        if scanned.is_ok() {
-            for part in held {
-                report(&part, diag, invalid_is_error);
-                each(Scanned::Part(&file, part), diag);
-            }
-        }
-        match scanned {
-            Ok(()) => each(Scanned::Done(file), diag),
-            // A Helm template named on the command line is no YAML until
-            // rendered: said, as a walk says it of the templates directory.
-            Err(crate::scan::ScanError::Syntax { .. }) if dotenv => {
-                diag.note(dotenv_note(&file.path));
-                each(Scanned::Void(&file), diag);
-            }
-            Err(crate::scan::ScanError::Syntax { .. }) if template => {
-                diag.note(format!(
-                    "{}: skipped: a Helm chart's template (Go template syntax, not YAML until rendered); pipe `helm template` output to imagelock instead",
-                    file.path.display()
-                ));
-                each(Scanned::Void(&file), diag);
-            }
-            Err(crate::scan::ScanError::Syntax {
-                line,
-                column,
-                message,
-                ..
-            }) if walked_json && message.contains("document start") => {
-                diag.emit(
-                    Message::warning(format!(
-                        "not read: more than one JSON value ({message}): kubectl applies a stream of JSON objects one by one, imagelock reads one JSON document per file"
-                    ))
-                    .at(Location::new(&file.path, line, column))
-                    .hint(Some(
-                        "write one object per file, or the objects as a `kind: List`, or as YAML documents separated by `---`",
-                    )),
-                );
-                each(Scanned::Void(&file), diag);
-            }
-            Err(e) => {
-                summary.failed += 1;
-                diag.emit(scan_error_message(&e));
-                each(Scanned::Void(&file), diag);
-            }
+        if scan_read_file(file, scope, settings, diag, invalid_is_error, &mut each) {
+            summary.failed += 1;
         }
     }
     summary
+}
+
+/// Scan one file read whole (standard input included) and hand what it
+/// holds to `each`; returns whether it failed (reported in `diag`).
+fn scan_read_file(
+    file: FileText,
+    scope: Scope,
+    settings: &ScanSettings,
+    diag: &mut Diagnostics,
+    invalid_is_error: bool,
+    each: &mut impl FnMut(Scanned<'_>, &mut Diagnostics),
+) -> bool {
+    // A compose variables file named on the command line (not as
+    // Helm values): read with the compose file beside it, never as
+    // YAML. A file so named that holds YAML is read as any file.
+    let dotenv =
+        scope == Scope::Everything && crate::scan::compose::is_variables_file_name(&file.path);
+    if dotenv && looks_like_dotenv(&file.text) {
+        diag.note(dotenv_note(&file.path));
+        return false;
+    }
+    // A file whose syntax error would be a note (skipped) holds its
+    // documents until the whole file parses: `list` prints no image
+    // of a file it then says it skipped.
+    let template = file.text.contains("{{") && in_helm_templates(&file.path);
+    // A walked `*.json` manifest may be a stream of JSON objects, which
+    // kubectl applies one by one and imagelock does not read.
+    let walked_json =
+        scope == Scope::KnownManifests && file.path.extension().is_some_and(|x| x == "json");
+    let hold = dotenv || template || walked_json;
+    let mut held = Vec::new();
+    let scanned = scan_file_each(
+        &file.path,
+        &file.text,
+        scope,
+        crate::scan::Options {
+            locations: &settings.filters.locations,
+            compose_environment: settings.compose_env,
+        },
+        &mut |part| {
+            if hold {
+                held.push(part);
+            } else {
+                report(&part, diag, invalid_is_error);
+                each(Scanned::Part(&file, part), diag);
+            }
+        },
+    );
+    if scanned.is_ok() {
+        for part in held {
+            report(&part, diag, invalid_is_error);
+            each(Scanned::Part(&file, part), diag);
+        }
+    }
+    match scanned {
+        Ok(()) => {
+            each(Scanned::Done(file), diag);
+            false
+        }
+        // A Helm template named on the command line is no YAML until
+        // rendered: said, as a walk says it of the templates directory.
+        Err(crate::scan::ScanError::Syntax { .. }) if dotenv => {
+            diag.note(dotenv_note(&file.path));
+            each(Scanned::Void(&file), diag);
+            false
+        }
+        Err(crate::scan::ScanError::Syntax { .. }) if template => {
+            diag.note(format!(
+                "{}: skipped: a Helm chart's template (Go template syntax, not YAML until rendered); pipe `helm template` output to imagelock instead",
+                file.path.display()
+            ));
+            each(Scanned::Void(&file), diag);
+            false
+        }
+        Err(crate::scan::ScanError::Syntax {
+            line,
+            column,
+            message,
+            ..
+        }) if walked_json && message.contains("document start") => {
+            diag.emit(
+                Message::warning(format!(
+                    "not read: more than one JSON value ({message}): kubectl applies a stream of JSON objects one by one, imagelock reads one JSON document per file"
+                ))
+                .at(Location::new(&file.path, line, column))
+                .hint(Some(
+                    "write one object per file, or the objects as a `kind: List`, or as YAML documents separated by `---`",
+                )),
+            );
+            each(Scanned::Void(&file), diag);
+            false
+        }
+        Err(e) => {
+            diag.emit(scan_error_message(&e));
+            each(Scanned::Void(&file), diag);
+            true
+        }
+    }
+}
+
+/// Standard input, read whole, for a caller that looks at it before it is
+/// scanned (`pin -` reads a KRM function config from it).
+pub fn read_standard_input() -> Result<FileText, ScanError> {
+    let read = read_stdin()?.unwrap_or(ReadFile {
+        text: String::new(),
+        encoding: Encoding::Utf8,
+    });
+    Ok(FileText {
+        input: Input::Stdin,
+        path: PathBuf::from(STDIN),
+        text: read.text,
+        encoding: read.encoding,
+    })
+}
+
+/// Scan standard input read with [`read_standard_input`], as
+/// [`scan_each`] scans `-`.
+pub fn scan_standard_input(
+    settings: &ScanSettings,
+    file: FileText,
+    diag: &mut Diagnostics,
+    mut each: impl FnMut(Scanned<'_>, &mut Diagnostics),
+) -> ScanSummary {
+    ScanSummary {
+        failed: usize::from(scan_read_file(
+            file,
+            Scope::Stream,
+            settings,
+            diag,
+            true,
+            &mut each,
+        )),
+    }
 }
 
 /// How standard input (`-`) is named in locations.

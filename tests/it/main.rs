@@ -37,6 +37,7 @@ mod github_workflow;
 mod harness;
 mod helm_values;
 mod json_manifests;
+mod krm_function;
 mod kustomize;
 mod mirror_checks;
 mod mirrors;

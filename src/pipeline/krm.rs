@@ -1,0 +1,258 @@
+//! `pin -` as a KRM function (the kustomize and kpt function protocol): a
+//! `ResourceList` on standard input, its `functionConfig` read for the
+//! lockfile and the pull policy, and the run's errors and warnings
+//! written back as the list's `results`, each with the item it is about
+//! (`resourceRef`) and the file that item came from (`file`, from the
+//! `config.kubernetes.io/path` and `index` annotations the orchestrator
+//! sets).
+//!
+//! The items are pinned by the filter's byte-exact edits like any other
+//! stream; `results` is added after the last byte of the list, so no
+//! other byte of the input moves.
+
+use std::path::PathBuf;
+
+use crate::choices::PinPullPolicy;
+use crate::report::{Message, Severity};
+use crate::yaml::{self, Doc, NodeId};
+
+/// The `functionConfig` kind imagelock documents.
+pub const CONFIG_API_VERSION: &str = "imagelock.dev/v1alpha1";
+pub const CONFIG_KIND: &str = "Pin";
+
+/// A `ResourceList` read from the stream.
+#[derive(Debug, Default)]
+pub struct ResourceList {
+    items: Vec<Item>,
+    /// The list already has `results` (from a function before this one):
+    /// imagelock's are not added, only said on stderr.
+    has_results: bool,
+    pub config: FunctionConfig,
+}
+
+/// What the function config asks for.
+#[derive(Debug, Default, Clone)]
+pub struct FunctionConfig {
+    /// `lockfile`: the lockfile, relative to the working directory the
+    /// orchestrator runs the function in.
+    pub lockfile: Option<PathBuf>,
+    /// `pullPolicy`: `Keep` (the default) or `IfNotPresent`.
+    pub pull_policy: Option<PinPullPolicy>,
+}
+
+/// One item: where it starts in the stream, and what names it.
+#[derive(Debug, Default, Clone)]
+struct Item {
+    first_line: usize,
+    api_version: Option<String>,
+    kind: Option<String>,
+    name: Option<String>,
+    namespace: Option<String>,
+    path: Option<String>,
+    index: Option<String>,
+}
+
+/// The stream as a `ResourceList`: `None` when it is not one (a single
+/// YAML or JSON document of kind `ResourceList` in `config.kubernetes.io`),
+/// `Some(Err)` when its function config cannot be used.
+pub fn read(text: &str) -> Option<Result<ResourceList, String>> {
+    struct First {
+        documents: usize,
+        list: Option<Result<ResourceList, String>>,
+    }
+    impl yaml::Documents for First {
+        fn document(&mut self, doc: &Doc<'_>, root: NodeId, _index: usize) {
+            self.documents += 1;
+            if self.documents == 1 {
+                self.list = resource_list(doc, root);
+            }
+        }
+        fn restart(&mut self) {
+            self.documents = 0;
+            self.list = None;
+        }
+    }
+    let mut first = First {
+        documents: 0,
+        list: None,
+    };
+    yaml::parse(text, false, &mut first).ok()?;
+    if first.documents != 1 {
+        return None;
+    }
+    first.list
+}
+
+fn resource_list(doc: &Doc<'_>, root: NodeId) -> Option<Result<ResourceList, String>> {
+    let root = doc.resolve(root).filter(|r| doc.is_map(*r))?;
+    let api_version = doc.get_str(root, "apiVersion")?;
+    if doc.get_str(root, "kind")? != "ResourceList"
+        || !api_version.starts_with("config.kubernetes.io/")
+    {
+        return None;
+    }
+    let mut list = ResourceList {
+        has_results: doc.get(root, "results").is_some(),
+        ..ResourceList::default()
+    };
+    if let Some(items) = doc.get(root, "items").and_then(|i| doc.resolve(i)) {
+        for &item in doc.seq_items(items) {
+            list.items.push(item_of(doc, item));
+        }
+    }
+    if let Some(config) = doc.get(root, "functionConfig").and_then(|c| doc.resolve(c)) {
+        match function_config(doc, config) {
+            Ok(c) => list.config = c,
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    Some(Ok(list))
+}
+
+fn item_of(doc: &Doc<'_>, item: NodeId) -> Item {
+    let first_line = doc.start_line(item);
+    let Some(item) = doc.resolve(item).filter(|i| doc.is_map(*i)) else {
+        return Item {
+            first_line,
+            ..Item::default()
+        };
+    };
+    let text = |map: Option<NodeId>, key: &str| {
+        map.and_then(|m| doc.get_str(m, key))
+            .map(ToString::to_string)
+    };
+    let metadata = doc.get(item, "metadata").and_then(|m| doc.resolve(m));
+    let annotations = metadata
+        .and_then(|m| doc.get(m, "annotations"))
+        .and_then(|a| doc.resolve(a))
+        .filter(|a| doc.is_map(*a));
+    let annotation =
+        |new: &str, legacy: &str| text(annotations, new).or_else(|| text(annotations, legacy));
+    Item {
+        first_line,
+        api_version: text(Some(item), "apiVersion"),
+        kind: text(Some(item), "kind"),
+        name: text(metadata, "name"),
+        namespace: text(metadata, "namespace"),
+        path: annotation(
+            "internal.config.kubernetes.io/path",
+            "config.kubernetes.io/path",
+        ),
+        index: annotation(
+            "internal.config.kubernetes.io/index",
+            "config.kubernetes.io/index",
+        ),
+    }
+}
+
+/// A `Pin` (`imagelock.dev/v1alpha1`, options under `spec`) or a
+/// `ConfigMap` (options under `data`, as `kpt fn eval -- key=value` and
+/// kustomize's `functionConfig` ConfigMaps write them).
+fn function_config(doc: &Doc<'_>, config: NodeId) -> Result<FunctionConfig, String> {
+    let api_version = doc.get_str(config, "apiVersion").unwrap_or("");
+    let kind = doc.get_str(config, "kind").unwrap_or("");
+    let options = match (api_version, kind) {
+        (CONFIG_API_VERSION, CONFIG_KIND) => doc.get(config, "spec"),
+        ("v1", "ConfigMap") => doc.get(config, "data"),
+        _ => {
+            return Err(format!(
+                "functionConfig: {api_version}/{kind} is not imagelock's; give a `{CONFIG_API_VERSION}` `{CONFIG_KIND}` (options under spec) or a ConfigMap (options under data)"
+            ))
+        }
+    };
+    let mut out = FunctionConfig::default();
+    let Some(options) = options.and_then(|o| doc.resolve(o)) else {
+        return Ok(out);
+    };
+    if !doc.is_map(options) {
+        return Err(format!(
+            "functionConfig: {kind}'s options are {}, not a mapping",
+            doc.describe(options)
+        ));
+    }
+    for kv in doc.map_entries(options).chunks_exact(2) {
+        let key = doc.scalar_str(kv[0]).unwrap_or("");
+        let value = doc.scalar_str(kv[1]);
+        match (key, value) {
+            ("lockfile", Some(path)) if !path.is_empty() => {
+                out.lockfile = Some(PathBuf::from(path));
+            }
+            ("pullPolicy", Some("Keep" | "keep")) => out.pull_policy = Some(PinPullPolicy::Keep),
+            ("pullPolicy", Some("IfNotPresent" | "if-not-present")) => {
+                out.pull_policy = Some(PinPullPolicy::IfNotPresent);
+            }
+            ("pullPolicy", _) => {
+                return Err("functionConfig: pullPolicy is Keep or IfNotPresent".to_string())
+            }
+            ("lockfile", _) => {
+                return Err("functionConfig: lockfile names a file (a string)".to_string())
+            }
+            (other, _) => {
+                return Err(format!(
+                "functionConfig: unknown option {other:?}; imagelock reads lockfile and pullPolicy"
+            ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl ResourceList {
+    /// The item of the stream holding `line` (1-based), if any.
+    fn item_at(&self, line: usize) -> Option<&Item> {
+        self.items.iter().rev().find(|i| i.first_line <= line)
+    }
+
+    /// The `results:` block to add after the list's last byte for these
+    /// messages (errors and warnings), or nothing when there are none or
+    /// the list has results already.
+    pub fn results(&self, messages: &[Message]) -> String {
+        let shown: Vec<&Message> = messages
+            .iter()
+            .filter(|m| m.severity != Severity::Note)
+            .collect();
+        if shown.is_empty() || self.has_results {
+            return String::new();
+        }
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let mut out = String::from("results:\n");
+        for m in shown {
+            let mut message = m.message.clone();
+            if let Some(hint) = &m.hint {
+                message.push_str("; ");
+                message.push_str(hint);
+            }
+            out.push_str(&format!("- message: {}\n", q(&message)));
+            let severity = match m.severity {
+                Severity::Error => "error",
+                _ => "warning",
+            };
+            out.push_str(&format!("  severity: {severity}\n"));
+            let item = m
+                .location
+                .as_ref()
+                .and_then(|l| l.line)
+                .and_then(|line| self.item_at(line));
+            let Some(item) = item else { continue };
+            if let (Some(api_version), Some(kind), Some(name)) =
+                (&item.api_version, &item.kind, &item.name)
+            {
+                out.push_str("  resourceRef:\n");
+                out.push_str(&format!("    apiVersion: {}\n", q(api_version)));
+                out.push_str(&format!("    kind: {}\n", q(kind)));
+                out.push_str(&format!("    name: {}\n", q(name)));
+                if let Some(ns) = &item.namespace {
+                    out.push_str(&format!("    namespace: {}\n", q(ns)));
+                }
+            }
+            if let Some(path) = &item.path {
+                out.push_str("  file:\n");
+                out.push_str(&format!("    path: {}\n", q(path)));
+                if let Some(index) = item.index.as_deref().and_then(|i| i.parse::<u32>().ok()) {
+                    out.push_str(&format!("    index: {index}\n"));
+                }
+            }
+        }
+        out
+    }
+}
