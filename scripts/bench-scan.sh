@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scan benchmark: times `imagelock list` (and `pin --dry-run` on the first
 # case) on one core with /usr/bin/time -v, and `grep -c image:` on the same
-# bytes in the same run, over four inputs of ~TOTAL_MB each:
+# bytes in the same run, over four inputs of ~TOTAL_MB each (and the first
+# as one stream on standard input: `pin -` beside `list -`):
 #   manifests      Kubernetes YAML in FILES files (the original case)
 #   crd-mix        the corpus's two CRD bundles, alternating
 #   block-scalars  manifests dense with block and multi-line scalars
@@ -70,4 +71,15 @@ for input in manifests crd-mix block-scalars dense; do
     done
     echo "  $input: $((bytes / 1000000)) MB in $(find "$input" -type f | wc -l) files, largest $((largest / 1024)) KiB"
 done
+# The filter: the manifests as one rendered stream on standard input,
+# `pin -` (every reference pinned from the lockfile) beside `list -` over
+# the same bytes.
+find manifests -name '*.yaml' -print0 | sort -z | xargs -0 cat > stream.yaml
+cp manifests/images.lock images.lock
+bytes=$(stat -c %s stream.yaml)
+read -r lsecs lrss < <(run5 taskset -c 0 sh -c 'exec "$0" --quiet list - < stream.yaml' "$bin")
+read -r psecs prss < <(run5 taskset -c 0 sh -c 'exec "$0" --quiet pin - < stream.yaml' "$bin")
+printf '%-14s %-16s %8s %8s %9s KiB\n' stream "list -" "$lsecs" "$(awk -v b="$bytes" -v s="$lsecs" 'BEGIN {printf "%.0f", b/1e6/s}')" "$((lrss - base))"
+printf '%-14s %-16s %8s %8s %9s KiB\n' stream "pin -" "$psecs" "$(awk -v b="$bytes" -v s="$psecs" 'BEGIN {printf "%.0f", b/1e6/s}')" "$((prss - base))"
+echo "  stream: $((bytes / 1000000)) MB on standard input; pin - / list - time: $(awk -v p="$psecs" -v l="$lsecs" 'BEGIN {printf "%.2f", p/l}')x"
 echo "baseline RSS (list of an empty directory): ${base} KiB; MB = 10^6 bytes"
