@@ -211,6 +211,16 @@ pub struct PinArgs {
     /// a digest cannot move; `keep` changes no pull policy.
     #[arg(long, value_enum, default_value_t = PinPullPolicy::Keep, value_name = "POLICY")]
     pub pull_policy: PinPullPolicy,
+    /// With `-`: resolve the references the lockfile lacks at their
+    /// registries (with the pull secrets the stream holds, as `lock`
+    /// does) instead of failing, and say on stderr which were not locked.
+    #[arg(long)]
+    pub remote: bool,
+    /// With `--remote`: also record what was resolved in the lockfile.
+    #[arg(long, requires = "remote")]
+    pub update_lockfile: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]

@@ -150,6 +150,11 @@ pub struct PinSettings {
     pub scan: ScanSettings,
     pub dry_run: bool,
     pub pull_policy: PinPullPolicy,
+    /// `pin - --remote`: resolve what the lockfile lacks.
+    pub remote: bool,
+    /// `--update-lockfile`: and record it.
+    pub update_lockfile: bool,
+    pub registry: RegistrySettings,
 }
 
 #[derive(Debug)]
@@ -260,6 +265,9 @@ impl Settings {
                 scan: scan(a.paths, a.helm_values, a.compose_env, &file),
                 dry_run: a.dry_run,
                 pull_policy: a.pull_policy,
+                remote: a.remote,
+                update_lockfile: a.update_lockfile,
+                registry: registry(a.registry, &file)?,
             }),
             Command::Check(a) => CommandSettings::Check(CheckSettings {
                 scan: scan(a.paths, a.helm_values, a.compose_env, &file),

@@ -16,11 +16,17 @@ use std::path::{Path, PathBuf};
 
 use crate::lockfile::Lockfile;
 use crate::pipeline::krm;
+use crate::pipeline::lock_entries::{access_message, resolve_entries, Ask};
+use crate::pipeline::options::check_registry_options;
 use crate::pipeline::pin_plan::{PinPlanner, PlanCounts};
-use crate::pipeline::scanning::{read_standard_input, scan_each, scan_standard_input, Scanned};
+use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
+use crate::pipeline::scanning::{
+    read_standard_input, scan_each, scan_standard_input, used_at, FileText, Scanned, Uses,
+};
 use crate::reference::Digest;
 use crate::report::{Diagnostics, Message};
 use crate::rewrite::{apply, write_unified_diff, Edit};
+use crate::scan::FileScan;
 use crate::settings::PinSettings;
 use crate::write::{Transaction, WriteError};
 
@@ -278,27 +284,66 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     let config = krm.as_ref().map(|l| l.config.clone()).unwrap_or_default();
     let lockfile = config.lockfile.as_deref().unwrap_or(lockfile);
     let pull_policy = config.pull_policy.unwrap_or(args.pull_policy);
-    if !Lockfile::exists(lockfile) {
+    if !args.remote && !Lockfile::exists(lockfile) {
         anyhow::bail!(
             "pin -: no lockfile at {}; create it from the same stream first (`helm template … | imagelock lock -`, `kustomize build … | imagelock lock -`), or name it with --lockfile",
             lockfile.display()
         );
     }
-    let lock = Lockfile::load(lockfile)?;
+    // `--update-lockfile` holds the lockfile's directory lock from read to
+    // write, as `lock` does.
+    let (mut lock, guard) = if args.update_lockfile {
+        let (lock, guard) = Lockfile::open_for_update(lockfile)?;
+        (lock, Some(guard))
+    } else {
+        (Lockfile::load(lockfile)?, None)
+    };
+    if args.remote {
+        check_registry_options(&args.registry, &[], diag);
+    }
+    let original = file.encoding.encode(&file.text);
+    // The stream is scanned once; what it holds is planned once the
+    // registries (with --remote) have been asked about what the lockfile
+    // lacks.
+    let mut parts = Vec::new();
+    let mut read: Option<FileText> = None;
+    let scanned = scan_standard_input(&args.scan, file, diag, |event, _| match event {
+        Scanned::Part(_, part) => parts.push(part),
+        Scanned::Void(_) => parts.clear(),
+        Scanned::Done(file) => read = Some(file),
+    });
+    let mut resolved = Vec::new();
+    if args.remote && read.is_some() && diag.errors() == 0 {
+        resolved = resolve_missing(args, &mut lock, &parts, diag)?;
+    }
+    if !resolved.is_empty() {
+        diag.emit(
+            Message::warning(format!(
+                "pin -: {} reference(s) were pinned from their registries, not from {}: {}",
+                resolved.len(),
+                lockfile.display(),
+                resolved.join(", ")
+            ))
+            .code("not-locked")
+            .hint(Some(if args.update_lockfile {
+                "recorded in the lockfile (--update-lockfile)"
+            } else {
+                "record them with `… | imagelock lock -` (or --update-lockfile) so the next render needs no registry"
+            })),
+        );
+    }
     let mut planner =
         PinPlanner::new(&lock, lockfile, &args.scan.filters, pull_policy).strict_digests();
-    let original = file.encoding.encode(&file.text);
     let mut pinned: Option<Vec<u8>> = None;
-    let scanned = scan_standard_input(&args.scan, file, diag, |event, diag| match event {
-        Scanned::Part(file, part) => planner.plan_part(&file.text, &part, diag),
-        Scanned::Void(_) => planner.void_file(),
-        Scanned::Done(file) => {
-            let edits = planner
-                .finish_file(&file.path, &file.text, diag)
-                .unwrap_or_default();
-            pinned = Some(file.encoding.encode(&apply(&file.text, &edits)));
+    if let Some(file) = &read {
+        for part in &parts {
+            planner.plan_part(&file.text, part, diag);
         }
-    });
+        let edits = planner
+            .finish_file(&file.path, &file.text, diag)
+            .unwrap_or_default();
+        pinned = Some(file.encoding.encode(&apply(&file.text, &edits)));
+    }
     // A compose file on standard input whose tags come from a `.env`
     // beside it would be pinned in that file: not by a filter.
     for plan in planner.finish_other_files(diag) {
@@ -321,6 +366,9 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     }
     let failed =
         diag.errors() > 0 || scanned.failed > 0 || counts.missing > 0 || counts.refused > 0;
+    if let (false, Some(guard)) = (failed, &guard) {
+        guard.save_if_changed(&lock)?;
+    }
     // As a KRM function, the list goes back whole, with the run's errors
     // and warnings as its results: pinned, or as it came when the run
     // failed (never half-pinned).
@@ -368,4 +416,67 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         policy_summary(counts.policies)
     ));
     Ok(crate::exit::CLEAN)
+}
+
+/// `pin - --remote`: ask the registries about every tag of the stream the
+/// lockfile lacks (with the pull secrets the stream holds and the
+/// `--pull-secret` files, through the mirrors, as `lock` does), add what
+/// they say to `lock`, and return the references so resolved. A registry
+/// failure and a workload that cannot pull its image are errors.
+fn resolve_missing(
+    args: &PinSettings,
+    lock: &mut Lockfile,
+    parts: &[FileScan],
+    diag: &mut Diagnostics,
+) -> anyhow::Result<Vec<String>> {
+    let namespace = &args.registry.credentials.namespace;
+    let mut uses = Uses::default();
+    for part in parts {
+        uses.add(part.clone(), &args.scan.filters, namespace);
+    }
+    let mut asks = Vec::new();
+    for key in uses.by_key.keys() {
+        let reference = key.reference()?;
+        if lock.get(key).is_some() || reference.tag().is_none() {
+            continue;
+        }
+        asks.push(Ask {
+            key: key.clone(),
+            reference,
+            uses: Vec::new(),
+            platforms: Vec::new(),
+        });
+    }
+    if asks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mirrors = load_mirrors(&args.registry.mirrors)?;
+    let remote = Remote::connect(&args.registry, &mirrors, diag)?;
+    let at = remote.tag_source(diag)?;
+    uses.with_pod_credentials(namespace, remote.pull_secrets(), diag);
+    for a in &mut asks {
+        a.uses = uses.of(&a.key).to_vec();
+    }
+    let answers = resolve_entries(&remote, lock, asks, at)?;
+    remote.report_credential_warnings(diag);
+    let mut resolved = Vec::new();
+    for answer in answers {
+        for (e, uses) in &answer.errors {
+            diag.emit(registry_error(e, uses));
+        }
+        for (e, uses) in &answer.access {
+            diag.emit(
+                Message::error(access_message(&answer.ask.reference, e, uses))
+                    .code("access")
+                    .hint(e.hint())
+                    .used_at(used_at(uses)),
+            );
+        }
+        if let Some(entry) = answer.entry {
+            resolved.push(answer.ask.key.to_string());
+            lock.insert(entry);
+        }
+    }
+    remote.report_budget(diag);
+    Ok(resolved)
 }

@@ -578,7 +578,7 @@ pub fn collect_uses(
 
 impl Uses {
     /// Add the uses one part of a file holds.
-    fn add(&mut self, part: FileScan, filters: &Filters, default_namespace: &str) {
+    pub fn add(&mut self, part: FileScan, filters: &Filters, default_namespace: &str) {
         self.invalid.extend(part.invalid);
         self.secrets.extend(part.secrets);
         self.service_accounts.extend(part.service_accounts);

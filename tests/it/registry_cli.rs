@@ -215,3 +215,122 @@ fn not_found_through_the_binary_says_what_is_missing() {
         "{stdout}\n{stderr}"
     );
 }
+
+/// A Pod of `image` in namespace `shop`, its pull secret named when
+/// `secret` is.
+fn pod_stream(image: &str, secret: Option<&str>) -> String {
+    let pull = secret
+        .map(|s| format!("  imagePullSecrets:\n  - name: {s}\n"))
+        .unwrap_or_default();
+    format!(
+        "---\n# Source: app/templates/pod.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: shop\nspec:\n{pull}  containers:\n  - name: app\n    image: {image} # the app\n"
+    )
+}
+
+#[test]
+fn pin_filter_with_remote_resolves_what_the_lockfile_lacks_and_records_it_when_asked() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let digest = reg.push_oci_image("team/app", "v1", "filter");
+    let stream = pod_stream(&reg.image("team/app:v1"), None);
+    let pinned = stream.replace(
+        &reg.image("team/app:v1"),
+        &format!("{}@{digest}", reg.image("team/app:v1")),
+    );
+    let lock = reg.scratch().join("images.lock");
+    // Without --remote there is nothing to pin from.
+    let out = imagelock(&reg)
+        .args(["pin", "-"])
+        .write_stdin(stream.as_str())
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+    // With it, the registry's digest, said on stderr, and no lockfile
+    // written.
+    let out = imagelock(&reg)
+        .args(["pin", "--remote", "--plain-http", &reg.host(), "-"])
+        .write_stdin(stream.as_str())
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), pinned);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 reference(s) were pinned from their registries, not from images.lock"),
+        "{stderr}"
+    );
+    assert!(!lock.exists());
+    // --update-lockfile records it: the next render needs no registry.
+    let out = imagelock(&reg)
+        .args([
+            "pin",
+            "--remote",
+            "--update-lockfile",
+            "--plain-http",
+            &reg.host(),
+            "-",
+        ])
+        .write_stdin(stream.as_str())
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert!(fs_err::read_to_string(&lock).unwrap().contains(&digest));
+    let out = imagelock(&reg)
+        .args(["pin", "-"])
+        .write_stdin(stream.as_str())
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), pinned);
+}
+
+#[test]
+fn pin_filter_with_remote_pulls_with_the_secret_the_stream_holds() {
+    let reg = Registry::start(Setup::TlsBasic);
+    let digest = reg.push_oci_image("team/app", "v1", "filter-secret");
+    let auth = base64_of(&format!("{}:{}", support::USER, support::PASSWORD));
+    let config = format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, reg.host());
+    let secret = format!(
+        "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\n  namespace: shop\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {}\n",
+        base64_of(&config)
+    );
+    let stream = format!(
+        "{secret}{}",
+        pod_stream(&reg.image("team/app:v1"), Some("regcred"))
+    );
+    // No credentials but the stream's (an empty docker config).
+    let empty = reg.scratch().join("empty-docker-config");
+    fs_err::create_dir_all(&empty).unwrap();
+    fs_err::write(empty.join("config.json"), "{}").unwrap();
+    let run = |with_secret: &str| {
+        imagelock(&reg)
+            .env("DOCKER_CONFIG", &empty)
+            .args(["pin", "--remote", "--ca-file"])
+            .arg(reg.ca_file.as_ref().unwrap())
+            .arg("-")
+            .write_stdin(with_secret)
+            .output()
+            .unwrap()
+    };
+    let out = run(&stream);
+    expect_code(&out, 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout,
+        stream.replace(
+            &reg.image("team/app:v1"),
+            &format!("{}@{digest}", reg.image("team/app:v1"))
+        )
+    );
+    // The Secret comes out as it went in: the stream is the user's data.
+    assert!(stdout.contains(&base64_of(&config)));
+    // Without the secret the workload cannot pull: an error, nothing printed.
+    let out = run(&pod_stream(&reg.image("team/app:v1"), None));
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
