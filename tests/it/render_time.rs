@@ -789,6 +789,13 @@ fn argocd_plugin_generates_the_pinned_chart_and_nothing_when_helm_or_the_lock_fa
     write_lock(&d.join("repo"), "images.lock", NGINX_OTHER);
 
     let argv = argocd_generate();
+    // The README shows this very step.
+    let readme = fs_err::read_to_string(repo().join("README.md")).unwrap();
+    let shown: String = argv[2].lines().map(|l| format!("        {l}\n")).collect();
+    assert!(
+        readme.contains(&shown),
+        "README.md's Argo CD example differs from contrib/argocd/plugin.yaml:\n{shown}"
+    );
     let path = format!("{}:{}:/usr/bin:/bin", fake.display(), bin_dir().display());
     let run = |extra: &[(&str, &str)]| {
         let mut env = vec![
