@@ -50,6 +50,7 @@ mod registry;
 mod registry_answers;
 mod registry_budget;
 mod registry_cli;
+mod render_time;
 mod secrets;
 mod workflow;
 mod writing;
