@@ -358,8 +358,14 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     }
     let counts = planner.counts();
     if counts.missing > 0 {
+        // The command to run names the lockfile unless it is the default.
+        let named = if lockfile == Path::new("images.lock") {
+            String::new()
+        } else {
+            format!(" --lockfile {}", lockfile.display())
+        };
         diag.say(format!(
-            "hint: {} reference(s) have no entry in {}; add them with the same stream: `… | imagelock lock -`",
+            "hint: {} reference(s) have no entry in {}; add them with the same stream: `… | imagelock lock{named} -`",
             counts.missing,
             lockfile.display()
         ));
