@@ -75,7 +75,6 @@ done
 # `pin -` (every reference pinned from the lockfile) beside `list -` over
 # the same bytes.
 find manifests -name '*.yaml' -print0 | sort -z | xargs -0 cat > stream.yaml
-cp manifests/images.lock images.lock
 bytes=$(stat -c %s stream.yaml)
 read -r lsecs lrss < <(run5 taskset -c 0 sh -c 'exec "$0" --quiet list - < stream.yaml' "$bin")
 read -r psecs prss < <(run5 taskset -c 0 sh -c 'exec "$0" --quiet pin - < stream.yaml' "$bin")

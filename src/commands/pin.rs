@@ -20,13 +20,15 @@ use crate::pipeline::lock_entries::{access_message, resolve_entries, Ask};
 use crate::pipeline::options::check_registry_options;
 use crate::pipeline::pin_plan::{PinPlanner, PlanCounts};
 use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
+use crate::pipeline::scanning::location;
 use crate::pipeline::scanning::{
     read_standard_input, scan_each, scan_standard_input, used_at, FileText, Scanned, Uses,
 };
 use crate::reference::Digest;
+use crate::report::Location;
 use crate::report::{Diagnostics, Message};
 use crate::rewrite::{apply, write_unified_diff, Edit};
-use crate::scan::FileScan;
+use crate::scan::{Context, FileScan};
 use crate::settings::PinSettings;
 use crate::write::{Transaction, WriteError};
 
@@ -301,7 +303,7 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     if args.remote {
         check_registry_options(&args.registry, &[], diag);
     }
-    let original = file.encoding.encode(&file.text);
+    let (original, encoding) = (file.text.clone(), file.encoding);
     // The stream is scanned once; what it holds is planned once the
     // registries (with --remote) have been asked about what the lockfile
     // lacks.
@@ -312,6 +314,7 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         Scanned::Void(_) => parts.clear(),
         Scanned::Done(file) => read = Some(file),
     });
+    refuse_what_a_stream_cannot_hold(&parts, diag);
     let mut resolved = Vec::new();
     if args.remote && read.is_some() && diag.errors() == 0 {
         resolved = resolve_missing(args, &mut lock, &parts, diag)?;
@@ -334,7 +337,7 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     }
     let mut planner =
         PinPlanner::new(&lock, lockfile, &args.scan.filters, pull_policy).strict_digests();
-    let mut pinned: Option<Vec<u8>> = None;
+    let mut pinned: Option<String> = None;
     if let Some(file) = &read {
         for part in &parts {
             planner.plan_part(&file.text, part, diag);
@@ -342,7 +345,7 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         let edits = planner
             .finish_file(&file.path, &file.text, diag)
             .unwrap_or_default();
-        pinned = Some(file.encoding.encode(&apply(&file.text, &edits)));
+        pinned = Some(apply(&file.text, &edits));
     }
     // A compose file on standard input whose tags come from a `.env`
     // beside it would be pinned in that file: not by a filter.
@@ -379,22 +382,30 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     // and warnings as its results: pinned, or as it came when the run
     // failed (never half-pinned).
     if let Some(list) = &krm {
-        let mut bytes = match pinned {
+        let mut text = match pinned {
             Some(pinned) if !failed => pinned,
             _ => original,
         };
-        let results = list.results(diag.messages());
-        if !results.is_empty() {
-            if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-                bytes.push(b'\n');
+        match list.results_left_out() {
+            Some(why) if diag.errors() + diag.warnings() > 0 => diag.say(format!(
+                "the messages above are not added to the ResourceList's results: {why}"
+            )),
+            _ => {
+                let results = list.results(diag.messages());
+                // In the list's own line ending.
+                if text.contains("\r\n") {
+                    text.push_str(&results.replace('\n', "\r\n"));
+                } else {
+                    text.push_str(&results);
+                }
             }
-            bytes.extend_from_slice(results.as_bytes());
         }
+        let bytes = encoding.encode(&text);
         let mut out = std::io::stdout().lock();
         out.write_all(&bytes)?;
         out.flush()?;
         if failed {
-            diag.say("the ResourceList is returned unpinned, with the errors as its results");
+            diag.say("the ResourceList is returned unpinned");
             return Ok(crate::exit::ERROR);
         }
         diag.say(format!(
@@ -404,7 +415,7 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
         ));
         return Ok(crate::exit::CLEAN);
     }
-    let Some(bytes) = pinned.filter(|_| !failed) else {
+    let Some(bytes) = pinned.filter(|_| !failed).map(|t| encoding.encode(&t)) else {
         diag.say(
             "nothing was printed: the stream is printed only when every reference in it is pinned",
         );
@@ -485,4 +496,39 @@ fn resolve_missing(
     }
     remote.report_budget(diag);
     Ok(resolved)
+}
+
+/// What a rendered stream about to be applied cannot hold, as errors: a
+/// placeholder in an image field (the kubelet rejects it), and a compose
+/// image built from variables (its value depends on the environment
+/// compose runs in, not on the stream).
+fn refuse_what_a_stream_cannot_hold(parts: &[FileScan], diag: &mut Diagnostics) {
+    for part in parts {
+        for w in part.warnings.iter().filter(|w| w.placeholder) {
+            diag.emit(
+                Message::error(format!(
+                    "{}: a stream about to be applied holds it, and the kubelet rejects it (InvalidImageName)",
+                    w.message.trim_end_matches("; skipped")
+                ))
+                .at(Location::shared(w.file.clone(), w.line, w.column))
+                .code("invalid")
+                .hint(Some("render the template before pinning")),
+            );
+        }
+        for image in &part.images {
+            if let Context::Compose(c) = &image.context {
+                if !c.built && !c.variables.is_empty() {
+                    diag.emit(
+                        Message::error(format!(
+                            "{}: built from compose variables, whose values depend on the environment compose runs in, not on the stream",
+                            image.reference
+                        ))
+                        .at(location(image))
+                        .code("not-exact")
+                        .hint(Some("pin the compose project's files instead: `imagelock pin`")),
+                    );
+                }
+            }
+        }
+    }
 }

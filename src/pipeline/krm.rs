@@ -24,9 +24,10 @@ pub const CONFIG_KIND: &str = "Pin";
 #[derive(Debug, Default)]
 pub struct ResourceList {
     items: Vec<Item>,
-    /// The list already has `results` (from a function before this one):
-    /// imagelock's are not added, only said on stderr.
-    has_results: bool,
+    /// Why imagelock's results cannot be added after the list's last byte
+    /// (the list is JSON or a flow mapping, ends without a newline, …):
+    /// they are then said on stderr only.
+    no_results: Option<&'static str>,
     pub config: FunctionConfig,
 }
 
@@ -43,7 +44,8 @@ pub struct FunctionConfig {
 /// One item: where it starts in the stream, and what names it.
 #[derive(Debug, Default, Clone)]
 struct Item {
-    first_line: usize,
+    /// Where the item starts: 1-based line and column.
+    start: (usize, usize),
     api_version: Option<String>,
     kind: Option<String>,
     name: Option<String>,
@@ -56,12 +58,20 @@ struct Item {
 /// YAML or JSON document of kind `ResourceList` in `config.kubernetes.io`),
 /// `Some(Err)` when its function config cannot be used.
 pub fn read(text: &str) -> Option<Result<ResourceList, String>> {
+    // Most streams are no ResourceList: not parsed a second time.
+    if !text.contains("ResourceList") {
+        return None;
+    }
     struct First {
         documents: usize,
         list: Option<Result<ResourceList, String>>,
     }
     impl yaml::Documents for First {
         fn document(&mut self, doc: &Doc<'_>, root: NodeId, _index: usize) {
+            // An empty document (a trailing `---`) holds nothing.
+            if doc.scalar_str(root).is_some_and(|v| v.is_empty()) {
+                return;
+            }
             self.documents += 1;
             if self.documents == 1 {
                 self.list = resource_list(doc, root);
@@ -92,7 +102,7 @@ fn resource_list(doc: &Doc<'_>, root: NodeId) -> Option<Result<ResourceList, Str
         return None;
     }
     let mut list = ResourceList {
-        has_results: doc.get(root, "results").is_some(),
+        no_results: results_cannot_be_added(doc, root),
         ..ResourceList::default()
     };
     if let Some(items) = doc.get(root, "items").and_then(|i| doc.resolve(i)) {
@@ -110,10 +120,10 @@ fn resource_list(doc: &Doc<'_>, root: NodeId) -> Option<Result<ResourceList, Str
 }
 
 fn item_of(doc: &Doc<'_>, item: NodeId) -> Item {
-    let first_line = doc.start_line(item);
+    let start = doc.position(item);
     let Some(item) = doc.resolve(item).filter(|i| doc.is_map(*i)) else {
         return Item {
-            first_line,
+            start,
             ..Item::default()
         };
     };
@@ -129,7 +139,7 @@ fn item_of(doc: &Doc<'_>, item: NodeId) -> Item {
     let annotation =
         |new: &str, legacy: &str| text(annotations, new).or_else(|| text(annotations, legacy));
     Item {
-        first_line,
+        start,
         api_version: text(Some(item), "apiVersion"),
         kind: text(Some(item), "kind"),
         name: text(metadata, "name"),
@@ -198,9 +208,15 @@ fn function_config(doc: &Doc<'_>, config: NodeId) -> Result<FunctionConfig, Stri
 }
 
 impl ResourceList {
-    /// The item of the stream holding `line` (1-based), if any.
-    fn item_at(&self, line: usize) -> Option<&Item> {
-        self.items.iter().rev().find(|i| i.first_line <= line)
+    /// The item of the stream holding the place at `line`, `column`
+    /// (1-based), if any.
+    fn item_at(&self, line: usize, column: usize) -> Option<&Item> {
+        self.items.iter().rev().find(|i| i.start <= (line, column))
+    }
+
+    /// Why the results cannot go into the list, if they cannot.
+    pub fn results_left_out(&self) -> Option<&'static str> {
+        self.no_results
     }
 
     /// The `results:` block to add after the list's last byte for these
@@ -211,10 +227,10 @@ impl ResourceList {
             .iter()
             .filter(|m| m.severity != Severity::Note)
             .collect();
-        if shown.is_empty() || self.has_results {
+        if shown.is_empty() || self.no_results.is_some() {
             return String::new();
         }
-        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let q = |s: &str| yaml_quoted(s);
         let mut out = String::from("results:\n");
         for m in shown {
             let mut message = m.message.clone();
@@ -231,8 +247,8 @@ impl ResourceList {
             let item = m
                 .location
                 .as_ref()
-                .and_then(|l| l.line)
-                .and_then(|line| self.item_at(line));
+                .and_then(|l| Some((l.line?, l.column.unwrap_or(1))))
+                .and_then(|(line, column)| self.item_at(line, column));
             let Some(item) = item else { continue };
             if let (Some(api_version), Some(kind), Some(name)) =
                 (&item.api_version, &item.kind, &item.name)
@@ -255,4 +271,50 @@ impl ResourceList {
         }
         out
     }
+}
+
+/// Why `results:` cannot be added after the list's last byte, if it
+/// cannot: only a block mapping at the first column, the last thing in
+/// the text, followed by a newline, takes a key added at its end.
+fn results_cannot_be_added(doc: &Doc<'_>, root: NodeId) -> Option<&'static str> {
+    let text = doc.text();
+    if doc.get(root, "results").is_some() {
+        return Some("the list has results already (from a function before this one)");
+    }
+    if doc.is_flow_map(root) {
+        return Some("the list is written as JSON or a flow mapping");
+    }
+    if doc.position(root).1 != 1 {
+        return Some("the list's keys are indented");
+    }
+    if !text.ends_with('\n') {
+        return Some("the list does not end with a newline");
+    }
+    let last = text.trim_end().lines().last().unwrap_or("");
+    if last.starts_with("...") || last.starts_with("---") {
+        return Some("the list ends with a document marker");
+    }
+    None
+}
+
+/// `s` as a YAML double-quoted scalar: `"` and `\` escaped, and every
+/// character YAML does not allow as it is (C0 and C1 controls, DEL, the
+/// byte order mark, surrogates cannot occur) written as an escape.
+fn yaml_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || (0x7f..=0x9f).contains(&(c as u32)) || c == '\u{feff}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

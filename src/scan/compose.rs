@@ -116,6 +116,7 @@ impl Project {
                             "{}; compose refuses this .env, and imagelock reads none of its variables",
                             e.message
                         ),
+                        placeholder: false,
                     });
                     dotenv::DotEnv::default()
                 }
@@ -127,6 +128,7 @@ impl Project {
                     line: 1,
                     column: 1,
                     message: format!("cannot read the compose project's .env: {e}"),
+                    placeholder: false,
                 });
                 dotenv::DotEnv::default()
             }

@@ -333,7 +333,7 @@ fn found(
     }
     if let Some(kind) = super::extraction::placeholder(value) {
         let message = format!("{what} {value:?} is {kind}, not a reference; skipped");
-        ex.warn(s.line, column, message);
+        ex.warn_placeholder(s.line, column, message);
         return;
     }
     match Reference::parse(value) {

@@ -362,6 +362,7 @@ impl Scanner<'_> {
             line,
             column,
             message,
+            placeholder: false,
         });
     }
 

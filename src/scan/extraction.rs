@@ -226,7 +226,7 @@ impl<'e> Extraction<'e> {
                 });
             }
             Err(e) => match placeholder(s.value) {
-                Some(kind) => self.warn(
+                Some(kind) => self.warn_placeholder(
                     s.line,
                     s.column,
                     format!("{what} {:?} is {kind}, not a reference; skipped", s.value),
@@ -309,6 +309,16 @@ impl<'e> Extraction<'e> {
 
     /// A warning at a position, once per position.
     pub fn warn(&mut self, line: usize, column: usize, message: String) {
+        self.push_warning(line, column, message, false);
+    }
+
+    /// A warning that an image value is a placeholder (see
+    /// [`ScanWarning::placeholder`]).
+    pub fn warn_placeholder(&mut self, line: usize, column: usize, message: String) {
+        self.push_warning(line, column, message, true);
+    }
+
+    fn push_warning(&mut self, line: usize, column: usize, message: String, placeholder: bool) {
         if !self.seen_warnings.insert((line, column)) {
             return;
         }
@@ -317,6 +327,7 @@ impl<'e> Extraction<'e> {
             line,
             column,
             message,
+            placeholder,
         });
     }
 }

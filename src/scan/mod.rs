@@ -276,6 +276,10 @@ pub struct ScanWarning {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// An image value that is a placeholder something else fills (a
+    /// template): skipped here, but no image a kubelet can pull, so a
+    /// stream about to be applied must not hold it (`pin -`).
+    pub placeholder: bool,
 }
 
 /// A value in an image field that the kubelet would refuse

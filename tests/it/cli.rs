@@ -856,6 +856,41 @@ fn pin_filter_prints_nothing_unless_every_reference_is_pinned() {
 }
 
 #[test]
+fn pin_filter_refuses_what_a_stream_about_to_be_applied_cannot_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    // A template left in an image field: the kubelet rejects it.
+    for image in ["${IMAGE}", "\"{{ .Values.image }}\""] {
+        let stream = format!(
+            "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: nginx:1.25\n  - name: b\n    image: {image}\n"
+        );
+        let out = with_stdin(d, &["pin", "-"], &stream);
+        expect_code(&out, 2);
+        assert!(out.stdout.is_empty());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("<stdin>:8:") && err.contains("the kubelet rejects it"),
+            "{err}"
+        );
+    }
+    // A compose image built from variables: its value is the environment's.
+    fs_err::write(d.join(".env"), "TAG=1.25\n").unwrap();
+    let out = with_stdin(
+        d,
+        &["pin", "-"],
+        "services:\n  web:\n    image: nginx:${TAG}\n",
+    );
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("built from compose variables"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn list_plain_prints_the_locked_pulls_for_preloading() {
     let dir = workspace();
     let out = imagelock(

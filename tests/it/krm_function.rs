@@ -261,3 +261,75 @@ fn kpt_fn_render_runs_it_from_a_kptfile_pipeline_with_a_function_config() {
         format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25@{DIGEST_A}\n        imagePullPolicy: IfNotPresent\n")
     );
 }
+
+#[test]
+fn results_go_into_the_list_only_where_a_key_can_be_added_after_its_last_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    lockfile(dir.path());
+    let stderr_of = |o: &std::process::Output| text(&o.stderr);
+    // JSON (a flow mapping): returned as it came, still JSON; the errors
+    // are said on stderr only.
+    let json = r#"{"apiVersion":"config.kubernetes.io/v1","kind":"ResourceList","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"first"},"spec":{"containers":[{"name":"a","image":"redis:7"}]}},{"apiVersion":"v1","kind":"Pod","metadata":{"name":"second"},"spec":{"containers":[{"name":"b","image":"nginx:1.25"}]}}]}"#;
+    let out = pin_stdin(dir.path(), &[], json);
+    expect_code(&out, 2);
+    assert_eq!(text(&out.stdout), json);
+    assert!(
+        stderr_of(&out).contains("not added to the ResourceList's results: the list is written as JSON or a flow mapping"),
+        "{}",
+        stderr_of(&out)
+    );
+    // No final newline: a newline added before `results` would change the
+    // last value (a block scalar's, here).
+    let no_newline = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p\n  spec:\n    containers:\n    - name: a\n      image: redis:7\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: script\n  data:\n    run.sh: |\n      echo hi";
+    let out = pin_stdin(dir.path(), &[], no_newline);
+    expect_code(&out, 2);
+    assert_eq!(text(&out.stdout), no_newline);
+    assert!(
+        stderr_of(&out).contains("does not end with a newline"),
+        "{}",
+        stderr_of(&out)
+    );
+    // Results of an earlier function stay the only results, and stderr
+    // says the new ones are not among them.
+    let with_results = format!(
+        "{}results:\n- message: from before\n  severity: info\n",
+        resource_list("redis:7", NO_CONFIG)
+    );
+    let out = pin_stdin(dir.path(), &[], &with_results);
+    expect_code(&out, 2);
+    assert_eq!(text(&out.stdout), with_results);
+    assert!(
+        stderr_of(&out).contains("the list has results already"),
+        "{}",
+        stderr_of(&out)
+    );
+    // A trailing `---` still reads the function config.
+    let config = "  apiVersion: imagelock.dev/v1alpha1\n  kind: Pin\n  spec:\n    pullPolicy: IfNotPresent\n";
+    let out = pin_stdin(
+        dir.path(),
+        &[],
+        &format!("{}---\n", resource_list("nginx:1.25", config)),
+    );
+    expect_code(&out, 0);
+    assert_eq!(
+        text(&out.stdout)
+            .matches("imagePullPolicy: IfNotPresent")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_result_names_control_characters_as_yaml_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    lockfile(dir.path());
+    let input = resource_list("redis:7", NO_CONFIG).replace("name: tool", "name: \"to\\u0080ol\"");
+    let out = pin_stdin(dir.path(), &[], &input);
+    expect_code(&out, 2);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("    name: \"to\\u0080ol\"\n  file:"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\u{80}'), "{stdout}");
+}
