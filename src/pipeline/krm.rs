@@ -69,7 +69,7 @@ pub fn read(text: &str) -> Option<Result<ResourceList, String>> {
     impl yaml::Documents for First {
         fn document(&mut self, doc: &Doc<'_>, root: NodeId, _index: usize) {
             // An empty document (a trailing `---`) holds nothing.
-            if doc.scalar_str(root).is_some_and(|v| v.is_empty()) {
+            if doc.scalar_str(root).is_some_and(str::is_empty) {
                 return;
             }
             self.documents += 1;
