@@ -303,42 +303,64 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     if args.remote {
         check_registry_options(&args.registry, &[], diag);
     }
-    let (original, encoding) = (file.text.clone(), file.encoding);
-    // The stream is scanned once; what it holds is planned once the
-    // registries (with --remote) have been asked about what the lockfile
-    // lacks.
+    // A failed KRM run returns the list as it came: kept only then.
+    let original = krm.as_ref().map(|_| file.text.clone());
+    let encoding = file.encoding;
+    // The stream is scanned once. With --remote, what it holds is kept
+    // until the registries have been asked about what the lockfile lacks,
+    // then planned; without, it is planned as it is scanned.
+    let mut pending = Some(file);
     let mut parts = Vec::new();
     let mut read: Option<FileText> = None;
-    let scanned = scan_standard_input(&args.scan, file, diag, |event, _| match event {
-        Scanned::Part(_, part) => parts.push(part),
-        Scanned::Void(_) => parts.clear(),
-        Scanned::Done(file) => read = Some(file),
-    });
-    refuse_what_a_stream_cannot_hold(&parts, diag);
-    let mut resolved = Vec::new();
-    if args.remote && read.is_some() && diag.errors() == 0 {
-        resolved = resolve_missing(args, &mut lock, &parts, diag)?;
-    }
-    if !resolved.is_empty() {
-        diag.emit(
-            Message::warning(format!(
-                "pin -: {} reference(s) were pinned from their registries, not from {}: {}",
-                resolved.len(),
-                lockfile.display(),
-                resolved.join(", ")
-            ))
-            .code("not-locked")
-            .hint(Some(if args.update_lockfile {
-                "recorded in the lockfile (--update-lockfile)"
-            } else {
-                "record them with `… | imagelock lock -` (or --update-lockfile) so the next render needs no registry"
-            })),
-        );
+    let mut failed_files = 0;
+    if args.remote {
+        let file = pending.take().expect("standard input is read above");
+        let scanned = scan_standard_input(&args.scan, file, diag, |event, _| match event {
+            Scanned::Part(_, part) => parts.push(part),
+            Scanned::Void(_) => parts.clear(),
+            Scanned::Done(file) => read = Some(file),
+        });
+        failed_files = scanned.failed;
+        refuse_what_a_stream_cannot_hold(&parts, diag);
+        if read.is_some() && diag.errors() == 0 {
+            let resolved = resolve_missing(args, &mut lock, &parts, diag)?;
+            if !resolved.is_empty() {
+                diag.emit(
+                    Message::warning(format!(
+                        "pin -: {} reference(s) were pinned from their registries, not from {}: {}",
+                        resolved.len(),
+                        lockfile.display(),
+                        resolved.join(", ")
+                    ))
+                    .code("not-locked")
+                    .hint(Some(if args.update_lockfile {
+                        "recorded in the lockfile (--update-lockfile)"
+                    } else {
+                        "record them with `… | imagelock lock -` (or --update-lockfile) so the next render needs no registry"
+                    })),
+                );
+            }
+        }
     }
     let mut planner =
         PinPlanner::new(&lock, lockfile, &args.scan.filters, pull_policy).strict_digests();
     let mut pinned: Option<String> = None;
-    if let Some(file) = &read {
+    if let Some(file) = pending {
+        let scanned = scan_standard_input(&args.scan, file, diag, |event, diag| match event {
+            Scanned::Part(file, part) => {
+                refuse_what_a_stream_cannot_hold(std::slice::from_ref(&part), diag);
+                planner.plan_part(&file.text, &part, diag);
+            }
+            Scanned::Void(_) => planner.void_file(),
+            Scanned::Done(file) => {
+                let edits = planner
+                    .finish_file(&file.path, &file.text, diag)
+                    .unwrap_or_default();
+                pinned = Some(apply(&file.text, &edits));
+            }
+        });
+        failed_files = scanned.failed;
+    } else if let Some(file) = &read {
         for part in &parts {
             planner.plan_part(&file.text, part, diag);
         }
@@ -373,8 +395,7 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
             lockfile.display()
         ));
     }
-    let failed =
-        diag.errors() > 0 || scanned.failed > 0 || counts.missing > 0 || counts.refused > 0;
+    let failed = diag.errors() > 0 || failed_files > 0 || counts.missing > 0 || counts.refused > 0;
     if let (false, Some(guard)) = (failed, &guard) {
         guard.save_if_changed(&lock)?;
     }
@@ -384,7 +405,7 @@ fn filter(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow
     if let Some(list) = &krm {
         let mut text = match pinned {
             Some(pinned) if !failed => pinned,
-            _ => original,
+            _ => original.unwrap_or_default(),
         };
         match list.results_left_out() {
             Some(why) if diag.errors() + diag.warnings() > 0 => diag.say(format!(
