@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::lockfile::{Entry, Lockfile};
-use crate::pipeline::lock_entries::{access_message, resolve_entries, Ask};
+use crate::pipeline::lock_entries::{resolve_entries, Ask};
 use crate::pipeline::mirror_checks::{check_locked, summary_suffix};
 use crate::pipeline::options::{check_registry_options, parse_platforms};
-use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
-use crate::pipeline::scanning::{collect_uses, invalid_message, used_at};
+use crate::pipeline::remote::{load_mirrors, Remote};
+use crate::pipeline::scanning::{collect_uses, invalid_message};
 use crate::reference::Reference;
 use crate::report::{Diagnostics, Message};
 use crate::settings::LockSettings;
@@ -95,17 +95,7 @@ pub fn run(args: &LockSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyh
         let answers = resolve_entries(remote, &old, asks, at)?;
         remote.report_credential_warnings(diag);
         for answer in answers {
-            for (e, uses) in &answer.errors {
-                diag.emit(registry_error(e, uses));
-            }
-            for (e, uses) in &answer.access {
-                diag.emit(
-                    Message::error(access_message(&answer.ask.reference, e, uses))
-                        .code("access")
-                        .hint(e.hint())
-                        .used_at(used_at(uses)),
-                );
-            }
+            answer.report_failures(diag);
             let Some(entry) = answer.entry else { continue };
             for u in &answer.ask.uses {
                 match u.reference.digest() {

@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 
 use crate::lockfile::Lockfile;
 use crate::pipeline::krm;
-use crate::pipeline::lock_entries::{access_message, resolve_entries, Ask};
+use crate::pipeline::lock_entries::{resolve_entries, Ask};
 use crate::pipeline::options::check_registry_options;
 use crate::pipeline::pin_plan::{PinPlanner, PlanCounts};
-use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
+use crate::pipeline::remote::{load_mirrors, Remote};
 use crate::pipeline::scanning::location;
 use crate::pipeline::scanning::{
-    read_standard_input, scan_each, scan_standard_input, used_at, FileText, Scanned, Uses,
+    read_standard_input, scan_each, scan_standard_input, FileText, Scanned, Uses,
 };
 use crate::reference::Digest;
 use crate::report::Location;
@@ -499,17 +499,7 @@ fn resolve_missing(
     remote.report_credential_warnings(diag);
     let mut resolved = Vec::new();
     for answer in answers {
-        for (e, uses) in &answer.errors {
-            diag.emit(registry_error(e, uses));
-        }
-        for (e, uses) in &answer.access {
-            diag.emit(
-                Message::error(access_message(&answer.ask.reference, e, uses))
-                    .code("access")
-                    .hint(e.hint())
-                    .used_at(used_at(uses)),
-            );
-        }
+        answer.report_failures(diag);
         if let Some(entry) = answer.entry {
             resolved.push(answer.ask.key.to_string());
             lock.insert(entry);

@@ -16,11 +16,12 @@ use std::sync::Arc;
 use crate::credentials::PodSecrets;
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::pipeline::mirror_checks::{digests_at_mirrors, unless_blocked};
-use crate::pipeline::remote::Remote;
-use crate::pipeline::scanning::Use;
+use crate::pipeline::remote::{registry_error, Remote};
+use crate::pipeline::scanning::{used_at, Use};
 use crate::reference::Reference;
 use crate::registry::mirrors::Mirrors;
 use crate::registry::{Platform, RegistryError, Request, Resolved};
+use crate::report::{Diagnostics, Message};
 
 /// One lock key to ask about, every place that uses it, and the platforms
 /// whose manifest digests to record.
@@ -48,6 +49,22 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Report, as errors, the registry failures that left the key
+    /// unresolved and the workloads whose own credentials cannot pull it.
+    pub fn report_failures(&self, diag: &mut Diagnostics) {
+        for (e, uses) in &self.errors {
+            diag.emit(registry_error(e, uses));
+        }
+        for (e, uses) in &self.access {
+            diag.emit(
+                Message::error(access_message(&self.ask.reference, e, uses))
+                    .code("access")
+                    .hint(e.hint())
+                    .used_at(used_at(uses)),
+            );
+        }
+    }
+
     /// The previous and the new digest, when the entry's digest moved.
     pub fn moved(&self) -> Option<(&Entry, &Entry)> {
         match (&self.previous, &self.entry) {
