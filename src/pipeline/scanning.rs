@@ -20,20 +20,10 @@ use crate::scan::{
 };
 use crate::settings::ScanSettings;
 
-/// Where a scanned text comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// A file, as the walk names it.
-    File(PathBuf),
-    /// Standard input (`-`): rendered manifests, with no file behind them.
-    Stdin,
-}
-
-/// One file being scanned: its text and how it is stored.
+/// One file being scanned: its text and how it is stored. Standard input
+/// is one too, scanned in its own [`Scope::Stream`] and named [`STDIN`].
 pub struct FileText {
-    pub input: Input,
-    /// How the input is named in locations: the file's path, or
-    /// [`STDIN`].
+    /// The file's path, or [`STDIN`].
     pub path: PathBuf,
     /// The decoded text (no byte order mark); spans index into it.
     pub text: String,
@@ -104,7 +94,7 @@ fn scan_files(
             summary.failed += 1;
             break;
         }
-        let (input, read, scope) = match item {
+        let (path, read, scope) = match item {
             WalkItem::Note(n) => {
                 diag.note(n);
                 continue;
@@ -114,7 +104,7 @@ fn scan_files(
                 diag.emit(Message::error(message).at(Location::file(&path)).code("io"));
                 continue;
             }
-            WalkItem::Stdin => (Input::Stdin, read_stdin(), Scope::Stream),
+            WalkItem::Stdin => (PathBuf::from(STDIN), read_stdin(), Scope::Stream),
             WalkItem::File { path, explicit } => {
                 let helm_values = crate::scan::helm_values::is_values_name(&path)
                     || helm.contains(&canonical(&path));
@@ -129,16 +119,11 @@ fn scan_files(
                     Scope::KnownManifests
                 };
                 let read = read_file(&path, explicit);
-                (Input::File(path), read, scope)
+                (path, read, scope)
             }
-        };
-        let path = match &input {
-            Input::File(path) => path.clone(),
-            Input::Stdin => PathBuf::from(STDIN),
         };
         let file = match read {
             Ok(Some(file)) => FileText {
-                input,
                 path,
                 text: file.text,
                 encoding: file.encoding,
@@ -266,7 +251,6 @@ pub fn read_standard_input() -> Result<FileText, ScanError> {
         encoding: Encoding::Utf8,
     });
     Ok(FileText {
-        input: Input::Stdin,
         path: PathBuf::from(STDIN),
         text: read.text,
         encoding: read.encoding,
