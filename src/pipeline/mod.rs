@@ -14,3 +14,4 @@ pub mod options;
 pub mod pin_plan;
 pub mod remote;
 pub mod scanning;
+pub mod stream;

@@ -67,6 +67,8 @@ pub struct PinPlanner<'a> {
     file_others: Vec<(PathBuf, Edit)>,
     others: BTreeMap<PathBuf, Vec<Edit>>,
     other_texts: HashMap<PathBuf, std::io::Result<String>>,
+    /// Lines before the text being planned (a window of a stream).
+    lines_before: usize,
 }
 
 impl<'a> PinPlanner<'a> {
@@ -89,6 +91,7 @@ impl<'a> PinPlanner<'a> {
             file_others: Vec::new(),
             others: BTreeMap::new(),
             other_texts: HashMap::new(),
+            lines_before: 0,
         }
     }
 
@@ -98,6 +101,13 @@ impl<'a> PinPlanner<'a> {
     pub fn strict_digests(mut self) -> Self {
         self.strict_digests = true;
         self
+    }
+
+    /// The text planned next starts after `lines` lines of a stream
+    /// (`pin -` reads it window by window): its positions are given as
+    /// the stream numbers them.
+    pub fn set_lines_before(&mut self, lines: usize) {
+        self.lines_before = lines;
     }
 
     /// What was counted so far.
@@ -142,6 +152,7 @@ impl<'a> PinPlanner<'a> {
             Err(overlap) => {
                 self.counts.refused += 1;
                 let (line, column) = crate::lockfile::line_col(text, overlap.at);
+                let line = line + self.lines_before;
                 let who = |span: &Range<usize>| {
                     owners
                         .iter()
@@ -149,6 +160,7 @@ impl<'a> PinPlanner<'a> {
                         .map(|(_, r, l)| format!("{r} (line {l})"))
                 };
                 let (first_line, _) = crate::lockfile::line_col(text, overlap.first.start);
+                let first_line = first_line + self.lines_before;
                 let names = match (who(&overlap.first), who(&overlap.second)) {
                     (Some(a), Some(b)) => format!("{a} and {b}"),
                     _ => "two references".to_string(),
@@ -168,7 +180,8 @@ impl<'a> PinPlanner<'a> {
         };
         // The safety net: the new text must read as the old one with only
         // the planned values changed and keys added.
-        if let Err(m) = crate::verify::check(path, text, &edits) {
+        if let Err(mut m) = crate::verify::check(path, text, &edits) {
+            m.line += self.lines_before;
             self.counts.refused += 1;
             diag.emit(unsafe_edit(path, &m));
             return None;

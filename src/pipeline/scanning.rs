@@ -181,6 +181,7 @@ fn scan_read_file(
         crate::scan::Options {
             locations: &settings.filters.locations,
             compose_environment: settings.compose_env,
+            unread: None,
         },
         &mut |part| {
             if hold {
@@ -241,6 +242,56 @@ fn scan_read_file(
             true
         }
     }
+}
+
+/// Scan one window of standard input read window by window (see
+/// [`super::stream`]): its text starts after `lines_before` lines of the
+/// stream, and every line reported is the stream's. The notes about
+/// values left unread are tallied in `tally`, said once at the stream's
+/// end. With `report`, its warnings and invalid values are reported (a
+/// second reading of the same window reports nothing). Returns whether
+/// it failed (a syntax error, reported): its parts are then void.
+pub fn scan_window(
+    settings: &ScanSettings,
+    file: &FileText,
+    lines_before: usize,
+    tally: &crate::scan::UnreadTally,
+    report_to: Option<&mut Diagnostics>,
+    mut each: impl FnMut(FileScan),
+) -> Result<(), ScanError> {
+    tally.set_line_base(lines_before);
+    let mut report_to = report_to;
+    let scanned = scan_file_each(
+        &file.path,
+        &file.text,
+        Scope::Stream,
+        crate::scan::Options {
+            locations: &settings.filters.locations,
+            compose_environment: settings.compose_env,
+            unread: Some(tally),
+        },
+        &mut |mut part| {
+            part.shift_lines(lines_before);
+            if let Some(diag) = report_to.as_deref_mut() {
+                report(&part, diag, true);
+            }
+            each(part);
+        },
+    );
+    scanned.map_err(|e| match e {
+        ScanError::Syntax {
+            path,
+            line,
+            column,
+            message,
+        } => ScanError::Syntax {
+            path,
+            line: line + lines_before,
+            column,
+            message,
+        },
+        e => e,
+    })
 }
 
 /// Standard input, read whole, for a caller that looks at it before it is
@@ -358,7 +409,7 @@ pub fn invalid_message(i: &InvalidImage) -> Message {
 }
 
 /// A file that could not be read or parsed, as a message.
-fn scan_error_message(e: &ScanError) -> Message {
+pub fn scan_error_message(e: &ScanError) -> Message {
     match e {
         ScanError::Syntax {
             path,

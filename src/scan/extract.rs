@@ -80,7 +80,7 @@ pub fn scan_text_full_parser(path: &Path, text: &str) -> Result<FileScan, ScanEr
         options: Options::default(),
     };
     yaml::parse_whole(text, false, &mut reading).map_err(|e| syntax(path, e))?;
-    reading.ex.finish();
+    reading.ex.finish(None);
     Ok(all)
 }
 
@@ -117,7 +117,7 @@ fn scan_with(
         |doc| crds && super::crd::is_crd(doc),
         &mut reading,
     )?;
-    reading.ex.finish();
+    reading.ex.finish(at.options.unread);
     Ok(())
 }
 

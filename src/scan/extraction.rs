@@ -111,25 +111,29 @@ impl<'e> Extraction<'e> {
         self.delivered.first_left.get_or_insert((line, column));
     }
 
-    /// The end of the file: the notes about `image` values left unread.
-    pub(super) fn finish(self) {
-        let left = self.delivered.left_image_keys;
-        if let (true, Some((line, column))) = (left > 0, self.delivered.first_left) {
-            let mut last = FileScan::default();
-            last.notes.push(format!(
-                "{}: {left} value(s) named `image` left unread (the first at {line}:{column}): under metadata (labels, annotations), selectors or data, or outside a built-in kind's pod spec, where Kubernetes pulls nothing; name one in a `[[location]]` of imagelock.toml if a controller reads it as an image",
-                self.file.display(),
-            ));
-            (self.each)(last);
+    /// The end of the file: the notes about `image` values left unread,
+    /// or, for a text that is one window of a longer stream, their counts
+    /// added to the stream's `tally` (its notes come at the stream's end).
+    pub(super) fn finish(self, tally: Option<&UnreadTally>) {
+        let d = self.delivered;
+        if let Some(tally) = tally {
+            let mut t = tally.0.borrow_mut();
+            let base = t.line_base;
+            t.skipped_image_keys += d.skipped_image_keys;
+            t.left_image_keys += d.left_image_keys;
+            if t.first_left.is_none() {
+                t.first_left = d.first_left.map(|(line, column)| (line + base, column));
+            }
+            return;
         }
-        let skipped = self.delivered.skipped_image_keys;
-        if skipped > 0 {
+        for note in unread_notes(
+            &self.file,
+            d.left_image_keys,
+            d.first_left,
+            d.skipped_image_keys,
+        ) {
             let mut last = FileScan::default();
-            last.notes.push(format!(
-                "{}: {} `image` value(s) not read: no document holding them is a Kubernetes object (`apiVersion`/`kind`), compose file, kustomization or GitHub workflow; render Helm charts with `helm template`, or name the file on the command line to scan it anyway",
-                self.file.display(),
-                skipped
-            ));
+            last.notes.push(note);
             (self.each)(last);
         }
     }
@@ -411,5 +415,58 @@ impl NodeIndex {
             }
             EditPlan::Unpinnable { .. } | EditPlan::Shared { .. } | EditPlan::DotEnv { .. } => None,
         }
+    }
+}
+
+/// The notes about `image` values a text left unread: `left` values the
+/// Kubernetes rules left (the first at `first_left`), `skipped` in
+/// documents the scope leaves out.
+fn unread_notes(
+    file: &Path,
+    left: usize,
+    first_left: Option<(usize, usize)>,
+    skipped: usize,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let (true, Some((line, column))) = (left > 0, first_left) {
+        notes.push(format!(
+            "{}: {left} value(s) named `image` left unread (the first at {line}:{column}): under metadata (labels, annotations), selectors or data, or outside a built-in kind's pod spec, where Kubernetes pulls nothing; name one in a `[[location]]` of imagelock.toml if a controller reads it as an image",
+            file.display(),
+        ));
+    }
+    if skipped > 0 {
+        notes.push(format!(
+            "{}: {skipped} `image` value(s) not read: no document holding them is a Kubernetes object (`apiVersion`/`kind`), compose file, kustomization or GitHub workflow; render Helm charts with `helm template`, or name the file on the command line to scan it anyway",
+            file.display(),
+        ));
+    }
+    notes
+}
+
+/// The counts behind the unread-value notes of a stream read window by
+/// window (see [`super::Options::unread`]): one pair of notes for the
+/// whole stream, at its end, with lines as the stream has them.
+#[derive(Debug, Default)]
+pub struct UnreadTally(std::cell::RefCell<Tally>);
+
+#[derive(Debug, Default)]
+struct Tally {
+    /// Lines before the window being scanned.
+    line_base: usize,
+    skipped_image_keys: usize,
+    left_image_keys: usize,
+    first_left: Option<(usize, usize)>,
+}
+
+impl UnreadTally {
+    /// The next window starts after `lines` lines of the stream.
+    pub fn set_line_base(&self, lines: usize) {
+        self.0.borrow_mut().line_base = lines;
+    }
+
+    /// The stream's notes, once every window is scanned.
+    pub fn notes(&self, file: &Path) -> Vec<String> {
+        let t = self.0.borrow();
+        unread_notes(file, t.left_image_keys, t.first_left, t.skipped_image_keys)
     }
 }

@@ -31,6 +31,7 @@ pub use crate::yaml::{fast_path_reads, QuoteStyle};
 pub use edit_plan::EditPlan;
 pub use encoding::{read_file, Encoding, ReadFile};
 pub use extract::scan_text_full_parser;
+pub use extraction::UnreadTally;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -320,6 +321,10 @@ pub struct Options<'a> {
     /// Read the process environment for compose `${VAR}` interpolation, as
     /// compose does (the environment wins over `.env`): `--compose-env`.
     pub compose_environment: bool,
+    /// A text that is one window of a longer stream (`pin -`): the notes
+    /// about `image` values left unread are tallied here for the whole
+    /// stream instead of said per window.
+    pub unread: Option<&'a UnreadTally>,
 }
 
 /// Which documents a scan reads images from.
@@ -359,6 +364,26 @@ impl FileScan {
         self.secrets.append(&mut part.secrets);
         self.service_accounts.append(&mut part.service_accounts);
         self.notes.append(&mut part.notes);
+    }
+
+    /// Move every line by `lines`: what a window of a longer stream holds,
+    /// as the stream numbers its lines (the window starts after `lines`).
+    pub fn shift_lines(&mut self, lines: usize) {
+        for i in &mut self.images {
+            i.line += lines;
+        }
+        for w in &mut self.warnings {
+            w.line += lines;
+        }
+        for i in &mut self.invalid {
+            i.line += lines;
+        }
+        for s in &mut self.secrets {
+            s.line += lines;
+        }
+        for a in &mut self.service_accounts {
+            a.line += lines;
+        }
     }
 
     /// Everything the scan reports, one comparable line per image, warning

@@ -855,6 +855,106 @@ fn pin_filter_prints_nothing_unless_every_reference_is_pinned() {
     assert!(out.stdout.is_empty());
 }
 
+/// A rendered stream larger than several of `pin -`'s windows (1 MiB):
+/// `n` Deployments, each with a comment, a label named `image` and one
+/// reference, `image_of(i)`.
+fn long_stream(n: usize, image_of: impl Fn(usize) -> String) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        s.push_str(&format!(
+            "---\n# Source: app/templates/deploy-{i}.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{i}\n  labels: {{image: web}}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: {}   # the app\n        args: [\"--flag\", \"{}\"]\n",
+            image_of(i),
+            "x".repeat(200)
+        ));
+    }
+    s
+}
+
+#[test]
+fn pin_filter_reads_a_long_stream_window_by_window_and_reports_lines_as_the_stream_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    nginx_lock(d, &digest);
+    // 12,000 documents of 14 lines: several windows.
+    let n = 12_000;
+    let stream = long_stream(n, |_| "nginx:1.25".into());
+    assert!(stream.len() > 3 << 20);
+    let out = with_stdin(d, &["pin", "-"], &stream);
+    expect_code(&out, 0);
+    let pinned = text(&out.stdout);
+    assert_eq!(
+        pinned,
+        stream.replace(
+            "image: nginx:1.25 ",
+            &format!("image: nginx:1.25@{digest} ")
+        )
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("pinned {n} reference(s) in the stream")),
+        "{err}"
+    );
+    // The labels named `image` are one note for the whole stream, at the
+    // stream's first.
+    assert_eq!(err.matches("named `image` left unread").count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "<stdin>: {n} value(s) named `image` left unread (the first at 7:12)"
+        )),
+        "{err}"
+    );
+    // The same bytes as a file pin the same way.
+    fs_err::write(d.join("stream.yaml"), &stream).unwrap();
+    expect_code(&with_stdin(d, &["pin", "stream.yaml"], ""), 0);
+    assert_eq!(
+        fs_err::read_to_string(d.join("stream.yaml")).unwrap(),
+        pinned
+    );
+    // Twice changes nothing.
+    assert_eq!(text(&with_stdin(d, &["pin", "-"], &pinned).stdout), pinned);
+
+    // A reference missing from the lockfile in a late window is reported
+    // at the stream's line, with the others, and nothing is printed.
+    let late = |i: usize| {
+        if i == 9_000 || i == 11_999 {
+            "redis:7".to_string()
+        } else {
+            "nginx:1.25".to_string()
+        }
+    };
+    let out = with_stdin(d, &["pin", "-"], &long_stream(n, late));
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    for i in [9_000, 11_999] {
+        let line = i * 14 + 13;
+        assert!(
+            err.contains(&format!(
+                "<stdin>:{line}:16: redis:7 (docker.io/library/redis:7) is not in images.lock"
+            )),
+            "{err}"
+        );
+    }
+    // A syntax error in a late window: at its stream line, nothing printed.
+    let mut broken = stream.clone();
+    broken.push_str("---\nkind: Pod\nspec: [unclosed\n");
+    let out = with_stdin(d, &["pin", "-"], &broken);
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    // Where the same bytes as a file have it.
+    fs_err::write(d.join("broken.yaml"), &broken).unwrap();
+    let listed = text(&with_stdin(d, &["list", "broken.yaml"], "").stderr);
+    let at = listed
+        .split("error: broken.yaml:")
+        .nth(1)
+        .and_then(|r| r.split(": ").next())
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(at.starts_with(&format!("{}:", n * 14 + 4)), "{listed}");
+    assert!(err.contains(&format!("<stdin>:{at}: while parsing")), "{err}");
+}
+
 #[test]
 fn pin_filter_refuses_what_a_stream_about_to_be_applied_cannot_hold() {
     let dir = tempfile::tempdir().unwrap();

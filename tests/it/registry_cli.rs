@@ -285,6 +285,42 @@ fn pin_filter_with_remote_resolves_what_the_lockfile_lacks_and_records_it_when_a
 }
 
 #[test]
+fn pin_filter_with_remote_reads_a_long_stream_twice_and_prints_it_once() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let digest = reg.push_oci_image("team/app", "v1", "filter-long");
+    let image = reg.image("team/app:v1");
+    // Many windows (1 MiB each) of pods already pinned, and the reference
+    // to resolve in the last.
+    let other = format!("{image}@{digest}");
+    let mut stream = String::new();
+    while stream.len() < 3 << 20 {
+        stream.push_str(&pod_stream(&other, None));
+    }
+    let pinned_before = stream.clone();
+    stream.push_str(&pod_stream(&image, None));
+    let out = imagelock(&reg)
+        .args(["pin", "--remote", "--plain-http", &reg.host(), "-"])
+        .write_stdin(stream.as_str())
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        pinned_before + &pod_stream(&other, None)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Each warning of the scan is said once, not once per reading.
+    assert_eq!(
+        stderr.matches("were pinned from their registries").count(),
+        1,
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    let distinct: std::collections::BTreeSet<&str> = lines.iter().copied().collect();
+    assert_eq!(lines.len(), distinct.len(), "{stderr}");
+}
+
+#[test]
 fn pin_filter_with_remote_pulls_with_the_secret_the_stream_holds() {
     let reg = Registry::start(Setup::TlsBasic);
     let digest = reg.push_oci_image("team/app", "v1", "filter-secret");

@@ -1,0 +1,264 @@
+//! Standard input cut into windows of whole YAML documents, so `pin -`
+//! holds one window at a time: memory follows the largest document (or
+//! [`WINDOW`], whichever is larger), not the stream.
+//!
+//! A window ends before a column-0 `---` line: YAML forbids such a line
+//! inside any scalar, so it always starts a document, and the documents
+//! before it read the same on their own (see [`crate::yaml::split`]).
+//! What cannot be cut that way is read whole: a stream with a byte order
+//! mark or NUL bytes (UTF-16, UTF-32), one with a `%` directive (it
+//! belongs to the document after it), and a KRM `ResourceList` (one
+//! document, whose function config decides how the rest is read).
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::scan::{Encoding, ScanError};
+
+/// The bytes a window holds at least before it is cut (the last one, and
+/// one whose document is larger, hold more).
+pub const WINDOW: usize = 1 << 20;
+
+/// How standard input is read.
+pub enum Input<R> {
+    /// Whole: its bytes, decoded.
+    Whole { text: String, encoding: Encoding },
+    /// Window by window (UTF-8 without a byte order mark).
+    Windows(Windows<R>),
+}
+
+/// One window: whole documents of the stream, and how many lines come
+/// before them.
+pub struct Window {
+    pub text: String,
+    pub lines_before: usize,
+}
+
+/// Standard input as [`Window`]s; see the module documentation.
+pub struct Windows<R> {
+    reader: R,
+    buf: Vec<u8>,
+    eof: bool,
+    lines_before: usize,
+    path: &'static str,
+}
+
+impl<R: Read> Input<R> {
+    /// Start reading `reader` (named `path` in errors): read whole when
+    /// its first bytes say it cannot be cut, or when it is a KRM
+    /// `ResourceList`.
+    pub fn open(reader: R, path: &'static str) -> Result<Input<R>, ScanError> {
+        let mut w = Windows::over(reader, path);
+        w.fill(WINDOW)?;
+        let b = &w.buf;
+        let whole = Encoding::detect(b) != Encoding::Utf8
+            || memchr::memchr(0, b).is_some()
+            || directive(b)
+            || memchr::memmem::find(b, b"ResourceList").is_some();
+        if whole {
+            w.fill(usize::MAX)?;
+            let (text, encoding) = Encoding::decode(Path::new(path), &w.buf)?;
+            return Ok(Input::Whole { text, encoding });
+        }
+        Ok(Input::Windows(w))
+    }
+}
+
+/// Whether `bytes` hold a line starting with `%` (a YAML directive, or
+/// text a directive could be).
+fn directive(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&b'%') || memchr::memmem::find(bytes, b"\n%").is_some()
+}
+
+impl<R: Read> Windows<R> {
+    /// Windows of `reader`, known to be cut-able (the spooled stream
+    /// [`Input::open`] cut before).
+    pub fn over(reader: R, path: &'static str) -> Windows<R> {
+        Windows {
+            reader,
+            buf: Vec::new(),
+            eof: false,
+            lines_before: 0,
+            path,
+        }
+    }
+
+    /// Read until the buffer holds `want` bytes or the input ends.
+    fn fill(&mut self, want: usize) -> Result<(), ScanError> {
+        let mut chunk = [0u8; 64 * 1024];
+        while !self.eof && self.buf.len() < want {
+            match self.reader.read(&mut chunk) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(ScanError::Io {
+                        path: self.path.into(),
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next window, or `None` at the end of the input. A window whose
+    /// text holds a directive takes the rest of the input with it.
+    pub fn next_window(&mut self) -> Result<Option<Window>, ScanError> {
+        let mut want = WINDOW;
+        let cut = loop {
+            self.fill(want)?;
+            if self.buf.is_empty() {
+                return Ok(None);
+            }
+            match last_cut(&self.buf, self.eof) {
+                Some(cut) if !directive(&self.buf[..cut]) => break cut,
+                _ if self.eof => break self.buf.len(),
+                Some(_) => {
+                    // A directive: the rest of the input is one window.
+                    self.fill(usize::MAX)?;
+                    break self.buf.len();
+                }
+                None => want = self.buf.len().saturating_mul(2),
+            }
+        };
+        let rest = self.buf.split_off(cut);
+        let bytes = std::mem::replace(&mut self.buf, rest);
+        let lines_before = self.lines_before;
+        self.lines_before += memchr::memchr_iter(b'\n', &bytes).count();
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let good = &e.as_bytes()[..at];
+            // `good` is valid UTF-8 by construction.
+            let good = std::str::from_utf8(good).unwrap_or_default();
+            let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+            ScanError::NotUtf8 {
+                path: self.path.into(),
+                line: lines_before + good.matches('\n').count() + 1,
+                column: good[line_start..].chars().count() + 1,
+            }
+        })?;
+        Ok(Some(Window { text, lines_before }))
+    }
+}
+
+/// The start of the last `---` line of `buf` after its first byte: a
+/// document starts there. A `---` at the very end of `buf` counts only at
+/// the end of the input (more bytes could make it `----`).
+fn last_cut(buf: &[u8], eof: bool) -> Option<usize> {
+    let mut end = buf.len();
+    while let Some(i) = memchr::memmem::rfind(&buf[..end], b"\n---") {
+        let start = i + 1;
+        match buf.get(start + 3) {
+            Some(b' ' | b'\t' | b'\r' | b'\n') => return Some(start),
+            None if eof => return Some(start),
+            _ => end = i,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every window of `text` read through a reader that hands over `step`
+    /// bytes at a time.
+    fn windows(text: &[u8], step: usize) -> Vec<(String, usize)> {
+        struct Trickle<'a>(&'a [u8], usize);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.1.min(self.0.len()).min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let Ok(Input::Windows(mut w)) = Input::open(Trickle(text, step), "<stdin>") else {
+            panic!("read whole");
+        };
+        let mut out = Vec::new();
+        while let Some(win) = w.next_window().unwrap() {
+            out.push((win.text, win.lines_before));
+        }
+        out
+    }
+
+    #[test]
+    fn windows_cover_the_stream_and_end_before_document_markers() {
+        let doc = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: nginx:1.25\n";
+        let mut text = String::new();
+        for i in 0..40_000 {
+            text.push_str(if i % 3 == 0 { "--- # c\n" } else { "---\n" });
+            text.push_str(doc);
+        }
+        for step in [7, 4096, 1 << 20] {
+            let got = windows(text.as_bytes(), step);
+            assert!(got.len() > 1, "cut into windows");
+            assert_eq!(got.iter().map(|w| w.0.as_str()).collect::<String>(), text);
+            let mut lines = 0;
+            for (w, before) in &got {
+                assert!(w.starts_with("---"), "a window starts a document");
+                assert_eq!(*before, lines);
+                lines += w.matches('\n').count();
+            }
+        }
+    }
+
+    #[test]
+    fn a_dashes_line_that_is_no_marker_is_not_cut_at() {
+        // `----` and `---x` are plain scalars' lines, not markers.
+        let mut text = String::from("a: |\n  x\n");
+        text.push_str(&"b: c\n".repeat(WINDOW / 4));
+        text.push_str("k:\n----\n---x: 1\n");
+        let got = windows(text.as_bytes(), 1 << 16);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, text);
+    }
+
+    #[test]
+    fn a_directive_takes_the_rest_of_the_stream_with_it() {
+        let mut text = "---\na: 1\n".repeat(WINDOW / 8);
+        text.push_str("%YAML 1.2\n---\nb: 2\n---\nc: 3\n");
+        let got = windows(text.as_bytes(), 1 << 16);
+        let last = &got.last().unwrap().0;
+        assert!(last.contains("%YAML 1.2\n---\nb: 2\n---\nc: 3\n"));
+        assert_eq!(got.iter().map(|w| w.0.as_str()).collect::<String>(), text);
+    }
+
+    #[test]
+    fn what_cannot_be_cut_is_read_whole() {
+        for text in [
+            &b"\xEF\xBB\xBFa: 1\n"[..],
+            b"\xFF\xFEa\0:\0",
+            b"%YAML 1.2\n---\na: 1\n",
+            b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n",
+        ] {
+            assert!(matches!(
+                Input::open(text, "<stdin>"),
+                Ok(Input::Whole { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_at_its_stream_line() {
+        let mut text = "---\na: 1\n".repeat(WINDOW / 8).into_bytes();
+        text.extend_from_slice(b"---\nb: \xFF\n");
+        let Ok(Input::Windows(mut w)) = Input::open(&text[..], "<stdin>") else {
+            panic!("read whole");
+        };
+        let lines = WINDOW / 8 * 2;
+        loop {
+            match w.next_window() {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("no error"),
+                Err(ScanError::NotUtf8 { line, column, .. }) => {
+                    assert_eq!((line, column), (lines + 2, 4));
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+}
