@@ -52,6 +52,9 @@ struct Item {
     namespace: Option<String>,
     path: Option<String>,
     index: Option<String>,
+    /// Where each scalar value of the item is, and its field path in the
+    /// item (`spec.containers[0].image`), sorted by position.
+    fields: Vec<((usize, usize), String)>,
 }
 
 /// The stream as a `ResourceList`: `None` when it is not one (a single
@@ -138,8 +141,12 @@ fn item_of(doc: &Doc<'_>, item: NodeId) -> Item {
         .filter(|a| doc.is_map(*a));
     let annotation =
         |new: &str, legacy: &str| text(annotations, new).or_else(|| text(annotations, legacy));
+    let mut fields = Vec::new();
+    field_paths(doc, item, &mut String::new(), 0, &mut fields);
+    fields.sort();
     Item {
         start,
+        fields,
         api_version: text(Some(item), "apiVersion"),
         kind: text(Some(item), "kind"),
         name: text(metadata, "name"),
@@ -152,6 +159,57 @@ fn item_of(doc: &Doc<'_>, item: NodeId) -> Item {
             "internal.config.kubernetes.io/index",
             "config.kubernetes.io/index",
         ),
+    }
+}
+
+/// Every scalar value under `node`, with its path from the item: keys
+/// joined by `.` (a key holding `.`, `[` or `]`, or none that is a plain
+/// string, in brackets), sequence items as `[i]`, as kpt and kustomize
+/// write a result's `field.path`. Through no alias (its value is where
+/// its anchor is).
+fn field_paths(
+    doc: &Doc<'_>,
+    node: NodeId,
+    path: &mut String,
+    depth: usize,
+    out: &mut Vec<((usize, usize), String)>,
+) {
+    // The tree's own depth limit bounds this; a deeper item is left
+    // without paths rather than walked.
+    if depth > 256 {
+        return;
+    }
+    if doc.is_scalar(node) {
+        if !path.is_empty() {
+            out.push((doc.position(node), path.clone()));
+        }
+        return;
+    }
+    let len = path.len();
+    if doc.is_map(node) {
+        for pair in doc.map_entries(node).chunks_exact(2) {
+            let Some(key) = doc.scalar_str(pair[0]) else {
+                continue;
+            };
+            if !path.is_empty() {
+                path.push('.');
+            }
+            if key.is_empty() || key.contains(['.', '[', ']']) {
+                path.push('[');
+                path.push_str(key);
+                path.push(']');
+            } else {
+                path.push_str(key);
+            }
+            field_paths(doc, pair[1], path, depth + 1, out);
+            path.truncate(len);
+        }
+    } else if doc.is_seq(node) {
+        for (i, &item) in doc.seq_items(node).iter().enumerate() {
+            path.push_str(&format!("[{i}]"));
+            field_paths(doc, item, path, depth + 1, out);
+            path.truncate(len);
+        }
     }
 }
 
@@ -244,12 +302,13 @@ impl ResourceList {
                 _ => "warning",
             };
             out.push_str(&format!("  severity: {severity}\n"));
-            let item = m
+            let at = m
                 .location
                 .as_ref()
-                .and_then(|l| Some((l.line?, l.column.unwrap_or(1))))
-                .and_then(|(line, column)| self.item_at(line, column));
-            let Some(item) = item else { continue };
+                .and_then(|l| Some((l.line?, l.column.unwrap_or(1))));
+            let Some((at, item)) = at.and_then(|at| Some((at, self.item_at(at.0, at.1)?))) else {
+                continue;
+            };
             if let (Some(api_version), Some(kind), Some(name)) =
                 (&item.api_version, &item.kind, &item.name)
             {
@@ -267,6 +326,11 @@ impl ResourceList {
                 if let Some(index) = item.index.as_deref().and_then(|i| i.parse::<u32>().ok()) {
                     out.push_str(&format!("    index: {index}\n"));
                 }
+            }
+            // The field, when the message is at one of the item's values.
+            if let Ok(i) = item.fields.binary_search_by(|(p, _)| p.cmp(&at)) {
+                out.push_str("  field:\n");
+                out.push_str(&format!("    path: {}\n", q(&item.fields[i].1)));
             }
         }
         out
@@ -317,4 +381,29 @@ fn yaml_quoted(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_value_of_an_item_has_its_field_path() {
+        let text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- kind: Pod\n  metadata:\n    annotations: {example.com/image: 'a:1'}\n  spec:\n    containers:\n    - name: a\n      image: nginx:1.25\n    - {name: b, image: \"redis:7\"}\n";
+        let list = read(text).unwrap().unwrap();
+        let fields = &list.items[0].fields;
+        let path_at = |line, column| {
+            fields
+                .iter()
+                .find(|(p, _)| *p == (line, column))
+                .map(|(_, f)| f.as_str())
+        };
+        assert_eq!(path_at(10, 14), Some("spec.containers[0].image"));
+        assert_eq!(path_at(11, 25), Some("spec.containers[1].image"));
+        assert_eq!(
+            path_at(6, 39),
+            Some("metadata.annotations.[example.com/image]")
+        );
+        assert_eq!(path_at(4, 9), Some("kind"));
+    }
 }

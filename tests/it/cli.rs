@@ -952,7 +952,10 @@ fn pin_filter_reads_a_long_stream_window_by_window_and_reports_lines_as_the_stre
         .and_then(|r| r.split(": ").next())
         .unwrap_or_else(|| panic!("{listed}"));
     assert!(at.starts_with(&format!("{}:", n * 14 + 4)), "{listed}");
-    assert!(err.contains(&format!("<stdin>:{at}: while parsing")), "{err}");
+    assert!(
+        err.contains(&format!("<stdin>:{at}: while parsing")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -145,6 +145,8 @@ fn a_failed_run_returns_the_list_unpinned_with_each_error_as_a_result_at_its_ite
   file:
     path: \"sub/pod.yaml\"
     index: 1
+  field:
+    path: \"spec.containers[0].image\"
 "
     );
     // A function config imagelock cannot use is an error naming it.
@@ -223,7 +225,8 @@ fn kpt_runs_it_as_an_exec_function_and_only_the_image_values_change() {
     let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(
         shown.contains(
-            "[error] v1/Pod/tool: redis:7 (docker.io/library/redis:7) is not in images.lock"
+            // kpt shows the field the result names.
+            "[error] v1/Pod/tool spec.containers[0].image: redis:7 (docker.io/library/redis:7) is not in images.lock"
         ),
         "{shown}"
     );
