@@ -7,7 +7,9 @@
 //! before it read the same on their own (see [`crate::yaml::split`]).
 //! What cannot be cut that way is read whole: a stream with a byte order
 //! mark or NUL bytes (UTF-16, UTF-32), one with a `%` directive (it
-//! belongs to the document after it), and a KRM `ResourceList` (one
+//! belongs to the document after it) or a lone `\r` line break from its
+//! start (a window holding one takes the rest of the stream), and a KRM
+//! `ResourceList` (one
 //! document, whose function config decides how the rest is read).
 
 use std::io::Read;
@@ -53,7 +55,7 @@ impl<R: Read> Input<R> {
         let b = &w.buf;
         let whole = Encoding::detect(b) != Encoding::Utf8
             || memchr::memchr(0, b).is_some()
-            || directive(b)
+            || uncuttable(b)
             || memchr::memmem::find(b, b"ResourceList").is_some();
         if whole {
             w.fill(usize::MAX)?;
@@ -64,10 +66,14 @@ impl<R: Read> Input<R> {
     }
 }
 
-/// Whether `bytes` hold a line starting with `%` (a YAML directive, or
-/// text a directive could be).
-fn directive(bytes: &[u8]) -> bool {
-    bytes.first() == Some(&b'%') || memchr::memmem::find(bytes, b"\n%").is_some()
+/// Whether `bytes` cannot be cut into windows: a line starting with `%`
+/// (a YAML directive, or text a directive could be; it belongs to the
+/// document after it), or a line break that is a lone `\r` (YAML breaks a
+/// line there, and windows count lines by `\n`).
+fn uncuttable(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&b'%')
+        || memchr::memmem::find(bytes, b"\n%").is_some()
+        || memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'))
 }
 
 impl<R: Read> Windows<R> {
@@ -103,7 +109,8 @@ impl<R: Read> Windows<R> {
     }
 
     /// The next window, or `None` at the end of the input. A window whose
-    /// text holds a directive takes the rest of the input with it.
+    /// text holds a directive or a lone `\r` takes the rest of the input
+    /// with it.
     pub fn next_window(&mut self) -> Result<Option<Window>, ScanError> {
         let mut want = WINDOW;
         let cut = loop {
@@ -112,10 +119,11 @@ impl<R: Read> Windows<R> {
                 return Ok(None);
             }
             match last_cut(&self.buf, self.eof) {
-                Some(cut) if !directive(&self.buf[..cut]) => break cut,
+                Some(cut) if !uncuttable(&self.buf[..cut]) => break cut,
                 _ if self.eof => break self.buf.len(),
                 Some(_) => {
-                    // A directive: the rest of the input is one window.
+                    // A directive or a lone `\r`: the rest of the input is
+                    // one window.
                     self.fill(usize::MAX)?;
                     break self.buf.len();
                 }
@@ -232,6 +240,7 @@ mod tests {
             &b"\xEF\xBB\xBFa: 1\n"[..],
             b"\xFF\xFEa\0:\0",
             b"%YAML 1.2\n---\na: 1\n",
+            b"a: 1\rb: 2\r",
             b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n",
         ] {
             assert!(matches!(
