@@ -9,8 +9,8 @@
 //! mark or NUL bytes (UTF-16, UTF-32), one with a `%` directive (it
 //! belongs to the document after it) or a lone `\r` line break from its
 //! start (a window holding one takes the rest of the stream), and a KRM
-//! `ResourceList` (one
-//! document, whose function config decides how the rest is read).
+//! `ResourceList` (one document, whose function config decides how the
+//! rest is read).
 
 use std::io::Read;
 use std::path::Path;
