@@ -43,7 +43,10 @@ cosign-sign HOST:PORT REPO@DIGEST (--key PRIV.pem | --keyless --ca-dir DIR
     signature over the payload bytes; the manifest is tagged
     sha256-<hex>.sig in REPO (or --signature-repo). --append adds a layer to
     the existing .sig manifest (cosign's one layer per signature) instead of
-    replacing it. Keyless: dev.sigstore.cosign/certificate (leaf PEM) and
+    replacing it (cosign itself appends by default; here replacing is the
+    default so a test starts from a known tag). The media type is the one
+    SIGNATURE_SPEC.md and cosign pkg/types/media.go name,
+    application/vnd.dev.cosign.simplesigning.v1+json. Keyless: dev.sigstore.cosign/certificate (leaf PEM) and
     dev.sigstore.cosign/chain (intermediate + root PEM). With a log (default
     for keyless, --tlog for keys): dev.sigstore.cosign/bundle =
     {"SignedEntryTimestamp": b64, "Payload": {"body", "integratedTime",
@@ -143,6 +146,24 @@ Each tlog entry carries:
 Leaf certificates carry a real embedded SCT (RFC 6962 3.2, precert_entry
 over the TBSCertificate without the SCT extension and the intermediate's key
 hash) signed by the CT log key, unless --no-sct.
+
+Failure modes (what a verifier must refuse)
+-------------------------------------------
+  --key OTHER.pem              signature by a key the policy does not name
+  --digest-in-payload D        payload (simple signing, statement subject,
+                               Notation targetArtifact) for another digest
+  --docker-reference R         simple-signing identity of another repository
+  --tamper payload             the pushed payload is not the signed bytes
+  --tamper signature           the signature bytes are altered
+  --tamper set|proof|body      SET over other values, inclusion proof with a
+                               wrong root, log body naming another signature
+  --identity/--issuer          another identity or issuer in the leaf
+  --expired                    keyless: the leaf expired before the log
+                               time; notation: the leaf expired (signing
+                               time inside its validity)
+  ca-init into another DIR     a CA and log nobody trusts (not in the
+                               verifier's trusted_root.json)
+  --no-tlog                    a bundle/keyless signature without log entry
 
 What is NOT produced honestly (or not at all)
 ---------------------------------------------
@@ -1029,7 +1050,8 @@ def cmd_notation_sign(a):
                         "signature": b64url(raw)})
     thumbs = [hashlib.sha256(cert_der(c)).hexdigest() for c in chain]
     ann = {"io.cncf.notary.x509chain.thumbprint#S256": json.dumps(thumbs, separators=(",", ":")),
-           "org.opencontainers.image.created": rfc3339(now.timestamp())}
+           # notation-go notation.go: the creation time is the signing time
+           "org.opencontainers.image.created": protected["io.cncf.notary.signingTime"]}
     if a.legacy:
         res = push_referrer(base, repo, subject, None, envelope, JOSE, ann, config_mt=NOTATION_ARTIFACT,
                             empty_artifact_type=a.empty_artifact_type)
