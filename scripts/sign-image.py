@@ -17,7 +17,7 @@ keygen --out DIR
     (unencrypted PKCS#8 PEM; NOT cosign's encrypted cosign.key format).
     Prints {public_key, private_key, key_id, hint}.
 
-ca-init --out DIR [--rekor-url URL]
+ca-init --out DIR [--rekor-url URL] [--fulcio-url URL] [--ctlog-url URL]
     A test "Fulcio-like" CA (P-384 root + intermediate, as Fulcio's), a
     Rekor-like log key, a CT log key (all ECDSA P-256 for the logs) and
     DIR/trusted_root.json in the sigstore TrustedRoot JSON form
@@ -52,13 +52,19 @@ cosign-sign HOST:PORT REPO@DIGEST (--key PRIV.pem | --keyless --ca-dir DIR
     {"SignedEntryTimestamp": b64, "Payload": {"body", "integratedTime",
     "logIndex", "logID"}} (cosign pkg/cosign/bundle/rekor.go), the body being
     a hashedrekord v0.0.1 entry over sha256(payload).
-    Prints {kind: "cosign", tag, signature_repository, manifest_digest,
-    layer_digest, layers, payload, signature, key_id, certificate, tlog,
-    tampered}.
+    Prints {kind: "cosign", repository, subject (digest), tag,
+    signature_repository, manifest_digest, layer_digest, layers (count),
+    payload (as pushed), signed_payload_sha256, signature (base64), key_id
+    ("sha256:" + hex SHA-256 of the SPKI DER), hint (the same, base64),
+    certificate (null, or {identity, issuer, serial, not_before, not_after,
+    sha256}), tlog (null, or TLOG), tampered}.
+    TLOG = {kind, log_index, integrated_time, log_id (hex), tree_size,
+    root_hash (hex), body_sha256}.
 
 bundle-sign HOST:PORT REPO@DIGEST (--key PRIV.pem | --keyless ...) --ca-dir DIR
         [--predicate-type URI [--predicate FILE]] [--no-tlog]
-        [--empty-artifact-type] [--tamper payload|signature|set|proof|body]
+        [--digest-in-payload D] [--empty-artifact-type]
+        [--tamper payload|signature|set|proof|body]
     A sigstore bundle v0.3 (protobuf-specs protos/sigstore_bundle.proto,
     JSON by the proto3 JSON mapping: camelCase, bytes base64, int64 as
     strings). Without --predicate-type: messageSignature over the image
@@ -77,13 +83,16 @@ bundle-sign HOST:PORT REPO@DIGEST (--key PRIV.pem | --keyless ...) --ca-dir DIR
     (distribution-spec spec.md "Pushing Manifests with Subject", "Referrers
     Tag Schema"). --empty-artifact-type leaves artifactType OUT of the index
     descriptor (deliberately off-spec, as some registries list bundles).
-    Prints {kind: "sigstore-bundle", content, manifest_digest, layer_digest,
-    referrers_tag, referrers_index_digest, artifact_type, predicate_type,
-    key_id, certificate, tlog, bundle (the JSON), tampered}.
+    Prints {kind: "sigstore-bundle", repository, subject (the descriptor),
+    content ("message-signature" or "dsse-envelope"), manifest_digest,
+    manifest_size, layer_digest, referrers_tag, referrers_index_digest,
+    artifact_type, predicate_type, key_id, hint, certificate, tlog, bundle
+    (the bundle JSON as pushed), tampered}.
 
 attest HOST:PORT REPO@DIGEST (--key ... | --keyless ...) --predicate-type URI
         [--predicate FILE] [--as tag|bundle|both] [--digest-in-payload D]
-        [--tlog --ca-dir DIR] [--tamper payload|signature]
+        [--tlog --ca-dir DIR | --no-tlog] [--append] [--empty-artifact-type]
+        [--tamper payload|signature|set|proof|body]
     An in-toto Statement v1 (in-toto/attestation spec/v1/statement.md) in a
     DSSE envelope (DSSE protocol.md: the signature is over
     PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body).
@@ -93,7 +102,11 @@ attest HOST:PORT REPO@DIGEST (--key ... | --keyless ...) --predicate-type URI
     (what cosign attest writes; cert/chain/bundle as for cosign-sign, the
     log entry being a dsse 0.0.1 entry whose envelopeHash is sha256 of the
     layer). bundle: as bundle-sign --predicate-type. Prints {kind:
-    "attestation", tag: {...}|null, bundle: {...}|null, predicate_type}.
+    "attestation", repository, subject, predicate_type, key_id, hint,
+    certificate, tampered, tag: null | {tag, manifest_digest, layer_digest,
+    layers, tlog, statement}, bundle: null | {manifest_digest, manifest_size,
+    layer_digest, referrers_tag, referrers_index_digest, content, tlog,
+    bundle}}.
 
 notation-sign HOST:PORT REPO@DIGEST --ca-dir DIR [--subject-dn DN]
         [--expired] [--expiry SECONDS] [--legacy] [--empty-artifact-type]
@@ -113,16 +126,18 @@ notation-sign HOST:PORT REPO@DIGEST --ca-dir DIR [--subject-dn DN]
     the empty descriptor (--legacy: no artifactType, config media type
     application/vnd.cncf.notary.signature), manifest annotation
     io.cncf.notary.x509chain.thumbprint#S256, and the referrers tag schema
-    index updated as for bundles. Prints {kind: "notation", manifest_digest,
+    index updated as for bundles. Prints {kind: "notation", repository,
+    subject (descriptor), artifact_type, manifest_digest, manifest_size,
     layer_digest, referrers_tag, referrers_index_digest, subject_dn,
-    thumbprints, tampered}.
+    thumbprints (leaf first), signing_time, leaf_not_after, envelope (the
+    JWS JSON), tampered}.
 
 sbom HOST:PORT REPO@DIGEST --format spdx|cyclonedx
     cosign attach sbom's layout: tag sha256-<hex>.sbom, one layer of media
     type text/spdx+json or application/vnd.cyclonedx+json (cosign
     pkg/types/media.go) holding a small deterministic SPDX 2.3 or CycloneDX
-    1.5 JSON document, no signature. Prints {kind: "sbom", tag,
-    manifest_digest, layer_digest, media_type}.
+    1.5 JSON document, no signature. Prints {kind: "sbom", repository,
+    subject, tag, manifest_digest, layer_digest, layers, media_type}.
 
 The test transparency log (honest parts)
 -----------------------------------------
@@ -183,7 +198,9 @@ What is NOT produced honestly (or not at all)
   - cosign's private key is written unencrypted (cosign encrypts it with
     scrypt+secretbox); only the public key file matches cosign's.
   - The referrers API itself is not served (registry 2.8 has none): only
-    the tag schema fallback is maintained.
+    the tag schema fallback is maintained, and its read-modify-write is
+    not atomic (registry 2.8 has no conditional PUT): do not sign the same
+    digest from two processes at once.
 """
 import argparse
 import base64

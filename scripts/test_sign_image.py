@@ -647,6 +647,21 @@ class SignImageTest(unittest.TestCase):
         with self.assertRaises(xv.VerificationError):
             chain_policy([self.root], datetime.datetime.now(datetime.timezone.utc)).verify(chain[0], chain[1:-1])
 
+    def test_index_subject(self):
+        """An image index is signed by its own digest (what cosign signs by
+        default): the referrer's subject is the index descriptor."""
+        digest = subprocess.run([sys.executable, PUSH, self.host, "--index", "multi:v1"], check=True,
+                                capture_output=True, text=True).stdout.split()[1]
+        self.digest["multi:v1"] = digest
+        out = self.sign("bundle-sign", "multi:v1", "--key", self.keys["private_key"], "--ca-dir",
+                        self.ca["ca_dir"])
+        m, _ = self.check_referrer("multi:v1", out, BUNDLE_MT)
+        self.assertEqual(m["subject"]["mediaType"], "application/vnd.oci.image.index.v1+json")
+        out = self.sign("cosign-sign", "multi:v1", "--key", self.keys["private_key"])
+        layer = json.loads(self.skopeo_raw("multi", out["tag"]))["layers"][0]
+        self.assertEqual(json.loads(self.blob("multi", layer["digest"]))["critical"]["image"],
+                         {"docker-manifest-digest": digest})
+
     def test_sbom(self):
         for fmt, mt, key in (("spdx", "text/spdx+json", "spdxVersion"),
                              ("cyclonedx", "application/vnd.cyclonedx+json", "bomFormat")):
