@@ -65,6 +65,8 @@ struct RawConfig {
     registries_conf: Option<PathBuf>,
     #[serde(default, rename = "location")]
     locations: Vec<RawLocation>,
+    #[serde(default, rename = "verify")]
+    verify: Vec<crate::signatures::policy::RawRule>,
 }
 
 /// A configuration file, read and checked; paths joined to its directory.
@@ -91,6 +93,8 @@ pub struct Config {
     pub registries_conf: Option<PathBuf>,
     /// What the scan consults.
     pub filters: Filters,
+    /// The `[[verify]]` rules: which images must be signed, by whom.
+    pub signature_policy: crate::signatures::policy::Policy,
 }
 
 /// What the file says the scan leaves out (`exclude`, `ignore-images`)
@@ -227,8 +231,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     for raw in raw.locations {
         locations.push(Location::new(raw).map_err(|(s, m)| invalid(Some(s), m))?);
     }
+    let mut rules = Vec::new();
+    for (i, raw) in raw.verify.into_iter().enumerate() {
+        rules.push(
+            crate::signatures::policy::Rule::new(raw, i, &dir)
+                .map_err(|(s, m)| invalid(Some(s), m))?,
+        );
+    }
     let cwd = std::env::current_dir()?;
     Ok(Config {
+        signature_policy: crate::signatures::policy::Policy::new(rules),
         path: path.to_path_buf(),
         paths: join_all(raw.paths),
         helm_values: join_all(raw.helm_values),
@@ -307,6 +319,56 @@ mod tests {
             e.starts_with("imagelock.toml:3:3: unknown field `colour`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn verify_rules_read_their_key_beside_the_file_and_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // A P-256 public key (SubjectPublicKeyInfo) made with Python's
+        // `cryptography` (scripts/sign-image.py keygen).
+        let pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4pPpE+B8kpQF3sU0iTl0Lm7ZYorp\n5dlpWcTOt1d8cPC0wRAZok5eG3GtYkjt3zWsXTjw6JBambLO3Zz1N8MS9g==\n-----END PUBLIC KEY-----\n";
+        fs_err::write(dir.path().join("cosign.pub"), pem).unwrap();
+        let path = dir.path().join("imagelock.toml");
+        let text = "[[verify]]\nname = \"acme\"\nimages = [\"ghcr.io/acme/*\"]\nkey = \"cosign.pub\"\n\n[[verify]]\nimages = [\"ghcr.io/**\"]\nkey = \"cosign.pub\"\n";
+        let config = parse(&path, text).unwrap();
+        let policy = &config.signature_policy;
+        assert_eq!(policy.rule_for("ghcr.io/acme/app").unwrap().name, "acme");
+        assert_eq!(
+            policy.rule_for("ghcr.io/acme/team/app").unwrap().name,
+            "verify #2"
+        );
+        assert!(policy.rule_for("docker.io/library/nginx").is_none());
+        // What cannot be applied is an error at its line.
+        let e = parse(
+            &path,
+            "[[verify]]\nimages = [\"a/*\"]\nkey = \"missing.pub\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("imagelock.toml:3:7: cannot read the key"), "{e}");
+        let e = parse(
+            &path,
+            "[[verify]]\nimages = [\"a/*\"]\nidentity = \"me\"\nissuer = \"x\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(":3:12: rule \"verify #1\": keyless verification"),
+            "{e}"
+        );
+        let e = parse(&path, "[[verify]]\nimages = [\"a/*\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("say what signs these images"), "{e}");
+        fs_err::write(
+            dir.path().join("rsa.pub"),
+            "-----BEGIN PUBLIC KEY-----\nMA0GCSqGSIb3DQEBAQ==\n-----END PUBLIC KEY-----\n",
+        )
+        .unwrap();
+        let e = parse(&path, "[[verify]]\nimages = [\"a/*\"]\nkey = \"rsa.pub\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not an ECDSA P-256 public key"), "{e}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod rewrite;
 pub mod scan;
 pub mod secret;
 pub mod settings;
+pub mod signatures;
 pub mod verify;
 pub mod write;
 pub mod yaml;

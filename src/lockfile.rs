@@ -24,8 +24,14 @@ use crate::interrupt::Interrupted;
 use crate::reference::{Digest, Reference};
 use crate::write::WriteError;
 
-/// The lockfile format version this build reads and writes.
-pub const VERSION: i64 = 1;
+/// The lockfile format version this build writes when an entry records
+/// signatures; it reads this one and [`VERSION_1`].
+pub const VERSION: i64 = 2;
+
+/// The format without signature records: what this build writes when no
+/// entry has any, so a lockfile without them stays readable by imagelock
+/// releases that read version 1 only (they refuse unknown keys).
+pub const VERSION_1: i64 = 1;
 
 /// The first line of every lockfile.
 pub const HEADER: &str =
@@ -46,8 +52,31 @@ pub struct Entry {
     /// Per-platform manifest digests, only when platforms were asked for.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub platforms: BTreeMap<String, Digest>,
+    /// The signatures found for `digest`, sorted (version 2).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<SignatureRecord>,
 }
 
+/// One signature of a locked digest, as found and checked when it was
+/// locked: deterministic, never a timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SignatureRecord {
+    /// `cosign` (the `sha256-<hex>.sig` tag), `sigstore-bundle` or
+    /// `notation` (OCI referrers).
+    pub kind: String,
+    /// The signature manifest's digest.
+    pub manifest: Digest,
+    /// The layer holding it, when the manifest may hold several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<Digest>,
+    /// The id of the key that verified it (`sha256:` of its DER public key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The `[[verify]]` rule it was verified against, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<String>,
+}
 impl Entry {
     /// The reference this entry locks: `name:tag`, or `name@digest` for an
     /// entry without a tag. Entries are validated on read, so this parses.
@@ -169,6 +198,18 @@ struct RawEntry {
     media_type: Option<String>,
     #[serde(default)]
     platforms: BTreeMap<String, Spanned<String>>,
+    #[serde(default, rename = "signature")]
+    signatures: Vec<Spanned<RawSignature>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawSignature {
+    kind: String,
+    manifest: Spanned<String>,
+    layer: Option<Spanned<String>>,
+    key: Option<String>,
+    verified: Option<String>,
 }
 
 impl Lockfile {
@@ -214,11 +255,11 @@ impl Lockfile {
             Ok(raw) => raw,
             Err(e) => {
                 let version: VersionOnly = toml::from_str(text).map_err(from_toml)?;
-                check_version(&version.version, &invalid)?;
+                check_version(&version.version, &invalid).map(|_| ())?;
                 return Err(from_toml(e));
             }
         };
-        check_version(&raw.version, &invalid)?;
+        let version = check_version(&raw.version, &invalid)?;
         let mut lock = Lockfile::new();
         for spanned in raw.image {
             let entry_start = spanned.span().start;
@@ -264,12 +305,41 @@ impl Lockfile {
                 })?;
                 platforms.insert(platform, digest);
             }
+            let mut signatures = Vec::new();
+            for spanned in raw.signatures {
+                let at = spanned.span().start;
+                if version == VERSION_1 {
+                    return Err(invalid(
+                        at,
+                        format!("signature records need `version = {VERSION}`"),
+                    ));
+                }
+                let r = spanned.into_inner();
+                let digest_at = |d: &Spanned<String>, what: &str| {
+                    Digest::parse(d.get_ref()).map_err(|e| {
+                        invalid(d.span().start, format!("malformed {what} digest: {e}"))
+                    })
+                };
+                signatures.push(SignatureRecord {
+                    kind: r.kind,
+                    manifest: digest_at(&r.manifest, "signature manifest")?,
+                    layer: r
+                        .layer
+                        .as_ref()
+                        .map(|l| digest_at(l, "layer"))
+                        .transpose()?,
+                    key: r.key,
+                    verified: r.verified,
+                });
+            }
+            signatures.sort();
             let entry = Entry {
                 name: name.clone(),
                 tag: raw.tag.map(Spanned::into_inner),
                 digest,
                 media_type: raw.media_type,
                 platforms,
+                signatures,
             };
             let key = Key::of_entry(&entry);
             if lock.entries.contains_key(&key) {
@@ -288,7 +358,12 @@ impl Lockfile {
         let mut out = String::new();
         out.push_str(HEADER);
         out.push('\n');
-        out.push_str(&format!("version = {VERSION}\n"));
+        let version = if self.entries.values().any(|e| !e.signatures.is_empty()) {
+            VERSION
+        } else {
+            VERSION_1
+        };
+        out.push_str(&format!("version = {version}\n"));
         for e in self.entries.values() {
             out.push_str("\n[[image]]\n");
             out.push_str(&format!("name = {}\n", quote(&e.name)));
@@ -306,6 +381,23 @@ impl Lockfile {
                     .map(|(p, d)| format!("{} = {}", quote(p), quote(&d.to_string())))
                     .collect();
                 out.push_str(&format!("platforms = {{ {} }}\n", items.join(", ")));
+            }
+            for sig in &e.signatures {
+                out.push_str("\n[[image.signature]]\n");
+                out.push_str(&format!("kind = {}\n", quote(&sig.kind)));
+                out.push_str(&format!(
+                    "manifest = {}\n",
+                    quote(&sig.manifest.to_string())
+                ));
+                if let Some(layer) = &sig.layer {
+                    out.push_str(&format!("layer = {}\n", quote(&layer.to_string())));
+                }
+                if let Some(key) = &sig.key {
+                    out.push_str(&format!("key = {}\n", quote(key)));
+                }
+                if let Some(rule) = &sig.verified {
+                    out.push_str(&format!("verified = {}\n", quote(rule)));
+                }
             }
         }
         out
@@ -427,23 +519,23 @@ impl LockfileGuard {
 fn check_version(
     version: &Option<Spanned<toml::Value>>,
     invalid: &impl Fn(usize, String) -> LockfileError,
-) -> Result<(), LockfileError> {
+) -> Result<i64, LockfileError> {
     match version {
-        None => Err(invalid(0, format!("missing `version = {VERSION}`"))),
+        None => Err(invalid(0, format!("missing `version = {VERSION_1}`"))),
         Some(v) => match v.get_ref() {
-            toml::Value::Integer(VERSION) => Ok(()),
+            toml::Value::Integer(n @ (VERSION_1 | VERSION)) => Ok(*n),
             // `version = "1"`: not a newer format, a hand edit.
             other if !other.is_integer() => Err(invalid(
                 v.span().start,
                 format!(
-                    "the lockfile version must be a number, not the {} {other}; write `version = {VERSION}`",
+                    "the lockfile version must be a number, not the {} {other}; write `version = {VERSION_1}`",
                     other.type_str()
                 ),
             )),
             other => Err(invalid(
                 v.span().start,
                 format!(
-                    "unsupported lockfile version {other}; this imagelock reads version {VERSION} (upgrade imagelock, or regenerate with `imagelock lock`)"
+                    "unsupported lockfile version {other}; this imagelock reads versions {VERSION_1} and {VERSION} (upgrade imagelock, or regenerate with `imagelock lock`)"
                 ),
             )),
         },
@@ -489,6 +581,7 @@ mod tests {
             digest: Digest::parse(digest).unwrap(),
             media_type: None,
             platforms: BTreeMap::new(),
+            signatures: Vec::new(),
         }
     }
 
@@ -523,9 +616,9 @@ mod tests {
 
     #[test]
     fn a_newer_format_is_named_by_its_version_not_by_a_field_it_added() {
-        let e = err("version = 2\n\n[[image]]\nname = \"docker.io/library/a\"\ndigest = \"x\"\nsigned-by = \"k\"\n");
+        let e = err("version = 3\n\n[[image]]\nname = \"docker.io/library/a\"\ndigest = \"x\"\nsigned-by = \"k\"\n");
         assert!(
-            e.contains("images.lock:1:11: unsupported lockfile version 2"),
+            e.contains("images.lock:1:11: unsupported lockfile version 3"),
             "{e}"
         );
         // The same field under version 1 is an unknown key, at its line.
@@ -534,6 +627,50 @@ mod tests {
             e.contains("images.lock:6:1") && e.contains("signed-by"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn signature_records_round_trip_under_version_2_and_only_there() {
+        let mut lock = Lockfile::new();
+        let mut e = entry("ghcr.io/acme/app", Some("v1"), A);
+        e.signatures = vec![
+            SignatureRecord {
+                kind: "cosign".into(),
+                manifest: Digest::parse(B).unwrap(),
+                layer: Some(Digest::parse(A).unwrap()),
+                key: Some("sha256:0123".into()),
+                verified: Some("acme".into()),
+            },
+            SignatureRecord {
+                kind: "cosign".into(),
+                manifest: Digest::parse(A).unwrap(),
+                layer: None,
+                key: None,
+                verified: None,
+            },
+        ];
+        e.signatures.sort();
+        lock.insert(e);
+        lock.insert(entry("docker.io/library/nginx", Some("1.25"), B));
+        let text = lock.to_toml();
+        assert!(text.contains("version = 2\n"), "{text}");
+        assert!(
+            text.contains("\n[[image.signature]]\nkind = \"cosign\"\n"),
+            "{text}"
+        );
+        let read = Lockfile::parse(Path::new("images.lock"), &text).unwrap();
+        assert_eq!(read, lock);
+        assert_eq!(read.to_toml(), text);
+        // Without records, version 1, as older releases read it.
+        let mut plain = Lockfile::new();
+        plain.insert(entry("docker.io/library/nginx", Some("1.25"), B));
+        assert!(plain.to_toml().contains("version = 1\n"));
+        // Records under version 1 are refused at their line.
+        let e = err(&text.replace("version = 2", "version = 1"));
+        assert!(e.contains("signature records need `version = 2`"), "{e}");
+        // A bad digest in a record is named.
+        let e = err(&text.replacen(&format!("manifest = \"{A}\""), "manifest = \"x\"", 1));
+        assert!(e.contains("malformed signature manifest digest"), "{e}");
     }
 
     #[test]
@@ -547,9 +684,9 @@ mod tests {
 
     #[test]
     fn rejects_unknown_version_with_line() {
-        let e = err("# c\nversion = 2\n");
+        let e = err("# c\nversion = 3\n");
         assert!(
-            e.starts_with("images.lock:2:11: unsupported lockfile version 2"),
+            e.starts_with("images.lock:2:11: unsupported lockfile version 3"),
             "{e}"
         );
         assert!(err("").contains("missing `version = 1`"));

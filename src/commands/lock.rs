@@ -60,6 +60,7 @@ pub fn run(args: &LockSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyh
                             digest: digest.clone(),
                             media_type: None,
                             platforms: BTreeMap::new(),
+                            signatures: Vec::new(),
                         });
                         continue;
                     }

@@ -76,9 +76,15 @@ impl Answer {
 
 /// The one merge rule: the key's name and tag, the registry's digest,
 /// platforms and media type (the previous media type when the registry
-/// named none).
+/// named none), and the previous signature records while the digest is
+/// the same (they are about that digest).
 pub fn merge(key: &Key, previous: Option<&Entry>, resolved: Resolved) -> Entry {
+    let signatures = previous
+        .filter(|e| e.digest == resolved.digest)
+        .map(|e| e.signatures.clone())
+        .unwrap_or_default();
     Entry {
+        signatures,
         name: key.name.clone(),
         tag: key.tag.clone(),
         digest: resolved.digest,

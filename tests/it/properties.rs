@@ -104,6 +104,7 @@ proptest! {
                 digest: d,
                 media_type: None,
                 platforms,
+                signatures: Vec::new(),
             });
         }
         let text = lock.to_toml();
@@ -124,6 +125,7 @@ proptest! {
             digest: d,
             media_type: Some("application/vnd.oci.image.index.v1+json".into()),
             platforms: BTreeMap::new(),
+            signatures: Vec::new(),
         });
         let mut text = lock.to_toml();
         let at = text.char_indices().map(|(i, _)| i).nth(cut % text.len()).unwrap_or(0);
@@ -383,6 +385,7 @@ mod pin {
                     digest: d.clone(),
                     media_type: None,
                     platforms: BTreeMap::new(),
+                    signatures: Vec::new(),
                 });
             }
             fs_err::write(p.join("images.lock"), lock.to_toml()).unwrap();

@@ -26,6 +26,7 @@ pub(crate) fn dir(files: &[(&str, &str)], refs: &[&str]) -> tempfile::TempDir {
             digest: Digest::parse(&digest(r)).unwrap(),
             media_type: None,
             platforms: Default::default(),
+            signatures: Vec::new(),
         });
     }
     fs_err::write(d.path().join("images.lock"), lock.to_toml()).unwrap();

@@ -139,6 +139,7 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
             tag: Some(tag),
             media_type: None,
             platforms: BTreeMap::new(),
+            signatures: Vec::new(),
         });
     }
     fs_err::write(&lockfile, lock.to_toml()).unwrap();

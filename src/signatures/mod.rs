@@ -1,0 +1,14 @@
+//! Image signatures: what a publisher signed, checked before a digest is
+//! recorded. [`keys`] reads cosign public keys and checks ECDSA P-256
+//! signatures; [`simple_signing`] checks what a cosign signature's payload
+//! claims (the digest it signs, the repository it names); [`policy`] says
+//! which images must be signed, and by whom (`[[verify]]` in
+//! `imagelock.toml`); [`verify`] puts them together for one digest.
+//!
+//! Finding signatures at registries is [`crate::registry`]'s; recording
+//! them is [`crate::lockfile`]'s.
+
+pub mod keys;
+pub mod policy;
+pub mod simple_signing;
+pub mod verify;

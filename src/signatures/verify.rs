@@ -1,0 +1,280 @@
+//! One digest's signatures against its rule: which verify, which do not
+//! and why, and what the lockfile records of them.
+
+use super::keys::PublicKey;
+use super::policy::{Requirement, Rule};
+use super::simple_signing::check_claims;
+use crate::lockfile::SignatureRecord;
+use crate::reference::Digest;
+
+/// One cosign signature found for a digest: a layer of its
+/// `sha256-<hex>.sig` manifest.
+#[derive(Debug, Clone)]
+pub struct CosignSignature<'a> {
+    /// The `.sig` manifest's digest.
+    pub manifest: &'a Digest,
+    /// The layer's digest (its payload's).
+    pub layer: &'a Digest,
+    /// The simple-signing payload (the layer's content).
+    pub payload: &'a [u8],
+    /// `dev.cosignproject.cosign/signature`: base64 DER ECDSA.
+    pub signature: Option<&'a str>,
+}
+
+/// What one digest's signatures come to under its rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Every signature found, as the lockfile records it (sorted).
+    pub records: Vec<SignatureRecord>,
+    /// `Some` when a rule applies and no signature satisfies it: why.
+    pub failure: Option<Failure>,
+}
+
+/// Why a digest fails its rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The rule requires a signature and none was found.
+    #[error("no signature found (rule {rule:?} requires one made with {requirement})")]
+    Unsigned { rule: String, requirement: String },
+    /// Signatures were found and none satisfies the rule: each one's
+    /// reason, in the order found.
+    #[error("{} signature(s) found, none valid under rule {rule:?} ({requirement}): {}", .reasons.len(), .reasons.join("; "))]
+    Invalid {
+        rule: String,
+        requirement: String,
+        reasons: Vec<String>,
+    },
+}
+
+impl Failure {
+    /// The finding code: `unsigned` or `signature-invalid`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Failure::Unsigned { .. } => "unsigned",
+            Failure::Invalid { .. } => "signature-invalid",
+        }
+    }
+}
+
+/// What a rule's requirement says, for messages.
+fn describe(requirement: &Requirement) -> String {
+    match requirement {
+        Requirement::Key { path, key } => format!("the key {} ({})", path.display(), key.id()),
+    }
+}
+
+/// Check the cosign signatures of `digest`, resolved in the repository
+/// `name`, against `rule` (none: recorded, not required).
+pub fn check_cosign(
+    rule: Option<&Rule>,
+    digest: &Digest,
+    name: &str,
+    found: &[CosignSignature<'_>],
+) -> Verdict {
+    let mut records = Vec::new();
+    let mut reasons = Vec::new();
+    let mut satisfied = false;
+    for sig in found {
+        let mut record = SignatureRecord {
+            kind: "cosign".into(),
+            manifest: sig.manifest.clone(),
+            layer: Some(sig.layer.clone()),
+            key: None,
+            verified: None,
+        };
+        if let Some(rule) = rule {
+            match verify_one(&rule.requirement, digest, name, sig) {
+                Ok(key_id) => {
+                    record.key = Some(key_id);
+                    record.verified = Some(rule.name.clone());
+                    satisfied = true;
+                }
+                Err(why) => reasons.push(format!("{}: {why}", sig.manifest)),
+            }
+        }
+        records.push(record);
+    }
+    records.sort();
+    records.dedup();
+    let failure = match rule {
+        Some(rule) if !satisfied => {
+            let requirement = describe(&rule.requirement);
+            Some(if found.is_empty() {
+                Failure::Unsigned {
+                    rule: rule.name.clone(),
+                    requirement,
+                }
+            } else {
+                Failure::Invalid {
+                    rule: rule.name.clone(),
+                    requirement,
+                    reasons,
+                }
+            })
+        }
+        _ => None,
+    };
+    Verdict { records, failure }
+}
+
+/// One signature under a requirement: the key id that verified it, or why
+/// it does not count.
+fn verify_one(
+    requirement: &Requirement,
+    digest: &Digest,
+    name: &str,
+    sig: &CosignSignature<'_>,
+) -> Result<String, String> {
+    let Requirement::Key { key, .. } = requirement;
+    verify_with_key(key, digest, name, sig)
+}
+
+fn verify_with_key(
+    key: &PublicKey,
+    digest: &Digest,
+    name: &str,
+    sig: &CosignSignature<'_>,
+) -> Result<String, String> {
+    let Some(signature) = sig.signature else {
+        return Err("the layer has no dev.cosignproject.cosign/signature annotation".into());
+    };
+    // The signature first: a payload's claims count only once its
+    // signer is known.
+    if !key.verifies_base64(sig.payload, signature) {
+        return Err(format!(
+            "not signed by {} (another key, or a changed payload)",
+            key.id()
+        ));
+    }
+    check_claims(sig.payload, digest, name).map_err(|e| e.to_string())?;
+    Ok(key.id().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use ring::rand::SystemRandom;
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+
+    /// A key pair, and the rule requiring its public key for `ghcr.io/acme/*`.
+    fn key_and_rule(dir: &std::path::Path) -> (EcdsaKeyPair, Rule) {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        // id-ecPublicKey, prime256v1, then the point.
+        let mut spki = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+        ];
+        spki.extend_from_slice(pair.public_key().as_ref());
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
+        fs_err::write(
+            dir.join("cosign.pub"),
+            format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n"),
+        )
+        .unwrap();
+        let raw = toml::from_str(
+            "name = \"acme\"\nimages = [\"ghcr.io/acme/*\"]\nkey = \"cosign.pub\"\n",
+        )
+        .unwrap();
+        (pair, Rule::new(raw, 0, dir).unwrap())
+    }
+
+    fn payload(reference: &str, digest: &Digest) -> Vec<u8> {
+        format!(
+            r#"{{"critical":{{"identity":{{"docker-reference":"{reference}"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":null}}"#
+        )
+        .into_bytes()
+    }
+
+    fn sign(pair: &EcdsaKeyPair, message: &[u8]) -> String {
+        let sig = pair.sign(&SystemRandom::new(), message).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(sig.as_ref())
+    }
+
+    #[test]
+    fn a_digest_passes_its_rule_only_with_a_signature_by_its_key_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pair, rule) = key_and_rule(dir.path());
+        let other_dir = tempfile::tempdir().unwrap();
+        let (other, _) = key_and_rule(other_dir.path());
+        let digest = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+        let elsewhere = Digest::parse(&format!("sha256:{}", "b".repeat(64))).unwrap();
+        let manifest = Digest::parse(&format!("sha256:{}", "c".repeat(64))).unwrap();
+        let name = "ghcr.io/acme/app";
+        let good = payload(name, &digest);
+        let for_other_digest = payload(name, &elsewhere);
+        let for_other_repo = payload("ghcr.io/evil/app", &digest);
+        let sig = |p: &'_ [u8], s: Option<String>| (p.to_vec(), s);
+        let cases = [
+            sig(&good, Some(sign(&other, &good))),
+            sig(&for_other_digest, Some(sign(&pair, &for_other_digest))),
+            sig(&for_other_repo, Some(sign(&pair, &for_other_repo))),
+            sig(&good, None),
+            sig(&good, Some(sign(&pair, b"something else"))),
+        ];
+        let found: Vec<CosignSignature<'_>> = cases
+            .iter()
+            .map(|(p, s)| CosignSignature {
+                manifest: &manifest,
+                layer: &digest,
+                payload: p,
+                signature: s.as_deref(),
+            })
+            .collect();
+        let verdict = check_cosign(Some(&rule), &digest, name, &found);
+        let Some(Failure::Invalid { reasons, .. }) = &verdict.failure else {
+            panic!("{verdict:?}");
+        };
+        assert_eq!(reasons.len(), 5);
+        assert!(reasons[0].contains("not signed by"), "{reasons:?}");
+        assert!(
+            reasons[1].contains("the signature is for sha256:bbbb"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[2].contains("names the repository ghcr.io/evil/app"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[3].contains("no dev.cosignproject.cosign/signature"),
+            "{reasons:?}"
+        );
+        assert!(reasons[4].contains("not signed by"), "{reasons:?}");
+        assert!(verdict.records.iter().all(|r| r.verified.is_none()));
+        assert_eq!(
+            verdict.failure.as_ref().unwrap().code(),
+            "signature-invalid"
+        );
+
+        // One good signature among them is enough; it alone is verified.
+        let good_sig = sign(&pair, &good);
+        let mut with_good = found.clone();
+        with_good.push(CosignSignature {
+            manifest: &manifest,
+            layer: &elsewhere,
+            payload: &good,
+            signature: Some(&good_sig),
+        });
+        let verdict = check_cosign(Some(&rule), &digest, name, &with_good);
+        assert_eq!(verdict.failure, None);
+        let verified: Vec<_> = verdict
+            .records
+            .iter()
+            .filter(|r| r.verified.is_some())
+            .collect();
+        assert_eq!(verified.len(), 1);
+        assert_eq!(verified[0].verified.as_deref(), Some("acme"));
+        assert_eq!(verified[0].layer.as_ref(), Some(&elsewhere));
+
+        // None found: unsigned. No rule: recorded, never a failure.
+        let verdict = check_cosign(Some(&rule), &digest, name, &[]);
+        assert_eq!(
+            verdict.failure.as_ref().map(Failure::code),
+            Some("unsigned")
+        );
+        assert_eq!(check_cosign(None, &digest, name, &found).failure, None);
+    }
+}
