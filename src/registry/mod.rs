@@ -12,6 +12,8 @@
 //! - `auth` and `challenge`: the 401 challenge, token slots, credential
 //!   candidates;
 //! - `resolve`: manifests by HEAD/GET, digest checks, platforms;
+//! - `signatures`: what a registry holds about a digest (cosign's
+//!   `sha256-<hex>.sig/.att/.sbom` tags, OCI referrers), data only;
 //! - `budget`: the rate limits registries state, and the requests they
 //!   count;
 //! - `schedule`: how many requests go to each registry at once, over how
@@ -35,6 +37,7 @@ pub mod manifest;
 pub mod mirrors;
 mod resolve;
 mod schedule;
+pub mod signatures;
 mod transport;
 
 use std::collections::{BTreeMap, HashMap};
@@ -52,6 +55,10 @@ pub use challenge::{parse_challenges, Challenge};
 pub use config::RegistryConfig;
 pub use error::{ErrorKind, Missing, Party, RegistryError, Tried};
 pub use manifest::Platform;
+pub use signatures::{
+    Artifact, CosignLayer, DiscoverOptions, Discovered, FilteredBy, Layer, Referrer,
+    ReferrersSource,
+};
 
 use auth::RegistryAuth;
 use budget::Budget;
@@ -77,6 +84,9 @@ pub struct Client {
     keychain: Arc<dyn Keychain>,
     auth: Mutex<HashMap<String, Arc<RegistryAuth>>>,
     budget: Arc<Budget>,
+    /// Whether each registry API root serves the referrers API, once one
+    /// discovery learned it (see `signatures`).
+    referrers_api: signatures::ApiStates,
 }
 
 /// One image to resolve, with the pull secrets of the pod that uses it.
@@ -171,6 +181,7 @@ impl Client {
             keychain,
             auth: Mutex::new(HashMap::new()),
             budget: Arc::new(Budget::default()),
+            referrers_api: signatures::ApiStates::default(),
         })
     }
 

@@ -22,15 +22,15 @@ use crate::credentials::Lookup;
 use crate::reference::{Digest, Reference};
 
 /// The `Docker-Content-Digest` header.
-const DIGEST_HEADER: &str = "docker-content-digest";
+pub(super) const DIGEST_HEADER: &str = "docker-content-digest";
 
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
 /// A value from the network, quoted for a message: secrets masked (before
 /// the cut, so no part of one is left), escaped, at most 100 characters.
-fn quoted(v: &str) -> String {
+pub(super) fn quoted(v: &str) -> String {
     let v = crate::redact::redact(v);
     let cut: String = v.chars().take(100).collect();
     if cut.len() < v.len() {
@@ -292,7 +292,7 @@ impl Client {
     /// hash to `expected` (when given) and to any `Docker-Content-Digest`
     /// header, which must be a valid digest. Returns the body and its
     /// media type.
-    async fn get_manifest(
+    pub(super) async fn get_manifest(
         &self,
         ctx: &Ctx<'_>,
         tag_or_digest: &str,
@@ -305,6 +305,18 @@ impl Client {
         if !resp.status().is_success() {
             return Err(self.status_error(ctx, resp, tag_or_digest).await);
         }
+        self.read_manifest(ctx, resp, &url, expected).await
+    }
+
+    /// Read a success answer to a manifest GET of `url` (see
+    /// [`Client::get_manifest`] for what is checked).
+    pub(super) async fn read_manifest(
+        &self,
+        ctx: &Ctx<'_>,
+        resp: Response,
+        url: &reqwest::Url,
+        expected: Option<&Digest>,
+    ) -> Result<(Vec<u8>, String), RegistryError> {
         let header = match header_str(resp.headers(), DIGEST_HEADER).filter(|d| !d.is_empty()) {
             Some(d) => Some(Digest::parse(d).map_err(|e| {
                 ctx.protocol(format!(
@@ -395,9 +407,49 @@ impl Client {
         Ok((body, mt))
     }
 
+    /// GET the blob `digest` of the reference's repository (at most
+    /// `limit` bytes; `what` names it in errors) and check that it hashes
+    /// to `digest` (`claimed_by` says who named it). Only the registry's
+    /// own `blobs/` endpoint: a descriptor's `urls` are never followed.
+    pub(super) async fn get_blob(
+        &self,
+        ctx: &Ctx<'_>,
+        digest: &Digest,
+        limit: usize,
+        what: &str,
+        claimed_by: &str,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let url = ctx.url(&format!("blobs/{digest}"))?;
+        let resp = self.send(ctx, Method::GET, &url, "*/*").await?;
+        if !resp.status().is_success() {
+            return Err(self.status_error(ctx, resp, &digest.to_string()).await);
+        }
+        let blob = ctx
+            .call(Party::Registry, None)
+            .read_body(resp, limit, what)
+            .await
+            .map_err(|k| ctx.err(k))?;
+        match digest_of(digest.algorithm(), &blob) {
+            Some(computed) if computed == *digest => Ok(blob),
+            Some(computed) => Err(ctx.err(ErrorKind::DigestMismatch {
+                claimed_by: claimed_by.to_string(),
+                claimed: digest.to_string(),
+                computed: computed.to_string(),
+            })),
+            None => Err(ctx.protocol(format!(
+                "{what} {digest} uses a digest algorithm imagelock cannot verify"
+            ))),
+        }
+    }
+
     /// The error for a non-success answer about `what` (a tag or digest),
     /// reading the registry's error body.
-    async fn status_error(&self, ctx: &Ctx<'_>, resp: Response, what: &str) -> RegistryError {
+    pub(super) async fn status_error(
+        &self,
+        ctx: &Ctx<'_>,
+        resp: Response,
+        what: &str,
+    ) -> RegistryError {
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = ctx.call(Party::Registry, None).read_error_body(resp).await;
@@ -559,31 +611,15 @@ impl Client {
                 e.reason
             ))
         })?;
-        let url = ctx.url(&format!("blobs/{config_digest}"))?;
-        let resp = self.send(ctx, Method::GET, &url, "*/*").await?;
-        if !resp.status().is_success() {
-            return Err(self.status_error(ctx, resp, &config.digest).await);
-        }
-        let blob = ctx
-            .call(Party::Registry, None)
-            .read_body(resp, MAX_CONFIG_BYTES, "config blob")
-            .await
-            .map_err(|k| ctx.err(k))?;
-        match digest_of(config_digest.algorithm(), &blob) {
-            Some(computed) if computed == config_digest => {}
-            Some(computed) => {
-                return Err(ctx.err(ErrorKind::DigestMismatch {
-                    claimed_by: format!("manifest {digest}'s config descriptor"),
-                    claimed: config_digest.to_string(),
-                    computed: computed.to_string(),
-                }))
-            }
-            None => {
-                return Err(ctx.protocol(format!(
-                    "config blob {config_digest} uses a digest algorithm imagelock cannot verify"
-                )))
-            }
-        }
+        let blob = self
+            .get_blob(
+                ctx,
+                &config_digest,
+                MAX_CONFIG_BYTES,
+                "config blob",
+                &format!("manifest {digest}'s config descriptor"),
+            )
+            .await?;
         let raw: manifest::RawPlatform = serde_json::from_slice(&blob).map_err(|e| {
             ctx.protocol(format!(
                 "config blob {} is not valid JSON: {e}",
