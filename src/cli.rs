@@ -284,6 +284,8 @@ pub struct LockArgs {
     #[arg(long)]
     pub check_mirrors: bool,
     #[command(flatten)]
+    pub signatures: SignatureArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
 }
 
@@ -301,6 +303,8 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub check_mirrors: bool,
     #[command(flatten)]
+    pub signatures: SignatureArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
 }
 
@@ -316,6 +320,20 @@ pub struct ResolveArgs {
     pub format: ResolveFormat,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// Which signatures to look for and require.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SignatureArgs {
+    /// Require every image's digest to be signed with this cosign public key
+    /// (PEM), instead of the `[[verify]]` rules of imagelock.toml; a digest
+    /// without such a signature is not recorded.
+    #[arg(long, value_name = "FILE")]
+    pub verify_key: Option<PathBuf>,
+    /// Look up and record the signatures of every new digest, even where no
+    /// rule requires one.
+    #[arg(long)]
+    pub signatures: bool,
 }
 
 /// How to reach registries.

@@ -173,7 +173,25 @@ pub struct LockSettings {
     /// `os/arch[/variant]` as given (checked with the other options).
     pub platforms: Vec<String>,
     pub check_mirrors: bool,
+    pub signatures: SignatureSettings,
     pub registry: RegistrySettings,
+}
+
+/// Which signatures a run looks for, and which it requires.
+#[derive(Debug, Clone, Default)]
+pub struct SignatureSettings {
+    /// `--verify-key` (one rule for every image), else the file's
+    /// `[[verify]]` rules.
+    pub policy: crate::signatures::policy::Policy,
+    /// `--signatures`: look up and record every new digest's signatures.
+    pub record_all: bool,
+}
+
+impl SignatureSettings {
+    /// Whether the run looks for signatures at all.
+    pub fn active(&self) -> bool {
+        self.record_all || !self.policy.is_empty()
+    }
 }
 
 #[derive(Debug)]
@@ -183,6 +201,9 @@ pub struct UpdateSettings {
     pub platforms: Vec<String>,
     pub format: UpdateFormat,
     pub check_mirrors: bool,
+    /// With `record_all` (`update --signatures`), the signatures of every
+    /// tag asked are looked up again, not taken from the lockfile.
+    pub signatures: SignatureSettings,
     pub registry: RegistrySettings,
 }
 
@@ -281,6 +302,7 @@ impl Settings {
                 scan: scan(a.paths, a.helm_values, a.compose_env, &file),
                 platforms: list(a.platforms, &file.platforms),
                 check_mirrors: a.check_mirrors,
+                signatures: signatures(a.signatures, &file)?,
                 registry: registry(a.registry, &file)?,
             }),
             Command::Update(a) => CommandSettings::Update(UpdateSettings {
@@ -288,6 +310,7 @@ impl Settings {
                 platforms: list(a.platforms, &file.platforms),
                 format: a.format,
                 check_mirrors: a.check_mirrors,
+                signatures: signatures(a.signatures, &file)?,
                 registry: registry(a.registry, &file)?,
             }),
             Command::Resolve(a) => CommandSettings::Resolve(ResolveSettings {
@@ -370,6 +393,21 @@ fn mirrors(m: cli::MirrorArgs, file: &Config) -> MirrorSettings {
         containerd_hosts_dir: one(m.containerd_hosts_dir, &file.containerd_hosts_dir),
         registries_conf: one(m.registries_conf, &file.registries_conf),
     }
+}
+
+/// `--verify-key` replaces the file's rules with one for every image.
+fn signatures(s: cli::SignatureArgs, file: &Config) -> anyhow::Result<SignatureSettings> {
+    let policy = match s.verify_key {
+        Some(path) => crate::signatures::policy::Policy::new(vec![
+            crate::signatures::policy::Rule::for_key("--verify-key", &path)
+                .map_err(|e| anyhow::anyhow!("--verify-key {}: {e}", path.display()))?,
+        ]),
+        None => file.signature_policy.clone(),
+    };
+    Ok(SignatureSettings {
+        policy,
+        record_all: s.signatures,
+    })
 }
 
 fn registry(r: cli::RegistryArgs, file: &Config) -> anyhow::Result<RegistrySettings> {

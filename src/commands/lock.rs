@@ -13,6 +13,7 @@ use crate::pipeline::mirror_checks::{check_locked, summary_suffix};
 use crate::pipeline::options::{check_registry_options, parse_platforms};
 use crate::pipeline::remote::{load_mirrors, Remote};
 use crate::pipeline::scanning::{collect_uses, invalid_message};
+use crate::pipeline::signature_checks::{any_needs_lookup, check_signatures};
 use crate::reference::Reference;
 use crate::report::{Diagnostics, Message};
 use crate::settings::LockSettings;
@@ -81,7 +82,10 @@ pub fn run(args: &LockSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyh
     }
     // One client for the run: resolution and the mirror checks share its
     // connections, credentials and rate-limit figures.
-    let remote = if !asks.is_empty() || args.check_mirrors {
+    let remote = if !asks.is_empty()
+        || args.check_mirrors
+        || any_needs_lookup(&args.signatures, &new)
+    {
         Some(Remote::connect(&args.registry, &mirrors, diag)?)
     } else {
         None
@@ -120,6 +124,21 @@ pub fn run(args: &LockSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyh
             remote.report_budget(diag);
             diag.say(format!(
                 "{} failure(s) while resolving; {} left unchanged",
+                diag.errors(),
+                lockfile.display()
+            ));
+            return Ok(diag.exit_status(0));
+        }
+    }
+    // The signatures of what is locked now (each digest once: what the
+    // lockfile records of it already is not asked again).
+    if let Some(remote) = &remote {
+        let uses = |k: &crate::lockfile::Key| all.of(k).to_vec();
+        check_signatures(remote, &args.signatures, &mut new, &uses, diag)?;
+        if diag.errors() > 0 {
+            remote.report_budget(diag);
+            diag.say(format!(
+                "{} failure(s) while checking signatures; {} left unchanged",
                 diag.errors(),
                 lockfile.display()
             ));

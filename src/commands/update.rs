@@ -10,6 +10,7 @@ use crate::pipeline::lock_entries::{resolve_entries, Ask};
 use crate::pipeline::mirror_checks::{check_locked, summary_suffix};
 use crate::pipeline::options::{check_registry_options, parse_platforms};
 use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
+use crate::pipeline::signature_checks::check_signatures;
 use crate::reference::Reference;
 use crate::registry::{ErrorKind, Platform, RegistryBudget};
 use crate::report::{json, markdown, Diagnostics, Location, Message};
@@ -154,14 +155,21 @@ pub fn run(args: &UpdateSettings, lockfile: &Path, diag: &mut Diagnostics) -> an
                 }
             }
         }
-        if let Some(entry) = answer.entry {
+        if let Some(mut entry) = answer.entry {
+            // `--signatures`: what the lockfile recorded is looked up again.
+            if args.signatures.record_all {
+                entry.signatures.clear();
+            }
             new.insert(entry);
         }
+    }
+    if diag.errors() == 0 {
+        check_signatures(&remote, &args.signatures, &mut new, &|_| Vec::new(), diag)?;
     }
     if diag.errors() > 0 {
         let registries = remote.report_budget(diag);
         diag.say(format!(
-            "{} image(s) could not be resolved; {} left unchanged",
+            "{} image(s) could not be resolved or failed their signature rule; {} left unchanged",
             diag.errors(),
             lockfile.display()
         ));

@@ -14,4 +14,5 @@ pub mod options;
 pub mod pin_plan;
 pub mod remote;
 pub mod scanning;
+pub mod signature_checks;
 pub mod stream;

@@ -84,6 +84,26 @@ impl Policy {
 }
 
 impl Rule {
+    /// A rule named `name` requiring the key at `path` of every image.
+    pub fn for_key(name: &str, path: &Path) -> Result<Rule, String> {
+        let text = fs_err::read_to_string(path).map_err(|e| format!("cannot read the key: {e}"))?;
+        let key = PublicKey::from_pem(&text).map_err(|e| e.to_string())?;
+        let images = GlobSetBuilder::new()
+            .add(globset::Glob::new("**").map_err(|e| e.to_string())?)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Rule {
+            name: name.to_string(),
+            patterns: vec!["**".into()],
+            images,
+            requirement: Requirement::Key {
+                path: path.to_path_buf(),
+                key,
+            },
+            attestations: Vec::new(),
+        })
+    }
+
     /// Check the rule at place `index` (0-based) of a file in `dir`,
     /// reading its key. An error carries the span it is about.
     pub fn new(raw: RawRule, index: usize, dir: &Path) -> Result<Rule, (Range<usize>, String)> {

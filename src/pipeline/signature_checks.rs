@@ -1,0 +1,116 @@
+//! The signatures of the digests a run locks: found at their registries
+//! ([`crate::registry::signatures`]), checked against the run's
+//! `[[verify]]` rules ([`crate::signatures::verify`]) and recorded in the
+//! entries. The lockfile is the cache: an entry whose records already hold
+//! a signature verified by its rule is not asked again.
+
+use futures::StreamExt as _;
+
+use super::remote::{registry_error, Remote};
+use super::scanning::Use;
+use crate::lockfile::{Entry, Key, Lockfile};
+use crate::reference::{Digest, Reference};
+use crate::registry::signatures::COSIGN_SIMPLESIGNING;
+use crate::report::{Diagnostics, Message};
+use crate::settings::SignatureSettings;
+use crate::signatures::verify::{check_cosign, CosignSignature};
+
+/// The cosign annotation holding a layer's signature.
+const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+
+/// Whether `entry` needs its signatures looked up in this run: a rule
+/// applies and no record says that rule verified it, or every digest is
+/// to be recorded and it has no record yet.
+fn needs_lookup(settings: &SignatureSettings, entry: &Entry) -> bool {
+    match settings.policy.rule_for(&entry.name) {
+        Some(rule) => !entry
+            .signatures
+            .iter()
+            .any(|s| s.verified.as_deref() == Some(rule.name.as_str())),
+        None => settings.record_all && entry.signatures.is_empty(),
+    }
+}
+
+/// Whether any entry of `lock` needs its signatures looked up.
+pub fn any_needs_lookup(settings: &SignatureSettings, lock: &Lockfile) -> bool {
+    settings.active() && lock.entries().any(|e| needs_lookup(settings, e))
+}
+
+/// Look up, check and record the signatures of the entries of `lock` that
+/// need it (all at once, as resolution asks). A digest that fails its
+/// rule, and a registry that cannot be asked, are errors in `diag` at the
+/// entry's uses (`uses`); the entry then keeps no record. Returns how many
+/// entries were looked up.
+pub fn check_signatures(
+    remote: &Remote<'_>,
+    settings: &SignatureSettings,
+    lock: &mut Lockfile,
+    uses: &dyn Fn(&Key) -> Vec<Use>,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<usize> {
+    if !settings.active() {
+        return Ok(0);
+    }
+    let targets: Vec<(Key, Reference, Digest)> = lock
+        .entries()
+        .filter(|e| needs_lookup(settings, e))
+        .filter_map(|e| {
+            let reference = Reference::parse(&format!("{}@{}", e.name, e.digest)).ok()?;
+            Some((Key::of_entry(e), reference, e.digest.clone()))
+        })
+        .collect();
+    if targets.is_empty() {
+        return Ok(0);
+    }
+    let client = remote.client();
+    let concurrency = client.concurrency().min(16);
+    let work = futures::stream::iter(&targets)
+        .map(|(_, reference, digest)| client.discover(reference, digest))
+        .buffered(concurrency)
+        .collect::<Vec<_>>();
+    let found = remote.until_interrupted(work)?;
+    for ((key, _, digest), discovered) in targets.iter().zip(found) {
+        let at = uses(key);
+        let discovered = match discovered {
+            Ok(d) => d,
+            Err(e) => {
+                diag.emit(
+                    registry_error(&e, &at)
+                        .hint(Some("its signatures could not be looked up; nothing was recorded")),
+                );
+                continue;
+            }
+        };
+        let Some(entry) = lock.get(key).cloned() else {
+            continue;
+        };
+        let rule = settings.policy.rule_for(&entry.name);
+        let signatures: Vec<CosignSignature<'_>> = discovered
+            .cosign_signatures
+            .iter()
+            .filter(|l| l.media_type == COSIGN_SIMPLESIGNING)
+            .map(|l| CosignSignature {
+                manifest: &l.manifest_digest,
+                layer: &l.layer_digest,
+                payload: &l.payload,
+                signature: l.annotations.get(SIGNATURE_ANNOTATION).map(String::as_str),
+            })
+            .collect();
+        let verdict = check_cosign(rule, digest, &entry.name, &signatures);
+        if let Some(failure) = &verdict.failure {
+            diag.emit(
+                Message::error(format!("{key} ({digest}): {failure}"))
+                    .code(failure.code())
+                    .hint(Some(
+                        "the digest is not recorded: sign it with the rule's key, or change the [[verify]] rule in imagelock.toml",
+                    ))
+                    .used_at(super::scanning::used_at(&at)),
+            );
+            continue;
+        }
+        let mut updated = entry;
+        updated.signatures = verdict.records;
+        lock.insert(updated);
+    }
+    Ok(targets.len())
+}
