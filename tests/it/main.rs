@@ -52,5 +52,6 @@ mod registry_budget;
 mod registry_cli;
 mod render_time;
 mod secrets;
+mod signatures;
 mod workflow;
 mod writing;

@@ -17,8 +17,10 @@ pub(crate) mod e2e;
 pub(crate) mod offline;
 pub(crate) mod pki;
 pub(crate) mod proxy;
+pub(crate) mod referrers_api;
 pub(crate) mod roundtrip;
 pub(crate) mod run;
+pub(crate) mod sign_image;
 pub(crate) mod token_server;
 
 use std::collections::BTreeMap;
