@@ -397,13 +397,14 @@ fn mirrors(m: cli::MirrorArgs, file: &Config) -> MirrorSettings {
 
 /// `--verify-key` replaces the file's rules with one for every image.
 fn signatures(s: cli::SignatureArgs, file: &Config) -> anyhow::Result<SignatureSettings> {
-    let policy = match s.verify_key {
-        Some(path) => crate::signatures::policy::Policy::new(vec![
-            crate::signatures::policy::Rule::for_key("--verify-key", &path)
-                .map_err(|e| anyhow::anyhow!("--verify-key {}: {e}", path.display()))?,
-        ]),
-        None => file.signature_policy.clone(),
-    };
+    let policy =
+        match s.verify_key {
+            Some(path) => crate::signatures::policy::Policy::new(vec![
+                crate::signatures::policy::Rule::for_key("--verify-key", &path)
+                    .map_err(|e| anyhow::anyhow!("--verify-key {}: {e}", path.display()))?,
+            ]),
+            None => file.signature_policy.clone(),
+        };
     Ok(SignatureSettings {
         policy,
         record_all: s.signatures,

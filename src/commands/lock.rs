@@ -82,14 +82,12 @@ pub fn run(args: &LockSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyh
     }
     // One client for the run: resolution and the mirror checks share its
     // connections, credentials and rate-limit figures.
-    let remote = if !asks.is_empty()
-        || args.check_mirrors
-        || any_needs_lookup(&args.signatures, &new)
-    {
-        Some(Remote::connect(&args.registry, &mirrors, diag)?)
-    } else {
-        None
-    };
+    let remote =
+        if !asks.is_empty() || args.check_mirrors || any_needs_lookup(&args.signatures, &new) {
+            Some(Remote::connect(&args.registry, &mirrors, diag)?)
+        } else {
+            None
+        };
     let mut stale = 0usize;
     if let (false, Some(remote)) = (asks.is_empty(), &remote) {
         let at = remote.tag_source(diag)?;

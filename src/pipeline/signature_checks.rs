@@ -74,10 +74,9 @@ pub fn check_signatures(
         let discovered = match discovered {
             Ok(d) => d,
             Err(e) => {
-                diag.emit(
-                    registry_error(&e, &at)
-                        .hint(Some("its signatures could not be looked up; nothing was recorded")),
-                );
+                diag.emit(registry_error(&e, &at).hint(Some(
+                    "its signatures could not be looked up; nothing was recorded",
+                )));
                 continue;
             }
         };

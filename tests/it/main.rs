@@ -52,6 +52,7 @@ mod registry_budget;
 mod registry_cli;
 mod render_time;
 mod secrets;
+mod signature_policy;
 mod signatures;
 mod workflow;
 mod writing;
