@@ -255,6 +255,8 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
     #[command(flatten)]
+    pub verify: VerifyArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
 }
 
@@ -322,16 +324,23 @@ pub struct ResolveArgs {
     pub registry: RegistryArgs,
 }
 
-/// Which signatures to look for and require.
+/// Which signatures a run requires.
 #[derive(Debug, Args, Clone, Default)]
-pub struct SignatureArgs {
+pub struct VerifyArgs {
     /// Require every image's digest to be signed with this cosign public key
-    /// (PEM), instead of the `[[verify]]` rules of imagelock.toml; a digest
-    /// without such a signature is not recorded.
+    /// (PEM), instead of the `[[verify]]` rules of imagelock.toml.
     #[arg(long, value_name = "FILE")]
     pub verify_key: Option<PathBuf>,
-    /// Look up and record the signatures of every new digest, even where no
-    /// rule requires one.
+}
+
+/// Which signatures to look for, record and require.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SignatureArgs {
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    /// Look up and record the signatures of every digest recorded (`lock`:
+    /// new ones; `update`: every tag asked, again), even where no rule
+    /// requires one.
     #[arg(long)]
     pub signatures: bool,
 }

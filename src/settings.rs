@@ -164,6 +164,9 @@ pub struct CheckSettings {
     pub remote: bool,
     pub compare_tags: bool,
     pub format: CheckFormat,
+    /// With --remote: the rules each locked digest's signatures are
+    /// checked against.
+    pub signatures: SignatureSettings,
     pub registry: RegistrySettings,
 }
 
@@ -296,13 +299,14 @@ impl Settings {
                 remote: a.remote,
                 compare_tags: a.compare_tags,
                 format: a.format,
+                signatures: signatures(a.verify, false, &file)?,
                 registry: registry(a.registry, &file)?,
             }),
             Command::Lock(a) => CommandSettings::Lock(LockSettings {
                 scan: scan(a.paths, a.helm_values, a.compose_env, &file),
                 platforms: list(a.platforms, &file.platforms),
                 check_mirrors: a.check_mirrors,
-                signatures: signatures(a.signatures, &file)?,
+                signatures: signatures(a.signatures.verify, a.signatures.signatures, &file)?,
                 registry: registry(a.registry, &file)?,
             }),
             Command::Update(a) => CommandSettings::Update(UpdateSettings {
@@ -310,7 +314,7 @@ impl Settings {
                 platforms: list(a.platforms, &file.platforms),
                 format: a.format,
                 check_mirrors: a.check_mirrors,
-                signatures: signatures(a.signatures, &file)?,
+                signatures: signatures(a.signatures.verify, a.signatures.signatures, &file)?,
                 registry: registry(a.registry, &file)?,
             }),
             Command::Resolve(a) => CommandSettings::Resolve(ResolveSettings {
@@ -396,19 +400,20 @@ fn mirrors(m: cli::MirrorArgs, file: &Config) -> MirrorSettings {
 }
 
 /// `--verify-key` replaces the file's rules with one for every image.
-fn signatures(s: cli::SignatureArgs, file: &Config) -> anyhow::Result<SignatureSettings> {
+fn signatures(
+    v: cli::VerifyArgs,
+    record_all: bool,
+    file: &Config,
+) -> anyhow::Result<SignatureSettings> {
     let policy =
-        match s.verify_key {
+        match v.verify_key {
             Some(path) => crate::signatures::policy::Policy::new(vec![
                 crate::signatures::policy::Rule::for_key("--verify-key", &path)
                     .map_err(|e| anyhow::anyhow!("--verify-key {}: {e}", path.display()))?,
             ]),
             None => file.signature_policy.clone(),
         };
-    Ok(SignatureSettings {
-        policy,
-        record_all: s.signatures,
-    })
+    Ok(SignatureSettings { policy, record_all })
 }
 
 fn registry(r: cli::RegistryArgs, file: &Config) -> anyhow::Result<RegistrySettings> {

@@ -12,6 +12,7 @@ use crate::pipeline::lock_entries::{access_message, resolve_entries, Ask};
 use crate::pipeline::options::check_registry_options;
 use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
 use crate::pipeline::scanning::{assess_policy, collect_uses, Use};
+use crate::pipeline::signature_checks::signature_findings;
 use crate::registry::{ErrorKind, RegistryBudget};
 use crate::report::{
     github, json, markdown, sarif, sort_findings, text, Diagnostics, Finding, FindingKind,
@@ -185,6 +186,13 @@ fn find(
             &now,
             &|k| all.of(k).to_vec(),
             args.compare_tags,
+            diag,
+        )?);
+        findings.extend(signature_findings(
+            &remote,
+            &args.signatures,
+            &lock,
+            &|k| all.of(k).to_vec(),
             diag,
         )?);
         remote.report_credential_warnings(diag);

@@ -10,8 +10,10 @@ use super::remote::{registry_error, Remote};
 use super::scanning::Use;
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::{Digest, Reference};
-use crate::registry::signatures::COSIGN_SIMPLESIGNING;
+use crate::registry::signatures::{Discovered, COSIGN_SIMPLESIGNING};
+use crate::registry::RegistryError;
 use crate::report::{Diagnostics, Message};
+use crate::report::{Finding, FindingKind};
 use crate::settings::SignatureSettings;
 use crate::signatures::verify::{check_cosign, CosignSignature};
 
@@ -29,6 +31,35 @@ fn needs_lookup(settings: &SignatureSettings, entry: &Entry) -> bool {
             .any(|s| s.verified.as_deref() == Some(rule.name.as_str())),
         None => settings.record_all && entry.signatures.is_empty(),
     }
+}
+
+/// What the registries hold about each target's digest, asked all at once.
+fn discover_all(
+    remote: &Remote<'_>,
+    targets: &[(Key, Reference, Digest)],
+) -> anyhow::Result<Vec<Result<Discovered, RegistryError>>> {
+    let client = remote.client();
+    let concurrency = client.concurrency().min(16);
+    let work = futures::stream::iter(targets)
+        .map(|(_, reference, digest)| client.discover(reference, digest))
+        .buffered(concurrency)
+        .collect::<Vec<_>>();
+    remote.until_interrupted(work)
+}
+
+/// The cosign signatures (simple-signing layers) among what was found.
+fn cosign_signatures(discovered: &Discovered) -> Vec<CosignSignature<'_>> {
+    discovered
+        .cosign_signatures
+        .iter()
+        .filter(|l| l.media_type == COSIGN_SIMPLESIGNING)
+        .map(|l| CosignSignature {
+            manifest: &l.manifest_digest,
+            layer: &l.layer_digest,
+            payload: &l.payload,
+            signature: l.annotations.get(SIGNATURE_ANNOTATION).map(String::as_str),
+        })
+        .collect()
 }
 
 /// Whether any entry of `lock` needs its signatures looked up.
@@ -62,13 +93,7 @@ pub fn check_signatures(
     if targets.is_empty() {
         return Ok(0);
     }
-    let client = remote.client();
-    let concurrency = client.concurrency().min(16);
-    let work = futures::stream::iter(&targets)
-        .map(|(_, reference, digest)| client.discover(reference, digest))
-        .buffered(concurrency)
-        .collect::<Vec<_>>();
-    let found = remote.until_interrupted(work)?;
+    let found = discover_all(remote, &targets)?;
     for ((key, _, digest), discovered) in targets.iter().zip(found) {
         let at = uses(key);
         let discovered = match discovered {
@@ -84,17 +109,7 @@ pub fn check_signatures(
             continue;
         };
         let rule = settings.policy.rule_for(&entry.name);
-        let signatures: Vec<CosignSignature<'_>> = discovered
-            .cosign_signatures
-            .iter()
-            .filter(|l| l.media_type == COSIGN_SIMPLESIGNING)
-            .map(|l| CosignSignature {
-                manifest: &l.manifest_digest,
-                layer: &l.layer_digest,
-                payload: &l.payload,
-                signature: l.annotations.get(SIGNATURE_ANNOTATION).map(String::as_str),
-            })
-            .collect();
+        let signatures = cosign_signatures(&discovered);
         let verdict = check_cosign(rule, digest, &entry.name, &signatures);
         if let Some(failure) = &verdict.failure {
             diag.emit(
@@ -112,4 +127,89 @@ pub fn check_signatures(
         lock.insert(updated);
     }
     Ok(targets.len())
+}
+
+/// `check --remote`: the signatures of every locked digest a rule names,
+/// or that the lockfile records signatures of, asked again. A digest that
+/// fails its rule is an `unsigned` or `signature-invalid` finding, and a
+/// recorded signature the registry no longer holds a `signature-gone`
+/// finding, at every use of the entry (once, without a place, when no
+/// manifest uses it). A registry that cannot be asked is an error.
+pub fn signature_findings(
+    remote: &Remote<'_>,
+    settings: &SignatureSettings,
+    lock: &Lockfile,
+    uses: &dyn Fn(&Key) -> Vec<Use>,
+    diag: &mut Diagnostics,
+) -> anyhow::Result<Vec<Finding>> {
+    let targets: Vec<(Key, Reference, Digest)> = lock
+        .entries()
+        .filter(|e| settings.policy.rule_for(&e.name).is_some() || !e.signatures.is_empty())
+        .filter_map(|e| {
+            let reference = Reference::parse(&format!("{}@{}", e.name, e.digest)).ok()?;
+            Some((Key::of_entry(e), reference, e.digest.clone()))
+        })
+        .collect();
+    let mut findings = Vec::new();
+    if targets.is_empty() {
+        return Ok(findings);
+    }
+    let found = discover_all(remote, &targets)?;
+    for ((key, _, digest), discovered) in targets.iter().zip(found) {
+        let at = uses(key);
+        let discovered = match discovered {
+            Ok(d) => d,
+            Err(e) => {
+                diag.emit(registry_error(&e, &at));
+                continue;
+            }
+        };
+        let Some(entry) = lock.get(key) else {
+            continue;
+        };
+        let signatures = cosign_signatures(&discovered);
+        let rule = settings.policy.rule_for(&entry.name);
+        let verdict = check_cosign(rule, digest, &entry.name, &signatures);
+        let mut add = |kind: FindingKind, message: String, hint: &str| {
+            let f = Finding::new(kind, None, key.to_string(), message)
+                .with_hint(hint)
+                .with_digests(digest, None);
+            if at.is_empty() {
+                findings.push(f.clone());
+            }
+            for u in &at {
+                findings.push(Finding {
+                    location: Some(u.location.clone()),
+                    reference: u.reference.original().to_string(),
+                    ..f.clone()
+                });
+            }
+        };
+        if let Some(failure) = &verdict.failure {
+            let kind = match failure.code() {
+                "unsigned" => FindingKind::Unsigned,
+                _ => FindingKind::SignatureInvalid,
+            };
+            add(
+                kind,
+                format!("{key} ({digest}): {failure}"),
+                "do not deploy it until its publisher's signature is found: sign it with the rule's key, or lock a signed digest",
+            );
+        }
+        for gone in entry.signatures.iter().filter(|r| {
+            !signatures
+                .iter()
+                .any(|s| *s.manifest == r.manifest && r.layer.as_ref().is_none_or(|l| l == s.layer))
+        }) {
+            add(
+                FindingKind::SignatureGone,
+                format!(
+                    "{key} ({digest}): the {} signature {} recorded in the lockfile is no longer at the registry",
+                    gone.kind, gone.manifest
+                ),
+                "sign the digest again, then run `imagelock update --signatures`",
+            );
+        }
+    }
+    Ok(findings)
 }

@@ -28,6 +28,15 @@ pub enum FindingKind {
     /// The `registries.conf` given refuses pulls from the reference's
     /// registry (`blocked = true`).
     Blocked,
+    /// A `[[verify]]` rule requires a signature of the locked digest and
+    /// the registry holds none.
+    Unsigned,
+    /// Signatures of the locked digest were found and none satisfies its
+    /// rule (another key, another digest or repository, a changed payload).
+    SignatureInvalid,
+    /// A signature the lockfile records for the digest is no longer at
+    /// the registry.
+    SignatureGone,
 }
 
 impl FindingKind {
@@ -42,11 +51,14 @@ impl FindingKind {
             FindingKind::MirrorMissing => "mirror-missing",
             FindingKind::MirrorStale => "mirror-stale",
             FindingKind::Blocked => "blocked",
+            FindingKind::Unsigned => "unsigned",
+            FindingKind::SignatureInvalid => "signature-invalid",
+            FindingKind::SignatureGone => "signature-gone",
         }
     }
 
     /// Every kind, in order.
-    pub const ALL: [FindingKind; 9] = [
+    pub const ALL: [FindingKind; 12] = [
         FindingKind::Missing,
         FindingKind::Mismatch,
         FindingKind::Unpinned,
@@ -56,6 +68,9 @@ impl FindingKind {
         FindingKind::MirrorMissing,
         FindingKind::MirrorStale,
         FindingKind::Blocked,
+        FindingKind::Unsigned,
+        FindingKind::SignatureInvalid,
+        FindingKind::SignatureGone,
     ];
 
     /// One sentence on what the kind means.
@@ -75,6 +90,15 @@ impl FindingKind {
             }
             FindingKind::Blocked => {
                 "The registries.conf given refuses pulls from the reference's registry (blocked = true)."
+            }
+            FindingKind::Unsigned => {
+                "A signature rule requires the locked digest to be signed, and the registry holds no signature of it."
+            }
+            FindingKind::SignatureInvalid => {
+                "The locked digest has signatures, and none satisfies its signature rule."
+            }
+            FindingKind::SignatureGone => {
+                "A signature the lockfile records for the locked digest is no longer at its registry."
             }
         }
     }

@@ -33,7 +33,7 @@ pub const FINGERPRINT_KEY: &str = "imagelock/v1";
 pub const SRCROOT: &str = "%SRCROOT%";
 
 /// Every finding kind, in the order of the rules.
-pub const KINDS: [FindingKind; 9] = FindingKind::ALL;
+pub const KINDS: [FindingKind; 12] = FindingKind::ALL;
 
 /// A rule's level, name, one-line and full description.
 struct RuleText {
@@ -119,6 +119,33 @@ fn rule_text(kind: FindingKind) -> RuleText {
                    table that matches the reference, so CRI-O and Podman refuse to pull it. \
                    Use an image from a registry that is not blocked (or copy it to one), or \
                    remove the block if it no longer applies, then run `imagelock check` again.",
+        },
+        FindingKind::Unsigned => RuleText {
+            level: "error",
+            name: "ImageNotSigned",
+            short: "Locked digest not signed as its rule requires",
+            help: "A [[verify]] rule of imagelock.toml (or --verify-key) requires the \
+                   image's locked digest to be signed with its key, and the registry holds \
+                   no signature of it. Sign the digest (`cosign sign --key …`), or lock a \
+                   digest its publisher signed.",
+        },
+        FindingKind::SignatureInvalid => RuleText {
+            level: "error",
+            name: "SignatureInvalid",
+            short: "No signature of the locked digest satisfies its rule",
+            help: "The registry holds signatures of the locked digest, and none verifies \
+                   under its [[verify]] rule: made with another key, for another digest or \
+                   repository, or over a changed payload. Find out who pushed them before \
+                   deploying; sign the digest with the rule's key if it is yours.",
+        },
+        FindingKind::SignatureGone => RuleText {
+            level: "warning",
+            name: "SignatureGone",
+            short: "A recorded signature is no longer at the registry",
+            help: "The lockfile records a signature of the digest that the registry no \
+                   longer holds (deleted, or the signature tag overwritten). Admission \
+                   controllers that verify signatures will refuse the pod. Sign the digest \
+                   again, then run `imagelock update --signatures`.",
         },
     }
 }

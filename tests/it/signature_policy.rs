@@ -183,3 +183,78 @@ fn verify_key_on_the_command_line_requires_it_of_every_image() {
         .unwrap()
         .contains("verified = \"--verify-key\""));
 }
+
+#[test]
+fn check_remote_finds_unsigned_invalid_and_gone_signatures_in_every_format() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "check");
+    signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    expect_code(&lock(&reg), 0);
+    let check = |format: &str| {
+        imagelock(&reg)
+            .args(["check", "--remote", "--format", format])
+            .output()
+            .unwrap()
+    };
+    expect_code(&check("text"), 0);
+
+    // The .sig tag overwritten by another key's signature: the recorded
+    // signature is gone, and what is there does not verify.
+    let other = support::sign_image::run(&[
+        "keygen",
+        "--out",
+        reg.scratch().join("other").to_str().unwrap(),
+    ]);
+    signer.run(
+        "cosign-sign",
+        &format!("team/app@{digest}"),
+        &["--key", other["private_key"].as_str().unwrap(), "--no-tlog"],
+    );
+    let out = check("json");
+    expect_code(&out, 1);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["signature-invalid", "signature-gone"], "{doc}");
+    assert_eq!(doc["findings"][0]["file"], "deploy.yaml");
+    assert_eq!(doc["findings"][0]["line"], 10);
+
+    // Every rule is described in SARIF; the findings name theirs.
+    let out = check("sarif");
+    expect_code(&out, 1);
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules: Vec<&str> = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for id in ["unsigned", "signature-invalid", "signature-gone"] {
+        assert!(rules.contains(&id), "{rules:?}");
+    }
+    let text = String::from_utf8_lossy(&check("text").stdout).to_string();
+    assert!(text.contains("signature-gone") && text.contains("signature-invalid"), "{text}");
+
+    // A required image with no signature at all: unsigned.
+    let bare = reg.push_oci_image("team/bare", "v1", "bare");
+    project(&reg, &[reg.image("team/bare:v1")], &public);
+    fs_err::write(
+        reg.scratch().join("images.lock"),
+        format!(
+            "version = 1\n\n[[image]]\nname = \"{}/team/bare\"\ntag = \"v1\"\ndigest = \"{bare}\"\n",
+            reg.host()
+        ),
+    )
+    .unwrap();
+    let out = check("json");
+    expect_code(&out, 1);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["findings"][0]["kind"], "unsigned", "{doc}");
+}
