@@ -510,3 +510,48 @@ fn discovery_authenticates_as_resolution_does() {
         "{err:?}"
     );
 }
+
+/// A digest's first requests (the referrers call and the three cosign
+/// HEADs) are in flight at once, as resolution's are.
+#[test]
+fn a_digests_requests_go_at_once() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let digest = reg.push_oci_image("team/app", "v1", "together");
+    let proxy = FaultProxy::start(reg.port);
+    proxy.add(
+        None,
+        "/v2/team/app/",
+        Fault::Delay(std::time::Duration::from_millis(400)),
+        usize::MAX,
+    );
+    let c = client_via(&reg, &proxy.host());
+    let found = block(discover(&c, &proxy.host(), "team/app", &digest));
+    assert_eq!(found.referrers_source, ReferrersSource::None);
+    assert!(found.cosign_signatures.is_empty() && found.cosign_sbom.is_none());
+    assert_eq!(proxy.max_in_flight(), 4, "{:#?}", proxy.requests());
+}
+
+/// Bodies are capped: a signature layer answered without end fails the
+/// discovery naming the limit (and is not read to the end).
+#[test]
+fn an_endless_layer_is_refused_at_the_cap() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("team/app", "v1", "capped");
+    let sig = signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    let proxy = FaultProxy::start(reg.port);
+    proxy.add(
+        Some("GET"),
+        &format!("/blobs/{}", s(&sig["layer_digest"])),
+        Fault::Flood { code: 200 },
+        usize::MAX,
+    );
+    let c = client_via(&reg, &proxy.host());
+    let err = block(discover_err(&c, &proxy.host(), &digest));
+    assert!(matches!(err.kind, ErrorKind::Protocol { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("signature layer is larger than the 4 MiB limit"),
+        "{err}"
+    );
+}
