@@ -47,6 +47,32 @@ pip_tool() {
 pip_tool pre-commit pre-commit
 pip_tool podman-compose podman-compose
 
+# The independent signature producer (scripts/sign-image.py, run by
+# tests/it/signatures.rs) needs Python's `cryptography` >= 45: the system
+# python3 when it has it, else a virtualenv of its own. The tests run the
+# Python named by IMAGELOCK_SIGN_PYTHON.
+sign_python() {
+    local check='import cryptography, sys; sys.exit(0 if int(cryptography.__version__.split(".")[0]) >= 45 else 1)'
+    if python3 -c "$check" 2>/dev/null; then
+        IMAGELOCK_SIGN_PYTHON=$(command -v python3)
+    else
+        local venv="${XDG_CACHE_HOME:-$HOME/.cache}/imagelock-tests/sign-venv"
+        if ! "$venv/bin/python" -c "$check" 2>/dev/null; then
+            echo "installing cryptography>=45 (pip, in $venv)" >&2
+            if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
+                export DEBIAN_FRONTEND=noninteractive
+                apt-get update -qq
+                apt-get install -y -qq python3-venv >/dev/null
+                python3 -m venv --clear "$venv"
+            fi
+            "$venv/bin/pip" install -q 'cryptography>=45'
+        fi
+        IMAGELOCK_SIGN_PYTHON="$venv/bin/python"
+    fi
+    export IMAGELOCK_SIGN_PYTHON
+}
+sign_python
+
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked

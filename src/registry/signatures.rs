@@ -7,7 +7,7 @@
 //!
 //! - **cosign's tags** (cosign `specs/SIGNATURE_SPEC.md`, "Tag-based
 //!   Discovery"): `sha256-<hex>.sig`, `.att` and `.sbom` in the image's
-//!   repository. Each is asked by HEAD first; only a tag that exists is
+//!   repository (or [`DiscoverOptions::signature_repository`]). Each is asked by HEAD first; only a tag that exists is
 //!   read (its manifest by digest, then the layers of `.sig` and `.att`,
 //!   each checked against its digest). `.sbom`'s layers are listed, not
 //!   read.
@@ -139,6 +139,14 @@ pub struct DiscoverOptions {
     /// it applied it. `None`: every referrer (what a policy usually needs:
     /// bundles, Notation signatures and attestations in one request).
     pub artifact_type: Option<String>,
+    /// Where cosign's `.sig`, `.att` and `.sbom` tags are (cosign's
+    /// `COSIGN_REPOSITORY`): a repository (`host/path`; a tag or digest in
+    /// it is ignored), possibly at another registry. `None`: the image's
+    /// own repository. Referrers are always asked in the image's
+    /// repository. On the image's registry the credentials given to
+    /// [`Client::discover_with`] are used; on another, the keychain's for
+    /// that repository (no pod Secrets).
+    pub signature_repository: Option<Reference>,
 }
 
 /// One layer of a cosign `.sig` or `.att` manifest, read.
@@ -378,13 +386,25 @@ impl Client {
         lookup: Arc<Lookup>,
         options: &DiscoverOptions,
     ) -> Result<Discovered, RegistryError> {
-        let ctx = self.ctx(reference, lookup, 0)?;
+        let ctx = self.ctx(reference, lookup.clone(), 0)?;
         let ctx = &ctx;
+        let elsewhere = match &options.signature_repository {
+            None => None,
+            Some(repo) => {
+                let lookup = if repo.domain() == reference.domain() {
+                    lookup
+                } else {
+                    self.lookup(repo, None).await
+                };
+                Some(self.ctx(repo, lookup, 0)?)
+            }
+        };
+        let cosign = elsewhere.as_ref().unwrap_or(ctx);
         let (referrers, signatures, attestations, sbom) = futures::try_join!(
             self.referrers(ctx, digest, options),
-            self.cosign_layers(ctx, digest, "sig"),
-            self.cosign_layers(ctx, digest, "att"),
-            self.cosign_sbom(ctx, digest),
+            self.cosign_layers(cosign, digest, "sig"),
+            self.cosign_layers(cosign, digest, "att"),
+            self.cosign_sbom(cosign, digest),
         )?;
         let (referrers, referrers_source, referrers_filtered_by) = referrers;
         Ok(Discovered {

@@ -281,10 +281,22 @@ fn the_referrers_api_is_paged_and_filtered() {
     let host = api.host();
     let first = format!("/v2/team/app/referrers/{digest}");
     // Most specific first: the stand-in tries its answers in order.
+    // Page 2 also lists an artifact no signature can be in (an SBOM
+    // pushed by `oras attach`): listed, never read (its manifest is not
+    // even in the registry, so reading it would fail).
+    let sbom = serde_json::json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": format!("sha256:{}", "5".repeat(64)),
+        "size": 321,
+        "artifactType": "application/spdx+json",
+        "annotations": {"org.opencontainers.image.created": "2026-12-07T00:00:00Z"},
+    });
+    let mut page2 = listed[1..].to_vec();
+    page2.push(sbom.clone());
     api.answer(
         "page=2",
         Page {
-            descriptors: listed[1..].to_vec(),
+            descriptors: page2,
             next: None,
             filtered: false,
         },
@@ -301,15 +313,23 @@ fn the_referrers_api_is_paged_and_filtered() {
     let found = block(discover(&c, &host, "team/app", &digest));
     assert_eq!(found.referrers_source, ReferrersSource::Api);
     assert_eq!(found.referrers_filtered_by, None);
-    let pushed: BTreeSet<String> = [&bundle, &notation]
+    let pushed: BTreeSet<String> = [&bundle, &notation, &sbom]
         .iter()
-        .map(|m| s(&m["manifest_digest"]).to_string())
+        .map(|m| s(m.get("manifest_digest").unwrap_or(&m["digest"])).to_string())
         .collect();
     assert_eq!(referrer_digests(&found), pushed);
-    assert!(found
-        .referrers
-        .iter()
-        .all(|r| r.read && r.layers[0].content.is_some()));
+    for got in &found.referrers {
+        if got.digest.to_string() == s(&sbom["digest"]) {
+            assert!(!got.read && got.layers.is_empty() && got.subject.is_none());
+            assert_eq!(got.artifact_type, "application/spdx+json");
+            assert_eq!(
+                got.annotations["org.opencontainers.image.created"],
+                "2026-12-07T00:00:00Z"
+            );
+        } else {
+            assert!(got.read && got.layers[0].content.is_some(), "{got:#?}");
+        }
+    }
     assert_eq!(api.proxy.count("GET", "/referrers/"), 2);
     assert_eq!(
         api.proxy
@@ -320,6 +340,7 @@ fn the_referrers_api_is_paged_and_filtered() {
     // A filter the registry applied: its answer is taken as it is.
     let only = DiscoverOptions {
         artifact_type: Some(NOTATION_SIGNATURE.to_string()),
+        ..Default::default()
     };
     api.answer(
         "artifactType=",
@@ -509,4 +530,116 @@ fn discovery_authenticates_as_resolution_does() {
         matches!(err.kind, ErrorKind::AuthRequired { .. }),
         "{err:?}"
     );
+}
+
+/// A digest's first requests (the referrers call and the three cosign
+/// HEADs) are in flight at once, as resolution's are.
+#[test]
+fn a_digests_requests_go_at_once() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let digest = reg.push_oci_image("team/app", "v1", "together");
+    let proxy = FaultProxy::start(reg.port);
+    proxy.add(
+        None,
+        "/v2/team/app/",
+        Fault::Delay(std::time::Duration::from_millis(400)),
+        usize::MAX,
+    );
+    let c = client_via(&reg, &proxy.host());
+    let found = block(discover(&c, &proxy.host(), "team/app", &digest));
+    assert_eq!(found.referrers_source, ReferrersSource::None);
+    assert!(found.cosign_signatures.is_empty() && found.cosign_sbom.is_none());
+    assert_eq!(proxy.max_in_flight(), 4, "{:#?}", proxy.requests());
+}
+
+/// Bodies are capped: a signature layer answered without end fails the
+/// discovery naming the limit (and is not read to the end).
+#[test]
+fn an_endless_layer_is_refused_at_the_cap() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("team/app", "v1", "capped");
+    let sig = signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    let proxy = FaultProxy::start(reg.port);
+    proxy.add(
+        Some("GET"),
+        &format!("/blobs/{}", s(&sig["layer_digest"])),
+        Fault::Flood { code: 200 },
+        usize::MAX,
+    );
+    let c = client_via(&reg, &proxy.host());
+    let err = block(discover_err(&c, &proxy.host(), &digest));
+    assert!(matches!(err.kind, ErrorKind::Protocol { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("signature layer is larger than the 4 MiB limit"),
+        "{err}"
+    );
+}
+
+/// cosign's tags in another repository (cosign's `COSIGN_REPOSITORY`) are
+/// found there when the options name it, and not in the image's own.
+#[test]
+fn cosign_tags_in_another_repository() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("team/app", "v1", "elsewhere");
+    let sig = signer.cosign_sign(
+        &format!("team/app@{digest}"),
+        &["--signature-repo", "team/signatures"],
+    );
+    assert_eq!(s(&sig["signature_repository"]), "team/signatures");
+    let c = Client::new(reg.registry_config(), reg.credentials()).unwrap();
+    let image = r(&reg.image("team/app:v1"));
+    let here = block(c.discover(&image, &d(&digest))).unwrap();
+    assert!(here.cosign_signatures.is_empty());
+    let options = DiscoverOptions {
+        signature_repository: Some(r(&reg.image("team/signatures"))),
+        ..Default::default()
+    };
+    let lookup = block(c.lookup(&image, None));
+    let there = block(c.discover_with(&image, &d(&digest), lookup, &options)).unwrap();
+    assert_eq!(there.cosign_signatures.len(), 1);
+    assert_eq!(
+        there.cosign_signatures[0].manifest_digest.to_string(),
+        s(&sig["manifest_digest"])
+    );
+}
+
+/// A Notation signature in the pre-1.1 layout (no `artifactType`, the
+/// config's media type saying what it is) listed without a type, and an
+/// attestation pushed as a bundle, are recognised from their manifests.
+#[test]
+fn legacy_notation_and_attestation_bundles_are_recognised() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("team/app", "v1", "legacy");
+    let image = format!("team/app@{digest}");
+    let notation = signer.notation_sign(&image, &["--legacy", "--empty-artifact-type"]);
+    let ca = signer.ca_dir.to_str().unwrap().to_string();
+    let att = signer.attest(&image, SLSA, &["--as", "bundle", "--tlog", "--ca-dir", &ca]);
+    let c = Client::new(reg.registry_config(), reg.credentials()).unwrap();
+    let found = block(c.discover(&r(&reg.image("team/app")), &d(&digest))).unwrap();
+    let by = |digest: &str| {
+        found
+            .referrers
+            .iter()
+            .find(|r| r.digest.to_string() == digest)
+            .unwrap_or_else(|| panic!("{digest} not found in {:#?}", found.referrers))
+    };
+    let got = by(s(&notation["manifest_digest"]));
+    assert_eq!(got.listed_artifact_type, "");
+    assert_eq!(got.artifact_type, NOTATION_SIGNATURE);
+    assert_eq!(got.layers[0].media_type, JOSE);
+    assert!(same_content(
+        got.layers[0].content.as_ref().unwrap(),
+        &notation["envelope"]
+    ));
+    let got = by(s(&att["bundle"]["manifest_digest"]));
+    assert_eq!(got.artifact_type, SIGSTORE_BUNDLE_V03);
+    assert!(same_content(
+        got.layers[0].content.as_ref().unwrap(),
+        &att["bundle"]["bundle"]
+    ));
+    assert_eq!(found.referrers.len(), 2);
 }
