@@ -127,7 +127,7 @@ fn rule_text(kind: FindingKind) -> RuleText {
             help: "A [[verify]] rule of imagelock.toml (or --verify-key) requires the \
                    image's locked digest to be signed with its key, and the registry holds \
                    no signature of it. Sign the digest (`cosign sign --key …`), or lock a \
-                   digest its publisher signed.",
+                   digest its publisher signed (`imagelock update IMAGE`).",
         },
         FindingKind::SignatureInvalid => RuleText {
             level: "error",
@@ -136,7 +136,8 @@ fn rule_text(kind: FindingKind) -> RuleText {
             help: "The registry holds signatures of the locked digest, and none verifies \
                    under its [[verify]] rule: made with another key, for another digest or \
                    repository, or over a changed payload. Find out who pushed them before \
-                   deploying; sign the digest with the rule's key if it is yours.",
+                   deploying; sign the digest with the rule's key if it is yours, then run \
+                   `imagelock check --remote` again.",
         },
         FindingKind::SignatureGone => RuleText {
             level: "warning",

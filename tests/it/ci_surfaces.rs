@@ -155,7 +155,10 @@ fn check_sarif_is_valid_sarif_with_a_rule_per_kind_and_located_results() {
             "access",
             "mirror-missing",
             "mirror-stale",
-            "blocked"
+            "blocked",
+            "unsigned",
+            "signature-invalid",
+            "signature-gone"
         ]
     );
     for r in driver["rules"].as_array().unwrap() {

@@ -240,7 +240,10 @@ fn check_remote_finds_unsigned_invalid_and_gone_signatures_in_every_format() {
         assert!(rules.contains(&id), "{rules:?}");
     }
     let text = String::from_utf8_lossy(&check("text").stdout).to_string();
-    assert!(text.contains("signature-gone") && text.contains("signature-invalid"), "{text}");
+    assert!(
+        text.contains("signature-gone") && text.contains("signature-invalid"),
+        "{text}"
+    );
 
     // A required image with no signature at all: unsigned.
     let bare = reg.push_oci_image("team/bare", "v1", "bare");
