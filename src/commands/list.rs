@@ -234,6 +234,8 @@ fn json_row(
         "pull-policy-written": image.context.pull_policy(),
         "status": status,
         "locked-digest": entry.map(|e| &e.digest),
+        // What signs the locked digest, as the lockfile records it.
+        "signatures": entry.map_or(&[][..], |e| &e.signatures[..]),
         "kind": c.kind,
         "namespace": c.namespace,
         "object": c.name,

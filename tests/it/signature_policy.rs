@@ -80,6 +80,18 @@ fn lock_records_a_digest_only_when_the_rules_key_signed_it() {
         signer.key["key_id"].as_str().unwrap(),
     );
     assert!(text.contains(&record), "{text}\n---\n{record}");
+    // `list --format json` shows what signs each reference's digest.
+    let out = imagelock(&reg)
+        .args(["list", "--format", "json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sig = &doc["references"][0]["signatures"][0];
+    assert_eq!(sig["kind"], "cosign", "{doc}");
+    assert_eq!(sig["manifest"], signed["manifest_digest"], "{doc}");
+    assert_eq!(sig["key"], signer.key["key_id"], "{doc}");
+    assert_eq!(sig["verified"], "team", "{doc}");
     // The lockfile is the cache: a second run asks nothing about it.
     let out = lock(&reg);
     expect_code(&out, 0);
