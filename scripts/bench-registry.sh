@@ -14,9 +14,17 @@
 #    times `imagelock lock` against `xargs -P8 skopeo inspect` on the same
 #    references in the same run and prints the ratio.
 #
+# 3. Signatures: on the same registry and references, `lock` with every
+#    digest signed (cosign's `.sig` tags, made by scripts/sign-image.py)
+#    and `--verify-key` (discovery and key verification of every digest)
+#    beside `lock` without it; median of BENCH_RUNS runs each, and the
+#    ratio (the goal: at most 1.5x).
+#
 # Usage: scripts/bench-registry.sh [TAGS] [DELAY_MS]
-# BENCH_PLAIN=1 serves plain HTTP (HTTP/1.1) instead of TLS (HTTP/2) in part
-# 2; BENCH_ONLY=bound or BENCH_ONLY=skopeo runs one part.
+# BENCH_PLAIN=1 serves plain HTTP (HTTP/1.1) instead of TLS (HTTP/2) in parts
+# 2 and 3; BENCH_ONLY=bound, BENCH_ONLY=skopeo or BENCH_ONLY=signatures runs
+# one part (signatures needs Python's `cryptography` >= 45, as the tests do:
+# IMAGELOCK_SIGN_PYTHON names such a Python).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tags=${1:-500}
@@ -106,7 +114,18 @@ wait_for "http://127.0.0.1:$reg_port/v2/"
 refs=()
 for i in $(seq 1 "$tags"); do refs+=("bench/app$((i % 50)):v$i"); done
 echo "pushing $tags tags" >&2
-python3 "$root/scripts/push-image.py" "127.0.0.1:$reg_port" "${refs[@]}" >/dev/null
+python3 "$root/scripts/push-image.py" "127.0.0.1:$reg_port" "${refs[@]}" > "$work/pushed.txt"
+if [ "${BENCH_ONLY:-}" = signatures ] || [ -z "${BENCH_ONLY:-}" ]; then
+    # Every digest signed with one key (the registry still plain here).
+    py=${IMAGELOCK_SIGN_PYTHON:-python3}
+    "$py" "$root/scripts/sign-image.py" keygen --out "$work/keys" >/dev/null
+    echo "signing $tags digests" >&2
+    # The payload names the repository as imagelock reaches it: through
+    # the proxy's port.
+    awk '{split($1, a, ":"); print a[1] " " $2}' "$work/pushed.txt" | sort -u |
+        xargs -P8 -L1 sh -c '"$0" "$1" cosign-sign "$2" "$5@$6" --key "$3" --no-tlog --docker-reference "$4/$5" >/dev/null' \
+            "$py" "$root/scripts/sign-image.py" "127.0.0.1:$reg_port" "$work/keys/cosign.key.pem" "127.0.0.1:$proxy_port"
+fi
 if [ -n "${BENCH_PLAIN:-}" ]; then
     pids+=("$pid")
     imagelock_tls=(--plain-http "127.0.0.1:$proxy_port")
@@ -134,6 +153,29 @@ for _ in $(seq 50); do grep -q ready "$work/proxy.out" 2>/dev/null && break; sle
 } > "$work/pods.yaml"
 
 cd "$work"
+if [ "${BENCH_ONLY:-}" = signatures ]; then
+    lock_times() { # ARGS...: BENCH_RUNS timings of `lock ARGS` from no lockfile
+        for _ in $(seq "$runs"); do
+            rm -f "$work/images.lock"
+            local a b
+            a=$(now)
+            "$bin" --quiet --lockfile "$work/images.lock" lock "${imagelock_tls[@]}" "$@" "$work/pods.yaml"
+            b=$(now)
+            awk -v a="$a" -v b="$b" 'BEGIN {print b - a}'
+        done
+    }
+    plain=$(lock_times | median)
+    signed=$(lock_times --verify-key "$work/keys/cosign.pub" | median)
+    recorded=$(grep -c '^\[\[image.signature\]\]' "$work/images.lock")
+    echo "transport: $transport"
+    awk -v p="$plain" -v s="$signed" -v n="$tags" -v d="$delay" -v r="$recorded" 'BEGIN {
+        printf "%d tags, %d ms each way per chunk, median of runs\n", n, d
+        printf "lock:                             %6.2f s\n", p
+        printf "lock --verify-key (every digest): %6.2f s (%d signatures verified and recorded)\n", s, r
+        printf "ratio: %.2fx (goal: at most 1.5x)\n", s / p
+    }'
+    exit 0
+fi
 t0=$(now)
 "$bin" --quiet --lockfile "$work/images.lock" lock "${imagelock_tls[@]}" "$work/pods.yaml"
 t1=$(now)

@@ -55,6 +55,29 @@ pub struct Entry {
     /// The signatures found for `digest`, sorted (version 2).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<SignatureRecord>,
+    /// The in-toto attestations found for `digest`, sorted (version 2).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attestations: Vec<AttestationRecord>,
+}
+
+/// One in-toto attestation of a locked digest (SLSA provenance, an SBOM),
+/// as found and checked when it was locked.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AttestationRecord {
+    /// What it attests (`https://slsa.dev/provenance/v1`).
+    pub predicate_type: String,
+    /// The manifest holding it (cosign's `.att`).
+    pub manifest: Digest,
+    /// The layer holding it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<Digest>,
+    /// The id of the key that verified it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The rule it was verified against, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<String>,
 }
 
 /// One signature of a locked digest, as found and checked when it was
@@ -200,6 +223,18 @@ struct RawEntry {
     platforms: BTreeMap<String, Spanned<String>>,
     #[serde(default, rename = "signature")]
     signatures: Vec<Spanned<RawSignature>>,
+    #[serde(default, rename = "attestation")]
+    attestations: Vec<Spanned<RawAttestation>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawAttestation {
+    predicate_type: String,
+    manifest: Spanned<String>,
+    layer: Option<Spanned<String>>,
+    key: Option<String>,
+    verified: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -333,6 +368,33 @@ impl Lockfile {
                 });
             }
             signatures.sort();
+            let mut attestations = Vec::new();
+            for spanned in raw.attestations {
+                if version == VERSION_1 {
+                    return Err(invalid(
+                        spanned.span().start,
+                        format!("attestation records need `version = {VERSION}`"),
+                    ));
+                }
+                let r = spanned.into_inner();
+                let digest_at = |d: &Spanned<String>, what: &str| {
+                    Digest::parse(d.get_ref()).map_err(|e| {
+                        invalid(d.span().start, format!("malformed {what} digest: {e}"))
+                    })
+                };
+                attestations.push(AttestationRecord {
+                    predicate_type: r.predicate_type,
+                    manifest: digest_at(&r.manifest, "attestation manifest")?,
+                    layer: r
+                        .layer
+                        .as_ref()
+                        .map(|l| digest_at(l, "layer"))
+                        .transpose()?,
+                    key: r.key,
+                    verified: r.verified,
+                });
+            }
+            attestations.sort();
             let entry = Entry {
                 name: name.clone(),
                 tag: raw.tag.map(Spanned::into_inner),
@@ -340,6 +402,7 @@ impl Lockfile {
                 media_type: raw.media_type,
                 platforms,
                 signatures,
+                attestations,
             };
             let key = Key::of_entry(&entry);
             if lock.entries.contains_key(&key) {
@@ -358,7 +421,11 @@ impl Lockfile {
         let mut out = String::new();
         out.push_str(HEADER);
         out.push('\n');
-        let version = if self.entries.values().any(|e| !e.signatures.is_empty()) {
+        let version = if self
+            .entries
+            .values()
+            .any(|e| !e.signatures.is_empty() || !e.attestations.is_empty())
+        {
             VERSION
         } else {
             VERSION_1
@@ -396,6 +463,26 @@ impl Lockfile {
                     out.push_str(&format!("key = {}\n", quote(key)));
                 }
                 if let Some(rule) = &sig.verified {
+                    out.push_str(&format!("verified = {}\n", quote(rule)));
+                }
+            }
+            for att in &e.attestations {
+                out.push_str("\n[[image.attestation]]\n");
+                out.push_str(&format!(
+                    "predicate-type = {}\n",
+                    quote(&att.predicate_type)
+                ));
+                out.push_str(&format!(
+                    "manifest = {}\n",
+                    quote(&att.manifest.to_string())
+                ));
+                if let Some(layer) = &att.layer {
+                    out.push_str(&format!("layer = {}\n", quote(&layer.to_string())));
+                }
+                if let Some(key) = &att.key {
+                    out.push_str(&format!("key = {}\n", quote(key)));
+                }
+                if let Some(rule) = &att.verified {
                     out.push_str(&format!("verified = {}\n", quote(rule)));
                 }
             }
@@ -582,6 +669,7 @@ mod tests {
             media_type: None,
             platforms: BTreeMap::new(),
             signatures: Vec::new(),
+            attestations: Vec::new(),
         }
     }
 

@@ -62,6 +62,7 @@ pub fn run(args: &LockSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyh
                             media_type: None,
                             platforms: BTreeMap::new(),
                             signatures: Vec::new(),
+                            attestations: Vec::new(),
                         });
                         continue;
                     }

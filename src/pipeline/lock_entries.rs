@@ -76,15 +76,13 @@ impl Answer {
 
 /// The one merge rule: the key's name and tag, the registry's digest,
 /// platforms and media type (the previous media type when the registry
-/// named none), and the previous signature records while the digest is
-/// the same (they are about that digest).
+/// named none), and the previous signature and attestation records while
+/// the digest is the same (they are about that digest).
 pub fn merge(key: &Key, previous: Option<&Entry>, resolved: Resolved) -> Entry {
-    let signatures = previous
-        .filter(|e| e.digest == resolved.digest)
-        .map(|e| e.signatures.clone())
-        .unwrap_or_default();
+    let same = previous.filter(|e| e.digest == resolved.digest);
     Entry {
-        signatures,
+        signatures: same.map(|e| e.signatures.clone()).unwrap_or_default(),
+        attestations: same.map(|e| e.attestations.clone()).unwrap_or_default(),
         name: key.name.clone(),
         tag: key.tag.clone(),
         digest: resolved.digest,

@@ -10,25 +10,35 @@ use super::remote::{registry_error, Remote};
 use super::scanning::Use;
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::{Digest, Reference};
-use crate::registry::signatures::{Discovered, COSIGN_SIMPLESIGNING};
+use crate::registry::signatures::{Discovered, COSIGN_SIMPLESIGNING, DSSE_ENVELOPE};
 use crate::registry::RegistryError;
 use crate::report::{Diagnostics, Message};
 use crate::report::{Finding, FindingKind};
 use crate::settings::SignatureSettings;
+use crate::signatures::attestations::{self, AttestationVerdict, FoundAttestation};
+use crate::signatures::policy::{Requirement, Rule};
 use crate::signatures::verify::{check_cosign, CosignSignature};
 
 /// The cosign annotation holding a layer's signature.
 const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 
 /// Whether `entry` needs its signatures looked up in this run: a rule
-/// applies and no record says that rule verified it, or every digest is
-/// to be recorded and it has no record yet.
+/// applies and the records do not say that rule verified a signature and
+/// each attestation it requires, or every digest is to be recorded and it
+/// has no record yet.
 fn needs_lookup(settings: &SignatureSettings, entry: &Entry) -> bool {
     match settings.policy.rule_for(&entry.name) {
-        Some(rule) => !entry
-            .signatures
-            .iter()
-            .any(|s| s.verified.as_deref() == Some(rule.name.as_str())),
+        Some(rule) => {
+            let by_rule = |v: &Option<String>| v.as_deref() == Some(rule.name.as_str());
+            let signed = entry.signatures.iter().any(|s| by_rule(&s.verified));
+            let attested = rule.attestations.iter().all(|t| {
+                entry
+                    .attestations
+                    .iter()
+                    .any(|a| &a.predicate_type == t && by_rule(&a.verified))
+            });
+            !(signed && attested)
+        }
         None => settings.record_all && entry.signatures.is_empty(),
     }
 }
@@ -39,7 +49,9 @@ fn discover_all(
     targets: &[(Key, Reference, Digest)],
 ) -> anyhow::Result<Vec<Result<Discovered, RegistryError>>> {
     let client = remote.client();
-    let concurrency = client.concurrency().min(16);
+    // As many at once as resolution sends (`--concurrency`, unbounded by
+    // default): the client's connections pace them per registry.
+    let concurrency = client.concurrency();
     let work = futures::stream::iter(targets)
         .map(|(_, reference, digest)| client.discover(reference, digest))
         .buffered(concurrency)
@@ -60,6 +72,45 @@ fn cosign_signatures(discovered: &Discovered) -> Vec<CosignSignature<'_>> {
             signature: l.annotations.get(SIGNATURE_ANNOTATION).map(String::as_str),
         })
         .collect()
+}
+
+/// The attestations among what was found, checked under `rule` (its key
+/// and required predicate types).
+fn attestation_verdict(
+    rule: Option<&Rule>,
+    digest: &Digest,
+    discovered: &Discovered,
+) -> AttestationVerdict {
+    let found: Vec<FoundAttestation<'_>> = discovered
+        .cosign_attestations
+        .iter()
+        .filter(|l| l.media_type == DSSE_ENVELOPE)
+        .map(|l| FoundAttestation {
+            manifest: &l.manifest_digest,
+            layer: &l.layer_digest,
+            envelope: &l.payload,
+        })
+        .collect();
+    let rule = rule.map(|r| {
+        let Requirement::Key { key, .. } = &r.requirement;
+        (r.name.as_str(), key, &r.attestations[..])
+    });
+    attestations::check(rule, digest, &found)
+}
+
+/// The required attestations a verdict lacks, as one sentence.
+fn describe_missing(missing: &[(String, Vec<String>)]) -> String {
+    missing
+        .iter()
+        .map(|(t, why)| {
+            if why.is_empty() {
+                format!("no attestation of type {t:?} found")
+            } else {
+                format!("no valid attestation of type {t:?}: {}", why.join("; "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Whether any entry of `lock` needs its signatures looked up.
@@ -122,8 +173,29 @@ pub fn check_signatures(
             );
             continue;
         }
+        let attested = attestation_verdict(rule, digest, &discovered);
+        if let (Some(rule), false) = (rule, attested.missing.is_empty()) {
+            diag.emit(
+                Message::error(format!(
+                    "{key} ({digest}): rule {:?} requires attestations: {}",
+                    rule.name,
+                    describe_missing(&attested.missing)
+                ))
+                .code(if attested.records.is_empty() {
+                    "unsigned"
+                } else {
+                    "signature-invalid"
+                })
+                .hint(Some(
+                    "the digest is not recorded: attest it with the rule's key (`cosign attest --key … --type …`), or change the rule's `attestations`",
+                ))
+                .used_at(super::scanning::used_at(&at)),
+            );
+            continue;
+        }
         let mut updated = entry;
         updated.signatures = verdict.records;
+        updated.attestations = attested.records;
         lock.insert(updated);
     }
     Ok(targets.len())
@@ -194,6 +266,22 @@ pub fn signature_findings(
                 kind,
                 format!("{key} ({digest}): {failure}"),
                 "do not deploy it until its publisher's signature is found: sign it with the rule's key, or lock a signed digest",
+            );
+        }
+        let attested = attestation_verdict(rule, digest, &discovered);
+        if let (Some(rule), false) = (rule, attested.missing.is_empty()) {
+            add(
+                if attested.records.is_empty() {
+                    FindingKind::Unsigned
+                } else {
+                    FindingKind::SignatureInvalid
+                },
+                format!(
+                    "{key} ({digest}): rule {:?} requires attestations: {}",
+                    rule.name,
+                    describe_missing(&attested.missing)
+                ),
+                "do not deploy it until its publisher's attestation is found: attest it with the rule's key, or lock an attested digest",
             );
         }
         for gone in entry.signatures.iter().filter(|r| {

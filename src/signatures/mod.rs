@@ -8,6 +8,7 @@
 //! Finding signatures at registries is [`crate::registry`]'s; recording
 //! them is [`crate::lockfile`]'s.
 
+pub mod attestations;
 pub mod keys;
 pub mod policy;
 pub mod simple_signing;

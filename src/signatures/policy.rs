@@ -139,12 +139,6 @@ impl Rule {
         .into_iter()
         .flatten()
         .next();
-        if let Some(first) = raw.attestations.first() {
-            return Err((
-                raw.images.span(),
-                format!("rule {name:?}: required attestations ({first:?}) are not checked by this imagelock yet; remove `attestations` rather than have it look applied"),
-            ));
-        }
         let requirement = match (raw.key, keyless) {
             (Some(key), None) => {
                 let path = if dir.as_os_str().is_empty() {

@@ -105,6 +105,7 @@ proptest! {
                 media_type: None,
                 platforms,
                 signatures: Vec::new(),
+                attestations: Vec::new(),
             });
         }
         let text = lock.to_toml();
@@ -126,6 +127,7 @@ proptest! {
             media_type: Some("application/vnd.oci.image.index.v1+json".into()),
             platforms: BTreeMap::new(),
             signatures: Vec::new(),
+            attestations: Vec::new(),
         });
         let mut text = lock.to_toml();
         let at = text.char_indices().map(|(i, _)| i).nth(cut % text.len()).unwrap_or(0);
@@ -386,6 +388,7 @@ mod pin {
                     media_type: None,
                     platforms: BTreeMap::new(),
                     signatures: Vec::new(),
+                    attestations: Vec::new(),
                 });
             }
             fs_err::write(p.join("images.lock"), lock.to_toml()).unwrap();

@@ -273,3 +273,64 @@ fn check_remote_finds_unsigned_invalid_and_gone_signatures_in_every_format() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["findings"][0]["kind"], "unsigned", "{doc}");
 }
+
+#[test]
+fn a_rule_requiring_an_attestation_records_the_digest_only_with_it_signed() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "attested");
+    let image = format!("team/app@{digest}");
+    signer.cosign_sign(&image, &[]);
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    let config = reg.scratch().join("imagelock.toml");
+    let text = fs_err::read_to_string(&config).unwrap();
+    fs_err::write(
+        &config,
+        format!("{text}attestations = [\"https://slsa.dev/provenance/v1\"]\n"),
+    )
+    .unwrap();
+    let lockfile = reg.scratch().join("images.lock");
+    // Signed, not attested.
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rule \"team\" requires attestations: no attestation of type \"https://slsa.dev/provenance/v1\" found"),
+        "{err}"
+    );
+    assert!(!lockfile.exists());
+    // Attested by another key: found, not valid.
+    let other = support::sign_image::run(&[
+        "keygen",
+        "--out",
+        reg.scratch().join("other").to_str().unwrap(),
+    ]);
+    signer.run(
+        "attest",
+        &image,
+        &[
+            "--key",
+            other["private_key"].as_str().unwrap(),
+            "--no-tlog",
+            "--predicate-type",
+            "https://slsa.dev/provenance/v1",
+        ],
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no valid attestation of type"), "{err}");
+    assert!(err.contains("not signed by"), "{err}");
+    // Attested with the rule's key: recorded with the signature.
+    let attested = signer.attest(&image, "https://slsa.dev/provenance/v1", &[]);
+    let out = lock(&reg);
+    expect_code(&out, 0);
+    let text = fs_err::read_to_string(&lockfile).unwrap();
+    let record = format!(
+        "[[image.attestation]]\npredicate-type = \"https://slsa.dev/provenance/v1\"\nmanifest = \"{}\"\n",
+        attested["tag"]["manifest_digest"].as_str().unwrap()
+    );
+    assert!(text.contains(&record), "{text}\n{attested}");
+    assert!(text.contains("verified = \"team\""), "{text}");
+}

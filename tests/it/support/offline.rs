@@ -27,6 +27,7 @@ pub(crate) fn dir(files: &[(&str, &str)], refs: &[&str]) -> tempfile::TempDir {
             media_type: None,
             platforms: Default::default(),
             signatures: Vec::new(),
+            attestations: Vec::new(),
         });
     }
     fs_err::write(d.path().join("images.lock"), lock.to_toml()).unwrap();

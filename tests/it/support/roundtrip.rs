@@ -140,6 +140,7 @@ fn one(bin: &Path, dir: &Path, rel: &Path, report: &mut Report) {
             media_type: None,
             platforms: BTreeMap::new(),
             signatures: Vec::new(),
+            attestations: Vec::new(),
         });
     }
     fs_err::write(&lockfile, lock.to_toml()).unwrap();
