@@ -68,6 +68,9 @@ pub struct Rule {
     pub attestations: Vec<String>,
 }
 
+/// An error about the part of the file at the span.
+type SpannedError = (Range<usize>, String);
+
 /// What a rule requires of a signature.
 #[derive(Debug, Clone)]
 pub enum Requirement {
@@ -191,7 +194,7 @@ impl Rule {
         let one_of = |exact: Option<Spanned<String>>,
                       regexp: Option<Spanned<String>>,
                       what: &str|
-         -> Result<Option<(Range<usize>, Matcher)>, (Range<usize>, String)> {
+         -> Result<Option<(Range<usize>, Matcher)>, SpannedError> {
             match (exact, regexp) {
                 (Some(e), None) => Ok(Some((e.span(), Matcher::Exact(e.into_inner())))),
                 (None, Some(r)) => Matcher::regex(r.get_ref())

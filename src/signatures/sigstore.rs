@@ -335,7 +335,7 @@ fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, String> {
 }
 
 fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
-    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("{hex:?} is not hex"));
     }
     (0..hex.len())

@@ -540,7 +540,7 @@ fn keyless_bundles_that_do_not_count_are_refused_with_their_reason() {
         .to_vec()
     };
     let with = |mut base: Vec<String>, more: &[&str]| {
-        base.extend(more.iter().map(|s| s.to_string()));
+        base.extend(more.iter().map(|s| (*s).to_string()));
         base
     };
     let other_identity =
