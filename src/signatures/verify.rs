@@ -346,4 +346,96 @@ mod tests {
         );
         assert_eq!(check_cosign(None, &digest, name, &found).failure, None);
     }
+
+    /// A v0.3 bundle holding a DSSE statement about `digest` with `predicate`.
+    fn dsse_bundle(digest: &Digest, predicate: &str) -> Vec<u8> {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let statement = format!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"x","digest":{{"sha256":"{}"}}}}],"predicateType":"{predicate}","predicate":{{}}}}"#,
+            digest.encoded()
+        );
+        format!(
+            r#"{{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{{"publicKey":{{"hint":""}},"tlogEntries":[]}},"dsseEnvelope":{{"payloadType":"application/vnd.in-toto+json","payload":"{}","signatures":[{{"keyid":"","sig":"AA=="}}]}}}}"#,
+            b64(&statement)
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn bundles_count_only_for_their_subject_and_attestations_are_no_signatures() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, rule) = key_and_rule(dir.path());
+        let digest = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+        let other = Digest::parse(&format!("sha256:{}", "b".repeat(64))).unwrap();
+        let referrer = Digest::parse(&format!("sha256:{}", "c".repeat(64))).unwrap();
+        let layer = Digest::parse(&format!("sha256:{}", "d".repeat(64))).unwrap();
+        let signed = dsse_bundle(&digest, super::sigstore::COSIGN_SIGN_PREDICATE);
+        let provenance = dsse_bundle(&digest, "https://slsa.dev/provenance/v1");
+        let bundle = |subject, content| BundleSignature {
+            manifest: &referrer,
+            layer: &layer,
+            subject,
+            content,
+        };
+        let name = "ghcr.io/acme/app";
+
+        // An attestation bundle is no signature: the digest is unsigned.
+        let verdict = check(
+            Some(&rule),
+            &digest,
+            name,
+            &[],
+            &[bundle(Some(&digest), &provenance)],
+        );
+        assert_eq!(
+            verdict.failure.as_ref().map(Failure::code),
+            Some("unsigned")
+        );
+        assert!(verdict.records.is_empty());
+
+        // A referrer of another digest (the tag schema's index is written
+        // by clients), or of none, does not sign this one.
+        for (subject, says) in [
+            (Some(&other), "the referrer's subject is sha256:bbbb"),
+            (None, "the referrer has no subject"),
+        ] {
+            let verdict = check(Some(&rule), &digest, name, &[], &[bundle(subject, &signed)]);
+            let Some(Failure::Invalid { reasons, .. }) = &verdict.failure else {
+                panic!("{verdict:?}");
+            };
+            assert!(
+                reasons[0].starts_with(&format!("{referrer}: {says}")),
+                "{reasons:?}"
+            );
+        }
+
+        // A key rule without a trusted root cannot check a bundle's log
+        // entry; nor can anything check a bundle without one.
+        let verdict = check(
+            Some(&rule),
+            &digest,
+            name,
+            &[],
+            &[bundle(Some(&digest), &signed)],
+        );
+        let Some(Failure::Invalid { reasons, .. }) = &verdict.failure else {
+            panic!("{verdict:?}");
+        };
+        assert!(
+            reasons[0].contains("no transparency-log entry"),
+            "{reasons:?}"
+        );
+
+        // No rule: the bundle is recorded, nothing verified.
+        let verdict = check(None, &digest, name, &[], &[bundle(Some(&digest), &signed)]);
+        assert_eq!(verdict.failure, None);
+        assert_eq!(
+            verdict.records,
+            [SignatureRecord::found(
+                "sigstore-bundle",
+                &referrer,
+                Some(&layer)
+            )]
+        );
+    }
 }
