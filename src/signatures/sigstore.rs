@@ -210,7 +210,7 @@ pub fn verify_bundle(
             let result = root
                 .verifier
                 .verify(artifact, bundle, &policy)
-                .map_err(|e| format!("{e}"))?;
+                .map_err(|e| explain(&e))?;
             if !result.tlog_verified() {
                 return Err("its transparency-log entry was not verified".into());
             }
@@ -290,7 +290,7 @@ fn keyless(
     let result: VerificationResult = root
         .verifier
         .verify(artifact, bundle, &policy)
-        .map_err(|e| format!("{e}"))?;
+        .map_err(|e| explain(&e))?;
     if !(result.certificate_verified() && result.sct_verified() && result.tlog_verified()) {
         return Err("its certificate chain, SCT or log entry was not verified".into());
     }
@@ -313,6 +313,40 @@ fn keyless(
         identity: got_identity,
         issuer: got_issuer,
     })
+}
+
+/// sigstore-verify's refusal, said for a person first (what it means),
+/// then as the crate says it (the details).
+fn explain(e: &sigstore_verify::Error) -> String {
+    use sigstore_verify::Error as E;
+    let detail = e.to_string();
+    let what = match e {
+        E::SignatureInvalid(_) => {
+            "the signature does not verify (another key, or changed bytes)"
+        }
+        E::ArtifactMismatch(_) => "the bundle signs another digest",
+        E::IdentityMismatch { .. } | E::IssuerMismatch { .. } => return detail,
+        _ if detail.contains("CertExpired") || detail.contains("certificate had expired") => {
+            "the certificate had expired when the signature was logged"
+        }
+        _ if detail.contains("certificate is not yet valid") || detail.contains("CertNotValidYet") => {
+            "the certificate was not yet valid when the signature was logged"
+        }
+        _ if detail.contains("certificate chain is invalid") => {
+            "the certificate was not issued by a certificate authority of the trusted root"
+        }
+        _ if detail.contains("No log key") || detail.contains("unknown transparency log") => {
+            "the transparency log is not one the trusted root names"
+        }
+        _ if detail.contains("inclusion") || detail.contains("checkpoint") => {
+            "the transparency-log entry does not verify (inclusion proof, checkpoint or signed entry timestamp)"
+        }
+        _ if detail.contains("signed certificate timestamp") => {
+            "the certificate's SCT does not verify against the trusted root's CT logs"
+        }
+        _ => return detail,
+    };
+    format!("{what}: {detail}")
 }
 
 /// The DER contents of every `CERTIFICATE` PEM block of `text`, in order.
