@@ -423,6 +423,15 @@ fn keyless_bundles_are_accepted_for_the_identity_and_issuer_required() {
         .output()
         .unwrap();
     expect_code(&out, 0);
+    let out = imagelock(&reg)
+        .args(["list", "--format", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sig = &doc["references"][0]["signatures"][0];
+    assert_eq!(sig["kind"], "sigstore-bundle", "{doc}");
+    assert_eq!(sig["identity"], IDENTITY, "{doc}");
+    assert_eq!(sig["issuer"], ISSUER, "{doc}");
 
     // A regular expression must match the whole identity (cosign's matches
     // anywhere in it).
@@ -498,6 +507,18 @@ fn keyless_bundles_are_accepted_for_the_identity_and_issuer_required() {
         .unwrap();
     expect_code(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("need --trusted-root FILE"));
+    let out = imagelock(&reg)
+        .args([
+            "lock",
+            "--certificate-identity",
+            IDENTITY,
+            "--trusted-root",
+            &root,
+        ])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs the certificate's issuer too"));
 }
 
 #[test]
