@@ -331,6 +331,26 @@ pub struct VerifyArgs {
     /// (PEM), instead of the `[[verify]]` rules of imagelock.toml.
     #[arg(long, value_name = "FILE")]
     pub verify_key: Option<PathBuf>,
+    /// Require every image's digest to be signed keylessly by a Fulcio
+    /// certificate for exactly this identity (cosign's
+    /// --certificate-identity), instead of the `[[verify]]` rules.
+    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["verify_key", "certificate_identity_regexp"])]
+    pub certificate_identity: Option<String>,
+    /// As --certificate-identity, by a regular expression that must match
+    /// the whole identity (cosign's matches anywhere; anchor it there too).
+    #[arg(long, value_name = "REGEXP", conflicts_with = "verify_key")]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer of a keyless signer's certificate, exactly.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["verify_key", "certificate_oidc_issuer_regexp"])]
+    pub certificate_oidc_issuer: Option<String>,
+    /// The OIDC issuer by a regular expression matching all of it.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "verify_key")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// The sigstore `trusted_root.json` keyless certificates, transparency
+    /// log entries and SCTs are checked against (needed for keyless
+    /// signatures, and for sigstore bundles signed with --verify-key).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
 }
 
 /// Which signatures to look for, record and require.

@@ -353,9 +353,36 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains(":3:12: rule \"verify #1\": keyless verification"),
+            e.contains(":2:10: rule \"verify #1\": a keyless rule needs `trusted-root"),
             "{e}"
         );
+        let e = parse(
+            &path,
+            "[[verify]]\nimages = [\"a/*\"]\nidentity = \"me\"\nidentity-regexp = \"m.\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(":4:19: rule \"verify #1\": give `identity` or `identity-regexp`, not both"),
+            "{e}"
+        );
+        let e = parse(
+            &path,
+            "[[verify]]\nimages = [\"a/*\"]\nissuer-regexp = \"(\"\nidentity = \"me\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(":3:17: rule \"verify #1\": issuer-regexp: invalid regular expression"),
+            "{e}"
+        );
+        let e = parse(
+            &path,
+            "[[verify]]\nimages = [\"a/*\"]\nidentity = \"me\"\ntrusted-root = \"root.json\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(":4:16: cannot read the trusted root"), "{e}");
         let e = parse(&path, "[[verify]]\nimages = [\"a/*\"]\n")
             .unwrap_err()
             .to_string();

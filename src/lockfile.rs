@@ -96,10 +96,32 @@ pub struct SignatureRecord {
     /// The id of the key that verified it (`sha256:` of its DER public key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// The certificate identity (SAN) of a keyless signature that verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// The OIDC issuer of that certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// The `[[verify]]` rule it was verified against, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified: Option<String>,
 }
+impl SignatureRecord {
+    /// A signature of `kind` found in `manifest` (`layer`), nothing yet
+    /// verified of it.
+    pub fn found(kind: &str, manifest: &Digest, layer: Option<&Digest>) -> SignatureRecord {
+        SignatureRecord {
+            kind: kind.to_string(),
+            manifest: manifest.clone(),
+            layer: layer.cloned(),
+            key: None,
+            identity: None,
+            issuer: None,
+            verified: None,
+        }
+    }
+}
+
 impl Entry {
     /// The reference this entry locks: `name:tag`, or `name@digest` for an
     /// entry without a tag. Entries are validated on read, so this parses.
@@ -244,6 +266,8 @@ struct RawSignature {
     manifest: Spanned<String>,
     layer: Option<Spanned<String>>,
     key: Option<String>,
+    identity: Option<String>,
+    issuer: Option<String>,
     verified: Option<String>,
 }
 
@@ -364,6 +388,8 @@ impl Lockfile {
                         .map(|l| digest_at(l, "layer"))
                         .transpose()?,
                     key: r.key,
+                    identity: r.identity,
+                    issuer: r.issuer,
                     verified: r.verified,
                 });
             }
@@ -461,6 +487,12 @@ impl Lockfile {
                 }
                 if let Some(key) = &sig.key {
                     out.push_str(&format!("key = {}\n", quote(key)));
+                }
+                if let Some(identity) = &sig.identity {
+                    out.push_str(&format!("identity = {}\n", quote(identity)));
+                }
+                if let Some(issuer) = &sig.issuer {
+                    out.push_str(&format!("issuer = {}\n", quote(issuer)));
                 }
                 if let Some(rule) = &sig.verified {
                     out.push_str(&format!("verified = {}\n", quote(rule)));
@@ -727,15 +759,23 @@ mod tests {
                 manifest: Digest::parse(B).unwrap(),
                 layer: Some(Digest::parse(A).unwrap()),
                 key: Some("sha256:0123".into()),
+                identity: None,
+                issuer: None,
                 verified: Some("acme".into()),
             },
             SignatureRecord {
-                kind: "cosign".into(),
-                manifest: Digest::parse(A).unwrap(),
-                layer: None,
+                kind: "sigstore-bundle".into(),
+                manifest: Digest::parse(B).unwrap(),
+                layer: Some(Digest::parse(B).unwrap()),
                 key: None,
-                verified: None,
+                identity: Some(
+                    "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3"
+                        .into(),
+                ),
+                issuer: Some("https://token.actions.githubusercontent.com".into()),
+                verified: Some("acme".into()),
             },
+            SignatureRecord::found("cosign", &Digest::parse(A).unwrap(), None),
         ];
         e.signatures.sort();
         lock.insert(e);
@@ -744,6 +784,10 @@ mod tests {
         assert!(text.contains("version = 2\n"), "{text}");
         assert!(
             text.contains("\n[[image.signature]]\nkind = \"cosign\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("identity = \"https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3\"\nissuer = \"https://token.actions.githubusercontent.com\"\nverified = \"acme\"\n"),
             "{text}"
         );
         let read = Lockfile::parse(Path::new("images.lock"), &text).unwrap();

@@ -405,14 +405,58 @@ fn signatures(
     record_all: bool,
     file: &Config,
 ) -> anyhow::Result<SignatureSettings> {
-    let policy =
-        match v.verify_key {
-            Some(path) => crate::signatures::policy::Policy::new(vec![
-                crate::signatures::policy::Rule::for_key("--verify-key", &path)
-                    .map_err(|e| anyhow::anyhow!("--verify-key {}: {e}", path.display()))?,
-            ]),
-            None => file.signature_policy.clone(),
-        };
+    use crate::signatures::policy::{read_key, Policy, Requirement, Rule};
+    use crate::signatures::sigstore::{Matcher, TrustRoot};
+    let trusted_root = v
+        .trusted_root
+        .as_deref()
+        .map(|p| TrustRoot::load(p).map_err(|e| anyhow::anyhow!("--trusted-root: {e}")))
+        .transpose()?;
+    let regexp = |flag: &str, pattern: &str| {
+        Matcher::regex(pattern).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+    };
+    let identity = match (v.certificate_identity, v.certificate_identity_regexp) {
+        (Some(id), _) => Some(Matcher::Exact(id)),
+        (None, Some(r)) => Some(regexp("--certificate-identity-regexp", &r)?),
+        (None, None) => None,
+    };
+    let issuer = match (v.certificate_oidc_issuer, v.certificate_oidc_issuer_regexp) {
+        (Some(iss), _) => Some(Matcher::Exact(iss)),
+        (None, Some(r)) => Some(regexp("--certificate-oidc-issuer-regexp", &r)?),
+        (None, None) => None,
+    };
+    let policy = match (v.verify_key, identity, issuer) {
+        (Some(path), _, _) => Policy::new(vec![Rule::for_every_image(
+            "--verify-key",
+            read_key(&path, trusted_root)
+                .map_err(|e| anyhow::anyhow!("--verify-key {}: {e}", path.display()))?,
+        )]),
+        (None, Some(identity), Some(issuer)) => {
+            let Some(trusted_root) = trusted_root else {
+                anyhow::bail!("--certificate-identity and --certificate-oidc-issuer need --trusted-root FILE: the sigstore trusted_root.json to check the certificates and log entries against (imagelock fetches none)");
+            };
+            Policy::new(vec![Rule::for_every_image(
+                "--certificate-identity",
+                Requirement::Keyless {
+                    identity,
+                    issuer,
+                    trusted_root,
+                },
+            )])
+        }
+        (None, Some(_), None) => anyhow::bail!(
+            "--certificate-identity needs the certificate's issuer too: --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"
+        ),
+        (None, None, Some(_)) => anyhow::bail!(
+            "--certificate-oidc-issuer needs the certificate's identity too: --certificate-identity or --certificate-identity-regexp"
+        ),
+        (None, None, None) => {
+            if trusted_root.is_some() {
+                anyhow::bail!("--trusted-root applies to --verify-key or --certificate-identity; give one of them (a [[verify]] rule names its own `trusted-root`)");
+            }
+            file.signature_policy.clone()
+        }
+    };
     Ok(SignatureSettings { policy, record_all })
 }
 

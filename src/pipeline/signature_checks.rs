@@ -10,17 +10,24 @@ use super::remote::{registry_error, Remote};
 use super::scanning::Use;
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::{Digest, Reference};
-use crate::registry::signatures::{Discovered, COSIGN_SIMPLESIGNING, DSSE_ENVELOPE};
+use crate::registry::signatures::{
+    Discovered, COSIGN_SIMPLESIGNING, DSSE_ENVELOPE, SIGSTORE_BUNDLE_PREFIX,
+};
 use crate::registry::RegistryError;
 use crate::report::{Diagnostics, Message};
 use crate::report::{Finding, FindingKind};
 use crate::settings::SignatureSettings;
 use crate::signatures::attestations::{self, AttestationVerdict, FoundAttestation};
 use crate::signatures::policy::{Requirement, Rule};
-use crate::signatures::verify::{check_cosign, CosignSignature};
+use crate::signatures::verify::{check, BundleSignature, CosignSignature, Verdict};
 
 /// The cosign annotation holding a layer's signature.
 const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// The cosign annotations of a keyless signature: the leaf certificate,
+/// its chain, and the Rekor entry.
+const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 
 /// Whether `entry` needs its signatures looked up in this run: a rule
 /// applies and the records do not say that rule verified a signature and
@@ -70,6 +77,12 @@ fn cosign_signatures(discovered: &Discovered) -> Vec<CosignSignature<'_>> {
             layer: &l.layer_digest,
             payload: &l.payload,
             signature: l.annotations.get(SIGNATURE_ANNOTATION).map(String::as_str),
+            certificate: l
+                .annotations
+                .get(CERTIFICATE_ANNOTATION)
+                .map(String::as_str),
+            chain: l.annotations.get(CHAIN_ANNOTATION).map(String::as_str),
+            rekor_bundle: l.annotations.get(BUNDLE_ANNOTATION).map(String::as_str),
         })
         .collect()
 }
@@ -91,9 +104,11 @@ fn attestation_verdict(
             envelope: &l.payload,
         })
         .collect();
-    let rule = rule.map(|r| {
-        let Requirement::Key { key, .. } = &r.requirement;
-        (r.name.as_str(), key, &r.attestations[..])
+    // Attestations are checked with a key (a keyless rule cannot require
+    // them: refused when the rule is read).
+    let rule = rule.and_then(|r| match &r.requirement {
+        Requirement::Key { key, .. } => Some((r.name.as_str(), key, &r.attestations[..])),
+        Requirement::Keyless { .. } => None,
     });
     attestations::check(rule, digest, &found)
 }
@@ -111,6 +126,46 @@ fn describe_missing(missing: &[(String, Vec<String>)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The sigstore bundles among the referrers found: every read layer whose
+/// media type is a bundle's (whatever the referrer's listed type).
+fn bundle_signatures(discovered: &Discovered) -> Vec<BundleSignature<'_>> {
+    discovered
+        .referrers
+        .iter()
+        .flat_map(|r| {
+            r.layers.iter().filter_map(move |l| {
+                let content = l.content.as_deref()?;
+                l.media_type
+                    .trim()
+                    .to_ascii_lowercase()
+                    .starts_with(SIGSTORE_BUNDLE_PREFIX)
+                    .then_some(BundleSignature {
+                        manifest: &r.digest,
+                        layer: &l.digest,
+                        subject: r.subject.as_ref(),
+                        content,
+                    })
+            })
+        })
+        .collect()
+}
+
+/// Every signature of `discovered` checked against `rule`.
+fn verdict(
+    rule: Option<&crate::signatures::policy::Rule>,
+    digest: &Digest,
+    name: &str,
+    discovered: &Discovered,
+) -> Verdict {
+    check(
+        rule,
+        digest,
+        name,
+        &cosign_signatures(discovered),
+        &bundle_signatures(discovered),
+    )
 }
 
 /// Whether any entry of `lock` needs its signatures looked up.
@@ -160,14 +215,13 @@ pub fn check_signatures(
             continue;
         };
         let rule = settings.policy.rule_for(&entry.name);
-        let signatures = cosign_signatures(&discovered);
-        let verdict = check_cosign(rule, digest, &entry.name, &signatures);
+        let verdict = verdict(rule, digest, &entry.name, &discovered);
         if let Some(failure) = &verdict.failure {
             diag.emit(
                 Message::error(format!("{key} ({digest}): {failure}"))
                     .code(failure.code())
                     .hint(Some(
-                        "the digest is not recorded: sign it with the rule's key, or change the [[verify]] rule in imagelock.toml",
+                        "the digest is not recorded: sign it as the rule requires (its key, or its keyless identity), or change the [[verify]] rule in imagelock.toml",
                     ))
                     .used_at(super::scanning::used_at(&at)),
             );
@@ -239,9 +293,18 @@ pub fn signature_findings(
         let Some(entry) = lock.get(key) else {
             continue;
         };
-        let signatures = cosign_signatures(&discovered);
         let rule = settings.policy.rule_for(&entry.name);
-        let verdict = check_cosign(rule, digest, &entry.name, &signatures);
+        let verdict = verdict(rule, digest, &entry.name, &discovered);
+        // Every (manifest, layer) signature the registry holds now.
+        let present: Vec<(&Digest, &Digest)> = cosign_signatures(&discovered)
+            .into_iter()
+            .map(|s| (s.manifest, s.layer))
+            .chain(
+                bundle_signatures(&discovered)
+                    .into_iter()
+                    .map(|b| (b.manifest, b.layer)),
+            )
+            .collect();
         let mut add = |kind: FindingKind, message: String, hint: &str| {
             let f = Finding::new(kind, None, key.to_string(), message)
                 .with_hint(hint)
@@ -265,7 +328,7 @@ pub fn signature_findings(
             add(
                 kind,
                 format!("{key} ({digest}): {failure}"),
-                "do not deploy it until its publisher's signature is found: sign it with the rule's key, or lock a signed digest",
+                "do not deploy it until its publisher's signature is found: sign it as the rule requires, or lock a signed digest",
             );
         }
         let attested = attestation_verdict(rule, digest, &discovered);
@@ -285,9 +348,9 @@ pub fn signature_findings(
             );
         }
         for gone in entry.signatures.iter().filter(|r| {
-            !signatures
+            !present
                 .iter()
-                .any(|s| *s.manifest == r.manifest && r.layer.as_ref().is_none_or(|l| l == s.layer))
+                .any(|(m, l)| **m == r.manifest && r.layer.as_ref().is_none_or(|rl| rl == *l))
         }) {
             add(
                 FindingKind::SignatureGone,

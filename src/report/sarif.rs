@@ -124,19 +124,22 @@ fn rule_text(kind: FindingKind) -> RuleText {
             level: "error",
             name: "ImageNotSigned",
             short: "Locked digest not signed as its rule requires",
-            help: "A [[verify]] rule of imagelock.toml (or --verify-key) requires the \
-                   image's locked digest to be signed with its key, and the registry holds \
-                   no signature of it. Sign the digest (`cosign sign --key …`), or lock a \
-                   digest its publisher signed (`imagelock update IMAGE`).",
+            help: "A [[verify]] rule of imagelock.toml (or --verify-key, \
+                   --certificate-identity) requires the image's locked digest to be signed \
+                   with its key or keylessly by its identity, and the registry holds no \
+                   signature of it. Sign the digest (`cosign sign`), or lock a digest its \
+                   publisher signed (`imagelock update IMAGE`).",
         },
         FindingKind::SignatureInvalid => RuleText {
             level: "error",
             name: "SignatureInvalid",
             short: "No signature of the locked digest satisfies its rule",
             help: "The registry holds signatures of the locked digest, and none verifies \
-                   under its [[verify]] rule: made with another key, for another digest or \
-                   repository, or over a changed payload. Find out who pushed them before \
-                   deploying; sign the digest with the rule's key if it is yours, then run \
+                   under its [[verify]] rule: made with another key or by another identity \
+                   or issuer, for another digest or repository, over a changed payload, \
+                   with a certificate the trusted root does not vouch for, or without a \
+                   verified transparency-log entry. Find out who pushed them before \
+                   deploying; sign the digest as the rule requires if it is yours, then run \
                    `imagelock check --remote` again.",
         },
         FindingKind::SignatureGone => RuleText {

@@ -71,6 +71,13 @@ impl PublicKey {
         &self.id
     }
 
+    /// The key's DER SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> Vec<u8> {
+        let mut der = P256_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(&self.point);
+        der
+    }
+
     /// Whether `signature` (ASN.1 DER ECDSA, base64 as cosign writes it
     /// in `dev.cosignproject.cosign/signature`) signs `message`.
     pub fn verifies_base64(&self, message: &[u8], signature: &str) -> bool {
@@ -118,6 +125,7 @@ mod tests {
         spki.extend_from_slice(pair.public_key().as_ref());
         let key = PublicKey::from_pem(&format!("# cosign.pub\n{}", pem(&spki))).unwrap();
         assert_eq!(key.id(), format!("sha256:{:x}", Sha256::digest(&spki)));
+        assert_eq!(key.spki_der(), spki);
         let sig = pair.sign(&rng, b"payload").unwrap();
         assert!(key.verifies(b"payload", sig.as_ref()));
         assert!(!key.verifies(b"payloaD", sig.as_ref()));

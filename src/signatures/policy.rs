@@ -11,9 +11,22 @@
 //! attestations = ["https://slsa.dev/provenance/v1"]
 //! ```
 //!
-//! Keyless rules (`identity`/`identity-regexp`, `issuer`/`issuer-regexp`,
-//! `trusted-root`) are read and refused for now: their verification is
-//! not built yet, and a rule imagelock cannot apply must not look applied.
+//! A keyless rule names the Fulcio certificate's identity and OIDC issuer
+//! (each exactly, or by a regular expression matched against the whole
+//! value) and the `trusted_root.json` its certificates, transparency log
+//! and CT logs are checked against:
+//!
+//! ```toml
+//! [[verify]]
+//! images = ["ghcr.io/acme/*"]
+//! identity-regexp = 'https://github\.com/acme/[^/]+/\.github/workflows/release\.yml@refs/tags/v.*'
+//! issuer = "https://token.actions.githubusercontent.com"
+//! trusted-root = "trusted_root.json"
+//! ```
+//!
+//! A key rule may name a `trusted-root` too: a sigstore bundle signed with
+//! the key is accepted only with its transparency-log entry checked
+//! against it (cosign `.sig` layers signed with a key need none).
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -23,6 +36,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::keys::PublicKey;
+use super::sigstore::{Matcher, TrustRoot};
 
 /// A `[[verify]]` table as written.
 #[derive(Debug, Deserialize)]
@@ -54,11 +68,46 @@ pub struct Rule {
     pub attestations: Vec<String>,
 }
 
+/// An error about the part of the file at the span.
+type SpannedError = (Range<usize>, String);
+
 /// What a rule requires of a signature.
 #[derive(Debug, Clone)]
 pub enum Requirement {
-    /// Made with this key (`key = "cosign.pub"`).
-    Key { path: PathBuf, key: PublicKey },
+    /// Made with this key (`key = "cosign.pub"`); a sigstore bundle's log
+    /// entry checked against `trusted_root` (without one, bundles are
+    /// refused saying so).
+    Key {
+        path: PathBuf,
+        key: PublicKey,
+        trusted_root: Option<TrustRoot>,
+    },
+    /// Made keylessly: a Fulcio certificate for this identity and OIDC
+    /// issuer, chaining to `trusted_root`, logged in its transparency log.
+    Keyless {
+        identity: Matcher,
+        issuer: Matcher,
+        trusted_root: TrustRoot,
+    },
+}
+
+impl std::fmt::Display for Requirement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Requirement::Key { path, key, .. } => {
+                write!(f, "the key {} ({})", path.display(), key.id())
+            }
+            Requirement::Keyless {
+                identity,
+                issuer,
+                trusted_root,
+            } => write!(
+                f,
+                "a certificate for identity {identity} and issuer {issuer} trusted by {}",
+                trusted_root.path().display()
+            ),
+        }
+    }
 }
 
 /// The rules, in order.
@@ -84,24 +133,25 @@ impl Policy {
 }
 
 impl Rule {
-    /// A rule named `name` requiring the key at `path` of every image.
-    pub fn for_key(name: &str, path: &Path) -> Result<Rule, String> {
-        let text = fs_err::read_to_string(path).map_err(|e| format!("cannot read the key: {e}"))?;
-        let key = PublicKey::from_pem(&text).map_err(|e| e.to_string())?;
+    /// A rule named `name` requiring `requirement` of every image (the
+    /// command line's `--verify-key`, `--certificate-identity`, …).
+    pub fn for_every_image(name: &str, requirement: Requirement) -> Rule {
         let images = GlobSetBuilder::new()
-            .add(globset::Glob::new("**").map_err(|e| e.to_string())?)
+            .add(globset::Glob::new("**").expect("a valid glob"))
             .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Rule {
+            .expect("a valid glob set");
+        Rule {
             name: name.to_string(),
             patterns: vec!["**".into()],
             images,
-            requirement: Requirement::Key {
-                path: path.to_path_buf(),
-                key,
-            },
+            requirement,
             attestations: Vec::new(),
-        })
+        }
+    }
+
+    /// A rule named `name` requiring the key at `path` of every image.
+    pub fn for_key(name: &str, path: &Path) -> Result<Rule, String> {
+        Ok(Rule::for_every_image(name, read_key(path, None)?))
     }
 
     /// Check the rule at place `index` (0-based) of a file in `dir`,
@@ -129,23 +179,39 @@ impl Rule {
         let images = set
             .build()
             .map_err(|e| (raw.images.span(), format!("invalid globs: {e}")))?;
-        let keyless = [
-            raw.identity.as_ref().map(Spanned::span),
-            raw.identity_regexp.as_ref().map(Spanned::span),
-            raw.issuer.as_ref().map(Spanned::span),
-            raw.issuer_regexp.as_ref().map(Spanned::span),
-            raw.trusted_root.as_ref().map(Spanned::span),
-        ]
-        .into_iter()
-        .flatten()
-        .next();
-        let requirement = match (raw.key, keyless) {
-            (Some(key), None) => {
-                let path = if dir.as_os_str().is_empty() {
-                    key.get_ref().clone()
-                } else {
-                    dir.join(key.get_ref())
-                };
+        let resolve = |p: &PathBuf| {
+            if dir.as_os_str().is_empty() {
+                p.clone()
+            } else {
+                dir.join(p)
+            }
+        };
+        let trusted_root = raw
+            .trusted_root
+            .as_ref()
+            .map(|t| TrustRoot::load(&resolve(t.get_ref())).map_err(|e| (t.span(), e)))
+            .transpose()?;
+        let one_of = |exact: Option<Spanned<String>>,
+                      regexp: Option<Spanned<String>>,
+                      what: &str|
+         -> Result<Option<(Range<usize>, Matcher)>, SpannedError> {
+            match (exact, regexp) {
+                (Some(e), None) => Ok(Some((e.span(), Matcher::Exact(e.into_inner())))),
+                (None, Some(r)) => Matcher::regex(r.get_ref())
+                    .map(|m| Some((r.span(), m)))
+                    .map_err(|e| (r.span(), format!("rule {name:?}: {what}-regexp: {e}"))),
+                (Some(_), Some(r)) => Err((
+                    r.span(),
+                    format!("rule {name:?}: give `{what}` or `{what}-regexp`, not both"),
+                )),
+                (None, None) => Ok(None),
+            }
+        };
+        let identity = one_of(raw.identity, raw.identity_regexp, "identity")?;
+        let issuer = one_of(raw.issuer, raw.issuer_regexp, "issuer")?;
+        let requirement = match (raw.key, identity, issuer) {
+            (Some(key), None, None) => {
+                let path = resolve(key.get_ref());
                 let text = fs_err::read_to_string(&path)
                     .map_err(|e| (key.span(), format!("cannot read the key: {e}")))?;
                 let key_read = PublicKey::from_pem(&text)
@@ -153,27 +219,53 @@ impl Rule {
                 Requirement::Key {
                     path,
                     key: key_read,
+                    trusted_root,
                 }
             }
-            (Some(key), Some(_)) => {
+            (Some(key), _, _) => {
                 return Err((
                     key.span(),
-                    format!("rule {name:?}: give a `key` or a keyless identity, not both"),
+                    format!("rule {name:?}: give a `key` or a keyless identity and issuer, not both"),
                 ))
             }
-            (None, Some(span)) => {
+            (None, Some((_, identity)), Some((_, issuer))) => match trusted_root {
+                Some(trusted_root) => Requirement::Keyless {
+                    identity,
+                    issuer,
+                    trusted_root,
+                },
+                None => {
+                    return Err((
+                        raw.images.span(),
+                        format!("rule {name:?}: a keyless rule needs `trusted-root = \"trusted_root.json\"` (the Fulcio CA, transparency log and CT log keys to trust; imagelock fetches none)"),
+                    ))
+                }
+            },
+            (None, Some((span, _)), None) => {
                 return Err((
                     span,
-                    format!("rule {name:?}: keyless verification (identity, issuer, trusted-root) is not supported by this imagelock yet; require a `key`"),
+                    format!("rule {name:?}: a keyless rule needs the certificate's OIDC issuer too: `issuer` or `issuer-regexp`"),
                 ))
             }
-            (None, None) => {
+            (None, None, Some((span, _))) => {
+                return Err((
+                    span,
+                    format!("rule {name:?}: a keyless rule needs the certificate's identity too: `identity` or `identity-regexp`"),
+                ))
+            }
+            (None, None, None) => {
                 return Err((
                     raw.images.span(),
-                    format!("rule {name:?}: say what signs these images: `key = \"cosign.pub\"`"),
+                    format!("rule {name:?}: say what signs these images: `key = \"cosign.pub\"`, or `identity`, `issuer` and `trusted-root` for keyless signatures"),
                 ))
             }
         };
+        if matches!(requirement, Requirement::Keyless { .. }) && !raw.attestations.is_empty() {
+            return Err((
+                raw.images.span(),
+                format!("rule {name:?}: required attestations are checked with a `key` only, not yet for keyless rules; remove `attestations` rather than have it look applied"),
+            ));
+        }
         Ok(Rule {
             name,
             patterns,
@@ -182,4 +274,16 @@ impl Rule {
             attestations: raw.attestations,
         })
     }
+}
+
+/// The key requirement for the key file at `path`, its bundles checked
+/// against `trusted_root`.
+pub fn read_key(path: &Path, trusted_root: Option<TrustRoot>) -> Result<Requirement, String> {
+    let text = fs_err::read_to_string(path).map_err(|e| format!("cannot read the key: {e}"))?;
+    let key = PublicKey::from_pem(&text).map_err(|e| e.to_string())?;
+    Ok(Requirement::Key {
+        path: path.to_path_buf(),
+        key,
+        trusted_root,
+    })
 }

@@ -1,8 +1,12 @@
 //! One digest's signatures against its rule: which verify, which do not
-//! and why, and what the lockfile records of them.
+//! and why, and what the lockfile records of them. The signatures are
+//! cosign's `.sig` layers (signed with a key, or keylessly with a
+//! certificate) and sigstore bundles found as referrers; one valid
+//! signature satisfies the rule.
 
 use super::keys::PublicKey;
 use super::policy::{Requirement, Rule};
+use super::sigstore::{self, Content, Signer};
 use super::simple_signing::check_claims;
 use crate::lockfile::SignatureRecord;
 use crate::reference::Digest;
@@ -19,6 +23,25 @@ pub struct CosignSignature<'a> {
     pub payload: &'a [u8],
     /// `dev.cosignproject.cosign/signature`: base64 DER ECDSA.
     pub signature: Option<&'a str>,
+    /// `dev.sigstore.cosign/certificate`: the keyless signer's leaf (PEM).
+    pub certificate: Option<&'a str>,
+    /// `dev.sigstore.cosign/chain`: its intermediates and root (PEM).
+    pub chain: Option<&'a str>,
+    /// `dev.sigstore.cosign/bundle`: the Rekor entry (SET and body).
+    pub rekor_bundle: Option<&'a str>,
+}
+
+/// One sigstore bundle found for a digest: a layer of a referrer.
+#[derive(Debug, Clone)]
+pub struct BundleSignature<'a> {
+    /// The referrer manifest's digest.
+    pub manifest: &'a Digest,
+    /// The bundle layer's digest.
+    pub layer: &'a Digest,
+    /// The referrer manifest's `subject` (`None`: it has none).
+    pub subject: Option<&'a Digest>,
+    /// The layer's content: the bundle JSON.
+    pub content: &'a [u8],
 }
 
 /// What one digest's signatures come to under its rule.
@@ -56,50 +79,85 @@ impl Failure {
     }
 }
 
-/// What a rule's requirement says, for messages.
-fn describe(requirement: &Requirement) -> String {
-    match requirement {
-        Requirement::Key { path, key } => format!("the key {} ({})", path.display(), key.id()),
-    }
-}
-
 /// Check the cosign signatures of `digest`, resolved in the repository
-/// `name`, against `rule` (none: recorded, not required).
+/// `name`, against `rule` (none: recorded, not required): [`check`]
+/// without bundles.
 pub fn check_cosign(
     rule: Option<&Rule>,
     digest: &Digest,
     name: &str,
     found: &[CosignSignature<'_>],
 ) -> Verdict {
+    check(rule, digest, name, found, &[])
+}
+
+/// Check every signature of `digest`, resolved in the repository `name`,
+/// against `rule` (none: recorded, not required): its cosign `.sig`
+/// layers and its sigstore bundles. Bundles holding an attestation (a DSSE
+/// statement with another predicate than cosign's signing one) are no
+/// signatures: left out. The rule is satisfied by any one valid signature;
+/// when none is, every signature's reason is given, cosign layers first.
+pub fn check(
+    rule: Option<&Rule>,
+    digest: &Digest,
+    name: &str,
+    cosign: &[CosignSignature<'_>],
+    bundles: &[BundleSignature<'_>],
+) -> Verdict {
     let mut records = Vec::new();
     let mut reasons = Vec::new();
     let mut satisfied = false;
-    for sig in found {
-        let mut record = SignatureRecord {
-            kind: "cosign".into(),
-            manifest: sig.manifest.clone(),
-            layer: Some(sig.layer.clone()),
-            key: None,
-            verified: None,
-        };
-        if let Some(rule) = rule {
-            match verify_one(&rule.requirement, digest, name, sig) {
-                Ok(key_id) => {
-                    record.key = Some(key_id);
-                    record.verified = Some(rule.name.clone());
-                    satisfied = true;
+    let mut found = 0;
+    let mut verdict_of = |mut record: SignatureRecord,
+                          outcome: Option<Result<Signer, String>>,
+                          records: &mut Vec<SignatureRecord>| {
+        found += 1;
+        match (rule, outcome) {
+            (Some(rule), Some(Ok(signer))) => {
+                match signer {
+                    Signer::Key(id) => record.key = Some(id),
+                    Signer::Identity { identity, issuer } => {
+                        record.identity = Some(identity);
+                        record.issuer = Some(issuer);
+                    }
                 }
-                Err(why) => reasons.push(format!("{}: {why}", sig.manifest)),
+                record.verified = Some(rule.name.clone());
+                satisfied = true;
             }
+            (Some(_), Some(Err(why))) => reasons.push(format!("{}: {why}", record.manifest)),
+            _ => {}
         }
         records.push(record);
+    };
+    for sig in cosign {
+        let record = SignatureRecord::found("cosign", sig.manifest, Some(sig.layer));
+        let outcome = rule.map(|rule| verify_cosign(&rule.requirement, digest, name, sig));
+        verdict_of(record, outcome, &mut records);
+    }
+    for b in bundles {
+        let parsed = sigstore::parse_bundle(b.content);
+        if let Ok((_, Content::Attestation(_))) = parsed {
+            continue;
+        }
+        let record = SignatureRecord::found("sigstore-bundle", b.manifest, Some(b.layer));
+        let outcome = rule.map(|rule| {
+            if b.subject != Some(digest) {
+                return Err(match b.subject {
+                    Some(other) => format!("the referrer's subject is {other}, not this digest"),
+                    None => "the referrer has no subject".to_string(),
+                });
+            }
+            let (bundle, _) = parsed?;
+            sigstore::verify_bundle(&rule.requirement, digest, &bundle)
+        });
+        verdict_of(record, outcome, &mut records);
     }
     records.sort();
     records.dedup();
     let failure = match rule {
         Some(rule) if !satisfied => {
-            let requirement = describe(&rule.requirement);
-            Some(if found.is_empty() {
+            let requirement = rule.requirement.to_string();
+            Some(if found == 0 {
                 Failure::Unsigned {
                     rule: rule.name.clone(),
                     requirement,
@@ -117,37 +175,42 @@ pub fn check_cosign(
     Verdict { records, failure }
 }
 
-/// One signature under a requirement: the key id that verified it, or why
-/// it does not count.
-fn verify_one(
+/// One cosign signature under a requirement: who made it, or why it does
+/// not count.
+fn verify_cosign(
     requirement: &Requirement,
     digest: &Digest,
     name: &str,
     sig: &CosignSignature<'_>,
-) -> Result<String, String> {
-    let Requirement::Key { key, .. } = requirement;
-    verify_with_key(key, digest, name, sig)
-}
-
-fn verify_with_key(
-    key: &PublicKey,
-    digest: &Digest,
-    name: &str,
-    sig: &CosignSignature<'_>,
-) -> Result<String, String> {
+) -> Result<Signer, String> {
     let Some(signature) = sig.signature else {
         return Err("the layer has no dev.cosignproject.cosign/signature annotation".into());
     };
+    let signer = match requirement {
+        Requirement::Key { key, .. } => verify_with_key(key, sig.payload, signature)?,
+        Requirement::Keyless { .. } => sigstore::verify_cosign_keyless(
+            requirement,
+            sig.payload,
+            signature,
+            sig.certificate,
+            sig.chain,
+            sig.rekor_bundle,
+        )?,
+    };
     // The signature first: a payload's claims count only once its
     // signer is known.
-    if !key.verifies_base64(sig.payload, signature) {
+    check_claims(sig.payload, digest, name).map_err(|e| e.to_string())?;
+    Ok(signer)
+}
+
+fn verify_with_key(key: &PublicKey, payload: &[u8], signature: &str) -> Result<Signer, String> {
+    if !key.verifies_base64(payload, signature) {
         return Err(format!(
             "not signed by {} (another key, or a changed payload)",
             key.id()
         ));
     }
-    check_claims(sig.payload, digest, name).map_err(|e| e.to_string())?;
-    Ok(key.id().to_string())
+    Ok(Signer::Key(key.id().to_string()))
 }
 
 #[cfg(test)]
@@ -222,6 +285,9 @@ mod tests {
                 layer: &digest,
                 payload: p,
                 signature: s.as_deref(),
+                certificate: None,
+                chain: None,
+                rekor_bundle: None,
             })
             .collect();
         let verdict = check_cosign(Some(&rule), &digest, name, &found);
@@ -257,6 +323,9 @@ mod tests {
             layer: &elsewhere,
             payload: &good,
             signature: Some(&good_sig),
+            certificate: None,
+            chain: None,
+            rekor_bundle: None,
         });
         let verdict = check_cosign(Some(&rule), &digest, name, &with_good);
         assert_eq!(verdict.failure, None);
@@ -276,5 +345,97 @@ mod tests {
             Some("unsigned")
         );
         assert_eq!(check_cosign(None, &digest, name, &found).failure, None);
+    }
+
+    /// A v0.3 bundle holding a DSSE statement about `digest` with `predicate`.
+    fn dsse_bundle(digest: &Digest, predicate: &str) -> Vec<u8> {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let statement = format!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"x","digest":{{"sha256":"{}"}}}}],"predicateType":"{predicate}","predicate":{{}}}}"#,
+            digest.encoded()
+        );
+        format!(
+            r#"{{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{{"publicKey":{{"hint":""}},"tlogEntries":[]}},"dsseEnvelope":{{"payloadType":"application/vnd.in-toto+json","payload":"{}","signatures":[{{"keyid":"","sig":"AA=="}}]}}}}"#,
+            b64(&statement)
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn bundles_count_only_for_their_subject_and_attestations_are_no_signatures() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, rule) = key_and_rule(dir.path());
+        let digest = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+        let other = Digest::parse(&format!("sha256:{}", "b".repeat(64))).unwrap();
+        let referrer = Digest::parse(&format!("sha256:{}", "c".repeat(64))).unwrap();
+        let layer = Digest::parse(&format!("sha256:{}", "d".repeat(64))).unwrap();
+        let signed = dsse_bundle(&digest, super::sigstore::COSIGN_SIGN_PREDICATE);
+        let provenance = dsse_bundle(&digest, "https://slsa.dev/provenance/v1");
+        let bundle = |subject, content| BundleSignature {
+            manifest: &referrer,
+            layer: &layer,
+            subject,
+            content,
+        };
+        let name = "ghcr.io/acme/app";
+
+        // An attestation bundle is no signature: the digest is unsigned.
+        let verdict = check(
+            Some(&rule),
+            &digest,
+            name,
+            &[],
+            &[bundle(Some(&digest), &provenance)],
+        );
+        assert_eq!(
+            verdict.failure.as_ref().map(Failure::code),
+            Some("unsigned")
+        );
+        assert!(verdict.records.is_empty());
+
+        // A referrer of another digest (the tag schema's index is written
+        // by clients), or of none, does not sign this one.
+        for (subject, says) in [
+            (Some(&other), "the referrer's subject is sha256:bbbb"),
+            (None, "the referrer has no subject"),
+        ] {
+            let verdict = check(Some(&rule), &digest, name, &[], &[bundle(subject, &signed)]);
+            let Some(Failure::Invalid { reasons, .. }) = &verdict.failure else {
+                panic!("{verdict:?}");
+            };
+            assert!(
+                reasons[0].starts_with(&format!("{referrer}: {says}")),
+                "{reasons:?}"
+            );
+        }
+
+        // A key rule without a trusted root cannot check a bundle's log
+        // entry; nor can anything check a bundle without one.
+        let verdict = check(
+            Some(&rule),
+            &digest,
+            name,
+            &[],
+            &[bundle(Some(&digest), &signed)],
+        );
+        let Some(Failure::Invalid { reasons, .. }) = &verdict.failure else {
+            panic!("{verdict:?}");
+        };
+        assert!(
+            reasons[0].contains("no transparency-log entry"),
+            "{reasons:?}"
+        );
+
+        // No rule: the bundle is recorded, nothing verified.
+        let verdict = check(None, &digest, name, &[], &[bundle(Some(&digest), &signed)]);
+        assert_eq!(verdict.failure, None);
+        assert_eq!(
+            verdict.records,
+            [SignatureRecord::found(
+                "sigstore-bundle",
+                &referrer,
+                Some(&layer)
+            )]
+        );
     }
 }

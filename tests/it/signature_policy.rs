@@ -274,6 +274,446 @@ fn check_remote_finds_unsigned_invalid_and_gone_signatures_in_every_format() {
     assert_eq!(doc["findings"][0]["kind"], "unsigned", "{doc}");
 }
 
+// ---- sigstore bundles and keyless signatures (sigstore-verify) ----
+
+const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// As [`project`], the `team/*` rule's body being `rule` (TOML lines);
+/// no rule at all when `rule` is empty.
+fn project_rule(reg: &Registry, images: &[String], rule: &str) {
+    project(reg, images, "unused.pub");
+    let path = reg.scratch().join("imagelock.toml");
+    let text = fs_err::read_to_string(&path).unwrap();
+    let text = if rule.is_empty() {
+        text[..text.find("\n[[verify]]").unwrap() + 1].to_string()
+    } else {
+        text.replace("key = \"unused.pub\"\n", rule)
+    };
+    fs_err::write(path, text).unwrap();
+}
+
+fn trusted_root(signer: &Signer) -> String {
+    signer
+        .ca_dir
+        .join("trusted_root.json")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A keyless rule for the signer's trusted root, identity and issuer as
+/// TOML key-values (`identity = "…"`, `issuer-regexp = '…'`).
+fn keyless_rule(signer: &Signer, identity: &str, issuer: &str) -> String {
+    format!(
+        "{identity}\n{issuer}\ntrusted-root = \"{}\"\n",
+        trusted_root(signer)
+    )
+}
+
+fn keyless_args<'a>(signer: &'a Signer, identity: &'a str, issuer: &'a str) -> Vec<&'a str> {
+    vec![
+        "--keyless",
+        "--ca-dir",
+        signer.ca_dir.to_str().unwrap(),
+        "--identity",
+        identity,
+        "--issuer",
+        issuer,
+    ]
+}
+
+fn lockfile_text(reg: &Registry) -> String {
+    fs_err::read_to_string(reg.scratch().join("images.lock")).unwrap()
+}
+
+#[test]
+fn lock_records_a_key_signed_bundle_once_its_log_entry_is_checked() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let key_id = signer.key["key_id"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "bundle-key");
+    let signed = signer.bundle_sign(&format!("team/app@{digest}"), &[]);
+    // cosign 3's form: a DSSE statement with cosign's signing predicate,
+    // listed with an empty artifactType.
+    let dsse = reg.push_oci_image("team/app", "v2", "bundle-key-dsse");
+    let signed_dsse = signer.bundle_sign(
+        &format!("team/app@{dsse}"),
+        &[
+            "--predicate-type",
+            "https://sigstore.dev/cosign/sign/v1",
+            "--empty-artifact-type",
+        ],
+    );
+    let images = [reg.image("team/app:v1"), reg.image("team/app:v2")];
+
+    // Without a trusted root the log entry cannot be checked: refused, saying so.
+    project_rule(&reg, &images, &format!("key = \"{public}\"\n"));
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs a trusted root to be checked"), "{err}");
+
+    project_rule(
+        &reg,
+        &images,
+        &format!(
+            "key = \"{public}\"\ntrusted-root = \"{}\"\n",
+            trusted_root(&signer)
+        ),
+    );
+    let out = lock(&reg);
+    expect_code(&out, 0);
+    let text = lockfile_text(&reg);
+    for s in [&signed, &signed_dsse] {
+        let record = format!(
+            "[[image.signature]]\nkind = \"sigstore-bundle\"\nmanifest = \"{}\"\nlayer = \"{}\"\nkey = \"{key_id}\"\nverified = \"team\"\n",
+            s["manifest_digest"].as_str().unwrap(),
+            s["layer_digest"].as_str().unwrap(),
+        );
+        assert!(text.contains(&record), "{text}\n---\n{record}");
+    }
+    // check --remote finds both bundles still there.
+    let out = imagelock(&reg)
+        .args(["check", "--remote"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+}
+
+#[test]
+fn keyless_bundles_are_accepted_for_the_identity_and_issuer_required() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("team/app", "v1", "keyless");
+    let signed = signer.run(
+        "bundle-sign",
+        &format!("team/app@{digest}"),
+        &keyless_args(&signer, IDENTITY, ISSUER),
+    );
+    let images = [reg.image("team/app:v1")];
+    let record = format!(
+        "[[image.signature]]\nkind = \"sigstore-bundle\"\nmanifest = \"{}\"\nlayer = \"{}\"\nidentity = \"{IDENTITY}\"\nissuer = \"{ISSUER}\"\nverified = \"team\"\n",
+        signed["manifest_digest"].as_str().unwrap(),
+        signed["layer_digest"].as_str().unwrap(),
+    );
+    let rules = [
+        keyless_rule(
+            &signer,
+            &format!("identity = \"{IDENTITY}\""),
+            &format!("issuer = \"{ISSUER}\""),
+        ),
+        keyless_rule(
+            &signer,
+            r"identity-regexp = 'https://github\.com/acme/[^/]+/\.github/workflows/release\.yml@refs/tags/v.*'",
+            r"issuer-regexp = 'https://token\.actions\.githubusercontent\.com'",
+        ),
+    ];
+    for rule in &rules {
+        let _ = fs_err::remove_file(reg.scratch().join("images.lock"));
+        project_rule(&reg, &images, rule);
+        let out = lock(&reg);
+        expect_code(&out, 0);
+        let text = lockfile_text(&reg);
+        assert!(text.contains(&record), "{rule}\n{text}\n---\n{record}");
+    }
+    let out = imagelock(&reg)
+        .args(["check", "--remote"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let out = imagelock(&reg)
+        .args(["list", "--format", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sig = &doc["references"][0]["signatures"][0];
+    assert_eq!(sig["kind"], "sigstore-bundle", "{doc}");
+    assert_eq!(sig["identity"], IDENTITY, "{doc}");
+    assert_eq!(sig["issuer"], ISSUER, "{doc}");
+
+    // A regular expression must match the whole identity (cosign's matches
+    // anywhere in it).
+    let _ = fs_err::remove_file(reg.scratch().join("images.lock"));
+    project_rule(
+        &reg,
+        &images,
+        &keyless_rule(
+            &signer,
+            r"identity-regexp = 'https://github\.com/acme/app'",
+            &format!("issuer = \"{ISSUER}\""),
+        ),
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "certificate identity \"{IDENTITY}\" is not matching /https://github\\.com/acme/app/"
+        )),
+        "{err}"
+    );
+
+    // The command line's flags, as cosign names them, for every image.
+    project_rule(&reg, &[reg.image("other/app:v1")], "");
+    let other = reg.push_oci_image("other/app", "v1", "keyless-cli");
+    signer.run(
+        "bundle-sign",
+        &format!("other/app@{other}"),
+        &keyless_args(&signer, IDENTITY, ISSUER),
+    );
+    let root = trusted_root(&signer);
+    for flags in [
+        vec![
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ],
+        vec![
+            "--certificate-identity-regexp",
+            "https://github.com/acme/.*",
+            "--certificate-oidc-issuer-regexp",
+            "https://token.actions.githubusercontent.com",
+        ],
+    ] {
+        let _ = fs_err::remove_file(reg.scratch().join("images.lock"));
+        let out = imagelock(&reg)
+            .arg("lock")
+            .args(&flags)
+            .args(["--trusted-root", &root])
+            .output()
+            .unwrap();
+        expect_code(&out, 0);
+        let text = lockfile_text(&reg);
+        assert!(
+            text.contains(&format!(
+                "identity = \"{IDENTITY}\"\nissuer = \"{ISSUER}\"\nverified = \"--certificate-identity\"\n"
+            )),
+            "{flags:?}\n{text}"
+        );
+    }
+    // Keyless without a trusted root is an error before anything is asked.
+    let out = imagelock(&reg)
+        .args([
+            "lock",
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("need --trusted-root FILE"));
+    let out = imagelock(&reg)
+        .args([
+            "lock",
+            "--certificate-identity",
+            IDENTITY,
+            "--trusted-root",
+            &root,
+        ])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs the certificate's issuer too"));
+}
+
+#[test]
+fn keyless_bundles_that_do_not_count_are_refused_with_their_reason() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    // Another trust domain altogether (CA, log and CT log nobody trusts),
+    // and its CA with the trusted log and CT log (only the chain is wrong).
+    let untrusted = reg.scratch().join("untrusted");
+    support::sign_image::run(&["ca-init", "--out", untrusted.to_str().unwrap()]);
+    let untrusted_ca = reg.scratch().join("untrusted-ca");
+    support::sign_image::run(&["ca-init", "--out", untrusted_ca.to_str().unwrap()]);
+    for file in [
+        "rekor.key",
+        "rekor.pub",
+        "ctlog.key",
+        "ctlog.pub",
+        "ca.json",
+    ] {
+        fs_err::copy(signer.ca_dir.join(file), untrusted_ca.join(file)).unwrap();
+    }
+    let elsewhere = format!("sha256:{}", "e".repeat(64));
+    let rule = keyless_rule(
+        &signer,
+        &format!("identity = \"{IDENTITY}\""),
+        &format!("issuer = \"{ISSUER}\""),
+    );
+    let ca = signer.ca_dir.to_str().unwrap().to_string();
+    let keyless = |identity: &str, issuer: &str, ca: &str| -> Vec<String> {
+        [
+            "--keyless",
+            "--ca-dir",
+            ca,
+            "--identity",
+            identity,
+            "--issuer",
+            issuer,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let with = |mut base: Vec<String>, more: &[&str]| {
+        base.extend(more.iter().map(|s| (*s).to_string()));
+        base
+    };
+    let other_identity =
+        "https://github.com/evil/app/.github/workflows/release.yml@refs/tags/v1.2.3";
+    // (seed, bundle-sign arguments, what the error says)
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "wrong-identity",
+            keyless(other_identity, ISSUER, &ca),
+            "identity mismatch",
+        ),
+        (
+            "wrong-issuer",
+            keyless(IDENTITY, "https://accounts.google.com", &ca),
+            "issuer mismatch",
+        ),
+        (
+            "expired",
+            with(keyless(IDENTITY, ISSUER, &ca), &["--expired"]),
+            "the certificate had expired when the signature was logged",
+        ),
+        (
+            "untrusted-ca",
+            keyless(IDENTITY, ISSUER, untrusted_ca.to_str().unwrap()),
+            "not issued by a certificate authority of the trusted root",
+        ),
+        (
+            "untrusted-log",
+            keyless(IDENTITY, ISSUER, untrusted.to_str().unwrap()),
+            "the transparency log is not one the trusted root names",
+        ),
+        (
+            "no-tlog",
+            with(keyless(IDENTITY, ISSUER, &ca), &["--no-tlog"]),
+            "no transparency-log entry",
+        ),
+        (
+            "tampered-signature",
+            with(keyless(IDENTITY, ISSUER, &ca), &["--tamper", "signature"]),
+            "invalid signature",
+        ),
+        (
+            "tampered-proof",
+            with(keyless(IDENTITY, ISSUER, &ca), &["--tamper", "proof"]),
+            "inclusion proof",
+        ),
+        (
+            "other-digest",
+            with(
+                keyless(IDENTITY, ISSUER, &ca),
+                &[
+                    "--predicate-type",
+                    "https://sigstore.dev/cosign/sign/v1",
+                    "--digest-in-payload",
+                    &elsewhere,
+                ],
+            ),
+            "the bundle signs another digest",
+        ),
+        (
+            "key-signed",
+            vec![
+                "--key".into(),
+                signer.key["private_key"].as_str().unwrap().into(),
+                "--ca-dir".into(),
+                ca.clone(),
+            ],
+            "signed with a key, not keylessly",
+        ),
+    ];
+    for (seed, how, says) in cases {
+        let digest = reg.push_oci_image("team/app", seed, seed);
+        let args: Vec<&str> = how.iter().map(String::as_str).collect();
+        signer.run("bundle-sign", &format!("team/app@{digest}"), &args);
+        project_rule(&reg, &[reg.image(&format!("team/app:{seed}"))], &rule);
+        let out = lock(&reg);
+        expect_code(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("none valid under rule \"team\""),
+            "{seed}: {err}"
+        );
+        assert!(err.contains(says), "{seed}: {err}");
+        assert!(!reg.scratch().join("images.lock").exists(), "{seed}");
+    }
+}
+
+#[test]
+fn keyless_cosign_signatures_are_checked_like_bundles_and_by_their_claims() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let rule = keyless_rule(
+        &signer,
+        &format!("identity = \"{IDENTITY}\""),
+        r"issuer-regexp = 'https://token\.actions\.githubusercontent\.com'",
+    );
+    let digest = reg.push_oci_image("team/app", "v1", "legacy-keyless");
+    let signed = signer.run(
+        "cosign-sign",
+        &format!("team/app@{digest}"),
+        &keyless_args(&signer, IDENTITY, ISSUER),
+    );
+    project_rule(&reg, &[reg.image("team/app:v1")], &rule);
+    let out = lock(&reg);
+    expect_code(&out, 0);
+    let record = format!(
+        "[[image.signature]]\nkind = \"cosign\"\nmanifest = \"{}\"\nlayer = \"{}\"\nidentity = \"{IDENTITY}\"\nissuer = \"{ISSUER}\"\nverified = \"team\"\n",
+        signed["manifest_digest"].as_str().unwrap(),
+        signed["layer_digest"].as_str().unwrap(),
+    );
+    let text = lockfile_text(&reg);
+    assert!(text.contains(&record), "{text}\n---\n{record}");
+    fs_err::remove_file(reg.scratch().join("images.lock")).unwrap();
+
+    let elsewhere = format!("sha256:{}", "e".repeat(64));
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "wrong-issuer",
+            vec!["--issuer", "https://accounts.google.com"],
+            "certificate OIDC issuer \"https://accounts.google.com\" is not matching",
+        ),
+        (
+            "expired",
+            vec!["--expired"],
+            "the certificate had expired when the signature was logged",
+        ),
+        ("no-tlog", vec!["--no-tlog"], "no transparency-log entry"),
+        ("tampered-set", vec!["--tamper", "set"], "inclusion promise"),
+        (
+            "other-digest",
+            vec!["--digest-in-payload", &elsewhere],
+            "the signature is for sha256:eeee",
+        ),
+    ];
+    for (seed, more, says) in cases {
+        let digest = reg.push_oci_image("team/app", seed, seed);
+        // The later --issuer wins over keyless_args's (argparse).
+        let mut args = keyless_args(&signer, IDENTITY, ISSUER);
+        args.extend(more);
+        signer.run("cosign-sign", &format!("team/app@{digest}"), &args);
+        project_rule(&reg, &[reg.image(&format!("team/app:{seed}"))], &rule);
+        let out = lock(&reg);
+        expect_code(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("none valid under rule \"team\""),
+            "{seed}: {err}"
+        );
+        assert!(err.contains(says), "{seed}: {err}");
+    }
+}
+
 #[test]
 fn a_rule_requiring_an_attestation_records_the_digest_only_with_it_signed() {
     let reg = Registry::start(Setup::PlainAnonymous);
