@@ -576,7 +576,12 @@ impl Client {
         let cell = self.referrers_api.cell(&key);
         let mut state = cell.lock().await;
         let from_api = match *state {
-            Some(false) => None,
+            // Known to have no API: the cell is let go before the tag is
+            // read, or every digest of the registry would wait in turn.
+            Some(false) => {
+                drop(state);
+                None
+            }
             Some(true) => {
                 drop(state);
                 self.referrers_api_list(ctx, subject, options).await?
