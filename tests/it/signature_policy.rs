@@ -774,3 +774,47 @@ fn a_rule_requiring_an_attestation_records_the_digest_only_with_it_signed() {
     assert!(text.contains(&record), "{text}\n{attested}");
     assert!(text.contains("verified = \"team\""), "{text}");
 }
+
+#[test]
+fn signatures_are_recorded_without_a_rule_when_asked_and_looked_up_again_by_update() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("free/app", "v1", "recorded");
+    let first = signer.cosign_sign(&format!("free/app@{digest}"), &[]);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    // The rule names team/* only: free/app is recorded, not required.
+    project(&reg, &[reg.image("free/app:v1")], &public);
+    let lockfile = reg.scratch().join("images.lock");
+    expect_code(&lock(&reg), 0);
+    assert!(!fs_err::read_to_string(&lockfile)
+        .unwrap()
+        .contains("[[image.signature]]"));
+    fs_err::remove_file(&lockfile).unwrap();
+    let out = imagelock(&reg)
+        .args(["lock", "--signatures"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let text = fs_err::read_to_string(&lockfile).unwrap();
+    let manifest = first["manifest_digest"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("manifest = \"{manifest}\"")),
+        "{text}"
+    );
+    // Unverified: no key, no rule.
+    assert!(!text.contains("verified ="), "{text}");
+    // A second signature appended (a new .sig manifest; the same payload
+    // makes the same layer): `update --signatures` looks again and records
+    // the manifest now there.
+    let second = signer.cosign_sign(&format!("free/app@{digest}"), &["--append"]);
+    assert_eq!(second["layers"], 2);
+    let out = imagelock(&reg)
+        .args(["update", "--signatures"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let text = fs_err::read_to_string(&lockfile).unwrap();
+    let now = second["manifest_digest"].as_str().unwrap();
+    assert!(text.contains(&format!("manifest = \"{now}\"")), "{text}");
+    assert!(!text.contains(manifest), "{text}");
+}
