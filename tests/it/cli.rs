@@ -958,6 +958,44 @@ fn pin_filter_reads_a_long_stream_window_by_window_and_reports_lines_as_the_stre
     );
 }
 
+/// Lines a message names in its text (not only at its start) are the
+/// stream's too in a late window: an action input's note, a matrix key
+/// read elsewhere, a Flux post-renderer, Argo CD parameters, a Helm
+/// values alias.
+#[test]
+fn pin_filter_names_the_stream_lines_inside_messages_of_a_late_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    let n = 5_000;
+    let mut stream = long_stream(n, |_| "nginx:1.25".into());
+    assert!(
+        stream.len() > 2 << 20,
+        "the documents below are in a late window"
+    );
+    let before = n * 14;
+    stream.push_str("---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web\nspec:\n  postRenderers:\n    - kustomize:\n        images:\n          - name: ghcr.io/acme/web\n            newTag: \"3.0\"\n  values:\n    other: &img nginx:1.25\n    image: *img\n    web:\n      image:\n        repository: ghcr.io/acme/web\n        tag: \"1.0\"\n");
+    stream.push_str("---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\nspec:\n  source:\n    helm:\n      parameters:\n        - name: api.image.tag\n          value: \"9.9\"\n      valuesObject:\n        api:\n          image:\n            repository: ghcr.io/acme/api\n            tag: \"2.0\"\n");
+    stream.push_str("---\non: push\njobs:\n  t:\n    runs-on: ${{ matrix.os }}\n    strategy:\n      matrix:\n        os: [nginx:1.25]\n    container: ${{ matrix.os }}\n    steps:\n    - uses: some/action@v1\n      with:\n        image: nginx:1.25\n");
+    let out = with_stdin(d, &["pin", "-"], &stream);
+    let err = text(&out.stderr);
+    // The same bytes as a file name the same lines.
+    fs_err::write(d.join("stream.yaml"), &stream).unwrap();
+    let listed = text(&with_stdin(d, &["list", "stream.yaml"], "").stderr);
+    for said in [
+        format!("the post-renderer at line {}", before + 8),
+        format!("(anchored at line {})", before + 13),
+        format!("\"api.image.tag\" (line {})", before + 27),
+        format!("(the first at {}:9)", before + 47),
+    ] {
+        assert!(listed.contains(&said), "{said}: {listed}");
+        assert!(err.contains(&said), "{said}: {err}");
+    }
+    // `pin stream.yaml` says this one.
+    let said = format!("matrix.os is also read at {}:14", before + 39);
+    assert!(err.contains(&said), "{said}: {err}");
+}
+
 #[test]
 fn pin_filter_refuses_what_a_stream_about_to_be_applied_cannot_hold() {
     let dir = tempfile::tempdir().unwrap();
