@@ -52,11 +52,22 @@ impl<R: Read> Input<R> {
     pub fn open(reader: R, path: &'static str) -> Result<Input<R>, ScanError> {
         let mut w = Windows::over(reader, path);
         w.fill(WINDOW)?;
+        // A ResourceList is the stream's one document, its `kind` anywhere
+        // in it (after its items when its keys are sorted, as Go writes a
+        // map): the first document holding something is read to its end.
+        let first = loop {
+            match first_document_end(&w.buf) {
+                Some(end) => break end,
+                None if w.eof => break w.buf.len(),
+                None => w.fill(w.buf.len().saturating_mul(2))?,
+            }
+        };
         let b = &w.buf;
         let whole = Encoding::detect(b) != Encoding::Utf8
             || memchr::memchr(0, b).is_some()
             || uncuttable(b)
-            || memchr::memmem::find(b, b"ResourceList").is_some();
+            || memchr::memmem::find(&b[..first.max(WINDOW.min(b.len()))], b"ResourceList")
+                .is_some();
         if whole {
             w.fill(usize::MAX)?;
             let (text, encoding) = Encoding::decode(Path::new(path), &w.buf)?;
@@ -148,6 +159,42 @@ impl<R: Read> Windows<R> {
         })?;
         Ok(Some(Window { text, lines_before }))
     }
+}
+
+/// Whether `line` (without its line break) is a document marker (`---`,
+/// `...`) with nothing after it but a comment.
+fn bare_marker(line: &[u8]) -> bool {
+    let rest = match line {
+        [b'-', b'-', b'-', rest @ ..] | [b'.', b'.', b'.', rest @ ..] => rest,
+        _ => return false,
+    };
+    let rest = rest.trim_ascii_start();
+    rest.is_empty() || (rest.len() < line.len() - 3 && rest.first() == Some(&b'#'))
+}
+
+/// Where the first document of `buf` that holds something (past blank
+/// lines, comments and bare markers) ends: the start of the `---` line
+/// after it, or `None` when `buf` does not reach one yet.
+fn first_document_end(buf: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    let content = loop {
+        let end = memchr::memchr(b'\n', &buf[at..]).map(|i| at + i);
+        let line = &buf[at..end.unwrap_or(buf.len())];
+        let trimmed = line.trim_ascii();
+        if !(trimmed.is_empty() || trimmed.first() == Some(&b'#') || bare_marker(line)) {
+            break at;
+        }
+        at = end? + 1;
+    };
+    let mut from = content;
+    while let Some(i) = memchr::memmem::find(&buf[from..], b"\n---") {
+        let start = from + i + 1;
+        if matches!(buf.get(start + 3), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            return Some(start);
+        }
+        from = start;
+    }
+    None
 }
 
 /// The start of the last `---` line of `buf` after its first byte: a
@@ -248,6 +295,32 @@ mod tests {
                 Ok(Input::Whole { .. })
             ));
         }
+    }
+
+    #[test]
+    fn a_resource_list_naming_its_kind_after_a_long_first_window_is_read_whole() {
+        let items = "- a: 1\n".repeat(WINDOW / 4);
+        for lead in ["", "# c\n---\n", "--- # c\n\n...\n---\n"] {
+            let text = format!(
+                "{lead}apiVersion: config.kubernetes.io/v1\nitems:\n{items}kind: ResourceList\n"
+            );
+            assert!(matches!(
+                Input::open(text.as_bytes(), "<stdin>"),
+                Ok(Input::Whole { .. })
+            ));
+        }
+        // Not in the first document holding something: cut as any stream.
+        let text = format!("a: 1\n---\nitems:\n{items}kind: ResourceList\n");
+        assert!(matches!(
+            Input::open(text.as_bytes(), "<stdin>"),
+            Ok(Input::Windows(_))
+        ));
+        assert_eq!(
+            first_document_end(b"---\n# c\n--- # d\na: 1\n---\nb: 2\n"),
+            Some(21)
+        );
+        assert_eq!(first_document_end(b"--- {a: 1}\n---\n"), Some(11));
+        assert_eq!(first_document_end(b"---\n---\n"), None);
     }
 
     #[test]
