@@ -996,6 +996,36 @@ fn pin_filter_names_the_stream_lines_inside_messages_of_a_late_window() {
     assert!(err.contains(&said), "{said}: {err}");
 }
 
+/// The filter keeps the pinned stream in a temporary file until it is
+/// printed: a `TMPDIR` it cannot write to is an error that names it and
+/// says what to do, with nothing printed.
+#[test]
+fn pin_filter_names_the_temporary_directory_it_cannot_write_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    let missing = d.join("no-such-dir");
+    for args in [&["pin", "-"][..], &["pin", "--remote", "-"]] {
+        let out = assert_cmd::Command::new(support::run::bin())
+            .current_dir(d)
+            .args(args)
+            .env("TMPDIR", &missing)
+            .write_stdin(long_stream(3, |_| "nginx:1.25".into()))
+            .output()
+            .unwrap();
+        expect_code(&out, 2);
+        assert!(out.stdout.is_empty());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "pin -: cannot keep the stream in a temporary file in {}",
+                missing.display()
+            )) && err.contains("Set TMPDIR to a writable directory"),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn pin_filter_refuses_what_a_stream_about_to_be_applied_cannot_hold() {
     let dir = tempfile::tempdir().unwrap();
