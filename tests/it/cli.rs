@@ -1026,6 +1026,32 @@ fn pin_filter_names_the_temporary_directory_it_cannot_write_to() {
     }
 }
 
+/// Messages come in the stream's order, as for a stream read whole (or
+/// a file): a reference missing from the lockfile is not said after the
+/// warnings of the documents below it.
+#[test]
+fn pin_filter_says_its_messages_in_the_stream_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    let stream = "---\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: redis:7\n    args: [\"x\"]\n---\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: b\n    image: ${IMAGE}\n    args: [\"x\"]\n---\n";
+    let out = with_stdin(d, &["pin", "-"], stream);
+    expect_code(&out, 2);
+    let err = text(&out.stderr);
+    let missing = err
+        .find("<stdin>:7:12: redis:7")
+        .unwrap_or_else(|| panic!("{err}"));
+    let template = err
+        .find("<stdin>:15:12:")
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(missing < template, "{err}");
+    // As a stream read whole says them (a ResourceList mentioned keeps
+    // it whole).
+    let whole = stream.replacen("---\n", "--- # not a ResourceList\n", 1);
+    let out_whole = with_stdin(d, &["pin", "-"], &whole);
+    assert_eq!(text(&out_whole.stderr), err);
+}
+
 #[test]
 fn pin_filter_refuses_what_a_stream_about_to_be_applied_cannot_hold() {
     let dir = tempfile::tempdir().unwrap();

@@ -126,8 +126,9 @@ fn by_windows<R: Read>(
                 &file,
                 window.lines_before,
                 &tally,
-                Some(&mut *diag),
-                |part| parts.push(part),
+                diag,
+                true,
+                |part, _| parts.push(part),
             );
             if let Err(e) = scanned {
                 diag.emit(scan_error_message(&e));
@@ -236,27 +237,28 @@ fn pin_windows<R: Read>(
             break;
         }
         let file = stdin_text(window.text);
-        let mut parts = Vec::new();
+        planner.set_lines_before(window.lines_before);
+        // Each part planned as it is scanned (as a stream read whole is),
+        // so messages come in the stream's order.
         let scanned = scan_window(
             &args.scan,
             &file,
             window.lines_before,
             tally.unwrap_or(&quiet),
-            tally.is_some().then_some(&mut *diag),
-            |part| parts.push(part),
+            diag,
+            tally.is_some(),
+            |part, diag| {
+                if tally.is_some() {
+                    refuse_what_a_stream_cannot_hold(std::slice::from_ref(&part), diag);
+                }
+                planner.plan_part(&file.text, &part, diag);
+            },
         );
         if let Err(e) = scanned {
             diag.emit(scan_error_message(&e));
             planner.void_file();
             failed += 1;
             break;
-        }
-        if tally.is_some() {
-            refuse_what_a_stream_cannot_hold(&parts, diag);
-        }
-        planner.set_lines_before(window.lines_before);
-        for part in &parts {
-            planner.plan_part(&file.text, part, diag);
         }
         let edits = planner
             .finish_file(&file.path, &file.text, diag)
