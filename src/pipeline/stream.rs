@@ -10,7 +10,8 @@
 //! belongs to the document after it) or a lone `\r` line break from its
 //! start (a window holding one takes the rest of the stream), and a KRM
 //! `ResourceList` (one document, whose function config decides how the
-//! rest is read).
+//! rest is read): the stream's first document holding something is read
+//! to its end to tell, as a list's `kind` may follow its items.
 
 use std::io::Read;
 use std::path::Path;
@@ -66,8 +67,7 @@ impl<R: Read> Input<R> {
         let whole = Encoding::detect(b) != Encoding::Utf8
             || memchr::memchr(0, b).is_some()
             || uncuttable(b)
-            || memchr::memmem::find(&b[..first.max(WINDOW.min(b.len()))], b"ResourceList")
-                .is_some();
+            || resource_list(&b[..first]);
         if whole {
             w.fill(usize::MAX)?;
             let (text, encoding) = Encoding::decode(Path::new(path), &w.buf)?;
@@ -159,6 +159,15 @@ impl<R: Read> Windows<R> {
         })?;
         Ok(Some(Window { text, lines_before }))
     }
+}
+
+/// Whether `first`, the stream's first document holding something, is a
+/// KRM `ResourceList` (the stream is then a function call, read whole). A
+/// document that only mentions one (a ConfigMap's data, a CRD's
+/// description) leaves the stream cut into windows.
+fn resource_list(first: &[u8]) -> bool {
+    memchr::memmem::find(first, b"ResourceList").is_some()
+        && std::str::from_utf8(first).is_ok_and(|text| super::krm::read(text).is_some())
 }
 
 /// Whether `line` (without its line break) is a document marker (`---`,
@@ -309,12 +318,17 @@ mod tests {
                 Ok(Input::Whole { .. })
             ));
         }
-        // Not in the first document holding something: cut as any stream.
-        let text = format!("a: 1\n---\nitems:\n{items}kind: ResourceList\n");
-        assert!(matches!(
-            Input::open(text.as_bytes(), "<stdin>"),
-            Ok(Input::Windows(_))
-        ));
+        // Not the first document holding something, or a document that
+        // only mentions one: cut as any stream.
+        for text in [
+            format!("a: 1\n---\nitems:\n{items}kind: ResourceList\n"),
+            format!("kind: ConfigMap\ndata:\n  a: a ResourceList\n---\n{items}"),
+        ] {
+            assert!(matches!(
+                Input::open(text.as_bytes(), "<stdin>"),
+                Ok(Input::Windows(_))
+            ));
+        }
         assert_eq!(
             first_document_end(b"---\n# c\n--- # d\na: 1\n---\nb: 2\n"),
             Some(21)
