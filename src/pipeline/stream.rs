@@ -7,8 +7,8 @@
 //! before it read the same on their own (see [`crate::yaml::split`]).
 //! What cannot be cut that way is read whole: a stream with a byte order
 //! mark or NUL bytes (UTF-16, UTF-32), one with a `%` directive (it
-//! belongs to the document after it) or a lone `\r` line break from its
-//! start (a window holding one takes the rest of the stream), and a KRM
+//! belongs to the document after it) from its start (a window holding
+//! one takes the rest of the stream), and a KRM
 //! `ResourceList` (one document, whose function config decides how the
 //! rest is read): the stream's first document holding something is read
 //! to its end to tell, as a list's `kind` may follow its items.
@@ -79,12 +79,19 @@ impl<R: Read> Input<R> {
 
 /// Whether `bytes` cannot be cut into windows: a line starting with `%`
 /// (a YAML directive, or text a directive could be; it belongs to the
-/// document after it), or a line break that is a lone `\r` (YAML breaks a
-/// line there, and windows count lines by `\n`).
+/// document after it).
 fn uncuttable(bytes: &[u8]) -> bool {
-    bytes.first() == Some(&b'%')
-        || memchr::memmem::find(bytes, b"\n%").is_some()
-        || memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'))
+    bytes.first() == Some(&b'%') || memchr::memmem::find(bytes, b"\n%").is_some()
+}
+
+/// The line breaks of `bytes` as YAML counts them (and the scan numbers
+/// lines): `\n`, `\r\n`, and a lone `\r` (a stray one in an embedded
+/// Windows file, `\r\r\n`, or a classic Mac text).
+fn line_breaks(bytes: &[u8]) -> usize {
+    let lone_cr = memchr::memchr_iter(b'\r', bytes)
+        .filter(|&i| bytes.get(i + 1) != Some(&b'\n'))
+        .count();
+    memchr::memchr_iter(b'\n', bytes).count() + lone_cr
 }
 
 impl<R: Read> Windows<R> {
@@ -120,8 +127,7 @@ impl<R: Read> Windows<R> {
     }
 
     /// The next window, or `None` at the end of the input. A window whose
-    /// text holds a directive or a lone `\r` takes the rest of the input
-    /// with it.
+    /// text holds a directive takes the rest of the input with it.
     pub fn next_window(&mut self) -> Result<Option<Window>, ScanError> {
         let mut want = WINDOW;
         let cut = loop {
@@ -133,8 +139,7 @@ impl<R: Read> Windows<R> {
                 Some(cut) if !uncuttable(&self.buf[..cut]) => break cut,
                 _ if self.eof => break self.buf.len(),
                 Some(_) => {
-                    // A directive or a lone `\r`: the rest of the input is
-                    // one window.
+                    // A directive: the rest of the input is one window.
                     self.fill(usize::MAX)?;
                     break self.buf.len();
                 }
@@ -144,17 +149,18 @@ impl<R: Read> Windows<R> {
         let rest = self.buf.split_off(cut);
         let bytes = std::mem::replace(&mut self.buf, rest);
         let lines_before = self.lines_before;
-        self.lines_before += memchr::memchr_iter(b'\n', &bytes).count();
+        // A window ends after a `\n`: a `\r` before it is no lone one.
+        self.lines_before += line_breaks(&bytes);
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
             let good = &e.as_bytes()[..at];
             // `good` is valid UTF-8 by construction.
             let good = std::str::from_utf8(good).unwrap_or_default();
-            let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+            let (line, column) = crate::scan::encoding::position(good);
             ScanError::NotUtf8 {
                 path: self.path.into(),
-                line: lines_before + good.matches('\n').count() + 1,
-                column: good[line_start..].chars().count() + 1,
+                line: lines_before + line,
+                column,
             }
         })?;
         Ok(Some(Window { text, lines_before }))
@@ -296,7 +302,6 @@ mod tests {
             &b"\xEF\xBB\xBFa: 1\n"[..],
             b"\xFF\xFEa\0:\0",
             b"%YAML 1.2\n---\na: 1\n",
-            b"a: 1\rb: 2\r",
             b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n",
         ] {
             assert!(matches!(
