@@ -1148,6 +1148,31 @@ fn pin_filter_goes_on_cutting_windows_after_a_lone_carriage_return() {
     );
 }
 
+/// A `%YAML` directive (after `...`, where YAML allows one) belongs to
+/// the document after it: the window holding it takes the rest of the
+/// stream with it, so memory follows the stream, not the largest
+/// document (a stream starting with one is read whole: 200 MB took
+/// 3.3 GB). Cutting before the directive lines that follow a `...` line
+/// would keep the windows.
+#[test]
+#[cfg(target_os = "linux")]
+#[ignore = "defect: a `%` directive line makes the rest of the stream one window (memory follows the stream)"]
+fn pin_filter_goes_on_cutting_windows_after_a_directive() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    let mut stream =
+        String::from("apiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n...\n%YAML 1.2\n");
+    stream.push_str(&long_stream(30_000, |_| "nginx:1.25".into()));
+    let (peak, code) = peak_memory_kib(d, &["pin", "-"], stream.clone().into_bytes());
+    assert_eq!(code, Some(0));
+    assert!(
+        peak < 100 << 10,
+        "{peak} KiB for a {} MiB stream",
+        stream.len() >> 20
+    );
+}
+
 /// Messages come in the stream's order, as for a stream read whole (or
 /// a file): a reference missing from the lockfile is not said after the
 /// warnings of the documents below it.
