@@ -5,8 +5,8 @@
 //! A window ends before a column-0 `---` line: YAML forbids such a line
 //! inside any scalar, so it always starts a document, and the documents
 //! before it read the same on their own (see [`crate::yaml::split`]).
-//! What cannot be cut that way is read whole: a stream with a byte order
-//! mark or NUL bytes (UTF-16, UTF-32), one with a `%` directive (it
+//! What cannot be cut that way is read whole: a stream with a UTF-16 or
+//! UTF-32 byte order mark or NUL bytes, one with a `%` directive (it
 //! belongs to the document after it) from its start (a window holding
 //! one takes the rest of the stream), and a KRM
 //! `ResourceList` (one document, whose function config decides how the
@@ -44,7 +44,13 @@ pub struct Windows<R> {
     eof: bool,
     lines_before: usize,
     path: &'static str,
+    /// The stream started with a UTF-8 byte order mark, which no window
+    /// holds: the pinned stream is written with it first.
+    pub bom: bool,
 }
+
+/// The UTF-8 byte order mark.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl<R: Read> Input<R> {
     /// Start reading `reader` (named `path` in errors): read whole when
@@ -53,6 +59,12 @@ impl<R: Read> Input<R> {
     pub fn open(reader: R, path: &'static str) -> Result<Input<R>, ScanError> {
         let mut w = Windows::over(reader, path);
         w.fill(WINDOW)?;
+        // A UTF-8 byte order mark (a file saved on Windows) is no reason
+        // to read the stream whole: the windows go without it.
+        let bom = w.buf.starts_with(UTF8_BOM);
+        if bom {
+            w.buf.drain(..UTF8_BOM.len());
+        }
         // A ResourceList is the stream's one document, its `kind` anywhere
         // in it (after its items when its keys are sorted, as Go writes a
         // map): the first document holding something is read to its end.
@@ -70,9 +82,13 @@ impl<R: Read> Input<R> {
             || resource_list(&b[..first]);
         if whole {
             w.fill(usize::MAX)?;
+            if bom {
+                w.buf.splice(0..0, UTF8_BOM.iter().copied());
+            }
             let (text, encoding) = Encoding::decode(Path::new(path), &w.buf)?;
             return Ok(Input::Whole { text, encoding });
         }
+        w.bom = bom;
         Ok(Input::Windows(w))
     }
 }
@@ -104,6 +120,7 @@ impl<R: Read> Windows<R> {
             eof: false,
             lines_before: 0,
             path,
+            bom: false,
         }
     }
 
@@ -299,8 +316,7 @@ mod tests {
     #[test]
     fn what_cannot_be_cut_is_read_whole() {
         for text in [
-            &b"\xEF\xBB\xBFa: 1\n"[..],
-            b"\xFF\xFEa\0:\0",
+            &b"\xFF\xFEa\0:\0"[..],
             b"%YAML 1.2\n---\na: 1\n",
             b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n",
         ] {
@@ -340,6 +356,21 @@ mod tests {
         );
         assert_eq!(first_document_end(b"--- {a: 1}\n---\n"), Some(11));
         assert_eq!(first_document_end(b"---\n---\n"), None);
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_is_no_window_s() {
+        let Ok(Input::Windows(mut w)) = Input::open(&b"\xEF\xBB\xBF---\na: 1\n"[..], "<stdin>")
+        else {
+            panic!("read whole");
+        };
+        assert!(w.bom);
+        assert_eq!(w.next_window().unwrap().unwrap().text, "---\na: 1\n");
+        // Two marks: the second is in the text, read whole as before.
+        assert!(matches!(
+            Input::open(&b"\xEF\xBB\xBF\xEF\xBB\xBFa: 1\n"[..], "<stdin>"),
+            Ok(Input::Whole { .. })
+        ));
     }
 
     #[test]

@@ -152,6 +152,11 @@ fn by_windows<R: Read>(
         PinPlanner::new(&lock, lockfile, &args.scan.filters, args.pull_policy).strict_digests();
     // The pinned stream, printed only once every window is pinned.
     let mut out = std::io::BufWriter::new(spool_file()?);
+    // A UTF-8 byte order mark the stream started with, no window's.
+    if windows.bom {
+        out.write_all(crate::pipeline::stream::UTF8_BOM)
+            .map_err(spool_error)?;
+    }
     let pinned = match spooled {
         Some(spool) => {
             let mut again = Windows::over(spool, STDIN);
