@@ -248,19 +248,21 @@ fn scan_read_file(
 /// [`super::stream`]): its text starts after `lines_before` lines of the
 /// stream, and every line reported is the stream's. The notes about
 /// values left unread are tallied in `tally`, said once at the stream's
-/// end. With `report`, its warnings and invalid values are reported (a
-/// second reading of the same window reports nothing). Returns whether
-/// it failed (a syntax error, reported): its parts are then void.
+/// end. With `report`, its warnings and invalid values are reported to
+/// `diag` (a second reading of the same window reports nothing), each
+/// part's before `each` is handed it, so messages come in the stream's
+/// order. Returns whether it failed (a syntax error, reported): its parts
+/// are then void.
 pub fn scan_window(
     settings: &ScanSettings,
     file: &FileText,
     lines_before: usize,
     tally: &crate::scan::UnreadTally,
-    report_to: Option<&mut Diagnostics>,
-    mut each: impl FnMut(FileScan),
+    diag: &mut Diagnostics,
+    report_parts: bool,
+    mut each: impl FnMut(FileScan, &mut Diagnostics),
 ) -> Result<(), ScanError> {
     tally.set_line_base(lines_before);
-    let mut report_to = report_to;
     let scanned = scan_file_each(
         &file.path,
         &file.text,
@@ -272,10 +274,10 @@ pub fn scan_window(
         },
         &mut |mut part| {
             part.shift_lines(lines_before);
-            if let Some(diag) = report_to.as_deref_mut() {
+            if report_parts {
                 report(&part, diag, true);
             }
-            each(part);
+            each(part, diag);
         },
     );
     scanned.map_err(|e| match e {

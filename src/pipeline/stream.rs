@@ -5,12 +5,13 @@
 //! A window ends before a column-0 `---` line: YAML forbids such a line
 //! inside any scalar, so it always starts a document, and the documents
 //! before it read the same on their own (see [`crate::yaml::split`]).
-//! What cannot be cut that way is read whole: a stream with a byte order
-//! mark or NUL bytes (UTF-16, UTF-32), one with a `%` directive (it
-//! belongs to the document after it) or a lone `\r` line break from its
-//! start (a window holding one takes the rest of the stream), and a KRM
+//! What cannot be cut that way is read whole: a stream with a UTF-16 or
+//! UTF-32 byte order mark or NUL bytes, one with a `%` directive (it
+//! belongs to the document after it) from its start (a window holding
+//! one takes the rest of the stream), and a KRM
 //! `ResourceList` (one document, whose function config decides how the
-//! rest is read).
+//! rest is read): the stream's first document holding something is read
+//! to its end to tell, as a list's `kind` may follow its items.
 
 use std::io::Read;
 use std::path::Path;
@@ -43,7 +44,13 @@ pub struct Windows<R> {
     eof: bool,
     lines_before: usize,
     path: &'static str,
+    /// The stream started with a UTF-8 byte order mark, which no window
+    /// holds: the pinned stream is written with it first.
+    pub bom: bool,
 }
+
+/// The UTF-8 byte order mark.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl<R: Read> Input<R> {
     /// Start reading `reader` (named `path` in errors): read whole when
@@ -52,28 +59,55 @@ impl<R: Read> Input<R> {
     pub fn open(reader: R, path: &'static str) -> Result<Input<R>, ScanError> {
         let mut w = Windows::over(reader, path);
         w.fill(WINDOW)?;
+        // A UTF-8 byte order mark (a file saved on Windows) is no reason
+        // to read the stream whole: the windows go without it.
+        let bom = w.buf.starts_with(UTF8_BOM);
+        if bom {
+            w.buf.drain(..UTF8_BOM.len());
+        }
+        // A ResourceList is the stream's one document, its `kind` anywhere
+        // in it (after its items when its keys are sorted, as Go writes a
+        // map): the first document holding something is read to its end.
+        let first = loop {
+            match first_document_end(&w.buf) {
+                Some(end) => break end,
+                None if w.eof => break w.buf.len(),
+                None => w.fill(w.buf.len().saturating_mul(2))?,
+            }
+        };
         let b = &w.buf;
         let whole = Encoding::detect(b) != Encoding::Utf8
             || memchr::memchr(0, b).is_some()
             || uncuttable(b)
-            || memchr::memmem::find(b, b"ResourceList").is_some();
+            || resource_list(&b[..first]);
         if whole {
             w.fill(usize::MAX)?;
+            if bom {
+                w.buf.splice(0..0, UTF8_BOM.iter().copied());
+            }
             let (text, encoding) = Encoding::decode(Path::new(path), &w.buf)?;
             return Ok(Input::Whole { text, encoding });
         }
+        w.bom = bom;
         Ok(Input::Windows(w))
     }
 }
 
 /// Whether `bytes` cannot be cut into windows: a line starting with `%`
 /// (a YAML directive, or text a directive could be; it belongs to the
-/// document after it), or a line break that is a lone `\r` (YAML breaks a
-/// line there, and windows count lines by `\n`).
+/// document after it).
 fn uncuttable(bytes: &[u8]) -> bool {
-    bytes.first() == Some(&b'%')
-        || memchr::memmem::find(bytes, b"\n%").is_some()
-        || memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'))
+    bytes.first() == Some(&b'%') || memchr::memmem::find(bytes, b"\n%").is_some()
+}
+
+/// The line breaks of `bytes` as YAML counts them (and the scan numbers
+/// lines): `\n`, `\r\n`, and a lone `\r` (a stray one in an embedded
+/// Windows file, `\r\r\n`, or a classic Mac text).
+fn line_breaks(bytes: &[u8]) -> usize {
+    let lone_cr = memchr::memchr_iter(b'\r', bytes)
+        .filter(|&i| bytes.get(i + 1) != Some(&b'\n'))
+        .count();
+    memchr::memchr_iter(b'\n', bytes).count() + lone_cr
 }
 
 impl<R: Read> Windows<R> {
@@ -86,6 +120,7 @@ impl<R: Read> Windows<R> {
             eof: false,
             lines_before: 0,
             path,
+            bom: false,
         }
     }
 
@@ -109,8 +144,7 @@ impl<R: Read> Windows<R> {
     }
 
     /// The next window, or `None` at the end of the input. A window whose
-    /// text holds a directive or a lone `\r` takes the rest of the input
-    /// with it.
+    /// text holds a directive takes the rest of the input with it.
     pub fn next_window(&mut self) -> Result<Option<Window>, ScanError> {
         let mut want = WINDOW;
         let cut = loop {
@@ -122,8 +156,7 @@ impl<R: Read> Windows<R> {
                 Some(cut) if !uncuttable(&self.buf[..cut]) => break cut,
                 _ if self.eof => break self.buf.len(),
                 Some(_) => {
-                    // A directive or a lone `\r`: the rest of the input is
-                    // one window.
+                    // A directive: the rest of the input is one window.
                     self.fill(usize::MAX)?;
                     break self.buf.len();
                 }
@@ -133,21 +166,67 @@ impl<R: Read> Windows<R> {
         let rest = self.buf.split_off(cut);
         let bytes = std::mem::replace(&mut self.buf, rest);
         let lines_before = self.lines_before;
-        self.lines_before += memchr::memchr_iter(b'\n', &bytes).count();
+        // A window ends after a `\n`: a `\r` before it is no lone one.
+        self.lines_before += line_breaks(&bytes);
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
             let good = &e.as_bytes()[..at];
             // `good` is valid UTF-8 by construction.
             let good = std::str::from_utf8(good).unwrap_or_default();
-            let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+            let (line, column) = crate::scan::encoding::position(good);
             ScanError::NotUtf8 {
                 path: self.path.into(),
-                line: lines_before + good.matches('\n').count() + 1,
-                column: good[line_start..].chars().count() + 1,
+                line: lines_before + line,
+                column,
             }
         })?;
         Ok(Some(Window { text, lines_before }))
     }
+}
+
+/// Whether `first`, the stream's first document holding something, is a
+/// KRM `ResourceList` (the stream is then a function call, read whole). A
+/// document that only mentions one (a ConfigMap's data, a CRD's
+/// description) leaves the stream cut into windows.
+fn resource_list(first: &[u8]) -> bool {
+    memchr::memmem::find(first, b"ResourceList").is_some()
+        && std::str::from_utf8(first).is_ok_and(|text| super::krm::read(text).is_some())
+}
+
+/// Whether `line` (without its line break) is a document marker (`---`,
+/// `...`) with nothing after it but a comment.
+fn bare_marker(line: &[u8]) -> bool {
+    let rest = match line {
+        [b'-', b'-', b'-', rest @ ..] | [b'.', b'.', b'.', rest @ ..] => rest,
+        _ => return false,
+    };
+    let rest = rest.trim_ascii_start();
+    rest.is_empty() || (rest.len() < line.len() - 3 && rest.first() == Some(&b'#'))
+}
+
+/// Where the first document of `buf` that holds something (past blank
+/// lines, comments and bare markers) ends: the start of the `---` line
+/// after it, or `None` when `buf` does not reach one yet.
+fn first_document_end(buf: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    let content = loop {
+        let end = memchr::memchr(b'\n', &buf[at..]).map(|i| at + i);
+        let line = &buf[at..end.unwrap_or(buf.len())];
+        let trimmed = line.trim_ascii();
+        if !(trimmed.is_empty() || trimmed.first() == Some(&b'#') || bare_marker(line)) {
+            break at;
+        }
+        at = end? + 1;
+    };
+    let mut from = content;
+    while let Some(i) = memchr::memmem::find(&buf[from..], b"\n---") {
+        let start = from + i + 1;
+        if matches!(buf.get(start + 3), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            return Some(start);
+        }
+        from = start;
+    }
+    None
 }
 
 /// The start of the last `---` line of `buf` after its first byte: a
@@ -237,10 +316,8 @@ mod tests {
     #[test]
     fn what_cannot_be_cut_is_read_whole() {
         for text in [
-            &b"\xEF\xBB\xBFa: 1\n"[..],
-            b"\xFF\xFEa\0:\0",
+            &b"\xFF\xFEa\0:\0"[..],
             b"%YAML 1.2\n---\na: 1\n",
-            b"a: 1\rb: 2\r",
             b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n",
         ] {
             assert!(matches!(
@@ -248,6 +325,52 @@ mod tests {
                 Ok(Input::Whole { .. })
             ));
         }
+    }
+
+    #[test]
+    fn a_resource_list_naming_its_kind_after_a_long_first_window_is_read_whole() {
+        let items = "- a: 1\n".repeat(WINDOW / 4);
+        for lead in ["", "# c\n---\n", "--- # c\n\n...\n---\n"] {
+            let text = format!(
+                "{lead}apiVersion: config.kubernetes.io/v1\nitems:\n{items}kind: ResourceList\n"
+            );
+            assert!(matches!(
+                Input::open(text.as_bytes(), "<stdin>"),
+                Ok(Input::Whole { .. })
+            ));
+        }
+        // Not the first document holding something, or a document that
+        // only mentions one: cut as any stream.
+        for text in [
+            format!("a: 1\n---\nitems:\n{items}kind: ResourceList\n"),
+            format!("kind: ConfigMap\ndata:\n  a: a ResourceList\n---\n{items}"),
+        ] {
+            assert!(matches!(
+                Input::open(text.as_bytes(), "<stdin>"),
+                Ok(Input::Windows(_))
+            ));
+        }
+        assert_eq!(
+            first_document_end(b"---\n# c\n--- # d\na: 1\n---\nb: 2\n"),
+            Some(21)
+        );
+        assert_eq!(first_document_end(b"--- {a: 1}\n---\n"), Some(11));
+        assert_eq!(first_document_end(b"---\n---\n"), None);
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_is_no_window_s() {
+        let Ok(Input::Windows(mut w)) = Input::open(&b"\xEF\xBB\xBF---\na: 1\n"[..], "<stdin>")
+        else {
+            panic!("read whole");
+        };
+        assert!(w.bom);
+        assert_eq!(w.next_window().unwrap().unwrap().text, "---\na: 1\n");
+        // Two marks: the second is in the text, read whole as before.
+        assert!(matches!(
+            Input::open(&b"\xEF\xBB\xBF\xEF\xBB\xBFa: 1\n"[..], "<stdin>"),
+            Ok(Input::Whole { .. })
+        ));
     }
 
     #[test]

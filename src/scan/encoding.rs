@@ -127,10 +127,16 @@ impl Encoding {
     }
 }
 
-/// 1-based line and column (in characters) just after `before`.
-fn position(before: &str) -> (usize, usize) {
-    let line = before.matches('\n').count() + 1;
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
+/// 1-based line and column (in characters) just after `before`, lines
+/// broken as YAML (and the scan) breaks them: at `\n`, `\r\n` and a lone
+/// `\r`.
+pub(crate) fn position(before: &str) -> (usize, usize) {
+    let bytes = before.as_bytes();
+    let lone_cr = memchr::memchr_iter(b'\r', bytes)
+        .filter(|&i| bytes.get(i + 1) != Some(&b'\n'))
+        .count();
+    let line = memchr::memchr_iter(b'\n', bytes).count() + lone_cr + 1;
+    let start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
     (line, before[start..].chars().count() + 1)
 }
 

@@ -110,6 +110,9 @@ fn scan_with(
         scope: at.scope,
         options: at.options,
     };
+    if let Some(tally) = at.options.unread {
+        reading.ex.set_line_base(tally.line_base());
+    }
     let crds = super::crd::mentions_crd(text);
     yaml::parse_documents(
         text,

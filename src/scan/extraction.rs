@@ -46,6 +46,10 @@ pub struct Extraction<'e> {
     /// What was handed over (by this scan or an earlier attempt).
     delivered: &'e mut Delivered,
     each: &'e mut dyn FnMut(FileScan),
+    /// Lines of a longer stream before the text (a window of `pin -`):
+    /// added to a line a message names in its text, which
+    /// [`FileScan::shift_lines`] cannot reach.
+    line_base: usize,
 }
 
 impl<'e> Extraction<'e> {
@@ -63,7 +67,21 @@ impl<'e> Extraction<'e> {
             document: 0,
             delivered,
             each,
+            line_base: 0,
         }
+    }
+
+    /// The text is a window of a longer stream starting after `lines`
+    /// lines (see [`UnreadTally`]).
+    pub(super) fn set_line_base(&mut self, lines: usize) {
+        self.line_base = lines;
+    }
+
+    /// Line `line` of the text as the file (or stream) numbers it, for a
+    /// line a message names in its text (positions of findings are
+    /// shifted with [`FileScan::shift_lines`]).
+    pub fn stream_line(&self, line: usize) -> usize {
+        line + self.line_base
     }
 
     /// Start document `index`: whether it is still to be read (not handed
@@ -462,6 +480,11 @@ impl UnreadTally {
     /// The next window starts after `lines` lines of the stream.
     pub fn set_line_base(&self, lines: usize) {
         self.0.borrow_mut().line_base = lines;
+    }
+
+    /// Lines of the stream before the window being scanned.
+    pub(super) fn line_base(&self) -> usize {
+        self.0.borrow().line_base
     }
 
     /// The stream's notes, once every window is scanned.

@@ -140,6 +140,7 @@ pub fn extract(doc: &Doc<'_>, root: NodeId, ex: &mut Extraction<'_>) {
         }
     }
     if let Some((line, column)) = first_input {
+        let line = ex.stream_line(line);
         ex.out.notes.push(format!(
             "{}: {inputs} action input(s) named `image` not read (the first at {line}:{column}): each action decides what its inputs mean, so imagelock neither locks nor pins them; write a digest there by hand if the action pulls it",
             ex.path().display()
@@ -248,6 +249,7 @@ impl Matrix {
             });
             ex.image(doc, k, v, ImageField::Image, context, "matrix image");
             if let Some((line, column)) = elsewhere {
+                let line = ex.stream_line(line);
                 for img in &mut ex.out.images[before..] {
                     img.edit = EditPlan::Unpinnable {
                         reason: format!("matrix.{key} is also read at {line}:{column}, not as an image: pinning its values would change that read too"),

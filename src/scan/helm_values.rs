@@ -323,7 +323,7 @@ impl<'e, 'p> Walk<'e, 'p> {
                     format!(
                         "{} is written again at line {} of the same mapping: Helm keeps the last one, and imagelock reads no image from a mapping with a key written twice; remove one",
                         dotted(&at),
-                        doc.position(later[0]).0
+                        self.ex.stream_line(doc.position(later[0]).0)
                     ),
                 );
             }
@@ -527,7 +527,7 @@ impl<'e, 'p> Walk<'e, 'p> {
                 "{} is an alias of {:?} (anchored at line {}): imagelock reads an image where it is written, and the anchor is not under an image key; write the image here",
                 dotted(path),
                 s.value,
-                s.line
+                self.ex.stream_line(s.line)
             ),
         );
     }

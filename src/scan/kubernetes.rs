@@ -456,13 +456,15 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
         let get = |map: Option<NodeId>, key: &str| map.and_then(|m| doc.get(m, key));
         let spec = self.follow(id, &["spec"]);
         let mut found: Vec<(Option<NodeId>, String, Over)> = Vec::new();
+        // Lines named in messages, as the stream numbers them.
+        let line_base = self.ex.stream_line(0);
         // Argo CD's `helm.parameters` win over `valuesObject`.
         let parameters = |helm: Option<NodeId>| {
             let mut over = Over::default();
             let Some((key, list)) = helm.and_then(|h| doc.entry_merged(h, "parameters")) else {
                 return over;
             };
-            over.parameters_line = doc.position(key).0;
+            over.parameters_line = line_base + doc.position(key).0;
             let list = doc.resolve(list);
             for &item in list.map_or(&[][..], |l| doc.seq_items(l)) {
                 if let Some(name) = doc
@@ -485,7 +487,8 @@ impl<'d, 'a> Walk<'d, 'a, '_, '_> {
                         .resolve(r)
                         .and_then(|r| doc.entry_merged(r, "kustomize"))
                     {
-                        over.post_renderer_line.get_or_insert(doc.position(key).0);
+                        over.post_renderer_line
+                            .get_or_insert(self.ex.stream_line(doc.position(key).0));
                     }
                 }
                 found.push((get(spec, "values"), "spec.values".into(), over));

@@ -562,9 +562,7 @@ pub fn decode_utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, ScanErro
             let good = &bytes[..e.valid_up_to()];
             // `good` is valid UTF-8 by construction.
             let good = std::str::from_utf8(good).unwrap_or_default();
-            let line = good.matches('\n').count() + 1;
-            let line_start = good.rfind('\n').map_or(0, |i| i + 1);
-            let column = good[line_start..].chars().count() + 1;
+            let (line, column) = encoding::position(good);
             Err(ScanError::NotUtf8 {
                 path: path.to_path_buf(),
                 line,

@@ -958,6 +958,298 @@ fn pin_filter_reads_a_long_stream_window_by_window_and_reports_lines_as_the_stre
     );
 }
 
+/// Lines a message names in its text (not only at its start) are the
+/// stream's too in a late window: an action input's note, a matrix key
+/// read elsewhere, a Flux post-renderer, Argo CD parameters, a Helm
+/// values alias.
+#[test]
+fn pin_filter_names_the_stream_lines_inside_messages_of_a_late_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    let n = 5_000;
+    let mut stream = long_stream(n, |_| "nginx:1.25".into());
+    assert!(
+        stream.len() > 2 << 20,
+        "the documents below are in a late window"
+    );
+    let before = n * 14;
+    stream.push_str("---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web\nspec:\n  postRenderers:\n    - kustomize:\n        images:\n          - name: ghcr.io/acme/web\n            newTag: \"3.0\"\n  values:\n    other: &img nginx:1.25\n    image: *img\n    web:\n      image:\n        repository: ghcr.io/acme/web\n        tag: \"1.0\"\n");
+    stream.push_str("---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\nspec:\n  source:\n    helm:\n      parameters:\n        - name: api.image.tag\n          value: \"9.9\"\n      valuesObject:\n        api:\n          image:\n            repository: ghcr.io/acme/api\n            tag: \"2.0\"\n");
+    stream.push_str("---\non: push\njobs:\n  t:\n    runs-on: ${{ matrix.os }}\n    strategy:\n      matrix:\n        os: [nginx:1.25]\n    container: ${{ matrix.os }}\n    steps:\n    - uses: some/action@v1\n      with:\n        image: nginx:1.25\n");
+    let out = with_stdin(d, &["pin", "-"], &stream);
+    let err = text(&out.stderr);
+    // The same bytes as a file name the same lines.
+    fs_err::write(d.join("stream.yaml"), &stream).unwrap();
+    let listed = text(&with_stdin(d, &["list", "stream.yaml"], "").stderr);
+    for said in [
+        format!("the post-renderer at line {}", before + 8),
+        format!("(anchored at line {})", before + 13),
+        format!("\"api.image.tag\" (line {})", before + 27),
+        format!("(the first at {}:9)", before + 47),
+    ] {
+        assert!(listed.contains(&said), "{said}: {listed}");
+        assert!(err.contains(&said), "{said}: {err}");
+    }
+    // `pin stream.yaml` says this one.
+    let said = format!("matrix.os is also read at {}:14", before + 39);
+    assert!(err.contains(&said), "{said}: {err}");
+}
+
+/// The filter keeps the pinned stream in a temporary file until it is
+/// printed: a `TMPDIR` it cannot write to is an error that names it and
+/// says what to do, with nothing printed.
+#[test]
+fn pin_filter_names_the_temporary_directory_it_cannot_write_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    let missing = d.join("no-such-dir");
+    for args in [&["pin", "-"][..], &["pin", "--remote", "-"]] {
+        let out = assert_cmd::Command::new(support::run::bin())
+            .current_dir(d)
+            .args(args)
+            .env("TMPDIR", &missing)
+            .write_stdin(long_stream(3, |_| "nginx:1.25".into()))
+            .output()
+            .unwrap();
+        expect_code(&out, 2);
+        assert!(out.stdout.is_empty());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "pin -: cannot keep the stream in a temporary file in {}",
+                missing.display()
+            )) && err.contains("Set TMPDIR to a writable directory"),
+            "{err}"
+        );
+    }
+}
+
+/// A stream whose first document only mentions a `ResourceList` (a
+/// ConfigMap's data, a CRD's description) is no function call: it is
+/// read window by window like any stream (read whole, 200 MB of
+/// rendered manifests took 850 MB of memory instead of 18 MB). Only the
+/// window-by-window reading keeps the stream in a temporary file, so a
+/// `TMPDIR` it cannot write to tells the two apart.
+#[test]
+fn pin_filter_reads_a_stream_that_mentions_a_resource_list_window_by_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    let mut stream = String::from("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kpt-notes\ndata:\n  README: pipe a ResourceList to the function\n");
+    stream.push_str(&long_stream(8_000, |_| "nginx:1.25".into()));
+    let out = with_stdin(d, &["pin", "-"], &stream);
+    expect_code(&out, 0);
+    fs_err::write(d.join("stream.yaml"), &stream).unwrap();
+    expect_code(&with_stdin(d, &["pin", "stream.yaml"], ""), 0);
+    assert_eq!(
+        text(&out.stdout),
+        fs_err::read_to_string(d.join("stream.yaml")).unwrap()
+    );
+    let out = assert_cmd::Command::new(support::run::bin())
+        .current_dir(d)
+        .args(["pin", "-"])
+        .env("TMPDIR", d.join("no-such-dir"))
+        .write_stdin(stream)
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(
+        text(&out.stderr).contains("cannot keep the stream in a temporary file"),
+        "read whole: {}",
+        text(&out.stderr)
+    );
+}
+
+/// The peak memory (VmHWM, KiB) of `imagelock ARGS` reading `input`,
+/// from /proc while it runs, and its exit code.
+#[cfg(target_os = "linux")]
+fn peak_memory_kib(dir: &Path, args: &[&str], input: Vec<u8>) -> (usize, Option<i32>) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(support::run::bin())
+        .current_dir(dir)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let code = loop {
+        if let Ok(text) = fs_err::read_to_string(&status) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        if let Some(done) = child.try_wait().unwrap() {
+            break done.code();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    writer.join().unwrap().unwrap();
+    (peak, code)
+}
+
+/// A stray carriage return (`\r\r\n`: a Windows file embedded twice
+/// converted) is a line break as YAML counts lines: the windows count it
+/// too and go on cutting, instead of reading the rest of the stream as
+/// one window (200 MB after one took 3.3 GB and 52 s instead of 12 MB and
+/// 4 s). Lines after it are still the stream's.
+#[test]
+#[cfg(target_os = "linux")]
+fn pin_filter_goes_on_cutting_windows_after_a_lone_carriage_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    let n = 30_000;
+    let image_of = |i: usize| {
+        if i == n - 1 {
+            "redis:7".into()
+        } else {
+            "nginx:1.25".into()
+        }
+    };
+    let mut stream =
+        String::from("---\napiVersion: v1\nkind: ConfigMap\ndata:\n  run.bat: \"echo\"\r\r\n");
+    stream.push_str(&long_stream(n, image_of));
+    assert!(stream.len() > 10 << 20);
+    // Where the same bytes as a file have the missing reference.
+    fs_err::write(d.join("stream.yaml"), &stream).unwrap();
+    let listed = text(&with_stdin(d, &["pin", "stream.yaml"], "").stderr);
+    let at = listed
+        .split("error: stream.yaml:")
+        .nth(1)
+        .and_then(|r| r.split(": redis:7").next())
+        .unwrap_or_else(|| panic!("{listed}"))
+        .to_string();
+    // Six lines before the Deployments: the `\r\r\n` breaks two.
+    assert!(at.starts_with(&format!("{}:", n * 14 + 5)), "{listed}");
+    let out = with_stdin(d, &["pin", "-"], &stream);
+    expect_code(&out, 2);
+    assert!(
+        text(&out.stderr).contains(&format!("<stdin>:{at}: redis:7")),
+        "{}",
+        text(&out.stderr)
+    );
+    // Memory follows the windows, not the stream.
+    let pinnable = stream.replace("redis:7", "nginx:1.25");
+    let (peak, code) = peak_memory_kib(d, &["pin", "-"], pinnable.into_bytes());
+    assert_eq!(code, Some(0));
+    assert!(
+        peak < 100 << 10,
+        "{peak} KiB for a {} MiB stream",
+        stream.len() >> 20
+    );
+}
+
+/// A `%YAML` directive (after `...`, where YAML allows one) belongs to
+/// the document after it: the window holding it takes the rest of the
+/// stream with it, so memory follows the stream, not the largest
+/// document (a stream starting with one is read whole: 200 MB took
+/// 3.3 GB). Cutting before the directive lines that follow a `...` line
+/// would keep the windows.
+#[test]
+#[cfg(target_os = "linux")]
+#[ignore = "defect: a `%` directive line makes the rest of the stream one window (memory follows the stream)"]
+fn pin_filter_goes_on_cutting_windows_after_a_directive() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    let mut stream =
+        String::from("apiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n...\n%YAML 1.2\n");
+    stream.push_str(&long_stream(30_000, |_| "nginx:1.25".into()));
+    let (peak, code) = peak_memory_kib(d, &["pin", "-"], stream.clone().into_bytes());
+    assert_eq!(code, Some(0));
+    assert!(
+        peak < 100 << 10,
+        "{peak} KiB for a {} MiB stream",
+        stream.len() >> 20
+    );
+}
+
+/// A stream starting with a UTF-8 byte order mark (files saved on
+/// Windows, concatenated) is read window by window too, and printed with
+/// its mark: read whole, its memory followed the stream. Only the
+/// window-by-window reading needs a temporary directory.
+#[test]
+fn pin_filter_reads_a_stream_with_a_utf8_byte_order_mark_window_by_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    let n = 8_000;
+    let late = |i: usize| {
+        if i == n - 1 {
+            "redis:7".to_string()
+        } else {
+            "nginx:1.25".to_string()
+        }
+    };
+    let stream = format!("\u{feff}{}", long_stream(n, late));
+    // Where the same bytes as a file have the missing reference.
+    fs_err::write(d.join("stream.yaml"), &stream).unwrap();
+    let filed = text(&with_stdin(d, &["pin", "stream.yaml"], "").stderr);
+    let at = format!("{}:16: redis:7", (n - 1) * 14 + 13);
+    assert!(filed.contains(&format!("stream.yaml:{at}")), "{filed}");
+    let out = with_stdin(d, &["pin", "-"], &stream);
+    expect_code(&out, 2);
+    assert!(
+        text(&out.stderr).contains(&format!("<stdin>:{at}")),
+        "{}",
+        text(&out.stderr)
+    );
+    // Pinned, the mark kept: as the file is pinned.
+    let stream = stream.replace("redis:7", "nginx:1.25");
+    fs_err::write(d.join("stream.yaml"), &stream).unwrap();
+    expect_code(&with_stdin(d, &["pin", "stream.yaml"], ""), 0);
+    let out = with_stdin(d, &["pin", "-"], &stream);
+    expect_code(&out, 0);
+    assert!(out.stdout.starts_with("\u{feff}---\n".as_bytes()));
+    assert_eq!(
+        text(&out.stdout),
+        fs_err::read_to_string(d.join("stream.yaml")).unwrap()
+    );
+    let out = assert_cmd::Command::new(support::run::bin())
+        .current_dir(d)
+        .args(["pin", "-"])
+        .env("TMPDIR", d.join("no-such-dir"))
+        .write_stdin(stream)
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(
+        text(&out.stderr).contains("cannot keep the stream in a temporary file"),
+        "read whole: {}",
+        text(&out.stderr)
+    );
+}
+
+/// Messages come in the stream's order, as for a stream read whole (or
+/// a file): a reference missing from the lockfile is not said after the
+/// warnings of the documents below it.
+#[test]
+fn pin_filter_says_its_messages_in_the_stream_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    nginx_lock(d, &format!("sha256:{}", "a".repeat(64)));
+    let stream = "---\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: redis:7\n    args: [\"x\"]\n---\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: b\n    image: ${IMAGE}\n    args: [\"x\"]\n---\n";
+    let out = with_stdin(d, &["pin", "-"], stream);
+    expect_code(&out, 2);
+    let err = text(&out.stderr);
+    let missing = err
+        .find("<stdin>:7:12: redis:7")
+        .unwrap_or_else(|| panic!("{err}"));
+    let template = err
+        .find("<stdin>:15:12:")
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(missing < template, "{err}");
+}
+
 #[test]
 fn pin_filter_refuses_what_a_stream_about_to_be_applied_cannot_hold() {
     let dir = tempfile::tempdir().unwrap();

@@ -336,3 +336,59 @@ fn a_result_names_control_characters_as_yaml_escapes() {
     );
     assert!(!stdout.contains('\u{80}'), "{stdout}");
 }
+
+/// A `ResourceList` whose keys come sorted (as Go writes a map:
+/// `apiVersion`, `functionConfig`, `items`, `kind`) names its kind after
+/// its items: a list longer than `pin -`'s first window (1 MiB) is still
+/// read as one, its function config obeyed and its results added.
+#[test]
+fn a_resource_list_whose_kind_follows_a_long_items_list_is_a_function_call() {
+    let dir = tempfile::tempdir().unwrap();
+    lockfile(dir.path());
+    let list = |last_image: &str| {
+        let mut s = String::from("apiVersion: config.kubernetes.io/v1\nfunctionConfig:\n  apiVersion: imagelock.dev/v1alpha1\n  kind: Pin\n  metadata:\n    name: pin\n  spec:\n    pullPolicy: IfNotPresent\nitems:\n");
+        let n = 5_000;
+        for i in 0..n {
+            let image = if i == n - 1 { last_image } else { "nginx:1.25" };
+            s.push_str(&format!(
+                "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n    annotations:\n      config.kubernetes.io/index: '{i}'\n      config.kubernetes.io/path: 'p{i}.yaml'\n  spec:\n    containers:\n    - name: app\n      image: {image}\n      args: [\"{}\"]\n",
+                "x".repeat(100)
+            ));
+        }
+        s.push_str("kind: ResourceList\n");
+        s
+    };
+    let input = list("nginx:1.25");
+    assert!(input.find("ResourceList").unwrap() > 1 << 20);
+    let out = pin_stdin(dir.path(), &[], &input);
+    expect_code(&out, 0);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout
+            .matches(&format!(
+                "image: nginx:1.25@{DIGEST_A}\n      imagePullPolicy: IfNotPresent\n"
+            ))
+            .count(),
+        5_000,
+        "the function config's pull policy is applied"
+    );
+    assert!(
+        text(&out.stderr).contains("in the ResourceList"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A failed run returns the list unpinned, the error as a result.
+    let input = list("redis:7");
+    let out = pin_stdin(dir.path(), &[], &input);
+    expect_code(&out, 2);
+    let stdout = text(&out.stdout);
+    let results = stdout
+        .strip_prefix(input.as_str())
+        .unwrap_or_else(|| panic!("the input does not come back unchanged"));
+    assert!(
+        results.starts_with(
+            "results:\n- message: \"redis:7 (docker.io/library/redis:7) is not in images.lock\""
+        ) && results.contains("path: \"p4999.yaml\""),
+        "{results}"
+    );
+}

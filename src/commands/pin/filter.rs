@@ -101,7 +101,7 @@ fn by_windows<R: Read>(
     let mut spooled = None;
     if args.remote {
         check_registry_options(&args.registry, &[], diag);
-        let mut spool = tempfile::tempfile()?;
+        let mut spool = spool_file()?;
         let mut parts = Vec::new();
         loop {
             let window = match windows.next_window() {
@@ -117,15 +117,18 @@ fn by_windows<R: Read>(
                 failed_files += 1;
                 break;
             }
-            spool.write_all(window.text.as_bytes())?;
+            spool
+                .write_all(window.text.as_bytes())
+                .map_err(spool_error)?;
             let file = stdin_text(window.text);
             let scanned = scan_window(
                 &args.scan,
                 &file,
                 window.lines_before,
                 &tally,
-                Some(&mut *diag),
-                |part| parts.push(part),
+                diag,
+                true,
+                |part, _| parts.push(part),
             );
             if let Err(e) = scanned {
                 diag.emit(scan_error_message(&e));
@@ -140,7 +143,7 @@ fn by_windows<R: Read>(
         if failed_files == 0 && diag.errors() == 0 {
             report_resolved(args, lockfile, &mut lock, &parts, diag)?;
         }
-        spool.rewind()?;
+        spool.rewind().map_err(spool_error)?;
         if failed_files == 0 {
             spooled = Some(spool);
         }
@@ -148,7 +151,12 @@ fn by_windows<R: Read>(
     let mut planner =
         PinPlanner::new(&lock, lockfile, &args.scan.filters, args.pull_policy).strict_digests();
     // The pinned stream, printed only once every window is pinned.
-    let mut out = std::io::BufWriter::new(tempfile::tempfile()?);
+    let mut out = std::io::BufWriter::new(spool_file()?);
+    // A UTF-8 byte order mark the stream started with, no window's.
+    if windows.bom {
+        out.write_all(crate::pipeline::stream::UTF8_BOM)
+            .map_err(spool_error)?;
+    }
     let pinned = match spooled {
         Some(spool) => {
             let mut again = Windows::over(spool, STDIN);
@@ -175,15 +183,25 @@ fn by_windows<R: Read>(
         );
         return Ok(crate::exit::ERROR);
     }
-    let mut spool = out
-        .into_inner()
-        .map_err(std::io::IntoInnerError::into_error)?;
-    spool.rewind()?;
+    let mut spool = out.into_inner().map_err(|e| spool_error(e.into_error()))?;
+    spool.rewind().map_err(spool_error)?;
     // The stream goes out as it came, Secrets in it included: it is the
     // user's own data, not imagelock's output, so it is not passed through
     // the redactor (which would mask a pull secret's value in it).
     let mut stdout = std::io::stdout().lock();
-    std::io::copy(&mut spool, &mut stdout)?;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match spool.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => anyhow::bail!(
+                "pin -: cannot read back the pinned stream from its temporary file in {}: {e}; the stream printed is incomplete",
+                std::env::temp_dir().display()
+            ),
+        };
+        stdout.write_all(&chunk[..n])?;
+    }
     stdout.flush()?;
     let counts = planner.counts();
     diag.say(format!(
@@ -224,14 +242,22 @@ fn pin_windows<R: Read>(
             break;
         }
         let file = stdin_text(window.text);
-        let mut parts = Vec::new();
+        planner.set_lines_before(window.lines_before);
+        // Each part planned as it is scanned (as a stream read whole is),
+        // so messages come in the stream's order.
         let scanned = scan_window(
             &args.scan,
             &file,
             window.lines_before,
             tally.unwrap_or(&quiet),
-            tally.is_some().then_some(&mut *diag),
-            |part| parts.push(part),
+            diag,
+            tally.is_some(),
+            |part, diag| {
+                if tally.is_some() {
+                    refuse_what_a_stream_cannot_hold(std::slice::from_ref(&part), diag);
+                }
+                planner.plan_part(&file.text, &part, diag);
+            },
         );
         if let Err(e) = scanned {
             diag.emit(scan_error_message(&e));
@@ -239,21 +265,15 @@ fn pin_windows<R: Read>(
             failed += 1;
             break;
         }
-        if tally.is_some() {
-            refuse_what_a_stream_cannot_hold(&parts, diag);
-        }
-        planner.set_lines_before(window.lines_before);
-        for part in &parts {
-            planner.plan_part(&file.text, part, diag);
-        }
         let edits = planner
             .finish_file(&file.path, &file.text, diag)
             .unwrap_or_default();
-        if edits.is_empty() {
-            out.write_all(file.text.as_bytes())?;
+        let written = if edits.is_empty() {
+            out.write_all(file.text.as_bytes())
         } else {
-            out.write_all(apply(&file.text, &edits).as_bytes())?;
-        }
+            out.write_all(apply(&file.text, &edits).as_bytes())
+        };
+        written.map_err(spool_error)?;
     }
     if let Some(tally) = tally {
         for note in tally.notes(Path::new(STDIN)) {
@@ -261,6 +281,21 @@ fn pin_windows<R: Read>(
         }
     }
     Ok(failed)
+}
+
+/// A temporary file (in `TMPDIR`) the stream is kept in until every
+/// window is pinned.
+fn spool_file() -> anyhow::Result<std::fs::File> {
+    tempfile::tempfile().map_err(spool_error)
+}
+
+/// A temporary file of the stream could not be made, written or read:
+/// where, and what to do (nothing is printed yet).
+fn spool_error(e: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "pin -: cannot keep the stream in a temporary file in {}: {e}; nothing was printed. Set TMPDIR to a writable directory with room for the stream (one copy of it, two with --remote)",
+        std::env::temp_dir().display()
+    )
 }
 
 fn stdin_text(text: String) -> FileText {

@@ -27,7 +27,7 @@ impl Walk<'_, '_> {
                 name_key_id,
                 format!(
                     "{dotted}.{name_key} is an alias of the {name_key} read at line {}: imagelock reads an image where its {name_key} is written; write it here",
-                    name.line
+                    self.ex.stream_line(name.line)
                 ),
             );
             return;
