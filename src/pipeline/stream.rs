@@ -5,10 +5,11 @@
 //! A window ends before a column-0 `---` line: YAML forbids such a line
 //! inside any scalar, so it always starts a document, and the documents
 //! before it read the same on their own (see [`crate::yaml::split`]).
-//! What cannot be cut that way is read whole: a stream with a UTF-16 or
-//! UTF-32 byte order mark or NUL bytes, one with a `%` directive (it
-//! belongs to the document after it) from its start (a window holding
-//! one takes the rest of the stream), and a KRM
+//! Directive lines (`%YAML`) belong to the document after them: a cut is
+//! made before them, after the `...` line YAML requires there (a `%` line
+//! without one is a block scalar's content, and is not cut from the
+//! `---` after it). What cannot be cut is read whole: a stream with a
+//! UTF-16 or UTF-32 byte order mark or NUL bytes, and a KRM
 //! `ResourceList` (one document, whose function config decides how the
 //! rest is read): the stream's first document holding something is read
 //! to its end to tell, as a list's `kind` may follow its items.
@@ -78,7 +79,6 @@ impl<R: Read> Input<R> {
         let b = &w.buf;
         let whole = Encoding::detect(b) != Encoding::Utf8
             || memchr::memchr(0, b).is_some()
-            || uncuttable(b)
             || resource_list(&b[..first]);
         if whole {
             w.fill(usize::MAX)?;
@@ -91,13 +91,6 @@ impl<R: Read> Input<R> {
         w.bom = bom;
         Ok(Input::Windows(w))
     }
-}
-
-/// Whether `bytes` cannot be cut into windows: a line starting with `%`
-/// (a YAML directive, or text a directive could be; it belongs to the
-/// document after it).
-fn uncuttable(bytes: &[u8]) -> bool {
-    bytes.first() == Some(&b'%') || memchr::memmem::find(bytes, b"\n%").is_some()
 }
 
 /// The line breaks of `bytes` as YAML counts them (and the scan numbers
@@ -153,13 +146,8 @@ impl<R: Read> Windows<R> {
                 return Ok(None);
             }
             match last_cut(&self.buf, self.eof) {
-                Some(cut) if !uncuttable(&self.buf[..cut]) => break cut,
-                _ if self.eof => break self.buf.len(),
-                Some(_) => {
-                    // A directive: the rest of the input is one window.
-                    self.fill(usize::MAX)?;
-                    break self.buf.len();
-                }
+                Some(cut) => break cut,
+                None if self.eof => break self.buf.len(),
                 None => want = self.buf.len().saturating_mul(2),
             }
         };
@@ -236,13 +224,53 @@ fn last_cut(buf: &[u8], eof: bool) -> Option<usize> {
     let mut end = buf.len();
     while let Some(i) = memchr::memmem::rfind(&buf[..end], b"\n---") {
         let start = i + 1;
-        match buf.get(start + 3) {
-            Some(b' ' | b'\t' | b'\r' | b'\n') => return Some(start),
-            None if eof => return Some(start),
-            _ => end = i,
+        let marker = match buf.get(start + 3) {
+            Some(b' ' | b'\t' | b'\r' | b'\n') => true,
+            None => eof,
+            _ => false,
+        };
+        if marker {
+            match directives_before(buf, start) {
+                Some(cut) if cut > 0 => return Some(cut),
+                Some(_) => {}
+                None => return Some(start),
+            }
         }
+        end = i;
     }
     None
+}
+
+/// Where the document starting with the `---` line at `start` really
+/// starts when directive lines (`%YAML`, `%TAG`) come before it: `None`
+/// when none do (it starts at `start`), else the start of the line after
+/// the `...` that ends the document before them (YAML requires one there),
+/// or `Some(0)` when no `...` line does: then the `%` lines are another
+/// document's content (a block scalar at column 0) and the cut cannot be
+/// made here.
+fn directives_before(buf: &[u8], start: usize) -> Option<usize> {
+    let line_start = |end: usize| {
+        buf[..end]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1)
+    };
+    let mut at = start;
+    let mut directive = false;
+    while at > 0 {
+        let from = line_start(at - 1);
+        let line = &buf[from..at - 1];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.starts_with(b"%") {
+            directive = true;
+        } else if line.starts_with(b"...") && matches!(line.get(3), None | Some(b' ' | b'\t')) {
+            return directive.then_some(at);
+        } else if !(line.is_empty() || line.starts_with(b"#")) {
+            break;
+        }
+        at = from;
+    }
+    directive.then_some(0)
 }
 
 #[cfg(test)]
@@ -304,20 +332,34 @@ mod tests {
     }
 
     #[test]
-    fn a_directive_takes_the_rest_of_the_stream_with_it() {
+    fn a_directive_stays_with_its_document_and_the_rest_is_still_cut() {
+        // After a `...` line: the cut is made before the directive.
         let mut text = "---\na: 1\n".repeat(WINDOW / 8);
-        text.push_str("%YAML 1.2\n---\nb: 2\n---\nc: 3\n");
+        text.push_str("...\n%YAML 1.2\n# c\n---\nb: 2\n");
+        text.push_str(&"---\nc: 3\n".repeat(WINDOW / 8));
         let got = windows(text.as_bytes(), 1 << 16);
-        let last = &got.last().unwrap().0;
-        assert!(last.contains("%YAML 1.2\n---\nb: 2\n---\nc: 3\n"));
+        assert!(got.len() > 2, "still cut after the directive");
         assert_eq!(got.iter().map(|w| w.0.as_str()).collect::<String>(), text);
+        let with = got.iter().find(|w| w.0.contains("%YAML")).unwrap();
+        assert!(with.0.contains("%YAML 1.2\n# c\n---\nb: 2\n"));
+        // And a cut right before the directive's document is made before
+        // the directive.
+        let cut = last_cut(b"a: 1\n...\n%YAML 1.2\n---\nb: 2\n", true);
+        assert_eq!(cut, Some(9));
+        // Without one, a `%` line is content (a block scalar at column 0):
+        // no cut between it and the `---` after it.
+        let mut text = "---\na: 1\n".repeat(WINDOW / 8);
+        text.push_str("--- |\n%not a directive\n---\nb: 2\n");
+        let got = windows(text.as_bytes(), 1 << 16);
+        assert_eq!(got.iter().map(|w| w.0.as_str()).collect::<String>(), text);
+        let with = got.iter().find(|w| w.0.contains("%not")).unwrap();
+        assert!(with.0.contains("--- |\n%not a directive\n---\nb: 2\n"));
     }
 
     #[test]
     fn what_cannot_be_cut_is_read_whole() {
         for text in [
             &b"\xFF\xFEa\0:\0"[..],
-            b"%YAML 1.2\n---\na: 1\n",
             b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n",
         ] {
             assert!(matches!(
