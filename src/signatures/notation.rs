@@ -85,7 +85,7 @@ impl std::fmt::Display for NotationTrust {
         match &self.identities {
             Identities::Any => write!(f, " (any identity)"),
             Identities::Subjects(dns) => {
-                let dns: Vec<String> = dns.iter().map(|d| format_dn(d)).collect();
+                let dns: Vec<String> = dns.iter().map(format_dn).collect();
                 write!(f, " with subject {}", dns.join(" or "))
             }
         }
@@ -696,7 +696,7 @@ mod tests {
     use super::*;
 
     fn s(items: &[&str]) -> Vec<String> {
-        items.iter().map(|i| i.to_string()).collect()
+        items.iter().map(ToString::to_string).collect()
     }
 
     #[test]
