@@ -985,3 +985,48 @@ fn a_notation_rule_is_refused_when_mixed_or_its_identities_are_not_notations() {
         assert!(err.contains(says), "{rule}: {err}");
     }
 }
+
+#[test]
+fn notation_root_on_the_command_line_requires_it_of_every_image() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("other/app", "v1", "cli-notation");
+    project_rule(&reg, &[reg.image("other/app:v1")], "");
+    let root = signer.ca_dir.join("root.pem");
+    let root = root.to_str().unwrap();
+    let with_flags = |identity: &str| {
+        imagelock(&reg)
+            .args([
+                "lock",
+                "--notation-root",
+                root,
+                "--notation-identity",
+                identity,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = with_flags("x509.subject: C=US, ST=WA, O=acme");
+    expect_code(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no signature found (rule \"--notation-root\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    signer.notation_sign(&format!("other/app@{digest}"), &["--subject-dn", NOTARY_DN]);
+    // Another organisation is not trusted; this one is.
+    let out = with_flags("x509.subject: C=US, ST=WA, O=evil");
+    expect_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("which the rule does not trust"));
+    let out = with_flags("x509.subject: C=US, ST=WA, O=acme");
+    expect_code(&out, 0);
+    assert!(lockfile_text(&reg).contains("verified = \"--notation-root\""));
+    // A root without identities is a usage error.
+    let out = imagelock(&reg)
+        .args(["lock", "--notation-root", root])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--notation-identity"));
+}
