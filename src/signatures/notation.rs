@@ -803,6 +803,152 @@ mod tests {
         assert_eq!(check(&expiring).unwrap().expiry, Some(86400 - 3600));
     }
 
+    /// A P-384 root and a code-signing leaf it issued for `C=US, ST=WA,
+    /// O=acme, CN=builder` (`eku`: its extended key usage), an ES384
+    /// envelope by the leaf over a payload for `digest` (`alg` in the
+    /// header), and the trust in the root for `identities`.
+    fn es384_envelope(
+        dir: &std::path::Path,
+        digest: &Digest,
+        alg: &str,
+        eku: rcgen::ExtendedKeyUsagePurpose,
+        identities: &[&str],
+    ) -> (Vec<u8>, NotationTrust) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        use ring::signature::{EcdsaKeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
+        let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+        root.distinguished_name
+            .push(DnType::OrganizationName, "acme");
+        root.distinguished_name
+            .push(DnType::CommonName, "acme root");
+        root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        root.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        let root = root.self_signed(&root_key).unwrap();
+        let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+        for (t, v) in [
+            (DnType::CountryName, "US"),
+            (DnType::StateOrProvinceName, "WA"),
+            (DnType::OrganizationName, "acme"),
+            (DnType::CommonName, "builder"),
+        ] {
+            leaf.distinguished_name.push(t, v);
+        }
+        leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        leaf.extended_key_usages = vec![eku];
+        let leaf = leaf.signed_by(&leaf_key, &root, &root_key).unwrap();
+        fs_err::write(dir.join("root.pem"), root.pem()).unwrap();
+        let trust = NotationTrust::load(
+            &[dir.join("root.pem")],
+            &identities
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+
+        let b64u = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let protected = serde_json::json!({
+            "alg": alg, "cty": PAYLOAD_TYPE, "crit": [SIGNING_SCHEME],
+            SIGNING_SCHEME: "notary.x509", SIGNING_TIME: "2024-05-01T12:00:00Z",
+        });
+        let payload = serde_json::json!({"targetArtifact": {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest.to_string(), "size": 100,
+        }});
+        let (h, p) = (
+            b64u(protected.to_string().as_bytes()),
+            b64u(payload.to_string().as_bytes()),
+        );
+        let rng = ring::rand::SystemRandom::new();
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P384_SHA384_FIXED_SIGNING,
+            &leaf_key.serialize_der(),
+            &rng,
+        )
+        .unwrap();
+        let sig = pair.sign(&rng, format!("{h}.{p}").as_bytes()).unwrap();
+        let envelope = serde_json::json!({
+            "payload": p, "protected": h, "signature": b64u(sig.as_ref()),
+            "header": {"x5c": [b64(leaf.der()), b64(root.der())]},
+        });
+        (envelope.to_string().into_bytes(), trust)
+    }
+
+    #[test]
+    fn an_es384_envelope_verifies_to_its_root_for_a_code_signing_leaf_valid_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let digest = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+        let other = Digest::parse(&format!("sha256:{}", "b".repeat(64))).unwrap();
+        let code = rcgen::ExtendedKeyUsagePurpose::CodeSigning;
+        let (env, trust) = es384_envelope(dir.path(), &digest, "ES384", code.clone(), &["*"]);
+        let signer = verify(&trust, &digest, Some(&digest), &env).unwrap();
+        // In the certificate's order (rcgen's here), whatever the order.
+        let sorted = |dn: &str| {
+            let mut d = parse_dn(dn).unwrap();
+            d.sort();
+            d
+        };
+        assert_eq!(
+            sorted(&signer.subject),
+            sorted("C=US, ST=WA, O=acme, CN=builder")
+        );
+        assert_eq!(sorted(&signer.issuer), sorted("O=acme, CN=acme root"));
+        // For another digest, or a referrer of another.
+        let e = verify(&trust, &other, Some(&other), &env).unwrap_err();
+        assert!(e.contains("the signature is for sha256:aaaa"), "{e}");
+        let e = verify(&trust, &digest, Some(&other), &env).unwrap_err();
+        assert!(e.contains("the referrer's subject is sha256:bbbb"), "{e}");
+        // Checked at the verification time: before they were issued, the
+        // certificates are not valid.
+        let e = verify_at(
+            &trust,
+            &digest,
+            Some(&digest),
+            &env,
+            UnixTime::since_unix_epoch(std::time::Duration::from_secs(1)),
+        )
+        .unwrap_err();
+        assert!(e.contains("not valid yet"), "{e}");
+
+        // The header says ES256 of a P-384 key: refused.
+        let (env, trust) = es384_envelope(dir.path(), &digest, "ES256", code.clone(), &["*"]);
+        assert!(verify(&trust, &digest, Some(&digest), &env).is_err());
+        // A TLS server's certificate does not sign code.
+        let (env, trust) = es384_envelope(
+            dir.path(),
+            &digest,
+            "ES384",
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            &["*"],
+        );
+        let e = verify(&trust, &digest, Some(&digest), &env).unwrap_err();
+        assert!(e.contains("not for code signing"), "{e}");
+        // Identities: a subset of the subject matches, another does not.
+        let (env, trust) = es384_envelope(
+            dir.path(),
+            &digest,
+            "ES384",
+            code.clone(),
+            &[
+                "x509.subject: C=US, ST=WA, O=other",
+                "x509.subject: O=acme, C=US, ST=WA",
+            ],
+        );
+        verify(&trust, &digest, Some(&digest), &env).unwrap();
+        let (env, trust) = es384_envelope(
+            dir.path(),
+            &digest,
+            "ES384",
+            code,
+            &["x509.subject: C=US, ST=WA, O=acme, CN=other"],
+        );
+        let e = verify(&trust, &digest, Some(&digest), &env).unwrap_err();
+        assert!(e.contains("does not trust"), "{e}");
+    }
+
     #[test]
     fn rfc3339_times() {
         assert_eq!(rfc3339("1970-01-01T00:00:00Z"), Some(0));

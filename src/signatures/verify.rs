@@ -527,4 +527,35 @@ mod tests {
             )]
         );
     }
+
+    #[test]
+    fn a_notation_signature_is_recorded_and_counts_only_under_a_notation_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, rule) = key_and_rule(dir.path());
+        let digest = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+        let referrer = Digest::parse(&format!("sha256:{}", "c".repeat(64))).unwrap();
+        let layer = Digest::parse(&format!("sha256:{}", "d".repeat(64))).unwrap();
+        let found = [NotationSignature {
+            manifest: &referrer,
+            layer: &layer,
+            subject: Some(&digest),
+            media_type: JOSE,
+            content: b"{}",
+        }];
+        let name = "ghcr.io/acme/app";
+        let verdict = check_all(Some(&rule), &digest, name, &[], &[], &found);
+        let Some(Failure::Invalid { reasons, .. }) = &verdict.failure else {
+            panic!("{verdict:?}");
+        };
+        assert!(
+            reasons[0].contains("a Notation signature; the rule requires the key"),
+            "{reasons:?}"
+        );
+        let verdict = check_all(None, &digest, name, &[], &[], &found);
+        assert_eq!(verdict.failure, None);
+        assert_eq!(
+            verdict.records,
+            [SignatureRecord::found("notation", &referrer, Some(&layer))]
+        );
+    }
 }
