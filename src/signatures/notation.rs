@@ -513,6 +513,71 @@ fn dn_of(name: &x509_cert::name::Name) -> Result<Dn, String> {
     Ok(dn)
 }
 
+/// The extension `oid` of `cert`: whether it is critical, its value.
+fn extension<'c>(cert: &'c x509_cert::Certificate, oid: &str) -> Option<(bool, &'c [u8])> {
+    cert.tbs_certificate
+        .extensions
+        .as_ref()?
+        .iter()
+        .find(|e| e.extn_id.to_string() == oid)
+        .map(|e| (e.critical, e.extn_value.as_bytes()))
+}
+
+/// The certificate requirements of `signature-specification.md`
+/// ("Certificate Requirements") that path validation leaves out: the chain
+/// in order, leaf first (each issued by the next); the leaf's key usage
+/// critical with digitalSignature and without keyCertSign or cRLSign, its
+/// extended key usage (when present) free of anyExtendedKeyUsage,
+/// serverAuth, emailProtection and timeStamping; each CA's key usage
+/// critical with keyCertSign.
+fn check_profile(certs: &[x509_cert::Certificate]) -> Result<(), String> {
+    use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage};
+    for pair in certs.windows(2) {
+        if pair[0].tbs_certificate.issuer != pair[1].tbs_certificate.subject {
+            return Err("the x5c certificates are not in order (each issued by the next, the signing certificate first)".into());
+        }
+    }
+    let key_usage = |cert: &x509_cert::Certificate, what: &str| -> Result<KeyUsage, String> {
+        match extension(cert, "2.5.29.15") {
+            Some((true, value)) => KeyUsage::from_der(value)
+                .map_err(|e| format!("the {what}'s key usage cannot be read: {e}")),
+            Some((false, _)) => Err(format!("the {what}'s key usage is not marked critical")),
+            None => Err(format!("the {what} has no key usage")),
+        }
+    };
+    let leaf = key_usage(&certs[0], "signing certificate")?;
+    if !leaf.digital_signature() || leaf.key_cert_sign() || leaf.crl_sign() {
+        return Err("the signing certificate's key usage is not digitalSignature only (a CA key, or not for signing)".into());
+    }
+    if let Some((_, value)) = extension(&certs[0], "2.5.29.37") {
+        let eku = ExtendedKeyUsage::from_der(value).map_err(|e| {
+            format!("the signing certificate's extended key usage cannot be read: {e}")
+        })?;
+        let refused = [
+            ("2.5.29.37.0", "anyExtendedKeyUsage"),
+            ("1.3.6.1.5.5.7.3.1", "serverAuth"),
+            ("1.3.6.1.5.5.7.3.4", "emailProtection"),
+            ("1.3.6.1.5.5.7.3.8", "timeStamping"),
+        ];
+        for oid in &eku.0 {
+            if let Some((_, name)) = refused.iter().find(|(o, _)| *o == oid.to_string()) {
+                return Err(format!(
+                    "the signing certificate's extended key usage includes {name}, which a Notation signing certificate must not"
+                ));
+            }
+        }
+    }
+    for ca in &certs[1..] {
+        if !key_usage(ca, "CA certificate")?.key_cert_sign() {
+            return Err(
+                "a CA certificate of the chain is not for signing certificates (keyCertSign)"
+                    .into(),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Verify one Notation JWS envelope (`content`) of a referrer whose
 /// `subject` it is, for `digest`, under `trust`, at the present time.
 pub fn verify(
@@ -656,8 +721,13 @@ pub fn verify_at(
         e => format!("its certificate chain does not verify: {e}"),
     })?;
 
-    let leaf_cert = x509_cert::Certificate::from_der(&chain[0])
-        .map_err(|e| format!("the signing certificate cannot be read: {e}"))?;
+    let certs: Vec<x509_cert::Certificate> = chain
+        .iter()
+        .map(|c| x509_cert::Certificate::from_der(c))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("a certificate of its chain cannot be read: {e}"))?;
+    check_profile(&certs)?;
+    let leaf_cert = &certs[0];
     let subject_dn = dn_of(&leaf_cert.tbs_certificate.subject)?;
     let issuer_dn = dn_of(&leaf_cert.tbs_certificate.issuer)?;
     if let Identities::Subjects(trusted) = &trust.identities {
@@ -811,7 +881,7 @@ mod tests {
         dir: &std::path::Path,
         digest: &Digest,
         alg: &str,
-        eku: rcgen::ExtendedKeyUsagePurpose,
+        eku: &[rcgen::ExtendedKeyUsagePurpose],
         identities: &[&str],
     ) -> (Vec<u8>, NotationTrust) {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
@@ -836,7 +906,7 @@ mod tests {
             leaf.distinguished_name.push(t, v);
         }
         leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        leaf.extended_key_usages = vec![eku];
+        leaf.extended_key_usages = eku.to_vec();
         let leaf = leaf.signed_by(&leaf_key, &root, &root_key).unwrap();
         fs_err::write(dir.join("root.pem"), root.pem()).unwrap();
         let trust = NotationTrust::load(
@@ -882,8 +952,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let digest = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
         let other = Digest::parse(&format!("sha256:{}", "b".repeat(64))).unwrap();
-        let code = rcgen::ExtendedKeyUsagePurpose::CodeSigning;
-        let (env, trust) = es384_envelope(dir.path(), &digest, "ES384", code.clone(), &["*"]);
+        use rcgen::ExtendedKeyUsagePurpose::{CodeSigning, ServerAuth};
+        let code = &[CodeSigning][..];
+        let (env, trust) = es384_envelope(dir.path(), &digest, "ES384", code, &["*"]);
         let signer = verify(&trust, &digest, Some(&digest), &env).unwrap();
         // In the certificate's order (rcgen's here), whatever the order.
         let sorted = |dn: &str| {
@@ -914,18 +985,23 @@ mod tests {
         assert!(e.contains("not valid yet"), "{e}");
 
         // The header says ES256 of a P-384 key: refused.
-        let (env, trust) = es384_envelope(dir.path(), &digest, "ES256", code.clone(), &["*"]);
+        let (env, trust) = es384_envelope(dir.path(), &digest, "ES256", code, &["*"]);
         assert!(verify(&trust, &digest, Some(&digest), &env).is_err());
         // A TLS server's certificate does not sign code.
+        let (env, trust) = es384_envelope(dir.path(), &digest, "ES384", &[ServerAuth], &["*"]);
+        let e = verify(&trust, &digest, Some(&digest), &env).unwrap_err();
+        assert!(e.contains("not for code signing"), "{e}");
+        // Nor does one for code signing and TLS servers (the Notary
+        // certificate requirements).
         let (env, trust) = es384_envelope(
             dir.path(),
             &digest,
             "ES384",
-            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            &[CodeSigning, ServerAuth],
             &["*"],
         );
         let e = verify(&trust, &digest, Some(&digest), &env).unwrap_err();
-        assert!(e.contains("not for code signing"), "{e}");
+        assert!(e.contains("includes serverAuth"), "{e}");
         // Identities: a subset of the subject matches, another does not.
         let (env, trust) = es384_envelope(
             dir.path(),
