@@ -1007,7 +1007,7 @@ mod tests {
             dir.path(),
             &digest,
             "ES384",
-            code.clone(),
+            code,
             &[
                 "x509.subject: C=US, ST=WA, O=other",
                 "x509.subject: O=acme, C=US, ST=WA",
