@@ -1025,6 +1025,62 @@ mod tests {
         assert!(e.contains("does not trust"), "{e}");
     }
 
+    /// `notation cert generate-test` makes a self-signed signing
+    /// certificate and puts it in the trust store: a chain of one.
+    #[test]
+    fn a_self_signed_signing_certificate_in_the_trust_store_is_a_chain_of_one() {
+        use rcgen::{CertificateParams, DnType, KeyPair, KeyUsagePurpose};
+        use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let dir = tempfile::tempdir().unwrap();
+        let digest = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        for (t, v) in [
+            (DnType::CountryName, "US"),
+            (DnType::StateOrProvinceName, "WA"),
+            (DnType::OrganizationName, "Notary"),
+            (DnType::CommonName, "acme.test"),
+        ] {
+            p.distinguished_name.push(t, v);
+        }
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
+        let cert = p.self_signed(&key).unwrap();
+        fs_err::write(dir.path().join("test.pem"), cert.pem()).unwrap();
+        let trust = NotationTrust::load(
+            &[dir.path().join("test.pem")],
+            &["x509.subject: C=US, ST=WA, O=Notary".to_string()],
+        )
+        .unwrap();
+        let b64u = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let protected = serde_json::json!({
+            "alg": "ES256", "cty": PAYLOAD_TYPE, "crit": [SIGNING_SCHEME],
+            SIGNING_SCHEME: "notary.x509", SIGNING_TIME: "2024-05-01T12:00:00Z",
+        });
+        let payload = serde_json::json!({"targetArtifact": {"digest": digest.to_string()}});
+        let (h, pl) = (
+            b64u(protected.to_string().as_bytes()),
+            b64u(payload.to_string().as_bytes()),
+        );
+        let rng = ring::rand::SystemRandom::new();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &key.serialize_der(), &rng)
+                .unwrap();
+        let sig = pair.sign(&rng, format!("{h}.{pl}").as_bytes()).unwrap();
+        let envelope = serde_json::json!({
+            "payload": pl, "protected": h, "signature": b64u(sig.as_ref()),
+            "header": {"x5c": [base64::engine::general_purpose::STANDARD.encode(cert.der())]},
+        });
+        let signer = verify(
+            &trust,
+            &digest,
+            Some(&digest),
+            envelope.to_string().as_bytes(),
+        )
+        .unwrap();
+        assert!(signer.subject.contains("CN=acme.test"), "{signer:?}");
+    }
+
     #[test]
     fn rfc3339_times() {
         assert_eq!(rfc3339("1970-01-01T00:00:00Z"), Some(0));
