@@ -831,6 +831,15 @@ fn a_notation_signature_from_the_trust_store_for_a_trusted_identity_is_recorded(
         signed["layer_digest"].as_str().unwrap(),
     );
     assert!(text.contains(&record), "{text}\n---\n{record}");
+    let out = imagelock(&reg)
+        .args(["list", "--format", "json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sig = &doc["references"][0]["signatures"][0];
+    assert_eq!(sig["kind"], "notation", "{doc}");
+    assert_eq!(sig["identity"], "C=US, ST=WA, O=acme, CN=builder", "{doc}");
 
     // check --remote: clean; the signature removed from the referrers:
     // unsigned, and the recorded one gone.
