@@ -351,6 +351,22 @@ pub struct VerifyArgs {
     /// signatures, and for sigstore bundles signed with --verify-key).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// Require every image's digest to be signed with Notation by a
+    /// certificate chaining to this root CA certificate (PEM; repeat for
+    /// several), instead of the `[[verify]]` rules. Needs
+    /// --notation-identity.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "notation_identity",
+        conflicts_with_all = ["verify_key", "certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "certificate_oidc_issuer_regexp", "trusted_root"]
+    )]
+    pub notation_root: Vec<PathBuf>,
+    /// A trusted identity of the Notation signer, as in a Notation trust
+    /// policy: `x509.subject: C=…, ST=…, O=…[, CN=…]` (repeat for several),
+    /// or `*` for any identity the --notation-root certificates issued.
+    #[arg(long, value_name = "IDENTITY", requires = "notation_root")]
+    pub notation_identity: Vec<String>,
 }
 
 /// Which signatures to look for, record and require.

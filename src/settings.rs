@@ -407,6 +407,18 @@ fn signatures(
 ) -> anyhow::Result<SignatureSettings> {
     use crate::signatures::policy::{read_key, Policy, Requirement, Rule};
     use crate::signatures::sigstore::{Matcher, TrustRoot};
+    if !v.notation_root.is_empty() {
+        let trust = crate::signatures::notation::NotationTrust::load(
+            &v.notation_root,
+            &v.notation_identity,
+        )
+        .map_err(|e| anyhow::anyhow!("--notation-root / --notation-identity: {e}"))?;
+        let policy = Policy::new(vec![Rule::for_every_image(
+            "--notation-root",
+            Requirement::Notation { trust },
+        )]);
+        return Ok(SignatureSettings { policy, record_all });
+    }
     let trusted_root = v
         .trusted_root
         .as_deref()

@@ -11,7 +11,8 @@ use super::scanning::Use;
 use crate::lockfile::{Entry, Key, Lockfile};
 use crate::reference::{Digest, Reference};
 use crate::registry::signatures::{
-    Discovered, COSIGN_SIMPLESIGNING, DSSE_ENVELOPE, SIGSTORE_BUNDLE_PREFIX,
+    Discovered, COSE, COSIGN_SIMPLESIGNING, DSSE_ENVELOPE, JOSE, NOTATION_SIGNATURE,
+    SIGSTORE_BUNDLE_PREFIX,
 };
 use crate::registry::RegistryError;
 use crate::report::{Diagnostics, Message};
@@ -19,7 +20,9 @@ use crate::report::{Finding, FindingKind};
 use crate::settings::SignatureSettings;
 use crate::signatures::attestations::{self, AttestationVerdict, FoundAttestation};
 use crate::signatures::policy::{Requirement, Rule};
-use crate::signatures::verify::{check, BundleSignature, CosignSignature, Verdict};
+use crate::signatures::verify::{
+    check_all, BundleSignature, CosignSignature, NotationSignature, Verdict,
+};
 
 /// The cosign annotation holding a layer's signature.
 const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
@@ -108,7 +111,7 @@ fn attestation_verdict(
     // them: refused when the rule is read).
     let rule = rule.and_then(|r| match &r.requirement {
         Requirement::Key { key, .. } => Some((r.name.as_str(), key, &r.attestations[..])),
-        Requirement::Keyless { .. } => None,
+        Requirement::Keyless { .. } | Requirement::Notation { .. } => None,
     });
     attestations::check(rule, digest, &found)
 }
@@ -152,6 +155,35 @@ fn bundle_signatures(discovered: &Discovered) -> Vec<BundleSignature<'_>> {
         .collect()
 }
 
+/// The Notation signatures among the referrers found: the JWS (or COSE)
+/// envelope layers of referrers of the Notary artifact type (listed, in
+/// the manifest, or as a legacy manifest's config type), or of a referrer
+/// no type names whose first layer is the envelope.
+fn notation_signatures(discovered: &Discovered) -> Vec<NotationSignature<'_>> {
+    let essence = |m: &str| crate::registry::manifest::essence(&m.trim().to_ascii_lowercase());
+    discovered
+        .referrers
+        .iter()
+        .filter(|r| {
+            let t = essence(&r.artifact_type);
+            t == NOTATION_SIGNATURE || t == JOSE
+        })
+        .flat_map(|r| {
+            r.layers.iter().filter_map(move |l| {
+                let content = l.content.as_deref()?;
+                let m = essence(&l.media_type);
+                (m == JOSE || m == COSE).then_some(NotationSignature {
+                    manifest: &r.digest,
+                    layer: &l.digest,
+                    subject: r.subject.as_ref(),
+                    media_type: &l.media_type,
+                    content,
+                })
+            })
+        })
+        .collect()
+}
+
 /// Every signature of `discovered` checked against `rule`.
 fn verdict(
     rule: Option<&crate::signatures::policy::Rule>,
@@ -159,12 +191,13 @@ fn verdict(
     name: &str,
     discovered: &Discovered,
 ) -> Verdict {
-    check(
+    check_all(
         rule,
         digest,
         name,
         &cosign_signatures(discovered),
         &bundle_signatures(discovered),
+        &notation_signatures(discovered),
     )
 }
 
@@ -221,7 +254,7 @@ pub fn check_signatures(
                 Message::error(format!("{key} ({digest}): {failure}"))
                     .code(failure.code())
                     .hint(Some(
-                        "the digest is not recorded: sign it as the rule requires (its key, or its keyless identity), or change the [[verify]] rule in imagelock.toml",
+                        "the digest is not recorded: sign it as the rule requires (its key, its keyless identity, or a Notation certificate from its trust store), or change the [[verify]] rule in imagelock.toml",
                     ))
                     .used_at(super::scanning::used_at(&at)),
             );
@@ -303,6 +336,11 @@ pub fn signature_findings(
                 bundle_signatures(&discovered)
                     .into_iter()
                     .map(|b| (b.manifest, b.layer)),
+            )
+            .chain(
+                notation_signatures(&discovered)
+                    .into_iter()
+                    .map(|n| (n.manifest, n.layer)),
             )
             .collect();
         let mut add = |kind: FindingKind, message: String, hint: &str| {

@@ -126,8 +126,9 @@ fn rule_text(kind: FindingKind) -> RuleText {
             short: "Locked digest not signed as its rule requires",
             help: "A [[verify]] rule of imagelock.toml (or --verify-key, \
                    --certificate-identity) requires the image's locked digest to be signed \
-                   with its key or keylessly by its identity, and the registry holds no \
-                   signature of it. Sign the digest (`cosign sign`), or lock a digest its \
+                   with its key, keylessly by its identity, or with a Notation certificate \
+                   from its trust store, and the registry holds no signature of it. Sign \
+                   the digest (`cosign sign`, `notation sign`), or lock a digest its \
                    publisher signed (`imagelock update IMAGE`).",
         },
         FindingKind::SignatureInvalid => RuleText {
@@ -137,8 +138,9 @@ fn rule_text(kind: FindingKind) -> RuleText {
             help: "The registry holds signatures of the locked digest, and none verifies \
                    under its [[verify]] rule: made with another key or by another identity \
                    or issuer, for another digest or repository, over a changed payload, \
-                   with a certificate the trusted root does not vouch for, or without a \
-                   verified transparency-log entry. Find out who pushed them before \
+                   with a certificate the trusted root (or Notation trust store) does not \
+                   vouch for or an identity the rule does not trust, or without a verified \
+                   transparency-log entry. Find out who pushed them before \
                    deploying; sign the digest as the rule requires if it is yours, then run \
                    `imagelock check --remote` again.",
         },

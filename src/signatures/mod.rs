@@ -6,7 +6,8 @@
 //! `imagelock.toml`); [`sigstore`] checks sigstore bundles and keyless
 //! (Fulcio certificate) signatures against a trusted root;
 //! [`attestations`] checks in-toto attestations (DSSE envelopes) with a
-//! key; [`verify`] puts signatures together for one digest.
+//! key; [`notation`] checks Notary Project (Notation) JWS signatures
+//! against root CA certificates and trusted identities; [`verify`] puts signatures together for one digest.
 //!
 //! Finding signatures at registries is [`crate::registry`]'s; recording
 //! them is [`crate::lockfile`]'s.
@@ -14,6 +15,7 @@
 pub mod attestations;
 mod crypto_provider;
 pub mod keys;
+pub mod notation;
 pub mod policy;
 pub mod sigstore;
 pub mod simple_signing;

@@ -36,6 +36,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::keys::PublicKey;
+use super::notation::NotationTrust;
 use super::sigstore::{Matcher, TrustRoot};
 
 /// A `[[verify]]` table as written.
@@ -50,6 +51,8 @@ pub struct RawRule {
     issuer: Option<Spanned<String>>,
     issuer_regexp: Option<Spanned<String>>,
     trusted_root: Option<Spanned<PathBuf>>,
+    notation_roots: Option<Spanned<Vec<Spanned<PathBuf>>>>,
+    notation_identities: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     attestations: Vec<String>,
 }
@@ -89,6 +92,9 @@ pub enum Requirement {
         issuer: Matcher,
         trusted_root: TrustRoot,
     },
+    /// A Notation (Notary Project) signature: an x509 chain to one of
+    /// the trust store's roots, its leaf's subject a trusted identity.
+    Notation { trust: NotationTrust },
 }
 
 impl std::fmt::Display for Requirement {
@@ -106,6 +112,7 @@ impl std::fmt::Display for Requirement {
                 "a certificate for identity {identity} and issuer {issuer} trusted by {}",
                 trusted_root.path().display()
             ),
+            Requirement::Notation { trust } => write!(f, "{trust}"),
         }
     }
 }
@@ -207,6 +214,72 @@ impl Rule {
                 (None, None) => Ok(None),
             }
         };
+        if let Some(roots) = &raw.notation_roots {
+            let others = [
+                raw.key.as_ref().map(|k| (k.span(), "key")),
+                raw.identity.as_ref().map(|k| (k.span(), "identity")),
+                raw.identity_regexp
+                    .as_ref()
+                    .map(|k| (k.span(), "identity-regexp")),
+                raw.issuer.as_ref().map(|k| (k.span(), "issuer")),
+                raw.issuer_regexp
+                    .as_ref()
+                    .map(|k| (k.span(), "issuer-regexp")),
+                raw.trusted_root
+                    .as_ref()
+                    .map(|k| (k.span(), "trusted-root")),
+            ];
+            if let Some((span, what)) = others.into_iter().flatten().next() {
+                return Err((
+                    span,
+                    format!("rule {name:?}: a Notation rule (`notation-roots`) takes no `{what}`: give Notation's trust store and identities, or cosign's key or keyless identity, in separate rules"),
+                ));
+            }
+            if !raw.attestations.is_empty() {
+                return Err((
+                    raw.images.span(),
+                    format!("rule {name:?}: required attestations are checked with a `key` only, not for Notation rules; remove `attestations` rather than have it look applied"),
+                ));
+            }
+            let Some(identities) = &raw.notation_identities else {
+                return Err((
+                    roots.span(),
+                    format!("rule {name:?}: a Notation rule needs `notation-identities`: [\"x509.subject: C=…, ST=…, O=…\"] (the signing certificate's subject, as in a Notation trust policy) or [\"*\"] for any identity the roots issued"),
+                ));
+            };
+            if roots.get_ref().is_empty() {
+                return Err((
+                    roots.span(),
+                    format!("rule {name:?}: `notation-roots` names no root certificate file"),
+                ));
+            }
+            let mut files = Vec::new();
+            for r in roots.get_ref() {
+                let path = resolve(r.get_ref());
+                NotationTrust::load(std::slice::from_ref(&path), &["*".to_string()])
+                    .map_err(|e| (r.span(), format!("rule {name:?}: {e}")))?;
+                files.push(path);
+            }
+            let trust = NotationTrust::load(&files, identities.get_ref()).map_err(|e| {
+                (
+                    identities.span(),
+                    format!("rule {name:?}: notation-identities: {e}"),
+                )
+            })?;
+            return Ok(Rule {
+                name,
+                patterns,
+                images,
+                requirement: Requirement::Notation { trust },
+                attestations: Vec::new(),
+            });
+        }
+        if let Some(identities) = &raw.notation_identities {
+            return Err((
+                identities.span(),
+                format!("rule {name:?}: `notation-identities` needs `notation-roots` (the root CA certificates, PEM, of the Notation trust store)"),
+            ));
+        }
         let identity = one_of(raw.identity, raw.identity_regexp, "identity")?;
         let issuer = one_of(raw.issuer, raw.issuer_regexp, "issuer")?;
         let requirement = match (raw.key, identity, issuer) {
@@ -256,7 +329,7 @@ impl Rule {
             (None, None, None) => {
                 return Err((
                     raw.images.span(),
-                    format!("rule {name:?}: say what signs these images: `key = \"cosign.pub\"`, or `identity`, `issuer` and `trusted-root` for keyless signatures"),
+                    format!("rule {name:?}: say what signs these images: `key = \"cosign.pub\"`, or `identity`, `issuer` and `trusted-root` for keyless signatures, or `notation-roots` and `notation-identities` for Notation signatures"),
                 ))
             }
         };

@@ -228,6 +228,9 @@ pub fn verify_bundle(
             }
             keyless(trusted_root, artifact.into(), bundle, identity, issuer)
         }
+        Requirement::Notation { .. } => {
+            Err("a sigstore bundle; the rule trusts Notation signatures only".into())
+        }
     }
 }
 

@@ -5,11 +5,13 @@
 //! signature satisfies the rule.
 
 use super::keys::PublicKey;
+use super::notation::{self, NotationSigner};
 use super::policy::{Requirement, Rule};
-use super::sigstore::{self, Content, Signer};
+use super::sigstore::{self, Content};
 use super::simple_signing::check_claims;
 use crate::lockfile::SignatureRecord;
 use crate::reference::Digest;
+use crate::registry::signatures::JOSE;
 
 /// One cosign signature found for a digest: a layer of its
 /// `sha256-<hex>.sig` manifest.
@@ -41,6 +43,23 @@ pub struct BundleSignature<'a> {
     /// The referrer manifest's `subject` (`None`: it has none).
     pub subject: Option<&'a Digest>,
     /// The layer's content: the bundle JSON.
+    pub content: &'a [u8],
+}
+
+/// One Notation signature found for a digest: the JWS envelope layer of
+/// a referrer.
+#[derive(Debug, Clone)]
+pub struct NotationSignature<'a> {
+    /// The referrer manifest's digest.
+    pub manifest: &'a Digest,
+    /// The envelope layer's digest.
+    pub layer: &'a Digest,
+    /// The referrer manifest's `subject` (`None`: it has none).
+    pub subject: Option<&'a Digest>,
+    /// The envelope layer's media type (`application/jose+json`, or
+    /// `application/cose`, which is not verified yet).
+    pub media_type: &'a str,
+    /// The layer's content: the envelope.
     pub content: &'a [u8],
 }
 
@@ -104,6 +123,20 @@ pub fn check(
     cosign: &[CosignSignature<'_>],
     bundles: &[BundleSignature<'_>],
 ) -> Verdict {
+    check_all(rule, digest, name, cosign, bundles, &[])
+}
+
+/// [`check`] with the Notation signatures (referrers' JWS envelopes) too:
+/// they count only under a Notation rule, and cosign signatures and
+/// bundles only under a key or keyless rule.
+pub fn check_all(
+    rule: Option<&Rule>,
+    digest: &Digest,
+    name: &str,
+    cosign: &[CosignSignature<'_>],
+    bundles: &[BundleSignature<'_>],
+    notation: &[NotationSignature<'_>],
+) -> Verdict {
     let mut records = Vec::new();
     let mut reasons = Vec::new();
     let mut satisfied = false;
@@ -119,6 +152,10 @@ pub fn check(
                     Signer::Identity { identity, issuer } => {
                         record.identity = Some(identity);
                         record.issuer = Some(issuer);
+                    }
+                    Signer::Notation(who) => {
+                        record.identity = Some(who.subject);
+                        record.issuer = Some(who.issuer);
                     }
                 }
                 record.verified = Some(rule.name.clone());
@@ -141,6 +178,9 @@ pub fn check(
         }
         let record = SignatureRecord::found("sigstore-bundle", b.manifest, Some(b.layer));
         let outcome = rule.map(|rule| {
+            if let Requirement::Notation { .. } = rule.requirement {
+                return Err(not_notation("a sigstore bundle"));
+            }
             if b.subject != Some(digest) {
                 return Err(match b.subject {
                     Some(other) => format!("the referrer's subject is {other}, not this digest"),
@@ -148,7 +188,27 @@ pub fn check(
                 });
             }
             let (bundle, _) = parsed?;
-            sigstore::verify_bundle(&rule.requirement, digest, &bundle)
+            sigstore::verify_bundle(&rule.requirement, digest, &bundle).map(Signer::from)
+        });
+        verdict_of(record, outcome, &mut records);
+    }
+    for n in notation {
+        let record = SignatureRecord::found("notation", n.manifest, Some(n.layer));
+        let outcome = rule.map(|rule| {
+            let Requirement::Notation { trust } = &rule.requirement else {
+                return Err(format!(
+                    "a Notation signature; the rule requires {}",
+                    rule.requirement
+                ));
+            };
+            if crate::registry::manifest::essence(&n.media_type.trim().to_ascii_lowercase()) != JOSE
+            {
+                return Err(format!(
+                    "a Notation {} envelope: only JWS ({JOSE}) envelopes are verified yet",
+                    n.media_type
+                ));
+            }
+            notation::verify(trust, digest, n.subject, n.content).map(Signer::Notation)
         });
         verdict_of(record, outcome, &mut records);
     }
@@ -187,6 +247,7 @@ fn verify_cosign(
         return Err("the layer has no dev.cosignproject.cosign/signature annotation".into());
     };
     let signer = match requirement {
+        Requirement::Notation { .. } => return Err(not_notation("a cosign signature")),
         Requirement::Key { key, .. } => verify_with_key(key, sig.payload, signature)?,
         Requirement::Keyless { .. } => sigstore::verify_cosign_keyless(
             requirement,
@@ -195,12 +256,40 @@ fn verify_cosign(
             sig.certificate,
             sig.chain,
             sig.rekor_bundle,
-        )?,
+        )?
+        .into(),
     };
     // The signature first: a payload's claims count only once its
     // signer is known.
     check_claims(sig.payload, digest, name).map_err(|e| e.to_string())?;
     Ok(signer)
+}
+
+/// Who made a signature that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Signer {
+    /// A key (cosign): its id.
+    Key(String),
+    /// A Fulcio certificate: its identity and OIDC issuer.
+    Identity { identity: String, issuer: String },
+    /// A Notation certificate: its subject and issuer DNs.
+    Notation(NotationSigner),
+}
+
+impl From<sigstore::Signer> for Signer {
+    fn from(s: sigstore::Signer) -> Signer {
+        match s {
+            sigstore::Signer::Key(id) => Signer::Key(id),
+            sigstore::Signer::Identity { identity, issuer } => {
+                Signer::Identity { identity, issuer }
+            }
+        }
+    }
+}
+
+/// Why a cosign signature or bundle does not count under a Notation rule.
+fn not_notation(what: &str) -> String {
+    format!("{what}; the rule trusts Notation signatures only")
 }
 
 fn verify_with_key(key: &PublicKey, payload: &[u8], signature: &str) -> Result<Signer, String> {
@@ -436,6 +525,37 @@ mod tests {
                 &referrer,
                 Some(&layer)
             )]
+        );
+    }
+
+    #[test]
+    fn a_notation_signature_is_recorded_and_counts_only_under_a_notation_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, rule) = key_and_rule(dir.path());
+        let digest = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+        let referrer = Digest::parse(&format!("sha256:{}", "c".repeat(64))).unwrap();
+        let layer = Digest::parse(&format!("sha256:{}", "d".repeat(64))).unwrap();
+        let found = [NotationSignature {
+            manifest: &referrer,
+            layer: &layer,
+            subject: Some(&digest),
+            media_type: JOSE,
+            content: b"{}",
+        }];
+        let name = "ghcr.io/acme/app";
+        let verdict = check_all(Some(&rule), &digest, name, &[], &[], &found);
+        let Some(Failure::Invalid { reasons, .. }) = &verdict.failure else {
+            panic!("{verdict:?}");
+        };
+        assert!(
+            reasons[0].contains("a Notation signature; the rule requires the key"),
+            "{reasons:?}"
+        );
+        let verdict = check_all(None, &digest, name, &[], &[], &found);
+        assert_eq!(verdict.failure, None);
+        assert_eq!(
+            verdict.records,
+            [SignatureRecord::found("notation", &referrer, Some(&layer))]
         );
     }
 }

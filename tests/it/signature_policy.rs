@@ -818,3 +818,268 @@ fn signatures_are_recorded_without_a_rule_when_asked_and_looked_up_again_by_upda
     assert!(text.contains(&format!("manifest = \"{now}\"")), "{text}");
     assert!(!text.contains(manifest), "{text}");
 }
+
+// ---- Notation (Notary Project) signatures ----
+
+const NOTARY_DN: &str = "C=US,ST=WA,O=acme,CN=builder";
+
+/// A Notation rule trusting the root of `ca_dir` and `identities` (TOML
+/// array items).
+fn notation_rule(ca_dir: &std::path::Path, identities: &str) -> String {
+    format!(
+        "notation-roots = [\"{}\"]\nnotation-identities = [{identities}]\n",
+        ca_dir.join("root.pem").to_str().unwrap()
+    )
+}
+
+/// The referrers tag schema index of `digest` in `team/app` replaced by
+/// one listing `descriptors`.
+fn set_referrers(reg: &Registry, digest: &str, descriptors: Vec<serde_json::Value>) {
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": descriptors,
+    });
+    reg.push_manifest(
+        "team/app",
+        &crate::support::referrers_api::referrers_tag(digest),
+        "application/vnd.oci.image.index.v1+json",
+        index.to_string().as_bytes(),
+    );
+}
+
+#[test]
+fn a_notation_signature_from_the_trust_store_for_a_trusted_identity_is_recorded() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("team/app", "v1", "notation");
+    let rule = notation_rule(&signer.ca_dir, "\"x509.subject: O=acme, ST=WA, C=US\"");
+    project_rule(&reg, &[reg.image("team/app:v1")], &rule);
+
+    // Unsigned: refused, the rule's trust named.
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no signature found (rule \"team\" requires one made with a Notation certificate chaining to"),
+        "{err}"
+    );
+
+    let signed = signer.notation_sign(&format!("team/app@{digest}"), &["--subject-dn", NOTARY_DN]);
+    let out = lock(&reg);
+    expect_code(&out, 0);
+    let text = lockfile_text(&reg);
+    let record = format!(
+        "[[image.signature]]\nkind = \"notation\"\nmanifest = \"{}\"\nlayer = \"{}\"\nidentity = \"C=US, ST=WA, O=acme, CN=builder\"\nissuer = \"O=imagelock-test, CN=imagelock-test fulcio intermediate\"\nverified = \"team\"\n",
+        signed["manifest_digest"].as_str().unwrap(),
+        signed["layer_digest"].as_str().unwrap(),
+    );
+    assert!(text.contains(&record), "{text}\n---\n{record}");
+    let out = imagelock(&reg)
+        .args(["list", "--format", "json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sig = &doc["references"][0]["signatures"][0];
+    assert_eq!(sig["kind"], "notation", "{doc}");
+    assert_eq!(sig["identity"], "C=US, ST=WA, O=acme, CN=builder", "{doc}");
+
+    // check --remote: clean; the signature removed from the referrers:
+    // unsigned, and the recorded one gone.
+    let check = || {
+        imagelock(&reg)
+            .args(["check", "--remote", "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    expect_code(&check(), 0);
+    set_referrers(&reg, &digest, Vec::new());
+    let out = check();
+    expect_code(&out, 1);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["unsigned", "signature-gone"], "{doc}");
+
+    // A legacy signature manifest (no artifactType, the Notary type as its
+    // config's) counts too, under a rule trusting any identity.
+    let legacy = reg.push_oci_image("team/app", "v2", "notation-legacy");
+    signer.notation_sign(
+        &format!("team/app@{legacy}"),
+        &[
+            "--legacy",
+            "--empty-artifact-type",
+            "--subject-dn",
+            NOTARY_DN,
+        ],
+    );
+    project_rule(
+        &reg,
+        &[reg.image("team/app:v2")],
+        &notation_rule(&signer.ca_dir, "\"*\""),
+    );
+    let out = lock(&reg);
+    expect_code(&out, 0);
+    assert!(lockfile_text(&reg).contains("kind = \"notation\""));
+}
+
+#[test]
+fn notation_signatures_that_do_not_count_are_refused_with_their_reason() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let other_ca = reg.scratch().join("other-ca");
+    support::sign_image::run(&["ca-init", "--out", other_ca.to_str().unwrap()]);
+    let rule = notation_rule(
+        &signer.ca_dir,
+        "\"x509.subject: C=US, ST=WA, O=acme, CN=builder\"",
+    );
+    let elsewhere = format!("sha256:{}", "e".repeat(64));
+    let other_image = reg.push_oci_image("team/app", "other", "notation-other");
+    signer.notation_sign(
+        &format!("team/app@{other_image}"),
+        &["--subject-dn", NOTARY_DN],
+    );
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "wrong-root",
+            vec!["--ca-dir", other_ca.to_str().unwrap()],
+            "not in the rule's trust store",
+        ),
+        (
+            "identity",
+            vec!["--subject-dn", "C=US,ST=WA,O=evil,CN=builder"],
+            "signed by x509.subject: C=US, ST=WA, O=evil, CN=builder, which the rule does not trust",
+        ),
+        ("expired", vec!["--expired"], "has expired"),
+        (
+            "tampered-payload",
+            vec!["--tamper", "payload"],
+            "the signature does not verify",
+        ),
+        (
+            "tampered-signature",
+            vec!["--tamper", "signature"],
+            "the signature does not verify",
+        ),
+        (
+            "other-digest",
+            vec!["--digest-in-payload", &elsewhere],
+            "the signature is for sha256:eeee",
+        ),
+        ("other-subject", vec![], "the referrer's subject is"),
+    ];
+    let lockfile = reg.scratch().join("images.lock");
+    for (seed, how, says) in cases {
+        let digest = reg.push_oci_image("team/app", seed, &format!("notation-{seed}"));
+        let image = format!("team/app@{digest}");
+        if seed == "other-subject" {
+            // The tag schema's index is written by clients: this digest's
+            // lists the other image's signature.
+            let theirs =
+                crate::support::referrers_api::pushed_referrers(&reg, "team/app", &other_image);
+            set_referrers(&reg, &digest, theirs);
+        } else if seed == "wrong-root" {
+            let mut args = vec!["--subject-dn", NOTARY_DN];
+            args.extend(how);
+            signer.run("notation-sign", &image, &args);
+        } else {
+            let mut args = vec!["--subject-dn", NOTARY_DN];
+            args.extend(how);
+            signer.notation_sign(&image, &args);
+        }
+        project_rule(&reg, &[reg.image(&format!("team/app:{seed}"))], &rule);
+        let out = lock(&reg);
+        expect_code(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("none valid under rule \"team\""),
+            "{seed}: {err}"
+        );
+        assert!(err.contains(says), "{seed}: {err}");
+        assert!(!lockfile.exists(), "{seed}");
+    }
+}
+
+#[test]
+fn a_notation_rule_is_refused_when_mixed_or_its_identities_are_not_notations() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let good = notation_rule(&signer.ca_dir, "\"*\"");
+    let at = regex::Regex::new(r"imagelock\.toml:\d+:\d+").unwrap();
+    for (rule, says) in [
+        (
+            format!("key = \"{public}\"\n{good}"),
+            "a Notation rule (`notation-roots`) takes no `key`",
+        ),
+        (
+            notation_rule(&signer.ca_dir, "\"x509.subject: CN=acme, O=Acme\""),
+            "must name C, ST and O",
+        ),
+        (
+            good.replace("notation-identities = [\"*\"]\n", ""),
+            "needs `notation-identities`",
+        ),
+        (
+            good.replace("root.pem", "missing.pem"),
+            "cannot read the root certificate",
+        ),
+    ] {
+        project_rule(&reg, &[reg.image("team/app:v1")], &rule);
+        let out = lock(&reg);
+        expect_code(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(at.is_match(&err), "{rule}: {err}");
+        assert!(err.contains(says), "{rule}: {err}");
+    }
+}
+
+#[test]
+fn notation_root_on_the_command_line_requires_it_of_every_image() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("other/app", "v1", "cli-notation");
+    project_rule(&reg, &[reg.image("other/app:v1")], "");
+    let root = signer.ca_dir.join("root.pem");
+    let root = root.to_str().unwrap();
+    let with_flags = |identity: &str| {
+        imagelock(&reg)
+            .args([
+                "lock",
+                "--notation-root",
+                root,
+                "--notation-identity",
+                identity,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = with_flags("x509.subject: C=US, ST=WA, O=acme");
+    expect_code(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no signature found (rule \"--notation-root\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    signer.notation_sign(&format!("other/app@{digest}"), &["--subject-dn", NOTARY_DN]);
+    // Another organisation is not trusted; this one is.
+    let out = with_flags("x509.subject: C=US, ST=WA, O=evil");
+    expect_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("which the rule does not trust"));
+    let out = with_flags("x509.subject: C=US, ST=WA, O=acme");
+    expect_code(&out, 0);
+    assert!(lockfile_text(&reg).contains("verified = \"--notation-root\""));
+    // A root without identities is a usage error.
+    let out = imagelock(&reg)
+        .args(["lock", "--notation-root", root])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--notation-identity"));
+}
