@@ -774,3 +774,172 @@ fn a_rule_requiring_an_attestation_records_the_digest_only_with_it_signed() {
     assert!(text.contains(&record), "{text}\n{attested}");
     assert!(text.contains("verified = \"team\""), "{text}");
 }
+
+// ---- hostile review (issue 22): defects found and what held ----
+
+/// Defect: the lockfile cache trusted a record for the rule's NAME only.
+/// A rule whose key is replaced (rotated after a compromise) keeps its
+/// name, so `lock` kept every digest the old key had verified, asking
+/// nothing. The record must name the rule's current key to count.
+#[test]
+fn a_replaced_key_is_asked_again_not_trusted_from_the_lockfile() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let old_public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "rotated");
+    signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    project(&reg, &[reg.image("team/app:v1")], &old_public);
+    expect_code(&lock(&reg), 0);
+    let before = lockfile_text(&reg);
+    assert!(before.contains("verified = \"team\""), "{before}");
+
+    // The old key is compromised: the rule now names a new one.
+    let new_key = support::sign_image::run(&[
+        "keygen",
+        "--out",
+        reg.scratch().join("new-key").to_str().unwrap(),
+    ]);
+    project(
+        &reg,
+        &[reg.image("team/app:v1")],
+        new_key["public_key"].as_str().unwrap(),
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("none valid under rule \"team\"") && err.contains("not signed by"),
+        "{err}"
+    );
+    assert_eq!(lockfile_text(&reg), before, "nothing is written");
+}
+
+/// Defect: `images` patterns were matched as written against normalised
+/// names, so one naming a tag (`host/team/app:v1`), or written as Docker
+/// reads names (`nginx`, `acme/*`, `index.docker.io/x`), matched nothing
+/// and the images it meant were locked unverified, without a word. A tag
+/// or digest is now an error at its line; Docker's short forms are read
+/// as Docker reads them (unit test `patterns_are_read_as_docker_reads_names`).
+#[test]
+fn a_rule_pattern_naming_a_tag_is_an_error_not_a_rule_that_never_applies() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    reg.push_oci_image("team/app", "v1", "tag-pattern");
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    let path = reg.scratch().join("imagelock.toml");
+    let text = fs_err::read_to_string(&path)
+        .unwrap()
+        .replace("/team/*\"]", "/team/app:v1\"]");
+    fs_err::write(&path, text).unwrap();
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("imagelock.toml:6:") && err.contains("names a tag or digest"),
+        "{err}"
+    );
+    assert!(!reg.scratch().join("images.lock").exists());
+}
+
+/// Defect: an identity regular expression invalid on its own (`a)|(b`)
+/// was accepted, wrapped as `^(?:a)|(b)$`: its second branch no longer
+/// anchored at the start (`evil-b` matched), while the README promises
+/// the whole value must match.
+#[test]
+fn an_identity_regexp_that_escapes_its_anchors_is_refused() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    reg.push_oci_image("team/app", "v1", "regexp");
+    project_rule(
+        &reg,
+        &[reg.image("team/app:v1")],
+        &keyless_rule(
+            &signer,
+            "identity-regexp = 'https://github\\.com/acme/app/.*)|(.*@acme\\.com'",
+            &format!("issuer = \"{ISSUER}\""),
+        ),
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("imagelock.toml:") && err.contains("invalid regular expression"),
+        "{err}"
+    );
+    // The same on the command line.
+    project_rule(&reg, &[reg.image("team/app:v1")], "");
+    let root = trusted_root(&signer);
+    let out = imagelock(&reg)
+        .args([
+            "lock",
+            "--certificate-identity-regexp",
+            "x)|(.*",
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            &root,
+        ])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid regular expression"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Held: a record forged by hand in images.lock (`verified = "team"` on a
+/// signature that does not exist) makes `lock` trust it (the lockfile is
+/// the cache, as documented), but `check --remote` asks again and finds
+/// the digest unsigned and the recorded signature gone.
+#[test]
+fn a_forged_record_is_caught_by_check_remote() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "forged");
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    let forged = format!(
+        "version = 2\n\n[[image]]\nname = \"{}/team/app\"\ntag = \"v1\"\ndigest = \"{digest}\"\n\n[[image.signature]]\nkind = \"cosign\"\nmanifest = \"sha256:{}\"\nlayer = \"sha256:{}\"\nkey = \"{}\"\nverified = \"team\"\n",
+        reg.host(),
+        "1".repeat(64),
+        "2".repeat(64),
+        signer.key["key_id"].as_str().unwrap(),
+    );
+    fs_err::write(reg.scratch().join("images.lock"), &forged).unwrap();
+    expect_code(&lock(&reg), 0);
+    let out = imagelock(&reg)
+        .args(["check", "--remote", "--format", "json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 1);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["unsigned", "signature-gone"], "{doc}");
+    // Offline, a version-2 lockfile reads as any other.
+    expect_code(&imagelock(&reg).args(["check"]).output().unwrap(), 0);
+}
+
+/// Held: `--verify-key` naming a file that cannot be read is an error
+/// naming the file (exit 2), before any request.
+#[test]
+fn an_unreadable_verify_key_is_an_actionable_error() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "nokey");
+    project_rule(&reg, &[reg.image("team/app:v1")], "");
+    let out = imagelock(&reg)
+        .args(["lock", "--verify-key", "missing.pub"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.pub"), "{err}");
+    assert!(!reg.scratch().join("images.lock").exists());
+}
