@@ -317,6 +317,14 @@ fn normalise_pattern(pattern: &str) -> Result<String, String> {
     } else {
         ("docker.io".to_string(), &parts[..])
     };
+    if let Some(part) = rest
+        .iter()
+        .find(|p| !p.contains('[') && p.chars().any(|c| c.is_ascii_uppercase()))
+    {
+        return Err(format!(
+            "`images` pattern {pattern:?}: {part:?} has capitals, and repository paths are lower case: it would match no image"
+        ));
+    }
     let mut out = vec![domain.clone()];
     if domain == "docker.io" && rest.len() == 1 && rest[0] != "**" {
         out.push("library".to_string());
@@ -367,6 +375,7 @@ mod tests {
             "ghcr.io/acme/app:v1",
             "nginx:1",
             "ghcr.io/acme/app@sha256:00",
+            "ghcr.io/Acme/*",
             " ghcr.io/acme/*",
             "",
         ] {

@@ -943,3 +943,85 @@ fn an_unreadable_verify_key_is_an_actionable_error() {
     assert!(err.contains("missing.pub"), "{err}");
     assert!(!reg.scratch().join("images.lock").exists());
 }
+
+/// Held: a registry failing on the `.sig` HEAD (500), or serving a
+/// signature layer whose bytes are not its digest's, fails the run (exit
+/// 2, the use named, nothing written), never "unsigned" nor "verified".
+#[test]
+fn a_failing_or_lying_registry_fails_the_lock_closed() {
+    use crate::support::{Fault, FaultProxy};
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "faults");
+    let dir = reg.scratch();
+    let lockfile = dir.join("images.lock");
+    // The image used through `proxy`, its payload naming that host.
+    let setup = |proxy: &FaultProxy| {
+        let via = proxy.host();
+        let signed = signer.cosign_sign(
+            &format!("team/app@{digest}"),
+            &["--docker-reference", &format!("{via}/team/app")],
+        );
+        fs_err::write(
+            dir.join("deploy.yaml"),
+            format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: {via}/team/app:v1\n"),
+        )
+        .unwrap();
+        fs_err::write(
+            dir.join("imagelock.toml"),
+            format!("paths = [\"deploy.yaml\"]\nplain-http = [\"{via}\"]\n\n[[verify]]\nname = \"team\"\nimages = [\"{via}/team/*\"]\nkey = \"{public}\"\n"),
+        )
+        .unwrap();
+        signed
+    };
+
+    let failing = FaultProxy::start(reg.port);
+    setup(&failing);
+    failing.add(
+        Some("HEAD"),
+        ".sig",
+        Fault::Status {
+            code: 500,
+            retry_after: None,
+        },
+        1000,
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("deploy.yaml:8:"), "{err}");
+    assert!(err.contains("500"), "{err}");
+    assert!(!err.contains("no signature found"), "{err}");
+    assert!(!lockfile.exists());
+
+    // The signature layer answered with other bytes of the same length.
+    let lying = FaultProxy::start(reg.port);
+    let signed = setup(&lying);
+    let layer = signed["layer_digest"].as_str().unwrap();
+    let payload = signed["payload"].as_str().unwrap();
+    let tampered = payload.replacen("team/app", "team/apq", 1);
+    assert_eq!(payload.len(), tampered.len());
+    lying.add(
+        Some("GET"),
+        &format!("/blobs/{layer}"),
+        Fault::Answer {
+            code: 200,
+            headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+            body: tampered.into_bytes(),
+        },
+        1000,
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("deploy.yaml:8:"), "{err}");
+    assert!(err.contains(layer), "{err}");
+    assert!(!lockfile.exists());
+
+    // Answered honestly, the same signature verifies.
+    let honest = FaultProxy::start(reg.port);
+    setup(&honest);
+    expect_code(&lock(&reg), 0);
+    assert!(lockfile_text(&reg).contains("verified = \"team\""));
+}
