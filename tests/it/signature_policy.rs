@@ -923,8 +923,28 @@ fn a_forged_record_is_caught_by_check_remote() {
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["unsigned", "signature-gone"], "{doc}");
-    // Offline, a version-2 lockfile reads as any other.
+    // Every format carries both, at the use.
+    for format in ["github", "markdown", "text"] {
+        let out = imagelock(&reg)
+            .args(["check", "--remote", "--format", format])
+            .output()
+            .unwrap();
+        expect_code(&out, 1);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("unsigned") && text.contains("signature-gone"),
+            "{format}: {text}"
+        );
+        assert!(text.contains("deploy.yaml"), "{format}: {text}");
+    }
+    // Offline, a version-2 lockfile reads as any other: check, then pin.
     expect_code(&imagelock(&reg).args(["check"]).output().unwrap(), 0);
+    expect_code(&imagelock(&reg).args(["pin"]).output().unwrap(), 0);
+    let pinned = fs_err::read_to_string(reg.scratch().join("deploy.yaml")).unwrap();
+    assert!(
+        pinned.contains(&format!("team/app:v1@{digest}")),
+        "{pinned}"
+    );
 }
 
 /// Held: `--verify-key` naming a file that cannot be read is an error
@@ -942,6 +962,30 @@ fn an_unreadable_verify_key_is_an_actionable_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("missing.pub"), "{err}");
     assert!(!reg.scratch().join("images.lock").exists());
+
+    // Defect (fixed): a key file holding two keys had its first used and
+    // the second ignored without a word.
+    let signer = Signer::new(&reg);
+    let one = fs_err::read_to_string(signer.key["public_key"].as_str().unwrap()).unwrap();
+    fs_err::write(reg.scratch().join("two.pub"), format!("{one}{one}")).unwrap();
+    let out = imagelock(&reg)
+        .args(["lock", "--verify-key", "two.pub"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("two.pub") && err.contains("holds 2 `PUBLIC KEY` blocks"),
+        "{err}"
+    );
+    project(&reg, &[reg.image("team/app:v1")], "two.pub");
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("imagelock.toml:7:") && err.contains("holds 2 `PUBLIC KEY` blocks"),
+        "{err}"
+    );
 }
 
 /// Held: a registry failing on the `.sig` HEAD (500), or serving a
