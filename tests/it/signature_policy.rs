@@ -1061,6 +1061,11 @@ fn a_failing_or_lying_registry_fails_the_lock_closed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("deploy.yaml:8:"), "{err}");
     assert!(err.contains(layer), "{err}");
+    // The layer's bytes, not "the manifest body" (the message said so).
+    assert!(
+        err.contains("the body received hashes to") && !err.contains("manifest body"),
+        "{err}"
+    );
     assert!(!lockfile.exists());
 
     // Answered honestly, the same signature verifies.
@@ -1068,4 +1073,85 @@ fn a_failing_or_lying_registry_fails_the_lock_closed() {
     setup(&honest);
     expect_code(&lock(&reg), 0);
     assert!(lockfile_text(&reg).contains("verified = \"team\""));
+}
+
+/// Held: a registry that never answers the `.sig` HEAD is given up on at
+/// `--timeout`, failing the run (exit 2, the use named), not hanging it.
+#[test]
+fn a_registry_stalling_on_the_signature_tag_times_out() {
+    use crate::support::{Fault, FaultProxy};
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    reg.push_oci_image("team/app", "v1", "stall");
+    let proxy = FaultProxy::start(reg.port);
+    let via = proxy.host();
+    let dir = reg.scratch();
+    fs_err::write(
+        dir.join("deploy.yaml"),
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: {via}/team/app:v1\n"),
+    )
+    .unwrap();
+    fs_err::write(
+        dir.join("imagelock.toml"),
+        format!("paths = [\"deploy.yaml\"]\nplain-http = [\"{via}\"]\n\n[[verify]]\nname = \"team\"\nimages = [\"{via}/team/*\"]\nkey = \"{public}\"\n"),
+    )
+    .unwrap();
+    proxy.add(
+        Some("HEAD"),
+        ".sig",
+        Fault::Stall(std::time::Duration::from_secs(120)),
+        1000,
+    );
+    let started = std::time::Instant::now();
+    let out = imagelock(&reg)
+        .args(["lock", "--timeout", "2"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("deploy.yaml:8:"), "{err}");
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}: {err}");
+    assert!(!dir.join("images.lock").exists());
+}
+
+/// Defect (fixed), keyless side: a rule narrowed to another identity
+/// keeps its name, and `lock` kept the digest a now-refused identity
+/// signed. The recorded identity must be one the rule accepts now.
+#[test]
+fn a_narrowed_identity_is_asked_again_not_trusted_from_the_lockfile() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("team/app", "v1", "narrowed");
+    signer.run(
+        "cosign-sign",
+        &format!("team/app@{digest}"),
+        &keyless_args(&signer, IDENTITY, ISSUER),
+    );
+    let broad = keyless_rule(
+        &signer,
+        r"identity-regexp = 'https://github\.com/acme/.*'",
+        &format!("issuer = \"{ISSUER}\""),
+    );
+    project_rule(&reg, &[reg.image("team/app:v1")], &broad);
+    expect_code(&lock(&reg), 0);
+    let before = lockfile_text(&reg);
+    assert!(
+        before.contains(&format!("identity = \"{IDENTITY}\"")),
+        "{before}"
+    );
+
+    // Only the v2 release workflow may sign now.
+    let narrow = keyless_rule(
+        &signer,
+        r"identity-regexp = 'https://github\.com/acme/app/\.github/workflows/release\.yml@refs/tags/v2\..*'",
+        &format!("issuer = \"{ISSUER}\""),
+    );
+    project_rule(&reg, &[reg.image("team/app:v1")], &narrow);
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("none valid under rule \"team\""), "{err}");
+    assert_eq!(lockfile_text(&reg), before, "nothing is written");
 }
