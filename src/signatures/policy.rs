@@ -302,6 +302,11 @@ fn normalise_pattern(pattern: &str) -> Result<String, String> {
         ));
     }
     let first = parts[0];
+    if parts.len() == 1 && is_glob(first) && first != "**" {
+        return Err(format!(
+            "`images` pattern {pattern:?} matches no image: normalised names have a registry and a path (`docker.io/library/nginx`), and `*` stays within one part; write `**` for every image"
+        ));
+    }
     if is_glob(first) {
         return Ok(pattern.to_string());
     }
@@ -376,6 +381,8 @@ mod tests {
             "nginx:1",
             "ghcr.io/acme/app@sha256:00",
             "ghcr.io/Acme/*",
+            "*",
+            "*nginx*",
             " ghcr.io/acme/*",
             "",
         ] {
