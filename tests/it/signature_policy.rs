@@ -1155,3 +1155,58 @@ fn a_narrowed_identity_is_asked_again_not_trusted_from_the_lockfile() {
     assert!(err.contains("none valid under rule \"team\""), "{err}");
     assert_eq!(lockfile_text(&reg), before, "nothing is written");
 }
+
+/// Held: the referrers tag schema's index is written by clients; one with
+/// push access lists, under this digest's tag, another digest's signed
+/// bundle. It does not sign this digest: its `subject` is the other one.
+#[test]
+fn a_referrer_of_another_digest_listed_in_the_tag_schema_does_not_sign() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let signed_digest = reg.push_oci_image("team/app", "v1", "listed-signed");
+    let target = reg.push_oci_image("team/app", "v2", "listed-target");
+    signer.bundle_sign(&format!("team/app@{signed_digest}"), &[]);
+    // Copy the signed digest's referrers index under the target's tag.
+    let http = reg.http();
+    let url = format!(
+        "{}/v2/team/app/manifests/sha256-{}",
+        reg.base_url(),
+        signed_digest.trim_start_matches("sha256:")
+    );
+    let (ct, body) = crate::support::block(async move {
+        let resp = http
+            .get(url)
+            .header("Accept", "application/vnd.oci.image.index.v1+json")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{resp:?}");
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        (ct, resp.bytes().await.unwrap().to_vec())
+    });
+    reg.push_manifest(
+        "team/app",
+        &format!("sha256-{}", target.trim_start_matches("sha256:")),
+        &ct,
+        &body,
+    );
+    project_rule(
+        &reg,
+        &[reg.image("team/app:v2")],
+        &format!(
+            "key = \"{public}\"\ntrusted-root = \"{}\"\n",
+            trusted_root(&signer)
+        ),
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "the referrer's subject is {signed_digest}, not this digest"
+        )),
+        "{err}"
+    );
+    assert!(!reg.scratch().join("images.lock").exists());
+}
