@@ -1210,3 +1210,49 @@ fn a_referrer_of_another_digest_listed_in_the_tag_schema_does_not_sign() {
     );
     assert!(!reg.scratch().join("images.lock").exists());
 }
+
+/// Held: a `.sig` manifest of 65 layers (one valid signature among
+/// copies) is past the cap of 64 signature layers: the run fails naming
+/// the cap and the use, nothing written (never a partial read taken for
+/// "unsigned" or "verified").
+#[test]
+fn a_signature_manifest_past_the_layer_cap_fails_naming_it() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "many-layers");
+    let signed = signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    let tag = signed["tag"].as_str().unwrap().to_string();
+    let http = reg.http();
+    let url = format!("{}/v2/team/app/manifests/{tag}", reg.base_url());
+    let (ct, body) = crate::support::block(async move {
+        let resp = http
+            .get(url)
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{resp:?}");
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        (ct, resp.bytes().await.unwrap().to_vec())
+    });
+    let mut manifest: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let layer = manifest["layers"][0].clone();
+    manifest["layers"] = serde_json::Value::Array(vec![layer; 65]);
+    reg.push_manifest(
+        "team/app",
+        &tag,
+        &ct,
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("has 65 layers; imagelock reads at most 64")
+            && err.contains("deploy.yaml:10:"),
+        "{err}"
+    );
+    assert!(!reg.scratch().join("images.lock").exists());
+}
