@@ -1256,3 +1256,62 @@ fn a_signature_manifest_past_the_layer_cap_fails_naming_it() {
     );
     assert!(!reg.scratch().join("images.lock").exists());
 }
+
+/// A trusted root edited so that its certificate authority's (or its
+/// log's key's) validity ended before the signature was logged: the
+/// keyless bundle must be refused.
+fn keyless_refused_with_root(edit: impl Fn(&mut serde_json::Value)) -> String {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("team/app", "v1", "expired-root");
+    signer.run(
+        "bundle-sign",
+        &format!("team/app@{digest}"),
+        &keyless_args(&signer, IDENTITY, ISSUER),
+    );
+    let path = signer.ca_dir.join("trusted_root.json");
+    let mut root: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut root);
+    let edited = reg.scratch().join("edited_root.json");
+    fs_err::write(&edited, serde_json::to_vec_pretty(&root).unwrap()).unwrap();
+    let rule = format!(
+        "identity = \"{IDENTITY}\"\nissuer = \"{ISSUER}\"\ntrusted-root = \"{}\"\n",
+        edited.display()
+    );
+    project_rule(&reg, &[reg.image("team/app:v1")], &rule);
+    let out = lock(&reg);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    expect_code(&out, 2);
+    assert!(err.contains("none valid under rule \"team\""), "{err}");
+    assert!(!reg.scratch().join("images.lock").exists());
+    err
+}
+
+/// A validity period long over.
+fn ended() -> serde_json::Value {
+    serde_json::json!({"start": "2000-01-01T00:00:00Z", "end": "2001-01-01T00:00:00Z"})
+}
+
+/// Held: a trusted root whose certificate authority's validity ended
+/// before the signature was logged does not vouch for its certificates.
+#[test]
+fn a_keyless_signature_under_an_expired_ca_is_refused() {
+    let err = keyless_refused_with_root(|root| {
+        root["certificateAuthorities"][0]["validFor"] = ended();
+    });
+    assert!(
+        err.contains("no trusted certificate authority is valid at"),
+        "{err}"
+    );
+}
+
+/// Held: a log key whose validity ended before the entry was made does
+/// not vouch for the entry.
+#[test]
+fn a_keyless_signature_logged_under_an_expired_log_key_is_refused() {
+    let err = keyless_refused_with_root(|root| {
+        root["tlogs"][0]["publicKey"]["validFor"] = ended();
+    });
+    assert!(err.contains("No log key valid at integrated time"), "{err}");
+}
