@@ -1315,3 +1315,45 @@ fn a_keyless_signature_logged_under_an_expired_log_key_is_refused() {
     });
     assert!(err.contains("No log key valid at integrated time"), "{err}");
 }
+
+/// Held: an e-mail identity (the certificate's e-mail SAN) is matched as
+/// a whole: `.*@acme\.com` does not accept `x@acme.com.evil.example`, a
+/// URI rule does not accept an e-mail, and the e-mail itself is accepted.
+#[test]
+fn an_email_identity_is_matched_whole() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let google = "https://accounts.google.com";
+    let images = [reg.image("team/app:v1"), reg.image("team/app:v2")];
+    let honest = reg.push_oci_image("team/app", "v1", "email-honest");
+    let evil = reg.push_oci_image("team/app", "v2", "email-evil");
+    signer.run(
+        "bundle-sign",
+        &format!("team/app@{honest}"),
+        &keyless_args(&signer, "release@acme.com", google),
+    );
+    signer.run(
+        "bundle-sign",
+        &format!("team/app@{evil}"),
+        &keyless_args(&signer, "x@acme.com.evil.example", google),
+    );
+    let rule = |identity: &str| keyless_rule(&signer, identity, &format!("issuer = \"{google}\""));
+    project_rule(&reg, &images, &rule(r"identity-regexp = '.*@acme\.com'"));
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("x@acme.com.evil.example")
+            && !err.contains(&format!("team/app:v1 ({honest})")),
+        "{err}"
+    );
+    project_rule(
+        &reg,
+        &images[..1],
+        &rule(r"identity-regexp = 'https://github\.com/acme/.*'"),
+    );
+    expect_code(&lock(&reg), 2);
+    project_rule(&reg, &images[..1], &rule("identity = \"release@acme.com\""));
+    expect_code(&lock(&reg), 0);
+    assert!(lockfile_text(&reg).contains("identity = \"release@acme.com\""));
+}
