@@ -70,6 +70,14 @@ fn needs_lookup(settings: &SignatureSettings, entry: &Entry) -> bool {
     }
 }
 
+/// The rule naming `entry` when the lockfile records no signature (and
+/// attestation) it verified with what it requires now: what offline
+/// `check` reports, `lock` would verify again.
+pub fn unverified_rule<'a>(settings: &'a SignatureSettings, entry: &Entry) -> Option<&'a Rule> {
+    let rule = settings.policy.rule_for(&entry.name)?;
+    needs_lookup(settings, entry).then_some(rule)
+}
+
 /// What the registries hold about each target's digest, asked all at once.
 fn discover_all(
     remote: &Remote<'_>,
