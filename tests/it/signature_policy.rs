@@ -1418,3 +1418,54 @@ fn pin_does_not_pin_an_entry_its_rule_never_verified_silently() {
         "pin pinned an entry its rule never verified"
     );
 }
+
+/// Defect (fixed): `pin - --remote` (render-time pinning: `helm template
+/// … | imagelock pin --remote -  | kubectl apply -f -`) resolved what the
+/// lockfile lacked without the `[[verify]]` rules, so an unsigned digest
+/// of a repository a rule names was pinned into the stream about to be
+/// applied (and, with `--update-lockfile`, recorded). It is refused now,
+/// as `lock` refuses it; a signed one is pinned and recorded with its
+/// signature.
+#[test]
+fn render_time_pinning_checks_the_rules_as_lock_does() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "render-time");
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    let lockfile = reg.scratch().join("images.lock");
+    fs_err::write(&lockfile, "version = 1\n").unwrap();
+    let stream = fs_err::read_to_string(reg.scratch().join("deploy.yaml")).unwrap();
+    let pin = || {
+        imagelock(&reg)
+            .args(["pin", "--remote", "--update-lockfile", "-"])
+            .write_stdin(stream.clone())
+            .output()
+            .unwrap()
+    };
+    let out = pin();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    expect_code(&out, 2);
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        err.contains("no signature found (rule \"team\"") && err.contains("<stdin>:10:"),
+        "{err}"
+    );
+    assert_eq!(fs_err::read_to_string(&lockfile).unwrap(), "version = 1\n");
+
+    signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    let out = pin();
+    expect_code(&out, 0);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("team/app:v1@{digest}")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fs_err::read_to_string(&lockfile)
+        .unwrap()
+        .contains("verified = \"team\""));
+}
