@@ -1406,17 +1406,41 @@ fn offline_check_reports_an_entry_its_rule_never_verified() {
     expect_code(&imagelock(&reg).args(["check"]).output().unwrap(), 0);
 }
 
+/// Defect (fixed): `pin` ignored [[verify]] rules and pinned such an
+/// entry without a word. It refuses the lockfile now (exit 2, nothing
+/// written, the entry and its rule named), from files and on a stream.
 #[test]
-#[ignore = "defect: `pin` ignores [[verify]] rules; it pins an images.lock entry whose records show no signature verified by its rule (a digest edited by hand or in a pull request) without a word; offline `check`, `lock` and `check --remote` catch it"]
-fn pin_does_not_pin_an_entry_its_rule_never_verified_silently() {
+fn pin_does_not_pin_an_entry_its_rule_never_verified() {
     let reg = Registry::start(Setup::PlainAnonymous);
-    project_with_unverified_entry(&reg);
+    let digest = project_with_unverified_entry(&reg);
+    let manifest = reg.scratch().join("deploy.yaml");
+    let before = fs_err::read_to_string(&manifest).unwrap();
     let out = imagelock(&reg).args(["pin"]).output().unwrap();
-    assert_ne!(
-        out.status.code(),
-        Some(0),
-        "pin pinned an entry its rule never verified"
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("images.lock")
+            && err.contains(&digest)
+            && err.contains("rule \"team\"")
+            && err.contains("imagelock lock"),
+        "{err}"
     );
+    assert_eq!(fs_err::read_to_string(&manifest).unwrap(), before);
+    let out = imagelock(&reg)
+        .args(["pin", "-"])
+        .write_stdin(before.clone())
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+    // Once `lock` has verified a signature, pin pins it.
+    let signer = Signer::new(&reg);
+    signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    expect_code(&lock(&reg), 0);
+    expect_code(&imagelock(&reg).args(["pin"]).output().unwrap(), 0);
+    assert!(fs_err::read_to_string(&manifest)
+        .unwrap()
+        .contains(&format!("team/app:v1@{digest}")));
 }
 
 /// Defect (fixed): `pin - --remote` (render-time pinning: `helm template

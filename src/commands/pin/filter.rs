@@ -77,12 +77,14 @@ fn open_lockfile(
             lockfile.display()
         );
     }
-    Ok(if args.update_lockfile {
+    let (lock, guard) = if args.update_lockfile {
         let (lock, guard) = Lockfile::open_for_update(lockfile)?;
         (lock, Some(guard))
     } else {
         (Lockfile::load(lockfile)?, None)
-    })
+    };
+    super::refuse_unverified(args, &lock, lockfile)?;
+    Ok((lock, guard))
 }
 
 /// A stream of YAML documents, window by window. With `--remote`, the
