@@ -1493,3 +1493,48 @@ fn render_time_pinning_checks_the_rules_as_lock_does() {
         .unwrap()
         .contains("verified = \"team\""));
 }
+
+/// Held: a tag moved to an unsigned digest is refused by `update` (the old
+/// digest's records do not carry over); signed, the new digest is locked
+/// with its own record only. With the rule removed, `lock` keeps the
+/// records as they are (version 2).
+#[test]
+fn a_moved_tag_takes_no_records_with_it() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let old = reg.push_oci_image("team/app", "v1", "moved-old");
+    let old_sig = signer.cosign_sign(&format!("team/app@{old}"), &[]);
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    expect_code(&lock(&reg), 0);
+    let before = lockfile_text(&reg);
+
+    let new = reg.push_oci_image("team/app", "v1", "moved-new");
+    let out = imagelock(&reg).args(["update"]).output().unwrap();
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&new) && err.contains("no signature found"),
+        "{err}"
+    );
+    assert_eq!(lockfile_text(&reg), before);
+
+    let new_sig = signer.cosign_sign(&format!("team/app@{new}"), &[]);
+    expect_code(&imagelock(&reg).args(["update"]).output().unwrap(), 0);
+    let after = lockfile_text(&reg);
+    assert!(after.contains(&new), "{after}");
+    assert!(
+        after.contains(new_sig["manifest_digest"].as_str().unwrap())
+            && !after.contains(old_sig["manifest_digest"].as_str().unwrap()),
+        "{after}"
+    );
+
+    // The rule removed: nothing asked, the records stay.
+    project_rule(&reg, &[reg.image("team/app:v1")], "");
+    expect_code(&lock(&reg), 0);
+    assert_eq!(lockfile_text(&reg), after);
+    assert!(
+        after.starts_with("version = 2\n") || after.contains("\nversion = 2\n"),
+        "{after}"
+    );
+}
