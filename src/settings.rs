@@ -155,6 +155,9 @@ pub struct PinSettings {
     /// `--update-lockfile`: and record it.
     pub update_lockfile: bool,
     pub registry: RegistrySettings,
+    /// `pin - --remote`: the `[[verify]]` rules what it resolves must
+    /// pass, as `lock` checks them.
+    pub signatures: SignatureSettings,
 }
 
 #[derive(Debug)]
@@ -292,6 +295,7 @@ impl Settings {
                 remote: a.remote,
                 update_lockfile: a.update_lockfile,
                 registry: registry(a.registry, &file)?,
+                signatures: signatures(cli::VerifyArgs::default(), false, &file)?,
             }),
             Command::Check(a) => CommandSettings::Check(CheckSettings {
                 scan: scan(a.paths, a.helm_values, a.compose_env, &file),

@@ -12,7 +12,7 @@ use crate::pipeline::lock_entries::{access_message, resolve_entries, Ask};
 use crate::pipeline::options::check_registry_options;
 use crate::pipeline::remote::{load_mirrors, registry_error, Remote};
 use crate::pipeline::scanning::{assess_policy, collect_uses, Use};
-use crate::pipeline::signature_checks::signature_findings;
+use crate::pipeline::signature_checks::{signature_findings, unverified_rule};
 use crate::registry::{ErrorKind, RegistryBudget};
 use crate::report::{
     github, json, markdown, sarif, sort_findings, text, Diagnostics, Finding, FindingKind,
@@ -142,6 +142,26 @@ fn find(
                     .with_digests(&e.digest, None),
                 ),
                 _ => {}
+            }
+            // Offline, the records are all there is to go by: an entry its
+            // rule never verified (a digest edited by hand or in a pull
+            // request) is not passed silently. `--remote` asks the
+            // registry instead (below).
+            if let (false, Some(e)) = (args.remote, entry) {
+                if let Some(rule) = unverified_rule(&args.signatures, e) {
+                    findings.push(
+                        finding(
+                            FindingKind::Unsigned,
+                            u,
+                            format!(
+                                "{r}: {lf} records no signature of {} verified by rule {:?} ({})",
+                                e.digest, rule.name, rule.requirement
+                            ),
+                        )
+                        .with_hint("run `imagelock lock` (it verifies the digest, or refuses it) or `imagelock check --remote`")
+                        .with_digests(&e.digest, None),
+                    );
+                }
             }
         }
     }

@@ -58,11 +58,42 @@ impl Output {
     }
 }
 
+/// Refuse a lockfile holding an entry a `[[verify]]` rule names whose
+/// records show no signature verified with what the rule requires now (a
+/// digest edited by hand or in a pull request, its records dropped; a
+/// lockfile from before the rule): `lock` verifies it, `pin` does not pin
+/// it unverified.
+fn refuse_unverified(args: &PinSettings, lock: &Lockfile, lockfile: &Path) -> anyhow::Result<()> {
+    let unverified: Vec<String> = lock
+        .entries()
+        .filter_map(|e| {
+            crate::pipeline::signature_checks::unverified_rule(&args.signatures, e).map(|rule| {
+                format!(
+                    "{} ({}, rule {:?})",
+                    crate::lockfile::Key::of_entry(e),
+                    e.digest,
+                    rule.name
+                )
+            })
+        })
+        .collect();
+    if unverified.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{}: {} entry(ies) a [[verify]] rule names record no signature verified by it: {}; nothing was pinned. Run `imagelock lock` (it verifies each digest, or refuses it), then pin",
+        lockfile.display(),
+        unverified.len(),
+        unverified.join(", ")
+    )
+}
+
 pub fn run(args: &PinSettings, lockfile: &Path, diag: &mut Diagnostics) -> anyhow::Result<i32> {
     if args.scan.paths.iter().any(|p| p.as_os_str() == "-") {
         return filter::run(args, lockfile, diag);
     }
     let lock = Lockfile::load(lockfile)?;
+    refuse_unverified(args, &lock, lockfile)?;
     let mut planner = PinPlanner::new(&lock, lockfile, &args.scan.filters, args.pull_policy);
     // `--dry-run`'s diff, shown only when the run would write it (a run
     // that fails writes nothing, so it shows nothing either): spooled to

@@ -39,18 +39,52 @@ const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 fn needs_lookup(settings: &SignatureSettings, entry: &Entry) -> bool {
     match settings.policy.rule_for(&entry.name) {
         Some(rule) => {
+            // A record counts only when it names the rule AND what the rule
+            // requires now: a rule keeps its name (or its place, `verify
+            // #N`) when its key is replaced (rotated after a compromise) or
+            // its identity changed, and a digest verified by the old key
+            // must be asked again, not kept on the strength of a name.
             let by_rule = |v: &Option<String>| v.as_deref() == Some(rule.name.as_str());
-            let signed = entry.signatures.iter().any(|s| by_rule(&s.verified));
+            let key_id = match &rule.requirement {
+                Requirement::Key { key, .. } => Some(key.id()),
+                Requirement::Keyless { .. } | Requirement::Notation { .. } => None,
+            };
+            let by_signer = |s: &crate::lockfile::SignatureRecord| match &rule.requirement {
+                Requirement::Key { key, .. } => s.key.as_deref() == Some(key.id()),
+                Requirement::Keyless {
+                    identity, issuer, ..
+                } => {
+                    s.identity.as_deref().is_some_and(|i| identity.is_match(i))
+                        && s.issuer.as_deref().is_some_and(|i| issuer.is_match(i))
+                }
+                Requirement::Notation { trust } => {
+                    s.kind == "notation"
+                        && s.identity
+                            .as_deref()
+                            .is_some_and(|i| trust.trusts_subject(i))
+                }
+            };
+            let signed = entry
+                .signatures
+                .iter()
+                .any(|s| by_rule(&s.verified) && by_signer(s));
             let attested = rule.attestations.iter().all(|t| {
-                entry
-                    .attestations
-                    .iter()
-                    .any(|a| &a.predicate_type == t && by_rule(&a.verified))
+                entry.attestations.iter().any(|a| {
+                    &a.predicate_type == t && by_rule(&a.verified) && a.key.as_deref() == key_id
+                })
             });
             !(signed && attested)
         }
         None => settings.record_all && entry.signatures.is_empty(),
     }
+}
+
+/// The rule naming `entry` when the lockfile records no signature (and
+/// attestation) it verified with what it requires now: what offline
+/// `check` reports, `lock` would verify again.
+pub fn unverified_rule<'a>(settings: &'a SignatureSettings, entry: &Entry) -> Option<&'a Rule> {
+    let rule = settings.policy.rule_for(&entry.name)?;
+    needs_lookup(settings, entry).then_some(rule)
 }
 
 /// What the registries hold about each target's digest, asked all at once.

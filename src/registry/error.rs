@@ -365,7 +365,7 @@ fn describe(registry: &str, kind: &ErrorKind) -> String {
             claimed,
             computed,
         } => format!(
-            "digest mismatch: {claimed_by} said {claimed}, the manifest body hashes to {computed}"
+            "digest mismatch: {claimed_by} said {claimed}, the body received hashes to {computed}"
         ),
         PlatformNotFound { wanted, available } => format!(
             "no manifest for platform {wanted}; available: {}",

@@ -14,6 +14,8 @@ pub enum KeyError {
     NotPem,
     #[error("the PEM block is not valid base64")]
     Base64,
+    #[error("the file holds {0} `PUBLIC KEY` blocks; a rule names one key (only the first would be used, the others ignored): keep one key per file and rule")]
+    SeveralKeys(usize),
     #[error("not an ECDSA P-256 public key (SubjectPublicKeyInfo with id-ecPublicKey and prime256v1); imagelock checks cosign's P-256 keys")]
     NotP256,
 }
@@ -45,6 +47,10 @@ impl PublicKey {
     pub fn from_pem(text: &str) -> Result<PublicKey, KeyError> {
         const BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
         const END: &str = "-----END PUBLIC KEY-----";
+        let blocks = text.matches(BEGIN).count();
+        if blocks > 1 {
+            return Err(KeyError::SeveralKeys(blocks));
+        }
         let start = text.find(BEGIN).ok_or(KeyError::NotPem)? + BEGIN.len();
         let end = text[start..].find(END).ok_or(KeyError::NotPem)? + start;
         let b64: String = text[start..end].split_whitespace().collect();
@@ -146,5 +152,27 @@ mod tests {
             0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
         ];
         assert_eq!(PublicKey::from_pem(&pem(&rsa)), Err(KeyError::NotP256));
+        // A P-384 key (secp384r1) is not cosign's P-256, whatever its size.
+        let mut p384 = vec![
+            0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00, 0x04,
+        ];
+        p384.extend_from_slice(&[7u8; 96]);
+        assert_eq!(PublicKey::from_pem(&pem(&p384)), Err(KeyError::NotP256));
+        // A P-256 prefix with a point one byte short, or trailing bytes.
+        let mut short = P256_SPKI_PREFIX.to_vec();
+        short.extend_from_slice(&[4u8; 64]);
+        assert_eq!(PublicKey::from_pem(&pem(&short)), Err(KeyError::NotP256));
+        let mut long = P256_SPKI_PREFIX.to_vec();
+        long.extend_from_slice(&[4u8; 66]);
+        assert_eq!(PublicKey::from_pem(&pem(&long)), Err(KeyError::NotP256));
+        // Two keys in one file: refused, not the first taken silently.
+        let mut two = P256_SPKI_PREFIX.to_vec();
+        two.extend_from_slice(&[4u8; 65]);
+        let one = pem(&two);
+        assert_eq!(
+            PublicKey::from_pem(&format!("{one}{one}")),
+            Err(KeyError::SeveralKeys(2))
+        );
     }
 }

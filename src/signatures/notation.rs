@@ -93,6 +93,17 @@ impl std::fmt::Display for NotationTrust {
 }
 
 impl NotationTrust {
+    /// Whether a recorded signer's subject (as [`format_dn`] wrote it) is
+    /// one this trust policy trusts: what the lockfile cache checks.
+    pub fn trusts_subject(&self, subject: &str) -> bool {
+        match &self.identities {
+            Identities::Any => true,
+            Identities::Subjects(trusted) => parse_dn(subject)
+                .map(|dn| trusted.iter().any(|t| is_subset(t, &dn)))
+                .unwrap_or(false),
+        }
+    }
+
     /// The trust of the PEM files `roots` (each holding one or more
     /// certificates) and the trusted `identities` as written.
     pub fn load(roots: &[PathBuf], identities: &[String]) -> Result<NotationTrust, String> {

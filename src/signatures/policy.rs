@@ -171,7 +171,9 @@ impl Rule {
         let mut set = GlobSetBuilder::new();
         let mut patterns = Vec::new();
         for g in raw.images.get_ref() {
-            let glob = GlobBuilder::new(g.get_ref())
+            let normalised = normalise_pattern(g.get_ref())
+                .map_err(|e| (g.span(), format!("rule {name:?}: {e}")))?;
+            let glob = GlobBuilder::new(&normalised)
                 .literal_separator(true)
                 .build()
                 .map_err(|e| {
@@ -349,6 +351,66 @@ impl Rule {
     }
 }
 
+/// An `images` pattern as the normalised names it is matched against
+/// spell a repository, the way Docker reads a name: no registry means
+/// Docker Hub (`nginx` is `docker.io/library/nginx`, `acme/*` is
+/// `docker.io/acme/*`), `index.docker.io` is `docker.io`, a Docker Hub
+/// name of one part is under `library/`. Written as is, such a pattern
+/// would match no normalised name, and the images it names would be
+/// locked unverified without a word. A pattern whose first part is a glob
+/// (`**`, `*/app`) is kept. A tag or digest is refused: rules name
+/// repositories.
+fn normalise_pattern(pattern: &str) -> Result<String, String> {
+    let is_glob = |s: &str| s.contains(['*', '?', '[', '{']);
+    let parts: Vec<&str> = pattern.split('/').collect();
+    let last = parts.last().copied().unwrap_or_default();
+    if pattern.contains('@') || last.contains(':') {
+        return Err(format!(
+            "`images` pattern {pattern:?} names a tag or digest; a rule names repositories (`ghcr.io/acme/app`, `ghcr.io/acme/*`), and applies to every tag and digest of them"
+        ));
+    }
+    if pattern.trim() != pattern || pattern.is_empty() {
+        return Err(format!(
+            "`images` pattern {pattern:?} has spaces around it or is empty; it would match no image"
+        ));
+    }
+    let first = parts[0];
+    if parts.len() == 1 && is_glob(first) && first != "**" {
+        return Err(format!(
+            "`images` pattern {pattern:?} matches no image: normalised names have a registry and a path (`docker.io/library/nginx`), and `*` stays within one part; write `**` for every image"
+        ));
+    }
+    if is_glob(first) {
+        return Ok(pattern.to_string());
+    }
+    let domain_like = first.contains(['.', ':']) || first == "localhost";
+    let (domain, rest): (String, &[&str]) = if domain_like {
+        let d = first.to_ascii_lowercase();
+        let d = if d == "index.docker.io" {
+            "docker.io".to_string()
+        } else {
+            d
+        };
+        (d, &parts[1..])
+    } else {
+        ("docker.io".to_string(), &parts[..])
+    };
+    if let Some(part) = rest
+        .iter()
+        .find(|p| !p.contains('[') && p.chars().any(|c| c.is_ascii_uppercase()))
+    {
+        return Err(format!(
+            "`images` pattern {pattern:?}: {part:?} has capitals, and repository paths are lower case: it would match no image"
+        ));
+    }
+    let mut out = vec![domain.clone()];
+    if domain == "docker.io" && rest.len() == 1 && rest[0] != "**" {
+        out.push("library".to_string());
+    }
+    out.extend(rest.iter().map(ToString::to_string));
+    Ok(out.join("/"))
+}
+
 /// The key requirement for the key file at `path`, its bundles checked
 /// against `trusted_root`.
 pub fn read_key(path: &Path, trusted_root: Option<TrustRoot>) -> Result<Requirement, String> {
@@ -359,4 +421,45 @@ pub fn read_key(path: &Path, trusted_root: Option<TrustRoot>) -> Result<Requirem
         key,
         trusted_root,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_pattern;
+
+    #[test]
+    fn patterns_are_read_as_docker_reads_names() {
+        for (written, normalised) in [
+            ("nginx", "docker.io/library/nginx"),
+            ("docker.io/nginx", "docker.io/library/nginx"),
+            ("index.docker.io/nginx", "docker.io/library/nginx"),
+            ("acme/*", "docker.io/acme/*"),
+            ("docker.io/*", "docker.io/library/*"),
+            ("docker.io/**", "docker.io/**"),
+            ("GHCR.io/acme/*", "ghcr.io/acme/*"),
+            ("ghcr.io/acme/*", "ghcr.io/acme/*"),
+            ("localhost:5000/team/*", "localhost:5000/team/*"),
+            ("localhost/app", "localhost/app"),
+            ("**", "**"),
+            ("*/acme/*", "*/acme/*"),
+        ] {
+            assert_eq!(
+                normalise_pattern(written).as_deref(),
+                Ok(normalised),
+                "{written}"
+            );
+        }
+        for bad in [
+            "ghcr.io/acme/app:v1",
+            "nginx:1",
+            "ghcr.io/acme/app@sha256:00",
+            "ghcr.io/Acme/*",
+            "*",
+            "*nginx*",
+            " ghcr.io/acme/*",
+            "",
+        ] {
+            assert!(normalise_pattern(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -102,6 +102,10 @@ pub enum Matcher {
 impl Matcher {
     /// A regular expression matcher; the error says what is wrong with it.
     pub fn regex(pattern: &str) -> Result<Matcher, String> {
+        // Valid on its own first: wrapped unchecked, `a)|(b` would compile
+        // as `^(?:a)|(b)$`, its second branch no longer anchored at the start.
+        regex::Regex::new(pattern)
+            .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))?;
         let anchored = regex::Regex::new(&format!("^(?:{pattern})$"))
             .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))?;
         Ok(Matcher::Regex(pattern.to_string(), anchored))

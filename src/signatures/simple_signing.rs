@@ -135,4 +135,39 @@ mod tests {
         let tagged = payload("ghcr.io/x/y:v1", &d.to_string(), COSIGN_TYPE);
         assert!(check_claims(&tagged, &d, "ghcr.io/x/y").is_err());
     }
+
+    #[test]
+    fn payload_tricks_are_refused() {
+        let d = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+        let other = format!("sha256:{}", "b".repeat(64));
+        // Duplicate keys: Go's encoding/json takes the last, a reader
+        // taking the first would disagree; refused outright.
+        let dup = format!(
+            r#"{{"critical":{{"identity":{{"docker-reference":"ghcr.io/x/y"}},"image":{{"docker-manifest-digest":"{other}","docker-manifest-digest":"{d}"}},"type":"{COSIGN_TYPE}"}},"optional":null}}"#
+        );
+        assert!(matches!(
+            check_claims(dup.as_bytes(), &d, "ghcr.io/x/y"),
+            Err(ClaimError::NotSimpleSigning(_))
+        ));
+        // A repository with a space after it, in capitals, or with a
+        // digest is not this repository.
+        for reference in [
+            "ghcr.io/x/y ",
+            " ghcr.io/x/y",
+            "GHCR.IO/x/y",
+            "ghcr.io/X/y",
+            "ghcr.io/x/y@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "ghcr.io/x/y/",
+            "ghcr.io/x/y\u{200b}",
+        ] {
+            let p = payload(reference, &d.to_string(), COSIGN_TYPE);
+            assert!(
+                check_claims(&p, &d, "ghcr.io/x/y").is_err(),
+                "{reference:?}"
+            );
+        }
+        // The digest compared exactly: upper-case hex is another string.
+        let upper = payload("ghcr.io/x/y", &d.to_string().to_uppercase(), COSIGN_TYPE);
+        assert!(check_claims(&upper, &d, "ghcr.io/x/y").is_err());
+    }
 }

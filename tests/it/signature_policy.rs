@@ -1083,3 +1083,767 @@ fn notation_root_on_the_command_line_requires_it_of_every_image() {
     expect_code(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--notation-identity"));
 }
+
+// ---- hostile review (issue 22): defects found and what held ----
+
+/// Defect: the lockfile cache trusted a record for the rule's NAME only.
+/// A rule whose key is replaced (rotated after a compromise) keeps its
+/// name, so `lock` kept every digest the old key had verified, asking
+/// nothing. The record must name the rule's current key to count.
+#[test]
+fn a_replaced_key_is_asked_again_not_trusted_from_the_lockfile() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let old_public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "rotated");
+    signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    project(&reg, &[reg.image("team/app:v1")], &old_public);
+    expect_code(&lock(&reg), 0);
+    let before = lockfile_text(&reg);
+    assert!(before.contains("verified = \"team\""), "{before}");
+
+    // The old key is compromised: the rule now names a new one.
+    let new_key = support::sign_image::run(&[
+        "keygen",
+        "--out",
+        reg.scratch().join("new-key").to_str().unwrap(),
+    ]);
+    project(
+        &reg,
+        &[reg.image("team/app:v1")],
+        new_key["public_key"].as_str().unwrap(),
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("none valid under rule \"team\"") && err.contains("not signed by"),
+        "{err}"
+    );
+    assert_eq!(lockfile_text(&reg), before, "nothing is written");
+}
+
+/// Defect: `images` patterns were matched as written against normalised
+/// names, so one naming a tag (`host/team/app:v1`), or written as Docker
+/// reads names (`nginx`, `acme/*`, `index.docker.io/x`), matched nothing
+/// and the images it meant were locked unverified, without a word. A tag
+/// or digest is now an error at its line; Docker's short forms are read
+/// as Docker reads them (unit test `patterns_are_read_as_docker_reads_names`).
+#[test]
+fn a_rule_pattern_naming_a_tag_is_an_error_not_a_rule_that_never_applies() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    reg.push_oci_image("team/app", "v1", "tag-pattern");
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    let path = reg.scratch().join("imagelock.toml");
+    let text = fs_err::read_to_string(&path)
+        .unwrap()
+        .replace("/team/*\"]", "/team/app:v1\"]");
+    fs_err::write(&path, text).unwrap();
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("imagelock.toml:6:") && err.contains("names a tag or digest"),
+        "{err}"
+    );
+    assert!(!reg.scratch().join("images.lock").exists());
+}
+
+/// Defect: an identity regular expression invalid on its own (`a)|(b`)
+/// was accepted, wrapped as `^(?:a)|(b)$`: its second branch no longer
+/// anchored at the start (`evil-b` matched), while the README promises
+/// the whole value must match.
+#[test]
+fn an_identity_regexp_that_escapes_its_anchors_is_refused() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    reg.push_oci_image("team/app", "v1", "regexp");
+    project_rule(
+        &reg,
+        &[reg.image("team/app:v1")],
+        &keyless_rule(
+            &signer,
+            "identity-regexp = 'https://github\\.com/acme/app/.*)|(.*@acme\\.com'",
+            &format!("issuer = \"{ISSUER}\""),
+        ),
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("imagelock.toml:") && err.contains("invalid regular expression"),
+        "{err}"
+    );
+    // The same on the command line.
+    project_rule(&reg, &[reg.image("team/app:v1")], "");
+    let root = trusted_root(&signer);
+    let out = imagelock(&reg)
+        .args([
+            "lock",
+            "--certificate-identity-regexp",
+            "x)|(.*",
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            &root,
+        ])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid regular expression"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Held: a record forged by hand in images.lock (`verified = "team"` on a
+/// signature that does not exist) makes `lock` trust it (the lockfile is
+/// the cache, as documented), but `check --remote` asks again and finds
+/// the digest unsigned and the recorded signature gone.
+#[test]
+fn a_forged_record_is_caught_by_check_remote() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "forged");
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    let forged = format!(
+        "version = 2\n\n[[image]]\nname = \"{}/team/app\"\ntag = \"v1\"\ndigest = \"{digest}\"\n\n[[image.signature]]\nkind = \"cosign\"\nmanifest = \"sha256:{}\"\nlayer = \"sha256:{}\"\nkey = \"{}\"\nverified = \"team\"\n",
+        reg.host(),
+        "1".repeat(64),
+        "2".repeat(64),
+        signer.key["key_id"].as_str().unwrap(),
+    );
+    fs_err::write(reg.scratch().join("images.lock"), &forged).unwrap();
+    expect_code(&lock(&reg), 0);
+    let out = imagelock(&reg)
+        .args(["check", "--remote", "--format", "json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 1);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["unsigned", "signature-gone"], "{doc}");
+    // Every format carries both, at the use.
+    for format in ["github", "markdown", "text"] {
+        let out = imagelock(&reg)
+            .args(["check", "--remote", "--format", format])
+            .output()
+            .unwrap();
+        expect_code(&out, 1);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("unsigned") && text.contains("signature-gone"),
+            "{format}: {text}"
+        );
+        assert!(text.contains("deploy.yaml"), "{format}: {text}");
+    }
+    // Offline, a version-2 lockfile reads as any other: check, then pin.
+    expect_code(&imagelock(&reg).args(["check"]).output().unwrap(), 0);
+    expect_code(&imagelock(&reg).args(["pin"]).output().unwrap(), 0);
+    let pinned = fs_err::read_to_string(reg.scratch().join("deploy.yaml")).unwrap();
+    assert!(
+        pinned.contains(&format!("team/app:v1@{digest}")),
+        "{pinned}"
+    );
+}
+
+/// Held: `--verify-key` naming a file that cannot be read is an error
+/// naming the file (exit 2), before any request.
+#[test]
+fn an_unreadable_verify_key_is_an_actionable_error() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    reg.push_oci_image("team/app", "v1", "nokey");
+    project_rule(&reg, &[reg.image("team/app:v1")], "");
+    let out = imagelock(&reg)
+        .args(["lock", "--verify-key", "missing.pub"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.pub"), "{err}");
+    assert!(!reg.scratch().join("images.lock").exists());
+
+    // Defect (fixed): a key file holding two keys had its first used and
+    // the second ignored without a word.
+    let signer = Signer::new(&reg);
+    let one = fs_err::read_to_string(signer.key["public_key"].as_str().unwrap()).unwrap();
+    fs_err::write(reg.scratch().join("two.pub"), format!("{one}{one}")).unwrap();
+    let out = imagelock(&reg)
+        .args(["lock", "--verify-key", "two.pub"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("two.pub") && err.contains("holds 2 `PUBLIC KEY` blocks"),
+        "{err}"
+    );
+    project(&reg, &[reg.image("team/app:v1")], "two.pub");
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("imagelock.toml:7:") && err.contains("holds 2 `PUBLIC KEY` blocks"),
+        "{err}"
+    );
+}
+
+/// Held: a registry failing on the `.sig` HEAD (500), or serving a
+/// signature layer whose bytes are not its digest's, fails the run (exit
+/// 2, the use named, nothing written), never "unsigned" nor "verified".
+#[test]
+fn a_failing_or_lying_registry_fails_the_lock_closed() {
+    use crate::support::{Fault, FaultProxy};
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "faults");
+    let dir = reg.scratch();
+    let lockfile = dir.join("images.lock");
+    // The image used through `proxy`, its payload naming that host.
+    let setup = |proxy: &FaultProxy| {
+        let via = proxy.host();
+        let signed = signer.cosign_sign(
+            &format!("team/app@{digest}"),
+            &["--docker-reference", &format!("{via}/team/app")],
+        );
+        fs_err::write(
+            dir.join("deploy.yaml"),
+            format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: {via}/team/app:v1\n"),
+        )
+        .unwrap();
+        fs_err::write(
+            dir.join("imagelock.toml"),
+            format!("paths = [\"deploy.yaml\"]\nplain-http = [\"{via}\"]\n\n[[verify]]\nname = \"team\"\nimages = [\"{via}/team/*\"]\nkey = \"{public}\"\n"),
+        )
+        .unwrap();
+        signed
+    };
+
+    let failing = FaultProxy::start(reg.port);
+    setup(&failing);
+    failing.add(
+        Some("HEAD"),
+        ".sig",
+        Fault::Status {
+            code: 500,
+            retry_after: None,
+        },
+        1000,
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("deploy.yaml:8:"), "{err}");
+    assert!(err.contains("500"), "{err}");
+    assert!(!err.contains("no signature found"), "{err}");
+    assert!(!lockfile.exists());
+
+    // The signature layer answered with other bytes of the same length.
+    let lying = FaultProxy::start(reg.port);
+    let signed = setup(&lying);
+    let layer = signed["layer_digest"].as_str().unwrap();
+    let payload = signed["payload"].as_str().unwrap();
+    let tampered = payload.replacen("team/app", "team/apq", 1);
+    assert_eq!(payload.len(), tampered.len());
+    lying.add(
+        Some("GET"),
+        &format!("/blobs/{layer}"),
+        Fault::Answer {
+            code: 200,
+            headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+            body: tampered.into_bytes(),
+        },
+        1000,
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("deploy.yaml:8:"), "{err}");
+    assert!(err.contains(layer), "{err}");
+    // The layer's bytes, not "the manifest body" (the message said so).
+    assert!(
+        err.contains("the body received hashes to") && !err.contains("manifest body"),
+        "{err}"
+    );
+    assert!(!lockfile.exists());
+
+    // Answered honestly, the same signature verifies.
+    let honest = FaultProxy::start(reg.port);
+    setup(&honest);
+    expect_code(&lock(&reg), 0);
+    assert!(lockfile_text(&reg).contains("verified = \"team\""));
+}
+
+/// Held: a registry that never answers the `.sig` HEAD is given up on at
+/// `--timeout`, failing the run (exit 2, the use named), not hanging it.
+#[test]
+fn a_registry_stalling_on_the_signature_tag_times_out() {
+    use crate::support::{Fault, FaultProxy};
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    reg.push_oci_image("team/app", "v1", "stall");
+    let proxy = FaultProxy::start(reg.port);
+    let via = proxy.host();
+    let dir = reg.scratch();
+    fs_err::write(
+        dir.join("deploy.yaml"),
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: {via}/team/app:v1\n"),
+    )
+    .unwrap();
+    fs_err::write(
+        dir.join("imagelock.toml"),
+        format!("paths = [\"deploy.yaml\"]\nplain-http = [\"{via}\"]\n\n[[verify]]\nname = \"team\"\nimages = [\"{via}/team/*\"]\nkey = \"{public}\"\n"),
+    )
+    .unwrap();
+    proxy.add(
+        Some("HEAD"),
+        ".sig",
+        Fault::Stall(std::time::Duration::from_secs(120)),
+        1000,
+    );
+    let started = std::time::Instant::now();
+    let out = imagelock(&reg)
+        .args(["lock", "--timeout", "2"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("deploy.yaml:8:"), "{err}");
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}: {err}");
+    assert!(!dir.join("images.lock").exists());
+}
+
+/// Defect (fixed), keyless side: a rule narrowed to another identity
+/// keeps its name, and `lock` kept the digest a now-refused identity
+/// signed. The recorded identity must be one the rule accepts now.
+#[test]
+fn a_narrowed_identity_is_asked_again_not_trusted_from_the_lockfile() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("team/app", "v1", "narrowed");
+    signer.run(
+        "cosign-sign",
+        &format!("team/app@{digest}"),
+        &keyless_args(&signer, IDENTITY, ISSUER),
+    );
+    let broad = keyless_rule(
+        &signer,
+        r"identity-regexp = 'https://github\.com/acme/.*'",
+        &format!("issuer = \"{ISSUER}\""),
+    );
+    project_rule(&reg, &[reg.image("team/app:v1")], &broad);
+    expect_code(&lock(&reg), 0);
+    let before = lockfile_text(&reg);
+    assert!(
+        before.contains(&format!("identity = \"{IDENTITY}\"")),
+        "{before}"
+    );
+
+    // Only the v2 release workflow may sign now.
+    let narrow = keyless_rule(
+        &signer,
+        r"identity-regexp = 'https://github\.com/acme/app/\.github/workflows/release\.yml@refs/tags/v2\..*'",
+        &format!("issuer = \"{ISSUER}\""),
+    );
+    project_rule(&reg, &[reg.image("team/app:v1")], &narrow);
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("none valid under rule \"team\""), "{err}");
+    assert_eq!(lockfile_text(&reg), before, "nothing is written");
+}
+
+/// Held: the referrers tag schema's index is written by clients; one with
+/// push access lists, under this digest's tag, another digest's signed
+/// bundle. It does not sign this digest: its `subject` is the other one.
+#[test]
+fn a_referrer_of_another_digest_listed_in_the_tag_schema_does_not_sign() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let signed_digest = reg.push_oci_image("team/app", "v1", "listed-signed");
+    let target = reg.push_oci_image("team/app", "v2", "listed-target");
+    signer.bundle_sign(&format!("team/app@{signed_digest}"), &[]);
+    // Copy the signed digest's referrers index under the target's tag.
+    let http = reg.http();
+    let url = format!(
+        "{}/v2/team/app/manifests/sha256-{}",
+        reg.base_url(),
+        signed_digest.trim_start_matches("sha256:")
+    );
+    let (ct, body) = crate::support::block(async move {
+        let resp = http
+            .get(url)
+            .header("Accept", "application/vnd.oci.image.index.v1+json")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{resp:?}");
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        (ct, resp.bytes().await.unwrap().to_vec())
+    });
+    reg.push_manifest(
+        "team/app",
+        &format!("sha256-{}", target.trim_start_matches("sha256:")),
+        &ct,
+        &body,
+    );
+    project_rule(
+        &reg,
+        &[reg.image("team/app:v2")],
+        &format!(
+            "key = \"{public}\"\ntrusted-root = \"{}\"\n",
+            trusted_root(&signer)
+        ),
+    );
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "the referrer's subject is {signed_digest}, not this digest"
+        )),
+        "{err}"
+    );
+    assert!(!reg.scratch().join("images.lock").exists());
+}
+
+/// Held: a `.sig` manifest of 65 layers (one valid signature among
+/// copies) is past the cap of 64 signature layers: the run fails naming
+/// the cap and the use, nothing written (never a partial read taken for
+/// "unsigned" or "verified").
+#[test]
+fn a_signature_manifest_past_the_layer_cap_fails_naming_it() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "many-layers");
+    let signed = signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    let tag = signed["tag"].as_str().unwrap().to_string();
+    let http = reg.http();
+    let url = format!("{}/v2/team/app/manifests/{tag}", reg.base_url());
+    let (ct, body) = crate::support::block(async move {
+        let resp = http
+            .get(url)
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{resp:?}");
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        (ct, resp.bytes().await.unwrap().to_vec())
+    });
+    let mut manifest: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let layer = manifest["layers"][0].clone();
+    manifest["layers"] = serde_json::Value::Array(vec![layer; 65]);
+    reg.push_manifest(
+        "team/app",
+        &tag,
+        &ct,
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("has 65 layers; imagelock reads at most 64")
+            && err.contains("deploy.yaml:10:"),
+        "{err}"
+    );
+    assert!(!reg.scratch().join("images.lock").exists());
+}
+
+/// A trusted root edited so that its certificate authority's (or its
+/// log's key's) validity ended before the signature was logged: the
+/// keyless bundle must be refused.
+fn keyless_refused_with_root(edit: impl Fn(&mut serde_json::Value)) -> String {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let digest = reg.push_oci_image("team/app", "v1", "expired-root");
+    signer.run(
+        "bundle-sign",
+        &format!("team/app@{digest}"),
+        &keyless_args(&signer, IDENTITY, ISSUER),
+    );
+    let path = signer.ca_dir.join("trusted_root.json");
+    let mut root: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut root);
+    let edited = reg.scratch().join("edited_root.json");
+    fs_err::write(&edited, serde_json::to_vec_pretty(&root).unwrap()).unwrap();
+    let rule = format!(
+        "identity = \"{IDENTITY}\"\nissuer = \"{ISSUER}\"\ntrusted-root = \"{}\"\n",
+        edited.display()
+    );
+    project_rule(&reg, &[reg.image("team/app:v1")], &rule);
+    let out = lock(&reg);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    expect_code(&out, 2);
+    assert!(err.contains("none valid under rule \"team\""), "{err}");
+    assert!(!reg.scratch().join("images.lock").exists());
+    err
+}
+
+/// A validity period long over.
+fn ended() -> serde_json::Value {
+    serde_json::json!({"start": "2000-01-01T00:00:00Z", "end": "2001-01-01T00:00:00Z"})
+}
+
+/// Held: a trusted root whose certificate authority's validity ended
+/// before the signature was logged does not vouch for its certificates.
+#[test]
+fn a_keyless_signature_under_an_expired_ca_is_refused() {
+    let err = keyless_refused_with_root(|root| {
+        root["certificateAuthorities"][0]["validFor"] = ended();
+    });
+    assert!(
+        err.contains("no trusted certificate authority is valid at"),
+        "{err}"
+    );
+}
+
+/// Held: a log key whose validity ended before the entry was made does
+/// not vouch for the entry.
+#[test]
+fn a_keyless_signature_logged_under_an_expired_log_key_is_refused() {
+    let err = keyless_refused_with_root(|root| {
+        root["tlogs"][0]["publicKey"]["validFor"] = ended();
+    });
+    assert!(err.contains("No log key valid at integrated time"), "{err}");
+}
+
+/// Held: an e-mail identity (the certificate's e-mail SAN) is matched as
+/// a whole: `.*@acme\.com` does not accept `x@acme.com.evil.example`, a
+/// URI rule does not accept an e-mail, and the e-mail itself is accepted.
+#[test]
+fn an_email_identity_is_matched_whole() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let google = "https://accounts.google.com";
+    let images = [reg.image("team/app:v1"), reg.image("team/app:v2")];
+    let honest = reg.push_oci_image("team/app", "v1", "email-honest");
+    let evil = reg.push_oci_image("team/app", "v2", "email-evil");
+    signer.run(
+        "bundle-sign",
+        &format!("team/app@{honest}"),
+        &keyless_args(&signer, "release@acme.com", google),
+    );
+    signer.run(
+        "bundle-sign",
+        &format!("team/app@{evil}"),
+        &keyless_args(&signer, "x@acme.com.evil.example", google),
+    );
+    let rule = |identity: &str| keyless_rule(&signer, identity, &format!("issuer = \"{google}\""));
+    project_rule(&reg, &images, &rule(r"identity-regexp = '.*@acme\.com'"));
+    let out = lock(&reg);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("x@acme.com.evil.example")
+            && !err.contains(&format!("team/app:v1 ({honest})")),
+        "{err}"
+    );
+    project_rule(
+        &reg,
+        &images[..1],
+        &rule(r"identity-regexp = 'https://github\.com/acme/.*'"),
+    );
+    expect_code(&lock(&reg), 2);
+    project_rule(&reg, &images[..1], &rule("identity = \"release@acme.com\""));
+    expect_code(&lock(&reg), 0);
+    assert!(lockfile_text(&reg).contains("identity = \"release@acme.com\""));
+}
+
+/// A lockfile entry a rule names whose records show no signature
+/// verified by it (a digest edited by hand or in a pull request, its
+/// records dropped; or a record of the rule's old key).
+fn project_with_unverified_entry(reg: &Registry) -> String {
+    let signer = Signer::new(reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "never-verified");
+    project(reg, &[reg.image("team/app:v1")], &public);
+    fs_err::write(
+        reg.scratch().join("images.lock"),
+        format!(
+            "version = 1\n\n[[image]]\nname = \"{}/team/app\"\ntag = \"v1\"\ndigest = \"{digest}\"\n",
+            reg.host()
+        ),
+    )
+    .unwrap();
+    digest
+}
+
+/// Defect (fixed): offline `check` ignored [[verify]] rules, so such an
+/// entry passed it without a word (only `lock` and `check --remote`
+/// caught it). It is an `unsigned` finding at the use now.
+#[test]
+fn offline_check_reports_an_entry_its_rule_never_verified() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let digest = project_with_unverified_entry(&reg);
+    let out = imagelock(&reg)
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 1);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &doc["findings"][0];
+    assert_eq!(f["kind"], "unsigned", "{doc}");
+    assert_eq!(f["file"], "deploy.yaml", "{doc}");
+    assert_eq!(f["line"], 10, "{doc}");
+    let message = f["message"].as_str().unwrap();
+    assert!(
+        message.contains(&digest) && message.contains("verified by rule \"team\""),
+        "{doc}"
+    );
+    // Once `lock` has verified a signature, offline check is clean.
+    let signer = Signer::new(&reg);
+    signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    expect_code(&lock(&reg), 0);
+    expect_code(&imagelock(&reg).args(["check"]).output().unwrap(), 0);
+}
+
+/// Defect (fixed): `pin` ignored [[verify]] rules and pinned such an
+/// entry without a word. It refuses the lockfile now (exit 2, nothing
+/// written, the entry and its rule named), from files and on a stream.
+#[test]
+fn pin_does_not_pin_an_entry_its_rule_never_verified() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let digest = project_with_unverified_entry(&reg);
+    let manifest = reg.scratch().join("deploy.yaml");
+    let before = fs_err::read_to_string(&manifest).unwrap();
+    let out = imagelock(&reg).args(["pin"]).output().unwrap();
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("images.lock")
+            && err.contains(&digest)
+            && err.contains("rule \"team\"")
+            && err.contains("imagelock lock"),
+        "{err}"
+    );
+    assert_eq!(fs_err::read_to_string(&manifest).unwrap(), before);
+    let out = imagelock(&reg)
+        .args(["pin", "-"])
+        .write_stdin(before.clone())
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+    // Once `lock` has verified a signature, pin pins it.
+    let signer = Signer::new(&reg);
+    signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    expect_code(&lock(&reg), 0);
+    expect_code(&imagelock(&reg).args(["pin"]).output().unwrap(), 0);
+    assert!(fs_err::read_to_string(&manifest)
+        .unwrap()
+        .contains(&format!("team/app:v1@{digest}")));
+}
+
+/// Defect (fixed): `pin - --remote` (render-time pinning: `helm template
+/// … | imagelock pin --remote -  | kubectl apply -f -`) resolved what the
+/// lockfile lacked without the `[[verify]]` rules, so an unsigned digest
+/// of a repository a rule names was pinned into the stream about to be
+/// applied (and, with `--update-lockfile`, recorded). It is refused now,
+/// as `lock` refuses it; a signed one is pinned and recorded with its
+/// signature.
+#[test]
+fn render_time_pinning_checks_the_rules_as_lock_does() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let digest = reg.push_oci_image("team/app", "v1", "render-time");
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    let lockfile = reg.scratch().join("images.lock");
+    fs_err::write(&lockfile, "version = 1\n").unwrap();
+    let stream = fs_err::read_to_string(reg.scratch().join("deploy.yaml")).unwrap();
+    let pin = || {
+        imagelock(&reg)
+            .args(["pin", "--remote", "--update-lockfile", "-"])
+            .write_stdin(stream.clone())
+            .output()
+            .unwrap()
+    };
+    let out = pin();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    expect_code(&out, 2);
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        err.contains("no signature found (rule \"team\"") && err.contains("<stdin>:10:"),
+        "{err}"
+    );
+    assert_eq!(fs_err::read_to_string(&lockfile).unwrap(), "version = 1\n");
+
+    signer.cosign_sign(&format!("team/app@{digest}"), &[]);
+    let out = pin();
+    expect_code(&out, 0);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("team/app:v1@{digest}")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fs_err::read_to_string(&lockfile)
+        .unwrap()
+        .contains("verified = \"team\""));
+}
+
+/// Held: a tag moved to an unsigned digest is refused by `update` (the old
+/// digest's records do not carry over); signed, the new digest is locked
+/// with its own record only. With the rule removed, `lock` keeps the
+/// records as they are (version 2).
+#[test]
+fn a_moved_tag_takes_no_records_with_it() {
+    let reg = Registry::start(Setup::PlainAnonymous);
+    let signer = Signer::new(&reg);
+    let public = signer.key["public_key"].as_str().unwrap().to_string();
+    let old = reg.push_oci_image("team/app", "v1", "moved-old");
+    let old_sig = signer.cosign_sign(&format!("team/app@{old}"), &[]);
+    project(&reg, &[reg.image("team/app:v1")], &public);
+    expect_code(&lock(&reg), 0);
+    let before = lockfile_text(&reg);
+
+    let new = reg.push_oci_image("team/app", "v1", "moved-new");
+    let out = imagelock(&reg).args(["update"]).output().unwrap();
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&new) && err.contains("no signature found"),
+        "{err}"
+    );
+    assert_eq!(lockfile_text(&reg), before);
+
+    let new_sig = signer.cosign_sign(&format!("team/app@{new}"), &[]);
+    expect_code(&imagelock(&reg).args(["update"]).output().unwrap(), 0);
+    let after = lockfile_text(&reg);
+    assert!(after.contains(&new), "{after}");
+    assert!(
+        after.contains(new_sig["manifest_digest"].as_str().unwrap())
+            && !after.contains(old_sig["manifest_digest"].as_str().unwrap()),
+        "{after}"
+    );
+
+    // The rule removed: nothing asked, the records stay.
+    project_rule(&reg, &[reg.image("team/app:v1")], "");
+    expect_code(&lock(&reg), 0);
+    assert_eq!(lockfile_text(&reg), after);
+    assert!(
+        after.starts_with("version = 2\n") || after.contains("\nversion = 2\n"),
+        "{after}"
+    );
+}

@@ -77,12 +77,14 @@ fn open_lockfile(
             lockfile.display()
         );
     }
-    Ok(if args.update_lockfile {
+    let (lock, guard) = if args.update_lockfile {
         let (lock, guard) = Lockfile::open_for_update(lockfile)?;
         (lock, Some(guard))
     } else {
         (Lockfile::load(lockfile)?, None)
-    })
+    };
+    super::refuse_unverified(args, &lock, lockfile)?;
+    Ok((lock, guard))
 }
 
 /// A stream of YAML documents, window by window. With `--remote`, the
@@ -549,12 +551,29 @@ fn resolve_missing(
     let answers = resolve_entries(&remote, lock, asks, at)?;
     remote.report_credential_warnings(diag);
     let mut resolved = Vec::new();
+    // What was resolved, its signatures checked against the `[[verify]]`
+    // rules as `lock` checks them before anything is pinned from it: a
+    // digest its rule refuses is an error (nothing printed, nothing
+    // recorded), not a reference pinned into a stream about to be applied.
+    let mut fresh = Lockfile::new();
     for answer in answers {
         answer.report_failures(diag);
         if let Some(entry) = answer.entry {
             resolved.push(answer.ask.key.to_string());
-            lock.insert(entry);
+            fresh.insert(entry);
         }
+    }
+    if diag.errors() == 0 {
+        crate::pipeline::signature_checks::check_signatures(
+            &remote,
+            &args.signatures,
+            &mut fresh,
+            &|k| uses.of(k).to_vec(),
+            diag,
+        )?;
+    }
+    for entry in fresh.entries() {
+        lock.insert(entry.clone());
     }
     remote.report_budget(diag);
     Ok(resolved)
