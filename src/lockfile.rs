@@ -364,29 +364,32 @@ impl Lockfile {
                 })?;
                 platforms.insert(platform, digest);
             }
+            // Records are version 2's; their digests are checked as the
+            // entry's are.
+            let record_at = |start: usize, what: &str| {
+                if version == VERSION_1 {
+                    Err(invalid(
+                        start,
+                        format!("{what} records need `version = {VERSION}`"),
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+            let digest_at = |d: &Spanned<String>, what: &str| {
+                Digest::parse(d.get_ref())
+                    .map_err(|e| invalid(d.span().start, format!("malformed {what} digest: {e}")))
+            };
+            let layer_at =
+                |l: &Option<Spanned<String>>| l.as_ref().map(|l| digest_at(l, "layer")).transpose();
             let mut signatures = Vec::new();
             for spanned in raw.signatures {
-                let at = spanned.span().start;
-                if version == VERSION_1 {
-                    return Err(invalid(
-                        at,
-                        format!("signature records need `version = {VERSION}`"),
-                    ));
-                }
+                record_at(spanned.span().start, "signature")?;
                 let r = spanned.into_inner();
-                let digest_at = |d: &Spanned<String>, what: &str| {
-                    Digest::parse(d.get_ref()).map_err(|e| {
-                        invalid(d.span().start, format!("malformed {what} digest: {e}"))
-                    })
-                };
                 signatures.push(SignatureRecord {
                     kind: r.kind,
                     manifest: digest_at(&r.manifest, "signature manifest")?,
-                    layer: r
-                        .layer
-                        .as_ref()
-                        .map(|l| digest_at(l, "layer"))
-                        .transpose()?,
+                    layer: layer_at(&r.layer)?,
                     key: r.key,
                     identity: r.identity,
                     issuer: r.issuer,
@@ -396,26 +399,12 @@ impl Lockfile {
             signatures.sort();
             let mut attestations = Vec::new();
             for spanned in raw.attestations {
-                if version == VERSION_1 {
-                    return Err(invalid(
-                        spanned.span().start,
-                        format!("attestation records need `version = {VERSION}`"),
-                    ));
-                }
+                record_at(spanned.span().start, "attestation")?;
                 let r = spanned.into_inner();
-                let digest_at = |d: &Spanned<String>, what: &str| {
-                    Digest::parse(d.get_ref()).map_err(|e| {
-                        invalid(d.span().start, format!("malformed {what} digest: {e}"))
-                    })
-                };
                 attestations.push(AttestationRecord {
                     predicate_type: r.predicate_type,
                     manifest: digest_at(&r.manifest, "attestation manifest")?,
-                    layer: r
-                        .layer
-                        .as_ref()
-                        .map(|l| digest_at(l, "layer"))
-                        .transpose()?,
+                    layer: layer_at(&r.layer)?,
                     key: r.key,
                     verified: r.verified,
                 });
@@ -476,47 +465,32 @@ impl Lockfile {
                 out.push_str(&format!("platforms = {{ {} }}\n", items.join(", ")));
             }
             for sig in &e.signatures {
-                out.push_str("\n[[image.signature]]\n");
-                out.push_str(&format!("kind = {}\n", quote(&sig.kind)));
-                out.push_str(&format!(
-                    "manifest = {}\n",
-                    quote(&sig.manifest.to_string())
-                ));
-                if let Some(layer) = &sig.layer {
-                    out.push_str(&format!("layer = {}\n", quote(&layer.to_string())));
-                }
-                if let Some(key) = &sig.key {
-                    out.push_str(&format!("key = {}\n", quote(key)));
-                }
-                if let Some(identity) = &sig.identity {
-                    out.push_str(&format!("identity = {}\n", quote(identity)));
-                }
-                if let Some(issuer) = &sig.issuer {
-                    out.push_str(&format!("issuer = {}\n", quote(issuer)));
-                }
-                if let Some(rule) = &sig.verified {
-                    out.push_str(&format!("verified = {}\n", quote(rule)));
-                }
+                push_table(
+                    &mut out,
+                    "image.signature",
+                    &[
+                        ("kind", Some(sig.kind.clone())),
+                        ("manifest", Some(sig.manifest.to_string())),
+                        ("layer", sig.layer.as_ref().map(ToString::to_string)),
+                        ("key", sig.key.clone()),
+                        ("identity", sig.identity.clone()),
+                        ("issuer", sig.issuer.clone()),
+                        ("verified", sig.verified.clone()),
+                    ],
+                );
             }
             for att in &e.attestations {
-                out.push_str("\n[[image.attestation]]\n");
-                out.push_str(&format!(
-                    "predicate-type = {}\n",
-                    quote(&att.predicate_type)
-                ));
-                out.push_str(&format!(
-                    "manifest = {}\n",
-                    quote(&att.manifest.to_string())
-                ));
-                if let Some(layer) = &att.layer {
-                    out.push_str(&format!("layer = {}\n", quote(&layer.to_string())));
-                }
-                if let Some(key) = &att.key {
-                    out.push_str(&format!("key = {}\n", quote(key)));
-                }
-                if let Some(rule) = &att.verified {
-                    out.push_str(&format!("verified = {}\n", quote(rule)));
-                }
+                push_table(
+                    &mut out,
+                    "image.attestation",
+                    &[
+                        ("predicate-type", Some(att.predicate_type.clone())),
+                        ("manifest", Some(att.manifest.to_string())),
+                        ("layer", att.layer.as_ref().map(ToString::to_string)),
+                        ("key", att.key.clone()),
+                        ("verified", att.verified.clone()),
+                    ],
+                );
             }
         }
         out
@@ -658,6 +632,16 @@ fn check_version(
                 ),
             )),
         },
+    }
+}
+
+/// A `[[header]]` table of `pairs`, those that are present, in order.
+fn push_table(out: &mut String, header: &str, pairs: &[(&str, Option<String>)]) {
+    out.push_str(&format!("\n[[{header}]]\n"));
+    for (key, value) in pairs {
+        if let Some(value) = value {
+            out.push_str(&format!("{key} = {}\n", quote(value)));
+        }
     }
 }
 
