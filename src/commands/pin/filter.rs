@@ -105,39 +105,18 @@ fn by_windows<R: Read>(
         check_registry_options(&args.registry, &[], diag);
         let mut spool = spool_file()?;
         let mut parts = Vec::new();
-        loop {
-            let window = match windows.next_window() {
-                Ok(Some(w)) => w,
-                Ok(None) => break,
-                Err(e) => {
-                    diag.emit(scan_error_message(&e));
-                    failed_files += 1;
-                    break;
-                }
-            };
-            if crate::interrupt::requested().is_some() {
-                failed_files += 1;
-                break;
-            }
-            spool
-                .write_all(window.text.as_bytes())
-                .map_err(spool_error)?;
-            let file = stdin_text(window.text);
-            let scanned = scan_window(
+        failed_files += read_windows(&mut windows, diag, |file, lines_before, diag| {
+            spool.write_all(file.text.as_bytes()).map_err(spool_error)?;
+            Ok(scan_window(
                 &args.scan,
                 &file,
-                window.lines_before,
+                lines_before,
                 &tally,
                 diag,
                 true,
                 |part, _| parts.push(part),
-            );
-            if let Err(e) = scanned {
-                diag.emit(scan_error_message(&e));
-                failed_files += 1;
-                break;
-            }
-        }
+            ))
+        })?;
         for note in tally.notes(Path::new(STDIN)) {
             diag.note(note);
         }
@@ -228,29 +207,14 @@ fn pin_windows<R: Read>(
     diag: &mut Diagnostics,
 ) -> anyhow::Result<usize> {
     let quiet = UnreadTally::default();
-    let mut failed = 0;
-    loop {
-        let window = match windows.next_window() {
-            Ok(Some(w)) => w,
-            Ok(None) => break,
-            Err(e) => {
-                diag.emit(scan_error_message(&e));
-                failed += 1;
-                break;
-            }
-        };
-        if crate::interrupt::requested().is_some() {
-            failed += 1;
-            break;
-        }
-        let file = stdin_text(window.text);
-        planner.set_lines_before(window.lines_before);
+    let failed = read_windows(windows, diag, |file, lines_before, diag| {
+        planner.set_lines_before(lines_before);
         // Each part planned as it is scanned (as a stream read whole is),
         // so messages come in the stream's order.
         let scanned = scan_window(
             &args.scan,
             &file,
-            window.lines_before,
+            lines_before,
             tally.unwrap_or(&quiet),
             diag,
             tally.is_some(),
@@ -261,11 +225,9 @@ fn pin_windows<R: Read>(
                 planner.plan_part(&file.text, &part, diag);
             },
         );
-        if let Err(e) = scanned {
-            diag.emit(scan_error_message(&e));
+        if scanned.is_err() {
             planner.void_file();
-            failed += 1;
-            break;
+            return Ok(scanned);
         }
         let edits = planner
             .finish_file(&file.path, &file.text, diag)
@@ -276,13 +238,47 @@ fn pin_windows<R: Read>(
             out.write_all(apply(&file.text, &edits).as_bytes())
         };
         written.map_err(spool_error)?;
-    }
+        Ok(Ok(()))
+    })?;
     if let Some(tally) = tally {
         for note in tally.notes(Path::new(STDIN)) {
             diag.note(note);
         }
     }
     Ok(failed)
+}
+
+/// Hand each window of `windows` to `each` (its text as standard input's,
+/// and the lines before it) until the input ends. The reading ends early,
+/// as one failure, at a window that cannot be read, at an interrupt, or at
+/// a window `each` could not scan (a syntax error voids the stream, as it
+/// voids a file); the failure is reported. Returns how many failed: 0 or 1.
+fn read_windows<R: Read>(
+    windows: &mut Windows<R>,
+    diag: &mut Diagnostics,
+    mut each: impl FnMut(
+        FileText,
+        usize,
+        &mut Diagnostics,
+    ) -> anyhow::Result<Result<(), crate::scan::ScanError>>,
+) -> anyhow::Result<usize> {
+    loop {
+        let window = match windows.next_window() {
+            Ok(Some(w)) => w,
+            Ok(None) => return Ok(0),
+            Err(e) => {
+                diag.emit(scan_error_message(&e));
+                return Ok(1);
+            }
+        };
+        if crate::interrupt::requested().is_some() {
+            return Ok(1);
+        }
+        if let Err(e) = each(stdin_text(window.text), window.lines_before, diag)? {
+            diag.emit(scan_error_message(&e));
+            return Ok(1);
+        }
+    }
 }
 
 /// A temporary file (in `TMPDIR`) the stream is kept in until every
