@@ -88,19 +88,42 @@ pub fn unverified_rule<'a>(settings: &'a SignatureSettings, entry: &Entry) -> Op
 }
 
 /// What the registries hold about each target's digest, asked all at once.
+/// One entry's key and digest, and what its registry said of the digest.
+type Lookup = (Key, Digest, Result<Discovered, RegistryError>);
+
+/// What the registries hold about the digest of each entry of `lock`
+/// that `wanted` names, asked all at once: the entry's key and digest,
+/// and the answer.
 fn discover_all(
     remote: &Remote<'_>,
-    targets: &[(Key, Reference, Digest)],
-) -> anyhow::Result<Vec<Result<Discovered, RegistryError>>> {
+    lock: &Lockfile,
+    wanted: impl Fn(&Entry) -> bool,
+) -> anyhow::Result<Vec<Lookup>> {
+    let targets: Vec<(Key, Reference, Digest)> = lock
+        .entries()
+        .filter(|e| wanted(e))
+        .filter_map(|e| {
+            let reference = Reference::parse(&format!("{}@{}", e.name, e.digest)).ok()?;
+            Some((Key::of_entry(e), reference, e.digest.clone()))
+        })
+        .collect();
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
     let client = remote.client();
     // As many at once as resolution sends (`--concurrency`, unbounded by
     // default): the client's connections pace them per registry.
     let concurrency = client.concurrency();
-    let work = futures::stream::iter(targets)
+    let work = futures::stream::iter(&targets)
         .map(|(_, reference, digest)| client.discover(reference, digest))
         .buffered(concurrency)
         .collect::<Vec<_>>();
-    remote.until_interrupted(work)
+    let found = remote.until_interrupted(work)?;
+    Ok(targets
+        .into_iter()
+        .zip(found)
+        .map(|((key, _, digest), answer)| (key, digest, answer))
+        .collect())
 }
 
 /// The cosign signatures (simple-signing layers) among what was found.
@@ -148,6 +171,32 @@ fn attestation_verdict(
         Requirement::Keyless { .. } | Requirement::Notation { .. } => None,
     });
     attestations::check(rule, digest, &found)
+}
+
+/// A digest lacking an attestation its rule requires: the finding kind
+/// (`unsigned` when none was found, else `signature-invalid`) and the
+/// message, said alike by `lock` (an error) and `check --remote` (a
+/// finding).
+fn attestation_failure(
+    rule: Option<&Rule>,
+    key: &Key,
+    digest: &Digest,
+    attested: &AttestationVerdict,
+) -> Option<(FindingKind, String)> {
+    let rule = rule.filter(|_| !attested.missing.is_empty())?;
+    let kind = if attested.records.is_empty() {
+        FindingKind::Unsigned
+    } else {
+        FindingKind::SignatureInvalid
+    };
+    Some((
+        kind,
+        format!(
+            "{key} ({digest}): rule {:?} requires attestations: {}",
+            rule.name,
+            describe_missing(&attested.missing)
+        ),
+    ))
 }
 
 /// The required attestations a verdict lacks, as one sentence.
@@ -255,19 +304,10 @@ pub fn check_signatures(
     if !settings.active() {
         return Ok(0);
     }
-    let targets: Vec<(Key, Reference, Digest)> = lock
-        .entries()
-        .filter(|e| needs_lookup(settings, e))
-        .filter_map(|e| {
-            let reference = Reference::parse(&format!("{}@{}", e.name, e.digest)).ok()?;
-            Some((Key::of_entry(e), reference, e.digest.clone()))
-        })
-        .collect();
-    if targets.is_empty() {
-        return Ok(0);
-    }
-    let found = discover_all(remote, &targets)?;
-    for ((key, _, digest), discovered) in targets.iter().zip(found) {
+    let found = discover_all(remote, lock, |e| needs_lookup(settings, e))?;
+    let looked_up = found.len();
+    for (key, digest, discovered) in found {
+        let (key, digest) = (&key, &digest);
         let at = uses(key);
         let discovered = match discovered {
             Ok(d) => d,
@@ -295,18 +335,10 @@ pub fn check_signatures(
             continue;
         }
         let attested = attestation_verdict(rule, digest, &discovered);
-        if let (Some(rule), false) = (rule, attested.missing.is_empty()) {
+        if let Some((kind, message)) = attestation_failure(rule, key, digest, &attested) {
             diag.emit(
-                Message::error(format!(
-                    "{key} ({digest}): rule {:?} requires attestations: {}",
-                    rule.name,
-                    describe_missing(&attested.missing)
-                ))
-                .code(if attested.records.is_empty() {
-                    "unsigned"
-                } else {
-                    "signature-invalid"
-                })
+                Message::error(message)
+                .code(kind.as_str())
                 .hint(Some(
                     "the digest is not recorded: attest it with the rule's key (`cosign attest --key … --type …`), or change the rule's `attestations`",
                 ))
@@ -319,7 +351,7 @@ pub fn check_signatures(
         updated.attestations = attested.records;
         lock.insert(updated);
     }
-    Ok(targets.len())
+    Ok(looked_up)
 }
 
 /// `check --remote`: the signatures of every locked digest a rule names,
@@ -335,20 +367,12 @@ pub fn signature_findings(
     uses: &dyn Fn(&Key) -> Vec<Use>,
     diag: &mut Diagnostics,
 ) -> anyhow::Result<Vec<Finding>> {
-    let targets: Vec<(Key, Reference, Digest)> = lock
-        .entries()
-        .filter(|e| settings.policy.rule_for(&e.name).is_some() || !e.signatures.is_empty())
-        .filter_map(|e| {
-            let reference = Reference::parse(&format!("{}@{}", e.name, e.digest)).ok()?;
-            Some((Key::of_entry(e), reference, e.digest.clone()))
-        })
-        .collect();
     let mut findings = Vec::new();
-    if targets.is_empty() {
-        return Ok(findings);
-    }
-    let found = discover_all(remote, &targets)?;
-    for ((key, _, digest), discovered) in targets.iter().zip(found) {
+    let found = discover_all(remote, lock, |e| {
+        settings.policy.rule_for(&e.name).is_some() || !e.signatures.is_empty()
+    })?;
+    for (key, digest, discovered) in found {
+        let (key, digest) = (&key, &digest);
         let at = uses(key);
         let discovered = match discovered {
             Ok(d) => d,
@@ -404,18 +428,10 @@ pub fn signature_findings(
             );
         }
         let attested = attestation_verdict(rule, digest, &discovered);
-        if let (Some(rule), false) = (rule, attested.missing.is_empty()) {
+        if let Some((kind, message)) = attestation_failure(rule, key, digest, &attested) {
             add(
-                if attested.records.is_empty() {
-                    FindingKind::Unsigned
-                } else {
-                    FindingKind::SignatureInvalid
-                },
-                format!(
-                    "{key} ({digest}): rule {:?} requires attestations: {}",
-                    rule.name,
-                    describe_missing(&attested.missing)
-                ),
+                kind,
+                message,
                 "do not deploy it until its publisher's attestation is found: attest it with the rule's key, or lock an attested digest",
             );
         }
