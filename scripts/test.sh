@@ -22,22 +22,25 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# A fresh virtualenv at DIR with PACKAGE installed: venv_with DIR PACKAGE.
+venv_with() {
+    echo "installing $2 (pip, in $1)" >&2
+    if ! python3 -m venv --clear "$1" >/dev/null 2>&1; then
+        # Debian's python3 makes virtualenvs only with python3-venv.
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq python3-venv >/dev/null
+        python3 -m venv --clear "$1"
+    fi
+    "$1/bin/pip" install -q "$2"
+}
+
 # A tool from PyPI, in a virtualenv of its own when it is not installed
 # already: pip_tool COMMAND PACKAGE.
 pip_tool() {
     command -v "$1" >/dev/null && return 0
     local venv="${XDG_CACHE_HOME:-$HOME/.cache}/imagelock-tests/$1-venv"
-    if [ ! -x "$venv/bin/$1" ]; then
-        echo "installing $2 (pip, in $venv)" >&2
-        if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
-            # Debian's python3 makes virtualenvs only with python3-venv.
-            export DEBIAN_FRONTEND=noninteractive
-            apt-get update -qq
-            apt-get install -y -qq python3-venv >/dev/null
-            python3 -m venv --clear "$venv"
-        fi
-        "$venv/bin/pip" install -q "$2"
-    fi
+    [ -x "$venv/bin/$1" ] || venv_with "$venv" "$2"
     export PATH="$venv/bin:$PATH"
 }
 # The real pre-commit (tests/it/ci_surfaces.rs), and podman-compose
@@ -57,16 +60,7 @@ sign_python() {
         IMAGELOCK_SIGN_PYTHON=$(command -v python3)
     else
         local venv="${XDG_CACHE_HOME:-$HOME/.cache}/imagelock-tests/sign-venv"
-        if ! "$venv/bin/python" -c "$check" 2>/dev/null; then
-            echo "installing cryptography>=45 (pip, in $venv)" >&2
-            if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
-                export DEBIAN_FRONTEND=noninteractive
-                apt-get update -qq
-                apt-get install -y -qq python3-venv >/dev/null
-                python3 -m venv --clear "$venv"
-            fi
-            "$venv/bin/pip" install -q 'cryptography>=45'
-        fi
+        "$venv/bin/python" -c "$check" 2>/dev/null || venv_with "$venv" 'cryptography>=45'
         IMAGELOCK_SIGN_PYTHON="$venv/bin/python"
     fi
     export IMAGELOCK_SIGN_PYTHON
